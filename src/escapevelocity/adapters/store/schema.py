@@ -1,0 +1,118 @@
+"""Tables. The event log (`events`) is the record; `cases` is its projection, kept in step in
+the same transaction and rebuildable from the log. Alembic migrations in
+escapevelocity/migrations create these; tests assert the two agree.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL wants BIGINT for a log.
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+When = sa.DateTime(timezone=True)
+
+teams = sa.Table(
+    "teams", metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("hub", sa.String(64)),
+    sa.Column("strategy", sa.String(32), nullable=False),
+    sa.Column("overflow", sa.String(64)),
+)
+
+members = sa.Table(
+    "members", metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),  # the Member record as JSON
+    sa.Column("password_hash", sa.String(300)),
+    sa.Column("presence", sa.String(16), nullable=False, server_default="offline"),
+    sa.Column("last_seen", When),
+)
+
+documents = sa.Table(
+    "documents", metadata,
+    sa.Column("name", sa.String(64), primary_key=True),  # vocabulary, org, …
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("updated_at", When, nullable=False),
+)
+
+api_tokens = sa.Table(
+    "api_tokens", metadata,
+    sa.Column("token_hash", sa.String(128), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("created_at", When, nullable=False),
+)
+
+playbooks = sa.Table(
+    "playbooks", metadata,
+    sa.Column("version", BigId, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("author", sa.String(64), nullable=False),
+    sa.Column("note", sa.Text, nullable=False, server_default=""),
+    sa.Column("created_at", When, nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False, server_default=sa.false()),
+)
+
+mentions = sa.Table(
+    "mentions", metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("channel", sa.String(32), nullable=False),
+    sa.Column("source_id", sa.String(200), nullable=False),
+    sa.Column("case_id", sa.String(32), nullable=False),
+    sa.Column("author_handle", sa.String(200), nullable=False),
+    sa.Column("created_at", When, nullable=False),
+    sa.Column("received_at", When, nullable=False),
+    sa.Column("body", sa.Text, nullable=False),  # the Mention as JSON
+    sa.Column("signals", sa.Text, nullable=False),
+    sa.UniqueConstraint("channel", "source_id", name="uq_mentions_channel_source"),
+    sa.Index("ix_mentions_case", "case_id"),
+)
+
+events = sa.Table(
+    "events", metadata,
+    sa.Column("seq", BigId, primary_key=True, autoincrement=True),
+    sa.Column("case_id", sa.String(32), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("at", When, nullable=False),
+    sa.Column("actor", sa.String(64), nullable=False),
+    sa.Column("data", sa.Text, nullable=False),
+    sa.Index("ix_events_case", "case_id", "seq"),
+)
+
+cases = sa.Table(
+    "cases", metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("team", sa.String(64)),
+    sa.Column("assignee", sa.String(64)),
+    sa.Column("track", sa.String(64)),
+    sa.Column("priority", sa.String(4), nullable=False),
+    sa.Column("respond", sa.Boolean, nullable=False),
+    sa.Column("sla_minutes", sa.Integer),
+    sa.Column("sla_due", When),
+    sa.Column("opened_at", When),
+    sa.Column("updated_at", When),
+    sa.Column("last_mention_at", When),
+    sa.Column("first_response_at", When),
+    sa.Column("resolved_at", When),
+    sa.Column("author_handle", sa.String(200), nullable=False),
+    sa.Column("channel", sa.String(32), nullable=False),
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("claimed_by", sa.String(64)),
+    sa.Column("claim_until", When),
+    sa.Column("mention_count", sa.Integer, nullable=False),
+    sa.Column("rule_id", sa.String(128)),
+    sa.Column("playbook_version", sa.String(64)),
+    sa.Column("situation", sa.String(32)),
+    sa.Column("sentiment", sa.String(16)),
+    sa.Column("author_class", sa.String(32)),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Index("ix_cases_inbox", "team", "state", "sla_due"),
+    sa.Index("ix_cases_author", "channel", "author_handle", "state"),
+    sa.Index("ix_cases_assignee", "assignee", "state"),
+)

@@ -1,0 +1,92 @@
+"""The case projection: fold a case's events into its current state.
+
+Pure and shared: the store applies it incrementally as events are appended, and the rebuild
+command replays the whole log through it, so the two can never disagree.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timedelta
+from typing import Any
+
+from escapevelocity.domain import events as ev
+from escapevelocity.domain.events import Event
+
+STATES = ("queued", "assigned", "claimed", "replied", "resolved")
+OPEN_STATES = ("queued", "assigned", "claimed", "replied")
+TITLE_CHARS = 140
+
+
+def case_id_for(mention_key: str) -> str:
+    """Deterministic: re-ingesting the same first mention can never open a second case."""
+    return "c" + hashlib.blake2b(mention_key.encode(), digest_size=6).hexdigest()
+
+
+def empty(case_id: str) -> dict[str, Any]:
+    return {
+        "id": case_id, "state": "queued", "team": None, "assignee": None, "track": None,
+        "priority": "p4", "respond": True, "sla_minutes": None, "sla_due": None,
+        "opened_at": None, "updated_at": None, "last_mention_at": None,
+        "first_response_at": None, "resolved_at": None, "author_handle": "", "channel": "",
+        "title": "", "claimed_by": None, "claim_until": None, "mention_count": 0,
+        "rule_id": None, "playbook_version": None, "situation": None, "sentiment": None,
+        "author_class": None, "version": 0,
+    }
+
+
+def apply(case: dict[str, Any], event: Event) -> dict[str, Any]:
+    """Return the case after `event`. Never mutates its input."""
+    c = dict(case)
+    d = event.data
+    c["updated_at"] = event.at
+    c["version"] = c["version"] + 1
+    kind = event.kind
+    if kind == ev.OPENED:
+        c.update(opened_at=event.at, author_handle=d["author"], channel=d["channel"],
+                 title=d["title"][:TITLE_CHARS], last_mention_at=d.get("mention_at", event.at),
+                 mention_count=1)
+    elif kind == ev.MENTION_ADDED:
+        c["mention_count"] += 1
+        c["last_mention_at"] = d.get("mention_at", event.at)
+    elif kind == ev.DECIDED:
+        dec, sig = d["decision"], d["signals"]
+        c.update(track=dec["track"], team=dec["team"], priority=dec["priority"],
+                 respond=dec["respond"], sla_minutes=dec["sla_minutes"], rule_id=dec["rule_id"],
+                 playbook_version=dec["playbook_version"], situation=sig["situation"],
+                 sentiment=sig["sentiment_label"], author_class=sig.get("author_class"))
+        start = c["opened_at"] or event.at
+        c["sla_due"] = start + timedelta(minutes=dec["sla_minutes"])
+    elif kind == ev.ASSIGNED:
+        c["team"] = d["team"]
+        c["assignee"] = d.get("member")
+        if c["state"] in ("queued", "assigned"):
+            c["state"] = "assigned" if d.get("member") else "queued"
+    elif kind == ev.CLAIMED:
+        c.update(claimed_by=event.actor, claim_until=_dt(d["until"]), state="claimed")
+        if c["assignee"] is None:
+            c["assignee"] = event.actor
+    elif kind == ev.RELEASED:
+        c.update(claimed_by=None, claim_until=None)
+        if c["state"] == "claimed":
+            c["state"] = "assigned" if c["assignee"] else "queued"
+    elif kind == ev.REPLIED:
+        c.update(state="replied", claimed_by=None, claim_until=None)
+        if c["first_response_at"] is None:
+            c["first_response_at"] = event.at
+    elif kind == ev.RESOLVED:
+        c.update(state="resolved", resolved_at=event.at, claimed_by=None, claim_until=None)
+    elif kind == ev.REOPENED:
+        c.update(state="assigned" if c["assignee"] else "queued", resolved_at=None)
+    return c
+
+
+def replay(case_id: str, events: list[Event]) -> dict[str, Any]:
+    case = empty(case_id)
+    for e in events:
+        case = apply(case, e)
+    return case
+
+
+def _dt(value: Any) -> datetime:
+    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
