@@ -22,3 +22,6 @@ COMMANDS = ("triage", "ingest", "serve", "workspace", "demo", "eval")
 
 for _name in COMMANDS:
     importlib.import_module(f"escapevelocity.cli.{_name}").register(app)
+
+if __name__ == "__main__":
+    app()

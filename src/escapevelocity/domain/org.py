@@ -18,7 +18,7 @@ DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 class Shift(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     tz: str = "UTC"
-    days: list[str] = list(DAYS)
+    days: list[str] = msgspec.field(default_factory=lambda: list(DAYS))
     start: str = "00:00"
     end: str = "24:00"
 
@@ -50,7 +50,7 @@ class Member(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     role: str = "community_manager"
     email: str = ""
     skills: dict[str, int] = {}  # skill -> proficiency 1..5
-    languages: list[str] = ["en"]
+    languages: list[str] = msgspec.field(default_factory=lambda: ["en"])
     capacity: int = 10
     shift: Shift = Shift()
 

@@ -423,7 +423,10 @@ def compile_playbook(data: Mapping[str, Any] | str, *, version: str | None = Non
         except PlaybookError as exc:
             raise PlaybookError(str(exc), rule=r.id, source=source) from None
         rules.append(Rule(r.id, pred, r.then, r.description or text))
-    _check_then(spec, spec.default, "default")
+    try:
+        _check_then(spec, spec.default, "default")
+    except PlaybookError as exc:
+        raise PlaybookError(str(exc), source=source) from None
     automaton = None
     if compiler.phrases:
         automaton = ahocorasick.Automaton()

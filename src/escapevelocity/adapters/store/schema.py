@@ -93,6 +93,8 @@ cases = sa.Table(
     sa.Column("track", sa.String(64)),
     sa.Column("priority", sa.String(4), nullable=False),
     sa.Column("respond", sa.Boolean, nullable=False),
+    sa.Column("visibility", sa.String(8), nullable=False),
+    sa.Column("approval", sa.String(64), nullable=False),
     sa.Column("sla_minutes", sa.Integer),
     sa.Column("sla_due", When),
     sa.Column("opened_at", When),

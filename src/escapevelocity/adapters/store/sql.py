@@ -251,10 +251,14 @@ class SqlStore:
         row = conn.execute(q).first()
         return _case(row) if row else None
 
-    def get_cases(self, conn: Connection, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+    def get_cases(self, conn: Connection, ids: Iterable[str], *, for_update: bool = False
+                  ) -> dict[str, dict[str, Any]]:
         out = {}
-        for chunk in _chunks(list(ids), 500):
-            for row in conn.execute(sa.select(t.cases).where(t.cases.c.id.in_(chunk))):
+        for chunk in _chunks(sorted(set(ids)), 500):
+            q = sa.select(t.cases).where(t.cases.c.id.in_(chunk)).order_by(t.cases.c.id)
+            if for_update and self.dialect != "sqlite":
+                q = q.with_for_update()
+            for row in conn.execute(q):
                 out[row.id] = _case(row)
         return out
 

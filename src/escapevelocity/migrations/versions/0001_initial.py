@@ -29,6 +29,8 @@ def upgrade() -> None:
     sa.Column('track', sa.String(length=64), nullable=True),
     sa.Column('priority', sa.String(length=4), nullable=False),
     sa.Column('respond', sa.Boolean(), nullable=False),
+    sa.Column('visibility', sa.String(length=8), nullable=False),
+    sa.Column('approval', sa.String(length=64), nullable=False),
     sa.Column('sla_minutes', sa.Integer(), nullable=True),
     sa.Column('sla_due', sa.DateTime(timezone=True), nullable=True),
     sa.Column('opened_at', sa.DateTime(timezone=True), nullable=True),

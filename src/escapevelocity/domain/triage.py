@@ -1,0 +1,34 @@
+"""The pure pipeline: enrich → decide → route for one mention.
+
+`Triager` holds what is compiled once (lexicons, playbook, organisation) and is shared by
+`ev triage` (no database), the ingest service, drills and evaluation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from escapevelocity.domain.enrich import Enricher
+from escapevelocity.domain.org import Organisation
+from escapevelocity.domain.playbook import Context, Playbook
+from escapevelocity.domain.records import Mention, Signals, Triage
+from escapevelocity.domain.routing import RoutingState, route
+
+
+@dataclass
+class Triager:
+    enricher: Enricher
+    playbook: Playbook
+    org: Organisation
+
+    def signals(self, mention: Mention) -> Signals:
+        return self.enricher.enrich(mention)
+
+    def triage(self, mention: Mention, state: RoutingState, now: datetime,
+               context: Context = Context(), signals: Signals | None = None,
+               prefer: str | None = None) -> Triage:
+        signals = signals or self.enricher.enrich(mention)
+        decision = self.playbook.decide(mention, signals, context)
+        assignment = route(decision, signals, self.org, state, now, prefer=prefer)
+        return Triage(mention, signals, decision, assignment)

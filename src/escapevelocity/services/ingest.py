@@ -1,0 +1,149 @@
+"""Ingest: the one write path for new mentions (CLI, HTTP API, demo replay, drills).
+
+Each batch is one transaction: mentions, their events and the case projection are written
+together or not at all, so killing the process mid-run loses nothing that was acknowledged and
+a re-run skips what was stored (duplicates are found by channel + source id).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from itertools import islice
+
+import msgspec
+
+from escapevelocity.adapters.store.sql import SqlStore
+from escapevelocity.domain import cases as projection
+from escapevelocity.domain import events as ev
+from escapevelocity.domain.clock import Clock
+from escapevelocity.domain.events import Event
+from escapevelocity.domain.playbook import Context
+from escapevelocity.domain.records import Mention
+from escapevelocity.domain.routing import RoutingState
+from escapevelocity.domain.triage import Triager
+
+FOLLOW_UP_WINDOW = timedelta(hours=24)  # an author's new post joins their open case this long
+_enc = msgspec.json.encode
+
+
+@dataclass
+class IngestReport:
+    accepted: int = 0
+    duplicates: int = 0
+    opened: int = 0
+    joined: int = 0
+    case_ids: list[str] = field(default_factory=list)
+    teams: set[str] = field(default_factory=set)
+
+    def add(self, other: IngestReport) -> None:
+        self.accepted += other.accepted
+        self.duplicates += other.duplicates
+        self.opened += other.opened
+        self.joined += other.joined
+        self.case_ids += other.case_ids
+        self.teams |= other.teams
+
+
+def batches(items: Iterable[Mention], size: int) -> Iterator[list[Mention]]:
+    it = iter(items)
+    while chunk := list(islice(it, size)):
+        yield chunk
+
+
+def ingest(store: SqlStore, triager: Triager, clock: Clock, mentions: Iterable[Mention], *,
+           batch_size: int = 1000, on_batch: Callable[[IngestReport], None] | None = None
+           ) -> IngestReport:
+    total = IngestReport()
+    for batch in batches(mentions, batch_size):
+        report = ingest_batch(store, triager, clock.now(), batch)
+        total.add(report)
+        if on_batch:
+            on_batch(report)
+    return total
+
+
+def ingest_batch(store: SqlStore, triager: Triager, now: datetime,
+                 batch: list[Mention]) -> IngestReport:
+    report = IngestReport()
+    with store.begin() as conn:
+        stored = store.existing_keys(conn, [(m.channel, m.source_id) for m in batch])
+        parents = store.case_ids_for(conn, [(m.channel, m.in_reply_to) for m in batch
+                                            if m.in_reply_to])
+        by_author = store.open_cases_by_author(
+            conn, {(m.channel, m.author.handle) for m in batch}, now - FOLLOW_UP_WINDOW)
+        state = RoutingState(presence=store.presence(conn), load=store.open_loads(conn))
+
+        new_cases: dict[str, dict] = {}
+        joined_ids: list[str] = []
+        mention_rows: list[dict] = []
+        events: list[Event] = []
+        added: list[Event] = []
+        seen: set[str] = set()
+        for m in batch:
+            key = m.key
+            if key in stored or key in seen:
+                report.duplicates += 1
+                continue
+            seen.add(key)
+            signals = triager.signals(m)
+            case_id = (parents.get(f"{m.channel}:{m.in_reply_to}") if m.in_reply_to else None
+                       ) or by_author.get((m.channel, m.author.handle))
+            if case_id:
+                e = Event(case_id, ev.MENTION_ADDED, now, ev.SYSTEM,
+                          {"mention": key, "mention_at": m.created_at,
+                           "situation": signals.situation})
+                if case_id in new_cases:
+                    new_cases[case_id] = projection.apply(new_cases[case_id], e)
+                    events.append(e)
+                else:
+                    added.append(e)
+                    joined_ids.append(case_id)
+                report.joined += 1
+            else:
+                case_id = projection.case_id_for(key)
+                result = triager.triage(m, state, now, Context(), signals=signals)
+                d, a = result.decision, result.assignment
+                opened = [
+                    Event(case_id, ev.OPENED, now, ev.SYSTEM,
+                          {"mention": key, "author": m.author.handle, "channel": m.channel,
+                           "title": m.text[:projection.TITLE_CHARS], "mention_at": m.created_at}),
+                    Event(case_id, ev.DECIDED, now, ev.SYSTEM,
+                          {"decision": msgspec.to_builtins(d),
+                           "signals": msgspec.to_builtins(signals)}),
+                    Event(case_id, ev.ASSIGNED, now, ev.SYSTEM,
+                          {"team": a.team, "member": a.member, "strategy": a.strategy,
+                           "explanation": a.explanation}),
+                ]
+                events += opened
+                new_cases[case_id] = projection.replay(case_id, opened)
+                report.opened += 1
+                report.teams.add(a.team)
+            by_author[(m.channel, m.author.handle)] = case_id
+            report.case_ids.append(case_id)
+            mention_rows.append({
+                "channel": m.channel, "source_id": m.source_id, "case_id": case_id,
+                "author_handle": m.author.handle, "created_at": m.created_at,
+                "received_at": now, "body": _enc(m).decode(), "signals": _enc(signals).decode()})
+            report.accepted += 1
+            parents.setdefault(key, case_id)
+
+        store.insert_mentions(conn, mention_rows)
+        store.insert_cases(conn, list(new_cases.values()))
+        reopens: list[Event] = []
+        if added:
+            current = store.get_cases(conn, joined_ids, for_update=True)
+            for e in added:
+                case = current[e.case_id]
+                updated = projection.apply(case, e)
+                if case["state"] == "resolved":  # the customer came back: work it again
+                    reopen = Event(e.case_id, ev.REOPENED, now, ev.SYSTEM, {"mention": e.data["mention"]})
+                    updated = projection.apply(updated, reopen)
+                    reopens.append(reopen)
+                if not store.update_case(conn, updated, case["version"]):
+                    raise RuntimeError(f"case {e.case_id} changed during ingest; retry the batch")
+                current[e.case_id] = updated
+                report.teams.add(updated["team"])
+        store.append(conn, events + added + reopens)
+    return report

@@ -1,0 +1,121 @@
+"""A workspace: its organisation, vocabulary, active playbook, passwords and API tokens.
+
+`Workspace` is the composition root for one database: it builds the store, compiles the
+active playbook and the enricher, and hands out a Triager. Nothing is built at import time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import yaml
+
+from escapevelocity.adapters.store.sql import SqlStore
+from escapevelocity.domain.clock import Clock
+from escapevelocity.domain.enrich import Enricher
+from escapevelocity.domain.org import Organisation, load_org
+from escapevelocity.domain.playbook import Playbook, compile_playbook
+from escapevelocity.domain.triage import Triager
+from escapevelocity.domain.vocabulary import Vocabulary
+
+
+def hash_password(password: str, salt: bytes | None = None) -> str:
+    salt = salt or secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=2**14, r=8, p=1)
+    return f"scrypt${salt.hex()}${digest.hex()}"
+
+
+def check_password(password: str, stored: str | None) -> bool:
+    if not stored or not stored.startswith("scrypt$"):
+        hashlib.scrypt(b"x", salt=b"0" * 16, n=2**14, r=8, p=1)  # same cost either way
+        return False
+    _, salt, digest = stored.split("$")
+    return hmac.compare_digest(hash_password(password, bytes.fromhex(salt)), stored)
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass
+class Workspace:
+    store: SqlStore
+    clock: Clock
+    _triager: Triager | None = field(default=None, repr=False)
+    _playbook_version: int | None = field(default=None, repr=False)
+
+    @classmethod
+    def open(cls, url: str, clock: Clock, *, migrate: bool = True) -> Workspace:
+        store = SqlStore(url)
+        if migrate:
+            store.migrate()
+        return cls(store, clock)
+
+    # --- setup ---------------------------------------------------------------------------------
+
+    def apply_org(self, org_yaml: str) -> Organisation:
+        org = load_org(yaml.safe_load(org_yaml))
+        with self.store.begin() as conn:
+            self.store.save_org(conn, org)
+            self.store.put_document(conn, "org", org_yaml, self.clock.now())
+        self._triager = None
+        return org
+
+    def set_vocabulary(self, vocabulary_yaml: str) -> None:
+        Vocabulary.from_dict(yaml.safe_load(vocabulary_yaml) or {})  # validate before saving
+        with self.store.begin() as conn:
+            self.store.put_document(conn, "vocabulary", vocabulary_yaml, self.clock.now())
+        self._triager = None
+
+    def save_playbook(self, source: str, *, author: str, note: str = "",
+                      activate: bool = True) -> int:
+        """A broken playbook raises PlaybookError and never replaces the active one."""
+        playbook = compile_playbook(source, version="draft")
+        with self.store.begin() as conn:
+            version = self.store.save_playbook(conn, name=playbook.name, source=source,
+                                               author=author, note=note, at=self.clock.now(),
+                                               activate=activate)
+        self._triager = None
+        return version
+
+    def set_password(self, member: str, password: str) -> None:
+        with self.store.begin() as conn:
+            self.store.set_password(conn, member, hash_password(password))
+
+    def authenticate(self, member: str, password: str) -> bool:
+        with self.store.begin() as conn:
+            return check_password(password, self.store.password_hash(conn, member))
+
+    def new_api_token(self, name: str) -> str:
+        token = "ev_" + secrets.token_urlsafe(24)
+        with self.store.begin() as conn:
+            self.store.add_api_token(conn, token_hash(token), name, self.clock.now())
+        return token
+
+    def api_token_name(self, token: str) -> str | None:
+        with self.store.begin() as conn:
+            return self.store.api_token_name(conn, token_hash(token))
+
+    def set_presence(self, member: str, presence: str, at: datetime | None = None) -> None:
+        with self.store.begin() as conn:
+            self.store.set_presence(conn, member, presence, at or self.clock.now())
+
+    # --- the pipeline --------------------------------------------------------------------------
+
+    def triager(self) -> Triager:
+        """Compiled once per active playbook version; recompiled when a new one is activated."""
+        with self.store.begin() as conn:
+            active = self.store.active_playbook(conn)
+            if active is None:
+                raise RuntimeError("this workspace has no active playbook: run `ev workspace init`")
+            if self._triager is None or self._playbook_version != active[0]:
+                vocab_yaml = self.store.document(conn, "vocabulary") or ""
+                vocabulary = Vocabulary.from_dict(yaml.safe_load(vocab_yaml) or {})
+                playbook: Playbook = compile_playbook(active[1], version=f"v{active[0]}")
+                self._triager = Triager(Enricher(vocabulary), playbook, self.store.load_org(conn))
+                self._playbook_version = active[0]
+        return self._triager
