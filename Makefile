@@ -1,0 +1,37 @@
+# One front door: make install | demo | test | bench | lint
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test bench lint browser clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test,bench,learn]'
+	touch $(STAMP)
+
+# Debian Chromium for the browser tests (never `playwright install`: it downloads and fails).
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-noto-color-emoji >/dev/null; \
+	fi
+
+demo: install
+	$(BIN)/ev demo
+
+test: install browser
+	$(BIN)/python -m pytest -q
+
+bench: install
+	$(BIN)/python -m escapevelocity.bench
+
+lint: install
+	$(BIN)/python -m ruff check src tests || true
+
+clean:
+	rm -rf $(VENV) var build *.egg-info

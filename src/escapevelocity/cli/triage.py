@@ -1,0 +1,105 @@
+"""`ev triage FILE`: decisions for a file of mentions, with no server and no database."""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from pathlib import Path
+
+import msgspec
+import typer
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from escapevelocity.cli.common import err, existing_file, fail, package_file
+from escapevelocity.domain.enrich import Enricher
+from escapevelocity.domain.org import load_org
+from escapevelocity.domain.playbook import PlaybookError, load_playbook
+from escapevelocity.domain.routing import RoutingState
+from escapevelocity.domain.triage import Triager
+from escapevelocity.domain.vocabulary import Vocabulary
+from escapevelocity.services.parse import Problem, read_file
+
+
+def build_triager(playbook: Path | None, org: Path | None, vocabulary: Path | None) -> Triager:
+    try:
+        pb = load_playbook(str(playbook or package_file("playbooks", "default.yaml")))
+    except PlaybookError as exc:
+        raise fail(str(exc)) from None
+    org_data = yaml.safe_load((org or package_file("demo", "org.yaml")).read_text())
+    vocab_path = vocabulary or package_file("demo", "vocabulary.yaml")
+    vocab = Vocabulary.from_dict(yaml.safe_load(vocab_path.read_text()) if vocab_path.exists()
+                                 else {})
+    return Triager(Enricher(vocab), pb, load_org(org_data))
+
+
+def decision_record(t) -> dict:
+    s, d, a = t.signals, t.decision, t.assignment
+    return {
+        "mention": t.mention.key,
+        "signals": {"sentiment": round(s.sentiment, 3), "sentiment_label": s.sentiment_label,
+                    "situation": s.situation, "situations": list(s.situations),
+                    "author_class": s.author_class, "pii": list(s.pii), "language": s.language,
+                    "urgency": s.urgency, "topics": list(s.topics)},
+        "track": d.track, "respond": d.respond, "reason": d.reason or None,
+        "channel": d.visibility, "team": a.team, "assignee": a.member, "priority": d.priority,
+        "sla_minutes": d.sla_minutes, "rule": d.rule_id, "playbook_version": d.playbook_version,
+        "explanation": d.explanation, "routing": a.explanation,
+    }
+
+
+def triage_command(
+    file: Path = typer.Argument(..., help="mentions as JSONL (one object per line) or CSV"),
+    summary: bool = typer.Option(False, "--summary", help="print a table instead of JSON lines"),
+    playbook: Path = typer.Option(None, help="playbook YAML (default: the shipped default)"),
+    org: Path = typer.Option(None, help="organisation YAML (default: the demo organisation)"),
+    vocabulary: Path = typer.Option(None, help="workspace vocabulary YAML"),
+) -> None:
+    """Print one JSON decision per mention (or a summary table). No server, no database.
+
+    Everyone in the organisation counts as online; the time is each mention's own time.
+    """
+    triager = build_triager(playbook, org, vocabulary)
+    state = RoutingState(presence={m.id: "online" for m in triager.org.members})
+    encode = msgspec.json.Encoder().encode
+    out = sys.stdout.buffer
+    counts: dict[str, Counter] = {k: Counter() for k in ("track", "team", "situation", "rule",
+                                                         "respond")}
+    problems = 0
+    for item in read_file(existing_file(file)):
+        if isinstance(item, Problem):
+            problems += 1
+            err.print(f"[yellow]{file}:{item.line}[/]: {item.reason}", highlight=False)
+            continue
+        record = decision_record(triager.triage(item, state, item.created_at))
+        if summary:
+            for k in ("track", "team", "rule"):
+                counts[k][record[k]] += 1
+            counts["situation"][record["signals"]["situation"]] += 1
+            counts["respond"]["respond" if record["respond"] else "no response"] += 1
+        else:
+            out.write(encode(record) + b"\n")
+    if summary:
+        _print_summary(counts, problems)
+    elif problems:
+        err.print(f"{problems} line(s) skipped; every other line was triaged")
+
+
+def _print_summary(counts: dict[str, Counter], problems: int) -> None:
+    console = Console()
+    total = sum(counts["track"].values())
+    for name, counter in counts.items():
+        table = Table(title=f"{name} ({total} mentions)", title_justify="left")
+        table.add_column(name)
+        table.add_column("mentions", justify="right")
+        table.add_column("share", justify="right")
+        for key, n in counter.most_common():
+            table.add_row(str(key), str(n), f"{n / total:.1%}" if total else "-")
+        console.print(table)
+    if problems:
+        console.print(f"[yellow]{problems} line(s) skipped[/] (see messages above)")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("triage")(triage_command)

@@ -1,0 +1,59 @@
+"""`ev workspace …`: create, inspect and repair a workspace."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+
+from escapevelocity.cli.common import fail, open_workspace
+from escapevelocity.config import load_settings
+from escapevelocity.services.cases import rebuild_projection
+from escapevelocity.services.seed import seed_demo
+
+cli = typer.Typer(help="Create, inspect and repair a workspace.", no_args_is_help=True)
+
+
+@cli.command("init")
+def init(database: str = typer.Option(None, help="database URL"),
+         password: str = typer.Option(None, help="password for every demo member (random if unset)")
+         ) -> None:
+    """Create the schema and seed the demo organisation, vocabulary and default playbook."""
+    ws = open_workspace(database)
+    pw = seed_demo(ws, password=password)
+    token = ws.new_api_token("cli")
+    typer.echo(f"workspace ready at {ws.store.url}\nlogin: ana / {pw}\nAPI token: {token}")
+
+
+@cli.command("rebuild")
+def rebuild(database: str = typer.Option(None, help="database URL")) -> None:
+    """Recompute every case from the event log (the log is the record)."""
+    ws = open_workspace(database)
+    typer.echo(f"rebuilt {rebuild_projection(ws.store)} cases from the event log")
+
+
+@cli.command("password")
+def password(member: str, new_password: str = typer.Option(..., prompt=True, hide_input=True),
+             database: str = typer.Option(None)) -> None:
+    """Set a member's password."""
+    if len(new_password) < 8:
+        raise fail("use at least 8 characters")
+    open_workspace(database).set_password(member, new_password)
+    typer.echo(f"password set for {member}")
+
+
+@cli.command("token")
+def token(name: str = typer.Argument("api"), database: str = typer.Option(None)) -> None:
+    """Create an API token for POST /api/mentions (shown once)."""
+    typer.echo(open_workspace(database).new_api_token(name))
+
+
+@cli.command("config")
+def config() -> None:
+    """Print the effective settings, secrets masked."""
+    console = Console()
+    for k, v in load_settings().masked().items():
+        console.print(f"{k:16} {v}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(cli, name="workspace")
