@@ -180,12 +180,26 @@ class Context:
     author_lists: frozenset[str] = frozenset()  # CRM lists the author is on (vip, churn_risk, …)
 
 
-@dataclass(frozen=True, slots=True)
 class Facts:
-    mention: Mention
-    signals: Signals
-    context: Context
-    phrases: frozenset[str]  # keyword phrases found in the text (folded)
+    """The mention, its signals and context; keyword phrases are found on first use only."""
+
+    __slots__ = ("mention", "signals", "context", "_phrases", "_find")
+
+    def __init__(self, mention: Mention, signals: Signals, context: Context,
+                 find: Callable[[str], frozenset[str]] | frozenset[str]) -> None:
+        self.mention, self.signals, self.context = mention, signals, context
+        if isinstance(find, frozenset):
+            self._phrases, self._find = find, None
+        else:
+            self._phrases, self._find = None, find
+
+    @property
+    def phrases(self) -> frozenset[str]:
+        """Keyword phrases (folded) found in the text as whole words."""
+        found = self._phrases
+        if found is None:
+            found = self._phrases = self._find(self.mention.text)
+        return found
 
     @property
     def now(self) -> datetime:
@@ -243,6 +257,63 @@ class Explanation:
 
 
 _CACHE_LIMIT = 8192
+_PLAN_LIMIT = 65536
+
+
+@dataclass(frozen=True, slots=True)
+class Cell:
+    """One point of the finite signal space that static reasoning works over."""
+
+    situation: str
+    sentiment: str
+    author_class: str
+    channel: str
+    kind: str
+
+
+_CELL_KEYS = {"situation": "situation", "primary_situation": "situation",
+              "sentiment": "sentiment", "author_class": "author_class", "channel": "channel",
+              "kind": "kind"}
+
+
+def tri(cond: Cond, cell: Cell, *, secondary: bool = False) -> bool | None:
+    """Three-valued (Kleene) truth of a condition over a cell: True or False when the cell's
+    values settle it, None when it depends on anything else (keywords, reach, time, …).
+
+    With `secondary`, the mention may carry situations besides the primary one, so a
+    `situation` test that the primary does not satisfy is unknown rather than false.
+    """
+    key = cond.key
+    if key == "all":
+        result: bool | None = True
+        for child in cond.children:
+            v = tri(child, cell, secondary=secondary)
+            if v is False:
+                return False
+            if v is None:
+                result = None
+        return result
+    if key == "any":
+        result = False
+        for child in cond.children:
+            v = tri(child, cell, secondary=secondary)
+            if v is True:
+                return True
+            if v is None:
+                result = None
+        return result
+    if key == "not":
+        v = tri(cond.children[0], cell, secondary=secondary)
+        return None if v is None else not v
+    if key == "always":
+        return True
+    attr = _CELL_KEYS.get(key)
+    if attr is None:
+        return None
+    inside = getattr(cell, attr) in cond.arg
+    if secondary and key == "situation" and not inside:
+        return None
+    return inside
 
 
 @dataclass(frozen=True)
@@ -255,6 +326,8 @@ class Playbook:
     lines: Mapping[str, int] = field(default_factory=dict, repr=False)
     source: str | None = None
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
+    _plans: dict = field(default_factory=dict, repr=False, compare=False)
+    _full: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def name(self) -> str:
@@ -264,7 +337,7 @@ class Playbook:
         return self.by_level.get(context.crisis_level, self.rules)
 
     def facts(self, mention: Mention, signals: Signals, context: Context) -> Facts:
-        return Facts(mention, signals, context, self._phrases(mention.text))
+        return Facts(mention, signals, context, self._phrases)
 
     def _phrases(self, text: str) -> frozenset[str]:
         if self._automaton is None:
@@ -280,11 +353,25 @@ class Playbook:
         return frozenset(found)
 
     def decide(self, mention: Mention, signals: Signals, context: Context = Context()) -> Decision:
-        """First stopping rule wins; earlier non-stopping matches contribute tags and notices."""
-        facts = Facts(mention, signals, context, self._phrases(mention.text))
+        """First stopping rule wins; earlier non-stopping matches contribute tags and notices.
+
+        Rules are taken from a plan for the mention's finite signal cell (situation, sentiment,
+        author class, channel, kind): rules that cannot match there are skipped, and rules that
+        must match are not re-tested. The plan is a memo; the answer is the same without it.
+        """
+        sits = signals.situations
+        if not sits or (len(sits) == 1 and sits[0] == signals.situation):
+            key = (context.crisis_level, signals.situation, signals.sentiment_label,
+                   signals.author_class, mention.channel, mention.kind)
+            plan = self._plans.get(key)
+            if plan is None:
+                plan = self._plan(key)
+        else:
+            plan = self._full.get(context.crisis_level) or self._plan_full(context.crisis_level)
+        facts = Facts(mention, signals, context, self._phrases)
         extra: list[Rule] | None = None
-        for rule in self.by_level.get(context.crisis_level, self.rules):
-            if rule.matches(facts):
+        for rule, sure in plan:
+            if sure or rule.matches(facts):
                 if rule.then.stop:
                     return self._cached(rule, extra, bool(signals.pii))
                 if extra is None:
@@ -292,6 +379,26 @@ class Playbook:
                 else:
                     extra.append(rule)
         return self._cached(None, extra, bool(signals.pii))
+
+    def _plan(self, key: tuple[str, ...]) -> tuple[tuple[Rule, bool], ...]:
+        cell = Cell(*key[1:])
+        plan = []
+        for rule in self.by_level.get(key[0], self.rules):
+            verdict = tri(rule.cond, cell) if rule.cond is not None else None
+            if verdict is False:
+                continue
+            plan.append((rule, verdict is True))
+            if verdict is True and rule.then.stop:
+                break
+        result = tuple(plan)
+        if len(self._plans) < _PLAN_LIMIT:
+            self._plans[key] = result
+        return result
+
+    def _plan_full(self, level: str) -> tuple[tuple[Rule, bool], ...]:
+        plan = tuple((r, False) for r in self.by_level.get(level, self.rules))
+        self._full[level] = plan
+        return plan
 
     def explain(self, mention: Mention, signals: Signals,
                 context: Context = Context()) -> Explanation:
