@@ -288,8 +288,9 @@ def diff_command(
                               **{f: {"old": o, "new": n} for f, (o, n) in diff.items()}}))
         return
     per_field = Counter(f for *_, diff in changed for f in diff)
-    table = Table(title=f"{old.name} → {new.name}: {len(changed):,} of {len(rows):,} mentions "
-                        "change", title_justify="left")
+    out.print(Text(f"{old.name} → {new.name}: {len(changed):,} of {len(rows):,} mentions "
+                   "change", style="bold"))
+    table = Table()
     table.add_column("field")
     table.add_column("mentions changed", justify="right")
     table.add_column("share", justify="right")
