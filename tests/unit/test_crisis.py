@@ -185,6 +185,15 @@ def test_crisis_does_not_teach_the_baseline_that_crisis_is_normal():
     assert d.expect(24 * 28 + 12) < before * 1.3
 
 
+def test_dispersion_is_learned_from_the_data():
+    shapes = {}
+    for true_shape in (3.0, 8.0, 30.0):
+        d = VolumeDetector()
+        feed(d, normal_traffic(50, 24 * 28, seed=6, dispersion=true_shape))
+        shapes[true_shape] = 1 / d.baseline.inv_shape
+    assert shapes[3.0] < 5 < shapes[8.0] < 12 < shapes[30.0]
+
+
 def test_operational_signals():
     ops = OpsDetector()
     assert ops.update(0, backlog=30, due=10, breached=1) == []

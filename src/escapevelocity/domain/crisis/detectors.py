@@ -50,7 +50,8 @@ class SeasonalBaseline:
     """
 
     __slots__ = ("s", "g_sum", "g_n", "h_sum", "h_n", "d_sum", "d_exp", "d_n", "w_sum", "w_n",
-                 "tau2", "_learned", "_dg", "_dh", "_dd", "_dw")
+                 "tau2", "inv_shape", "_disp_num", "_disp_den", "_learned", "_dg", "_dh", "_dd",
+                 "_dw")
 
     def __init__(self, settings: Settings) -> None:
         self.s = settings
@@ -64,6 +65,11 @@ class SeasonalBaseline:
         self.w_sum = [0.0] * HOURS_PER_WEEK
         self.w_n = [0.0] * HOURS_PER_WEEK
         self.tau2 = settings.tau_prior
+        # Over-dispersion 1/shape, learned by moments with a prior worth dispersion_prior_hours
+        # of data at mean 10: E[(x - m)^2 - x] = m^2 (1/shape + relative variance of m).
+        self.inv_shape = 1.0 / settings.dispersion
+        self._disp_num = 0.0
+        self._disp_den = 0.0
         self._learned = 0
         m = max(settings.memory_weeks, 1.0)
         self._dg = 1.0 - 1.0 / (HOURS_PER_WEEK * m)
@@ -87,7 +93,7 @@ class SeasonalBaseline:
                 0.5 * hn[hod] + 0.25 * (hn[before] + hn[after]))
 
     def _hod_factor(self, hod: int, level: float) -> float:
-        u = 1.0 / self.s.dispersion + 1.0 / max(level, self.s.min_expected)
+        u = self.inv_shape + 1.0 / max(level, self.s.min_expected)
         k = u / self.s.hour_of_day_spread ** 2
         total, n = self._hod(hod)
         return (total + k * level) / ((n + k) * level)
@@ -96,13 +102,13 @@ class SeasonalBaseline:
         """Separable estimate level x hour-of-day x day-of-week: (mean, u, v_shared, v_local)."""
         s = self.s
         hod, dow = hour % 24, (hour // 24) % 7
-        u = 1.0 / s.dispersion + 1.0 / max(level, s.min_expected)
+        u = self.inv_shape + 1.0 / max(level, s.min_expected)
         kh = u / s.hour_of_day_spread ** 2
         kd = u / s.day_of_week_spread ** 2
         total, n = self._hod(hod)
         prior = ((total + kh * level) / (n + kh)
                  * (self.d_sum[dow] + kd * level) / (self.d_exp[dow] + kd * level))
-        u = 1.0 / s.dispersion + 1.0 / max(prior, s.min_expected)
+        u = self.inv_shape + 1.0 / max(prior, s.min_expected)
         # the smoothed profile averages 1/0.375 times as many observations as its count says
         v_local = u / (n / 0.375 + kh)
         v_shared = u / (self.d_n[dow] + kd) + u / self.g_n
@@ -143,6 +149,25 @@ class SeasonalBaseline:
             den += ns
         m0 = self.s.tau_prior_weight
         self.tau2 = max(1e-4, (num + m0 * self.s.tau_prior) / (den + m0))
+
+    def learn_dispersion(self, x: float, mean: float, v_est: float) -> None:
+        """One hour's evidence on the over-dispersion 1/shape (moments, inverse-variance weights).
+
+        E[(x - m)^2 - x] / m^2 = 1/shape + (relative variance of the estimate m), and that
+        statistic's variance is about 2 (1/shape + 1/m)^2, so quiet hours weigh little. The
+        prior (the `dispersion` setting) is worth `dispersion_prior_hours` of busy hours.
+        """
+        s = self.s
+        if not s.learn_dispersion or mean <= 0.0:
+            return
+        inv0 = 1.0 / s.dispersion
+        weight = 1.0 / (inv0 + 1.0 / mean) ** 2
+        z = ((x - mean) ** 2 - x) / (mean * mean) - v_est
+        self._disp_num = self._disp_num * self._dg + weight * z
+        self._disp_den = self._disp_den * self._dg + weight
+        prior = s.dispersion_prior_hours / (inv0 * inv0)
+        estimate = (self._disp_num + prior * inv0) / (self._disp_den + prior)
+        self.inv_shape = min(2.0, max(0.005, estimate))
 
     def learn(self, hour: int, x: float) -> None:
         hod, dow, how = hour % 24, (hour // 24) % 7, hour % HOURS_PER_WEEK
@@ -186,7 +211,7 @@ class VolumeDetector:
     """
 
     __slots__ = ("s", "key", "baseline", "learned", "last_hour", "_ring", "_cool", "_log_split",
-                 "_shape", "_maxw")
+                 "_maxw")
 
     def __init__(self, settings: Settings | None = None, key: str = OVERALL) -> None:
         self.s = settings or Settings()
@@ -198,7 +223,6 @@ class VolumeDetector:
         self._ring: deque[tuple[float, float, float, float, float]] = deque(maxlen=self._maxw)
         self._cool = _Cooldown()
         self._log_split = math.log(len(self.s.windows))
-        self._shape = self.s.dispersion
 
     # -- public -------------------------------------------------------------------------------
     def update(self, hour: int | datetime, count: float, *, top_terms=(), example_ids=()
@@ -228,28 +252,34 @@ class VolumeDetector:
         if self.learned < self.s.warmup_hours:
             return math.inf
         mean, v_shared, v_local = self.baseline.expect(hour)
-        shape = 1.0 / (1.0 / self._shape + v_shared + v_local)
-        need = nb_threshold(mean, shape, self.s.log_alpha - self._log_split)
+        shape = 1.0 / (self.baseline.inv_shape + v_shared + v_local)
+        need = nb_threshold(mean, shape, self.s.log_alpha - self._log_split - self._ramp())
         return float(max(need, self.s.min_count, math.ceil(self.s.min_ratio * mean)))
 
     def expect(self, hour: int) -> float:
         return self.baseline.expect(hour)[0]
 
     # -- internals ----------------------------------------------------------------------------
+    def _ramp(self) -> float:
+        """Until `ramp_hours` are learned, spend the false-alarm budget in proportion to the
+        share seen (the baseline is least sure of itself then): a log-probability penalty."""
+        ramp_hours = self.s.ramp_hours
+        if not ramp_hours or self.learned >= ramp_hours:
+            return 0.0
+        return -math.log(max(self.learned, 1) / ramp_hours)
+
     def _test(self, hour: int, x: float, *, early: bool, top_terms, example_ids
-              ) -> tuple[Alert | None, tuple[float, float, float, float, float, bool]]:
+              ) -> tuple[Alert | None, tuple]:
         s = self.s
         mean, v_shared, v_local = self.baseline.expect(hour)
-        row = (x, mean, mean * mean / self._shape, mean * math.sqrt(v_shared),
+        row = (x, mean, mean * mean * self.baseline.inv_shape, mean * math.sqrt(v_shared),
                mean * math.sqrt(v_local))
         rows = list(self._ring)
         rows.append(row)
-        # Until a full week is learned, spend the false-alarm budget in proportion to the share
-        # of the week seen (the baseline is least sure of itself then).
-        ramp = -math.log(min(1.0, max(self.learned, 1) / s.ramp_hours)) if s.ramp_hours else 0.0
+        ramp = self._ramp()
         best_lp, best = 0.0, None
         level = "normal"
-        flagged = False
+        flagged = alarming = False
         n = len(rows)
         if x <= mean:  # an alert is about now: the hour being tested must itself be above normal
             n = 0
@@ -275,6 +305,8 @@ class VolumeDetector:
             lp = nb_log_sf(xs, ms, shape) + self._log_split + ramp
             if lp < s.log_alpha + 4.6:  # within 100x of the budget: do not learn it fully
                 flagged = True
+                if lp < s.log_alpha:
+                    alarming = True
             if lp < s.log_alpha and xs >= s.min_count and xs >= s.min_ratio * ms:
                 lv = severity(volume_step(xs / ms), (s.log_alpha - lp) / _LN10)
                 if RANK[lv] > RANK[level]:
@@ -291,15 +323,17 @@ class VolumeDetector:
                           score=-best_lp / _LN10, threshold=-s.log_alpha / _LN10,
                           window_hours=w, early=early, top_terms=tuple(top_terms),
                           example_ids=tuple(example_ids))
-        return alert, (*row, flagged)
+        return alert, (*row, flagged, alarming, v_shared + v_local)
 
     def _close(self, hour: int, x: float, top_terms, example_ids) -> Alert | None:
         if self.learned == 0 and x == 0:  # nothing to learn before the first mention
             self.last_hour = hour
             return None
-        alert, (x, mean, vg, se, sl, flagged) = self._test(
+        alert, (x, mean, vg, se, sl, flagged, alarming, v_est) = self._test(
             hour, x, early=False, top_terms=top_terms, example_ids=example_ids)
         self._ring.append((x, mean, vg, se, sl))
+        if not alarming:  # the spread of normal hours; alarming ones would be a crisis's
+            self.baseline.learn_dispersion(x, mean, v_est)
         # Robust learning: an hour near or past the alert line is learned as at most one
         # standard deviation above the baseline, any other as at most 3.5, so a crisis does
         # not teach the baseline that a crisis is normal.

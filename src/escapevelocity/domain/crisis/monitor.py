@@ -12,6 +12,8 @@ from __future__ import annotations
 import math
 from datetime import datetime
 
+import msgspec
+
 from escapevelocity.domain.crisis.detectors import ShareDetector, VolumeDetector
 from escapevelocity.domain.crisis.model import _EPOCH_TS, OVERALL, Alert, Settings, hour_index
 
@@ -49,6 +51,9 @@ class CrisisMonitor:
         self._overall = _Series(OVERALL, self.s)
         self._topics: dict[str, _Series] = {}
         self._k = self.s.examples
+        topic_budget = self.s.topic_false_alarms_per_week
+        self._topic_settings = self.s if topic_budget is None else msgspec.structs.replace(
+            self.s, false_alarms_per_week=topic_budget)
 
     # -- public -------------------------------------------------------------------------------
     def observe(self, at: datetime, negative: bool, topics: tuple[str, ...] = (),
@@ -70,7 +75,7 @@ class CrisisMonitor:
                 if series is None:
                     if len(table) >= self.s.max_topics:
                         continue
-                    series = table[topic] = _Series("topic:" + topic, self.s)
+                    series = table[topic] = _Series("topic:" + topic, self._topic_settings)
                     series.volume.last_hour = self._hour - 1 if self._hour is not None else None
                 self._count(series, negative, mention_id, terms, out)
         return out
@@ -119,11 +124,9 @@ class CrisisMonitor:
             if series.n < series.line:
                 return
         series.line = math.inf  # one early test per hour; the close may still escalate
-        alert = series.volume.check_partial(self._hour, series.n,
-                                            top_terms=self._top_terms(series),
-                                            example_ids=self._examples(series))
+        alert = series.volume.check_partial(self._hour, series.n)
         if alert is not None:
-            out.append(alert)
+            out.append(self._explain(series, alert, self._examples(series)))
 
     def _open(self, hour: int) -> None:
         self._hour = hour
@@ -136,10 +139,11 @@ class CrisisMonitor:
         baseline); the exact negative-binomial line is computed only if that is reached."""
         series.exact = False
         volume = series.volume
-        if volume.learned < self.s.warmup_hours:
+        s = volume.s
+        if volume.learned < s.warmup_hours:
             series.line = math.inf
             return
-        series.line = max(self.s.min_count, self.s.min_ratio * volume.expect(hour))
+        series.line = max(s.min_count, s.min_ratio * volume.expect(hour))
 
     def _advance(self, hour: int) -> list[Alert]:
         assert self._hour is not None
@@ -151,20 +155,23 @@ class CrisisMonitor:
         return out
 
     def _close(self, series: _Series, hour: int, out: list[Alert]) -> None:
-        top = self._top_terms(series) if series.terms else ()
-        examples = self._examples(series)
-        alert = series.volume.update(hour, series.n, top_terms=top, example_ids=examples)
+        alert = series.volume.update(hour, series.n)
         if alert is not None:
-            out.append(alert)
+            out.append(self._explain(series, alert, self._examples(series)))
         if series.n:
-            alert = series.share.update(hour, series.n, series.neg, top_terms=top,
-                                        example_ids=tuple(series.negative_ids))
+            alert = series.share.update(hour, series.n, series.neg)
             if alert is not None:
-                out.append(alert)
+                out.append(self._explain(series, alert, tuple(series.negative_ids)))
         self._learn_terms(series)
         series.n = series.neg = 0
         series.negative_ids.clear()
         series.other_ids.clear()
+
+    def _explain(self, series: _Series, alert: Alert, examples: tuple[str, ...]) -> Alert:
+        """Add the hour's telling terms and example mentions (only for alerts: sorting the
+        hour's terms is the one step here that is not O(1))."""
+        return msgspec.structs.replace(alert, top_terms=self._top_terms(series),
+                                       example_ids=examples)
 
     def _examples(self, series: _Series) -> tuple[str, ...]:
         ids = series.negative_ids + series.other_ids
