@@ -1,7 +1,7 @@
 """`check`: dead rules, gaps, contradictions, references; all with lines."""
 
-from escapevelocity.domain.playbook_check import check_source, sets, SINGLE, ALL
 from escapevelocity.domain.playbook import compile_playbook
+from escapevelocity.domain.playbook_check import ALL, SINGLE, check_source, sets
 
 HEAD = """
 name: t

@@ -6,7 +6,12 @@ from pathlib import Path
 import pytest
 
 from escapevelocity.domain.playbook import (
-    CONDITIONS, Context, PlaybookError, activation_approval, compile_playbook, json_schema_text,
+    CONDITIONS,
+    Context,
+    PlaybookError,
+    activation_approval,
+    compile_playbook,
+    json_schema_text,
     validate_playbook,
 )
 from escapevelocity.domain.records import Author, Mention, Signals

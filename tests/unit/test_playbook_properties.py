@@ -9,8 +9,15 @@ from hypothesis import strategies as st
 
 from escapevelocity.bench.playbook import sixty_rule_playbook
 from escapevelocity.domain.playbook import (
-    AUTHOR_CLASSES, LEVELS, SENTIMENTS, SITUATIONS, Context, Facts, compile_playbook,
-    default_playbook_path, load_playbook,
+    AUTHOR_CLASSES,
+    LEVELS,
+    SENTIMENTS,
+    SITUATIONS,
+    Context,
+    Facts,
+    compile_playbook,
+    default_playbook_path,
+    load_playbook,
 )
 from escapevelocity.domain.playbook_check import check_source
 from escapevelocity.domain.records import CHANNELS, KINDS, Author, Mention, Signals

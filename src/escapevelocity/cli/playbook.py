@@ -21,7 +21,11 @@ from rich.table import Table
 from rich.text import Text
 
 from escapevelocity.domain.playbook import (
-    Context, Playbook, PlaybookError, json_schema_text, load_playbook,
+    Context,
+    Playbook,
+    PlaybookError,
+    json_schema_text,
+    load_playbook,
 )
 from escapevelocity.domain.records import Decision, Mention, Signals
 

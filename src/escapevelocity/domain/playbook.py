@@ -183,7 +183,7 @@ class Context:
 class Facts:
     """The mention, its signals and context; keyword phrases are found on first use only."""
 
-    __slots__ = ("mention", "signals", "context", "_phrases", "_find")
+    __slots__ = ("_find", "_phrases", "context", "mention", "signals")
 
     def __init__(self, mention: Mention, signals: Signals, context: Context,
                  find: Callable[[str], frozenset[str]] | frozenset[str]) -> None:
@@ -276,18 +276,15 @@ _CELL_KEYS = {"situation": "situation", "primary_situation": "situation",
               "kind": "kind"}
 
 
-def tri(cond: Cond, cell: Cell, *, secondary: bool = False) -> bool | None:
-    """Three-valued (Kleene) truth of a condition over a cell: True or False when the cell's
-    values settle it, None when it depends on anything else (keywords, reach, time, …).
-
-    With `secondary`, the mention may carry situations besides the primary one, so a
-    `situation` test that the primary does not satisfy is unknown rather than false.
-    """
+def tri(cond: Cond, cell: Cell) -> bool | None:
+    """Three-valued (Kleene) truth of a condition over a cell whose mention has exactly one
+    situation: True or False when the cell's values settle it, None when it depends on
+    anything else (keywords, reach, time, …)."""
     key = cond.key
     if key == "all":
         result: bool | None = True
         for child in cond.children:
-            v = tri(child, cell, secondary=secondary)
+            v = tri(child, cell)
             if v is False:
                 return False
             if v is None:
@@ -296,24 +293,21 @@ def tri(cond: Cond, cell: Cell, *, secondary: bool = False) -> bool | None:
     if key == "any":
         result = False
         for child in cond.children:
-            v = tri(child, cell, secondary=secondary)
+            v = tri(child, cell)
             if v is True:
                 return True
             if v is None:
                 result = None
         return result
     if key == "not":
-        v = tri(cond.children[0], cell, secondary=secondary)
+        v = tri(cond.children[0], cell)
         return None if v is None else not v
     if key == "always":
         return True
     attr = _CELL_KEYS.get(key)
     if attr is None:
         return None
-    inside = getattr(cell, attr) in cond.arg
-    if secondary and key == "situation" and not inside:
-        return None
-    return inside
+    return getattr(cell, attr) in cond.arg
 
 
 @dataclass(frozen=True)
@@ -881,8 +875,8 @@ class _Compiler:
             (then.visibility is not None and then.visibility not in ("public", "private"),
              f"{path}.visibility", "visibility must be public or private"),
             (bool(then.template) and then.template not in spec.templates, f"{path}.template",
-             f"unknown template {then.template!r}; templates: "
-             f"{', '.join(sorted(spec.templates)) or 'none'}"),
+             (f"unknown template {then.template!r}; templates: "
+              f"{', '.join(sorted(spec.templates)) or 'none'}")),
             (bool(spec.teams) and bool(then.team) and then.team not in spec.teams,
              f"{path}.team", f"unknown team {then.team!r}; teams: {', '.join(spec.teams)}"),
             (then.sla_minutes is not None and then.sla_minutes <= 0, f"{path}.sla_minutes",

@@ -25,8 +25,15 @@ from itertools import combinations
 from typing import Any
 
 from escapevelocity.domain.playbook import (
-    AUTHOR_CLASSES, NO_RESPONSE_REASONS, SENTIMENTS, SITUATIONS, Cond, Playbook, PlaybookError,
-    Rule, validate_playbook,
+    AUTHOR_CLASSES,
+    NO_RESPONSE_REASONS,
+    SENTIMENTS,
+    SITUATIONS,
+    Cond,
+    Playbook,
+    PlaybookError,
+    Rule,
+    validate_playbook,
 )
 from escapevelocity.domain.records import CHANNELS, KINDS
 
@@ -359,12 +366,12 @@ def _reachability(pb: Playbook, report: Report) -> None:
                        + ", ".join(repr(r) for r in covered_by[rid])
                        + " that match every mention this one could")
         report.findings.append(Finding("error", "never", message, rid, rule.line))
-    report.cells = bin(SINGLE).count("1")
+    report.cells = SINGLE.bit_count()
     _gaps(gaps_mask or 0, report)
 
 
 def _gaps(mask: int, report: Report) -> None:
-    report.gap_cells = bin(mask).count("1")
+    report.gap_cells = mask.bit_count()
     groups: dict[tuple[str, str, str], list[tuple[str, str]]] = defaultdict(list)
     cell = 0
     while mask:

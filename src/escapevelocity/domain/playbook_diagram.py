@@ -90,7 +90,7 @@ def mermaid(pb: Playbook) -> str:
         if rule.origin != "hub":
             out.append(f"  class {node[i]} overlay")
     out.append(f'  dflt["default: {_m(outcome(pb, pb.spec.default))}"]')
-    for name, i in tracks.items():
+    for i in tracks.values():
         out.append(f"  classDef track{i} fill:{PALETTE[i % len(PALETTE)]},stroke:#555")
     out.append("  classDef overlay stroke:#b00,stroke-width:2px,stroke-dasharray:4")
     return "\n".join(out) + "\n"
@@ -127,16 +127,16 @@ def svg(pb: Playbook, hits: Mapping[str, int] | None = None) -> str:
     height = PAD * 2 + 60 + ROW * (len(all_rows) + 1) + 30 + 22 * len(tracks)
     x0, x1 = PAD, PAD + LEFT_W + GAP
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {height}" width="{W}" '
-        f'height="{height}" font-family="system-ui, sans-serif" role="img" '
-        f'aria-label="{escape(pb.name)} flowchart">',
-        "<defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" "
-        "markerWidth=\"7\" markerHeight=\"7\" orient=\"auto-start-reverse\">"
-        "<path d=\"M0,0 L10,5 L0,10 z\" fill=\"#555\"/></marker></defs>",
+        (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {height}" width="{W}" '
+         f'height="{height}" font-family="system-ui, sans-serif" role="img" '
+         f'aria-label="{escape(pb.name)} flowchart">'),
+        ('<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" '
+         'markerWidth="7" markerHeight="7" orient="auto-start-reverse">'
+         '<path d="M0,0 L10,5 L0,10 z" fill="#555"/></marker></defs>'),
         f'<rect width="{W}" height="{height}" fill="white"/>',
         _text(x0, PAD + 16, [f"{pb.name} — version {pb.version}"], bold_first=True, size=18),
-        _text(x0, PAD + 38, ["Read top to bottom. The first rule that matches decides (yes →); "
-                             "dashed rules only add tags and reading goes on."], size=12),
+        _text(x0, PAD + 38, [("Read top to bottom. The first rule that matches decides (yes →); "
+                              "dashed rules only add tags and reading goes on.")], size=12),
     ]
     top = PAD + 60
     levels = "/".join(sorted(pb.by_level))

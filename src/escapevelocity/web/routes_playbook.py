@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from fastapi.templating import Jinja2Templates
+from jinja2 import TemplateNotFound
 
 from escapevelocity.adapters.store.schema import events
 from escapevelocity.domain.events import DECIDED
@@ -65,7 +66,7 @@ def _render(request: Request, context: dict[str, Any], status: int = 200) -> HTM
     layout: Any = "base.html"
     try:
         env.get_template("base.html")
-    except Exception:  # no app layout yet: a minimal one keeps the page self-contained
+    except TemplateNotFound:  # no app layout yet: a minimal one keeps the page self-contained
         layout = env.from_string(_STANDALONE)
     return _templates.TemplateResponse(request, "playbook.html", {**context, "layout": layout},
                                        status_code=status)
@@ -134,4 +135,4 @@ async def playbook_check_api(request: Request) -> Response:
                     status_code=200 if report.ok else 422)
 
 
-__all__ = ["router", "rule_hits", "PlaybookError"]
+__all__ = ["PlaybookError", "router", "rule_hits"]
