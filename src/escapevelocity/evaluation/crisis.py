@@ -258,7 +258,7 @@ def leave_one_event_out(series_dir: Path, budgets: Sequence[float] = (0.03, 0.05
 
 
 def normal_false_alarms(means: Sequence[float] = (1, 3, 10, 30, 100, 1000), weeks: int = 12,
-                        seeds: Sequence[int] = (1, 2, 3), dispersion: float = DISPERSION,
+                        seeds: Sequence[int] = tuple(range(1, 11)), dispersion: float = DISPERSION,
                         settings: Settings | None = None) -> dict:
     """False alarms per week on pure normal traffic (no event), after the warm-up."""
     settings = settings or Settings()

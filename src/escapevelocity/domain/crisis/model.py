@@ -45,7 +45,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     windows: tuple[int, ...] = (1, 3, 6)   # hours summed for a test; 1 catches sudden spikes
     dispersion: float = 8.0                # gamma shape of normal counts: var = m + m**2/shape
     learn_dispersion: bool = True          # estimate the shape from the data, starting there
-    dispersion_prior_hours: float = 48.0   # the prior shape is worth two days of busy hours
+    dispersion_prior_hours: float = 24.0   # the prior shape is worth a day of busy hours
     warmup_hours: int = 48                 # no alerts until this many hours were learned
     ramp_hours: int = 336                  # then the budget grows linearly, full after two weeks
     cooldown_hours: int = 6                # after an alert, stay quiet unless the level rises
