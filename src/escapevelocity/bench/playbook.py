@@ -13,6 +13,8 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
+
 from escapevelocity.domain.playbook import (
     AUTHOR_CLASSES,
     SENTIMENTS,
@@ -160,10 +162,18 @@ def run(n: int = 50_000, repeats: int = 5, engine_n: int = 5_000) -> dict[str, A
         theirs = [other.decide(m, s) for m, s in items[:engine_n]]
         disagree = sum(a != b for a, b in zip(ours, theirs, strict=True))
     rate = _rate(lambda m, s: playbook.decide(m, s, ctx), items, repeats)
+    # Mentions with a secondary situation skip the per-cell plans: every rule is tested.
+    two = [(m, msgspec.structs.replace(s, situations=(s.situation, "other" if s.situation !=
+                                                       "other" else "question")))
+           for m, s in items]
+    unplanned = _rate(lambda m, s: playbook.decide(m, s, ctx), two, repeats)
     lines = [{"figure": f"{rate:,.0f} decisions/s ({len(data['rules'])} rules, compiled once)",
-              "target": f"≥ {TARGET:,}/s", "met": rate >= TARGET}]
-    result: dict[str, Any] = {"decisions_per_s": rate, "rules": len(data["rules"]),
-                              "mentions": n, "target": TARGET, "lines": lines}
+              "target": f"≥ {TARGET:,}/s", "met": rate >= TARGET},
+             {"figure": f"{unplanned:,.0f} decisions/s with two situations (no cell plans)",
+              "target": None, "met": None}]
+    result: dict[str, Any] = {"decisions_per_s": rate, "unplanned_per_s": unplanned,
+                              "rules": len(data["rules"]), "mentions": n, "target": TARGET,
+                              "lines": lines}
     if other is None:
         lines.append({"figure": "rule-engine not installed (pip install '.[bench]')",
                       "target": None, "met": None})

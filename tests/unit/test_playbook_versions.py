@@ -1,0 +1,43 @@
+"""Bad input: a broken playbook never replaces the active one, and says file, line and rule."""
+
+from pathlib import Path
+
+import pytest
+
+from escapevelocity.domain.playbook import (
+    PlaybookError, compile_playbook, default_playbook_path, load_playbook,
+)
+
+SOURCE = Path(default_playbook_path()).read_text()
+BROKEN = SOURCE.replace("then: {track: pr, tags: [misinformation]}",
+                        "then: {track: pr, tags: [misinformation], priority: urgent}")
+
+
+def test_error_names_file_line_and_rule(tmp_path):
+    path = tmp_path / "broken.yaml"
+    path.write_text(BROKEN)
+    with pytest.raises(PlaybookError) as info:
+        load_playbook(str(path))
+    e = info.value
+    assert (e.source, e.line, e.rule) == (str(path), 67, "misinformation")
+    assert str(e).startswith(f"{path}:67: rule 'misinformation': priority must be one of")
+
+
+def test_yaml_syntax_errors_have_a_line():
+    with pytest.raises(PlaybookError) as info:
+        compile_playbook(SOURCE.replace("  - id: troll\n", "  - id: troll\n   bad: [\n"),
+                         source="pb.yaml")
+    assert info.value.line is not None and "not valid YAML" in str(info.value)
+
+
+def test_a_broken_version_never_replaces_the_active_one(tmp_path):
+    pytest.importorskip("escapevelocity.domain.enrich")
+    from escapevelocity.domain.clock import SystemClock
+    from escapevelocity.services.workspace import Workspace
+
+    ws = Workspace.open(f"sqlite:///{tmp_path / 'ev.db'}", SystemClock())
+    first = ws.save_playbook(SOURCE, author="lead", note="v1")
+    with pytest.raises(PlaybookError, match="misinformation"):
+        ws.save_playbook(BROKEN, author="lead", note="broken")
+    with ws.store.begin() as conn:
+        assert ws.store.active_playbook(conn) == (first, SOURCE)
