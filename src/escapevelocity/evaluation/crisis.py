@@ -1,4 +1,4 @@
-"""Evaluate the crisis volume detector on hourly test streams (CrisisLex events over normal traffic).
+"""Evaluate the crisis volume detector on hourly test streams (real events over normal traffic).
 
 The folder holds `NAME.csv` files with `hour,mentions` rows and an `index.json` describing each
 stream (start_hour, onset_hour, ...), as written by shared/eval/crisis_overlay.py. Scoring rule
@@ -303,9 +303,11 @@ def _synthetic_main(folder: Path, console: Console) -> int:
     ok = True
     variants = [
         ("other seeds", {"seeds": (11, 12, 13, 14, 15)}),
-        ("start at other hours of the week", {"seeds": (21, 22), "offsets": (5, 29, 77, 110, 131, 150)}),
+        ("start at other hours of the week",
+         {"seeds": (21, 22), "offsets": (5, 29, 77, 110, 131, 150)}),
         ("time-warped events (x0.5, x2)", {"seeds": (31, 32), "stretches": (0.5, 2.0)}),
-        ("burstier normal (shape 4; detector starts from 8 and learns)", {"seeds": (41, 42), "dispersion": 4.0}),
+        ("burstier normal (shape 4; detector starts from 8 and learns)",
+         {"seeds": (41, 42), "dispersion": 4.0}),
     ]
     for title, kwargs in variants:
         report = synthetic_report(folder, **kwargs)

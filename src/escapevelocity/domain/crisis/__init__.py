@@ -6,13 +6,7 @@
 See docs/crisis.md for the method and the severity scale.
 """
 
-from escapevelocity.domain.crisis.detectors import (
-    OpsDetector,
-    OpsSettings,
-    SeasonalBaseline,
-    ShareDetector,
-    VolumeDetector,
-)
+from escapevelocity.domain.crisis.detectors import SeasonalBaseline, ShareDetector, VolumeDetector
 from escapevelocity.domain.crisis.model import (
     EPOCH,
     LEVELS,
@@ -27,6 +21,7 @@ from escapevelocity.domain.crisis.model import (
     volume_step,
 )
 from escapevelocity.domain.crisis.monitor import CrisisMonitor
+from escapevelocity.domain.crisis.ops import OpsDetector, OpsSettings
 
 __all__ = [
     "EPOCH", "LEVELS", "OVERALL", "RANK", "Alert", "CrisisMonitor", "OpsDetector", "OpsSettings",

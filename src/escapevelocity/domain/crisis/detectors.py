@@ -1,4 +1,4 @@
-"""Hourly detectors: volume against a seasonal baseline, negative share, operations.
+"""Hourly detectors: volume against a seasonal baseline, and negative share.
 
 Each detector is fed one closed hour at a time (hour index, see model.EPOCH) and returns an
 Alert or None. They hold only bounded state (a few hundred floats) and do no I/O.
@@ -17,8 +17,6 @@ from __future__ import annotations
 import math
 from collections import deque
 from datetime import datetime
-
-import msgspec
 
 from escapevelocity.domain.crisis.model import (
     HOURS_PER_WEEK,
@@ -49,9 +47,27 @@ class SeasonalBaseline:
     variance of the estimate (roughly a posterior variance), used to widen the test.
     """
 
-    __slots__ = ("s", "g_sum", "g_n", "h_sum", "h_n", "d_sum", "d_exp", "d_n", "w_sum", "w_n",
-                 "tau2", "inv_shape", "_disp_num", "_disp_den", "_learned", "_dg", "_dh", "_dd",
-                 "_dw")
+    __slots__ = (
+        "_dd",
+        "_dg",
+        "_dh",
+        "_disp_den",
+        "_disp_num",
+        "_dw",
+        "_learned",
+        "d_exp",
+        "d_n",
+        "d_sum",
+        "g_n",
+        "g_sum",
+        "h_n",
+        "h_sum",
+        "inv_shape",
+        "s",
+        "tau2",
+        "w_n",
+        "w_sum",
+    )
 
     def __init__(self, settings: Settings) -> None:
         self.s = settings
@@ -188,7 +204,7 @@ class SeasonalBaseline:
 
 
 class _Cooldown:
-    __slots__ = ("until", "rank")
+    __slots__ = ("rank", "until")
 
     def __init__(self) -> None:
         self.until = -1
@@ -210,8 +226,17 @@ class VolumeDetector:
     an integer per mention instead of testing.
     """
 
-    __slots__ = ("s", "key", "baseline", "learned", "last_hour", "_ring", "_cool", "_log_split",
-                 "_maxw")
+    __slots__ = (
+        "_cool",
+        "_log_split",
+        "_maxw",
+        "_ring",
+        "baseline",
+        "key",
+        "last_hour",
+        "learned",
+        "s",
+    )
 
     def __init__(self, settings: Settings | None = None, key: str = OVERALL) -> None:
         self.s = settings or Settings()
@@ -352,7 +377,7 @@ class ShareDetector:
     onto the same complaint), handled through a design effect 1 + (n - 1) * rho.
     """
 
-    __slots__ = ("s", "key", "neg", "tot", "learned", "_decay", "_cool")
+    __slots__ = ("_cool", "_decay", "key", "learned", "neg", "s", "tot")
 
     def __init__(self, settings: Settings | None = None, key: str = OVERALL) -> None:
         self.s = settings or Settings()
@@ -395,58 +420,3 @@ class ShareDetector:
             self.tot = self.tot * self._decay + n
             self.learned += 1
         return alert
-
-
-class OpsSettings(msgspec.Struct, frozen=True, kw_only=True):
-    """Thresholds for the operational signals (fed by the caller from the case projection)."""
-
-    breach_levels: tuple[float, float, float, float] = (0.2, 0.35, 0.5, 0.75)
-    min_due: int = 5                      # fewer cases due in the hour never alert
-    growth_window_hours: int = 3
-    growth_levels: tuple[float, float, float, float] = (2.0, 3.0, 5.0, 10.0)
-    min_backlog: int = 20                 # a backlog smaller than this never alerts
-    cooldown_hours: int = 3
-
-
-class OpsDetector:
-    """Backlog growth and SLA breach rate: is the team falling behind, whatever the cause?"""
-
-    def __init__(self, settings: OpsSettings | None = None, key: str = OVERALL) -> None:
-        self.s = settings or OpsSettings()
-        self.key = key
-        self._backlog: deque[tuple[int, int]] = deque(maxlen=self.s.growth_window_hours + 1)
-        self._cool = {"backlog": _Cooldown(), "sla_breach": _Cooldown()}
-
-    @staticmethod
-    def _level(value: float, steps: tuple[float, ...]) -> str:
-        level = "normal"
-        for name, step in zip(("watch", "crisis1", "crisis2", "crisis3"), steps, strict=True):
-            if value >= step:
-                level = name
-        return level
-
-    def update(self, hour: int | datetime, *, backlog: int, due: int = 0, breached: int = 0
-               ) -> list[Alert]:
-        """`backlog` open cases at the end of the hour; `due`/`breached` SLAs that fell due."""
-        h = hour if isinstance(hour, int) else hour_index(hour)
-        s = self.s
-        alerts: list[Alert] = []
-        self._backlog.append((h, backlog))
-        if due >= s.min_due:
-            rate = breached / due
-            level = self._level(rate, s.breach_levels)
-            if level != "normal" and self._cool["sla_breach"].allows(h, level):
-                self._cool["sla_breach"].start(h, level, s.cooldown_hours)
-                alerts.append(Alert(hour=h, at=hour_start(h), key=self.key, signal="sla_breach",
-                                    level=level, observed=rate, baseline=s.breach_levels[0],
-                                    ratio=rate / s.breach_levels[0], score=0.0, threshold=0.0))
-        first_hour, first = self._backlog[0]
-        if backlog >= s.min_backlog and len(self._backlog) > 1:
-            growth = backlog / max(first, 1)
-            level = self._level(growth, s.growth_levels)
-            if level != "normal" and self._cool["backlog"].allows(h, level):
-                self._cool["backlog"].start(h, level, s.cooldown_hours)
-                alerts.append(Alert(hour=h, at=hour_start(h), key=self.key, signal="backlog",
-                                    level=level, observed=backlog, baseline=first, ratio=growth,
-                                    score=0.0, threshold=0.0, window_hours=h - first_hour))
-        return alerts

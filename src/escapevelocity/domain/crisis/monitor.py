@@ -19,8 +19,20 @@ from escapevelocity.domain.crisis.model import _EPOCH_TS, OVERALL, Alert, Settin
 
 
 class _Series:
-    __slots__ = ("key", "volume", "share", "n", "neg", "terms", "negative_ids", "other_ids",
-                 "line", "exact", "background", "background_total")
+    __slots__ = (
+        "background",
+        "background_total",
+        "exact",
+        "key",
+        "line",
+        "n",
+        "neg",
+        "negative_ids",
+        "other_ids",
+        "share",
+        "terms",
+        "volume",
+    )
 
     def __init__(self, key: str, settings: Settings) -> None:
         self.key = key
