@@ -163,6 +163,17 @@ def test_per_topic_spike_is_found_when_overall_barely_moves():
     assert "*" not in keys
 
 
+def test_silence_counts_as_zero_hours_and_traffic_resuming_is_not_a_spike():
+    monitor = CrisisMonitor()
+    for hour in range(24 * 14):
+        hourly_mentions(monitor, hour, 30)
+    before = monitor.expected(at=MONDAY + timedelta(hours=24 * 18 + 12))
+    alerts = hourly_mentions(monitor, 24 * 17 + 12, 30)  # three silent days, then normal
+    assert [a for a in alerts if a.signal == "volume"] == []
+    after = monitor.expected(at=MONDAY + timedelta(hours=24 * 18 + 12))
+    assert after < before  # the silent hours were learned as zeros
+
+
 def test_negative_share_rise_alarms_without_volume_change():
     monitor = CrisisMonitor()
     rnd = random.Random(2)

@@ -163,6 +163,8 @@ class CrisisMonitor:
         closing = self._hour
         for series in (self._overall, *self._topics.values()):
             self._close(series, closing, out)
+            if hour > closing + 1:  # silent hours in between are zeros, learned now
+                series.volume.update(hour - 1, 0)
         self._open(hour)
         return out
 
