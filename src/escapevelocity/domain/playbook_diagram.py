@@ -157,7 +157,15 @@ def svg(pb: Playbook, hits: Mapping[str, int] | None = None) -> str:
         parts.append(f'<g class="rule" data-rule="{escape(rule.id)}">'
                      f'<rect x="{x0}" y="{y}" width="{LEFT_W}" height="{box_h}" rx="8" '
                      f'fill="{MUTED if rule.then.stop else "white"}" stroke="{stroke}"{dash}/>')
-        parts.append(_text(x0 + 10, y + 17, [label, *_lines(rule.text, 82, 2)], bold_first=True))
+        condition = rule.cond.text if rule.cond is not None else ""
+        if condition and condition != rule.text:  # a description: show the condition under it
+            parts.append(_text(x0 + 10, y + 17, [label, *_lines(rule.text, 82, 1)],
+                               bold_first=True))
+            words = _text(x0 + 10, y + 17 + 2 * LINE, _lines("if " + condition, 90, 1), size=11)
+            parts.append(f'<g fill="#666">{words}</g>')
+        else:
+            parts.append(_text(x0 + 10, y + 17, [label, *_lines(rule.text, 82, 2)],
+                               bold_first=True))
         if count:
             parts.append(f'<text x="{x0 + LEFT_W - 10}" y="{y + 17}" font-size="12" '
                          f'text-anchor="end" fill="#0a5">{escape(count)}</text>')
