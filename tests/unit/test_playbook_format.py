@@ -217,3 +217,23 @@ def test_every_condition_is_documented():
     doc = (ROOT / "docs/playbook.md").read_text(encoding="utf-8")
     missing = [c for c in CONDITIONS if f"`{c}`" not in doc]
     assert not missing, f"docs/playbook.md does not document {missing}"
+
+
+def test_shipped_playbooks_validate_against_the_schema():
+    jsonschema = pytest.importorskip("jsonschema")
+    import json
+
+    import msgspec
+    import yaml
+
+    schema = json.loads(json_schema_text())
+    paths = [ROOT / "src/escapevelocity/playbooks/default.yaml",
+             *sorted((ROOT / "docs/playbooks").glob("*.yaml"))]
+    for path in paths:
+        data = msgspec.to_builtins(yaml.safe_load(path.read_text()))
+        jsonschema.validate(data, schema)
+    data = msgspec.to_builtins(yaml.safe_load(BASE))
+    jsonschema.validate(data, schema)
+    data["rules"][0]["when"]["colour"] = "red"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(data, schema)
