@@ -237,3 +237,8 @@ def test_shipped_playbooks_validate_against_the_schema():
     data["rules"][0]["when"]["colour"] = "red"
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(data, schema)
+
+
+def test_naive_times_are_taken_as_utc(pb):
+    naive = datetime(2026, 12, 2, 10, 0)
+    assert pb.decide(mention(), sig("question"), Context(now=naive)).rule_id == "launch-question"

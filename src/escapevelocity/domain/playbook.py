@@ -20,6 +20,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC as _UTC
 from datetime import date, datetime
 from typing import Any
 
@@ -203,7 +204,8 @@ class Facts:
 
     @property
     def now(self) -> datetime:
-        return self.context.now or self.mention.created_at
+        now = self.context.now or self.mention.created_at
+        return now if now.tzinfo is not None else now.replace(tzinfo=_UTC)
 
 
 Predicate = Callable[[Facts], bool]
