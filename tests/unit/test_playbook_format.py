@@ -242,3 +242,11 @@ def test_shipped_playbooks_validate_against_the_schema():
 def test_naive_times_are_taken_as_utc(pb):
     naive = datetime(2026, 12, 2, 10, 0)
     assert pb.decide(mention(), sig("question"), Context(now=naive)).rule_id == "launch-question"
+
+
+def test_schema_errors_inside_mappings_name_the_key_and_its_line():
+    bad = BASE.replace("after_hours: {team: hub, sla: {first_response: 480}}",
+                       "after_hours: {team: hub, sla: {first_response: eight hours}}")
+    with pytest.raises(PlaybookError) as info:
+        compile_playbook(bad, source="pb.yaml")
+    assert info.value.line == 9 and "tracks.after_hours.sla.first_response" in str(info.value)

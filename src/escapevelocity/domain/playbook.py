@@ -610,6 +610,7 @@ def _build(data: Mapping[str, Any] | str, *, version: str | None,
         text = str(exc)
         found = re.search(r"at `(\$[^`]*)`", text)
         path = found.group(1) if found else "$"
+        text, path = _name_the_key(data, text, path)
         rule, _ = _rule_at(data, path)
         message = re.sub(r" - at `\$[^`]*`", "", text)
         where = path.replace("$.", "").replace("$", "the document")
@@ -618,6 +619,28 @@ def _build(data: Mapping[str, Any] | str, *, version: str | None,
     compiler = _Compiler(spec, lines, source)
     playbook = compiler.build(data, version)
     return (None, compiler.errors) if compiler.errors else (playbook, [])
+
+
+# msgspec reports a bad value inside a mapping as `$.tracks[...]`; find which key it was.
+_KEYED = {"tracks": Track, "calendars": Calendar, "windows": list[Window],
+          "templates": str, "lists": list[str]}
+
+
+def _name_the_key(data: Mapping[str, Any], text: str, path: str) -> tuple[str, str]:
+    found = re.match(r"\$\.(\w+)\[\.\.\.\]", path)
+    if not found or found.group(1) not in _KEYED or not isinstance(data.get(found.group(1)),
+                                                                     Mapping):
+        return text, path
+    field_name = found.group(1)
+    for key, value in data[field_name].items():
+        try:
+            msgspec.convert(value, _KEYED[field_name])
+        except msgspec.ValidationError as exc:
+            inner = re.search(r"at `\$([^`]*)`", str(exc))
+            sub = inner.group(1) if inner else ""
+            new_path = f"$.{field_name}.{key}{sub}"
+            return str(exc).replace(f"at `${sub}`", f"at `{new_path}`"), new_path
+    return text, path
 
 
 # --- conditions -------------------------------------------------------------------------------
