@@ -13,13 +13,13 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-import msgspec
 
 from escapevelocity.domain.playbook import (
     AUTHOR_CLASSES,
     SENTIMENTS,
     SITUATIONS,
     Context,
+    Facts,
     Playbook,
     compile_playbook,
 )
@@ -77,9 +77,11 @@ def sample(n: int, seed: int = 11) -> list[tuple[Mention, Signals]]:
                     author=author, created_at=now, kind=rng.choice(KINDS))
         score = round(rng.uniform(-1, 1), 2)
         label = "negative" if score < -0.05 else "positive" if score > 0.05 else "neutral"
-        situation = rng.choice(SITUATIONS)
+        # like the enricher: a primary situation, sometimes one or two more
+        situations = tuple(dict.fromkeys(rng.sample(SITUATIONS, rng.choice([1, 1, 2, 3]))))
+        situation = situations[0]
         s = Signals(sentiment=score, sentiment_label=label, situation=situation,
-                    situations=(situation,), author_class=rng.choice(AUTHOR_CLASSES),
+                    situations=situations, author_class=rng.choice(AUTHOR_CLASSES),
                     pii=("email",) if rng.random() < 0.05 else ())
         out.append((m, s))
     return out
@@ -90,8 +92,9 @@ def sample(n: int, seed: int = 11) -> list[tuple[Mention, Signals]]:
 def _expr(when: dict[str, Any]) -> str:
     parts = []
     for key, value in when.items():
-        if key == "situation":
-            parts.append(f"situation in {list(value) if isinstance(value, list) else [value]}")
+        if key == "situation":  # any of the mention's situations, as the compiler does
+            values = value if isinstance(value, list) else [value]
+            parts.append("(" + " or ".join(f"'{v}' in situations" for v in values) + ")")
         elif key in ("sentiment", "author_class", "channel", "kind"):
             field = {"sentiment": "label"}.get(key, key)
             values = value if isinstance(value, list) else [value]
@@ -126,7 +129,8 @@ class RuleEngineDecider:
 
     def decide(self, mention: Mention, signals: Signals) -> str:
         thing = {
-            "situation": signals.situation, "label": signals.sentiment_label,
+            "situations": tuple(signals.situations or (signals.situation,)),
+            "label": signals.sentiment_label,
             "score": signals.sentiment, "author_class": signals.author_class,
             "channel": mention.channel, "kind": mention.kind,
             "followers": mention.author.followers, "pii": bool(signals.pii),
@@ -136,6 +140,18 @@ class RuleEngineDecider:
             if stop and rule.matches(thing):
                 return rule_id
         return "default"
+
+
+def every_rule(playbook: Playbook, mention: Mention, signals: Signals, ctx: Context) -> Any:
+    """decide() without its per-cell plans: the compiled closures alone, rule after rule."""
+    facts = Facts(mention, signals, ctx, playbook._phrases)
+    extra = None
+    for rule in playbook.rules_for(ctx):
+        if rule.matches(facts):
+            if rule.then.stop:
+                return playbook._cached(rule, extra, bool(signals.pii))
+            extra = [*(extra or ()), rule]
+    return playbook._cached(None, extra, bool(signals.pii))
 
 
 def _rate(fn: Any, items: list[tuple[Mention, Signals]], repeats: int) -> float:
@@ -162,14 +178,10 @@ def run(n: int = 50_000, repeats: int = 5, engine_n: int = 5_000) -> dict[str, A
         theirs = [other.decide(m, s) for m, s in items[:engine_n]]
         disagree = sum(a != b for a, b in zip(ours, theirs, strict=True))
     rate = _rate(lambda m, s: playbook.decide(m, s, ctx), items, repeats)
-    # Mentions with a secondary situation skip the per-cell plans: every rule is tested.
-    two = [(m, msgspec.structs.replace(s, situations=(s.situation, "other" if s.situation !=
-                                                       "other" else "question")))
-           for m, s in items]
-    unplanned = _rate(lambda m, s: playbook.decide(m, s, ctx), two, repeats)
+    unplanned = _rate(lambda m, s: every_rule(playbook, m, s, ctx), items, repeats)
     lines = [{"figure": f"{rate:,.0f} decisions/s ({len(data['rules'])} rules, compiled once)",
               "target": f"≥ {TARGET:,}/s", "met": rate >= TARGET},
-             {"figure": f"{unplanned:,.0f} decisions/s with two situations (no cell plans)",
+             {"figure": f"{unplanned:,.0f} decisions/s testing every rule (no cell plans)",
               "target": None, "met": None}]
     result: dict[str, Any] = {"decisions_per_s": rate, "unplanned_per_s": unplanned,
                               "rules": len(data["rules"]), "mentions": n, "target": TARGET,

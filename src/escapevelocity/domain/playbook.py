@@ -266,22 +266,21 @@ _PLAN_LIMIT = 65536
 class Cell:
     """One point of the finite signal space that static reasoning works over."""
 
-    situation: str
+    situation: str  # the primary situation
+    situations: tuple[str, ...]  # every situation present, the primary included
     sentiment: str
     author_class: str
     channel: str
     kind: str
 
 
-_CELL_KEYS = {"situation": "situation", "primary_situation": "situation",
-              "sentiment": "sentiment", "author_class": "author_class", "channel": "channel",
+_CELL_KEYS = {"primary_situation": "situation", "sentiment": "sentiment", "author_class": "author_class", "channel": "channel",
               "kind": "kind"}
 
 
 def tri(cond: Cond, cell: Cell) -> bool | None:
-    """Three-valued (Kleene) truth of a condition over a cell whose mention has exactly one
-    situation: True or False when the cell's values settle it, None when it depends on
-    anything else (keywords, reach, time, …)."""
+    """Three-valued (Kleene) truth of a condition over a cell: True or False when the cell's
+    values settle it, None when it depends on anything else (keywords, reach, time, …)."""
     key = cond.key
     if key == "all":
         result: bool | None = True
@@ -306,6 +305,8 @@ def tri(cond: Cond, cell: Cell) -> bool | None:
         return None if v is None else not v
     if key == "always":
         return True
+    if key == "situation":
+        return not cond.arg.isdisjoint(cell.situations)
     attr = _CELL_KEYS.get(key)
     if attr is None:
         return None
@@ -351,19 +352,16 @@ class Playbook:
     def decide(self, mention: Mention, signals: Signals, context: Context = Context()) -> Decision:
         """First stopping rule wins; earlier non-stopping matches contribute tags and notices.
 
-        Rules are taken from a plan for the mention's finite signal cell (situation, sentiment,
-        author class, channel, kind): rules that cannot match there are skipped, and rules that
-        must match are not re-tested. The plan is a memo; the answer is the same without it.
+        Rules are taken from a plan for the mention's finite signal cell (situations,
+        sentiment, author class, channel, kind): rules that cannot match there are skipped, and
+        rules that must match are not re-tested. The plan is a memo; the answer is the same
+        without it, and past _PLAN_LIMIT cells every rule is simply tested.
         """
-        sits = signals.situations
-        if not sits or (len(sits) == 1 and sits[0] == signals.situation):
-            key = (context.crisis_level, signals.situation, signals.sentiment_label,
-                   signals.author_class, mention.channel, mention.kind)
-            plan = self._plans.get(key)
-            if plan is None:
-                plan = self._plan(key)
-        else:
-            plan = self._full.get(context.crisis_level) or self._plan_full(context.crisis_level)
+        key = (context.crisis_level, signals.situation, signals.situations,
+               signals.sentiment_label, signals.author_class, mention.channel, mention.kind)
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._plan(key)
         facts = Facts(mention, signals, context, self._phrases)
         extra: list[Rule] | None = None
         for rule, sure in plan:
@@ -376,25 +374,25 @@ class Playbook:
                     extra.append(rule)
         return self._cached(None, extra, bool(signals.pii))
 
-    def _plan(self, key: tuple[str, ...]) -> tuple[tuple[Rule, bool], ...]:
-        cell = Cell(*key[1:])
+    def _plan(self, key: tuple[Any, ...]) -> tuple[tuple[Rule, bool], ...]:
+        level = key[0]
+        if len(self._plans) >= _PLAN_LIMIT:
+            full = self._full.get(level)
+            if full is None:
+                full = self._full[level] = tuple(
+                    (r, False) for r in self.by_level.get(level, self.rules))
+            return full
+        cell = Cell(key[1], key[2] or (key[1],), *key[3:])
         plan = []
-        for rule in self.by_level.get(key[0], self.rules):
+        for rule in self.by_level.get(level, self.rules):
             verdict = tri(rule.cond, cell) if rule.cond is not None else None
             if verdict is False:
                 continue
             plan.append((rule, verdict is True))
             if verdict is True and rule.then.stop:
                 break
-        result = tuple(plan)
-        if len(self._plans) < _PLAN_LIMIT:
-            self._plans[key] = result
+        result = self._plans[key] = tuple(plan)
         return result
-
-    def _plan_full(self, level: str) -> tuple[tuple[Rule, bool], ...]:
-        plan = tuple((r, False) for r in self.by_level.get(level, self.rules))
-        self._full[level] = plan
-        return plan
 
     def explain(self, mention: Mention, signals: Signals,
                 context: Context = Context()) -> Explanation:
