@@ -123,6 +123,7 @@ def test_killed_ingest_loses_nothing_and_duplicates_nothing(tmp_path):
     import time
     deadline = time.time() + 60
     while time.time() < deadline:  # wait until some batches are in, then kill hard
+        assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
         with ws.store.begin() as conn:
             if ws.store.count(conn, "mentions") >= 1000:
                 break

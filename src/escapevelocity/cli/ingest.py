@@ -27,7 +27,7 @@ def ingest_command(
         for item in read_file(existing_file(file)):
             if isinstance(item, Problem):
                 problems.append(item)
-                err.print(f"[yellow]{file}:{item.line}[/]: {item.reason}", highlight=False)
+                err.print(f"[yellow]{file}:{item.line}[/]: {item.reason}", highlight=False, soft_wrap=True)
             else:
                 yield item
 

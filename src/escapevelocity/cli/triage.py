@@ -70,7 +70,7 @@ def triage_command(
     for item in read_file(existing_file(file)):
         if isinstance(item, Problem):
             problems += 1
-            err.print(f"[yellow]{file}:{item.line}[/]: {item.reason}", highlight=False)
+            err.print(f"[yellow]{file}:{item.line}[/]: {item.reason}", highlight=False, soft_wrap=True)
             continue
         record = decision_record(triager.triage(item, state, item.created_at))
         if summary:

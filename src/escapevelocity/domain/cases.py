@@ -44,18 +44,18 @@ def apply(case: dict[str, Any], event: Event) -> dict[str, Any]:
     kind = event.kind
     if kind == ev.OPENED:
         c.update(opened_at=event.at, author_handle=d["author"], channel=d["channel"],
-                 title=d["title"][:TITLE_CHARS], last_mention_at=d.get("mention_at", event.at),
+                 title=d["title"][:TITLE_CHARS], last_mention_at=_dt(d.get("mention_at", event.at)),
                  mention_count=1)
     elif kind == ev.MENTION_ADDED:
         c["mention_count"] += 1
-        c["last_mention_at"] = d.get("mention_at", event.at)
+        c["last_mention_at"] = _dt(d.get("mention_at", event.at))
     elif kind == ev.DECIDED:
         dec, sig = d["decision"], d["signals"]
         c.update(track=dec["track"], team=dec["team"], priority=dec["priority"],
                  respond=dec["respond"], visibility=dec.get("visibility", "public"),
                  approval=dec.get("approval", ""), sla_minutes=dec["sla_minutes"], rule_id=dec["rule_id"],
                  playbook_version=dec["playbook_version"], situation=sig["situation"],
-                 sentiment=sig["sentiment_label"], author_class=sig.get("author_class"))
+                 sentiment=sig["sentiment_label"], author_class=sig.get("author_class", "customer"))
         start = c["opened_at"] or event.at
         c["sla_due"] = start + timedelta(minutes=dec["sla_minutes"])
     elif kind == ev.ASSIGNED:

@@ -107,7 +107,7 @@ def upgrade() -> None:
     sa.Column('author', sa.String(length=64), nullable=False),
     sa.Column('note', sa.Text(), server_default='', nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('active', sa.Boolean(), server_default=sa.text('0'), nullable=False),
+    sa.Column('active', sa.Boolean(), server_default=sa.false(), nullable=False),
     sa.PrimaryKeyConstraint('version')
     )
     op.create_table('teams',

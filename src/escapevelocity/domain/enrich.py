@@ -1,0 +1,367 @@
+"""Enrichment: derive Signals (sentiment, situation, who is asking, urgency, language, PII,
+topics) from one Mention. Pure, fast, and explained: every signal carries a short "because".
+
+The fast path is one lower-casing, one word regex and one Aho-Corasick pass over the text for
+every lexicon phrase (customer-service phrases, situation cues, workspace topics); regexes for
+PII only run when the text has digits or an '@', and the language detector only when the text
+has non-ASCII letters. Sentiment starts from the VADER lexicon (MIT) and adds customer-service
+phrases that are negative without an angry word ("charged twice", "still waiting").
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from functools import cache
+from importlib.resources import files
+
+import ahocorasick
+import yaml
+
+from escapevelocity.domain.playbook import fold
+from escapevelocity.domain.records import Mention, Signals
+from escapevelocity.domain.vocabulary import Vocabulary
+
+_WORD = re.compile(r"[a-z']+|[!?]+|[\U0001F300-\U0001FAFF\u2600-\u27BF]")
+_CAPS = re.compile(r"\b[A-Z]{3,}\b")
+_URL = re.compile(r"https?://\S+")
+NEGATIONS = frozenset("not no never none nobody nothing neither nor cannot can't don't doesn't "
+                      "didn't isn't wasn't aren't won't wouldn't shouldn't haven't hasn't "
+                      "without dont doesnt didnt isnt wasnt cant wont".split())
+BOOSTERS = {"very": 0.3, "really": 0.3, "so": 0.25, "extremely": 0.4, "absolutely": 0.35,
+            "totally": 0.3, "completely": 0.3, "super": 0.3, "incredibly": 0.4, "utterly": 0.4}
+DAMPENERS = {"slightly": -0.3, "somewhat": -0.25, "kinda": -0.25, "barely": -0.3}
+NEGATION_SCALE = -0.74  # VADER's constant: "not good" is mildly negative, not "bad"
+LABEL_EDGE = 0.2  # |score| below this is neutral; social posts are mostly neutral-ish
+
+
+@cache
+def _vader() -> dict[str, float]:
+    """The VADER lexicon (MIT licence) as shipped inside the vaderSentiment package."""
+    path = files("vaderSentiment").joinpath("vader_lexicon.txt")
+    lexicon: dict[str, float] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        parts = line.split("\t")
+        if len(parts) >= 2:
+            try:
+                lexicon[parts[0]] = float(parts[1])
+            except ValueError:
+                continue
+    return lexicon
+
+
+@cache
+def _shipped() -> dict:
+    return yaml.safe_load(files("escapevelocity.domain").joinpath("lexicon.yaml").read_text(
+        encoding="utf-8"))
+
+
+class Enricher:
+    """Compiled once per workspace vocabulary; `enrich` is then a pure function of the mention."""
+
+    def __init__(self, vocabulary: Vocabulary | None = None) -> None:
+        self.vocabulary = vocabulary or Vocabulary()
+        lex = _shipped()
+        self.words = dict(_vader())
+        self.words.update({k: float(v) for k, v in lex["words"].items()})
+        self.emoji = {k: float(v) for k, v in lex["emoji"].items()}
+        self.automaton = ahocorasick.Automaton()
+        entries: dict[str, list[tuple[str, str, float]]] = {}
+        for phrase, valence in lex["phrases"].items():
+            entries.setdefault(fold(phrase), []).append(("sentiment", phrase, float(valence)))
+        for situation, cues in lex["situations"].items():
+            for cue in cues:
+                entries.setdefault(fold(cue), []).append(("situation", situation, 0.0))
+        for topic, phrases in self.vocabulary.products.items():
+            for phrase in phrases:
+                entries.setdefault(fold(phrase), []).append(("topic", topic, 0.0))
+        for phrase, items in entries.items():
+            self.automaton.add_word(phrase, (len(phrase), tuple(items)))
+        self.automaton.make_automaton()
+        self.question_openers = tuple(lex["question_openers"])
+
+    @classmethod
+    @cache
+    def default(cls) -> Enricher:
+        return cls()
+
+    # --- the pipeline step --------------------------------------------------------------------
+
+    def enrich(self, mention: Mention) -> Signals:
+        text = mention.text or ""
+        if len(text) > 20_000:  # bounded work for hostile sizes; the edge limits text anyway
+            text = text[:20_000]
+        lower = text.lower()
+        folded = fold(text) if not text.isascii() else lower
+        phrases, situations_hit, topics = self._scan(folded)
+        score, sentiment_because = self._sentiment(text, lower, phrases)
+        label = "negative" if score <= -LABEL_EDGE else "positive" if score >= LABEL_EDGE else "neutral"
+        pii = find_pii(text)
+        author_class, author_because = self._author(mention, situations_hit)
+        situations, situation_because = self._situations(mention, lower, label, score,
+                                                         situations_hit, topics, author_class)
+        if author_class == "customer" and "lead" in situations and \
+                mention.author.handle.lower() not in self.vocabulary.customers:
+            author_class, author_because = "prospect", "asks to buy and is not a known customer"
+        urgency = _urgency(text, situations, score)
+        language = detect_language(text)
+        because = {"sentiment": sentiment_because, "situation": situation_because,
+                   "author_class": author_because}
+        if pii:
+            because["pii"] = "found " + ", ".join(pii)
+        if topics:
+            because["topics"] = "mentions " + ", ".join(topics)
+        return Signals(
+            sentiment=score, sentiment_label=label, situation=situations[0],
+            situations=tuple(situations), author_class=author_class, urgency=urgency,
+            language=language, pii=pii, topics=topics,
+            keywords=tuple(sorted({p for p, _ in phrases})),
+            confidence={"sentiment": round(min(1.0, 0.5 + abs(score)), 2),
+                        "situation": 0.8 if situations_hit else 0.5},
+            because=because)
+
+    def _scan(self, folded: str) -> tuple[list[tuple[str, float]], dict[str, list[str]],
+                                          tuple[str, ...]]:
+        phrases: list[tuple[str, float]] = []
+        situations: dict[str, list[str]] = {}
+        topics: list[str] = []
+        n = len(folded)
+        for end, (length, items) in self.automaton.iter(folded):
+            start = end - length + 1
+            if (start > 0 and folded[start - 1].isalnum()) or (end + 1 < n and folded[end + 1].isalnum()):
+                continue
+            for kind, name, valence in items:
+                if kind == "sentiment":
+                    phrases.append((name, valence))
+                elif kind == "situation":
+                    situations.setdefault(name, []).append(folded[start:end + 1])
+                elif name not in topics:
+                    topics.append(name)
+        return phrases, situations, tuple(topics)
+
+    def _sentiment(self, text: str, lower: str, phrases: list[tuple[str, float]]
+                   ) -> tuple[float, str]:
+        tokens = _WORD.findall(_URL.sub(" ", lower) if "http" in lower else lower)
+        words = self.words
+        total = 0.0
+        reasons: list[tuple[float, str]] = []
+        caps = {w.lower() for w in _CAPS.findall(text)} if not text.islower() else set()
+        all_caps = len(caps) >= 3 and text.upper() == text
+        for i, tok in enumerate(tokens):
+            v = words.get(tok)
+            if v is None:
+                v = self.emoji.get(tok)
+                if v is None:
+                    continue
+            scale = 1.0
+            for j in range(max(0, i - 3), i):
+                prev = tokens[j]
+                if prev in NEGATIONS:
+                    scale *= NEGATION_SCALE
+                elif prev in BOOSTERS:
+                    scale *= 1 + BOOSTERS[prev]
+                elif prev in DAMPENERS:
+                    scale *= 1 + DAMPENERS[prev]
+            if tok in caps or all_caps:
+                scale *= 1.3
+            v *= scale
+            total += v
+            reasons.append((v, tok))
+        for phrase, v in phrases:
+            total += v
+            reasons.append((v, f"'{phrase}'"))
+        bangs = min(lower.count("!"), 4)
+        if bangs and total:
+            total += math.copysign(0.3 * bangs, total)
+        if "?!" in lower or "!?" in lower:
+            total -= 0.5
+        if total == 0:
+            return 0.0, "no sentiment words"
+        score = total / math.sqrt(total * total + 15)
+        top = sorted(reasons, key=lambda r: -abs(r[0]))[:3]
+        sign = "negative" if score < 0 else "positive"
+        return round(score, 4), f"{sign}: " + ", ".join(name for _, name in top)
+
+    def _author(self, mention: Mention, hits: dict[str, list[str]]) -> tuple[str, str]:
+        a = mention.author
+        handle = a.handle.lower().lstrip("@")
+        v = self.vocabulary
+        for cls, members in (("employee", v.employees), ("journalist", v.journalists),
+                             ("partner", v.partners), ("competitor", v.competitors),
+                             ("troll", v.trolls), ("bot", v.bots)):
+            if handle in members:
+                return cls, f"@{handle} is on the workspace's {cls} list"
+        bio = a.bio.lower()
+        cue = next((c for c in v.media_bio_cues if c in bio), None)
+        if cue:
+            return "journalist", f"bio says '{cue}'"
+        if "spam" in hits and a.followers < 100:
+            return "bot", "spam pattern from a low-reach account"
+        if handle in v.customers:
+            return "customer", "known customer"
+        if a.followers >= 10_000:
+            return "influencer", f"{a.followers:,} followers"
+        return "customer", "default: nothing says otherwise"
+
+    def _situations(self, mention: Mention, lower: str, label: str, score: float,
+                    hits: dict[str, list[str]], topics: tuple[str, ...], author_class: str
+                    ) -> tuple[list[str], str]:
+        found: list[str] = []
+        why = ""
+        for name in ("crisis", "legal", "spam", "misinformation"):
+            if name in hits:
+                found.append(name)
+                why = why or f"{name}: '{hits[name][0]}'"
+        if "spam" not in found and lower.count("http") >= 2 and author_class == "bot":
+            found.append("spam")
+            why = why or "spam: several links from a bot"
+        stripped = lower.strip()
+        is_question = "?" in lower or stripped.startswith(self.question_openers) or "question" in hits
+        if "lead" in hits:
+            found.append("lead")
+            why = why or f"lead: '{hits['lead'][0]}'"
+        if "complaint" in hits or (label == "negative" and (topics or "@" in lower)):
+            found.append("complaint")
+            cue = hits.get("complaint", [None])[0]
+            why = why or (f"complaint: '{cue}'" if cue else "complaint: negative about the brand")
+        if "feedback" in hits:
+            found.append("feedback")
+            why = why or f"feedback: '{hits['feedback'][0]}'"
+        if is_question and "complaint" not in found[:1]:
+            found.append("question")
+            why = why or "question: asks something"
+        elif is_question:
+            found.append("question")
+        if label == "positive" and ("praise" in hits or score >= 0.45):
+            found.append("praise")
+            why = why or "praise: positive about the brand"
+        if not found:
+            if label == "negative":
+                found.append("venting")
+                why = "venting: negative with no ask and nothing about the brand"
+            elif topics or "orbit" in lower:
+                found.append("other")
+                why = "about the brand, no clear situation"
+            else:
+                found.append("off_topic")
+                why = "nothing about the brand or its products"
+        return list(dict.fromkeys(found)), why
+
+
+# --- PII ----------------------------------------------------------------------------------------
+
+_CARD = re.compile(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)")
+_ACCOUNT = re.compile(r"\b(?:acc(?:ount)?(?:\s*(?:no|number|#))?[\s:#-]*)(\d{3,}(?:[ -]\d{3,}){0,4})\b",
+                      re.IGNORECASE)
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
+_PHONE = re.compile(r"(?<![\w])(?:\+\d{1,3}[\s-]?)?(?:\(\d{2,5}\)[\s-]?|\d{2,5}[\s-])\d{3,4}[\s-]?\d{3,4}(?!\d)")
+_HAS_DIGIT = re.compile(r"\d").search
+_NON_ASCII_LETTER = re.compile(r"[^\W\d_\x00-\x7f]").search
+_ANY_LETTER = re.compile(r"[^\W\d_]").search
+_ASCII_WORD = re.compile(r"[a-z']+")
+_ENGLISH = frozenset("the and or but my me i i'm im you your it it's is are were been to of on at "
+                     "for with this that have has had not no does did can just what how why "
+                     "when who any anyone thanks please still".split())
+_ADDRESS = re.compile(r"\b\d{1,4}\s+[A-Z][a-z]+\s+(?:Street|St|Road|Rd|Avenue|Ave|Lane|Ln|Close|Drive|Way)\b")
+
+
+def _luhn(digits: str) -> bool:
+    total, parity = 0, len(digits) % 2
+    for i, ch in enumerate(digits):
+        d = ord(ch) - 48
+        if i % 2 == parity:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def _pii_spans(text: str) -> list[tuple[int, int, str]]:
+    spans: list[tuple[int, int, str]] = []
+    if "@" not in text and not _HAS_DIGIT(text):
+        return spans
+    for m in _CARD.finditer(text):
+        digits = re.sub(r"\D", "", m.group())
+        if 13 <= len(digits) <= 19 and _luhn(digits):
+            spans.append((m.start(), m.end(), "card_number"))
+    for m in _ACCOUNT.finditer(text):
+        if sum(c.isdigit() for c in m.group(1)) >= 6:
+            spans.append((m.start(1), m.end(1), "account_number"))
+    for m in _EMAIL.finditer(text):
+        spans.append((m.start(), m.end(), "email"))
+    for m in _PHONE.finditer(text):
+        if sum(c.isdigit() for c in m.group()) >= 9:
+            spans.append((m.start(), m.end(), "phone"))
+    for m in _ADDRESS.finditer(text):
+        spans.append((m.start(), m.end(), "address"))
+    spans.sort(key=lambda s: (s[0], -s[1]))
+    kept: list[tuple[int, int, str]] = []
+    for s in spans:  # the first (longest-claimed) kind wins an overlap
+        if not kept or s[0] >= kept[-1][1]:
+            kept.append(s)
+    return kept
+
+
+def find_pii(text: str) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(kind for _, _, kind in _pii_spans(text)))
+
+
+def mask_pii(text: str) -> str:
+    """What the UI shows of a public post: PII replaced, the last digits of numbers kept."""
+    out, last = [], 0
+    for start, end, kind in _pii_spans(text):
+        out.append(text[last:start])
+        value = text[start:end]
+        if kind in ("card_number", "account_number", "phone"):
+            digits = [c for c in value if c.isdigit()]
+            out.append(f"[{kind.replace('_', ' ')} ••{''.join(digits[-2:])}]")
+        else:
+            out.append(f"[{kind}]")
+        last = end
+    out.append(text[last:])
+    return "".join(out)
+
+
+# --- language and urgency -----------------------------------------------------------------------
+
+def detect_language(text: str) -> str:
+    """ISO 639-1, or 'und'. ASCII posts with an English function word are English (the fast
+    path); everything else goes to py3langid, a trained detector."""
+    if not text.strip():
+        return "und"
+    letters = _URL.sub("", text) if "http" in text else text
+    if not _ANY_LETTER(letters):
+        return "und"
+    if letters.isascii() or not _NON_ASCII_LETTER(letters):
+        # Plain ASCII with an English function word is English: the fast path. Anything else
+        # (German, Spanish, French without accents) goes to the detector.
+        if not _ENGLISH.isdisjoint(_ASCII_WORD.findall(letters.lower())):
+            return "en"
+        detected = _langid(letters[:1000])
+        return "en" if detected == "und" else detected  # unsure short ASCII: the common case
+    return _langid(letters[:1000])
+
+
+@cache
+def _identifier():
+    from py3langid.langid import MODEL_DIR, MODEL_FILE, LanguageIdentifier
+
+    return LanguageIdentifier.from_modelpath(MODEL_DIR / MODEL_FILE, norm_probs=True)
+
+
+def _langid(text: str) -> str:
+    try:
+        lang, prob = _identifier().classify(text)
+    except Exception:  # noqa: BLE001 - a detector failure must not lose the mention
+        return "und"
+    return lang if prob >= 0.5 else "und"
+
+
+def _urgency(text: str, situations: list[str], score: float) -> int:
+    if "crisis" in situations:
+        return 3
+    level = 2 if "legal" in situations else 0
+    if score <= -0.6:
+        level = max(level, 1)
+    if "!!" in text or any(w in text.lower() for w in ("urgent", "asap", "emergency")):
+        level += 1
+    return min(level, 3)
