@@ -364,7 +364,7 @@ def _reachability(pb: Playbook, report: Report) -> None:
         else:
             message = ("can never fire: shadowed by earlier stopping rule(s) "
                        + ", ".join(repr(r) for r in covered_by[rid])
-                       + " that match every mention this one could")
+                       + " that together match every mention this one could")
         report.findings.append(Finding("error", "never", message, rid, rule.line))
     report.cells = SINGLE.bit_count()
     _gaps(gaps_mask or 0, report)
