@@ -346,7 +346,7 @@ def _reachability(pb: Playbook, report: Report) -> None:
                 covered_by.setdefault(rule.id, [])
             elif open_cells == 0:
                 alive.setdefault(rule.id, False)
-                covered_by[rule.id] = [rid for rid, s in firing if s & may][:3]
+                covered_by[rule.id] = [rid for rid, s in firing if s & may]
             else:
                 alive[rule.id] = True
             if rule.then.stop:
@@ -363,7 +363,9 @@ def _reachability(pb: Playbook, report: Report) -> None:
             message = "can never match: its conditions contradict each other"
         else:
             message = ("can never fire: shadowed by earlier stopping rule(s) "
-                       + ", ".join(repr(r) for r in covered_by[rid])
+                       + ", ".join(repr(r) for r in covered_by[rid][:4])
+                       + (f" and {len(covered_by[rid]) - 4} more" if len(covered_by[rid]) > 4
+                          else "")
                        + " that together match every mention this one could")
         report.findings.append(Finding("error", "never", message, rid, rule.line))
     report.cells = SINGLE.bit_count()
