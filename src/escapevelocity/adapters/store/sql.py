@@ -66,7 +66,7 @@ def migrate(engine: sa.Engine) -> None:
     cfg.set_main_option("script_location", str(here))
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+        command.upgrade(cfg, "heads")  # feature branches may add their own heads
 
 
 class ClaimTaken(Exception):
