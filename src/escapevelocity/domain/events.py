@@ -26,6 +26,19 @@ NOTE_ADDED = "note_added"
 KINDS = (OPENED, MENTION_ADDED, DECIDED, ASSIGNED, CLAIMED, RELEASED, REPLIED, RESOLVED,
          REOPENED, NOTE_ADDED)
 
+# Incidents (crisis mode). Their stream id is "incident:<id>", never a case id: the case
+# projection ignores them (SqlStore.all_case_ids) and services/crisis.py folds them instead.
+INCIDENT_OPENED = "incident_opened"  # data: level, reason, by (a person or "system")
+INCIDENT_DETECTED = "incident_detected"  # a detector alert; data: the Alert and its reason
+INCIDENT_LEVEL = "incident_level"  # data: level, previous, reason, by
+INCIDENT_PAGED = "incident_paged"  # data: role, member, channel, ok, detail
+INCIDENT_NOTE = "incident_note"  # decisions, approved holding statements; data: text, kind
+INCIDENT_STOOD_DOWN = "incident_stood_down"  # ended by a person; data: by, note
+
+INCIDENT_KINDS = (INCIDENT_OPENED, INCIDENT_DETECTED, INCIDENT_LEVEL, INCIDENT_PAGED,
+                  INCIDENT_NOTE, INCIDENT_STOOD_DOWN)
+INCIDENT_PREFIX = "incident:"
+
 SYSTEM = "system"
 
 

@@ -53,11 +53,11 @@ def batches(items: Iterable[Mention], size: int) -> Iterator[list[Mention]]:
 
 
 def ingest(store: SqlStore, triager: Triager, clock: Clock, mentions: Iterable[Mention], *,
-           batch_size: int = 1000, on_batch: Callable[[IngestReport], None] | None = None
-           ) -> IngestReport:
+           batch_size: int = 1000, on_batch: Callable[[IngestReport], None] | None = None,
+           context: Context | None = None) -> IngestReport:
     total = IngestReport()
     for batch in batches(mentions, batch_size):
-        report = ingest_batch(store, triager, clock.now(), batch)
+        report = ingest_batch(store, triager, clock.now(), batch, context=context)
         total.add(report)
         if on_batch:
             on_batch(report)
@@ -65,7 +65,9 @@ def ingest(store: SqlStore, triager: Triager, clock: Clock, mentions: Iterable[M
 
 
 def ingest_batch(store: SqlStore, triager: Triager, now: datetime,
-                 batch: list[Mention]) -> IngestReport:
+                 batch: list[Mention], *, context: Context | None = None) -> IngestReport:
+    """`context` (e.g. Context(crisis_level=...) from crisis mode) applies to every new case."""
+    context = context or Context()
     report = IngestReport()
     with store.begin() as conn:
         stored = store.existing_keys(conn, [(m.channel, m.source_id) for m in batch])
@@ -103,7 +105,7 @@ def ingest_batch(store: SqlStore, triager: Triager, now: datetime,
                 report.joined += 1
             else:
                 case_id = projection.case_id_for(key)
-                result = triager.triage(m, state, now, Context(), signals=signals)
+                result = triager.triage(m, state, now, context, signals=signals)
                 d, a = result.decision, result.assignment
                 opened = [
                     Event(case_id, ev.OPENED, now, ev.SYSTEM,

@@ -303,7 +303,9 @@ class SqlStore:
         return [_case(r) for r in conn.execute(q)]
 
     def all_case_ids(self, conn: Connection) -> list[str]:
-        return [r[0] for r in conn.execute(sa.select(t.events.c.case_id).distinct())]
+        # Incident streams ("incident:<id>") share the log but are not cases.
+        return [r[0] for r in conn.execute(sa.select(t.events.c.case_id).distinct()
+                                           .where(~t.events.c.case_id.like("incident:%")))]
 
     def replace_projection(self, conn: Connection, cases: list[dict[str, Any]]) -> None:
         conn.execute(sa.delete(t.cases))
