@@ -1,0 +1,125 @@
+"""The paging port: `Pager.page(Page) -> PageResult`.
+
+Crisis mode pages the on-call people when an incident opens or its level rises. Transports:
+a generic JSON webhook, a Slack-compatible webhook (`{"text": ...}`), email over SMTP, and
+`RecordingPager`, the fake used by tests and drills (drills never page real people). A
+transport never raises: a failed page comes back as `ok=False` with the reason, and the caller
+records it in the incident timeline either way.
+"""
+
+from __future__ import annotations
+
+import json
+import smtplib
+import urllib.request
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from email.message import EmailMessage
+from typing import Protocol
+
+import msgspec
+
+
+class Page(msgspec.Struct, frozen=True, kw_only=True):
+    incident: str  # "incident:<id>"
+    role: str  # pr-oncall, legal-oncall, exec-oncall …
+    member: str  # who is paged (a member id)
+    level: str
+    summary: str
+    at: datetime
+    url: str = ""  # link to the incident page, when the web app knows it
+
+
+class PageResult(msgspec.Struct, frozen=True):
+    ok: bool
+    channel: str
+    detail: str = ""
+
+
+class Pager(Protocol):
+    def page(self, page: Page) -> PageResult: ...
+
+
+class RecordingPager:
+    """Keeps every page in memory; `fail=True` simulates a receiver that is down."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.pages: list[Page] = []
+        self.fail = fail
+
+    def page(self, page: Page) -> PageResult:
+        self.pages.append(page)
+        if self.fail:
+            return PageResult(False, "recording", "receiver down (simulated)")
+        return PageResult(True, "recording")
+
+
+def _text(page: Page) -> str:
+    link = f" {page.url}" if page.url else ""
+    return (f"[{page.level.upper()}] {page.summary} — paging {page.member} as {page.role} "
+            f"({page.incident}){link}")
+
+
+class WebhookPager:
+    """POST the page as JSON. `slack=True` sends Slack's `{"text": ...}` shape instead."""
+
+    def __init__(self, url: str, *, slack: bool = False, timeout: float = 5.0,
+                 post: Callable[[str, bytes, float], int] | None = None) -> None:
+        if not url.startswith(("https://", "http://")):
+            raise ValueError("a webhook URL starts with https:// or http://")
+        self.url, self.slack, self.timeout = url, slack, timeout
+        self._post = post or _post
+
+    def page(self, page: Page) -> PageResult:
+        channel = "slack" if self.slack else "webhook"
+        body = ({"text": _text(page)} if self.slack
+                else msgspec.to_builtins(page) | {"text": _text(page)})
+        try:
+            status = self._post(self.url, json.dumps(body).encode(), self.timeout)
+        except OSError as exc:
+            return PageResult(False, channel, f"{type(exc).__name__}: {exc}")
+        return PageResult(200 <= status < 300, channel, f"HTTP {status}")
+
+
+def _post(url: str, body: bytes, timeout: float) -> int:
+    request = urllib.request.Request(url, data=body, method="POST",
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (http/https only)
+        return response.status
+
+
+class EmailPager:
+    """Send the page by SMTP to the address the `addresses` map gives for the member."""
+
+    def __init__(self, host: str, sender: str, addresses: dict[str, str], *, port: int = 25,
+                 timeout: float = 5.0) -> None:
+        self.host, self.port, self.sender, self.addresses = host, port, sender, addresses
+        self.timeout = timeout
+
+    def page(self, page: Page) -> PageResult:
+        to = self.addresses.get(page.member)
+        if not to:
+            return PageResult(False, "email", f"no email address for {page.member}")
+        msg = EmailMessage()
+        msg["From"], msg["To"] = self.sender, to
+        msg["Subject"] = f"[{page.level.upper()}] {page.summary}"[:200]
+        msg.set_content(_text(page))
+        try:
+            with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
+                smtp.send_message(msg)
+        except (OSError, smtplib.SMTPException) as exc:
+            return PageResult(False, "email", f"{type(exc).__name__}: {exc}")
+        return PageResult(True, "email", to)
+
+
+class FanoutPager:
+    """Page through several transports; the page is `ok` if any of them delivered it."""
+
+    def __init__(self, pagers: Sequence[Pager]) -> None:
+        self.pagers = tuple(pagers)
+
+    def page(self, page: Page) -> PageResult:
+        results = [p.page(page) for p in self.pagers]
+        ok = any(r.ok for r in results)
+        return PageResult(ok, "+".join(r.channel for r in results),
+                          "; ".join(f"{r.channel}: {r.detail or 'ok'}" for r in results))

@@ -1,0 +1,324 @@
+"""Crisis mode: detection → incident → playbook crisis overlay → paging → stand down.
+
+The shell around the pure detectors (domain/crisis). Callers feed it the mentions they ingest
+(`observe`, with their signals) and tick it from the clock when traffic is quiet (`tick`); it
+answers with the decision `context()` to pass to ingest, so while a level is active every new
+case is decided with `Context(crisis_level=...)` and the playbook's crisis overlay applies.
+
+    mode = CrisisMode.open(store, clock, pager)
+    mode.observe(batch, signals)                        # before ingest: the level may rise
+    ingest_batch(store, triager, now, batch, context=mode.context())
+
+State: the incident stream in the event log ("incident:<id>", kinds INCIDENT_* in
+domain/events.py) is the record; the current level and open incident are also kept in the
+`crisis` document so every process agrees on them. Detectors raise the level on their own
+(never lower it); a person declares any level and a person stands down. Pages go out after the
+state change is committed, and each page's outcome is appended to the timeline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import msgspec
+import sqlalchemy as sa
+
+from escapevelocity.adapters.notify.pager import Page, Pager, RecordingPager
+from escapevelocity.adapters.store import schema as t
+from escapevelocity.adapters.store.sql import SqlStore
+from escapevelocity.domain import events as ev
+from escapevelocity.domain.cases import OPEN_STATES
+from escapevelocity.domain.clock import Clock
+from escapevelocity.domain.crisis import (
+    LEVELS,
+    RANK,
+    Alert,
+    CrisisMonitor,
+    OpsDetector,
+    Settings,
+    hour_index,
+    hour_start,
+)
+from escapevelocity.domain.events import Event
+from escapevelocity.domain.playbook import Context
+from escapevelocity.domain.records import Mention, Signals
+
+DOCUMENT = "crisis"
+# Who is paged at each level (all of them again when the level rises).
+PAGED_ROLES: dict[str, tuple[str, ...]] = {
+    "normal": (), "watch": (),
+    "crisis1": ("pr-oncall",),
+    "crisis2": ("pr-oncall", "legal-oncall"),
+    "crisis3": ("pr-oncall", "legal-oncall", "exec-oncall"),
+}
+# Operational signals say the team is behind, not what the crisis is: they may open a watch
+# or a level-1 incident, never more on their own.
+OPS_MAX_LEVEL = "crisis1"
+
+
+class CrisisState(msgspec.Struct, kw_only=True):
+    level: str = "normal"
+    incident: str | None = None  # "incident:<id>" while one is open
+    opened_at: datetime | None = None
+    since: datetime | None = None  # when the current level started
+    peak: str = "normal"  # highest level of the open incident
+    reason: str = ""
+
+
+def default_roster(org: Any) -> dict[str, str]:
+    """On-call roles from the organisation: the first member of PR, of Legal, and the hub's
+    strategist (an `oncall` document {role: member} overrides)."""
+    roster: dict[str, str] = {}
+    for member in org.members:
+        if "pr" in member.teams:
+            roster.setdefault("pr-oncall", member.id)
+        if "legal" in member.teams:
+            roster.setdefault("legal-oncall", member.id)
+        if member.role == "strategist":
+            roster.setdefault("exec-oncall", member.id)
+    return roster
+
+
+class CrisisMode:
+    def __init__(self, store: SqlStore, clock: Clock, pager: Pager | None = None, *,
+                 settings: Settings | None = None, monitor: CrisisMonitor | None = None,
+                 ops: OpsDetector | None = None, roster: dict[str, str] | None = None,
+                 url: str = "") -> None:
+        self.store, self.clock = store, clock
+        self.pager = pager or RecordingPager()
+        self.monitor = monitor or CrisisMonitor(settings)
+        self.ops = ops or OpsDetector()
+        self.url = url  # base URL of the web app for links in pages, when known
+        self.alerts: list[Alert] = []  # every alert seen by this process, in order
+        self._ops_hour: int | None = None
+        with store.begin() as conn:
+            raw = store.document(conn, DOCUMENT)
+            self.state = msgspec.json.decode(raw, type=CrisisState) if raw else CrisisState()
+            if roster is None:
+                doc = store.document(conn, "oncall")
+                roster = (msgspec.yaml.decode(doc) if doc else None) or default_roster(
+                    store.load_org(conn))
+        self.roster = roster
+
+    # --- reading -----------------------------------------------------------------------------
+
+    @property
+    def level(self) -> str:
+        return self.state.level
+
+    def context(self, **fields: Any) -> Context:
+        """The decision context for new cases: the crisis level plus any other fields."""
+        return Context(crisis_level=self.state.level, **fields)
+
+    # --- detection ---------------------------------------------------------------------------
+
+    def learn(self, items: Sequence[tuple[Mention, Signals]]) -> int:
+        """Feed history to the detectors without acting on alerts (a quiet start, drills)."""
+        for m, s in items:
+            self.monitor.observe(m.created_at, s.sentiment_label == "negative", s.topics, m.key)
+        return len(items)
+
+    def observe(self, mentions: Sequence[Mention], signals: Sequence[Signals]) -> list[Alert]:
+        """Feed a batch to the detectors (call before ingesting it) and act on any alert."""
+        alerts: list[Alert] = []
+        watch = self.monitor.observe
+        for m, s in zip(mentions, signals, strict=True):
+            found = watch(m.created_at, s.sentiment_label == "negative", s.topics, m.key,
+                          s.keywords)
+            if found:
+                alerts += found
+        if alerts:
+            self.act(alerts)
+        return alerts
+
+    def tick(self, now: datetime | None = None) -> list[Alert]:
+        """Close quiet hours in the detectors and test the operational signals once an hour."""
+        now = now or self.clock.now()
+        alerts = self.monitor.tick(now)
+        hour = hour_index(now)
+        if self._ops_hour is None:
+            self._ops_hour = hour
+        elif hour > self._ops_hour:
+            backlog, due, breached = self._ops_counts(hour_start(self._ops_hour), hour_start(hour))
+            alerts += self.ops.update(hour - 1, backlog=backlog, due=due, breached=breached)
+            self._ops_hour = hour
+        if alerts:
+            self.act(alerts)
+        return alerts
+
+    def _ops_counts(self, start: datetime, end: datetime) -> tuple[int, int, int]:
+        c = t.cases.c
+        with self.store.begin() as conn:
+            backlog = conn.execute(sa.select(sa.func.count()).select_from(t.cases).where(
+                c.state.in_(OPEN_STATES), c.respond.is_(True))).scalar_one()
+            due_q = sa.select(c.sla_due, c.first_response_at).where(
+                c.respond.is_(True), c.sla_due >= start, c.sla_due < end)
+            rows = conn.execute(due_q).all()
+        breached = sum(1 for due, first in rows if first is None or _aware(first) > _aware(due))
+        return backlog, len(rows), breached
+
+    # --- incidents ---------------------------------------------------------------------------
+
+    def act(self, alerts: Sequence[Alert]) -> str:
+        """Record the alerts on the incident (opening one if none is open) and raise the level
+        to the worst of them. Returns the level after."""
+        now = self.clock.now()
+        self.alerts += alerts
+        worst = max(alerts, key=lambda a: RANK[_capped(a)])
+        target = _capped(worst)
+        events: list[Event] = []
+        incident = self.state.incident
+        if incident is None:
+            incident = self._new_incident(now)
+            events.append(Event(incident, ev.INCIDENT_OPENED, now, ev.SYSTEM,
+                                {"level": target, "reason": worst.reason, "by": ev.SYSTEM}))
+        for a in alerts:
+            events.append(Event(incident, ev.INCIDENT_DETECTED, now, ev.SYSTEM,
+                                {"alert": msgspec.to_builtins(a), "reason": a.reason}))
+        raise_to = target if RANK[target] > RANK[self.state.level] else None
+        return self._change(events, incident, raise_to, worst.reason, ev.SYSTEM, now)
+
+    def declare(self, level: str, by: str, reason: str = "") -> str:
+        """A person sets the level (up or down, but not to normal: that is `stand_down`)."""
+        if level not in LEVELS or level == "normal":
+            raise ValueError(f"declare one of {', '.join(LEVELS[1:])}; stand down to end")
+        now = self.clock.now()
+        events: list[Event] = []
+        incident = self.state.incident
+        if incident is None:
+            incident = self._new_incident(now)
+            events.append(Event(incident, ev.INCIDENT_OPENED, now, by,
+                                {"level": level, "reason": reason or "declared", "by": by}))
+        target = level if level != self.state.level else None
+        return self._change(events, incident, target, reason or f"declared by {by}", by, now)
+
+    def note(self, text: str, by: str, kind: str = "decision") -> Event:
+        """A decision or an approved holding statement on the open incident's timeline."""
+        if self.state.incident is None:
+            raise ValueError("no open incident")
+        e = Event(self.state.incident, ev.INCIDENT_NOTE, self.clock.now(), by,
+                  {"text": text[:4000], "kind": kind})
+        with self.store.begin() as conn:
+            self.store.append(conn, [e])
+        return e
+
+    def stand_down(self, by: str, note: str = "") -> str | None:
+        """A person ends the incident; the workspace goes back to normal. Returns its id."""
+        incident = self.state.incident
+        if incident is None:
+            return None
+        now = self.clock.now()
+        state = CrisisState()
+        e = Event(incident, ev.INCIDENT_STOOD_DOWN, now, by,
+                  {"by": by, "note": note[:4000], "peak": self.state.peak,
+                   "previous": self.state.level})
+        self._commit([e], state)
+        return incident
+
+    # --- internals ---------------------------------------------------------------------------
+
+    def _new_incident(self, now: datetime) -> str:
+        incident = f"{ev.INCIDENT_PREFIX}{now:%Y%m%d-%H%M%S}"
+        if self.state.incident == incident or self._exists(incident):
+            incident += f"-{int(now.microsecond / 1000):03d}"
+        self.state = msgspec.structs.replace(self.state, incident=incident, opened_at=now,
+                                             peak="normal")
+        return incident
+
+    def _exists(self, incident: str) -> bool:
+        with self.store.begin() as conn:
+            return conn.execute(sa.select(t.events.c.seq).where(
+                t.events.c.case_id == incident).limit(1)).first() is not None
+
+    def _change(self, events: list[Event], incident: str, level: str | None, reason: str,
+                by: str, now: datetime) -> str:
+        state = self.state
+        pages: tuple[str, ...] = ()
+        if level is not None:
+            events.append(Event(incident, ev.INCIDENT_LEVEL, now, by,
+                                {"level": level, "previous": state.level, "reason": reason,
+                                 "by": by}))
+            peak = level if RANK[level] > RANK[state.peak] else state.peak
+            state = msgspec.structs.replace(state, level=level, since=now, peak=peak,
+                                            reason=reason)
+            if RANK[level] > RANK[self.state.level]:
+                pages = PAGED_ROLES[level]
+        self._commit(events, state)
+        if pages:
+            self._page(incident, level or state.level, reason, pages, now)
+        return self.state.level
+
+    def _commit(self, events: list[Event], state: CrisisState) -> None:
+        with self.store.begin() as conn:
+            self.store.append(conn, events)
+            self.store.put_document(conn, DOCUMENT, msgspec.json.encode(state).decode(),
+                                    self.clock.now())
+        self.state = state
+
+    def _page(self, incident: str, level: str, reason: str, roles: tuple[str, ...],
+              now: datetime) -> None:
+        results: list[Event] = []
+        link = f"{self.url}/incidents/{incident}" if self.url else ""
+        for role in roles:
+            member = self.roster.get(role)
+            if member is None:
+                results.append(Event(incident, ev.INCIDENT_PAGED, now, ev.SYSTEM,
+                                     {"role": role, "member": None, "channel": "",
+                                      "ok": False, "detail": "nobody on call for this role"}))
+                continue
+            page = Page(incident=incident, role=role, member=member, level=level,
+                        summary=reason[:300], at=now, url=link)
+            result = self.pager.page(page)
+            results.append(Event(incident, ev.INCIDENT_PAGED, now, ev.SYSTEM,
+                                 {"role": role, "member": member, "channel": result.channel,
+                                  "ok": result.ok, "detail": result.detail}))
+        with self.store.begin() as conn:
+            self.store.append(conn, results)
+
+    @classmethod
+    def open(cls, store: SqlStore, clock: Clock, pager: Pager | None = None,
+             **kwargs: Any) -> CrisisMode:
+        return cls(store, clock, pager, **kwargs)
+
+
+def _capped(alert: Alert) -> str:
+    if alert.signal in ("backlog", "sla_breach") and RANK[alert.level] > RANK[OPS_MAX_LEVEL]:
+        return OPS_MAX_LEVEL
+    return alert.level
+
+
+def _aware(value: datetime) -> datetime:
+    from escapevelocity.domain.clock import utc
+
+    return utc(value)
+
+
+# --- reading incidents (for pages, reports and the CLI) ----------------------------------------
+
+def timeline(store: SqlStore, incident: str) -> list[Event]:
+    with store.begin() as conn:
+        return store.case_events(conn, incident)
+
+
+def incidents(store: SqlStore) -> list[dict[str, Any]]:
+    """Every incident, newest first: id, opened, level at opening, and whether it is closed."""
+    e = t.events.c
+    with store.begin() as conn:
+        rows = conn.execute(sa.select(e.case_id, e.kind, e.at, e.data).where(
+            e.case_id.like(ev.INCIDENT_PREFIX + "%"),
+            e.kind.in_((ev.INCIDENT_OPENED, ev.INCIDENT_LEVEL, ev.INCIDENT_STOOD_DOWN)))
+            .order_by(e.seq)).all()
+    out: dict[str, dict[str, Any]] = {}
+    for case_id, kind, at, data in rows:
+        d = msgspec.json.decode(data)
+        item = out.setdefault(case_id, {"id": case_id, "opened_at": _aware(at), "level": "normal",
+                                        "peak": "normal", "closed_at": None})
+        if kind in (ev.INCIDENT_OPENED, ev.INCIDENT_LEVEL):
+            item["level"] = d["level"]
+            if RANK[d["level"]] > RANK[item["peak"]]:
+                item["peak"] = d["level"]
+        else:
+            item["closed_at"] = _aware(at)
+    return sorted(out.values(), key=lambda i: i["opened_at"], reverse=True)

@@ -1,0 +1,139 @@
+"""Crisis mode on an injected clock: detection opens an incident, raises the level, pages the
+on-call people, changes decisions through the playbook's crisis overlay; a person stands down."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import yaml
+
+from escapevelocity.adapters.notify.pager import RecordingPager, WebhookPager
+from escapevelocity.domain import events as ev
+from escapevelocity.domain.records import Author, Mention
+from escapevelocity.services.crisis import CrisisMode, incidents, timeline
+from escapevelocity.services.ingest import ingest_batch
+from escapevelocity.services.seed import _text
+
+OVERLAY = {"crisis": {"rules": [
+    {"id": "crisis-topic", "when": {"keywords": ["battery", "recall"]},
+     "then": {"track": "crisis", "template": "safety", "tags": ["crisis-topic"]}}]}}
+
+
+def _mention(i: int, at, text: str = "my broadband is slow today") -> Mention:
+    return Mention(source_id=f"m{i}", channel="twitter", text=text,
+                   author=Author(handle=f"user{i % 997}"), created_at=at)
+
+
+def _history(mode: CrisisMode, triager, clock, days: int = 14, per_hour: int = 6) -> None:
+    start = clock.now() - timedelta(days=days)
+    items = []
+    for h in range(days * 24):
+        for k in range(per_hour):
+            m = _mention(h * 100 + k, start + timedelta(hours=h, minutes=k * 7))
+            items.append((m, triager.signals(m)))
+    mode.learn(items)
+
+
+@pytest.fixture
+def overlay_workspace(workspace):
+    spec = yaml.safe_load(_text("playbooks", "default.yaml"))
+    spec["overlays"] = OVERLAY
+    workspace.save_playbook(yaml.safe_dump(spec, sort_keys=False), author="test")
+    return workspace
+
+
+def test_a_spike_opens_an_incident_raises_the_level_and_pages(overlay_workspace, clock):
+    ws = overlay_workspace
+    triager = ws.triager()
+    pager = RecordingPager()
+    mode = CrisisMode(ws.store, clock, pager)
+    _history(mode, triager, clock)
+    assert mode.level == "normal"
+    assert mode.context().crisis_level == "normal"
+
+    spike = [_mention(900_000 + i, clock.now() + timedelta(seconds=5 * i),
+                      "my Orbit One battery caught fire, is there a recall?") for i in range(300)]
+    clock.advance(minutes=30)
+    alerts = mode.observe(spike, [triager.signals(m) for m in spike])
+    assert alerts, "a 50x spike must alert within the hour"
+    clock.advance(hours=1)
+    mode.tick()  # the hour closes: the full count escalates
+    assert mode.level.startswith("crisis")
+    incident = mode.state.incident
+    assert incident and incident.startswith("incident:")
+    kinds = [e.kind for e in timeline(ws.store, incident)]
+    assert kinds[0] == ev.INCIDENT_OPENED
+    assert ev.INCIDENT_DETECTED in kinds and ev.INCIDENT_LEVEL in kinds
+    assert ev.INCIDENT_PAGED in kinds
+    assert {p.role for p in pager.pages} >= {"pr-oncall"}
+    assert pager.pages[0].member == "nina"  # first PR member in the demo org
+
+    # the overlay decides while the level is active; regular posts keep their tracks
+    report = ingest_batch(ws.store, triager, clock.now(), spike[:5], context=mode.context())
+    regular = _mention(999_999, clock.now(), "how do I change my direct debit date?")
+    ingest_batch(ws.store, triager, clock.now(), [regular], context=mode.context())
+    with ws.store.begin() as conn:
+        cases = ws.store.get_cases(conn, report.case_ids)
+        assert {c["rule_id"] for c in cases.values()} == {"crisis-topic"}
+        assert {c["track"] for c in cases.values()} == {"crisis"}
+        other = ws.store.inbox(conn, teams=["care"])
+        assert any(c["author_handle"] == regular.author.handle for c in other)
+
+    # the state survives a restart, a person stands down, the projection ignores incidents
+    again = CrisisMode(ws.store, clock, pager)
+    assert again.level == mode.level and again.state.incident == incident
+    again.note("Holding statement approved by Legal", by="omar", kind="statement")
+    assert again.stand_down(by="sam", note="recall handled") == incident
+    assert again.level == "normal" and again.state.incident is None
+    assert CrisisMode(ws.store, clock, pager).level == "normal"
+    listed = incidents(ws.store)
+    assert listed[0]["id"] == incident and listed[0]["closed_at"] is not None
+    from escapevelocity.services.cases import rebuild_projection
+    with ws.store.begin() as conn:
+        before = ws.store.count(conn, "cases")
+    assert rebuild_projection(ws.store) == before
+
+
+def test_a_person_declares_and_detectors_never_lower(workspace, clock):
+    pager = RecordingPager()
+    mode = CrisisMode(workspace.store, clock, pager)
+    mode.declare("crisis2", by="sam", reason="executive arrested, press calling")
+    assert mode.level == "crisis2"
+    assert {p.role for p in pager.pages} == {"pr-oncall", "legal-oncall"}
+    mode.declare("crisis1", by="sam", reason="calmer")  # a person may lower; nobody is paged
+    assert mode.level == "crisis1" and len(pager.pages) == 2
+    with pytest.raises(ValueError):
+        mode.declare("normal", by="sam")
+    mode.stand_down(by="sam")
+    assert mode.level == "normal"
+
+
+def test_failed_pages_are_recorded(workspace, clock):
+    mode = CrisisMode(workspace.store, clock, RecordingPager(fail=True))
+    mode.declare("crisis1", by="sam")
+    paged = [e for e in timeline(workspace.store, mode.state.incident)
+             if e.kind == ev.INCIDENT_PAGED]
+    assert paged and not paged[0].data["ok"]
+
+
+def test_webhook_pager_slack_shape_and_failure():
+    sent = {}
+
+    def post(url, body, timeout):
+        sent["body"] = body
+        return 200
+
+    from datetime import UTC, datetime
+
+    from escapevelocity.adapters.notify.pager import Page
+    page = Page(incident="incident:x", role="pr-oncall", member="nina", level="crisis2",
+                summary="volume x9", at=datetime(2026, 1, 1, tzinfo=UTC))
+    assert WebhookPager("https://hooks.example/x", slack=True, post=post).page(page).ok
+    assert b'"text"' in sent["body"] and b"CRISIS2" in sent["body"]
+
+    def down(url, body, timeout):
+        raise ConnectionRefusedError("refused")
+
+    result = WebhookPager("http://127.0.0.1:9/x", post=down).page(page)
+    assert not result.ok and "refused" in result.detail
