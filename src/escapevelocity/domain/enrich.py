@@ -22,17 +22,32 @@ from escapevelocity.domain.playbook import fold
 from escapevelocity.domain.records import Mention, Signals
 from escapevelocity.domain.vocabulary import Vocabulary
 
-_WORD = re.compile(r"[a-z']+|[!?]+|[\U0001F300-\U0001FAFF\u2600-\u27BF]")
+# Words, hashtags, emoticons (":(", ";)"), runs of !/?, and emoji (one token each).
+_WORD = re.compile(r"#?[a-z][a-z'0-9]*|[:;=8][-o^']?[()\[\]dpo/\\|*$@3]|<3|[!?]+|"
+                   r"[\U0001F300-\U0001FAFF\u2600-\u27BF]")
 _CAPS = re.compile(r"\b[A-Z]{3,}\b")
-_URL = re.compile(r"https?://\S+")
+_URL = re.compile(r"https?://\S+|www\.\S+")
 NEGATIONS = frozenset("not no never none nobody nothing neither nor cannot can't don't doesn't "
                       "didn't isn't wasn't aren't won't wouldn't shouldn't haven't hasn't "
-                      "without dont doesnt didnt isnt wasnt cant wont".split())
+                      "couldn't hadn't without dont doesnt didnt isnt wasnt cant wont couldnt "
+                      "aint ain't".split())
+# Intensifiers and dampeners (VADER's list, MIT, in spirit: scale the next sentiment word).
 BOOSTERS = {"very": 0.3, "really": 0.3, "so": 0.25, "extremely": 0.4, "absolutely": 0.35,
-            "totally": 0.3, "completely": 0.3, "super": 0.3, "incredibly": 0.4, "utterly": 0.4}
-DAMPENERS = {"slightly": -0.3, "somewhat": -0.25, "kinda": -0.25, "barely": -0.3}
+            "totally": 0.3, "completely": 0.3, "super": 0.3, "incredibly": 0.4, "utterly": 0.4,
+            "most": 0.25, "highly": 0.3, "truly": 0.3, "seriously": 0.3, "deeply": 0.3,
+            "such": 0.2, "too": 0.2, "fucking": 0.4, "effing": 0.35, "freaking": 0.3,
+            "bloody": 0.3, "beyond": 0.3, "hugely": 0.3, "especially": 0.25}
+DAMPENERS = {"slightly": -0.3, "somewhat": -0.25, "kinda": -0.25, "barely": -0.3,
+             "little": -0.2, "bit": -0.2, "fairly": -0.15, "almost": -0.2, "hardly": -0.3}
 NEGATION_SCALE = -0.74  # VADER's constant: "not good" is mildly negative, not "bad"
-LABEL_EDGE = 0.2  # |score| below this is neutral; social posts are mostly neutral-ish
+# Customer-service weighting: when a post carries both praise words and complaint evidence, the
+# complaint is what needs handling ("thanks for the robotic and non helpful assistance"), so
+# positive words count for less next to negative ones; polite "thanks" rarely makes a post happy.
+MIXED_POSITIVE_SCALE = 0.5
+NEGATIVE_WEIGHT = 1.15
+NEGATIVE_EDGE = -0.12  # score at or below: negative
+POSITIVE_EDGE = 0.3  # score at or above: positive; social posts are mostly neutral-ish
+LABEL_EDGE = POSITIVE_EDGE  # kept for callers that read it
 
 
 @cache
@@ -64,6 +79,8 @@ class Enricher:
         lex = _shipped()
         self.words = dict(_vader())
         self.words.update({k: float(v) for k, v in lex["words"].items()})
+        self.problems = {k: float(v) for k, v in lex["problems"].items()}
+        self.words.update(self.problems)
         self.emoji = {k: float(v) for k, v in lex["emoji"].items()}
         self.automaton = ahocorasick.Automaton()
         entries: dict[str, list[tuple[str, str, float]]] = {}
@@ -79,6 +96,9 @@ class Enricher:
             self.automaton.add_word(phrase, (len(phrase), tuple(items)))
         self.automaton.make_automaton()
         self.question_openers = tuple(lex["question_openers"])
+        self.sarcasm_explicit = tuple(lex["sarcasm"]["explicit"])
+        self.sarcasm_context = tuple(lex["sarcasm"]["with_a_problem"])
+        self.hashtag_cues = tuple((k, float(v)) for k, v in lex.get("hashtag_cues", {}).items())
 
     @classmethod
     @cache
@@ -92,10 +112,13 @@ class Enricher:
         if len(text) > 20_000:  # bounded work for hostile sizes; the edge limits text anyway
             text = text[:20_000]
         lower = text.lower()
-        folded = fold(text) if not text.isascii() else lower
+        if "\u2019" in lower:  # typographic apostrophes: "don’t" is "don't"
+            lower = lower.replace("\u2019", "'")
+        folded = fold(lower) if not lower.isascii() else lower
         phrases, situations_hit, topics = self._scan(folded)
         score, sentiment_because = self._sentiment(text, lower, phrases)
-        label = "negative" if score <= -LABEL_EDGE else "positive" if score >= LABEL_EDGE else "neutral"
+        label = ("negative" if score <= NEGATIVE_EDGE else "positive" if score >= POSITIVE_EDGE
+                 else "neutral")
         pii = find_pii(text)
         author_class, author_because = self._author(mention, situations_hit)
         situations, situation_because = self._situations(mention, lower, label, score,
@@ -141,18 +164,26 @@ class Enricher:
 
     def _sentiment(self, text: str, lower: str, phrases: list[tuple[str, float]]
                    ) -> tuple[float, str]:
-        tokens = _WORD.findall(_URL.sub(" ", lower) if "http" in lower else lower)
-        words = self.words
-        total = 0.0
+        tokens = _WORD.findall(_URL.sub(" ", lower) if ("http" in lower or "www." in lower)
+                               else lower)
+        words, emoji = self.words, self.emoji
+        pos = neg = 0.0
         reasons: list[tuple[float, str]] = []
         caps = {w.lower() for w in _CAPS.findall(text)} if not text.islower() else set()
         all_caps = len(caps) >= 3 and text.upper() == text
+        but = tokens.index("but") if "but" in tokens else -1
+        problem = False
         for i, tok in enumerate(tokens):
             v = words.get(tok)
             if v is None:
-                v = self.emoji.get(tok)
+                v = emoji.get(tok)
                 if v is None:
-                    continue
+                    if tok[0] == "#" and len(tok) > 3:
+                        v = self._hashtag(tok[1:])
+                    if not v:
+                        continue
+            if not v:
+                continue
             scale = 1.0
             for j in range(max(0, i - 3), i):
                 prev = tokens[j]
@@ -164,16 +195,36 @@ class Enricher:
                     scale *= 1 + DAMPENERS[prev]
             if tok in caps or all_caps:
                 scale *= 1.3
+            if but >= 0:  # VADER: what follows "but" is what the writer means
+                scale *= 0.5 if i < but else 1.5 if i > but else 1.0
             v *= scale
-            total += v
+            if v > 0:
+                pos += v
+            else:
+                neg += v
+                problem = problem or tok in self.problems
             reasons.append((v, tok))
         for phrase, v in phrases:
-            total += v
+            if v > 0:
+                pos += v
+            else:
+                neg += v
+                problem = True
             reasons.append((v, f"'{phrase}'"))
+        sarcasm = next((m for m in self.sarcasm_explicit if m in lower), None)
+        if sarcasm is None and problem and pos:
+            sarcasm = next((m for m in self.sarcasm_context if m in lower), None)
+        if sarcasm and pos:  # "yeah right", "#sarcasm", "love how …" next to a problem
+            neg -= pos
+            pos = 0.0
+            reasons.append((-9.0, f"sarcasm '{sarcasm}'"))
+        if pos and problem:
+            pos *= MIXED_POSITIVE_SCALE
+        total = pos + NEGATIVE_WEIGHT * neg
         bangs = min(lower.count("!"), 4)
         if bangs and total:
-            total += math.copysign(0.3 * bangs, total)
-        if "?!" in lower or "!?" in lower:
+            total += math.copysign(0.25 * bangs, total)
+        if "?!" in lower or "!?" in lower or "??" in lower:
             total -= 0.5
         if total == 0:
             return 0.0, "no sentiment words"
@@ -181,6 +232,16 @@ class Enricher:
         top = sorted(reasons, key=lambda r: -abs(r[0]))[:3]
         sign = "negative" if score < 0 else "positive"
         return round(score, 4), f"{sign}: " + ", ".join(name for _, name in top)
+
+    def _hashtag(self, tag: str) -> float:
+        """#unitedfail, #badservice, #loveit: a known word, or a known start or end."""
+        v = self.words.get(tag)
+        if v:
+            return v
+        for cue, valence in self.hashtag_cues:
+            if tag.startswith(cue) or tag.endswith(cue):
+                return valence
+        return 0.0
 
     def _author(self, mention: Mention, hits: dict[str, list[str]]) -> tuple[str, str]:
         a = mention.author
