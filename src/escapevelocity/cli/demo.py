@@ -77,7 +77,8 @@ def demo_command(
               f"  replaying {mentions} mentions: {burst} now, then {rate:g}/s. Ctrl-C stops.\n")
     worker.start()
     try:
-        uvicorn.run(create_app(workspace, settings), host=host, port=port, log_level="warning")
+        uvicorn.run(create_app(workspace, settings), host=host, port=port, log_level="warning",
+                    timeout_graceful_shutdown=3)
     finally:
         stop.set()
         worker.join(timeout=5)

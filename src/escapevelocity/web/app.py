@@ -1,0 +1,198 @@
+"""The web app: inbox, case pages, live updates and the mentions API for one workspace.
+
+`create_app` is the composition root of the web edge. It owns no state beyond what it is
+given: the workspace (store, clock, playbook) and the settings. Every page reads projections of
+the event log; every action goes through the same services the CLI uses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from escapevelocity.config import Settings
+from escapevelocity.domain.org import Organisation
+from escapevelocity.services.workspace import Workspace
+from escapevelocity.web import auth
+
+HERE = Path(__file__).parent
+# Scripts and styles only from this site: a mention that slips an element past escaping still
+# cannot run code (no inline script, no eval, no foreign origin).
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
+       "form-action 'self'")
+SECURITY_HEADERS = [
+    (b"content-security-policy", CSP.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+    (b"x-frame-options", b"DENY"),
+]
+
+
+class SecurityHeaders:
+    """Pure ASGI so streaming responses (SSE) are not buffered."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = list(message.get("headers", [])) + SECURITY_HEADERS
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+class BodyLimit:
+    """Refuse bodies over `limit` bytes with 413 before reading them whole."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.limit:
+            await self._too_large(send)
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, counted, send)
+        except _TooLarge:
+            await self._too_large(send)
+
+    async def _too_large(self, send: Send) -> None:
+        body = (b'{"detail":"the request body is larger than %d bytes; send smaller batches"}'
+                % self.limit)
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", b"application/json"),
+                                (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _org_cache(workspace: Workspace, ttl: float = 2.0) -> Callable[[], Organisation]:
+    cached: list[Any] = [None, 0.0]
+
+    def org() -> Organisation:
+        if cached[0] is None or time.monotonic() - cached[1] > ttl:
+            with workspace.store.begin() as conn:
+                cached[0] = workspace.store.load_org(conn)
+            cached[1] = time.monotonic()
+        return cached[0]
+
+    return org
+
+
+def _templates(workspace: Workspace) -> Jinja2Templates:
+    templates = Jinja2Templates(directory=str(HERE / "templates"))
+    env = templates.env
+    env.autoescape = True
+
+    def when(value: datetime | None, fmt: str = "%d %b %H:%M") -> str:
+        return value.astimezone(UTC).strftime(fmt) if value else "—"
+
+    def due(value: datetime | None) -> str:
+        """'in 12 min' / '3 min late', against the workspace clock (drills run fast)."""
+        if value is None:
+            return "no SLA"
+        minutes = int((value - workspace.clock.now()).total_seconds() // 60)
+        if minutes >= 0:
+            return f"in {minutes} min" if minutes < 120 else f"in {minutes // 60} h"
+        late = -minutes
+        return f"{late} min late" if late < 120 else f"{late // 60} h late"
+
+    def overdue(value: datetime | None) -> bool:
+        return value is not None and value < workspace.clock.now()
+
+    env.filters.update(when=when, due=due)
+    env.tests["overdue"] = overdue
+    return templates
+
+
+def create_app(workspace: Workspace, settings: Settings) -> FastAPI:
+    stopping = asyncio.Event()
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        stopping.set()  # end live streams so the server can stop promptly
+
+    app = FastAPI(title="Escape Velocity", lifespan=lifespan, docs_url="/api/docs",
+                  redoc_url=None, openapi_url="/api/openapi.json")
+    app.state.workspace = workspace
+    app.state.settings = settings
+    app.state.stopping = stopping
+    app.state.org = _org_cache(workspace)
+    templates = app.state.templates = _templates(workspace)
+
+    def render(request: Request, name: str, context: dict[str, Any],
+               status: int = 200) -> HTMLResponse:
+        context = {"request": request, "csrf": auth.csrf_token(request), **context}
+        return templates.TemplateResponse(request, name, context, status_code=status)
+
+    app.state.render = render
+
+    @app.exception_handler(auth.LoginRequired)
+    async def _login(_: Request, exc: auth.LoginRequired) -> Response:
+        return auth.login_redirect(exc)
+
+    @app.get("/", include_in_schema=False)
+    def root() -> Response:
+        return RedirectResponse("/inbox", status_code=303)
+
+    @app.get("/healthz", tags=["ops"])
+    def healthz() -> JSONResponse:
+        with workspace.store.begin() as conn:
+            seq = workspace.store.last_seq(conn)
+        return JSONResponse({"status": "ok", "last_seq": seq})
+
+    from escapevelocity.web import live, routes_api, routes_case, routes_inbox, routes_playbook
+
+    app.include_router(auth.router)
+    app.include_router(routes_inbox.router)
+    app.include_router(routes_case.router)
+    app.include_router(live.router)
+    app.include_router(routes_api.router)
+    app.include_router(routes_playbook.router)
+    # Feature pages: one include per router module (signals, drills, engagement, …).
+
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+    app.add_middleware(SessionMiddleware, secret_key=settings.secret_key,
+                       session_cookie="ev_session", same_site="lax",
+                       https_only=settings.secure_cookies, max_age=12 * 3600)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders)
+    return app

@@ -1,0 +1,74 @@
+"""Live views: one server-sent-events stream per page that tails the event log.
+
+The stream only says which visible cases changed (id and event kind, never mention text); the
+page re-fetches the fragments it shows through the ordinary, authorised routes. Tailing the
+log (not an in-process bus) means changes made by another process — `ev ingest`, the demo
+replay, a worker — reach every open inbox, and a reconnect resumes from the last seq it saw.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from escapevelocity.adapters.store import schema
+from escapevelocity.domain.org import Member
+from escapevelocity.web.auth import member_of, org_of
+from escapevelocity.web.views import visible_teams
+
+import sqlalchemy as sa
+
+router = APIRouter(tags=["live"])
+POLL_SECONDS = 0.5
+HEARTBEAT_SECONDS = 15.0
+
+
+def _changes(request: Request, member: Member, after: int) -> tuple[int, list[dict]]:
+    store = request.app.state.workspace.store
+    teams = visible_teams(org_of(request), member)
+    with store.begin() as conn:
+        events = store.events_since(conn, after, limit=2000)
+        if not events:
+            return after, []
+        ids = {e.case_id for e in events}
+        c = schema.cases.c
+        team_of = dict(conn.execute(sa.select(c.id, c.team).where(c.id.in_(ids))).all())
+    out = [{"case": e.case_id, "kind": e.kind, "seq": e.seq} for e in events
+           if team_of.get(e.case_id) in teams or e.case_id.startswith("incident:")]
+    return events[-1].seq, out
+
+
+@router.get("/live")
+async def live(request: Request, member: Member = Depends(member_of),
+               after: int = Query(0, ge=0)) -> StreamingResponse:
+    last_event_id = request.headers.get("Last-Event-ID", "")
+    if last_event_id.isdigit():
+        after = max(after, int(last_event_id))
+    stopping: asyncio.Event = request.app.state.stopping
+
+    async def stream() -> AsyncIterator[str]:
+        cursor = after
+        quiet = 0.0
+        yield "retry: 2000\n\n"
+        while not stopping.is_set() and not await request.is_disconnected():
+            cursor, changes = await run_in_threadpool(_changes, request, member, cursor)
+            if changes:
+                quiet = 0.0
+                yield f"id: {cursor}\nevent: changes\ndata: {json.dumps(changes)}\n\n"
+            else:
+                quiet += POLL_SECONDS
+                if quiet >= HEARTBEAT_SECONDS:
+                    quiet = 0.0
+                    yield ": still here\n\n"
+            try:
+                await asyncio.wait_for(stopping.wait(), POLL_SECONDS)
+            except TimeoutError:
+                pass
+
+    return StreamingResponse(stream(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})

@@ -1,0 +1,53 @@
+"""The mentions API: channel connectors and integrations post mentions here.
+
+One mention object or a JSON list of them, with a bearer token. Good items are taken even when
+others in the batch are bad; the answer lists each bad item's number and reason. The reply is
+sent only after the batch is committed, so a 202 means the mentions are stored.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from escapevelocity.services.ingest import ingest_batch
+from escapevelocity.services.parse import parse_body
+from escapevelocity.web.auth import bearer_name
+
+router = APIRouter(prefix="/api", tags=["api"])
+
+
+def _ingest(request: Request, mentions: list[Any]) -> Any:
+    workspace = request.app.state.workspace
+    return ingest_batch(workspace.store, workspace.triager(), workspace.clock.now(), mentions)
+
+
+@router.post("/mentions", status_code=202,
+             responses={400: {"description": "not JSON, empty, or too many items"},
+                        401: {"description": "missing or unknown API token"},
+                        413: {"description": "body larger than EV_MAX_BODY_BYTES"},
+                        415: {"description": "not application/json"},
+                        422: {"description": "no item was a valid mention"}})
+async def post_mentions(request: Request, token: str = Depends(bearer_name)) -> JSONResponse:
+    """Accept one mention or a list; 202 with what was stored and what was refused."""
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype not in ("application/json", ""):
+        raise HTTPException(415, f"send JSON (Content-Type: application/json), not {ctype}")
+    body = await request.body()
+    settings = request.app.state.settings
+    try:
+        mentions, problems = parse_body(body, settings.max_batch)
+    except ValueError as exc:
+        raise HTTPException(400, str(exc)) from None
+    refused = [{"item": p.line, "reason": p.reason} for p in problems]
+    if not mentions:
+        return JSONResponse({"detail": "no valid mention in the request", "refused": refused},
+                            status_code=422)
+    report = await run_in_threadpool(_ingest, request, mentions)
+    return JSONResponse({"accepted": report.accepted, "duplicates": report.duplicates,
+                         "opened": report.opened, "joined": report.joined,
+                         "case_ids": report.case_ids, "refused": refused, "source": token},
+                        status_code=202)

@@ -1,0 +1,155 @@
+"""A case: the conversation, who is asking, the signals, the rule that decided it and why,
+how it was routed, its history; and the actions a member takes on it (claim, reply, resolve).
+
+Actions go through services/cases.py, the one place their rules live, so the web cannot do
+what the CLI or the API may not. Forms work without JavaScript (303 back to the page); with
+HTMX they swap the case panel in place and show why an action was refused.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from escapevelocity.adapters.store import schema
+from escapevelocity.adapters.store.sql import ClaimTaken
+from escapevelocity.domain import events as ev
+from escapevelocity.domain.org import Member
+from escapevelocity.services import cases as commands
+from escapevelocity.web.auth import check_csrf, member_of, org_of
+from escapevelocity.web.views import can_see, conversation, fill_template
+
+router = APIRouter(tags=["cases"])
+CASE_ID = r"^c[0-9a-f]{12}$"
+
+
+def case_view(request: Request, member: Member, case_id: str) -> dict[str, Any]:
+    workspace = request.app.state.workspace
+    store = workspace.store
+    with store.begin() as conn:
+        case = store.get_case(conn, case_id)
+        if case is None or not can_see(org_of(request), member, case):
+            raise HTTPException(404, "no such case in your teams' inboxes")
+        mentions = conversation(store.case_mentions(conn, case_id))
+        history = store.case_events(conn, case_id)
+        c = schema.cases.c
+        earlier = conn.execute(sa.select(sa.func.count()).select_from(schema.cases).where(
+            c.author_handle == case["author_handle"], c.channel == case["channel"],
+            c.id != case_id)).scalar_one()
+    decided = next((e.data for e in history if e.kind == ev.DECIDED), {})
+    assigned = [e for e in history if e.kind == ev.ASSIGNED]
+    decision = decided.get("decision", {})
+    signals = decided.get("signals", {})
+    first = mentions[0]["mention"] if mentions else None
+    timeline: list[dict[str, Any]] = [{"kind": "mention", "at": m["mention"].created_at, **m}
+                                      for m in mentions]
+    timeline += [{"kind": "reply", "at": e.at, "actor": e.actor, "text": e.data.get("text", ""),
+                  "visibility": e.data.get("visibility", "public")}
+                 for e in history if e.kind == ev.REPLIED]
+    timeline.sort(key=lambda item: item["at"])
+    playbook = workspace.triager().playbook
+    templates = {name: fill_template(text, first.author.name if first else "",
+                                     first.author.handle if first else "")
+                 for name, text in playbook.spec.templates.items()}
+    now = workspace.clock.now()
+    holder = case["claimed_by"] if case["claim_until"] and case["claim_until"] >= now else None
+    return {"case": case, "timeline": timeline, "author": first.author if first else None,
+            "author_bio": mentions[0]["bio"] if mentions else "", "earlier_cases": earlier,
+            "decision": decision, "signals": signals, "assignment": assigned[-1].data if assigned else {},
+            "history": history, "templates": templates,
+            "draft": templates.get(decision.get("template", ""), ""),
+            "holder": holder, "mine": holder == member.id, "me": member}
+
+
+async def _page(request: Request, member: Member, case_id: str, message: str = "",
+                error: str = "", partial: bool = False, status: int = 200) -> HTMLResponse:
+    data = await run_in_threadpool(case_view, request, member, case_id)
+    name = "_case_panel.html" if partial else "case.html"
+    return request.app.state.render(request, name,
+                                    {**data, "message": message, "error": error}, status)
+
+
+@router.get("/cases/{case_id}", response_class=HTMLResponse)
+async def case_page(request: Request, case_id: str, member: Member = Depends(member_of),
+                    msg: str = "", err: str = "") -> HTMLResponse:
+    _valid(case_id)
+    return await _page(request, member, case_id, message=msg[:200], error=err[:200])
+
+
+@router.get("/cases/{case_id}/panel", response_class=HTMLResponse)
+async def case_panel(request: Request, case_id: str,
+                     member: Member = Depends(member_of)) -> HTMLResponse:
+    _valid(case_id)
+    return await _page(request, member, case_id, partial=True)
+
+
+def _valid(case_id: str) -> None:
+    import re
+
+    if not re.fullmatch(CASE_ID, case_id):
+        raise HTTPException(404, "no such case")
+
+
+async def _act(request: Request, member: Member, case_id: str, action: str,
+               run: Any, done: str) -> Response:
+    await check_csrf(request)
+    _valid(case_id)
+    await run_in_threadpool(case_view, request, member, case_id)  # 404 unless visible
+    message, error = done, ""
+    try:
+        await run_in_threadpool(run)
+    except ClaimTaken as exc:
+        until = f" until {exc.until:%H:%M}" if exc.until else ""
+        message, error = "", (f"{exc.holder} has claimed this case{until}, so you cannot "
+                              f"{action} it now. Pick another case or ask {exc.holder}.")
+    except commands.CaseError as exc:
+        message, error = "", f"Could not {action}: {exc}"
+    except PermissionError as exc:
+        message, error = "", f"You may not {action} this case: {exc}"
+    if request.headers.get("HX-Request"):
+        return await _page(request, member, case_id, message=message, error=error, partial=True)
+    from urllib.parse import urlencode
+
+    query = urlencode({"msg": message} if message else {"err": error})
+    return RedirectResponse(f"/cases/{case_id}?{query}", status_code=303)
+
+
+@router.post("/cases/{case_id}/claim")
+async def claim(request: Request, case_id: str, member: Member = Depends(member_of)) -> Response:
+    ws = request.app.state.workspace
+    return await _act(request, member, case_id, "claim",
+                      lambda: commands.claim(ws.store, ws.clock, case_id, member.id),
+                      "You hold this case for the next 10 minutes.")
+
+
+@router.post("/cases/{case_id}/release")
+async def release(request: Request, case_id: str,
+                  member: Member = Depends(member_of)) -> Response:
+    ws = request.app.state.workspace
+    return await _act(request, member, case_id, "release",
+                      lambda: commands.release(ws.store, ws.clock, case_id, member.id),
+                      "Released: the case is back in the queue.")
+
+
+@router.post("/cases/{case_id}/reply")
+async def reply(request: Request, case_id: str, member: Member = Depends(member_of),
+                text: str = Form("", max_length=commands.MAX_REPLY_CHARS * 2),
+                template: str = Form("", max_length=64)) -> Response:
+    ws = request.app.state.workspace
+    return await _act(request, member, case_id, "reply to",
+                      lambda: commands.reply(ws.store, ws.clock, case_id, member.id, text,
+                                             template=template),
+                      "Reply recorded.")
+
+
+@router.post("/cases/{case_id}/resolve")
+async def resolve(request: Request, case_id: str, member: Member = Depends(member_of),
+                  note: str = Form("", max_length=commands.MAX_REPLY_CHARS)) -> Response:
+    ws = request.app.state.workspace
+    return await _act(request, member, case_id, "resolve",
+                      lambda: commands.resolve(ws.store, ws.clock, case_id, member.id, note),
+                      "Resolved.")

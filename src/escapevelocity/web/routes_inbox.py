@@ -1,0 +1,62 @@
+"""The inbox: a team's open cases, soonest SLA first, refreshed live by the page's SSE stream."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse
+from starlette.concurrency import run_in_threadpool
+
+from escapevelocity.domain import cases as projection
+from escapevelocity.domain.enrich import mask_pii
+from escapevelocity.domain.org import Member
+from escapevelocity.web.auth import member_of, org_of
+from escapevelocity.web.views import visible_teams
+
+router = APIRouter(tags=["inbox"])
+VIEWS = ("queue", "mine", "resolved")
+
+
+def _query(request: Request, member: Member, view: str, team: str) -> dict[str, Any]:
+    org = org_of(request)
+    allowed = visible_teams(org, member)
+    teams = sorted(allowed) if team in ("", "all") or team not in allowed else [team]
+    store = request.app.state.workspace.store
+    with store.begin() as conn:
+        if view == "mine":
+            rows = store.inbox(conn, teams=teams, assignee=member.id)
+            claimed = [c for c in store.inbox(conn, teams=teams, limit=500)
+                       if c["claimed_by"] == member.id and c["assignee"] != member.id]
+            rows = sorted(rows + claimed, key=_due_key)
+        elif view == "resolved":
+            rows = store.inbox(conn, teams=teams, states=("resolved",))
+        else:
+            rows = store.inbox(conn, teams=teams)
+        last_seq = store.last_seq(conn)
+    for row in rows:
+        row["title"] = mask_pii(row["title"])
+    names = {t.id: t.name for t in org.teams}
+    return {"cases": rows, "view": view, "team": team if team in allowed else "all",
+            "teams": [(t, names.get(t, t)) for t in sorted(allowed)], "last_seq": last_seq,
+            "states": projection.OPEN_STATES}
+
+
+def _due_key(case: dict[str, Any]) -> tuple:
+    return (case["sla_due"] is None, case["sla_due"] or case["opened_at"])
+
+
+@router.get("/inbox", response_class=HTMLResponse)
+async def inbox(request: Request, member: Member = Depends(member_of),
+                view: str = Query("queue", pattern="^(queue|mine|resolved)$"),
+                team: str = Query("all", max_length=64)) -> HTMLResponse:
+    data = await run_in_threadpool(_query, request, member, view, team)
+    return request.app.state.render(request, "inbox.html", {"me": member, **data})
+
+
+@router.get("/inbox/rows", response_class=HTMLResponse)
+async def inbox_rows(request: Request, member: Member = Depends(member_of),
+                     view: str = Query("queue", pattern="^(queue|mine|resolved)$"),
+                     team: str = Query("all", max_length=64)) -> HTMLResponse:
+    data = await run_in_threadpool(_query, request, member, view, team)
+    return request.app.state.render(request, "_rows.html", {"me": member, **data})

@@ -1,0 +1,61 @@
+// Live updates and small conveniences. No inline scripts anywhere (the CSP forbids them).
+(function () {
+  "use strict";
+  const body = document.body;
+  const csrf = body.dataset.csrf;
+
+  // Every HTMX request carries the session's CSRF token.
+  document.addEventListener("htmx:configRequest", function (e) {
+    if (csrf) e.detail.headers["X-CSRF-Token"] = csrf;
+  });
+
+  // Auto-submitting selects (team filter) and template pickers that fill the reply box.
+  document.addEventListener("change", function (e) {
+    const el = e.target;
+    if (el.matches("select[data-autosubmit]")) el.form.requestSubmit();
+    if (el.matches("select[data-fill]")) {
+      const box = document.querySelector(el.dataset.fill);
+      const opt = el.selectedOptions[0];
+      if (box && opt && opt.dataset.text !== undefined) box.value = opt.dataset.text;
+    }
+  });
+
+  // The live stream: which cases changed; re-fetch the fragments this page shows.
+  if (!("liveAfter" in body.dataset) || typeof EventSource === "undefined") return;
+  const status = document.getElementById("live-status");
+  let timer = null;
+  let pending = new Set();
+
+  function refresh() {
+    timer = null;
+    const changed = pending;
+    pending = new Set();
+    const rows = document.getElementById("rows");
+    if (rows && window.htmx) {
+      htmx.ajax("GET", rows.dataset.rowsUrl, {target: "#rows", swap: "innerHTML"});
+    }
+    const panel = document.getElementById("case");
+    if (panel && changed.has(panel.dataset.case) && window.htmx) {
+      // Keep a half-written reply: only refresh when the member is not typing one.
+      const box = document.getElementById("reply-text");
+      if (!box || document.activeElement !== box) {
+        htmx.ajax("GET", panel.dataset.panelUrl, {target: "#case", swap: "outerHTML"});
+      }
+    }
+    document.dispatchEvent(new CustomEvent("ev:changes", {detail: Array.from(changed)}));
+  }
+
+  const source = new EventSource("/live?after=" + encodeURIComponent(body.dataset.liveAfter));
+  source.addEventListener("changes", function (e) {
+    JSON.parse(e.data).forEach(function (c) { pending.add(c.case); });
+    if (!timer) timer = setTimeout(refresh, 250);
+  });
+  source.addEventListener("open", function () {
+    if (status) { status.classList.add("on"); status.title = "live updates on"; }
+    body.dataset.live = "on";
+  });
+  source.addEventListener("error", function () {
+    if (status) { status.classList.remove("on"); status.title = "reconnecting…"; }
+    body.dataset.live = "off";
+  });
+})();

@@ -1,0 +1,48 @@
+"""What a member may see, and cases shaped for pages.
+
+Kept apart from the routes so the rules (a spoke sees its own cases, a hub sees its spokes)
+are one function the inbox, the case page and the live stream all share.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from escapevelocity.domain.enrich import mask_pii
+from escapevelocity.domain.org import Member, Organisation
+from escapevelocity.domain.records import Mention, Signals
+
+
+def visible_teams(org: Organisation, member: Member) -> set[str]:
+    """A member's own teams, plus every spoke of a hub they belong to."""
+    teams = set(member.teams)
+    hubs = {t.id for t in org.teams if t.id in teams and t.kind == "hub"}
+    teams |= {t.id for t in org.teams if t.hub in hubs}
+    return teams
+
+
+def can_see(org: Organisation, member: Member, case: dict[str, Any]) -> bool:
+    return case.get("team") in visible_teams(org, member)
+
+
+_mention = msgspec.json.Decoder(Mention)
+_signals = msgspec.json.Decoder(Signals)
+
+
+def conversation(rows: list[Any]) -> list[dict[str, Any]]:
+    """Mentions of a case, oldest first, with PII masked for display."""
+    out = []
+    for row in rows:
+        m = _mention.decode(row.body)
+        s = _signals.decode(row.signals)
+        out.append({"mention": m, "signals": s, "text": mask_pii(m.text),
+                    "bio": mask_pii(m.author.bio)})
+    out.sort(key=lambda item: item["mention"].created_at)
+    return out
+
+
+def fill_template(text: str, author_name: str, handle: str) -> str:
+    name = author_name or handle
+    return text.replace("{author_name}", name).replace("{handle}", handle)
