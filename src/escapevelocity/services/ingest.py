@@ -66,50 +66,57 @@ def ingest(store: SqlStore, triager: Triager, clock: Clock, mentions: Iterable[M
 
 def ingest_batch(store: SqlStore, triager: Triager, now: datetime,
                  batch: list[Mention], *, context: Context | None = None) -> IngestReport:
-    """`context` (e.g. Context(crisis_level=...) from crisis mode) applies to every new case."""
+    """`context` (e.g. Context(crisis_level=...) from crisis mode) applies to every new case.
+
+    Three reads (stored mentions and reply parents in one, the authors' open cases, routing
+    state), the pure pipeline per mention, then one executemany per table. A case that an
+    earlier batch opened is read and written once however many follow-ups join it.
+    """
     context = context or Context()
     report = IngestReport()
     with store.begin() as conn:
-        stored = store.existing_keys(conn, [(m.channel, m.source_id) for m in batch])
-        parents = store.case_ids_for(conn, [(m.channel, m.in_reply_to) for m in batch
-                                            if m.in_reply_to])
+        known = store.mention_cases(
+            conn, [(m.channel, m.source_id) for m in batch]
+            + [(m.channel, m.in_reply_to) for m in batch if m.in_reply_to])
         by_author = store.open_cases_by_author(
             conn, {(m.channel, m.author.handle) for m in batch}, now - FOLLOW_UP_WINDOW)
         state = RoutingState(presence=store.presence(conn), load=store.open_loads(conn))
 
+        stored = set(known)  # keys already in the store (before this batch)
         new_cases: dict[str, dict] = {}
-        joined_ids: list[str] = []
-        mention_rows: list[dict] = []
+        added: list[Event] = []  # follow-ups joining cases opened by earlier batches
+        mention_rows: list[tuple] = []
         events: list[Event] = []
-        added: list[Event] = []
-        seen: set[str] = set()
+        signals_of = triager.signals
+        triage = triager.triage
         for m in batch:
             key = m.key
-            if key in stored or key in seen:
+            if key in stored:
                 report.duplicates += 1
                 continue
-            seen.add(key)
-            signals = triager.signals(m)
-            case_id = (parents.get(f"{m.channel}:{m.in_reply_to}") if m.in_reply_to else None
-                       ) or by_author.get((m.channel, m.author.handle))
+            stored.add(key)
+            signals = signals_of(m)
+            channel, handle = m.channel, m.author.handle
+            case_id = (known.get(f"{channel}:{m.in_reply_to}") if m.in_reply_to else None
+                       ) or by_author.get((channel, handle))
             if case_id:
                 e = Event(case_id, ev.MENTION_ADDED, now, ev.SYSTEM,
                           {"mention": key, "mention_at": m.created_at,
                            "situation": signals.situation})
-                if case_id in new_cases:
-                    new_cases[case_id] = projection.apply(new_cases[case_id], e)
+                case = new_cases.get(case_id)
+                if case is not None:
+                    new_cases[case_id] = projection.apply(case, e)
                     events.append(e)
                 else:
                     added.append(e)
-                    joined_ids.append(case_id)
                 report.joined += 1
             else:
                 case_id = projection.case_id_for(key)
-                result = triager.triage(m, state, now, context, signals=signals)
+                result = triage(m, state, now, context, signals=signals)
                 d, a = result.decision, result.assignment
                 opened = [
                     Event(case_id, ev.OPENED, now, ev.SYSTEM,
-                          {"mention": key, "author": m.author.handle, "channel": m.channel,
+                          {"mention": key, "author": handle, "channel": channel,
                            "title": m.text[:projection.TITLE_CHARS], "mention_at": m.created_at}),
                     Event(case_id, ev.DECIDED, now, ev.SYSTEM,
                           {"decision": msgspec.to_builtins(d),
@@ -122,20 +129,19 @@ def ingest_batch(store: SqlStore, triager: Triager, now: datetime,
                 new_cases[case_id] = projection.replay(case_id, opened)
                 report.opened += 1
                 report.teams.add(a.team)
-            by_author[(m.channel, m.author.handle)] = case_id
+            by_author[(channel, handle)] = case_id
             report.case_ids.append(case_id)
-            mention_rows.append({
-                "channel": m.channel, "source_id": m.source_id, "case_id": case_id,
-                "author_handle": m.author.handle, "created_at": m.created_at,
-                "received_at": now, "body": _enc(m).decode(), "signals": _enc(signals).decode()})
+            mention_rows.append((channel, m.source_id, case_id, handle, m.created_at, now,
+                                 _enc(m).decode(), _enc(signals).decode()))
             report.accepted += 1
-            parents.setdefault(key, case_id)
+            known.setdefault(key, case_id)
 
-        store.insert_mentions(conn, mention_rows)
+        store.insert_mention_rows(conn, mention_rows)
         store.insert_cases(conn, list(new_cases.values()))
         reopens: list[Event] = []
         if added:
-            current = store.get_cases(conn, joined_ids, for_update=True)
+            current = store.get_cases(conn, {e.case_id for e in added}, for_update=True)
+            read = {case_id: case["version"] for case_id, case in current.items()}
             for e in added:
                 case = current[e.case_id]
                 updated = projection.apply(case, e)
@@ -143,9 +149,9 @@ def ingest_batch(store: SqlStore, triager: Triager, now: datetime,
                     reopen = Event(e.case_id, ev.REOPENED, now, ev.SYSTEM, {"mention": e.data["mention"]})
                     updated = projection.apply(updated, reopen)
                     reopens.append(reopen)
-                if not store.update_case(conn, updated, case["version"]):
-                    raise RuntimeError(f"case {e.case_id} changed during ingest; retry the batch")
                 current[e.case_id] = updated
                 report.teams.add(updated["team"])
+            if not store.update_cases(conn, [(current[i], v) for i, v in read.items()]):
+                raise RuntimeError("a case changed during ingest; retry the batch")
         store.append(conn, events + added + reopens)
     return report

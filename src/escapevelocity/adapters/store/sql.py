@@ -8,6 +8,7 @@ conn:`), so a handler writes the log and the projection atomically or not at all
 from __future__ import annotations
 
 import os
+from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -27,6 +28,7 @@ _encode = msgspec.json.encode
 _decode = msgspec.json.decode
 CASE_COLUMNS = tuple(c.name for c in t.cases.columns)
 DT_COLUMNS = tuple(c.name for c in t.cases.columns if isinstance(c.type, sa.DateTime))
+DT_SET = frozenset(DT_COLUMNS)
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -81,6 +83,20 @@ class SqlStore:
         self.url = url
         self.engine = make_engine(url)
         self.dialect = self.engine.dialect.name
+        # Bulk paths (ingest) go straight to the DBAPI cursor with executemany: SQLAlchemy's
+        # per-row parameter processing cost more than the database work. Values are bound
+        # exactly as SQLAlchemy binds them (its own DateTime processor), so rows written
+        # either way read back the same.
+        d = self.engine.dialect
+        self._p = "?" if d.paramstyle == "qmark" else "%s"
+        self._dt = sa.DateTime(timezone=True).dialect_impl(d).bind_processor(d) or _same
+
+    def _cursor(self, conn: Connection) -> Any:
+        """A DBAPI cursor inside the caller's transaction (same connection, same commit)."""
+        return conn.connection.driver_connection.cursor()
+
+    def _marks(self, n: int) -> str:
+        return ",".join([self._p] * n)
 
     def migrate(self) -> None:
         migrate(self.engine)
@@ -182,27 +198,56 @@ class SqlStore:
 
     def existing_keys(self, conn: Connection, keys: Sequence[tuple[str, str]]) -> set[str]:
         """Which (channel, source_id) pairs are already stored, as 'channel:source_id'."""
-        found: set[str] = set()
-        for chunk in _chunks(list(keys), 500):
-            ids = [s for _, s in chunk]
-            q = sa.select(t.mentions.c.channel, t.mentions.c.source_id, t.mentions.c.case_id
-                          ).where(t.mentions.c.source_id.in_(ids))
-            wanted = set(chunk)
-            found |= {f"{c}:{s}" for c, s, _ in conn.execute(q) if (c, s) in wanted}
-        return found
+        return set(self.mention_cases(conn, keys))
 
     def case_ids_for(self, conn: Connection, keys: Sequence[tuple[str, str]]) -> dict[str, str]:
+        return self.mention_cases(conn, keys)
+
+    def mention_cases(self, conn: Connection, keys: Iterable[tuple[str, str]]) -> dict[str, str]:
+        """'channel:source_id' -> case id for the stored ones among `keys`.
+
+        One query per channel so the (channel, source_id) unique index is used: filtering on
+        source_id alone scans the whole table, which made ingest quadratic.
+        """
+        by_channel: dict[str, set[str]] = defaultdict(set)
+        for channel, source_id in keys:
+            by_channel[channel].add(source_id)
         out: dict[str, str] = {}
-        for chunk in _chunks(list(keys), 500):
-            q = sa.select(t.mentions.c.channel, t.mentions.c.source_id, t.mentions.c.case_id
-                          ).where(t.mentions.c.source_id.in_([s for _, s in chunk]))
-            wanted = set(chunk)
-            out |= {f"{c}:{s}": case for c, s, case in conn.execute(q) if (c, s) in wanted}
+        if not by_channel:
+            return out
+        cur = self._cursor(conn)
+        try:
+            for channel, ids in by_channel.items():
+                for chunk in _chunks(list(ids), 500):
+                    cur.execute("SELECT source_id, case_id FROM mentions WHERE channel = "
+                                f"{self._p} AND source_id IN ({self._marks(len(chunk))})",
+                                [channel, *chunk])
+                    for source_id, case_id in cur.fetchall():
+                        out[f"{channel}:{source_id}"] = case_id
+        finally:
+            cur.close()
         return out
 
+    MENTION_COLUMNS = ("channel", "source_id", "case_id", "author_handle", "created_at",
+                       "received_at", "body", "signals")
+
     def insert_mentions(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
-        if rows:
-            conn.execute(t.mentions.insert(), rows)
+        self.insert_mention_rows(conn, [tuple(r[k] for k in self.MENTION_COLUMNS) for r in rows])
+
+    def insert_mention_rows(self, conn: Connection, rows: list[tuple]) -> None:
+        """Rows are tuples in MENTION_COLUMNS order; body and signals are JSON text."""
+        if not rows:
+            return
+        dt = self._dt
+        cur = self._cursor(conn)
+        try:
+            cur.executemany(
+                f"INSERT INTO mentions ({', '.join(self.MENTION_COLUMNS)}) "
+                f"VALUES ({self._marks(len(self.MENTION_COLUMNS))})",
+                [(c, s, case, a, dt(created), dt(received), body, sig)
+                 for c, s, case, a, created, received, body, sig in rows])
+        finally:
+            cur.close()
 
     def case_mentions(self, conn: Connection, case_id: str) -> list[sa.Row]:
         return list(conn.execute(sa.select(t.mentions).where(t.mentions.c.case_id == case_id)
@@ -215,10 +260,15 @@ class SqlStore:
     # --- events and the case projection --------------------------------------------------------
 
     def append(self, conn: Connection, events: Iterable[Event]) -> None:
-        rows = [{"case_id": e.case_id, "kind": e.kind, "at": e.at, "actor": e.actor,
-                 "data": _encode(e.data).decode()} for e in events]
+        dt = self._dt
+        rows = [(e.case_id, e.kind, dt(e.at), e.actor, _encode(e.data).decode()) for e in events]
         if rows:
-            conn.execute(t.events.insert(), rows)
+            cur = self._cursor(conn)
+            try:
+                cur.executemany("INSERT INTO events (case_id, kind, at, actor, data) "
+                                f"VALUES ({self._marks(5)})", rows)
+            finally:
+                cur.close()
 
     def case_events(self, conn: Connection, case_id: str) -> list[Event]:
         q = sa.select(t.events).where(t.events.c.case_id == case_id).order_by(t.events.c.seq)
@@ -233,7 +283,33 @@ class SqlStore:
 
     def insert_cases(self, conn: Connection, cases: list[dict[str, Any]]) -> None:
         if cases:
-            conn.execute(t.cases.insert(), [{k: c[k] for k in CASE_COLUMNS} for c in cases])
+            cur = self._cursor(conn)
+            try:
+                cur.executemany(f"INSERT INTO cases ({', '.join(CASE_COLUMNS)}) "
+                                f"VALUES ({self._marks(len(CASE_COLUMNS))})",
+                                [self._case_values(c, CASE_COLUMNS) for c in cases])
+            finally:
+                cur.close()
+
+    def _case_values(self, case: dict[str, Any], columns: Sequence[str]) -> tuple:
+        dt = self._dt
+        return tuple(dt(case[k]) if k in DT_SET else case[k] for k in columns)
+
+    def update_cases(self, conn: Connection, updates: list[tuple[dict[str, Any], int]]) -> bool:
+        """Optimistic writes of many cases (case, expected version) in one executemany; False
+        (and the caller rolls back) if any of them changed since it was read."""
+        if not updates:
+            return True
+        columns = [k for k in CASE_COLUMNS if k != "id"]
+        cur = self._cursor(conn)
+        try:
+            cur.executemany(
+                f"UPDATE cases SET {', '.join(f'{k} = {self._p}' for k in columns)} "
+                f"WHERE id = {self._p} AND version = {self._p}",
+                [(*self._case_values(c, columns), c["id"], v) for c, v in updates])
+            return cur.rowcount == len(updates)
+        finally:
+            cur.close()
 
     def update_case(self, conn: Connection, case: dict[str, Any], expect_version: int) -> bool:
         """Optimistic write: fails (False) if someone changed the case since it was read."""
@@ -264,20 +340,34 @@ class SqlStore:
 
     def open_cases_by_author(self, conn: Connection, pairs: Iterable[tuple[str, str]],
                              since: datetime) -> dict[tuple[str, str], str]:
-        """The newest open case per (channel, author) touched since `since`."""
+        """The newest open case per (channel, author) touched since `since`.
+
+        Queried per channel so the (channel, author_handle, state) index is used.
+        """
         out: dict[tuple[str, str], tuple[datetime, str]] = {}
-        pairs = set(pairs)
-        for chunk in _chunks(sorted({h for _, h in pairs}), 500):
-            q = sa.select(t.cases.c.id, t.cases.c.channel, t.cases.c.author_handle,
-                          t.cases.c.last_mention_at).where(
-                t.cases.c.author_handle.in_(chunk),
-                t.cases.c.state.in_(projection.OPEN_STATES),
-                t.cases.c.last_mention_at >= since)
-            for r in conn.execute(q):
-                key = (r.channel, r.author_handle)
-                at = _utc(r.last_mention_at)
-                if key in pairs and (key not in out or at > out[key][0]):
-                    out[key] = (at, r.id)
+        by_channel: dict[str, set[str]] = defaultdict(set)
+        for channel, handle in pairs:
+            by_channel[channel].add(handle)
+        if not by_channel:
+            return {}
+        states = projection.OPEN_STATES
+        since_value = self._dt(since)
+        cur = self._cursor(conn)
+        try:
+            for channel, handles in by_channel.items():
+                for chunk in _chunks(list(handles), 500):
+                    cur.execute(
+                        "SELECT id, author_handle, last_mention_at FROM cases WHERE channel = "
+                        f"{self._p} AND author_handle IN ({self._marks(len(chunk))}) AND state "
+                        f"IN ({self._marks(len(states))}) AND last_mention_at >= {self._p}",
+                        [channel, *chunk, *states, since_value])
+                    for case_id, handle, last in cur.fetchall():
+                        key = (channel, handle)
+                        at = _dt_out(last)
+                        if key not in out or at > out[key][0]:
+                            out[key] = (at, case_id)
+        finally:
+            cur.close()
         return {k: v[1] for k, v in out.items()}
 
     def try_claim(self, conn: Connection, case_id: str, member: str, until: datetime,
@@ -311,6 +401,17 @@ class SqlStore:
         conn.execute(sa.delete(t.cases))
         for chunk in _chunks(cases, 1000):
             self.insert_cases(conn, chunk)
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _dt_out(value: Any) -> datetime:
+    """A DateTime column read through the DBAPI: SQLite gives text, PostgreSQL a datetime."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return _utc(value)
 
 
 def _event(r: sa.Row) -> Event:
