@@ -32,6 +32,10 @@ def empty(case_id: str) -> dict[str, Any]:
         "title": "", "claimed_by": None, "claim_until": None, "mention_count": 0,
         "rule_id": None, "playbook_version": None, "situation": None, "sentiment": None,
         "author_class": None, "version": 0,
+        # engagement (issue 6); tags and flags are comma-joined, sorted
+        "tags": "", "flags": "", "approval_state": "", "approval_draft": None, "approver": None,
+        "approval_due": None, "followup_state": "", "followup_due": None, "csat": None,
+        "crm_id": None,
     }
 
 
@@ -58,6 +62,8 @@ def apply(case: dict[str, Any], event: Event) -> dict[str, Any]:
                  sentiment=sig["sentiment_label"], author_class=sig.get("author_class", "customer"))
         start = c["opened_at"] or event.at
         c["sla_due"] = start + timedelta(minutes=dec["sla_minutes"])
+        c["tags"] = _joined(c["tags"], dec.get("tags", ()), ())
+        c["flags"] = _joined(c["flags"], dec.get("flags", ()), ())
     elif kind == ev.ASSIGNED:
         c["team"] = d["team"]
         c["assignee"] = d.get("member")
@@ -77,9 +83,56 @@ def apply(case: dict[str, Any], event: Event) -> dict[str, Any]:
             c["first_response_at"] = event.at
     elif kind == ev.RESOLVED:
         c.update(state="resolved", resolved_at=event.at, claimed_by=None, claim_until=None)
+    elif kind == ev.SLA_CLOCK:  # due on the track's business calendar; None while paused
+        c["sla_due"] = _dt(d["due"]) if d.get("due") else None
     elif kind == ev.REOPENED:
         c.update(state="assigned" if c["assignee"] else "queued", resolved_at=None)
+        if c["followup_state"] == "scheduled":  # the customer came back: no survey on top
+            c.update(followup_state="cancelled", followup_due=None)
+    else:
+        _apply_engagement(c, event)
     return c
+
+
+def _apply_engagement(c: dict[str, Any], event: Event) -> None:
+    d, kind = event.data, event.kind
+    if kind == ev.APPROVAL_REQUESTED:
+        c.update(approval_state="pending", approval_draft=d["draft"], approver=d["approver"],
+                 approval_due=_dt(d["due"]), claimed_by=None, claim_until=None)
+        if c["state"] == "claimed":
+            c["state"] = "assigned" if c["assignee"] else "queued"
+    elif kind == ev.APPROVAL_ESCALATED:
+        c.update(approver=d["to"], approval_due=_dt(d["due"]))
+    elif kind in (ev.APPROVED, ev.REJECTED, ev.APPROVAL_WITHDRAWN):
+        state = {ev.APPROVED: "approved", ev.REJECTED: "rejected"}.get(kind, "withdrawn")
+        c.update(approval_state=state, approval_due=None)
+    elif kind == ev.TAGS_CHANGED:
+        c["tags"] = _joined(c["tags"], d.get("add", ()), d.get("remove", ()))
+    elif kind == ev.FLAGS_CHANGED:
+        c["flags"] = _joined(c["flags"], d.get("add", ()), d.get("remove", ()))
+    elif kind == ev.CRM_LINKED:
+        c["crm_id"] = d["crm_id"] or None
+    elif kind == ev.FOLLOWUP_SCHEDULED:
+        c.update(followup_state="scheduled", followup_due=_dt(d["due"]))
+    elif kind == ev.FOLLOWUP_SENT:
+        c.update(followup_state="asked", followup_due=None)
+    elif kind == ev.FOLLOWUP_ANSWERED:
+        c["followup_state"] = "answered"
+        if d.get("csat") is not None:
+            c["csat"] = int(d["csat"])
+    elif kind == ev.FOLLOWUP_INVITED:
+        c["followup_state"] = "invited"
+    elif kind == ev.FOLLOWUP_CANCELLED:
+        c.update(followup_state="cancelled", followup_due=None)
+
+
+def split(value: str | None) -> list[str]:
+    """The tags or flags of a case as a list."""
+    return [x for x in (value or "").split(",") if x]
+
+
+def _joined(current: str, add: Any, remove: Any) -> str:
+    return ",".join(sorted((set(split(current)) | set(add)) - set(remove)))
 
 
 def replay(case_id: str, events: list[Event]) -> dict[str, Any]:

@@ -26,6 +26,37 @@ NOTE_ADDED = "note_added"
 KINDS = (OPENED, MENTION_ADDED, DECIDED, ASSIGNED, CLAIMED, RELEASED, REPLIED, RESOLVED,
          REOPENED, NOTE_ADDED)
 
+# SLAs and escalation (issue 5). `clock` is first_response / next_response / resolution and
+# `since` the instant that clock started, so each (clock, since) warns and breaches once.
+SLA_CLOCK = "sla_clock"  # the running clock's due time on its business calendar; data: clock, due
+SLA_WARNING = "sla_warning"  # data: clock, since, budget, used, due
+SLA_BREACHED = "sla_breached"  # data: clock, since, budget, used, due
+ESCALATED = "escalated"  # one rung of the ladder; data: clock, since, step, action, to
+
+KINDS += (SLA_CLOCK, SLA_WARNING, SLA_BREACHED, ESCALATED)
+
+# Engagement (issue 6): approvals, tags and flags, CRM link, follow-up and satisfaction.
+APPROVAL_REQUESTED = "approval_requested"  # a reply held as a draft; data: draft, text, approver, due
+APPROVAL_ALTERNATIVE = "approval_alternative"  # the submitter offers another wording
+APPROVAL_EDITED = "approval_edited"  # the approver changed the draft's text
+APPROVED = "approved"  # the approver approved; the reply is sent in the same transaction
+REJECTED = "rejected"  # the approver rejected it, with a note
+APPROVAL_ESCALATED = "approval_escalated"  # the approval SLA ran out: next approver on call
+APPROVAL_WITHDRAWN = "approval_withdrawn"  # the submitter took the draft back
+TAGS_CHANGED = "tags_changed"  # data: add, remove (tags)
+FLAGS_CHANGED = "flags_changed"  # data: add, remove (flags)
+CRM_LINKED = "crm_linked"  # data: crm_id, name, source
+FOLLOWUP_SCHEDULED = "followup_scheduled"  # data: due, ask (csat / thumbs)
+FOLLOWUP_SENT = "followup_sent"  # the satisfaction question went out (dry-run)
+FOLLOWUP_ANSWERED = "followup_answered"  # data: csat 1-5 or thumbs up/down, happy
+FOLLOWUP_INVITED = "followup_invited"  # a happy customer was invited to update the public post
+FOLLOWUP_CANCELLED = "followup_cancelled"
+
+KINDS += (APPROVAL_REQUESTED, APPROVAL_ALTERNATIVE, APPROVAL_EDITED, APPROVED, REJECTED,
+          APPROVAL_ESCALATED, APPROVAL_WITHDRAWN, TAGS_CHANGED, FLAGS_CHANGED, CRM_LINKED,
+          FOLLOWUP_SCHEDULED, FOLLOWUP_SENT, FOLLOWUP_ANSWERED, FOLLOWUP_INVITED,
+          FOLLOWUP_CANCELLED)
+
 # Incidents (crisis mode). Their stream id is "incident:<id>", never a case id: the case
 # projection ignores them (SqlStore.all_case_ids) and services/crisis.py folds them instead.
 INCIDENT_OPENED = "incident_opened"  # data: level, reason, by (a person or "system")

@@ -1,8 +1,10 @@
-"""Case commands from people: claim, release, reply, resolve, note.
+"""Case commands from people: claim, release, reply, resolve, reopen, assign.
 
-Every command is one transaction that appends its event and updates the projection with an
+Every command takes the acting member, checks the role matrix and scope (domain/permissions)
+and runs in one transaction that appends its events and updates the projection with an
 optimistic version check; the caller publishes to live views only after it returns (after
-commit), so no inbox ever shows a state that was rolled back.
+commit), so no inbox ever shows a state that was rolled back. The web pages and the API call
+these functions and nothing else, so every rule here holds on every path.
 """
 
 from __future__ import annotations
@@ -12,71 +14,97 @@ from typing import Any
 
 from escapevelocity.adapters.store.sql import ClaimTaken, SqlStore
 from escapevelocity.domain import cases as projection
+from escapevelocity.domain import engagement
 from escapevelocity.domain import events as ev
+from escapevelocity.domain import permissions as perm
 from escapevelocity.domain.clock import Clock
 from escapevelocity.domain.events import Event
+from escapevelocity.services import approvals, followup
+from escapevelocity.services.casetx import (
+    CONVERSATION_KINDS,
+    CaseError,
+    CaseNotFound,
+    ConversationChanged,
+    authorize,
+    commit,
+    load,
+    policy,
+)
+
+__all__ = ["CLAIM_LEASE", "MAX_REPLY_CHARS", "CaseError", "CaseNotFound", "ClaimTaken",
+           "ConversationChanged", "assign", "claim", "release", "reply", "resolve", "reopen",
+           "rebuild_projection"]
 
 CLAIM_LEASE = timedelta(minutes=10)
 MAX_REPLY_CHARS = 2_000
 
 
-class CaseError(Exception):
-    """A command that cannot be carried out, with a message a person can act on."""
-
-
-class CaseNotFound(CaseError):
-    pass
-
-
-def _load(store: SqlStore, conn: Any, case_id: str) -> dict[str, Any]:
-    case = store.get_case(conn, case_id, for_update=True)
-    if case is None:
-        raise CaseNotFound(f"no case {case_id!r}")
-    return case
-
-
-def _commit(store: SqlStore, conn: Any, case: dict[str, Any], event: Event) -> Event:
-    updated = projection.apply(case, event)
-    if not store.update_case(conn, updated, case["version"]):
-        raise CaseError("the case changed while you were working on it; reload and try again")
-    store.append(conn, [event])
-    return event
-
-
 def claim(store: SqlStore, clock: Clock, case_id: str, member: str,
-          lease: timedelta = CLAIM_LEASE) -> Event:
-    """Take the lease to answer. Of two members claiming at once exactly one wins; the other
-    gets ClaimTaken naming the holder."""
+          lease: timedelta = CLAIM_LEASE, *, override: bool = False) -> Event:
+    """Take (or, for the holder, extend) the lease to answer. Of two members claiming at once
+    exactly one wins; the other gets ClaimTaken naming the holder. `override` (strategist,
+    admin) takes the case from whoever holds it."""
     now = clock.now()
     until = now + lease
     with store.begin() as conn:
-        if not store.try_claim(conn, case_id, member, until, now):
+        case = store.get_case(conn, case_id)
+        if case is None:
+            raise CaseNotFound(f"no case {case_id!r}")
+        who = authorize(store, conn, member, perm.CLAIM, case)
+        if case["state"] == "resolved":
+            raise CaseError("the case is resolved; reopen it to work on it")
+        data: dict[str, Any] = {"until": until.isoformat()}
+        if override:
+            perm.check((who.role,), perm.OVERRIDE_CLAIM, member=member)
+            case = load(store, conn, case_id)
+            data |= {"override": True, "from": case["claimed_by"]}
+        elif not store.try_claim(conn, case_id, member, until, now):
             case = store.get_case(conn, case_id)
-            if case is None:
-                raise CaseNotFound(f"no case {case_id!r}")
             raise ClaimTaken(case["claimed_by"], case["claim_until"])
-        case = _load(store, conn, case_id)
-        return _commit(store, conn, case, Event(case_id, ev.CLAIMED, now, member,
-                                                {"until": until.isoformat()}))
+        else:
+            case = load(store, conn, case_id)
+        event = Event(case_id, ev.CLAIMED, now, member, data)
+        commit(store, conn, case, event)
+        return event
 
 
 def release(store: SqlStore, clock: Clock, case_id: str, member: str) -> Event:
     with store.begin() as conn:
-        case = _load(store, conn, case_id)
+        case = load(store, conn, case_id)
+        authorize(store, conn, member, perm.RELEASE, case)
         if case["claimed_by"] != member:
             raise CaseError("you do not hold the claim on this case")
-        return _commit(store, conn, case, Event(case_id, ev.RELEASED, clock.now(), member, {}))
+        event = Event(case_id, ev.RELEASED, clock.now(), member, {})
+        commit(store, conn, case, event)
+        return event
 
 
-def _holds(case: dict[str, Any], member: str, now: datetime) -> bool:
+def holds(case: dict[str, Any], member: str, now: datetime) -> bool:
     return case["claimed_by"] == member and case["claim_until"] is not None and (
         case["claim_until"] >= now)
 
 
+def _claimed_by_other(case: dict[str, Any], member: str, now: datetime) -> bool:
+    holder = case["claimed_by"]
+    return bool(holder and holder != member and case["claim_until"]
+                and case["claim_until"] >= now)
+
+
+def changes_since(store: SqlStore, conn: Any, case_id: str, seen_seq: int,
+                  member: str) -> list[Event]:
+    """What others added to the conversation after event `seen_seq` (the send-time guard)."""
+    return [e for e in store.case_events(conn, case_id)
+            if e.seq is not None and e.seq > seen_seq and e.kind in CONVERSATION_KINDS
+            and e.actor != member]
+
+
 def reply(store: SqlStore, clock: Clock, case_id: str, member: str, text: str, *,
-          template: str = "") -> Event:
-    """Send a reply (dry-run: recorded, not posted, until channel adapters exist). Only the
-    member holding the claim may reply."""
+          template: str = "", seen_seq: int | None = None) -> Event:
+    """Send a reply (dry-run: recorded, not posted, until channel adapters exist), or, when it
+    needs approval (playbook, the member's role or training, the risk list), hold it as a draft
+    routed to the approver on call: the returned event's kind says which (REPLIED or
+    APPROVAL_REQUESTED). Only the member holding the claim may reply; `seen_seq` (the last event
+    the member saw) rejects the send if others added to the conversation since."""
     text = text.strip()
     if not text:
         raise CaseError("the reply is empty")
@@ -84,30 +112,90 @@ def reply(store: SqlStore, clock: Clock, case_id: str, member: str, text: str, *
         raise CaseError(f"the reply is {len(text)} characters; the limit is {MAX_REPLY_CHARS}")
     now = clock.now()
     with store.begin() as conn:
-        case = _load(store, conn, case_id)
+        case = load(store, conn, case_id)
+        who = authorize(store, conn, member, perm.REPLY, case)
         if case["state"] == "resolved":
             raise CaseError("the case is resolved; reopen it to reply")
-        if not _holds(case, member, now):
-            holder = case["claimed_by"]
-            if holder and holder != member and case["claim_until"] and case["claim_until"] >= now:
-                raise ClaimTaken(holder, case["claim_until"])
+        if case["approval_state"] == "pending":
+            raise CaseError(f"a reply to this case is awaiting approval by {case['approver']}; "
+                            "wait for it or withdraw it")
+        rules = policy(store, conn)
+        if (case["team"] in rules.assignee_only_teams and case["assignee"]
+                and case["assignee"] != member):
+            raise perm.PermissionDenied(
+                f"on team {case['team']} only the assignee ({case['assignee']}) may reply",
+                action=perm.REPLY, member=member)
+        if not holds(case, member, now):
+            if _claimed_by_other(case, member, now):
+                raise ClaimTaken(case["claimed_by"], case["claim_until"])
             raise CaseError("claim the case before replying")
-        visibility = case["visibility"]
-        return _commit(store, conn, case, Event(case_id, ev.REPLIED, now, member, {
-            "text": text, "template": template, "visibility": visibility, "dry_run": True}))
+        if seen_seq is not None:
+            changed = changes_since(store, conn, case_id, seen_seq, member)
+            if changed:
+                raise ConversationChanged(changed)
+        need = engagement.approval_need(case, who, text, rules)
+        if need is not None:
+            return approvals.hold(store, conn, case, who, text, template, need, now, rules)
+        event = Event(case_id, ev.REPLIED, now, member, {
+            "text": text, "template": template, "visibility": case["visibility"],
+            "dry_run": True})
+        commit(store, conn, case, event)
+        return event
 
 
 def resolve(store: SqlStore, clock: Clock, case_id: str, member: str, note: str = "") -> Event:
+    """Resolve, and schedule the track's follow-up (satisfaction question) if it has one."""
     now = clock.now()
     with store.begin() as conn:
-        case = _load(store, conn, case_id)
+        case = load(store, conn, case_id)
+        authorize(store, conn, member, perm.RESOLVE, case)
         if case["state"] == "resolved":
             raise CaseError("the case is already resolved")
-        holder = case["claimed_by"]
-        if holder and holder != member and case["claim_until"] and case["claim_until"] >= now:
-            raise ClaimTaken(holder, case["claim_until"])
-        return _commit(store, conn, case, Event(case_id, ev.RESOLVED, now, member,
-                                                {"note": note[:MAX_REPLY_CHARS]}))
+        if _claimed_by_other(case, member, now):
+            raise ClaimTaken(case["claimed_by"], case["claim_until"])
+        if case["approval_state"] == "pending":
+            raise CaseError(f"a reply is awaiting approval by {case['approver']}; approve, "
+                            "reject or withdraw it before resolving")
+        events = [Event(case_id, ev.RESOLVED, now, member, {"note": note[:MAX_REPLY_CHARS]})]
+        events += followup.schedule(case, now, policy(store, conn))
+        commit(store, conn, case, *events)
+        return events[0]
+
+
+def reopen(store: SqlStore, clock: Clock, case_id: str, member: str, note: str = "") -> Event:
+    with store.begin() as conn:
+        case = load(store, conn, case_id)
+        authorize(store, conn, member, perm.REOPEN, case)
+        if case["state"] != "resolved":
+            raise CaseError("the case is not resolved")
+        event = Event(case_id, ev.REOPENED, clock.now(), member, {"note": note[:MAX_REPLY_CHARS]})
+        commit(store, conn, case, event)
+        return event
+
+
+def assign(store: SqlStore, clock: Clock, case_id: str, member: str, to: str | None,
+           team: str | None = None) -> Event:
+    """Hand the case to member `to` (None: back to the team queue), optionally moving it to
+    `team`; `to` must belong to the resulting team."""
+    with store.begin() as conn:
+        case = load(store, conn, case_id)
+        authorize(store, conn, member, perm.ASSIGN, case)
+        org = store.load_org(conn)
+        team = team or case["team"]
+        if team is None or org.team(team) is None:
+            raise CaseError(f"no team {team!r}")
+        if to is not None:
+            target = org.member(to)
+            if target is None:
+                raise CaseError(f"no member {to!r}")
+            if team not in target.teams:
+                raise CaseError(f"{to} is not on team {team}")
+            if not perm.allowed((target.role,), perm.REPLY):
+                raise CaseError(f"{to} ({target.role}) cannot work cases")
+        event = Event(case_id, ev.ASSIGNED, clock.now(), member,
+                      {"team": team, "member": to, "by": member})
+        commit(store, conn, case, event)
+        return event
 
 
 def rebuild_projection(store: SqlStore) -> int:

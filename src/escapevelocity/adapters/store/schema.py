@@ -118,3 +118,20 @@ cases = sa.Table(
     sa.Index("ix_cases_author", "channel", "author_handle", "state"),
     sa.Index("ix_cases_assignee", "assignee", "state"),
 )
+
+# --- engagement (issue 6, migration 0006_engagement): tags, flags, approval, follow-up, CRM ---
+for _column in (
+    sa.Column("tags", sa.Text, nullable=False, server_default=""),  # comma-joined, sorted
+    sa.Column("flags", sa.Text, nullable=False, server_default=""),
+    sa.Column("approval_state", sa.String(16), nullable=False, server_default=""),
+    sa.Column("approval_draft", sa.String(32)),
+    sa.Column("approver", sa.String(64)),  # on call for the pending draft
+    sa.Column("approval_due", When),
+    sa.Column("followup_state", sa.String(16), nullable=False, server_default=""),
+    sa.Column("followup_due", When),
+    sa.Column("csat", sa.Integer),
+    sa.Column("crm_id", sa.String(128)),
+):
+    cases.append_column(_column)
+sa.Index("ix_cases_approval_due", cases.c.approval_state, cases.c.approval_due)
+sa.Index("ix_cases_followup_due", cases.c.followup_state, cases.c.followup_due)

@@ -133,6 +133,12 @@ class SqlStore:
                 conn.execute(t.members.insert().values(id=m.id, presence="offline", **row))
 
     def load_org(self, conn: Connection) -> Organisation:
+        source = self.document(conn, "org")
+        if source:  # the applied YAML is the whole record (overflows, ladders); tables serve joins
+            import yaml
+
+            from escapevelocity.domain.org import load_org
+            return load_org(yaml.safe_load(source))
         teams = [Team(id=r.id, name=r.name, kind=r.kind, hub=r.hub, strategy=r.strategy,
                       overflow=r.overflow) for r in conn.execute(sa.select(t.teams))]
         members = [_decode(r.body, type=Member)
@@ -154,6 +160,11 @@ class SqlStore:
     def presence(self, conn: Connection) -> dict[str, str]:
         return {r.id: r.presence for r in conn.execute(sa.select(t.members.c.id,
                                                                  t.members.c.presence))}
+
+    def presence_seen(self, conn: Connection) -> dict[str, tuple[str, datetime | None]]:
+        """Declared presence and last activity per member (routing derives auto-away)."""
+        q = sa.select(t.members.c.id, t.members.c.presence, t.members.c.last_seen)
+        return {r.id: (r.presence, _utc(r.last_seen)) for r in conn.execute(q)}
 
     def open_loads(self, conn: Connection) -> dict[str, int]:
         q = (sa.select(t.cases.c.assignee, sa.func.count())
@@ -273,6 +284,16 @@ class SqlStore:
     def case_events(self, conn: Connection, case_id: str) -> list[Event]:
         q = sa.select(t.events).where(t.events.c.case_id == case_id).order_by(t.events.c.seq)
         return [_event(r) for r in conn.execute(q)]
+
+    def events_for_cases(self, conn: Connection, ids: Iterable[str]) -> dict[str, list[Event]]:
+        """Each case's events in log order, for many cases in a few queries."""
+        out: dict[str, list[Event]] = {}
+        for chunk in _chunks(sorted(set(ids)), 500):
+            q = (sa.select(t.events).where(t.events.c.case_id.in_(chunk))
+                 .order_by(t.events.c.case_id, t.events.c.seq))
+            for r in conn.execute(q):
+                out.setdefault(r.case_id, []).append(_event(r))
+        return out
 
     def events_since(self, conn: Connection, seq: int, limit: int = 500) -> list[Event]:
         q = sa.select(t.events).where(t.events.c.seq > seq).order_by(t.events.c.seq).limit(limit)
@@ -401,6 +422,36 @@ class SqlStore:
         conn.execute(sa.delete(t.cases))
         for chunk in _chunks(cases, 1000):
             self.insert_cases(conn, chunk)
+
+    # --- engagement (issue 6): member lookup, work that falls due, events by kind -------------
+
+    def member(self, conn: Connection, member_id: str) -> Member | None:
+        body = conn.execute(sa.select(t.members.c.body).where(t.members.c.id == member_id)
+                            ).scalar()
+        return _decode(body, type=Member) if body else None
+
+    def cases_due(self, conn: Connection, due: str, state: str, value: str, now: datetime,
+                  limit: int = 500) -> list[str]:
+        """Ids of cases whose `state` column equals `value` and whose `due` column has passed."""
+        c = t.cases.c
+        q = (sa.select(c.id).where(c[state] == value, c[due].is_not(None), c[due] <= now)
+             .order_by(c[due]).limit(limit))
+        return [r[0] for r in conn.execute(q)]
+
+    def cases_where(self, conn: Connection, column: str, value: Any,
+                    limit: int = 200) -> list[dict[str, Any]]:
+        q = (sa.select(t.cases).where(t.cases.c[column] == value)
+             .order_by(t.cases.c.updated_at.desc()).limit(limit))
+        return [_case(r) for r in conn.execute(q)]
+
+    def events_of_kinds(self, conn: Connection, kinds: Sequence[str], *,
+                        since: datetime | None = None, limit: int = 500) -> list[Event]:
+        """Newest first."""
+        q = sa.select(t.events).where(t.events.c.kind.in_(kinds))
+        if since is not None:
+            q = q.where(t.events.c.at >= since)
+        q = q.order_by(t.events.c.seq.desc()).limit(limit)
+        return [_event(r) for r in conn.execute(q)]
 
 
 def _same(value: Any) -> Any:

@@ -1,0 +1,289 @@
+"""Approvals: a reply that needs approval waits as a draft until an approver on call approves it.
+
+A reply needs approval when the playbook says so (the case's `approval` group: legal, PR, …),
+when the member's role or training requires it, or when its text matches the risk list
+(domain/engagement.approval_need). `cases.reply` then calls `hold` instead of sending: the draft
+goes to the first member of the group's rotation on shift, with the approval SLA. The approver
+can edit, approve (which sends, in the same transaction) or reject with a note; the submitter
+can offer alternatives or withdraw. `tick` escalates a draft whose SLA ran out to the next
+approver in the rotation.
+
+The only events that send a reply are `cases.reply` (when no approval is needed, decided inside
+its transaction) and `approve` here: no path sends a reply that needs approval without it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from escapevelocity.adapters.store.sql import SqlStore
+from escapevelocity.domain import engagement
+from escapevelocity.domain import events as ev
+from escapevelocity.domain import permissions as perm
+from escapevelocity.domain.clock import Clock
+from escapevelocity.domain.events import Event
+from escapevelocity.domain.org import Member
+from escapevelocity.services.casetx import CaseError, authorize, commit, load, policy
+
+MAX_TEXT = 2_000
+
+
+@dataclass
+class Draft:
+    """A draft reply awaiting approval (or decided), folded from the case's events."""
+
+    id: str
+    case_id: str
+    submitter: str
+    group: str
+    reasons: list[str]
+    text: str  # the current wording: the last edit, else the original
+    options: list[str]  # the original, then the submitter's alternatives
+    approver: str | None
+    due: datetime | None
+    state: str = "pending"  # pending / approved / rejected / withdrawn
+    template: str = ""
+    visibility: str = "public"
+    submitted_at: datetime | None = None
+    escalations: int = 0
+    note: str = ""  # the approver's note on approval or rejection
+    history: list[Event] = field(default_factory=list)
+
+
+def fold_drafts(events: list[Event]) -> list[Draft]:
+    """Every draft on a case, oldest first (pure)."""
+    drafts: dict[str, Draft] = {}
+    for e in events:
+        d = e.data
+        if e.kind == ev.APPROVAL_REQUESTED:
+            drafts[d["draft"]] = Draft(
+                id=d["draft"], case_id=e.case_id, submitter=e.actor, group=d["group"],
+                reasons=list(d["reasons"]), text=d["text"], options=[d["text"]],
+                approver=d["approver"], due=datetime.fromisoformat(d["due"]),
+                template=d.get("template", ""), visibility=d.get("visibility", "public"),
+                submitted_at=e.at, history=[e])
+            continue
+        draft = drafts.get(d.get("draft", ""))
+        if draft is None:
+            continue
+        draft.history.append(e)
+        if e.kind == ev.APPROVAL_ALTERNATIVE:
+            draft.options.append(d["text"])
+        elif e.kind == ev.APPROVAL_EDITED:
+            draft.text = d["text"]
+        elif e.kind == ev.APPROVAL_ESCALATED:
+            draft.approver, draft.due = d["to"], datetime.fromisoformat(d["due"])
+            draft.escalations += 1
+        elif e.kind in (ev.APPROVED, ev.REJECTED, ev.APPROVAL_WITHDRAWN):
+            draft.state = {ev.APPROVED: "approved", ev.REJECTED: "rejected"}.get(
+                e.kind, "withdrawn")
+            draft.note = d.get("note", "")
+            draft.due = None
+            if e.kind == ev.APPROVED:
+                draft.text = d["text"]
+    return list(drafts.values())
+
+
+def hold(store: SqlStore, conn: Any, case: dict[str, Any], submitter: Member, text: str,
+         template: str, need: engagement.ApprovalNeed, now: datetime,
+         rules: engagement.Policy) -> Event:
+    """Inside `cases.reply`'s transaction: store the reply as a draft for the approver on call."""
+    org = store.load_org(conn)
+    order = engagement.rotation(need.group, org, rules)
+    approver = engagement.on_call(order, org, now, exclude=[submitter.id])
+    if approver is None:
+        raise CaseError(f"this reply needs approval ({'; '.join(need.reasons)}) but nobody "
+                        f"other than you can approve for {need.group}: ask an admin to set "
+                        "the approval rotation")
+    due = now + timedelta(minutes=rules.approval_sla_minutes)
+    event = Event(case["id"], ev.APPROVAL_REQUESTED, now, submitter.id, {
+        "draft": f"d{case['version'] + 1}", "text": text, "template": template,
+        "visibility": case["visibility"], "reasons": list(need.reasons), "group": need.group,
+        "approver": approver, "due": due.isoformat(), "rotation": order})
+    commit(store, conn, case, event)
+    return event
+
+
+def _pending(store: SqlStore, conn: Any, case_id: str, draft_id: str
+             ) -> tuple[dict[str, Any], Draft]:
+    case = load(store, conn, case_id)
+    drafts = {d.id: d for d in fold_drafts(store.case_events(conn, case_id))}
+    draft = drafts.get(draft_id)
+    if draft is None:
+        raise CaseError(f"no draft {draft_id!r} on this case")
+    if draft.state != "pending" or case["approval_draft"] != draft_id:
+        raise CaseError(f"this draft is no longer awaiting approval (it was {draft.state})")
+    return case, draft
+
+
+def _approver(store: SqlStore, conn: Any, member: str, case: dict[str, Any],
+              draft: Draft) -> Member:
+    who = authorize(store, conn, member, perm.APPROVE, case)
+    if who.id == draft.submitter:
+        raise perm.PermissionDenied("nobody approves their own reply", action=perm.APPROVE,
+                                    member=member)
+    order = engagement.rotation(draft.group, store.load_org(conn), policy(store, conn))
+    if not engagement.may_approve(who, draft.group, order):
+        raise perm.PermissionDenied(f"{member} is not in the approval rotation for "
+                                    f"{draft.group} ({', '.join(order)})",
+                                    action=perm.APPROVE, member=member)
+    return who
+
+
+def _text(text: str) -> str:
+    text = text.strip()
+    if not text:
+        raise CaseError("the text is empty")
+    if len(text) > MAX_TEXT:
+        raise CaseError(f"the text is {len(text)} characters; the limit is {MAX_TEXT}")
+    return text
+
+
+def edit(store: SqlStore, clock: Clock, case_id: str, member: str, draft_id: str,
+         text: str) -> Event:
+    """The approver rewrites the draft before deciding."""
+    text = _text(text)
+    with store.begin() as conn:
+        case, draft = _pending(store, conn, case_id, draft_id)
+        _approver(store, conn, member, case, draft)
+        event = Event(case_id, ev.APPROVAL_EDITED, clock.now(), member,
+                      {"draft": draft_id, "text": text})
+        commit(store, conn, case, event)
+        return event
+
+
+def approve(store: SqlStore, clock: Clock, case_id: str, member: str, draft_id: str, *,
+            text: str | None = None, choice: int | None = None, note: str = "") -> Event:
+    """Approve and send: `text` (an edit made while approving), or option `choice` (0: the
+    original, 1…: the submitter's alternatives), or else the current wording. Returns the
+    REPLIED event; both events are appended in one transaction."""
+    now = clock.now()
+    with store.begin() as conn:
+        case, draft = _pending(store, conn, case_id, draft_id)
+        _approver(store, conn, member, case, draft)
+        if case["state"] == "resolved":
+            raise CaseError("the case was resolved meanwhile; reject or withdraw the draft")
+        if text is not None:
+            final = _text(text)
+        elif choice is not None:
+            if not 0 <= choice < len(draft.options):
+                raise CaseError(f"there are {len(draft.options)} options; pick 0 to "
+                                f"{len(draft.options) - 1}")
+            final = draft.options[choice]
+        else:
+            final = draft.text
+        approved = Event(case_id, ev.APPROVED, now, member,
+                         {"draft": draft_id, "text": final, "note": note[:MAX_TEXT],
+                          "submitter": draft.submitter})
+        sent = Event(case_id, ev.REPLIED, now, draft.submitter, {
+            "text": final, "template": draft.template, "visibility": draft.visibility,
+            "dry_run": True, "draft": draft_id, "approved_by": member,
+            "edited": final != draft.options[0]})
+        commit(store, conn, case, approved, sent)
+        return sent
+
+
+def reject(store: SqlStore, clock: Clock, case_id: str, member: str, draft_id: str,
+           note: str) -> Event:
+    note = note.strip()
+    if not note:
+        raise CaseError("say why: a rejection needs a note for the submitter")
+    with store.begin() as conn:
+        case, draft = _pending(store, conn, case_id, draft_id)
+        _approver(store, conn, member, case, draft)
+        event = Event(case_id, ev.REJECTED, clock.now(), member,
+                      {"draft": draft_id, "note": note[:MAX_TEXT], "submitter": draft.submitter})
+        commit(store, conn, case, event)
+        return event
+
+
+def offer_alternative(store: SqlStore, clock: Clock, case_id: str, member: str, draft_id: str,
+                      text: str) -> Event:
+    """The submitter offers another wording for the approver to pick."""
+    text = _text(text)
+    with store.begin() as conn:
+        case, draft = _pending(store, conn, case_id, draft_id)
+        authorize(store, conn, member, perm.REPLY, case)
+        if member != draft.submitter:
+            raise perm.PermissionDenied("only the submitter offers alternatives",
+                                        action=perm.REPLY, member=member)
+        event = Event(case_id, ev.APPROVAL_ALTERNATIVE, clock.now(), member,
+                      {"draft": draft_id, "text": text, "option": len(draft.options)})
+        commit(store, conn, case, event)
+        return event
+
+
+def withdraw(store: SqlStore, clock: Clock, case_id: str, member: str, draft_id: str) -> Event:
+    with store.begin() as conn:
+        case, draft = _pending(store, conn, case_id, draft_id)
+        who = authorize(store, conn, member, perm.REPLY, case)
+        if member != draft.submitter and who.role != "admin":
+            raise perm.PermissionDenied("only the submitter (or an admin) withdraws a draft",
+                                        action=perm.REPLY, member=member)
+        event = Event(case_id, ev.APPROVAL_WITHDRAWN, clock.now(), member, {"draft": draft_id})
+        commit(store, conn, case, event)
+        return event
+
+
+def tick(store: SqlStore, clock: Clock, now: datetime | None = None) -> list[Event]:
+    """Escalate every draft whose approval SLA has run out to the next approver in its
+    rotation, with a fresh SLA. Run it from the scheduler (or a test moving the clock)."""
+    now = now or clock.now()
+    out: list[Event] = []
+    with store.begin() as conn:
+        due = store.cases_due(conn, "approval_due", "approval_state", "pending", now)
+    for case_id in due:
+        with store.begin() as conn:
+            case = load(store, conn, case_id)
+            if case["approval_state"] != "pending" or case["approval_due"] > now:
+                continue  # decided or escalated by someone else meanwhile
+            drafts = {d.id: d for d in fold_drafts(store.case_events(conn, case_id))}
+            draft = drafts[case["approval_draft"]]
+            rules = policy(store, conn)
+            order = engagement.rotation(draft.group, store.load_org(conn), rules)
+            nxt = engagement.next_approver(order, case["approver"], exclude=[draft.submitter])
+            nxt = nxt or case["approver"]
+            event = Event(case_id, ev.APPROVAL_ESCALATED, now, ev.SYSTEM, {
+                "draft": draft.id, "from": case["approver"], "to": nxt,
+                "due": (now + timedelta(minutes=rules.approval_sla_minutes)).isoformat(),
+                "level": draft.escalations + 1,
+                "overdue_minutes": round((now - case["approval_due"]).total_seconds() / 60)})
+            commit(store, conn, case, event)
+            out.append(event)
+    return out
+
+
+def drafts(store: SqlStore, case_id: str, member: str) -> list[Draft]:
+    """Every draft on a case, for the case page."""
+    with store.begin() as conn:
+        case = load(store, conn, case_id)
+        authorize(store, conn, member, perm.VIEW, case)
+        return fold_drafts(store.case_events(conn, case_id))
+
+
+def queue(store: SqlStore, member: str, *, everyone: bool = False) -> list[dict[str, Any]]:
+    """Cases with a draft awaiting approval: the member's own (on call for it), or all of them
+    (`everyone`) for approvers watching the whole queue."""
+    with store.begin() as conn:
+        authorize(store, conn, member, perm.APPROVE)
+        if everyone:
+            rows = store.cases_where(conn, "approval_state", "pending")
+        else:
+            rows = [c for c in store.cases_where(conn, "approver", member)
+                    if c["approval_state"] == "pending"]
+    return sorted(rows, key=lambda c: c["approval_due"])
+
+
+def set_policy(store: SqlStore, clock: Clock, member: str, text: str) -> engagement.Policy:
+    """Replace the engagement policy (rotations, SLA, risk list, follow-ups); checked against
+    the organisation before it is saved."""
+    rules = engagement.load_policy(text)
+    with store.begin() as conn:
+        authorize(store, conn, member, perm.CONFIGURE)
+        problems = engagement.check_policy(rules, store.load_org(conn))
+        if problems:
+            raise ValueError("engagement policy: " + "; ".join(problems))
+        store.put_document(conn, engagement.POLICY_DOCUMENT, text, clock.now())
+    return rules

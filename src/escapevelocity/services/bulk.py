@@ -1,0 +1,63 @@
+"""Bulk actions: assign, tag or resolve many cases at once, with a result per case.
+
+The acting member needs the bulk permission; each case then runs through the same command a
+single click would (its own transaction, permission and scope check, claim guard), so a bulk
+action can never do what the member could not do case by case. One case failing does not stop
+the others.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from escapevelocity.adapters.store.sql import ClaimTaken, SqlStore
+from escapevelocity.domain import permissions as perm
+from escapevelocity.domain.clock import Clock
+from escapevelocity.services import annotate, cases
+from escapevelocity.services.casetx import CaseError, authorize
+
+ACTIONS = ("assign", "tag", "untag", "flag", "resolve")
+MAX_CASES = 500
+
+
+@dataclass(frozen=True)
+class Result:
+    case_id: str
+    ok: bool
+    message: str
+
+
+def run(store: SqlStore, clock: Clock, member: str, case_ids: Sequence[str], action: str, *,
+        to: str | None = None, team: str | None = None, tags: Sequence[str] = (),
+        note: str = "") -> list[Result]:
+    """Apply `action` to every case; returns one Result per case id, in order."""
+    if action not in ACTIONS:
+        raise CaseError(f"unknown bulk action {action!r}; one of {', '.join(ACTIONS)}")
+    ids = list(dict.fromkeys(case_ids))
+    if len(ids) > MAX_CASES:
+        raise CaseError(f"at most {MAX_CASES} cases at once; got {len(ids)}")
+    if action in ("tag", "untag", "flag") and not tags:
+        raise CaseError("give at least one tag")
+    with store.begin() as conn:
+        authorize(store, conn, member, perm.BULK)
+    out = []
+    for case_id in ids:
+        try:
+            if action == "assign":
+                cases.assign(store, clock, case_id, member, to, team)
+                msg = f"assigned to {to or 'the queue'}"
+            elif action == "resolve":
+                cases.resolve(store, clock, case_id, member, note)
+                msg = "resolved"
+            elif action == "flag":
+                e = annotate.flag(store, clock, case_id, member, add=tags)
+                msg = "flagged" if e else "already flagged"
+            else:
+                add, remove = (tags, ()) if action == "tag" else ((), tags)
+                e = annotate.tag(store, clock, case_id, member, add=add, remove=remove)
+                msg = ("tagged" if action == "tag" else "untagged") if e else "no change"
+            out.append(Result(case_id, True, msg))
+        except (CaseError, ClaimTaken, perm.PermissionDenied, ValueError) as exc:
+            out.append(Result(case_id, False, str(exc)))
+    return out
