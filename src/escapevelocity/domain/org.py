@@ -1,37 +1,109 @@
 """The organisation: hubs and spokes, teams, members with skills, languages, shifts, capacity.
 
-Loaded from YAML (`ev workspace init` seeds one; issue 5 adds `ev org apply`). Presence and load
-are not part of the organisation: they change by the second and are passed to routing as state.
+Loaded from YAML (`ev org apply org.yaml`; `ev workspace init` seeds the demo one). Presence and
+load are not part of the organisation: they change by the second and are passed to routing as
+state. The SLA escalation ladders live here too, because who is notified, who is paged and who
+takes over are questions about people, not about the playbook's rules.
+
+A hub sees every case of the spokes under it (and of teams under no hub); a spoke sees its own;
+an agency partner sees only the teams it is a member of (`visible_teams`).
 """
 
 from __future__ import annotations
 
-from datetime import datetime, time
-from zoneinfo import ZoneInfo
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 
 ROLES = ("strategist", "community_manager", "liaison", "analyst", "approver", "agency", "admin")
 STRATEGIES = ("least_load", "round_robin", "expertise")
+KINDS = ("hub", "spoke", "agency")
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+OVERFLOW_WHEN = ("busy", "off_hours")
+ACTIONS = ("notify_assignee", "reassign", "notify_lead", "page_on_call")
+PRESENCE = ("online", "away", "offline")
 
 
 class Shift(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Working hours in the member's time zone; `end` before `start` runs through midnight."""
+
     tz: str = "UTC"
     days: list[str] = msgspec.field(default_factory=lambda: list(DAYS))
     start: str = "00:00"
     end: str = "24:00"
+    holidays: list[date] = []  # local dates off (public holidays, leave)
 
     def covers(self, at: datetime) -> bool:
-        local = at.astimezone(ZoneInfo(self.tz))
-        if DAYS[local.weekday()] not in self.days:
-            return False
-        start = time.fromisoformat(self.start)
-        now = local.time()
-        if self.end == "24:00":
-            return now >= start
-        end = time.fromisoformat(self.end)
-        return start <= now < end if start <= end else (now >= start or now < end)
+        return compile_shift(self).covers(at)
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledShift:
+    """A shift as numbers: checking it costs a time-zone conversion and two comparisons."""
+
+    zone: tzinfo
+    days: frozenset[int]
+    start: int  # minutes since local midnight
+    end: int
+    holidays: frozenset[date]
+
+    def covers(self, at: datetime) -> bool:
+        return self.covers_local(at.astimezone(self.zone))
+
+    def covers_local(self, local: datetime) -> bool:
+        minute = local.hour * 60 + local.minute
+        if self.start <= self.end:
+            day = local.date() if self.start <= minute < self.end else None
+        elif minute >= self.start:
+            day = local.date()
+        elif minute < self.end:  # after midnight: the shift began the day before
+            day = local.date() - timedelta(days=1)
+        else:
+            day = None
+        return day is not None and day.weekday() in self.days and day not in self.holidays
+
+
+def _minutes(value: str) -> int:
+    if value == "24:00":
+        return 24 * 60
+    t = time.fromisoformat(value)
+    return t.hour * 60 + t.minute
+
+
+_SHIFTS: dict[tuple, CompiledShift] = {}
+
+
+def compile_shift(shift: Shift) -> CompiledShift:
+    key = (shift.tz, tuple(shift.days), shift.start, shift.end, tuple(shift.holidays))
+    found = _SHIFTS.get(key)
+    if found is None:
+        found = CompiledShift(ZoneInfo(shift.tz), frozenset(DAYS.index(d) for d in shift.days),
+                              _minutes(shift.start), _minutes(shift.end),
+                              frozenset(shift.holidays))
+        if len(_SHIFTS) < 10_000:
+            _SHIFTS[key] = found
+    return found
+
+
+class Overflow(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Where cases go when this team cannot take them.
+
+    `busy`: nobody here is online, on shift and under capacity. `off_hours`: nobody here is on
+    shift at all (nights, weekends, holidays): follow the sun to another region's team, and
+    queue there. `start`/`end` limit the rule to a window, such as a product launch.
+    """
+
+    to: str
+    when: str = "busy"
+    start: datetime | None = None
+    end: datetime | None = None
+    description: str = ""
+
+    def active(self, now: datetime) -> bool:
+        return ((self.start is None or now >= _aware(self.start))
+                and (self.end is None or now < _aware(self.end)))
 
 
 class Team(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -40,7 +112,14 @@ class Team(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     kind: str = "spoke"  # hub / spoke / agency
     hub: str | None = None
     strategy: str = "least_load"
-    overflow: str | None = None  # team that takes cases nobody here can take
+    overflow: str | None = None  # team that takes cases nobody here can take (a `busy` rule)
+    overflows: list[Overflow] = []  # more rules, tried in order before `overflow`
+    region: str = ""
+    lead: str | None = None  # member notified by the escalation ladder
+    on_call: list[str] = []  # members paged by the escalation ladder, first first
+
+    def overflow_rules(self) -> list[Overflow]:
+        return [*self.overflows, *([Overflow(self.overflow)] if self.overflow else [])]
 
 
 class Member(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -50,44 +129,202 @@ class Member(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     role: str = "community_manager"
     email: str = ""
     skills: dict[str, int] = {}  # skill -> proficiency 1..5
+    skill_until: dict[str, date] = {}  # skill -> last day it counts (e.g. a launch skill)
     languages: list[str] = msgspec.field(default_factory=lambda: ["en"])
+    region: str = ""
     capacity: int = 10
     shift: Shift = Shift()
+
+    def skill(self, name: str, today: date | None = None) -> int:
+        level = self.skills.get(name, 0)
+        until = self.skill_until.get(name)
+        if level and until is not None and today is not None and today > until:
+            return 0
+        return level
+
+
+class EscalationStep(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """One rung: `action` once the SLA clock has used `at` of its budget (1.0 = the breach)."""
+
+    action: str
+    at: float
+
+
+DEFAULT_LADDER = (EscalationStep("notify_assignee", 0.75), EscalationStep("reassign", 1.0),
+                  EscalationStep("notify_lead", 1.25), EscalationStep("page_on_call", 1.5))
+
+
+class SlaSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    warn_at: float = 0.75  # share of the budget at which a warning event is written
+    escalation: dict[str, list[EscalationStep]] = {}  # track (or "default") -> ladder
+
+    def ladder(self, track: str | None) -> tuple[EscalationStep, ...]:
+        steps = self.escalation.get(track or "") or self.escalation.get("default")
+        return tuple(sorted(steps, key=lambda s: s.at)) if steps else DEFAULT_LADDER
 
 
 class Organisation(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     teams: list[Team]
     members: list[Member]
+    sla: SlaSettings = SlaSettings()
+    description: str = ""
 
     def team(self, team_id: str) -> Team | None:
-        return next((t for t in self.teams if t.id == team_id), None)
+        return index(self).teams.get(team_id)
 
     def members_of(self, team_id: str) -> list[Member]:
-        return [m for m in self.members if team_id in m.teams]
+        return list(index(self).members_of.get(team_id, ()))
 
     def member(self, member_id: str) -> Member | None:
-        return next((m for m in self.members if m.id == member_id), None)
+        return index(self).members.get(member_id)
 
     def check(self) -> list[str]:
         """Problems that make the organisation unusable, in words."""
         ids = {t.id for t in self.teams}
+        people = {m.id for m in self.members}
         problems = []
+        for dup in sorted({t.id for t in self.teams if [x.id for x in self.teams].count(t.id) > 1}):
+            problems.append(f"team {dup}: defined twice")
+        for dup in sorted({m.id for m in self.members
+                           if [x.id for x in self.members].count(m.id) > 1}):
+            problems.append(f"member {dup}: defined twice")
         for t in self.teams:
             if t.strategy not in STRATEGIES:
-                problems.append(f"team {t.id}: unknown strategy {t.strategy!r}")
-            for ref in (t.hub, t.overflow):
+                problems.append(f"team {t.id}: unknown strategy {t.strategy!r}; strategies: "
+                                f"{', '.join(STRATEGIES)}")
+            if t.kind not in KINDS:
+                problems.append(f"team {t.id}: unknown kind {t.kind!r}; kinds: {', '.join(KINDS)}")
+            for ref in (t.hub, t.overflow, *(o.to for o in t.overflows)):
                 if ref and ref not in ids:
                     problems.append(f"team {t.id}: unknown team {ref!r}")
+            if t.hub and self.team(t.hub) and self.team(t.hub).kind != "hub":
+                problems.append(f"team {t.id}: {t.hub!r} is not a hub")
+            for o in t.overflows:
+                if o.when not in OVERFLOW_WHEN:
+                    problems.append(f"team {t.id}: overflow when {o.when!r}; one of "
+                                    f"{', '.join(OVERFLOW_WHEN)}")
+                if o.start and o.end and _aware(o.end) <= _aware(o.start):
+                    problems.append(f"team {t.id}: overflow window to {o.to} ends before it starts")
+            for who in (t.lead, *t.on_call):
+                if who and who not in people:
+                    problems.append(f"team {t.id}: unknown member {who!r}")
         for m in self.members:
             problems += [f"member {m.id}: unknown team {t!r}" for t in m.teams if t not in ids]
             if m.role not in ROLES:
-                problems.append(f"member {m.id}: unknown role {m.role!r}; roles: {ROLES}")
+                problems.append(f"member {m.id}: unknown role {m.role!r}; roles: {', '.join(ROLES)}")
+            if m.capacity < 0:
+                problems.append(f"member {m.id}: capacity must be 0 or more")
+            bad = [s for s, level in m.skills.items() if not 1 <= level <= 5]
+            if bad:
+                problems.append(f"member {m.id}: proficiency of {', '.join(bad)} must be 1..5")
+            problems += _shift_problems(m)
+        if not 0 < self.sla.warn_at < 1:
+            problems.append(f"sla: warn_at {self.sla.warn_at} must be between 0 and 1")
+        for track, steps in self.sla.escalation.items():
+            for s in steps:
+                if s.action not in ACTIONS:
+                    problems.append(f"sla escalation {track}: unknown action {s.action!r}; "
+                                    f"actions: {', '.join(ACTIONS)}")
+                if s.at <= 0:
+                    problems.append(f"sla escalation {track}: {s.action} at must be positive")
         return problems
 
 
+def _shift_problems(m: Member) -> list[str]:
+    s = m.shift
+    out = []
+    try:
+        ZoneInfo(s.tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        out.append(f"member {m.id}: unknown time zone {s.tz!r}")
+    bad = [d for d in s.days if d not in DAYS]
+    if bad:
+        out.append(f"member {m.id}: unknown shift days {bad}; days: {', '.join(DAYS)}")
+    for v in (s.start, s.end):
+        try:
+            _minutes(v)
+        except ValueError:
+            out.append(f"member {m.id}: shift time {v!r} is not HH:MM")
+    return out
+
+
+def _aware(t: datetime) -> datetime:
+    from datetime import UTC
+
+    return t if t.tzinfo else t.replace(tzinfo=UTC)
+
+
 def load_org(data: dict) -> Organisation:
-    org = msgspec.convert(data, Organisation)
+    try:
+        org = msgspec.convert(data, Organisation)
+    except msgspec.ValidationError as exc:
+        raise ValueError(f"organisation: {exc}") from None
     problems = org.check()
     if problems:
         raise ValueError("organisation: " + "; ".join(problems))
     return org
+
+
+# --- lookups, compiled once per organisation ---------------------------------------------------
+
+@dataclass(frozen=True)
+class OrgIndex:
+    teams: dict[str, Team]
+    members: dict[str, Member]
+    members_of: dict[str, tuple[Member, ...]]
+    shifts: dict[str, CompiledShift]  # member -> shift
+    zones: tuple[tzinfo, ...]  # distinct shift zones, so routing converts `now` once per zone
+    zone_of: dict[str, int]  # member -> position in zones
+
+
+_INDEX: dict[int, tuple[Organisation, OrgIndex]] = {}
+
+
+def index(org: Organisation) -> OrgIndex:
+    """Dict lookups for an organisation; memoised by identity (the org is immutable)."""
+    hit = _INDEX.get(id(org))
+    if hit is not None and hit[0] is org:
+        return hit[1]
+    members_of: dict[str, list[Member]] = {}
+    for m in org.members:
+        for t in m.teams:
+            members_of.setdefault(t, []).append(m)
+    shifts = {m.id: compile_shift(m.shift) for m in org.members}
+    zones: list[tzinfo] = []
+    zone_of: dict[str, int] = {}
+    for mid, s in shifts.items():
+        if s.zone not in zones:
+            zones.append(s.zone)
+        zone_of[mid] = zones.index(s.zone)
+    built = OrgIndex({t.id: t for t in org.teams}, {m.id: m for m in org.members},
+                     {k: tuple(v) for k, v in members_of.items()}, shifts, tuple(zones), zone_of)
+    if len(_INDEX) >= 16:  # holding the org keeps its id from being reused while cached
+        _INDEX.pop(next(iter(_INDEX)))
+    _INDEX[id(org)] = (org, built)
+    return built
+
+
+# --- visibility: hub sees all, spoke sees own ---------------------------------------------------
+
+def visible_teams(org: Organisation, member_id: str) -> set[str] | None:
+    """Teams whose cases `member_id` may see; None means every team (no filter).
+
+    Admins see everything. A hub member sees the hub, every spoke under it and every team that
+    belongs to no hub; with one hub that is the whole organisation. A spoke or agency member
+    sees only the teams they belong to. Unknown members see nothing.
+    """
+    member = org.member(member_id)
+    if member is None:
+        return set()
+    if member.role == "admin":
+        return None
+    all_ids = {t.id for t in org.teams}
+    seen: set[str] = set()
+    for tid in member.teams:
+        team = org.team(tid)
+        if team is None:
+            continue
+        seen.add(tid)
+        if team.kind == "hub" and member.role != "agency":
+            seen |= {t.id for t in org.teams if t.hub == tid or (t.hub is None and t.kind != "hub")}
+    return None if seen >= all_ids else seen
