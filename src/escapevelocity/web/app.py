@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -186,7 +186,7 @@ def create_app(workspace: Workspace, settings: Settings) -> FastAPI:
     app.include_router(routes_case.router)
     app.include_router(live.router)
     app.include_router(routes_api.router)
-    app.include_router(routes_playbook.router)
+    app.include_router(routes_playbook.router, dependencies=[Depends(auth.member_of)])
     # Feature pages: one include per router module (signals, drills, engagement, …).
 
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")

@@ -48,6 +48,7 @@ def member_of(request: Request) -> Member:
         if request.headers.get("HX-Request") or request.url.path.startswith("/live"):
             raise HTTPException(401, "your session has ended; log in again")
         raise LoginRequired(request.url.path)
+    request.state.member = member  # for layouts rendered by feature routers
     return member
 
 

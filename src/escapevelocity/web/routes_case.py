@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from escapevelocity.adapters.store import schema
 from escapevelocity.adapters.store.sql import ClaimTaken
 from escapevelocity.domain import events as ev
+from escapevelocity.domain.enrich import mask_pii
 from escapevelocity.domain.org import Member
 from escapevelocity.services import cases as commands
 from escapevelocity.web.auth import check_csrf, member_of, org_of
@@ -40,6 +41,7 @@ def case_view(request: Request, member: Member, case_id: str) -> dict[str, Any]:
         earlier = conn.execute(sa.select(sa.func.count()).select_from(schema.cases).where(
             c.author_handle == case["author_handle"], c.channel == case["channel"],
             c.id != case_id)).scalar_one()
+    case["title"] = mask_pii(case["title"])
     decided = next((e.data for e in history if e.kind == ev.DECIDED), {})
     assigned = [e for e in history if e.kind == ev.ASSIGNED]
     decision = decided.get("decision", {})
