@@ -85,8 +85,6 @@ def apply(case: dict[str, Any], event: Event) -> dict[str, Any]:
         c.update(state="resolved", resolved_at=event.at, claimed_by=None, claim_until=None)
     elif kind == ev.SLA_CLOCK:  # due on the track's business calendar; None while paused
         c["sla_due"] = _dt(d["due"]) if d.get("due") else None
-    elif kind == ev.SLA_CLOCK:  # due on the track's business calendar; None while paused
-        c["sla_due"] = _dt(d["due"]) if d.get("due") else None
     elif kind == ev.REOPENED:
         c.update(state="assigned" if c["assignee"] else "queued", resolved_at=None)
         if c["followup_state"] == "scheduled":  # the customer came back: no survey on top

@@ -35,15 +35,6 @@ ESCALATED = "escalated"  # one rung of the ladder; data: clock, since, step, act
 
 KINDS += (SLA_CLOCK, SLA_WARNING, SLA_BREACHED, ESCALATED)
 
-# SLAs and escalation (issue 5). `clock` is first_response / next_response / resolution and
-# `since` the instant that clock started, so each (clock, since) warns and breaches once.
-SLA_CLOCK = "sla_clock"  # the running clock's due time on its business calendar; data: clock, due
-SLA_WARNING = "sla_warning"  # data: clock, since, budget, used, due
-SLA_BREACHED = "sla_breached"  # data: clock, since, budget, used, due
-ESCALATED = "escalated"  # one rung of the ladder; data: clock, since, step, action, to
-
-KINDS += (SLA_CLOCK, SLA_WARNING, SLA_BREACHED, ESCALATED)
-
 # Engagement (issue 6): approvals, tags and flags, CRM link, follow-up and satisfaction.
 APPROVAL_REQUESTED = "approval_requested"  # a reply held as a draft; data: draft, text, approver, due
 APPROVAL_ALTERNATIVE = "approval_alternative"  # the submitter offers another wording

@@ -166,11 +166,6 @@ class SqlStore:
         q = sa.select(t.members.c.id, t.members.c.presence, t.members.c.last_seen)
         return {r.id: (r.presence, _utc(r.last_seen)) for r in conn.execute(q)}
 
-    def presence_seen(self, conn: Connection) -> dict[str, tuple[str, datetime | None]]:
-        """Declared presence and last activity per member (routing derives auto-away)."""
-        q = sa.select(t.members.c.id, t.members.c.presence, t.members.c.last_seen)
-        return {r.id: (r.presence, _utc(r.last_seen)) for r in conn.execute(q)}
-
     def open_loads(self, conn: Connection) -> dict[str, int]:
         q = (sa.select(t.cases.c.assignee, sa.func.count())
              .where(t.cases.c.assignee.is_not(None), t.cases.c.state.in_(projection.OPEN_STATES))
@@ -289,16 +284,6 @@ class SqlStore:
     def case_events(self, conn: Connection, case_id: str) -> list[Event]:
         q = sa.select(t.events).where(t.events.c.case_id == case_id).order_by(t.events.c.seq)
         return [_event(r) for r in conn.execute(q)]
-
-    def events_for_cases(self, conn: Connection, ids: Iterable[str]) -> dict[str, list[Event]]:
-        """Each case's events in log order, for many cases in a few queries."""
-        out: dict[str, list[Event]] = {}
-        for chunk in _chunks(sorted(set(ids)), 500):
-            q = (sa.select(t.events).where(t.events.c.case_id.in_(chunk))
-                 .order_by(t.events.c.case_id, t.events.c.seq))
-            for r in conn.execute(q):
-                out.setdefault(r.case_id, []).append(_event(r))
-        return out
 
     def events_for_cases(self, conn: Connection, ids: Iterable[str]) -> dict[str, list[Event]]:
         """Each case's events in log order, for many cases in a few queries."""
