@@ -1,0 +1,94 @@
+"""Two members in two browsers: one claims and replies, the other's inbox changes live (SSE);
+and hostile mention text never runs as script."""
+
+from __future__ import annotations
+
+from playwright.sync_api import expect
+
+
+
+def _mention(i: int, text: str, handle: str) -> dict:
+    return {"source_id": f"b{i}", "channel": "twitter", "text": text,
+            "author": {"handle": handle, "name": handle.title()},
+            "created_at": "2026-11-20T13:59:00Z"}
+
+
+def test_a_claim_and_reply_show_up_live_in_another_member_s_inbox(browser, server, log_in):
+    case_id = server.post([_mention(1, "my bill is wrong, I was charged twice this month",
+                                    "kim")])["case_ids"][0]
+    with server.workspace.store.begin() as conn:
+        assert server.workspace.store.get_case(conn, case_id)["team"] == "care"
+    ana = log_in(browser, server, "ana")  # hub: watches every queue
+    row = ana.locator(f'tr[data-case="{case_id}"]')
+    expect(row).to_be_visible()
+    expect(ana.locator("body[data-live=on]")).to_have_count(1, timeout=10_000)
+
+    priya = log_in(browser, server, "priya")
+    priya.goto(f"{server.url}/cases/{case_id}")
+    expect(priya.locator("text=Who is asking")).to_be_visible()
+    priya.click("#claim")
+    expect(priya.locator("text=You hold this case")).to_be_visible()
+    expect(row.locator("td.holder")).to_have_text("priya", timeout=10_000)  # live, no reload
+    expect(row).to_have_attribute("data-state", "claimed")
+
+    priya.select_option("#template", "empathy")
+    expect(priya.locator("#reply-text")).to_have_value("Hi Kim, I'm sorry to hear of your "
+                                                       "troubles. Is there anything we can do "
+                                                       "to help? Please send us a DM so we can "
+                                                       "look into it.")
+    priya.click("text=Send public reply")
+    expect(priya.locator("text=Reply recorded")).to_be_visible()
+    expect(row).to_have_attribute("data-state", "replied", timeout=10_000)
+
+    # A new mention arriving through the API shows up too.
+    new_id = server.post([_mention(2, "still waiting for the engineer, third day now",
+                                   "lee")])["case_ids"][0]
+    expect(ana.locator(f'tr[data-case="{new_id}"]')).to_be_visible(timeout=10_000)
+
+    # Ana opens the case Priya answered: she sees the reply; a claim attempt is refused
+    # only while Priya holds it (the reply released it), so here she may resolve it.
+    ana.goto(f"{server.url}/cases/{case_id}")
+    expect(ana.locator(".msg.out")).to_contain_text("sorry to hear")
+    for page in (ana, priya):
+        page.context.close()
+
+
+def test_the_other_member_s_open_case_page_shows_the_holder_live(browser, server, log_in):
+    case_id = server.post([_mention(3, "router keeps dropping wifi, help please",
+                                    "sam")])["case_ids"][0]
+    ana = log_in(browser, server, "ana")
+    ana.goto(f"{server.url}/cases/{case_id}")
+    expect(ana.locator("#claim")).to_be_visible()
+    expect(ana.locator("body[data-live=on]")).to_have_count(1, timeout=10_000)
+    priya = log_in(browser, server, "priya")
+    priya.goto(f"{server.url}/cases/{case_id}")
+    priya.click("#claim")
+    expect(ana.locator("#holder")).to_have_text("priya", timeout=10_000)
+    expect(ana.locator("#claim")).to_have_count(0)
+    for page in (ana, priya):
+        page.context.close()
+
+
+PAYLOADS = ['<script>window.__xss = 1</script> my bill is wrong',
+            '<img src=x onerror="window.__xss = 1"> refund please',
+            '"><svg onload="window.__xss = 1"> still waiting',
+            "javascript:window.__xss=1 <a href=\"javascript:window.__xss=1\">click</a>"]
+
+
+def test_hostile_mentions_are_shown_as_text_and_never_run(browser, server, log_in):
+    ids = server.post([_mention(10 + i, text, f"mallory{i}")
+                       for i, text in enumerate(PAYLOADS)])["case_ids"]
+    ana = log_in(browser, server, "ana")
+    dialogs: list[str] = []
+    ana.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    expect(ana.locator("td.title", has_text="<script>")).to_have_count(1)
+    assert ana.evaluate("window.__xss") is None
+    for case_id in ids:
+        ana.goto(f"{server.url}/cases/{case_id}")
+        expect(ana.locator(".msg.in .text")).to_be_visible()
+        assert ana.evaluate("window.__xss") is None
+    ana.goto(f"{server.url}/cases/{ids[0]}")
+    expect(ana.locator(".msg.in .text")).to_contain_text("<script>window.__xss = 1</script>")
+    assert ana.locator("script:not([src])").count() == 0
+    assert dialogs == []
+    ana.context.close()
