@@ -211,7 +211,8 @@ class Organisation(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         for m in self.members:
             problems += [f"member {m.id}: unknown team {t!r}" for t in m.teams if t not in ids]
             if m.role not in ROLES:
-                problems.append(f"member {m.id}: unknown role {m.role!r}; roles: {', '.join(ROLES)}")
+                problems.append(f"member {m.id}: unknown role {m.role!r}; "
+                                f"roles: {', '.join(ROLES)}")
             if m.capacity < 0:
                 problems.append(f"member {m.id}: capacity must be 0 or more")
             bad = [s for s, level in m.skills.items() if not 1 <= level <= 5]
