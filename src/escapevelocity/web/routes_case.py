@@ -101,9 +101,10 @@ async def _act(request: Request, member: Member, case_id: str, action: str,
     await check_csrf(request)
     _valid(case_id)
     await run_in_threadpool(case_view, request, member, case_id)  # 404 unless visible
-    message, error = done, ""
+    message, error = "", ""
     try:
-        await run_in_threadpool(run)
+        result = await run_in_threadpool(run)
+        message = done(result) if callable(done) else done
     except ClaimTaken as exc:
         until = f" until {exc.until:%H:%M}" if exc.until else ""
         message, error = "", (f"{exc.holder} has claimed this case{until}, so you cannot "
@@ -140,12 +141,22 @@ async def release(request: Request, case_id: str,
 @router.post("/cases/{case_id}/reply")
 async def reply(request: Request, case_id: str, member: Member = Depends(member_of),
                 text: str = Form("", max_length=commands.MAX_REPLY_CHARS * 2),
-                template: str = Form("", max_length=64)) -> Response:
+                template: str = Form("", max_length=64),
+                seen: int | None = Form(None, ge=0)) -> Response:
+    """`seen` is the last event the member's page showed: if the customer or a colleague
+    added to the conversation since, the send is refused and the page says what changed."""
     ws = request.app.state.workspace
+
+    def sent(event: Any) -> str:
+        if event.kind == ev.REPLIED:
+            return "Reply recorded."
+        approver = event.data.get("approver", "the approver on call")
+        return f"This reply needs approval: it is held as a draft for {approver}."
+
     return await _act(request, member, case_id, "reply to",
                       lambda: commands.reply(ws.store, ws.clock, case_id, member.id, text,
-                                             template=template),
-                      "Reply recorded.")
+                                             template=template, seen_seq=seen),
+                      sent)
 
 
 @router.post("/cases/{case_id}/resolve")
