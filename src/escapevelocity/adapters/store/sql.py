@@ -42,6 +42,12 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")  # durable at every checkpoint; WAL keeps commits
     cur.execute("PRAGMA busy_timeout=10000")
+    # Ingest writes in big batches: a 64 MiB page cache keeps the index pages it touches in
+    # memory, and checkpointing every ~40 MiB of WAL instead of 4 MiB halves the fsyncs.
+    # Neither changes durability (WAL + synchronous=NORMAL: a committed batch survives a
+    # killed process).
+    cur.execute("PRAGMA cache_size=-65536")
+    cur.execute("PRAGMA wal_autocheckpoint=10000")
     cur.close()
 
 
@@ -249,7 +255,7 @@ class SqlStore:
         """Rows are tuples in MENTION_COLUMNS order; body and signals are JSON text."""
         if not rows:
             return
-        dt = self._dt
+        dt = self._dt_memo()
         cur = self._cursor(conn)
         try:
             cur.executemany(
@@ -271,7 +277,7 @@ class SqlStore:
     # --- events and the case projection --------------------------------------------------------
 
     def append(self, conn: Connection, events: Iterable[Event]) -> None:
-        dt = self._dt
+        dt = self._dt_memo()
         rows = [(e.case_id, e.kind, dt(e.at), e.actor, _encode(e.data).decode()) for e in events]
         if rows:
             cur = self._cursor(conn)
@@ -306,15 +312,32 @@ class SqlStore:
         if cases:
             cur = self._cursor(conn)
             try:
+                dt = self._dt_memo()
                 cur.executemany(f"INSERT INTO cases ({', '.join(CASE_COLUMNS)}) "
                                 f"VALUES ({self._marks(len(CASE_COLUMNS))})",
-                                [self._case_values(c, CASE_COLUMNS) for c in cases])
+                                [self._case_values(c, CASE_COLUMNS, dt) for c in cases])
             finally:
                 cur.close()
 
-    def _case_values(self, case: dict[str, Any], columns: Sequence[str]) -> tuple:
+    def _case_values(self, case: dict[str, Any], columns: Sequence[str],
+                     dt: Any = None) -> tuple:
+        dt = dt or self._dt
+        return tuple([dt(v) if v is not None and k in DT_SET else v
+                      for k, v in zip(columns, [case[k] for k in columns])])
+
+    def _dt_memo(self) -> Any:
+        """The DateTime bind conversion, memoised for one bulk write (a batch shares `now`,
+        SLA due times repeat)."""
+        memo: dict[Any, Any] = {}
         dt = self._dt
-        return tuple(dt(case[k]) if k in DT_SET else case[k] for k in columns)
+
+        def convert(value: Any) -> Any:
+            key = (value, getattr(value, "tzinfo", None))  # equal instants, other zones differ
+            out = memo.get(key)
+            if out is None:
+                out = memo[key] = dt(value)
+            return out
+        return convert
 
     def update_cases(self, conn: Connection, updates: list[tuple[dict[str, Any], int]]) -> bool:
         """Optimistic writes of many cases (case, expected version) in one executemany; False
@@ -322,12 +345,13 @@ class SqlStore:
         if not updates:
             return True
         columns = [k for k in CASE_COLUMNS if k != "id"]
+        dt = self._dt_memo()
         cur = self._cursor(conn)
         try:
             cur.executemany(
                 f"UPDATE cases SET {', '.join(f'{k} = {self._p}' for k in columns)} "
                 f"WHERE id = {self._p} AND version = {self._p}",
-                [(*self._case_values(c, columns), c["id"], v) for c, v in updates])
+                [(*self._case_values(c, columns, dt), c["id"], v) for c, v in updates])
             return cur.rowcount == len(updates)
         finally:
             cur.close()
