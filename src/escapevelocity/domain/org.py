@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
@@ -168,6 +169,7 @@ class Organisation(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     members: list[Member]
     sla: SlaSettings = SlaSettings()
     description: str = ""
+    simulation: dict[str, Any] = {}  # response-time profiles for `ev simulate` (domain/simulate)
 
     def team(self, team_id: str) -> Team | None:
         return index(self).teams.get(team_id)
