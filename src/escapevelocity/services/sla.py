@@ -142,7 +142,7 @@ def _fold_case(case: dict[str, Any], events: Any) -> dict[str, Any]:
     return case
 
 
-# --- reports ---------------------------------------------------------------------------------------
+# --- reports -------------------------------------------------------------------------------------
 
 def sla_attainment(workspace: Any, now: datetime | None = None) -> Attainment:
     """SLA met % per track, team and member, from the event log alone."""
