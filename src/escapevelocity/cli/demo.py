@@ -17,19 +17,18 @@ import typer
 from escapevelocity.cli.common import err
 from escapevelocity.config import load_settings
 from escapevelocity.domain.clock import SystemClock
-from escapevelocity.services.ingest import ingest_batch
+from escapevelocity.services.intake import Intake
 from escapevelocity.services.seed import seed_demo
 from escapevelocity.services.workspace import Workspace
 
 
-def replay(workspace: Workspace, total: int, rate: float, burst: int,
+def replay(intake: Intake, total: int, rate: float, burst: int,
            stop: threading.Event) -> None:
     """Generated mentions, a burst first so the inbox is not empty, then `rate` per second."""
     from escapevelocity.demo.generator import generate
 
     mentions = generate(total, seed=int(time.time()) % 10_000, start=datetime.now(UTC),
                         mean_gap_seconds=1 / rate)
-    triager = workspace.triager()
     batch: list = []
     for sent, m in enumerate(mentions, 1):
         if stop.is_set():
@@ -38,12 +37,12 @@ def replay(workspace: Workspace, total: int, rate: float, burst: int,
         batch.append(msgspec.structs.replace(m, created_at=datetime.now(UTC)))
         if sent < burst and len(batch) < 100:
             continue
-        ingest_batch(workspace.store, triager, workspace.clock.now(), batch)
+        intake.take(batch)
         batch = []
         if sent >= burst:
             stop.wait(1 / rate)
     if batch:
-        ingest_batch(workspace.store, triager, workspace.clock.now(), batch)
+        intake.take(batch)
 
 
 def demo_command(
@@ -68,7 +67,8 @@ def demo_command(
     password = seed_demo(workspace)
     token = workspace.new_api_token("demo")
     stop = threading.Event()
-    worker = threading.Thread(target=replay, args=(workspace, mentions, rate, burst, stop),
+    intake = Intake.open(workspace)
+    worker = threading.Thread(target=replay, args=(intake, mentions, rate, burst, stop),
                               name="demo-replay", daemon=True)
     err.print(f"\n[bold green]Escape Velocity demo[/] on [link]http://{host}:{port}[/link]\n"
               f"  log in as [bold]ana[/] (hub + Customer Care), [bold]priya[/] (Customer Care), "
@@ -77,7 +77,8 @@ def demo_command(
               f"  replaying {mentions} mentions: {burst} now, then {rate:g}/s. Ctrl-C stops.\n")
     worker.start()
     try:
-        uvicorn.run(create_app(workspace, settings), host=host, port=port, log_level="warning",
+        uvicorn.run(create_app(workspace, settings, intake=intake), host=host, port=port,
+                    log_level="warning",
                     timeout_graceful_shutdown=3)
     finally:
         stop.set()

@@ -8,6 +8,7 @@ the event log; every action goes through the same services the CLI uses.
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -15,15 +16,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import msgspec
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from escapevelocity.config import Settings
 from escapevelocity.domain.org import Organisation
+from escapevelocity.services.crisis import DOCUMENT as CRISIS_DOCUMENT
+from escapevelocity.services.crisis import CrisisState
+from escapevelocity.services.intake import Intake
+from escapevelocity.services.worker import tick_all
 from escapevelocity.services.workspace import Workspace
 from escapevelocity.web import auth
 
@@ -142,13 +149,37 @@ def _templates(workspace: Workspace) -> Jinja2Templates:
     return templates
 
 
-def create_app(workspace: Workspace, settings: Settings) -> FastAPI:
-    stopping = asyncio.Event()
+def _crisis_state(workspace: Workspace) -> CrisisState:
+    """Read per page from the shared document, so a level raised by another process shows."""
+    with workspace.store.begin() as conn:
+        raw = workspace.store.document(conn, CRISIS_DOCUMENT)
+    return msgspec.json.decode(raw, type=CrisisState) if raw else CrisisState()
+
+
+def create_app(workspace: Workspace, settings: Settings, *,
+               tick_seconds: float | None = 5.0, intake: Intake | None = None) -> FastAPI:
+    """`tick_seconds`: how often this process runs the clock-driven jobs (SLA escalation,
+    approvals, follow-ups, crisis checks); None when another process does (and in tests that
+    move the clock themselves)."""
+    stopping = threading.Event()  # not asyncio's: test clients run the app on several loops
+    intake = intake or Intake.open(workspace)
+
+    async def ticker() -> None:
+        while not stopping.is_set():
+            await run_in_threadpool(tick_all, workspace, intake.crisis)
+            waited = 0.0
+            while waited < tick_seconds and not stopping.is_set():
+                await asyncio.sleep(0.25)
+                waited += 0.25
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        stopping.clear()
+        task = asyncio.create_task(ticker()) if tick_seconds else None
         yield
-        stopping.set()  # end live streams so the server can stop promptly
+        stopping.set()  # end live streams and the ticker so the server can stop promptly
+        if task:
+            await task
 
     app = FastAPI(title="Escape Velocity", lifespan=lifespan, docs_url="/api/docs",
                   redoc_url=None, openapi_url="/api/openapi.json")
@@ -156,11 +187,13 @@ def create_app(workspace: Workspace, settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.stopping = stopping
     app.state.org = _org_cache(workspace)
+    app.state.intake = intake
     templates = app.state.templates = _templates(workspace)
 
     def render(request: Request, name: str, context: dict[str, Any],
                status: int = 200) -> HTMLResponse:
-        context = {"request": request, "csrf": auth.csrf_token(request), **context}
+        context = {"request": request, "csrf": auth.csrf_token(request),
+                   "crisis": _crisis_state(workspace), **context}
         return templates.TemplateResponse(request, name, context, status_code=status)
 
     app.state.render = render

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from collections.abc import AsyncIterator
 
+import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
@@ -20,8 +22,6 @@ from escapevelocity.adapters.store import schema
 from escapevelocity.domain.org import Member
 from escapevelocity.web.auth import member_of, org_of
 from escapevelocity.web.views import visible_teams
-
-import sqlalchemy as sa
 
 router = APIRouter(tags=["live"])
 POLL_SECONDS = 0.5
@@ -49,7 +49,7 @@ async def live(request: Request, member: Member = Depends(member_of),
     last_event_id = request.headers.get("Last-Event-ID", "")
     if last_event_id.isdigit():
         after = max(after, int(last_event_id))
-    stopping: asyncio.Event = request.app.state.stopping
+    stopping: threading.Event = request.app.state.stopping
 
     async def stream() -> AsyncIterator[str]:
         cursor = after
@@ -65,10 +65,7 @@ async def live(request: Request, member: Member = Depends(member_of),
                 if quiet >= HEARTBEAT_SECONDS:
                     quiet = 0.0
                     yield ": still here\n\n"
-            try:
-                await asyncio.wait_for(stopping.wait(), POLL_SECONDS)
-            except TimeoutError:
-                pass
+            await asyncio.sleep(POLL_SECONDS)
 
     return StreamingResponse(stream(), media_type="text/event-stream",
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})

@@ -13,7 +13,6 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from escapevelocity.services.ingest import ingest_batch
 from escapevelocity.services.parse import parse_body
 from escapevelocity.web.auth import bearer_name
 
@@ -21,8 +20,7 @@ router = APIRouter(prefix="/api", tags=["api"])
 
 
 def _ingest(request: Request, mentions: list[Any]) -> Any:
-    workspace = request.app.state.workspace
-    return ingest_batch(workspace.store, workspace.triager(), workspace.clock.now(), mentions)
+    return request.app.state.intake.take(mentions)
 
 
 @router.post("/mentions", status_code=202,

@@ -1,0 +1,35 @@
+"""Intake: what every live entry point (HTTP API, demo replay, `ev ingest`) does with a batch.
+
+Crisis mode sees the batch first (so a spike can raise the level before its own cases are
+decided), then the batch is ingested with the crisis level in the decision context. Drills
+use the same pair on their own sandbox workspace.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from escapevelocity.domain.records import Mention
+from escapevelocity.services.crisis import CrisisMode
+from escapevelocity.services.ingest import IngestReport, ingest_batch
+from escapevelocity.services.workspace import Workspace
+
+
+@dataclass
+class Intake:
+    workspace: Workspace
+    crisis: CrisisMode | None = None
+
+    @classmethod
+    def open(cls, workspace: Workspace, *, crisis: bool = True) -> Intake:
+        mode = CrisisMode.open(workspace.store, workspace.clock) if crisis else None
+        return cls(workspace, mode)
+
+    def take(self, batch: list[Mention]) -> IngestReport:
+        triager = self.workspace.triager()
+        context = None
+        if self.crisis is not None:
+            self.crisis.observe(batch, [triager.signals(m) for m in batch])
+            context = self.crisis.context()
+        return ingest_batch(self.workspace.store, triager, self.workspace.clock.now(), batch,
+                            context=context)

@@ -1,0 +1,48 @@
+"""The clock-driven work of a running workspace: SLA warnings, breaches and escalation, approval
+escalation, follow-up questions, and the crisis detectors' quiet-hour checks.
+
+Each job is a `tick(now)` over the event log, so running one pass is idempotent and any
+process may do it; the web app runs a pass every few seconds, tests call `tick_all` directly
+after moving the clock.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from escapevelocity.services import approvals, followup, sla
+from escapevelocity.services.crisis import CrisisMode
+from escapevelocity.services.workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TickAll:
+    """What one pass did, job by job (counts of events appended, or a failure message)."""
+
+    done: dict[str, Any] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
+
+
+def tick_all(workspace: Workspace, crisis: CrisisMode | None = None,
+             now: datetime | None = None) -> TickAll:
+    now = now or workspace.clock.now()
+    out = TickAll()
+    jobs: list[tuple[str, Any]] = [
+        ("sla", lambda: sla.tick(workspace, now)),
+        ("approvals", lambda: approvals.tick(workspace.store, workspace.clock, now)),
+        ("followup", lambda: followup.tick(workspace.store, workspace.clock, now)),
+    ]
+    if crisis is not None:
+        jobs.append(("crisis", lambda: crisis.tick(now)))
+    for name, job in jobs:
+        try:  # one job failing must not stop the others (nor the web app)
+            out.done[name] = job()
+        except Exception as exc:  # noqa: BLE001
+            log.exception("tick job %s failed", name)
+            out.failed[name] = f"{exc.__class__.__name__}: {exc}"
+    return out
