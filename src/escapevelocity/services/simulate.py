@@ -132,8 +132,10 @@ def run_all(org: Organisation, replay: Replay, triager: Triager, *,
             on_progress(t)
         # jump over quiet stretches (the sample has a few stray tweets years early)
         nxt = min((s.heap[0][0] for s in sims if not s.done and s.heap), default=t)
-        if nxt - t > step and clock is None:
+        if nxt - t > step:
             t = nxt - step
+            if clock is not None:
+                clock = SimulatedClock(t, speed)
     for s in sims:
         s._finish()
     return [s.result for s in sims]
