@@ -92,3 +92,18 @@ def test_hostile_mentions_are_shown_as_text_and_never_run(browser, server, log_i
     assert ana.locator("script:not([src])").count() == 0
     assert dialogs == []
     ana.context.close()
+
+
+def test_keyboard_moves_opens_and_claims(browser, server, log_in):
+    case_id = server.post([_mention(30, "my broadband bill doubled, why??", "kai")])["case_ids"][0]
+    priya = log_in(browser, server, "priya")
+    expect(priya.locator(f'tr[data-case="{case_id}"]')).to_be_visible()
+    priya.keyboard.press("j")
+    expect(priya.locator("tr.case-row.selected")).to_have_count(1)
+    priya.keyboard.press("Enter")
+    priya.wait_for_url(f"**/cases/{case_id}")
+    priya.keyboard.press("c")
+    expect(priya.locator("text=You hold this case")).to_be_visible()
+    priya.keyboard.press("r")
+    assert priya.evaluate("document.activeElement.id") == "reply-text"
+    priya.context.close()

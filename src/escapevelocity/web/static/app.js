@@ -20,6 +20,29 @@
     }
   });
 
+  // Keyboard: j/k move through the inbox, Enter opens; on a case, c claims, r replies,
+  // e resolves, u goes back to the inbox. Never while typing.
+  let cursor = -1;
+  document.addEventListener("keydown", function (e) {
+    if (e.ctrlKey || e.metaKey || e.altKey) return;
+    const t = e.target;
+    if (t.closest && t.closest("input, textarea, select, [contenteditable]")) return;
+    const rows = Array.from(document.querySelectorAll("tr.case-row"));
+    const click = function (sel) { const el = document.querySelector(sel); if (el) el.click(); };
+    if ((e.key === "j" || e.key === "k") && rows.length) {
+      cursor = Math.max(0, Math.min(rows.length - 1, cursor + (e.key === "j" ? 1 : -1)));
+      rows.forEach(function (r, i) { r.classList.toggle("selected", i === cursor); });
+      rows[cursor].scrollIntoView({block: "nearest"});
+    } else if (e.key === "Enter" && rows[cursor]) {
+      click("tr.case-row.selected td.title a");
+    } else if (e.key === "c") { click("#claim");
+    } else if (e.key === "r") {
+      const box = document.getElementById("reply-text");
+      if (box) { e.preventDefault(); box.focus(); }
+    } else if (e.key === "e") { click("form[action$='/resolve'] button");
+    } else if (e.key === "u") { window.location.href = "/inbox"; }
+  });
+
   // The live stream: which cases changed; re-fetch the fragments this page shows.
   if (!("liveAfter" in body.dataset) || typeof EventSource === "undefined") return;
   const status = document.getElementById("live-status");
