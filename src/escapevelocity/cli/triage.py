@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import BinaryIO
 
 import msgspec
 import typer
@@ -16,6 +18,7 @@ from escapevelocity.cli.common import err, existing_file, fail, package_file
 from escapevelocity.domain.enrich import Enricher
 from escapevelocity.domain.org import load_org
 from escapevelocity.domain.playbook import PlaybookError, load_playbook
+from escapevelocity.domain.records import Mention
 from escapevelocity.domain.routing import RoutingState
 from escapevelocity.domain.triage import Triager
 from escapevelocity.domain.vocabulary import Vocabulary
@@ -36,17 +39,52 @@ def build_triager(playbook: Path | None, org: Path | None, vocabulary: Path | No
 
 def decision_record(t) -> dict:
     s, d, a = t.signals, t.decision, t.assignment
-    return {
+    return {  # tuples encode as JSON arrays: no copies
         "mention": t.mention.key,
         "signals": {"sentiment": round(s.sentiment, 3), "sentiment_label": s.sentiment_label,
-                    "situation": s.situation, "situations": list(s.situations),
-                    "author_class": s.author_class, "pii": list(s.pii), "language": s.language,
-                    "urgency": s.urgency, "topics": list(s.topics)},
+                    "situation": s.situation, "situations": s.situations,
+                    "author_class": s.author_class, "pii": s.pii, "language": s.language,
+                    "urgency": s.urgency, "topics": s.topics},
         "track": d.track, "respond": d.respond, "reason": d.reason or None,
         "channel": d.visibility, "team": a.team, "assignee": a.member, "priority": d.priority,
         "sla_minutes": d.sla_minutes, "rule": d.rule_id, "playbook_version": d.playbook_version,
         "explanation": d.explanation, "routing": a.explanation,
     }
+
+
+FLUSH_BYTES = 1 << 16
+
+
+def write_decisions(items: Iterable[Mention | Problem], triager: Triager, out: BinaryIO,
+                    on_problem: Callable[[Problem], None] | None = None,
+                    on_record: Callable[[dict], None] | None = None) -> int:
+    """The `ev triage` loop: one JSON line per good mention, encoded into one buffer that is
+    written in 64 KiB chunks (or `on_record` per decision, for the summary). Returns the
+    number of mentions triaged. Everyone in the organisation counts as online; the time is
+    each mention's own time."""
+    state = RoutingState(presence={m.id: "online" for m in triager.org.members})
+    encode_into = msgspec.json.Encoder().encode_into
+    triage = triager.triage
+    buf = bytearray()
+    count = 0
+    for item in items:
+        if isinstance(item, Problem):
+            if on_problem:
+                on_problem(item)
+            continue
+        record = decision_record(triage(item, state, item.created_at))
+        count += 1
+        if on_record is not None:
+            on_record(record)
+            continue
+        encode_into(record, buf, -1)
+        buf += b"\n"
+        if len(buf) >= FLUSH_BYTES:
+            out.write(buf)
+            buf.clear()
+    if buf:
+        out.write(buf)
+    return count
 
 
 def triage_command(
@@ -61,25 +99,25 @@ def triage_command(
     Everyone in the organisation counts as online; the time is each mention's own time.
     """
     triager = build_triager(playbook, org, vocabulary)
-    state = RoutingState(presence={m.id: "online" for m in triager.org.members})
-    encode = msgspec.json.Encoder().encode
-    out = sys.stdout.buffer
     counts: dict[str, Counter] = {k: Counter() for k in ("track", "team", "situation", "rule",
                                                          "respond")}
     problems = 0
-    for item in read_file(existing_file(file)):
-        if isinstance(item, Problem):
-            problems += 1
-            err.print(f"[yellow]{file}:{item.line}[/]: {item.reason}", highlight=False, soft_wrap=True)
-            continue
-        record = decision_record(triager.triage(item, state, item.created_at))
-        if summary:
-            for k in ("track", "team", "rule"):
-                counts[k][record[k]] += 1
-            counts["situation"][record["signals"]["situation"]] += 1
-            counts["respond"]["respond" if record["respond"] else "no response"] += 1
-        else:
-            out.write(encode(record) + b"\n")
+
+    def problem(item: Problem) -> None:
+        nonlocal problems
+        problems += 1
+        err.print(f"[yellow]{file}:{item.line}[/]: {item.reason}", highlight=False, soft_wrap=True)
+
+    def tally(record: dict) -> None:
+        for k in ("track", "team", "rule"):
+            counts[k][record[k]] += 1
+        counts["situation"][record["signals"]["situation"]] += 1
+        counts["respond"]["respond" if record["respond"] else "no response"] += 1
+
+    out = sys.stdout.buffer
+    write_decisions(read_file(existing_file(file)), triager, out, problem,
+                    tally if summary else None)
+    out.flush()
     if summary:
         _print_summary(counts, problems)
     elif problems:
