@@ -74,8 +74,12 @@ def _shipped() -> dict:
 class Enricher:
     """Compiled once per workspace vocabulary; `enrich` is then a pure function of the mention."""
 
-    def __init__(self, vocabulary: Vocabulary | None = None) -> None:
+    def __init__(self, vocabulary: Vocabulary | None = None,
+                 models: dict | None = None) -> None:
+        """`models`: signal -> learn.SignalModel learned from the workspace's corrections; each
+        overrides the rules' answer for its signal (and says so in `because`)."""
         self.vocabulary = vocabulary or Vocabulary()
+        self.models = dict(models or {})
         lex = _shipped()
         self.words = dict(_vader())
         self.words.update({k: float(v) for k, v in lex["words"].items()})
@@ -134,14 +138,20 @@ class Enricher:
             because["pii"] = "found " + ", ".join(pii)
         if topics:
             because["topics"] = "mentions " + ", ".join(topics)
-        return Signals(
+        signals = Signals(
             sentiment=score, sentiment_label=label, situation=situations[0],
             situations=tuple(situations), author_class=author_class, urgency=urgency,
             language=language, pii=pii, topics=topics,
             keywords=tuple(sorted({p for p, _ in phrases})),
             confidence={"sentiment": round(min(1.0, 0.5 + abs(score)), 2),
-                        "situation": 0.8 if situations_hit else 0.5},
+                        "situation": 0.8 if situations_hit else 0.5,
+                        "author_class": 0.9 if "list" in author_because else 0.5},
             because=because)
+        if self.models:
+            from escapevelocity.domain.learn import apply_models
+
+            signals = apply_models(self.models, text, signals)
+        return signals
 
     def _scan(self, folded: str) -> tuple[list[tuple[str, float]], dict[str, list[str]],
                                           tuple[str, ...]]:

@@ -57,6 +57,11 @@ KINDS += (APPROVAL_REQUESTED, APPROVAL_ALTERNATIVE, APPROVAL_EDITED, APPROVED, R
           FOLLOWUP_SCHEDULED, FOLLOWUP_SENT, FOLLOWUP_ANSWERED, FOLLOWUP_INVITED,
           FOLLOWUP_CANCELLED)
 
+# Learning: a member corrects one signal of a case's mention; per-signal models learn from
+# these (services/learning.py). The case projection only counts it as an update.
+CORRECTED = "corrected"  # data: signal, label, was, text, mention
+KINDS += (CORRECTED,)
+
 # Incidents (crisis mode). Their stream id is "incident:<id>", never a case id: the case
 # projection ignores them (SqlStore.all_case_ids) and services/crisis.py folds them instead.
 INCIDENT_OPENED = "incident_opened"  # data: level, reason, by (a person or "system")

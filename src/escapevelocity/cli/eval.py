@@ -1,0 +1,60 @@
+"""`ev eval FILE --signal …`: score a triage signal on labelled posts, VADER side by side."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from escapevelocity.cli.common import fail
+
+SIGNAL_NAMES = ("sentiment", "complaint", "spam", "relevance", "crisis")
+
+
+def eval_command(
+    file: Path = typer.Argument(..., help="labelled posts as JSONL (text, label); for "
+                                          "--signal crisis a folder of streams with index.json"),
+    signal: str = typer.Option(..., "--signal", "-s",
+                               help="sentiment | complaint | spam | relevance | crisis"),
+    learn_from: Path = typer.Option(None, "--learn-from",
+                                    help="labelled JSONL fed first as team corrections"),
+    report: Path = typer.Option(None, "--report", help="write the full report as JSON here"),
+) -> None:
+    """Macro-recall, macro-F1, accuracy, confusion matrix and mentions/s, with vaderSentiment
+    measured in the same run. With --learn-from, DEV's labels are learned as corrections first
+    (a model is used only if it beats the rules on held-back corrections)."""
+    console = Console()
+    if signal not in SIGNAL_NAMES:
+        raise fail(f"unknown signal {signal!r}; one of {', '.join(SIGNAL_NAMES)}")
+    if signal == "crisis":
+        from escapevelocity.evaluation import crisis
+
+        if not file.is_dir() or not (file / "index.json").is_file():
+            raise fail(f"{file}: --signal crisis needs a folder of streams with index.json")
+        result = crisis.evaluate_streams(file)
+        crisis.render(result, console)
+    else:
+        from escapevelocity.evaluation import signals
+
+        if not file.is_file():
+            raise fail(f"{file}: no such file")
+        if learn_from is not None and not learn_from.is_file():
+            raise fail(f"{learn_from}: no such file")
+        try:
+            result = signals.evaluate_file(file, signal, learn_from)
+        except RuntimeError as exc:  # learning without scikit-learn installed
+            raise fail(str(exc)) from None
+        if not result["rows"]:
+            raise fail(f"{file}: no rows with a {signal} label (need JSON lines with text and "
+                       "label)")
+        signals.render(result, console)
+    if report is not None:
+        report.parent.mkdir(parents=True, exist_ok=True)
+        report.write_text(json.dumps(result, indent=1, default=str))
+        console.print(f"report written to {report}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("eval")(eval_command)

@@ -1,0 +1,347 @@
+"""Small per-signal models that learn from the team's corrections.
+
+A model maps a mention's text plus what the shipped rules already said about it (sentiment
+label and score band, situations, matched phrases) to one label of one signal. Features are
+hashed (words, word pairs, character 3-5-grams inside words, and the rule outputs), so a model
+is a sparse weight table plus a bias per label: small enough to keep as a document, and
+predicting needs nothing but numpy. Training uses scikit-learn's logistic regression (the
+optional `learn` extra); nothing here reads or writes storage.
+
+A new model replaces the current one only if it beats it on corrections held back from its
+training (`train_and_compare`); the card records data size, both scores, version and time.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import re
+import zlib
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+
+import msgspec
+import numpy as np
+
+from escapevelocity.domain.records import Signals
+
+DIM = 1 << 20  # hashed feature space
+SIGNALS = {  # signal -> labels it takes; the first is what the rules say when they say nothing
+    "sentiment": ("neutral", "negative", "positive"),
+    "complaint": ("not_complaint", "complaint"),
+    "spam": ("ham", "spam"),
+    "relevance": ("relevant", "irrelevant"),
+}
+HELD_BACK = 0.2  # share of corrections kept out of training to compare models
+MIN_CORRECTIONS = 20  # below this a model is not trained (nothing to compare on)
+
+_TOKEN = re.compile(r"https?://\S+|www\.\S+|@\w+|#?[a-z][a-z'0-9]*|\d+|[!?]+|"
+                    r"[:;=][-']?[()dp/\\|*]|[^\w\s]", re.UNICODE)
+
+
+class Correction(msgspec.Struct, frozen=True):
+    """One correction by a member: this mention's `signal` should have been `label`."""
+
+    signal: str
+    label: str
+    text: str
+    key: str = ""  # mention key, when it came from the inbox
+    rule_label: str = ""  # what the rules (or the model then in use) said
+
+
+class ModelCard(msgspec.Struct, frozen=True, omit_defaults=True):
+    signal: str
+    version: int
+    trained_at: datetime
+    corrections: int  # all corrections for this signal when trained
+    trained_on: int  # rows the promoted weights were fitted on
+    held_back: int  # rows used to compare candidate and current
+    labels: tuple[str, ...]
+    metrics: dict[str, float] = {}  # candidate's macro_f1, accuracy, macro_recall on held back
+    baseline: dict[str, float] = {}  # the model it was compared with, same rows
+    baseline_name: str = ""
+    promoted: bool = False
+    note: str = ""
+
+
+class SignalModel(msgspec.Struct, frozen=True):
+    """Sparse hashed logistic regression: weights[label][feature] over DIM features."""
+
+    signal: str
+    labels: tuple[str, ...]
+    index: bytes  # sorted feature ids (uint32), shared by all labels
+    weights: bytes  # float32, len(labels) x len(index) (one row for binary signals)
+    bias: tuple[float, ...]
+    card: ModelCard
+
+    def _arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        cached = _ARRAYS.get(id(self))
+        if cached is None or cached[0] is not self:
+            idx = np.frombuffer(self.index, dtype=np.uint32)
+            w = np.frombuffer(self.weights, dtype=np.float32).reshape(-1, len(idx))
+            cached = (self, idx, w)
+            _ARRAYS[id(self)] = cached
+        return cached[1], cached[2]
+
+    def scores(self, feats: Sequence[int]) -> np.ndarray:
+        idx, w = self._arrays()
+        ids = np.unique(np.asarray(feats, dtype=np.uint32))
+        mask = np.zeros(len(ids), dtype=bool)
+        p = np.searchsorted(idx, ids)
+        ok = p < len(idx)
+        mask[ok] = idx[p[ok]] == ids[ok]
+        norm = 1.0 / math.sqrt(max(len(ids), 1))
+        return w[:, p[mask]].sum(axis=1) * norm + np.asarray(self.bias)
+
+    def predict(self, text: str, signals: Signals) -> tuple[str, float]:
+        """(label, probability of that label)."""
+        s = self.scores(features(text, signals))
+        if len(self.labels) == 2 and len(s) == 1:
+            p1 = 1.0 / (1.0 + math.exp(-float(s[0])))
+            return (self.labels[1], p1) if p1 >= 0.5 else (self.labels[0], 1 - p1)
+        e = np.exp(s - s.max())
+        probs = e / e.sum()
+        k = int(probs.argmax())
+        return self.labels[k], float(probs[k])
+
+
+_ARRAYS: dict[int, tuple] = {}
+
+
+# --- features -----------------------------------------------------------------------------------
+
+def _h(s: str) -> int:
+    return zlib.crc32(s.encode("utf-8", "replace")) & (DIM - 1)
+
+
+def tokens(text: str) -> list[str]:
+    out = []
+    for t in _TOKEN.findall(text.lower()[:5000]):
+        if t.startswith(("http", "www.")):
+            out.append("<url>")
+        elif t[0] == "@":
+            out.append("<user>")
+        elif t.isdigit():
+            out.append("<num>")
+        else:
+            out.append(t)
+    return out
+
+
+def features(text: str, signals: Signals | None = None) -> list[int]:
+    """Hashed feature ids: words, word pairs, char 3-5-grams of words, and the rule outputs."""
+    toks = tokens(text or "")
+    feats = [_h("w:" + t) for t in toks]
+    prev = "<s>"
+    for t in toks:
+        feats.append(_h(f"b:{prev} {t}"))
+        prev = t
+    feats.append(_h(f"b:{prev} </s>"))
+    for t in toks:
+        if len(t) < 3 or t[0] == "<":
+            continue
+        w = f" {t} "
+        for n in (3, 4, 5):
+            for i in range(len(w) - n + 1):
+                feats.append(_h("c:" + w[i:i + n]))
+    if signals is not None:
+        band = max(-4, min(4, int(round(signals.sentiment * 4))))
+        feats.append(_h("r:label=" + signals.sentiment_label))
+        feats.append(_h(f"r:band={band}"))
+        for s in signals.situations:
+            feats.append(_h("r:sit=" + s))
+        for k in signals.keywords:
+            feats.append(_h("r:kw=" + k))
+        feats.append(_h("r:bias"))
+    return feats
+
+
+# --- training -----------------------------------------------------------------------------------
+
+def _matrix(rows: Sequence[list[int]]):
+    """Rows of hashed ids as a CSR matrix over only the ids that occur (and those ids), each
+    row L2-normalised binary presence."""
+    from scipy.sparse import csr_matrix
+
+    sets = [sorted(set(feats)) for feats in rows]
+    used = np.unique(np.fromiter((i for ids in sets for i in ids), dtype=np.int64))
+    indptr = np.zeros(len(sets) + 1, dtype=np.int64)
+    np.cumsum([len(ids) for ids in sets], out=indptr[1:])
+    cols = np.searchsorted(used, np.fromiter((i for ids in sets for i in ids), dtype=np.int64,
+                                             count=int(indptr[-1])))
+    data = np.repeat([1.0 / math.sqrt(max(len(ids), 1)) for ids in sets],
+                     [len(ids) for ids in sets]).astype(np.float64)
+    return csr_matrix((data, cols, indptr), shape=(len(sets), len(used))), used
+
+
+def fit(signal: str, rows: Sequence[list[int]], labels: Sequence[str], card: ModelCard,
+        c: float = 4.0) -> SignalModel:
+    """Logistic regression with balanced class weights over hashed features."""
+    try:
+        from sklearn.linear_model import LogisticRegression
+    except ImportError as exc:  # pragma: no cover - the `learn` extra is missing
+        raise RuntimeError("learning needs scikit-learn: pip install 'escapevelocity[learn]'"
+                           ) from exc
+    names = tuple(sorted(set(labels), key=_label_order(signal)))
+    if len(names) < 2:
+        raise ValueError(f"{signal}: corrections name only {names}; need two labels to learn")
+    x, used = _matrix(rows)
+    y = np.asarray([names.index(label) for label in labels])
+    coefs, biases = [], []
+    # One-vs-rest liblinear: seconds on thousands of corrections, where multinomial lbfgs over
+    # a million hashed columns takes tens of seconds.
+    for k in ([1] if len(names) == 2 else range(len(names))):
+        clf = LogisticRegression(C=c, class_weight="balanced", max_iter=3000, solver="liblinear")
+        clf.fit(x, (y == k).astype(int))
+        coefs.append(clf.coef_[0])
+        biases.append(float(clf.intercept_[0]))
+    coef = np.asarray(coefs, dtype=np.float32)
+    keep = np.abs(coef).max(axis=0) > 1e-6
+    return SignalModel(signal=signal, labels=names, index=used[keep].astype(np.uint32).tobytes(),
+                       weights=np.ascontiguousarray(coef[:, keep]).tobytes(),
+                       bias=tuple(biases),
+                       card=msgspec.structs.replace(card, labels=names))
+
+
+def _label_order(signal: str) -> Callable[[str], tuple[int, str]]:
+    known = SIGNALS.get(signal, ())
+    return lambda name: (known.index(name) if name in known else len(known), name)
+
+
+def metrics(gold: Sequence[str], pred: Sequence[str], labels: Iterable[str] | None = None) -> dict:
+    """Macro recall, macro F1, accuracy and a confusion matrix {gold: {pred: n}}."""
+    names = list(dict.fromkeys([*(labels or ()), *sorted(set(gold))]))
+    conf = {g: dict.fromkeys(names, 0) for g in names}
+    for g, p in zip(gold, pred, strict=True):
+        conf.setdefault(g, dict.fromkeys(names, 0))
+        conf[g][p] = conf[g].get(p, 0) + 1
+    recalls, f1s = [], []
+    present = [n for n in names if any(g == n for g in gold)]
+    for n in present:
+        tp = conf[n].get(n, 0)
+        support = sum(conf[n].values())
+        predicted = sum(row.get(n, 0) for row in conf.values())
+        r = tp / support if support else 0.0
+        p = tp / predicted if predicted else 0.0
+        recalls.append(r)
+        f1s.append(2 * p * r / (p + r) if p + r else 0.0)
+    total = len(gold)
+    return {"macro_recall": round(sum(recalls) / len(recalls), 4) if recalls else 0.0,
+            "macro_f1": round(sum(f1s) / len(f1s), 4) if f1s else 0.0,
+            "accuracy": round(sum(conf[g].get(g, 0) for g in conf) / total, 4) if total else 0.0,
+            "n": total, "confusion": conf}
+
+
+def held_back(key: str) -> bool:
+    """A stable ~20% of corrections, by key, so the same ones are held back on every retrain."""
+    return (zlib.crc32(key.encode("utf-8", "replace")) % 1000) < HELD_BACK * 1000
+
+
+Predictor = Callable[[str, Signals], str]
+
+
+def train_and_compare(signal: str, corrections: Sequence[Correction],
+                      enrich: Callable[[str], Signals], current: Predictor,
+                      current_name: str, version: int, now: datetime) -> SignalModel | ModelCard:
+    """Fit a candidate on the corrections not held back and score it against `current` on the
+    held-back ones. If it wins, refit on all of them and return the model (promoted card);
+    otherwise return the card that says why it was not promoted."""
+    rows = [c for c in corrections if c.signal == signal and c.text is not None]
+    # A correction repeated for the same mention: the last one counts.
+    latest: dict[str, Correction] = {}
+    for i, c in enumerate(rows):
+        latest[c.key or f"#{i}"] = c
+    rows = list(latest.values())
+    keys = [c.key or c.text for c in rows]
+    card = ModelCard(signal=signal, version=version, trained_at=now, corrections=len(rows),
+                     trained_on=0, held_back=0, labels=(), baseline_name=current_name)
+    if len(rows) < MIN_CORRECTIONS or len({c.label for c in rows}) < 2:
+        return msgspec.structs.replace(
+            card, note=f"not trained: {len(rows)} corrections over "
+                       f"{len({c.label for c in rows})} label(s); need {MIN_CORRECTIONS} and two")
+    sig = [enrich(c.text) for c in rows]
+    feats = [features(c.text, s) for c, s in zip(rows, sig, strict=True)]
+    test = [i for i, k in enumerate(keys) if held_back(k)]
+    train = [i for i, k in enumerate(keys) if not held_back(k)]
+    if not test or len({rows[i].label for i in train}) < 2:
+        test, train = train[-max(1, len(train) // 5):], train[:-max(1, len(train) // 5)]
+    candidate = fit(signal, [feats[i] for i in train], [rows[i].label for i in train], card)
+    gold = [rows[i].label for i in test]
+    cand = metrics(gold, [candidate.predict(rows[i].text, sig[i])[0] for i in test])
+    base = metrics(gold, [current(rows[i].text, sig[i]) for i in test])
+    card = msgspec.structs.replace(
+        card, held_back=len(test), metrics=_short(cand), baseline=_short(base))
+    if cand["macro_f1"] <= base["macro_f1"]:
+        return msgspec.structs.replace(
+            card, trained_on=len(train), labels=candidate.labels, note=(
+                f"kept {current_name}: candidate macro-F1 {cand['macro_f1']:.3f} ≤ "
+                f"{base['macro_f1']:.3f} on {len(test)} held-back corrections"))
+    final = fit(signal, feats, [c.label for c in rows], card)
+    return msgspec.structs.replace(final, card=msgspec.structs.replace(
+        final.card, trained_on=len(rows), promoted=True, note=(
+            f"replaced {current_name}: macro-F1 {cand['macro_f1']:.3f} > {base['macro_f1']:.3f} "
+            f"on {len(test)} held-back corrections")))
+
+
+def _short(m: dict) -> dict[str, float]:
+    return {k: m[k] for k in ("macro_f1", "macro_recall", "accuracy")}
+
+
+# --- the rules' own answer per signal, and storage form -------------------------------------------
+
+def rule_label(signal: str, signals: Signals) -> str:
+    """What the shipped rules say for `signal`, in that signal's labels."""
+    if signal == "sentiment":
+        return signals.sentiment_label
+    if signal == "complaint":
+        return "complaint" if "complaint" in signals.situations else "not_complaint"
+    if signal == "spam":
+        return "spam" if "spam" in signals.situations else "ham"
+    if signal == "relevance":
+        return ("irrelevant" if {"off_topic", "spam"} & set(signals.situations)
+                else "relevant")
+    raise ValueError(f"unknown signal {signal!r}; known: {', '.join(SIGNALS)}")
+
+
+def dumps(model: SignalModel) -> str:
+    """Text for the documents table: JSON with the arrays zlib-compressed and base64-encoded."""
+    raw = msgspec.json.encode(model)
+    return base64.b64encode(zlib.compress(raw, 6)).decode("ascii")
+
+
+def loads(body: str) -> SignalModel:
+    return msgspec.json.decode(zlib.decompress(base64.b64decode(body)), type=SignalModel)
+
+
+def apply_models(models: dict[str, SignalModel], text: str, signals: Signals) -> Signals:
+    """Signals with each learned model's answer in place of the rules' one, with confidence and
+    a "because" naming the model."""
+    situations = list(signals.situations or (signals.situation,))
+    confidence, because = dict(signals.confidence), dict(signals.because)
+    label_out, score = signals.sentiment_label, signals.sentiment
+    for signal, model in models.items():
+        label, p = model.predict(text, signals)
+        why = f"learned v{model.card.version} from {model.card.trained_on} corrections ({p:.0%})"
+        confidence[signal] = round(p, 2)
+        if signal == "sentiment":
+            if label != label_out:
+                label_out = label
+                # keep the score's sign consistent with the label the inbox shows
+                score = {"negative": -abs(score) or -0.3, "positive": abs(score) or 0.3,
+                         "neutral": 0.0}.get(label, score)
+            because["sentiment"] = f"{label}: {why}"
+            continue
+        name = {"complaint": "complaint", "spam": "spam", "relevance": "off_topic"}[signal]
+        wanted = label in ("complaint", "spam", "irrelevant")
+        if wanted and name not in situations:
+            weak = situations[0] in ("venting", "off_topic", "other") if situations else True
+            situations.insert(0 if signal == "spam" or weak else 1, name)
+        elif not wanted and name in situations:
+            situations.remove(name)
+        because[signal] = f"{label}: {why}"
+    if not situations:
+        situations = ["other"]
+    primary = situations[0]
+    return msgspec.structs.replace(signals, sentiment=score, sentiment_label=label_out,
+                                   situation=primary, situations=tuple(situations),
+                                   confidence=confidence, because=because)

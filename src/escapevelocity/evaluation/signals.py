@@ -1,0 +1,216 @@
+"""Scoring triage signals on labelled posts, side by side with vaderSentiment in the same run.
+
+`evaluate(rows, signal)` enriches every row with the shipped rules (and, with `learn_from`,
+first feeds those labelled rows as team corrections through the same train-and-compare path a
+workspace uses), then reports macro recall, macro F1, accuracy, a confusion matrix and
+mentions/s for ours and for VADER (sentiment, and negative-as-complaint for complaints).
+
+Rows are JSON objects with at least `text` and `label`; labels are mapped onto the signal's
+own (spam/ham, complaint/not_complaint, relevant/irrelevant, negative/neutral/positive) and rows
+whose label does not map (a sentiment set's "irrelevant") are left out and counted.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from escapevelocity.domain import learn
+from escapevelocity.domain.enrich import Enricher
+from escapevelocity.domain.records import Author, Mention, Signals
+
+SIGNALS = ("sentiment", "complaint", "spam", "relevance")
+_AT = datetime(2026, 1, 1, tzinfo=UTC)
+_LABELS = {
+    "sentiment": {"negative": "negative", "neg": "negative", "0": "negative",
+                  "neutral": "neutral", "neu": "neutral", "1": "neutral",
+                  "positive": "positive", "pos": "positive", "2": "positive"},
+    "complaint": {"complaint": "complaint", "1": "complaint", "true": "complaint",
+                  "not_complaint": "not_complaint", "0": "not_complaint",
+                  "false": "not_complaint", "non_complaint": "not_complaint"},
+    "spam": {"spam": "spam", "1": "spam", "true": "spam", "ham": "ham", "0": "ham",
+             "false": "ham", "not_spam": "ham"},
+    "relevance": {"irrelevant": "irrelevant", "off-topic": "irrelevant",
+                  "off_topic": "irrelevant", "relevant": "relevant", "on-topic": "relevant",
+                  "on_topic": "relevant", "positive": "relevant", "negative": "relevant",
+                  "neutral": "relevant"},
+}
+
+
+def read_rows(path: Path) -> tuple[list[dict], int]:
+    """Labelled rows of a JSONL file, and how many lines were unreadable or unlabelled.
+    Bytes that are not UTF-8 are replaced, never fatal."""
+    rows, bad = [], 0
+    with open(path, "rb") as fh:
+        for raw in fh:
+            line = raw.decode("utf-8", "replace").strip()
+            if not line:
+                continue
+            try:
+                row = json.loads(line)
+            except ValueError:
+                bad += 1
+                continue
+            if not isinstance(row, dict) or "label" not in row or "text" not in row:
+                bad += 1
+                continue
+            rows.append(row)
+    return rows, bad
+
+
+def gold_label(signal: str, row: dict) -> str | None:
+    return _LABELS[signal].get(str(row.get("label")).strip().lower())
+
+
+def mention(text: str, i: int = 0) -> Mention:
+    return Mention(source_id=str(i), channel="twitter", text=str(text or ""),
+                   author=Author(handle="someone"), created_at=_AT)
+
+
+def corrections(rows: Iterable[dict], signal: str) -> list[learn.Correction]:
+    out = []
+    for i, row in enumerate(rows):
+        label = gold_label(signal, row)
+        if label is not None:
+            out.append(learn.Correction(signal=signal, label=label, text=str(row["text"] or ""),
+                                        key=str(row.get("id", i))))
+    return out
+
+
+def learn_model(enricher: Enricher, signal: str, rows: Sequence[dict],
+                now: datetime | None = None) -> learn.SignalModel | learn.ModelCard:
+    """Feed labelled rows as corrections; the model if it beat the rules on held-back rows."""
+    def enrich(text: str) -> Signals:
+        return enricher.enrich(mention(text))
+
+    def current(_text: str, signals: Signals) -> str:
+        return learn.rule_label(signal, signals)
+
+    return learn.train_and_compare(signal, corrections(rows, signal), enrich, current,
+                                   "shipped rules", version=1, now=now or datetime.now(UTC))
+
+
+def _vader_labels(texts: Sequence[str], signal: str) -> tuple[list[str], float]:
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    analyser = SentimentIntensityAnalyzer()
+    started = time.perf_counter()
+    compounds = [analyser.polarity_scores(t)["compound"] for t in texts]
+    elapsed = time.perf_counter() - started
+    labels = ["negative" if c <= -0.05 else "positive" if c >= 0.05 else "neutral"
+              for c in compounds]
+    if signal == "complaint":
+        labels = ["complaint" if lab == "negative" else "not_complaint" for lab in labels]
+    return labels, len(texts) / elapsed if elapsed > 0 else 0.0
+
+
+def evaluate(rows: Sequence[dict], signal: str, *, learn_from: Sequence[dict] | None = None,
+             enricher: Enricher | None = None, file: str = "", learn_file: str = "") -> dict:
+    if signal not in SIGNALS:
+        raise ValueError(f"unknown signal {signal!r}; one of {', '.join(SIGNALS)} (or crisis)")
+    enricher = enricher or Enricher()
+    skipped = 0
+    gold, texts = [], []
+    for row in rows:
+        label = gold_label(signal, row)
+        if label is None:
+            skipped += 1
+            continue
+        gold.append(label)
+        texts.append(str(row["text"] or ""))
+    report: dict = {"file": file, "signal": signal, "rows": len(gold),
+                    "skipped_rows": skipped}
+    mentions = [mention(t, i) for i, t in enumerate(texts)]
+    for m in mentions[:200]:  # warm caches (language model, lexicons) outside the timing
+        enricher.enrich(m)
+    started = time.perf_counter()
+    signals = [enricher.enrich(m) for m in mentions]
+    elapsed = time.perf_counter() - started
+    rules = [learn.rule_label(signal, s) for s in signals]
+    report["ours"] = {**learn.metrics(gold, rules, learn.SIGNALS[signal]),
+                      "mentions_per_s": round(len(texts) / elapsed) if elapsed > 0 else None}
+    if signal in ("sentiment", "complaint") and texts:
+        vader, rate = _vader_labels(texts, signal)
+        report["vader"] = {**learn.metrics(gold, vader, learn.SIGNALS[signal]),
+                           "mentions_per_s": round(rate)}
+    if learn_from is not None:
+        started = time.perf_counter()
+        result = learn_model(enricher, signal, learn_from)
+        train_s = time.perf_counter() - started
+        card = result.card if isinstance(result, learn.SignalModel) else result
+        report["learning"] = {"file": learn_file, "seconds": round(train_s, 1),
+                              "card": _card_dict(card)}
+        if isinstance(result, learn.SignalModel):
+            learned = Enricher(enricher.vocabulary, models={signal: result})
+            started = time.perf_counter()
+            after = [learned.enrich(m) for m in mentions]
+            elapsed = time.perf_counter() - started
+            report["learned"] = {
+                **learn.metrics(gold, [learn.rule_label(signal, s) for s in after],
+                                learn.SIGNALS[signal]),
+                "mentions_per_s": round(len(texts) / elapsed) if elapsed > 0 else None}
+    return report
+
+
+def _card_dict(card: learn.ModelCard) -> dict:
+    import msgspec
+
+    return msgspec.to_builtins(card)
+
+
+def evaluate_file(path: Path, signal: str, learn_from: Path | None = None) -> dict:
+    rows, bad = read_rows(path)
+    dev = read_rows(learn_from)[0] if learn_from else None
+    report = evaluate(rows, signal, learn_from=dev, file=str(path),
+                      learn_file=str(learn_from or ""))
+    report["unreadable_lines"] = bad
+    return report
+
+
+# --- output ---------------------------------------------------------------------------------------
+
+def render(report: dict, console: Console) -> None:
+    console.print(f"[bold]{report['signal']}[/] on {report['file'] or 'rows'}: "
+                  f"{report['rows']:,} labelled rows"
+                  + (f", {report['skipped_rows']:,} skipped (label not a {report['signal']} "
+                     "label)" if report.get("skipped_rows") else "")
+                  + (f", {report['unreadable_lines']:,} unreadable lines"
+                     if report.get("unreadable_lines") else ""))
+    table = Table(title="scores (same rows, same run)")
+    for col in ("model", "macro-recall", "macro-F1", "accuracy", "mentions/s"):
+        table.add_column(col, justify="right" if col != "model" else "left")
+    names = {"ours": "Escape Velocity rules", "learned": "after learning",
+             "vader": "vaderSentiment" + (" (negative = complaint)"
+                                          if report["signal"] == "complaint" else "")}
+    for key in ("ours", "learned", "vader"):
+        m = report.get(key)
+        if m:
+            rate = m.get("mentions_per_s")
+            table.add_row(names[key], f"{m['macro_recall']:.3f}", f"{m['macro_f1']:.3f}",
+                          f"{m['accuracy']:.3f}", f"{rate:,}" if rate else "–")
+    console.print(table)
+    for key in ("ours", "learned"):
+        m = report.get(key)
+        if not m or not m.get("confusion"):
+            continue
+        conf = m["confusion"]
+        labels = list(conf)
+        t = Table(title=f"confusion, {names[key]} (rows: gold, columns: predicted)")
+        t.add_column("gold \\ predicted")
+        for lab in labels:
+            t.add_column(lab, justify="right")
+        for g in labels:
+            t.add_row(g, *(str(conf[g].get(p, 0)) for p in labels))
+        console.print(t)
+    learning = report.get("learning")
+    if learning:
+        card = learning["card"]
+        console.print(f"learning from {learning['file']}: {card['corrections']:,} corrections, "
+                      f"{card.get('held_back', 0):,} held back, {learning['seconds']} s — "
+                      f"{card.get('note', '')}")
