@@ -56,7 +56,7 @@ LIMITED_SCOPE = frozenset({"agency"})
 assert set(MATRIX) == set(ROLES), "every role in org.ROLES needs a row in the matrix"
 
 
-class PermissionDenied(Exception):
+class PermissionDenied(PermissionError):
     """The acting member may not do this; the message says what and why."""
 
     def __init__(self, message: str, *, action: str = "", member: str = "") -> None:

@@ -58,14 +58,27 @@ def claim(store: SqlStore, clock: Clock, case_id: str, member: str,
             perm.check((who.role,), perm.OVERRIDE_CLAIM, member=member)
             case = load(store, conn, case_id)
             data |= {"override": True, "from": case["claimed_by"]}
-        elif not store.try_claim(conn, case_id, member, until, now):
-            case = store.get_case(conn, case_id)
-            raise ClaimTaken(case["claimed_by"], case["claim_until"])
         else:
+            _take(store, conn, case_id, member, until, now)
             case = load(store, conn, case_id)
         event = Event(case_id, ev.CLAIMED, now, member, data)
         commit(store, conn, case, event)
         return event
+
+
+def _take(store: SqlStore, conn: Any, case_id: str, member: str, until: datetime,
+          now: datetime) -> None:
+    """The atomic conditional UPDATE. When it loses but the holder let go in between (replied
+    and so released), try again rather than report a holder who no longer exists."""
+    for _ in range(3):
+        if store.try_claim(conn, case_id, member, until, now):
+            return
+        case = store.get_case(conn, case_id)
+        if case["state"] == "resolved":
+            raise CaseError("the case was resolved meanwhile")
+        if _claimed_by_other(case, member, now):
+            raise ClaimTaken(case["claimed_by"], case["claim_until"])
+    raise CaseError("the case keeps changing hands; try again")
 
 
 def release(store: SqlStore, clock: Clock, case_id: str, member: str) -> Event:
