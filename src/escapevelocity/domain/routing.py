@@ -165,7 +165,11 @@ def _expertise(candidates: list[Member], need: Need, state: RoutingState,
     best = None
     best_score = -1.0
     for m in candidates:
-        skill = max((m.skill(t, today) for t in need.topics), default=0)
+        if m.skill_until:
+            skill = max((m.skill(t, today) for t in need.topics), default=0)
+        else:
+            skills = m.skills
+            skill = max((skills.get(t, 0) for t in need.topics), default=0)
         speaks = need.language in m.languages
         spare = 1 - load.get(m.id, 0) / m.capacity
         median = history.get((m.id, need.track)) if history else None
