@@ -30,7 +30,7 @@ _URL = re.compile(r"https?://\S+|www\.\S+")
 NEGATIONS = frozenset("not no never none nobody nothing neither nor cannot can't don't doesn't "
                       "didn't isn't wasn't aren't won't wouldn't shouldn't haven't hasn't "
                       "couldn't hadn't without dont doesnt didnt isnt wasnt cant wont couldnt "
-                      "aint ain't".split())
+                      "aint ain't non".split())
 # Intensifiers and dampeners (VADER's list, MIT, in spirit: scale the next sentiment word).
 BOOSTERS = {"very": 0.3, "really": 0.3, "so": 0.25, "extremely": 0.4, "absolutely": 0.35,
             "totally": 0.3, "completely": 0.3, "super": 0.3, "incredibly": 0.4, "utterly": 0.4,
@@ -207,6 +207,8 @@ class Enricher:
                 scale *= 1.3
             if but >= 0:  # VADER: what follows "but" is what the writer means
                 scale *= 0.5 if i < but else 1.5 if i > but else 1.0
+            if scale < 0 < v:  # "not helpful", "non helpful": a service that failed
+                problem = True
             v *= scale
             if v > 0:
                 pos += v

@@ -1,0 +1,129 @@
+"""Learning from the team: corrections are events, models and their cards are documents.
+
+- `record_correction` appends a CORRECTED event to the case's stream (the log is the record);
+- `retrain` reads every correction from the log, trains a candidate per signal and promotes
+  it (document "model:<signal>") only if it beats the model in use (or the shipped rules) on
+  the workspace's own held-back corrections; every attempt's card is kept in "model_cards";
+- `load_models` gives the promoted models to the enricher.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import datetime
+
+import msgspec
+
+from escapevelocity.adapters.store.sql import SqlStore
+from escapevelocity.domain import events as ev
+from escapevelocity.domain import learn
+from escapevelocity.domain.enrich import Enricher
+from escapevelocity.domain.events import Event
+from escapevelocity.domain.records import Author, Mention, Signals
+
+CARDS = "model_cards"
+MAX_CARDS = 50  # attempts kept per workspace, newest last
+
+
+def record_correction(store: SqlStore, *, case_id: str, signal: str, label: str, text: str,
+                      actor: str, at: datetime, was: str = "", mention_key: str = "") -> Event:
+    if signal not in learn.SIGNALS:
+        raise ValueError(f"unknown signal {signal!r}; one of {', '.join(learn.SIGNALS)}")
+    if label not in learn.SIGNALS[signal]:
+        raise ValueError(f"{signal}: label must be one of {', '.join(learn.SIGNALS[signal])}")
+    event = Event(case_id=case_id, kind=ev.CORRECTED, at=at, actor=actor,
+                  data={"signal": signal, "label": label, "was": was, "text": text[:10_000],
+                        "mention": mention_key})
+    with store.begin() as conn:
+        store.append(conn, [event])
+    return event
+
+
+def corrections(store: SqlStore) -> list[learn.Correction]:
+    out: list[learn.Correction] = []
+    seq = 0
+    with store.begin() as conn:
+        while True:
+            batch = store.events_since(conn, seq, limit=2000)
+            if not batch:
+                break
+            for e in batch:
+                if e.kind == ev.CORRECTED:
+                    d = e.data
+                    out.append(learn.Correction(
+                        signal=d["signal"], label=d["label"], text=d.get("text", ""),
+                        key=d.get("mention") or f"{e.case_id}:{e.seq}",
+                        rule_label=d.get("was", "")))
+            seq = batch[-1].seq or seq
+            if len(batch) < 2000:
+                break
+    return out
+
+
+def correction_counts(store: SqlStore) -> dict[str, dict[str, int]]:
+    counts: dict[str, Counter] = {}
+    for c in corrections(store):
+        counts.setdefault(c.signal, Counter())[c.label] += 1
+    return {s: dict(c) for s, c in counts.items()}
+
+
+def load_models(store: SqlStore) -> dict[str, learn.SignalModel]:
+    models = {}
+    with store.begin() as conn:
+        for signal in learn.SIGNALS:
+            body = store.document(conn, f"model:{signal}")
+            if body:
+                try:
+                    models[signal] = learn.loads(body)
+                except (ValueError, msgspec.DecodeError):
+                    continue  # a damaged model is ignored: the rules still answer
+    return models
+
+
+def cards(store: SqlStore) -> list[dict]:
+    with store.begin() as conn:
+        body = store.document(conn, CARDS)
+    return json.loads(body) if body else []
+
+
+def retrain(store: SqlStore, now: datetime, enricher: Enricher | None = None,
+            signals: tuple[str, ...] | None = None) -> list[learn.ModelCard]:
+    """Train every signal with corrections; promote a model only when it wins on held back."""
+    base = enricher or Enricher()
+    rules = Enricher(base.vocabulary)  # the shipped rules alone, for the features
+    current = load_models(store)
+    every = corrections(store)
+    out: list[learn.ModelCard] = []
+    for signal in signals or tuple(learn.SIGNALS):
+        if not any(c.signal == signal for c in every):
+            continue
+        model = current.get(signal)
+        version = (model.card.version if model else 0) + 1
+
+        def enrich(text: str) -> Signals:
+            return rules.enrich(_mention(text))
+
+        if model is not None:
+            def predict(text: str, s: Signals, m: learn.SignalModel = model) -> str:
+                return m.predict(text, s)[0]
+            name = f"model v{model.card.version}"
+        else:
+            def predict(text: str, s: Signals, sig: str = signal) -> str:
+                return learn.rule_label(sig, s)
+            name = "shipped rules"
+        result = learn.train_and_compare(signal, every, enrich, predict, name, version, now)
+        card = result.card if isinstance(result, learn.SignalModel) else result
+        with store.begin() as conn:
+            if isinstance(result, learn.SignalModel):
+                store.put_document(conn, f"model:{signal}", learn.dumps(result), now)
+            history = json.loads(store.document(conn, CARDS) or "[]")
+            history.append(msgspec.to_builtins(card))
+            store.put_document(conn, CARDS, json.dumps(history[-MAX_CARDS:], default=str), now)
+        out.append(card)
+    return out
+
+
+def _mention(text: str) -> Mention:
+    return Mention(source_id="learn", channel="web", text=text, author=Author(handle="someone"),
+                   created_at=datetime(2026, 1, 1))

@@ -1,0 +1,91 @@
+"""`ev eval`: metrics side by side with VADER, learning from a dev file, JSON report, bad files."""
+
+import json
+import random
+
+import pytest
+from typer.testing import CliRunner
+
+from escapevelocity.cli.main import app
+
+runner = CliRunner()
+NEG = ["my flight was cancelled again", "still waiting for my refund", "charged twice, awful",
+       "worst service ever", "the app keeps crashing", "nobody answers the phone"]
+POS = ["thank you, brilliant service", "love the new app", "great crew, smooth flight",
+       "the engineer was amazing", "so happy with my upgrade", "well done team"]
+NEU = ["what time does the store open", "is the lounge in terminal 2", "my order number is 4",
+       "do you fly to Lisbon", "how do I change my address", "where is gate 12"]
+
+
+def write(path, n, seed):
+    rnd = random.Random(seed)
+    with open(path, "w") as fh:
+        for i in range(n):
+            label, pool = rnd.choice((("negative", NEG), ("positive", POS), ("neutral", NEU)))
+            fh.write(json.dumps({"id": f"{seed}-{i}", "text": f"{rnd.choice(pool)} {i}",
+                                 "label": label}) + "\n")
+    return path
+
+
+def test_sentiment_report_with_vader_side_by_side(tmp_path):
+    data = write(tmp_path / "test.jsonl", 60, 1)
+    out = tmp_path / "r" / "report.json"
+    result = runner.invoke(app, ["eval", str(data), "--signal", "sentiment", "--report", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "vaderSentiment" in said(result) and "macro-F1" in said(result)
+    report = json.loads(out.read_text())
+    for key in ("macro_recall", "macro_f1", "accuracy", "confusion", "mentions_per_s"):
+        assert key in report["ours"] and key in report["vader"]
+    assert report["rows"] == 60
+
+
+def test_learn_from_dev_then_score(tmp_path):
+    pytest.importorskip("sklearn")
+    dev, test = write(tmp_path / "dev.jsonl", 200, 2), write(tmp_path / "test.jsonl", 60, 3)
+    out = tmp_path / "report.json"
+    result = runner.invoke(app, ["eval", str(test), "--signal", "sentiment", "--learn-from",
+                                 str(dev), "--report", str(out)])
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text())
+    card = report["learning"]["card"]
+    assert card["corrections"] == 200 and card["held_back"] > 0
+    if card.get("promoted"):
+        assert report["learned"]["macro_f1"] >= 0.9
+
+
+def test_complaint_and_spam_labels_are_mapped(tmp_path):
+    path = tmp_path / "c.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in [
+        {"text": "charged twice again @bank", "label": "complaint"},
+        {"text": "how do I open an account?", "label": "not_complaint"}]) + "\n")
+    result = runner.invoke(app, ["eval", str(path), "--signal", "complaint"])
+    assert result.exit_code == 0, result.output
+    spam = tmp_path / "s.jsonl"
+    spam.write_text(json.dumps({"text": "follow back f4f click here", "label": "spam"}) + "\n"
+                    + json.dumps({"text": "nice song", "label": "ham"}) + "\n")
+    assert runner.invoke(app, ["eval", str(spam), "--signal", "spam"]).exit_code == 0
+
+
+def said(result):
+    return " ".join(result.output.split())
+
+
+def test_bad_files_fail_with_a_message(tmp_path):
+    missing = runner.invoke(app, ["eval", str(tmp_path / "nope.jsonl"), "--signal", "sentiment"])
+    assert missing.exit_code == 1 and "no such file" in said(missing)
+    junk = tmp_path / "junk.jsonl"
+    junk.write_bytes(b"not json\n\xff\xfe\n{\"text\": \"x\"}\n")
+    result = runner.invoke(app, ["eval", str(junk), "--signal", "sentiment"])
+    assert result.exit_code == 1 and "no rows" in said(result)
+    unknown = runner.invoke(app, ["eval", str(junk), "--signal", "mood"])
+    assert unknown.exit_code == 1 and "unknown signal" in said(unknown)
+    crisis = runner.invoke(app, ["eval", str(junk), "--signal", "crisis"])
+    assert crisis.exit_code == 1 and "index.json" in said(crisis)
+
+
+def test_bench_returns_lines():
+    from escapevelocity.bench import signals
+
+    result = signals.run(n=300, runs=1)
+    assert result["mentions_per_s"] > 0 and len(result["lines"]) == 2
+    assert result["vader_mentions_per_s"] > 0

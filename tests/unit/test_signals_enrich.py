@@ -1,0 +1,92 @@
+"""Sentiment tuned for customer service, explanations, confidence, and hostile input."""
+
+from datetime import UTC, datetime
+
+import pytest
+
+from escapevelocity.domain.enrich import Enricher
+from escapevelocity.domain.records import Author, Mention
+
+E = Enricher()
+
+
+def sig(text):
+    return E.enrich(Mention(source_id="1", channel="twitter", text=text,
+                            author=Author(handle="someone"),
+                            created_at=datetime(2026, 11, 20, tzinfo=UTC)))
+
+
+@pytest.mark.parametrize("text", [
+    "@airline my flight was cancelled",
+    "@bank I was double charged for the same order",
+    "still waiting for the engineer, day three",
+    "@shop thank you for the robotic and non helpful assistance",
+    "love how my bag is lost again #sarcasm",
+    "@airline stuck on the tarmac for 2 hours #unitedfail",
+    "I CAN'T GET THROUGH to anyone :(",
+])
+def test_customer_service_failures_are_negative(text):
+    s = sig(text)
+    assert s.sentiment_label == "negative", (text, s.because)
+    assert s.because["sentiment"].startswith("negative")
+
+
+@pytest.mark.parametrize("text", [
+    "can't wait for the new season!",
+    "thanks so much, the engineer was brilliant 🙌",
+    "no worries at all, sorted now",
+    "not bad at all",
+])
+def test_positive_and_negation(text):
+    assert sig(text).sentiment_label == "positive", (text, sig(text).because)
+
+
+def test_neutral_questions_and_brand_names_stay_neutral():
+    assert sig("@united what time does the lounge open?").sentiment_label == "neutral"
+    assert sig("please follow so I can DM my confirmation number").sentiment_label == "neutral"
+
+
+def test_intensifiers_and_caps_raise_the_score():
+    assert sig("this is VERY bad").sentiment < sig("this is bad").sentiment
+    assert sig("this is TERRIBLE").sentiment < sig("this is terrible").sentiment
+    assert sig("it is good").sentiment < sig("it is really good").sentiment
+
+
+def test_but_weights_what_follows():
+    assert sig("the crew was nice but the delay was awful").sentiment_label == "negative"
+
+
+def test_every_signal_has_confidence_and_because():
+    s = sig("@orbit my internet is down again, account 12345678, call me on +44 7700 900456")
+    for key in ("sentiment", "situation", "author_class"):
+        assert 0 <= s.confidence[key] <= 1 and s.because[key]
+    assert "pii" in s.because
+
+
+BAD_INPUT = {
+    "empty": "",
+    "blank": " \n\t ",
+    "100 KB": "a bad day " * 10_240,
+    "invalid UTF-8": b"caf\xe9 \xff\xfe broken".decode("utf-8", "surrogateescape"),
+    "lone surrogate": "\ud800 oops",
+    "only emoji": "😡😡😡",
+    "only a URL": "https://example.com/a?b=c",
+    "mixed scripts": "Привет مرحبا 你好 hello ça va",
+    "control chars": "\x00\x01\x02",
+    "punctuation": "!!!???...",
+}
+
+
+@pytest.mark.parametrize("name", list(BAD_INPUT))
+def test_bad_input_gets_a_defined_result(name):
+    s = sig(BAD_INPUT[name])
+    assert s.sentiment_label in ("negative", "neutral", "positive")
+    assert -1 <= s.sentiment <= 1 and s.situation and s.language
+    assert set(s.situations) and s.because["sentiment"]
+
+
+def test_defined_results_for_the_obvious_cases():
+    assert sig("").sentiment_label == "neutral" and sig("").language == "und"
+    assert sig("https://example.com/a?b=c").language == "und"
+    assert sig("😡😡😡").sentiment_label == "negative"
+    assert sig("a bad day " * 10_240).sentiment_label == "negative"
