@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from functools import cache
 from importlib.resources import files
 
@@ -118,7 +119,9 @@ class Enricher:
         lower = text.lower()
         if "\u2019" in lower:  # typographic apostrophes: "don’t" is "don't"
             lower = lower.replace("\u2019", "'")
-        folded = fold(lower) if not lower.isascii() else lower
+        # Accent folding only when there is something to fold (emoji alone need none).
+        folded = lower if lower.isascii() or unicodedata.is_normalized("NFKD", lower) \
+            else fold(lower)
         phrases, situations_hit, topics = self._scan(folded)
         score, sentiment_because = self._sentiment(text, lower, phrases)
         label = ("negative" if score <= NEGATIVE_EDGE else "positive" if score >= POSITIVE_EDGE
@@ -329,6 +332,7 @@ _ACCOUNT = re.compile(r"\b(?:acc(?:ount)?(?:\s*(?:no|number|#))?[\s:#-]*(?:(?:is
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
 _PHONE = re.compile(r"(?<![\w])(?:\+\d{1,3}[\s-]?)?(?:\(\d{2,5}\)[\s-]?|\d{2,5}[\s-])\d{3,4}[\s-]?\d{3,4}(?!\d)")
 _HAS_DIGIT = re.compile(r"\d").search
+_EMAIL_HINT = re.compile(r"[\w.+-]@[\w-]+\.").search
 _NON_ASCII_LETTER = re.compile(r"[^\W\d_\x00-\x7f]").search
 _ANY_LETTER = re.compile(r"[^\W\d_]").search
 _ASCII_WORD = re.compile(r"[a-z']+")
@@ -352,6 +356,12 @@ def _pii_spans(text: str) -> list[tuple[int, int, str]]:
     spans: list[tuple[int, int, str]] = []
     if "@" not in text and not _HAS_DIGIT(text):
         return spans
+    has_digit = _HAS_DIGIT(text) is not None
+    if "@" in text and _EMAIL_HINT(text):
+        for m in _EMAIL.finditer(text):
+            spans.append((m.start(), m.end(), "email"))
+    if not has_digit:
+        return spans
     for m in _CARD.finditer(text):
         digits = re.sub(r"\D", "", m.group())
         if 13 <= len(digits) <= 19 and _luhn(digits):
@@ -359,8 +369,6 @@ def _pii_spans(text: str) -> list[tuple[int, int, str]]:
     for m in _ACCOUNT.finditer(text):
         if sum(c.isdigit() for c in m.group(1)) >= 6:
             spans.append((m.start(1), m.end(1), "account_number"))
-    for m in _EMAIL.finditer(text):
-        spans.append((m.start(), m.end(), "email"))
     for m in _PHONE.finditer(text):
         if sum(c.isdigit() for c in m.group()) >= 9:
             spans.append((m.start(), m.end(), "phone"))
