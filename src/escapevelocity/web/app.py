@@ -221,6 +221,9 @@ def create_app(workspace: Workspace, settings: Settings, *,
     app.include_router(routes_api.router)
     app.include_router(routes_playbook.router, dependencies=[Depends(auth.member_of)])
     # Feature pages: one include per router module (signals, drills, engagement, …).
+    from escapevelocity.web import routes_engage
+
+    app.include_router(routes_engage.router)  # approvals, notes, tags, CRM, bulk, audit
 
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.add_middleware(SessionMiddleware, secret_key=settings.secret_key,

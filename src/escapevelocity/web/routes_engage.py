@@ -1,0 +1,293 @@
+"""Engagement pages: the approval queue, a case's notes, tags, flags, CRM link and hand-off, its
+audit trail, the member's @mentions, and bulk actions.
+
+Every form only parses input and calls one service command (services/approvals, annotate,
+bulk, cases): the rules and permissions live there, so this module decides nothing. A refusal
+re-renders the page with the reason and a 403 (not allowed) or 409 (the case moved on) status;
+success redirects back (303) with a message.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from escapevelocity.adapters.store.sql import ClaimTaken
+from escapevelocity.domain import cases as projection
+from escapevelocity.domain import permissions as perm
+from escapevelocity.domain.enrich import mask_pii
+from escapevelocity.domain.org import Member
+from escapevelocity.services import annotate, approvals, bulk, cases
+from escapevelocity.services.casetx import CaseError
+from escapevelocity.web.auth import check_csrf, member_of, org_of
+from escapevelocity.web.views import can_see, conversation, visible_teams
+
+router = APIRouter(tags=["engagement"])
+CASE_ID = re.compile(r"^c[0-9a-f]{12}$")
+DRAFT_ID = re.compile(r"^d[0-9]{1,9}$")
+MAX_TEXT = 5_000
+
+
+def _valid(case_id: str, draft_id: str = "d0") -> None:
+    if not CASE_ID.fullmatch(case_id) or not DRAFT_ID.fullmatch(draft_id):
+        raise HTTPException(404, "no such case")
+
+
+def _may_see(request: Request, member: Member, case: dict[str, Any] | None) -> bool:
+    """The case page's rule, plus: the approver on call sees the case they must decide."""
+    if case is None:
+        return False
+    return (can_see(org_of(request), member, case) or case.get("approver") == member.id
+            or member.role in ("strategist", "admin"))
+
+
+def _case(request: Request, member: Member, case_id: str) -> dict[str, Any]:
+    store = request.app.state.workspace.store
+    with store.begin() as conn:
+        case = store.get_case(conn, case_id)
+    if not _may_see(request, member, case):
+        raise HTTPException(404, "no such case in your teams' inboxes")
+    case["title"] = mask_pii(case["title"])
+    return case
+
+
+def _back(url: str, message: str) -> RedirectResponse:
+    return RedirectResponse(f"{url}?{urlencode({'msg': message})}", status_code=303)
+
+
+async def _act(request: Request, member: Member, case_id: str, run: Callable[[], Any],
+               done: str | Callable[[Any], str], back: str) -> Response:
+    """Run one service command; on refusal re-render the engagement page with the reason."""
+    await check_csrf(request)
+    await run_in_threadpool(_case, request, member, case_id)  # 404 unless visible
+    try:
+        result = await run_in_threadpool(run)
+    except perm.PermissionDenied as exc:
+        return await _engage_page(request, member, case_id, error=str(exc), status=403)
+    except ClaimTaken as exc:
+        return await _engage_page(request, member, case_id, error=str(exc), status=409)
+    except (CaseError, ValueError) as exc:
+        return await _engage_page(request, member, case_id, error=str(exc), status=409)
+    return _back(back, done(result) if callable(done) else done)
+
+
+# --- the case's engagement page -------------------------------------------------------------
+
+def _engage_data(request: Request, member: Member, case_id: str) -> dict[str, Any]:
+    ws = request.app.state.workspace
+    case = _case(request, member, case_id)
+    drafts = approvals.drafts(ws.store, case_id, member.id)
+    trail = annotate.audit_trail(ws.store, case_id, member.id) if perm.allowed(
+        (member.role,), perm.AUDIT) else []
+    with ws.store.begin() as conn:
+        notes = [e for e in ws.store.case_events(conn, case_id) if e.kind == "note_added"]
+        mentions = conversation(ws.store.case_mentions(conn, case_id))
+    org = org_of(request)
+    team_members = [m for m in org.members if case["team"] in m.teams]
+    return {"case": case, "drafts": drafts, "notes": notes, "trail": trail[-5:],
+            "mentions": mentions[-3:], "tags": projection.split(case["tags"]),
+            "flags": projection.split(case["flags"]), "team_members": team_members,
+            "teams": org.teams, "me": member,
+            "can": {a: perm.allowed((member.role,), a) for a in perm.ACTIONS}}
+
+
+async def _engage_page(request: Request, member: Member, case_id: str, *, message: str = "",
+                       error: str = "", status: int = 200) -> HTMLResponse:
+    data = await run_in_threadpool(_engage_data, request, member, case_id)
+    return request.app.state.render(request, "engage_case.html",
+                                    {**data, "message": message, "error": error}, status)
+
+
+@router.get("/cases/{case_id}/engage", response_class=HTMLResponse)
+async def engage_page(request: Request, case_id: str, member: Member = Depends(member_of),
+                      msg: str = "") -> HTMLResponse:
+    _valid(case_id)
+    return await _engage_page(request, member, case_id, message=msg[:200])
+
+
+@router.post("/cases/{case_id}/notes")
+async def add_note(request: Request, case_id: str, member: Member = Depends(member_of),
+                   text: str = Form("", max_length=MAX_TEXT)) -> Response:
+    _valid(case_id)
+    ws = request.app.state.workspace
+    return await _act(request, member, case_id,
+                      lambda: annotate.note(ws.store, ws.clock, case_id, member.id, text),
+                      lambda e: "Note added" + (f"; told {', '.join(e.data['mentions'])}"
+                                                if e.data["mentions"] else "."),
+                      f"/cases/{case_id}/engage")
+
+
+def _words(value: str) -> list[str]:
+    return [w for w in re.split(r"[,\s]+", value) if w][:50]
+
+
+@router.post("/cases/{case_id}/tags")
+async def change_tags(request: Request, case_id: str, member: Member = Depends(member_of),
+                      add: str = Form("", max_length=1000), remove: str = Form("", max_length=1000),
+                      kind: str = Form("tag", pattern="^(tag|flag)$")) -> Response:
+    _valid(case_id)
+    ws = request.app.state.workspace
+    command = annotate.tag if kind == "tag" else annotate.flag
+    return await _act(request, member, case_id,
+                      lambda: command(ws.store, ws.clock, case_id, member.id,
+                                      add=_words(add), remove=_words(remove)),
+                      lambda e: f"{kind.title()}s updated." if e else "Nothing changed.",
+                      f"/cases/{case_id}/engage")
+
+
+@router.post("/cases/{case_id}/crm")
+async def crm_link(request: Request, case_id: str, member: Member = Depends(member_of),
+                   crm_id: str = Form("", max_length=128)) -> Response:
+    _valid(case_id)
+    ws = request.app.state.workspace
+    return await _act(request, member, case_id,
+                      lambda: annotate.link_crm(ws.store, ws.clock, case_id, member.id,
+                                                crm_id.strip() or None),
+                      lambda e: f"Linked to CRM record {e.data['crm_id']}.",
+                      f"/cases/{case_id}/engage")
+
+
+@router.post("/cases/{case_id}/assign")
+async def assign(request: Request, case_id: str, member: Member = Depends(member_of),
+                 to: str = Form("", max_length=64), team: str = Form("", max_length=64)
+                 ) -> Response:
+    _valid(case_id)
+    ws = request.app.state.workspace
+    return await _act(request, member, case_id,
+                      lambda: cases.assign(ws.store, ws.clock, case_id, member.id, to or None,
+                                           team or None),
+                      f"Assigned to {to or 'the team queue'}.", f"/cases/{case_id}/engage")
+
+
+# --- approvals -------------------------------------------------------------------------------
+
+@router.post("/cases/{case_id}/drafts/{draft_id}/{action}")
+async def decide(request: Request, case_id: str, draft_id: str, action: str,
+                 member: Member = Depends(member_of), text: str = Form("", max_length=MAX_TEXT),
+                 note: str = Form("", max_length=MAX_TEXT),
+                 choice: int | None = Form(None, ge=0, le=50)) -> Response:
+    """approve (with an optional edited `text` or an option `choice`), edit, reject (with a
+    `note`), alternative (the submitter's other wording) or withdraw."""
+    _valid(case_id, draft_id)
+    ws, me = request.app.state.workspace, member.id
+    s, c = ws.store, ws.clock
+    edited = text.strip() or None
+    runs: dict[str, tuple[Callable[[], Any], str]] = {
+        "approve": (lambda: approvals.approve(s, c, case_id, me, draft_id, text=edited,
+                                              choice=None if edited else choice, note=note),
+                    "Approved and sent."),
+        "edit": (lambda: approvals.edit(s, c, case_id, me, draft_id, text), "Draft edited."),
+        "reject": (lambda: approvals.reject(s, c, case_id, me, draft_id, note),
+                   "Rejected; the submitter sees your note."),
+        "alternative": (lambda: approvals.offer_alternative(s, c, case_id, me, draft_id, text),
+                        "Alternative offered to the approver."),
+        "withdraw": (lambda: approvals.withdraw(s, c, case_id, me, draft_id), "Draft withdrawn."),
+    }
+    if action not in runs:
+        raise HTTPException(404, "no such action")
+    run, done = runs[action]
+    back = "/approvals" if action in ("approve", "edit", "reject") else f"/cases/{case_id}/engage"
+    return await _act(request, member, case_id, run, done, back)
+
+
+def _queue(request: Request, member: Member, everyone: bool) -> dict[str, Any]:
+    ws = request.app.state.workspace
+    if not perm.allowed((member.role,), perm.APPROVE):
+        return {"items": [], "may_approve": False}
+    rows = approvals.queue(ws.store, member.id, everyone=everyone)
+    items = []
+    for case in rows:
+        drafts = {d.id: d for d in approvals.drafts(ws.store, case["id"], member.id)}
+        with ws.store.begin() as conn:
+            said = conversation(ws.store.case_mentions(conn, case["id"]))
+        case["title"] = mask_pii(case["title"])
+        items.append({"case": case, "draft": drafts.get(case["approval_draft"]),
+                      "said": said[-3:]})
+    return {"items": items, "may_approve": True}
+
+
+@router.get("/approvals", response_class=HTMLResponse)
+async def approval_queue(request: Request, member: Member = Depends(member_of),
+                         everyone: bool = Query(False), msg: str = "") -> HTMLResponse:
+    data = await run_in_threadpool(_queue, request, member, everyone)
+    return request.app.state.render(request, "engage_approvals.html", {
+        **data, "everyone": everyone, "message": msg[:200], "me": member})
+
+
+# --- audit trail, mentions -------------------------------------------------------------------
+
+@router.get("/cases/{case_id}/audit", response_class=HTMLResponse)
+async def audit(request: Request, case_id: str, member: Member = Depends(member_of)
+                ) -> HTMLResponse:
+    _valid(case_id)
+    ws = request.app.state.workspace
+    case = await run_in_threadpool(_case, request, member, case_id)
+    try:
+        trail = await run_in_threadpool(annotate.audit_trail, ws.store, case_id, member.id)
+    except perm.PermissionDenied as exc:
+        raise HTTPException(403, str(exc)) from None
+    return request.app.state.render(request, "engage_audit.html",
+                                    {"case": case, "trail": trail, "me": member})
+
+
+@router.get("/mentions", response_class=HTMLResponse)
+async def my_mentions(request: Request, member: Member = Depends(member_of)) -> HTMLResponse:
+    ws = request.app.state.workspace
+    notes = await run_in_threadpool(annotate.mentions_of, ws.store, member.id)
+    return request.app.state.render(request, "engage_mentions.html",
+                                    {"notes": notes, "me": member})
+
+
+# --- bulk ------------------------------------------------------------------------------------
+
+def _bulk_rows(request: Request, member: Member) -> list[dict[str, Any]]:
+    store = request.app.state.workspace.store
+    with store.begin() as conn:
+        rows = store.inbox(conn, teams=sorted(visible_teams(org_of(request), member)))
+    for r in rows:
+        r["title"] = mask_pii(r["title"])
+    return rows
+
+
+@router.get("/bulk", response_class=HTMLResponse)
+async def bulk_page(request: Request, member: Member = Depends(member_of)) -> HTMLResponse:
+    rows = await run_in_threadpool(_bulk_rows, request, member)
+    return request.app.state.render(request, "engage_bulk.html", {
+        "cases": rows, "results": None, "me": member, "actions": bulk.ACTIONS,
+        "may_bulk": perm.allowed((member.role,), perm.BULK)})
+
+
+@router.post("/bulk", response_class=HTMLResponse)
+async def bulk_run(request: Request, member: Member = Depends(member_of)) -> HTMLResponse:
+    await check_csrf(request)
+    form = await request.form()
+    ids = [str(x) for x in form.getlist("case")][: bulk.MAX_CASES + 1]
+    action = str(form.get("action", ""))
+    org = org_of(request)
+    store = request.app.state.workspace.store
+    with store.begin() as conn:  # a case the member cannot see is reported, not touched
+        found = store.get_cases(conn, [i for i in ids if CASE_ID.fullmatch(i)])
+    visible = {i for i, c in found.items() if can_see(org, member, c)}
+    status, results, error = 200, None, ""
+    try:
+        done = await run_in_threadpool(
+            bulk.run, store, request.app.state.workspace.clock, member.id,
+            [i for i in ids if i in visible], action,
+            to=str(form.get("to", ""))[:64] or None, team=str(form.get("team", ""))[:64] or None,
+            tags=_words(str(form.get("tags", ""))[:1000]), note=str(form.get("note", ""))[:2000])
+        results = done + [bulk.Result(i, False, "no such case in your teams' inboxes")
+                          for i in ids if i not in visible]
+    except perm.PermissionDenied as exc:
+        status, error = 403, str(exc)
+    except CaseError as exc:
+        status, error = 400, str(exc)
+    rows = await run_in_threadpool(_bulk_rows, request, member)
+    return request.app.state.render(request, "engage_bulk.html", {
+        "cases": rows, "results": results, "error": error, "me": member,
+        "actions": bulk.ACTIONS, "may_bulk": perm.allowed((member.role,), perm.BULK)}, status)
