@@ -224,6 +224,9 @@ def create_app(workspace: Workspace, settings: Settings, *,
     from escapevelocity.web import routes_engage
 
     app.include_router(routes_engage.router)  # approvals, notes, tags, CRM, bulk, audit
+    from escapevelocity.web import routes_signals
+
+    app.include_router(routes_signals.router)  # label distribution, corrections, model cards
 
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.add_middleware(SessionMiddleware, secret_key=settings.secret_key,

@@ -1,0 +1,94 @@
+"""The Signals page: label distribution over recent mentions, corrections by signal and label,
+and the model cards (promoted or not); plus the form post that records a correction.
+
+A correction is an event on the case (services/learning.py); retraining is on demand here
+(lead's button) or by schedule, and a model replaces the current one only if it wins on the
+workspace's own held-back corrections.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from escapevelocity.adapters.store.schema import mentions
+from escapevelocity.domain import learn
+from escapevelocity.services import learning
+from escapevelocity.web import auth
+
+router = APIRouter(tags=["signals"])
+RECENT = 50_000  # mentions the distribution is computed over
+
+
+def _workspace(request: Request) -> Any:
+    workspace = getattr(request.app.state, "workspace", None)
+    if workspace is None:
+        raise HTTPException(503, "no workspace is configured")
+    return workspace
+
+
+def distribution(conn: sa.Connection) -> dict[str, Counter]:
+    out = {"sentiment": Counter(), "situation": Counter(), "author_class": Counter()}
+    rows = conn.execute(sa.select(mentions.c.signals).order_by(mentions.c.id.desc())
+                        .limit(RECENT))
+    for (body,) in rows:
+        try:
+            s = json.loads(body)
+        except (TypeError, ValueError):
+            continue
+        out["sentiment"][s.get("sentiment_label", "?")] += 1
+        for situation in s.get("situations") or [s.get("situation", "?")]:
+            out["situation"][situation] += 1
+        out["author_class"][s.get("author_class", "customer")] += 1
+    return out
+
+
+@router.get("/signals", response_class=HTMLResponse)
+def signals_page(request: Request, member=Depends(auth.member_of)) -> HTMLResponse:
+    workspace = _workspace(request)
+    with workspace.store.begin() as conn:
+        dist = distribution(conn)
+    context = {"distribution": {k: v.most_common() for k, v in dist.items()},
+               "corrections": learning.correction_counts(workspace.store),
+               "cards": list(reversed(learning.cards(workspace.store))),
+               "signals": learn.SIGNALS, "member": member,
+               "csrf": auth.csrf_token(request)}
+    return request.app.state.templates.TemplateResponse(request, "signals.html", context)
+
+
+@router.post("/signals/corrections", dependencies=[Depends(auth.check_csrf)])
+def record_correction(request: Request, case_id: str = Form(...), signal: str = Form(...),
+                      label: str = Form(...), was: str = Form(""),
+                      member=Depends(auth.member_of)) -> RedirectResponse:
+    workspace = _workspace(request)
+    with workspace.store.begin() as conn:
+        rows = workspace.store.case_mentions(conn, case_id[:64])
+    if not rows:
+        raise HTTPException(404, "no such case")
+    first = rows[0]
+    try:
+        text = json.loads(first.body).get("text", "")
+    except (TypeError, ValueError):
+        text = ""
+    try:
+        learning.record_correction(workspace.store, case_id=case_id, signal=signal, label=label,
+                                   text=text, actor=member.id, at=workspace.clock.now(),
+                                   was=was[:32], mention_key=f"{first.channel}:{first.source_id}")
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
+    return RedirectResponse(request.headers.get("referer") or "/signals", status_code=303)
+
+
+@router.post("/signals/retrain", dependencies=[Depends(auth.check_csrf)])
+def retrain(request: Request, member=Depends(auth.member_of)) -> RedirectResponse:
+    workspace = _workspace(request)
+    try:
+        learning.retrain(workspace.store, workspace.clock.now())
+    except RuntimeError as exc:  # scikit-learn missing
+        raise HTTPException(503, str(exc)) from None
+    return RedirectResponse("/signals", status_code=303)
