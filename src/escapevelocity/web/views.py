@@ -12,15 +12,14 @@ import msgspec
 
 from escapevelocity.domain.enrich import mask_pii
 from escapevelocity.domain.org import Member, Organisation
+from escapevelocity.domain.org import visible_teams as org_visible_teams
 from escapevelocity.domain.records import Mention, Signals
 
 
 def visible_teams(org: Organisation, member: Member) -> set[str]:
-    """A member's own teams, plus every spoke of a hub they belong to."""
-    teams = set(member.teams)
-    hubs = {t.id for t in org.teams if t.id in teams and t.kind == "hub"}
-    teams |= {t.id for t in org.teams if t.hub in hubs}
-    return teams
+    """The organisation's rule (domain/org.py), as a concrete set of team ids."""
+    teams = org_visible_teams(org, member.id)
+    return {t.id for t in org.teams} if teams is None else teams
 
 
 def can_see(org: Organisation, member: Member, case: dict[str, Any]) -> bool:
