@@ -161,9 +161,12 @@ def _plain_insert_run(path: Path, folder: Path, run: int, batch_size: int) -> tu
         engine.dispose()
 
 
-def ingest(n: int = 100_000, runs: int = 3, batch_size: int = 1000) -> dict:
+def ingest(n: int = 100_000, runs: int = 3, batch_size: int | None = None) -> dict:
     """`ev ingest FILE` into a fresh SQLite file: parse, triage, thread, write log + projection,
     one transaction per batch (the command's default batch size)."""
+    from escapevelocity.services.ingest import DEFAULT_BATCH_SIZE
+
+    batch_size = batch_size or DEFAULT_BATCH_SIZE
     load_before = _load()
     fast, base = [], []
     with tempfile.TemporaryDirectory() as tmp:

@@ -9,14 +9,14 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from escapevelocity.cli.common import err, existing_file, open_workspace
-from escapevelocity.services.ingest import batches, ingest_batch
+from escapevelocity.services.ingest import DEFAULT_BATCH_SIZE, batches, ingest_batch
 from escapevelocity.services.parse import Problem, read_file
 
 
 def ingest_command(
     file: Path = typer.Argument(..., help="mentions as JSONL or CSV"),
     database: str = typer.Option(None, help="database URL (default: EV_DATABASE_URL or var/ev.db)"),
-    batch_size: int = typer.Option(1000, min=1, max=10_000, help="mentions per transaction"),
+    batch_size: int = typer.Option(DEFAULT_BATCH_SIZE, min=1, max=10_000, help="mentions per transaction"),
 ) -> None:
     """Ingest mentions. Each batch is one transaction; re-running skips what was stored."""
     workspace = open_workspace(database)

@@ -25,6 +25,9 @@ from escapevelocity.domain.routing import RoutingState
 from escapevelocity.domain.triage import Triager
 
 FOLLOW_UP_WINDOW = timedelta(hours=24)  # an author's new post joins their open case this long
+# `ev ingest` batch: 5000 mentions per transaction measured ~15% faster than 1000 (fewer
+# commits and lookups) and holds the SQLite write lock well under a second.
+DEFAULT_BATCH_SIZE = 5000
 _enc = msgspec.json.encode
 
 
