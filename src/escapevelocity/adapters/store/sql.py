@@ -7,6 +7,7 @@ conn:`), so a handler writes the log and the projection atomically or not at all
 
 from __future__ import annotations
 
+import functools
 import os
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
@@ -141,10 +142,7 @@ class SqlStore:
     def load_org(self, conn: Connection) -> Organisation:
         source = self.document(conn, "org")
         if source:  # the applied YAML is the whole record (overflows, ladders); tables serve joins
-            import yaml
-
-            from escapevelocity.domain.org import load_org
-            return load_org(yaml.safe_load(source))
+            return _org_from_yaml(source)
         teams = [Team(id=r.id, name=r.name, kind=r.kind, hub=r.hub, strategy=r.strategy,
                       overflow=r.overflow) for r in conn.execute(sa.select(t.teams))]
         members = [_decode(r.body, type=Member)
@@ -487,6 +485,15 @@ def _dt_out(value: Any) -> datetime:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     return _utc(value)
+
+
+@functools.lru_cache(maxsize=8)
+def _org_from_yaml(source: str) -> Organisation:
+    """Parsed once per text: every command authorizes against the org, and YAML is slow."""
+    import yaml
+
+    from escapevelocity.domain.org import load_org
+    return load_org(yaml.safe_load(source))
 
 
 def _event(r: sa.Row) -> Event:

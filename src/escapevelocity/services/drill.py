@@ -1,0 +1,322 @@
+"""Run a drill: replay a scenario's stream through the real pipeline into a sandbox workspace.
+
+    drill = Drill.prepare(load("product-recall"), Path("var/drills/x.db"), speed=24)
+    card = drill.run()          # blocks; drill.control pauses, resumes, speeds up, fires injects
+
+The sandbox is its own SQLite file, marked as a drill sandbox; a live database is never used.
+Time is a SimulatedClock starting at the scenario's start: at --speed 24 a simulated day takes
+an hour of wall time. With `fast=True` the same clock is driven by a virtual wall that jumps a
+step at a time, so the whole scenario runs as fast as the machine allows (CI, reports).
+Each step ingests the mentions whose time has come — the crisis service observes them first,
+so a rising level changes the decisions of the very batch that raised it — ticks the crisis
+service, lets the simulated team work, and records the level for the scorecard.
+"""
+
+from __future__ import annotations
+
+import heapq
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from escapevelocity.adapters.notify.pager import RecordingPager
+from escapevelocity.domain.clock import SimulatedClock
+from escapevelocity.domain.drill import generate as gen
+from escapevelocity.domain.drill import report
+from escapevelocity.domain.drill.scenario import DrillError, Scenario, with_overlay
+from escapevelocity.domain.drill.score import Scorecard, score
+from escapevelocity.services import approvals, sla
+from escapevelocity.services.crisis import CrisisMode, timeline
+from escapevelocity.services.drill_responders import SimulatedTeam
+from escapevelocity.services.ingest import ingest_batch
+from escapevelocity.services.seed import _text, seed_demo
+from escapevelocity.services.workspace import Workspace
+
+SANDBOX_DOCUMENT = "sandbox"
+STEP = timedelta(minutes=1)  # simulated time between two steps
+WORKER_EVERY = timedelta(minutes=15)  # SLA and approval escalation ticks, in simulated time
+
+
+class DrillControl:
+    """Commands from the director (CLI keys, the web page), applied by the runner's thread."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._commands: deque[tuple[str, Any]] = deque()
+        self.stop_requested = False
+
+    def _put(self, name: str, arg: Any = None) -> None:
+        with self._lock:
+            self._commands.append((name, arg))
+
+    def pause(self) -> None:
+        self._put("pause")
+
+    def resume(self) -> None:
+        self._put("resume")
+
+    def set_speed(self, speed: float) -> None:
+        if not 0 < speed <= 10_000:
+            raise ValueError("speed is between 0 and 10000")
+        self._put("speed", float(speed))
+
+    def fire(self, inject: str) -> None:
+        self._put("inject", inject)
+
+    def stop(self) -> None:
+        self.stop_requested = True
+
+    def take(self) -> list[tuple[str, Any]]:
+        with self._lock:
+            out = list(self._commands)
+            self._commands.clear()
+        return out
+
+
+class _VirtualWall:
+    """A wall clock that only moves when the runner says (fast mode)."""
+
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+@dataclass
+class Drill:
+    scenario: Scenario
+    path: Path
+    workspace: Workspace
+    clock: SimulatedClock
+    plan: gen.Plan
+    mode: CrisisMode
+    team: SimulatedTeam
+    fast: bool = False
+    control: DrillControl = field(default_factory=DrillControl)
+    levels: list[tuple[datetime, str]] = field(default_factory=list)
+    fired: list[tuple[datetime, str, str]] = field(default_factory=list)
+    ingested: int = 0
+    done: bool = False
+    scorecard: Scorecard | None = None
+    _wall: _VirtualWall | None = None
+    _extra: int = 0
+    _queue: list[tuple[datetime, int, Any]] = field(default_factory=list)
+    _next_tick: datetime = datetime.min.replace(tzinfo=UTC)
+    incident_events: list[Any] = field(default_factory=list)
+
+    # --- set-up ------------------------------------------------------------------------------
+
+    @classmethod
+    def prepare(cls, scenario: Scenario, path: Path, *, speed: float = 24.0, fast: bool = False,
+                live_url: str | None = None) -> Drill:
+        """A fresh sandbox at `path` (an existing file must be an earlier drill's sandbox)."""
+        path = Path(path)
+        if live_url and live_url.startswith("sqlite:///") and \
+                Path(live_url.removeprefix("sqlite:///")).resolve() == path.resolve():
+            raise DrillError(f"{path} is the live workspace database; drills use a sandbox")
+        if path.exists():
+            if not _is_sandbox(path):
+                raise DrillError(f"{path} exists and is not a drill sandbox; choose another file")
+            path.unlink()
+            for suffix in ("-wal", "-shm"):
+                Path(str(path) + suffix).unlink(missing_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        wall = _VirtualWall() if fast else None
+        clock = SimulatedClock(scenario.start, speed, wall=wall or time.monotonic)
+        clock.pause()  # nothing moves until run()
+        ws = Workspace.open(f"sqlite:///{path}", clock)
+        with ws.store.begin() as conn:
+            ws.store.put_document(conn, SANDBOX_DOCUMENT, f"drill:{scenario.name}", clock.now())
+        plan = gen.plan(scenario)
+        seed_demo(ws, password=None, online=True)
+        vocab = yaml.safe_load(_text("demo", "vocabulary.yaml")) or {}
+        for key, handles in plan.known.items():
+            vocab[key] = sorted({*vocab.get(key, []), *handles})
+        ws.set_vocabulary(yaml.safe_dump(vocab, sort_keys=False, allow_unicode=True))
+        with ws.store.begin() as conn:
+            active = ws.store.active_playbook(conn)
+        assert active is not None
+        ws.save_playbook(with_overlay(active[1], scenario), author="drill",
+                         note=f"crisis overlay for the drill {scenario.name}")
+        pager = RecordingPager()  # drills never page real people
+        mode = CrisisMode(ws.store, clock, pager)
+        triager = ws.triager()
+        mode.learn([(i.mention, triager.signals(i.mention)) for i in plan.history])
+        with ws.store.begin() as conn:
+            org = ws.store.load_org(conn)
+        team = SimulatedTeam(ws.store, clock, org, scenario.responders, mode)
+        drill = cls(scenario, path, ws, clock, plan, mode, team, fast=fast, _wall=wall)
+        drill._queue = [(i.mention.created_at, n, i) for n, i in enumerate(plan.items)]
+        heapq.heapify(drill._queue)
+        return drill
+
+    # --- reading -----------------------------------------------------------------------------
+
+    @property
+    def end(self) -> datetime:
+        return self.scenario.start + timedelta(hours=self.scenario.duration_hours)
+
+    def status(self) -> dict[str, Any]:
+        now = min(self.clock.now(), self.end)
+        total = (self.end - self.scenario.start).total_seconds()
+        return {"scenario": self.scenario.name, "title": self.scenario.title,
+                "now": now.isoformat(), "level": self.mode.level,
+                "incident": self.mode.state.incident, "speed": self.clock.speed,
+                "paused": self.clock._paused_at is not None and not self.done,
+                "progress": round((now - self.scenario.start).total_seconds() / total, 4),
+                "ingested": self.ingested, "replies": self.team.replies,
+                "pages": len(self.mode.pager.pages), "done": self.done,
+                "injects": [{"name": i.name, "at": i.at, "description": i.description}
+                            for i in self.scenario.injects],
+                "fired": [{"at": at.isoformat(), "name": n} for at, n, _ in self.fired]}
+
+    # --- running -----------------------------------------------------------------------------
+
+    def run(self, on_step: Any = None) -> Scorecard:
+        clock = self.clock
+        clock.resume()
+        paused = False
+        last = self.scenario.start
+        self.levels.append((last, self.mode.level))
+        stand_down = self.scenario.responders.stand_down_after
+        stand_down_at = (self.scenario.start + timedelta(hours=stand_down)
+                         if stand_down is not None else None)
+        while not self.control.stop_requested:
+            for name, arg in self.control.take():
+                if name == "pause":
+                    clock.pause()
+                    paused = True
+                elif name == "resume":
+                    clock.resume()
+                    paused = False
+                elif name == "speed":
+                    clock.set_speed(arg)
+                elif name == "inject":
+                    self._fire(arg, clock.now())
+            if paused:
+                time.sleep(0.05)
+                continue
+            target = last + STEP
+            if self._wall is not None:
+                self._wall.t += STEP.total_seconds() / clock.speed
+            else:
+                wait = (target - clock.now()).total_seconds() / clock.speed
+                if wait > 0:
+                    time.sleep(min(wait, 0.25))
+                    continue
+            now = min(clock.now(), self.end)
+            self._step(now)
+            last = now
+            if stand_down_at is not None and now >= stand_down_at and self.mode.state.incident:
+                self.mode.stand_down(by="sam", note="drill: the incident commander stands down")
+                stand_down_at = None
+            if on_step is not None:
+                on_step(self)
+            if now >= self.end:
+                break
+        clock.pause()
+        return self.finish()
+
+    def _step(self, now: datetime) -> None:
+        batch = []
+        while self._queue and self._queue[0][0] <= now:
+            batch.append(heapq.heappop(self._queue)[2])
+        if batch:
+            mentions = [i.mention for i in batch]
+            triager = self.workspace.triager()
+            signals = [triager.signals(m) for m in mentions]
+            self.mode.observe(mentions, signals)
+            ingest_batch(self.workspace.store, triager, now, mentions,
+                         context=self.mode.context())
+            self.ingested += len(batch)
+        self.mode.tick(now)
+        if now >= self._next_tick:  # the workers the live service runs every minute or so
+            sla.tick(self.workspace, now)
+            approvals.tick(self.workspace.store, self.clock, now)
+            self._next_tick = now + WORKER_EVERY
+        self.team.step(now)
+        if self.mode.level != self.levels[-1][1]:
+            self.levels.append((now, self.mode.level))
+
+    def _fire(self, name: str, now: datetime) -> None:
+        inject = self.scenario.inject(name)
+        self._extra += 1
+        writer = gen.writer_for(self.scenario, salt=self._extra)
+        items = gen.inject_posts(self.scenario, inject, now, writer.rng, writer)
+        n = len(self.plan.items) + 100_000 * self._extra
+        for k, item in enumerate(items):
+            heapq.heappush(self._queue, (item.mention.created_at, n + k, item))
+        self.plan.items.extend(items)
+        self.fired.append((now, name, inject.description))
+
+    def finish(self) -> Scorecard:
+        now = min(self.clock.now(), self.end)
+        if self.mode.state.incident and self.scenario.responders.stand_down_after is None:
+            self.mode.stand_down(by="sam", note="drill ended")
+        store = self.workspace.store
+        with store.begin() as conn:
+            rows = conn.execute(_cases_query()).mappings().all()
+        cases = {r["id"]: dict(r) for r in rows}
+        incident_events = []
+        for incident_id in {e for e in _incident_ids(self)}:
+            incident_events += timeline(store, incident_id)
+        injects = sorted(self.plan.injects + [(at, n, d) for at, n, d in self.fired])
+        incident_events.sort(key=lambda e: (e.at, e.seq or 0))
+        self.incident_events = incident_events
+        self.scorecard = score(self.scenario, self.plan.items, cases, incident_events,
+                               self.levels, self.team.summary(), injects, end=now)
+        self.done = True
+        return self.scorecard
+
+    def report_html(self) -> str:
+        if self.scorecard is None:
+            raise RuntimeError("the drill has not finished")
+        return report.render(self.scorecard, report.timeline_rows(self.incident_events),
+                             self.scenario.timezone)
+
+
+def _cases_query():
+    import sqlalchemy as sa
+
+    from escapevelocity.adapters.store import schema as t
+
+    c = t.cases.c
+    return sa.select(c.id, c.track, c.rule_id, c.team, c.respond, c.priority, c.approval,
+                     c.opened_at, c.first_response_at, c.sla_due, c.sla_minutes, c.state)
+
+
+def _incident_ids(drill: Drill) -> list[str]:
+    from escapevelocity.services.crisis import incidents
+
+    return [i["id"] for i in incidents(drill.workspace.store)]
+
+
+def _is_sandbox(path: Path) -> bool:
+    import sqlite3
+
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+            row = conn.execute("SELECT body FROM documents WHERE name = ?",
+                               (SANDBOX_DOCUMENT,)).fetchone()
+    except sqlite3.Error:
+        return False
+    return bool(row and str(row[0]).startswith("drill:"))
+
+
+# --- drills started from the web director page ------------------------------------------------
+
+RUNNING: dict[str, Drill] = {}
+
+
+def start_in_background(drill: Drill) -> threading.Thread:
+    RUNNING[drill.scenario.name] = drill
+    thread = threading.Thread(target=drill.run, name=f"drill-{drill.scenario.name}", daemon=True)
+    thread.start()
+    return thread
