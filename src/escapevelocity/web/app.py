@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -184,6 +184,8 @@ def create_app(workspace: Workspace, settings: Settings, *,
     app = FastAPI(title="Escape Velocity", lifespan=lifespan, docs_url="/api/docs",
                   redoc_url=None, openapi_url="/api/openapi.json")
     app.state.workspace = workspace
+    if workspace.away_after is None and settings.away_after_minutes > 0:
+        workspace.away_after = timedelta(minutes=settings.away_after_minutes)  # auto-away
     app.state.settings = settings
     app.state.stopping = stopping
     app.state.org = _org_cache(workspace)
@@ -227,6 +229,9 @@ def create_app(workspace: Workspace, settings: Settings, *,
     from escapevelocity.web import routes_signals
 
     app.include_router(routes_signals.router)  # label distribution, corrections, model cards
+    from escapevelocity.web import routes_drill
+
+    app.include_router(routes_drill.router)  # drill director, incidents (crisis mode)
 
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.add_middleware(SessionMiddleware, secret_key=settings.secret_key,

@@ -14,9 +14,9 @@ from zoneinfo import ZoneInfo
 from escapevelocity.domain.crisis import RANK
 from escapevelocity.domain.drill.score import Group, Scorecard
 
-LEVEL_COLOURS = {"normal": "#ffffff", "watch": "#fff3c4", "crisis1": "#ffd8a8",
-                 "crisis2": "#ffb38a", "crisis3": "#ff8a80"}
-REGULAR, CRISIS = "#4c78a8", "#e45756"
+LEVEL_COLOURS = {"normal": "#ffffff", "watch": "#fff8db", "crisis1": "#ffefe0",
+                 "crisis2": "#ffe2d1", "crisis3": "#fdd5d5"}
+REGULAR, CRISIS = "#4c78a8", "#c0392b"
 
 
 def _t(at: Any, tz: ZoneInfo, fmt: str = "%a %d %b %H:%M") -> str:
