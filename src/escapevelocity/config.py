@@ -4,6 +4,8 @@ EV_DATABASE_URL   sqlite:///var/ev.db (the embedded default) or postgresql://…
 EV_SECRET_KEY     signs session cookies; generated into var/secret.key when unset
 EV_BUS            inline (default) or nats://127.0.0.1:4222 (scale-out, later)
 EV_MAX_BODY_BYTES largest accepted HTTP body (default 5 MB)
+EV_AWAY_AFTER_MINUTES  auto-away: members idle this long are away for routing, six times as
+                  long offline (default 10; 0 routes by declared presence only)
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ class Settings:
     max_body_bytes: int = 5_000_000
     max_batch: int = 1_000
     secure_cookies: bool = False
+    away_after_minutes: float = 10.0  # auto-away in the running app (services/live_routing)
 
     def masked(self) -> dict[str, str]:
         url = self.database_url
@@ -56,6 +59,10 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     key = env.get("EV_SECRET_KEY") or _secret(var_dir)
     if len(key) < 16:
         raise ValueError("EV_SECRET_KEY is too short: use at least 16 random characters")
+    try:
+        away = float(env.get("EV_AWAY_AFTER_MINUTES", "10"))
+    except ValueError:
+        raise ValueError("EV_AWAY_AFTER_MINUTES must be a number of minutes") from None
     return Settings(database_url=url, secret_key=key, bus=env.get("EV_BUS", "inline"),
-                    max_body_bytes=max_body,
+                    max_body_bytes=max_body, away_after_minutes=max(away, 0.0),
                     secure_cookies=env.get("EV_SECURE_COOKIES", "") == "1")

@@ -51,6 +51,7 @@ def claim(store: SqlStore, clock: Clock, case_id: str, member: str,
         if case is None:
             raise CaseNotFound(f"no case {case_id!r}")
         who = authorize(store, conn, member, perm.CLAIM, case)
+        store.touch(conn, member, now)  # activity: keeps auto-away from setting in
         if case["state"] == "resolved":
             raise CaseError("the case is resolved; reopen it to work on it")
         data: dict[str, Any] = {"until": until.isoformat()}
@@ -127,6 +128,7 @@ def reply(store: SqlStore, clock: Clock, case_id: str, member: str, text: str, *
     with store.begin() as conn:
         case = load(store, conn, case_id)
         who = authorize(store, conn, member, perm.REPLY, case)
+        store.touch(conn, member, now)  # activity: keeps auto-away from setting in
         if case["state"] == "resolved":
             raise CaseError("the case is resolved; reopen it to reply")
         if case["approval_state"] == "pending":

@@ -21,8 +21,8 @@ from escapevelocity.domain.clock import Clock
 from escapevelocity.domain.events import Event
 from escapevelocity.domain.playbook import Context
 from escapevelocity.domain.records import Mention
-from escapevelocity.domain.routing import RoutingState
 from escapevelocity.domain.triage import Triager
+from escapevelocity.services.live_routing import routing_state
 
 FOLLOW_UP_WINDOW = timedelta(hours=24)  # an author's new post joins their open case this long
 # `ev ingest` batch: 5000 mentions per transaction measured ~15% faster than 1000 (fewer
@@ -68,8 +68,10 @@ def ingest(store: SqlStore, triager: Triager, clock: Clock, mentions: Iterable[M
 
 
 def ingest_batch(store: SqlStore, triager: Triager, now: datetime,
-                 batch: list[Mention], *, context: Context | None = None) -> IngestReport:
-    """`context` (e.g. Context(crisis_level=...) from crisis mode) applies to every new case.
+                 batch: list[Mention], *, context: Context | None = None,
+                 away_after: timedelta | None = None) -> IngestReport:
+    """`context` (e.g. Context(crisis_level=...) from crisis mode) applies to every new case;
+    `away_after` turns idle members away for routing (services/live_routing).
 
     Three reads (stored mentions and reply parents in one, the authors' open cases, routing
     state), the pure pipeline per mention, then one executemany per table. A case that an
@@ -83,7 +85,7 @@ def ingest_batch(store: SqlStore, triager: Triager, now: datetime,
             + [(m.channel, m.in_reply_to) for m in batch if m.in_reply_to])
         by_author = store.open_cases_by_author(
             conn, {(m.channel, m.author.handle) for m in batch}, now - FOLLOW_UP_WINDOW)
-        state = RoutingState(presence=store.presence(conn), load=store.open_loads(conn))
+        state = routing_state(store, conn, now, triager.playbook, away_after=away_after)
 
         stored = set(known)  # keys already in the store (before this batch)
         new_cases: dict[str, dict] = {}

@@ -32,4 +32,4 @@ class Intake:
             self.crisis.observe(batch, [triager.signals(m) for m in batch])
             context = self.crisis.context()
         return ingest_batch(self.workspace.store, triager, self.workspace.clock.now(), batch,
-                            context=context)
+                            context=context, away_after=self.workspace.away_after)

@@ -3,11 +3,13 @@ honest. Run it every minute (the web app's background task, `ev sla tick`, or a 
 simulated clock); it is idempotent, so running it twice at the same instant writes nothing new.
 
 One transaction per tick:
-1. presence: declared presence, turned away/offline by inactivity when `idle` is given;
+1. routing state: presence (away/offline by inactivity when `idle` is given), open loads and
+   the members' recent first-reply times (services/live_routing);
 2. per open case: fold its events into SLA clocks on the track's calendar (domain/sla.py),
    write the warnings, breaches and escalation steps not yet in the log, and an `sla_clock`
    event when the due time the inbox sorts by has moved (a reply, a pause, a calendar);
-3. unclaimed cases held by members now offline go back to their team's queue;
+3. a lapsed claim whose holder went offline is released, and unclaimed cases held by members
+   now offline go back to their team's queue;
 4. the queue is drained: the earliest due case first, to members with room (domain/routing).
 Every change is an event applied to the projection with the same version check as commands.
 """
@@ -24,10 +26,11 @@ from escapevelocity.domain import cases as projection
 from escapevelocity.domain import events as ev
 from escapevelocity.domain.escalation import escalate, need_of
 from escapevelocity.domain.events import Event
-from escapevelocity.domain.routing import RoutingState, Waiting, drain, presence_at, stranded
-from escapevelocity.domain.sla import (
-    Attainment, Budget, attainment, budgets_from_playbook, done_keys, fold, sla_events,
-)
+from escapevelocity.domain.routing import Waiting, drain, stranded
+from escapevelocity.domain.sla import Attainment, attainment, done_keys, fold, sla_events
+from escapevelocity.services.live_routing import budgets_for, routing_state
+
+__all__ = ["TickReport", "budgets_for", "first_reply_history", "sla_attainment", "tick"]
 
 MAX_OPEN = 100_000
 
@@ -38,41 +41,30 @@ class TickReport:
     breaches: int = 0
     escalations: int = 0
     requeued: int = 0
+    released: int = 0  # lapsed claims of members who went offline
     drained: int = 0
     clocks: int = 0
     conflicts: int = 0
     events: list[Event] = field(default_factory=list)
 
 
-_BUDGETS: dict[int, tuple[Any, dict[str, Budget]]] = {}
-
-
-def budgets_for(playbook: Any) -> dict[str, Budget]:
-    hit = _BUDGETS.get(id(playbook))
-    if hit is None or hit[0] is not playbook:
-        hit = (playbook, budgets_from_playbook(playbook))
-        if len(_BUDGETS) > 8:
-            _BUDGETS.clear()
-        _BUDGETS[id(playbook)] = hit
-    return hit[1]
-
-
 def tick(workspace: Any, now: datetime | None = None, *, idle: timedelta | None = None
          ) -> TickReport:
-    """One pass over the open cases at `now` (default: the workspace clock)."""
+    """One pass over the open cases at `now` (default: the workspace clock).
+
+    `idle` (default: the workspace's `away_after`, set by the running app) turns members with
+    no activity for that long away, and offline at six times as long; None keeps declared
+    presence as it is."""
     now = now or workspace.clock.now()
     triager = workspace.triager()
     org, budgets = triager.org, budgets_for(triager.playbook)
     store = workspace.store
+    if idle is None:
+        idle = getattr(workspace, "away_after", None)
     report = TickReport()
     with store.begin() as conn:
-        seen = store.presence_seen(conn)
-        if idle is None:
-            presence = {m: p for m, (p, _) in seen.items()}
-        else:
-            presence = {m: presence_at(p, last, now, away_after=idle, offline_after=idle * 6)
-                        for m, (p, last) in seen.items()}
-        state = RoutingState(presence=presence, load=store.open_loads(conn))
+        state = routing_state(store, conn, now, triager.playbook, away_after=idle)
+        presence = state.presence
         cases = {c["id"]: c for c in store.inbox(conn, limit=MAX_OPEN)}
         logs = store.events_for_cases(conn, cases)
         pending: dict[str, list[Event]] = defaultdict(list)
@@ -97,8 +89,19 @@ def tick(workspace: Any, now: datetime | None = None, *, idle: timedelta | None 
                 report.clocks += 1
             pending[cid] += new
 
-        # Work held by people who are gone goes back to the queue.
+        # Work held by people who are gone goes back to the queue: first a claim whose lease
+        # ran out while its holder went offline is let go, then unclaimed work is requeued.
         after = {cid: _fold_case(case, pending.get(cid, ())) for cid, case in cases.items()}
+        for cid, c in after.items():
+            holder = c["claimed_by"]
+            if (c["state"] == "claimed" and holder and c["claim_until"]
+                    and c["claim_until"] < now and presence.get(holder, "offline") == "offline"):
+                e = Event(cid, ev.RELEASED, now, ev.SYSTEM, {
+                    "holder": holder, "expired": True,
+                    "reason": f"the claim lapsed and {holder} is offline"})
+                pending[cid].append(e)
+                after[cid] = projection.apply(c, e)
+                report.released += 1
         held = [(cid, c["assignee"], bool(c["claimed_by"] and c["claim_until"] and
                                           c["claim_until"] >= now))
                 for cid, c in after.items() if c["state"] == "assigned"]

@@ -10,7 +10,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import yaml
 
@@ -45,6 +45,9 @@ def token_hash(token: str) -> str:
 class Workspace:
     store: SqlStore
     clock: Clock
+    # Auto-away for routing: idle this long is away, six times as long offline (None: declared
+    # presence only). The running web app switches it on (services/live_routing.AUTO_AWAY).
+    away_after: timedelta | None = None
     _triager: Triager | None = field(default=None, repr=False)
     _playbook_version: int | None = field(default=None, repr=False)
 

@@ -170,6 +170,10 @@ class SqlStore:
         q = sa.select(t.members.c.id, t.members.c.presence, t.members.c.last_seen)
         return {r.id: (r.presence, _utc(r.last_seen)) for r in conn.execute(q)}
 
+    def touch(self, conn: Connection, member: str, at: datetime) -> None:
+        """Record activity (a claim, a reply) without changing declared presence (auto-away)."""
+        conn.execute(t.members.update().where(t.members.c.id == member).values(last_seen=at))
+
     def open_loads(self, conn: Connection) -> dict[str, int]:
         q = (sa.select(t.cases.c.assignee, sa.func.count())
              .where(t.cases.c.assignee.is_not(None), t.cases.c.state.in_(projection.OPEN_STATES))
@@ -474,6 +478,14 @@ class SqlStore:
             q = q.where(t.events.c.at >= since)
         q = q.order_by(t.events.c.seq.desc()).limit(limit)
         return [_event(r) for r in conn.execute(q)]
+
+    def events_after(self, conn: Connection, seq: int, kinds: Sequence[str],
+                     limit: int = 20_000) -> list[Event]:
+        """Events of `kinds` after `seq`, the newest `limit` of them, oldest first (a range scan
+        of the primary key: cheap to poll)."""
+        q = (sa.select(t.events).where(t.events.c.seq > seq, t.events.c.kind.in_(kinds))
+             .order_by(t.events.c.seq.desc()).limit(limit))
+        return [_event(r) for r in reversed(conn.execute(q).all())]
 
 
 def _same(value: Any) -> Any:

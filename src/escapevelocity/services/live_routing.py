@@ -1,0 +1,135 @@
+"""The routing state the live paths build (ingest, the SLA tick): presence with auto-away, open
+load, and each member's recent median first reply per track from the event log.
+
+Reading a whole log to learn response times on every ingest batch would cost more than the
+batch, so `ReplyHistory` keeps them incrementally per store: at most every `HISTORY_TTL`
+seconds it reads the reply events appended since it last looked (a primary-key range scan),
+folds only those cases' logs into first-response clocks (domain/sla.fold, business minutes on
+the track's calendar, the same figure the SLA reports use) and keeps the newest
+`HISTORY_WINDOW` per (member, track). Between refreshes a batch pays one monotonic-clock read.
+The cache is a speed-up, not a record: a new process rebuilds it from the log.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import weakref
+from collections import deque
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from statistics import median
+from typing import Any
+
+from escapevelocity.domain import events as ev
+from escapevelocity.domain.routing import RoutingState, presence_at
+from escapevelocity.domain.sla import Budget, budgets_from_playbook, fold
+
+HISTORY_TTL = 30.0  # seconds between looks at the log for new replies
+HISTORY_WINDOW = 200  # newest first replies kept per (member, track)
+AUTO_AWAY = timedelta(minutes=10)  # the running app's default: idle this long is away
+OFFLINE_FACTOR = 6  # ... and six times as long is offline (unclaimed work requeued)
+_REPLIES = (ev.REPLIED,)
+
+
+_BUDGETS: dict[int, tuple[Any, dict[str, Budget]]] = {}
+
+
+def budgets_for(playbook: Any) -> dict[str, Budget]:
+    """The playbook's SLA budgets per track, compiled once per playbook object."""
+    hit = _BUDGETS.get(id(playbook))
+    if hit is None or hit[0] is not playbook:
+        hit = (playbook, budgets_from_playbook(playbook))
+        if len(_BUDGETS) > 8:
+            _BUDGETS.clear()
+        _BUDGETS[id(playbook)] = hit
+    return hit[1]
+
+
+class ReplyHistory:
+    """Median first-reply business minutes per (member, track), kept up to date from the log."""
+
+    def __init__(self, ttl: float = HISTORY_TTL, window: int = HISTORY_WINDOW,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.ttl, self.window, self.monotonic = ttl, window, monotonic
+        self.seq = 0  # the last reply event looked at
+        self.checked: float | None = None
+        self.counted: set[str] = set()  # cases whose first reply is already in `times`
+        self.times: dict[tuple[str, str], deque[float]] = {}
+        self.medians: dict[tuple[str, str], float] = {}
+        self.lock = threading.Lock()
+
+    def get(self, store: Any, conn: Any, budgets: Mapping[str, Budget], now: datetime
+            ) -> dict[tuple[str, str], float]:
+        t = self.monotonic()
+        if self.checked is not None and t - self.checked < self.ttl:
+            return self.medians
+        with self.lock:
+            if self.checked is None or t - self.checked >= self.ttl:
+                self.refresh(store, conn, budgets, now)
+                self.checked = t
+        return self.medians
+
+    def expire(self) -> None:
+        """Look at the log on the next `get` (tests; after a bulk import)."""
+        self.checked = None
+
+    def refresh(self, store: Any, conn: Any, budgets: Mapping[str, Budget], now: datetime
+                ) -> int:
+        """Fold the cases that got a reply since the last look; returns how many counted."""
+        replies = store.events_after(conn, self.seq, _REPLIES)
+        if not replies:
+            return 0
+        self.seq = max(e.seq or 0 for e in replies)
+        fresh = {e.case_id for e in replies} - self.counted
+        if not fresh:
+            return 0
+        changed: set[tuple[str, str]] = set()
+        for cid, log in store.events_for_cases(conn, fresh).items():
+            c = fold(cid, log, budgets, now)
+            if not (c.responder and c.track):
+                continue
+            for clock in c.clocks:
+                if clock.clock == "first_response" and clock.stopped:
+                    key = (c.responder, c.track)
+                    self.times.setdefault(key, deque(maxlen=self.window)).append(clock.used)
+                    changed.add(key)
+                    self.counted.add(cid)
+        if changed:
+            medians = dict(self.medians)  # readers keep the old dict: no torn reads
+            for key in changed:
+                medians[key] = median(self.times[key])
+            self.medians = medians
+        return len(changed)
+
+
+_HISTORIES: weakref.WeakKeyDictionary[Any, ReplyHistory] = weakref.WeakKeyDictionary()
+_GUARD = threading.Lock()
+
+
+def history_for(store: Any) -> ReplyHistory:
+    found = _HISTORIES.get(store)
+    if found is None:
+        with _GUARD:
+            found = _HISTORIES.setdefault(store, ReplyHistory())
+    return found
+
+
+def live_presence(store: Any, conn: Any, now: datetime, away_after: timedelta | None
+                  ) -> dict[str, str]:
+    """Declared presence; with `away_after`, turned away (then offline at six times as long)
+    by inactivity: claims, replies and presence changes count, an open browser tab does not."""
+    if away_after is None:
+        return store.presence(conn)
+    offline = away_after * OFFLINE_FACTOR
+    return {m: presence_at(p, last, now, away_after=away_after, offline_after=offline)
+            for m, (p, last) in store.presence_seen(conn).items()}
+
+
+def routing_state(store: Any, conn: Any, now: datetime, playbook: Any, *,
+                  away_after: timedelta | None = None) -> RoutingState:
+    """What live routing reads: presence, open loads and the reply history."""
+    return RoutingState(presence=live_presence(store, conn, now, away_after),
+                        load=store.open_loads(conn),
+                        first_reply=history_for(store).get(store, conn, budgets_for(playbook),
+                                                           now))
