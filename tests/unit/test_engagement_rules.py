@@ -113,3 +113,14 @@ def test_engagement_projection_folds_approval_tags_and_followup():
     assert (c["approval_state"], c["approver"], c["approval_due"]) == ("approved", "lena", None)
     assert c["tags"] == "a" and cases.split(c["tags"]) == ["a"]
     assert (c["followup_state"], c["csat"]) == ("answered", 4)
+
+
+def test_the_documented_policy_example_loads():
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "engagement.md").read_text()
+    example = doc.split("```yaml\n")[1].split("```")[0]
+    policy = engagement.load_policy(example)
+    assert policy.rotations == {"legal": ["omar", "sam"]}
+    assert policy.followups["sales_lead"].ask == "thumbs"
+    assert engagement.check_policy(policy, ORG) == []
