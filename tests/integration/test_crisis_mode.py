@@ -137,3 +137,38 @@ def test_webhook_pager_slack_shape_and_failure():
 
     result = WebhookPager("http://127.0.0.1:9/x", post=down).page(page)
     assert not result.ok and "refused" in result.detail
+
+
+def test_pager_from_env_and_a_local_fake_receiver():
+    import http.server
+    import json
+    import threading
+    from datetime import UTC, datetime
+
+    from escapevelocity.adapters.notify.pager import FanoutPager, Page, pager_from_env
+
+    assert isinstance(pager_from_env({}), RecordingPager)
+    received = []
+
+    class Receiver(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+        pager = pager_from_env({"EV_PAGE_WEBHOOK": url, "EV_PAGE_SLACK": url})
+        assert isinstance(pager, FanoutPager)
+        page = Page(incident="incident:x", role="legal-oncall", member="omar", level="crisis2",
+                    summary="volume x5", at=datetime(2026, 1, 1, tzinfo=UTC))
+        result = pager.page(page)
+        assert result.ok and result.channel == "webhook+slack"
+        assert received[0]["member"] == "omar" and "CRISIS2" in received[1]["text"]
+    finally:
+        server.shutdown()

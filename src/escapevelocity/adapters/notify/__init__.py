@@ -8,7 +8,8 @@ from escapevelocity.adapters.notify.pager import (
     PageResult,
     RecordingPager,
     WebhookPager,
+    pager_from_env,
 )
 
 __all__ = ["EmailPager", "FanoutPager", "Page", "PageResult", "Pager", "RecordingPager",
-           "WebhookPager"]
+           "WebhookPager", "pager_from_env"]

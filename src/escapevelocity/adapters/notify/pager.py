@@ -123,3 +123,26 @@ class FanoutPager:
         ok = any(r.ok for r in results)
         return PageResult(ok, "+".join(r.channel for r in results),
                           "; ".join(f"{r.channel}: {r.detail or 'ok'}" for r in results))
+
+
+def pager_from_env(env: dict[str, str]) -> Pager:
+    """The transports configured in the environment, else the recording fake:
+
+    EV_PAGE_WEBHOOK   JSON webhook URL          EV_PAGE_SLACK  Slack-compatible webhook URL
+    EV_PAGE_SMTP      SMTP host[:port]          EV_PAGE_FROM   sender address for email pages
+    EV_PAGE_EMAILS    member=address,member=address (who gets email pages)
+    """
+    pagers: list[Pager] = []
+    if env.get("EV_PAGE_WEBHOOK"):
+        pagers.append(WebhookPager(env["EV_PAGE_WEBHOOK"]))
+    if env.get("EV_PAGE_SLACK"):
+        pagers.append(WebhookPager(env["EV_PAGE_SLACK"], slack=True))
+    if env.get("EV_PAGE_SMTP"):
+        host, _, port = env["EV_PAGE_SMTP"].partition(":")
+        addresses = dict(pair.split("=", 1) for pair in env.get("EV_PAGE_EMAILS", "").split(",")
+                         if "=" in pair)
+        pagers.append(EmailPager(host, env.get("EV_PAGE_FROM", "escapevelocity@localhost"),
+                                 addresses, port=int(port or 25)))
+    if not pagers:
+        return RecordingPager()
+    return pagers[0] if len(pagers) == 1 else FanoutPager(pagers)
