@@ -233,6 +233,10 @@ def create_app(workspace: Workspace, settings: Settings, *,
 
     app.include_router(routes_drill.router)  # drill director, incidents (crisis mode)
 
+    from escapevelocity.web import routes_team
+
+    app.include_router(routes_team.router, dependencies=[Depends(auth.member_of)])  # team
+
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.add_middleware(SessionMiddleware, secret_key=settings.secret_key,
                        session_cookie="ev_session", same_site="lax",

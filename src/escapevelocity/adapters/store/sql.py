@@ -170,6 +170,14 @@ class SqlStore:
         q = sa.select(t.members.c.id, t.members.c.presence, t.members.c.last_seen)
         return {r.id: (r.presence, _utc(r.last_seen)) for r in conn.execute(q)}
 
+    def queue_summary(self, conn: Connection) -> dict[str, tuple[int, datetime | None]]:
+        """Per team: how many cases wait in the queue, and the earliest SLA due among them."""
+        c = t.cases.c
+        q = (sa.select(c.team, sa.func.count(), sa.func.min(c.sla_due))
+             .where(c.state == "queued").group_by(c.team))
+        return {team: (n, _dt_out(due) if due is not None else None)
+                for team, n, due in conn.execute(q)}
+
     def touch(self, conn: Connection, member: str, at: datetime) -> None:
         """Record activity (a claim, a reply) without changing declared presence (auto-away)."""
         conn.execute(t.members.update().where(t.members.c.id == member).values(last_seen=at))
