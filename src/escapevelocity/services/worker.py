@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from escapevelocity.services import approvals, followup, sla
@@ -28,6 +28,35 @@ class TickAll:
     failed: dict[str, str] = field(default_factory=dict)
 
 
+RETRAIN_EVERY = timedelta(hours=24)
+LAST_RETRAIN = "learning_last_retrain"
+
+
+def retrain_when_due(workspace: Workspace, now: datetime) -> int:
+    """Retrain the signal models once a day when there are new corrections (a model is only
+    promoted if it beats the current one on held-back corrections: services/learning.py)."""
+    from escapevelocity.services import learning
+
+    store = workspace.store
+    with store.begin() as conn:
+        last = store.document(conn, LAST_RETRAIN)
+        seq = store.last_seq(conn)
+    if last:
+        at, _, seen = last.partition(" ")
+        if now - datetime.fromisoformat(at) < RETRAIN_EVERY or str(seq) == seen:
+            return 0
+    if not learning.corrections(store):
+        return 0
+    try:
+        cards = learning.retrain(store, now)
+    except RuntimeError as exc:  # the `learn` extra (scikit-learn) is not installed
+        log.warning("signal models not retrained: %s", exc)
+        cards = []
+    with store.begin() as conn:
+        store.put_document(conn, LAST_RETRAIN, f"{now.isoformat()} {seq}", now)
+    return len(cards)
+
+
 def tick_all(workspace: Workspace, crisis: CrisisMode | None = None,
              now: datetime | None = None) -> TickAll:
     now = now or workspace.clock.now()
@@ -39,6 +68,7 @@ def tick_all(workspace: Workspace, crisis: CrisisMode | None = None,
     ]
     if crisis is not None:
         jobs.append(("crisis", lambda: crisis.tick(now)))
+    jobs.append(("learning", lambda: retrain_when_due(workspace, now)))
     for name, job in jobs:
         try:  # one job failing must not stop the others (nor the web app)
             out.done[name] = job()

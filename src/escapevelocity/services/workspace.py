@@ -11,9 +11,12 @@ import hmac
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
+import sqlalchemy as sa
 import yaml
 
+from escapevelocity.adapters.store.schema import documents
 from escapevelocity.adapters.store.sql import SqlStore
 from escapevelocity.domain.clock import Clock
 from escapevelocity.domain.enrich import Enricher
@@ -46,10 +49,10 @@ class Workspace:
     store: SqlStore
     clock: Clock
     # Auto-away for routing: idle this long is away, six times as long offline (None: declared
-    # presence only). The running web app switches it on (services/live_routing.AUTO_AWAY).
+    # presence only). The running web app switches it on (EV_AWAY_AFTER_MINUTES, default 10).
     away_after: timedelta | None = None
     _triager: Triager | None = field(default=None, repr=False)
-    _playbook_version: int | None = field(default=None, repr=False)
+    _playbook_version: tuple | None = field(default=None, repr=False)
 
     @classmethod
     def open(cls, url: str, clock: Clock, *, migrate: bool = True) -> Workspace:
@@ -115,10 +118,23 @@ class Workspace:
             active = self.store.active_playbook(conn)
             if active is None:
                 raise RuntimeError("this workspace has no active playbook: run `ev workspace init`")
-            if self._triager is None or self._playbook_version != active[0]:
+            stamp = (active[0], self._models_stamp(conn))
+            if self._triager is None or self._playbook_version != stamp:
                 vocab_yaml = self.store.document(conn, "vocabulary") or ""
                 vocabulary = Vocabulary.from_dict(yaml.safe_load(vocab_yaml) or {})
                 playbook: Playbook = compile_playbook(active[1], version=f"v{active[0]}")
-                self._triager = Triager(Enricher(vocabulary), playbook, self.store.load_org(conn))
-                self._playbook_version = active[0]
+                org = self.store.load_org(conn)
+        if self._triager is None or self._playbook_version != stamp:
+            from escapevelocity.services.learning import load_models
+
+            # Models learned from this workspace's corrections refine the shipped rules.
+            enricher = Enricher(vocabulary, models=load_models(self.store))
+            self._triager = Triager(enricher, playbook, org)
+            self._playbook_version = stamp
         return self._triager
+
+    def _models_stamp(self, conn: Any) -> tuple:
+        """Changes when a learned model is promoted, so the next batch uses it."""
+        d = documents.c
+        return tuple(conn.execute(sa.select(d.name, d.updated_at).where(
+            d.name.like("model:%")).order_by(d.name)).all())

@@ -19,6 +19,7 @@ from escapevelocity.adapters.store import schema
 from escapevelocity.adapters.store.sql import ClaimTaken
 from escapevelocity.domain import events as ev
 from escapevelocity.domain.enrich import mask_pii
+from escapevelocity.domain.learn import SIGNALS
 from escapevelocity.domain.org import Member
 from escapevelocity.services import cases as commands
 from escapevelocity.web.auth import check_csrf, member_of, org_of
@@ -64,7 +65,8 @@ def case_view(request: Request, member: Member, case_id: str) -> dict[str, Any]:
             "decision": decision, "signals": signals, "assignment": assigned[-1].data if assigned else {},
             "history": history, "templates": templates,
             "draft": templates.get(decision.get("template", ""), ""),
-            "holder": holder, "mine": holder == member.id, "me": member}
+            "holder": holder, "mine": holder == member.id, "me": member,
+            "correctable": SIGNALS}
 
 
 async def _page(request: Request, member: Member, case_id: str, message: str = "",

@@ -20,6 +20,7 @@ from escapevelocity.adapters.store.schema import mentions
 from escapevelocity.domain import learn
 from escapevelocity.services import learning
 from escapevelocity.web import auth
+from escapevelocity.web.views import can_see
 
 router = APIRouter(tags=["signals"])
 RECENT = 50_000  # mentions the distribution is computed over
@@ -67,9 +68,10 @@ def record_correction(request: Request, case_id: str = Form(...), signal: str = 
                       member=Depends(auth.member_of)) -> RedirectResponse:
     workspace = _workspace(request)
     with workspace.store.begin() as conn:
-        rows = workspace.store.case_mentions(conn, case_id[:64])
-    if not rows:
-        raise HTTPException(404, "no such case")
+        case = workspace.store.get_case(conn, case_id[:64])
+        rows = workspace.store.case_mentions(conn, case_id[:64]) if case else []
+    if not rows or not can_see(request.app.state.org(), member, case):
+        raise HTTPException(404, "no such case in your teams' inboxes")
     first = rows[0]
     try:
         text = json.loads(first.body).get("text", "")
@@ -81,7 +83,10 @@ def record_correction(request: Request, case_id: str = Form(...), signal: str = 
                                    was=was[:32], mention_key=f"{first.channel}:{first.source_id}")
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from None
-    return RedirectResponse(request.headers.get("referer") or "/signals", status_code=303)
+    from urllib.parse import quote
+
+    done = quote(f"Thanks: {signal} corrected to {label.replace('_', ' ')}; the model learns from it.")
+    return RedirectResponse(f"/cases/{case['id']}?msg={done}", status_code=303)
 
 
 @router.post("/signals/retrain", dependencies=[Depends(auth.check_csrf)])

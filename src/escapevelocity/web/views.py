@@ -23,7 +23,9 @@ def visible_teams(org: Organisation, member: Member) -> set[str]:
 
 
 def can_see(org: Organisation, member: Member, case: dict[str, Any]) -> bool:
-    return case.get("team") in visible_teams(org, member)
+    """Its team's queue is visible to the member, or they must approve a reply on it."""
+    return (case.get("team") in visible_teams(org, member)
+            or (case.get("approver") == member.id and case.get("approval_state") == "pending"))
 
 
 _mention = msgspec.json.Decoder(Mention)
