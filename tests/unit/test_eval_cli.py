@@ -87,5 +87,7 @@ def test_bench_returns_lines():
     from escapevelocity.bench import signals
 
     result = signals.run(n=300, runs=1)
-    assert result["mentions_per_s"] > 0 and len(result["lines"]) == 2
+    assert result["mentions_per_s"] > 0 and len(result["lines"]) == 3
     assert result["vader_mentions_per_s"] > 0
+    longer = result["tweet_length"]
+    assert 140 <= longer["mean_chars"] <= 280 and longer["vader_mentions_per_s"] > 0

@@ -24,8 +24,10 @@ from escapevelocity.domain.records import Mention, Signals
 from escapevelocity.domain.vocabulary import Vocabulary
 
 # Words, hashtags, emoticons (":(", ";)"), runs of !/?, and emoji (one token each).
-_WORD = re.compile(r"#?[a-z][a-z'0-9]*|[:;=8][-o^']?[()\[\]dpo/\\|*$@3]|<3|[!?]+|"
-                   r"[\U0001F300-\U0001FAFF\u2600-\u27BF]")
+# (The lookahead lets the regex engine skip spaces and punctuation without trying each branch.)
+_WORD = re.compile(r"(?=[#a-z:;=8<!?\U0001F300-\U0001FAFF\u2600-\u27BF])"
+                   r"(?:#?[a-z][a-z'0-9]*|[:;=8][-o^']?[()\[\]dpo/\\|*$@3]|<3|[!?]+|"
+                   r"[\U0001F300-\U0001FAFF\u2600-\u27BF])")
 _CAPS = re.compile(r"\b[A-Z]{3,}\b")
 _URL = re.compile(r"https?://\S+|www\.\S+")
 NEGATIONS = frozenset("not no never none nobody nothing neither nor cannot can't don't doesn't "
@@ -41,6 +43,9 @@ BOOSTERS = {"very": 0.3, "really": 0.3, "so": 0.25, "extremely": 0.4, "absolutel
 DAMPENERS = {"slightly": -0.3, "somewhat": -0.25, "kinda": -0.25, "barely": -0.3,
              "little": -0.2, "bit": -0.2, "fairly": -0.15, "almost": -0.2, "hardly": -0.3}
 NEGATION_SCALE = -0.74  # VADER's constant: "not good" is mildly negative, not "bad"
+# What each of the three words before a sentiment word does to it (negation first).
+_MODIFIERS = {**{w: 1 + v for w, v in DAMPENERS.items()}, **{w: 1 + v for w, v in BOOSTERS.items()},
+              **dict.fromkeys(NEGATIONS, NEGATION_SCALE)}
 # Customer-service weighting: when a post carries both praise words and complaint evidence, the
 # complaint is what needs handling ("thanks for the robotic and non helpful assistance"), so
 # positive words count for less next to negative ones; polite "thanks" rarely makes a post happy.
@@ -49,6 +54,29 @@ NEGATIVE_WEIGHT = 1.15
 NEGATIVE_EDGE = -0.12  # score at or below: negative
 POSITIVE_EDGE = 0.3  # score at or above: positive; social posts are mostly neutral-ish
 LABEL_EDGE = POSITIVE_EDGE  # kept for callers that read it
+
+
+class _FoldTable(dict):
+    """str.translate table for playbook.fold done per character (case fold, NFKD, no combining
+    marks), filled as characters are met: the same result without a generator per text."""
+
+    def __missing__(self, codepoint: int) -> str:
+        decomposed = unicodedata.normalize("NFKD", chr(codepoint).casefold())
+        folded = "".join(c for c in decomposed if not unicodedata.combining(c))
+        self[codepoint] = folded
+        return folded
+
+
+_FOLD = _FoldTable()
+
+
+def _substrings(markers: list[str]) -> ahocorasick.Automaton:
+    """An automaton that finds any of `markers` anywhere in a text (values: the marker)."""
+    automaton = ahocorasick.Automaton()
+    for marker in markers:
+        automaton.add_word(marker, marker)
+    automaton.make_automaton()
+    return automaton
 
 
 @cache
@@ -84,9 +112,15 @@ class Enricher:
         lex = _shipped()
         self.words = dict(_vader())
         self.words.update({k: float(v) for k, v in lex["words"].items()})
-        self.problems = {k: float(v) for k, v in lex["problems"].items()}
-        self.words.update(self.problems)
+        self.problems = frozenset(lex["problems"])
+        self.words.update({k: float(v) for k, v in lex["problems"].items()})
         self.emoji = {k: float(v) for k, v in lex["emoji"].items()}
+        # One table for the token loop: a word's valence wins over an emoji's; words the
+        # lexicon sets to 0 (brand names, politeness) are left out, so they never score.
+        self.lookup = {k: v for k, v in {**self.emoji, **self.words}.items() if v}
+        self.zero = frozenset(k for k, v in self.words.items() if not v)
+        # ONE Aho-Corasick automaton for every phrase: sentiment phrases, situation cues and the
+        # workspace's topics; a phrase's value carries all its roles, so one pass finds all.
         self.automaton = ahocorasick.Automaton()
         entries: dict[str, list[tuple[str, str, float]]] = {}
         for phrase, valence in lex["phrases"].items():
@@ -101,9 +135,16 @@ class Enricher:
             self.automaton.add_word(phrase, (len(phrase), tuple(items)))
         self.automaton.make_automaton()
         self.question_openers = tuple(lex["question_openers"])
-        self.sarcasm_explicit = tuple(lex["sarcasm"]["explicit"])
-        self.sarcasm_context = tuple(lex["sarcasm"]["with_a_problem"])
+        self.sarcasm_explicit = _substrings(lex["sarcasm"]["explicit"])
+        self.sarcasm_context = _substrings(lex["sarcasm"]["with_a_problem"])
         self.hashtag_cues = tuple((k, float(v)) for k, v in lex.get("hashtag_cues", {}).items())
+        v = self.vocabulary
+        self.listed: dict[str, str] = {}  # handle -> author class; the first list named wins
+        for cls, members in (("bot", v.bots), ("troll", v.trolls), ("competitor", v.competitors),
+                             ("partner", v.partners), ("journalist", v.journalists),
+                             ("employee", v.employees)):
+            for handle in members:
+                self.listed[handle] = cls
 
     @classmethod
     @cache
@@ -119,22 +160,25 @@ class Enricher:
         lower = text.lower()
         if "\u2019" in lower:  # typographic apostrophes: "don’t" is "don't"
             lower = lower.replace("\u2019", "'")
+        ascii_text = lower.isascii()
         # Accent folding only when there is something to fold (emoji alone need none).
-        folded = lower if lower.isascii() or unicodedata.is_normalized("NFKD", lower) \
-            else fold(lower)
+        folded = lower if ascii_text or unicodedata.is_normalized("NFKD", lower) \
+            else lower.translate(_FOLD)
         phrases, situations_hit, topics = self._scan(folded)
-        score, sentiment_because = self._sentiment(text, lower, phrases)
+        plain = _URL.sub(" ", lower) if ("http" in lower or "www." in lower) else lower
+        tokens = _WORD.findall(plain)
+        score, sentiment_because = self._sentiment(text, lower, tokens, phrases)
         label = ("negative" if score <= NEGATIVE_EDGE else "positive" if score >= POSITIVE_EDGE
                  else "neutral")
-        pii = find_pii(text)
+        pii = find_pii(text) if _pii_hint(text, ascii_text) else ()
         author_class, author_because = self._author(mention, situations_hit)
         situations, situation_because = self._situations(mention, lower, label, score,
                                                          situations_hit, topics, author_class)
         if author_class == "customer" and "lead" in situations and \
                 mention.author.handle.lower() not in self.vocabulary.customers:
             author_class, author_because = "prospect", "asks to buy and is not a known customer"
-        urgency = _urgency(text, situations, score)
-        language = detect_language(text)
+        urgency = _urgency(text, lower, situations, score)
+        language, language_confidence = _language(text, plain, ascii_text, tokens)
         because = {"sentiment": sentiment_because, "situation": situation_because,
                    "author_class": author_because}
         if pii:
@@ -145,10 +189,11 @@ class Enricher:
             sentiment=score, sentiment_label=label, situation=situations[0],
             situations=tuple(situations), author_class=author_class, urgency=urgency,
             language=language, pii=pii, topics=topics,
-            keywords=tuple(sorted({p for p, _ in phrases})),
+            keywords=tuple(sorted({p for p, _ in phrases})) if phrases else (),
             confidence={"sentiment": round(min(1.0, 0.5 + abs(score)), 2),
                         "situation": 0.8 if situations_hit else 0.5,
-                        "author_class": 0.9 if "list" in author_because else 0.5},
+                        "author_class": 0.9 if "list" in author_because else 0.5,
+                        "language": language_confidence},
             because=because)
         if self.models:
             from escapevelocity.domain.learn import apply_models
@@ -175,50 +220,55 @@ class Enricher:
                     topics.append(name)
         return phrases, situations, tuple(topics)
 
-    def _sentiment(self, text: str, lower: str, phrases: list[tuple[str, float]]
-                   ) -> tuple[float, str]:
-        tokens = _WORD.findall(_URL.sub(" ", lower) if ("http" in lower or "www." in lower)
-                               else lower)
-        words, emoji = self.words, self.emoji
+    def _sentiment(self, text: str, lower: str, tokens: list[str],
+                   phrases: list[tuple[str, float]]) -> tuple[float, str]:
+        lookup = self.lookup
+        if "#" in lower:
+            zero = self.zero
+            hits = [i for i, tok in enumerate(tokens)
+                    if tok in lookup or (tok[0] == "#" and len(tok) > 3 and tok not in zero)]
+        else:
+            hits = [i for i, tok in enumerate(tokens) if tok in lookup]
+        if not hits and not phrases and "!" not in lower and "?" not in lower:
+            return 0.0, "no sentiment words"
         pos = neg = 0.0
         reasons: list[tuple[float, str]] = []
-        caps = {w.lower() for w in _CAPS.findall(text)} if not text.islower() else set()
-        all_caps = len(caps) >= 3 and text.upper() == text
-        but = tokens.index("but") if "but" in tokens else -1
         problem = False
-        for i, tok in enumerate(tokens):
-            v = words.get(tok)
-            if v is None:
-                v = emoji.get(tok)
+        if hits:
+            # ALL-CAPS words: a shouted post (three or more), or this word shouted. Checked per
+            # sentiment word (a substring test first), not with a regex over every text.
+            shouting = text != lower and text.upper() == text
+            all_caps = shouting and len({w for w in _CAPS.findall(text)}) >= 3
+            upper = text if text != lower else ""
+            but = tokens.index("but") if "but" in tokens else -1
+            problems = self.problems
+            modifiers = _MODIFIERS
+            for i in hits:
+                tok = tokens[i]
+                v = lookup.get(tok)
                 if v is None:
-                    if tok[0] == "#" and len(tok) > 3:
-                        v = self._hashtag(tok[1:])
+                    v = self._hashtag(tok[1:])
                     if not v:
                         continue
-            if not v:
-                continue
-            scale = 1.0
-            for j in range(max(0, i - 3), i):
-                prev = tokens[j]
-                if prev in NEGATIONS:
-                    scale *= NEGATION_SCALE
-                elif prev in BOOSTERS:
-                    scale *= 1 + BOOSTERS[prev]
-                elif prev in DAMPENERS:
-                    scale *= 1 + DAMPENERS[prev]
-            if tok in caps or all_caps:
-                scale *= 1.3
-            if but >= 0:  # VADER: what follows "but" is what the writer means
-                scale *= 0.5 if i < but else 1.5 if i > but else 1.0
-            if scale < 0 < v:  # "not helpful", "non helpful": a service that failed
-                problem = True
-            v *= scale
-            if v > 0:
-                pos += v
-            else:
-                neg += v
-                problem = problem or tok in self.problems
-            reasons.append((v, tok))
+                scale = 1.0
+                for prev in tokens[i - 3 if i > 3 else 0:i]:
+                    m = modifiers.get(prev)
+                    if m is not None:
+                        scale *= m
+                if all_caps or (upper and len(tok) > 2 and tok.upper() in upper and tok.isalpha()
+                                and re.search(r"\b" + tok.upper() + r"\b", upper)):
+                    scale *= 1.3
+                if but >= 0:  # VADER: what follows "but" is what the writer means
+                    scale *= 0.5 if i < but else 1.5 if i > but else 1.0
+                if scale < 0 < v:  # "not helpful", "non helpful": a service that failed
+                    problem = True
+                v *= scale
+                if v > 0:
+                    pos += v
+                else:
+                    neg += v
+                    problem = problem or tok in problems
+                reasons.append((v, tok))
         for phrase, v in phrases:
             if v > 0:
                 pos += v
@@ -226,15 +276,16 @@ class Enricher:
                 neg += v
                 problem = True
             reasons.append((v, f"'{phrase}'"))
-        sarcasm = next((m for m in self.sarcasm_explicit if m in lower), None)
-        if sarcasm is None and problem and pos:
-            sarcasm = next((m for m in self.sarcasm_context if m in lower), None)
-        if sarcasm and pos:  # "yeah right", "#sarcasm", "love how …" next to a problem
-            neg -= pos
-            pos = 0.0
-            reasons.append((-9.0, f"sarcasm '{sarcasm}'"))
-        if pos and problem:
-            pos *= MIXED_POSITIVE_SCALE
+        if pos:
+            sarcasm = next(self.sarcasm_explicit.iter(lower), (0, None))[1]
+            if sarcasm is None and problem:
+                sarcasm = next(self.sarcasm_context.iter(lower), (0, None))[1]
+            if sarcasm:  # "yeah right", "#sarcasm", "love how …" next to a problem
+                neg -= pos
+                pos = 0.0
+                reasons.append((-9.0, f"sarcasm '{sarcasm}'"))
+            elif problem:
+                pos *= MIXED_POSITIVE_SCALE
         total = pos + NEGATIVE_WEIGHT * neg
         bangs = min(lower.count("!"), 4)
         if bangs and total:
@@ -262,15 +313,14 @@ class Enricher:
         a = mention.author
         handle = a.handle.lower().lstrip("@")
         v = self.vocabulary
-        for cls, members in (("employee", v.employees), ("journalist", v.journalists),
-                             ("partner", v.partners), ("competitor", v.competitors),
-                             ("troll", v.trolls), ("bot", v.bots)):
-            if handle in members:
-                return cls, f"@{handle} is on the workspace's {cls} list"
-        bio = a.bio.lower()
-        cue = next((c for c in v.media_bio_cues if c in bio), None)
-        if cue:
-            return "journalist", f"bio says '{cue}'"
+        cls = self.listed.get(handle)
+        if cls is not None:
+            return cls, f"@{handle} is on the workspace's {cls} list"
+        if a.bio:
+            bio = a.bio.lower()
+            cue = next((c for c in v.media_bio_cues if c in bio), None)
+            if cue:
+                return "journalist", f"bio says '{cue}'"
         if "spam" in hits and a.followers < 100:
             return "bot", "spam pattern from a low-reach account"
         if handle in v.customers:
@@ -332,10 +382,23 @@ _ACCOUNT = re.compile(r"\b(?:acc(?:ount)?(?:\s*(?:no|number|#))?[\s:#-]*(?:(?:is
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
 _PHONE = re.compile(r"(?<![\w])(?:\+\d{1,3}[\s-]?)?(?:\(\d{2,5}\)[\s-]?|\d{2,5}[\s-])\d{3,4}[\s-]?\d{3,4}(?!\d)")
 _HAS_DIGIT = re.compile(r"\d").search
+_HANDLE = re.compile(r"@\w+")
+# Six digits with at most single separators: any card, account or phone number has them.
+_DIGIT_RUN = re.compile(r"\d(?:[\s-]?\d){5}").search
+_ADDRESS_HINT = re.compile(r"\d\s+[A-Z]").search
+# Every text with PII has a run of six digits, an address-like number or an e-mail domain.
+_DIGIT_HINT = re.compile(r"[0-9](?:[\s-]?[0-9]){5}|[0-9]\s+[A-Z]").search
+_AT_HINT = re.compile(r"@[\w-]+\.").search
+
+
+def _pii_hint(text: str, ascii_text: bool) -> bool:
+    """False when `text` surely has no PII; cheap (the regexes start on a digit or '@')."""
+    if "@" in text and _AT_HINT(text):
+        return True
+    return bool(_DIGIT_HINT(text) if ascii_text else _HAS_DIGIT(text))
 _EMAIL_HINT = re.compile(r"[\w.+-]@[\w-]+\.").search
 _NON_ASCII_LETTER = re.compile(r"[^\W\d_\x00-\x7f]").search
 _ANY_LETTER = re.compile(r"[^\W\d_]").search
-_ASCII_WORD = re.compile(r"[a-z']+")
 _ENGLISH = frozenset("the and or but my me i i'm im you your it it's is are were been to of on at "
                      "for with this that have has had not no does did can just what how why "
                      "when who any anyone thanks please still".split())
@@ -354,14 +417,16 @@ def _luhn(digits: str) -> bool:
 
 def _pii_spans(text: str) -> list[tuple[int, int, str]]:
     spans: list[tuple[int, int, str]] = []
-    if "@" not in text and not _HAS_DIGIT(text):
-        return spans
-    has_digit = _HAS_DIGIT(text) is not None
     if "@" in text and _EMAIL_HINT(text):
         for m in _EMAIL.finditer(text):
             spans.append((m.start(), m.end(), "email"))
-    if not has_digit:
+    if not _HAS_DIGIT(text):
         return spans
+    if _ADDRESS_HINT(text):
+        for m in _ADDRESS.finditer(text):
+            spans.append((m.start(), m.end(), "address"))
+    if not _DIGIT_RUN(text):
+        return _kept(spans)
     for m in _CARD.finditer(text):
         digits = re.sub(r"\D", "", m.group())
         if 13 <= len(digits) <= 19 and _luhn(digits):
@@ -372,8 +437,12 @@ def _pii_spans(text: str) -> list[tuple[int, int, str]]:
     for m in _PHONE.finditer(text):
         if sum(c.isdigit() for c in m.group()) >= 9:
             spans.append((m.start(), m.end(), "phone"))
-    for m in _ADDRESS.finditer(text):
-        spans.append((m.start(), m.end(), "address"))
+    return _kept(spans)
+
+
+def _kept(spans: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    if len(spans) < 2:
+        return spans
     spans.sort(key=lambda s: (s[0], -s[1]))
     kept: list[tuple[int, int, str]] = []
     for s in spans:  # the first (longest-claimed) kind wins an overlap
@@ -405,21 +474,55 @@ def mask_pii(text: str) -> str:
 # --- language and urgency -----------------------------------------------------------------------
 
 def detect_language(text: str) -> str:
-    """ISO 639-1, or 'und'. ASCII posts with an English function word are English (the fast
-    path); everything else goes to py3langid, a trained detector."""
-    if not text.strip():
-        return "und"
-    letters = _URL.sub("", text) if "http" in text else text
-    if not _ANY_LETTER(letters):
-        return "und"
-    if letters.isascii() or not _NON_ASCII_LETTER(letters):
-        # Plain ASCII with an English function word is English: the fast path. Anything else
-        # (German, Spanish, French without accents) goes to the detector.
-        if not _ENGLISH.isdisjoint(_ASCII_WORD.findall(letters.lower())):
-            return "en"
-        detected = _langid(letters[:1000])
-        return "en" if detected == "und" else detected  # unsure short ASCII: the common case
-    return _langid(letters[:1000])
+    """ISO 639-1, or 'und'. ASCII posts that read as English are English (the fast path);
+    everything else goes to py3langid, a trained detector."""
+    lower = (text or "").lower()
+    plain = _URL.sub(" ", lower) if ("http" in lower or "www." in lower) else lower
+    return _language(text or "", plain, lower.isascii(), _WORD.findall(plain))[0]
+
+
+def _language(text: str, plain: str, ascii_text: bool, tokens: list[str]) -> tuple[str, float]:
+    """(language, confidence) of `text`, given it lower-cased without URLs and its word tokens.
+
+    Fast path: text whose letters are all ASCII and that has an English function word, or
+    whose words are mostly known English words (the sentiment lexicons, common words), is
+    English. Everything else, and every text with other letters, goes to py3langid; an ASCII
+    text it is unsure about is counted English, the common case for short posts."""
+    if not ascii_text:
+        if not _ANY_LETTER(plain):
+            return "und", 0.0
+        if _NON_ASCII_LETTER(plain):  # accents, other scripts: the detector decides
+            return _langid(_no_urls(text)[:1000])
+    # Only ASCII letters (perhaps with emoji or symbols).
+    if not _ENGLISH.isdisjoint(tokens):
+        return "en", 0.9
+    if "@" in plain:  # handles say nothing about the language of the post
+        tokens = _WORD.findall(_HANDLE.sub(" ", plain))
+    words = [t for t in tokens if t[0] != "#" and t.isalpha()]
+    if not words:
+        return "und", 0.0
+    known = _known_english()
+    hits = sum(1 for w in words if w in known)
+    if hits and hits * 2 >= len(words):
+        return "en", 0.7
+    return _english_or(text)
+
+
+def _no_urls(text: str) -> str:
+    return _URL.sub("", text) if ("http" in text or "www." in text) else text
+
+
+def _english_or(text: str) -> tuple[str, float]:
+    lang, prob = _langid(_no_urls(text)[:1000])
+    return ("en", 0.5) if lang == "und" else (lang, prob)
+
+
+@cache
+def _known_english() -> frozenset[str]:
+    """Words that are evidence of English: the sentiment lexicons and common English words."""
+    lex = _shipped()
+    return frozenset(w for w in (*_vader(), *lex["words"], *lex["problems"],
+                                 *lex.get("english", ())) if isinstance(w, str) and w.isalpha())
 
 
 @cache
@@ -429,20 +532,20 @@ def _identifier():
     return LanguageIdentifier.from_modelpath(MODEL_DIR / MODEL_FILE, norm_probs=True)
 
 
-def _langid(text: str) -> str:
+def _langid(text: str) -> tuple[str, float]:
     try:
         lang, prob = _identifier().classify(text)
     except Exception:  # noqa: BLE001 - a detector failure must not lose the mention
-        return "und"
-    return lang if prob >= 0.5 else "und"
+        return "und", 0.0
+    return (lang, round(float(prob), 2)) if prob >= 0.5 else ("und", 0.0)
 
 
-def _urgency(text: str, situations: list[str], score: float) -> int:
+def _urgency(text: str, lower: str, situations: list[str], score: float) -> int:
     if "crisis" in situations:
         return 3
     level = 2 if "legal" in situations else 0
     if score <= -0.6:
         level = max(level, 1)
-    if "!!" in text or any(w in text.lower() for w in ("urgent", "asap", "emergency")):
+    if "!!" in text or "urgent" in lower or "asap" in lower or "emergency" in lower:
         level += 1
     return min(level, 3)
