@@ -137,3 +137,25 @@ def test_ingest_batch_without_auto_away_uses_declared_presence(workspace, clock)
     r = ingest_batch(workspace.store, workspace.triager(), clock.now(),
                      [Mention("x1", "twitter", BILL, Author("u1"), clock.now())])
     assert _case(workspace, r.case_ids[0])["assignee"] == "tom"
+
+
+def test_a_new_case_queues_behind_older_ones_for_its_team(workspace, clock):
+    for m in ("tom", "mei", "priya", "joe", "ana", "leo", "sam", "eva"):
+        workspace.set_presence(m, "offline")
+    old = _ingest(workspace, clock, [BILL, BILL + " again"])
+    assert {_case(workspace, c)["state"] for c in old} == {"queued"}
+    workspace.set_presence("tom", "online")  # tom has room now, but two cases were first
+    clock.advance(minutes=1)
+    [new] = _ingest(workspace, clock, [BILL + " third time"], start=2)
+    case = _case(workspace, new)
+    assert (case["state"], case["assignee"]) == ("queued", None)
+    [assigned] = [e for e in _log(workspace, new) if e.kind == ev.ASSIGNED]
+    assert "older cases wait there first" in assigned.data["explanation"]
+    clock.advance(minutes=1)
+    r = tick(workspace)
+    assert r.drained == 3
+    order = sorted((e.seq, e.case_id) for c in (*old, new) for e in _log(workspace, c)
+                   if e.kind == ev.ASSIGNED and e.data.get("member") == "tom")
+    assert {cid for _, cid in order[:2]} == set(old) and order[2][1] == new  # earliest due first
+    [later] = _ingest(workspace, clock, [BILL + " fourth time"], start=3)
+    assert _case(workspace, later)["assignee"] == "tom"  # no queue left: routed at once

@@ -22,7 +22,7 @@ from escapevelocity.domain.events import Event
 from escapevelocity.domain.playbook import Context
 from escapevelocity.domain.records import Mention
 from escapevelocity.domain.triage import Triager
-from escapevelocity.services.live_routing import routing_state
+from escapevelocity.services.live_routing import Backlog, routing_state
 
 FOLLOW_UP_WINDOW = timedelta(hours=24)  # an author's new post joins their open case this long
 # `ev ingest` batch: 5000 mentions per transaction measured ~15% faster than 1000 (fewer
@@ -86,6 +86,7 @@ def ingest_batch(store: SqlStore, triager: Triager, now: datetime,
         by_author = store.open_cases_by_author(
             conn, {(m.channel, m.author.handle) for m in batch}, now - FOLLOW_UP_WINDOW)
         state = routing_state(store, conn, now, triager.playbook, away_after=away_after)
+        backlog = Backlog(store, conn)
 
         stored = set(known)  # keys already in the store (before this batch)
         new_cases: dict[str, dict] = {}
@@ -118,7 +119,8 @@ def ingest_batch(store: SqlStore, triager: Triager, now: datetime,
             else:
                 case_id = projection.case_id_for(key)
                 result = triage(m, state, now, context, signals=signals)
-                d, a = result.decision, result.assignment
+                d = result.decision
+                a = backlog.hold(d.team, result.assignment, state, d.respond)
                 opened = [
                     Event(case_id, ev.OPENED, now, ev.SYSTEM,
                           {"mention": key, "author": handle, "channel": channel,

@@ -8,6 +8,10 @@ folds only those cases' logs into first-response clocks (domain/sla.fold, busine
 the track's calendar, the same figure the SLA reports use) and keeps the newest
 `HISTORY_WINDOW` per (member, track). Between refreshes a batch pays one monotonic-clock read.
 The cache is a speed-up, not a record: a new process rebuilds it from the log.
+
+Auto-away (`away_after`) is off unless asked for; the running web app turns it on
+(EV_AWAY_AFTER_MINUTES, default 10). `Backlog` keeps ingest first in, first out: a new case
+queues behind a team's waiting cases instead of jumping them.
 """
 
 from __future__ import annotations
@@ -22,13 +26,13 @@ from statistics import median
 from typing import Any
 
 from escapevelocity.domain import events as ev
+from escapevelocity.domain.records import Assignment
 from escapevelocity.domain.routing import RoutingState, presence_at
 from escapevelocity.domain.sla import Budget, budgets_from_playbook, fold
 
 HISTORY_TTL = 30.0  # seconds between looks at the log for new replies
 HISTORY_WINDOW = 200  # newest first replies kept per (member, track)
-AUTO_AWAY = timedelta(minutes=10)  # the running app's default: idle this long is away
-OFFLINE_FACTOR = 6  # ... and six times as long is offline (unclaimed work requeued)
+OFFLINE_FACTOR = 6  # idle six times `away_after`: offline (unclaimed work requeued)
 _REPLIES = (ev.REPLIED,)
 
 
@@ -133,3 +137,34 @@ def routing_state(store: Any, conn: Any, now: datetime, playbook: Any, *,
                         load=store.open_loads(conn),
                         first_reply=history_for(store).get(store, conn, budgets_for(playbook),
                                                            now))
+
+
+class Backlog:
+    """First in, first out: a new case does not jump a team's queue. When cases already wait
+    for the case's team, routing's pick is undone and the case queues behind them; the SLA
+    tick's drain then hands out the earliest due first. One indexed look per team per batch."""
+
+    def __init__(self, store: Any, conn: Any) -> None:
+        self.store, self.conn = store, conn
+        self.waiting: dict[str, bool] = {}
+
+    def has_queue(self, team: str) -> bool:
+        found = self.waiting.get(team)
+        if found is None:
+            found = self.waiting[team] = self.store.has_queue(self.conn, team)
+        return found
+
+    def hold(self, team: str, a: Assignment, state: RoutingState, respond: bool = True
+             ) -> Assignment:
+        """`a` unless `team` (the decision's) has a queue: then the case joins it. Cases that
+        need no answer are not held (the drain only hands out cases that do)."""
+        if not respond:
+            return a
+        if a.member is None:
+            self.waiting[a.team] = True
+            return a
+        if not self.has_queue(team):
+            return a
+        state.freed(a.member)
+        return Assignment(team, None, "queue", f"queued for {team}: older cases wait there "
+                          "first (first in, first out by SLA due time)")

@@ -178,6 +178,12 @@ class SqlStore:
         return {team: (n, _dt_out(due) if due is not None else None)
                 for team, n, due in conn.execute(q)}
 
+    def has_queue(self, conn: Connection, team: str) -> bool:
+        """Whether cases that need an answer wait in `team`'s queue (an index seek)."""
+        c = t.cases.c
+        q = sa.select(c.id).where(c.team == team, c.state == "queued", c.respond).limit(1)
+        return conn.execute(q).first() is not None
+
     def touch(self, conn: Connection, member: str, at: datetime) -> None:
         """Record activity (a claim, a reply) without changing declared presence (auto-away)."""
         conn.execute(t.members.update().where(t.members.c.id == member).values(last_seen=at))
