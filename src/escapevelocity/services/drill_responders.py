@@ -159,8 +159,12 @@ class SimulatedTeam:
     def _pick(self, free: list[str], now: datetime) -> None:
         c = t.cases.c
         by_teams: dict[tuple[str, ...], list[str]] = {}
+        surge = self.mode.level.startswith("crisis")
         for member in free:
-            by_teams.setdefault(tuple(sorted(self.members[member].teams)), []).append(member)
+            teams = set(self.members[member].teams)
+            if surge and member in self.spec.crisis_helpers:
+                teams.add("pr")  # surge staffing: the crisis track is PR's
+            by_teams.setdefault(tuple(sorted(teams)), []).append(member)
         for teams, members in by_teams.items():
             q = (sa.select(c.id, c.assignee, c.priority)
                  .where(c.team.in_(teams), c.state.in_(("queued", "assigned")),

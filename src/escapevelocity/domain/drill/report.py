@@ -196,6 +196,7 @@ track: {card.regular_into_crisis}.</p>
 <h2>Response</h2>
 <table><tr><th>group</th><th>cases to answer</th><th>answered</th><th>median first response</th>
 <th>90th pct</th><th>SLA breaches</th><th>SLA met</th></tr>
+<tr><td colspan="7"><small>First-response times count a case still unanswered at the end with its wait so far.</small></td></tr>
 {_group_row("crisis posts", card.crisis_group)}
 {_group_row("regular customers during the crisis", card.regular_group)}
 {_group_row("regular customers before the onset", card.regular_before)}

@@ -94,6 +94,7 @@ class Responders(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
     on_duty: list[str] = []  # member ids working from the start (default: all but approvers)
     paged_only: list[str] = []  # on call: they start working only once paged
+    crisis_helpers: list[str] = []  # also work the PR team's queue while a crisis level is on
     handle_minutes: dict[str, float] = msgspec.field(default_factory=lambda: {
         "p1": 6, "p2": 8, "p3": 5, "p4": 4})
     approval_minutes: float = 10.0
