@@ -9,7 +9,8 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from escapevelocity.cli.common import err, existing_file, open_workspace
-from escapevelocity.services.ingest import DEFAULT_BATCH_SIZE, batches, ingest_batch
+from escapevelocity.services.ingest import DEFAULT_BATCH_SIZE, batches
+from escapevelocity.services.intake import Intake
 from escapevelocity.services.parse import Problem, read_file
 
 
@@ -17,10 +18,12 @@ def ingest_command(
     file: Path = typer.Argument(..., help="mentions as JSONL or CSV"),
     database: str = typer.Option(None, help="database URL (default: EV_DATABASE_URL or var/ev.db)"),
     batch_size: int = typer.Option(DEFAULT_BATCH_SIZE, min=1, max=10_000, help="mentions per transaction"),
+    crisis: bool = typer.Option(True, help="let crisis mode watch the stream (off for backfills "
+                                           "of old posts)"),
 ) -> None:
     """Ingest mentions. Each batch is one transaction; re-running skips what was stored."""
     workspace = open_workspace(database)
-    triager = workspace.triager()
+    intake = Intake.open(workspace, crisis=crisis)
     problems: list[Problem] = []
 
     def good():
@@ -38,7 +41,7 @@ def ingest_command(
                   disable=not err.is_terminal) as progress:
         task = progress.add_task("ingest", total=None)
         for batch in batches(good(), batch_size):
-            r = ingest_batch(workspace.store, triager, workspace.clock.now(), batch)
+            r = intake.take(batch)
             accepted += r.accepted
             duplicates += r.duplicates
             opened += r.opened

@@ -7,7 +7,7 @@ a re-run skips what was stored (duplicates are found by channel + source id).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import islice
@@ -20,7 +20,7 @@ from escapevelocity.domain import events as ev
 from escapevelocity.domain.clock import Clock
 from escapevelocity.domain.events import Event
 from escapevelocity.domain.playbook import Context
-from escapevelocity.domain.records import Mention
+from escapevelocity.domain.records import Mention, Signals
 from escapevelocity.domain.triage import Triager
 from escapevelocity.services.live_routing import Backlog, routing_state
 
@@ -69,7 +69,8 @@ def ingest(store: SqlStore, triager: Triager, clock: Clock, mentions: Iterable[M
 
 def ingest_batch(store: SqlStore, triager: Triager, now: datetime,
                  batch: list[Mention], *, context: Context | None = None,
-                 away_after: timedelta | None = None) -> IngestReport:
+                 away_after: timedelta | None = None,
+                 signals: Sequence[Signals] | None = None) -> IngestReport:
     """`context` (e.g. Context(crisis_level=...) from crisis mode) applies to every new case;
     `away_after` turns idle members away for routing (services/live_routing).
 
@@ -95,13 +96,14 @@ def ingest_batch(store: SqlStore, triager: Triager, now: datetime,
         events: list[Event] = []
         signals_of = triager.signals
         triage = triager.triage
-        for m in batch:
+        given = signals  # enriched already by the caller (crisis mode saw them first)
+        for i, m in enumerate(batch):
             key = m.key
             if key in stored:
                 report.duplicates += 1
                 continue
             stored.add(key)
-            signals = signals_of(m)
+            signals = given[i] if given is not None else signals_of(m)
             channel, handle = m.channel, m.author.handle
             case_id = (known.get(f"{channel}:{m.in_reply_to}") if m.in_reply_to else None
                        ) or by_author.get((channel, handle))

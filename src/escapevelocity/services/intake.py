@@ -27,9 +27,11 @@ class Intake:
 
     def take(self, batch: list[Mention]) -> IngestReport:
         triager = self.workspace.triager()
-        context = None
+        context = signals = None
         if self.crisis is not None:
-            self.crisis.observe(batch, [triager.signals(m) for m in batch])
+            signals = [triager.signals(m) for m in batch]  # enriched once, used twice
+            self.crisis.observe(batch, signals)
             context = self.crisis.context()
         return ingest_batch(self.workspace.store, triager, self.workspace.clock.now(), batch,
-                            context=context, away_after=self.workspace.away_after)
+                            context=context, away_after=self.workspace.away_after,
+                            signals=signals)
