@@ -20,7 +20,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from escapevelocity.domain.org import Member, Organisation, index
+from escapevelocity.domain.permissions import MATRIX, REPLY
 from escapevelocity.domain.records import Assignment, Decision, Signals
+
+# Only members who may answer are routed cases (an analyst sees dashboards, never a queue).
+ANSWERING_ROLES = frozenset(role for role, actions in MATRIX.items() if REPLY in actions)
 
 AWAY_AFTER = timedelta(minutes=10)  # no activity this long: away (not routed to)
 OFFLINE_AFTER = timedelta(minutes=60)  # no activity this long: offline (unclaimed work requeued)
@@ -104,7 +108,7 @@ def assign(need: Need, org: Organisation, state: RoutingState, now: datetime, *,
                 continue
             on_shift += 1
             if (presence.get(m.id) == "online" and load.get(m.id, 0) < m.capacity
-                    and m.id not in skip):
+                    and m.id not in skip and m.role in ANSWERING_ROLES):
                 candidates.append(m)
         if candidates:
             member, why = _pick(team.strategy, team_id, candidates, need, state, prefer, now)
