@@ -11,11 +11,13 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import islice
+from typing import Any
 
 import msgspec
 
 from escapevelocity.adapters.store.sql import SqlStore
 from escapevelocity.domain import cases as projection
+from escapevelocity.domain import engagement
 from escapevelocity.domain import events as ev
 from escapevelocity.domain.clock import Clock
 from escapevelocity.domain.events import Event
@@ -154,13 +156,39 @@ def ingest_batch(store: SqlStore, triager: Triager, now: datetime,
             for e in added:
                 case = current[e.case_id]
                 updated = projection.apply(case, e)
-                if case["state"] == "resolved":  # the customer came back: work it again
-                    reopen = Event(e.case_id, ev.REOPENED, now, ev.SYSTEM, {"mention": e.data["mention"]})
-                    updated = projection.apply(updated, reopen)
-                    reopens.append(reopen)
+                if case["state"] == "resolved":
+                    # An answer to our satisfaction question is recorded, not worked again;
+                    # anything else means the customer came back: reopen the case.
+                    text = next((m.text for m in batch if m.key == e.data["mention"]), "")
+                    followed = _followup_answer(store, conn, case, text, now, e.data["mention"])
+                    for f in followed or [Event(e.case_id, ev.REOPENED, now, ev.SYSTEM,
+                                                {"mention": e.data["mention"]})]:
+                        updated = projection.apply(updated, f)
+                        reopens.append(f)
                 current[e.case_id] = updated
                 report.teams.add(updated["team"])
             if not store.update_cases(conn, [(current[i], v) for i, v in read.items()]):
                 raise RuntimeError("a case changed during ingest; retry the batch")
         store.append(conn, events + added + reopens)
     return report
+
+
+def _followup_answer(store: SqlStore, conn: Any, case: dict, text: str, now: datetime,
+                     mention: str) -> list[Event]:
+    """The events for a customer's reply to the satisfaction question, or [] when the reply
+    is not an answer (then the case reopens)."""
+    if case.get("followup_state") != "asked" or not text:
+        return []
+    csat, thumbs = engagement.parse_answer(text)
+    if csat is None and thumbs is None:
+        return []
+    rules = engagement.load_policy(store.document(conn, engagement.POLICY_DOCUMENT))
+    happy = engagement.happy(csat, thumbs, rules)
+    out = [Event(case["id"], ev.FOLLOWUP_ANSWERED, now, ev.SYSTEM,
+                 {"csat": csat, "thumbs": thumbs, "happy": happy, "text": text[:500],
+                  "mention": mention})]
+    if happy:
+        out.append(Event(case["id"], ev.FOLLOWUP_INVITED, now, ev.SYSTEM,
+                         {"text": engagement.fill(rules.invite, case),
+                          "visibility": case["visibility"], "dry_run": True}))
+    return out
