@@ -75,6 +75,18 @@ INCIDENT_KINDS = (INCIDENT_OPENED, INCIDENT_DETECTED, INCIDENT_LEVEL, INCIDENT_P
                   INCIDENT_NOTE, INCIDENT_STOOD_DOWN)
 INCIDENT_PREFIX = "incident:"
 
+# Playbook versions (services/playbooks.py). Their stream id is "playbook:<version>", never a
+# case id: the case projection ignores them (SqlStore.all_case_ids).
+PLAYBOOK_SAVED = "playbook_saved"  # a new version; data: name, note
+PLAYBOOK_REQUESTED = "playbook_requested"  # activation asked; data: approver, replaces, note
+PLAYBOOK_APPROVED = "playbook_approved"  # data: note, approver (the team or role it stood for)
+PLAYBOOK_REJECTED = "playbook_rejected"  # data: note (required)
+PLAYBOOK_ACTIVATED = "playbook_activated"  # data: previous, approved_by
+
+PLAYBOOK_KINDS = (PLAYBOOK_SAVED, PLAYBOOK_REQUESTED, PLAYBOOK_APPROVED, PLAYBOOK_REJECTED,
+                  PLAYBOOK_ACTIVATED)
+PLAYBOOK_PREFIX = "playbook:"
+
 SYSTEM = "system"
 
 

@@ -28,9 +28,10 @@ BULK = "bulk"  # act on many cases at once (each case is still checked on its ow
 AUDIT = "audit"  # read the audit trail
 FOLLOWUP = "followup"  # record a customer's satisfaction answer
 CONFIGURE = "configure"  # approval rotations, risk list, follow-up policy
+EDIT_PLAYBOOK = "edit_playbook"  # save playbook versions and activate them (or ask approval)
 
 ACTIONS = (VIEW, CLAIM, RELEASE, REPLY, RESOLVE, REOPEN, ASSIGN, NOTE, TAG, CRM_LINK, APPROVE,
-           OVERRIDE_CLAIM, BULK, AUDIT, FOLLOWUP, CONFIGURE)
+           OVERRIDE_CLAIM, BULK, AUDIT, FOLLOWUP, CONFIGURE, EDIT_PLAYBOOK)
 
 _WORK = (VIEW, CLAIM, RELEASE, REPLY, RESOLVE, NOTE, TAG)
 

@@ -79,12 +79,13 @@ class Workspace:
 
     def save_playbook(self, source: str, *, author: str, note: str = "",
                       activate: bool = True) -> int:
-        """A broken playbook raises PlaybookError and never replaces the active one."""
-        playbook = compile_playbook(source, version="draft")
-        with self.store.begin() as conn:
-            version = self.store.save_playbook(conn, name=playbook.name, source=source,
-                                               author=author, note=note, at=self.clock.now(),
-                                               activate=activate)
+        """The setup path (seed, drills, tests): no member check, no approval. Members go
+        through services/playbooks (save, activate, approve). A broken playbook raises
+        PlaybookError and never replaces the active one."""
+        from escapevelocity.services import playbooks
+
+        version = playbooks.install(self.store, self.clock, source, author=author, note=note,
+                                    activate=activate)
         self._triager = None
         return version
 

@@ -227,6 +227,25 @@ class SqlStore:
                            .where(t.playbooks.c.active.is_(True))).first()
         return (int(row.version), row.source) if row else None
 
+    def playbook_versions(self, conn: Connection, *, lock: bool = False
+                          ) -> list[dict[str, Any]]:
+        """Every version without its source, oldest first; `lock` serialises the version
+        workflow (FOR UPDATE on PostgreSQL; SQLite has one writer anyway)."""
+        p = t.playbooks.c
+        q = sa.select(p.version, p.name, p.author, p.note, p.created_at, p.active
+                      ).order_by(p.version)
+        if lock and self.dialect != "sqlite":
+            q = q.with_for_update()
+        return [{**r._mapping, "version": int(r.version), "created_at": _utc(r.created_at)}
+                for r in conn.execute(q)]
+
+    def playbook_source(self, conn: Connection, version: int) -> str | None:
+        return conn.execute(sa.select(t.playbooks.c.source)
+                            .where(t.playbooks.c.version == version)).scalar()
+
+    def activate_playbook(self, conn: Connection, version: int) -> None:
+        conn.execute(t.playbooks.update().values(active=t.playbooks.c.version == version))
+
     # --- mentions ------------------------------------------------------------------------------
 
     def existing_keys(self, conn: Connection, keys: Sequence[tuple[str, str]]) -> set[str]:
@@ -454,9 +473,11 @@ class SqlStore:
         return [_case(r) for r in conn.execute(q)]
 
     def all_case_ids(self, conn: Connection) -> list[str]:
-        # Incident streams ("incident:<id>") share the log but are not cases.
-        return [r[0] for r in conn.execute(sa.select(t.events.c.case_id).distinct()
-                                           .where(~t.events.c.case_id.like("incident:%")))]
+        # Incident and playbook streams ("incident:<id>", "playbook:<n>") share the log but
+        # are not cases.
+        c = t.events.c.case_id
+        return [r[0] for r in conn.execute(sa.select(c).distinct().where(
+            ~c.like("incident:%"), ~c.like("playbook:%")))]
 
     def replace_projection(self, conn: Connection, cases: list[dict[str, Any]]) -> None:
         conn.execute(sa.delete(t.cases))
