@@ -90,3 +90,21 @@ def test_defined_results_for_the_obvious_cases():
     assert sig("https://example.com/a?b=c").language == "und"
     assert sig("😡😡😡").sentiment_label == "negative"
     assert sig("a bad day " * 10_240).sentiment_label == "negative"
+
+
+def test_times_are_not_emoticons_and_names_are_not_opinions():
+    assert "':3'" not in sig("Gentle Yoga at 9:30 am").because["sentiment"]
+    assert sig("watching Good Morning America").sentiment < sig("watching, good morning").sentiment
+
+
+def test_language_fast_path_and_detector():
+    assert sig("back up again 👍").language == "en"
+    assert sig("Seit drei Tagen kein Internet, was ist los?").language == "de"
+    assert sig("@OrbitHelp ??").language == "und"
+    assert 0 < sig("my bill is wrong").confidence["language"] <= 1
+
+
+def test_pii_gate_keeps_every_kind():
+    s = sig("acc no 12345678, card 4111 1111 1111 1111, 12 Baker Street, jo@x.com, +44 7700 900456")
+    assert set(s.pii) == {"account_number", "card_number", "address", "email", "phone"}
+    assert sig("@orbit my bill went up 12%").pii == ()

@@ -1,11 +1,13 @@
 """Enrichment: derive Signals (sentiment, situation, who is asking, urgency, language, PII,
 topics) from one Mention. Pure, fast, and explained: every signal carries a short "because".
 
-The fast path is one lower-casing, one word regex and one Aho-Corasick pass over the text for
-every lexicon phrase (customer-service phrases, situation cues, workspace topics); regexes for
-PII only run when the text has digits or an '@', and the language detector only when the text
-has non-ASCII letters. Sentiment starts from the VADER lexicon (MIT) and adds customer-service
-phrases that are negative without an angry word ("charged twice", "still waiting").
+The fast path is one lower-casing, one word regex (its tokens serve sentiment and language)
+and one Aho-Corasick pass over the text for every lexicon phrase (customer-service phrases,
+situation cues, workspace topics); PII regexes only run on texts with a run of digits, an
+address-like number or an e-mail domain; the language detector (py3langid) only sees texts
+with non-ASCII letters or too few English words to tell. Sentiment starts from the VADER
+lexicon (MIT) and adds customer-service phrases that are negative without an angry word
+("charged twice", "still waiting").
 """
 
 from __future__ import annotations
@@ -418,13 +420,6 @@ _ADDRESS_HINT = re.compile(r"\d\s+[A-Z]").search
 # Every text with PII has a run of six digits, an address-like number or an e-mail domain.
 _DIGIT_HINT = re.compile(r"[0-9](?:[\s-]?[0-9]){5}|[0-9]\s+[A-Z]").search
 _AT_HINT = re.compile(r"@[\w-]+\.").search
-
-
-def _pii_hint(text: str, ascii_text: bool) -> bool:
-    """False when `text` surely has no PII; cheap (the regexes start on a digit or '@')."""
-    if "@" in text and _AT_HINT(text):
-        return True
-    return bool(_DIGIT_HINT(text) if ascii_text else _HAS_DIGIT(text))
 _EMAIL_HINT = re.compile(r"[\w.+-]@[\w-]+\.").search
 _NON_ASCII_LETTER = re.compile(r"[^\W\d_\x00-\x7f]").search
 _ANY_LETTER = re.compile(r"[^\W\d_]").search
@@ -432,6 +427,13 @@ _ENGLISH = frozenset("the and or but my me i i'm im you your it it's is are were
                      "for with this that have has had not no does did can just what how why "
                      "when who any anyone thanks please still".split())
 _ADDRESS = re.compile(r"\b\d{1,4}\s+[A-Z][a-z]+\s+(?:Street|St|Road|Rd|Avenue|Ave|Lane|Ln|Close|Drive|Way)\b")
+
+
+def _pii_hint(text: str, ascii_text: bool) -> bool:
+    """False when `text` surely has no PII; cheap (the regexes start on a digit or '@')."""
+    if "@" in text and _AT_HINT(text):
+        return True
+    return bool(_DIGIT_HINT(text) if ascii_text else _HAS_DIGIT(text))
 
 
 def _luhn(digits: str) -> bool:

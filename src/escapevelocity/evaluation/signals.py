@@ -3,7 +3,8 @@
 `evaluate(rows, signal)` enriches every row with the shipped rules (and, with `learn_from`,
 first feeds those labelled rows as team corrections through the same train-and-compare path a
 workspace uses), then reports macro recall, macro F1, accuracy, a confusion matrix and
-mentions/s for ours and for VADER (sentiment, and negative-as-complaint for complaints).
+mentions/s (CPU time of this process) for ours and for VADER (sentiment, and negative-as-complaint
+for complaints).
 
 Rows are JSON objects with at least `text` and `label`; labels are mapped onto the signal's
 own (spam/ham, complaint/not_complaint, relevant/irrelevant, negative/neutral/positive) and rows
@@ -100,9 +101,9 @@ def _vader_labels(texts: Sequence[str], signal: str) -> tuple[list[str], float]:
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
     analyser = SentimentIntensityAnalyzer()
-    started = time.perf_counter()
+    started = time.process_time()
     compounds = [analyser.polarity_scores(t)["compound"] for t in texts]
-    elapsed = time.perf_counter() - started
+    elapsed = time.process_time() - started
     labels = ["negative" if c <= -0.05 else "positive" if c >= 0.05 else "neutral"
               for c in compounds]
     if signal == "complaint":
@@ -129,9 +130,9 @@ def evaluate(rows: Sequence[dict], signal: str, *, learn_from: Sequence[dict] | 
     mentions = [mention(t, i) for i, t in enumerate(texts)]
     for m in mentions[:200]:  # warm caches (language model, lexicons) outside the timing
         enricher.enrich(m)
-    started = time.perf_counter()
+    started = time.process_time()
     signals = [enricher.enrich(m) for m in mentions]
-    elapsed = time.perf_counter() - started
+    elapsed = time.process_time() - started
     rules = [learn.rule_label(signal, s) for s in signals]
     report["ours"] = {**learn.metrics(gold, rules, learn.SIGNALS[signal]),
                       "mentions_per_s": round(len(texts) / elapsed) if elapsed > 0 else None}
@@ -140,17 +141,17 @@ def evaluate(rows: Sequence[dict], signal: str, *, learn_from: Sequence[dict] | 
         report["vader"] = {**learn.metrics(gold, vader, learn.SIGNALS[signal]),
                            "mentions_per_s": round(rate)}
     if learn_from is not None:
-        started = time.perf_counter()
+        started = time.process_time()
         result = learn_model(enricher, signal, learn_from)
-        train_s = time.perf_counter() - started
+        train_s = time.process_time() - started
         card = result.card if isinstance(result, learn.SignalModel) else result
         report["learning"] = {"file": learn_file, "seconds": round(train_s, 1),
                               "card": _card_dict(card)}
         if isinstance(result, learn.SignalModel):
             learned = Enricher(enricher.vocabulary, models={signal: result})
-            started = time.perf_counter()
+            started = time.process_time()
             after = [learned.enrich(m) for m in mentions]
-            elapsed = time.perf_counter() - started
+            elapsed = time.process_time() - started
             report["learned"] = {
                 **learn.metrics(gold, [learn.rule_label(signal, s) for s in after],
                                 learn.SIGNALS[signal]),
