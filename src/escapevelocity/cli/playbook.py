@@ -1,4 +1,5 @@
-"""`ev playbook`: check, explain, diff, diagram and schema — the playbook's tools.
+"""`ev playbook`: check, explain, diff, diagram and schema — the playbook's tools — and its
+versions in a workspace: save, versions, activate, approve, reject.
 
 Each command reads files and calls the pure playbook modules; nothing here decides anything.
 Signals come from the real Enricher when it is available, and explicit options override them.
@@ -345,6 +346,144 @@ def diagram_command(
 def schema_command() -> None:
     """Print the playbook JSON Schema (the same as playbooks/schema.json)."""
     print(json_schema_text(), end="")
+
+
+# --- versions in a workspace: save, list, activate, approve, reject ---------------------------
+# The rules live in services/playbooks.py; these commands only parse and print.
+
+DATABASE = typer.Option(None, "--database", help="database URL (default: EV_DATABASE_URL)")
+
+
+def _workflow(step: Any) -> Any:
+    """Run one workflow step; refusals become one clear error line and exit code 1."""
+    from escapevelocity.domain.permissions import PermissionDenied
+    from escapevelocity.services.playbooks import PlaybookWorkflowError
+
+    try:
+        return step()
+    except (PlaybookError, PlaybookWorkflowError, PermissionDenied) as exc:
+        from rich.markup import escape
+
+        raise fail(escape(str(exc))) from None
+
+
+def _store(database: str | None) -> Any:
+    from escapevelocity.cli.common import open_workspace
+
+    return open_workspace(database)
+
+
+def _done(outcome: Any) -> None:
+    colour = {"active": "green", "pending": "yellow"}.get(outcome.status, "cyan")
+    out.print(Text(outcome.message, style=f"bold {colour}"))
+
+
+@app.command("save")
+def save_command(
+    file: Path = typer.Argument(..., help="playbook YAML"),
+    author: str = typer.Option(..., "--author", help="member id of the author"),
+    note: str = typer.Option(..., "--note", help="what changed, for the version list"),
+    activate: bool = typer.Option(False, "--activate",
+                                  help="also activate it (or ask for the approval it needs)"),
+    database: str = DATABASE,
+) -> None:
+    """Save FILE as a new version. A broken playbook is refused (file, line, rule) and never
+    replaces the active one."""
+    from escapevelocity.services import playbooks
+
+    source = existing_file(file).read_text(encoding="utf-8")
+    ws = _store(database)
+    _done(_workflow(lambda: playbooks.save(ws.store, ws.clock, source, member=author,
+                                           note=note, activate=activate, origin=str(file))))
+
+
+@app.command("versions")
+def versions_command(
+    as_json: bool = typer.Option(False, "--json", help="print the versions as JSON"),
+    database: str = DATABASE,
+) -> None:
+    """Every saved version, newest first: author, time, note, status and who approved."""
+    from escapevelocity.services import playbooks
+
+    ws = _store(database)
+    rows = playbooks.versions(ws.store)
+    if as_json:
+        keep = ("number", "name", "author", "note", "created_at", "status", "approver",
+                "requested_by", "decided_by", "decision_note", "approved_by", "activated_by",
+                "activated_at")
+        print(json.dumps([{k: getattr(v, k) for k in keep} for v in rows], indent=1,
+                         default=str))
+        return
+    if not rows:
+        out.print("no playbook version is saved yet: run `ev workspace init`")
+        return
+    table = Table(title="Playbook versions", title_justify="left")
+    for col in ("v", "status", "saved (UTC)", "author"):
+        table.add_column(col, no_wrap=True)
+    for col in ("name", "note", "approval"):
+        table.add_column(col, ratio=1)
+    style = {"active": "bold green", "pending": "yellow", "rejected": "red"}
+    for v in rows:  # Text cells: names and notes are shown as written, never as markup
+        table.add_row(str(v.number), Text(v.status, style=style.get(v.status, "")),
+                      f"{v.created_at:%Y-%m-%d %H:%M}", Text(v.author), Text(v.name),
+                      Text(v.note), Text(_approval(v)))
+    out.print(table)
+
+
+def _approval(v: Any) -> str:
+    if v.status == "pending":
+        return f"awaits {v.approver} (asked by {v.requested_by})"
+    if v.decided_by and v.status == "rejected":
+        return f"rejected by {v.decided_by}: {v.decision_note}"
+    if v.approved_by:
+        return f"approved by {v.approved_by} ({v.approver})" + (
+            f": {v.decision_note}" if v.decision_note else "")
+    return ""
+
+
+@app.command("activate")
+def activate_command(
+    version: int = typer.Argument(..., help="version number (see `ev playbook versions`)"),
+    by: str = typer.Option(..., "--by", help="member id of who activates"),
+    note: str = typer.Option("", "--note", help="a note for the approver"),
+    database: str = DATABASE,
+) -> None:
+    """Make VERSION the active playbook, or ask for the approval its activation needs."""
+    from escapevelocity.services import playbooks
+
+    ws = _store(database)
+    _done(_workflow(lambda: playbooks.activate(ws.store, ws.clock, version, member=by,
+                                               note=note)))
+
+
+@app.command("approve")
+def approve_command(
+    version: int = typer.Argument(...),
+    by: str = typer.Option(..., "--by", help="member id of the approver"),
+    note: str = typer.Option("", "--note"),
+    database: str = DATABASE,
+) -> None:
+    """Approve the pending activation of VERSION; it becomes the active playbook."""
+    from escapevelocity.services import playbooks
+
+    ws = _store(database)
+    _done(_workflow(lambda: playbooks.approve(ws.store, ws.clock, version, member=by,
+                                              note=note)))
+
+
+@app.command("reject")
+def reject_command(
+    version: int = typer.Argument(...),
+    by: str = typer.Option(..., "--by", help="member id of the approver"),
+    note: str = typer.Option(..., "--note", help="why, for the author"),
+    database: str = DATABASE,
+) -> None:
+    """Refuse the pending activation of VERSION; the active playbook stays."""
+    from escapevelocity.services import playbooks
+
+    ws = _store(database)
+    _done(_workflow(lambda: playbooks.reject(ws.store, ws.clock, version, member=by,
+                                             note=note)))
 
 
 def register(root: typer.Typer) -> None:
