@@ -1,51 +1,54 @@
 """The web playbook page: the active version's diagram with hit counts, and the draft check."""
 
-from datetime import UTC, datetime
+import re
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from escapevelocity.adapters.store.sql import SqlStore
+from escapevelocity.config import Settings
 from escapevelocity.domain.events import DECIDED, Event
 from escapevelocity.domain.playbook import default_playbook_path
-from escapevelocity.web.routes_playbook import router, rule_hits
+from escapevelocity.web.app import create_app
+from escapevelocity.web.routes_playbook import rule_hits
 
-NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
+PASSWORD = "correct horse battery"
 
 
 @pytest.fixture()
-def client(tmp_path):
-    store = SqlStore(f"sqlite:///{tmp_path / 'ev.db'}")
-    store.migrate()
-    source = Path(default_playbook_path()).read_text()
-    with store.begin() as conn:
-        store.save_playbook(conn, name="default", source=source, author="t", note="",
-                            at=NOW, activate=True)
-        store.append(conn, [
-            Event(f"c{i}", DECIDED, NOW, "system",
+def client(tmp_path, clock):
+    from escapevelocity.services.seed import seed_demo
+    from escapevelocity.services.workspace import Workspace
+
+    ws = Workspace.open(f"sqlite:///{tmp_path / 'ev.db'}", clock)
+    seed_demo(ws, password=PASSWORD)
+    with ws.store.begin() as conn:
+        ws.store.append(conn, [
+            Event(f"c{i}", DECIDED, clock.now(), "system",
                   {"decision": {"rule_id": rule, "playbook_version": version}})
             for i, (rule, version) in enumerate(
                 [("spam", "v1"), ("spam", "v1"), ("complaint", "v1"), ("default", "v1"),
                  ("spam", "v0")])])
-    app = FastAPI()
-    app.include_router(router)
-    app.state.workspace = SimpleNamespace(store=store)
-    yield TestClient(app), store
-    store.close()
+    app = create_app(ws, Settings(database_url="unused", secret_key="p" * 32),
+                     tick_seconds=None)
+    with TestClient(app) as http:
+        page = http.get("/login")
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+        http.post("/login", data={"member": "eva", "password": PASSWORD, "csrf": csrf})
+        csrf = re.search(r'name="csrf" value="([^"]+)"', http.get("/playbook").text).group(1)
+        yield http, ws.store, csrf
+    ws.store.close()
 
 
 def test_hit_counts_come_from_decided_events_of_the_active_version(client):
-    _, store = client
+    _, store, _ = client
     with store.begin() as conn:
         assert rule_hits(conn, "v1") == {"spam": 2, "complaint": 1, "default": 1}
         assert rule_hits(conn)["spam"] == 3
 
 
 def test_page_shows_the_diagram_with_hits(client):
-    http, _ = client
+    http, _, _ = client
     page = http.get("/playbook")
     assert page.status_code == 200
     assert "Orbit Telecom default playbook" in page.text and "<svg" in page.text
@@ -55,13 +58,14 @@ def test_page_shows_the_diagram_with_hits(client):
 
 
 def test_draft_check_uses_the_cli_validation_and_escapes(client):
-    http, _ = client
+    http, _, csrf = client
     bad = Path(default_playbook_path()).read_text().replace(
         "{author_class: journalist}", "{author_class: '<b>x</b>'}")
-    page = http.post("/playbook/check", data={"source": bad})
+    page = http.post("/playbook/check", data={"source": bad, "csrf": csrf})
     assert page.status_code == 422
     assert "line 62" in page.text and "unknown author_class" in page.text
     assert "<b>x</b>" not in page.text
+    assert http.post("/playbook/check", data={"source": bad}).status_code == 403  # no CSRF
     api = http.post("/api/playbook/check", content=bad.encode())
     assert api.status_code == 422 and api.json()["findings"][0]["line"] == 62
     good = http.post("/api/playbook/check",

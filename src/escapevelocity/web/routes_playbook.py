@@ -1,38 +1,39 @@
 """The playbook in the web app: the active version as a wall diagram with per-rule hit counts
-from the event log, its Mermaid text, and a check-only editor that validates exactly as
-`ev playbook check` does (saving stays with the workspace's one write path).
+from the event log, its Mermaid text, the list of versions, and an editor.
 
-The routes find the workspace on `request.app.state.workspace` and render with the app's
-Jinja templates (web/templates/playbook.html, extending the app's base.html when there is one).
+The editor checks a draft exactly as `ev playbook check` does, saves it as a new version with a
+change note, and activates a version or asks for the approval its activation needs; approvers
+approve or reject here. Every form only parses input and calls one command of
+services/playbooks (where the rules and permissions live) and posts the session's CSRF token.
+A refusal re-renders the page with the reason (403 not allowed, 409 not now, 422 broken
+playbook); success redirects back (303) with a message.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import Counter
-from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Form, HTTPException, Request
-from fastapi.responses import HTMLResponse, PlainTextResponse, Response
-from fastapi.templating import Jinja2Templates
-from jinja2 import TemplateNotFound
+from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
 from escapevelocity.adapters.store.schema import events
+from escapevelocity.domain import permissions as perm
 from escapevelocity.domain.events import DECIDED
+from escapevelocity.domain.org import Member
 from escapevelocity.domain.playbook import Playbook, PlaybookError, compile_playbook
 from escapevelocity.domain.playbook_check import as_dict, check_source
 from escapevelocity.domain.playbook_diagram import mermaid, svg
+from escapevelocity.services import playbooks
+from escapevelocity.services.playbooks import MAX_SOURCE_BYTES, PlaybookWorkflowError
+from escapevelocity.web.auth import check_csrf, member_of
 
 router = APIRouter(tags=["playbook"])
-TEMPLATES_DIR = Path(__file__).parent / "templates"
-MAX_SOURCE_BYTES = 512_000  # a playbook is a document, not a data dump
-_templates: Jinja2Templates | None = None
-
-_STANDALONE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
-<title>{% block title %}Escape Velocity{% endblock %}</title></head>
-<body>{% block content %}{% endblock %}</body></html>"""
+MAX_NOTE = playbooks.MAX_NOTE
 
 
 def rule_hits(conn: sa.Connection, version: str | None = None) -> Counter[str]:
@@ -50,47 +51,93 @@ def rule_hits(conn: sa.Connection, version: str | None = None) -> Counter[str]:
     return hits
 
 
-def _workspace(request: Request) -> Any:
+@functools.lru_cache(maxsize=256)
+def _compiled(number: int, source: str) -> Playbook:
+    """Stored versions never change, so each is compiled once per process."""
+    return compile_playbook(source, version=f"v{number}")
+
+
+def _store(request: Request) -> Any:
     workspace = getattr(request.app.state, "workspace", None)
     if workspace is None:
         raise HTTPException(503, "no workspace is configured")
-    return workspace
-
-
-def _render(request: Request, context: dict[str, Any], status: int = 200) -> HTMLResponse:
-    global _templates
-    if _templates is None:
-        _templates = getattr(request.app.state, "templates", None) or Jinja2Templates(
-            directory=str(TEMPLATES_DIR))
-    env = _templates.env
-    layout: Any = "base.html"
-    try:
-        env.get_template("base.html")
-    except TemplateNotFound:  # no app layout yet: a minimal one keeps the page self-contained
-        layout = env.from_string(_STANDALONE)
-    return _templates.TemplateResponse(request, "playbook.html", {**context, "layout": layout},
-                                       status_code=status)
+    return workspace.store
 
 
 def _active(request: Request) -> tuple[Playbook, int, str, Counter[str]]:
-    workspace = _workspace(request)
-    with workspace.store.begin() as conn:
-        active = workspace.store.active_playbook(conn)
+    store = _store(request)
+    with store.begin() as conn:
+        active = store.active_playbook(conn)
         if active is None:
             raise HTTPException(404, "this workspace has no active playbook")
         number, source = active
         hits = rule_hits(conn, f"v{number}")
-    playbook = compile_playbook(source, version=f"v{number}")
-    return playbook, number, source, hits
+    return _compiled(number, source), number, source, hits
+
+
+def _page(request: Request, member: Member, *, shown: int | None = None,
+          draft: str | None = None, report: Any = None, note: str = "",
+          message: str = "", error: str = "") -> dict[str, Any]:
+    """Everything the page shows: the diagram of `shown` (default: the active version), the
+    versions with what this member may do to each, and the editor holding `draft` (default:
+    the shown version's source)."""
+    store = _store(request)
+    active, active_number, _, _ = _active(request)
+    listed = playbooks.versions(store)
+    number = shown if shown is not None else active_number
+    if number not in {v.number for v in listed}:
+        raise HTTPException(404, f"there is no playbook version {number}")
+    with store.begin() as conn:
+        source = store.playbook_source(conn, number) or ""
+        hits = rule_hits(conn, f"v{number}")
+    playbook = _compiled(number, source)
+    diagram = playbook
+    if report is not None and report.playbook is not None:
+        diagram = report.playbook  # a checked draft is drawn as it would be
+    can_edit = perm.allowed((member.role,), perm.EDIT_PLAYBOOK)
+    rows = []
+    with store.begin() as conn:
+        for v in listed:
+            needs = ""
+            if can_edit and v.status not in (playbooks.ACTIVE, playbooks.PENDING):
+                text = store.playbook_source(conn, v.number) or ""
+                needs = (active.spec.activation_approval
+                         or _compiled(v.number, text).spec.activation_approval)
+            rows.append({"v": v, "needs": needs,
+                         "may_activate": can_edit and v.status not in (playbooks.ACTIVE,
+                                                                       playbooks.PENDING),
+                         "may_decide": (v.status == playbooks.PENDING
+                                        and playbooks.may_approve(member, v.approver)
+                                        and member.id not in (v.author, v.requested_by))})
+    return {
+        "me": member, "playbook": diagram, "version": number, "active_number": active_number,
+        "svg": svg(diagram, hits if diagram is playbook else None),
+        "total": sum(hits.values()), "source": draft if draft is not None else source,
+        "report": as_dict(report) if report is not None else None, "rows": rows,
+        "can_edit": can_edit, "note": note, "message": message, "error": error,
+        "max_note": MAX_NOTE,
+    }
+
+
+def _render(request: Request, context: dict[str, Any], status: int = 200) -> HTMLResponse:
+    return request.app.state.render(request, "playbook.html", context, status)
+
+
+def _back(message: str, version: int | None = None) -> RedirectResponse:
+    query = {"msg": message, **({"version": version} if version is not None else {})}
+    return RedirectResponse(f"/playbook?{urlencode(query)}#versions", status_code=303)
+
+
+def _limit(source: str) -> None:
+    if len(source.encode()) > MAX_SOURCE_BYTES:
+        raise HTTPException(413, f"a playbook is limited to {MAX_SOURCE_BYTES:,} bytes")
 
 
 @router.get("/playbook", response_class=HTMLResponse)
-def playbook_page(request: Request) -> HTMLResponse:
-    playbook, number, source, hits = _active(request)
-    return _render(request, {
-        "playbook": playbook, "version": number, "svg": svg(playbook, hits),
-        "total": sum(hits.values()), "source": source, "report": None,
-    })
+def playbook_page(request: Request, member: Member = Depends(member_of),
+                  version: int | None = Query(None, ge=1),
+                  msg: str = Query("", max_length=300)) -> HTMLResponse:
+    return _render(request, _page(request, member, shown=version, message=msg))
 
 
 @router.get("/playbook.svg")
@@ -105,24 +152,80 @@ def playbook_mermaid(request: Request) -> str:
     return mermaid(playbook)
 
 
-@router.post("/playbook/check", response_class=HTMLResponse)
-def playbook_check(request: Request, source: str = Form(...)) -> HTMLResponse:
+@router.post("/playbook/check", response_class=HTMLResponse,
+             dependencies=[Depends(check_csrf)])
+def playbook_check(request: Request, member: Member = Depends(member_of),
+                   source: str = Form(...),
+                   note: str = Form("", max_length=MAX_NOTE)) -> HTMLResponse:
     """Validate a draft exactly as `ev playbook check` does; nothing is saved."""
-    if len(source.encode()) > MAX_SOURCE_BYTES:
-        raise HTTPException(413, f"a playbook is limited to {MAX_SOURCE_BYTES:,} bytes")
+    _limit(source)
     report = check_source(source, source="draft")
-    current, number, _, hits = _active(request)
-    shown = report.playbook or current
-    return _render(request, {
-        "playbook": shown, "version": number, "svg": svg(shown, hits if shown is current else
-                                                          None),
-        "total": sum(hits.values()), "source": source, "report": as_dict(report),
-    }, status=200 if report.ok else 422)
+    return _render(request, _page(request, member, draft=source, report=report, note=note),
+                   status=200 if report.ok else 422)
+
+
+@router.post("/playbook/save", response_class=HTMLResponse,
+             dependencies=[Depends(check_csrf)])
+def playbook_save(request: Request, member: Member = Depends(member_of),
+                  source: str = Form(...), note: str = Form("", max_length=MAX_NOTE),
+                  activate: bool = Form(False)) -> Response:
+    """Save the editor's text as a new version (and activate it or ask for approval)."""
+    _limit(source)
+    workspace = request.app.state.workspace
+    try:
+        outcome = playbooks.save(workspace.store, workspace.clock, source, member=member.id,
+                                 note=note, activate=activate, origin="draft")
+    except PlaybookError as exc:
+        report = check_source(source, source="draft")
+        return _render(request, _page(request, member, draft=source, report=report, note=note,
+                                      error=f"not saved: {exc}"), status=422)
+    except perm.PermissionDenied as exc:
+        return _render(request, _page(request, member, draft=source, note=note,
+                                      error=str(exc)), status=403)
+    except PlaybookWorkflowError as exc:
+        return _render(request, _page(request, member, draft=source, note=note,
+                                      error=f"not saved: {exc}"), status=409)
+    return _back(outcome.message)
+
+
+def _step(request: Request, member: Member, number: int, run: Any) -> Response:
+    workspace = request.app.state.workspace
+    try:
+        outcome = run(workspace.store, workspace.clock, number, member=member.id)
+    except perm.PermissionDenied as exc:
+        return _render(request, _page(request, member, error=str(exc)), status=403)
+    except (PlaybookWorkflowError, PlaybookError) as exc:
+        return _render(request, _page(request, member, error=str(exc)), status=409)
+    return _back(outcome.message)
+
+
+@router.post("/playbook/versions/{number}/activate", dependencies=[Depends(check_csrf)])
+def playbook_activate(request: Request, number: int, member: Member = Depends(member_of),
+                      note: str = Form("", max_length=MAX_NOTE)) -> Response:
+    return _step(request, member, number,
+                 lambda store, clock, n, member: playbooks.activate(store, clock, n,
+                                                                    member=member, note=note))
+
+
+@router.post("/playbook/versions/{number}/approve", dependencies=[Depends(check_csrf)])
+def playbook_approve(request: Request, number: int, member: Member = Depends(member_of),
+                     note: str = Form("", max_length=MAX_NOTE)) -> Response:
+    return _step(request, member, number,
+                 lambda store, clock, n, member: playbooks.approve(store, clock, n,
+                                                                   member=member, note=note))
+
+
+@router.post("/playbook/versions/{number}/reject", dependencies=[Depends(check_csrf)])
+def playbook_reject(request: Request, number: int, member: Member = Depends(member_of),
+                    note: str = Form("", max_length=MAX_NOTE)) -> Response:
+    return _step(request, member, number,
+                 lambda store, clock, n, member: playbooks.reject(store, clock, n,
+                                                                  member=member, note=note))
 
 
 @router.post("/api/playbook/check")
 async def playbook_check_api(request: Request) -> Response:
-    """The same check as JSON, for editors and CI: POST the YAML as the body."""
+    """The same check as JSON, for editors and CI: POST the YAML as the body. Saves nothing."""
     body = await request.body()
     if len(body) > MAX_SOURCE_BYTES:
         raise HTTPException(413, f"a playbook is limited to {MAX_SOURCE_BYTES:,} bytes")
