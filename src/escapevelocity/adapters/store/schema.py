@@ -5,13 +5,30 @@ escapevelocity/migrations create these; tests assert the two agree.
 
 from __future__ import annotations
 
+from datetime import UTC
+
 import sqlalchemy as sa
 
 metadata = sa.MetaData()
 
 # SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL wants BIGINT for a log.
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-When = sa.DateTime(timezone=True)
+
+
+class UtcDateTime(sa.types.TypeDecorator):
+    """Instants are stored in UTC: SQLite keeps datetimes as text, so a +01:00 time would sort
+    and compare wrongly against UTC ones (a drill's Europe/London clock did exactly that)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):  # noqa: ANN001, ANN201
+        if value is not None and getattr(value, "tzinfo", None) is not None:
+            return value.astimezone(UTC)
+        return value
+
+
+When = UtcDateTime()
 
 teams = sa.Table(
     "teams", metadata,

@@ -28,7 +28,8 @@ from escapevelocity.domain.org import Member, Organisation, Team
 _encode = msgspec.json.encode
 _decode = msgspec.json.decode
 CASE_COLUMNS = tuple(c.name for c in t.cases.columns)
-DT_COLUMNS = tuple(c.name for c in t.cases.columns if isinstance(c.type, sa.DateTime))
+DT_COLUMNS = tuple(c.name for c in t.cases.columns
+                   if isinstance(c.type, (sa.DateTime, t.UtcDateTime)))
 DT_SET = frozenset(DT_COLUMNS)
 
 
@@ -96,7 +97,8 @@ class SqlStore:
         # either way read back the same.
         d = self.engine.dialect
         self._p = "?" if d.paramstyle == "qmark" else "%s"
-        self._dt = sa.DateTime(timezone=True).dialect_impl(d).bind_processor(d) or _same
+        to_db = sa.DateTime(timezone=True).dialect_impl(d).bind_processor(d) or _same
+        self._dt = lambda v: to_db(v.astimezone(UTC) if getattr(v, "tzinfo", None) else v)
 
     def _cursor(self, conn: Connection) -> Any:
         """A DBAPI cursor inside the caller's transaction (same connection, same commit)."""
