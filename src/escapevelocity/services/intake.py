@@ -7,8 +7,10 @@ use the same pair on their own sandbox workspace.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
+from escapevelocity.adapters.notify.pager import pager_from_env
 from escapevelocity.domain.records import Mention
 from escapevelocity.services.crisis import CrisisMode
 from escapevelocity.services.ingest import IngestReport, ingest_batch
@@ -22,7 +24,9 @@ class Intake:
 
     @classmethod
     def open(cls, workspace: Workspace, *, crisis: bool = True) -> Intake:
-        mode = CrisisMode.open(workspace.store, workspace.clock) if crisis else None
+        # Pages go to the transports configured in EV_PAGE_* (a recording fake when none).
+        mode = (CrisisMode.open(workspace.store, workspace.clock, pager_from_env(dict(os.environ)))
+                if crisis else None)
         return cls(workspace, mode)
 
     def take(self, batch: list[Mention]) -> IngestReport:
