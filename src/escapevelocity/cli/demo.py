@@ -72,7 +72,8 @@ def demo_command(
                               name="demo-replay", daemon=True)
     err.print(f"\n[bold green]Escape Velocity demo[/] on [link]http://{host}:{port}[/link]\n"
               f"  log in as [bold]ana[/] (hub + Customer Care), [bold]priya[/] (Customer Care), "
-              f"[bold]nina[/] (PR) or [bold]omar[/] (Legal) — password [bold]{password}[/]\n"
+              f"[bold]nina[/] (PR), [bold]omar[/] (Legal, approves) or [bold]sam[/] (strategist: "
+              f"playbook versions, drills) — password [bold]{password}[/]\n"
               f"  API token for POST /api/mentions: {token}\n"
               f"  replaying {mentions} mentions: {burst} now, then {rate:g}/s. Ctrl-C stops.\n")
     worker.start()
