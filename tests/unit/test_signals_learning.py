@@ -3,6 +3,7 @@
 import random
 from datetime import UTC, datetime
 
+import msgspec
 import pytest
 
 from escapevelocity.domain import learn
@@ -103,3 +104,106 @@ def test_service_records_corrections_as_events_and_promotes(db_url, clock):
         learning.record_correction(store, case_id="c1", signal="complaint", label="maybe",
                                    text="x", actor="ana", at=clock.now())
     store.close()
+
+
+# --- the fast prediction path gives what the plain numpy one gave ---------------------------------
+
+ODD = ["", "😀😀😀", "http://example.com/x?y=1", "@airline @crew #fail!!! :( :-)",
+       "Ça coûte très cher, ügh… naïve café", "bad \udcff surrogate", "Привет мир, ok 123",
+       "x\u2019s don\u2019t 42 000 $$$", "a" * 20_000, "word " * 3000, "中文 混合 scripts ok"]
+
+
+def _reference_features(text, signals):
+    """The feature code as it was before the caches: the definition models were fitted on."""
+    toks = learn.tokens(text or "")
+    feats = [learn._h("w:" + t) for t in toks]
+    prev = "<s>"
+    for t in toks:
+        feats.append(learn._h(f"b:{prev} {t}"))
+        prev = t
+    feats.append(learn._h(f"b:{prev} </s>"))
+    for t in toks:
+        if len(t) < 3 or t[0] == "<":
+            continue
+        w = f" {t} "
+        for n in (3, 4, 5):
+            feats.extend(learn._h("c:" + w[i:i + n]) for i in range(len(w) - n + 1))
+    if signals is not None:
+        band = max(-4, min(4, int(round(signals.sentiment * 4))))
+        feats += [learn._h("r:label=" + signals.sentiment_label), learn._h(f"r:band={band}")]
+        feats += [learn._h("r:sit=" + s) for s in signals.situations]
+        feats += [learn._h("r:kw=" + k) for k in signals.keywords]
+        feats.append(learn._h("r:bias"))
+    return feats
+
+
+def _reference_predict(model, text, signals):
+    """The numpy prediction as it was: search the sparse index, sum float32 weights."""
+    import math
+
+    import numpy as np
+
+    idx = np.frombuffer(model.index, dtype=np.uint32)
+    w = np.frombuffer(model.weights, dtype=np.float32).reshape(-1, len(idx))
+    ids = np.unique(np.asarray(_reference_features(text, signals), dtype=np.uint32))
+    p = np.searchsorted(idx, ids)
+    ok = p < len(idx)
+    mask = np.zeros(len(ids), dtype=bool)
+    mask[ok] = idx[p[ok]] == ids[ok]
+    s = w[:, p[mask]].sum(axis=1) / math.sqrt(max(len(ids), 1)) + np.asarray(model.bias)
+    if len(s) == 1:
+        p1 = 1 / (1 + math.exp(-float(s[0])))
+        return (model.labels[1], p1) if p1 >= 0.5 else (model.labels[0], 1 - p1)
+    e = np.exp(s - s.max())
+    k = int(e.argmax())
+    return model.labels[k], float(e[k] / e.sum())
+
+
+def _corpus(n=600):
+    from escapevelocity.demo.generator import generate
+
+    texts = [m.text for m in generate(n, seed=5, start=NOW)]
+    return texts + ODD + [c.text for c in corrections(60)]
+
+
+def test_features_are_the_hashes_models_were_fitted_on():
+    for text in _corpus():
+        s = enrich(text)
+        for _ in range(2):  # cold, then from the caches
+            assert sorted(learn.features(text, s)) == sorted(_reference_features(text, s))
+        assert learn.feature_ids(text, s).tolist() == sorted(set(_reference_features(text, s)))
+
+
+def test_fast_predictions_are_the_numpy_ones():
+    texts = _corpus()
+    sig = [enrich(t) for t in texts]
+    rnd = random.Random(1)
+    labels = [rnd.choice(("negative", "neutral", "positive")) if rnd.random() < 0.3
+              else learn.rule_label("sentiment", s) for s in sig]
+    card = learn.ModelCard(signal="sentiment", version=1, trained_at=NOW, corrections=0,
+                           trained_on=0, held_back=0, labels=())
+    three = learn.fit("sentiment", [_reference_features(t, s) for t, s in zip(texts, sig)],
+                      labels, card)
+    two = learn.train_and_compare("complaint", corrections(), enrich, rules, "rules", 1, NOW)
+    for model in (three, two, learn.loads(learn.dumps(three))):
+        for text, s in zip(texts, sig, strict=True):
+            label, p = model.predict(text, s)
+            ref_label, ref_p = _reference_predict(model, text, s)
+            assert label == ref_label and abs(p - ref_p) < 1e-5, text[:60]
+
+
+def test_feature_caches_stay_bounded(monkeypatch):
+    monkeypatch.setattr(learn, "_CACHE_MAX", 50)
+    for i in range(400):
+        learn.features(f"unique{i}word another{i} http://x.y/{i}")
+        assert len(learn._TOKEN_IDS) <= 50
+    assert not any(k.startswith("http") or k.isdigit() for k in learn._TOKEN_IDS)
+
+
+def test_several_models_score_one_feature_computation():
+    model = learn.train_and_compare("complaint", corrections(), enrich, rules, "rules", 1, NOW)
+    spam = msgspec.structs.replace(model, signal="spam", labels=("ham", "spam"))
+    s = enrich("my zorp is zorped")
+    out = learn.apply_models({"complaint": model, "spam": spam}, "my zorp is zorped", s)
+    assert out.situations[0] == "spam" and "complaint" in out.situations
+    assert out.confidence["complaint"] == out.confidence["spam"]

@@ -4,7 +4,9 @@ A model maps a mention's text plus what the shipped rules already said about it 
 label and score band, situations, matched phrases) to one label of one signal. Features are
 hashed (words, word pairs, character 3-5-grams inside words, and the rule outputs), so a model
 is a sparse weight table plus a bias per label: small enough to keep as a document, and
-predicting needs nothing but numpy. Training uses scikit-learn's logistic regression (the
+predicting needs nothing but numpy. Prediction is on the enrichment hot path, so a token's
+hashed ids are memoised, a mention's features are computed once for every model, and a
+model is unpacked once into a dense table (`_Compiled`). Training uses scikit-learn's logistic regression (the
 optional `learn` extra); nothing here reads or writes storage.
 
 A new model replaces the current one only if it beats it on corrections held back from its
@@ -14,11 +16,15 @@ training (`train_and_compare`); the card records data size, both scores, version
 from __future__ import annotations
 
 import base64
+import itertools
 import math
 import re
+import weakref
 import zlib
+from array import array
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
+from operator import itemgetter
 
 import msgspec
 import numpy as np
@@ -64,7 +70,7 @@ class ModelCard(msgspec.Struct, frozen=True, omit_defaults=True):
     note: str = ""
 
 
-class SignalModel(msgspec.Struct, frozen=True):
+class SignalModel(msgspec.Struct, frozen=True, weakref=True):
     """Sparse hashed logistic regression: weights[label][feature] over DIM features."""
 
     signal: str
@@ -74,38 +80,87 @@ class SignalModel(msgspec.Struct, frozen=True):
     bias: tuple[float, ...]
     card: ModelCard
 
-    def _arrays(self) -> tuple[np.ndarray, np.ndarray]:
-        cached = _ARRAYS.get(id(self))
-        if cached is None or cached[0] is not self:
-            idx = np.frombuffer(self.index, dtype=np.uint32)
-            w = np.frombuffer(self.weights, dtype=np.float32).reshape(-1, len(idx))
-            cached = (self, idx, w)
-            _ARRAYS[id(self)] = cached
-        return cached[1], cached[2]
+    def _compiled(self) -> _Compiled:
+        cached = _COMPILED.get(id(self))
+        if cached is None or cached.model() is not self:
+            cached = _COMPILED[id(self)] = _Compiled(self)
+            # the table goes with the model (a retrained model replaces it)
+            weakref.finalize(self, _COMPILED.pop, id(self), None)
+        return cached
 
-    def scores(self, feats: Sequence[int]) -> np.ndarray:
-        idx, w = self._arrays()
-        ids = np.unique(np.asarray(feats, dtype=np.uint32))
-        mask = np.zeros(len(ids), dtype=bool)
-        p = np.searchsorted(idx, ids)
-        ok = p < len(idx)
-        mask[ok] = idx[p[ok]] == ids[ok]
-        norm = 1.0 / math.sqrt(max(len(ids), 1))
-        return w[:, p[mask]].sum(axis=1) * norm + np.asarray(self.bias)
+    def scores(self, feats: Sequence[int]) -> list[float]:
+        """One score per weight row: the sum of the weights of the distinct feature ids,
+        scaled by 1/sqrt(their number) (rows were L2-normalised binary presence when fitted),
+        plus the row's bias."""
+        return self._compiled().scores(distinct(feats))
 
     def predict(self, text: str, signals: Signals) -> tuple[str, float]:
         """(label, probability of that label)."""
-        s = self.scores(features(text, signals))
+        return self.predict_ids(feature_ids(text, signals))
+
+    def predict_ids(self, ids: np.ndarray) -> tuple[str, float]:
+        """`predict` on a mention's `feature_ids`, computed once for every model."""
+        s = self._compiled().scores(ids)
         if len(self.labels) == 2 and len(s) == 1:
-            p1 = 1.0 / (1.0 + math.exp(-float(s[0])))
+            x = s[0]
+            # the logistic, without overflow for very confident scores
+            p1 = 1.0 / (1.0 + math.exp(-x)) if x >= 0 else 1.0 - 1.0 / (1.0 + math.exp(x))
             return (self.labels[1], p1) if p1 >= 0.5 else (self.labels[0], 1 - p1)
-        e = np.exp(s - s.max())
-        probs = e / e.sum()
-        k = int(probs.argmax())
-        return self.labels[k], float(probs[k])
+        top = max(s)
+        e = [math.exp(v - top) for v in s]
+        k = e.index(max(e))
+        return self.labels[k], e[k] / sum(e)
 
 
-_ARRAYS: dict[int, tuple] = {}
+class _Compiled:
+    """A model laid out for predicting one mention at a time: the weights as one dense
+    float32 table over the whole hashed space, a feature's weights for every label side by
+    side (4 MB per label), so a mention's scores are one gather over its ~200 distinct ids:
+    no search of the sparse index, no per-call vectors the size of the model."""
+
+    __slots__ = ("bias", "model", "table")
+
+    def __init__(self, model: SignalModel) -> None:
+        idx = np.frombuffer(model.index, dtype=np.uint32)
+        w = np.frombuffer(model.weights, dtype=np.float32).reshape(-1, len(idx))
+        self.model = weakref.ref(model)
+        self.table = np.zeros((DIM, w.shape[0]), dtype=np.float32)
+        self.table[idx] = w.T
+        self.bias = tuple(float(b) for b in model.bias)
+
+    def scores(self, ids: np.ndarray) -> list[float]:
+        n = len(ids)
+        if n > len(_ONES):
+            total = self.table.take(ids, axis=0).sum(axis=0)
+        else:  # a sum over rows as a product with ones: the quickest gather-and-add
+            total = _ONES[:n] @ self.table.take(ids, axis=0)
+        norm = 1.0 / math.sqrt(max(n, 1))
+        return [t * norm + b for t, b in zip(total.tolist(), self.bias, strict=True)]
+
+
+_ONES = np.ones(4096, dtype=np.float32)
+_COMPILED: dict[int, _Compiled] = {}
+
+
+def distinct(feats: Sequence[int] | np.ndarray) -> np.ndarray:
+    """The distinct ids of a feature list, sorted (what a model scores)."""
+    return _sorted_distinct(np.array(feats, dtype=np.intp))
+
+
+def feature_ids(text: str, signals: Signals | None = None) -> np.ndarray:
+    """A mention's distinct feature ids: computed once, scored by every model."""
+    return _sorted_distinct(_id_array(text, signals))
+
+
+def _sorted_distinct(ids: np.ndarray) -> np.ndarray:
+    """Sorts `ids` in place and keeps the first of each run."""
+    if len(ids) < 2:
+        return ids
+    ids.sort()
+    keep = np.empty(len(ids), dtype=bool)
+    keep[0] = True
+    np.not_equal(ids[1:], ids[:-1], out=keep[1:])
+    return ids[keep]
 
 
 # --- features -----------------------------------------------------------------------------------
@@ -114,46 +169,107 @@ def _h(s: str) -> int:
     return zlib.crc32(s.encode("utf-8", "replace")) & (DIM - 1)
 
 
+def _canonical(t: str) -> str:
+    if t.startswith(("http", "www.")):
+        return "<url>"
+    if t[0] == "@":
+        return "<user>"
+    if t.isdigit():
+        return "<num>"
+    return t
+
+
 def tokens(text: str) -> list[str]:
-    out = []
-    for t in _TOKEN.findall(text.lower()[:5000]):
-        if t.startswith(("http", "www.")):
-            out.append("<url>")
-        elif t[0] == "@":
-            out.append("<user>")
-        elif t.isdigit():
-            out.append("<num>")
-        else:
-            out.append(t)
-    return out
+    return [_canonical(t) for t in _TOKEN.findall(text.lower()[:5000])]
 
 
 def features(text: str, signals: Signals | None = None) -> list[int]:
     """Hashed feature ids: words, word pairs, char 3-5-grams of words, and the rule outputs."""
-    toks = tokens(text or "")
-    feats = [_h("w:" + t) for t in toks]
-    prev = "<s>"
-    for t in toks:
-        feats.append(_h(f"b:{prev} {t}"))
-        prev = t
-    feats.append(_h(f"b:{prev} </s>"))
-    for t in toks:
-        if len(t) < 3 or t[0] == "<":
-            continue
-        w = f" {t} "
-        for n in (3, 4, 5):
-            for i in range(len(w) - n + 1):
-                feats.append(_h("c:" + w[i:i + n]))
+    return _id_array(text, signals).tolist()
+
+
+def _id_array(text: str, signals: Signals | None) -> np.ndarray:
+    """`features` (with repeats) from memoised parts: the per-mention hot path, where nothing
+    is hashed for a token seen before and the loops run in C. A word pair's id needs no table:
+    crc32 runs on, so crc32("b:{prev} {t}") is crc32(t, crc32("b:{prev} ")), and a token keeps
+    its bytes and its crc32 state as the left of a pair."""
+    raws = _TOKEN.findall((text or "").lower()[:5000])
+    hits = list(map(_TOKEN_IDS.get, raws))
+    if None in hits:
+        hits = [h or _token_ids(r) for h, r in zip(hits, raws, strict=True)]
+    words = list(map(_IDS, hits))
     if signals is not None:
-        band = max(-4, min(4, int(round(signals.sentiment * 4))))
-        feats.append(_h("r:label=" + signals.sentiment_label))
-        feats.append(_h(f"r:band={band}"))
-        for s in signals.situations:
-            feats.append(_h("r:sit=" + s))
-        for k in signals.keywords:
-            feats.append(_h("r:kw=" + k))
-        feats.append(_h("r:bias"))
-    return feats
+        words.append(_rule_ids(signals))
+    rights = list(map(_BYTES, hits))
+    rights.append(b"</s>")
+    lefts = [_START]
+    lefts += map(_STATE, hits)
+    words.append(array("I", map(zlib.crc32, rights, lefts)).tobytes())
+    ids = np.frombuffer(b"".join(words), dtype=np.uint32) & np.uint32(DIM - 1)
+    return ids
+
+
+# Hashing every char n-gram of every word is most of the cost of features, and words repeat:
+# memoise, per raw token, its ids (its word and its char 3-5-grams, packed int32), its
+# canonical form's bytes and crc32 state as the left of a word pair; and the rule outputs' ids.
+# Bounded: when a table is full its older half goes (typos and handles would otherwise grow it
+# forever); URLs and numbers are never kept.
+_CACHE_MAX = 100_000
+_TOKEN_IDS: dict[str, tuple[bytes, bytes, int]] = {}
+_RULE_IDS: dict[tuple, bytes] = {}
+_IDS, _BYTES, _STATE = itemgetter(0), itemgetter(1), itemgetter(2)
+_START = zlib.crc32(b"b:<s> ")
+assert array("i").itemsize == array("I").itemsize == 4  # ids are packed as 32 bits
+_C = zlib.crc32(b"c:")  # crc32 runs on: crc32(gram, crc32(b"c:")) == crc32(b"c:" + gram)
+
+
+def _remember(table: dict, key, value):
+    if len(table) >= _CACHE_MAX:
+        for old in list(itertools.islice(table, len(table) - _CACHE_MAX // 2)):
+            del table[old]
+    table[key] = value
+    return value
+
+
+def _word_ids(t: str) -> list[int]:
+    out = [_h("w:" + t)]
+    if len(t) >= 3 and t[0] != "<":
+        if t.isascii():  # one byte a character: byte slices are the character n-grams
+            w = f" {t} ".encode("ascii")
+            crc, mask = zlib.crc32, DIM - 1
+            out += [crc(w[i:i + n], _C) & mask for n in (3, 4, 5) for i in range(len(w) - n + 1)]
+        else:
+            w = f" {t} "
+            out += [_h("c:" + w[i:i + n]) for n in (3, 4, 5) for i in range(len(w) - n + 1)]
+    return out
+
+
+def _token_ids(raw: str) -> tuple[bytes, bytes, int]:
+    t = _canonical(raw)
+    if t in _FIXED:  # URLs and numbers: one answer each, and too many to keep
+        return _FIXED[t]
+    return _remember(_TOKEN_IDS, raw, _hit(t))
+
+
+def _hit(t: str) -> tuple[bytes, bytes, int]:
+    enc = t.encode("utf-8", "replace")
+    return array("i", _word_ids(t)).tobytes(), enc, zlib.crc32(b"b:" + enc + b" ")
+
+
+_FIXED = {t: _hit(t) for t in ("<url>", "<num>")}
+
+
+def _rule_ids(signals: Signals) -> bytes:
+    band = max(-4, min(4, int(round(signals.sentiment * 4))))
+    key = (signals.sentiment_label, band, signals.situations, signals.keywords)
+    hit = _RULE_IDS.get(key)
+    if hit is None:
+        ids = [_h("r:label=" + signals.sentiment_label), _h(f"r:band={band}")]
+        ids.extend(_h("r:sit=" + s) for s in signals.situations)
+        ids.extend(_h("r:kw=" + k) for k in signals.keywords)
+        ids.append(_h("r:bias"))
+        hit = _remember(_RULE_IDS, key, array("i", ids).tobytes())
+    return hit
 
 
 # --- training -----------------------------------------------------------------------------------
@@ -319,8 +435,9 @@ def apply_models(models: dict[str, SignalModel], text: str, signals: Signals) ->
     situations = list(signals.situations or (signals.situation,))
     confidence, because = dict(signals.confidence), dict(signals.because)
     label_out, score = signals.sentiment_label, signals.sentiment
+    ids = feature_ids(text, signals)  # the same features for every signal's model
     for signal, model in models.items():
-        label, p = model.predict(text, signals)
+        label, p = model.predict_ids(ids)
         why = f"learned v{model.card.version} from {model.card.trained_on} corrections ({p:.0%})"
         confidence[signal] = round(p, 2)
         if signal == "sentiment":
