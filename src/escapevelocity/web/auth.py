@@ -74,10 +74,14 @@ async def check_csrf(request: Request) -> None:
 def _throttled(*keys: str) -> bool:
     now = time.monotonic()
     for key in keys:
-        q = _failures[key]
+        q = _failures.get(key)  # never create an entry here: names tried are unbounded
+        if q is None:
+            continue
         while q and now - q[0] > FAILURE_WINDOW:
             q.popleft()
-        if len(q) >= MAX_FAILURES:
+        if not q:
+            del _failures[key]
+        elif len(q) >= MAX_FAILURES:
             return True
     return False
 
@@ -89,7 +93,8 @@ def _failed(*keys: str) -> None:
 
 def _safe_next(next_url: str) -> str:
     """Only paths on this site: never an open redirect."""
-    if not next_url.startswith("/") or next_url.startswith("//") or "\\" in next_url:
+    if (not next_url.startswith("/") or next_url.startswith("//") or "\\" in next_url
+            or any(ord(ch) < 32 or ord(ch) == 127 for ch in next_url)):  # "/\t/evil" is "//evil"
         return "/inbox"
     return next_url
 

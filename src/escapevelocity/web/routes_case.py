@@ -107,14 +107,15 @@ async def _act(request: Request, member: Member, case_id: str, action: str,
     try:
         result = await run_in_threadpool(run)
         message = done(result) if callable(done) else done
+    except PermissionError as exc:  # not a conflict: the role may not, so 403 with the reason
+        return await _page(request, member, case_id, error=f"You may not {action} this case: "
+                           f"{exc}", partial=bool(request.headers.get("HX-Request")), status=403)
     except ClaimTaken as exc:
         until = f" until {exc.until:%H:%M}" if exc.until else ""
         message, error = "", (f"{exc.holder} has claimed this case{until}, so you cannot "
                               f"{action} it now. Pick another case or ask {exc.holder}.")
     except commands.CaseError as exc:
         message, error = "", f"Could not {action}: {exc}"
-    except PermissionError as exc:
-        message, error = "", f"You may not {action} this case: {exc}"
     if request.headers.get("HX-Request"):
         return await _page(request, member, case_id, message=message, error=error, partial=True)
     from urllib.parse import urlencode

@@ -18,7 +18,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from escapevelocity.adapters.store.schema import mentions
 from escapevelocity.domain import learn
+from escapevelocity.domain import permissions as perm
 from escapevelocity.services import learning
+from escapevelocity.services.casetx import authorize
 from escapevelocity.web import auth
 from escapevelocity.web.views import can_see
 
@@ -58,6 +60,7 @@ def signals_page(request: Request, member=Depends(auth.member_of)) -> HTMLRespon
                "corrections": learning.correction_counts(workspace.store),
                "cards": list(reversed(learning.cards(workspace.store))),
                "signals": learn.SIGNALS, "member": member,
+               "may_retrain": perm.allowed((member.role,), perm.CONFIGURE),
                "csrf": auth.csrf_token(request)}
     return request.app.state.templates.TemplateResponse(request, "signals.html", context)
 
@@ -70,15 +73,19 @@ def record_correction(request: Request, case_id: str = Form(...), signal: str = 
     with workspace.store.begin() as conn:
         case = workspace.store.get_case(conn, case_id[:64])
         rows = workspace.store.case_mentions(conn, case_id[:64]) if case else []
-    if not rows or not can_see(request.app.state.org(), member, case):
-        raise HTTPException(404, "no such case in your teams' inboxes")
+        if not rows or not can_see(request.app.state.org(), member, case):
+            raise HTTPException(404, "no such case in your teams' inboxes")
+        try:  # a correction labels the case: the roles that may tag it (not analysts)
+            authorize(workspace.store, conn, member.id, perm.TAG, case)
+        except perm.PermissionDenied as exc:
+            raise HTTPException(403, str(exc)) from None
     first = rows[0]
     try:
         text = json.loads(first.body).get("text", "")
     except (TypeError, ValueError):
         text = ""
     try:
-        learning.record_correction(workspace.store, case_id=case_id, signal=signal, label=label,
+        learning.record_correction(workspace.store, case_id=case["id"], signal=signal, label=label,
                                    text=text, actor=member.id, at=workspace.clock.now(),
                                    was=was[:32], mention_key=f"{first.channel}:{first.source_id}")
     except ValueError as exc:
@@ -92,6 +99,9 @@ def record_correction(request: Request, case_id: str = Form(...), signal: str = 
 @router.post("/signals/retrain", dependencies=[Depends(auth.check_csrf)])
 def retrain(request: Request, member=Depends(auth.member_of)) -> RedirectResponse:
     workspace = _workspace(request)
+    if not perm.allowed((member.role,), perm.CONFIGURE):  # the lead's button, not everyone's
+        raise HTTPException(403, f"your role ({member.role}) may not retrain the models; roles "
+                                 "that may: strategist, admin")
     try:
         learning.retrain(workspace.store, workspace.clock.now())
     except RuntimeError as exc:  # scikit-learn missing
