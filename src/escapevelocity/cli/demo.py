@@ -45,6 +45,30 @@ def replay(intake: Intake, total: int, rate: float, burst: int,
         intake.take(batch)
 
 
+TEAMMATES = ["leo", "tom", "mei", "joe", "lucy", "raj"]  # simulated; the printed logins are yours
+
+
+def teammates(intake: Intake, stop: threading.Event, members: list[str]) -> None:
+    """Colleagues who work the inbox while you watch: they claim, reply (through approvals when
+    a reply needs one) and resolve with the same commands people use, a few minutes a case."""
+    import logging
+
+    from escapevelocity.domain.drill.scenario import Responders
+    from escapevelocity.services.drill_responders import SimulatedTeam
+
+    ws = intake.workspace
+    with ws.store.begin() as conn:
+        org = ws.store.load_org(conn)
+    spec = Responders(on_duty=[m for m in members if org.member(m)],
+                      handle_minutes={"p1": 0.6, "p2": 0.5, "p3": 0.4, "p4": 0.3})
+    team = SimulatedTeam(ws.store, ws.clock, org, spec, intake.crisis)
+    while not stop.wait(2.0):
+        try:
+            team.step(ws.clock.now())
+        except Exception:  # noqa: BLE001 - a teammate's slip must not end the demo
+            logging.getLogger(__name__).exception("simulated teammates")
+
+
 def demo_command(
     host: str = typer.Option("127.0.0.1", help="address to listen on"),
     port: int = typer.Option(8000, help="port to listen on"),
@@ -53,6 +77,8 @@ def demo_command(
     burst: int = typer.Option(300, help="mentions ingested at once when the demo starts"),
     database: Path = typer.Option(Path("var/demo.db"), help="SQLite file for the demo workspace"),
     keep: bool = typer.Option(False, help="keep an existing demo database instead of starting fresh"),
+    colleagues: bool = typer.Option(True, help="simulated colleagues (leo, tom, mei, joe, lucy, "
+                                                "raj) work the inbox too"),
 ) -> None:
     """Start a fresh demo workspace with the web app and a live stream of mentions."""
     import uvicorn
@@ -75,8 +101,13 @@ def demo_command(
               f"[bold]nina[/] (PR), [bold]omar[/] (Legal, approves) or [bold]sam[/] (strategist: "
               f"playbook versions, drills) — password [bold]{password}[/]\n"
               f"  API token for POST /api/mentions: {token}\n"
-              f"  replaying {mentions} mentions: {burst} now, then {rate:g}/s. Ctrl-C stops.\n")
+              f"  replaying {mentions} mentions: {burst} now, then {rate:g}/s"
+              + (f"; simulated colleagues ({', '.join(TEAMMATES)}) answer too" if colleagues else "")
+              + ". Ctrl-C stops.\n")
     worker.start()
+    if colleagues:
+        threading.Thread(target=teammates, args=(intake, stop, TEAMMATES), name="demo-team",
+                         daemon=True).start()
     try:
         uvicorn.run(create_app(workspace, settings, intake=intake), host=host, port=port,
                     log_level="warning",
