@@ -10,9 +10,11 @@ site, starts a fresh session, sets safe cookie flags and is throttled.
 from __future__ import annotations
 
 import re
+from importlib.resources import files
 from types import SimpleNamespace
 
 import pytest
+import yaml
 from engage_kit import LEGAL, SUPPORT, case, events, open_case, with_admin
 from fastapi.testclient import TestClient
 
@@ -27,6 +29,7 @@ MEMBER = {"strategist": "sam", "community_manager": "ana", "liaison": "priya",
           "approver": "omar", "analyst": "eva", "agency": "joe", "admin": "ada"}
 ROLES = tuple(MEMBER)
 EVERYONE = frozenset(ROLES)
+DEMO = yaml.safe_load(files("escapevelocity").joinpath("demo", "org.yaml").read_text())
 WORKERS = EVERYONE - {"analyst"}  # claim, reply, resolve, notes, tags, corrections
 LEADS = frozenset({"strategist", "admin"})  # playbook, drills, incidents, retraining
 
@@ -271,15 +274,24 @@ def test_the_live_stream_names_only_cases_the_member_may_see(app, workspace, clo
     care, legal = open_case(workspace, clock, SUPPORT), open_case(workspace, clock, LEGAL)
     org = app.state.org()
 
-    def seen(member: str) -> set[str]:
-        request = SimpleNamespace(app=app)
-        _, changes = live._changes(request, org.member(member), 0)
+    def seen(member: str, request=None) -> set[str]:
+        _, changes = live._changes(request or SimpleNamespace(app=app), org.member(member), 0)
         return {c["case"] for c in changes}
 
     assert care in seen("priya") and legal not in seen("priya")
     assert legal in seen("omar") and care not in seen("omar")
     assert {care, legal} <= seen("ana")  # the hub sees its spokes
     assert legal not in seen("joe")  # agency: its own team only
+    # a stream opened while ana was on the hub follows the organisation as it is now
+    moved = [m if m["id"] != "ana" else {"id": "ana", "name": "Ana", "role": "liaison",
+                                      "teams": ["sales"]} for m in DEMO["members"]]
+    apply = {**DEMO, "members": moved}
+    workspace.apply_org(yaml.safe_dump(apply))
+    with workspace.store.begin() as conn:
+        now = workspace.store.load_org(conn)
+    request = SimpleNamespace(app=SimpleNamespace(state=SimpleNamespace(
+        workspace=workspace, org=lambda: now)))
+    assert seen("ana", request) == set()  # neither care nor legal any more
 
 
 # --- every route: login, CSRF ----------------------------------------------------------------
