@@ -227,3 +227,15 @@ def test_live_stream_names_changed_cases_of_visible_teams_only(app, token, works
 def test_healthz(app):
     with TestClient(app) as client:
         assert client.get("/healthz").json()["status"] == "ok"
+
+
+def test_a_crafted_link_cannot_put_words_on_the_case_page(app, token):
+    with TestClient(app) as client:
+        case_id = post(client, token, _mention(40, "my router is broken")).json()["case_ids"][0]
+        login(client, "ana")
+        page = client.get(f"/cases/{case_id}?msg=Your+account+is+locked&err=Call+0800").text
+        assert "Your account is locked" not in page and "Call 0800" not in page
+        r = client.post(f"/cases/{case_id}/claim", data={"csrf": csrf_of(page)})
+        assert r.headers["location"] == f"/cases/{case_id}"  # the outcome travels in the session
+        assert "You hold this case" in client.get(r.headers["location"]).text
+        assert "You hold this case" not in client.get(f"/cases/{case_id}").text  # shown once

@@ -78,10 +78,22 @@ async def _page(request: Request, member: Member, case_id: str, message: str = "
 
 
 @router.get("/cases/{case_id}", response_class=HTMLResponse)
-async def case_page(request: Request, case_id: str, member: Member = Depends(member_of),
-                    msg: str = "", err: str = "") -> HTMLResponse:
+async def case_page(request: Request, case_id: str,
+                    member: Member = Depends(member_of)) -> HTMLResponse:
     _valid(case_id)
-    return await _page(request, member, case_id, message=msg[:200], error=err[:200])
+    message, error = pop_flash(request)
+    return await _page(request, member, case_id, message=message, error=error)
+
+
+def flash(request: Request, message: str = "", error: str = "") -> None:
+    """The outcome of a form post, shown once on the next page. Kept in the signed session,
+    never in the URL, so a crafted link cannot put words in the app's mouth."""
+    request.session["flash"] = [message[:300], error[:300]]
+
+
+def pop_flash(request: Request) -> tuple[str, str]:
+    message, error = request.session.pop("flash", None) or ("", "")
+    return message, error
 
 
 @router.get("/cases/{case_id}/panel", response_class=HTMLResponse)
@@ -118,10 +130,8 @@ async def _act(request: Request, member: Member, case_id: str, action: str,
         message, error = "", f"Could not {action}: {exc}"
     if request.headers.get("HX-Request"):
         return await _page(request, member, case_id, message=message, error=error, partial=True)
-    from urllib.parse import urlencode
-
-    query = urlencode({"msg": message} if message else {"err": error})
-    return RedirectResponse(f"/cases/{case_id}?{query}", status_code=303)
+    flash(request, message, error)
+    return RedirectResponse(f"/cases/{case_id}", status_code=303)
 
 
 @router.post("/cases/{case_id}/claim")

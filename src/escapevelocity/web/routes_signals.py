@@ -90,10 +90,11 @@ def record_correction(request: Request, case_id: str = Form(...), signal: str = 
                                    was=was[:32], mention_key=f"{first.channel}:{first.source_id}")
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from None
-    from urllib.parse import quote
+    from escapevelocity.web.routes_case import flash
 
-    done = quote(f"Thanks: {signal} corrected to {label.replace('_', ' ')}; the model learns from it.")
-    return RedirectResponse(f"/cases/{case['id']}?msg={done}", status_code=303)
+    flash(request, f"Thanks: {signal} corrected to {label.replace('_', ' ')}; the model learns "
+                   "from it.")
+    return RedirectResponse(f"/cases/{case['id']}", status_code=303)
 
 
 @router.post("/signals/retrain", dependencies=[Depends(auth.check_csrf)])
