@@ -37,7 +37,7 @@ def pg_url() -> Iterator[str]:
         with admin.connect() as conn:
             name = f"ev_test_{uuid.uuid4().hex[:8]}"
             conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # noqa: BLE001 - any failure means "no PostgreSQL here"
+    except Exception as exc:
         require(False, f"PostgreSQL at 127.0.0.1:5432 ({exc.__class__.__name__})")
         return
     url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"

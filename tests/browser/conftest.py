@@ -5,13 +5,12 @@ Browser tests skip locally without Chromium and fail when CI is set (`make test`
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-
-import os
 
 import httpx
 import pytest

@@ -6,7 +6,6 @@ from __future__ import annotations
 from playwright.sync_api import expect
 
 
-
 def _mention(i: int, text: str, handle: str) -> dict:
     return {"source_id": f"b{i}", "channel": "twitter", "text": text,
             "author": {"handle": handle, "name": handle.title()},

@@ -32,7 +32,7 @@ def race(n: int, url: str, work) -> list[object]:
         barrier.wait()
         try:
             out[i] = work(i, stores[i])
-        except Exception as exc:  # noqa: BLE001 - the result under test
+        except Exception as exc:
             out[i] = exc
 
     threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
@@ -74,7 +74,7 @@ def test_two_members_racing_to_claim_and_reply_send_one_reply(crowd, clock, db_u
         cid = open_case(crowd, clock, SUPPORT)
         seen = events(crowd, cid)[-1].seq
 
-        def work(i: int, store: SqlStore, cid: str = cid) -> object:
+        def work(i: int, store: SqlStore, cid: str = cid, seen: int = seen) -> object:
             member = ("ana", "priya")[i]
             cases.claim(store, clock, cid, member)
             return cases.reply(store, clock, cid, member, f"Sorry! {member} here, DM us.",

@@ -4,7 +4,7 @@ send-time guard, claim override and the assignee-only policy, on SQLite and Post
 from __future__ import annotations
 
 import pytest
-from engage_kit import SUPPORT, case, kinds, open_case, with_admin
+from engage_kit import case, kinds, open_case, with_admin
 
 from escapevelocity.adapters.store.sql import ClaimTaken
 from escapevelocity.domain import events as ev

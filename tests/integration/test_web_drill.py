@@ -5,13 +5,12 @@ from __future__ import annotations
 import msgspec
 import pytest
 from fastapi.testclient import TestClient
+from test_web import csrf_of, login
 
 from escapevelocity.config import Settings
 from escapevelocity.domain.drill import load
 from escapevelocity.services import drill as drills
 from escapevelocity.web.app import create_app
-
-from test_web import csrf_of, login
 
 
 @pytest.fixture

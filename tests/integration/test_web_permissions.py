@@ -320,7 +320,7 @@ def test_every_route_needs_a_login_and_every_post_the_csrf_token(app, workspace)
             if url.startswith("/live") or url == "/api/mentions":
                 assert r.status_code == 401, (method, url)
             else:  # to the login page, or refused outright by the CSRF check
-                assert (r.status_code == 303 and r.headers["location"].startswith("/login")
+                assert ((r.status_code == 303 and r.headers["location"].startswith("/login"))
                         or r.status_code == 403), (method, url, r.status_code)
     client, csrf = login(app, "sam")
     for method, url in routes:

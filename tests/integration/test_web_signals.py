@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
+from test_web import _mention, csrf_of, login, post
 
 from escapevelocity.config import Settings
 from escapevelocity.services import learning
 from escapevelocity.web.app import create_app
-
-from test_web import _mention, csrf_of, login, post
 
 
 @pytest.fixture

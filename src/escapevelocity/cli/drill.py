@@ -86,7 +86,7 @@ def run_command(
     report = report or sandbox.with_suffix(".html")
     try:
         live = load_settings().database_url
-    except Exception:  # noqa: BLE001 - no settings: nothing live to protect
+    except Exception:
         live = None
     out.print(f"[bold]{s.title}[/] → sandbox {sandbox}")
     try:

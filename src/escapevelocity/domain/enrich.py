@@ -32,10 +32,7 @@ _WORD = re.compile(r"(?=[#a-z:;=8<!?\U0001F300-\U0001FAFF\u2600-\u27BF])"
                    r"[\U0001F300-\U0001FAFF\u2600-\u27BF])")
 _CAPS = re.compile(r"\b[A-Z]{3,}\b")
 _URL = re.compile(r"https?://\S+|www\.\S+")
-NEGATIONS = frozenset("not no never none nobody nothing neither nor cannot can't don't doesn't "
-                      "didn't isn't wasn't aren't won't wouldn't shouldn't haven't hasn't "
-                      "couldn't hadn't without dont doesnt didnt isnt wasnt cant wont couldnt "
-                      "aint ain't non".split())
+NEGATIONS = frozenset(["not", "no", "never", "none", "nobody", "nothing", "neither", "nor", "cannot", "can't", "don't", "doesn't", "didn't", "isn't", "wasn't", "aren't", "won't", "wouldn't", "shouldn't", "haven't", "hasn't", "couldn't", "hadn't", "without", "dont", "doesnt", "didnt", "isnt", "wasnt", "cant", "wont", "couldnt", "aint", "ain't", "non"])
 # Intensifiers and dampeners (VADER's list, MIT, in spirit: scale the next sentiment word).
 BOOSTERS = {"very": 0.3, "really": 0.3, "so": 0.25, "extremely": 0.4, "absolutely": 0.35,
             "totally": 0.3, "completely": 0.3, "super": 0.3, "incredibly": 0.4, "utterly": 0.4,
@@ -423,9 +420,7 @@ _AT_HINT = re.compile(r"@[\w-]+\.").search
 _EMAIL_HINT = re.compile(r"[\w.+-]@[\w-]+\.").search
 _NON_ASCII_LETTER = re.compile(r"[^\W\d_\x00-\x7f]").search
 _ANY_LETTER = re.compile(r"[^\W\d_]").search
-_ENGLISH = frozenset("the and or but my me i i'm im you your it it's is are were been to of on at "
-                     "for with this that have has had not no does did can just what how why "
-                     "when who any anyone thanks please still".split())
+_ENGLISH = frozenset(["the", "and", "or", "but", "my", "me", "i", "i'm", "im", "you", "your", "it", "it's", "is", "are", "were", "been", "to", "of", "on", "at", "for", "with", "this", "that", "have", "has", "had", "not", "no", "does", "did", "can", "just", "what", "how", "why", "when", "who", "any", "anyone", "thanks", "please", "still"])
 _ADDRESS = re.compile(r"\b\d{1,4}\s+[A-Z][a-z]+\s+(?:Street|St|Road|Rd|Avenue|Ave|Lane|Ln|Close|Drive|Way)\b")
 
 
@@ -566,7 +561,7 @@ def _identifier():
 def _langid(text: str) -> tuple[str, float]:
     try:
         lang, prob = _identifier().classify(text)
-    except Exception:  # noqa: BLE001 - a detector failure must not lose the mention
+    except Exception:
         return "und", 0.0
     return (lang, round(float(prob), 2)) if prob >= 0.5 else ("und", 0.0)
 

@@ -27,7 +27,7 @@ from typing import Any
 import msgspec
 
 from escapevelocity.domain.org import Organisation
-from escapevelocity.domain.routing import Need, RoutingState, Waiting, assign, drain
+from escapevelocity.domain.routing import Need, RoutingState, Waiting, drain
 from escapevelocity.domain.sla import Budget
 
 Z90 = 1.2815515655446004  # the standard normal's 90th percentile

@@ -31,9 +31,21 @@ from escapevelocity.services.casetx import (
     policy,
 )
 
-__all__ = ["CLAIM_LEASE", "MAX_REPLY_CHARS", "CaseError", "CaseNotFound", "ClaimTaken",
-           "ConversationChanged", "assign", "claim", "release", "reply", "resolve", "reopen",
-           "rebuild_projection"]
+__all__ = [
+    "CLAIM_LEASE",
+    "MAX_REPLY_CHARS",
+    "CaseError",
+    "CaseNotFound",
+    "ClaimTaken",
+    "ConversationChanged",
+    "assign",
+    "claim",
+    "rebuild_projection",
+    "release",
+    "reopen",
+    "reply",
+    "resolve",
+]
 
 CLAIM_LEASE = timedelta(minutes=10)
 MAX_REPLY_CHARS = 2_000

@@ -19,9 +19,9 @@ import sqlalchemy as sa
 
 from escapevelocity.adapters.store import schema as t
 from escapevelocity.adapters.store.sql import ClaimTaken
+from escapevelocity.domain import events as ev
 from escapevelocity.domain.clock import Clock, utc
 from escapevelocity.domain.drill.scenario import Responders as Spec
-from escapevelocity.domain import events as ev
 from escapevelocity.domain.org import Organisation
 from escapevelocity.domain.permissions import PermissionDenied
 from escapevelocity.services import approvals, cases

@@ -16,7 +16,12 @@ from typing import Any
 import msgspec
 
 from escapevelocity.domain.records import (
-    CHANNELS, KINDS, MAX_FIELD_CHARS, MAX_TEXT_CHARS, Author, Mention,
+    CHANNELS,
+    KINDS,
+    MAX_FIELD_CHARS,
+    MAX_TEXT_CHARS,
+    Author,
+    Mention,
 )
 
 MAX_LINE_BYTES = 64_000

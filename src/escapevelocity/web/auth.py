@@ -100,14 +100,14 @@ def _safe_next(next_url: str) -> str:
 
 
 @router.get("/login", response_class=HTMLResponse)
-def login_page(request: Request, next: str = "/inbox") -> Response:  # noqa: A002
+def login_page(request: Request, next: str = "/inbox") -> Response:
     return request.app.state.render(request, "login.html",
                                     {"next": _safe_next(next), "error": ""})
 
 
 @router.post("/login")
 async def login(request: Request, member: str = Form(..., max_length=64),
-                password: str = Form(..., max_length=256), next: str = Form("/inbox"),  # noqa: A002
+                password: str = Form(..., max_length=256), next: str = Form("/inbox"),
                 csrf: str = Form("")) -> Response:
     await check_csrf(request)
     client = request.client.host if request.client else "?"

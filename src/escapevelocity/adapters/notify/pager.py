@@ -84,7 +84,7 @@ class WebhookPager:
 def _post(url: str, body: bytes, timeout: float) -> int:
     request = urllib.request.Request(url, data=body, method="POST",
                                      headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (http/https only)
+    with urllib.request.urlopen(request, timeout=timeout) as response:
         return response.status
 
 

@@ -22,7 +22,7 @@ class UtcDateTime(sa.types.TypeDecorator):
     impl = sa.DateTime(timezone=True)
     cache_ok = True
 
-    def process_bind_param(self, value, dialect):  # noqa: ANN001, ANN201
+    def process_bind_param(self, value, dialect):
         if value is not None and getattr(value, "tzinfo", None) is not None:
             return value.astimezone(UTC)
         return value
