@@ -1,6 +1,6 @@
 """Business calendars: open periods per weekday in a time zone, holidays, and business time.
 
-The format is the playbook's (`calendars:` in a playbook; `Calendar` in playbook.py): hours per
+The format is the playbook's (`calendars:` in a playbook; `playbook.Calendar`): hours per
 weekday or weekday range, several periods a day separated by commas, spans through midnight,
 holiday dates in the calendar's own zone. This module adds the arithmetic SLAs need:
 `add(start, minutes)` (when does a budget of business minutes run out) and `minutes(a, b)`

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import msgspec
 
-# Ordered from calm to worst; the playbook matches on these names (domain/playbook.py LEVELS).
+# Ordered from calm to worst; the playbook matches on these names (domain/playbook/spec.py LEVELS).
 LEVELS = ("normal", "watch", "crisis1", "crisis2", "crisis3")
 RANK = {name: i for i, name in enumerate(LEVELS)}
 
