@@ -251,7 +251,8 @@ class _Conditions:
             else:
                 handles.add(_handle(item))
         found, lists = frozenset(handles), frozenset(names)
-        return Cond("author_in", (found, lists), f"author in {_words(value if isinstance(value, list) else [value])}",
+        listed = value if isinstance(value, list) else [value]
+        return Cond("author_in", (found, lists), f"author in {_words(listed)}",
                     lambda f: _handle(f.mention.author.handle) in found
                     or not lists.isdisjoint(f.context.author_lists),
                     lambda f: "@" + f.mention.author.handle)

@@ -15,7 +15,6 @@ import ahocorasick
 
 from escapevelocity.domain.records import Mention, Signals
 
-
 # --- what a decision may depend on ------------------------------------------------------------
 
 @dataclass(frozen=True, slots=True)
@@ -90,8 +89,8 @@ class Cell:
     kind: str
 
 
-_CELL_KEYS = {"primary_situation": "situation", "sentiment": "sentiment", "author_class": "author_class", "channel": "channel",
-              "kind": "kind"}
+_CELL_KEYS = {"primary_situation": "situation", "sentiment": "sentiment",
+              "author_class": "author_class", "channel": "channel", "kind": "kind"}
 
 
 def tri(cond: Cond, cell: Cell) -> bool | None:
