@@ -3,7 +3,12 @@ from datetime import UTC, datetime
 import pytest
 
 from escapevelocity.domain.playbook import (
-    Context, PlaybookError, compile_playbook, default_playbook_path, fold, load_playbook,
+    Context,
+    PlaybookError,
+    compile_playbook,
+    default_playbook_path,
+    fold,
+    load_playbook,
 )
 from escapevelocity.domain.records import Author, Mention, Signals
 

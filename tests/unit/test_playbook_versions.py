@@ -5,7 +5,10 @@ from pathlib import Path
 import pytest
 
 from escapevelocity.domain.playbook import (
-    PlaybookError, compile_playbook, default_playbook_path, load_playbook,
+    PlaybookError,
+    compile_playbook,
+    default_playbook_path,
+    load_playbook,
 )
 
 SOURCE = Path(default_playbook_path()).read_text()

@@ -13,7 +13,6 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-
 from escapevelocity.domain.playbook import (
     AUTHOR_CLASSES,
     SENTIMENTS,
