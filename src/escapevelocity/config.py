@@ -32,7 +32,9 @@ class Settings:
             scheme, rest = url.split("://", 1)
             url = f"{scheme}://***@{rest.split('@', 1)[1]}"
         return {"database_url": url, "secret_key": "***", "bus": self.bus,
-                "max_body_bytes": str(self.max_body_bytes), "max_batch": str(self.max_batch)}
+                "max_body_bytes": str(self.max_body_bytes), "max_batch": str(self.max_batch),
+                "away_after_minutes": f"{self.away_after_minutes:g}",
+                "secure_cookies": str(self.secure_cookies).lower()}
 
 
 def _secret(var_dir: Path) -> str:

@@ -42,9 +42,11 @@ def test_check_reports_file_line_rule_and_fails(app, tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text(Path(DEFAULT).read_text().replace(
         "when: {author_class: journalist}", "when: {author_class: jornalist}"))
+    line = next(i for i, text in enumerate(bad.read_text().splitlines(), 1)
+                if "jornalist" in text)
     result = run(app, "check", str(bad))
     assert result.exit_code == 1
-    assert re.search(rf"{re.escape(str(bad))}:62: error \[schema\] rule 'journalist': "
+    assert re.search(rf"{re.escape(str(bad))}:{line}: error \[schema\] rule 'journalist': "
                      r"unknown author_class \['jornalist'\]", result.output), result.output
 
 

@@ -20,12 +20,31 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
-def open_workspace(database: str | None = None) -> Workspace:
+def open_workspace(database: str | None = None, *, create: bool = False,
+                   ready: bool = True) -> Workspace:
+    """The configured workspace. Only `ev workspace init` (create=True) may make a new
+    database; every other command says where it looked and what to run instead of leaving an
+    empty file behind. `ready` also asks for a set-up workspace (an active playbook)."""
     try:
         settings = load_settings()
-        return Workspace.open(database or settings.database_url, SystemClock())
+    except ValueError as exc:
+        raise fail(f"bad setting: {exc}") from None
+    url = database or settings.database_url
+    if not create and url.startswith("sqlite:///"):
+        path = Path(url.removeprefix("sqlite:///"))
+        if not path.is_file():
+            raise fail(f"no workspace at {path}: run `ev workspace init` first (or set "
+                       "EV_DATABASE_URL / --database)")
+    try:
+        ws = Workspace.open(url, SystemClock())
     except Exception as exc:  # the message is what a person needs; the trace is not
         raise fail(f"cannot open the workspace database: {exc}") from None
+    if ready and not create:
+        with ws.store.begin() as conn:
+            if ws.store.active_playbook(conn) is None:
+                raise fail(f"the workspace at {ws.store.url} is not set up: run "
+                           "`ev workspace init` first")
+    return ws
 
 
 def existing_file(path: Path) -> Path:

@@ -19,7 +19,7 @@ from pathlib import Path
 import msgspec
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 
 from escapevelocity.cli.common import fail
 
@@ -33,7 +33,9 @@ def list_command() -> None:
     """The shipped scenarios."""
     from escapevelocity.domain.drill import load, shipped_names
 
-    table = Table("scenario", "title", "hours", "expected level", "injects")
+    # The name to type comes first and is never cut.
+    table = Table(Column("scenario", no_wrap=True, min_width=18), "title", "hours",
+                  "expected level", "injects")
     for name in shipped_names():
         s = load(name)
         table.add_row(name, s.title, f"{s.duration_hours:g}", s.expected.level,

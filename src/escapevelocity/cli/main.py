@@ -24,5 +24,27 @@ COMMANDS = ("triage", "ingest", "workspace", "demo", "playbook", "serve", "org",
 for _name in COMMANDS:
     importlib.import_module(f"escapevelocity.cli.{_name}").register(app)
 
+
+
+def main() -> None:
+    """The `ev` entry point: a mistake a person can fix (a missing file, a bad value, an
+    unset-up workspace) ends with one `error:` line, not a traceback. EV_DEBUG=1 shows it."""
+    import os
+    import sys
+
+    try:
+        app()
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError,
+            ValueError, RuntimeError) as exc:
+        if os.environ.get("EV_DEBUG"):
+            raise
+        from escapevelocity.cli.common import err
+
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        text = exc.strerror if getattr(exc, "strerror", None) else str(exc)
+        err.print(f"[bold red]error:[/] {where}{text}", markup=True, highlight=False)
+        sys.exit(1)
+
+
 if __name__ == "__main__":
-    app()
+    main()

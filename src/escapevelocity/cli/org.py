@@ -89,6 +89,10 @@ def report(clock: str = typer.Option("first_response", help="first_response, nex
     """SLA met % per track, team and member, computed from the event log."""
     from escapevelocity.services.sla import sla_attainment
 
+    clocks = ("first_response", "next_response", "resolution")
+    if clock not in clocks:
+        raise fail(f"--clock {clock!r} is not one of: {', '.join(clocks)}")
+
     table = Table(title=f"SLA met: {clock.replace('_', ' ')}")
     for col in ("by", "who", "met", "breached", "met %"):
         table.add_column(col)

@@ -181,6 +181,13 @@ def explain_command(
                                           "verified": verified}})
     except (ValueError, msgspec.ValidationError) as exc:
         raise fail(str(exc)) from None
+    from escapevelocity.domain.playbook.spec import LEVELS, SENTIMENTS, SITUATIONS
+
+    for flag, value, allowed in (("--situation", situation, SITUATIONS),
+                                 ("--sentiment", sentiment, SENTIMENTS),
+                                 ("--crisis-level", crisis_level, LEVELS)):
+        if value is not None and value not in allowed:
+            raise fail(f"{flag} {value!r} is not one of: {', '.join(allowed)}")
     enricher = _enricher(vocabulary)
     if enricher is None:
         err.print("[yellow]enrichment is not available: signals are neutral/other unless given "

@@ -115,13 +115,16 @@ def triage_command(
         counts["respond"]["respond" if record["respond"] else "no response"] += 1
 
     out = sys.stdout.buffer
-    write_decisions(read_file(existing_file(file)), triager, out, problem,
-                    tally if summary else None)
+    done = write_decisions(read_file(existing_file(file)), triager, out, problem,
+                           tally if summary else None)
     out.flush()
+    if done == 0:
+        err.print(f"no mention could be triaged ({problems} bad line(s)): see the reasons above")
+        raise typer.Exit(2)
     if summary:
         _print_summary(counts, problems)
     elif problems:
-        err.print(f"{problems} line(s) skipped; every other line was triaged")
+        err.print(f"{problems} line(s) skipped; the other {done} were triaged")
 
 
 def _print_summary(counts: dict[str, Counter], problems: int) -> None:
