@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import json
 from pathlib import Path
 
@@ -56,8 +58,25 @@ def simulate_command(
     err.print(f"replaying {len(replay.arrivals):,} mentions from {replay.arrivals[0].at:%Y-%m-%d} "
               f"to {replay.arrivals[-1].at:%Y-%m-%d} against {len(organisation.members)} members"
               + (f" at {speed:g}x" if speed else ""))
-    results = run_all(organisation, replay, triager, strategies=strategies, speed=speed,
-                      seed=seed)
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    first, last = replay.arrivals[0].at, replay.arrivals[-1].at
+    span = max((last - first).total_seconds(), 1.0)
+    with Progress(TextColumn("[bold]simulate"), BarColumn(), TextColumn("{task.description}"),
+                  TimeElapsedColumn(), console=err, transient=True,
+                  disable=not err.is_terminal) as progress:
+        task = progress.add_task("", total=span)
+
+        def moved(at: datetime) -> None:
+            progress.update(task, completed=min((at - first).total_seconds(), span),
+                            description=f"simulated {min(at, last):%Y-%m-%d %H:%M}")
+
+        try:
+            results = run_all(organisation, replay, triager, strategies=strategies, speed=speed,
+                              seed=seed, on_progress=moved)
+        except KeyboardInterrupt:
+            raise fail("interrupted: no figures (run without --speed to get them in seconds)",
+                       130) from None
     figures = summary(results, replay)
     if as_json:
         typer.echo(json.dumps(figures, indent=1, default=str))
