@@ -290,7 +290,7 @@ def test_the_live_stream_names_only_cases_the_member_may_see(app, workspace, clo
     with workspace.store.begin() as conn:
         now = workspace.store.load_org(conn)
     request = SimpleNamespace(app=SimpleNamespace(state=SimpleNamespace(
-        workspace=workspace, org=lambda: now)))
+        workspace=workspace, feed=app.state.feed, org=lambda: now)))
     assert seen("ana", request) == set()  # neither care nor legal any more
 
 

@@ -25,6 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from escapevelocity.adapters.bus import Feed, LogTailFeed
 from escapevelocity.config import Settings
 from escapevelocity.domain.org import Organisation
 from escapevelocity.services.crisis import DOCUMENT as CRISIS_DOCUMENT
@@ -159,7 +160,8 @@ def _crisis_state(workspace: Workspace) -> CrisisState:
 
 
 def create_app(workspace: Workspace, settings: Settings, *,
-               tick_seconds: float | None = 5.0, intake: Intake | None = None) -> FastAPI:
+               tick_seconds: float | None = 5.0, intake: Intake | None = None,
+               feed: Feed | None = None) -> FastAPI:
     """`tick_seconds`: how often this process runs the clock-driven jobs (SLA escalation,
     approvals, follow-ups, crisis checks); None when another process does (and in tests that
     move the clock themselves)."""
@@ -192,6 +194,7 @@ def create_app(workspace: Workspace, settings: Settings, *,
     app.state.stopping = stopping
     app.state.org = _org_cache(workspace)
     app.state.intake = intake
+    app.state.feed = feed or LogTailFeed(workspace.store)  # what live views read
     templates = app.state.templates = _templates(workspace)
 
     def render(request: Request, name: str, context: dict[str, Any],

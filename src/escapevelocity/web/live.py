@@ -13,12 +13,10 @@ import json
 import threading
 from collections.abc import AsyncIterator
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from escapevelocity.adapters.store import schema
 from escapevelocity.domain.org import Member
 from escapevelocity.web.auth import member_of, org_of
 from escapevelocity.web.views import visible_teams
@@ -29,18 +27,14 @@ HEARTBEAT_SECONDS = 15.0
 
 
 def _changes(request: Request, member: Member, after: int) -> tuple[int, list[dict]]:
-    store = request.app.state.workspace.store
+    feed = request.app.state.feed
     teams = visible_teams(org_of(request), member)
-    with store.begin() as conn:
-        events = store.events_since(conn, after, limit=2000)
-        if not events:
-            return after, []
-        ids = {e.case_id for e in events}
-        c = schema.cases.c
-        team_of = dict(conn.execute(sa.select(c.id, c.team).where(c.id.in_(ids))).all())
-    out = [{"case": e.case_id, "kind": e.kind, "seq": e.seq} for e in events
-           if team_of.get(e.case_id) in teams or e.case_id.startswith("incident:")]
-    return events[-1].seq, out
+    changes = feed.after(after, limit=2000)
+    if not changes:
+        return after, []
+    out = [{"case": c.case_id, "kind": c.kind, "seq": c.seq} for c in changes
+           if c.team in teams or c.case_id.startswith("incident:")]
+    return changes[-1].seq, out
 
 
 @router.get("/live")

@@ -1,0 +1,45 @@
+"""The change feed: committed case changes in log order, after a cursor.
+
+Live views (the SSE stream) read changes through this port. The embedded deployment tails the
+event log, which also carries changes made by other processes (`ev ingest`, a worker); the
+scale-out deployment puts a NATS JetStream consumer behind the same method, with the log's
+sequence number as the cursor, so a reconnecting page resumes where it stopped either way.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import msgspec
+import sqlalchemy as sa
+
+from escapevelocity.adapters.store import schema
+from escapevelocity.adapters.store.sql import SqlStore
+
+
+class Change(msgspec.Struct, frozen=True):
+    seq: int
+    case_id: str  # a case id, or a stream such as "incident:…" / "playbook:…"
+    kind: str
+    team: str | None  # the case's team now (None for non-case streams)
+
+
+class Feed(Protocol):
+    def after(self, seq: int, limit: int = 2000) -> list[Change]: ...
+
+
+class LogTailFeed:
+    """Changes straight from the event log (one indexed range read per poll)."""
+
+    def __init__(self, store: SqlStore) -> None:
+        self.store = store
+
+    def after(self, seq: int, limit: int = 2000) -> list[Change]:
+        with self.store.begin() as conn:
+            events = self.store.events_since(conn, seq, limit=limit)
+            if not events:
+                return []
+            c = schema.cases.c
+            ids = {e.case_id for e in events}
+            team_of = dict(conn.execute(sa.select(c.id, c.team).where(c.id.in_(ids))).all())
+        return [Change(e.seq, e.case_id, e.kind, team_of.get(e.case_id)) for e in events]
