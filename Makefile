@@ -31,7 +31,7 @@ bench: install
 	$(BIN)/python -m escapevelocity.bench
 
 lint: install
-	$(BIN)/python -m ruff check src tests || true
+	$(BIN)/python -m ruff check src tests
 
 clean:
 	rm -rf $(VENV) var build *.egg-info

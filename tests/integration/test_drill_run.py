@@ -59,7 +59,7 @@ def test_the_scorecard_of_a_full_drill(outage_drill):
 
 
 def test_the_sandbox_is_marked_and_holds_the_incident(outage_drill):
-    drill, card = outage_drill
+    drill, _card = outage_drill
     with sqlite3.connect(drill.path) as conn:
         assert conn.execute("select body from documents where name='sandbox'"
                             ).fetchone()[0] == "drill:service-outage"

@@ -50,7 +50,7 @@ def test_tags_and_flags_change_by_events_and_playbook_tags_land_on_the_case(ws, 
 def test_bulk_actions_report_a_result_per_case(ws, clock):
     ids = [open_case(ws, clock) for _ in range(4)]
     cases.claim(ws.store, clock, ids[1], "priya")
-    out = bulk.run(ws.store, clock, "ana", ids + ["cffffffffffff"], "tag", tags=["outage"])
+    out = bulk.run(ws.store, clock, "ana", [*ids, "cffffffffffff"], "tag", tags=["outage"])
     assert [r.ok for r in out] == [True, True, True, True, False]
     assert "no case" in out[-1].message
     out = bulk.run(ws.store, clock, "ana", ids, "resolve")

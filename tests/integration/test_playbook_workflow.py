@@ -62,7 +62,7 @@ def test_save_lists_versions_and_activates_without_approval(workspace, clock):
 
 def test_only_editors_save_and_a_broken_playbook_is_never_stored(workspace, clock):
     store = workspace.store
-    with pytest.raises(PermissionDenied, match="priya .*may not edit playbook"):
+    with pytest.raises(PermissionDenied, match=r"priya .*may not edit playbook"):
         playbooks.save(store, clock, variant("X"), member="priya", note="n")
     with pytest.raises(PermissionDenied, match="not a member"):
         playbooks.save(store, clock, variant("X"), member="mallory", note="n")

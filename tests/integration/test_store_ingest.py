@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import textwrap
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -21,7 +20,8 @@ T0 = datetime(2026, 11, 20, 13, 0, tzinfo=UTC)
 
 def m(sid, text, handle="kim", reply_to=None, minutes=0, channel="twitter", **author):
     return Mention(source_id=sid, channel=channel, text=text,
-                   author=Author(handle=handle, **author), created_at=T0 + timedelta(minutes=minutes),
+                   author=Author(handle=handle, **author),
+                   created_at=T0 + timedelta(minutes=minutes),
                    kind="reply" if reply_to else "post", in_reply_to=reply_to)
 
 
@@ -148,13 +148,17 @@ def test_bad_lines_are_reported_with_numbers_and_good_lines_kept(tmp_path, works
     from escapevelocity.cli.main import app
 
     path = tmp_path / "m.jsonl"
-    path.write_text(textwrap.dedent("""\
-        {"source_id": "1", "channel": "twitter", "text": "help me", "author": "kim", "created_at": "2026-11-20T10:00:00Z"}
-        {"source_id": "2", "channel": "myspace", "text": "x", "author": "kim", "created_at": "2026-11-20T10:00:00Z"}
-        not json at all
-        {"source_id": "3", "channel": "twitter", "author": "kim", "created_at": "2026-11-20T10:00:00Z"}
-        {"source_id": "4", "channel": "twitter", "text": "love it", "author": {"handle": "zoe"}, "created_at": "2026-11-20T10:01:00"}
-        """))
+    path.write_text(
+        '{"source_id": "1", "channel": "twitter", "text": "help me", "author": "kim",'
+        ' "created_at": "2026-11-20T10:00:00Z"}\n'
+        '{"source_id": "2", "channel": "myspace", "text": "x", "author": "kim",'
+        ' "created_at": "2026-11-20T10:00:00Z"}\n'
+        'not json at all\n'
+        '{"source_id": "3", "channel": "twitter", "author": "kim",'
+        ' "created_at": "2026-11-20T10:00:00Z"}\n'
+        '{"source_id": "4", "channel": "twitter", "text": "love it", "author": {"handle": "zoe"},'
+        ' "created_at": "2026-11-20T10:01:00"}\n'
+    )
     result = CliRunner().invoke(app, ["ingest", str(path), "--database", workspace.store.url])
     assert result.exit_code == 0, result.output
     out = result.output

@@ -57,7 +57,7 @@ def test_a_held_reply_is_sent_only_when_the_approver_approves(app, workspace, cl
     r = ana.post(f"/cases/{cid}/reply", data={"csrf": csrf, "text": "again"})
     r = ana.post("/bulk", data={"csrf": csrf, "case": [cid], "action": "resolve"})
     assert "awaiting approval" in r.text
-    sam, sam_csrf = login(app, "sam")
+    sam, _sam_csrf = login(app, "sam")
     r = sam.post(f"/cases/{cid}/drafts/{draft}/approve",
                  data={"csrf": "forged", "text": "x"})
     assert r.status_code == 403
@@ -81,7 +81,8 @@ def test_rejection_needs_a_note_and_the_submitter_sees_it(app, workspace, clock)
     ana, csrf = login(app, "ana")
     ana.post(f"/cases/{cid}/claim", data={"csrf": csrf})
     ana.post(f"/cases/{cid}/reply", data={"csrf": csrf, "text": "We admit fault."})
-    draft = [e for e in events(workspace, cid) if e.kind == ev.APPROVAL_REQUESTED][0].data["draft"]
+    draft = next(e for e in events(workspace, cid)
+                 if e.kind == ev.APPROVAL_REQUESTED).data["draft"]
     ana.post(f"/cases/{cid}/drafts/{draft}/alternative",
              data={"csrf": csrf, "text": "We're sorry, please DM us."})
     omar, oc = login(app, "omar")
@@ -119,7 +120,7 @@ def test_bulk_reports_per_case_and_refuses_roles_without_it(app, workspace, cloc
     ids = [open_case(workspace, clock, SUPPORT) for _ in range(3)]
     legal = open_case(workspace, clock, LEGAL)
     ana, csrf = login(app, "ana")
-    r = ana.post("/bulk", data={"csrf": csrf, "case": ids + [legal, "cffffffffffff"],
+    r = ana.post("/bulk", data={"csrf": csrf, "case": [*ids, legal, "cffffffffffff"],
                                 "action": "tag", "tags": "outage"})
     assert r.status_code == 200 and r.text.count("✓ tagged") == 4  # the hub sees legal too
     assert "✗ no such case in your teams" in r.text

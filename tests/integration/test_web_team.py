@@ -46,7 +46,7 @@ def _row(html: str, member: str) -> str:
 
 
 def test_team_page_shows_queue_presence_load_and_sla(app, workspace, clock):
-    a, b = _ingest(workspace, clock, ["my bill is wrong, I was overcharged twice",
+    a, _b = _ingest(workspace, clock, ["my bill is wrong, I was overcharged twice",
                                       "I was charged twice on my bill"])
     clock.advance(minutes=5)
     commands.claim(workspace.store, clock, a, "tom")

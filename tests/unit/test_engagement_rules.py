@@ -26,7 +26,7 @@ ORG = Organisation(teams=[Team("legal", "Legal"), Team("care", "Care")], members
 def test_every_role_has_a_row_and_refusals_explain():
     assert set(permissions.MATRIX) == set(ROLES)
     assert permissions.allowed(["analyst", "liaison"], "reply")  # any role suffices
-    with pytest.raises(permissions.PermissionDenied, match="roles that may: .*approver"):
+    with pytest.raises(permissions.PermissionDenied, match=r"roles that may: .*approver"):
         permissions.check(["liaison"], "approve", member="priya")
     with pytest.raises(ValueError):
         permissions.allowed(["admin"], "fly")

@@ -53,7 +53,8 @@ def test_who_is_asking():
     assert sig("lol clowns", handle="h8r").author_class == "troll"
     assert sig("hi", followers=50_000).author_class == "influencer"
     assert sig("ready to buy the orbit one, how much is it?").author_class == "prospect"
-    assert sig("ready to buy the orbit one, how much is it?", handle="kim").author_class == "customer"
+    assert sig("ready to buy the orbit one, how much is it?",
+               handle="kim").author_class == "customer"
 
 
 def test_pii_with_luhn_and_masking():

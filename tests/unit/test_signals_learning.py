@@ -129,7 +129,7 @@ def _reference_features(text, signals):
         for n in (3, 4, 5):
             feats.extend(learn._h("c:" + w[i:i + n]) for i in range(len(w) - n + 1))
     if signals is not None:
-        band = max(-4, min(4, int(round(signals.sentiment * 4))))
+        band = max(-4, min(4, round(signals.sentiment * 4)))
         feats += [learn._h("r:label=" + signals.sentiment_label), learn._h(f"r:band={band}")]
         feats += [learn._h("r:sit=" + s) for s in signals.situations]
         feats += [learn._h("r:kw=" + k) for k in signals.keywords]
@@ -182,7 +182,8 @@ def test_fast_predictions_are_the_numpy_ones():
               else learn.rule_label("sentiment", s) for s in sig]
     card = learn.ModelCard(signal="sentiment", version=1, trained_at=NOW, corrections=0,
                            trained_on=0, held_back=0, labels=())
-    three = learn.fit("sentiment", [_reference_features(t, s) for t, s in zip(texts, sig)],
+    three = learn.fit("sentiment",
+                      [_reference_features(t, s) for t, s in zip(texts, sig, strict=True)],
                       labels, card)
     two = learn.train_and_compare("complaint", corrections(), enrich, rules, "rules", 1, NOW)
     for model in (three, two, learn.loads(learn.dumps(three))):

@@ -37,7 +37,7 @@ def clocks(events, now, budgets=BUDGETS):
 
 
 def test_first_response_met_and_resolution_paused_while_waiting():
-    log = opened() + [Event("c1", ev.REPLIED, at(20), "tom", {})]
+    log = [*opened(), Event("c1", ev.REPLIED, at(20), "tom", {})]
     c = clocks(log, at(200))
     assert c["first_response"].used == 20 and not c["first_response"].breached
     assert c["first_response"].stopped == at(20)
@@ -123,7 +123,7 @@ def test_a_late_tick_climbs_several_rungs_at_once_and_a_reply_stops_the_ladder()
     assert [e.data["action"] for e in new if e.kind == ev.ESCALATED] == [
         "notify_assignee", "reassign", "notify_lead", "page_on_call"]
     assert "nobody" in new[1].data["note"]  # nobody else online: it stays with tom
-    log = opened() + [Event("c1", ev.REPLIED, at(10), "tom", {})]
+    log = [*opened(), Event("c1", ev.REPLIED, at(10), "tom", {})]
     assert escalate(fold("c1", log, BUDGETS, now), ORG, set(), state, Need("care"), now) == []
 
 

@@ -187,7 +187,7 @@ def _result(name: str, n: int, runs: int, fast: list[tuple[float, float]],
     wall = statistics.median(w for w, _ in fast)
     cpu = statistics.median(c for _, c in fast)
     base_wall = statistics.median(w for w, _ in base)
-    ratio = statistics.median(f[0] / b[0] for f, b in zip(fast, base))
+    ratio = statistics.median(f[0] / b[0] for f, b in zip(fast, base, strict=True))
     return {
         "mentions": n, "runs": runs, "mentions_per_s": wall, "cpu_mentions_per_s": cpu,
         "target": target, "baseline": baseline, "baseline_mentions_per_s": base_wall,

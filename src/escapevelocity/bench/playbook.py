@@ -27,7 +27,8 @@ from escapevelocity.domain.records import CHANNELS, KINDS, Author, Mention, Sign
 TARGET = 100_000
 WORDS = ["refund", "broken", "lawyer", "love", "outage", "bill", "upgrade", "slow", "help",
          "thanks", "fire", "cancel", "price", "app", "router", "store", "plan", "roaming"]
-FILLER = ["the", "my", "is", "was", "and", "to", "a", "it", "this", "that", "of", "in", "for", "on", "with", "at", "by", "just"]
+FILLER = ["the", "my", "is", "was", "and", "to", "a", "it", "this", "that", "of", "in", "for",
+          "on", "with", "at", "by", "just"]
 
 
 def sixty_rule_playbook(n_rules: int = 60, seed: int = 7) -> dict[str, Any]:

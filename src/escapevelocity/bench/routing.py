@@ -51,7 +51,7 @@ def organisation(members: int = 200, teams: int = 10, strategy: str | None = Non
 def cases(org: Organisation, n: int, seed: int = 11) -> list[tuple[Decision, Signals]]:
     rnd = random.Random(seed)
     out = []
-    for i in range(n):
+    for _ in range(n):
         team = org.teams[rnd.randrange(len(org.teams))].id
         d = Decision(track="support", respond=True, team=team, priority="p3", sla_minutes=60,
                      rule_id="r", playbook_version="b", explanation="")

@@ -76,7 +76,8 @@ def demo_command(
     rate: float = typer.Option(2.0, help="mentions per second after the first burst"),
     burst: int = typer.Option(300, help="mentions ingested at once when the demo starts"),
     database: Path = typer.Option(Path("var/demo.db"), help="SQLite file for the demo workspace"),
-    keep: bool = typer.Option(False, help="keep an existing demo database instead of starting fresh"),
+    keep: bool = typer.Option(False, help="keep an existing demo database instead of starting "
+                                          "fresh"),
     colleagues: bool = typer.Option(True, help="simulated colleagues (leo, tom, mei, joe, lucy, "
                                                 "raj) work the inbox too"),
 ) -> None:
@@ -102,7 +103,8 @@ def demo_command(
               f"playbook versions, drills) — password [bold]{password}[/]\n"
               f"  API token for POST /api/mentions: {token}\n"
               f"  replaying {mentions} mentions: {burst} now, then {rate:g}/s"
-              + (f"; simulated colleagues ({', '.join(TEAMMATES)}) answer too" if colleagues else "")
+              + (f"; simulated colleagues ({', '.join(TEAMMATES)}) answer too"
+                 if colleagues else "")
               + ". Ctrl-C stops.\n")
     worker.start()
     if colleagues:

@@ -70,7 +70,8 @@ def run_command(
     scenario: str = typer.Argument(..., help="a shipped scenario name or a YAML file"),
     speed: float = typer.Option(24.0, help="simulated seconds per wall second (24: a day an hour)"),
     fast: bool = typer.Option(False, "--fast", help="run as fast as possible (no waiting)"),
-    sandbox: Path = typer.Option(None, help="sandbox SQLite file (default var/drills/NAME-TIME.db)"),
+    sandbox: Path = typer.Option(None, help="sandbox SQLite file "
+                                            "(default var/drills/NAME-TIME.db)"),
     report: Path = typer.Option(None, help="HTML report path (default: next to the sandbox)"),
     json_out: Path = typer.Option(None, "--json", help="also write the scorecard as JSON"),
 ) -> None:

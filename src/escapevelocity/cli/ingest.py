@@ -17,7 +17,8 @@ from escapevelocity.services.parse import Problem, read_file
 def ingest_command(
     file: Path = typer.Argument(..., help="mentions as JSONL or CSV"),
     database: str = typer.Option(None, help="database URL (default: EV_DATABASE_URL or var/ev.db)"),
-    batch_size: int = typer.Option(DEFAULT_BATCH_SIZE, min=1, max=10_000, help="mentions per transaction"),
+    batch_size: int = typer.Option(DEFAULT_BATCH_SIZE, min=1, max=10_000,
+                                   help="mentions per transaction"),
     crisis: bool = typer.Option(True, help="let crisis mode watch the stream (off for backfills "
                                            "of old posts)"),
 ) -> None:
@@ -30,7 +31,8 @@ def ingest_command(
         for item in read_file(existing_file(file)):
             if isinstance(item, Problem):
                 problems.append(item)
-                err.print(f"[yellow]{file}:{item.line}[/]: {item.reason}", highlight=False, soft_wrap=True)
+                err.print(f"[yellow]{file}:{item.line}[/]: {item.reason}", highlight=False,
+                          soft_wrap=True)
             else:
                 yield item
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import json
+from datetime import datetime
 from pathlib import Path
 
 import typer

@@ -15,7 +15,8 @@ cli = typer.Typer(help="Create, inspect and repair a workspace.", no_args_is_hel
 
 @cli.command("init")
 def init(database: str = typer.Option(None, help="database URL"),
-         password: str = typer.Option(None, help="password for every demo member (random if unset)"),
+         password: str = typer.Option(None, help="password for every demo member "
+                                                 "(random if unset)"),
          reset: bool = typer.Option(False, help="seed again and reset every member's password "
                                                 "(an existing workspace is left alone without it)"),
          ) -> None:

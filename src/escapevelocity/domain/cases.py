@@ -26,7 +26,8 @@ def case_id_for(mention_key: str) -> str:
 def empty(case_id: str) -> dict[str, Any]:
     return {
         "id": case_id, "state": "queued", "team": None, "assignee": None, "track": None,
-        "priority": "p4", "respond": True, "visibility": "public", "approval": "", "sla_minutes": None, "sla_due": None,
+        "priority": "p4", "respond": True, "visibility": "public", "approval": "",
+        "sla_minutes": None, "sla_due": None,
         "opened_at": None, "updated_at": None, "last_mention_at": None,
         "first_response_at": None, "resolved_at": None, "author_handle": "", "channel": "",
         "title": "", "claimed_by": None, "claim_until": None, "mention_count": 0,
@@ -57,7 +58,8 @@ def apply(case: dict[str, Any], event: Event) -> dict[str, Any]:
         dec, sig = d["decision"], d["signals"]
         c.update(track=dec["track"], team=dec["team"], priority=dec["priority"],
                  respond=dec["respond"], visibility=dec.get("visibility", "public"),
-                 approval=dec.get("approval", ""), sla_minutes=dec["sla_minutes"], rule_id=dec["rule_id"],
+                 approval=dec.get("approval", ""), sla_minutes=dec["sla_minutes"],
+                 rule_id=dec["rule_id"],
                  playbook_version=dec["playbook_version"], situation=sig["situation"],
                  sentiment=sig["sentiment_label"], author_class=sig.get("author_class", "customer"))
         start = c["opened_at"] or event.at

@@ -32,7 +32,11 @@ _WORD = re.compile(r"(?=[#a-z:;=8<!?\U0001F300-\U0001FAFF\u2600-\u27BF])"
                    r"[\U0001F300-\U0001FAFF\u2600-\u27BF])")
 _CAPS = re.compile(r"\b[A-Z]{3,}\b")
 _URL = re.compile(r"https?://\S+|www\.\S+")
-NEGATIONS = frozenset(["not", "no", "never", "none", "nobody", "nothing", "neither", "nor", "cannot", "can't", "don't", "doesn't", "didn't", "isn't", "wasn't", "aren't", "won't", "wouldn't", "shouldn't", "haven't", "hasn't", "couldn't", "hadn't", "without", "dont", "doesnt", "didnt", "isnt", "wasnt", "cant", "wont", "couldnt", "aint", "ain't", "non"])
+NEGATIONS = frozenset(["not", "no", "never", "none", "nobody", "nothing", "neither", "nor",
+                       "cannot", "can't", "don't", "doesn't", "didn't", "isn't", "wasn't", "aren't",
+                       "won't", "wouldn't", "shouldn't", "haven't", "hasn't", "couldn't", "hadn't",
+                       "without", "dont", "doesnt", "didnt", "isnt", "wasnt", "cant", "wont",
+                       "couldnt", "aint", "ain't", "non"])
 # Intensifiers and dampeners (VADER's list, MIT, in spirit: scale the next sentiment word).
 BOOSTERS = {"very": 0.3, "really": 0.3, "so": 0.25, "extremely": 0.4, "absolutely": 0.35,
             "totally": 0.3, "completely": 0.3, "super": 0.3, "incredibly": 0.4, "utterly": 0.4,
@@ -235,7 +239,8 @@ class Enricher:
         n = len(folded)
         for end, (length, items) in self.automaton.iter(folded):
             start = end - length + 1
-            if (start > 0 and folded[start - 1].isalnum()) or (end + 1 < n and folded[end + 1].isalnum()):
+            if ((start > 0 and folded[start - 1].isalnum())
+                    or (end + 1 < n and folded[end + 1].isalnum())):
                 continue
             for kind, name, valence in items:
                 if kind == "sentiment":
@@ -370,7 +375,8 @@ class Enricher:
             found.append("spam")
             why = why or "spam: several links from a bot"
         stripped = lower.strip()
-        is_question = "?" in lower or stripped.startswith(self.question_openers) or "question" in hits
+        is_question = ("?" in lower or stripped.startswith(self.question_openers)
+                       or "question" in hits)
         if "lead" in hits:
             found.append("lead")
             why = why or f"lead: '{hits['lead'][0]}'"
@@ -405,10 +411,12 @@ class Enricher:
 # --- PII ----------------------------------------------------------------------------------------
 
 _CARD = re.compile(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)")
-_ACCOUNT = re.compile(r"\b(?:acc(?:ount)?(?:\s*(?:no|number|#))?[\s:#-]*(?:(?:is|was)\s+)?)(\d{3,}(?:[ -]\d{3,}){0,4})\b",
+_ACCOUNT = re.compile(r"\b(?:acc(?:ount)?(?:\s*(?:no|number|#))?[\s:#-]*(?:(?:is|was)\s+)?)"
+                      r"(\d{3,}(?:[ -]\d{3,}){0,4})\b",
                       re.IGNORECASE)
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
-_PHONE = re.compile(r"(?<![\w])(?:\+\d{1,3}[\s-]?)?(?:\(\d{2,5}\)[\s-]?|\d{2,5}[\s-])\d{3,4}[\s-]?\d{3,4}(?!\d)")
+_PHONE = re.compile(r"(?<![\w])(?:\+\d{1,3}[\s-]?)?(?:\(\d{2,5}\)[\s-]?|\d{2,5}[\s-])"
+                    r"\d{3,4}[\s-]?\d{3,4}(?!\d)")
 _HAS_DIGIT = re.compile(r"\d").search
 _HANDLE = re.compile(r"@\w+")
 # Six digits with at most single separators: any card, account or phone number has them.
@@ -420,8 +428,13 @@ _AT_HINT = re.compile(r"@[\w-]+\.").search
 _EMAIL_HINT = re.compile(r"[\w.+-]@[\w-]+\.").search
 _NON_ASCII_LETTER = re.compile(r"[^\W\d_\x00-\x7f]").search
 _ANY_LETTER = re.compile(r"[^\W\d_]").search
-_ENGLISH = frozenset(["the", "and", "or", "but", "my", "me", "i", "i'm", "im", "you", "your", "it", "it's", "is", "are", "were", "been", "to", "of", "on", "at", "for", "with", "this", "that", "have", "has", "had", "not", "no", "does", "did", "can", "just", "what", "how", "why", "when", "who", "any", "anyone", "thanks", "please", "still"])
-_ADDRESS = re.compile(r"\b\d{1,4}\s+[A-Z][a-z]+\s+(?:Street|St|Road|Rd|Avenue|Ave|Lane|Ln|Close|Drive|Way)\b")
+_ENGLISH = frozenset(["the", "and", "or", "but", "my", "me", "i", "i'm", "im", "you", "your", "it",
+                      "it's", "is", "are", "were", "been", "to", "of", "on", "at", "for", "with",
+                      "this", "that", "have", "has", "had", "not", "no", "does", "did", "can",
+                      "just", "what", "how", "why", "when", "who", "any", "anyone", "thanks",
+                      "please", "still"])
+_ADDRESS = re.compile(r"\b\d{1,4}\s+[A-Z][a-z]+\s+"
+                      r"(?:Street|St|Road|Rd|Avenue|Ave|Lane|Ln|Close|Drive|Way)\b")
 
 
 def _pii_hint(text: str, ascii_text: bool) -> bool:

@@ -36,7 +36,7 @@ ESCALATED = "escalated"  # one rung of the ladder; data: clock, since, step, act
 KINDS += (SLA_CLOCK, SLA_WARNING, SLA_BREACHED, ESCALATED)
 
 # Engagement (issue 6): approvals, tags and flags, CRM link, follow-up and satisfaction.
-APPROVAL_REQUESTED = "approval_requested"  # a reply held as a draft; data: draft, text, approver, due
+APPROVAL_REQUESTED = "approval_requested"  # reply held as a draft; data: draft, text, approver, due
 APPROVAL_ALTERNATIVE = "approval_alternative"  # the submitter offers another wording
 APPROVAL_EDITED = "approval_edited"  # the approver changed the draft's text
 APPROVED = "approved"  # the approver approved; the reply is sent in the same transaction

@@ -6,8 +6,8 @@ hashed (words, word pairs, character 3-5-grams inside words, and the rule output
 is a sparse weight table plus a bias per label: small enough to keep as a document, and
 predicting needs nothing but numpy. Prediction is on the enrichment hot path, so a token's
 hashed ids are memoised, a mention's features are computed once for every model, and a
-model is unpacked once into a dense table (`_Compiled`). Training uses scikit-learn's logistic regression (the
-optional `learn` extra); nothing here reads or writes storage.
+model is unpacked once into a dense table (`_Compiled`). Training uses scikit-learn's logistic
+regression (the optional `learn` extra); nothing here reads or writes storage.
 
 A new model replaces the current one only if it beats it on corrections held back from its
 training (`train_and_compare`); the card records data size, both scores, version and time.
@@ -260,7 +260,7 @@ _FIXED = {t: _hit(t) for t in ("<url>", "<num>")}
 
 
 def _rule_ids(signals: Signals) -> bytes:
-    band = max(-4, min(4, int(round(signals.sentiment * 4))))
+    band = max(-4, min(4, round(signals.sentiment * 4)))
     key = (signals.sentiment_label, band, signals.situations, signals.keywords)
     hit = _RULE_IDS.get(key)
     if hit is None:

@@ -39,11 +39,11 @@ MATRIX: dict[str, frozenset[str]] = {
     # program lead: everything, including approving as the exec on call
     "strategist": frozenset(ACTIONS),
     # hub: works the shared inbox, hands cases out, follows up
-    "community_manager": frozenset(_WORK + (REOPEN, ASSIGN, CRM_LINK, BULK, AUDIT, FOLLOWUP)),
+    "community_manager": frozenset((*_WORK, REOPEN, ASSIGN, CRM_LINK, BULK, AUDIT, FOLLOWUP)),
     # business-unit spoke: answers what is routed to it
-    "liaison": frozenset(_WORK + (REOPEN, CRM_LINK, AUDIT, FOLLOWUP)),
+    "liaison": frozenset((*_WORK, REOPEN, CRM_LINK, AUDIT, FOLLOWUP)),
     # legal / compliance on call: approves sensitive replies, answers legal cases
-    "approver": frozenset(_WORK + (APPROVE, AUDIT)),
+    "approver": frozenset((*_WORK, APPROVE, AUDIT)),
     # dashboards and reports only
     "analyst": frozenset((VIEW, AUDIT)),
     # outsourced overflow: works its own teams' cases only, and its replies need approval
@@ -88,9 +88,9 @@ def check_case(member_roles: Iterable[str], member_teams: Sequence[str], case: d
     cases assigned to them)."""
     roles = tuple(member_roles)
     check(roles, action, member=member)
-    if roles and all(r in LIMITED_SCOPE for r in roles):
-        if case.get("team") not in member_teams and case.get("assignee") != member:
-            raise PermissionDenied(
-                f"{member or 'this member'} works only on cases of {', '.join(member_teams)}; "
-                f"this case belongs to {case.get('team') or 'no team'}",
-                action=action, member=member)
+    if (roles and all(r in LIMITED_SCOPE for r in roles)
+            and case.get("team") not in member_teams and case.get("assignee") != member):
+        raise PermissionDenied(
+            f"{member or 'this member'} works only on cases of {', '.join(member_teams)}; "
+            f"this case belongs to {case.get('team') or 'no team'}",
+            action=action, member=member)

@@ -1,4 +1,5 @@
-"""Alembic environment: the URL comes from the caller (escapevelocity.adapters.store.sql.migrate)."""
+"""Alembic environment: the URL comes from the caller
+(escapevelocity.adapters.store.sql.migrate)."""
 
 from alembic import context
 

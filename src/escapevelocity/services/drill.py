@@ -41,6 +41,7 @@ from escapevelocity.services.workspace import Workspace
 SANDBOX_DOCUMENT = "sandbox"
 STEP = timedelta(minutes=1)  # simulated time between two steps
 WORKER_EVERY = timedelta(minutes=15)  # SLA and approval escalation ticks, in simulated time
+_NO_TICK_YET = datetime.min.replace(tzinfo=UTC)  # before any worker tick
 
 
 class DrillControl:
@@ -108,7 +109,7 @@ class Drill:
     _wall: _VirtualWall | None = None
     _extra: int = 0
     _queue: list[tuple[datetime, int, Any]] = field(default_factory=list)
-    _next_tick: datetime = datetime.min.replace(tzinfo=UTC)
+    _next_tick: datetime = _NO_TICK_YET
     incident_events: list[Any] = field(default_factory=list)
 
     # --- set-up ------------------------------------------------------------------------------

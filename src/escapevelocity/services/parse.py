@@ -131,9 +131,11 @@ def parse_csv(text: Iterable[str]) -> Iterator[Mention | Problem]:
             item = {
                 "source_id": row["source_id"], "channel": row["channel"],
                 "kind": row.get("kind") or "post", "text": row["text"] or "",
-                "author": {"handle": row["author_handle"] or "", "name": row.get("author_name") or "",
+                "author": {"handle": row["author_handle"] or "",
+                           "name": row.get("author_name") or "",
                            "followers": followers,
-                           "verified": (row.get("author_verified") or "").lower() in ("1", "true", "yes"),
+                           "verified": (row.get("author_verified") or "").lower()
+                           in ("1", "true", "yes"),
                            "bio": row.get("author_bio") or ""},
                 "created_at": row["created_at"], "in_reply_to": row.get("in_reply_to") or None,
                 "thread_id": row.get("thread_id") or None, "url": row.get("url") or "",

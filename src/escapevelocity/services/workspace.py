@@ -36,7 +36,7 @@ def check_password(password: str, stored: str | None) -> bool:
     if not stored or not stored.startswith("scrypt$"):
         hashlib.scrypt(b"x", salt=b"0" * 16, n=2**14, r=8, p=1)  # same cost either way
         return False
-    _, salt, digest = stored.split("$")
+    _, salt, _digest = stored.split("$")
     return hmac.compare_digest(hash_password(password, bytes.fromhex(salt)), stored)
 
 

@@ -62,7 +62,8 @@ def case_view(request: Request, member: Member, case_id: str) -> dict[str, Any]:
     holder = case["claimed_by"] if case["claim_until"] and case["claim_until"] >= now else None
     return {"case": case, "timeline": timeline, "author": first.author if first else None,
             "author_bio": mentions[0]["bio"] if mentions else "", "earlier_cases": earlier,
-            "decision": decision, "signals": signals, "assignment": assigned[-1].data if assigned else {},
+            "decision": decision, "signals": signals,
+            "assignment": assigned[-1].data if assigned else {},
             "history": history, "templates": templates,
             "draft": templates.get(decision.get("template", ""), ""),
             "holder": holder, "mine": holder == member.id, "me": member,

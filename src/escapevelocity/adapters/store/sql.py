@@ -360,7 +360,7 @@ class SqlStore:
                      dt: Any = None) -> tuple:
         dt = dt or self._dt
         return tuple([dt(v) if v is not None and k in DT_SET else v
-                      for k, v in zip(columns, [case[k] for k in columns])])
+                      for k, v in zip(columns, [case[k] for k in columns], strict=True)])
 
     def _dt_memo(self) -> Any:
         """The DateTime bind conversion, memoised for one bulk write (a batch shares `now`,

@@ -129,7 +129,7 @@ class _Writer:
 
 def crisis_posts(s: Scenario, rng: random.Random, writer: _Writer) -> Iterator[DrillItem]:
     for ph in s.phases:
-        minutes = int(round((ph.end - ph.start) * 60))
+        minutes = round((ph.end - ph.start) * 60)
         for i in range(minutes):
             t = ph.start + (i + 0.5) / 60
             count = poisson(rng, rate(ph.volume, t, ph.start, ph.end) / 60)

@@ -155,7 +155,8 @@ def render(card: Scorecard, timeline: list[dict[str, Any]], timezone: str) -> st
 <style>
 body{{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:980px;color:#222}}
 h1{{font-size:1.5rem}} h2{{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #ddd}}
-table{{border-collapse:collapse;margin:.5rem 0}} td,th{{padding:.25rem .6rem;border-bottom:1px solid #eee;text-align:left}}
+table{{border-collapse:collapse;margin:.5rem 0}}
+td,th{{padding:.25rem .6rem;border-bottom:1px solid #eee;text-align:left}}
 tr.ok td:first-child{{color:#198754}} tr.miss td:first-child{{color:#c62828}}
 .meta{{color:#555}} .big{{font-size:1.3rem;font-weight:600}}
 </style></head><body>
@@ -177,7 +178,8 @@ crisis onset {escape(_t(card.onset, tz))}</p>
  ({_num(card.detection_delay_min, ' min')} after onset)</td></tr>
 <tr><td>first crisis level</td><td>{escape(_t(card.crisis_declared_at, tz))}
  ({_num(card.crisis_delay_min, ' min')} after onset)</td></tr>
-<tr><td>peak level</td><td>{escape(card.peak_level)} (expected {escape(card.expected_level)})</td></tr>
+<tr><td>peak level</td><td>{escape(card.peak_level)}
+ (expected {escape(card.expected_level)})</td></tr>
 <tr><td>alerts</td><td>{card.alerts}</td></tr>
 <tr><td>pages</td><td>{card.pages} ({escape(', '.join(card.paged_roles) or 'none')}), first
  {_num(card.first_page_delay_min, ' min')} after onset</td></tr>
@@ -196,7 +198,8 @@ track: {card.regular_into_crisis}.</p>
 <h2>Response</h2>
 <table><tr><th>group</th><th>cases to answer</th><th>answered</th><th>median first response</th>
 <th>90th pct</th><th>SLA breaches</th><th>SLA met</th></tr>
-<tr><td colspan="7"><small>First-response times count a case still unanswered at the end with its wait so far.</small></td></tr>
+<tr><td colspan="7"><small>First-response times count a case still unanswered at the end with
+its wait so far.</small></td></tr>
 {_group_row("crisis posts", card.crisis_group)}
 {_group_row("regular customers during the crisis", card.regular_group)}
 {_group_row("regular customers before the onset", card.regular_before)}

@@ -1,7 +1,7 @@
 """initial schema: event log, case projection, org, playbooks
 
 Revision ID: 0001
-Revises: 
+Revises:
 """
 import sqlalchemy as sa
 from alembic import op
@@ -53,7 +53,8 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('cases', schema=None) as batch_op:
         batch_op.create_index('ix_cases_assignee', ['assignee', 'state'], unique=False)
-        batch_op.create_index('ix_cases_author', ['channel', 'author_handle', 'state'], unique=False)
+        batch_op.create_index('ix_cases_author', ['channel', 'author_handle', 'state'],
+                              unique=False)
         batch_op.create_index('ix_cases_inbox', ['team', 'state', 'sla_due'], unique=False)
 
     op.create_table('documents',
@@ -63,7 +64,8 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('name')
     )
     op.create_table('events',
-    sa.Column('seq', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('seq', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True,
+              nullable=False),
     sa.Column('case_id', sa.String(length=32), nullable=False),
     sa.Column('kind', sa.String(length=32), nullable=False),
     sa.Column('at', sa.DateTime(timezone=True), nullable=False),
@@ -84,7 +86,8 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id')
     )
     op.create_table('mentions',
-    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True,
+              nullable=False),
     sa.Column('channel', sa.String(length=32), nullable=False),
     sa.Column('source_id', sa.String(length=200), nullable=False),
     sa.Column('case_id', sa.String(length=32), nullable=False),
@@ -100,7 +103,8 @@ def upgrade() -> None:
         batch_op.create_index('ix_mentions_case', ['case_id'], unique=False)
 
     op.create_table('playbooks',
-    sa.Column('version', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('version', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True,
+              nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
     sa.Column('source', sa.Text(), nullable=False),
     sa.Column('author', sa.String(length=64), nullable=False),
