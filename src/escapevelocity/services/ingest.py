@@ -24,6 +24,7 @@ from escapevelocity.domain.events import Event
 from escapevelocity.domain.playbook import Context
 from escapevelocity.domain.records import Mention, Signals
 from escapevelocity.domain.triage import Triager
+from escapevelocity.services.followup import answer_events
 from escapevelocity.services.live_routing import Backlog, routing_state
 
 FOLLOW_UP_WINDOW = timedelta(hours=24)  # an author's new post joins their open case this long
@@ -183,12 +184,4 @@ def _followup_answer(store: SqlStore, conn: Any, case: dict, text: str, now: dat
     if csat is None and thumbs is None:
         return []
     rules = engagement.load_policy(store.document(conn, engagement.POLICY_DOCUMENT))
-    happy = engagement.happy(csat, thumbs, rules)
-    out = [Event(case["id"], ev.FOLLOWUP_ANSWERED, now, ev.SYSTEM,
-                 {"csat": csat, "thumbs": thumbs, "happy": happy, "text": text[:500],
-                  "mention": mention})]
-    if happy:
-        out.append(Event(case["id"], ev.FOLLOWUP_INVITED, now, ev.SYSTEM,
-                         {"text": engagement.fill(rules.invite, case),
-                          "visibility": case["visibility"], "dry_run": True}))
-    return out
+    return answer_events(case, csat, thumbs, text, ev.SYSTEM, now, rules, mention=mention)
