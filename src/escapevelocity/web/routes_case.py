@@ -23,10 +23,9 @@ from escapevelocity.domain.learn import SIGNALS
 from escapevelocity.domain.org import Member
 from escapevelocity.services import cases as commands
 from escapevelocity.web.auth import check_csrf, member_of, org_of
-from escapevelocity.web.views import can_see, conversation, fill_template
+from escapevelocity.web.views import CASE_ID, can_see, conversation, fill_template, flash, pop_flash
 
 router = APIRouter(tags=["cases"])
-CASE_ID = r"^c[0-9a-f]{12}$"
 
 
 def case_view(request: Request, member: Member, case_id: str) -> dict[str, Any]:
@@ -86,16 +85,6 @@ async def case_page(request: Request, case_id: str,
     return await _page(request, member, case_id, message=message, error=error)
 
 
-def flash(request: Request, message: str = "", error: str = "") -> None:
-    """The outcome of a form post, shown once on the next page. Kept in the signed session,
-    never in the URL, so a crafted link cannot put words in the app's mouth."""
-    request.session["flash"] = [message[:300], error[:300]]
-
-
-def pop_flash(request: Request) -> tuple[str, str]:
-    message, error = request.session.pop("flash", None) or ("", "")
-    return message, error
-
 
 @router.get("/cases/{case_id}/panel", response_class=HTMLResponse)
 async def case_panel(request: Request, case_id: str,
@@ -105,17 +94,24 @@ async def case_panel(request: Request, case_id: str,
 
 
 def _valid(case_id: str) -> None:
-    import re
-
-    if not re.fullmatch(CASE_ID, case_id):
+    if not CASE_ID.fullmatch(case_id):
         raise HTTPException(404, "no such case")
+
+
+def _visible(request: Request, member: Member, case_id: str) -> None:
+    """404 unless the member may see the case (the page itself is rendered after the action)."""
+    store = request.app.state.workspace.store
+    with store.begin() as conn:
+        case = store.get_case(conn, case_id)
+    if case is None or not can_see(org_of(request), member, case):
+        raise HTTPException(404, "no such case in your teams' inboxes")
 
 
 async def _act(request: Request, member: Member, case_id: str, action: str,
                run: Any, done: str) -> Response:
     await check_csrf(request)
     _valid(case_id)
-    await run_in_threadpool(case_view, request, member, case_id)  # 404 unless visible
+    await run_in_threadpool(_visible, request, member, case_id)
     message, error = "", ""
     try:
         result = await run_in_threadpool(run)

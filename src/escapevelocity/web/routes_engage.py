@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -26,10 +25,16 @@ from escapevelocity.domain.org import Member
 from escapevelocity.services import annotate, approvals, bulk, cases
 from escapevelocity.services.casetx import CaseError
 from escapevelocity.web.auth import check_csrf, member_of, org_of
-from escapevelocity.web.views import can_see, conversation, visible_teams
+from escapevelocity.web.views import (
+    CASE_ID,
+    can_see,
+    conversation,
+    flash,
+    pop_flash,
+    visible_teams,
+)
 
 router = APIRouter(tags=["engagement"])
-CASE_ID = re.compile(r"^c[0-9a-f]{12}$")
 DRAFT_ID = re.compile(r"^d[0-9]{1,9}$")
 MAX_TEXT = 5_000
 
@@ -57,8 +62,9 @@ def _case(request: Request, member: Member, case_id: str) -> dict[str, Any]:
     return case
 
 
-def _back(url: str, message: str) -> RedirectResponse:
-    return RedirectResponse(f"{url}?{urlencode({'msg': message})}", status_code=303)
+def _back(request: Request, url: str, message: str) -> RedirectResponse:
+    flash(request, message)  # in the session, not the URL: a link cannot forge it
+    return RedirectResponse(url, status_code=303)
 
 
 async def _act(request: Request, member: Member, case_id: str, run: Callable[[], Any],
@@ -74,7 +80,7 @@ async def _act(request: Request, member: Member, case_id: str, run: Callable[[],
         return await _engage_page(request, member, case_id, error=str(exc), status=409)
     except (CaseError, ValueError) as exc:
         return await _engage_page(request, member, case_id, error=str(exc), status=409)
-    return _back(back, done(result) if callable(done) else done)
+    return _back(request, back, done(result) if callable(done) else done)
 
 
 # --- the case's engagement page -------------------------------------------------------------
@@ -105,10 +111,11 @@ async def _engage_page(request: Request, member: Member, case_id: str, *, messag
 
 
 @router.get("/cases/{case_id}/engage", response_class=HTMLResponse)
-async def engage_page(request: Request, case_id: str, member: Member = Depends(member_of),
-                      msg: str = "") -> HTMLResponse:
+async def engage_page(request: Request, case_id: str,
+                      member: Member = Depends(member_of)) -> HTMLResponse:
     _valid(case_id)
-    return await _engage_page(request, member, case_id, message=msg[:200])
+    message, error = pop_flash(request)
+    return await _engage_page(request, member, case_id, message=message, error=error)
 
 
 @router.post("/cases/{case_id}/notes")
@@ -214,10 +221,11 @@ def _queue(request: Request, member: Member, everyone: bool) -> dict[str, Any]:
 
 @router.get("/approvals", response_class=HTMLResponse)
 async def approval_queue(request: Request, member: Member = Depends(member_of),
-                         everyone: bool = Query(False), msg: str = "") -> HTMLResponse:
+                         everyone: bool = Query(False)) -> HTMLResponse:
     data = await run_in_threadpool(_queue, request, member, everyone)
+    message, _ = pop_flash(request)
     return request.app.state.render(request, "engage_approvals.html", {
-        **data, "everyone": everyone, "message": msg[:200], "me": member})
+        **data, "everyone": everyone, "message": message, "me": member})
 
 
 # --- audit trail, mentions -------------------------------------------------------------------

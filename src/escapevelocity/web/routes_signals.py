@@ -22,7 +22,7 @@ from escapevelocity.domain import permissions as perm
 from escapevelocity.services import learning
 from escapevelocity.services.casetx import authorize
 from escapevelocity.web import auth
-from escapevelocity.web.views import can_see
+from escapevelocity.web.views import can_see, flash
 
 router = APIRouter(tags=["signals"])
 RECENT = 50_000  # mentions the distribution is computed over
@@ -90,8 +90,6 @@ def record_correction(request: Request, case_id: str = Form(...), signal: str = 
                                    was=was[:32], mention_key=f"{first.channel}:{first.source_id}")
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from None
-    from escapevelocity.web.routes_case import flash
-
     flash(request, f"Thanks: {signal} corrected to {label.replace('_', ' ')}; the model learns "
                    "from it.")
     return RedirectResponse(f"/cases/{case['id']}", status_code=303)

@@ -6,6 +6,7 @@ are one function the inbox, the case page and the live stream all share.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import msgspec
@@ -14,6 +15,8 @@ from escapevelocity.domain.enrich import mask_pii
 from escapevelocity.domain.org import Member, Organisation
 from escapevelocity.domain.org import visible_teams as org_visible_teams
 from escapevelocity.domain.records import Mention, Signals
+
+CASE_ID = re.compile(r"c[0-9a-f]{12}")  # domain/cases.case_id_for's shape: checked before any query
 
 
 def visible_teams(org: Organisation, member: Member) -> set[str]:
@@ -47,3 +50,14 @@ def conversation(rows: list[Any]) -> list[dict[str, Any]]:
 def fill_template(text: str, author_name: str, handle: str) -> str:
     name = author_name or handle
     return text.replace("{author_name}", name).replace("{handle}", handle)
+
+
+def flash(request: Any, message: str = "", error: str = "") -> None:
+    """The outcome of a form post, shown once on the next page. Kept in the signed session,
+    never in the URL, so a crafted link cannot put words in the app's mouth."""
+    request.session["flash"] = [message[:300], error[:300]]
+
+
+def pop_flash(request: Any) -> tuple[str, str]:
+    message, error = request.session.pop("flash", None) or ("", "")
+    return message, error
