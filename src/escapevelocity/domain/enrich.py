@@ -4,7 +4,7 @@ topics) from one Mention. Pure, fast, and explained: every signal carries a shor
 The fast path is one lower-casing, one word regex (its tokens serve sentiment and language)
 and one Aho-Corasick pass over the text for every lexicon phrase (customer-service phrases,
 situation cues, workspace topics); PII regexes only run on texts with a run of digits, an
-address-like number or an e-mail domain; the language detector (py3langid) only sees texts
+address-like number or an e-mail domain; the language detector (CLD2) only sees texts
 with non-ASCII letters or too few English words to tell. Sentiment starts from the VADER
 lexicon (MIT) and adds customer-service phrases that are negative without an angry word
 ("charged twice", "still waiting").
@@ -17,8 +17,11 @@ import re
 import unicodedata
 from functools import cache
 from importlib.resources import files
+from itertools import compress
+from operator import itemgetter, methodcaller
 
 import ahocorasick
+import pycld2
 import yaml
 
 from escapevelocity.domain.playbook import fold
@@ -49,6 +52,11 @@ NEGATION_SCALE = -0.74  # VADER's constant: "not good" is mildly negative, not "
 # What each of the three words before a sentiment word does to it (negation first).
 _MODIFIERS = {**{w: 1 + v for w, v in DAMPENERS.items()}, **{w: 1 + v for w, v in BOOSTERS.items()},
               **dict.fromkeys(NEGATIONS, NEGATION_SCALE)}
+_MODIFIER_WORDS = frozenset(_MODIFIERS)
+
+
+_STRENGTH = itemgetter(0)  # reasons are (-|valence|, name)
+_IS_TAG = methodcaller("startswith", "#")
 # Customer-service weighting: when a post carries both praise words and complaint evidence, the
 # complaint is what needs handling ("thanks for the robotic and non helpful assistance"), so
 # positive words count for less next to negative ones; polite "thanks" rarely makes a post happy.
@@ -65,6 +73,11 @@ NAME_SCALE = 0.5  # a sentiment word inside a Capitalised name ("Good Morning Am
 LABEL_EDGE = POSITIVE_EDGE  # kept for callers that read it
 
 
+# What one scan finds: sentiment phrases, situation cues, topics, first sarcasm markers.
+_Scan = tuple[list[tuple[str, float]], dict[str, list[str]], tuple[str, ...], str | None,
+              str | None]
+
+
 class _FoldTable(dict):
     """str.translate table for playbook.fold done per character (case fold, NFKD, no combining
     marks), filled as characters are met: the same result without a generator per text."""
@@ -79,34 +92,35 @@ class _FoldTable(dict):
 _FOLD = _FoldTable()
 
 
-def _in_name(tok: str, text: str) -> bool:
-    """Is `tok` written Capitalised next to another Capitalised word ("Miss USA", "Good Morning
-    America", "Gentle Yoga"): part of a name or a title, not an opinion."""
-    title = tok.capitalize()
-    if title not in text:
-        return False
-    for m in re.finditer(r"\b" + title + r"\b", text):
-        before = text[:m.start()].rstrip()
-        after = text[m.end():].lstrip()
-        if after[:1].isupper() and after[1:2].islower():  # the next word is Capitalised
-            return True
-        starts_sentence = not before or before[-1] in ".!?:\"\n" or _ENDS_HANDLE(before)
-        if not starts_sentence and _ENDS_TITLE(before):  # so is the word before
-            return True
+def _in_name(title: str, text: str) -> bool:
+    """Is the word `title` (Capitalised) written next to another Capitalised word ("Miss USA",
+    "Good Morning America", "Gentle Yoga"): part of a name or a title, not an opinion."""
+    size, length = len(title), len(text)
+    start = text.find(title)
+    while start >= 0:  # each whole-word occurrence (a find loop: no regex built per word)
+        end = start + size
+        if (not start or not _word_char(text[start - 1])) and \
+                (end == length or not _word_char(text[end])):
+            before = text[max(0, start - 64):start].rstrip()  # the word before, not the post
+            if not before and start > 64:
+                before = text[:start].rstrip()
+            after = text[end:].lstrip()
+            if after[:1].isupper() and after[1:2].islower():  # the next word is Capitalised
+                return True
+            starts_sentence = not before or before[-1] in ".!?:\"\n" or _ENDS_HANDLE(before)
+            if not starts_sentence and _ENDS_TITLE(before):  # so is the word before
+                return True
+        start = text.find(title, end)
     return False
+
+
+def _word_char(c: str) -> bool:
+    """What the regex \\b treats as part of a word."""
+    return c.isalnum() or c == "_"
 
 
 _ENDS_HANDLE = re.compile(r"@\w+$").search
 _ENDS_TITLE = re.compile(r"\b[A-Z][a-z]+$").search
-
-
-def _substrings(markers: list[str]) -> ahocorasick.Automaton:
-    """An automaton that finds any of `markers` anywhere in a text (values: the marker)."""
-    automaton = ahocorasick.Automaton()
-    for marker in markers:
-        automaton.add_word(marker, marker)
-    automaton.make_automaton()
-    return automaton
 
 
 @cache
@@ -149,6 +163,13 @@ class Enricher:
         # lexicon sets to 0 (brand names, politeness) are left out, so they never score.
         self.lookup = {k: v for k, v in {**self.emoji, **self.words}.items() if v}
         self.zero = frozenset(k for k, v in self.words.items() if not v)
+        # What the sentiment loop needs of each word, computed once: valence, whether it names a
+        # service problem, its SHOUTED form (checked when longer than two letters) and its
+        # Capitalised form (a word inside a name, "Good Morning America", counts for less).
+        self.entries = {tok: (v, tok in self.problems,
+                              tok.upper() if len(tok) > 2 and tok.isalpha() else "",
+                              tok.capitalize() if tok.isalpha() and NAME_SCALE != 1.0 else "")
+                        for tok, v in self.lookup.items() if isinstance(tok, str)}
         # ONE Aho-Corasick automaton for every phrase: sentiment phrases, situation cues and the
         # workspace's topics; a phrase's value carries all its roles, so one pass finds all.
         self.automaton = ahocorasick.Automaton()
@@ -161,13 +182,19 @@ class Enricher:
         for topic, phrases in self.vocabulary.products.items():
             for phrase in phrases:
                 entries.setdefault(fold(phrase), []).append(("topic", topic, 0.0))
+        # Sarcasm markers ride the same pass; they match anywhere ("#not", " /s"), so they are
+        # exempt from the whole-word test the other phrases need.
+        for marker in lex["sarcasm"]["explicit"]:
+            entries.setdefault(marker, []).append(("sarcasm", marker, 0.0))
+        for marker in lex["sarcasm"]["with_a_problem"]:
+            entries.setdefault(marker, []).append(("irony", marker, 0.0))
         for phrase, items in entries.items():
-            self.automaton.add_word(phrase, (len(phrase), tuple(items)))
+            anywhere = any(kind in ("sarcasm", "irony") for kind, _, _ in items)
+            self.automaton.add_word(phrase, (len(phrase), tuple(items), anywhere))
         self.automaton.make_automaton()
         self.question_openers = tuple(lex["question_openers"])
-        self.sarcasm_explicit = _substrings(lex["sarcasm"]["explicit"])
-        self.sarcasm_context = _substrings(lex["sarcasm"]["with_a_problem"])
         self.hashtag_cues = tuple((k, float(v)) for k, v in lex.get("hashtag_cues", {}).items())
+        self.hashtag_affixes = tuple(k for k, _ in self.hashtag_cues)
         v = self.vocabulary
         self.listed: dict[str, str] = {}  # handle -> author class; the first list named wins
         for cls, members in (("bot", v.bots), ("troll", v.trolls), ("competitor", v.competitors),
@@ -175,6 +202,7 @@ class Enricher:
                              ("employee", v.employees)):
             for handle in members:
                 self.listed[handle] = cls
+        self.any_list = bool(self.listed or v.customers)  # else who is asking needs no lookup
 
     @classmethod
     @cache
@@ -184,6 +212,8 @@ class Enricher:
     # --- the pipeline step --------------------------------------------------------------------
 
     def enrich(self, mention: Mention) -> Signals:
+        # The hot path (every mention of every channel): one lower-casing, one scan, one
+        # tokenisation, and fast paths for what most posts are (no cue, no list, no PII hint).
         text = mention.text or ""
         if len(text) > 20_000:  # bounded work for hostile sizes; the edge limits text anyway
             text = text[:20_000]
@@ -194,20 +224,38 @@ class Enricher:
         # Accent folding only when there is something to fold (emoji alone need none).
         folded = lower if ascii_text or unicodedata.is_normalized("NFKD", lower) \
             else lower.translate(_FOLD)
-        phrases, situations_hit, topics = self._scan(folded)
+        phrases, cues, topics, sarcasm, irony = self._scan(folded)
         plain = _URL.sub(" ", lower) if ("http" in lower or "www." in lower) else lower
         tokens = _WORD.findall(plain)
-        score, sentiment_because = self._sentiment(text, lower, tokens, phrases)
+        score, sentiment_because = self._sentiment(text, lower, tokens, phrases, sarcasm, irony)
         label = ("negative" if score <= NEGATIVE_EDGE else "positive" if score >= POSITIVE_EDGE
                  else "neutral")
-        pii = find_pii(text) if _pii_hint(text, ascii_text) else ()
-        author_class, author_because = self._author(mention, situations_hit)
-        situations, situation_because = self._situations(mention, lower, label, score,
-                                                         situations_hit, topics, author_class)
+        if ("@" in text and _has_email_hint(text)) or \
+                (_DIGIT_HINT(text) if ascii_text else _HAS_DIGIT(text)):
+            pii = find_pii(text)
+        else:
+            pii = ()
+        author = mention.author
+        if self.any_list or author.bio or (cues and "spam" in cues):
+            author_class, author_because = self._author(mention, cues)
+        elif author.followers >= 10_000:
+            author_class, author_because = "influencer", f"{author.followers:,} followers"
+        else:
+            author_class, author_because = "customer", "default: nothing says otherwise"
+        if cues or author_class == "bot":
+            situations, situation_because = self._situations(lower, label, score, cues, topics,
+                                                             author_class)
+        else:
+            situations, situation_because = self._plain_situations(lower, label, score, topics)
         if author_class == "customer" and "lead" in situations and \
-                mention.author.handle.lower() not in self.vocabulary.customers:
+                author.handle.lower() not in self.vocabulary.customers:
             author_class, author_because = "prospect", "asks to buy and is not a known customer"
-        urgency = _urgency(text, lower, situations, score)
+        if "crisis" in situations:
+            urgency = 3
+        else:
+            urgency = 2 if "legal" in situations else 1 if score <= -0.6 else 0
+            if "!!" in text or "urgent" in lower or "asap" in lower or "emergency" in lower:
+                urgency = min(urgency + 1, 3)
         language, language_confidence = _language(text, plain, ascii_text, tokens)
         because = {"sentiment": sentiment_because, "situation": situation_because,
                    "author_class": author_because}
@@ -221,7 +269,7 @@ class Enricher:
             language=language, pii=pii, topics=topics,
             keywords=tuple(sorted({p for p, _ in phrases})) if phrases else (),
             confidence={"sentiment": round(min(1.0, 0.5 + abs(score)), 2),
-                        "situation": 0.8 if situations_hit else 0.5,
+                        "situation": 0.8 if cues else 0.5,
                         "author_class": 0.9 if "list" in author_because else 0.5,
                         "language": language_confidence},
             because=because)
@@ -231,35 +279,48 @@ class Enricher:
             signals = apply_models(self.models, text, signals)
         return signals
 
-    def _scan(self, folded: str) -> tuple[list[tuple[str, float]], dict[str, list[str]],
-                                          tuple[str, ...]]:
+    def _scan(self, folded: str) -> _Scan:
+        """One Aho-Corasick pass: sentiment phrases, situation cues, topics (whole words only)
+        and the first sarcasm markers (anywhere)."""
         phrases: list[tuple[str, float]] = []
         situations: dict[str, list[str]] = {}
         topics: list[str] = []
+        explicit = irony = None
         n = len(folded)
-        for end, (length, items) in self.automaton.iter(folded):
+        for end, (length, items, anywhere) in self.automaton.iter(folded):
             start = end - length + 1
-            if ((start > 0 and folded[start - 1].isalnum())
-                    or (end + 1 < n and folded[end + 1].isalnum())):
+            whole = not ((start > 0 and folded[start - 1].isalnum())
+                         or (end + 1 < n and folded[end + 1].isalnum()))
+            if not whole and not anywhere:
                 continue
             for kind, name, valence in items:
-                if kind == "sentiment":
+                if kind == "sarcasm":
+                    explicit = explicit or name
+                elif kind == "irony":
+                    irony = irony or name
+                elif not whole:
+                    continue
+                elif kind == "sentiment":
                     phrases.append((name, valence))
                 elif kind == "situation":
                     situations.setdefault(name, []).append(folded[start:end + 1])
                 elif name not in topics:
                     topics.append(name)
-        return phrases, situations, tuple(topics)
+        return phrases, situations, tuple(topics), explicit, irony
 
     def _sentiment(self, text: str, lower: str, tokens: list[str],
-                   phrases: list[tuple[str, float]]) -> tuple[float, str]:
-        lookup = self.lookup
+                   phrases: list[tuple[str, float]], sarcasm: str | None,
+                   irony: str | None) -> tuple[float, str]:
+        # The hot loop of enrichment: the lexicon lookup runs in C (map + compress over the
+        # tokens); only sentiment words reach Python, and each brings its precomputed forms.
+        entries = self.entries
+        hits = list(compress(range(len(tokens)), map(entries.__contains__, tokens)))
         if "#" in lower:
             zero = self.zero
-            hits = [i for i, tok in enumerate(tokens)
-                    if tok in lookup or (tok[0] == "#" and len(tok) > 3 and tok not in zero)]
-        else:
-            hits = [i for i, tok in enumerate(tokens) if tok in lookup]
+            tags = [i for i in compress(range(len(tokens)), map(_IS_TAG, tokens))
+                    if len(tokens[i]) > 3 and tokens[i] not in zero and tokens[i] not in entries]
+            if tags:
+                hits = sorted(hits + tags)
         if not hits and not phrases and "!" not in lower and "?" not in lower:
             return 0.0, "no sentiment words"
         pos = neg = 0.0
@@ -268,29 +329,32 @@ class Enricher:
         if hits:
             # ALL-CAPS words: a shouted post (three or more), or this word shouted. Checked per
             # sentiment word (a substring test first), not with a regex over every text.
-            shouting = text != lower and text.upper() == text
-            all_caps = shouting and len({w for w in _CAPS.findall(text)}) >= 3
             upper = text if text != lower else ""
+            all_caps = bool(upper) and text.isupper() and \
+                len({w for w in _CAPS.findall(text)}) >= 3
             but = tokens.index("but") if "but" in tokens else -1
-            problems = self.problems
-            modifiers = _MODIFIERS
+            modifiers = _MODIFIERS if not _MODIFIER_WORDS.isdisjoint(tokens) else None
             for i in hits:
                 tok = tokens[i]
-                v = lookup.get(tok)
-                if v is None:
+                entry = entries.get(tok)
+                if entry is None:
                     v = self._hashtag(tok[1:])
                     if not v:
                         continue
+                    entry = (v, False, "", "")
+                v, is_problem, shout, title = entry
                 scale = 1.0
-                for prev in tokens[i - 3 if i > 3 else 0:i]:
-                    m = modifiers.get(prev)
-                    if m is not None:
-                        scale *= m
-                if all_caps or (upper and len(tok) > 2 and tok.upper() in upper and tok.isalpha()
-                                and re.search(r"\b" + tok.upper() + r"\b", upper)):
-                    scale *= 1.3
-                if NAME_SCALE != 1.0 and upper and tok.isalpha() and _in_name(tok, text):
-                    scale *= NAME_SCALE
+                if modifiers is not None:
+                    for prev in tokens[i - 3 if i > 3 else 0:i]:
+                        m = modifiers.get(prev)
+                        if m is not None:
+                            scale *= m
+                if upper:
+                    if all_caps or (shout and shout in upper
+                                    and re.search(r"\b" + shout + r"\b", upper)):
+                        scale *= 1.3
+                    if title and title in text and _in_name(title, text):
+                        scale *= NAME_SCALE
                 if but >= 0:  # VADER: what follows "but" is what the writer means
                     scale *= 0.5 if i < but else 1.5 if i > but else 1.0
                 if scale < 0 < v:  # "not helpful", "non helpful": a service that failed
@@ -300,19 +364,18 @@ class Enricher:
                     pos += v
                 else:
                     neg += v
-                    problem = problem or tok in problems
-                reasons.append((v, tok))
+                    problem = problem or is_problem
+                reasons.append((-abs(v), tok))
         for phrase, v in phrases:
             if v > 0:
                 pos += v
             else:
                 neg += v
                 problem = True
-            reasons.append((v, f"'{phrase}'"))
+            reasons.append((-abs(v), f"'{phrase}'"))
         if pos:
-            sarcasm = next(self.sarcasm_explicit.iter(lower), (0, None))[1]
             if sarcasm is None and problem:
-                sarcasm = next(self.sarcasm_context.iter(lower), (0, None))[1]
+                sarcasm = irony
             if sarcasm:  # "yeah right", "#sarcasm", "love how …" next to a problem
                 neg -= pos
                 pos = 0.0
@@ -320,23 +383,28 @@ class Enricher:
             elif problem:
                 pos *= MIXED_POSITIVE_SCALE
         total = pos + NEGATIVE_WEIGHT * neg
-        bangs = min(lower.count("!"), 4)
-        if bangs and total:
-            total += math.copysign(0.25 * bangs, total)
-        if "?!" in lower or "!?" in lower or "??" in lower:
+        if "!" in lower and total:
+            total += math.copysign(0.25 * min(lower.count("!"), 4), total)
+        if "?" in lower and ("?!" in lower or "!?" in lower or "??" in lower):
             total -= 0.5
         if total == 0:
             return 0.0, "no sentiment words"
         score = total / math.sqrt(total * total + 15)
-        top = sorted(reasons, key=lambda r: -abs(r[0]))[:3]
-        sign = "negative" if score < 0 else "positive"
-        return round(score, 4), f"{sign}: " + ", ".join(name for _, name in top)
+        if len(reasons) > 1:
+            reasons.sort(key=_STRENGTH)  # strongest first; ties keep their order
+            names = ", ".join([name for _, name in reasons[:3]])
+        else:
+            names = reasons[0][1] if reasons else ""
+        return round(score, 4), ("negative: " if score < 0 else "positive: ") + names
 
     def _hashtag(self, tag: str) -> float:
         """#unitedfail, #badservice, #loveit: a known word, or a known start or end."""
         v = self.words.get(tag)
         if v:
             return v
+        affixes = self.hashtag_affixes
+        if not (tag.startswith(affixes) or tag.endswith(affixes)):  # one C call for most tags
+            return 0.0
         for cue, valence in self.hashtag_cues:
             if tag.startswith(cue) or tag.endswith(cue):
                 return valence
@@ -362,9 +430,31 @@ class Enricher:
             return "influencer", f"{a.followers:,} followers"
         return "customer", "default: nothing says otherwise"
 
-    def _situations(self, mention: Mention, lower: str, label: str, score: float,
-                    hits: dict[str, list[str]], topics: tuple[str, ...], author_class: str
-                    ) -> tuple[list[str], str]:
+    def _plain_situations(self, lower: str, label: str, score: float,
+                          topics: tuple[str, ...]) -> tuple[list[str], str]:
+        """`_situations` for a post with no situation cue by an author who is not a bot (most
+        posts): the same answers without the cue bookkeeping."""
+        is_question = "?" in lower or lower.strip().startswith(self.question_openers)
+        if score <= COMPLAINT_EDGE and (topics or "@" in lower):
+            found = ["complaint", "question"] if is_question else ["complaint"]
+            why = "complaint: negative about the brand"
+        elif is_question:
+            found, why = ["question"], "question: asks something"
+        else:
+            found, why = [], ""
+        if label == "positive" and score >= 0.45:
+            found.append("praise")
+            why = why or "praise: positive about the brand"
+        if found:
+            return found, why
+        if label == "negative":
+            return ["venting"], "venting: negative with no ask and nothing about the brand"
+        if topics or "orbit" in lower:
+            return ["other"], "about the brand, no clear situation"
+        return ["off_topic"], "nothing about the brand or its products"
+
+    def _situations(self, lower: str, label: str, score: float, hits: dict[str, list[str]],
+                    topics: tuple[str, ...], author_class: str) -> tuple[list[str], str]:
         found: list[str] = []
         why = ""
         for name in ("crisis", "legal", "spam", "misinformation"):
@@ -424,7 +514,6 @@ _DIGIT_RUN = re.compile(r"\d(?:[\s-]?\d){5}").search
 _ADDRESS_HINT = re.compile(r"\d\s+[A-Z]").search
 # Every text with PII has a run of six digits, an address-like number or an e-mail domain.
 _DIGIT_HINT = re.compile(r"[0-9](?:[\s-]?[0-9]){5}|[0-9]\s+[A-Z]").search
-_AT_HINT = re.compile(r"@[\w-]+\.").search
 _EMAIL_HINT = re.compile(r"[\w.+-]@[\w-]+\.").search
 _NON_ASCII_LETTER = re.compile(r"[^\W\d_\x00-\x7f]").search
 _ANY_LETTER = re.compile(r"[^\W\d_]").search
@@ -439,9 +528,23 @@ _ADDRESS = re.compile(r"\b\d{1,4}\s+[A-Z][a-z]+\s+"
 
 def _pii_hint(text: str, ascii_text: bool) -> bool:
     """False when `text` surely has no PII; cheap (the regexes start on a digit or '@')."""
-    if "@" in text and _AT_HINT(text):
+    if "@" in text and _has_email_hint(text):
         return True
     return bool(_DIGIT_HINT(text) if ascii_text else _HAS_DIGIT(text))
+
+
+def _has_email_hint(text: str) -> bool:
+    """`_EMAIL_HINT` found, searched from each '@' (a literal the regex engine jumps to) and
+    then checking the character before it: an e-mail has a local part, a @handle does not.
+    The same answer as the regex, a tenth of its time on tweets full of @handles."""
+    for m in _AT_DOT(text):
+        at = m.start()
+        if at and (text[at - 1] in "._+-" or _word_char(text[at - 1])):
+            return True
+    return False
+
+
+_AT_DOT = re.compile(r"@[\w-]+\.").finditer
 
 
 def _luhn(digits: str) -> bool:
@@ -514,7 +617,7 @@ def mask_pii(text: str) -> str:
 
 def detect_language(text: str) -> str:
     """ISO 639-1, or 'und'. ASCII posts that read as English are English (the fast path);
-    everything else goes to py3langid, a trained detector."""
+    everything else goes to CLD2, a trained detector."""
     lower = (text or "").lower()
     plain = _URL.sub(" ", lower) if ("http" in lower or "www." in lower) else lower
     return _language(text or "", plain, lower.isascii(), _WORD.findall(plain))[0]
@@ -525,7 +628,7 @@ def _language(text: str, plain: str, ascii_text: bool, tokens: list[str]) -> tup
 
     Fast path: text whose letters are all ASCII and that has an English function word, or
     whose words are mostly known English words (the sentiment lexicons, common words), is
-    English. Everything else, and every text with other letters, goes to py3langid; an ASCII
+    English. Everything else, and every text with other letters, goes to CLD2; an ASCII
     text it is unsure about is counted English, the common case for short posts."""
     if not ascii_text:
         if not _ANY_LETTER(plain):
@@ -544,11 +647,24 @@ def _language(text: str, plain: str, ascii_text: bool, tokens: list[str]) -> tup
     hits = sum(1 for w in words if w in known)
     if hits and hits * 2 >= len(words):
         return "en", 0.7
+    if len(words) < 3:  # "@apple store NY", "wowwww": too little for any detector to tell
+        return "en", 0.5
     return _english_or(text)
 
 
 def _no_urls(text: str) -> str:
-    return _URL.sub("", text) if ("http" in text or "www." in text) else text
+    """The words of a post that are in its language: no links, @handles, #tags or "RT" (the
+    detector reads "#Samsung #Google" as English in a French post)."""
+    if "http" in text or "www." in text:
+        text = _URL.sub(" ", text)
+    if "@" in text or "#" in text or "RT " in text:
+        words = _NOT_LANGUAGE.sub(" ", text)
+        if _ANY_LETTER(words):
+            return words
+    return text
+
+
+_NOT_LANGUAGE = re.compile(r"[@#]\w+|\bRT\b")
 
 
 def _english_or(text: str) -> tuple[str, float]:
@@ -564,27 +680,21 @@ def _known_english() -> frozenset[str]:
                                  *lex.get("english", ())) if isinstance(w, str) and w.isalpha())
 
 
-@cache
-def _identifier():
-    from py3langid.langid import MODEL_DIR, MODEL_FILE, LanguageIdentifier
-
-    return LanguageIdentifier.from_modelpath(MODEL_DIR / MODEL_FILE, norm_probs=True)
+# CLD2 answers in its own codes for a few languages; the rest are ISO 639-1 already.
+_CLD2_CODES = {"iw": "he", "jw": "jv", "in": "id", "ji": "yi", "zh-Hant": "zh", "un": "und"}
 
 
 def _langid(text: str) -> tuple[str, float]:
+    """(ISO 639-1 code, confidence) from CLD2, Chromium's compact language detector (pycld2):
+    a trained detector that decides a tweet in ~15 µs, where py3langid took ~200 µs, which on a
+    multilingual stream was most of enrichment's time. 'und' when it cannot tell."""
     try:
-        lang, prob = _identifier().classify(text)
-    except Exception:
+        reliable, _, details = pycld2.detect(text, bestEffort=True)
+    except (pycld2.error, UnicodeError):  # lone surrogates: still a defined answer
         return "und", 0.0
-    return (lang, round(float(prob), 2)) if prob >= 0.5 else ("und", 0.0)
-
-
-def _urgency(text: str, lower: str, situations: list[str], score: float) -> int:
-    if "crisis" in situations:
-        return 3
-    level = 2 if "legal" in situations else 0
-    if score <= -0.6:
-        level = max(level, 1)
-    if "!!" in text or "urgent" in lower or "asap" in lower or "emergency" in lower:
-        level += 1
-    return min(level, 3)
+    code, percent = details[0][1], details[0][2]
+    lang = _CLD2_CODES.get(code) or code.split("-")[0]
+    if lang == "und" or not percent:
+        return "und", 0.0
+    confidence = percent / 100 if reliable else percent / 200
+    return (lang, round(confidence, 2)) if confidence >= 0.5 else ("und", 0.0)
