@@ -165,3 +165,39 @@ def test_bad_lines_are_reported_with_numbers_and_good_lines_kept(tmp_path, works
     assert "m.jsonl:2" in out and "unknown channel 'myspace'" in out
     assert "m.jsonl:3" in out and "m.jsonl:4" in out and "text" in out
     assert "accepted 2" in out and "bad lines 3" in out
+
+
+def test_who_is_asking_from_the_workspace_history(workspace, clock):
+    """A repeat author is counted, an author the team tagged as abuse twice is a troll, and a
+    VIP is flagged; the decision context gets the same history."""
+    from escapevelocity.services import annotate
+
+    workspace.set_vocabulary("vips: ['@Big_Spender']\n")
+    day = timedelta(hours=30)  # past the follow-up window: a new post opens a new case
+
+    def batch(mentions, days):
+        return ingest_batch(workspace.store, workspace.triager(), clock.now() + days * day,
+                            mentions)
+
+    first = batch([m("1", "you people are useless idiots", handle="h8r"),
+                   m("3", "where is my order?", handle="big_spender")], 0)
+    second = batch([m("2", "still useless, idiots", handle="h8r", minutes=60 * 30)], 1)
+    assert first.opened == 2 and second.opened == 1
+    for case_id in (first.case_ids[0], second.case_ids[0]):
+        annotate.tag(workspace.store, clock, case_id, "ana", add=["abuse"])
+    later = batch([m("4", "idiots, all of you", handle="h8r", minutes=60 * 60),
+                   m("5", "a new order, also late", handle="big_spender", minutes=60 * 60)], 2)
+    decided = {}
+    with workspace.store.begin() as conn:
+        for case_id in later.case_ids:
+            events = workspace.store.case_events(conn, case_id)
+            decided[case_id] = next(e.data["signals"] for e in events if e.kind == "decided")
+    troll, vip = (decided[c] for c in later.case_ids)
+    assert troll["author_class"] == "troll" and troll["repeat"] == 2
+    assert "2 earlier cases were tagged as abuse" in troll["because"]["author_class"]
+    assert vip["vip"] is True and vip["repeat"] == 1
+    assert "VIP list" in vip["because"]["history"]
+    with workspace.store.begin() as conn:  # one abusive case was not yet enough
+        events = workspace.store.case_events(conn, second.case_ids[0])
+    before = next(e.data["signals"] for e in events if e.kind == "decided")
+    assert before["repeat"] == 1 and before.get("author_class", "customer") != "troll"

@@ -63,6 +63,8 @@ class Signals(msgspec.Struct, frozen=True, omit_defaults=True):
     pii: tuple[str, ...] = ()  # kinds of PII found: account_number, card_number, email, phone
     topics: tuple[str, ...] = ()
     keywords: tuple[str, ...] = ()  # lexicon phrases that matched, for rules and explanations
+    repeat: int = 0  # earlier mentions by this author in the workspace (domain/authors.py)
+    vip: bool = False  # on the workspace's VIP list
     confidence: dict[str, float] = {}
     because: dict[str, str] = {}
 

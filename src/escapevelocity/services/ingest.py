@@ -7,6 +7,7 @@ a re-run skips what was stored (duplicates are found by channel + source id).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -19,6 +20,7 @@ from escapevelocity.adapters.store.sql import SqlStore
 from escapevelocity.domain import cases as projection
 from escapevelocity.domain import engagement
 from escapevelocity.domain import events as ev
+from escapevelocity.domain.authors import AuthorHistory, with_history
 from escapevelocity.domain.clock import Clock
 from escapevelocity.domain.events import Event
 from escapevelocity.domain.playbook import Context
@@ -89,6 +91,8 @@ def ingest_batch(store: SqlStore, triager: Triager, now: datetime,
             + [(m.channel, m.in_reply_to) for m in batch if m.in_reply_to])
         by_author = store.open_cases_by_author(
             conn, {(m.channel, m.author.handle) for m in batch}, now - FOLLOW_UP_WINDOW)
+        history = store.author_history(conn, {(m.channel, m.author.handle) for m in batch})
+        vips = triager.enricher.vocabulary.vips
         state = routing_state(store, conn, now, triager.playbook, away_after=away_after)
         backlog = Backlog(store, conn)
 
@@ -108,8 +112,17 @@ def ingest_batch(store: SqlStore, triager: Triager, now: datetime,
             stored.add(key)
             signals = given[i] if given is not None else signals_of(m)
             channel, handle = m.channel, m.author.handle
+            seen = history.get((channel, handle))
+            vip = bool(vips) and handle.lower().lstrip("@") in vips
+            if seen is not None or vip:  # who is asking, from the workspace's own history
+                signals = with_history(signals, seen, vip)
+                decide_in = dataclasses.replace(
+                    context, author_history=seen.mentions if seen else 0, vip=vip)
+            else:
+                decide_in = context
             case_id = (known.get(f"{channel}:{m.in_reply_to}") if m.in_reply_to else None
                        ) or by_author.get((channel, handle))
+            opened_case = not case_id
             if case_id:
                 e = Event(case_id, ev.MENTION_ADDED, now, ev.SYSTEM,
                           {"mention": key, "mention_at": m.created_at,
@@ -123,7 +136,7 @@ def ingest_batch(store: SqlStore, triager: Triager, now: datetime,
                 report.joined += 1
             else:
                 case_id = projection.case_id_for(key)
-                result = triage(m, state, now, context, signals=signals)
+                result = triage(m, state, now, decide_in, signals=signals)
                 d = result.decision
                 a = backlog.hold(d.team, result.assignment, state, d.respond)
                 opened = [
@@ -142,6 +155,9 @@ def ingest_batch(store: SqlStore, triager: Triager, now: datetime,
                 report.opened += 1
                 report.teams.add(a.team)
             by_author[(channel, handle)] = case_id
+            seen = seen or AuthorHistory()  # later mentions of this batch see this one
+            history[(channel, handle)] = msgspec.structs.replace(
+                seen, mentions=seen.mentions + 1, cases=seen.cases + opened_case)
             report.case_ids.append(case_id)
             mention_rows.append((channel, m.source_id, case_id, handle, m.created_at, now,
                                  _enc(m).decode(), _enc(signals).decode()))

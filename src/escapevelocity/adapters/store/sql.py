@@ -21,7 +21,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from escapevelocity.adapters.store import schema as t
+from escapevelocity.domain import authors
 from escapevelocity.domain import cases as projection
+from escapevelocity.domain.authors import AuthorHistory
 from escapevelocity.domain.events import Event
 from escapevelocity.domain.org import Member, Organisation, Team
 
@@ -451,6 +453,32 @@ class SqlStore:
         finally:
             cur.close()
         return {k: v[1] for k, v in out.items()}
+
+    def author_history(self, conn: Connection, pairs: Iterable[tuple[str, str]]
+                       ) -> dict[tuple[str, str], AuthorHistory]:
+        """Per (channel, author): earlier cases, their mentions, and how many the team tagged
+        or flagged as abuse (domain/authors.py). Authors with no case are left out."""
+        by_channel: dict[str, set[str]] = defaultdict(set)
+        for channel, handle in pairs:
+            by_channel[channel].add(handle)
+        found: dict[tuple[str, str], list[int]] = {}
+        cur = self._cursor(conn)
+        try:
+            for channel, handles in by_channel.items():
+                for chunk in _chunks(list(handles), 500):
+                    cur.execute(
+                        "SELECT author_handle, mention_count, tags, flags FROM cases WHERE "
+                        f"channel = {self._p} AND author_handle IN "
+                        f"({self._marks(len(chunk))})", [channel, *chunk])
+                    for handle, count, tags, flags in cur.fetchall():
+                        row = found.setdefault((channel, handle), [0, 0, 0])
+                        row[0] += 1
+                        row[1] += count or 0
+                        row[2] += authors.abusive(tags or "", flags or "")
+        finally:
+            cur.close()
+        return {k: AuthorHistory(cases=v[0], mentions=v[1], abusive=v[2])
+                for k, v in found.items()}
 
     def try_claim(self, conn: Connection, case_id: str, member: str, until: datetime,
                   now: datetime) -> bool:
