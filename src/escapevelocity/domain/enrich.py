@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
+from collections.abc import Sequence
 from functools import cache
 from importlib.resources import files
 from itertools import compress
@@ -278,6 +279,10 @@ class Enricher:
 
             signals = apply_models(self.models, text, signals)
         return signals
+
+    def enrich_many(self, mentions: Sequence[Mention]) -> list[Signals]:
+        """`enrich` for a batch (ingest, intake, drills, evaluation)."""
+        return [self.enrich(m) for m in mentions]
 
     def _scan(self, folded: str) -> _Scan:
         """One Aho-Corasick pass: sentiment phrases, situation cues, topics (whole words only)

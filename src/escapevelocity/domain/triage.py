@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -24,6 +25,10 @@ class Triager:
 
     def signals(self, mention: Mention) -> Signals:
         return self.enricher.enrich(mention)
+
+    def signals_many(self, mentions: Sequence[Mention]) -> list[Signals]:
+        """Signals for a batch: learned models that need a forward pass run it once."""
+        return self.enricher.enrich_many(mentions)
 
     def triage(self, mention: Mention, state: RoutingState, now: datetime,
                context: Context = Context(), signals: Signals | None = None,

@@ -232,10 +232,10 @@ class Drill:
         if batch:
             mentions = [i.mention for i in batch]
             triager = self.workspace.triager()
-            signals = [triager.signals(m) for m in mentions]
+            signals = triager.signals_many(mentions)  # enriched once, used twice
             self.mode.observe(mentions, signals)
             ingest_batch(self.workspace.store, triager, now, mentions,
-                         context=self.mode.context())
+                         context=self.mode.context(), signals=signals)
             self.ingested += len(batch)
         self.mode.tick(now)
         if now >= self._next_tick:  # the workers the live service runs every minute or so

@@ -101,16 +101,19 @@ def ingest_batch(store: SqlStore, triager: Triager, now: datetime,
         added: list[Event] = []  # follow-ups joining cases opened by earlier batches
         mention_rows: list[tuple] = []
         events: list[Event] = []
-        signals_of = triager.signals
         triage = triager.triage
         given = signals  # enriched already by the caller (crisis mode saw them first)
+        if given is None:  # one batch for the enricher: learned models run batched
+            fresh = {m.key: m for m in batch if m.key not in stored}
+            computed = dict(zip(fresh, triager.signals_many(list(fresh.values())),
+                                strict=True))
         for i, m in enumerate(batch):
             key = m.key
             if key in stored:
                 report.duplicates += 1
                 continue
             stored.add(key)
-            signals = given[i] if given is not None else signals_of(m)
+            signals = given[i] if given is not None else computed[key]
             channel, handle = m.channel, m.author.handle
             seen = history.get((channel, handle))
             vip = bool(vips) and handle.lower().lstrip("@") in vips

@@ -33,7 +33,7 @@ class Intake:
         triager = self.workspace.triager()
         context = signals = None
         if self.crisis is not None:
-            signals = [triager.signals(m) for m in batch]  # enriched once, used twice
+            signals = triager.signals_many(batch)  # enriched once, used twice
             self.crisis.observe(batch, signals)
             context = self.crisis.context()
         return ingest_batch(self.workspace.store, triager, self.workspace.clock.now(), batch,
