@@ -56,6 +56,11 @@ _MODIFIERS = {**{w: 1 + v for w, v in DAMPENERS.items()}, **{w: 1 + v for w, v i
 _MODIFIER_WORDS = frozenset(_MODIFIERS)
 
 
+def _r2(x: float) -> float:
+    """round(x, 2) for 0 <= x <= 1, without the decimal formatting round() goes through."""
+    return int(x * 100 + 0.5) / 100
+
+
 _STRENGTH = itemgetter(0)  # reasons are (-|valence|, name)
 _IS_TAG = methodcaller("startswith", "#")
 # Customer-service weighting: when a post carries both praise words and complaint evidence, the
@@ -269,7 +274,7 @@ class Enricher:
             situations=tuple(situations), author_class=author_class, urgency=urgency,
             language=language, pii=pii, topics=topics,
             keywords=tuple(sorted({p for p, _ in phrases})) if phrases else (),
-            confidence={"sentiment": round(min(1.0, 0.5 + abs(score)), 2),
+            confidence={"sentiment": _r2(min(1.0, 0.5 + abs(score))),
                         "situation": 0.8 if cues else 0.5,
                         "author_class": 0.9 if "list" in author_because else 0.5,
                         "language": language_confidence},
@@ -400,7 +405,8 @@ class Enricher:
             names = ", ".join([name for _, name in reasons[:3]])
         else:
             names = reasons[0][1] if reasons else ""
-        return round(score, 4), ("negative: " if score < 0 else "positive: ") + names
+        rounded = int(score * 10_000 + (0.5 if score > 0 else -0.5)) / 10_000  # round() is slow
+        return rounded, ("negative: " if score < 0 else "positive: ") + names
 
     def _hashtag(self, tag: str) -> float:
         """#unitedfail, #badservice, #loveit: a known word, or a known start or end."""
