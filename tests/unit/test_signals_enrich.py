@@ -3,6 +3,8 @@
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from escapevelocity.domain.enrich import Enricher
 from escapevelocity.domain.records import Author, Mention
@@ -108,3 +110,15 @@ def test_pii_gate_keeps_every_kind():
     s = sig("acc no 12345678, card 4111 1111 1111 1111, 12 Baker Street, jo@x.com, +44 7700 900456")
     assert set(s.pii) == {"account_number", "card_number", "address", "email", "phone"}
     assert sig("@orbit my bill went up 12%").pii == ()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=400) | st.binary(max_size=400).map(
+    lambda b: b.decode("utf-8", "surrogateescape")))
+def test_any_text_gets_a_defined_result(text):
+    """Hostile input of every shape: never an exception, always a defined answer."""
+    s = sig(text)
+    assert s.sentiment_label in ("negative", "neutral", "positive")
+    assert -1 <= s.sentiment <= 1 and s.situations and s.situation == s.situations[0]
+    assert s.language and all(0 <= v <= 1 for v in s.confidence.values())
+    assert s.because["sentiment"] and s.because["situation"]

@@ -54,6 +54,12 @@ NEGATION_SCALE = -0.74  # VADER's constant: "not good" is mildly negative, not "
 _MODIFIERS = {**{w: 1 + v for w, v in DAMPENERS.items()}, **{w: 1 + v for w, v in BOOSTERS.items()},
               **dict.fromkeys(NEGATIONS, NEGATION_SCALE)}
 _MODIFIER_WORDS = frozenset(_MODIFIERS)
+# A sentiment word followed by one of these is part of a hedge or an idiom, not an opinion.
+_HEDGES = {"kind": frozenset(["of"]), "sort": frozenset(["of"]), "pretty": frozenset(["much"]),
+           "no": frozenset(["matter", "idea", "clue"]),
+           "hard": frozenset(["drive", "disk", "copy"])}
+# Negation words that do not negate: "nothing but the best", "not only good", "not just fast".
+_NOT_NEGATING = frozenset([("nothing", "but"), ("not", "only"), ("not", "just")])
 
 
 def _r2(x: float) -> float:
@@ -73,12 +79,20 @@ NEGATIVE_WEIGHT = 1.15
 # than one mild word to leave neutral, while a complaint needs less negativity than a negative
 # label does (a complaint is often polite).
 NEGATIVE_EDGE = -0.2  # score at or below: negative
-COMPLAINT_EDGE = -0.12  # at or below, and about the brand: a complaint
+COMPLAINT_EDGE = -0.1  # at or below, and about the brand: a complaint
 POSITIVE_EDGE = 0.3  # score at or above: positive; social posts are mostly neutral-ish
-NAME_SCALE = 0.5  # a sentiment word inside a Capitalised name ("Good Morning America")
+# A negation that negates no sentiment word ("it won't load", "hasn't arrived", "can't log in")
+# is itself evidence of a problem: mildly negative, enough for a complaint to a brand (score
+# below COMPLAINT_EDGE) but not, alone, for a negative label.
+NEGATION_ALONE = -0.5
+QUESTION_POSITIVE_SCALE = 0.6  # a post that asks something: its positive words count for less
+EXCLAIM_ALONE = 1.3  # the total that puts a post just past POSITIVE_EDGE (1.22)
+NAME_SCALE = 0.25  # a sentiment word inside a Capitalised name ("Good Morning America")
 LABEL_EDGE = POSITIVE_EDGE  # kept for callers that read it
 
 
+# What the sentiment loop knows of a word (Enricher._entries).
+_Entry = tuple[float, bool, str, str, bool, frozenset[str] | None, bool]
 # What one scan finds: sentiment phrases, situation cues, topics, first sarcasm markers.
 _Scan = tuple[list[tuple[str, float]], dict[str, list[str]], tuple[str, ...], str | None,
               str | None]
@@ -167,15 +181,24 @@ class Enricher:
         self.emoji = {k: float(v) for k, v in lex["emoji"].items()}
         # One table for the token loop: a word's valence wins over an emoji's; words the
         # lexicon sets to 0 (brand names, politeness) are left out, so they never score.
-        self.lookup = {k: v for k, v in {**self.emoji, **self.words}.items() if v}
+        self.lookup = {k: v for k, v in {**self.emoji, **self.words}.items()
+                       if v and isinstance(k, str)}
+        for neg in NEGATIONS:
+            self.lookup.setdefault(neg, NEGATION_ALONE)
+        self.negation_alone = frozenset(n for n in NEGATIONS if self.lookup[n] == NEGATION_ALONE)
         self.zero = frozenset(k for k, v in self.words.items() if not v)
-        # What the sentiment loop needs of each word, computed once: valence, whether it names a
-        # service problem, its SHOUTED form (checked when longer than two letters) and its
-        # Capitalised form (a word inside a name, "Good Morning America", counts for less).
-        self.entries = {tok: (v, tok in self.problems,
-                              tok.upper() if len(tok) > 2 and tok.isalpha() else "",
-                              tok.capitalize() if tok.isalpha() and NAME_SCALE != 1.0 else "")
-                        for tok, v in self.lookup.items() if isinstance(tok, str)}
+        # Assent and thanks are politeness in a post addressed to someone (it starts with "@"),
+        # scored low above; in a post to everyone they keep VADER's value. Two tables, one
+        # chosen per post: no per-token cost.
+        vader = _vader()
+        self.lookup_broadcast = dict(self.lookup)
+        for w in lex.get("politeness", ()):
+            if vader.get(w):
+                self.lookup_broadcast[w] = vader[w]
+        # What the sentiment loop needs of each word, computed once (one table for posts to
+        # someone, one for posts to everyone; see lookup_broadcast).
+        self.entries = self._entries(self.lookup)
+        self.entries_broadcast = self._entries(self.lookup_broadcast)
         # ONE Aho-Corasick automaton for every phrase: sentiment phrases, situation cues and the
         # workspace's topics; a phrase's value carries all its roles, so one pass finds all.
         self.automaton = ahocorasick.Automaton()
@@ -201,6 +224,10 @@ class Enricher:
         self.question_openers = tuple(lex["question_openers"])
         self.hashtag_cues = tuple((k, float(v)) for k, v in lex.get("hashtag_cues", {}).items())
         self.hashtag_affixes = tuple(k for k, _ in self.hashtag_cues)
+        self._tags: dict[str, float] = {}  # memo of _hashtag: tags repeat
+        # Negated positive idioms ("no problem", "couldn't be happier"): scored as a whole.
+        self.idioms = {phrase: frozenset(phrase.split()) for phrase, v in lex["phrases"].items()
+                       if float(v) > 0 and not NEGATIONS.isdisjoint(phrase.split())}
         v = self.vocabulary
         self.listed: dict[str, str] = {}  # handle -> author class; the first list named wins
         for cls, members in (("bot", v.bots), ("troll", v.trolls), ("competitor", v.competitors),
@@ -209,6 +236,20 @@ class Enricher:
             for handle in members:
                 self.listed[handle] = cls
         self.any_list = bool(self.listed or v.customers)  # else who is asking needs no lookup
+
+    def _entries(self, lookup: dict[str, float]) -> dict[str, _Entry]:
+        """What the sentiment loop needs of each word: valence; whether it names a service
+        problem; its SHOUTED form (words longer than two letters); its Capitalised form (a word
+        inside a name, "Good Morning America", counts for less; a problem word in Title Case,
+        "Flight Delayed", is a report, not a name); whether a negation can flip it (words,
+        not emoji or ":)"); the words that make it a hedge ("kind of"); whether it is a
+        negation that counts on its own when it negates nothing."""
+        problems, alone = self.problems, self.negation_alone
+        return {tok: (v, tok in problems,
+                      tok.upper() if len(tok) > 2 and tok.isalpha() else "",
+                      tok.capitalize() if tok.isalpha() and tok not in problems else "",
+                      tok[0].isalpha() or tok[0] == "#", _HEDGES.get(tok), tok in alone)
+                for tok, v in lookup.items()}
 
     @classmethod
     @cache
@@ -323,7 +364,8 @@ class Enricher:
                    irony: str | None) -> tuple[float, str]:
         # The hot loop of enrichment: the lexicon lookup runs in C (map + compress over the
         # tokens); only sentiment words reach Python, and each brings its precomputed forms.
-        entries = self.entries
+        to_someone = lower[:1] == "@"
+        entries = self.entries if to_someone else self.entries_broadcast
         hits = list(compress(range(len(tokens)), map(entries.__contains__, tokens)))
         if "#" in lower:
             zero = self.zero
@@ -344,20 +386,37 @@ class Enricher:
                 len({w for w in _CAPS.findall(text)}) >= 3
             but = tokens.index("but") if "but" in tokens else -1
             modifiers = _MODIFIERS if not _MODIFIER_WORDS.isdisjoint(tokens) else None
+            # A negated idiom ("no problem", "couldn't be happier", "not bad") is scored as a
+            # whole: its words are not also negated one by one.
+            idioms = self.idioms
+            covered = frozenset().union(*(idioms[p] for p, _ in phrases if p in idioms)) \
+                if phrases else ()
             for i in hits:
                 tok = tokens[i]
+                if covered and tok in covered:
+                    continue  # a phrase's words are scored by the phrase
                 entry = entries.get(tok)
                 if entry is None:
                     v = self._hashtag(tok[1:])
                     if not v:
                         continue
-                    entry = (v, False, "", "")
-                v, is_problem, shout, title = entry
+                    entry = (v, False, "", "", True, None, False)
+                v, is_problem, shout, title, negatable, hedge, alone = entry
+                if alone:
+                    if any(entries[t][0] and t[0].isalpha() and not entries[t][6]
+                           for t in tokens[i + 1:i + 4] if t in entries):
+                        continue  # it negates the word after it ("not good"): counted there
+                    reasons.append((-abs(NEGATION_ALONE), tok))
+                    neg += NEGATION_ALONE
+                    continue
+                if hedge is not None and i + 1 < len(tokens) and tokens[i + 1] in hedge:
+                    continue  # "kind of", "pretty much", "no matter": a hedge, not a sentiment
                 scale = 1.0
-                if modifiers is not None:
-                    for prev in tokens[i - 3 if i > 3 else 0:i]:
-                        m = modifiers.get(prev)
-                        if m is not None:
+                if modifiers is not None and negatable:
+                    for j in range(i - 3 if i > 3 else 0, i):
+                        m = modifiers.get(tokens[j])
+                        if m is not None and (m > 0 or (tokens[j], tokens[j + 1])
+                                              not in _NOT_NEGATING):
                             scale *= m
                 if upper:
                     if all_caps or (shout and shout in upper
@@ -393,10 +452,23 @@ class Enricher:
             elif problem:
                 pos *= MIXED_POSITIVE_SCALE
         total = pos + NEGATIVE_WEIGHT * neg
-        if "!" in lower and total:
-            total += math.copysign(0.25 * min(lower.count("!"), 4), total)
-        if "?" in lower and ("?!" in lower or "!?" in lower or "??" in lower):
-            total -= 0.5
+        if "!" in lower:
+            if total:
+                total += math.copysign(0.25 * min(lower.count("!"), 4), total)
+            elif not neg and "?" not in lower and not to_someone:
+                # "PUMPED for tonight!", "Bring on the weekend!": an exclamation with no word
+                # of sentiment, in a post that is not addressed to someone (to a brand "!" is
+                # urgency), is enthusiasm: just past the positive edge.
+                total = EXCLAIM_ALONE
+                reasons.append((-EXCLAIM_ALONE, "'!'"))
+        if "?" in lower:
+            if "?!" in lower or "!?" in lower or "??" in lower:
+                total -= 0.5
+            if total > 0:
+                # A post that asks something is asking, not praising: "any update? thanks",
+                # "is the new one any good?", "hope you can help?" (its positive words are
+                # politeness).
+                total *= QUESTION_POSITIVE_SCALE
         if total == 0:
             return 0.0, "no sentiment words"
         score = total / math.sqrt(total * total + 15)
@@ -409,10 +481,26 @@ class Enricher:
         return rounded, ("negative: " if score < 0 else "positive: ") + names
 
     def _hashtag(self, tag: str) -> float:
-        """#unitedfail, #badservice, #loveit: a known word, or a known start or end."""
+        """#unitedfail, #badservice, #loveit, #nothappy: a known word, a negated one, or a known
+        start or end (memoised: hashtags repeat, and the cue loop is the costly part)."""
+        v = self._tags.get(tag)
+        if v is None:
+            if len(self._tags) > 50_000:
+                self._tags.clear()
+            v = self._tags[tag] = self._hashtag_uncached(tag)
+        return v
+
+    def _hashtag_uncached(self, tag: str) -> float:
         v = self.words.get(tag)
         if v:
             return v
+        for prefix in ("not", "no", "never"):  # #nothappy, #notimpressed, #nolove: negated
+            if tag.startswith(prefix) and len(tag) > len(prefix) + 2:
+                rest = tag[len(prefix):]
+                v = self.words.get(rest) or next(
+                    (val for cue, val in self.hashtag_cues if rest.startswith(cue)), 0.0)
+                if v:
+                    return v * NEGATION_SCALE if v > 0 else v
         affixes = self.hashtag_affixes
         if not (tag.startswith(affixes) or tag.endswith(affixes)):  # one C call for most tags
             return 0.0
