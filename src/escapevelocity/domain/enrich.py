@@ -34,6 +34,11 @@ from escapevelocity.domain.vocabulary import Vocabulary
 _WORD = re.compile(r"(?=[#a-z:;=8<!?\U0001F300-\U0001FAFF\u2600-\u27BF])"
                    r"(?:#?[a-z][a-z'0-9]*|(?<![\w:;=])[:;=8][-o^']?[()\[\]dpo/\\|*$@3](?!\w)|<3|[!?]+|"
                    r"[\U0001F300-\U0001FAFF\u2600-\u27BF])")
+# The same tokens for text with no character past ASCII (most posts): no emoji ranges for the
+# regex engine to test at every position.
+_WORD_ASCII = re.compile(r"(?=[#a-z:;=8<!?])"
+                         r"(?:#?[a-z][a-z'0-9]*|(?<![\w:;=])[:;=8][-o^']?[()\[\]dpo/\\|*$@3](?!\w)|<3|"
+                         r"[!?]+)")
 _CAPS = re.compile(r"\b[A-Z]{3,}\b")
 _URL = re.compile(r"https?://\S+|www\.\S+")
 NEGATIONS = frozenset(["not", "no", "never", "none", "nobody", "nothing", "neither", "nor",
@@ -273,7 +278,7 @@ class Enricher:
             else lower.translate(_FOLD)
         phrases, cues, topics, sarcasm, irony = self._scan(folded)
         plain = _URL.sub(" ", lower) if ("http" in lower or "www." in lower) else lower
-        tokens = _WORD.findall(plain)
+        tokens = (_WORD_ASCII if ascii_text else _WORD).findall(plain)
         score, sentiment_because = self._sentiment(text, lower, tokens, phrases, sarcasm, irony)
         label = ("negative" if score <= NEGATIVE_EDGE else "positive" if score >= POSITIVE_EDGE
                  else "neutral")
