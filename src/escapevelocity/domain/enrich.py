@@ -17,30 +17,22 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from functools import cache
-from importlib.resources import files
 from itertools import compress
 from operator import itemgetter, methodcaller
 
 import ahocorasick
-import pycld2
-import yaml
 
+from escapevelocity.domain import lexicons
+from escapevelocity.domain.language import detect_language
+from escapevelocity.domain.language import language as language_of
+from escapevelocity.domain.lexicons import URL, WORD, WORD_ASCII
+from escapevelocity.domain.pii import _word_char, find_pii, mask_pii
+from escapevelocity.domain.pii import may_have as may_have_pii
 from escapevelocity.domain.playbook import fold
 from escapevelocity.domain.records import Mention, Signals
 from escapevelocity.domain.vocabulary import Vocabulary
 
-# Words, hashtags, emoticons (":(", ";)"), runs of !/?, and emoji (one token each).
-# (The lookahead lets the regex engine skip spaces and punctuation without trying each branch.)
-_WORD = re.compile(r"(?=[#a-z:;=8<!?\U0001F300-\U0001FAFF\u2600-\u27BF])"
-                   r"(?:#?[a-z][a-z'0-9]*|(?<![\w:;=])[:;=8][-o^']?[()\[\]dpo/\\|*$@3](?!\w)|<3|[!?]+|"
-                   r"[\U0001F300-\U0001FAFF\u2600-\u27BF])")
-# The same tokens for text with no character past ASCII (most posts): no emoji ranges for the
-# regex engine to test at every position.
-_WORD_ASCII = re.compile(r"(?=[#a-z:;=8<!?])"
-                         r"(?:#?[a-z][a-z'0-9]*|(?<![\w:;=])[:;=8][-o^']?[()\[\]dpo/\\|*$@3](?!\w)|<3|"
-                         r"[!?]+)")
 _CAPS = re.compile(r"\b[A-Z]{3,}\b")
-_URL = re.compile(r"https?://\S+|www\.\S+")
 NEGATIONS = frozenset(["not", "no", "never", "none", "nobody", "nothing", "neither", "nor",
                        "cannot", "can't", "don't", "doesn't", "didn't", "isn't", "wasn't", "aren't",
                        "won't", "wouldn't", "shouldn't", "haven't", "hasn't", "couldn't", "hadn't",
@@ -139,34 +131,8 @@ def _in_name(title: str, text: str) -> bool:
     return False
 
 
-def _word_char(c: str) -> bool:
-    """What the regex \\b treats as part of a word."""
-    return c.isalnum() or c == "_"
-
-
 _ENDS_HANDLE = re.compile(r"@\w+$").search
 _ENDS_TITLE = re.compile(r"\b[A-Z][a-z]+$").search
-
-
-@cache
-def _vader() -> dict[str, float]:
-    """The VADER lexicon (MIT licence) as shipped inside the vaderSentiment package."""
-    path = files("vaderSentiment").joinpath("vader_lexicon.txt")
-    lexicon: dict[str, float] = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        parts = line.split("\t")
-        if len(parts) >= 2:
-            try:
-                lexicon[parts[0]] = float(parts[1])
-            except ValueError:
-                continue
-    return lexicon
-
-
-@cache
-def _shipped() -> dict:
-    return yaml.safe_load(files("escapevelocity.domain").joinpath("lexicon.yaml").read_text(
-        encoding="utf-8"))
 
 
 class Enricher:
@@ -178,8 +144,8 @@ class Enricher:
         overrides the rules' answer for its signal (and says so in `because`)."""
         self.vocabulary = vocabulary or Vocabulary()
         self.models = dict(models or {})
-        lex = _shipped()
-        self.words = dict(_vader())
+        lex = lexicons.shipped()
+        self.words = dict(lexicons.vader())
         self.words.update({k: float(v) for k, v in lex["words"].items()})
         self.problems = frozenset(lex["problems"])
         self.words.update({k: float(v) for k, v in lex["problems"].items()})
@@ -195,7 +161,7 @@ class Enricher:
         # Assent and thanks are politeness in a post addressed to someone (it starts with "@"),
         # scored low above; in a post to everyone they keep VADER's value. Two tables, one
         # chosen per post: no per-token cost.
-        vader = _vader()
+        vader = lexicons.vader()
         self.lookup_broadcast = dict(self.lookup)
         for w in lex.get("politeness", ()):
             if vader.get(w):
@@ -277,16 +243,12 @@ class Enricher:
         folded = lower if ascii_text or unicodedata.is_normalized("NFKD", lower) \
             else lower.translate(_FOLD)
         phrases, cues, topics, sarcasm, irony = self._scan(folded)
-        plain = _URL.sub(" ", lower) if ("http" in lower or "www." in lower) else lower
-        tokens = (_WORD_ASCII if ascii_text else _WORD).findall(plain)
+        plain = URL.sub(" ", lower) if ("http" in lower or "www." in lower) else lower
+        tokens = (WORD_ASCII if ascii_text else WORD).findall(plain)
         score, sentiment_because = self._sentiment(text, lower, tokens, phrases, sarcasm, irony)
         label = ("negative" if score <= NEGATIVE_EDGE else "positive" if score >= POSITIVE_EDGE
                  else "neutral")
-        if ("@" in text and _has_email_hint(text)) or \
-                (_DIGIT_HINT(text) if ascii_text else _HAS_DIGIT(text)):
-            pii = find_pii(text)
-        else:
-            pii = ()
+        pii = find_pii(text) if may_have_pii(text, ascii_text) else ()
         author = mention.author
         if self.any_list or author.bio or (cues and "spam" in cues):
             author_class, author_because = self._author(mention, cues)
@@ -308,7 +270,7 @@ class Enricher:
             urgency = 2 if "legal" in situations else 1 if score <= -0.6 else 0
             if "!!" in text or "urgent" in lower or "asap" in lower or "emergency" in lower:
                 urgency = min(urgency + 1, 3)
-        language, language_confidence = _language(text, plain, ascii_text, tokens)
+        language, language_confidence = language_of(text, plain, ascii_text, tokens)
         because = {"sentiment": sentiment_because, "situation": situation_because,
                    "author_class": author_because}
         if pii:
@@ -602,203 +564,4 @@ class Enricher:
         return list(dict.fromkeys(found)), why
 
 
-# --- PII ----------------------------------------------------------------------------------------
-
-_CARD = re.compile(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)")
-_ACCOUNT = re.compile(r"\b(?:acc(?:ount)?(?:\s*(?:no|number|#))?[\s:#-]*(?:(?:is|was)\s+)?)"
-                      r"(\d{3,}(?:[ -]\d{3,}){0,4})\b",
-                      re.IGNORECASE)
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
-_PHONE = re.compile(r"(?<![\w])(?:\+\d{1,3}[\s-]?)?(?:\(\d{2,5}\)[\s-]?|\d{2,5}[\s-])"
-                    r"\d{3,4}[\s-]?\d{3,4}(?!\d)")
-_HAS_DIGIT = re.compile(r"\d").search
-_HANDLE = re.compile(r"@\w+")
-# Six digits with at most single separators: any card, account or phone number has them.
-_DIGIT_RUN = re.compile(r"\d(?:[\s-]?\d){5}").search
-_ADDRESS_HINT = re.compile(r"\d\s+[A-Z]").search
-# Every text with PII has a run of six digits, an address-like number or an e-mail domain.
-_DIGIT_HINT = re.compile(r"[0-9](?:[\s-]?[0-9]){5}|[0-9]\s+[A-Z]").search
-_EMAIL_HINT = re.compile(r"[\w.+-]@[\w-]+\.").search
-_NON_ASCII_LETTER = re.compile(r"[^\W\d_\x00-\x7f]").search
-_ANY_LETTER = re.compile(r"[^\W\d_]").search
-_ENGLISH = frozenset(["the", "and", "or", "but", "my", "me", "i", "i'm", "im", "you", "your", "it",
-                      "it's", "is", "are", "were", "been", "to", "of", "on", "at", "for", "with",
-                      "this", "that", "have", "has", "had", "not", "no", "does", "did", "can",
-                      "just", "what", "how", "why", "when", "who", "any", "anyone", "thanks",
-                      "please", "still"])
-_ADDRESS = re.compile(r"\b\d{1,4}\s+[A-Z][a-z]+\s+"
-                      r"(?:Street|St|Road|Rd|Avenue|Ave|Lane|Ln|Close|Drive|Way)\b")
-
-
-def _pii_hint(text: str, ascii_text: bool) -> bool:
-    """False when `text` surely has no PII; cheap (the regexes start on a digit or '@')."""
-    if "@" in text and _has_email_hint(text):
-        return True
-    return bool(_DIGIT_HINT(text) if ascii_text else _HAS_DIGIT(text))
-
-
-def _has_email_hint(text: str) -> bool:
-    """`_EMAIL_HINT` found, searched from each '@' (a literal the regex engine jumps to) and
-    then checking the character before it: an e-mail has a local part, a @handle does not.
-    The same answer as the regex, a tenth of its time on tweets full of @handles."""
-    for m in _AT_DOT(text):
-        at = m.start()
-        if at and (text[at - 1] in "._+-" or _word_char(text[at - 1])):
-            return True
-    return False
-
-
-_AT_DOT = re.compile(r"@[\w-]+\.").finditer
-
-
-def _luhn(digits: str) -> bool:
-    total, parity = 0, len(digits) % 2
-    for i, ch in enumerate(digits):
-        d = ord(ch) - 48
-        if i % 2 == parity:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return total % 10 == 0
-
-
-def _pii_spans(text: str) -> list[tuple[int, int, str]]:
-    spans: list[tuple[int, int, str]] = []
-    if "@" in text and _EMAIL_HINT(text):
-        for m in _EMAIL.finditer(text):
-            spans.append((m.start(), m.end(), "email"))
-    if not _HAS_DIGIT(text):
-        return spans
-    if _ADDRESS_HINT(text):
-        for m in _ADDRESS.finditer(text):
-            spans.append((m.start(), m.end(), "address"))
-    if not _DIGIT_RUN(text):
-        return _kept(spans)
-    for m in _CARD.finditer(text):
-        digits = re.sub(r"\D", "", m.group())
-        if 13 <= len(digits) <= 19 and _luhn(digits):
-            spans.append((m.start(), m.end(), "card_number"))
-    for m in _ACCOUNT.finditer(text):
-        if sum(c.isdigit() for c in m.group(1)) >= 6:
-            spans.append((m.start(1), m.end(1), "account_number"))
-    for m in _PHONE.finditer(text):
-        if sum(c.isdigit() for c in m.group()) >= 9:
-            spans.append((m.start(), m.end(), "phone"))
-    return _kept(spans)
-
-
-def _kept(spans: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
-    if len(spans) < 2:
-        return spans
-    spans.sort(key=lambda s: (s[0], -s[1]))
-    kept: list[tuple[int, int, str]] = []
-    for s in spans:  # the first (longest-claimed) kind wins an overlap
-        if not kept or s[0] >= kept[-1][1]:
-            kept.append(s)
-    return kept
-
-
-def find_pii(text: str) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(kind for _, _, kind in _pii_spans(text)))
-
-
-def mask_pii(text: str) -> str:
-    """What the UI shows of a public post: PII replaced, the last digits of numbers kept."""
-    out, last = [], 0
-    for start, end, kind in _pii_spans(text):
-        out.append(text[last:start])
-        value = text[start:end]
-        if kind in ("card_number", "account_number", "phone"):
-            digits = [c for c in value if c.isdigit()]
-            out.append(f"[{kind.replace('_', ' ')} ••{''.join(digits[-2:])}]")
-        else:
-            out.append(f"[{kind}]")
-        last = end
-    out.append(text[last:])
-    return "".join(out)
-
-
-# --- language and urgency -----------------------------------------------------------------------
-
-def detect_language(text: str) -> str:
-    """ISO 639-1, or 'und'. ASCII posts that read as English are English (the fast path);
-    everything else goes to CLD2, a trained detector."""
-    lower = (text or "").lower()
-    plain = _URL.sub(" ", lower) if ("http" in lower or "www." in lower) else lower
-    return _language(text or "", plain, lower.isascii(), _WORD.findall(plain))[0]
-
-
-def _language(text: str, plain: str, ascii_text: bool, tokens: list[str]) -> tuple[str, float]:
-    """(language, confidence) of `text`, given it lower-cased without URLs and its word tokens.
-
-    Fast path: text whose letters are all ASCII and that has an English function word, or
-    whose words are mostly known English words (the sentiment lexicons, common words), is
-    English. Everything else, and every text with other letters, goes to CLD2; an ASCII
-    text it is unsure about is counted English, the common case for short posts."""
-    if not ascii_text:
-        if not _ANY_LETTER(plain):
-            return "und", 0.0
-        if _NON_ASCII_LETTER(plain):  # accents, other scripts: the detector decides
-            return _langid(_no_urls(text)[:1000])
-    # Only ASCII letters (perhaps with emoji or symbols).
-    if not _ENGLISH.isdisjoint(tokens):
-        return "en", 0.9
-    if "@" in plain:  # handles say nothing about the language of the post
-        tokens = _WORD.findall(_HANDLE.sub(" ", plain))
-    words = [t for t in tokens if t[0] != "#" and t.isalpha()]
-    if not words:
-        return "und", 0.0
-    known = _known_english()
-    hits = sum(1 for w in words if w in known)
-    if hits and hits * 2 >= len(words):
-        return "en", 0.7
-    if len(words) < 3:  # "@apple store NY", "wowwww": too little for any detector to tell
-        return "en", 0.5
-    return _english_or(text)
-
-
-def _no_urls(text: str) -> str:
-    """The words of a post that are in its language: no links, @handles, #tags or "RT" (the
-    detector reads "#Samsung #Google" as English in a French post)."""
-    if "http" in text or "www." in text:
-        text = _URL.sub(" ", text)
-    if "@" in text or "#" in text or "RT " in text:
-        words = _NOT_LANGUAGE.sub(" ", text)
-        if _ANY_LETTER(words):
-            return words
-    return text
-
-
-_NOT_LANGUAGE = re.compile(r"[@#]\w+|\bRT\b")
-
-
-def _english_or(text: str) -> tuple[str, float]:
-    lang, prob = _langid(_no_urls(text)[:1000])
-    return ("en", 0.5) if lang == "und" else (lang, prob)
-
-
-@cache
-def _known_english() -> frozenset[str]:
-    """Words that are evidence of English: the sentiment lexicons and common English words."""
-    lex = _shipped()
-    return frozenset(w for w in (*_vader(), *lex["words"], *lex["problems"],
-                                 *lex.get("english", ())) if isinstance(w, str) and w.isalpha())
-
-
-# CLD2 answers in its own codes for a few languages; the rest are ISO 639-1 already.
-_CLD2_CODES = {"iw": "he", "jw": "jv", "in": "id", "ji": "yi", "zh-Hant": "zh", "un": "und"}
-
-
-def _langid(text: str) -> tuple[str, float]:
-    """(ISO 639-1 code, confidence) from CLD2, Chromium's compact language detector (pycld2):
-    a trained detector that decides a tweet in ~15 µs, where py3langid took ~200 µs, which on a
-    multilingual stream was most of enrichment's time. 'und' when it cannot tell."""
-    try:
-        reliable, _, details = pycld2.detect(text, bestEffort=True)
-    except (pycld2.error, UnicodeError):  # lone surrogates: still a defined answer
-        return "und", 0.0
-    code, percent = details[0][1], details[0][2]
-    lang = _CLD2_CODES.get(code) or code.split("-")[0]
-    if lang == "und" or not percent:
-        return "und", 0.0
-    confidence = percent / 100 if reliable else percent / 200
-    return (lang, round(confidence, 2)) if confidence >= 0.5 else ("und", 0.0)
+__all__ = ["Enricher", "detect_language", "find_pii", "mask_pii"]  # the pieces callers import

@@ -18,9 +18,9 @@ from starlette.concurrency import run_in_threadpool
 from escapevelocity.adapters.store import schema
 from escapevelocity.adapters.store.sql import ClaimTaken
 from escapevelocity.domain import events as ev
-from escapevelocity.domain.enrich import mask_pii
 from escapevelocity.domain.learn import SIGNALS
 from escapevelocity.domain.org import Member
+from escapevelocity.domain.pii import mask_pii
 from escapevelocity.services import cases as commands
 from escapevelocity.web.auth import check_csrf, member_of, org_of
 from escapevelocity.web.views import CASE_ID, can_see, conversation, fill_template, flash, pop_flash

@@ -20,8 +20,8 @@ from starlette.concurrency import run_in_threadpool
 from escapevelocity.adapters.store.sql import ClaimTaken
 from escapevelocity.domain import cases as projection
 from escapevelocity.domain import permissions as perm
-from escapevelocity.domain.enrich import mask_pii
 from escapevelocity.domain.org import Member
+from escapevelocity.domain.pii import mask_pii
 from escapevelocity.services import annotate, approvals, bulk, cases
 from escapevelocity.services.casetx import CaseError
 from escapevelocity.web.auth import check_csrf, member_of, org_of

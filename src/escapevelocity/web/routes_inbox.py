@@ -9,8 +9,8 @@ from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
 from escapevelocity.domain import cases as projection
-from escapevelocity.domain.enrich import mask_pii
 from escapevelocity.domain.org import Member
+from escapevelocity.domain.pii import mask_pii
 from escapevelocity.web.auth import member_of, org_of
 from escapevelocity.web.views import visible_teams
 

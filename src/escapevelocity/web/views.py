@@ -11,9 +11,9 @@ from typing import Any
 
 import msgspec
 
-from escapevelocity.domain.enrich import mask_pii
 from escapevelocity.domain.org import Member, Organisation
 from escapevelocity.domain.org import visible_teams as org_visible_teams
+from escapevelocity.domain.pii import mask_pii
 from escapevelocity.domain.records import Mention, Signals
 
 CASE_ID = re.compile(r"c[0-9a-f]{12}")  # domain/cases.case_id_for's shape: checked before any query

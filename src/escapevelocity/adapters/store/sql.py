@@ -429,27 +429,21 @@ class SqlStore:
         Queried per channel so the (channel, author_handle, state) index is used.
         """
         out: dict[tuple[str, str], tuple[datetime, str]] = {}
-        by_channel: dict[str, set[str]] = defaultdict(set)
-        for channel, handle in pairs:
-            by_channel[channel].add(handle)
-        if not by_channel:
-            return {}
         states = projection.OPEN_STATES
         since_value = self._dt(since)
         cur = self._cursor(conn)
         try:
-            for channel, handles in by_channel.items():
-                for chunk in _chunks(list(handles), 500):
-                    cur.execute(
-                        "SELECT id, author_handle, last_mention_at FROM cases WHERE channel = "
-                        f"{self._p} AND author_handle IN ({self._marks(len(chunk))}) AND state "
-                        f"IN ({self._marks(len(states))}) AND last_mention_at >= {self._p}",
-                        [channel, *chunk, *states, since_value])
-                    for case_id, handle, last in cur.fetchall():
-                        key = (channel, handle)
-                        at = _dt_out(last)
-                        if key not in out or at > out[key][0]:
-                            out[key] = (at, case_id)
+            for channel, chunk in _handles_by_channel(pairs):
+                cur.execute(
+                    "SELECT id, author_handle, last_mention_at FROM cases WHERE channel = "
+                    f"{self._p} AND author_handle IN ({self._marks(len(chunk))}) AND state "
+                    f"IN ({self._marks(len(states))}) AND last_mention_at >= {self._p}",
+                    [channel, *chunk, *states, since_value])
+                for case_id, handle, last in cur.fetchall():
+                    key = (channel, handle)
+                    at = _dt_out(last)
+                    if key not in out or at > out[key][0]:
+                        out[key] = (at, case_id)
         finally:
             cur.close()
         return {k: v[1] for k, v in out.items()}
@@ -458,23 +452,19 @@ class SqlStore:
                        ) -> dict[tuple[str, str], AuthorHistory]:
         """Per (channel, author): earlier cases, their mentions, and how many the team tagged
         or flagged as abuse (domain/authors.py). Authors with no case are left out."""
-        by_channel: dict[str, set[str]] = defaultdict(set)
-        for channel, handle in pairs:
-            by_channel[channel].add(handle)
         found: dict[tuple[str, str], list[int]] = {}
         cur = self._cursor(conn)
         try:
-            for channel, handles in by_channel.items():
-                for chunk in _chunks(list(handles), 500):
-                    cur.execute(
-                        "SELECT author_handle, mention_count, tags, flags FROM cases WHERE "
-                        f"channel = {self._p} AND author_handle IN "
-                        f"({self._marks(len(chunk))})", [channel, *chunk])
-                    for handle, count, tags, flags in cur.fetchall():
-                        row = found.setdefault((channel, handle), [0, 0, 0])
-                        row[0] += 1
-                        row[1] += count or 0
-                        row[2] += authors.abusive(tags or "", flags or "")
+            for channel, chunk in _handles_by_channel(pairs):
+                cur.execute(
+                    "SELECT author_handle, mention_count, tags, flags FROM cases WHERE "
+                    f"channel = {self._p} AND author_handle IN "
+                    f"({self._marks(len(chunk))})", [channel, *chunk])
+                for handle, count, tags, flags in cur.fetchall():
+                    row = found.setdefault((channel, handle), [0, 0, 0])
+                    row[0] += 1
+                    row[1] += count or 0
+                    row[2] += authors.abusive(tags or "", flags or "")
         finally:
             cur.close()
         return {k: AuthorHistory(cases=v[0], mentions=v[1], abusive=v[2])
@@ -583,6 +573,18 @@ def _case(row: sa.Row) -> dict[str, Any]:
     for k in DT_COLUMNS:
         d[k] = _utc(d[k])
     return d
+
+
+def _handles_by_channel(pairs: Iterable[tuple[str, str]]
+                        ) -> Iterator[tuple[str, list[str]]]:
+    """(channel, up to 500 handles) for (channel, handle) pairs: one IN list per query, so the
+    (channel, author_handle) index of cases is used."""
+    by_channel: dict[str, set[str]] = defaultdict(set)
+    for channel, handle in pairs:
+        by_channel[channel].add(handle)
+    for channel, handles in by_channel.items():
+        for chunk in _chunks(sorted(handles), 500):
+            yield channel, chunk
 
 
 def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
