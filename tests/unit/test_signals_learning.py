@@ -185,7 +185,8 @@ def test_fast_predictions_are_the_numpy_ones():
     three = learn.fit("sentiment",
                       [_reference_features(t, s) for t, s in zip(texts, sig, strict=True)],
                       labels, card)
-    two = learn.train_and_compare("complaint", corrections(), enrich, rules, "rules", 1, NOW)
+    two = learn.train_and_compare("complaint", corrections(), enrich, rules, "rules", 1, NOW,
+                                  vectors_for=None)  # the sparse path; dense: test_embedding
     for model in (three, two, learn.loads(learn.dumps(three))):
         for text, s in zip(texts, sig, strict=True):
             label, p = model.predict(text, s)

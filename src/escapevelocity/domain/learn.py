@@ -9,6 +9,14 @@ hashed ids are memoised, a mention's features are computed once for every model,
 model is unpacked once into a dense table (`_Compiled`). Training uses scikit-learn's logistic
 regression (the optional `learn` extra); nothing here reads or writes storage.
 
+With the optional `embed` extra a model also has a dense part: weights over MiniLM sentence
+vectors (`embedding.embed`, middle and last layers), fitted jointly with the hashed words in
+one regression. Words catch the exact phrases a workspace sees; the vectors catch the same
+complaint said in other words. Computing a vector is a transformer pass, far too slow for one
+mention at a time on the hot path, so `apply_models_many` embeds a whole batch in one call, and
+vectors are remembered per text (`vectors`) so one train or eval run embeds nothing twice.
+Without the extra, learning falls back to words only and says so on the card.
+
 A new model replaces the current one only if it beats it on corrections held back from its
 training (`train_and_compare`); the card records data size, both scores, version and time.
 """
@@ -38,6 +46,8 @@ SIGNALS = {  # signal -> labels it takes; the first is what the rules say when t
     "spam": ("ham", "spam"),
     "relevance": ("relevant", "irrelevant"),
 }
+DENSE_LAYERS = (2, 4, 6)  # MiniLM layers whose mean-pooled outputs a dense part reads
+DENSE_SCALE = 1.0  # the vectors' weight against the unit-length hashed rows when fitting
 HELD_BACK = 0.2  # share of corrections kept out of training to compare models
 MIN_CORRECTIONS = 20  # below this a model is not trained (nothing to compare on)
 
@@ -68,10 +78,17 @@ class ModelCard(msgspec.Struct, frozen=True, omit_defaults=True):
     baseline_name: str = ""
     promoted: bool = False
     note: str = ""
+    features: str = ""  # what the model reads: WORDS or WORDS_AND_VECTORS
+
+
+WORDS = "words only (embed extra not installed)"
+WORDS_AND_VECTORS = "words + MiniLM embeddings"
 
 
 class SignalModel(msgspec.Struct, frozen=True, weakref=True):
-    """Sparse hashed logistic regression: weights[label][feature] over DIM features."""
+    """Sparse hashed logistic regression: weights[label][feature] over DIM features, plus,
+    when fitted with sentence vectors, dense weights over the vector's dimensions. Models
+    stored before the dense part existed have none (the defaults)."""
 
     signal: str
     labels: tuple[str, ...]
@@ -79,6 +96,12 @@ class SignalModel(msgspec.Struct, frozen=True, weakref=True):
     weights: bytes  # float32, len(labels) x len(index) (one row for binary signals)
     bias: tuple[float, ...]
     card: ModelCard
+    dense: bytes = b""  # float32, one row per weight row x the vector's dimensions
+    dense_layers: tuple[int, ...] = ()  # the `embedding.embed` layers the vectors come from
+
+    @property
+    def needs_vectors(self) -> bool:
+        return bool(self.dense)
 
     def _compiled(self) -> _Compiled:
         cached = _COMPILED.get(id(self))
@@ -95,12 +118,20 @@ class SignalModel(msgspec.Struct, frozen=True, weakref=True):
         return self._compiled().scores(distinct(feats))
 
     def predict(self, text: str, signals: Signals) -> tuple[str, float]:
-        """(label, probability of that label)."""
-        return self.predict_ids(feature_ids(text, signals))
+        """(label, probability of that label). One mention: its vector, when the model has a
+        dense part, comes from the per-text memo or a pass of its own (see `predict_many`)."""
+        vec = None
+        if self.needs_vectors:
+            got = vectors([text], self.dense_layers)
+            vec = None if got is None else got[0]
+        return self.predict_ids(feature_ids(text, signals), vec)
 
-    def predict_ids(self, ids: np.ndarray) -> tuple[str, float]:
-        """`predict` on a mention's `feature_ids`, computed once for every model."""
-        s = self._compiled().scores(ids)
+    def predict_ids(self, ids: np.ndarray, vector: np.ndarray | None = None
+                    ) -> tuple[str, float]:
+        """`predict` on a mention's `feature_ids`, computed once for every model, and its
+        sentence vector (ignored by a words-only model; without one, a dense model scores on
+        its words alone)."""
+        s = self._compiled().scores(ids, vector)
         if len(self.labels) == 2 and len(s) == 1:
             x = s[0]
             # the logistic, without overflow for very confident scores
@@ -118,7 +149,7 @@ class _Compiled:
     side (4 MB per label), so a mention's scores are one gather over its ~200 distinct ids:
     no search of the sparse index, no per-call vectors the size of the model."""
 
-    __slots__ = ("bias", "model", "table")
+    __slots__ = ("bias", "dense", "model", "table")
 
     def __init__(self, model: SignalModel) -> None:
         idx = np.frombuffer(model.index, dtype=np.uint32)
@@ -127,15 +158,20 @@ class _Compiled:
         self.table = np.zeros((DIM, w.shape[0]), dtype=np.float32)
         self.table[idx] = w.T
         self.bias = tuple(float(b) for b in model.bias)
+        self.dense = (np.frombuffer(model.dense, dtype=np.float32).reshape(w.shape[0], -1)
+                      if model.dense else None)
 
-    def scores(self, ids: np.ndarray) -> list[float]:
+    def scores(self, ids: np.ndarray, vector: np.ndarray | None = None) -> list[float]:
         n = len(ids)
         if n > len(_ONES):
             total = self.table.take(ids, axis=0).sum(axis=0)
         else:  # a sum over rows as a product with ones: the quickest gather-and-add
             total = _ONES[:n] @ self.table.take(ids, axis=0)
         norm = 1.0 / math.sqrt(max(n, 1))
-        return [t * norm + b for t, b in zip(total.tolist(), self.bias, strict=True)]
+        out = [t * norm + b for t, b in zip(total.tolist(), self.bias, strict=True)]
+        if self.dense is not None and vector is not None:
+            out = [o + d for o, d in zip(out, (self.dense @ vector).tolist(), strict=True)]
+        return out
 
 
 _ONES = np.ones(4096, dtype=np.float32)
@@ -161,6 +197,35 @@ def _sorted_distinct(ids: np.ndarray) -> np.ndarray:
     keep[0] = True
     np.not_equal(ids[1:], ids[:-1], out=keep[1:])
     return ids[keep]
+
+
+# --- sentence vectors -------------------------------------------------------------------------
+
+_VECTORS_MAX = 4096  # ~19 MB of 1152-dim vectors; a train run inserts its held-back rows last
+_VECTORS: dict[tuple[tuple[int, ...], str], np.ndarray] = {}
+
+
+def vectors(texts: Sequence[str], layers: Sequence[int] = DENSE_LAYERS) -> np.ndarray | None:
+    """Sentence vectors for `texts`, in order (`embedding.embed` on `layers`), or None when the
+    embed extra is not installed. Texts already seen come from a bounded memo; the rest, each
+    distinct text once, go through the encoder in one batched call."""
+    from escapevelocity.domain import embedding
+
+    layers = tuple(layers)
+    missing = list(dict.fromkeys(t for t in texts if (layers, t) not in _VECTORS))
+    if missing:
+        try:
+            fresh = embedding.embed(missing, layers)
+        except RuntimeError:  # the embed extra is missing: words only
+            return None
+        for t, v in zip(missing, fresh, strict=True):
+            _remember(_VECTORS, (layers, t), v, _VECTORS_MAX)
+    if not texts:
+        return np.zeros((0, embedding.DIMS * len(layers)), dtype=np.float32)
+    hits = [_VECTORS.get((layers, t)) for t in texts]
+    if any(h is None for h in hits):  # more new texts than the memo holds: embed them again
+        return embedding.embed(list(texts), layers)
+    return np.stack(hits)
 
 
 # --- features -----------------------------------------------------------------------------------
@@ -223,9 +288,10 @@ assert array("i").itemsize == array("I").itemsize == 4  # ids are packed as 32 b
 _C = zlib.crc32(b"c:")  # crc32 runs on: crc32(gram, crc32(b"c:")) == crc32(b"c:" + gram)
 
 
-def _remember(table: dict, key, value):
-    if len(table) >= _CACHE_MAX:
-        for old in list(itertools.islice(table, len(table) - _CACHE_MAX // 2)):
+def _remember(table: dict, key, value, limit: int | None = None):
+    limit = _CACHE_MAX if limit is None else limit  # read at call time (tests shrink it)
+    if len(table) >= limit:
+        for old in list(itertools.islice(table, len(table) - limit // 2)):
             del table[old]
     table[key] = value
     return value
@@ -291,8 +357,12 @@ def _matrix(rows: Sequence[list[int]]):
 
 
 def fit(signal: str, rows: Sequence[list[int]], labels: Sequence[str], card: ModelCard,
-        c: float = 4.0) -> SignalModel:
-    """Logistic regression with balanced class weights over hashed features."""
+        c: float = 4.0, dense: np.ndarray | None = None,
+        dense_layers: tuple[int, ...] = DENSE_LAYERS) -> SignalModel:
+    """Logistic regression with balanced class weights over hashed features and, with `dense`
+    (one sentence vector per row, `vectors`), over the vectors too: one fit, so the words'
+    and the vectors' weights are regularised together (cross-validated on the development
+    sets, this beat averaging two separate models' scores)."""
     try:
         from sklearn.linear_model import LogisticRegression
     except ImportError as exc:  # pragma: no cover - the `learn` extra is missing
@@ -302,6 +372,10 @@ def fit(signal: str, rows: Sequence[list[int]], labels: Sequence[str], card: Mod
     if len(names) < 2:
         raise ValueError(f"{signal}: corrections name only {names}; need two labels to learn")
     x, used = _matrix(rows)
+    if dense is not None:
+        from scipy.sparse import csr_matrix, hstack
+
+        x = hstack([x, csr_matrix(np.asarray(dense, dtype=np.float64) * DENSE_SCALE)]).tocsr()
     y = np.asarray([names.index(label) for label in labels])
     coefs, biases = [], []
     # One-vs-rest liblinear: seconds on thousands of corrections, where multinomial lbfgs over
@@ -312,11 +386,17 @@ def fit(signal: str, rows: Sequence[list[int]], labels: Sequence[str], card: Mod
         coefs.append(clf.coef_[0])
         biases.append(float(clf.intercept_[0]))
     coef = np.asarray(coefs, dtype=np.float32)
+    dense_w = b""
+    if dense is not None:
+        coef, tail = coef[:, :len(used)], coef[:, len(used):] * np.float32(DENSE_SCALE)
+        dense_w = np.ascontiguousarray(tail, dtype=np.float32).tobytes()
     keep = np.abs(coef).max(axis=0) > 1e-6
+    kind = WORDS_AND_VECTORS if dense is not None else WORDS
     return SignalModel(signal=signal, labels=names, index=used[keep].astype(np.uint32).tobytes(),
                        weights=np.ascontiguousarray(coef[:, keep]).tobytes(),
                        bias=tuple(biases),
-                       card=msgspec.structs.replace(card, labels=names))
+                       card=msgspec.structs.replace(card, labels=names, features=kind),
+                       dense=dense_w, dense_layers=dense_layers if dense is not None else ())
 
 
 def _label_order(signal: str) -> Callable[[str], tuple[int, str]]:
@@ -354,14 +434,20 @@ def held_back(key: str) -> bool:
 
 
 Predictor = Callable[[str, Signals], str]
+Vectors = Callable[[Sequence[str]], np.ndarray | None]
 
 
 def train_and_compare(signal: str, corrections: Sequence[Correction],
                       enrich: Callable[[str], Signals], current: Predictor,
-                      current_name: str, version: int, now: datetime) -> SignalModel | ModelCard:
+                      current_name: str, version: int, now: datetime,
+                      vectors_for: Vectors | None = vectors) -> SignalModel | ModelCard:
     """Fit a candidate on the corrections not held back and score it against `current` on the
     held-back ones. If it wins, refit on all of them and return the model (promoted card);
-    otherwise return the card that says why it was not promoted."""
+    otherwise return the card that says why it was not promoted.
+
+    `vectors_for` gives the rows' sentence vectors in batch (None, or a function returning
+    None: words only). The held-back rows are embedded last, so they are still in the memo
+    when `current` (a model with a dense part) predicts them one by one."""
     rows = [c for c in corrections if c.signal == signal and c.text is not None]
     # A correction repeated for the same mention: the last one counts.
     latest: dict[str, Correction] = {}
@@ -381,22 +467,45 @@ def train_and_compare(signal: str, corrections: Sequence[Correction],
     train = [i for i, k in enumerate(keys) if not held_back(k)]
     if not test or len({rows[i].label for i in train}) < 2:
         test, train = train[-max(1, len(train) // 5):], train[:-max(1, len(train) // 5)]
-    candidate = fit(signal, [feats[i] for i in train], [rows[i].label for i in train], card)
+    vecs = _row_vectors(vectors_for, [c.text for c in rows], train, test)
+    candidate = fit(signal, [feats[i] for i in train], [rows[i].label for i in train], card,
+                    dense=None if vecs is None else vecs[train])
     gold = [rows[i].label for i in test]
-    cand = metrics(gold, [candidate.predict(rows[i].text, sig[i])[0] for i in test])
+    cand = metrics(gold, [candidate.predict_ids(distinct(feats[i]),
+                                                None if vecs is None else vecs[i])[0]
+                          for i in test])
     base = metrics(gold, [current(rows[i].text, sig[i]) for i in test])
+    kind = candidate.card.features
     card = msgspec.structs.replace(
-        card, held_back=len(test), metrics=_short(cand), baseline=_short(base))
+        card, held_back=len(test), metrics=_short(cand), baseline=_short(base), features=kind)
     if cand["macro_f1"] <= base["macro_f1"]:
         return msgspec.structs.replace(
             card, trained_on=len(train), labels=candidate.labels, note=(
-                f"kept {current_name}: candidate macro-F1 {cand['macro_f1']:.3f} ≤ "
+                f"kept {current_name}: candidate ({kind}) macro-F1 {cand['macro_f1']:.3f} ≤ "
                 f"{base['macro_f1']:.3f} on {len(test)} held-back corrections"))
-    final = fit(signal, feats, [c.label for c in rows], card)
+    final = fit(signal, feats, [c.label for c in rows], card, dense=vecs)
     return msgspec.structs.replace(final, card=msgspec.structs.replace(
         final.card, trained_on=len(rows), promoted=True, note=(
             f"replaced {current_name}: macro-F1 {cand['macro_f1']:.3f} > {base['macro_f1']:.3f} "
-            f"on {len(test)} held-back corrections")))
+            f"on {len(test)} held-back corrections; {kind}")))
+
+
+def _row_vectors(vectors_for: Vectors | None, texts: Sequence[str], train: Sequence[int],
+                 test: Sequence[int]) -> np.ndarray | None:
+    """Every row's vector (rows in order), the held-back (`test`) rows embedded last; None if
+    there are none to be had. `train` is the training rows; any others count with them."""
+    if vectors_for is None:
+        return None
+    held = set(test)
+    rest = [i for i in range(len(texts)) if i not in held]
+    first = vectors_for([texts[i] for i in rest])
+    last = vectors_for([texts[i] for i in test]) if first is not None else None
+    if first is None or last is None:
+        return None
+    out = np.zeros((len(texts), first.shape[1]), dtype=np.float32)
+    out[rest] = first
+    out[list(test)] = last
+    return out
 
 
 def _short(m: dict) -> dict[str, float]:
@@ -429,16 +538,27 @@ def loads(body: str) -> SignalModel:
     return msgspec.json.decode(zlib.decompress(base64.b64decode(body)), type=SignalModel)
 
 
-def apply_models(models: dict[str, SignalModel], text: str, signals: Signals) -> Signals:
+def apply_models(models: dict[str, SignalModel], text: str, signals: Signals,
+                 vecs: dict[tuple[int, ...], np.ndarray | None] | None = None) -> Signals:
     """Signals with each learned model's answer in place of the rules' one, with confidence and
-    a "because" naming the model."""
+    a "because" naming the model. `vecs`: the mention's sentence vector per layer set, when the
+    caller embedded a batch (`apply_models_many`); otherwise a model with a dense part gets its
+    vector from `vectors` (the memo, or a pass for this one text)."""
+    if vecs is None:
+        vecs = {}
+        for layers in {m.dense_layers for m in models.values() if m.needs_vectors}:
+            got = vectors([text], layers)
+            vecs[layers] = None if got is None else got[0]
     situations = list(signals.situations or (signals.situation,))
     confidence, because = dict(signals.confidence), dict(signals.because)
     label_out, score = signals.sentiment_label, signals.sentiment
     ids = feature_ids(text, signals)  # the same features for every signal's model
     for signal, model in models.items():
-        label, p = model.predict_ids(ids)
+        vec = vecs.get(model.dense_layers) if model.needs_vectors else None
+        label, p = model.predict_ids(ids, vec)
         why = f"learned v{model.card.version} from {model.card.trained_on} corrections ({p:.0%})"
+        if model.needs_vectors and vec is None:
+            why += "; words only, the embed extra is not installed"
         confidence[signal] = round(p, 2)
         if signal == "sentiment":
             if label != label_out:
@@ -462,3 +582,19 @@ def apply_models(models: dict[str, SignalModel], text: str, signals: Signals) ->
     return msgspec.structs.replace(signals, sentiment=score, sentiment_label=label_out,
                                    situation=primary, situations=tuple(situations),
                                    confidence=confidence, because=because)
+
+
+def apply_models_many(models: dict[str, SignalModel], texts: Sequence[str],
+                      signals_list: Sequence[Signals]) -> list[Signals]:
+    """`apply_models` over a batch: the sentence vectors of all the texts are computed in one
+    batched call (only when some model has a dense part), then each mention is answered."""
+    if len(texts) != len(signals_list):
+        raise ValueError(f"{len(texts)} texts but {len(signals_list)} signals")
+    batches: dict[tuple[int, ...], np.ndarray | None] = {}
+    for layers in {m.dense_layers for m in models.values() if m.needs_vectors}:
+        batches[layers] = vectors(texts, layers)
+    out = []
+    for i, (text, signals) in enumerate(zip(texts, signals_list, strict=True)):
+        vecs = {k: None if v is None else v[i] for k, v in batches.items()}
+        out.append(apply_models(models, text, signals, vecs))
+    return out
