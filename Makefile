@@ -11,7 +11,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test,bench,learn]'
+	$(BIN)/pip install -q -e '.[test,bench,learn,embed]'
 	touch $(STAMP)
 
 # Debian Chromium for the browser tests (never `playwright install`: it downloads and fails).
