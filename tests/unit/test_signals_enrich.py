@@ -122,3 +122,21 @@ def test_any_text_gets_a_defined_result(text):
     assert -1 <= s.sentiment <= 1 and s.situations and s.situation == s.situations[0]
     assert s.language and all(0 <= v <= 1 for v in s.confidence.values())
     assert s.because["sentiment"] and s.because["situation"]
+
+
+@pytest.mark.parametrize("text, level", [
+    ("@orbit my order hasn't arrived yet", "no_explicit_reproach"),
+    ("@orbit my order hasn't arrived and I'm so frustrated", "disapproval"),
+    ("@orbit you still haven't replied to my email about the refund", "accusation"),
+    ("@orbit your incompetence is unbelievable, never again", "blame"),
+])
+def test_complaint_severity_levels_with_reasons(text, level):
+    s = sig(text)
+    assert "complaint" in s.situations and s.severity == level, (s.severity, s.because)
+    assert s.because["severity"].startswith(level.replace("_", " ")) or \
+        s.because["severity"].startswith(level)
+
+
+def test_no_severity_without_a_complaint():
+    s = sig("love the new app, thanks!")
+    assert s.severity == "" and "severity" not in s.because

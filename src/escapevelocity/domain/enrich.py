@@ -30,6 +30,7 @@ from escapevelocity.domain.pii import _word_char, find_pii, mask_pii
 from escapevelocity.domain.pii import may_have as may_have_pii
 from escapevelocity.domain.playbook import fold
 from escapevelocity.domain.records import Mention, Signals
+from escapevelocity.domain.severity import severity as complaint_severity
 from escapevelocity.domain.vocabulary import Vocabulary
 
 _CAPS = re.compile(r"\b[A-Z]{3,}\b")
@@ -55,6 +56,9 @@ _MODIFIER_WORDS = frozenset(_MODIFIERS)
 _HEDGES = {"kind": frozenset(["of"]), "sort": frozenset(["of"]), "pretty": frozenset(["much"]),
            "no": frozenset(["matter", "idea", "clue"]),
            "hard": frozenset(["drive", "disk", "copy"])}
+# Time words a negation does not reach: in "hasn't arrived yet" it negates "arrived", and
+# "yet" still says the wait goes on.
+_TEMPORAL = frozenset(["yet", "still", "again", "anymore", "already"])
 # Negation words that do not negate: "nothing but the best", "not only good", "not just fast".
 _NOT_NEGATING = frozenset([("nothing", "but"), ("not", "only"), ("not", "just")])
 
@@ -90,9 +94,10 @@ LABEL_EDGE = POSITIVE_EDGE  # kept for callers that read it
 
 # What the sentiment loop knows of a word (Enricher._entries).
 _Entry = tuple[float, bool, str, str, bool, frozenset[str] | None, bool]
-# What one scan finds: sentiment phrases, situation cues, topics, first sarcasm markers.
+# What one scan finds: sentiment phrases, situation cues, topics, the first sarcasm markers,
+# the first complaint-severity cue per level.
 _Scan = tuple[list[tuple[str, float]], dict[str, list[str]], tuple[str, ...], str | None,
-              str | None]
+              str | None, dict[str, str]]
 
 
 class _FoldTable(dict):
@@ -179,6 +184,9 @@ class Enricher:
         for situation, cues in lex["situations"].items():
             for cue in cues:
                 entries.setdefault(fold(cue), []).append(("situation", situation, 0.0))
+        for level, cues in lex.get("severity", {}).items():
+            for cue in cues:
+                entries.setdefault(fold(cue), []).append(("severity", level, 0.0))
         for topic, phrases in self.vocabulary.products.items():
             for phrase in phrases:
                 entries.setdefault(fold(phrase), []).append(("topic", topic, 0.0))
@@ -213,13 +221,14 @@ class Enricher:
         problem; its SHOUTED form (words longer than two letters); its Capitalised form (a word
         inside a name, "Good Morning America", counts for less; a problem word in Title Case,
         "Flight Delayed", is a report, not a name); whether a negation can flip it (words,
-        not emoji or ":)"); the words that make it a hedge ("kind of"); whether it is a
-        negation that counts on its own when it negates nothing."""
+        not emoji or ":)", nor time words like "yet"); the words that make it a hedge ("kind
+        of"); whether it is a negation that counts on its own when it negates nothing."""
         problems, alone = self.problems, self.negation_alone
         return {tok: (v, tok in problems,
                       tok.upper() if len(tok) > 2 and tok.isalpha() else "",
                       tok.capitalize() if tok.isalpha() and tok not in problems else "",
-                      tok[0].isalpha() or tok[0] == "#", _HEDGES.get(tok), tok in alone)
+                      (tok[0].isalpha() or tok[0] == "#") and tok not in _TEMPORAL,
+                      _HEDGES.get(tok), tok in alone)
                 for tok, v in lookup.items()}
 
     @classmethod
@@ -242,7 +251,7 @@ class Enricher:
         # Accent folding only when there is something to fold (emoji alone need none).
         folded = lower if ascii_text or unicodedata.is_normalized("NFKD", lower) \
             else lower.translate(_FOLD)
-        phrases, cues, topics, sarcasm, irony = self._scan(folded)
+        phrases, cues, topics, sarcasm, irony, marks = self._scan(folded)
         plain = URL.sub(" ", lower) if ("http" in lower or "www." in lower) else lower
         tokens = (WORD_ASCII if ascii_text else WORD).findall(plain)
         score, sentiment_because = self._sentiment(text, lower, tokens, phrases, sarcasm, irony)
@@ -273,13 +282,22 @@ class Enricher:
         language, language_confidence = language_of(text, plain, ascii_text, tokens)
         because = {"sentiment": sentiment_because, "situation": situation_because,
                    "author_class": author_because}
+        if "complaint" in situations:
+            entries, problems = self.entries, self.problems
+            evaluative = next((t for t in tokens if t in entries and entries[t][0] <= -1.5
+                               and t not in problems and not entries[t][6]), None)
+            severity, because["severity"] = complaint_severity(tokens, marks, evaluative,
+                                                               problems)
+        else:
+            severity = ""
         if pii:
             because["pii"] = "found " + ", ".join(pii)
         if topics:
             because["topics"] = "mentions " + ", ".join(topics)
         signals = Signals(
             sentiment=score, sentiment_label=label, situation=situations[0],
-            situations=tuple(situations), author_class=author_class, urgency=urgency,
+            situations=tuple(situations), severity=severity, author_class=author_class,
+            urgency=urgency,
             language=language, pii=pii, topics=topics,
             keywords=tuple(sorted({p for p, _ in phrases})) if phrases else (),
             confidence={"sentiment": _r2(min(1.0, 0.5 + abs(score))),
@@ -304,6 +322,7 @@ class Enricher:
         situations: dict[str, list[str]] = {}
         topics: list[str] = []
         explicit = irony = None
+        marks: dict[str, str] = {}
         n = len(folded)
         for end, (length, items, anywhere) in self.automaton.iter(folded):
             start = end - length + 1
@@ -322,9 +341,11 @@ class Enricher:
                     phrases.append((name, valence))
                 elif kind == "situation":
                     situations.setdefault(name, []).append(folded[start:end + 1])
+                elif kind == "severity":
+                    marks.setdefault(name, folded[start:end + 1])
                 elif name not in topics:
                     topics.append(name)
-        return phrases, situations, tuple(topics), explicit, irony
+        return phrases, situations, tuple(topics), explicit, irony, marks
 
     def _sentiment(self, text: str, lower: str, tokens: list[str],
                    phrases: list[tuple[str, float]], sarcasm: str | None,
@@ -370,7 +391,7 @@ class Enricher:
                     entry = (v, False, "", "", True, None, False)
                 v, is_problem, shout, title, negatable, hedge, alone = entry
                 if alone:
-                    if any(entries[t][0] and t[0].isalpha() and not entries[t][6]
+                    if any(t[0].isalpha() and entries[t][4] and not entries[t][6]
                            for t in tokens[i + 1:i + 4] if t in entries):
                         continue  # it negates the word after it ("not good"): counted there
                     reasons.append((-abs(NEGATION_ALONE), tok))

@@ -57,6 +57,7 @@ class Signals(msgspec.Struct, frozen=True, omit_defaults=True):
     sentiment_label: str  # negative / neutral / positive
     situation: str  # the primary situation
     situations: tuple[str, ...] = ()
+    severity: str = ""  # of a complaint: no_explicit_reproach … blame (domain/severity.py)
     author_class: str = "customer"
     urgency: int = 0  # 0 none … 3 immediate
     language: str = "und"
