@@ -239,6 +239,15 @@ class Enricher:
     # --- the pipeline step --------------------------------------------------------------------
 
     def enrich(self, mention: Mention) -> Signals:
+        signals = self.rules(mention)
+        if self.models:
+            from escapevelocity.domain.learn import apply_models
+
+            signals = apply_models(self.models, (mention.text or "")[:20_000], signals)
+        return signals
+
+    def rules(self, mention: Mention) -> Signals:
+        """The shipped rules' signals, before any learned model."""
         # The hot path (every mention of every channel): one lower-casing, one scan, one
         # tokenisation, and fast paths for what most posts are (no cue, no list, no PII hint).
         text = mention.text or ""
@@ -294,7 +303,7 @@ class Enricher:
             because["pii"] = "found " + ", ".join(pii)
         if topics:
             because["topics"] = "mentions " + ", ".join(topics)
-        signals = Signals(
+        return Signals(
             sentiment=score, sentiment_label=label, situation=situations[0],
             situations=tuple(situations), severity=severity, author_class=author_class,
             urgency=urgency,
@@ -305,15 +314,17 @@ class Enricher:
                         "author_class": 0.9 if "list" in author_because else 0.5,
                         "language": language_confidence},
             because=because)
-        if self.models:
-            from escapevelocity.domain.learn import apply_models
-
-            signals = apply_models(self.models, text, signals)
-        return signals
 
     def enrich_many(self, mentions: Sequence[Mention]) -> list[Signals]:
-        """`enrich` for a batch (ingest, intake, drills, evaluation)."""
-        return [self.enrich(m) for m in mentions]
+        """`enrich` for a batch (ingest, intake, drills, evaluation): the rules per mention,
+        then the learned models over the whole batch, so a model over sentence vectors runs
+        one batched forward pass instead of one per mention."""
+        if not self.models:
+            return [self.enrich(m) for m in mentions]
+        from escapevelocity.domain.learn import apply_models_many
+
+        texts = [(m.text or "")[:20_000] for m in mentions]
+        return apply_models_many(self.models, texts, [self.rules(m) for m in mentions])
 
     def _scan(self, folded: str) -> _Scan:
         """One Aho-Corasick pass: sentiment phrases, situation cues, topics (whole words only)
