@@ -93,3 +93,20 @@ def test_bench_returns_lines():
     assert result["vader_mentions_per_s"] > 0
     longer = result["tweet_length"]
     assert 140 <= longer["mean_chars"] <= 280 and longer["vader_mentions_per_s"] > 0
+
+
+def test_complaint_severity_is_scored_on_the_complaints(tmp_path):
+    rows = [("@orbit my parcel hasn't arrived yet", "complaint", "no_explicit_reproach"),
+            ("@orbit you still haven't replied to my email", "complaint", "accusation"),
+            ("@orbit your incompetence is unbelievable, never again", "complaint", "blame"),
+            ("love the new app", "not_complaint", "non_complaint")]
+    path = tmp_path / "sev.jsonl"
+    path.write_text("".join(json.dumps({"text": t, "label": lab, "severity": sev}) + "\n"
+                            for t, lab, sev in rows))
+    result = runner.invoke(app, ["eval", str(path), "--signal", "severity"])
+    assert result.exit_code == 0, result.output
+    said_ = " ".join(result.output.split())  # Rich wraps lines at the terminal width
+    assert "3 labelled rows, 1 skipped" in said_
+    learned = runner.invoke(app, ["eval", str(path), "--signal", "severity",
+                                  "--learn-from", str(path)])
+    assert learned.exit_code == 1 and "rules only" in " ".join(learned.output.split())

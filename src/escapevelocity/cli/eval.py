@@ -10,14 +10,14 @@ from rich.console import Console
 
 from escapevelocity.cli.common import fail
 
-SIGNAL_NAMES = ("sentiment", "complaint", "spam", "relevance", "crisis")
+SIGNAL_NAMES = ("sentiment", "complaint", "spam", "relevance", "severity", "crisis")
 
 
 def eval_command(
     file: Path = typer.Argument(..., help="labelled posts as JSONL (text, label); for "
                                           "--signal crisis a folder of streams with index.json"),
     signal: str = typer.Option(..., "--signal", "-s",
-                               help="sentiment | complaint | spam | relevance | crisis"),
+                               help="sentiment | complaint | spam | relevance | severity | crisis"),
     learn_from: Path = typer.Option(None, "--learn-from",
                                     help="labelled JSONL fed first as team corrections"),
     report: Path = typer.Option(None, "--report", help="write the full report as JSON here"),

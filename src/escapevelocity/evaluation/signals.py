@@ -26,8 +26,13 @@ from rich.table import Table
 from escapevelocity.domain import learn
 from escapevelocity.domain.enrich import Enricher
 from escapevelocity.domain.records import Author, Mention, Signals
+from escapevelocity.domain.severity import LEVELS
 
-SIGNALS = ("sentiment", "complaint", "spam", "relevance")
+SIGNALS = ("sentiment", "complaint", "spam", "relevance", "severity")
+# Complaint severity is scored on the complaints only (rows whose `severity` is one of the four
+# levels); a complaint the rules missed counts as wrong ("not_complaint"). Rules only: severity
+# is not (yet) a signal the team corrects.
+_SEVERITY_LABELS = (*LEVELS, "not_complaint")
 _AT = datetime(2026, 1, 1, tzinfo=UTC)
 _LABELS = {
     "sentiment": {"negative": "negative", "neg": "negative", "0": "negative",
@@ -67,7 +72,21 @@ def read_rows(path: Path) -> tuple[list[dict], int]:
 
 
 def gold_label(signal: str, row: dict) -> str | None:
+    if signal == "severity":
+        level = str(row.get("severity") or "").strip().lower().replace(" ", "_")
+        return level if level in LEVELS else None
     return _LABELS[signal].get(str(row.get("label")).strip().lower())
+
+
+def predicted(signal: str, signals: Signals) -> str:
+    """Our answer for `signal`, in the labels the gold rows use."""
+    if signal == "severity":
+        return signals.severity or "not_complaint"
+    return learn.rule_label(signal, signals)
+
+
+def _labels(signal: str) -> tuple[str, ...]:
+    return _SEVERITY_LABELS if signal == "severity" else learn.SIGNALS[signal]
 
 
 def mention(text: str, i: int = 0) -> Mention:
@@ -116,6 +135,9 @@ def evaluate(rows: Sequence[dict], signal: str, *, learn_from: Sequence[dict] | 
              enricher: Enricher | None = None, file: str = "", learn_file: str = "") -> dict:
     if signal not in SIGNALS:
         raise ValueError(f"unknown signal {signal!r}; one of {', '.join(SIGNALS)} (or crisis)")
+    if signal == "severity" and learn_from is not None:
+        raise ValueError("severity is scored from the rules only; --learn-from is for "
+                         f"{', '.join(learn.SIGNALS)}")
     enricher = enricher or Enricher()
     skipped = 0
     gold, texts = [], []
@@ -132,8 +154,8 @@ def evaluate(rows: Sequence[dict], signal: str, *, learn_from: Sequence[dict] | 
     for m in mentions[:200]:  # warm caches (language model, lexicons) outside the timing
         enricher.enrich(m)
     signals, rate = _timed(enricher, mentions)
-    rules = [learn.rule_label(signal, s) for s in signals]
-    report["ours"] = {**learn.metrics(gold, rules, learn.SIGNALS[signal]),
+    rules = [predicted(signal, s) for s in signals]
+    report["ours"] = {**learn.metrics(gold, rules, _labels(signal)),
                       "mentions_per_s": rate}
     if signal in ("sentiment", "complaint") and texts:
         vader, rate = _vader_labels(texts, signal)
