@@ -44,7 +44,7 @@ def eval_command(
             raise fail(f"{learn_from}: no such file")
         try:
             result = signals.evaluate_file(file, signal, learn_from)
-        except RuntimeError as exc:  # learning without scikit-learn installed
+        except (RuntimeError, ValueError) as exc:  # no scikit-learn; severity with --learn-from
             raise fail(str(exc)) from None
         if not result["rows"]:
             raise fail(f"{file}: no rows with a {signal} label (need JSON lines with text and "
