@@ -309,7 +309,9 @@ class Enricher:
             urgency=urgency,
             language=language, pii=pii, topics=topics,
             keywords=tuple(sorted({p for p, _ in phrases})) if phrases else (),
-            confidence={"sentiment": _r2(min(1.0, 0.5 + abs(score))),
+            # |score| says how far from neutral a post is, not how often we are right:
+            # at most 90% sure, however strong the words.
+            confidence={"sentiment": _r2(min(0.9, 0.5 + 0.4 * abs(score))),
                         "situation": 0.8 if cues else 0.5,
                         "author_class": 0.9 if "list" in author_because else 0.5,
                         "language": language_confidence},
