@@ -89,9 +89,9 @@ def ingest_batch(store: SqlStore, triager: Triager, now: datetime,
         known = store.mention_cases(
             conn, [(m.channel, m.source_id) for m in batch]
             + [(m.channel, m.in_reply_to) for m in batch if m.in_reply_to])
-        by_author = store.open_cases_by_author(
-            conn, {(m.channel, m.author.handle) for m in batch}, now - FOLLOW_UP_WINDOW)
-        history = store.author_history(conn, {(m.channel, m.author.handle) for m in batch})
+        authors = {(m.channel, m.author.handle) for m in batch}
+        by_author = store.open_cases_by_author(conn, authors, now - FOLLOW_UP_WINDOW)
+        history = store.author_history(conn, authors)
         vips = triager.enricher.vocabulary.vips
         state = routing_state(store, conn, now, triager.playbook, away_after=away_after)
         backlog = Backlog(store, conn)
@@ -104,7 +104,10 @@ def ingest_batch(store: SqlStore, triager: Triager, now: datetime,
         triage = triager.triage
         given = signals  # enriched already by the caller (crisis mode saw them first)
         if given is None:  # one batch for the enricher: learned models run batched
-            fresh = {m.key: m for m in batch if m.key not in stored}
+            fresh: dict[str, Mention] = {}
+            for m in batch:  # the first of a repeated key is the one ingested
+                if m.key not in stored:
+                    fresh.setdefault(m.key, m)
             computed = dict(zip(fresh, triager.signals_many(list(fresh.values())),
                                 strict=True))
         for i, m in enumerate(batch):
