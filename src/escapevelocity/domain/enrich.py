@@ -174,6 +174,10 @@ class Enricher:
         # What the sentiment loop needs of each word, computed once (one table for posts to
         # someone, one for posts to everyone; see lookup_broadcast).
         self.entries = self._entries(self.lookup)
+        # Words that judge (strongly negative, not a problem report, not a negation): what
+        # makes a complaint a disapproval rather than a report (domain/severity.py).
+        self.evaluative = frozenset(t for t, e in self.entries.items()
+                                    if e[0] <= -1.5 and not e[1] and not e[6])
         self.entries_broadcast = self._entries(self.lookup_broadcast)
         # ONE Aho-Corasick automaton for every phrase: sentiment phrases, situation cues and the
         # workspace's topics; a phrase's value carries all its roles, so one pass finds all.
@@ -292,11 +296,11 @@ class Enricher:
         because = {"sentiment": sentiment_because, "situation": situation_because,
                    "author_class": author_because}
         if "complaint" in situations:
-            entries, problems = self.entries, self.problems
-            evaluative = next((t for t in tokens if t in entries and entries[t][0] <= -1.5
-                               and t not in problems and not entries[t][6]), None)
+            judging = self.evaluative
+            evaluative = None if judging.isdisjoint(tokens) else \
+                next(t for t in tokens if t in judging)
             severity, because["severity"] = complaint_severity(tokens, marks, evaluative,
-                                                               problems)
+                                                               self.problems)
         else:
             severity = ""
         if pii:
@@ -404,11 +408,13 @@ class Enricher:
                     entry = (v, False, "", "", True, None, False)
                 v, is_problem, shout, title, negatable, hedge, alone = entry
                 if alone:
-                    if any(t[0].isalpha() and entries[t][4] and not entries[t][6]
-                           for t in tokens[i + 1:i + 4] if t in entries):
-                        continue  # it negates the word after it ("not good"): counted there
-                    reasons.append((-abs(NEGATION_ALONE), tok))
-                    neg += NEGATION_ALONE
+                    for t in tokens[i + 1:i + 4]:
+                        after = entries.get(t)
+                        if after is not None and after[4] and not after[6] and t[0].isalpha():
+                            break  # it negates the word after it ("not good"): counted there
+                    else:
+                        reasons.append((-abs(NEGATION_ALONE), tok))
+                        neg += NEGATION_ALONE
                     continue
                 if hedge is not None and i + 1 < len(tokens) and tokens[i + 1] in hedge:
                     continue  # "kind of", "pretty much", "no matter": a hedge, not a sentiment

@@ -41,18 +41,19 @@ def severity(tokens: list[str], marks: dict[str, str], evaluative: str | None,
     (`marks`: level -> first cue), its first evaluative negative word if any ("frustrated",
     "awful": a judgement, where "delayed" or "broken" only report a problem), and the
     lexicon's problem words."""
+    # Set tests first (in C); a word is looked for only when one is there.
     to_company = not SECOND_PERSON.isdisjoint(tokens)
     if "blame" in marks:
         return "blame", f"blame: '{marks['blame']}'"
-    judged = next((t for t in tokens if t in JUDGEMENTS), None)
+    judged = None if JUDGEMENTS.isdisjoint(tokens) else \
+        next(t for t in tokens if t in JUDGEMENTS)
     if judged and to_company:
         return "blame", f"blame: '{judged}' said to the company"
     if "accusation" in marks:
         return "accusation", f"accusation: '{marks['accusation']}'"
-    if to_company:
-        failed = next((t for t in tokens if t in FAILURE_WORDS or t in problems), None)
-        if failed:
-            return "accusation", f"accusation: the company's '{failed}'"
+    if to_company and not (FAILURE_WORDS.isdisjoint(tokens) and problems.isdisjoint(tokens)):
+        failed = next(t for t in tokens if t in FAILURE_WORDS or t in problems)
+        return "accusation", f"accusation: the company's '{failed}'"
     if judged or evaluative:
         return "disapproval", f"disapproval: '{judged or evaluative}'"
     return "no_explicit_reproach", "no explicit reproach: a problem reported, nobody judged"
