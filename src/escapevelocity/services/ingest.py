@@ -90,8 +90,7 @@ def ingest_batch(store: SqlStore, triager: Triager, now: datetime,
             conn, [(m.channel, m.source_id) for m in batch]
             + [(m.channel, m.in_reply_to) for m in batch if m.in_reply_to])
         authors = {(m.channel, m.author.handle) for m in batch}
-        by_author = store.open_cases_by_author(conn, authors, now - FOLLOW_UP_WINDOW)
-        history = store.author_history(conn, authors)
+        by_author, history = store.author_cases(conn, authors, now - FOLLOW_UP_WINDOW)
         vips = triager.enricher.vocabulary.vips
         state = routing_state(store, conn, now, triager.playbook, away_after=away_after)
         backlog = Backlog(store, conn)

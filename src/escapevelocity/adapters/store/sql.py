@@ -424,51 +424,47 @@ class SqlStore:
 
     def open_cases_by_author(self, conn: Connection, pairs: Iterable[tuple[str, str]],
                              since: datetime) -> dict[tuple[str, str], str]:
-        """The newest open case per (channel, author) touched since `since`.
-
-        Queried per channel so the (channel, author_handle, state) index is used.
-        """
-        out: dict[tuple[str, str], tuple[datetime, str]] = {}
-        states = projection.OPEN_STATES
-        since_value = self._dt(since)
-        cur = self._cursor(conn)
-        try:
-            for channel, chunk in _handles_by_channel(pairs):
-                cur.execute(
-                    "SELECT id, author_handle, last_mention_at FROM cases WHERE channel = "
-                    f"{self._p} AND author_handle IN ({self._marks(len(chunk))}) AND state "
-                    f"IN ({self._marks(len(states))}) AND last_mention_at >= {self._p}",
-                    [channel, *chunk, *states, since_value])
-                for case_id, handle, last in cur.fetchall():
-                    key = (channel, handle)
-                    at = _dt_out(last)
-                    if key not in out or at > out[key][0]:
-                        out[key] = (at, case_id)
-        finally:
-            cur.close()
-        return {k: v[1] for k, v in out.items()}
+        """The newest open case per (channel, author) touched since `since`."""
+        return self.author_cases(conn, pairs, since)[0]
 
     def author_history(self, conn: Connection, pairs: Iterable[tuple[str, str]]
                        ) -> dict[tuple[str, str], AuthorHistory]:
         """Per (channel, author): earlier cases, their mentions, and how many the team tagged
         or flagged as abuse (domain/authors.py). Authors with no case are left out."""
+        return self.author_cases(conn, pairs, None)[1]
+
+    def author_cases(self, conn: Connection, pairs: Iterable[tuple[str, str]],
+                     since: datetime | None
+                     ) -> tuple[dict[tuple[str, str], str], dict[tuple[str, str], AuthorHistory]]:
+        """What ingest needs to know of a batch's authors, in one query per channel (the
+        (channel, author_handle) index of cases): per (channel, author), the newest open case
+        touched since `since` (the one a new post joins), and the author's history."""
+        newest: dict[tuple[str, str], tuple[datetime, str]] = {}
         found: dict[tuple[str, str], list[int]] = {}
+        open_states = frozenset(projection.OPEN_STATES)
         cur = self._cursor(conn)
         try:
             for channel, chunk in _handles_by_channel(pairs):
                 cur.execute(
-                    "SELECT author_handle, mention_count, tags, flags FROM cases WHERE "
-                    f"channel = {self._p} AND author_handle IN "
+                    "SELECT id, author_handle, state, last_mention_at, mention_count, tags, "
+                    f"flags FROM cases WHERE channel = {self._p} AND author_handle IN "
                     f"({self._marks(len(chunk))})", [channel, *chunk])
-                for handle, count, tags, flags in cur.fetchall():
-                    row = found.setdefault((channel, handle), [0, 0, 0])
+                for case_id, handle, state, last, count, tags, flags in cur.fetchall():
+                    key = (channel, handle)
+                    row = found.setdefault(key, [0, 0, 0])
                     row[0] += 1
                     row[1] += count or 0
                     row[2] += authors.abusive(tags or "", flags or "")
+                    if since is None or state not in open_states or last is None:
+                        continue
+                    at = _dt_out(last)
+                    if at >= since and (key not in newest or at > newest[key][0]):
+                        newest[key] = (at, case_id)
         finally:
             cur.close()
-        return {k: AuthorHistory(cases=v[0], mentions=v[1], abusive=v[2])
-                for k, v in found.items()}
+        return ({k: v[1] for k, v in newest.items()},
+                {k: AuthorHistory(cases=v[0], mentions=v[1], abusive=v[2])
+                 for k, v in found.items()})
 
     def try_claim(self, conn: Connection, case_id: str, member: str, until: datetime,
                   now: datetime) -> bool:
