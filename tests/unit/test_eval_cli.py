@@ -110,3 +110,12 @@ def test_complaint_severity_is_scored_on_the_complaints(tmp_path):
     learned = runner.invoke(app, ["eval", str(path), "--signal", "severity",
                                   "--learn-from", str(path)])
     assert learned.exit_code == 1 and "rules only" in " ".join(learned.output.split())
+
+
+def test_a_json_report_is_written_by_default(tmp_path, monkeypatch):
+    monkeypatch.setenv("EV_VAR_DIR", str(tmp_path / "var"))
+    data = write(tmp_path / "posts.jsonl", 30, seed=7)
+    result = runner.invoke(app, ["eval", str(data), "--signal", "sentiment"])
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "var" / "eval" / "posts-sentiment.json").read_text())
+    assert report["rows"] == 30 and "macro_f1" in report["ours"]

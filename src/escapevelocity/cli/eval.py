@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import typer
@@ -20,7 +21,9 @@ def eval_command(
                                help="sentiment | complaint | spam | relevance | severity | crisis"),
     learn_from: Path = typer.Option(None, "--learn-from",
                                     help="labelled JSONL fed first as team corrections"),
-    report: Path = typer.Option(None, "--report", help="write the full report as JSON here"),
+    report: Path = typer.Option(None, "--report",
+                                help="where the full JSON report goes (default: "
+                                     "$EV_VAR_DIR/eval/FILE-SIGNAL.json)"),
 ) -> None:
     """Macro-recall, macro-F1, accuracy, confusion matrix and mentions/s, with vaderSentiment
     measured in the same run. With --learn-from, DEV's labels are learned as corrections first
@@ -50,10 +53,11 @@ def eval_command(
             raise fail(f"{file}: no rows with a {signal} label (need JSON lines with text and "
                        "label)")
         signals.render(result, console)
-    if report is not None:
-        report.parent.mkdir(parents=True, exist_ok=True)
-        report.write_text(json.dumps(result, indent=1, default=str))
-        console.print(f"report written to {report}")
+    if report is None:
+        report = Path(os.environ.get("EV_VAR_DIR", "var")) / "eval" / f"{file.stem}-{signal}.json"
+    report.parent.mkdir(parents=True, exist_ok=True)
+    report.write_text(json.dumps(result, indent=1, default=str))
+    console.print(f"report written to {report}")
 
 
 def register(app: typer.Typer) -> None:
