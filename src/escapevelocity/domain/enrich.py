@@ -1,5 +1,7 @@
-"""Enrichment: derive Signals (sentiment, situation, who is asking, urgency, language, PII,
-topics) from one Mention. Pure, fast, and explained: every signal carries a short "because".
+"""Enrichment: derive Signals (sentiment, situation, complaint severity, who is asking,
+urgency, language, PII, topics) from one Mention. Pure, fast, and explained: every signal
+carries a short "because" (docs/signals.md). The lexicons and the tokeniser live in
+lexicons.py, PII in pii.py, language in language.py, severity in severity.py.
 
 The fast path is one lower-casing, one word regex (its tokens serve sentiment and language)
 and one Aho-Corasick pass over the text for every lexicon phrase (customer-service phrases,
