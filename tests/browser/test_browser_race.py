@@ -44,6 +44,10 @@ def test_two_members_race_for_one_case_and_only_one_reply_is_sent(browser, serve
     winner.fill("#reply-text", "Sorry Dee, we have refunded the second charge.")
     winner.click("text=Send public reply")
     expect(winner.locator("text=Reply recorded")).to_be_visible()
+    # The reply's own events come back over the live stream and refresh the panel; the
+    # outcome the member was shown must survive that refresh.
+    winner.wait_for_timeout(1_500)
+    expect(winner.locator("text=Reply recorded")).to_be_visible()
     with server.workspace.store.begin() as conn:
         events = server.workspace.store.case_events(conn, case_id)
     replies = [e for e in events if e.kind == "replied"]

@@ -49,6 +49,28 @@
   let timer = null;
   let pending = new Set();
 
+  // The outcome of the member's last action ("Reply recorded", a refusal) is shown once; a
+  // live refresh of the panel (the only GET that swaps #case) must not wipe it away. It is
+  // read from the panel at swap time, so a refresh that started before the action's answer
+  // arrived keeps it too.
+  let outcome = [];
+  body.addEventListener("htmx:beforeSwap", function (e) {
+    const d = e.detail;
+    if (d.target && d.target.id === "case" && d.requestConfig && d.requestConfig.verb === "get") {
+      outcome = Array.from(d.target.querySelectorAll(".flash.ok, .flash.error"))
+        .map(function (f) { return f.outerHTML; });
+    }
+  });
+  body.addEventListener("htmx:afterSwap", function () {
+    if (!outcome.length) return;
+    const kept = outcome;
+    outcome = [];
+    const fresh = document.getElementById("case");
+    const head = fresh && fresh.querySelector(".case-head");
+    if (!head || fresh.querySelector(".flash.ok, .flash.error")) return;
+    kept.forEach(function (html) { head.insertAdjacentHTML("beforeend", html); });
+  });
+
   function refresh() {
     timer = null;
     const changed = pending;
