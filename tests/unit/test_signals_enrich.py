@@ -140,3 +140,15 @@ def test_complaint_severity_levels_with_reasons(text, level):
 def test_no_severity_without_a_complaint():
     s = sig("love the new app, thanks!")
     assert s.severity == "" and "severity" not in s.because
+
+
+@pytest.mark.parametrize("text", ["@orbit my bill is wrong", "how do I change my plan?",
+                                  "love it, thank you so much", "ugh, what a day",
+                                  "nice weather today", "@orbit why is it down? awful"])
+def test_the_no_cue_fast_path_gives_the_full_answer(text):
+    """_plain_situations is _situations for a post with no cue by a non-bot: kept in step."""
+    for score, label in ((-0.5, "negative"), (0.0, "neutral"), (0.6, "positive")):
+        for topics in ((), ("billing",)):
+            lower = text.lower()
+            assert E._plain_situations(lower, label, score, topics) == \
+                E._situations(lower, label, score, {}, topics, "customer")

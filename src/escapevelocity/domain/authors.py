@@ -3,7 +3,7 @@ a troll the team has already tagged as abusive.
 
 Identities cannot be confirmed, so history is the strongest evidence a workspace has: the same
 handle on the same channel, and what the team said about its earlier cases. `with_history` is
-pure: the store reads the history (`SqlStore.author_history`), ingest applies it after the
+pure: the store reads the history (`SqlStore.author_cases`), ingest applies it after the
 rules have enriched the mention, and the playbook sees it as `Context.author_history` and
 `Context.vip`.
 """

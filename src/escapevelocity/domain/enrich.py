@@ -35,6 +35,7 @@ from escapevelocity.domain.records import Mention, Signals
 from escapevelocity.domain.severity import severity as complaint_severity
 from escapevelocity.domain.vocabulary import Vocabulary
 
+MAX_TEXT = 20_000  # characters of a post that enrichment (and a learned model) reads
 _CAPS = re.compile(r"\b[A-Z]{3,}\b")
 NEGATIONS = frozenset(["not", "no", "never", "none", "nobody", "nothing", "neither", "nor",
                        "cannot", "can't", "don't", "doesn't", "didn't", "isn't", "wasn't", "aren't",
@@ -249,7 +250,7 @@ class Enricher:
         if self.models:
             from escapevelocity.domain.learn import apply_models
 
-            signals = apply_models(self.models, (mention.text or "")[:20_000], signals)
+            signals = apply_models(self.models, (mention.text or "")[:MAX_TEXT], signals)
         return signals
 
     def rules(self, mention: Mention) -> Signals:
@@ -257,8 +258,8 @@ class Enricher:
         # The hot path (every mention of every channel): one lower-casing, one scan, one
         # tokenisation, and fast paths for what most posts are (no cue, no list, no PII hint).
         text = mention.text or ""
-        if len(text) > 20_000:  # bounded work for hostile sizes; the edge limits text anyway
-            text = text[:20_000]
+        if len(text) > MAX_TEXT:  # bounded work for hostile sizes; the edge limits text anyway
+            text = text[:MAX_TEXT]
         lower = text.lower()
         if "\u2019" in lower:  # typographic apostrophes: "don’t" is "don't"
             lower = lower.replace("\u2019", "'")
@@ -274,12 +275,7 @@ class Enricher:
                  else "neutral")
         pii = find_pii(text) if may_have_pii(text, ascii_text) else ()
         author = mention.author
-        if self.any_list or author.bio or (cues and "spam" in cues):
-            author_class, author_because = self._author(mention, cues)
-        elif author.followers >= 10_000:
-            author_class, author_because = "influencer", f"{author.followers:,} followers"
-        else:
-            author_class, author_because = "customer", "default: nothing says otherwise"
+        author_class, author_because = self._author(mention, cues)
         if cues or author_class == "bot":
             situations, situation_because = self._situations(lower, label, score, cues, topics,
                                                              author_class)
@@ -331,7 +327,7 @@ class Enricher:
             return [self.enrich(m) for m in mentions]
         from escapevelocity.domain.learn import apply_models_many
 
-        texts = [(m.text or "")[:20_000] for m in mentions]
+        texts = [(m.text or "")[:MAX_TEXT] for m in mentions]
         return apply_models_many(self.models, texts, [self.rules(m) for m in mentions])
 
     def _scan(self, folded: str) -> _Scan:
@@ -520,9 +516,10 @@ class Enricher:
 
     def _author(self, mention: Mention, hits: dict[str, list[str]]) -> tuple[str, str]:
         a = mention.author
-        handle = a.handle.lower().lstrip("@")
         v = self.vocabulary
-        cls = self.listed.get(handle)
+        # Most workspaces list few handles: the handle is normalised only when a list exists.
+        handle = a.handle.lower().lstrip("@") if self.any_list else ""
+        cls = self.listed.get(handle) if handle else None
         if cls is not None:
             return cls, f"@{handle} is on the workspace's {cls} list"
         if a.bio:
@@ -530,9 +527,9 @@ class Enricher:
             cue = next((c for c in v.media_bio_cues if c in bio), None)
             if cue:
                 return "journalist", f"bio says '{cue}'"
-        if "spam" in hits and a.followers < 100:
+        if hits and "spam" in hits and a.followers < 100:
             return "bot", "spam pattern from a low-reach account"
-        if handle in v.customers:
+        if handle and handle in v.customers:
             return "customer", "known customer"
         if a.followers >= 10_000:
             return "influencer", f"{a.followers:,} followers"

@@ -427,12 +427,6 @@ class SqlStore:
         """The newest open case per (channel, author) touched since `since`."""
         return self.author_cases(conn, pairs, since)[0]
 
-    def author_history(self, conn: Connection, pairs: Iterable[tuple[str, str]]
-                       ) -> dict[tuple[str, str], AuthorHistory]:
-        """Per (channel, author): earlier cases, their mentions, and how many the team tagged
-        or flagged as abuse (domain/authors.py). Authors with no case are left out."""
-        return self.author_cases(conn, pairs, None)[1]
-
     def author_cases(self, conn: Connection, pairs: Iterable[tuple[str, str]],
                      since: datetime | None
                      ) -> tuple[dict[tuple[str, str], str], dict[tuple[str, str], AuthorHistory]]:
