@@ -152,3 +152,12 @@ def test_the_no_cue_fast_path_gives_the_full_answer(text):
             lower = text.lower()
             assert E._plain_situations(lower, label, score, topics) == \
                 E._situations(lower, label, score, {}, topics, "customer")
+
+
+def test_a_swear_word_before_a_sentiment_word_only_intensifies_it():
+    # VADER's rule: a booster scales the next word and has no valence of its own there.
+    excited = sig("just got tickets and I am so fucking excited")
+    assert excited.sentiment_label == "positive", excited.because
+    assert "fucking" not in excited.because["sentiment"]
+    assert sig("so fucking rude").sentiment < sig("so rude").sentiment
+    assert sig("@shop that was bloody").sentiment < 0  # nothing after it to scale: its own valence

@@ -416,6 +416,10 @@ class Enricher:
                     continue
                 if hedge is not None and i + 1 < len(tokens) and tokens[i + 1] in hedge:
                     continue  # "kind of", "pretty much", "no matter": a hedge, not a sentiment
+                if tok in BOOSTERS and i + 1 < len(tokens):
+                    after = entries.get(tokens[i + 1])
+                    if after is not None and after[4]:
+                        continue  # "so fucking excited", "super helpful": it scales the next word
                 scale = 1.0
                 if modifiers is not None and negatable:
                     for j in range(i - 3 if i > 3 else 0, i):
