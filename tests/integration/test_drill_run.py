@@ -43,7 +43,9 @@ def outage_drill(tmp_path_factory):
 
 def test_the_scorecard_of_a_full_drill(outage_drill):
     drill, card = outage_drill
-    assert drill.wall_seconds < 45
+    # About 30 s alone; a guard against a drill that stalls or runs at real time, loose enough
+    # for a loaded CI machine (45 s once failed at 56 s there). Speed is for benchmarks.
+    assert drill.wall_seconds < 120
     assert card.detected and card.detected_in_time
     assert 0 <= card.detection_delay_min <= 120
     assert card.peak_level in ("crisis2", "crisis3")
