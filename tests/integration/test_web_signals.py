@@ -34,6 +34,13 @@ def test_signals_page_and_a_correction(app, workspace):
                         follow_redirects=False)
         assert r.status_code == 303
         assert learning.correction_counts(workspace.store) == {"complaint": {"complaint": 1}}
+        # what the rules said is read from the stored mention, for the signal corrected
+        assert [c.rule_label for c in learning.corrections(workspace.store)] == ["not_complaint"]
+        severity = client.post("/signals/corrections", data={
+            "case_id": case_id, "signal": "severity", "label": "blame", "was": "neutral",
+            "csrf": csrf}, follow_redirects=False)
+        assert severity.status_code == 303
+        assert learning.corrections(workspace.store)[-1].rule_label == "no_explicit_reproach"
         bad = client.post("/signals/corrections", data={"case_id": case_id, "signal": "mood",
                                                         "label": "x", "csrf": csrf})
         assert bad.status_code == 422

@@ -209,3 +209,38 @@ def test_several_models_score_one_feature_computation():
     out = learn.apply_models({"complaint": model, "spam": spam}, "my zorp is zorped", s)
     assert out.situations[0] == "spam" and "complaint" in out.situations
     assert out.confidence["complaint"] == out.confidence["spam"]
+
+
+def test_a_severity_model_answers_for_complaints_only():
+    rnd = random.Random(5)
+    rows = []
+    for i in range(120):
+        blame = i % 2 == 0
+        text = "@orbit my flight was cancelled" + (" flurb" if blame else "") + f" #{i}"
+        rows.append(learn.Correction(signal="severity", text=text, key=f"s{i}",
+                                     label="blame" if blame else "no_explicit_reproach"))
+    rnd.shuffle(rows)
+
+    def rules_severity(_text, signals):
+        return learn.rule_label("severity", signals)
+
+    model = learn.train_and_compare("severity", rows, enrich, rules_severity, "shipped rules",
+                                    version=1, now=NOW)
+    assert isinstance(model, learn.SignalModel)
+    assert set(model.labels) == {"blame", "no_explicit_reproach"}  # the labels it was taught
+    learned = Enricher(models={"severity": model})
+    s = learned.enrich(mention("@orbit my flight was cancelled flurb again"))
+    assert s.severity == "blame" and "learned v1" in s.because["severity"]
+    assert 0.5 <= s.confidence["severity"] <= 1
+    assert learned.enrich(mention("@orbit my flight was cancelled")).severity == \
+        "no_explicit_reproach"
+    praise = learned.enrich(mention("lovely flight flurb, thanks"))
+    assert "complaint" not in praise.situations and praise.severity == ""
+    assert "severity" not in praise.because
+
+
+def test_a_complaint_found_by_a_model_gets_a_severity():
+    model = learn.train_and_compare("complaint", corrections(), enrich, rules, "shipped rules",
+                                    version=1, now=NOW)
+    s = Enricher(models={"complaint": model}).enrich(mention("my zorp is zorped"))
+    assert "complaint" in s.situations and s.severity in learn.SIGNALS["severity"]

@@ -47,7 +47,7 @@ def eval_command(
             raise fail(f"{learn_from}: no such file")
         try:
             result = signals.evaluate_file(file, signal, learn_from)
-        except (RuntimeError, ValueError) as exc:  # no scikit-learn; severity with --learn-from
+        except (RuntimeError, ValueError) as exc:  # no scikit-learn; an unknown signal
             raise fail(str(exc)) from None
         if not result["rows"]:
             raise fail(f"{file}: no rows with a {signal} label (need JSON lines with text and "

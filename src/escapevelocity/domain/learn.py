@@ -38,6 +38,7 @@ import msgspec
 import numpy as np
 
 from escapevelocity.domain.records import Signals
+from escapevelocity.domain.severity import LEVELS as SEVERITY_LEVELS
 
 DIM = 1 << 20  # hashed feature space
 SIGNALS = {  # signal -> labels it takes; the first is what the rules say when they say nothing
@@ -45,6 +46,9 @@ SIGNALS = {  # signal -> labels it takes; the first is what the rules say when t
     "complaint": ("not_complaint", "complaint"),
     "spam": ("ham", "spam"),
     "relevance": ("relevant", "irrelevant"),
+    # How hard a complaint is; a model for it answers only for mentions that are complaints
+    # (after the complaint model, when there is one).
+    "severity": SEVERITY_LEVELS,
 }
 DENSE_LAYERS = (2, 4, 6)  # MiniLM layers whose mean-pooled outputs a dense part reads
 DENSE_SHARE = 0.5  # the vectors' regression's share of a model's scores (the words': the rest)
@@ -533,6 +537,8 @@ def rule_label(signal: str, signals: Signals) -> str:
     if signal == "relevance":
         return ("irrelevant" if {"off_topic", "spam"} & set(signals.situations)
                 else "relevant")
+    if signal == "severity":  # a post the rules did not take for a complaint: the mildest
+        return signals.severity or SEVERITY_LEVELS[0]
     raise ValueError(f"unknown signal {signal!r}; known: {', '.join(SIGNALS)}")
 
 
@@ -560,13 +566,21 @@ def apply_models(models: dict[str, SignalModel], text: str, signals: Signals,
     situations = list(signals.situations or (signals.situation,))
     confidence, because = dict(signals.confidence), dict(signals.because)
     label_out, score = signals.sentiment_label, signals.sentiment
+    severity = signals.severity
     ids = feature_ids(text, signals)  # the same features for every signal's model
-    for signal, model in models.items():
+
+    def answer(model: SignalModel) -> tuple[str, float, str]:
         vec = vecs.get(model.dense_layers) if model.needs_vectors else None
         label, p = model.predict_ids(ids, vec)
         why = f"learned v{model.card.version} from {model.card.trained_on} corrections ({p:.0%})"
         if model.needs_vectors and vec is None:
             why += "; words only, the embed extra is not installed"
+        return label, p, why
+
+    for signal, model in models.items():
+        if signal == "severity":
+            continue  # below, once the complaint model has said whether it is a complaint
+        label, p, why = answer(model)
         confidence[signal] = round(p, 2)
         if signal == "sentiment":
             if label != label_out:
@@ -586,10 +600,20 @@ def apply_models(models: dict[str, SignalModel], text: str, signals: Signals,
         because[signal] = f"{label}: {why}"
     if not situations:
         situations = ["other"]
+    if "complaint" not in situations:
+        severity = ""
+        because.pop("severity", None)
+    elif "severity" in models:
+        severity, p, why = answer(models["severity"])
+        confidence["severity"] = round(p, 2)
+        because["severity"] = f"{severity.replace('_', ' ')}: {why}"
+    elif not severity:  # the complaint model found a complaint the rules did not
+        severity = SEVERITY_LEVELS[0]
+        because["severity"] = "no explicit reproach: no cue read (a complaint by the model)"
     primary = situations[0]
     return msgspec.structs.replace(signals, sentiment=score, sentiment_label=label_out,
                                    situation=primary, situations=tuple(situations),
-                                   confidence=confidence, because=because)
+                                   severity=severity, confidence=confidence, because=because)
 
 
 def apply_models_many(models: dict[str, SignalModel], texts: Sequence[str],

@@ -30,8 +30,9 @@ from escapevelocity.domain.severity import LEVELS
 
 SIGNALS = ("sentiment", "complaint", "spam", "relevance", "severity")
 # Complaint severity is scored on the complaints only (rows whose `severity` is one of the four
-# levels); a complaint the rules missed counts as wrong ("not_complaint"). Rules only: severity
-# is not (yet) a signal the team corrects.
+# levels); a complaint the rules (or the learned complaint model) missed counts as wrong
+# ("not_complaint"). Learning severity feeds the rows' complaint labels as corrections too: a
+# member who sets a complaint's severity has said it is a complaint.
 _SEVERITY_LABELS = (*LEVELS, "not_complaint")
 _AT = datetime(2026, 1, 1, tzinfo=UTC)
 _LABELS = {
@@ -135,9 +136,6 @@ def evaluate(rows: Sequence[dict], signal: str, *, learn_from: Sequence[dict] | 
              enricher: Enricher | None = None, file: str = "", learn_file: str = "") -> dict:
     if signal not in SIGNALS:
         raise ValueError(f"unknown signal {signal!r}; one of {', '.join(SIGNALS)} (or crisis)")
-    if signal == "severity" and learn_from is not None:
-        raise ValueError("severity is scored from the rules only; --learn-from is for "
-                         f"{', '.join(learn.SIGNALS)}")
     enricher = enricher or Enricher()
     skipped = 0
     gold, texts = [], []
@@ -164,15 +162,20 @@ def evaluate(rows: Sequence[dict], signal: str, *, learn_from: Sequence[dict] | 
     if learn_from is not None:
         started = time.process_time()
         result = learn_model(enricher, signal, learn_from)
+        models = {signal: result} if isinstance(result, learn.SignalModel) else {}
+        if signal == "severity" and models:
+            complaint = learn_model(enricher, "complaint", learn_from)
+            if isinstance(complaint, learn.SignalModel):
+                models = {"complaint": complaint, **models}
+                report["learning_complaint"] = _card_dict(complaint.card)
         train_s = time.process_time() - started
         card = result.card if isinstance(result, learn.SignalModel) else result
         report["learning"] = {"file": learn_file, "seconds": round(train_s, 1),
                               "card": _card_dict(card)}
         if isinstance(result, learn.SignalModel):
-            after, rate, wall = _timed_learned(enricher, {signal: result}, mentions)
+            after, rate, wall = _timed_learned(enricher, models, mentions)
             report["learned"] = {
-                **learn.metrics(gold, [learn.rule_label(signal, s) for s in after],
-                                learn.SIGNALS[signal]),
+                **learn.metrics(gold, [predicted(signal, s) for s in after], _labels(signal)),
                 "mentions_per_s": rate, "wall_mentions_per_s": wall,
                 "features": result.card.features}
     return report

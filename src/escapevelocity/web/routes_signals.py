@@ -12,6 +12,7 @@ import json
 from collections import Counter
 from typing import Any
 
+import msgspec
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -19,6 +20,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from escapevelocity.adapters.store.schema import mentions
 from escapevelocity.domain import learn
 from escapevelocity.domain import permissions as perm
+from escapevelocity.domain.records import Signals
 from escapevelocity.services import learning
 from escapevelocity.services.casetx import authorize
 from escapevelocity.web import auth
@@ -36,7 +38,8 @@ def _workspace(request: Request) -> Any:
 
 
 def distribution(conn: sa.Connection) -> dict[str, Counter]:
-    out = {"sentiment": Counter(), "situation": Counter(), "author_class": Counter()}
+    out = {"sentiment": Counter(), "situation": Counter(), "severity": Counter(),
+           "author_class": Counter()}
     rows = conn.execute(sa.select(mentions.c.signals).order_by(mentions.c.id.desc())
                         .limit(RECENT))
     for (body,) in rows:
@@ -47,6 +50,8 @@ def distribution(conn: sa.Connection) -> dict[str, Counter]:
         out["sentiment"][s.get("sentiment_label", "?")] += 1
         for situation in s.get("situations") or [s.get("situation", "?")]:
             out["situation"][situation] += 1
+        if s.get("severity"):
+            out["severity"][s["severity"]] += 1
         out["author_class"][s.get("author_class", "customer")] += 1
     return out
 
@@ -84,6 +89,13 @@ def record_correction(request: Request, case_id: str = Form(...), signal: str = 
         text = json.loads(first.body).get("text", "")
     except (TypeError, ValueError):
         text = ""
+    # What the signals said for the corrected signal, read from the stored mention (the form's
+    # hidden field only knows the sentiment label, whatever signal is corrected).
+    try:
+        said = msgspec.json.decode(first.signals, type=Signals)
+        was = learn.rule_label(signal, said) if signal in learn.SIGNALS else was
+    except (TypeError, ValueError, msgspec.DecodeError):
+        pass
     try:
         learning.record_correction(workspace.store, case_id=case["id"], signal=signal, label=label,
                                    text=text, actor=member.id, at=workspace.clock.now(),
