@@ -66,6 +66,10 @@ def apply(case: dict[str, Any], event: Event) -> dict[str, Any]:
         c["sla_due"] = start + timedelta(minutes=dec["sla_minutes"])
         c["tags"] = _joined(c["tags"], dec.get("tags", ()), ())
         c["flags"] = _joined(c["flags"], dec.get("flags", ()), ())
+    elif kind == ev.SIGNALS_REVISED:
+        if d.get("first"):
+            sig = d["signals"]
+            c.update(situation=sig["situation"], sentiment=sig["sentiment_label"])
     elif kind == ev.ASSIGNED:
         c["team"] = d["team"]
         c["assignee"] = d.get("member")

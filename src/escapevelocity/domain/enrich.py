@@ -147,11 +147,14 @@ class Enricher:
     """Compiled once per workspace vocabulary; `enrich` is then a pure function of the mention."""
 
     def __init__(self, vocabulary: Vocabulary | None = None,
-                 models: dict | None = None) -> None:
+                 models: dict | None = None, defer_vectors: bool = False) -> None:
         """`models`: signal -> learn.SignalModel learned from the workspace's corrections; each
-        overrides the rules' answer for its signal (and says so in `because`)."""
+        overrides the rules' answer for its signal (and says so in `because`).
+        `defer_vectors`: `enrich_many` leaves a model's sentence vectors to the refine job
+        (services/refine.py) and marks those signals provisional: the ingest path."""
         self.vocabulary = vocabulary or Vocabulary()
         self.models = dict(models or {})
+        self.defer_vectors = defer_vectors
         lex = lexicons.shipped()
         self.words = dict(lexicons.vader())
         self.words.update({k: float(v) for k, v in lex["words"].items()})
@@ -246,6 +249,8 @@ class Enricher:
     # --- the pipeline step --------------------------------------------------------------------
 
     def enrich(self, mention: Mention) -> Signals:
+        if self.models and self.defer_vectors:
+            return self.enrich_many([mention])[0]
         signals = self.rules(mention)
         if self.models:
             from escapevelocity.domain.learn import apply_models
@@ -328,7 +333,8 @@ class Enricher:
         from escapevelocity.domain.learn import apply_models_many
 
         texts = [(m.text or "")[:MAX_TEXT] for m in mentions]
-        return apply_models_many(self.models, texts, [self.rules(m) for m in mentions])
+        return apply_models_many(self.models, texts, [self.rules(m) for m in mentions],
+                                 defer_vectors=self.defer_vectors)
 
     def _scan(self, folded: str) -> _Scan:
         """One Aho-Corasick pass: sentiment phrases, situation cues, topics (whole words only)

@@ -60,7 +60,12 @@ KINDS += (APPROVAL_REQUESTED, APPROVAL_ALTERNATIVE, APPROVAL_EDITED, APPROVED, R
 # Learning: a member corrects one signal of a case's mention; per-signal models learn from
 # these (services/learning.py). The case projection only counts it as an update.
 CORRECTED = "corrected"  # data: signal, label, was, text, mention
-KINDS += (CORRECTED,)
+# A learned model with sentence vectors answered at ingest from its words alone (the vectors
+# are a transformer pass, too slow for the hot path); the refine job reads the vectors in
+# batches and records the full answer. The case projection takes the revised situation and
+# sentiment when it is the case's first mention; the decision stands.
+SIGNALS_REVISED = "signals_revised"  # data: mention, first, changed (signals), signals
+KINDS += (CORRECTED, SIGNALS_REVISED)
 
 # Incidents (crisis mode). Their stream id is "incident:<id>", never a case id: the case
 # projection ignores them (SqlStore.all_case_ids) and services/crisis.py folds them instead.

@@ -553,11 +553,14 @@ def loads(body: str) -> SignalModel:
 
 
 def apply_models(models: dict[str, SignalModel], text: str, signals: Signals,
-                 vecs: dict[tuple[int, ...], np.ndarray | None] | None = None) -> Signals:
+                 vecs: dict[tuple[int, ...], np.ndarray | None] | None = None,
+                 deferred: bool = False) -> Signals:
     """Signals with each learned model's answer in place of the rules' one, with confidence and
     a "because" naming the model. `vecs`: the mention's sentence vector per layer set, when the
     caller embedded a batch (`apply_models_many`); otherwise a model with a dense part gets its
-    vector from `vectors` (the memo, or a pass for this one text)."""
+    vector from `vectors` (the memo, or a pass for this one text). `deferred`: the vectors
+    were left for later on purpose (the hot path): a dense model answers from its words, and
+    the signals are marked provisional."""
     if vecs is None:
         vecs = {}
         for layers in {m.dense_layers for m in models.values() if m.needs_vectors}:
@@ -574,7 +577,8 @@ def apply_models(models: dict[str, SignalModel], text: str, signals: Signals,
         label, p = model.predict_ids(ids, vec)
         why = f"learned v{model.card.version} from {model.card.trained_on} corrections ({p:.0%})"
         if model.needs_vectors and vec is None:
-            why += "; words only, the embed extra is not installed"
+            why += ("; words for now, its sentence vectors to follow" if deferred
+                    else "; words only, the embed extra is not installed")
         return label, p, why
 
     for signal, model in models.items():
@@ -611,22 +615,27 @@ def apply_models(models: dict[str, SignalModel], text: str, signals: Signals,
         severity = SEVERITY_LEVELS[0]
         because["severity"] = "no explicit reproach: no cue read (a complaint by the model)"
     primary = situations[0]
+    provisional = deferred and any(m.needs_vectors for m in models.values())
     return msgspec.structs.replace(signals, sentiment=score, sentiment_label=label_out,
                                    situation=primary, situations=tuple(situations),
-                                   severity=severity, confidence=confidence, because=because)
+                                   severity=severity, confidence=confidence, because=because,
+                                   provisional=provisional)
 
 
 def apply_models_many(models: dict[str, SignalModel], texts: Sequence[str],
-                      signals_list: Sequence[Signals]) -> list[Signals]:
+                      signals_list: Sequence[Signals], defer_vectors: bool = False
+                      ) -> list[Signals]:
     """`apply_models` over a batch: the sentence vectors of all the texts are computed in one
-    batched call (only when some model has a dense part), then each mention is answered."""
+    batched call (only when some model has a dense part), then each mention is answered.
+    `defer_vectors`: no vectors now (the ingest path): dense models answer from their words
+    and the signals are provisional until the refine job reads the vectors."""
     if len(texts) != len(signals_list):
         raise ValueError(f"{len(texts)} texts but {len(signals_list)} signals")
     batches: dict[tuple[int, ...], np.ndarray | None] = {}
     for layers in {m.dense_layers for m in models.values() if m.needs_vectors}:
-        batches[layers] = vectors(texts, layers)
+        batches[layers] = None if defer_vectors else vectors(texts, layers)
     out = []
     for i, (text, signals) in enumerate(zip(texts, signals_list, strict=True)):
         vecs = {k: None if v is None else v[i] for k, v in batches.items()}
-        out.append(apply_models(models, text, signals, vecs))
+        out.append(apply_models(models, text, signals, vecs, deferred=defer_vectors))
     return out

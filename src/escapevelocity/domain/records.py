@@ -68,6 +68,9 @@ class Signals(msgspec.Struct, frozen=True, omit_defaults=True):
     vip: bool = False  # on the workspace's VIP list
     confidence: dict[str, float] = {}
     because: dict[str, str] = {}
+    # Answered on the hot path by a learned model's words alone; its sentence vectors are read
+    # off the hot path, in batches, and the revision is an event (services/refine.py).
+    provisional: bool = False
 
 
 class Decision(msgspec.Struct, frozen=True, omit_defaults=True):

@@ -1,5 +1,6 @@
 """The clock-driven work of a running workspace: SLA warnings, breaches and escalation, approval
-escalation, follow-up questions, and the crisis detectors' quiet-hour checks.
+escalation, follow-up questions, the crisis detectors' quiet-hour checks, the daily retraining
+of signal models and the refine job (learned models' sentence vectors, off the hot path).
 
 Each job is a `tick(now)` over the event log, so running one pass is idempotent and any
 process may do it; the web app runs a pass every few seconds, tests call `tick_all` directly
@@ -57,6 +58,12 @@ def retrain_when_due(workspace: Workspace, now: datetime) -> int:
     return len(cards)
 
 
+def _refine(workspace: Workspace, now: datetime) -> int:
+    from escapevelocity.services import refine
+
+    return refine.tick(workspace, now)
+
+
 def tick_all(workspace: Workspace, crisis: CrisisMode | None = None,
              now: datetime | None = None) -> TickAll:
     now = now or workspace.clock.now()
@@ -69,6 +76,7 @@ def tick_all(workspace: Workspace, crisis: CrisisMode | None = None,
     if crisis is not None:
         jobs.append(("crisis", lambda: crisis.tick(now)))
     jobs.append(("learning", lambda: retrain_when_due(workspace, now)))
+    jobs.append(("refine", lambda: _refine(workspace, now)))
     for name, job in jobs:
         try:  # one job failing must not stop the others (nor the web app)
             out.done[name] = job()

@@ -128,8 +128,9 @@ class Workspace:
         if self._triager is None or self._playbook_version != stamp:
             from escapevelocity.services.learning import load_models
 
-            # Models learned from this workspace's corrections refine the shipped rules.
-            enricher = Enricher(vocabulary, models=load_models(self.store))
+            # Models learned from this workspace's corrections refine the shipped rules; a
+            # model's sentence vectors are read off the hot path (services/refine.py).
+            enricher = Enricher(vocabulary, models=load_models(self.store), defer_vectors=True)
             self._triager = Triager(enricher, playbook, org)
             self._playbook_version = stamp
         return self._triager

@@ -46,6 +46,10 @@ def case_view(request: Request, member: Member, case_id: str) -> dict[str, Any]:
     assigned = [e for e in history if e.kind == ev.ASSIGNED]
     decision = decided.get("decision", {})
     signals = decided.get("signals", {})
+    # A learned model's full answer, read off the hot path after ingest (services/refine.py).
+    revised = [e.data for e in history if e.kind == ev.SIGNALS_REVISED and e.data.get("first")]
+    if revised:
+        signals = revised[-1]["signals"]
     first = mentions[0]["mention"] if mentions else None
     timeline: list[dict[str, Any]] = [{"kind": "mention", "at": m["mention"].created_at, **m}
                                       for m in mentions]

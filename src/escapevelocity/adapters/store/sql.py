@@ -305,6 +305,32 @@ class SqlStore:
         finally:
             cur.close()
 
+    def mentions_after(self, conn: Connection, after_id: int, limit: int) -> list[sa.Row]:
+        """Mentions stored after row `after_id`, oldest first (the refine job's cursor)."""
+        m = t.mentions.c
+        return list(conn.execute(sa.select(m.id, m.channel, m.source_id, m.case_id, m.body,
+                                           m.signals).where(m.id > after_id)
+                                 .order_by(m.id).limit(limit)))
+
+    def last_mention_id(self, conn: Connection) -> int:
+        return conn.execute(sa.select(sa.func.max(t.mentions.c.id))).scalar_one() or 0
+
+    def first_mention_ids(self, conn: Connection, case_ids: Iterable[str]) -> dict[str, int]:
+        """Each case's first mention row (what its title and projection's signals come from)."""
+        m = t.mentions.c
+        ids = sorted(set(case_ids))
+        if not ids:
+            return {}
+        return dict(conn.execute(sa.select(m.case_id, sa.func.min(m.id))
+                                 .where(m.case_id.in_(ids)).group_by(m.case_id)).all())
+
+    def set_mention_signals(self, conn: Connection, rows: list[tuple[int, str]]) -> None:
+        """(mention row id, signals JSON) pairs: a revision of what enrichment said."""
+        if rows:
+            conn.execute(sa.update(t.mentions).where(t.mentions.c.id == sa.bindparam("row_id"))
+                         .values(signals=sa.bindparam("sig")),
+                         [{"row_id": i, "sig": sig} for i, sig in rows])
+
     def case_mentions(self, conn: Connection, case_id: str) -> list[sa.Row]:
         return list(conn.execute(sa.select(t.mentions).where(t.mentions.c.case_id == case_id)
                                  .order_by(t.mentions.c.created_at, t.mentions.c.id)))

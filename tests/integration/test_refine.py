@@ -1,0 +1,129 @@
+"""A learned model that reads sentence vectors stays off the hot path: ingest answers from its
+words and marks the signals provisional, and the refine job reads the vectors in batches,
+revises the mentions and records what changed, on a real store (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import random
+
+import msgspec
+import pytest
+
+from escapevelocity.domain import events as ev
+from escapevelocity.domain import learn
+from escapevelocity.domain.records import Author, Mention, Signals
+from escapevelocity.services import learning, refine
+from escapevelocity.services.ingest import ingest_batch
+from escapevelocity.services.worker import tick_all
+
+pytest.importorskip("sklearn")
+
+BAD = ["my zorp box is zorped again", "zorped for the third day", "the app zorped my order",
+       "zorp zorp zorp since monday", "router zorped, nothing loads"]
+GOOD = ["the new plan is fine", "got my parcel today", "changed my address in the app",
+        "the store opens at nine", "my bill arrived by email"]
+
+
+def teach(workspace, clock, n=120):
+    rnd = random.Random(3)
+    for i in range(n):
+        bad = i % 2 == 0
+        learning.record_correction(
+            workspace.store, case_id="c-teach", signal="complaint",
+            label="complaint" if bad else "not_complaint",
+            text=rnd.choice(BAD if bad else GOOD) + f" #{i}", actor="ana", at=clock.now(),
+            mention_key=f"k{i}")
+    cards = learning.retrain(workspace.store, clock.now())
+    assert cards and cards[0].promoted, cards
+
+
+def stored(workspace) -> dict[str, Signals]:
+    with workspace.store.begin() as conn:
+        rows = workspace.store.mentions_after(conn, 0, 10_000)
+    return {f"{r.channel}:{r.source_id}": msgspec.json.decode(r.signals, type=Signals)
+            for r in rows}
+
+
+def test_vectors_are_read_off_the_hot_path(workspace, clock, monkeypatch):
+    teach(workspace, clock)
+    triager = workspace.triager()
+    model = triager.enricher.models["complaint"]
+    assert model.needs_vectors, "the embed extra must be installed (make install does it)"
+
+    embedded: list[int] = []
+    real_vectors = learn.vectors
+
+    def counting(texts, *args, **kwargs):
+        embedded.append(len(texts))
+        return real_vectors(texts, *args, **kwargs)
+
+    monkeypatch.setattr(learn, "vectors", counting)
+    rnd = random.Random(9)
+    texts = [rnd.choice(BAD + GOOD) + f" today {i}" for i in range(40)]
+    # Said in other words than the corrections: where the vectors can change the answer.
+    texts += ["router keeps failing", "router stopped working", "router works great",
+              "my router is broken and support never answers", "thanks, all sorted now"]
+    batch = [Mention(source_id=f"m{i}", channel="twitter", text=t,
+                     author=Author(handle=f"user{i}"), created_at=clock.now())
+             for i, t in enumerate(texts)]
+    ingest_batch(workspace.store, triager, clock.now(), batch)
+    assert embedded == []  # ingest did no transformer work
+    before = stored(workspace)
+    assert all(s.provisional for s in before.values())
+    assert "sentence vectors to follow" in next(iter(before.values())).because["complaint"]
+
+    revised = refine.tick(workspace, clock.now())
+    assert sum(embedded) == len(batch)  # each text embedded once, in batches
+    after = stored(workspace)
+    assert not any(s.provisional for s in after.values())
+    full = learn.apply_models_many(triager.enricher.models, texts,
+                                   [triager.enricher.rules(m) for m in batch])
+    for m, answer in zip(batch, full, strict=True):
+        got = after[m.key]
+        assert (got.situations, got.sentiment_label) == (answer.situations,
+                                                         answer.sentiment_label)
+        assert "sentence vectors to follow" not in got.because["complaint"]
+
+    changed = {m.key for m in batch
+               if learn.rule_label("complaint", before[m.key])
+               != learn.rule_label("complaint", after[m.key])}
+    with workspace.store.begin() as conn:
+        events = [e for e in workspace.store.events_since(conn, 0, limit=100_000)
+                  if e.kind == ev.SIGNALS_REVISED]
+        cases = {e.case_id: workspace.store.get_case(conn, e.case_id) for e in events}
+    assert changed, "no answer changed: the revision path went untested"
+    assert revised == len(events) == len(changed)
+    assert {e.data["mention"] for e in events} == changed
+    for e in events:  # the case follows its first mention's revised signals
+        assert e.data["changed"] == ["complaint"] and e.data["first"]
+        assert cases[e.case_id]["situation"] == e.data["signals"]["situation"]
+
+    # The case page shows the revised signals and says what changed.
+    from fastapi.testclient import TestClient
+    from test_web import login
+
+    from escapevelocity.config import Settings
+    from escapevelocity.web.app import create_app
+
+    app = create_app(workspace, Settings(database_url="unused", secret_key="s" * 32))
+    with TestClient(app) as client:
+        login(client, "ana")
+        page = client.get(f"/cases/{events[0].case_id}").text
+    assert "signals revised: complaint" in page and "vectors to follow" not in page
+
+    # Nothing left to do: a second pass embeds nothing and records nothing; the worker runs it.
+    embedded.clear()
+    assert refine.tick(workspace, clock.now()) == 0 and embedded == []
+    result = tick_all(workspace, now=clock.now())
+    assert result.done["refine"] == 0 and not result.failed
+
+
+def test_without_a_vector_model_the_job_only_moves_its_cursor(workspace, clock):
+    batch = [Mention(source_id="x1", channel="twitter", text="@orbit my bill is wrong",
+                     author=Author(handle="someone"), created_at=clock.now())]
+    ingest_batch(workspace.store, workspace.triager(), clock.now(), batch)
+    assert not stored(workspace)["twitter:x1"].provisional
+    assert refine.tick(workspace, clock.now()) == 0
+    with workspace.store.begin() as conn:
+        assert workspace.store.document(conn, refine.CURSOR) == str(
+            workspace.store.last_mention_id(conn))
