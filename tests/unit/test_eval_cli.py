@@ -95,6 +95,16 @@ def test_bench_returns_lines():
     assert 140 <= longer["mean_chars"] <= 280 and longer["vader_mentions_per_s"] > 0
 
 
+def test_learned_bench_times_the_hot_path_and_the_refine_job():
+    pytest.importorskip("sklearn")
+    from escapevelocity.bench import learned
+
+    result = learned.run(n=300, runs=1)
+    assert result["rules_mentions_per_s"] > 0 and result["hot_path_mentions_per_s"] > 0
+    assert result["refine_mentions_per_s"] > 0  # the embed extra comes with make install
+    assert len(result["lines"]) == 3
+
+
 def test_complaint_severity_is_scored_on_the_complaints(tmp_path):
     rows = [("@orbit my parcel hasn't arrived yet", "complaint", "no_explicit_reproach"),
             ("@orbit you still haven't replied to my email", "complaint", "accusation"),

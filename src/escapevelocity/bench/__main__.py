@@ -23,6 +23,7 @@ BENCHMARKS = [
     ("ev triage, 100k generated mentions", "escapevelocity.bench.pipeline", "triage", {}),
     ("ev ingest into SQLite, 100k mentions", "escapevelocity.bench.pipeline", "ingest", {}),
     ("signals: enrichment vs vaderSentiment", "escapevelocity.bench.signals", "run", {}),
+    ("learned models: hot path and refine job", "escapevelocity.bench.learned", "run", {}),
     ("playbook: compiled rules vs rule-engine", "escapevelocity.bench.playbook", "run", {}),
     ("routing: assignments, 200 members", "escapevelocity.bench.routing", "run", {}),
     ("crisis detector: observe()", "escapevelocity.bench.crisis", "run", {}),
