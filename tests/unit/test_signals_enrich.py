@@ -161,3 +161,14 @@ def test_a_swear_word_before_a_sentiment_word_only_intensifies_it():
     assert "fucking" not in excited.because["sentiment"]
     assert sig("so fucking rude").sentiment < sig("so rude").sentiment
     assert sig("@shop that was bloody").sentiment < 0  # nothing after it to scale: its own valence
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(["GOOD", "BAD", "good", "x", " ", "_", "9", "é", "É", "!",
+                                 "GOODS", "NOGOOD", "\n"]), max_size=12).map("".join))
+def test_shouted_word_search_is_the_regex(text):
+    import re
+
+    from escapevelocity.domain.enrich import _whole_word
+    for word in ("GOOD", "BAD"):
+        assert _whole_word(word, text) == bool(re.search(r"\b" + word + r"\b", text))

@@ -139,6 +139,20 @@ def _in_name(title: str, text: str) -> bool:
     return False
 
 
+def _whole_word(word: str, text: str) -> bool:
+    """re.search(r"\\b" + word + r"\\b", text) for a word of letters, without building (and,
+    past re's cache, compiling: ~80 µs) a pattern per word."""
+    size, length = len(word), len(text)
+    start = text.find(word)
+    while start >= 0:
+        end = start + size
+        if (not start or not _word_char(text[start - 1])) and \
+                (end == length or not _word_char(text[end])):
+            return True
+        start = text.find(word, start + 1)
+    return False
+
+
 _ENDS_HANDLE = re.compile(r"@\w+$").search
 _ENDS_TITLE = re.compile(r"\b[A-Z][a-z]+$").search
 
@@ -434,8 +448,7 @@ class Enricher:
                                               not in _NOT_NEGATING):
                             scale *= m
                 if upper:
-                    if all_caps or (shout and shout in upper
-                                    and re.search(r"\b" + shout + r"\b", upper)):
+                    if all_caps or (shout and shout in upper and _whole_word(shout, upper)):
                         scale *= 1.3
                     if title and title in text and _in_name(title, text):
                         scale *= NAME_SCALE
