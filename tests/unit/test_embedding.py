@@ -15,7 +15,7 @@ pytest.importorskip("sklearn")
 needs_model = pytest.mark.skipif(not embedding.available(),
                                  reason="the embed extra is not installed")
 ODD = ["", "🙂🙂🙂", "https://t.co/x", "Привет, my order 注文 is late", "x" * 20_000,
-       "My flight was cancelled and nobody at the desk would help."]
+       "My flight was cancelled and nobody at the desk would help.", "lone \udcff surrogate"]
 
 
 @needs_model

@@ -244,3 +244,15 @@ def test_a_complaint_found_by_a_model_gets_a_severity():
                                     version=1, now=NOW)
     s = Enricher(models={"complaint": model}).enrich(mention("my zorp is zorped"))
     assert "complaint" in s.situations and s.severity in learn.SIGNALS["severity"]
+
+
+def test_a_batch_scored_at_once_answers_as_one_mention_at_a_time():
+    model = learn.train_and_compare("complaint", corrections(), enrich, rules, "shipped rules",
+                                    version=1, now=NOW)
+    texts = [*BAD, *GOOD, *ODD, "my zorp box is fine", "the app is zorped but fine"]
+    base = [E.rules(mention(t)) for t in texts]
+    many = learn.apply_models_many({"complaint": model}, texts, base)
+    for text, signals, got in zip(texts, base, many, strict=True):
+        one = learn.apply_models({"complaint": model}, text, signals)
+        assert got.situations == one.situations
+        assert abs(got.confidence["complaint"] - one.confidence["complaint"]) <= 0.01

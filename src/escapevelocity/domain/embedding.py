@@ -173,7 +173,9 @@ def embed(texts: Sequence[str], layers: Sequence[int] = (6,), batch: int = BATCH
     out = np.zeros((len(texts), DIMS * len(layers)), dtype=np.float32)
     if not len(texts):
         return out
-    clean = [str(t or "")[:5000] for t in texts]  # 128 tokens never need more characters
+    # 128 tokens never need more characters; a lone surrogate (valid in JSON, not in UTF-8)
+    # would stop the tokenizer, and with it a whole batch: it becomes U+FFFD.
+    clean = [_valid(str(t or "")[:5000]) for t in texts]
     encodings = model.tokenizer.encode_batch(clean)
     order = sorted(range(len(clean)), key=lambda i: len(encodings[i].ids))
     for start in range(0, len(order), batch):
@@ -187,3 +189,14 @@ def embed(texts: Sequence[str], layers: Sequence[int] = (6,), batch: int = BATCH
             mask[row, :len(e)] = 1
         out[chunk] = model.encode(ids, mask, layers)
     return out / np.float32(np.sqrt(len(layers)))
+
+
+def _valid(text: str) -> str:
+    """`text` with lone surrogates as U+FFFD (a surrogate pair becomes its character)."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text

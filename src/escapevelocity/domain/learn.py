@@ -135,7 +135,10 @@ class SignalModel(msgspec.Struct, frozen=True, weakref=True):
         """`predict` on a mention's `feature_ids`, computed once for every model, and its
         sentence vector (ignored by a words-only model; without one, a dense model scores on
         its words alone)."""
-        s = self._compiled().scores(ids, vector)
+        return self.label_of(self._compiled().scores(ids, vector))
+
+    def label_of(self, s: Sequence[float]) -> tuple[str, float]:
+        """(label, probability) from one score per weight row."""
         if len(self.labels) == 2 and len(s) == 1:
             x = s[0]
             # the logistic, without overflow for very confident scores
@@ -176,6 +179,23 @@ class _Compiled:
         if self.dense is not None and vector is not None:
             out = [o + d for o, d in zip(out, (self.dense @ vector).tolist(), strict=True)]
         return out
+
+
+    def scores_many(self, ids: Sequence[np.ndarray], vectors: np.ndarray | None = None
+                    ) -> list[list[float]]:
+        """`scores` for a batch: one gather over every mention's ids and one sum per mention
+        (np.add.reduceat), instead of a few small numpy calls per mention. Every id list holds
+        at least the rules' bias feature, so no mention's slice is empty."""
+        lengths = np.fromiter((len(i) for i in ids), dtype=np.intp, count=len(ids))
+        starts = np.zeros(len(ids), dtype=np.intp)
+        np.cumsum(lengths[:-1], out=starts[1:])
+        gathered = self.table.take(np.concatenate(ids), axis=0)
+        total = np.add.reduceat(gathered, starts, axis=0, dtype=np.float64)
+        total *= (1.0 / np.sqrt(np.maximum(lengths, 1)))[:, None]
+        total += np.asarray(self.bias)
+        if self.dense is not None and vectors is not None:
+            total += vectors @ self.dense.T
+        return total.tolist()
 
 
 _ONES = np.ones(4096, dtype=np.float32)
@@ -554,14 +574,16 @@ def loads(body: str) -> SignalModel:
 
 def apply_models(models: dict[str, SignalModel], text: str, signals: Signals,
                  vecs: dict[tuple[int, ...], np.ndarray | None] | None = None,
-                 deferred: bool = False) -> Signals:
+                 deferred: bool = False,
+                 answers: dict[str, tuple[str, float]] | None = None) -> Signals:
     """Signals with each learned model's answer in place of the rules' one, with confidence and
     a "because" naming the model. `vecs`: the mention's sentence vector per layer set, when the
     caller embedded a batch (`apply_models_many`); otherwise a model with a dense part gets its
     vector from `vectors` (the memo, or a pass for this one text). `deferred`: the vectors
     were left for later on purpose (the hot path): a dense model answers from its words, and
-    the signals are marked provisional."""
-    if vecs is None:
+    the signals are marked provisional. `answers`: each model's (label, probability) when the
+    caller scored a batch at once."""
+    if vecs is None and answers is None:
         vecs = {}
         for layers in {m.dense_layers for m in models.values() if m.needs_vectors}:
             got = vectors([text], layers)
@@ -570,11 +592,13 @@ def apply_models(models: dict[str, SignalModel], text: str, signals: Signals,
     confidence, because = dict(signals.confidence), dict(signals.because)
     label_out, score = signals.sentiment_label, signals.sentiment
     severity = signals.severity
-    ids = feature_ids(text, signals)  # the same features for every signal's model
+    ids = feature_ids(text, signals) if answers is None else None  # one set for every model
+    vecs = vecs or {}
 
     def answer(model: SignalModel) -> tuple[str, float, str]:
         vec = vecs.get(model.dense_layers) if model.needs_vectors else None
-        label, p = model.predict_ids(ids, vec)
+        label, p = (answers[model.signal] if answers is not None
+                    else model.predict_ids(ids, vec))
         why = f"learned v{model.card.version} from {model.card.trained_on} corrections ({p:.0%})"
         if model.needs_vectors and vec is None:
             why += ("; words for now, its sentence vectors to follow" if deferred
@@ -631,11 +655,19 @@ def apply_models_many(models: dict[str, SignalModel], texts: Sequence[str],
     and the signals are provisional until the refine job reads the vectors."""
     if len(texts) != len(signals_list):
         raise ValueError(f"{len(texts)} texts but {len(signals_list)} signals")
+    if not texts:
+        return []
     batches: dict[tuple[int, ...], np.ndarray | None] = {}
     for layers in {m.dense_layers for m in models.values() if m.needs_vectors}:
         batches[layers] = None if defer_vectors else vectors(texts, layers)
+    ids = [feature_ids(t, s) for t, s in zip(texts, signals_list, strict=True)]
+    scored = [(m, m._compiled().scores_many(
+                  ids, batches.get(m.dense_layers) if m.needs_vectors else None))
+              for m in models.values()]
     out = []
     for i, (text, signals) in enumerate(zip(texts, signals_list, strict=True)):
         vecs = {k: None if v is None else v[i] for k, v in batches.items()}
-        out.append(apply_models(models, text, signals, vecs, deferred=defer_vectors))
+        answers = {m.signal: m.label_of(s[i]) for m, s in scored}
+        out.append(apply_models(models, text, signals, vecs, deferred=defer_vectors,
+                                answers=answers))
     return out
