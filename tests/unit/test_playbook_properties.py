@@ -132,3 +132,15 @@ def test_rules_check_calls_dead_never_decide(seed, n, items):
     pb = compile_playbook(data)
     for mention, sig in items:
         assert pb.decide(mention, sig).rule_id not in dead
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(max_size=60))
+def test_fold_per_character_is_fold_of_the_whole_text(text):
+    import unicodedata
+
+    from escapevelocity.domain.playbook import fold
+
+    whole = "".join(c for c in unicodedata.normalize("NFKD", text.casefold())
+                    if not unicodedata.combining(c))
+    assert fold(text) == (text.lower() if text.isascii() else whole)

@@ -31,6 +31,7 @@ from escapevelocity.domain.lexicons import URL, WORD, WORD_ASCII
 from escapevelocity.domain.pii import _word_char, find_pii, mask_pii
 from escapevelocity.domain.pii import may_have as may_have_pii
 from escapevelocity.domain.playbook import fold
+from escapevelocity.domain.playbook.facts import FOLD_TABLE
 from escapevelocity.domain.records import Mention, Signals
 from escapevelocity.domain.severity import severity as complaint_severity
 from escapevelocity.domain.vocabulary import Vocabulary
@@ -103,18 +104,7 @@ _Scan = tuple[list[tuple[str, float]], dict[str, list[str]], tuple[str, ...], st
               str | None, dict[str, str]]
 
 
-class _FoldTable(dict):
-    """str.translate table for playbook.fold done per character (case fold, NFKD, no combining
-    marks), filled as characters are met: the same result without a generator per text."""
-
-    def __missing__(self, codepoint: int) -> str:
-        decomposed = unicodedata.normalize("NFKD", chr(codepoint).casefold())
-        folded = "".join(c for c in decomposed if not unicodedata.combining(c))
-        self[codepoint] = folded
-        return folded
-
-
-_FOLD = _FoldTable()
+_FOLD = FOLD_TABLE  # playbook.fold's per-character table: one table for both
 
 
 def _in_name(title: str, text: str) -> bool:

@@ -128,12 +128,28 @@ def tri(cond: Cond, cell: Cell) -> bool | None:
     return getattr(cell, attr) in cond.arg
 
 
+class _FoldTable(dict):
+    """str.translate table for `fold` done per character (case fold, NFKD, no combining
+    marks), filled as characters are met. The same result as folding the whole text (NFKD
+    only reorders combining marks, which are dropped), without a generator over every
+    character of every non-ASCII post."""
+
+    def __missing__(self, codepoint: int) -> str:
+        decomposed = unicodedata.normalize("NFKD", chr(codepoint).casefold())
+        folded = "".join(c for c in decomposed if not unicodedata.combining(c))
+        if len(self) < 65_536:  # bounded: hostile text may carry every code point there is
+            self[codepoint] = folded
+        return folded
+
+
+FOLD_TABLE = _FoldTable()
+
+
 def fold(text: str) -> str:
     """Case and accent folding so that 'Café' matches 'cafe' in keyword rules."""
     if text.isascii():
         return text.lower()
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
+    return text.translate(FOLD_TABLE)
 
 
 def new_automaton(phrases: set[str]) -> Any:
