@@ -52,6 +52,20 @@ def test_who_is_asking():
     assert sig("hi", bio="Senior reporter, tech desk").author_class == "journalist"
     assert sig("lol clowns", handle="h8r").author_class == "troll"
     assert sig("hi", followers=50_000).author_class == "influencer"
+    assert "micro" in sig("hi", followers=50_000).because["author_class"]
+
+
+def test_the_influencer_threshold_is_the_workspaces():
+    bakery = Enricher(Vocabulary.from_dict({"influencer_followers": 2_000}))
+
+    def reach(n):
+        return bakery.enrich(Mention(source_id="1", channel="twitter", text="hi",
+                                     author=Author(handle="a", followers=n),
+                                     created_at=datetime(2026, 11, 20, tzinfo=UTC)))
+    assert reach(1_999).author_class == "customer"
+    assert reach(2_000).author_class == "influencer"
+    assert "macro: at least 2,000" in reach(20_000).because["author_class"]
+    assert "mega" in reach(200_000).because["author_class"]
     assert sig("ready to buy the orbit one, how much is it?").author_class == "prospect"
     assert sig("ready to buy the orbit one, how much is it?",
                handle="kim").author_class == "customer"

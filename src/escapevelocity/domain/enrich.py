@@ -544,8 +544,11 @@ class Enricher:
             return "bot", "spam pattern from a low-reach account"
         if handle and handle in v.customers:
             return "customer", "known customer"
-        if a.followers >= 10_000:
-            return "influencer", f"{a.followers:,} followers"
+        if a.followers >= v.influencer_followers:
+            edge = v.influencer_followers
+            tier = "mega" if a.followers >= 100 * edge else "macro" if a.followers >= 10 * edge \
+                else "micro"
+            return "influencer", f"{a.followers:,} followers ({tier}: at least {edge:,})"
         return "customer", "default: nothing says otherwise"
 
     def _plain_situations(self, lower: str, label: str, score: float,

@@ -22,6 +22,9 @@ class Vocabulary(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     customers: frozenset[str] = frozenset()
     vips: frozenset[str] = frozenset()
     bots: frozenset[str] = frozenset()
+    # Reach that makes an author an influencer here: a local bakery's threshold is not an
+    # airline's. The reason names the tier (10x and 100x the threshold: macro, mega).
+    influencer_followers: int = 10_000
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> Vocabulary:
