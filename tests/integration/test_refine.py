@@ -44,6 +44,11 @@ def stored(workspace) -> dict[str, Signals]:
             for r in rows}
 
 
+def events_of(workspace, kind=ev.SIGNALS_REVISED):
+    with workspace.store.begin() as conn:
+        return [e for e in workspace.store.events_since(conn, 0, limit=100_000) if e.kind == kind]
+
+
 def test_vectors_are_read_off_the_hot_path(workspace, clock, monkeypatch):
     teach(workspace, clock)
     triager = workspace.triager()
@@ -66,64 +71,88 @@ def test_vectors_are_read_off_the_hot_path(workspace, clock, monkeypatch):
     batch = [Mention(source_id=f"m{i}", channel="twitter", text=t,
                      author=Author(handle=f"user{i}"), created_at=clock.now())
              for i, t in enumerate(texts)]
+    # A follow-up by the first author: it joins that case, and ingest says who is asking.
+    batch.append(Mention(source_id="again", channel="twitter", text="still zorped, any news?",
+                         author=Author(handle="user0"), created_at=clock.now()))
     ingest_batch(workspace.store, triager, clock.now(), batch)
     assert embedded == []  # ingest did no transformer work
     before = stored(workspace)
     assert all(s.provisional for s in before.values())
-    assert "sentence vectors to follow" in next(iter(before.values())).because["complaint"]
-
-    revised = refine.tick(workspace, clock.now())
-    assert sum(embedded) == len(batch)  # each text embedded once, in batches
-    after = stored(workspace)
-    assert not any(s.provisional for s in after.values())
-    full = learn.apply_models_many(triager.enricher.models, texts,
-                                   [triager.enricher.rules(m) for m in batch])
-    for m, answer in zip(batch, full, strict=True):
-        got = after[m.key]
-        assert (got.situations, got.sentiment_label) == (answer.situations,
-                                                         answer.sentiment_label)
-        assert "sentence vectors to follow" not in got.because["complaint"]
-
-    changed = {m.key for m in batch
-               if learn.rule_label("complaint", before[m.key])
-               != learn.rule_label("complaint", after[m.key])}
+    assert "sentence vectors to follow" in before["twitter:m0"].because["complaint"]
+    assert "history" in before["twitter:again"].because
     with workspace.store.begin() as conn:
-        events = [e for e in workspace.store.events_since(conn, 0, limit=100_000)
-                  if e.kind == ev.SIGNALS_REVISED]
-        cases = {e.case_id: workspace.store.get_case(conn, e.case_id) for e in events}
-    assert changed, "no answer changed: the revision path went untested"
-    assert revised == len(events) == len(changed)
-    assert {e.data["mention"] for e in events} == changed
-    for e in events:  # the case follows its first mention's revised signals
-        assert e.data["changed"] == ["complaint"] and e.data["first"]
-        assert cases[e.case_id]["situation"] == e.data["signals"]["situation"]
+        pending = workspace.store.provisional_mentions(conn, 1000)
+    assert len(pending) == len(batch)
 
-    # The case page shows the revised signals and says what changed.
     from fastapi.testclient import TestClient
     from test_web import login
 
     from escapevelocity.config import Settings
     from escapevelocity.web.app import create_app
 
-    app = create_app(workspace, Settings(database_url="unused", secret_key="s" * 32))
+    # tick_seconds=None: this test runs the worker's jobs itself
+    app = create_app(workspace, Settings(database_url="unused", secret_key="s" * 32),
+                     tick_seconds=None)
     with TestClient(app) as client:
         login(client, "ana")
-        page = client.get(f"/cases/{events[0].case_id}").text
-    assert "signals revised: complaint" in page and "vectors to follow" not in page
+        case_id = next(e.case_id for e in events_of(workspace, ev.OPENED))
+        assert "provisional: a learned model" in client.get(f"/cases/{case_id}").text
+        revised = refine.tick(workspace, clock.now(), budget_s=60)
+        assert sum(embedded) == len(batch)  # each text embedded once, in batches
+        after = stored(workspace)
+        assert not any(s.provisional for s in after.values())
+        full = learn.apply_models_many(triager.enricher.models, [m.text for m in batch],
+                                       [triager.enricher.rules(m) for m in batch])
+        for m, answer in zip(batch, full, strict=True):
+            got = after[m.key]
+            assert (got.situations, got.sentiment_label) == (answer.situations,
+                                                             answer.sentiment_label)
+            assert "sentence vectors to follow" not in got.because["complaint"]
+        # who is asking stays as ingest saw it
+        assert after["twitter:again"].because["history"] == before["twitter:again"].because[
+            "history"] and after["twitter:again"].repeat == before["twitter:again"].repeat
 
-    # Nothing left to do: a second pass embeds nothing and records nothing; the worker runs it.
+        # One revision per case, on its first mention; the follow-up is settled silently.
+        events = events_of(workspace)
+        assert revised == len(events) == len(batch) - 1
+        assert "twitter:again" not in {e.data["mention"] for e in events}
+        changed = {m.key for m in batch[:-1]
+                   if learn.rule_label("complaint", before[m.key])
+                   != learn.rule_label("complaint", after[m.key])}
+        assert changed, "no answer changed: the revision path went untested"
+        assert {e.data["mention"] for e in events if e.data["changed"]} == changed
+        with workspace.store.begin() as conn:
+            for e in events:  # the case follows its first mention's revised signals
+                case = workspace.store.get_case(conn, e.case_id)
+                assert case["situation"] == e.data["signals"]["situation"]
+        shown = next(e for e in events if e.data["changed"])
+        page = client.get(f"/cases/{shown.case_id}").text
+        assert "signals revised: complaint" in page and "provisional: a learned" not in page
+        quiet = next(e for e in events if not e.data["changed"])
+        assert "no label changed" in client.get(f"/cases/{quiet.case_id}").text
+
+    # A second pass over the same rows (another process that read them too) records nothing.
+    assert refine._settle(workspace, clock.now(), pending) == 0
+    assert len(events_of(workspace)) == len(events)
     embedded.clear()
     assert refine.tick(workspace, clock.now()) == 0 and embedded == []
     result = tick_all(workspace, now=clock.now())
     assert result.done["refine"] == 0 and not result.failed
 
 
-def test_without_a_vector_model_the_job_only_moves_its_cursor(workspace, clock):
+def test_a_row_that_cannot_be_read_does_not_block_the_job(workspace, clock):
+    with workspace.store.begin() as conn:
+        workspace.store.insert_mention_rows(conn, [
+            ("twitter", "bad", "c-x", "someone", clock.now(), clock.now(), "not json", "{}",
+             True)])
+    assert refine.tick(workspace, clock.now()) == 0
+    with workspace.store.begin() as conn:
+        assert workspace.store.provisional_mentions(conn, 10) == []
+
+
+def test_without_a_vector_model_nothing_is_provisional(workspace, clock):
     batch = [Mention(source_id="x1", channel="twitter", text="@orbit my bill is wrong",
                      author=Author(handle="someone"), created_at=clock.now())]
     ingest_batch(workspace.store, workspace.triager(), clock.now(), batch)
     assert not stored(workspace)["twitter:x1"].provisional
     assert refine.tick(workspace, clock.now()) == 0
-    with workspace.store.begin() as conn:
-        assert workspace.store.document(conn, refine.CURSOR) == str(
-            workspace.store.last_mention_id(conn))

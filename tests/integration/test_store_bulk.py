@@ -31,8 +31,8 @@ def test_bulk_cases_mentions_and_optimistic_updates(db_url):
         with store.begin() as conn:
             store.insert_cases(conn, [a, b])
             store.insert_mention_rows(conn, [
-                ("twitter", "1", "ca", "kim", T0, T0, "{}", "{}"),
-                ("facebook", "1", "cb", "lee", T0, T0, "{}", "{}")])
+                ("twitter", "1", "ca", "kim", T0, T0, "{}", "{}", False),
+                ("facebook", "1", "cb", "lee", T0, T0, "{}", "{}", False)])
             store.append(conn, [Event("ca", ev.NOTE_ADDED, T0, "ana", {"text": "x"})])
         with store.begin() as conn:
             got = store.get_cases(conn, ["ca", "cb"])

@@ -101,7 +101,7 @@ def test_learned_bench_times_the_hot_path_and_the_refine_job():
 
     result = learned.run(n=300, runs=1)
     assert result["rules_mentions_per_s"] > 0 and result["hot_path_mentions_per_s"] > 0
-    assert result["refine_mentions_per_s"] > 0  # the embed extra comes with make install
+    assert result.get("refine_mentions_per_s", 0) > 0, "needs the embed extra (make install)"
     assert len(result["lines"]) == 3
 
 

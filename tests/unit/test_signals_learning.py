@@ -256,3 +256,14 @@ def test_a_batch_scored_at_once_answers_as_one_mention_at_a_time():
         one = learn.apply_models({"complaint": model}, text, signals)
         assert got.situations == one.situations
         assert abs(got.confidence["complaint"] - one.confidence["complaint"]) <= 0.01
+
+
+def test_a_severity_correction_implies_a_complaint():
+    from escapevelocity.services.learning import with_implied
+
+    said = [learn.Correction(signal="severity", label="blame", text="you lied", key="a"),
+            learn.Correction(signal="severity", label="blame", text="it broke", key="b"),
+            learn.Correction(signal="complaint", label="not_complaint", text="it broke",
+                             key="b")]
+    implied = [c for c in with_implied(said) if c not in said]
+    assert [(c.signal, c.label, c.key) for c in implied] == [("complaint", "complaint", "a")]

@@ -595,10 +595,9 @@ def apply_models(models: dict[str, SignalModel], text: str, signals: Signals,
     ids = feature_ids(text, signals) if answers is None else None  # one set for every model
     vecs = vecs or {}
 
-    def answer(model: SignalModel) -> tuple[str, float, str]:
+    def answer(signal: str, model: SignalModel) -> tuple[str, float, str]:
         vec = vecs.get(model.dense_layers) if model.needs_vectors else None
-        label, p = (answers[model.signal] if answers is not None
-                    else model.predict_ids(ids, vec))
+        label, p = answers[signal] if answers is not None else model.predict_ids(ids, vec)
         why = f"learned v{model.card.version} from {model.card.trained_on} corrections ({p:.0%})"
         if model.needs_vectors and vec is None:
             why += ("; words for now, its sentence vectors to follow" if deferred
@@ -608,7 +607,7 @@ def apply_models(models: dict[str, SignalModel], text: str, signals: Signals,
     for signal, model in models.items():
         if signal == "severity":
             continue  # below, once the complaint model has said whether it is a complaint
-        label, p, why = answer(model)
+        label, p, why = answer(signal, model)
         confidence[signal] = round(p, 2)
         if signal == "sentiment":
             if label != label_out:
@@ -632,7 +631,7 @@ def apply_models(models: dict[str, SignalModel], text: str, signals: Signals,
         severity = ""
         because.pop("severity", None)
     elif "severity" in models:
-        severity, p, why = answer(models["severity"])
+        severity, p, why = answer("severity", models["severity"])
         confidence["severity"] = round(p, 2)
         because["severity"] = f"{severity.replace('_', ' ')}: {why}"
     elif not severity:  # the complaint model found a complaint the rules did not
@@ -661,13 +660,13 @@ def apply_models_many(models: dict[str, SignalModel], texts: Sequence[str],
     for layers in {m.dense_layers for m in models.values() if m.needs_vectors}:
         batches[layers] = None if defer_vectors else vectors(texts, layers)
     ids = [feature_ids(t, s) for t, s in zip(texts, signals_list, strict=True)]
-    scored = [(m, m._compiled().scores_many(
+    scored = [(signal, m, m._compiled().scores_many(
                   ids, batches.get(m.dense_layers) if m.needs_vectors else None))
-              for m in models.values()]
+              for signal, m in models.items()]
     out = []
     for i, (text, signals) in enumerate(zip(texts, signals_list, strict=True)):
         vecs = {k: None if v is None else v[i] for k, v in batches.items()}
-        answers = {m.signal: m.label_of(s[i]) for m, s in scored}
+        answers = {signal: m.label_of(s[i]) for signal, m, s in scored}
         out.append(apply_models(models, text, signals, vecs, deferred=defer_vectors,
                                 answers=answers))
     return out

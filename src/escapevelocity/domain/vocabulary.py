@@ -6,7 +6,7 @@ author classes come from these first and from cues (bio, reach) second.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
@@ -24,7 +24,7 @@ class Vocabulary(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     bots: frozenset[str] = frozenset()
     # Reach that makes an author an influencer here: a local bakery's threshold is not an
     # airline's. The reason names the tier (10x and 100x the threshold: macro, mega).
-    influencer_followers: int = 10_000
+    influencer_followers: Annotated[int, msgspec.Meta(ge=1)] = 10_000
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> Vocabulary:

@@ -165,7 +165,7 @@ def ingest_batch(store: SqlStore, triager: Triager, now: datetime,
                 seen, mentions=seen.mentions + 1, cases=seen.cases + opened_case)
             report.case_ids.append(case_id)
             mention_rows.append((channel, m.source_id, case_id, handle, m.created_at, now,
-                                 _enc(m).decode(), _enc(signals).decode()))
+                                 _enc(m).decode(), _enc(signals).decode(), signals.provisional))
             report.accepted += 1
             known.setdefault(key, case_id)
 

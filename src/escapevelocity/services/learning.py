@@ -61,6 +61,16 @@ def corrections(store: SqlStore) -> list[learn.Correction]:
     return out
 
 
+def with_implied(corrections: list[learn.Correction]) -> list[learn.Correction]:
+    """The corrections a model learns from: the team's own, plus "complaint" for every mention
+    whose complaint severity was set and whose complaint label was not (a member who sets a
+    severity has said it is a complaint)."""
+    said = {c.key for c in corrections if c.signal == "complaint"}
+    implied = [learn.Correction(signal="complaint", label="complaint", text=c.text, key=c.key)
+               for c in corrections if c.signal == "severity" and c.key not in said]
+    return corrections + list({c.key: c for c in implied}.values())
+
+
 def correction_counts(store: SqlStore) -> dict[str, dict[str, int]]:
     counts: dict[str, Counter] = {}
     for c in corrections(store):
@@ -93,7 +103,7 @@ def retrain(store: SqlStore, now: datetime, enricher: Enricher | None = None,
     base = enricher or Enricher()
     rules = Enricher(base.vocabulary)  # the shipped rules alone, for the features
     current = load_models(store)
-    every = corrections(store)
+    every = with_implied(corrections(store))
     out: list[learn.ModelCard] = []
     for signal in signals or tuple(learn.SIGNALS):
         if not any(c.signal == signal for c in every):

@@ -2,95 +2,110 @@
 
 A model that also reads all-MiniLM-L6-v2 sentence vectors (the `embed` extra) is far too slow
 for ingest (about 40 mentions per CPU-second against thousands), so ingest answers with its
-words alone and marks the signals provisional (Enricher(defer_vectors=True)). This job, one of
-the worker's ticks, takes the mentions stored since its cursor in batches, embeds each batch in
-one call, applies the models in full, writes the revised signals on the mention and, when a
-label changed, appends SIGNALS_REVISED to the case (the case's situation and sentiment follow
-when it is its first mention; the playbook's decision stands, as after a correction).
+words alone and stores the signals as provisional (Enricher(defer_vectors=True)). This job, one
+of the worker's ticks, takes provisional mentions oldest first in batches, embeds each batch in
+one call, applies the models in full and settles each mention: its signals are replaced and,
+for a case's first mention, SIGNALS_REVISED records the full answer on the case (the case page
+and projection read it; which labels changed, if any, is in the event). The playbook's decision
+stands, as after a correction.
+
+Safe to run from several processes: a mention is settled by one conditional update, and only
+the pass that settled it records the revision.
 """
 
 from __future__ import annotations
 
+import logging
+import time
 from datetime import datetime
 from typing import Any
 
 import msgspec
 
+from escapevelocity.domain import cases as projection
 from escapevelocity.domain import events as ev
 from escapevelocity.domain import learn
 from escapevelocity.domain.enrich import MAX_TEXT
 from escapevelocity.domain.events import Event
 from escapevelocity.domain.records import Mention, Signals
-from escapevelocity.services import casetx
 from escapevelocity.services.workspace import Workspace
 
-CURSOR = "refine_cursor"  # the last mention row this job has looked at
-BATCH = 64  # mentions embedded per call: ~2 s of transformer work, so a tick stays short
-_FROM_MODELS = ("sentiment", "sentiment_label", "situation", "situations", "severity",
-                "confidence", "because")
+log = logging.getLogger(__name__)
+BATCH = 64  # mentions embedded per call: about a second of transformer work
+BUDGET_S = 2.0  # work per tick, so the worker's other jobs are not held up
+_ANSWERED = ("sentiment", "sentiment_label", "situation", "situations", "severity")
 
 
-def tick(workspace: Workspace, now: datetime, batches: int = 4) -> int:
-    """Refine up to `batches` x BATCH provisional mentions; the number of SIGNALS_REVISED."""
-    enricher = workspace.triager().enricher
-    models = enricher.models
+def tick(workspace: Workspace, now: datetime, budget_s: float = BUDGET_S) -> int:
+    """Settle provisional mentions, a batch at a time, for about `budget_s` seconds of work;
+    returns the number of SIGNALS_REVISED appended."""
     store = workspace.store
-    with store.begin() as conn:
-        cursor = int(store.document(conn, CURSOR) or 0)
-        if not any(m.needs_vectors for m in models.values()):
-            # Nothing reads vectors: nothing ingested from here on is provisional.
-            last = store.last_mention_id(conn)
-            if last != cursor:
-                store.put_document(conn, CURSOR, str(last), now)
-            return 0
     revised = 0
-    for _ in range(batches):
+    started = time.monotonic()
+    while True:
         with store.begin() as conn:
-            rows = store.mentions_after(conn, cursor, BATCH * 4)
+            rows = store.provisional_mentions(conn, BATCH)
         if not rows:
             break
-        todo: list[tuple[Any, Mention, Signals]] = []
-        for row in rows:
-            said = msgspec.json.decode(row.signals, type=Signals)
-            if said.provisional:
-                todo.append((row, msgspec.json.decode(row.body, type=Mention), said))
-            if len(todo) == BATCH:
-                break
-        last = todo[-1][0].id if len(todo) == BATCH else rows[-1].id
-        if todo:
-            revised += _refine(workspace, now, todo)
-        with store.begin() as conn:
-            store.put_document(conn, CURSOR, str(last), now)
-        cursor = last
+        revised += _settle(workspace, now, rows)
+        if len(rows) < BATCH or time.monotonic() - started >= budget_s:
+            break
     return revised
 
 
-def _refine(workspace: Workspace, now: datetime, todo: list[tuple[Any, Mention, Signals]]
-            ) -> int:
+def _settle(workspace: Workspace, now: datetime, rows: list[Any]) -> int:
     enricher = workspace.triager().enricher
+    todo: list[tuple[Any, Mention, Signals]] = []
+    broken: list[Any] = []
+    for row in rows:
+        try:
+            todo.append((row, msgspec.json.decode(row.body, type=Mention),
+                         msgspec.json.decode(row.signals, type=Signals)))
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            log.warning("mention row %s cannot be refined (%s); left as ingest answered it",
+                        row.id, exc)
+            broken.append(row)
     texts = [(m.text or "")[:MAX_TEXT] for _, m, _ in todo]
-    full = learn.apply_models_many(enricher.models, texts, [enricher.rules(m) for _, m, _ in todo])
+    full = learn.apply_models_many(enricher.models, texts,
+                                   [enricher.rules(m) for _, m, _ in todo]) if todo else []
     store = workspace.store
-    updates: list[tuple[int, str]] = []
-    events: list[tuple[str, Event]] = []
     with store.begin() as conn:
+        for row in broken:  # settled as they are: a row that cannot be read must not block
+            store.settle_mention_signals(conn, row.id, row.signals)
         first = store.first_mention_ids(conn, [row.case_id for row, _, _ in todo])
-    for (row, mention, said), answer in zip(todo, full, strict=True):
-        # What the models answer replaces; who is asking (history, VIP) stays as ingest saw it.
-        new = msgspec.structs.replace(said, provisional=False,
-                                      **{f: getattr(answer, f) for f in _FROM_MODELS})
-        updates.append((row.id, msgspec.json.encode(new).decode()))
-        changed = [s for s in enricher.models
-                   if learn.rule_label(s, said) != learn.rule_label(s, new)]
-        if changed:
-            events.append((row.case_id, Event(
-                row.case_id, ev.SIGNALS_REVISED, now, ev.SYSTEM,
-                {"mention": mention.key, "first": first.get(row.case_id) == row.id,
-                 "changed": changed, "signals": msgspec.to_builtins(new)})))
-    with store.begin() as conn:
-        store.set_mention_signals(conn, updates)
-        for case_id, event in events:
-            case = store.get_case(conn, case_id, for_update=True)
-            if case is not None:
-                casetx.commit(store, conn, case, event)
-    return len(events)
+        events: list[Event] = []
+        for (row, mention, said), answer in zip(todo, full, strict=True):
+            new = revised_signals(said, answer, enricher.models)
+            if not store.settle_mention_signals(conn, row.id, msgspec.json.encode(new).decode()):
+                continue  # another pass settled it
+            if first.get(row.case_id) == row.id:
+                changed = [s for s in enricher.models
+                           if learn.rule_label(s, said) != learn.rule_label(s, new)]
+                events.append(Event(row.case_id, ev.SIGNALS_REVISED, now, ev.SYSTEM,
+                                    {"mention": mention.key, "first": True, "changed": changed,
+                                     "signals": msgspec.to_builtins(new)}))
+        # Cases locked together, in id order (as ingest locks them): no deadlock between them.
+        cases = store.get_cases(conn, {e.case_id for e in events}, for_update=True)
+        read = {case_id: case["version"] for case_id, case in cases.items()}
+        kept = [e for e in events if e.case_id in cases]  # a case gone: the mention alone
+        for e in kept:
+            cases[e.case_id] = projection.apply(cases[e.case_id], e)
+        if not store.update_cases(conn, [(cases[i], v) for i, v in read.items()]):
+            raise RuntimeError("a case changed while its signals were refined; next tick")
+        store.append(conn, kept)
+    return len(kept)
+
+
+def revised_signals(said: Signals, answer: Signals, models: dict[str, learn.SignalModel]
+                    ) -> Signals:
+    """The stored signals with the models' full answer in place of the provisional one. Only
+    what the models answer is replaced: who is asking (history, VIP, a troll's reason) stays as
+    ingest saw it."""
+    owned = {"sentiment", "severity", *models}
+    because = {k: v for k, v in said.because.items() if k not in owned}
+    because.update((k, v) for k, v in answer.because.items() if k in owned)
+    confidence = {k: v for k, v in said.confidence.items() if k not in owned}
+    confidence.update((k, v) for k, v in answer.confidence.items() if k in owned)
+    return msgspec.structs.replace(said, provisional=False, because=because,
+                                   confidence=confidence,
+                                   **{f: getattr(answer, f) for f in _ANSWERED})

@@ -86,6 +86,9 @@ mentions = sa.Table(
     sa.Column("received_at", When, nullable=False),
     sa.Column("body", sa.Text, nullable=False),  # the Mention as JSON
     sa.Column("signals", sa.Text, nullable=False),
+    # A learned model answered from its words; its sentence vectors are still to be read
+    # (services/refine.py).
+    sa.Column("provisional", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.UniqueConstraint("channel", "source_id", name="uq_mentions_channel_source"),
     sa.Index("ix_mentions_case", "case_id"),
 )

@@ -285,10 +285,11 @@ class SqlStore:
         return out
 
     MENTION_COLUMNS = ("channel", "source_id", "case_id", "author_handle", "created_at",
-                       "received_at", "body", "signals")
+                       "received_at", "body", "signals", "provisional")
 
     def insert_mentions(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
-        self.insert_mention_rows(conn, [tuple(r[k] for k in self.MENTION_COLUMNS) for r in rows])
+        self.insert_mention_rows(conn, [tuple(r.get(k, False) for k in self.MENTION_COLUMNS)
+                                        for r in rows])
 
     def insert_mention_rows(self, conn: Connection, rows: list[tuple]) -> None:
         """Rows are tuples in MENTION_COLUMNS order; body and signals are JSON text."""
@@ -300,20 +301,26 @@ class SqlStore:
             cur.executemany(
                 f"INSERT INTO mentions ({', '.join(self.MENTION_COLUMNS)}) "
                 f"VALUES ({self._marks(len(self.MENTION_COLUMNS))})",
-                [(c, s, case, a, dt(created), dt(received), body, sig)
-                 for c, s, case, a, created, received, body, sig in rows])
+                [(c, s, case, a, dt(created), dt(received), body, sig, bool(provisional))
+                 for c, s, case, a, created, received, body, sig, provisional in rows])
         finally:
             cur.close()
 
     def mentions_after(self, conn: Connection, after_id: int, limit: int) -> list[sa.Row]:
-        """Mentions stored after row `after_id`, oldest first (the refine job's cursor)."""
+        """Mentions stored after row `after_id`, oldest first."""
         m = t.mentions.c
         return list(conn.execute(sa.select(m.id, m.channel, m.source_id, m.case_id, m.body,
                                            m.signals).where(m.id > after_id)
                                  .order_by(m.id).limit(limit)))
 
-    def last_mention_id(self, conn: Connection) -> int:
-        return conn.execute(sa.select(sa.func.max(t.mentions.c.id))).scalar_one() or 0
+    def provisional_mentions(self, conn: Connection, limit: int) -> list[sa.Row]:
+        """Mentions whose signals wait for a learned model's sentence vectors, oldest first.
+        A flag, not a cursor: on PostgreSQL ids are handed out before commits, which may land
+        in any order, so a cursor could pass a row that commits later."""
+        m = t.mentions.c
+        return list(conn.execute(sa.select(m.id, m.channel, m.source_id, m.case_id, m.body,
+                                           m.signals).where(m.provisional)
+                                 .order_by(m.id).limit(limit)))
 
     def first_mention_ids(self, conn: Connection, case_ids: Iterable[str]) -> dict[str, int]:
         """Each case's first mention row (what its title and projection's signals come from)."""
@@ -324,12 +331,13 @@ class SqlStore:
         return dict(conn.execute(sa.select(m.case_id, sa.func.min(m.id))
                                  .where(m.case_id.in_(ids)).group_by(m.case_id)).all())
 
-    def set_mention_signals(self, conn: Connection, rows: list[tuple[int, str]]) -> None:
-        """(mention row id, signals JSON) pairs: a revision of what enrichment said."""
-        if rows:
-            conn.execute(sa.update(t.mentions).where(t.mentions.c.id == sa.bindparam("row_id"))
-                         .values(signals=sa.bindparam("sig")),
-                         [{"row_id": i, "sig": sig} for i, sig in rows])
+    def settle_mention_signals(self, conn: Connection, row_id: int, signals: str) -> bool:
+        """Replace a provisional mention's signals with the full answer; False when another
+        pass settled it first (so only one pass records the revision)."""
+        m = t.mentions.c
+        done = conn.execute(sa.update(t.mentions).where(m.id == row_id, m.provisional)
+                            .values(signals=signals, provisional=False))
+        return bool(done.rowcount)
 
     def case_mentions(self, conn: Connection, case_id: str) -> list[sa.Row]:
         return list(conn.execute(sa.select(t.mentions).where(t.mentions.c.case_id == case_id)
