@@ -97,6 +97,8 @@ def test_vectors_are_read_off_the_hot_path(workspace, clock, monkeypatch):
         login(client, "ana")
         case_id = next(e.case_id for e in events_of(workspace, ev.OPENED))
         assert "provisional: a learned model" in client.get(f"/cases/{case_id}").text
+        waiting = f"{len(batch)} mentions answered from a model's words, waiting"
+        assert waiting in client.get("/signals").text
         revised = refine.tick(workspace, clock.now(), budget_s=60)
         assert sum(embedded) == len(batch)  # each text embedded once, in batches
         after = stored(workspace)
@@ -128,6 +130,7 @@ def test_vectors_are_read_off_the_hot_path(workspace, clock, monkeypatch):
         shown = next(e for e in events if e.data["changed"])
         page = client.get(f"/cases/{shown.case_id}").text
         assert "signals revised: complaint" in page and "provisional: a learned" not in page
+        assert "waiting for the refine job" not in client.get("/signals").text
         quiet = next(e for e in events if not e.data["changed"])
         assert "no label changed" in client.get(f"/cases/{quiet.case_id}").text
 

@@ -61,10 +61,11 @@ def signals_page(request: Request, member=Depends(auth.member_of)) -> HTMLRespon
     workspace = _workspace(request)
     with workspace.store.begin() as conn:
         dist = distribution(conn)
+        waiting = workspace.store.provisional_count(conn)
     context = {"distribution": {k: v.most_common() for k, v in dist.items()},
                "corrections": learning.correction_counts(workspace.store),
                "cards": list(reversed(learning.cards(workspace.store))),
-               "signals": learn.SIGNALS, "member": member,
+               "signals": learn.SIGNALS, "member": member, "provisional": waiting,
                "may_retrain": perm.allowed((member.role,), perm.CONFIGURE),
                "csrf": auth.csrf_token(request)}
     return request.app.state.templates.TemplateResponse(request, "signals.html", context)

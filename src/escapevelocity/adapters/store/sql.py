@@ -331,6 +331,11 @@ class SqlStore:
         return dict(conn.execute(sa.select(m.case_id, sa.func.min(m.id))
                                  .where(m.case_id.in_(ids)).group_by(m.case_id)).all())
 
+    def provisional_count(self, conn: Connection) -> int:
+        m = t.mentions.c
+        return conn.execute(sa.select(sa.func.count()).select_from(t.mentions)
+                            .where(m.provisional)).scalar_one()
+
     def settle_mention_signals(self, conn: Connection, row_id: int, signals: str) -> bool:
         """Replace a provisional mention's signals with the full answer; False when another
         pass settled it first (so only one pass records the revision)."""
