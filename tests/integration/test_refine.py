@@ -62,7 +62,7 @@ def test_vectors_are_read_off_the_hot_path(workspace, clock, monkeypatch):
         embedded.append(len(texts))
         return real_vectors(texts, *args, **kwargs)
 
-    monkeypatch.setattr(learn, "vectors", counting)
+    monkeypatch.setattr(learn.dense, "vectors", counting)
     rnd = random.Random(9)
     texts = [rnd.choice(BAD + GOOD) + f" today {i}" for i in range(40)]
     # Said in other words than the corrections: where the vectors can change the answer.

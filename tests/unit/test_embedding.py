@@ -67,7 +67,7 @@ def test_a_model_with_vectors_round_trips_and_batches_like_one_by_one():
     assert again.dense == model.dense and again.card == model.card
     texts = ["my zorp is zorped", "the plan is fine", "zorped again, third day", ""]
     sig = [enrich(t) for t in texts]
-    learn._VECTORS.clear()
+    learn.dense._VECTORS.clear()
     batch = learn.apply_models_many({"complaint": again}, texts, sig)
     single = [learn.apply_models({"complaint": model}, t, s) for t, s in zip(texts, sig,
                                                                                strict=True)]
@@ -99,7 +99,7 @@ def test_without_the_extra_learning_falls_back_to_words(monkeypatch):
         raise RuntimeError("sentence embeddings need the embed extra")
 
     monkeypatch.setattr(embedding, "_load", missing)
-    monkeypatch.setattr(learn, "_VECTORS", {})
+    monkeypatch.setattr(learn.dense, "_VECTORS", {})
     model = learn.train_and_compare("complaint", corrections(), enrich, rules, "rules", 1, NOW)
     assert isinstance(model, learn.SignalModel) and not model.needs_vectors
     assert model.card.features == learn.WORDS and "not installed" in model.card.note

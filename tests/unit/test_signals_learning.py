@@ -195,11 +195,11 @@ def test_fast_predictions_are_the_numpy_ones():
 
 
 def test_feature_caches_stay_bounded(monkeypatch):
-    monkeypatch.setattr(learn, "_CACHE_MAX", 50)
+    monkeypatch.setattr(learn.hashing, "_CACHE_MAX", 50)
     for i in range(400):
         learn.features(f"unique{i}word another{i} http://x.y/{i}")
-        assert len(learn._TOKEN_IDS) <= 50
-    assert not any(k.startswith("http") or k.isdigit() for k in learn._TOKEN_IDS)
+        assert len(learn.hashing._TOKEN_IDS) <= 50
+    assert not any(k.startswith("http") or k.isdigit() for k in learn.hashing._TOKEN_IDS)
 
 
 def test_several_models_score_one_feature_computation():

@@ -85,7 +85,7 @@ def run(n: int = 5_000, runs: int = 3) -> dict:
             rules.enrich(m)
 
     def refine(ms):
-        learn._VECTORS.clear()  # every text embedded, as in the job (each mention once)
+        learn.dense._VECTORS.clear()  # every text embedded, as in the job (each mention once)
         for i in range(0, len(ms), REFINE_BATCH):
             full.enrich_many(ms[i:i + REFINE_BATCH])
 

@@ -192,7 +192,7 @@ def _timed_learned(enricher: Enricher, models: dict[str, learn.SignalModel],
     dense = any(m.needs_vectors for m in models.values())
     warm = mentions[:16] if dense else mentions[:200]
     learn.apply_models_many(models, [m.text for m in warm], [enricher.enrich(m) for m in warm])
-    learn._VECTORS.clear()
+    learn.dense._VECTORS.clear()
     rates, walls, out = [], [], []
     for _ in range(1 if dense else 3):
         started, wall = time.process_time(), time.perf_counter()
