@@ -8,7 +8,9 @@ import random
 
 import msgspec
 import pytest
+import sqlalchemy as sa
 
+from escapevelocity.adapters.store import schema
 from escapevelocity.domain import events as ev
 from escapevelocity.domain import learn
 from escapevelocity.domain.records import Author, Mention, Signals
@@ -38,8 +40,9 @@ def teach(workspace, clock, n=120):
 
 
 def stored(workspace) -> dict[str, Signals]:
+    m = schema.mentions.c
     with workspace.store.begin() as conn:
-        rows = workspace.store.mentions_after(conn, 0, 10_000)
+        rows = conn.execute(sa.select(m.channel, m.source_id, m.signals)).all()
     return {f"{r.channel}:{r.source_id}": msgspec.json.decode(r.signals, type=Signals)
             for r in rows}
 

@@ -256,6 +256,10 @@ def test_a_batch_scored_at_once_answers_as_one_mention_at_a_time():
         one = learn.apply_models({"complaint": model}, text, signals)
         assert got.situations == one.situations
         assert abs(got.confidence["complaint"] - one.confidence["complaint"]) <= 0.01
+        # and the batch's one gather scores as the per-mention scorer does
+        label, p = model.predict(text, signals)
+        assert ("complaint" in got.situations) == (label == "complaint"), text[:60]
+        assert abs(got.confidence["complaint"] - p) <= 0.01
 
 
 def test_a_severity_correction_implies_a_complaint():

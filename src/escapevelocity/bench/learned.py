@@ -25,6 +25,7 @@ from escapevelocity.demo.generator import generate
 from escapevelocity.domain import learn
 from escapevelocity.domain.enrich import Enricher
 from escapevelocity.domain.records import Mention
+from escapevelocity.evaluation.signals import mention
 
 TRAIN = 300  # corrections the model learns from
 REFINE_BATCH = 64
@@ -39,15 +40,9 @@ def _model(enricher: Enricher, mentions: list[Mention]) -> learn.SignalModel | N
         return "not_complaint"  # a baseline the model beats, so it is promoted
 
     result = learn.train_and_compare("complaint", corrections,
-                                     lambda t: enricher.rules(_mention(t)), current,
+                                     lambda t: enricher.rules(mention(t)), current,
                                      "nothing", version=1, now=datetime.now(UTC))
     return result if isinstance(result, learn.SignalModel) else None
-
-
-def _mention(text: str) -> Mention:
-    from escapevelocity.evaluation.signals import mention
-
-    return mention(text)
 
 
 def _rate(fn, mentions: list[Mention], runs: int) -> tuple[float, float]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from functools import cache
 from itertools import compress
 from operator import itemgetter, methodcaller
@@ -104,43 +104,38 @@ _Scan = tuple[list[tuple[str, float]], dict[str, list[str]], tuple[str, ...], st
               str | None, dict[str, str]]
 
 
-_FOLD = FOLD_TABLE  # playbook.fold's per-character table: one table for both
-
-
 def _in_name(title: str, text: str) -> bool:
     """Is the word `title` (Capitalised) written next to another Capitalised word ("Miss USA",
     "Good Morning America", "Gentle Yoga"): part of a name or a title, not an opinion."""
-    size, length = len(title), len(text)
-    start = text.find(title)
-    while start >= 0:  # each whole-word occurrence (a find loop: no regex built per word)
-        end = start + size
-        if (not start or not _word_char(text[start - 1])) and \
-                (end == length or not _word_char(text[end])):
-            before = text[max(0, start - 64):start].rstrip()  # the word before, not the post
-            if not before and start > 64:
-                before = text[:start].rstrip()
-            after = text[end:].lstrip()
-            if after[:1].isupper() and after[1:2].islower():  # the next word is Capitalised
-                return True
-            starts_sentence = not before or before[-1] in ".!?:\"\n" or _ENDS_HANDLE(before)
-            if not starts_sentence and _ENDS_TITLE(before):  # so is the word before
-                return True
-        start = text.find(title, end)
+    for start, end in _whole_words(title, text):
+        before = text[max(0, start - 64):start].rstrip()  # the word before, not the post
+        if not before and start > 64:
+            before = text[:start].rstrip()
+        after = text[end:].lstrip()
+        if after[:1].isupper() and after[1:2].islower():  # the next word is Capitalised
+            return True
+        starts_sentence = not before or before[-1] in ".!?:\"\n" or _ENDS_HANDLE(before)
+        if not starts_sentence and _ENDS_TITLE(before):  # so is the word before
+            return True
     return False
 
 
-def _whole_word(word: str, text: str) -> bool:
-    """re.search(r"\\b" + word + r"\\b", text) for a word of letters, without building (and,
-    past re's cache, compiling: ~80 µs) a pattern per word."""
+def _whole_words(word: str, text: str) -> Iterator[tuple[int, int]]:
+    """(start, end) of each whole-word occurrence of `word` (a word of letters) in `text`, as
+    re.finditer(r"\\b" + word + r"\\b", text) would give them, without building (and, past
+    re's cache, compiling: ~80 µs) a pattern per word."""
     size, length = len(word), len(text)
     start = text.find(word)
     while start >= 0:
         end = start + size
         if (not start or not _word_char(text[start - 1])) and \
                 (end == length or not _word_char(text[end])):
-            return True
-        start = text.find(word, start + 1)
-    return False
+            yield start, end
+        start = text.find(word, end)
+
+
+def _whole_word(word: str, text: str) -> bool:
+    return next(_whole_words(word, text), None) is not None
 
 
 _ENDS_HANDLE = re.compile(r"@\w+$").search
@@ -253,14 +248,9 @@ class Enricher:
     # --- the pipeline step --------------------------------------------------------------------
 
     def enrich(self, mention: Mention) -> Signals:
-        if self.models and self.defer_vectors:
+        if self.models:  # the learned models' one path, for a batch of one
             return self.enrich_many([mention])[0]
-        signals = self.rules(mention)
-        if self.models:
-            from escapevelocity.domain.learn import apply_models
-
-            signals = apply_models(self.models, (mention.text or "")[:MAX_TEXT], signals)
-        return signals
+        return self.rules(mention)
 
     def rules(self, mention: Mention) -> Signals:
         """The shipped rules' signals, before any learned model."""
@@ -275,7 +265,7 @@ class Enricher:
         ascii_text = lower.isascii()
         # Accent folding only when there is something to fold (emoji alone need none).
         folded = lower if ascii_text or unicodedata.is_normalized("NFKD", lower) \
-            else lower.translate(_FOLD)
+            else lower.translate(FOLD_TABLE)
         phrases, cues, topics, sarcasm, irony, marks = self._scan(folded)
         plain = URL.sub(" ", lower) if ("http" in lower or "www." in lower) else lower
         tokens = (WORD_ASCII if ascii_text else WORD).findall(plain)
@@ -333,7 +323,7 @@ class Enricher:
         then the learned models over the whole batch, so a model over sentence vectors runs
         one batched forward pass instead of one per mention."""
         if not self.models:
-            return [self.enrich(m) for m in mentions]
+            return [self.rules(m) for m in mentions]
         from escapevelocity.domain.learn import apply_models_many
 
         texts = [(m.text or "")[:MAX_TEXT] for m in mentions]

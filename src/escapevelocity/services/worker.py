@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from escapevelocity.services import approvals, followup, sla
+from escapevelocity.services import approvals, followup, refine, sla
 from escapevelocity.services.crisis import CrisisMode
 from escapevelocity.services.workspace import Workspace
 
@@ -58,12 +58,6 @@ def retrain_when_due(workspace: Workspace, now: datetime) -> int:
     return len(cards)
 
 
-def _refine(workspace: Workspace, now: datetime) -> int:
-    from escapevelocity.services import refine
-
-    return refine.tick(workspace, now)
-
-
 def tick_all(workspace: Workspace, crisis: CrisisMode | None = None,
              now: datetime | None = None) -> TickAll:
     now = now or workspace.clock.now()
@@ -76,7 +70,7 @@ def tick_all(workspace: Workspace, crisis: CrisisMode | None = None,
     if crisis is not None:
         jobs.append(("crisis", lambda: crisis.tick(now)))
     jobs.append(("learning", lambda: retrain_when_due(workspace, now)))
-    jobs.append(("refine", lambda: _refine(workspace, now)))
+    jobs.append(("refine", lambda: refine.tick(workspace, now)))
     for name, job in jobs:
         try:  # one job failing must not stop the others (nor the web app)
             out.done[name] = job()

@@ -288,8 +288,8 @@ class SqlStore:
                        "received_at", "body", "signals", "provisional")
 
     def insert_mentions(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
-        self.insert_mention_rows(conn, [tuple(r.get(k, False) for k in self.MENTION_COLUMNS)
-                                        for r in rows])
+        self.insert_mention_rows(conn, [(*(r[k] for k in self.MENTION_COLUMNS[:-1]),
+                                         r.get("provisional", False)) for r in rows])
 
     def insert_mention_rows(self, conn: Connection, rows: list[tuple]) -> None:
         """Rows are tuples in MENTION_COLUMNS order; body and signals are JSON text."""
@@ -305,13 +305,6 @@ class SqlStore:
                  for c, s, case, a, created, received, body, sig, provisional in rows])
         finally:
             cur.close()
-
-    def mentions_after(self, conn: Connection, after_id: int, limit: int) -> list[sa.Row]:
-        """Mentions stored after row `after_id`, oldest first."""
-        m = t.mentions.c
-        return list(conn.execute(sa.select(m.id, m.channel, m.source_id, m.case_id, m.body,
-                                           m.signals).where(m.id > after_id)
-                                 .order_by(m.id).limit(limit)))
 
     def provisional_mentions(self, conn: Connection, limit: int) -> list[sa.Row]:
         """Mentions whose signals wait for a learned model's sentence vectors, oldest first.

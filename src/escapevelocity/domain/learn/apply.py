@@ -14,34 +14,51 @@ from escapevelocity.domain.learn.model import SEVERITY_LEVELS, SignalModel
 from escapevelocity.domain.records import Signals
 
 
-def apply_models(models: dict[str, SignalModel], text: str, signals: Signals,
-                 vecs: dict[tuple[int, ...], np.ndarray | None] | None = None,
-                 deferred: bool = False,
-                 answers: dict[str, tuple[str, float]] | None = None) -> Signals:
+def apply_models(models: dict[str, SignalModel], text: str, signals: Signals) -> Signals:
+    """`apply_models_many` for one mention."""
+    return apply_models_many(models, [text], [signals])[0]
+
+
+def apply_models_many(models: dict[str, SignalModel], texts: Sequence[str],
+                      signals_list: Sequence[Signals], defer_vectors: bool = False
+                      ) -> list[Signals]:
     """Signals with each learned model's answer in place of the rules' one, with confidence and
-    a "because" naming the model. `vecs`: the mention's sentence vector per layer set, when the
-    caller embedded a batch (`apply_models_many`); otherwise a model with a dense part gets its
-    vector from `vectors` (the memo, or a pass for this one text). `deferred`: the vectors
-    were left for later on purpose (the hot path): a dense model answers from its words, and
-    the signals are marked provisional. `answers`: each model's (label, probability) when the
-    caller scored a batch at once."""
-    if vecs is None and answers is None:
-        vecs = {}
-        for layers in {m.dense_layers for m in models.values() if m.needs_vectors}:
-            got = dense.vectors([text], layers)
-            vecs[layers] = None if got is None else got[0]
+    a "because" naming the model, for a batch: the sentence vectors of all the texts come from
+    one batched call (only when some model has a dense part) and each model scores the whole
+    batch in one gather. `defer_vectors`: no vectors now (the ingest path): dense models
+    answer from their words and the signals are provisional until the refine job reads the
+    vectors."""
+    if len(texts) != len(signals_list):
+        raise ValueError(f"{len(texts)} texts but {len(signals_list)} signals")
+    if not texts:
+        return []
+    batches: dict[tuple[int, ...], np.ndarray | None] = {}
+    for layers in {m.dense_layers for m in models.values() if m.needs_vectors}:
+        batches[layers] = None if defer_vectors else dense.vectors(texts, layers)
+    read = {layers for layers, v in batches.items() if v is not None}
+    ids = [feature_ids(t, s) for t, s in zip(texts, signals_list, strict=True)]
+    scored = [(signal, m, m._compiled().scores_many(
+                  ids, batches.get(m.dense_layers) if m.needs_vectors else None))
+              for signal, m in models.items()]
+    return [_answered(models, signals, {signal: m.label_of(s[i]) for signal, m, s in scored},
+                      read, defer_vectors)
+            for i, signals in enumerate(signals_list)]
+
+
+def _answered(models: dict[str, SignalModel], signals: Signals,
+              answers: dict[str, tuple[str, float]], read: set[tuple[int, ...]],
+              deferred: bool) -> Signals:
+    """One mention's signals with the models' (label, probability) `answers` in place of the
+    rules' ones; `read`: the layer sets whose sentence vectors were computed."""
     situations = list(signals.situations or (signals.situation,))
     confidence, because = dict(signals.confidence), dict(signals.because)
     label_out, score = signals.sentiment_label, signals.sentiment
     severity = signals.severity
-    ids = feature_ids(text, signals) if answers is None else None  # one set for every model
-    vecs = vecs or {}
 
     def answer(signal: str, model: SignalModel) -> tuple[str, float, str]:
-        vec = vecs.get(model.dense_layers) if model.needs_vectors else None
-        label, p = answers[signal] if answers is not None else model.predict_ids(ids, vec)
+        label, p = answers[signal]
         why = f"learned v{model.card.version} from {model.card.trained_on} corrections ({p:.0%})"
-        if model.needs_vectors and vec is None:
+        if model.needs_vectors and model.dense_layers not in read:
             why += ("; words for now, its sentence vectors to follow" if deferred
                     else "; words only, the embed extra is not installed")
         return label, p, why
@@ -85,30 +102,3 @@ def apply_models(models: dict[str, SignalModel], text: str, signals: Signals,
                                    situation=primary, situations=tuple(situations),
                                    severity=severity, confidence=confidence, because=because,
                                    provisional=provisional)
-
-
-def apply_models_many(models: dict[str, SignalModel], texts: Sequence[str],
-                      signals_list: Sequence[Signals], defer_vectors: bool = False
-                      ) -> list[Signals]:
-    """`apply_models` over a batch: the sentence vectors of all the texts are computed in one
-    batched call (only when some model has a dense part), then each mention is answered.
-    `defer_vectors`: no vectors now (the ingest path): dense models answer from their words
-    and the signals are provisional until the refine job reads the vectors."""
-    if len(texts) != len(signals_list):
-        raise ValueError(f"{len(texts)} texts but {len(signals_list)} signals")
-    if not texts:
-        return []
-    batches: dict[tuple[int, ...], np.ndarray | None] = {}
-    for layers in {m.dense_layers for m in models.values() if m.needs_vectors}:
-        batches[layers] = None if defer_vectors else dense.vectors(texts, layers)
-    ids = [feature_ids(t, s) for t, s in zip(texts, signals_list, strict=True)]
-    scored = [(signal, m, m._compiled().scores_many(
-                  ids, batches.get(m.dense_layers) if m.needs_vectors else None))
-              for signal, m in models.items()]
-    out = []
-    for i, (text, signals) in enumerate(zip(texts, signals_list, strict=True)):
-        vecs = {k: None if v is None else v[i] for k, v in batches.items()}
-        answers = {signal: m.label_of(s[i]) for signal, m, s in scored}
-        out.append(apply_models(models, text, signals, vecs, deferred=defer_vectors,
-                                answers=answers))
-    return out
