@@ -8,7 +8,8 @@ STAMP := $(VENV)/.installed
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+# hotpath.pyx is compiled by the install (setup.py): editing it reinstalls.
+$(STAMP): pyproject.toml setup.py src/escapevelocity/domain/hotpath.pyx
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test,bench,learn,embed]'
@@ -36,4 +37,4 @@ lint: install
 	$(BIN)/python -m ruff check src tests
 
 clean:
-	rm -rf $(VENV) var build *.egg-info
+	rm -rf $(VENV) var build *.egg-info src/escapevelocity/domain/hotpath.c src/escapevelocity/domain/*.so

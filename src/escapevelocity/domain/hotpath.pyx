@@ -1,0 +1,772 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, auto_pickle=False
+"""The compiled twin of `Enricher.rules` (enrich.py), the hot path of every mention: the same
+rules, the same answers, in C (docs/decisions/0006-compiled-hot-path.md).
+
+enrich.py stays the definition. This module is a translation of it, kept equal by
+tests/unit/test_hotpath.py (every answer on generated, hostile and property-generated posts
+compared field by field) and by the 86k-post comparison the decision record describes. A
+change to the rules goes into both; the test fails until it does.
+
+What compiling buys is not the lexicon lookups (dicts, the automaton and CLD2 are C already)
+but the Python between them: one C loop cuts the words (the WORD regex of lexicons.py), one
+more answers the PII gate (pii.may_have) and the character tests, and the sentiment loop runs
+on C numbers. Rare cases call back into enrich.py's own helpers (hashtags, words inside a
+Capitalised name, shouted words), so they have one definition.
+"""
+
+from libc.math cimport sqrt, copysign
+from cpython.unicode cimport PyUnicode_GET_LENGTH, PyUnicode_READ_CHAR, PyUnicode_Substring
+from cpython.dict cimport PyDict_GetItem
+from cpython.object cimport PyObject
+
+from escapevelocity.domain import enrich as _py
+from escapevelocity.domain.records import Signals
+from escapevelocity.domain.lexicons import URL
+from escapevelocity.domain import pii as _pii
+from escapevelocity.domain import language as _language
+from escapevelocity.domain.severity import FAILURE_WORDS, JUDGEMENTS, SECOND_PERSON
+from escapevelocity.domain.playbook.facts import FOLD_TABLE
+import unicodedata
+
+cdef double NEGATIVE_EDGE = _py.NEGATIVE_EDGE
+cdef double POSITIVE_EDGE = _py.POSITIVE_EDGE
+cdef double COMPLAINT_EDGE = _py.COMPLAINT_EDGE
+cdef double NEGATION_ALONE = _py.NEGATION_ALONE
+cdef double MIXED_POSITIVE_SCALE = _py.MIXED_POSITIVE_SCALE
+cdef double NEGATIVE_WEIGHT = _py.NEGATIVE_WEIGHT
+cdef double QUESTION_POSITIVE_SCALE = _py.QUESTION_POSITIVE_SCALE
+cdef double EXCLAIM_ALONE = _py.EXCLAIM_ALONE
+cdef double NAME_SCALE = _py.NAME_SCALE
+cdef Py_ssize_t MAX_TEXT = _py.MAX_TEXT
+cdef dict MODIFIERS = _py._MODIFIERS
+cdef frozenset MODIFIER_WORDS = _py._MODIFIER_WORDS
+cdef dict BOOSTERS = _py.BOOSTERS
+cdef frozenset NOT_NEGATING = _py._NOT_NEGATING
+cdef object STRENGTH = _py._STRENGTH
+cdef object CAPS_FINDALL = _py._CAPS.findall
+cdef object URL_SUB = URL.sub
+cdef object IS_NORMALIZED = unicodedata.is_normalized
+cdef object ENDS_HANDLE = _py._ENDS_HANDLE
+cdef object ENDS_TITLE = _py._ENDS_TITLE
+cdef object CARD_ITER = _pii._CARD.finditer
+cdef object ACCOUNT_ITER = _pii._ACCOUNT.finditer
+cdef object ACCOUNT_HINT = _pii._ACCOUNT_HINT
+cdef object PHONE_ITER = _pii._PHONE.finditer
+cdef object ADDRESS_ITER = _pii._ADDRESS.finditer
+cdef object EMAIL_DOMAIN_ITER = _pii._EMAIL_DOMAIN.finditer
+cdef object NOT_DIGIT_SUB = _pii.re.compile(r"\D").sub
+cdef object luhn = _pii._luhn
+cdef object kept = _pii._kept
+cdef object cld2_detect = _language.pycld2.detect
+cdef tuple cld2_errors = (_language.pycld2.error, UnicodeError)
+cdef dict CLD2_CODES = _language._CLD2_CODES
+cdef object NOT_LANGUAGE_SUB = _language._NOT_LANGUAGE.sub
+cdef object language_of = _language.language
+cdef frozenset ENGLISH = _language._ENGLISH
+cdef frozenset SECOND = SECOND_PERSON
+cdef frozenset JUDGING = JUDGEMENTS
+cdef frozenset FAILURES = FAILURE_WORDS
+
+
+cdef tuple language(str text, str plain, bint ascii_text, list tokens):
+    """language.language: its two character tests and its English test here, the rest (and
+    CLD2) there."""
+    cdef Py_ssize_t i, n
+    cdef Py_UCS4 c
+    cdef bint letter = False, other = False
+    if not ascii_text:
+        n = PyUnicode_GET_LENGTH(plain)
+        for i in range(n):  # [^\W\d_]: a letter; past \x7f: a letter of another script
+            c = PyUnicode_READ_CHAR(plain, i)
+            if c.isalnum() and not c.isdecimal():
+                letter = True
+                if c > 0x7f:
+                    other = True
+                    break
+        if not letter:
+            return u"und", 0.0
+        if other:
+            return langid(no_urls(text)[:1000])
+    if not ENGLISH.isdisjoint(tokens):
+        return u"en", 0.9
+    return language_of(text, plain, True, tokens)
+
+
+cdef tuple severity(list tokens, dict marks, object evaluative, frozenset problems):
+    """severity.severity, the same tests in the same order."""
+    cdef bint to_company = not SECOND.isdisjoint(tokens)
+    if u"blame" in marks:
+        return u"blame", u"blame: '" + marks[u"blame"] + u"'"
+    judged = None if JUDGING.isdisjoint(tokens) else next(t for t in tokens if t in JUDGING)
+    if judged and to_company:
+        return u"blame", u"blame: '" + judged + u"' said to the company"
+    if u"accusation" in marks:
+        return u"accusation", u"accusation: '" + marks[u"accusation"] + u"'"
+    if to_company and not (FAILURES.isdisjoint(tokens) and problems.isdisjoint(tokens)):
+        failed = next(t for t in tokens if t in FAILURES or t in problems)
+        return u"accusation", u"accusation: the company's '" + failed + u"'"
+    if judged or evaluative:
+        return u"disapproval", u"disapproval: '" + (judged or evaluative) + u"'"
+    return u"no_explicit_reproach", u"no explicit reproach: a problem reported, nobody judged"
+
+
+cdef inline bint is_word(Py_UCS4 c):
+    """What the regex \\w matches in a str pattern."""
+    return c == u'_' or c.isalnum()
+
+
+cdef bint whole_word(str word, str text):
+    """enrich._whole_word: `word` (letters) in `text` with no word character either side."""
+    cdef Py_ssize_t size = PyUnicode_GET_LENGTH(word), length = PyUnicode_GET_LENGTH(text)
+    cdef Py_ssize_t start = text.find(word), end
+    while start >= 0:
+        end = start + size
+        if (start == 0 or not is_word(PyUnicode_READ_CHAR(text, start - 1))) and \
+                (end == length or not is_word(PyUnicode_READ_CHAR(text, end))):
+            return True
+        start = text.find(word, end)
+    return False
+
+
+cdef bint in_name(str title, str text):
+    """enrich._in_name: is the Capitalised word `title` written next to another Capitalised
+    word (part of a name or a title, not an opinion)?"""
+    cdef Py_ssize_t size = PyUnicode_GET_LENGTH(title), length = PyUnicode_GET_LENGTH(text)
+    cdef Py_ssize_t start = text.find(title), end, k
+    cdef str before, after
+    cdef Py_UCS4 last
+    while start >= 0:
+        end = start + size
+        if (start == 0 or not is_word(PyUnicode_READ_CHAR(text, start - 1))) and \
+                (end == length or not is_word(PyUnicode_READ_CHAR(text, end))):
+            before = text[start - 64 if start > 64 else 0:start].rstrip()
+            if not before and start > 64:
+                before = text[:start].rstrip()
+            after = text[end:].lstrip()
+            if PyUnicode_GET_LENGTH(after) >= 2 and PyUnicode_READ_CHAR(after, 0).isupper() \
+                    and PyUnicode_READ_CHAR(after, 1).islower():
+                return True
+            if before:
+                last = PyUnicode_READ_CHAR(before, PyUnicode_GET_LENGTH(before) - 1)
+                if not (last in u".!?:\"\n" or ENDS_HANDLE(before) is not None) and \
+                        ENDS_TITLE(before) is not None:
+                    return True
+        start = text.find(title, end)
+    return False
+
+
+cdef tuple langid(str text):
+    """language._langid: CLD2's answer as (ISO 639-1 code, confidence), 'und' when unsure."""
+    try:
+        reliable, _, details = cld2_detect(text, bestEffort=True)
+    except cld2_errors:
+        return u"und", 0.0
+    code, percent = details[0][1], details[0][2]
+    lang = CLD2_CODES.get(code) or code.split(u"-")[0]
+    if lang == u"und" or not percent:
+        return u"und", 0.0
+    confidence = percent / 100 if reliable else percent / 200
+    return (lang, round(confidence, 2)) if confidence >= 0.5 else (u"und", 0.0)
+
+
+cdef str no_urls(str text):
+    """language._no_urls: the words of a post in its language (no links, handles, tags, RT)."""
+    cdef str words_only
+    cdef Py_ssize_t i
+    cdef Py_UCS4 c
+    if u"http" in text or u"www." in text:
+        text = URL_SUB(u" ", text)
+    if u"@" in text or u"#" in text or u"RT " in text:
+        words_only = NOT_LANGUAGE_SUB(u" ", text)
+        for i in range(PyUnicode_GET_LENGTH(words_only)):
+            c = PyUnicode_READ_CHAR(words_only, i)
+            if c.isalnum() and not c.isdecimal():
+                return words_only
+    return text
+
+
+cpdef tuple find_pii(str text):
+    """pii.find_pii: the kinds of PII in `text`, first found first (the same regexes, the
+    glue between them in C)."""
+    cdef list spans = []
+    cdef Py_ssize_t at, start, bound, i, n, digits
+    cdef Py_UCS4 c
+    if u"@" in text and email_hint(text):
+        bound = 0
+        for m in EMAIL_DOMAIN_ITER(text):
+            at = start = m.start()
+            while start > bound:
+                c = PyUnicode_READ_CHAR(text, start - 1)
+                if c == u'.' or c == u'_' or c == u'+' or c == u'-' or c.isalnum():
+                    start -= 1
+                else:
+                    break
+            if start < at:
+                spans.append((start, m.end(), u"email"))
+                bound = m.end()
+    n = PyUnicode_GET_LENGTH(text)
+    for i in range(n):
+        if PyUnicode_READ_CHAR(text, i).isdecimal():
+            break
+    else:
+        return tuple(dict.fromkeys([kind for _, _, kind in spans]))
+    if address_hint(text):
+        for m in ADDRESS_ITER(text):
+            spans.append((m.start(), m.end(), u"address"))
+    if digit_run(text):
+        for m in CARD_ITER(text):
+            found = NOT_DIGIT_SUB(u"", m.group())
+            if 13 <= len(found) <= 19 and luhn(found):
+                spans.append((m.start(), m.end(), u"card_number"))
+        if ACCOUNT_HINT(text) is not None:
+            for m in ACCOUNT_ITER(text):
+                if count_digits(m.group(1)) >= 6:
+                    spans.append((m.start(1), m.end(1), u"account_number"))
+        for m in PHONE_ITER(text):
+            if count_digits(m.group()) >= 9:
+                spans.append((m.start(), m.end(), u"phone"))
+    return tuple(dict.fromkeys([kind for _, _, kind in kept(spans)]))
+
+
+cdef Py_ssize_t count_digits(str s):
+    cdef Py_ssize_t i, got = 0
+    for i in range(PyUnicode_GET_LENGTH(s)):
+        if PyUnicode_READ_CHAR(s, i).isdigit():
+            got += 1
+    return got
+
+
+cdef bint address_hint(str text):
+    """pii._ADDRESS_HINT: a decimal digit, whitespace, an ASCII capital (\d\s+[A-Z])."""
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(text), i, j
+    for i in range(n - 2):
+        if PyUnicode_READ_CHAR(text, i).isdecimal():
+            j = i + 1
+            while j < n and is_space(PyUnicode_READ_CHAR(text, j)):
+                j += 1
+            if j > i + 1 and j < n and u'A' <= PyUnicode_READ_CHAR(text, j) <= u'Z':
+                return True
+    return False
+
+
+cdef bint digit_run(str text):
+    """pii._DIGIT_RUN: six decimal digits with at most single [\s-] separators."""
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(text), i, j, got
+    cdef Py_UCS4 d
+    for i in range(n):
+        if not PyUnicode_READ_CHAR(text, i).isdecimal():
+            continue
+        j, got = i + 1, 1
+        while got < 6 and j < n:
+            d = PyUnicode_READ_CHAR(text, j)
+            if d.isdecimal():
+                j += 1
+                got += 1
+            elif (d == u'-' or is_space(d)) and j + 1 < n and \
+                    PyUnicode_READ_CHAR(text, j + 1).isdecimal():
+                j += 2
+                got += 1
+            else:
+                break
+        if got == 6:
+            return True
+    return False
+
+
+cdef inline bint is_az(Py_UCS4 c):
+    return u'a' <= c <= u'z'
+
+
+cdef inline bint is_emoji(Py_UCS4 c):
+    return (0x1F300 <= c <= 0x1FAFF) or (0x2600 <= c <= 0x27BF)
+
+
+cdef inline bint is_mouth(Py_UCS4 c):
+    return c in u"()[]dpo/\\|*$@3"
+
+
+cpdef list words(str plain):
+    """lexicons.WORD.findall(plain), as a C loop: words and hashtags, emoticons, "<3", runs of
+    ! and ?, and single emoji; the same tokens in the same order (the regex's alternatives are
+    tried in its order at each position, as the regex engine does)."""
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(plain)
+    cdef Py_ssize_t i = 0, j, k
+    cdef Py_UCS4 c, d, prev
+    cdef list out = []
+    while i < n:
+        c = PyUnicode_READ_CHAR(plain, i)
+        if is_az(c) or (c == u'#' and i + 1 < n and is_az(PyUnicode_READ_CHAR(plain, i + 1))):
+            j = i + 1 if c != u'#' else i + 2
+            while j < n:
+                d = PyUnicode_READ_CHAR(plain, j)
+                if is_az(d) or d == u"'" or u'0' <= d <= u'9':
+                    j += 1
+                else:
+                    break
+            out.append(PyUnicode_Substring(plain, i, j))
+            i = j
+            continue
+        if c == u':' or c == u';' or c == u'=' or c == u'8':
+            if i > 0:
+                prev = PyUnicode_READ_CHAR(plain, i - 1)
+                if is_word(prev) or prev == u':' or prev == u';' or prev == u'=':
+                    i += 1
+                    continue
+            # [-o^']? then a mouth, then no word character: with the nose first, then without
+            # (the regex backtracks to the shorter form).
+            k = -1
+            if i + 2 < n:
+                d = PyUnicode_READ_CHAR(plain, i + 1)
+                if (d == u'-' or d == u'o' or d == u'^' or d == u"'") and \
+                        is_mouth(PyUnicode_READ_CHAR(plain, i + 2)) and \
+                        (i + 3 >= n or not is_word(PyUnicode_READ_CHAR(plain, i + 3))):
+                    k = i + 3
+            if k < 0 and i + 1 < n and is_mouth(PyUnicode_READ_CHAR(plain, i + 1)) and \
+                    (i + 2 >= n or not is_word(PyUnicode_READ_CHAR(plain, i + 2))):
+                k = i + 2
+            if k > 0:
+                out.append(PyUnicode_Substring(plain, i, k))
+                i = k
+            else:
+                i += 1
+            continue
+        if c == u'<':
+            if i + 1 < n and PyUnicode_READ_CHAR(plain, i + 1) == u'3':
+                out.append(u"<3")
+                i += 2
+            else:
+                i += 1
+            continue
+        if c == u'!' or c == u'?':
+            j = i + 1
+            while j < n:
+                d = PyUnicode_READ_CHAR(plain, j)
+                if d == u'!' or d == u'?':
+                    j += 1
+                else:
+                    break
+            out.append(PyUnicode_Substring(plain, i, j))
+            i = j
+            continue
+        if c >= 0x2600 and is_emoji(c):
+            out.append(PyUnicode_Substring(plain, i, i + 1))
+        i += 1
+    return out
+
+
+cdef bint email_hint(str text):
+    """pii._has_email_hint: an '@' after a local-part character, then [\\w-]+ and a dot."""
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(text)
+    cdef Py_ssize_t i, j
+    cdef Py_UCS4 c, b
+    for i in range(1, n):
+        if PyUnicode_READ_CHAR(text, i) != u'@':
+            continue
+        b = PyUnicode_READ_CHAR(text, i - 1)
+        if not (b == u'.' or b == u'_' or b == u'+' or b == u'-' or b.isalnum()):
+            continue
+        j = i + 1
+        while j < n:
+            c = PyUnicode_READ_CHAR(text, j)
+            if c == u'-' or is_word(c):
+                j += 1
+            else:
+                break
+        if j > i + 1 and j < n and PyUnicode_READ_CHAR(text, j) == u'.':
+            return True
+    return False
+
+
+cdef inline bint is_space(Py_UCS4 c):
+    return c.isspace()
+
+
+cdef bint digit_hint(str text, bint ascii_text):
+    """pii.may_have's digit test: for ASCII text, six digits with at most single [\\s-]
+    separators, or a digit, spaces and a capital ([0-9](?:[\\s-]?[0-9]){5}|[0-9]\\s+[A-Z]);
+    otherwise any decimal digit."""
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(text)
+    cdef Py_ssize_t i, j, got
+    cdef Py_UCS4 c, d
+    if not ascii_text:
+        for i in range(n):
+            if PyUnicode_READ_CHAR(text, i).isdecimal():
+                return True
+        return False
+    for i in range(n):
+        c = PyUnicode_READ_CHAR(text, i)
+        if not (u'0' <= c <= u'9'):
+            continue
+        # six digits, single separators allowed between them
+        j, got = i + 1, 1
+        while got < 6 and j < n:
+            d = PyUnicode_READ_CHAR(text, j)
+            if u'0' <= d <= u'9':
+                j += 1
+                got += 1
+            elif (d == u'-' or is_space(d)) and j + 1 < n and \
+                    u'0' <= PyUnicode_READ_CHAR(text, j + 1) <= u'9':
+                j += 2
+                got += 1
+            else:
+                break
+        if got == 6:
+            return True
+        # a digit, whitespace, a capital
+        j = i + 1
+        while j < n and is_space(PyUnicode_READ_CHAR(text, j)):
+            j += 1
+        if j > i + 1 and j < n and u'A' <= PyUnicode_READ_CHAR(text, j) <= u'Z':
+            return True
+    return False
+
+
+cpdef bint may_have_pii(str text, bint ascii_text):
+    if u"@" in text and email_hint(text):
+        return True
+    return digit_hint(text, ascii_text)
+
+
+cdef inline double r2(double x):
+    return <long>(x * 100 + 0.5) / 100.0
+
+
+cdef class Rules:
+    """Enricher.rules for one Enricher's tables (read once, at construction)."""
+
+    cdef object enricher, automaton, vocabulary, customers, hashtag
+    cdef dict entries, entries_broadcast, idioms, listed
+    cdef frozenset zero, evaluative, problems
+    cdef tuple question_openers, media_bio_cues
+    cdef bint any_list
+    cdef object influencer_followers
+
+    def __init__(self, enricher):
+        self.enricher = enricher
+        self.automaton = enricher.automaton
+        self.vocabulary = enricher.vocabulary
+        self.customers = enricher.vocabulary.customers
+        self.hashtag = enricher._hashtag
+        self.entries = enricher.entries
+        self.entries_broadcast = enricher.entries_broadcast
+        self.idioms = enricher.idioms
+        self.listed = enricher.listed
+        self.zero = enricher.zero
+        self.evaluative = enricher.evaluative
+        self.problems = enricher.problems
+        self.question_openers = enricher.question_openers
+        self.media_bio_cues = tuple(enricher.vocabulary.media_bio_cues)
+        self.any_list = enricher.any_list
+        self.influencer_followers = enricher.vocabulary.influencer_followers
+
+    def rules(self, mention):
+        cdef str text = mention.text or u""
+        cdef str lower, folded, plain
+        cdef bint ascii_text
+        cdef double score
+        cdef int urgency
+        if PyUnicode_GET_LENGTH(text) > MAX_TEXT:
+            text = text[:MAX_TEXT]
+        lower = text.lower()
+        if u"\u2019" in lower:
+            lower = lower.replace(u"\u2019", u"'")
+        ascii_text = lower.isascii()
+        folded = lower if ascii_text or IS_NORMALIZED(u"NFKD", lower) else \
+            lower.translate(FOLD_TABLE)
+        phrases, cues, topics, sarcasm, irony, marks = self.scan(folded)
+        plain = URL_SUB(u" ", lower) if (u"http" in lower or u"www." in lower) else lower
+        cdef list tokens = words(plain)
+        score, sentiment_because = self.sentiment(text, lower, tokens, phrases, sarcasm, irony)
+        label = (u"negative" if score <= NEGATIVE_EDGE else
+                 u"positive" if score >= POSITIVE_EDGE else u"neutral")
+        pii = find_pii(text) if may_have_pii(text, ascii_text) else ()
+        author = mention.author
+        author_class, author_because = self.author_of(author, cues)
+        if cues or author_class == u"bot":
+            situations, situation_because = self.situations(lower, label, score, cues, topics,
+                                                            author_class)
+        else:
+            situations, situation_because = self.plain_situations(lower, label, score, topics)
+        if author_class == u"customer" and u"lead" in situations and \
+                author.handle.lower() not in self.customers:
+            author_class, author_because = u"prospect", u"asks to buy and is not a known customer"
+        if u"crisis" in situations:
+            urgency = 3
+        else:
+            urgency = 2 if u"legal" in situations else 1 if score <= -0.6 else 0
+            if u"!!" in text or u"urgent" in lower or u"asap" in lower or u"emergency" in lower:
+                urgency = min(urgency + 1, 3)
+        language_code, language_confidence = language(text, plain, ascii_text, tokens)
+        because = {u"sentiment": sentiment_because, u"situation": situation_because,
+                   u"author_class": author_because}
+        if u"complaint" in situations:
+            judging = self.evaluative
+            evaluative = None if judging.isdisjoint(tokens) else \
+                next(t for t in tokens if t in judging)
+            severity_level, because[u"severity"] = severity(tokens, marks, evaluative,
+                                                             self.problems)
+        else:
+            severity_level = u""
+        if pii:
+            because[u"pii"] = u"found " + u", ".join(pii)
+        if topics:
+            because[u"topics"] = u"mentions " + u", ".join(topics)
+        return Signals(
+            score, label, situations[0], tuple(situations), severity_level, author_class, urgency,
+            language_code, pii, topics,
+            tuple(sorted({p for p, _ in phrases})) if phrases else (),
+            0, False,
+            {u"sentiment": r2(min(0.9, 0.5 + 0.4 * abs(score))),
+             u"situation": 0.8 if cues else 0.5,
+             u"author_class": 0.9 if u"list" in author_because else 0.5,
+             u"language": language_confidence},
+            because)
+
+    cdef tuple scan(self, str folded):
+        cdef list phrases = []
+        cdef dict situations = {}
+        cdef list topics = []
+        cdef dict marks = {}
+        cdef Py_ssize_t n = PyUnicode_GET_LENGTH(folded)
+        cdef Py_ssize_t end, start, length
+        cdef bint whole, anywhere
+        explicit = irony = None
+        for end, found in self.automaton.iter(folded):
+            length, items, anywhere = found
+            start = end - length + 1
+            whole = not ((start > 0 and PyUnicode_READ_CHAR(folded, start - 1).isalnum())
+                         or (end + 1 < n and PyUnicode_READ_CHAR(folded, end + 1).isalnum()))
+            if not whole and not anywhere:
+                continue
+            for kind, name, valence in items:
+                if kind == u"sarcasm":
+                    explicit = explicit or name
+                elif kind == u"irony":
+                    irony = irony or name
+                elif not whole:
+                    continue
+                elif kind == u"sentiment":
+                    phrases.append((name, valence))
+                elif kind == u"situation":
+                    situations.setdefault(name, []).append(folded[start:end + 1])
+                elif kind == u"severity":
+                    marks.setdefault(name, folded[start:end + 1])
+                elif name not in topics:
+                    topics.append(name)
+        return phrases, situations, tuple(topics), explicit, irony, marks
+
+    cdef tuple sentiment(self, str text, str lower, list tokens, list phrases, object sarcasm,
+                         object irony):
+        cdef bint to_someone = PyUnicode_GET_LENGTH(lower) > 0 and \
+            PyUnicode_READ_CHAR(lower, 0) == u'@'
+        cdef dict entries = self.entries if to_someone else self.entries_broadcast
+        cdef Py_ssize_t ntok = len(tokens)
+        cdef Py_ssize_t i, j, k, but
+        cdef list hits = []
+        cdef PyObject* found
+        cdef str tok, t
+        cdef bint has_tag = u"#" in lower
+        cdef bint has_bang = u"!" in lower
+        cdef bint has_q = u"?" in lower
+        for i in range(ntok):
+            tok = <str>tokens[i]
+            if PyDict_GetItem(entries, tok) != NULL:
+                hits.append(i)
+            elif has_tag and PyUnicode_READ_CHAR(tok, 0) == u'#' and \
+                    PyUnicode_GET_LENGTH(tok) > 3 and tok not in self.zero:
+                hits.append(i)
+        if not hits and not phrases and not has_bang and not has_q:
+            return 0.0, u"no sentiment words"
+        cdef double pos = 0.0, neg = 0.0, v, scale, m, total, score, rounded
+        cdef list reasons = []
+        cdef bint problem = False, all_caps, is_problem, negatable, alone
+        cdef str upper
+        cdef object covered, hedge, entry, after, modifiers
+        if hits:
+            upper = text if text != lower else u""
+            all_caps = bool(upper) and text.isupper() and len(set(CAPS_FINDALL(text))) >= 3
+            but = tokens.index(u"but") if u"but" in tokens else -1
+            modifiers = MODIFIERS if not MODIFIER_WORDS.isdisjoint(tokens) else None
+            idioms = self.idioms
+            covered = frozenset().union(*[idioms[p] for p, _ in phrases if p in idioms]) \
+                if phrases else ()
+            for i in hits:
+                tok = <str>tokens[i]
+                if covered and tok in covered:
+                    continue
+                found = PyDict_GetItem(entries, tok)
+                if found == NULL:
+                    v = self.hashtag(tok[1:])
+                    if not v:
+                        continue
+                    entry = (v, False, u"", u"", True, None, False)
+                else:
+                    entry = <object>found
+                v, is_problem, shout, title, negatable, hedge, alone = entry
+                if alone:
+                    for t in tokens[i + 1:i + 4]:
+                        found = PyDict_GetItem(entries, t)
+                        if found != NULL and (<tuple>found)[4] and not (<tuple>found)[6] and \
+                                PyUnicode_READ_CHAR(t, 0).isalpha():
+                            break
+                    else:
+                        reasons.append((-abs(NEGATION_ALONE), tok))
+                        neg += NEGATION_ALONE
+                    continue
+                if hedge is not None and i + 1 < ntok and tokens[i + 1] in hedge:
+                    continue
+                if i + 1 < ntok and tok in BOOSTERS:
+                    found = PyDict_GetItem(entries, tokens[i + 1])
+                    if found != NULL and (<tuple>found)[4]:
+                        continue
+                scale = 1.0
+                if modifiers is not None and negatable:
+                    for j in range(i - 3 if i > 3 else 0, i):
+                        found = PyDict_GetItem(MODIFIERS, tokens[j])
+                        if found != NULL:
+                            m = <double><object>found
+                            if m > 0 or (tokens[j], tokens[j + 1]) not in NOT_NEGATING:
+                                scale *= m
+                if upper:
+                    if all_caps or (shout and shout in upper and whole_word(shout, upper)):
+                        scale *= 1.3
+                    if title and title in text and in_name(title, text):
+                        scale *= NAME_SCALE
+                if but >= 0:
+                    scale *= 0.5 if i < but else 1.5 if i > but else 1.0
+                if scale < 0 < v:
+                    problem = True
+                v *= scale
+                if v > 0:
+                    pos += v
+                else:
+                    neg += v
+                    problem = problem or is_problem
+                reasons.append((-abs(v), tok))
+        for phrase, pv in phrases:
+            v = pv
+            if v > 0:
+                pos += v
+            else:
+                neg += v
+                problem = True
+            reasons.append((-abs(v), u"'" + phrase + u"'"))
+        if pos:
+            if sarcasm is None and problem:
+                sarcasm = irony
+            if sarcasm:
+                neg -= pos
+                pos = 0.0
+                reasons.append((-9.0, u"sarcasm '" + sarcasm + u"'"))
+            elif problem:
+                pos *= MIXED_POSITIVE_SCALE
+        total = pos + NEGATIVE_WEIGHT * neg
+        if has_bang:
+            if total:
+                total += copysign(0.25 * min(lower.count(u"!"), 4), total)
+            elif not neg and not has_q and not to_someone:
+                total = EXCLAIM_ALONE
+                reasons.append((-EXCLAIM_ALONE, u"'!'"))
+        if has_q:
+            if u"?!" in lower or u"!?" in lower or u"??" in lower:
+                total -= 0.5
+            if total > 0:
+                total *= QUESTION_POSITIVE_SCALE
+        if total == 0:
+            return 0.0, u"no sentiment words"
+        score = total / sqrt(total * total + 15)
+        if len(reasons) > 1:
+            reasons.sort(key=STRENGTH)
+            names = u", ".join([name for _, name in reasons[:3]])
+        else:
+            names = reasons[0][1] if reasons else u""
+        rounded = <long>(score * 10000 + (0.5 if score > 0 else -0.5)) / 10000.0
+        return rounded, (u"negative: " if score < 0 else u"positive: ") + names
+
+    cdef tuple author_of(self, object a, dict hits):
+        cdef str handle = a.handle.lower().lstrip(u"@") if self.any_list else u""
+        cls = self.listed.get(handle) if handle else None
+        if cls is not None:
+            return cls, f"@{handle} is on the workspace's {cls} list"
+        if a.bio:
+            bio = a.bio.lower()
+            cue = next((c for c in self.media_bio_cues if c in bio), None)
+            if cue:
+                return u"journalist", f"bio says '{cue}'"
+        followers = a.followers
+        if hits and u"spam" in hits and followers < 100:
+            return u"bot", u"spam pattern from a low-reach account"
+        if handle and handle in self.customers:
+            return u"customer", u"known customer"
+        edge = self.influencer_followers
+        if followers >= edge:
+            tier = u"mega" if followers >= 100 * edge else u"macro" if followers >= 10 * edge \
+                else u"micro"
+            return u"influencer", f"{followers:,} followers ({tier}: at least {edge:,})"
+        return u"customer", u"default: nothing says otherwise"
+
+    cdef tuple plain_situations(self, str lower, str label, double score, tuple topics):
+        cdef bint is_question = u"?" in lower or lower.strip().startswith(self.question_openers)
+        cdef list found
+        if score <= COMPLAINT_EDGE and (topics or u"@" in lower):
+            found = [u"complaint", u"question"] if is_question else [u"complaint"]
+            why = u"complaint: negative about the brand"
+        elif is_question:
+            found, why = [u"question"], u"question: asks something"
+        else:
+            found, why = [], u""
+        if label == u"positive" and score >= 0.45:
+            found.append(u"praise")
+            why = why or u"praise: positive about the brand"
+        if found:
+            return found, why
+        if label == u"negative":
+            return [u"venting"], u"venting: negative with no ask and nothing about the brand"
+        if topics or u"orbit" in lower:
+            return [u"other"], u"about the brand, no clear situation"
+        return [u"off_topic"], u"nothing about the brand or its products"
+
+    cdef tuple situations(self, str lower, str label, double score, dict hits, tuple topics,
+                          str author_class):
+        cdef list found = []
+        cdef str why = u""
+        for name in (u"crisis", u"legal", u"spam", u"misinformation"):
+            if name in hits:
+                found.append(name)
+                why = why or name + u": '" + hits[name][0] + u"'"
+        if u"spam" not in found and lower.count(u"http") >= 2 and author_class == u"bot":
+            found.append(u"spam")
+            why = why or u"spam: several links from a bot"
+        stripped = lower.strip()
+        cdef bint is_question = (u"?" in lower or stripped.startswith(self.question_openers)
+                                 or u"question" in hits)
+        if u"lead" in hits:
+            found.append(u"lead")
+            why = why or u"lead: '" + hits[u"lead"][0] + u"'"
+        if u"complaint" in hits or (score <= COMPLAINT_EDGE and (topics or u"@" in lower)):
+            found.append(u"complaint")
+            cue = hits[u"complaint"][0] if u"complaint" in hits else None
+            why = why or (u"complaint: '" + cue + u"'" if cue else
+                          u"complaint: negative about the brand")
+        if u"feedback" in hits:
+            found.append(u"feedback")
+            why = why or u"feedback: '" + hits[u"feedback"][0] + u"'"
+        if is_question and u"complaint" not in found[:1]:
+            found.append(u"question")
+            why = why or u"question: asks something"
+        elif is_question:
+            found.append(u"question")
+        if label == u"positive" and (u"praise" in hits or score >= 0.45):
+            found.append(u"praise")
+            why = why or u"praise: positive about the brand"
+        if not found:
+            if label == u"negative":
+                found.append(u"venting")
+                why = u"venting: negative with no ask and nothing about the brand"
+            elif topics or u"orbit" in lower:
+                found.append(u"other")
+                why = u"about the brand, no clear situation"
+            else:
+                found.append(u"off_topic")
+                why = u"nothing about the brand or its products"
+        return list(dict.fromkeys(found)), why
