@@ -139,3 +139,15 @@ def test_pii_is_pii_find_pii(text):
     assert hotpath.find_pii(text) == pii.find_pii(text)
     for ascii_text in (True, False):
         assert hotpath.may_have_pii(text, ascii_text) == pii.may_have(text, ascii_text)
+
+
+KEYS = sorted(ENRICHERS[1].automaton.keys())
+
+
+@settings(max_examples=1_500, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(KEYS), PIECES), max_size=25).map("".join))
+def test_the_table_scanner_finds_what_the_automaton_finds(text):
+    for enricher in ENRICHERS:
+        scanner = hotpath.Scanner(enricher.automaton)
+        for folded in (text, text.lower()):
+            assert scanner.iter(folded) == list(enricher.automaton.iter(folded))

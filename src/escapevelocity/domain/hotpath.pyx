@@ -15,6 +15,7 @@ Capitalised name, shouted words), so they have one definition.
 """
 
 from libc.math cimport sqrt, copysign
+from libc.stdlib cimport calloc, free
 from cpython.unicode cimport PyUnicode_GET_LENGTH, PyUnicode_READ_CHAR, PyUnicode_Substring
 from cpython.dict cimport PyDict_GetItem
 from cpython.object cimport PyObject
@@ -61,7 +62,8 @@ cdef object cld2_detect = _language.pycld2.detect
 cdef tuple cld2_errors = (_language.pycld2.error, UnicodeError)
 cdef dict CLD2_CODES = _language._CLD2_CODES
 cdef object NOT_LANGUAGE_SUB = _language._NOT_LANGUAGE.sub
-cdef object language_of = _language.language
+cdef object HANDLE_SUB = _language._HANDLE.sub
+cdef frozenset KNOWN_ENGLISH = _language._known_english()
 cdef frozenset ENGLISH = _language._ENGLISH
 cdef frozenset SECOND = SECOND_PERSON
 cdef frozenset JUDGING = JUDGEMENTS
@@ -69,11 +71,12 @@ cdef frozenset FAILURES = FAILURE_WORDS
 
 
 cdef tuple language(str text, str plain, bint ascii_text, list tokens):
-    """language.language: its two character tests and its English test here, the rest (and
-    CLD2) there."""
-    cdef Py_ssize_t i, n
+    """language.language: (language, confidence), the same tests in the same order; CLD2
+    decides what the English tests cannot."""
+    cdef Py_ssize_t i, n, hits = 0, count = 0
     cdef Py_UCS4 c
     cdef bint letter = False, other = False
+    cdef str t
     if not ascii_text:
         n = PyUnicode_GET_LENGTH(plain)
         for i in range(n):  # [^\W\d_]: a letter; past \x7f: a letter of another script
@@ -89,7 +92,21 @@ cdef tuple language(str text, str plain, bint ascii_text, list tokens):
             return langid(no_urls(text)[:1000])
     if not ENGLISH.isdisjoint(tokens):
         return u"en", 0.9
-    return language_of(text, plain, True, tokens)
+    if u"@" in plain:  # handles say nothing about the language of the post
+        tokens = words(HANDLE_SUB(u" ", plain))
+    for t in tokens:
+        if PyUnicode_READ_CHAR(t, 0) != u'#' and t.isalpha():
+            count += 1
+            if t in KNOWN_ENGLISH:
+                hits += 1
+    if not count:
+        return u"und", 0.0
+    if hits and hits * 2 >= count:
+        return u"en", 0.7
+    if count < 3:
+        return u"en", 0.5
+    found = langid(no_urls(text)[:1000])
+    return (u"en", 0.5) if found[0] == u"und" else found
 
 
 cdef tuple severity(list tokens, dict marks, object evaluative, frozenset problems):
@@ -431,10 +448,146 @@ cdef inline double r2(double x):
     return <long>(x * 100 + 0.5) / 100.0
 
 
+MAX_STATES = 200_000  # a bigger phrase list (a huge vocabulary) keeps pyahocorasick's scan
+
+
+cdef class Scanner:
+    """The phrases of an ahocorasick.Automaton as a table-driven automaton: one array read per
+    character (transitions through failure links precomputed, characters mapped to the few
+    classes the phrases use), where the automaton's iterator builds a tuple per match. Yields
+    the same matches in the same order: by end position, longest first (its iterator follows
+    the failure links the same way)."""
+
+    cdef int *delta  # state * nclass + class -> next state
+    cdef int *out  # the state's value in `values`, or -1 when no phrase ends there
+    cdef int *link  # the next state along the failure links where a phrase ends, or -1
+    cdef int *lengths
+    cdef char *anywhere
+    cdef int nclass, nstates, nwide
+    cdef int ascii_class[128]
+    cdef Py_UCS4 *wide  # the phrases' characters past ASCII, sorted, and their classes
+    cdef int *wide_class
+    cdef readonly list values
+
+    def __init__(self, automaton):
+        cdef int i, a, st, f, c
+        items = sorted(automaton.items())
+        chars = sorted({ch for key, _ in items for ch in key})
+        classes = {ch: i + 1 for i, ch in enumerate(chars)}  # 0: no phrase has it
+        self.nclass = len(chars) + 1
+        children = [{}]  # the trie, one dict per state
+        terminal = [-1]
+        self.values = []
+        for key, value in items:
+            st = 0
+            for ch in key:
+                nxt = children[st].get(ch)
+                if nxt is None:
+                    nxt = len(children)
+                    children[st][ch] = nxt
+                    children.append({})
+                    terminal.append(-1)
+                st = nxt
+            terminal[st] = len(self.values)
+            self.values.append(value)
+        self.nstates = len(children)
+        if self.nstates > MAX_STATES:
+            raise ValueError("too many phrases for the compiled scan")
+        self.delta = <int *>calloc(self.nstates * self.nclass, sizeof(int))
+        self.out = <int *>calloc(self.nstates, sizeof(int))
+        self.link = <int *>calloc(self.nstates, sizeof(int))
+        self.lengths = <int *>calloc(max(1, len(self.values)), sizeof(int))
+        self.anywhere = <char *>calloc(max(1, len(self.values)), sizeof(char))
+        self.nwide = sum(1 for ch in chars if ord(ch) >= 128)
+        self.wide = <Py_UCS4 *>calloc(max(1, self.nwide), sizeof(Py_UCS4))
+        self.wide_class = <int *>calloc(max(1, self.nwide), sizeof(int))
+        if not (self.delta and self.out and self.link and self.lengths and self.anywhere
+                and self.wide and self.wide_class):
+            raise MemoryError()
+        for i in range(128):
+            self.ascii_class[i] = classes.get(chr(i), 0)
+        i = 0
+        for ch in chars:
+            if ord(ch) >= 128:
+                self.wide[i] = ord(ch)
+                self.wide_class[i] = classes[ch]
+                i += 1
+        for i, value in enumerate(self.values):
+            self.lengths[i] = value[0]
+            self.anywhere[i] = 1 if value[2] else 0
+        fail = [0] * self.nstates
+        for st in range(self.nstates):
+            self.out[st] = terminal[st]
+            self.link[st] = -1
+        # Breadth first: each state's transitions are its trie children, else its failure
+        # state's transitions (already complete, being shallower).
+        order = [0]
+        for ch, child in children[0].items():
+            order.append(child)
+        for a in range(self.nclass):
+            self.delta[a] = 0
+        for ch, child in children[0].items():
+            self.delta[classes[ch]] = child
+        head = 1
+        while head < len(order):
+            st = order[head]
+            head += 1
+            f = fail[st]
+            for a in range(self.nclass):
+                self.delta[st * self.nclass + a] = self.delta[f * self.nclass + a]
+            for ch, child in children[st].items():
+                c = classes[ch]
+                fail[child] = self.delta[f * self.nclass + c] if st else 0
+                self.delta[st * self.nclass + c] = child
+                order.append(child)
+            self.link[st] = f if terminal[f] >= 0 else self.link[f]
+        # the root's children fail to the root, which ends no phrase
+        for ch, child in children[0].items():
+            fail[child] = 0
+            self.link[child] = -1
+
+    def __dealloc__(self):
+        free(self.delta)
+        free(self.out)
+        free(self.link)
+        free(self.lengths)
+        free(self.anywhere)
+        free(self.wide)
+        free(self.wide_class)
+
+    cdef inline int klass(self, Py_UCS4 c):
+        cdef int lo = 0, hi = self.nwide - 1, mid
+        if c < 128:
+            return self.ascii_class[c]
+        while lo <= hi:
+            mid = (lo + hi) >> 1
+            if self.wide[mid] == c:
+                return self.wide_class[mid]
+            if self.wide[mid] < c:
+                lo = mid + 1
+            else:
+                hi = mid - 1
+        return 0
+
+    def iter(self, str text):
+        """(end index, value) of every match, as ahocorasick.Automaton.iter gives them."""
+        cdef Py_ssize_t i, n = PyUnicode_GET_LENGTH(text)
+        cdef int st = 0, o
+        found = []
+        for i in range(n):
+            st = self.delta[st * self.nclass + self.klass(PyUnicode_READ_CHAR(text, i))]
+            o = st if self.out[st] >= 0 else self.link[st]
+            while o >= 0:
+                found.append((i, self.values[self.out[o]]))
+                o = self.link[o]
+        return found
+
+
 cdef class Rules:
     """Enricher.rules for one Enricher's tables (read once, at construction)."""
 
     cdef object enricher, automaton, vocabulary, customers, hashtag
+    cdef Scanner scanner
     cdef dict entries, entries_broadcast, idioms, listed
     cdef frozenset zero, evaluative, problems
     cdef tuple question_openers, media_bio_cues
@@ -444,6 +597,10 @@ cdef class Rules:
     def __init__(self, enricher):
         self.enricher = enricher
         self.automaton = enricher.automaton
+        try:
+            self.scanner = Scanner(enricher.automaton)
+        except ValueError:  # past MAX_STATES: the automaton's own scan
+            self.scanner = None
         self.vocabulary = enricher.vocabulary
         self.customers = enricher.vocabulary.customers
         self.hashtag = enricher._hashtag
@@ -523,36 +680,46 @@ cdef class Rules:
             because)
 
     cdef tuple scan(self, str folded):
+        """Enricher._scan: one pass for sentiment phrases, situation and severity cues, topics
+        (whole words only) and the first sarcasm markers (anywhere)."""
         cdef list phrases = []
         cdef dict situations = {}
         cdef list topics = []
         cdef dict marks = {}
         cdef Py_ssize_t n = PyUnicode_GET_LENGTH(folded)
-        cdef Py_ssize_t end, start, length
-        cdef bint whole, anywhere
+        cdef Py_ssize_t end, start
+        cdef bint whole
+        cdef int st = 0, o, idx
+        cdef Scanner sc = self.scanner
         explicit = irony = None
-        for end, found in self.automaton.iter(folded):
-            length, items, anywhere = found
-            start = end - length + 1
-            whole = not ((start > 0 and PyUnicode_READ_CHAR(folded, start - 1).isalnum())
-                         or (end + 1 < n and PyUnicode_READ_CHAR(folded, end + 1).isalnum()))
-            if not whole and not anywhere:
-                continue
-            for kind, name, valence in items:
-                if kind == u"sarcasm":
-                    explicit = explicit or name
-                elif kind == u"irony":
-                    irony = irony or name
-                elif not whole:
+        if sc is None:
+            return self.enricher._scan(folded)
+        for end in range(n):
+            st = sc.delta[st * sc.nclass + sc.klass(PyUnicode_READ_CHAR(folded, end))]
+            o = st if sc.out[st] >= 0 else sc.link[st]
+            while o >= 0:
+                idx = sc.out[o]
+                o = sc.link[o]
+                start = end - sc.lengths[idx] + 1
+                whole = not ((start > 0 and PyUnicode_READ_CHAR(folded, start - 1).isalnum())
+                             or (end + 1 < n and PyUnicode_READ_CHAR(folded, end + 1).isalnum()))
+                if not whole and not sc.anywhere[idx]:
                     continue
-                elif kind == u"sentiment":
-                    phrases.append((name, valence))
-                elif kind == u"situation":
-                    situations.setdefault(name, []).append(folded[start:end + 1])
-                elif kind == u"severity":
-                    marks.setdefault(name, folded[start:end + 1])
-                elif name not in topics:
-                    topics.append(name)
+                for kind, name, valence in (<tuple>sc.values[idx])[1]:
+                    if kind == u"sarcasm":
+                        explicit = explicit or name
+                    elif kind == u"irony":
+                        irony = irony or name
+                    elif not whole:
+                        continue
+                    elif kind == u"sentiment":
+                        phrases.append((name, valence))
+                    elif kind == u"situation":
+                        situations.setdefault(name, []).append(folded[start:end + 1])
+                    elif kind == u"severity":
+                        marks.setdefault(name, folded[start:end + 1])
+                    elif name not in topics:
+                        topics.append(name)
         return phrases, situations, tuple(topics), explicit, irony, marks
 
     cdef tuple sentiment(self, str text, str lower, list tokens, list phrases, object sarcasm,
