@@ -40,10 +40,8 @@ cdef double EXCLAIM_ALONE = _py.EXCLAIM_ALONE
 cdef double NAME_SCALE = _py.NAME_SCALE
 cdef Py_ssize_t MAX_TEXT = _py.MAX_TEXT
 cdef dict MODIFIERS = _py._MODIFIERS
-cdef frozenset MODIFIER_WORDS = _py._MODIFIER_WORDS
 cdef dict BOOSTERS = _py.BOOSTERS
 cdef frozenset NOT_NEGATING = _py._NOT_NEGATING
-cdef object STRENGTH = _py._STRENGTH
 cdef object CAPS_FINDALL = _py._CAPS.findall
 cdef object URL_SUB = URL.sub
 cdef object IS_NORMALIZED = unicodedata.is_normalized
@@ -57,7 +55,6 @@ cdef object ADDRESS_ITER = _pii._ADDRESS.finditer
 cdef object EMAIL_DOMAIN_ITER = _pii._EMAIL_DOMAIN.finditer
 cdef object NOT_DIGIT_SUB = _pii.re.compile(r"\D").sub
 cdef object luhn = _pii._luhn
-cdef object kept = _pii._kept
 cdef object cld2_detect = _language.pycld2.detect
 cdef tuple cld2_errors = (_language.pycld2.error, UnicodeError)
 cdef dict CLD2_CODES = _language._CLD2_CODES
@@ -230,8 +227,13 @@ cpdef tuple find_pii(str text):
     if address_hint(text):
         for m in ADDRESS_ITER(text):
             spans.append((m.start(), m.end(), u"address"))
-    if digit_run(text):
-        for m in CARD_ITER(text):
+    digits = 0
+    for i in range(n):
+        if PyUnicode_READ_CHAR(text, i).isdecimal():
+            digits += 1
+    if digits >= 6 and digit_run(text):
+        # a card has 13 digits or more, a phone 9 or more: fewer in the post, no regex
+        for m in (CARD_ITER(text) if digits >= 13 else ()):
             found = NOT_DIGIT_SUB(u"", m.group())
             if 13 <= len(found) <= 19 and luhn(found):
                 spans.append((m.start(), m.end(), u"card_number"))
@@ -239,7 +241,7 @@ cpdef tuple find_pii(str text):
             for m in ACCOUNT_ITER(text):
                 if count_digits(m.group(1)) >= 6:
                     spans.append((m.start(1), m.end(1), u"account_number"))
-        for m in PHONE_ITER(text):
+        for m in (PHONE_ITER(text) if digits >= 9 else ()):
             if count_digits(m.group()) >= 9:
                 spans.append((m.start(), m.end(), u"phone"))
     return tuple(dict.fromkeys([kind for _, _, kind in kept(spans)]))
@@ -444,11 +446,53 @@ cpdef bint may_have_pii(str text, bint ascii_text):
     return digit_hint(text, ascii_text)
 
 
+cdef void strongest_first(list reasons):
+    """reasons.sort(key=itemgetter(0)) for a few (-|valence|, name) pairs: an insertion sort,
+    stable as list.sort is."""
+    cdef Py_ssize_t a, b, n = len(reasons)
+    cdef double key
+    for a in range(1, n):
+        item = reasons[a]
+        key = (<tuple>item)[0]
+        b = a - 1
+        while b >= 0 and <double>((<tuple>reasons[b])[0]) > key:
+            reasons[b + 1] = reasons[b]
+            b -= 1
+        reasons[b + 1] = item
+
+
+cdef list kept(list spans):
+    """pii._kept: the spans by start (longest first), and of overlapping ones the first."""
+    cdef Py_ssize_t a, b, n = len(spans)
+    cdef Py_ssize_t start, end, last = -1
+    cdef tuple item, other
+    if n < 2:
+        return spans
+    for a in range(1, n):
+        item = spans[a]
+        start, end = item[0], item[1]
+        b = a - 1
+        while b >= 0:
+            other = spans[b]
+            if other[0] > start or (other[0] == start and other[1] < end):
+                spans[b + 1] = other
+                b -= 1
+            else:
+                break
+        spans[b + 1] = item
+    cdef list out = []
+    for item in spans:
+        if not out or item[0] >= last:
+            out.append(item)
+            last = item[1]
+    return out
+
+
 cdef inline double r2(double x):
     return <long>(x * 100 + 0.5) / 100.0
 
 
-MAX_STATES = 200_000  # a bigger phrase list (a huge vocabulary) keeps pyahocorasick's scan
+MAX_STATES = 65_535  # states fit 16 bits; a bigger phrase list keeps pyahocorasick's scan
 
 
 cdef class Scanner:
@@ -458,7 +502,8 @@ cdef class Scanner:
     the same matches in the same order: by end position, longest first (its iterator follows
     the failure links the same way)."""
 
-    cdef int *delta  # state * nclass + class -> next state
+    cdef unsigned short *delta  # state * nclass + class -> next state
+    cdef int *first  # the first phrase ending in this state: itself, else its link
     cdef int *out  # the state's value in `values`, or -1 when no phrase ends there
     cdef int *link  # the next state along the failure links where a phrase ends, or -1
     cdef int *lengths
@@ -493,7 +538,8 @@ cdef class Scanner:
         self.nstates = len(children)
         if self.nstates > MAX_STATES:
             raise ValueError("too many phrases for the compiled scan")
-        self.delta = <int *>calloc(self.nstates * self.nclass, sizeof(int))
+        self.delta = <unsigned short *>calloc(self.nstates * self.nclass, sizeof(unsigned short))
+        self.first = <int *>calloc(self.nstates, sizeof(int))
         self.out = <int *>calloc(self.nstates, sizeof(int))
         self.link = <int *>calloc(self.nstates, sizeof(int))
         self.lengths = <int *>calloc(max(1, len(self.values)), sizeof(int))
@@ -501,7 +547,7 @@ cdef class Scanner:
         self.nwide = sum(1 for ch in chars if ord(ch) >= 128)
         self.wide = <Py_UCS4 *>calloc(max(1, self.nwide), sizeof(Py_UCS4))
         self.wide_class = <int *>calloc(max(1, self.nwide), sizeof(int))
-        if not (self.delta and self.out and self.link and self.lengths and self.anywhere
+        if not (self.delta and self.first and self.out and self.link and self.lengths and self.anywhere
                 and self.wide and self.wide_class):
             raise MemoryError()
         for i in range(128):
@@ -541,13 +587,12 @@ cdef class Scanner:
                 self.delta[st * self.nclass + c] = child
                 order.append(child)
             self.link[st] = f if terminal[f] >= 0 else self.link[f]
-        # the root's children fail to the root, which ends no phrase
-        for ch, child in children[0].items():
-            fail[child] = 0
-            self.link[child] = -1
+        for st in range(self.nstates):
+            self.first[st] = st if self.out[st] >= 0 else self.link[st]
 
     def __dealloc__(self):
         free(self.delta)
+        free(self.first)
         free(self.out)
         free(self.link)
         free(self.lengths)
@@ -576,7 +621,7 @@ cdef class Scanner:
         found = []
         for i in range(n):
             st = self.delta[st * self.nclass + self.klass(PyUnicode_READ_CHAR(text, i))]
-            o = st if self.out[st] >= 0 else self.link[st]
+            o = self.first[st]
             while o >= 0:
                 found.append((i, self.values[self.out[o]]))
                 o = self.link[o]
@@ -588,6 +633,11 @@ cdef class Rules:
 
     cdef object enricher, automaton, vocabulary, customers, hashtag
     cdef Scanner scanner
+    # Bits by the low 16 bits of a word's hash: a clear bit says the word is not in the
+    # sentiment tables (most words), without touching a 9,000-entry dict; and the same for the
+    # words that modify the next one.
+    cdef unsigned long long bloom[1024]
+    cdef unsigned long long modifier_bloom[1024]
     cdef dict entries, entries_broadcast, idioms, listed
     cdef frozenset zero, evaluative, problems
     cdef tuple question_openers, media_bio_cues
@@ -606,6 +656,16 @@ cdef class Rules:
         self.hashtag = enricher._hashtag
         self.entries = enricher.entries
         self.entries_broadcast = enricher.entries_broadcast
+        cdef Py_hash_t h
+        for i in range(1024):
+            self.bloom[i] = 0
+            self.modifier_bloom[i] = 0
+        for key in (*self.entries, *self.entries_broadcast):
+            h = hash(key) & 0xFFFF
+            self.bloom[h >> 6] |= 1ULL << (h & 63)
+        for key in MODIFIERS:
+            h = hash(key) & 0xFFFF
+            self.modifier_bloom[h >> 6] |= 1ULL << (h & 63)
         self.idioms = enricher.idioms
         self.listed = enricher.listed
         self.zero = enricher.zero
@@ -696,7 +756,7 @@ cdef class Rules:
             return self.enricher._scan(folded)
         for end in range(n):
             st = sc.delta[st * sc.nclass + sc.klass(PyUnicode_READ_CHAR(folded, end))]
-            o = st if sc.out[st] >= 0 else sc.link[st]
+            o = sc.first[st]
             while o >= 0:
                 idx = sc.out[o]
                 o = sc.link[o]
@@ -735,9 +795,20 @@ cdef class Rules:
         cdef bint has_tag = u"#" in lower
         cdef bint has_bang = u"!" in lower
         cdef bint has_q = u"?" in lower
+        cdef Py_hash_t h
+        cdef bint has_modifier = False
+        but = -1
+        # One pass: the sentiment words (and hashtags to read), the first "but", whether any
+        # word modifies the next one.
         for i in range(ntok):
             tok = <str>tokens[i]
-            if PyDict_GetItem(entries, tok) != NULL:
+            h = hash(tok) & 0xFFFF
+            if self.modifier_bloom[h >> 6] & (1ULL << (h & 63)) and \
+                    PyDict_GetItem(MODIFIERS, tok) != NULL:
+                has_modifier = True
+            if but < 0 and tok == u"but":
+                but = i
+            if self.bloom[h >> 6] & (1ULL << (h & 63)) and PyDict_GetItem(entries, tok) != NULL:
                 hits.append(i)
             elif has_tag and PyUnicode_READ_CHAR(tok, 0) == u'#' and \
                     PyUnicode_GET_LENGTH(tok) > 3 and tok not in self.zero:
@@ -752,8 +823,7 @@ cdef class Rules:
         if hits:
             upper = text if text != lower else u""
             all_caps = bool(upper) and text.isupper() and len(set(CAPS_FINDALL(text))) >= 3
-            but = tokens.index(u"but") if u"but" in tokens else -1
-            modifiers = MODIFIERS if not MODIFIER_WORDS.isdisjoint(tokens) else None
+            modifiers = MODIFIERS if has_modifier else None
             idioms = self.idioms
             covered = frozenset().union(*[idioms[p] for p, _ in phrases if p in idioms]) \
                 if phrases else ()
@@ -843,7 +913,7 @@ cdef class Rules:
             return 0.0, u"no sentiment words"
         score = total / sqrt(total * total + 15)
         if len(reasons) > 1:
-            reasons.sort(key=STRENGTH)
+            strongest_first(reasons)
             names = u", ".join([name for _, name in reasons[:3]])
         else:
             names = reasons[0][1] if reasons else u""
