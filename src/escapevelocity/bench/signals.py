@@ -9,9 +9,11 @@ Three sets of texts, built before timing:
 - real posts, when the evaluation data is beside the project (../shared/data: TweetEval,
   airline, complaints and brand tweets, read at run time and never shipped): what a social
   team's stream looks like, English and not.
-Runs of ours and VADER's interleave so both see the same machine; each run is timed in CPU time
-of this process (time.process_time, so other processes on a shared machine do not count) and
-medians are reported.
+Ours is the compiled hot path (domain/hotpath.pyx, built by `make install`); the Python
+definition it translates (enrich.py) is timed on the same posts too, for what compiling buys.
+Ours and VADER's alternate by chunks of 500 posts, so both see the same machine; everything is
+timed in CPU time of this process (time.process_time, so other processes on a shared machine
+do not count) and medians over runs are reported, the ratio as the median of each run's.
 
     python -m escapevelocity.bench.signals [N]
 """
@@ -54,29 +56,53 @@ def tweet_length(mentions: list[Mention], seed: int = 5) -> list[Mention]:
     return out
 
 
-def _compare(enricher: Enricher, mentions: list[Mention], runs: int) -> tuple[float, float]:
+def _python_rate(enricher: Enricher, mentions: list[Mention], runs: int) -> float:
+    """Mentions/s of enrich.py's Python rules (the definition the hot path compiles)."""
+    for m in mentions[:500]:
+        enricher.enrich(m)
+    rates = []
+    for _ in range(runs):
+        started = time.process_time()
+        for m in mentions:
+            enricher.enrich(m)
+        rates.append(len(mentions) / max(time.process_time() - started, 1e-9))
+    return statistics.median(rates)
+
+
+CHUNK = 500  # posts timed at a stretch, ours then VADER's, so both see the same machine
+
+
+def _compare(enricher: Enricher, mentions: list[Mention],
+             runs: int) -> tuple[float, float, float]:
+    """(ours, VADER's, ratio): mentions/s of each, and the median over runs of the ratio of
+    their times. Each run alternates chunks of posts between the two, so a slow stretch of a
+    shared machine slows both sides alike; every figure is CPU time of this process."""
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
     vader = SentimentIntensityAnalyzer()
-    texts = [m.text for m in mentions]
     for m in mentions[:500]:  # warm both: lexicons, language model
         enricher.enrich(m)
-    for t in texts[:500]:
-        vader.polarity_scores(t)
-    ours, theirs = [], []
+        vader.polarity_scores(m.text)
+    chunks = [(mentions[i:i + CHUNK], [m.text for m in mentions[i:i + CHUNK]])
+              for i in range(0, len(mentions), CHUNK)]
+    enrich, score, clock = enricher.enrich, vader.polarity_scores, time.process_time
+    ours, theirs, ratios = [], [], []
     n = len(mentions)
     for _ in range(runs):
-        enrich = enricher.enrich
-        started = time.process_time()
-        for m in mentions:
-            enrich(m)
-        ours.append(n / max(time.process_time() - started, 1e-9))
-        score = vader.polarity_scores
-        started = time.process_time()
-        for t in texts:
-            score(t)
-        theirs.append(n / max(time.process_time() - started, 1e-9))
-    return statistics.median(ours), statistics.median(theirs)
+        mine = other = 0.0
+        for posts, texts in chunks:
+            started = clock()
+            for m in posts:
+                enrich(m)
+            middle = clock()
+            for t in texts:
+                score(t)
+            mine += middle - started
+            other += clock() - middle
+        ours.append(n / max(mine, 1e-9))
+        theirs.append(n / max(other, 1e-9))
+        ratios.append(other / max(mine, 1e-9))
+    return statistics.median(ours), statistics.median(theirs), statistics.median(ratios)
 
 
 REAL = ("tweeteval/sentiment_val.jsonl", "airline_sentiment/dev.jsonl", "complaints/dev.jsonl",
@@ -104,17 +130,16 @@ def run(n: int = 20_000, runs: int = 5) -> dict:
     mentions = list(generate(n, seed=11, start=datetime(2026, 11, 2, tzinfo=UTC)))
     longer = tweet_length(list(generate(n * 3, seed=12, start=datetime(2026, 11, 2, tzinfo=UTC))))
     enricher = Enricher()
-    rate, base = _compare(enricher, mentions, runs)
-    long_rate, long_base = _compare(enricher, longer, runs)
+    rate, base, ratio = _compare(enricher, mentions, runs)
+    python = _python_rate(Enricher(compiled=False), mentions, max(3, runs // 2))
+    long_rate, long_base, long_ratio = _compare(enricher, longer, runs)
     short_len = sum(len(m.text) for m in mentions) / len(mentions)
     long_len = sum(len(m.text) for m in longer) / len(longer)
-    ratio, long_ratio = rate / base, long_rate / long_base
     real = real_posts()
     real_lines: list[dict] = []
     real_result: dict = {}
     if real:
-        real_rate, real_base = _compare(enricher, real, runs)
-        real_ratio = real_rate / real_base
+        real_rate, real_base, real_ratio = _compare(enricher, real, runs)
         real_len = sum(len(m.text) for m in real) / len(real)
         real_result = {"mentions": len(real), "mean_chars": round(real_len),
                        "mentions_per_s": round(real_rate),
@@ -125,15 +150,19 @@ def run(n: int = 20_000, runs: int = 5) -> dict:
                        f"({real_len:.0f} chars), {real_ratio:.1f}x vaderSentiment "
                        f"({real_base:,.0f}/s)",
              "target": f"≥ {RATIO_TARGET:.0f}x", "met": real_ratio >= RATIO_TARGET}]
+    path = "compiled hot path" if enricher.compiled else \
+        "PYTHON RULES (hotpath not built: run `make install`)"
     return {
-        "name": "signals", "mentions": n, "runs": runs, "mentions_per_s": round(rate),
+        "name": "signals", "mentions": n, "runs": runs, "path": path,
+        "mentions_per_s": round(rate), "python_rules_mentions_per_s": round(python),
         "vader_mentions_per_s": round(base), "ratio_vs_vader": round(ratio, 2),
         "tweet_length": {"mentions": len(longer), "mean_chars": round(long_len),
                          "mentions_per_s": round(long_rate),
                          "vader_mentions_per_s": round(long_base),
                          "ratio_vs_vader": round(long_ratio, 2)},
         "lines": [
-            {"figure": f"{rate:,.0f} mentions/s (enrichment only, {short_len:.0f}-char posts)",
+            {"figure": f"{rate:,.0f} mentions/s (enrichment only, {short_len:.0f}-char posts, "
+                       f"{path})",
              "target": f"≥ {TARGET:,}/s", "met": rate >= TARGET},
             {"figure": f"{ratio:.1f}x vaderSentiment ({base:,.0f}/s, same posts, same run)",
              "target": f"≥ {RATIO_TARGET:.0f}x", "met": ratio >= RATIO_TARGET},
@@ -141,6 +170,9 @@ def run(n: int = 20_000, runs: int = 5) -> dict:
                        f" {long_ratio:.1f}x vaderSentiment ({long_base:,.0f}/s)",
              "target": f"≥ {RATIO_TARGET:.0f}x", "met": long_ratio >= RATIO_TARGET},
             *real_lines,
+            {"figure": f"for comparison, enrich.py's Python rules: {python:,.0f} mentions/s on the "
+                       f"{short_len:.0f}-char posts ({python / base:.1f}x vaderSentiment)",
+             "target": "", "met": None},
         ],
         "real_posts": real_result,
     }
@@ -150,9 +182,9 @@ def main() -> int:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 20_000
     result = run(n)
     for line in result["lines"]:
-        print(f"{line['figure']:<80} target {line['target']:<12} "
-              f"{'met' if line['met'] else 'MISSED'}")
-    return 0 if all(line["met"] for line in result["lines"]) else 1
+        verdict = {True: "met", False: "MISSED", None: ""}[line["met"]]
+        print(f"{line['figure']:<80} target {line['target']:<12} {verdict}")
+    return 0 if all(line["met"] is not False for line in result["lines"]) else 1
 
 
 if __name__ == "__main__":

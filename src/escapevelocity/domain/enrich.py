@@ -159,11 +159,14 @@ class Enricher:
     """Compiled once per workspace vocabulary; `enrich` is then a pure function of the mention."""
 
     def __init__(self, vocabulary: Vocabulary | None = None,
-                 models: dict | None = None, defer_vectors: bool = False) -> None:
+                 models: dict | None = None, defer_vectors: bool = False,
+                 compiled: bool = True) -> None:
         """`models`: signal -> learn.SignalModel learned from the workspace's corrections; each
         overrides the rules' answer for its signal (and says so in `because`).
         `defer_vectors`: `enrich_many` leaves a model's sentence vectors to the refine job
-        (services/refine.py) and marks those signals provisional: the ingest path."""
+        (services/refine.py) and marks those signals provisional: the ingest path.
+        `compiled`: use hotpath.pyx's translation of `rules` when it is built (the default);
+        False runs this file's Python, as EV_PURE_PYTHON=1 does for every Enricher."""
         self.vocabulary = vocabulary or Vocabulary()
         self.models = dict(models or {})
         self.defer_vectors = defer_vectors
@@ -240,7 +243,7 @@ class Enricher:
         # The compiled twin of `rules` (hotpath.pyx) when it is built: the same answers in a
         # fraction of the time. `Enricher.rules(enricher, mention)` is always this file's.
         self.compiled = False
-        rules = _compiled_rules(self)
+        rules = _compiled_rules(self) if compiled else None
         if rules is not None:
             self.rules = rules  # type: ignore[method-assign]
             self.compiled = True

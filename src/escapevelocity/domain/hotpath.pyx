@@ -67,7 +67,7 @@ cdef frozenset JUDGING = JUDGEMENTS
 cdef frozenset FAILURES = FAILURE_WORDS
 
 
-cdef tuple language(str text, str plain, bint ascii_text, list tokens):
+cdef tuple language(str text, str plain, bint ascii_text, list tokens, bint english):
     """language.language: (language, confidence), the same tests in the same order; CLD2
     decides what the English tests cannot."""
     cdef Py_ssize_t i, n, hits = 0, count = 0
@@ -78,7 +78,7 @@ cdef tuple language(str text, str plain, bint ascii_text, list tokens):
         n = PyUnicode_GET_LENGTH(plain)
         for i in range(n):  # [^\W\d_]: a letter; past \x7f: a letter of another script
             c = PyUnicode_READ_CHAR(plain, i)
-            if c.isalnum() and not c.isdecimal():
+            if alnum(c) and not decimal(c):
                 letter = True
                 if c > 0x7f:
                     other = True
@@ -87,7 +87,7 @@ cdef tuple language(str text, str plain, bint ascii_text, list tokens):
             return u"und", 0.0
         if other:
             return langid(no_urls(text)[:1000])
-    if not ENGLISH.isdisjoint(tokens):
+    if english:  # an English function word among the words
         return u"en", 0.9
     if u"@" in plain:  # handles say nothing about the language of the post
         tokens = words(HANDLE_SUB(u" ", plain))
@@ -106,27 +106,42 @@ cdef tuple language(str text, str plain, bint ascii_text, list tokens):
     return (u"en", 0.5) if found[0] == u"und" else found
 
 
-cdef tuple severity(list tokens, dict marks, object evaluative, frozenset problems):
-    """severity.severity, the same tests in the same order."""
-    cdef bint to_company = not SECOND.isdisjoint(tokens)
+cdef tuple severity(list tokens, dict marks, object evaluative, int flags, dict word_flags):
+    """severity.severity, the same tests in the same order; the set tests are the words'
+    flags."""
+    cdef bint to_company = flags & F_SECOND
     if u"blame" in marks:
         return u"blame", u"blame: '" + marks[u"blame"] + u"'"
-    judged = None if JUDGING.isdisjoint(tokens) else next(t for t in tokens if t in JUDGING)
+    judged = first_with(word_flags, tokens, F_JUDGING) if flags & F_JUDGING else None
     if judged and to_company:
         return u"blame", u"blame: '" + judged + u"' said to the company"
     if u"accusation" in marks:
         return u"accusation", u"accusation: '" + marks[u"accusation"] + u"'"
-    if to_company and not (FAILURES.isdisjoint(tokens) and problems.isdisjoint(tokens)):
-        failed = next(t for t in tokens if t in FAILURES or t in problems)
+    if to_company and flags & (F_FAILURE | F_PROBLEM):
+        failed = first_with(word_flags, tokens, F_FAILURE | F_PROBLEM)
         return u"accusation", u"accusation: the company's '" + failed + u"'"
     if judged or evaluative:
         return u"disapproval", u"disapproval: '" + (judged or evaluative) + u"'"
     return u"no_explicit_reproach", u"no explicit reproach: a problem reported, nobody judged"
 
 
-cdef inline bint is_word(Py_UCS4 c):
+cdef inline bint alnum(Py_UCS4 c) noexcept:
+    """str.isalnum of one character, ASCII without the Unicode tables' function call."""
+    if c < 128:
+        return (u'a' <= c <= u'z') or (u'A' <= c <= u'Z') or (u'0' <= c <= u'9')
+    return c.isalnum()
+
+
+cdef inline bint decimal(Py_UCS4 c) noexcept:
+    """str.isdecimal of one character (what \\d matches), ASCII first."""
+    if c < 128:
+        return u'0' <= c <= u'9'
+    return c.isdecimal()
+
+
+cdef inline bint is_word(Py_UCS4 c) noexcept:
     """What the regex \\w matches in a str pattern."""
-    return c == u'_' or c.isalnum()
+    return c == u'_' or alnum(c)
 
 
 cdef bint whole_word(str word, str text):
@@ -194,7 +209,7 @@ cdef str no_urls(str text):
         words_only = NOT_LANGUAGE_SUB(u" ", text)
         for i in range(PyUnicode_GET_LENGTH(words_only)):
             c = PyUnicode_READ_CHAR(words_only, i)
-            if c.isalnum() and not c.isdecimal():
+            if alnum(c) and not decimal(c):
                 return words_only
     return text
 
@@ -211,7 +226,7 @@ cpdef tuple find_pii(str text):
             at = start = m.start()
             while start > bound:
                 c = PyUnicode_READ_CHAR(text, start - 1)
-                if c == u'.' or c == u'_' or c == u'+' or c == u'-' or c.isalnum():
+                if c == u'.' or c == u'_' or c == u'+' or c == u'-' or alnum(c):
                     start -= 1
                 else:
                     break
@@ -220,7 +235,7 @@ cpdef tuple find_pii(str text):
                 bound = m.end()
     n = PyUnicode_GET_LENGTH(text)
     for i in range(n):
-        if PyUnicode_READ_CHAR(text, i).isdecimal():
+        if decimal(PyUnicode_READ_CHAR(text, i)):
             break
     else:
         return tuple(dict.fromkeys([kind for _, _, kind in spans]))
@@ -229,7 +244,7 @@ cpdef tuple find_pii(str text):
             spans.append((m.start(), m.end(), u"address"))
     digits = 0
     for i in range(n):
-        if PyUnicode_READ_CHAR(text, i).isdecimal():
+        if decimal(PyUnicode_READ_CHAR(text, i)):
             digits += 1
     if digits >= 6 and digit_run(text):
         # a card has 13 digits or more, a phone 9 or more: fewer in the post, no regex
@@ -247,7 +262,7 @@ cpdef tuple find_pii(str text):
     return tuple(dict.fromkeys([kind for _, _, kind in kept(spans)]))
 
 
-cdef Py_ssize_t count_digits(str s):
+cdef Py_ssize_t count_digits(str s) noexcept:
     cdef Py_ssize_t i, got = 0
     for i in range(PyUnicode_GET_LENGTH(s)):
         if PyUnicode_READ_CHAR(s, i).isdigit():
@@ -255,11 +270,11 @@ cdef Py_ssize_t count_digits(str s):
     return got
 
 
-cdef bint address_hint(str text):
+cdef bint address_hint(str text) noexcept:
     """pii._ADDRESS_HINT: a decimal digit, whitespace, an ASCII capital (\d\s+[A-Z])."""
     cdef Py_ssize_t n = PyUnicode_GET_LENGTH(text), i, j
     for i in range(n - 2):
-        if PyUnicode_READ_CHAR(text, i).isdecimal():
+        if decimal(PyUnicode_READ_CHAR(text, i)):
             j = i + 1
             while j < n and is_space(PyUnicode_READ_CHAR(text, j)):
                 j += 1
@@ -268,21 +283,21 @@ cdef bint address_hint(str text):
     return False
 
 
-cdef bint digit_run(str text):
+cdef bint digit_run(str text) noexcept:
     """pii._DIGIT_RUN: six decimal digits with at most single [\s-] separators."""
     cdef Py_ssize_t n = PyUnicode_GET_LENGTH(text), i, j, got
     cdef Py_UCS4 d
     for i in range(n):
-        if not PyUnicode_READ_CHAR(text, i).isdecimal():
+        if not decimal(PyUnicode_READ_CHAR(text, i)):
             continue
         j, got = i + 1, 1
         while got < 6 and j < n:
             d = PyUnicode_READ_CHAR(text, j)
-            if d.isdecimal():
+            if decimal(d):
                 j += 1
                 got += 1
             elif (d == u'-' or is_space(d)) and j + 1 < n and \
-                    PyUnicode_READ_CHAR(text, j + 1).isdecimal():
+                    decimal(PyUnicode_READ_CHAR(text, j + 1)):
                 j += 2
                 got += 1
             else:
@@ -292,15 +307,15 @@ cdef bint digit_run(str text):
     return False
 
 
-cdef inline bint is_az(Py_UCS4 c):
+cdef inline bint is_az(Py_UCS4 c) noexcept:
     return u'a' <= c <= u'z'
 
 
-cdef inline bint is_emoji(Py_UCS4 c):
+cdef inline bint is_emoji(Py_UCS4 c) noexcept:
     return (0x1F300 <= c <= 0x1FAFF) or (0x2600 <= c <= 0x27BF)
 
 
-cdef inline bint is_mouth(Py_UCS4 c):
+cdef inline bint is_mouth(Py_UCS4 c) noexcept:
     return c in u"()[]dpo/\\|*$@3"
 
 
@@ -373,7 +388,7 @@ cpdef list words(str plain):
     return out
 
 
-cdef bint email_hint(str text):
+cdef bint email_hint(str text) noexcept:
     """pii._has_email_hint: an '@' after a local-part character, then [\\w-]+ and a dot."""
     cdef Py_ssize_t n = PyUnicode_GET_LENGTH(text)
     cdef Py_ssize_t i, j
@@ -382,7 +397,7 @@ cdef bint email_hint(str text):
         if PyUnicode_READ_CHAR(text, i) != u'@':
             continue
         b = PyUnicode_READ_CHAR(text, i - 1)
-        if not (b == u'.' or b == u'_' or b == u'+' or b == u'-' or b.isalnum()):
+        if not (b == u'.' or b == u'_' or b == u'+' or b == u'-' or alnum(b)):
             continue
         j = i + 1
         while j < n:
@@ -396,11 +411,11 @@ cdef bint email_hint(str text):
     return False
 
 
-cdef inline bint is_space(Py_UCS4 c):
+cdef inline bint is_space(Py_UCS4 c) noexcept:
     return c.isspace()
 
 
-cdef bint digit_hint(str text, bint ascii_text):
+cdef bint digit_hint(str text, bint ascii_text) noexcept:
     """pii.may_have's digit test: for ASCII text, six digits with at most single [\\s-]
     separators, or a digit, spaces and a capital ([0-9](?:[\\s-]?[0-9]){5}|[0-9]\\s+[A-Z]);
     otherwise any decimal digit."""
@@ -409,7 +424,7 @@ cdef bint digit_hint(str text, bint ascii_text):
     cdef Py_UCS4 c, d
     if not ascii_text:
         for i in range(n):
-            if PyUnicode_READ_CHAR(text, i).isdecimal():
+            if decimal(PyUnicode_READ_CHAR(text, i)):
                 return True
         return False
     for i in range(n):
@@ -488,7 +503,7 @@ cdef list kept(list spans):
     return out
 
 
-cdef inline double r2(double x):
+cdef inline double r2(double x) noexcept:
     return <long>(x * 100 + 0.5) / 100.0
 
 
@@ -600,7 +615,7 @@ cdef class Scanner:
         free(self.wide)
         free(self.wide_class)
 
-    cdef inline int klass(self, Py_UCS4 c):
+    cdef inline int klass(self, Py_UCS4 c) noexcept:
         cdef int lo = 0, hi = self.nwide - 1, mid
         if c < 128:
             return self.ascii_class[c]
@@ -628,6 +643,20 @@ cdef class Scanner:
         return found
 
 
+cdef int F_ENGLISH = 1, F_SECOND = 2, F_JUDGING = 4, F_FAILURE = 8, F_PROBLEM = 16
+cdef int F_EVALUATIVE = 32
+
+
+cdef object first_with(dict word_flags, list tokens, int flags):
+    """The first word with one of `flags`, or None."""
+    cdef PyObject* found
+    for t in tokens:
+        found = PyDict_GetItem(word_flags, t)
+        if found != NULL and (<int><object>found) & flags:
+            return t
+    return None
+
+
 cdef class Rules:
     """Enricher.rules for one Enricher's tables (read once, at construction)."""
 
@@ -638,6 +667,11 @@ cdef class Rules:
     # words that modify the next one.
     cdef unsigned long long bloom[1024]
     cdef unsigned long long modifier_bloom[1024]
+    # What the later tests ask of a word (is it English, second person, a judgement, a
+    # failure, a problem, evaluative), answered once per word in the same pass: the flags of
+    # the post's words, OR-ed, replace a set test over all the words per question.
+    cdef dict word_flags
+    cdef unsigned long long flags_bloom[1024]
     cdef dict entries, entries_broadcast, idioms, listed
     cdef frozenset zero, evaluative, problems
     cdef tuple question_openers, media_bio_cues
@@ -666,6 +700,17 @@ cdef class Rules:
         for key in MODIFIERS:
             h = hash(key) & 0xFFFF
             self.modifier_bloom[h >> 6] |= 1ULL << (h & 63)
+        self.word_flags = {}
+        for flag, group in ((F_ENGLISH, ENGLISH), (F_SECOND, SECOND), (F_JUDGING, JUDGING),
+                            (F_FAILURE, FAILURES), (F_PROBLEM, enricher.problems),
+                            (F_EVALUATIVE, enricher.evaluative)):
+            for key in group:
+                self.word_flags[key] = self.word_flags.get(key, 0) | flag
+        for i in range(1024):
+            self.flags_bloom[i] = 0
+        for key in self.word_flags:
+            h = hash(key) & 0xFFFF
+            self.flags_bloom[h >> 6] |= 1ULL << (h & 63)
         self.idioms = enricher.idioms
         self.listed = enricher.listed
         self.zero = enricher.zero
@@ -693,7 +738,36 @@ cdef class Rules:
         phrases, cues, topics, sarcasm, irony, marks = self.scan(folded)
         plain = URL_SUB(u" ", lower) if (u"http" in lower or u"www." in lower) else lower
         cdef list tokens = words(plain)
-        score, sentiment_because = self.sentiment(text, lower, tokens, phrases, sarcasm, irony)
+        # One pass over the words: the sentiment words (and hashtags to read), the first "but",
+        # whether a word modifies the next one, and the flags of the words (word_flags).
+        cdef dict entries = self.entries if PyUnicode_GET_LENGTH(lower) > 0 and \
+            PyUnicode_READ_CHAR(lower, 0) == u'@' else self.entries_broadcast
+        cdef list hits = []
+        cdef Py_hash_t h
+        cdef bint has_modifier = False, has_tag = u"#" in lower
+        cdef Py_ssize_t i, but = -1
+        cdef int flags = 0
+        cdef PyObject* found
+        cdef str tok
+        for i in range(len(tokens)):
+            tok = <str>tokens[i]
+            h = hash(tok) & 0xFFFF
+            if self.modifier_bloom[h >> 6] & (1ULL << (h & 63)) and \
+                    PyDict_GetItem(MODIFIERS, tok) != NULL:
+                has_modifier = True
+            if but < 0 and tok == u"but":
+                but = i
+            if self.flags_bloom[h >> 6] & (1ULL << (h & 63)):
+                found = PyDict_GetItem(self.word_flags, tok)
+                if found != NULL:
+                    flags |= <int><object>found
+            if self.bloom[h >> 6] & (1ULL << (h & 63)) and PyDict_GetItem(entries, tok) != NULL:
+                hits.append(i)
+            elif has_tag and PyUnicode_READ_CHAR(tok, 0) == u'#' and \
+                    PyUnicode_GET_LENGTH(tok) > 3 and tok not in self.zero:
+                hits.append(i)
+        score, sentiment_because = self.sentiment(text, lower, tokens, hits, has_modifier, but,
+                                                  phrases, sarcasm, irony)
         label = (u"negative" if score <= NEGATIVE_EDGE else
                  u"positive" if score >= POSITIVE_EDGE else u"neutral")
         pii = find_pii(text) if may_have_pii(text, ascii_text) else ()
@@ -713,15 +787,15 @@ cdef class Rules:
             urgency = 2 if u"legal" in situations else 1 if score <= -0.6 else 0
             if u"!!" in text or u"urgent" in lower or u"asap" in lower or u"emergency" in lower:
                 urgency = min(urgency + 1, 3)
-        language_code, language_confidence = language(text, plain, ascii_text, tokens)
+        language_code, language_confidence = language(text, plain, ascii_text, tokens,
+                                                       flags & F_ENGLISH)
         because = {u"sentiment": sentiment_because, u"situation": situation_because,
                    u"author_class": author_because}
         if u"complaint" in situations:
-            judging = self.evaluative
-            evaluative = None if judging.isdisjoint(tokens) else \
-                next(t for t in tokens if t in judging)
-            severity_level, because[u"severity"] = severity(tokens, marks, evaluative,
-                                                             self.problems)
+            evaluative = first_with(self.word_flags, tokens, F_EVALUATIVE) \
+                if flags & F_EVALUATIVE else None
+            severity_level, because[u"severity"] = severity(tokens, marks, evaluative, flags,
+                                                             self.word_flags)
         else:
             severity_level = u""
         if pii:
@@ -761,8 +835,8 @@ cdef class Rules:
                 idx = sc.out[o]
                 o = sc.link[o]
                 start = end - sc.lengths[idx] + 1
-                whole = not ((start > 0 and PyUnicode_READ_CHAR(folded, start - 1).isalnum())
-                             or (end + 1 < n and PyUnicode_READ_CHAR(folded, end + 1).isalnum()))
+                whole = not ((start > 0 and alnum(PyUnicode_READ_CHAR(folded, start - 1)))
+                             or (end + 1 < n and alnum(PyUnicode_READ_CHAR(folded, end + 1))))
                 if not whole and not sc.anywhere[idx]:
                     continue
                 for kind, name, valence in (<tuple>sc.values[idx])[1]:
@@ -782,37 +856,17 @@ cdef class Rules:
                         topics.append(name)
         return phrases, situations, tuple(topics), explicit, irony, marks
 
-    cdef tuple sentiment(self, str text, str lower, list tokens, list phrases, object sarcasm,
-                         object irony):
+    cdef tuple sentiment(self, str text, str lower, list tokens, list hits, bint has_modifier,
+                         Py_ssize_t but, list phrases, object sarcasm, object irony):
         cdef bint to_someone = PyUnicode_GET_LENGTH(lower) > 0 and \
             PyUnicode_READ_CHAR(lower, 0) == u'@'
         cdef dict entries = self.entries if to_someone else self.entries_broadcast
         cdef Py_ssize_t ntok = len(tokens)
-        cdef Py_ssize_t i, j, k, but
-        cdef list hits = []
+        cdef Py_ssize_t i, j, k
         cdef PyObject* found
         cdef str tok, t
-        cdef bint has_tag = u"#" in lower
         cdef bint has_bang = u"!" in lower
         cdef bint has_q = u"?" in lower
-        cdef Py_hash_t h
-        cdef bint has_modifier = False
-        but = -1
-        # One pass: the sentiment words (and hashtags to read), the first "but", whether any
-        # word modifies the next one.
-        for i in range(ntok):
-            tok = <str>tokens[i]
-            h = hash(tok) & 0xFFFF
-            if self.modifier_bloom[h >> 6] & (1ULL << (h & 63)) and \
-                    PyDict_GetItem(MODIFIERS, tok) != NULL:
-                has_modifier = True
-            if but < 0 and tok == u"but":
-                but = i
-            if self.bloom[h >> 6] & (1ULL << (h & 63)) and PyDict_GetItem(entries, tok) != NULL:
-                hits.append(i)
-            elif has_tag and PyUnicode_READ_CHAR(tok, 0) == u'#' and \
-                    PyUnicode_GET_LENGTH(tok) > 3 and tok not in self.zero:
-                hits.append(i)
         if not hits and not phrases and not has_bang and not has_q:
             return 0.0, u"no sentiment words"
         cdef double pos = 0.0, neg = 0.0, v, scale, m, total, score, rounded
