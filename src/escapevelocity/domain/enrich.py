@@ -247,6 +247,8 @@ class Enricher:
         if rules is not None:
             self.rules = rules  # type: ignore[method-assign]
             self.compiled = True
+            if not self.models:  # nothing learned: enrich is the rules, with no frame between
+                self.enrich = rules  # type: ignore[method-assign]
 
     def _entries(self, lookup: dict[str, float]) -> dict[str, _Entry]:
         """What the sentiment loop needs of each word: valence; whether it names a service

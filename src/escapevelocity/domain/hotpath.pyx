@@ -238,7 +238,7 @@ cpdef tuple find_pii(str text):
         if decimal(PyUnicode_READ_CHAR(text, i)):
             break
     else:
-        return tuple(dict.fromkeys([kind for _, _, kind in spans]))
+        return kinds(spans)
     if address_hint(text):
         for m in ADDRESS_ITER(text):
             spans.append((m.start(), m.end(), u"address"))
@@ -259,7 +259,17 @@ cpdef tuple find_pii(str text):
         for m in (PHONE_ITER(text) if digits >= 9 else ()):
             if count_digits(m.group()) >= 9:
                 spans.append((m.start(), m.end(), u"phone"))
-    return tuple(dict.fromkeys([kind for _, _, kind in kept(spans)]))
+    return kinds(kept(spans))
+
+
+cdef tuple kinds(list spans):
+    """The kinds of the spans, each once, first seen first (tuple(dict.fromkeys(...)))."""
+    cdef list out = []
+    for span in spans:
+        kind = (<tuple>span)[2]
+        if kind not in out:
+            out.append(kind)
+    return tuple(out)
 
 
 cdef Py_ssize_t count_digits(str s) noexcept:
@@ -550,6 +560,18 @@ cdef class Scanner:
                 st = nxt
             terminal[st] = len(self.values)
             self.values.append(value)
+        # States numbered breadth first: the shallow states most characters lead to sit in
+        # the first rows of the table, a few pages the cache keeps.
+        bfs = [0]
+        i = 0
+        while i < len(bfs):
+            bfs.extend(children[bfs[i]].values())
+            i += 1
+        renumber = [0] * len(children)
+        for i, st in enumerate(bfs):
+            renumber[st] = i
+        children = [{ch: renumber[c] for ch, c in children[st].items()} for st in bfs]
+        terminal = [terminal[st] for st in bfs]
         self.nstates = len(children)
         if self.nstates > MAX_STATES:
             raise ValueError("too many phrases for the compiled scan")
@@ -661,6 +683,7 @@ cdef class Rules:
     """Enricher.rules for one Enricher's tables (read once, at construction)."""
 
     cdef object enricher, automaton, vocabulary, customers, hashtag
+    cdef dict tags, influencer_reasons
     cdef Scanner scanner
     # Bits by the low 16 bits of a word's hash: a clear bit says the word is not in the
     # sentiment tables (most words), without touching a 9,000-entry dict; and the same for the
@@ -688,6 +711,8 @@ cdef class Rules:
         self.vocabulary = enricher.vocabulary
         self.customers = enricher.vocabulary.customers
         self.hashtag = enricher._hashtag
+        self.tags = enricher._tags
+        self.influencer_reasons = {}
         self.entries = enricher.entries
         self.entries_broadcast = enricher.entries_broadcast
         cdef Py_hash_t h
@@ -879,15 +904,19 @@ cdef class Rules:
             all_caps = bool(upper) and text.isupper() and len(set(CAPS_FINDALL(text))) >= 3
             modifiers = MODIFIERS if has_modifier else None
             idioms = self.idioms
-            covered = frozenset().union(*[idioms[p] for p, _ in phrases if p in idioms]) \
-                if phrases else ()
+            covered = ()
+            for p, _ in phrases:
+                if p in idioms:
+                    covered = frozenset().union(*[idioms[q] for q, _ in phrases if q in idioms])
+                    break
             for i in hits:
                 tok = <str>tokens[i]
                 if covered and tok in covered:
                     continue
                 found = PyDict_GetItem(entries, tok)
                 if found == NULL:
-                    v = self.hashtag(tok[1:])
+                    known = self.tags.get(tok[1:])  # Enricher._hashtag's memo
+                    v = known if known is not None else self.hashtag(tok[1:])
                     if not v:
                         continue
                     entry = (v, False, u"", u"", True, None, False)
@@ -981,9 +1010,11 @@ cdef class Rules:
             return cls, f"@{handle} is on the workspace's {cls} list"
         if a.bio:
             bio = a.bio.lower()
-            cue = next((c for c in self.media_bio_cues if c in bio), None)
-            if cue:
-                return u"journalist", f"bio says '{cue}'"
+            for cue in self.media_bio_cues:
+                if cue in bio:
+                    if cue:
+                        return u"journalist", f"bio says '{cue}'"
+                    break
         followers = a.followers
         if hits and u"spam" in hits and followers < 100:
             return u"bot", u"spam pattern from a low-reach account"
@@ -991,9 +1022,15 @@ cdef class Rules:
             return u"customer", u"known customer"
         edge = self.influencer_followers
         if followers >= edge:
-            tier = u"mega" if followers >= 100 * edge else u"macro" if followers >= 10 * edge \
-                else u"micro"
-            return u"influencer", f"{followers:,} followers ({tier}: at least {edge:,})"
+            why = self.influencer_reasons.get(followers)
+            if why is None:  # formatting "12,345" is slow; follower counts repeat
+                tier = u"mega" if followers >= 100 * edge else u"macro" \
+                    if followers >= 10 * edge else u"micro"
+                why = f"{followers:,} followers ({tier}: at least {edge:,})"
+                if len(self.influencer_reasons) > 10_000:
+                    self.influencer_reasons.clear()
+                self.influencer_reasons[followers] = why
+            return u"influencer", why
         return u"customer", u"default: nothing says otherwise"
 
     cdef tuple plain_situations(self, str lower, str label, double score, tuple topics):
@@ -1060,4 +1097,8 @@ cdef class Rules:
             else:
                 found.append(u"off_topic")
                 why = u"nothing about the brand or its products"
-        return list(dict.fromkeys(found)), why
+        cdef list once = []  # list(dict.fromkeys(found))
+        for name in found:
+            if name not in once:
+                once.append(name)
+        return once, why
