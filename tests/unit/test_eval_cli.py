@@ -88,7 +88,10 @@ def test_bench_returns_lines():
 
     result = signals.run(n=300, runs=1)
     real = result["real_posts"]  # only when ../shared/data is beside the project
-    assert result["mentions_per_s"] > 0 and len(result["lines"]) == 3 + bool(real)
+    # the three ratio lines (and the real posts'), then the Python rules for comparison
+    assert result["mentions_per_s"] > 0 and len(result["lines"]) == 4 + bool(real)
+    assert result["lines"][-1]["met"] is None and result["python_rules_mentions_per_s"] > 0
+    assert result["path"] == "compiled hot path"
     assert not real or (real["mentions"] > 0 and real["vader_mentions_per_s"] > 0)
     assert result["vader_mentions_per_s"] > 0
     longer = result["tweet_length"]

@@ -151,3 +151,13 @@ def test_the_table_scanner_finds_what_the_automaton_finds(text):
         scanner = hotpath.Scanner(enricher.automaton)
         for folded in (text, text.lower()):
             assert scanner.iter(folded) == list(enricher.automaton.iter(folded))
+
+
+def test_past_the_scanner_limit_the_automaton_scans(monkeypatch):
+    """A workspace vocabulary too big for 16-bit states keeps pyahocorasick's scan, with the
+    same answers."""
+    monkeypatch.setattr(hotpath, "MAX_STATES", 10)
+    enricher = Enricher(DEMO)
+    assert enricher.compiled
+    for m in generate(300, seed=23, start=AT):
+        assert_same(enricher, m)
