@@ -220,7 +220,7 @@ cpdef tuple find_pii(str text):
     cdef list spans = []
     cdef Py_ssize_t at, start, bound, i, n, digits
     cdef Py_UCS4 c
-    if u"@" in text and email_hint(text):
+    if email_hint(text):
         bound = 0
         for m in EMAIL_DOMAIN_ITER(text):
             at = start = m.start()
@@ -398,26 +398,25 @@ cpdef list words(str plain):
     return out
 
 
-cdef bint email_hint(str text) noexcept:
+cdef bint email_hint(str text):
     """pii._has_email_hint: an '@' after a local-part character, then [\\w-]+ and a dot."""
     cdef Py_ssize_t n = PyUnicode_GET_LENGTH(text)
     cdef Py_ssize_t i, j
     cdef Py_UCS4 c, b
-    for i in range(1, n):
-        if PyUnicode_READ_CHAR(text, i) != u'@':
-            continue
+    i = text.find(u"@", 1)
+    while i >= 0:
         b = PyUnicode_READ_CHAR(text, i - 1)
-        if not (b == u'.' or b == u'_' or b == u'+' or b == u'-' or alnum(b)):
-            continue
-        j = i + 1
-        while j < n:
-            c = PyUnicode_READ_CHAR(text, j)
-            if c == u'-' or is_word(c):
-                j += 1
-            else:
-                break
-        if j > i + 1 and j < n and PyUnicode_READ_CHAR(text, j) == u'.':
-            return True
+        if b == u'.' or b == u'_' or b == u'+' or b == u'-' or alnum(b):
+            j = i + 1
+            while j < n:
+                c = PyUnicode_READ_CHAR(text, j)
+                if c == u'-' or is_word(c):
+                    j += 1
+                else:
+                    break
+            if j > i + 1 and j < n and PyUnicode_READ_CHAR(text, j) == u'.':
+                return True
+        i = text.find(u"@", i + 1)
     return False
 
 
@@ -466,7 +465,7 @@ cdef bint digit_hint(str text, bint ascii_text) noexcept:
 
 
 cpdef bint may_have_pii(str text, bint ascii_text):
-    if u"@" in text and email_hint(text):
+    if email_hint(text):
         return True
     return digit_hint(text, ascii_text)
 
@@ -511,6 +510,38 @@ cdef list kept(list spans):
             out.append(item)
             last = item[1]
     return out
+
+
+cdef int M_TAG = 1, M_BANG = 2, M_Q = 4, M_AT = 8, M_BANGBANG = 16, M_QPAIR = 32
+
+
+cdef int char_marks(str lower) noexcept:
+    """One pass for the characters the rules test for ('#', '!', '?', '@', "!!", and any of
+    "?!", "!?", "??"), where each `in` would be a search of its own; bits 8 and up count the
+    '!', up to 4 (all the rules read)."""
+    cdef Py_ssize_t i, n = PyUnicode_GET_LENGTH(lower)
+    cdef Py_UCS4 c, prev = 0
+    cdef int marks = 0, bangs = 0
+    for i in range(n):
+        c = PyUnicode_READ_CHAR(lower, i)
+        if c == u'!':
+            marks |= M_BANG
+            if bangs < 4:
+                bangs += 1
+            if prev == u'!':
+                marks |= M_BANGBANG
+            elif prev == u'?':
+                marks |= M_QPAIR
+        elif c == u'?':
+            marks |= M_Q
+            if prev == u'!' or prev == u'?':
+                marks |= M_QPAIR
+        elif c == u'#':
+            marks |= M_TAG
+        elif c == u'@':
+            marks |= M_AT
+        prev = c
+    return marks | (bangs << 8)
 
 
 cdef inline double r2(double x) noexcept:
@@ -769,7 +800,8 @@ cdef class Rules:
             PyUnicode_READ_CHAR(lower, 0) == u'@' else self.entries_broadcast
         cdef list hits = []
         cdef Py_hash_t h
-        cdef bint has_modifier = False, has_tag = u"#" in lower
+        cdef int chars = char_marks(lower)
+        cdef bint has_modifier = False, has_tag = chars & M_TAG
         cdef Py_ssize_t i, but = -1
         cdef int flags = 0
         cdef PyObject* found
@@ -792,7 +824,7 @@ cdef class Rules:
                     PyUnicode_GET_LENGTH(tok) > 3 and tok not in self.zero:
                 hits.append(i)
         score, sentiment_because = self.sentiment(text, lower, tokens, hits, has_modifier, but,
-                                                  phrases, sarcasm, irony)
+                                                  phrases, sarcasm, irony, chars)
         label = (u"negative" if score <= NEGATIVE_EDGE else
                  u"positive" if score >= POSITIVE_EDGE else u"neutral")
         pii = find_pii(text) if may_have_pii(text, ascii_text) else ()
@@ -800,9 +832,10 @@ cdef class Rules:
         author_class, author_because = self.author_of(author, cues)
         if cues or author_class == u"bot":
             situations, situation_because = self.situations(lower, label, score, cues, topics,
-                                                            author_class)
+                                                            author_class, chars)
         else:
-            situations, situation_because = self.plain_situations(lower, label, score, topics)
+            situations, situation_because = self.plain_situations(lower, label, score, topics,
+                                                                  chars)
         if author_class == u"customer" and u"lead" in situations and \
                 author.handle.lower() not in self.customers:
             author_class, author_because = u"prospect", u"asks to buy and is not a known customer"
@@ -810,7 +843,8 @@ cdef class Rules:
             urgency = 3
         else:
             urgency = 2 if u"legal" in situations else 1 if score <= -0.6 else 0
-            if u"!!" in text or u"urgent" in lower or u"asap" in lower or u"emergency" in lower:
+            if chars & M_BANGBANG or u"urgent" in lower or u"asap" in lower or \
+                    u"emergency" in lower:
                 urgency = min(urgency + 1, 3)
         language_code, language_confidence = language(text, plain, ascii_text, tokens,
                                                        flags & F_ENGLISH)
@@ -882,7 +916,8 @@ cdef class Rules:
         return phrases, situations, tuple(topics), explicit, irony, marks
 
     cdef tuple sentiment(self, str text, str lower, list tokens, list hits, bint has_modifier,
-                         Py_ssize_t but, list phrases, object sarcasm, object irony):
+                         Py_ssize_t but, list phrases, object sarcasm, object irony,
+                         int marks):
         cdef bint to_someone = PyUnicode_GET_LENGTH(lower) > 0 and \
             PyUnicode_READ_CHAR(lower, 0) == u'@'
         cdef dict entries = self.entries if to_someone else self.entries_broadcast
@@ -890,8 +925,8 @@ cdef class Rules:
         cdef Py_ssize_t i, j, k
         cdef PyObject* found
         cdef str tok, t
-        cdef bint has_bang = u"!" in lower
-        cdef bint has_q = u"?" in lower
+        cdef bint has_bang = marks & M_BANG
+        cdef bint has_q = marks & M_Q
         if not hits and not phrases and not has_bang and not has_q:
             return 0.0, u"no sentiment words"
         cdef double pos = 0.0, neg = 0.0, v, scale, m, total, score, rounded
@@ -983,12 +1018,12 @@ cdef class Rules:
         total = pos + NEGATIVE_WEIGHT * neg
         if has_bang:
             if total:
-                total += copysign(0.25 * min(lower.count(u"!"), 4), total)
+                total += copysign(0.25 * (marks >> 8), total)
             elif not neg and not has_q and not to_someone:
                 total = EXCLAIM_ALONE
                 reasons.append((-EXCLAIM_ALONE, u"'!'"))
         if has_q:
-            if u"?!" in lower or u"!?" in lower or u"??" in lower:
+            if marks & M_QPAIR:
                 total -= 0.5
             if total > 0:
                 total *= QUESTION_POSITIVE_SCALE
@@ -1033,10 +1068,11 @@ cdef class Rules:
             return u"influencer", why
         return u"customer", u"default: nothing says otherwise"
 
-    cdef tuple plain_situations(self, str lower, str label, double score, tuple topics):
-        cdef bint is_question = u"?" in lower or lower.strip().startswith(self.question_openers)
+    cdef tuple plain_situations(self, str lower, str label, double score, tuple topics,
+                                int marks):
+        cdef bint is_question = marks & M_Q or lower.strip().startswith(self.question_openers)
         cdef list found
-        if score <= COMPLAINT_EDGE and (topics or u"@" in lower):
+        if score <= COMPLAINT_EDGE and (topics or marks & M_AT):
             found = [u"complaint", u"question"] if is_question else [u"complaint"]
             why = u"complaint: negative about the brand"
         elif is_question:
@@ -1055,7 +1091,7 @@ cdef class Rules:
         return [u"off_topic"], u"nothing about the brand or its products"
 
     cdef tuple situations(self, str lower, str label, double score, dict hits, tuple topics,
-                          str author_class):
+                          str author_class, int marks):
         cdef list found = []
         cdef str why = u""
         for name in (u"crisis", u"legal", u"spam", u"misinformation"):
@@ -1066,12 +1102,12 @@ cdef class Rules:
             found.append(u"spam")
             why = why or u"spam: several links from a bot"
         stripped = lower.strip()
-        cdef bint is_question = (u"?" in lower or stripped.startswith(self.question_openers)
+        cdef bint is_question = (marks & M_Q or stripped.startswith(self.question_openers)
                                  or u"question" in hits)
         if u"lead" in hits:
             found.append(u"lead")
             why = why or u"lead: '" + hits[u"lead"][0] + u"'"
-        if u"complaint" in hits or (score <= COMPLAINT_EDGE and (topics or u"@" in lower)):
+        if u"complaint" in hits or (score <= COMPLAINT_EDGE and (topics or marks & M_AT)):
             found.append(u"complaint")
             cue = hits[u"complaint"][0] if u"complaint" in hits else None
             why = why or (u"complaint: '" + cue + u"'" if cue else
