@@ -2,16 +2,18 @@
 """The compiled twin of `Enricher.rules` (enrich.py), the hot path of every mention: the same
 rules, the same answers, in C (docs/decisions/0006-compiled-hot-path.md).
 
-enrich.py stays the definition. This module is a translation of it, kept equal by
-tests/unit/test_hotpath.py (every answer on generated, hostile and property-generated posts
-compared field by field) and by the 86k-post comparison the decision record describes. A
-change to the rules goes into both; the test fails until it does.
+enrich.py stays the definition. This module is a translation of it (and of the parts of
+pii.py, language.py and severity.py it calls), kept equal by tests/unit/test_hotpath.py: every
+Signals field on generated, hostile and property-built posts, the word cutter against the WORD
+regex, PII against pii.py, the scanner against pyahocorasick. A change to the rules goes into
+both; the tests fail until it does. Constants and tables are read from those modules once, at
+import and when a Rules is built.
 
-What compiling buys is not the lexicon lookups (dicts, the automaton and CLD2 are C already)
-but the Python between them: one C loop cuts the words (the WORD regex of lexicons.py), one
-more answers the PII gate (pii.may_have) and the character tests, and the sentiment loop runs
-on C numbers. Rare cases call back into enrich.py's own helpers (hashtags, words inside a
-Capitalised name, shouted words), so they have one definition.
+What compiling buys is not the lookups themselves (dicts, regexes and CLD2 are C already) but
+the Python between them, and the passes: one C loop cuts the words, one pass over the words
+answers every per-word question, one over the characters every "is there a '!'", a table-driven
+automaton finds the phrases without a tuple per match. The regexes (URLs, PII, names, handles)
+and CLD2 are called as they are.
 """
 
 from libc.math cimport sqrt, copysign
