@@ -241,7 +241,9 @@ class Enricher:
                 self.listed[handle] = cls
         self.any_list = bool(self.listed or v.customers)  # else who is asking needs no lookup
         # The compiled twin of `rules` (hotpath.pyx) when it is built: the same answers in a
-        # fraction of the time. `Enricher.rules(enricher, mention)` is always this file's.
+        # fraction of the time. `Enricher.rules(enricher, mention)` is always this file's. It
+        # reads this Enricher's tables once, here: an Enricher is not changed once built (a new
+        # vocabulary or new models make a new Enricher, as the workspace does).
         self.compiled = False
         rules = _compiled_rules(self) if compiled else None
         if rules is not None:

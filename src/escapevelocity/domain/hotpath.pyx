@@ -45,6 +45,11 @@ cdef dict MODIFIERS = _py._MODIFIERS
 cdef dict BOOSTERS = _py.BOOSTERS
 cdef frozenset NOT_NEGATING = _py._NOT_NEGATING
 cdef object CAPS_FINDALL = _py._CAPS.findall
+cdef object STRENGTH = _py._STRENGTH
+
+
+def _span_order(span):
+    return (span[0], -span[1])
 cdef object URL_SUB = URL.sub
 cdef object IS_NORMALIZED = unicodedata.is_normalized
 cdef object ENDS_HANDLE = _py._ENDS_HANDLE
@@ -217,8 +222,8 @@ cdef str no_urls(str text):
 
 
 cpdef tuple find_pii(str text):
-    """pii.find_pii: the kinds of PII in `text`, first found first (the same regexes, the
-    glue between them in C)."""
+    """pii.find_pii: the kinds of PII in `text`, in the order of their spans (the same
+    regexes, the glue between them in C)."""
     cdef list spans = []
     cdef Py_ssize_t at, start, bound, i, n, digits
     cdef Py_UCS4 c
@@ -477,6 +482,9 @@ cdef void strongest_first(list reasons):
     stable as list.sort is."""
     cdef Py_ssize_t a, b, n = len(reasons)
     cdef double key
+    if n > 16:  # a hostile post can have thousands: list.sort, which is as stable
+        reasons.sort(key=STRENGTH)
+        return
     for a in range(1, n):
         item = reasons[a]
         key = (<tuple>item)[0]
@@ -494,6 +502,9 @@ cdef list kept(list spans):
     cdef tuple item, other
     if n < 2:
         return spans
+    if n > 16:  # a hostile post can have thousands: list.sort, which is as stable
+        spans.sort(key=_span_order)
+        n = 0  # sorted: the insertion sort below has nothing to do
     for a in range(1, n):
         item = spans[a]
         start, end = item[0], item[1]
@@ -550,7 +561,11 @@ cdef inline double r2(double x) noexcept:
     return <long>(x * 100 + 0.5) / 100.0
 
 
-MAX_STATES = 65_535  # states fit 16 bits; a bigger phrase list keeps pyahocorasick's scan
+# States fit 16 bits, and the table a byte budget (states x character classes x 2 bytes: a
+# vocabulary in a script with thousands of characters would need hundreds of MB); past either,
+# the automaton's own scan.
+MAX_STATES = 65_535
+MAX_TABLE_BYTES = 16 * 1024 * 1024
 
 
 cdef class Scanner:
@@ -572,8 +587,17 @@ cdef class Scanner:
     cdef int *wide_class
     cdef readonly list values
 
+    def __cinit__(self):
+        self.delta = NULL
+        self.first = self.out = self.link = self.lengths = self.wide_class = NULL
+        self.anywhere = NULL
+        self.wide = NULL
+        self.nclass = self.nstates = self.nwide = 0
+
     def __init__(self, automaton):
         cdef int i, a, st, f, c
+        if self.delta != NULL:
+            raise ValueError("a Scanner is built once")
         items = sorted(automaton.items())
         chars = sorted({ch for key, _ in items for ch in key})
         classes = {ch: i + 1 for i, ch in enumerate(chars)}  # 0: no phrase has it
@@ -606,9 +630,11 @@ cdef class Scanner:
         children = [{ch: renumber[c] for ch, c in children[st].items()} for st in bfs]
         terminal = [terminal[st] for st in bfs]
         self.nstates = len(children)
-        if self.nstates > MAX_STATES:
+        if self.nstates > MAX_STATES or \
+                <size_t>self.nstates * <size_t>self.nclass * 2 > <size_t>MAX_TABLE_BYTES:
             raise ValueError("too many phrases for the compiled scan")
-        self.delta = <unsigned short *>calloc(self.nstates * self.nclass, sizeof(unsigned short))
+        self.delta = <unsigned short *>calloc(<size_t>self.nstates * <size_t>self.nclass,
+                                              sizeof(unsigned short))
         self.first = <int *>calloc(self.nstates, sizeof(int))
         self.out = <int *>calloc(self.nstates, sizeof(int))
         self.link = <int *>calloc(self.nstates, sizeof(int))
@@ -688,6 +714,8 @@ cdef class Scanner:
         """(end index, value) of every match, as ahocorasick.Automaton.iter gives them."""
         cdef Py_ssize_t i, n = PyUnicode_GET_LENGTH(text)
         cdef int st = 0, o
+        if self.delta == NULL:
+            raise ValueError("Scanner() needs an automaton")
         found = []
         for i in range(n):
             st = self.delta[st * self.nclass + self.klass(PyUnicode_READ_CHAR(text, i))]
@@ -739,7 +767,7 @@ cdef class Rules:
         self.automaton = enricher.automaton
         try:
             self.scanner = Scanner(enricher.automaton)
-        except ValueError:  # past MAX_STATES: the automaton's own scan
+        except (ValueError, MemoryError):  # past the limits: the automaton's own scan
             self.scanner = None
         self.vocabulary = enricher.vocabulary
         self.customers = enricher.vocabulary.customers
@@ -1059,14 +1087,17 @@ cdef class Rules:
             return u"customer", u"known customer"
         edge = self.influencer_followers
         if followers >= edge:
-            why = self.influencer_reasons.get(followers)
-            if why is None:  # formatting "12,345" is slow; follower counts repeat
+            # formatting "12,345" is slow and follower counts repeat: memoised for ints only
+            # (12345.0 == 12345 would share a key but not a text)
+            why = self.influencer_reasons.get(followers) if type(followers) is int else None
+            if why is None:
                 tier = u"mega" if followers >= 100 * edge else u"macro" \
                     if followers >= 10 * edge else u"micro"
                 why = f"{followers:,} followers ({tier}: at least {edge:,})"
-                if len(self.influencer_reasons) > 10_000:
-                    self.influencer_reasons.clear()
-                self.influencer_reasons[followers] = why
+                if type(followers) is int:
+                    if len(self.influencer_reasons) > 10_000:
+                        self.influencer_reasons.clear()
+                    self.influencer_reasons[followers] = why
             return u"influencer", why
         return u"customer", u"default: nothing says otherwise"
 
