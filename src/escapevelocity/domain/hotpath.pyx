@@ -168,7 +168,7 @@ cdef bint in_name(str title, str text):
     """enrich._in_name: is the Capitalised word `title` written next to another Capitalised
     word (part of a name or a title, not an opinion)?"""
     cdef Py_ssize_t size = PyUnicode_GET_LENGTH(title), length = PyUnicode_GET_LENGTH(text)
-    cdef Py_ssize_t start = text.find(title), end, k
+    cdef Py_ssize_t start = text.find(title), end
     cdef str before, after
     cdef Py_UCS4 last
     while start >= 0:
@@ -743,7 +743,7 @@ cdef object first_with(dict word_flags, list tokens, int flags):
 cdef class Rules:
     """Enricher.rules for one Enricher's tables (read once, at construction)."""
 
-    cdef object enricher, automaton, vocabulary, customers, hashtag
+    cdef object enricher, customers, hashtag
     cdef dict tags, influencer_reasons
     cdef Scanner scanner
     # Bits by the low 16 bits of a word's hash: a clear bit says the word is not in the
@@ -757,19 +757,17 @@ cdef class Rules:
     cdef dict word_flags
     cdef unsigned long long flags_bloom[1024]
     cdef dict entries, entries_broadcast, idioms, listed
-    cdef frozenset zero, evaluative, problems
+    cdef frozenset zero
     cdef tuple question_openers, media_bio_cues
     cdef bint any_list
     cdef object influencer_followers
 
     def __init__(self, enricher):
         self.enricher = enricher
-        self.automaton = enricher.automaton
         try:
             self.scanner = Scanner(enricher.automaton)
         except (ValueError, MemoryError):  # past the limits: the automaton's own scan
             self.scanner = None
-        self.vocabulary = enricher.vocabulary
         self.customers = enricher.vocabulary.customers
         self.hashtag = enricher._hashtag
         self.tags = enricher._tags
@@ -800,8 +798,6 @@ cdef class Rules:
         self.idioms = enricher.idioms
         self.listed = enricher.listed
         self.zero = enricher.zero
-        self.evaluative = enricher.evaluative
-        self.problems = enricher.problems
         self.question_openers = enricher.question_openers
         self.media_bio_cues = tuple(enricher.vocabulary.media_bio_cues)
         self.any_list = enricher.any_list
@@ -952,7 +948,7 @@ cdef class Rules:
             PyUnicode_READ_CHAR(lower, 0) == u'@'
         cdef dict entries = self.entries if to_someone else self.entries_broadcast
         cdef Py_ssize_t ntok = len(tokens)
-        cdef Py_ssize_t i, j, k
+        cdef Py_ssize_t i, j
         cdef PyObject* found
         cdef str tok, t
         cdef bint has_bang = marks & M_BANG
@@ -963,7 +959,7 @@ cdef class Rules:
         cdef list reasons = []
         cdef bint problem = False, all_caps, is_problem, negatable, alone
         cdef str upper
-        cdef object covered, hedge, entry, after, modifiers
+        cdef object covered, hedge, entry, modifiers
         if hits:
             upper = text if text != lower else u""
             all_caps = bool(upper) and text.isupper() and len(set(CAPS_FINDALL(text))) >= 3
