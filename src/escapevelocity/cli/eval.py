@@ -11,16 +11,23 @@ from rich.console import Console
 
 from escapevelocity.cli.common import fail
 
-SIGNAL_NAMES = ("sentiment", "complaint", "spam", "relevance", "severity", "crisis")
+SIGNAL_NAMES = ("sentiment", "complaint", "spam", "relevance", "severity", "respond", "crisis")
 
 
 def eval_command(
     file: Path = typer.Argument(..., help="labelled posts as JSONL (text, label); for "
                                           "--signal crisis a folder of streams with index.json"),
     signal: str = typer.Option(..., "--signal", "-s",
-                               help="sentiment | complaint | spam | relevance | severity | crisis"),
+                               help="sentiment | complaint | spam | relevance | severity | "
+                                    "respond | crisis"),
     learn_from: Path = typer.Option(None, "--learn-from",
                                     help="labelled JSONL fed first as team corrections"),
+    brand: Path = typer.Option(None, "--brand",
+                               help="brand profile YAML (name, handles, products, …) for "
+                                    "--signal respond"),
+    playbook: Path = typer.Option(None, "--playbook",
+                                  help="playbook for --signal respond (default: the shipped "
+                                       "brand-neutral one)"),
     report: Path = typer.Option(None, "--report",
                                 help="where the full JSON report goes (default: "
                                      "$EV_VAR_DIR/eval/FILE-SIGNAL.json)"),
@@ -38,6 +45,22 @@ def eval_command(
             raise fail(f"{file}: --signal crisis needs a folder of streams with index.json")
         result = crisis.evaluate_streams(file)
         crisis.render(result, console)
+    elif signal == "respond":
+        from escapevelocity.domain.brand import BrandError
+        from escapevelocity.domain.playbook import PlaybookError
+        from escapevelocity.evaluation import respond
+
+        for path in (file, brand, playbook):
+            if path is not None and not path.is_file():
+                raise fail(f"{path}: no such file")
+        try:
+            result = respond.evaluate_file(file, brand, playbook)
+        except (BrandError, PlaybookError) as exc:
+            raise fail(str(exc)) from None
+        if not result["rows"]:
+            raise fail(f"{file}: no rows labelled respond or ignore (need JSON lines with text "
+                       "and label)")
+        respond.render(result, console)
     else:
         from escapevelocity.evaluation import signals
 

@@ -7,13 +7,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
+from escapevelocity.domain.brand import BrandProfile
 from escapevelocity.domain.enrich import Enricher
 from escapevelocity.domain.org import Organisation
 from escapevelocity.domain.playbook import Context, Playbook
-from escapevelocity.domain.records import Mention, Signals, Triage
+from escapevelocity.domain.records import Decision, Mention, Signals, Triage
 from escapevelocity.domain.routing import RoutingState, route
 
 
@@ -22,6 +23,7 @@ class Triager:
     enricher: Enricher
     playbook: Playbook
     org: Organisation
+    brand: BrandProfile = field(default_factory=BrandProfile)
 
     def signals(self, mention: Mention) -> Signals:
         return self.enricher.enrich(mention)
@@ -29,6 +31,10 @@ class Triager:
     def signals_many(self, mentions: Sequence[Mention]) -> list[Signals]:
         """Signals for a batch: learned models that need a forward pass run it once."""
         return self.enricher.enrich_many(mentions)
+
+    def decide(self, mention: Mention, context: Context = Context()) -> Decision:
+        """The playbook's decision alone (evaluation of "needs a response")."""
+        return self.playbook.decide(mention, self.signals(mention), context)
 
     def triage(self, mention: Mention, state: RoutingState, now: datetime,
                context: Context = Context(), signals: Signals | None = None,
