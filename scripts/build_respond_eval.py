@@ -55,18 +55,39 @@ def _write(out: Path, name: str, rows: list[dict], brand: dict) -> str:
 
 def _yaml(brand: dict) -> str:
     lines = [f"name: {json.dumps(brand['name'])}"]
-    for key in ("handles", "products"):
-        lines.append(f"{key}:")
-        lines += [f"  - {json.dumps(v)}" for v in brand.get(key, [])]
+    for key in ("names", "handles", "products"):
+        if brand.get(key):
+            lines.append(f"{key}:")
+            lines += [f"  - {json.dumps(v)}" for v in brand[key]]
     return "\n".join(lines) + "\n"
+
+
+_SUFFIX = re.compile(r"(?i)_?(help|support|care|cares|service|cs|uk|us|team|_)+$")
+
+
+def _names(handles: list[str]) -> list[str]:
+    """The names a workspace would list for these handles: AmazonHelp -> Amazon,
+    sprintcare -> sprint (a real profile is typed by the brand; this is the closest
+    mechanical guess, and only names of four or more letters)."""
+    out = {_SUFFIX.sub("", h) for h in handles}
+    return sorted(n for n in out if len(n) >= 4 and n.isalpha())
 
 
 def twcs(data: Path) -> tuple[list[dict], dict]:
     rows = _rows(data / "twcs_sample" / "twcs_sample.jsonl")
     brands = sorted({r["author_id"] for r in rows if not r["inbound"]})
-    out = [{"id": r["tweet_id"], "text": r["text"], "label": "respond"}
-           for r in rows if r["inbound"]]
-    return out, {"name": "twcs brands", "handles": [f"@{b}" for b in brands]}
+    author = {r["tweet_id"]: r["author_id"] for r in rows}
+    out = []
+    for r in rows:
+        if not r["inbound"]:
+            continue
+        row = {"id": r["tweet_id"], "text": r["text"], "label": "respond"}
+        replied_to = author.get(r.get("in_response_to_tweet_id") or "")
+        if replied_to in brands:  # a reply to one of the brand's tweets
+            row["to"] = f"@{replied_to}"
+        out.append(row)
+    return out, {"name": "twcs brands", "names": _names(brands),
+                 "handles": [f"@{b}" for b in brands]}
 
 
 def airline(data: Path) -> tuple[list[dict], dict]:
@@ -87,7 +108,8 @@ def complaints(data: Path) -> tuple[list[dict], dict]:
     out = [{"id": r["id"], "text": r["text"], "label": "respond"}
            for r in rows if r["label"] == "complaint"]
     handles = sorted({h for r in out for h in _lead_handles(r["text"])[:1]})
-    return out, {"name": "complained-to companies", "handles": [f"@{h}" for h in handles]}
+    return out, {"name": "complained-to companies", "names": _names(handles),
+                 "handles": [f"@{h}" for h in handles]}
 
 
 def youtube(data: Path) -> tuple[list[dict], dict]:

@@ -44,6 +44,9 @@ class Mention(msgspec.Struct, frozen=True, omit_defaults=True):
     thread_id: str | None = None  # channel's own conversation id, when it has one
     url: str = ""
     lang: str = ""  # as reported by the channel; enrichment detects its own
+    # The handle the channel says this post was sent to or replies to (a DM to us, a reply to
+    # one of our posts), when it says; brand relevance reads it (domain/relevance.py).
+    to: str = ""
 
     @property
     def key(self) -> str:

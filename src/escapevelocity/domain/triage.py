@@ -15,6 +15,7 @@ from escapevelocity.domain.enrich import Enricher
 from escapevelocity.domain.org import Organisation
 from escapevelocity.domain.playbook import Context, Playbook
 from escapevelocity.domain.records import Decision, Mention, Signals, Triage
+from escapevelocity.domain.relevance import Relevance
 from escapevelocity.domain.routing import RoutingState, route
 
 
@@ -24,22 +25,31 @@ class Triager:
     playbook: Playbook
     org: Organisation
     brand: BrandProfile = field(default_factory=BrandProfile)
+    relevance: Relevance = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.relevance = Relevance(self.brand)
 
     def signals(self, mention: Mention) -> Signals:
-        return self.enricher.enrich(mention)
+        """The rules' (and learned models') signals, then what the brand profile knows."""
+        return self.relevance.apply(mention, self.enricher.enrich(self.relevance.masked(mention)))
 
     def signals_many(self, mentions: Sequence[Mention]) -> list[Signals]:
         """Signals for a batch: learned models that need a forward pass run it once."""
-        return self.enricher.enrich_many(mentions)
+        rel = self.relevance
+        found = self.enricher.enrich_many([rel.masked(m) for m in mentions])
+        return [rel.apply(m, s) for m, s in zip(mentions, found, strict=True)]
 
     def decide(self, mention: Mention, context: Context = Context()) -> Decision:
         """The playbook's decision alone (evaluation of "needs a response")."""
-        return self.playbook.decide(mention, self.signals(mention), context)
+        return self.playbook.decide(self.relevance.masked(mention), self.signals(mention),
+                                    context)
 
     def triage(self, mention: Mention, state: RoutingState, now: datetime,
                context: Context = Context(), signals: Signals | None = None,
                prefer: str | None = None) -> Triage:
         signals = signals or self.enricher.enrich(mention)
-        decision = self.playbook.decide(mention, signals, context)
+        # the playbook's keyword lists read the masked text too ("Fire TV Stick" is no fire)
+        decision = self.playbook.decide(self.relevance.masked(mention), signals, context)
         assignment = route(decision, signals, self.org, state, now, prefer=prefer)
         return Triage(mention, signals, decision, assignment)

@@ -3,7 +3,8 @@
 The answer is the whole pure pipeline's (enrich, brand relevance, the playbook's decision),
 not one signal: a post needs a response when the playbook decides `respond`. Rows are JSON
 objects with `text` and `label` (respond | ignore; answer/reply/1 and ignore/no/0 are read
-too). The brand profile says who "we" are, as a workspace's does. Reported: recall of
+too), and optionally `to`: the handle the post replies to, as a channel reports it. The brand
+profile says who "we" are, as a workspace's does. Reported: recall of
 respond, recall of ignore, the confusion, the tracks and rules that decided the misses (what
 to look at), and mentions/s (CPU time, median of three passes, like the other signals).
 """
@@ -38,7 +39,7 @@ _AT = datetime(2026, 1, 1, tzinfo=UTC)
 def _mention(row: dict, i: int) -> Mention:
     return Mention(source_id=str(row.get("id", i)), channel=str(row.get("channel") or "twitter"),
                    text=str(row.get("text") or ""), author=Author(handle="someone"),
-                   created_at=_AT)
+                   created_at=_AT, to=str(row.get("to") or "")[:64])
 
 
 def evaluate(rows: Sequence[dict], brand: BrandProfile, playbook: Playbook | None = None,

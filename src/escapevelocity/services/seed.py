@@ -22,8 +22,8 @@ def seed_demo(workspace: Workspace, *, password: str | None = None,
     with workspace.store.begin() as conn:
         has_playbook = workspace.store.active_playbook(conn) is not None
     if not has_playbook:
-        workspace.save_playbook(_text("playbooks", "default.yaml"), author="system",
-                                note="default playbook shipped with Escape Velocity")
+        workspace.save_playbook(_text("demo", "playbook.yaml"), author="system",
+                                note="the demo's playbook (Orbit Telecom)")
     for member in org.members:
         workspace.set_password(member.id, password)
         if online:
