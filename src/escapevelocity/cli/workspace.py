@@ -2,35 +2,71 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 from rich.console import Console
 
-from escapevelocity.cli.common import fail, open_workspace
+from escapevelocity.cli.common import existing_file, fail, open_workspace
 from escapevelocity.config import load_settings
 from escapevelocity.services.cases import rebuild_projection
-from escapevelocity.services.seed import seed_demo
+from escapevelocity.services.seed import seed_demo, seed_workspace
 
 cli = typer.Typer(help="Create, inspect and repair a workspace.", no_args_is_help=True)
 
 
 @cli.command("init")
 def init(database: str = typer.Option(None, help="database URL"),
-         password: str = typer.Option(None, help="password for every demo member "
-                                                 "(random if unset)"),
-         reset: bool = typer.Option(False, help="seed again and reset every member's password "
-                                                "(an existing workspace is left alone without it)"),
+         brand: Path = typer.Option(None, "--brand", help="brand profile YAML: name, names, "
+                                    "handles, products, competitors, executives, hashtags"),
+         name: str = typer.Option(None, "--name", help="the brand's name"),
+         handle: list[str] = typer.Option([], "--handle", help="a brand handle, e.g. @AcmeHelp "
+                                          "(repeat for more)"),
+         product: list[str] = typer.Option([], "--product", help="a product name (repeat)"),
+         competitor: list[str] = typer.Option([], "--competitor", help="a competitor (repeat)"),
+         executive: list[str] = typer.Option([], "--executive",
+                                             help="an executive or spokesperson (repeat)"),
+         hashtag: list[str] = typer.Option([], "--hashtag", help="a campaign hashtag (repeat)"),
+         admin: str = typer.Option("admin", "--admin", help="the first member's id (an admin)"),
+         password: str = typer.Option(None, help="password of the admin (or of every demo "
+                                                 "member with --demo; random if unset)"),
+         demo: bool = typer.Option(False, "--demo", help="seed the Orbit Telecom demo "
+                                   "(organisation, customers, vocabulary) instead"),
+         reset: bool = typer.Option(False, "--reset", help="seed again and reset the "
+                                    "password(s) (an existing workspace is left alone "
+                                    "without it)"),
          ) -> None:
-    """Create the schema and seed the demo organisation, vocabulary and default playbook."""
+    """Create an empty, brand-neutral workspace: the default playbook, your brand profile and
+    one admin. `--demo` seeds the Orbit Telecom demo instead."""
+    from escapevelocity.domain.brand import BrandError, from_flags, parse_yaml
+
+    try:
+        if brand is not None:
+            profile = parse_yaml(existing_file(brand).read_text(encoding="utf-8"))
+            if name or handle or product or competitor or executive or hashtag:
+                raise fail("give the brand either as --brand FILE or as flags, not both")
+        else:
+            profile = from_flags(name, handle, product, competitor, executive, hashtag)
+    except BrandError as exc:
+        raise fail(f"brand profile: {exc}") from None
     ws = open_workspace(database, create=True)
     with ws.store.begin() as conn:
         exists = ws.store.active_playbook(conn) is not None
     if exists and not reset:
         typer.echo(f"workspace at {ws.store.url} is already set up; nothing changed "
-                   "(--reset seeds again and resets every member's password)")
+                   "(--reset seeds again and resets the password)")
         return
-    pw = seed_demo(ws, password=password)
+    if demo:
+        pw = seed_demo(ws, password=password)
+        login = "ana"
+    else:
+        pw = seed_workspace(ws, profile, admin=admin, password=password)
+        login = admin
     token = ws.new_api_token("cli")
-    typer.echo(f"workspace ready at {ws.store.url}\nlogin: ana / {pw}\nAPI token: {token}")
+    typer.echo(f"workspace ready at {ws.store.url}\nlogin: {login} / {pw}\nAPI token: {token}")
+    if not demo and profile.empty:
+        typer.echo("no brand profile yet: set it in the web app (Brand) or run init again "
+                   "with --reset --brand BRAND.yaml; until then nothing is read as off-topic")
 
 
 @cli.command("rebuild")

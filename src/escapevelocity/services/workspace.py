@@ -16,8 +16,11 @@ from typing import Any
 import sqlalchemy as sa
 import yaml
 
+from escapevelocity.adapters.store import brand_versions
 from escapevelocity.adapters.store.schema import documents
 from escapevelocity.adapters.store.sql import SqlStore
+from escapevelocity.domain.brand import BrandProfile
+from escapevelocity.domain.brand import parse_yaml as parse_brand
 from escapevelocity.domain.clock import Clock
 from escapevelocity.domain.enrich import Enricher
 from escapevelocity.domain.org import Organisation, load_org
@@ -119,19 +122,21 @@ class Workspace:
             active = self.store.active_playbook(conn)
             if active is None:
                 raise RuntimeError("this workspace has no active playbook: run `ev workspace init`")
-            stamp = (active[0], self._models_stamp(conn))
+            stamp = (active[0], self._models_stamp(conn), brand_versions.stamp(conn))
             if self._triager is None or self._playbook_version != stamp:
                 vocab_yaml = self.store.document(conn, "vocabulary") or ""
                 vocabulary = Vocabulary.from_dict(yaml.safe_load(vocab_yaml) or {})
                 playbook: Playbook = compile_playbook(active[1], version=f"v{active[0]}")
                 org = self.store.load_org(conn)
+                found = brand_versions.latest(conn)
+                brand = parse_brand(found.yaml) if found else BrandProfile()
         if self._triager is None or self._playbook_version != stamp:
             from escapevelocity.services.learning import load_models
 
             # Models learned from this workspace's corrections refine the shipped rules; a
             # model's sentence vectors are read off the hot path (services/refine.py).
             enricher = Enricher(vocabulary, models=load_models(self.store), defer_vectors=True)
-            self._triager = Triager(enricher, playbook, org)
+            self._triager = Triager(enricher, playbook, org, brand)
             self._playbook_version = stamp
         return self._triager
 
