@@ -238,7 +238,9 @@ def create_app(workspace: Workspace, settings: Settings, *,
 
     app.include_router(routes_drill.router)  # drill director, incidents (crisis mode)
 
-    from escapevelocity.web import routes_team
+    from escapevelocity.web import routes_brand, routes_team
+
+    app.include_router(routes_brand.router)  # the brand profile (admins edit)
 
     app.include_router(routes_team.router, dependencies=[Depends(auth.member_of)])  # team
 
