@@ -49,3 +49,47 @@ def test_signals_page_and_a_correction(app, workspace):
                                                            "label": "complaint", "csrf": "no"})
         assert forged.status_code == 403
         assert "complaint" in client.get("/signals").text
+
+
+def test_a_correction_re_decides_the_case(app, workspace):
+    from escapevelocity.domain import events as ev
+
+    token = workspace.new_api_token("test")
+    with TestClient(app) as client:
+        case_id = post(client, token, _mention(2, "my cat just knocked over my coffee lol")
+                       ).json()["case_ids"][0]
+        with workspace.store.begin() as conn:
+            before = workspace.store.get_case(conn, case_id)
+        assert (before["track"], before["respond"]) == ("monitor", False)
+        login(client, "ana")
+        csrf = csrf_of(client.get(f"/cases/{case_id}").text)
+        form = client.get(f"/cases/{case_id}/correction-form", params={"signal": "sentiment"})
+        labels = form.text.split('name="label"')[1]
+        assert 'value="positive"' in labels and 'value="complaint"' not in labels
+        r = client.post("/signals/corrections", data={
+            "case_id": case_id, "signal": "situation", "label": "complaint",
+            "why": "the coffee was ours", "csrf": csrf}, follow_redirects=False)
+        assert r.status_code == 303
+        with workspace.store.begin() as conn:
+            after = workspace.store.get_case(conn, case_id)
+            events = workspace.store.case_events(conn, case_id)
+        assert (after["track"], after["team"], after["respond"]) == ("support", "care", True)
+        assert after["situation"] == "complaint" and after["sla_due"] != before["sla_due"]
+        decided = [e for e in events if e.kind == ev.DECIDED][-1]
+        assert decided.actor == "ana" and decided.data["corrected"] == {
+            "signal": "situation", "from": "off_topic", "to": "complaint",
+            "why": "the coffee was ours"}
+        # the complaint model learns from it
+        assert learning.corrections(workspace.store)[-1].signal == "complaint"
+        for signal, label, field, want in (("track", "pr", "team", "pr"),
+                                           ("priority", "p1", "priority", "p1")):
+            r = client.post("/signals/corrections", data={
+                "case_id": case_id, "signal": signal, "label": label, "csrf": csrf},
+                follow_redirects=False)
+            assert r.status_code == 303
+            with workspace.store.begin() as conn:
+                assert workspace.store.get_case(conn, case_id)[field] == want
+        bad = client.post("/signals/corrections", data={
+            "case_id": case_id, "signal": "situation", "label": "p1", "csrf": csrf})
+        assert bad.status_code == 422
+        assert "Save and re-decide" in client.get(f"/cases/{case_id}").text

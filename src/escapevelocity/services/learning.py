@@ -40,6 +40,20 @@ def record_correction(store: SqlStore, *, case_id: str, signal: str, label: str,
     return event
 
 
+# A corrected situation teaches the model of the signal it implies.
+_SITUATION_TEACHES = {"complaint": ("complaint", "complaint"), "spam": ("spam", "spam"),
+                      "off_topic": ("relevance", "irrelevant")}
+
+
+def learned_label(signal: str, label: str) -> tuple[str | None, str]:
+    """(model signal, label) a correction teaches, or (None, "") when no model learns it."""
+    if signal in learn.SIGNALS:
+        return signal, label
+    if signal == "situation":
+        return _SITUATION_TEACHES.get(label, ("relevance", "relevant"))
+    return None, ""
+
+
 def corrections(store: SqlStore) -> list[learn.Correction]:
     out: list[learn.Correction] = []
     seq = 0
@@ -51,10 +65,13 @@ def corrections(store: SqlStore) -> list[learn.Correction]:
             for e in batch:
                 if e.kind == ev.CORRECTED:
                     d = e.data
+                    signal, label = learned_label(d["signal"], d["label"])
+                    if signal is None:  # author class, track, priority: no model learns them
+                        continue
                     out.append(learn.Correction(
-                        signal=d["signal"], label=d["label"], text=d.get("text", ""),
+                        signal=signal, label=label, text=d.get("text", ""),
                         key=d.get("mention") or f"{e.case_id}:{e.seq}",
-                        rule_label=d.get("was", "")))
+                        rule_label=d.get("was", "") if signal == d["signal"] else ""))
             seq = batch[-1].seq or seq
             if len(batch) < 2000:
                 break

@@ -17,8 +17,8 @@ from starlette.concurrency import run_in_threadpool
 
 from escapevelocity.adapters.store import schema
 from escapevelocity.adapters.store.sql import ClaimTaken
+from escapevelocity.domain import correct
 from escapevelocity.domain import events as ev
-from escapevelocity.domain.learn import SIGNALS
 from escapevelocity.domain.org import Member
 from escapevelocity.domain.pii import mask_pii
 from escapevelocity.services import cases as commands
@@ -42,12 +42,15 @@ def case_view(request: Request, member: Member, case_id: str) -> dict[str, Any]:
             c.author_handle == case["author_handle"], c.channel == case["channel"],
             c.id != case_id)).scalar_one()
     case["title"] = mask_pii(case["title"])
-    decided = next((e.data for e in history if e.kind == ev.DECIDED), {})
+    # the latest decision: a correction decides again (services/corrections.py)
+    decided = next((e.data for e in reversed(history) if e.kind == ev.DECIDED), {})
     assigned = [e for e in history if e.kind == ev.ASSIGNED]
     decision = decided.get("decision", {})
     signals = decided.get("signals", {})
     # A learned model's full answer, read off the hot path after ingest (services/refine.py).
-    revised = [e.data for e in history if e.kind == ev.SIGNALS_REVISED and e.data.get("first")]
+    last_decided = max((i for i, e in enumerate(history) if e.kind == ev.DECIDED), default=-1)
+    revised = [e.data for e in history[last_decided + 1:]
+               if e.kind == ev.SIGNALS_REVISED and e.data.get("first")]
     if revised:
         signals = revised[-1]["signals"]
     first = mentions[0]["mention"] if mentions else None
@@ -70,7 +73,7 @@ def case_view(request: Request, member: Member, case_id: str) -> dict[str, Any]:
             "history": history, "templates": templates,
             "draft": templates.get(decision.get("template", ""), ""),
             "holder": holder, "mine": holder == member.id, "me": member,
-            "correctable": SIGNALS}
+            "correctable": correct.labels(playbook), "correct_chosen": "situation"}
 
 
 async def _page(request: Request, member: Member, case_id: str, message: str = "",

@@ -1,9 +1,9 @@
 """The Signals page: label distribution over recent mentions, corrections by signal and label,
 and the model cards (promoted or not); plus the form post that records a correction.
 
-A correction is an event on the case (services/learning.py); retraining is on demand here
-(lead's button) or by schedule, and a model replaces the current one only if it wins on the
-workspace's own held-back corrections.
+A correction is an event on the case that re-decides it (services/corrections.py);
+retraining is on demand here (lead's button) or by schedule, and a model replaces the
+current one only if it wins on the workspace's own held-back corrections.
 """
 
 from __future__ import annotations
@@ -12,19 +12,17 @@ import json
 from collections import Counter
 from typing import Any
 
-import msgspec
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from escapevelocity.adapters.store.schema import mentions
-from escapevelocity.domain import learn
+from escapevelocity.domain import correct, learn
 from escapevelocity.domain import permissions as perm
-from escapevelocity.domain.records import Signals
-from escapevelocity.services import learning
-from escapevelocity.services.casetx import authorize
+from escapevelocity.services import corrections, learning
+from escapevelocity.services.casetx import CaseError
 from escapevelocity.web import auth
-from escapevelocity.web.views import can_see, flash
+from escapevelocity.web.views import CASE_ID, can_see, flash
 
 router = APIRouter(tags=["signals"])
 RECENT = 50_000  # mentions the distribution is computed over
@@ -71,40 +69,41 @@ def signals_page(request: Request, member=Depends(auth.member_of)) -> HTMLRespon
     return request.app.state.templates.TemplateResponse(request, "signals.html", context)
 
 
+@router.get("/cases/{case_id}/correction-form", response_class=HTMLResponse)
+def correction_form(request: Request, case_id: str = Path(..., pattern=CASE_ID),
+                    signal: str = Query("situation", max_length=32),
+                    member=Depends(auth.member_of)) -> HTMLResponse:
+    """The correction form for one signal: only the labels that signal takes (HTMX swaps it
+    in when the signal changes)."""
+    choices = correct.labels(_workspace(request).triager().playbook)
+    chosen = signal if signal in choices else "situation"
+    return request.app.state.render(request, "_correct_form.html", {
+        "case_id": case_id, "correctable": choices, "chosen": chosen})
+
+
 @router.post("/signals/corrections", dependencies=[Depends(auth.check_csrf)])
-def record_correction(request: Request, case_id: str = Form(...), signal: str = Form(...),
-                      label: str = Form(...), was: str = Form(""),
+def record_correction(request: Request, case_id: str = Form(..., max_length=64),
+                      signal: str = Form(..., max_length=32),
+                      label: str = Form(..., max_length=32), why: str = Form("", max_length=500),
                       member=Depends(auth.member_of)) -> RedirectResponse:
+    """A correction: an event the models learn from, and the playbook decides the case again
+    on the corrected signals (services/corrections.py)."""
     workspace = _workspace(request)
     with workspace.store.begin() as conn:
-        case = workspace.store.get_case(conn, case_id[:64])
-        rows = workspace.store.case_mentions(conn, case_id[:64]) if case else []
-        if not rows or not can_see(request.app.state.org(), member, case):
-            raise HTTPException(404, "no such case in your teams' inboxes")
-        try:  # a correction labels the case: the roles that may tag it (not analysts)
-            authorize(workspace.store, conn, member.id, perm.TAG, case)
-        except perm.PermissionDenied as exc:
-            raise HTTPException(403, str(exc)) from None
-    first = rows[0]
+        case = workspace.store.get_case(conn, case_id)
+    if case is None or not can_see(request.app.state.org(), member, case):
+        raise HTTPException(404, "no such case in your teams' inboxes")
     try:
-        text = json.loads(first.body).get("text", "")
-    except (TypeError, ValueError):
-        text = ""
-    # What the signals said for the corrected signal, read from the stored mention (the form's
-    # hidden field only knows the sentiment label, whatever signal is corrected).
-    try:
-        said = msgspec.json.decode(first.signals, type=Signals)
-        was = learn.rule_label(signal, said) if signal in learn.SIGNALS else was
-    except (TypeError, ValueError, msgspec.DecodeError):
-        pass
-    try:
-        learning.record_correction(workspace.store, case_id=case["id"], signal=signal, label=label,
-                                   text=text, actor=member.id, at=workspace.clock.now(),
-                                   was=was[:32], mention_key=f"{first.channel}:{first.source_id}")
-    except ValueError as exc:
+        updated = corrections.correct(workspace, case["id"], member.id, signal, label, why)
+    except perm.PermissionDenied as exc:
+        raise HTTPException(403, str(exc)) from None
+    except correct.CorrectionError as exc:
         raise HTTPException(422, str(exc)) from None
-    flash(request, f"Thanks: {signal} corrected to {label.replace('_', ' ')}; the model learns "
-                   "from it.")
+    except CaseError as exc:
+        raise HTTPException(409, str(exc)) from None
+    flash(request, f"{signal.replace('_', ' ')} corrected to {label.replace('_', ' ')}: "
+                   f"now {updated['track']} · {updated['priority'].upper()} · "
+                   f"{updated['team']}; the models learn from it.")
     return RedirectResponse(f"/cases/{case['id']}", status_code=303)
 
 

@@ -1,0 +1,82 @@
+"""A member's correction of a case: the corrected signal is an event the learned models learn
+from (CORRECTED, as before), and the playbook decides again on the corrected signals, so the
+case takes the new track, SLA, team and assignee (DECIDED and ASSIGNED, with the member as
+actor and what changed and why in the data). One transaction; read → pure decision
+(domain/correct.py) → append + projection.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from escapevelocity.domain import correct as rules
+from escapevelocity.domain import events as ev
+from escapevelocity.domain import learn
+from escapevelocity.domain import permissions as perm
+from escapevelocity.domain.events import Event
+from escapevelocity.domain.playbook import Context
+from escapevelocity.domain.records import Mention, Signals
+from escapevelocity.domain.routing import route
+from escapevelocity.services.casetx import CaseError, authorize, commit, load
+from escapevelocity.services.live_routing import routing_state
+from escapevelocity.services.workspace import Workspace
+
+MAX_WHY = 500
+
+
+def _current_signals(events: list[Event], stored: Signals) -> Signals:
+    """The signals the case was last decided on (a second correction builds on the first)."""
+    for e in reversed(events):
+        if e.kind == ev.DECIDED and e.data.get("signals"):
+            try:
+                return msgspec.convert(e.data["signals"], Signals)
+            except msgspec.ValidationError:
+                break
+    return stored
+
+
+def correct(workspace: Workspace, case_id: str, member: str, signal: str, label: str,
+            why: str = "") -> dict[str, Any]:
+    """Correct `signal` of the case to `label` and re-decide; returns the updated case.
+    Raises CorrectionError (a label the signal does not take), CaseError, PermissionDenied."""
+    triager = workspace.triager()
+    rules.check(triager.playbook, signal, label)
+    store, now = workspace.store, workspace.clock.now()
+    why = why.strip()[:MAX_WHY]
+    with store.begin() as conn:
+        case = load(store, conn, case_id)
+        authorize(store, conn, member, perm.TAG, case)  # as for tags: not analysts
+        rows = store.case_mentions(conn, case_id)
+        if not rows:
+            raise CaseError("this case has no mention to correct")
+        first = rows[0]
+        mention = msgspec.json.decode(first.body, type=Mention)
+        said = _current_signals(store.case_events(conn, case_id),
+                                msgspec.json.decode(first.signals, type=Signals))
+        masked = triager.relevance.masked(mention)
+        new, decision = rules.redecide(
+            triager.playbook, lambda s: triager.playbook.decide(masked, s, Context()),
+            said, signal, label, member)
+        state = routing_state(store, conn, now, triager.playbook,
+                              away_after=workspace.away_after)
+        assignment = route(decision, new, triager.org, state, now)
+        was = (learn.rule_label(signal, said) if signal in learn.SIGNALS else
+               {"situation": said.situation, "sentiment": said.sentiment_label,
+                "author_class": said.author_class, "priority": case.get("priority") or "",
+                "track": case.get("track") or ""}[signal])
+        changed = {"signal": signal, "from": was, "to": label, "why": why}
+        events = [Event(case_id, ev.CORRECTED, now, member,
+                        {"signal": signal, "label": label, "was": was, "why": why,
+                         "text": mention.text[:10_000], "mention": mention.key})]
+        events.append(Event(case_id, ev.DECIDED, now, member,
+                            {"decision": msgspec.to_builtins(decision),
+                             "signals": msgspec.to_builtins(new), "corrected": changed}))
+        if (assignment.team, assignment.member) != (case.get("team"), case.get("assignee")):
+            events.append(Event(case_id, ev.ASSIGNED, now, member,
+                                {"team": assignment.team, "member": assignment.member,
+                                 "strategy": assignment.strategy,
+                                 "explanation": f"after {member}'s correction of {signal}: "
+                                                f"{assignment.explanation}"}))
+        return commit(store, conn, case, *events)
