@@ -25,7 +25,8 @@ from escapevelocity.domain.vocabulary import Vocabulary
 from escapevelocity.services.parse import Problem, read_file
 
 
-def build_triager(playbook: Path | None, org: Path | None, vocabulary: Path | None) -> Triager:
+def build_triager(playbook: Path | None, org: Path | None, vocabulary: Path | None,
+                  brand: Path | None = None) -> Triager:
     try:
         pb = load_playbook(str(playbook or package_file("playbooks", "default.yaml")))
     except PlaybookError as exc:
@@ -34,7 +35,14 @@ def build_triager(playbook: Path | None, org: Path | None, vocabulary: Path | No
     vocab_path = vocabulary or package_file("demo", "vocabulary.yaml")
     vocab = Vocabulary.from_dict(yaml.safe_load(vocab_path.read_text()) if vocab_path.exists()
                                  else {})
-    return Triager(Enricher(vocab), pb, load_org(org_data))
+    from escapevelocity.domain.brand import BrandError, BrandProfile, parse_yaml
+
+    try:
+        profile = parse_yaml(existing_file(brand).read_text(encoding="utf-8")) if brand \
+            else BrandProfile()
+    except BrandError as exc:
+        raise fail(f"{brand}: {exc}") from None
+    return Triager(Enricher(vocab), pb, load_org(org_data), profile)
 
 
 def decision_record(t) -> dict:
@@ -93,12 +101,19 @@ def triage_command(
     playbook: Path = typer.Option(None, help="playbook YAML (default: the shipped default)"),
     org: Path = typer.Option(None, help="organisation YAML (default: the demo organisation)"),
     vocabulary: Path = typer.Option(None, help="workspace vocabulary YAML"),
+    brand: Path = typer.Option(None, help="brand profile YAML (name, handles, products, …)"),
+    fmt: str = typer.Option("auto", "--format", help="auto | mentions | twcs (the Customer "
+                            "Support on Twitter columns; auto detects them)"),
 ) -> None:
     """Print one JSON decision per mention (or a summary table). No server, no database.
 
     Everyone in the organisation counts as online; the time is each mention's own time.
     """
-    triager = build_triager(playbook, org, vocabulary)
+    from escapevelocity.services.parse import FORMATS
+
+    if fmt not in FORMATS:
+        raise fail(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
+    triager = build_triager(playbook, org, vocabulary, brand)
     counts: dict[str, Counter] = {k: Counter() for k in ("track", "team", "situation", "rule",
                                                          "respond")}
     problems = 0
@@ -115,7 +130,7 @@ def triage_command(
         counts["respond"]["respond" if record["respond"] else "no response"] += 1
 
     out = sys.stdout.buffer
-    done = write_decisions(read_file(existing_file(file)), triager, out, problem,
+    done = write_decisions(read_file(existing_file(file), fmt), triager, out, problem,
                            tally if summary else None)
     out.flush()
     if done == 0:

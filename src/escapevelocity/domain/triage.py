@@ -48,7 +48,7 @@ class Triager:
     def triage(self, mention: Mention, state: RoutingState, now: datetime,
                context: Context = Context(), signals: Signals | None = None,
                prefer: str | None = None) -> Triage:
-        signals = signals or self.enricher.enrich(mention)
+        signals = signals or self.signals(mention)
         # the playbook's keyword lists read the masked text too ("Fire TV Stick" is no fire)
         decision = self.playbook.decide(self.relevance.masked(mention), signals, context)
         assignment = route(decision, signals, self.org, state, now, prefer=prefer)

@@ -49,6 +49,7 @@ class MentionIn(msgspec.Struct, forbid_unknown_fields=False):
     thread_id: str | None = None
     url: str = ""
     lang: str = ""
+    to: str = ""  # the handle the channel says the post was sent to or replies to
 
 
 _decoder = msgspec.json.Decoder(MentionIn)
@@ -75,7 +76,7 @@ def validate(item: MentionIn) -> Mention:
         raise ValueError("author handle must be 1 to 200 characters")
     for name, value in (("author name", author.name), ("author bio", author.bio),
                         ("url", item.url), ("in_reply_to", item.in_reply_to or ""),
-                        ("thread_id", item.thread_id or "")):
+                        ("thread_id", item.thread_id or ""), ("to", item.to)):
         if len(value) > MAX_FIELD_CHARS:
             raise ValueError(f"{name} is longer than {MAX_FIELD_CHARS} characters")
     if author.followers < 0:
@@ -86,7 +87,18 @@ def validate(item: MentionIn) -> Mention:
         author=Author(handle=_clean(handle), name=_clean(author.name), followers=author.followers,
                       verified=author.verified, bio=_clean(author.bio)),
         created_at=created.astimezone(UTC), kind=item.kind, in_reply_to=item.in_reply_to,
-        thread_id=item.thread_id, url=item.url, lang=item.lang)
+        thread_id=item.thread_id, url=item.url, lang=item.lang, to=_clean(item.to.strip()))
+
+
+def parse_date(text: str) -> str:
+    """A date as people and spreadsheets write it ("2026-11-20 10:03", "2026-11-20T10:03Z",
+    "2026-11-20") in ISO 8601 with seconds, which the record's decoder takes; a text that is
+    not a date is passed on unchanged, for the decoder's own error."""
+    text = (text or "").strip()
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).isoformat()
+    except ValueError:
+        return text
 
 
 def _reason(exc: Exception) -> str:
@@ -114,7 +126,7 @@ def parse_jsonl(lines: Iterable[bytes]) -> Iterator[Mention | Problem]:
 
 CSV_COLUMNS = ("source_id", "channel", "kind", "text", "author_handle", "author_name",
                "author_followers", "author_verified", "author_bio", "created_at", "in_reply_to",
-               "thread_id", "url")
+               "thread_id", "url", "to")
 
 
 def parse_csv(text: Iterable[str]) -> Iterator[Mention | Problem]:
@@ -137,16 +149,30 @@ def parse_csv(text: Iterable[str]) -> Iterator[Mention | Problem]:
                            "verified": (row.get("author_verified") or "").lower()
                            in ("1", "true", "yes"),
                            "bio": row.get("author_bio") or ""},
-                "created_at": row["created_at"], "in_reply_to": row.get("in_reply_to") or None,
+                "created_at": parse_date(row["created_at"] or ""),
+                "in_reply_to": row.get("in_reply_to") or None,
                 "thread_id": row.get("thread_id") or None, "url": row.get("url") or "",
+                "to": row.get("to") or "",
             }
             yield from_object(item)
         except (msgspec.ValidationError, ValueError, TypeError) as exc:
             yield Problem(number, _reason(exc))
 
 
-def read_file(path: Path) -> Iterator[Mention | Problem]:
-    """JSONL (default) or CSV by extension. Streams: a 100k-line file is never held whole."""
+FORMATS = ("auto", "mentions", "twcs")
+
+
+def read_file(path: Path, fmt: str = "auto") -> Iterator[Mention | Problem]:
+    """JSONL (default) or CSV by extension; the twcs columns (services/twcs.py) when `fmt` is
+    twcs or, with auto, when the first line has them. Streams: a 100k-line file is never held
+    whole."""
+    from escapevelocity.services import twcs
+
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
+    if fmt == "twcs" or (fmt == "auto" and str(path) != "-" and twcs.detect(path)):
+        yield from twcs.read(path)
+        return
     if path.suffix.lower() == ".csv":
         with path.open(encoding="utf-8", errors="replace", newline="") as fh:
             yield from parse_csv(fh)
@@ -180,6 +206,7 @@ def to_csv_row(m: Mention) -> dict[str, Any]:
             "author_handle": m.author.handle, "author_name": m.author.name,
             "author_followers": m.author.followers, "author_verified": m.author.verified,
             "author_bio": m.author.bio, "created_at": m.created_at.isoformat(),
-            "in_reply_to": m.in_reply_to or "", "thread_id": m.thread_id or "", "url": m.url}
+            "in_reply_to": m.in_reply_to or "", "thread_id": m.thread_id or "", "url": m.url,
+            "to": m.to}
 
 
