@@ -10,6 +10,26 @@ import importlib
 
 import typer
 
+
+def _flags_show_no_type() -> None:
+    """Typer's help prints a type after every on/off flag ("--json <bool>"), which reads as if
+    the flag took a value; a flag takes none, so its type column stays empty (one place, for
+    every command)."""
+    from typer.core import TyperOption
+
+    if getattr(TyperOption.display_type_rich, "_ev_flags", False):
+        return
+    shown = TyperOption.display_type_rich
+
+    def display_type_rich(self: TyperOption, ctx: typer.Context) -> str | None:
+        return None if self.is_flag or self.count else shown(self, ctx)
+
+    display_type_rich._ev_flags = True  # type: ignore[attr-defined]
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+_flags_show_no_type()
+
 app = typer.Typer(
     name="ev",
     help="Escape Velocity: social media triage and command center.",

@@ -89,27 +89,42 @@ def _signals(enricher: Any | None, mention: Mention, overrides: dict[str, Any]) 
 
 @app.command("check")
 def check_command(
-    file: Path = typer.Argument(..., help="playbook YAML"),
+    file: Path = typer.Argument(None, help="playbook YAML (default: the workspace's active "
+                                           "playbook)", show_default=False),
     org: Path = typer.Option(None, help="organisation YAML whose team ids the playbook must use"),
     as_json: bool = typer.Option(False, "--json", help="print the report as JSON"),
     gaps: int = typer.Option(20, help="gap groups to list (0: none)"),
+    database: str = typer.Option(None, "--database", help="database URL, when no FILE is given "
+                                 "(default: EV_DATABASE_URL)"),
 ) -> None:
     """Schema errors with line numbers, rules that can never fire, gaps, contradictions,
-    unknown or unused teams, templates and lists. Exit code 1 when there are errors."""
-    from escapevelocity.domain.playbook_check import as_dict, check_file
+    unknown or unused teams, templates and lists. Exit code 1 when there are errors. With no
+    FILE, the workspace's active playbook is checked against its organisation's teams."""
+    from escapevelocity.domain.playbook_check import as_dict, check_source
 
-    existing_file(file)
     teams = None
     if org is not None:
         data = yaml.safe_load(existing_file(org).read_text()) or {}
         teams = {t["id"] for t in data.get("teams", []) if isinstance(t, dict) and "id" in t}
-    report = check_file(str(file), teams=teams)
+    if file is None:
+        ws = _store(database)
+        with ws.store.begin() as conn:
+            active = ws.store.active_playbook(conn)
+            if teams is None:
+                teams = {t.id for t in ws.store.load_org(conn).teams} or None
+        if active is None:
+            raise fail("this workspace has no active playbook: run `ev workspace init`, or "
+                       "give a FILE")
+        text, source = active[1], f"active playbook v{active[0]}"
+    else:
+        text, source = existing_file(file).read_text(encoding="utf-8"), str(file)
+    report = check_source(text, source=source, teams=teams)
     if as_json:
         print(json.dumps(as_dict(report), indent=1, default=str))
         raise typer.Exit(0 if report.ok else 1)
     for f in report.findings:
         colour = "red" if f.severity == "error" else "yellow"
-        where = f.where(str(file)) or str(file)
+        where = f.where(source) or source
         rule = f"rule {f.rule!r}: " if f.rule else ""
         out.print(Text.assemble((f"{where}: ", "bold"), (f"{f.severity}", f"bold {colour}"),
                                 f" [{f.code}] {rule}{f.message}"))
@@ -131,15 +146,15 @@ def check_command(
     pb = report.playbook
     summary = (f"{len(report.errors)} error(s), {len(report.warnings)} warning(s)"
                + (f"; {len(pb.spec.rules)} rules, {len(pb.spec.tracks)} tracks, version "
-                  f"{_digest(file)}" if pb else ""))
+                  f"{_digest(text)}" if pb else ""))
     out.print(Text(summary, style="bold red" if report.errors else "bold green"))
     raise typer.Exit(0 if report.ok else 1)
 
 
-def _digest(file: Path) -> str:
+def _digest(text: str) -> str:
     from escapevelocity.domain.playbook import version_of
 
-    return version_of(yaml.safe_load(file.read_text()))
+    return version_of(yaml.safe_load(text))
 
 
 # --- explain ----------------------------------------------------------------------------------
