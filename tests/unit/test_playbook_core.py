@@ -106,4 +106,8 @@ def test_default_playbook_compiles_and_routes_safety_first():
     assert d.track == "crisis" and d.approval == "legal" and d.priority == "p1"
     d = pb.decide(mention("buy followers now"), signals(situation="spam"))
     assert d.respond is False and d.reason == "spam"
-    assert pb.decide(mention("x"), signals(), Context(crisis_level="crisis1")).track == "monitor"
+    assert pb.decide(mention("x"), signals("off_topic"),
+                     Context(crisis_level="crisis1")).track == "monitor"
+    # about the brand with no clearer situation: a person reads it, never silently dropped
+    d = pb.decide(mention("x"), signals())
+    assert (d.track, d.priority, d.respond, d.rule_id) == ("support", "p4", True, "about-brand")
