@@ -75,7 +75,12 @@ def correction_form(request: Request, case_id: str = Path(..., pattern=CASE_ID),
                     member=Depends(auth.member_of)) -> HTMLResponse:
     """The correction form for one signal: only the labels that signal takes (HTMX swaps it
     in when the signal changes)."""
-    choices = correct.labels(_workspace(request).triager().playbook)
+    workspace = _workspace(request)
+    with workspace.store.begin() as conn:
+        case = workspace.store.get_case(conn, case_id)
+    if case is None or not can_see(request.app.state.org(), member, case):
+        raise HTTPException(404, "no such case in your teams' inboxes")
+    choices = correct.labels(workspace.triager().playbook)
     chosen = signal if signal in choices else "situation"
     return request.app.state.render(request, "_correct_form.html", {
         "case_id": case_id, "correctable": choices, "chosen": chosen})
