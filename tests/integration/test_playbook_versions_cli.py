@@ -10,7 +10,8 @@ from typer.testing import CliRunner
 from escapevelocity.cli.main import app
 from escapevelocity.domain.playbook import default_playbook_path
 
-SOURCE = Path(default_playbook_path()).read_text()
+# the demo workspace is seeded with the demo playbook
+SOURCE = (Path(default_playbook_path()).parent.parent / "demo" / "playbook.yaml").read_text()
 NAME = "name: Orbit Telecom default playbook"
 
 

@@ -16,7 +16,8 @@ from escapevelocity.services.cases import rebuild_projection
 from escapevelocity.services.ingest import ingest
 from escapevelocity.services.playbooks import PlaybookWorkflowError
 
-SOURCE = Path(default_playbook_path()).read_text()
+# the demo workspace is seeded with the demo playbook
+SOURCE = (Path(default_playbook_path()).parent.parent / "demo" / "playbook.yaml").read_text()
 NAME = "name: Orbit Telecom default playbook"
 
 

@@ -15,7 +15,8 @@ from escapevelocity.services import playbooks
 from escapevelocity.web.app import create_app
 
 PASSWORD = "correct horse battery"
-SOURCE = Path(default_playbook_path()).read_text()
+# the demo workspace is seeded with the demo playbook
+SOURCE = (Path(default_playbook_path()).parent.parent / "demo" / "playbook.yaml").read_text()
 NAME = "name: Orbit Telecom default playbook"
 
 

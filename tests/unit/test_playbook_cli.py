@@ -111,7 +111,7 @@ def test_diagram_escapes_hostile_text_and_shows_hits():
     drawn = svg(pb, hits)
     assert "3 hits (75%)" in drawn and "default (no rule matched) — 1 hits" in drawn
     assert drawn.count('class="rule"') == len(pb.rules)
-    evil = Path(DEFAULT).read_text().replace("name: Orbit Telecom default playbook",
+    evil = Path(DEFAULT).read_text().replace("name: Default playbook",
                                              'name: "<script>alert(1)</script>"')
     from escapevelocity.domain.playbook import compile_playbook
     bad = compile_playbook(evil)
