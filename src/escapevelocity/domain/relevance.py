@@ -39,6 +39,9 @@ melt dangerous unsafe toxic poison crash crashing emergency gun shot shooter att
 sue lawsuit lawyer attorney legal court hazard flame flames inferno spark sparked scorch
 """.split())  # noqa: SIM905 (a word list reads best as words)
 MASK = "product"
+# The rules of this module by name, so an evaluation can leave one out and measure what it is
+# worth on each set (scripts/respond_cv.py); a workspace always runs them all.
+RULES = frozenset({"addressed", "named", "venting_is_complaint", "customer_not_spam", "mask"})
 
 
 def _name_pattern(names: list[str]) -> re.Pattern[str] | None:
@@ -54,6 +57,7 @@ class Relevance:
     """A brand profile compiled for the hot path: one regex for handles, one for names."""
 
     profile: BrandProfile
+    rules: frozenset[str] = RULES
     _handles: re.Pattern[str] | None = field(init=False, repr=False)
     _names: re.Pattern[str] | None = field(init=False, repr=False)
     _danger: re.Pattern[str] | None = field(init=False, repr=False)
@@ -74,7 +78,7 @@ class Relevance:
         """The brand handle the post addresses, replies to or quotes ("@tesco"), if any. A
         handle of the profile counts on every channel: people write the Twitter handle on
         Facebook too."""
-        if self._handles is None:
+        if self._handles is None or "addressed" not in self.rules:
             return None
         if mention.to and self._handles.fullmatch("@" + mention.to.lstrip("@")):
             return "@" + mention.to.lstrip("@").lower()
@@ -84,7 +88,7 @@ class Relevance:
         return f"@{m.group(1).lower()}" if m else None
 
     def named(self, text: str) -> str | None:
-        if self._names is None:
+        if self._names is None or "named" not in self.rules:
             return None
         m = self._names.search(text)
         return m.group(0) if m else None
@@ -92,7 +96,7 @@ class Relevance:
     def masked(self, mention: Mention) -> Mention:
         """The mention as enrichment and the playbook's keyword lists read it: product and
         campaign names that contain a danger word replaced by a neutral word."""
-        if self._danger is None:
+        if self._danger is None or "mask" not in self.rules:
             return mention
         text = self._danger.sub(MASK, mention.text)
         return mention if text == mention.text else msgspec.structs.replace(mention, text=text)
@@ -100,17 +104,22 @@ class Relevance:
     def apply(self, mention: Mention, signals: Signals) -> Signals:
         """The rules' signals, corrected by what the profile knows (see the module text)."""
         situations = signals.situations or (signals.situation,)
-        if "spam" in situations and ("complaint" in situations or "question" in situations):
+        if "spam" in situations and ("complaint" in situations or "question" in situations) \
+                and "customer_not_spam" in self.rules:
             handle = self.addressed(mention)
             if handle is None:
                 return signals
             # A post to our handle that complains or asks is a customer, even when a phrase
             # reads like spam ("can you dm me for …", "my gift card is not working").
             kept = tuple(s for s in situations if s != "spam")
-            return msgspec.structs.replace(
-                signals, situation=kept[0], situations=kept,
-                because={**signals.because,
-                         "situation": f"{kept[0]}: said to {handle}; not spam"})
+            because = {**signals.because, "situation": f"{kept[0]}: said to {handle}; not spam"}
+            author = signals.author_class
+            if author == "bot" and signals.confidence.get("author_class", 0) < 0.9:
+                # a bot only because of that phrase (no list says so): a customer
+                author = "customer"
+                because["author_class"] = f"writes to {handle} with a complaint or a question"
+            return msgspec.structs.replace(signals, situation=kept[0], situations=kept,
+                                           author_class=author, because=because)
         if "off_topic" not in situations and "venting" not in situations:
             return signals
         handle = self.addressed(mention)
@@ -120,6 +129,8 @@ class Relevance:
                 return signals  # a listening result, or venting about someone else
             new, why = ("other",), "no brand profile to tell whether it is about the brand"
         elif "venting" in situations:
+            if "venting_is_complaint" not in self.rules:
+                return signals
             new = ("complaint",)
             why = f"complaint: negative and {'said to ' + handle if handle else 'names ' + about}"
         else:

@@ -26,6 +26,7 @@ from escapevelocity.domain.enrich import Enricher
 from escapevelocity.domain.playbook import Context, Playbook, load_playbook
 from escapevelocity.domain.playbook.load import default_playbook_path
 from escapevelocity.domain.records import Author, Mention
+from escapevelocity.domain.relevance import Relevance
 from escapevelocity.domain.triage import Triager
 from escapevelocity.evaluation.signals import read_rows
 
@@ -43,9 +44,15 @@ def _mention(row: dict, i: int) -> Mention:
 
 
 def evaluate(rows: Sequence[dict], brand: BrandProfile, playbook: Playbook | None = None,
-             *, file: str = "") -> dict:
+             *, file: str = "", rules: frozenset[str] | None = None, passes: int = 3,
+             enricher: Enricher | None = None) -> dict:
+    """`rules`: the brand relevance rules to run (all of them unless an evaluation leaves one
+    out, scripts/respond_cv.py)."""
     playbook = playbook or load_playbook(default_playbook_path())
-    triager = Triager(Enricher(), playbook, org=None, brand=brand)  # type: ignore[arg-type]
+    triager = Triager(enricher or Enricher(), playbook, org=None,  # type: ignore[arg-type]
+                      brand=brand)
+    if rules is not None:
+        triager.relevance = Relevance(brand, rules)
     gold, mentions, skipped = [], [], 0
     for i, row in enumerate(rows):
         label = _GOLD.get(str(row.get("label")).strip().lower())
@@ -58,7 +65,7 @@ def evaluate(rows: Sequence[dict], brand: BrandProfile, playbook: Playbook | Non
     for m in mentions[:200]:  # warm caches outside the timing
         triager.decide(m, context)
     rates, decisions = [], []
-    for _ in range(3):
+    for _ in range(passes):
         started = time.process_time()
         decisions = [triager.decide(m, context) for m in mentions]
         elapsed = time.process_time() - started
