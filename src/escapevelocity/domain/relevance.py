@@ -9,7 +9,8 @@ handles. So, on top of the rules' situations:
   never off-topic; negative and said to us is a complaint, not venting into the void;
 - a post to our handle that complains or asks is a customer, not spam, whatever phrase
   looked like self-promotion;
-- a post that names the brand, a product or a campaign hashtag is about the brand too;
+- a post that names the brand, a product, a campaign hashtag or one of our executives is about
+  the brand too;
 - off-topic is kept only where a profile says who we are and the post is not about us (a
   listening result); with no profile there is nothing to be off-topic from, so an
   unclassified post is "other" (a person decides), never silently dropped;
@@ -68,7 +69,7 @@ class Relevance:
         object.__setattr__(self, "_handles", re.compile(
             r"@(" + "|".join(re.escape(h) for h in handles) + r")(?![\w])", re.IGNORECASE)
             if handles else None)
-        named = [*p.all_names(), *p.products, *p.hashtags]
+        named = [*p.all_names(), *p.products, *p.hashtags, *p.executives]
         object.__setattr__(self, "_names", _name_pattern(named))
         dangerous = [n for n in (*p.products, *p.hashtags, *p.names)
                      if not DANGER_WORDS.isdisjoint(re.findall(r"[a-z]+", n.lower()))]
