@@ -90,9 +90,12 @@ def _triage_baseline(path: Path, triager) -> int:
 
 def triage(n: int = 100_000, runs: int = 3) -> dict:
     """`ev triage FILE`: parse + enrich + decide + route + one JSON line per mention."""
+    from escapevelocity.cli.common import package_file
     from escapevelocity.cli.triage import build_triager
 
-    triager = build_triager(None, None, None)
+    # the demo's mentions, triaged as the demo workspace would: its playbook and brand
+    triager = build_triager(package_file("demo", "playbook.yaml"), None, None,
+                            package_file("demo", "brand.yaml"))
     load_before = _load()
     fast, base = [], []
     with tempfile.TemporaryDirectory() as tmp:
