@@ -54,7 +54,8 @@ def tick(workspace: Workspace, now: datetime, budget_s: float = BUDGET_S) -> int
 
 
 def _settle(workspace: Workspace, now: datetime, rows: list[Any]) -> int:
-    enricher = workspace.triager().enricher
+    triager = workspace.triager()
+    enricher, relevance = triager.enricher, triager.relevance
     todo: list[tuple[Any, Mention, Signals]] = []
     broken: list[Any] = []
     for row in rows:
@@ -65,9 +66,12 @@ def _settle(workspace: Workspace, now: datetime, rows: list[Any]) -> int:
             log.warning("mention row %s cannot be refined (%s); left as ingest answered it",
                         row.id, exc)
             broken.append(row)
-    texts = [(m.text or "")[:MAX_TEXT] for _, m, _ in todo]
+    # read as ingest read them: product names masked, then what the brand profile knows
+    masked = [relevance.masked(m) for _, m, _ in todo]
+    texts = [(m.text or "")[:MAX_TEXT] for m in masked]
     full = learn.apply_models_many(enricher.models, texts,
-                                   [enricher.rules(m) for _, m, _ in todo]) if todo else []
+                                   [enricher.rules(m) for m in masked]) if todo else []
+    full = [relevance.apply(m, s) for (_, m, _), s in zip(todo, full, strict=True)]
     store = workspace.store
     with store.begin() as conn:
         for row in broken:  # settled as they are: a row that cannot be read must not block
