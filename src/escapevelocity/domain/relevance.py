@@ -46,7 +46,8 @@ RULES = frozenset({"addressed", "named", "venting_is_complaint", "customer_not_s
 
 
 def _name_pattern(names: list[str]) -> re.Pattern[str] | None:
-    names = sorted({n for n in names if n.strip()}, key=len, reverse=True)
+    # a one-letter name ("X") would make every post that says it about us
+    names = sorted({n.strip() for n in names if len(n.strip()) >= 2}, key=len, reverse=True)
     if not names:
         return None
     return re.compile(r"(?<![\w@])(?:" + "|".join(re.escape(n) for n in names) + r")(?!\w)",
