@@ -4,7 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from escapevelocity.domain.org import load_org, visible_teams
+from escapevelocity.domain.access import visible_teams
+from escapevelocity.domain.org import Member, load_org
 from escapevelocity.domain.routing import Need, RoutingState, assign, presence_at
 
 NOW = datetime(2026, 11, 20, 14, 0, tzinfo=UTC)  # Friday 14:00 UTC
@@ -44,12 +45,16 @@ def state(**presence):
 
 
 def test_hub_sees_its_spokes_spoke_sees_own_agency_limited():
-    assert visible_teams(ORG, "ana") == {"hub", "care", "care_us", "agency"}
-    assert visible_teams(ORG, "b2") == {"brand2", "b2care"}
-    assert visible_teams(ORG, "tom") == {"care"}
-    assert visible_teams(ORG, "joe") == {"agency"}
-    assert visible_teams(ORG, "root") is None
-    assert visible_teams(ORG, "nobody") == set()
+    def sees(member_id: str) -> set[str]:
+        member = ORG.member(member_id) or Member(member_id, "Nobody", ["hub"])
+        return set(visible_teams(ORG, member))
+
+    assert sees("ana") == {"hub", "care", "care_us", "agency"}
+    assert sees("b2") == {"brand2", "b2care"}
+    assert sees("tom") == {"care"}
+    assert sees("joe") == {"agency"}
+    assert sees("root") == {t.id for t in ORG.teams}  # admins: every team, every hub
+    assert sees("nobody") == set()  # not in the organisation: nothing
 
 
 def test_expertise_explains_and_uses_history_and_skill_expiry():

@@ -10,7 +10,8 @@ from rich.console import Console
 from rich.table import Table
 
 from escapevelocity.cli.common import existing_file, fail, open_workspace
-from escapevelocity.domain.org import Organisation, load_org, visible_teams
+from escapevelocity.domain.access import visible_teams
+from escapevelocity.domain.org import Organisation, load_org
 
 cli = typer.Typer(help="The organisation: hubs, spokes, members, shifts, escalation.",
                   no_args_is_help=True)
@@ -63,11 +64,11 @@ def show(file: Path = typer.Argument(None, help="YAML file (default: the workspa
         people.add_column(col)
     for m in org.members:
         s = m.shift
-        seen = visible_teams(org, m.id)
+        seen = visible_teams(org, m)
         people.add_row(m.id, m.role, ", ".join(m.teams),
                        ", ".join(f"{k} {v}" for k, v in m.skills.items()), ", ".join(m.languages),
                        str(m.capacity), f"{','.join(s.days)} {s.start}-{s.end} {s.tz}",
-                       "all" if seen is None else ", ".join(sorted(seen)))
+                       "all" if seen >= {t.id for t in org.teams} else ", ".join(sorted(seen)))
     console.print(people)
 
 

@@ -5,8 +5,7 @@ load are not part of the organisation: they change by the second and are passed 
 state. The SLA escalation ladders live here too, because who is notified, who is paged and who
 takes over are questions about people, not about the playbook's rules.
 
-A hub sees every case of the spokes under it (and of teams under no hub); a spoke sees its own;
-an agency partner sees only the teams it is a member of (`visible_teams`).
+Who sees which team's cases is the access policy's question (domain/access.visible_teams).
 """
 
 from __future__ import annotations
@@ -305,29 +304,3 @@ def index(org: Organisation) -> OrgIndex:
         _INDEX.pop(next(iter(_INDEX)))
     _INDEX[id(org)] = (org, built)
     return built
-
-
-# --- visibility: hub sees all, spoke sees own ---------------------------------------------------
-
-def visible_teams(org: Organisation, member_id: str) -> set[str] | None:
-    """Teams whose cases `member_id` may see; None means every team (no filter).
-
-    Admins see everything. A hub member sees the hub, every spoke under it and every team that
-    belongs to no hub; with one hub that is the whole organisation. A spoke or agency member
-    sees only the teams they belong to. Unknown members see nothing.
-    """
-    member = org.member(member_id)
-    if member is None:
-        return set()
-    if member.role == "admin":
-        return None
-    all_ids = {t.id for t in org.teams}
-    seen: set[str] = set()
-    for tid in member.teams:
-        team = org.team(tid)
-        if team is None:
-            continue
-        seen.add(tid)
-        if team.kind == "hub" and member.role != "agency":
-            seen |= {t.id for t in org.teams if t.hub == tid or (t.hub is None and t.kind != "hub")}
-    return None if seen >= all_ids else seen

@@ -1,13 +1,14 @@
-"""Roles and what each may do: one matrix, checked by every service command.
+"""Roles and what each may do: one matrix, the role layer of the access policy.
 
-The web pages and the API only translate requests; the service commands call `check` (and
-`check_case` for the per-case scope) before they touch anything, so no path can skip a rule.
-Roles are the ones in DESIGN.md (domain/org.ROLES); a member may hold several.
+Actions that concern no single case (configure, edit the playbook, bulk) are checked here with
+`check`; anything done to a case goes through domain/access.py, which narrows this matrix by
+the member's reason to see the case and the case's state. Roles are the ones in DESIGN.md
+(domain/org.ROLES).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 from escapevelocity.domain.org import ROLES
 
@@ -51,9 +52,6 @@ MATRIX: dict[str, frozenset[str]] = {
     "admin": frozenset(ACTIONS),
 }
 
-# Roles that may only touch cases of their own teams.
-LIMITED_SCOPE = frozenset({"agency"})
-
 assert set(MATRIX) == set(ROLES), "every role in org.ROLES needs a row in the matrix"
 
 
@@ -80,17 +78,3 @@ def check(member_roles: Iterable[str], action: str, *, member: str = "") -> None
         can = sorted(r for r, acts in MATRIX.items() if action in acts)
         raise PermissionDenied(f"{who} ({held}) may not {action.replace('_', ' ')}; "
                                f"roles that may: {', '.join(can)}", action=action, member=member)
-
-
-def check_case(member_roles: Iterable[str], member_teams: Sequence[str], case: dict,
-               action: str, *, member: str = "") -> None:
-    """`check`, plus the scope rule: limited roles act only on their own teams' cases (or
-    cases assigned to them)."""
-    roles = tuple(member_roles)
-    check(roles, action, member=member)
-    if (roles and all(r in LIMITED_SCOPE for r in roles)
-            and case.get("team") not in member_teams and case.get("assignee") != member):
-        raise PermissionDenied(
-            f"{member or 'this member'} works only on cases of {', '.join(member_teams)}; "
-            f"this case belongs to {case.get('team') or 'no team'}",
-            action=action, member=member)

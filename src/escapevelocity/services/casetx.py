@@ -1,7 +1,8 @@
 """What every case command shares: load under lock, authorise the acting member, commit events.
 
 A command runs inside one `store.begin()` transaction: it loads the case (FOR UPDATE on
-PostgreSQL), checks the acting member's role and scope (domain/permissions), folds its events
+PostgreSQL), checks the acting member against the access policy (domain/access: sight, role,
+reason to see), folds its events
 into the projection and writes both with an optimistic version check. Nothing is published
 before the transaction commits.
 """
@@ -11,8 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from escapevelocity.adapters.store.sql import SqlStore
+from escapevelocity.domain import access, engagement, permissions
 from escapevelocity.domain import cases as projection
-from escapevelocity.domain import engagement, permissions
 from escapevelocity.domain.events import Event
 from escapevelocity.domain.org import Member
 from escapevelocity.domain.permissions import PermissionDenied
@@ -71,11 +72,13 @@ def acting(store: SqlStore, conn: Any, member_id: str) -> Member:
 
 def authorize(store: SqlStore, conn: Any, member_id: str, action: str,
               case: dict[str, Any] | None = None) -> Member:
+    """The acting member, once the policy allows `action` (on `case`, when given: a case out
+    of their sight raises access.NotVisible, a PermissionDenied)."""
     member = acting(store, conn, member_id)
     if case is None:
         permissions.check((member.role,), action, member=member.id)
     else:
-        permissions.check_case((member.role,), member.teams, case, action, member=member.id)
+        access.check(store.load_org(conn), member, case, action)
     return member
 
 

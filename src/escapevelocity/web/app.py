@@ -33,7 +33,7 @@ from escapevelocity.services.crisis import CrisisState
 from escapevelocity.services.intake import Intake
 from escapevelocity.services.worker import tick_all
 from escapevelocity.services.workspace import Workspace
-from escapevelocity.web import auth
+from escapevelocity.web import auth, errors
 
 HERE = Path(__file__).parent
 # Scripts and styles only from this site: a mention that slips an element past escaping still
@@ -208,6 +208,8 @@ def create_app(workspace: Workspace, settings: Settings, *,
     @app.exception_handler(auth.LoginRequired)
     async def _login(_: Request, exc: auth.LoginRequired) -> Response:
         return auth.login_redirect(exc)
+
+    errors.install(app)  # domain errors and HTTP errors: a page for people, JSON for the API
 
     @app.get("/", include_in_schema=False)
     def root() -> Response:

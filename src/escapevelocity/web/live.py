@@ -17,9 +17,9 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from escapevelocity.domain.access import visible_teams
 from escapevelocity.domain.org import Member
 from escapevelocity.web.auth import member_of, org_of
-from escapevelocity.web.views import visible_teams
 
 router = APIRouter(tags=["live"])
 POLL_SECONDS = 0.5

@@ -2,7 +2,8 @@
 audit trail, the member's @mentions, and bulk actions.
 
 Every form only parses input and calls one service command (services/approvals, annotate,
-bulk, cases): the rules and permissions live there, so this module decides nothing. A refusal
+bulk, cases): the rules live there and in the access policy (domain/access), so this module
+decides nothing; the case comes from web/deps.visible_case (404 unless in sight). A refusal
 re-renders the page with the reason and a 403 (not allowed) or 409 (the case moved on) status;
 success redirects back (303) with a message.
 """
@@ -18,6 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from escapevelocity.adapters.store.sql import ClaimTaken
+from escapevelocity.domain import access
 from escapevelocity.domain import cases as projection
 from escapevelocity.domain import permissions as perm
 from escapevelocity.domain.org import Member
@@ -25,41 +27,16 @@ from escapevelocity.domain.pii import mask_pii
 from escapevelocity.services import annotate, approvals, bulk, cases
 from escapevelocity.services.casetx import CaseError
 from escapevelocity.web.auth import check_csrf, member_of, org_of
-from escapevelocity.web.views import (
-    CASE_ID,
-    can_see,
-    conversation,
-    flash,
-    pop_flash,
-    visible_teams,
-)
+from escapevelocity.web.deps import CaseAccess, load_visible, visible_case
+from escapevelocity.web.views import CASE_ID, conversation, flash, pop_flash
 
 router = APIRouter(tags=["engagement"])
 DRAFT_ID = re.compile(r"^d[0-9]{1,9}$")
-MAX_TEXT = 5_000
 
 
-def _valid(case_id: str, draft_id: str = "d0") -> None:
-    if not CASE_ID.fullmatch(case_id) or not DRAFT_ID.fullmatch(draft_id):
-        raise HTTPException(404, "no such case")
-
-
-def _may_see(request: Request, member: Member, case: dict[str, Any] | None) -> bool:
-    """The case page's rule, plus: the approver on call sees the case they must decide."""
-    if case is None:
-        return False
-    return (can_see(org_of(request), member, case) or case.get("approver") == member.id
-            or member.role in ("strategist", "admin"))
-
-
-def _case(request: Request, member: Member, case_id: str) -> dict[str, Any]:
-    store = request.app.state.workspace.store
-    with store.begin() as conn:
-        case = store.get_case(conn, case_id)
-    if not _may_see(request, member, case):
-        raise HTTPException(404, "no such case in your teams' inboxes")
-    case["title"] = mask_pii(case["title"])
-    return case
+def _draft(draft_id: str) -> None:
+    if not DRAFT_ID.fullmatch(draft_id):
+        raise HTTPException(404, "no such draft on this case")
 
 
 def _back(request: Request, url: str, message: str) -> RedirectResponse:
@@ -67,19 +44,18 @@ def _back(request: Request, url: str, message: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
 
 
-async def _act(request: Request, member: Member, case_id: str, run: Callable[[], Any],
+async def _act(request: Request, seen: CaseAccess, run: Callable[[], Any],
                done: str | Callable[[Any], str], back: str) -> Response:
-    """Run one service command; on refusal re-render the engagement page with the reason."""
-    await check_csrf(request)
-    await run_in_threadpool(_case, request, member, case_id)  # 404 unless visible
+    """Run one service command on a case the member may see (visible_case checked login, CSRF
+    and sight); on refusal re-render the engagement page with the reason."""
     try:
         result = await run_in_threadpool(run)
     except perm.PermissionDenied as exc:
-        return await _engage_page(request, member, case_id, error=str(exc), status=403)
-    except ClaimTaken as exc:
-        return await _engage_page(request, member, case_id, error=str(exc), status=409)
-    except (CaseError, ValueError) as exc:
-        return await _engage_page(request, member, case_id, error=str(exc), status=409)
+        if isinstance(exc, access.NotVisible):
+            raise
+        return await _engage_page(request, seen.member, seen.id, error=str(exc), status=403)
+    except (ClaimTaken, CaseError, ValueError) as exc:
+        return await _engage_page(request, seen.member, seen.id, error=str(exc), status=409)
     return _back(request, back, done(result) if callable(done) else done)
 
 
@@ -87,20 +63,23 @@ async def _act(request: Request, member: Member, case_id: str, run: Callable[[],
 
 def _engage_data(request: Request, member: Member, case_id: str) -> dict[str, Any]:
     ws = request.app.state.workspace
-    case = _case(request, member, case_id)
+    seen = load_visible(request, member, case_id)
+    case = dict(seen.case, title=mask_pii(seen.case["title"]))
     drafts = approvals.drafts(ws.store, case_id, member.id)
-    trail = annotate.audit_trail(ws.store, case_id, member.id) if perm.allowed(
-        (member.role,), perm.AUDIT) else []
+    pending = next((d for d in drafts if d.id == case["approval_draft"]
+                    and d.state == "pending"), None)
+    can = access.allowed_actions(seen.org, member, case, seen.now,
+                                 submitter=pending.submitter if pending else None)
+    trail = annotate.audit_trail(ws.store, case_id, member.id) if access.AUDIT in can else []
     with ws.store.begin() as conn:
         notes = [e for e in ws.store.case_events(conn, case_id) if e.kind == "note_added"]
         mentions = conversation(ws.store.case_mentions(conn, case_id))
-    org = org_of(request)
-    team_members = [m for m in org.members if case["team"] in m.teams]
+    team_members = [m for m in seen.org.members if case["team"] in m.teams]
     return {"case": case, "drafts": drafts, "notes": notes, "trail": trail[-5:],
             "mentions": mentions[-3:], "tags": projection.split(case["tags"]),
             "flags": projection.split(case["flags"]), "team_members": team_members,
-            "teams": org.teams, "me": member,
-            "can": {a: perm.allowed((member.role,), a) for a in perm.ACTIONS}}
+            "teams": seen.org.teams, "me": member, "max_note": annotate.MAX_NOTE_CHARS,
+            "max_draft": approvals.MAX_TEXT, "can": {a: a in can for a in access.CASE_ACTIONS}}
 
 
 async def _engage_page(request: Request, member: Member, case_id: str, *, message: str = "",
@@ -111,20 +90,18 @@ async def _engage_page(request: Request, member: Member, case_id: str, *, messag
 
 
 @router.get("/cases/{case_id}/engage", response_class=HTMLResponse)
-async def engage_page(request: Request, case_id: str,
-                      member: Member = Depends(member_of)) -> HTMLResponse:
-    _valid(case_id)
+async def engage_page(request: Request, seen: CaseAccess = Depends(visible_case)
+                      ) -> HTMLResponse:
     message, error = pop_flash(request)
-    return await _engage_page(request, member, case_id, message=message, error=error)
+    return await _engage_page(request, seen.member, seen.id, message=message, error=error)
 
 
 @router.post("/cases/{case_id}/notes")
-async def add_note(request: Request, case_id: str, member: Member = Depends(member_of),
-                   text: str = Form("", max_length=MAX_TEXT)) -> Response:
-    _valid(case_id)
-    ws = request.app.state.workspace
-    return await _act(request, member, case_id,
-                      lambda: annotate.note(ws.store, ws.clock, case_id, member.id, text),
+async def add_note(request: Request, seen: CaseAccess = Depends(visible_case),
+                   text: str = Form("", max_length=annotate.MAX_NOTE_CHARS * 2)) -> Response:
+    ws, case_id = request.app.state.workspace, seen.id
+    return await _act(request, seen,
+                      lambda: annotate.note(ws.store, ws.clock, case_id, seen.member.id, text),
                       lambda e: "Note added" + (f"; told {', '.join(e.data['mentions'])}"
                                                 if e.data["mentions"] else "."),
                       f"/cases/{case_id}/engage")
@@ -135,39 +112,36 @@ def _words(value: str) -> list[str]:
 
 
 @router.post("/cases/{case_id}/tags")
-async def change_tags(request: Request, case_id: str, member: Member = Depends(member_of),
+async def change_tags(request: Request, seen: CaseAccess = Depends(visible_case),
                       add: str = Form("", max_length=1000), remove: str = Form("", max_length=1000),
                       kind: str = Form("tag", pattern="^(tag|flag)$")) -> Response:
-    _valid(case_id)
-    ws = request.app.state.workspace
+    ws, case_id = request.app.state.workspace, seen.id
     command = annotate.tag if kind == "tag" else annotate.flag
-    return await _act(request, member, case_id,
-                      lambda: command(ws.store, ws.clock, case_id, member.id,
+    return await _act(request, seen,
+                      lambda: command(ws.store, ws.clock, case_id, seen.member.id,
                                       add=_words(add), remove=_words(remove)),
                       lambda e: f"{kind.title()}s updated." if e else "Nothing changed.",
                       f"/cases/{case_id}/engage")
 
 
 @router.post("/cases/{case_id}/crm")
-async def crm_link(request: Request, case_id: str, member: Member = Depends(member_of),
+async def crm_link(request: Request, seen: CaseAccess = Depends(visible_case),
                    crm_id: str = Form("", max_length=128)) -> Response:
-    _valid(case_id)
-    ws = request.app.state.workspace
-    return await _act(request, member, case_id,
-                      lambda: annotate.link_crm(ws.store, ws.clock, case_id, member.id,
+    ws, case_id = request.app.state.workspace, seen.id
+    return await _act(request, seen,
+                      lambda: annotate.link_crm(ws.store, ws.clock, case_id, seen.member.id,
                                                 crm_id.strip() or None),
                       lambda e: f"Linked to CRM record {e.data['crm_id']}.",
                       f"/cases/{case_id}/engage")
 
 
 @router.post("/cases/{case_id}/assign")
-async def assign(request: Request, case_id: str, member: Member = Depends(member_of),
+async def assign(request: Request, seen: CaseAccess = Depends(visible_case),
                  to: str = Form("", max_length=64), team: str = Form("", max_length=64)
                  ) -> Response:
-    _valid(case_id)
-    ws = request.app.state.workspace
-    return await _act(request, member, case_id,
-                      lambda: cases.assign(ws.store, ws.clock, case_id, member.id, to or None,
+    ws, case_id = request.app.state.workspace, seen.id
+    return await _act(request, seen,
+                      lambda: cases.assign(ws.store, ws.clock, case_id, seen.member.id, to or None,
                                            team or None),
                       f"Assigned to {to or 'the team queue'}.", f"/cases/{case_id}/engage")
 
@@ -175,14 +149,15 @@ async def assign(request: Request, case_id: str, member: Member = Depends(member
 # --- approvals -------------------------------------------------------------------------------
 
 @router.post("/cases/{case_id}/drafts/{draft_id}/{action}")
-async def decide(request: Request, case_id: str, draft_id: str, action: str,
-                 member: Member = Depends(member_of), text: str = Form("", max_length=MAX_TEXT),
-                 note: str = Form("", max_length=MAX_TEXT),
+async def decide(request: Request, draft_id: str, action: str,
+                 seen: CaseAccess = Depends(visible_case),
+                 text: str = Form("", max_length=approvals.MAX_TEXT * 3),
+                 note: str = Form("", max_length=approvals.MAX_TEXT * 3),
                  choice: int | None = Form(None, ge=0, le=50)) -> Response:
     """approve (with an optional edited `text` or an option `choice`), edit, reject (with a
     `note`), alternative (the submitter's other wording) or withdraw."""
-    _valid(case_id, draft_id)
-    ws, me = request.app.state.workspace, member.id
+    _draft(draft_id)
+    ws, me, case_id = request.app.state.workspace, seen.member.id, seen.id
     s, c = ws.store, ws.clock
     edited = text.strip() or None
     runs: dict[str, tuple[Callable[[], Any], str]] = {
@@ -200,14 +175,17 @@ async def decide(request: Request, case_id: str, draft_id: str, action: str,
         raise HTTPException(404, "no such action")
     run, done = runs[action]
     back = "/approvals" if action in ("approve", "edit", "reject") else f"/cases/{case_id}/engage"
-    return await _act(request, member, case_id, run, done, back)
+    return await _act(request, seen, run, done, back)
 
 
 def _queue(request: Request, member: Member, everyone: bool) -> dict[str, Any]:
     ws = request.app.state.workspace
     if not perm.allowed((member.role,), perm.APPROVE):
         return {"items": [], "may_approve": False}
-    rows = approvals.queue(ws.store, member.id, everyone=everyone)
+    org = org_of(request)
+    teams = access.visible_teams(org, member)  # the whole queue: only drafts in sight
+    rows = [c for c in approvals.queue(ws.store, member.id, everyone=everyone)
+            if access.may_see(org, member, c, teams)]
     items = []
     for case in rows:
         drafts = {d.id: d for d in approvals.drafts(ws.store, case["id"], member.id)}
@@ -225,23 +203,20 @@ async def approval_queue(request: Request, member: Member = Depends(member_of),
     data = await run_in_threadpool(_queue, request, member, everyone)
     message, _ = pop_flash(request)
     return request.app.state.render(request, "engage_approvals.html", {
-        **data, "everyone": everyone, "message": message, "me": member})
+        **data, "everyone": everyone, "message": message, "me": member,
+        "max_draft": approvals.MAX_TEXT})
 
 
 # --- audit trail, mentions -------------------------------------------------------------------
 
 @router.get("/cases/{case_id}/audit", response_class=HTMLResponse)
-async def audit(request: Request, case_id: str, member: Member = Depends(member_of)
-                ) -> HTMLResponse:
-    _valid(case_id)
+async def audit(request: Request, seen: CaseAccess = Depends(visible_case)) -> HTMLResponse:
+    """A refusal (the role may not read audit trails) is the error page's 403."""
     ws = request.app.state.workspace
-    case = await run_in_threadpool(_case, request, member, case_id)
-    try:
-        trail = await run_in_threadpool(annotate.audit_trail, ws.store, case_id, member.id)
-    except perm.PermissionDenied as exc:
-        raise HTTPException(403, str(exc)) from None
+    trail = await run_in_threadpool(annotate.audit_trail, ws.store, seen.id, seen.member.id)
+    case = dict(seen.case, title=mask_pii(seen.case["title"]))
     return request.app.state.render(request, "engage_audit.html",
-                                    {"case": case, "trail": trail, "me": member})
+                                    {"case": case, "trail": trail, "me": seen.member})
 
 
 @router.get("/mentions", response_class=HTMLResponse)
@@ -257,7 +232,7 @@ async def my_mentions(request: Request, member: Member = Depends(member_of)) -> 
 def _bulk_rows(request: Request, member: Member) -> list[dict[str, Any]]:
     store = request.app.state.workspace.store
     with store.begin() as conn:
-        rows = store.inbox(conn, teams=sorted(visible_teams(org_of(request), member)))
+        rows = store.inbox(conn, teams=sorted(access.visible_teams(org_of(request), member)))
     for r in rows:
         r["title"] = mask_pii(r["title"])
     return rows
@@ -281,7 +256,8 @@ async def bulk_run(request: Request, member: Member = Depends(member_of)) -> HTM
     store = request.app.state.workspace.store
     with store.begin() as conn:  # a case the member cannot see is reported, not touched
         found = store.get_cases(conn, [i for i in ids if CASE_ID.fullmatch(i)])
-    visible = {i for i, c in found.items() if can_see(org, member, c)}
+    teams = access.visible_teams(org, member)
+    visible = {i for i, c in found.items() if access.may_see(org, member, c, teams)}
     status, results, error = 200, None, ""
     try:
         done = await run_in_threadpool(

@@ -8,11 +8,11 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
+from escapevelocity.domain import access
 from escapevelocity.domain import cases as projection
 from escapevelocity.domain.org import Member
 from escapevelocity.domain.pii import mask_pii
 from escapevelocity.web.auth import member_of, org_of
-from escapevelocity.web.views import visible_teams
 
 router = APIRouter(tags=["inbox"])
 VIEWS = ("queue", "mine", "resolved")
@@ -20,7 +20,7 @@ VIEWS = ("queue", "mine", "resolved")
 
 def _query(request: Request, member: Member, view: str, team: str) -> dict[str, Any]:
     org = org_of(request)
-    allowed = visible_teams(org, member)
+    allowed = access.visible_teams(org, member)
     teams = sorted(allowed) if team in ("", "all") or team not in allowed else [team]
     store = request.app.state.workspace.store
     with store.begin() as conn:
@@ -34,8 +34,10 @@ def _query(request: Request, member: Member, view: str, team: str) -> dict[str, 
         else:
             rows = store.inbox(conn, teams=teams)
         last_seq = store.last_seq(conn)
+    now = request.app.state.workspace.clock.now()
     for row in rows:
         row["title"] = mask_pii(row["title"])
+        row["holder"] = access.holder(row, now)  # an expired lease is shown as not held
     names = {t.id: t.name for t in org.teams}
     return {"cases": rows, "view": view, "team": team if team in allowed else "all",
             "teams": [(t, names.get(t, t)) for t in sorted(allowed)], "last_seq": last_seq,

@@ -13,16 +13,17 @@ from collections import Counter
 from typing import Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Form, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from escapevelocity.adapters.store.schema import mentions
-from escapevelocity.domain import correct, learn
+from escapevelocity.domain import access, correct, learn
 from escapevelocity.domain import permissions as perm
 from escapevelocity.services import corrections, learning
 from escapevelocity.services.casetx import CaseError
 from escapevelocity.web import auth
-from escapevelocity.web.views import CASE_ID, can_see, flash
+from escapevelocity.web.deps import CaseAccess, load_visible, visible_case
+from escapevelocity.web.views import flash
 
 router = APIRouter(tags=["signals"])
 RECENT = 50_000  # mentions the distribution is computed over
@@ -70,20 +71,15 @@ def signals_page(request: Request, member=Depends(auth.member_of)) -> HTMLRespon
 
 
 @router.get("/cases/{case_id}/correction-form", response_class=HTMLResponse)
-def correction_form(request: Request, case_id: str = Path(..., pattern=CASE_ID),
-                    signal: str = Query("situation", max_length=32),
-                    member=Depends(auth.member_of)) -> HTMLResponse:
+def correction_form(request: Request, signal: str = Query("situation", max_length=32),
+                    seen: CaseAccess = Depends(visible_case)) -> HTMLResponse:
     """The correction form for one signal: only the labels that signal takes (HTMX swaps it
-    in when the signal changes)."""
+    in when the signal changes). 404 unless the case is in the member's sight."""
     workspace = _workspace(request)
-    with workspace.store.begin() as conn:
-        case = workspace.store.get_case(conn, case_id)
-    if case is None or not can_see(request.app.state.org(), member, case):
-        raise HTTPException(404, "no such case in your teams' inboxes")
     choices = correct.labels(workspace.triager().playbook)
     chosen = signal if signal in choices else "situation"
     return request.app.state.render(request, "_correct_form.html", {
-        "case_id": case_id, "correctable": choices, "chosen": chosen})
+        "case_id": seen.id, "correctable": choices, "chosen": chosen})
 
 
 @router.post("/signals/corrections", dependencies=[Depends(auth.check_csrf)])
@@ -92,16 +88,14 @@ def record_correction(request: Request, case_id: str = Form(..., max_length=64),
                       label: str = Form(..., max_length=32), why: str = Form("", max_length=500),
                       member=Depends(auth.member_of)) -> RedirectResponse:
     """A correction: an event the models learn from, and the playbook decides the case again
-    on the corrected signals (services/corrections.py)."""
+    on the corrected signals (services/corrections.py). Out of sight: 404; a role that may not
+    correct (the roles that may tag): 403, both as pages by web/errors."""
     workspace = _workspace(request)
-    with workspace.store.begin() as conn:
-        case = workspace.store.get_case(conn, case_id)
-    if case is None or not can_see(request.app.state.org(), member, case):
-        raise HTTPException(404, "no such case in your teams' inboxes")
+    seen = load_visible(request, member, case_id)
+    access.check(seen.org, member, seen.case, access.CORRECT)
+    case = seen.case
     try:
         updated = corrections.correct(workspace, case["id"], member.id, signal, label, why)
-    except perm.PermissionDenied as exc:
-        raise HTTPException(403, str(exc)) from None
     except correct.CorrectionError as exc:
         raise HTTPException(422, str(exc)) from None
     except CaseError as exc:

@@ -12,12 +12,12 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
+from escapevelocity.domain.access import visible_teams
 from escapevelocity.domain.org import PRESENCE, Member
 from escapevelocity.domain.sla import CLOCKS, Tally
 from escapevelocity.services.live_routing import OFFLINE_FACTOR
 from escapevelocity.services.team import overview
 from escapevelocity.web import auth
-from escapevelocity.web.views import visible_teams
 
 router = APIRouter(tags=["team"])
 

@@ -1,7 +1,6 @@
-"""What a member may see, and cases shaped for pages.
+"""Cases shaped for pages: the conversation with PII masked, templates filled, flash messages.
 
-Kept apart from the routes so the rules (a spoke sees its own cases, a hub sees its spokes)
-are one function the inbox, the case page and the live stream all share.
+Who may see what is domain/access.py's question; web/deps.py asks it for every case route.
 """
 
 from __future__ import annotations
@@ -11,24 +10,10 @@ from typing import Any
 
 import msgspec
 
-from escapevelocity.domain.org import Member, Organisation
-from escapevelocity.domain.org import visible_teams as org_visible_teams
 from escapevelocity.domain.pii import mask_pii
 from escapevelocity.domain.records import Mention, Signals
 
 CASE_ID = re.compile(r"c[0-9a-f]{12}")  # domain/cases.case_id_for's shape: checked before any query
-
-
-def visible_teams(org: Organisation, member: Member) -> set[str]:
-    """The organisation's rule (domain/org.py), as a concrete set of team ids."""
-    teams = org_visible_teams(org, member.id)
-    return {t.id for t in org.teams} if teams is None else teams
-
-
-def can_see(org: Organisation, member: Member, case: dict[str, Any]) -> bool:
-    """Its team's queue is visible to the member, or they must approve a reply on it."""
-    return (case.get("team") in visible_teams(org, member)
-            or (case.get("approver") == member.id and case.get("approval_state") == "pending"))
 
 
 _mention = msgspec.json.Decoder(Mention)

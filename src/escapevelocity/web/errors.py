@@ -1,0 +1,102 @@
+"""One mapping from errors to answers: an HTML page in the app's layout for people, JSON for
+the API.
+
+Routes and services raise domain errors (a case out of sight, an action the policy refuses, a
+claim someone else holds, a command that cannot be carried out) or HTTPException; the handlers
+here turn each into its status and, by who is asking, either the error page (with the reason
+and a way back) or `{"detail": ...}`. The API is `/api/...`, or any request that asks for JSON
+and not HTML; a browser following a link never sees raw JSON.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from escapevelocity.adapters.store.sql import ClaimTaken
+from escapevelocity.domain.access import NotVisible
+from escapevelocity.domain.permissions import PermissionDenied
+from escapevelocity.services.casetx import CaseError, CaseNotFound
+from escapevelocity.web.auth import _safe_next
+
+TITLES = {400: "That request was not understood", 401: "Please log in",
+          403: "Not allowed", 404: "Not found", 405: "Not allowed here",
+          409: "The case moved on", 413: "Too large", 415: "Wrong format",
+          422: "Please check what you sent", 429: "Too many requests"}
+
+
+def wants_json(request: Request) -> bool:
+    if request.url.path.startswith("/api/"):
+        return True
+    accept = request.headers.get("accept", "").lower()
+    return "application/json" in accept and "text/html" not in accept
+
+
+def way_back(request: Request) -> str:
+    """Where the page the member came from was, if it was on this site; else the inbox."""
+    referer = urlsplit(request.headers.get("referer", ""))
+    if referer.netloc and referer.netloc != request.url.netloc:
+        return "/inbox"
+    back = referer.path + (f"?{referer.query}" if referer.query else "")
+    if not back or back == request.url.path or back.startswith("/login"):
+        return "/inbox"
+    return _safe_next(back)
+
+
+def answer(request: Request, status: int, message: str,
+           headers: dict[str, str] | None = None) -> Response:
+    if wants_json(request):
+        return JSONResponse({"detail": message}, status_code=status, headers=headers)
+    page = request.app.state.render(request, "error.html", {
+        "status": status, "title": TITLES.get(status, "Something went wrong"),
+        "message": message, "back": way_back(request)}, status)
+    for key, value in (headers or {}).items():
+        page.headers[key] = value
+    return page
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        where = ".".join(str(p) for p in err.get("loc", ())[1:]) or "the request"
+        parts.append(f"{where}: {err.get('msg', 'not valid')}")
+    return "; ".join(parts) or "the request is not valid"
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers on `app` (create_app calls this once)."""
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        return answer(request, exc.status_code, str(exc.detail), getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        if wants_json(request):
+            return JSONResponse({"detail": exc.errors()}, status_code=422)
+        return answer(request, 422, _validation_message(exc))
+
+    @app.exception_handler(NotVisible)
+    async def _not_visible(request: Request, exc: NotVisible) -> Response:
+        return answer(request, 404, "There is no such case in your teams' inboxes.")
+
+    @app.exception_handler(CaseNotFound)
+    async def _no_case(request: Request, exc: CaseNotFound) -> Response:
+        return answer(request, 404, "There is no such case in your teams' inboxes.")
+
+    @app.exception_handler(PermissionDenied)
+    async def _denied(request: Request, exc: PermissionDenied) -> Response:
+        return answer(request, 403, str(exc))
+
+    @app.exception_handler(ClaimTaken)
+    async def _taken(request: Request, exc: ClaimTaken) -> Response:
+        until = f" until {exc.until:%H:%M}" if exc.until else ""
+        return answer(request, 409, f"{exc.holder} has claimed this case{until}.")
+
+    @app.exception_handler(CaseError)
+    async def _case_error(request: Request, exc: CaseError) -> Response:
+        return answer(request, 409, str(exc))
