@@ -7,9 +7,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from engage_kit import LEGAL, open_case, with_admin
+from engage_kit import LEGAL, SUPPORT, open_case, with_admin
 
 from escapevelocity.domain import events as ev
+from escapevelocity.domain.access import NotVisible
 from escapevelocity.domain.clock import FixedClock
 from escapevelocity.domain.permissions import PermissionDenied
 from escapevelocity.services import annotate, approvals, bulk, cases, followup
@@ -52,9 +53,11 @@ def attempt(fn) -> bool:
 
 
 def observed(ws, member: str) -> set[str]:
-    """Try every action once as `member` on fresh support cases (team care)."""
+    """Try every action once as `member` on fresh cases of a queue in their sight (care; the
+    legal queue for the approver, who sees only legal's cases and drafts routed to him)."""
     store, clock = ws.store, ws.clock
-    cid = open_case(ws, clock)
+    text = LEGAL if member == "omar" else SUPPORT
+    cid = open_case(ws, clock, text)
     done: dict[str, bool] = {}
     done["audit"] = attempt(lambda: annotate.audit_trail(store, cid, member))
     done["claim"] = attempt(lambda: cases.claim(store, clock, cid, member))
@@ -66,7 +69,9 @@ def observed(ws, member: str) -> set[str]:
         cases.reply(store, clock, cid, member, "Sorry to hear that, we're on it.")))
     if sent and sent[0].kind == ev.APPROVAL_REQUESTED:  # agency: held, not refused
         approvals.withdraw(store, clock, cid, member, sent[0].data["draft"])
-    done["assign"] = attempt(lambda: cases.assign(store, clock, cid, member, "ana", "care"))
+    done["assign"] = attempt(lambda: cases.assign(
+        store, clock, cid, member, None if member == "omar" else "ana",
+        "legal" if member == "omar" else "care"))
     done["resolve"] = attempt(lambda: cases.resolve(store, clock, cid, member))
     if not done["resolve"]:
         cases.resolve(store, clock, cid, "sam")
@@ -74,11 +79,11 @@ def observed(ws, member: str) -> set[str]:
     done["approve"] = attempt(lambda: approvals.queue(store, member))
     done["configure"] = attempt(lambda: approvals.set_policy(store, clock, member, ""))
     done["bulk"] = attempt(lambda: bulk.run(store, clock, member, [cid], "tag", tags=["x"]))
-    other = open_case(ws, clock)
-    cases.claim(store, clock, other, "tom")
+    other = open_case(ws, clock, text)
+    cases.claim(store, clock, other, "sam")
     done["override_claim"] = attempt(
         lambda: cases.claim(store, clock, other, member, override=True))
-    answered = open_case(ws, clock)
+    answered = open_case(ws, clock)  # care: out of the approver's sight, like his role's
     cases.claim(store, clock, answered, "tom")
     cases.reply(store, clock, answered, "tom", "Fixed now, sorry for the trouble.")
     cases.resolve(store, clock, answered, "tom")
@@ -96,10 +101,25 @@ def test_each_role_may_do_exactly_its_actions(ws, role):
 
 def test_agency_works_only_its_own_teams_cases(ws):
     legal = open_case(ws, ws.clock, LEGAL)
-    with pytest.raises(PermissionDenied, match="works only on cases of care"):
+    with pytest.raises(NotVisible, match="no such case in joe's teams"):
         cases.claim(ws.store, ws.clock, legal, "joe")
     with pytest.raises(PermissionDenied):
         annotate.note(ws.store, ws.clock, legal, "joe", "hi")
+
+
+def test_no_role_reaches_a_case_outside_its_sight_through_the_commands(ws):
+    """The commands ask the same policy as the pages: a spoke's liaison and the legal approver
+    cannot act on each other's queues from the CLI or a script either."""
+    care, legal = open_case(ws, ws.clock), open_case(ws, ws.clock, LEGAL)
+    for member, cid in (("priya", legal), ("omar", care)):
+        with pytest.raises(NotVisible):
+            annotate.note(ws.store, ws.clock, cid, member, "hi")
+        with pytest.raises(NotVisible):
+            annotate.tag(ws.store, ws.clock, cid, member, add=["x"])
+        with pytest.raises(NotVisible):
+            annotate.audit_trail(ws.store, cid, member)
+        with pytest.raises(NotVisible):
+            cases.claim(ws.store, ws.clock, cid, member)
 
 
 def test_strangers_and_the_system_actor_may_do_nothing(ws):

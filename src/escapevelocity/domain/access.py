@@ -88,9 +88,13 @@ class CaseFacts:
 def visible_teams(org: Organisation, member: Member) -> frozenset[str]:
     """Teams whose cases the member sees. Strategists and admins see every team. A hub member
     sees the hub, every spoke under it and every team under no hub; a spoke or agency member
-    only the teams they belong to. A member the organisation does not know sees nothing."""
-    if org.member(member.id) is None:
+    only the teams they belong to. A member the organisation does not know sees nothing; the
+    organisation's record of the member counts, not the one a long-lived caller (an open live
+    stream, a session) loaded earlier."""
+    current = org.member(member.id)
+    if current is None:
         return frozenset()
+    member = current
     every = frozenset(t.id for t in org.teams)
     if member.role in SEE_EVERY_TEAM:
         return every
@@ -137,6 +141,7 @@ def permitted(org: Organisation, member: Member, case: Any) -> frozenset[str]:
     why = reasons(org, member, case)
     if not why:
         return frozenset()
+    member = org.member(member.id) or member  # the organisation's record counts
     scope = frozenset(CASE_ACTIONS) if why - {DECIDING} else DECIDING_ACTIONS
     return frozenset(a for a in scope if _role_allows(member, a))
 
@@ -150,6 +155,7 @@ def check(org: Organisation, member: Member, case: Any, action: str) -> None:
     if not why:
         raise NotVisible(f"no such case in {member.id}'s teams' inboxes", action=action,
                          member=member.id)
+    member = org.member(member.id) or member
     if not _role_allows(member, action):
         perm.check((member.role,), NEEDS.get(action, action), member=member.id)
     if action not in permitted(org, member, case):
@@ -211,5 +217,6 @@ def allowed_actions(org: Organisation, member: Member, case: Any, now: datetime,
     submitted the draft awaiting approval, if any (drafts are folded from the case's events);
     `assignee_only`: the engagement policy's teams where only the assignee replies."""
     c = CaseFacts.of(case)
+    member = org.member(member.id) or member
     return frozenset(a for a in permitted(org, member, case)
                      if _possible(a, c, member, now, submitter, assignee_only))
