@@ -43,9 +43,6 @@ def test_an_approver_loses_another_team_s_case_once_he_decides_its_draft(
     r = omar.post(f"/cases/{cid}/notes", data={"csrf": csrf, "text": "checking the wording"},
                   follow_redirects=False)
     assert r.status_code == 303  # a note while deciding is part of deciding
-    r = omar.post(f"/cases/{cid}/tags", data={"csrf": csrf, "add": "legal", "kind": "tag"},
-                  follow_redirects=False)
-    assert r.status_code == 403 and "only to decide" in r.text  # tagging is the team's work
     r = omar.post(f"/cases/{cid}/drafts/{draft}/{decision}",
                   data={"csrf": csrf, "note": "not this wording"}, follow_redirects=False)
     assert r.status_code == 303, r.text[:300]
@@ -61,6 +58,20 @@ def test_an_approver_loses_another_team_s_case_once_he_decides_its_draft(
         assert r.status_code == 404, (url, r.status_code)
     assert [e.kind for e in events(workspace, cid)] == before
     assert cid not in omar.get("/approvals", params={"everyone": "1"}).text
+
+
+def test_deciding_a_draft_is_not_working_the_case(app, workspace, clock):  # noqa: F811
+    """While the draft waits, the approver of another team may view, note, read the trail and
+    decide: tagging, claiming and handing the case on stay with its team."""
+    cid, _ = _agency_draft(app, workspace, clock)
+    omar, csrf = login(app, "omar")
+    for url, data in ((f"/cases/{cid}/tags", {"add": "legal", "kind": "tag"}),
+                      (f"/cases/{cid}/claim", {})):
+        r = omar.post(url, data={"csrf": csrf, **data}, follow_redirects=False)
+        assert r.status_code == 403 and "only to decide" in r.text, (url, r.status_code)
+    page = omar.get(f"/cases/{cid}/engage").text
+    assert f'action="/cases/{cid}/notes"' in page
+    assert f'action="/cases/{cid}/tags"' not in page
 
 
 def test_an_escalated_draft_moves_the_approver_s_access_with_it(app, workspace, clock):  # noqa: F811
