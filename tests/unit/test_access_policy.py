@@ -98,8 +98,8 @@ def expected(role: str, situation: str) -> set[str]:
         return set()
     scope = ALL if (sees_team or assigned) else DECIDING_ONLY
     out = set(scope) & set(ROLE_MAY[role]) & state_allows
-    if situation == "draft with another" and role in ("strategist", "admin"):
-        out.add("approve")  # the programme lead and admins may decide any draft
+    if situation == "draft with another" and "approve" in ROLE_MAY[role]:
+        out.add("approve")  # if in the draft's rotation: services/approvals checks that
     if c["approval_state"] == "pending" and role == "admin":
         out.add("withdraw")  # the submitter, or an admin, withdraws a draft
     return out

@@ -1,6 +1,6 @@
 """Case commands from people: claim, release, reply, resolve, reopen, assign.
 
-Every command takes the acting member, checks the role matrix and scope (domain/permissions)
+Every command takes the acting member, checks the access policy (domain/access: sight, role)
 and runs in one transaction that appends its events and updates the projection with an
 optimistic version check; the caller publishes to live views only after it returns (after
 commit), so no inbox ever shows a state that was rolled back. The web pages and the API call
@@ -13,8 +13,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from escapevelocity.adapters.store.sql import ClaimTaken, SqlStore
+from escapevelocity.domain import access, engagement
 from escapevelocity.domain import cases as projection
-from escapevelocity.domain import engagement
 from escapevelocity.domain import events as ev
 from escapevelocity.domain import permissions as perm
 from escapevelocity.domain.clock import Clock
@@ -106,14 +106,11 @@ def release(store: SqlStore, clock: Clock, case_id: str, member: str) -> Event:
 
 
 def holds(case: dict[str, Any], member: str, now: datetime) -> bool:
-    return case["claimed_by"] == member and case["claim_until"] is not None and (
-        case["claim_until"] >= now)
+    return access.holder(case, now) == member  # the lease rule is the access policy's
 
 
 def _claimed_by_other(case: dict[str, Any], member: str, now: datetime) -> bool:
-    holder = case["claimed_by"]
-    return bool(holder and holder != member and case["claim_until"]
-                and case["claim_until"] >= now)
+    return access.held_by_other(case, member, now)
 
 
 def changes_since(store: SqlStore, conn: Any, case_id: str, seen_seq: int,
