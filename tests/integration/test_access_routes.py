@@ -154,3 +154,55 @@ def test_the_api_and_json_clients_get_json(app, workspace, clock):  # noqa: F811
         "detail": "There is no such case in your teams' inboxes."}
     r = joe.post("/api/mentions", content=b"{}", headers=BROWSER)
     assert r.status_code == 401 and "API token" in r.json()["detail"]
+
+
+# --- the draft routes, per role ---------------------------------------------------------------
+
+# Leo (hub) submits a legal reply; it waits for Omar. What each role gets on each draft route:
+# 303 done, 403 refused with the reason, 404 the case is out of their sight.
+DRAFT_ROUTES = {
+    "strategist": {"edit": 303, "alternative": 403, "withdraw": 403, "reject": 303},
+    "admin": {"edit": 303, "alternative": 403, "withdraw": 303, "reject": 409},  # withdrawn
+    "community_manager": {"edit": 403, "alternative": 403, "withdraw": 403, "reject": 403},
+    "liaison": {"edit": 404, "alternative": 404, "withdraw": 404, "reject": 404},
+    "approver": {"edit": 303, "alternative": 403, "withdraw": 403, "reject": 303},
+    "analyst": {"edit": 403, "alternative": 403, "withdraw": 403, "reject": 403},
+    "agency": {"edit": 404, "alternative": 404, "withdraw": 404, "reject": 404},
+}
+
+
+@pytest.mark.parametrize("role", sorted(DRAFT_ROUTES))
+def test_each_role_on_each_draft_route(app, workspace, clock, role):  # noqa: F811
+    cid = open_case(workspace, clock, LEGAL)
+    leo, leo_csrf = login(app, "leo")
+    leo.post(f"/cases/{cid}/claim", data={"csrf": leo_csrf})
+    leo.post(f"/cases/{cid}/reply", data={"csrf": leo_csrf, "text": "Sorry. Please DM us."})
+    [held] = [e for e in events(workspace, cid) if e.kind == ev.APPROVAL_REQUESTED]
+    client, csrf = login(app, MEMBER[role])
+    got = {}
+    for action in ("edit", "alternative", "withdraw", "reject"):
+        r = client.post(f"/cases/{cid}/drafts/{held.data['draft']}/{action}",
+                        data={"csrf": csrf, "text": "We are sorry; please DM us.",
+                              "note": "softer, please"}, follow_redirects=False)
+        got[action] = r.status_code
+        if r.status_code == 403:
+            assert "may not" in r.text or "only the submitter" in r.text or (
+                "not in the approval rotation" in r.text), (action, r.text[:300])
+    assert got == DRAFT_ROUTES[role]
+    r = leo.post(f"/cases/{cid}/drafts/{held.data['draft']}/alternative",
+                 data={"csrf": leo_csrf, "text": "Another wording."}, follow_redirects=False)
+    assert r.status_code == (303 if role in ("community_manager", "liaison", "analyst", "agency")
+                             else 409)  # the submitter, while the draft still waits
+
+
+def test_the_approval_queue_offers_to_decide_only_what_the_member_may(app, workspace, clock):  # noqa: F811
+    cid = open_case(workspace, clock, LEGAL)
+    sam, csrf = login(app, "sam")  # the strategist submits a legal reply himself
+    sam.post(f"/cases/{cid}/claim", data={"csrf": csrf})
+    sam.post(f"/cases/{cid}/reply", data={"csrf": csrf, "text": "Sorry. Please DM us."})
+    page = sam.get("/approvals", params={"everyone": "1"}).text
+    assert f'id="decide-{cid}"' in page and "Your own draft" in page
+    assert f'action="/cases/{cid}/drafts/' not in page
+    omar, _ = login(app, "omar")
+    page = omar.get("/approvals").text
+    assert f'action="/cases/{cid}/drafts/' in page and f'id="decide-{cid}"' not in page

@@ -187,13 +187,16 @@ def _queue(request: Request, member: Member, everyone: bool) -> dict[str, Any]:
     rows = [c for c in approvals.queue(ws.store, member.id, everyone=everyone)
             if access.may_see(org, member, c, teams)]
     items = []
+    now = ws.clock.now()
     for case in rows:
         drafts = {d.id: d for d in approvals.drafts(ws.store, case["id"], member.id)}
         with ws.store.begin() as conn:
             said = conversation(ws.store.case_mentions(conn, case["id"]))
         case["title"] = mask_pii(case["title"])
-        items.append({"case": case, "draft": drafts.get(case["approval_draft"]),
-                      "said": said[-3:]})
+        draft = drafts.get(case["approval_draft"])
+        can = access.allowed_actions(org, member, case, now,
+                                     submitter=draft.submitter if draft else None)
+        items.append({"case": case, "draft": draft, "said": said[-3:], "can": can})
     return {"items": items, "may_approve": True}
 
 
