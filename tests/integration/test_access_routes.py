@@ -206,3 +206,22 @@ def test_the_approval_queue_offers_to_decide_only_what_the_member_may(app, works
     omar, _ = login(app, "omar")
     page = omar.get("/approvals").text
     assert f'action="/cases/{cid}/drafts/' in page and f'id="decide-{cid}"' not in page
+
+
+SKIP_PAGES = {"/live", "/healthz", "/login", "/api/docs", "/api/openapi.json", "/"}
+
+
+@pytest.mark.parametrize("role", sorted(MEMBER))
+def test_every_page_without_a_case_renders_in_the_layout_for_every_role(app, role):  # noqa: F811
+    """Pages filter by the policy, never refuse a logged-in member outright: each role gets
+    each page (with what it may see and do on it)."""
+    client, _ = login(app, MEMBER[role])
+    pages = [p for p, ops in app.openapi()["paths"].items()
+             if "get" in ops and "{" not in p and p not in SKIP_PAGES
+             and not p.startswith("/api/")]
+    assert len(pages) >= 10
+    for path in pages:
+        r = client.get(path)
+        assert r.status_code == 200, (role, path, r.status_code)
+        if r.headers["content-type"].startswith("text/html") and "<html" in r.text:
+            assert 'class="topbar"' in r.text, (role, path)
