@@ -225,3 +225,14 @@ def test_every_page_without_a_case_renders_in_the_layout_for_every_role(app, rol
         assert r.status_code == 200, (role, path, r.status_code)
         if r.headers["content-type"].startswith("text/html") and "<html" in r.text:
             assert 'class="topbar"' in r.text, (role, path)
+
+
+def test_a_form_too_large_is_a_page_and_the_api_s_is_json(app):  # noqa: F811
+    client, csrf = login(app, "priya")
+    big = "x" * (app.state.settings.max_body_bytes + 10)
+    r = client.post("/cases/c000000000000/notes", data={"csrf": csrf, "text": big},
+                    headers=BROWSER)
+    assert r.status_code == 413 and r.headers["content-type"].startswith("text/html")
+    assert 'id="back"' in r.text and '{"detail"' not in r.text
+    r = client.post("/api/mentions", content=big.encode(), headers=BROWSER)
+    assert r.status_code == 413 and "larger than" in r.json()["detail"]

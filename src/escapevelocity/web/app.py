@@ -82,7 +82,7 @@ class BodyLimit:
             return
         length = dict(scope["headers"]).get(b"content-length")
         if length is not None and length.isdigit() and int(length) > self.limit:
-            await self._too_large(send)
+            await self._too_large(scope, send)
             return
         seen = 0
 
@@ -98,13 +98,12 @@ class BodyLimit:
         try:
             await self.app(scope, counted, send)
         except _TooLarge:
-            await self._too_large(send)
+            await self._too_large(scope, send)
 
-    async def _too_large(self, send: Send) -> None:
-        body = (b'{"detail":"the request body is larger than %d bytes; send smaller batches"}'
-                % self.limit)
+    async def _too_large(self, scope: Scope, send: Send) -> None:
+        ctype, body = errors.too_large(scope, self.limit)  # a page for people, JSON for the API
         await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"),
+                    "headers": [(b"content-type", ctype),
                                 (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})
 

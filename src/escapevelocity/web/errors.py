@@ -10,12 +10,15 @@ and not HTML; a browser following a link never sees raw JSON.
 
 from __future__ import annotations
 
+import html
+import json
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Scope
 
 from escapevelocity.adapters.store.sql import ClaimTaken
 from escapevelocity.domain.access import NotVisible
@@ -57,6 +60,22 @@ def answer(request: Request, status: int, message: str,
     for key, value in (headers or {}).items():
         page.headers[key] = value
     return page
+
+
+def too_large(scope: Scope, limit: int) -> tuple[bytes, bytes]:
+    """The 413 of the body limit, answered before the app runs (no session, no layout): JSON
+    for the API, a plain page with a way back for people."""
+    request = Request(scope)
+    message = f"the request body is larger than {limit} bytes; send smaller batches"
+    if wants_json(request):
+        return b"application/json", json.dumps({"detail": message}).encode()
+    page = (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Too large'
+            f' · Escape Velocity</title><link rel="stylesheet" href="/static/app.css"></head>'
+            f'<body><main><section class="error-page" role="alert"><h1>Too large</h1>'
+            f'<p class="flash error" id="error">{html.escape(message)}</p>'
+            f'<p><a href="{html.escape(way_back(request))}" id="back">← Go back</a></p>'
+            f'</section></main></body></html>')
+    return b"text/html; charset=utf-8", page.encode()
 
 
 def _validation_message(exc: RequestValidationError) -> str:
