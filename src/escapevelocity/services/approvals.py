@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from escapevelocity.adapters.store.sql import SqlStore
-from escapevelocity.domain import engagement
+from escapevelocity.domain import access, engagement
 from escapevelocity.domain import events as ev
 from escapevelocity.domain import permissions as perm
 from escapevelocity.domain.clock import Clock
@@ -267,12 +267,15 @@ def queue(store: SqlStore, member: str, *, everyone: bool = False) -> list[dict[
     """Cases with a draft awaiting approval: the member's own (on call for it), or all of them
     (`everyone`) for approvers watching the whole queue."""
     with store.begin() as conn:
-        authorize(store, conn, member, perm.APPROVE)
+        who = authorize(store, conn, member, perm.APPROVE)
         if everyone:
             rows = store.cases_where(conn, "approval_state", "pending")
         else:
             rows = [c for c in store.cases_where(conn, "approver", member)
                     if c["approval_state"] == "pending"]
+        org = store.load_org(conn)
+    teams = access.visible_teams(org, who)  # the whole queue: only drafts on cases in sight
+    rows = [c for c in rows if access.may_see(org, who, c, teams)]
     return sorted(rows, key=lambda c: c["approval_due"])
 
 
