@@ -213,7 +213,8 @@ def allowed_actions(org: Organisation, member: Member, case: Any, now: datetime,
                     submitter: str | None = None,
                     assignee_only: Collection[str] = ()) -> frozenset[str]:
     """What the member may do to the case now: the buttons a page offers. `submitter`: who
-    submitted the draft awaiting approval, if any (drafts are folded from the case's events);
+    submitted the draft awaiting approval, if any (drafts are folded from the case's events;
+    when not given, nobody is offered alternative and only admins withdraw);
     `assignee_only`: the engagement policy's teams where only the assignee replies."""
     c = CaseFacts.of(case)
     member = org.member(member.id) or member
