@@ -43,8 +43,8 @@ def client(tmp_path, clock):
 def test_hit_counts_come_from_decided_events_of_the_active_version(client):
     _, store, _ = client
     with store.begin() as conn:
-        assert rule_hits(conn, "v1") == {"spam": 2, "complaint": 1, "default": 1}
-        assert rule_hits(conn)["spam"] == 3
+        assert rule_hits(store, conn, "v1") == {"spam": 2, "complaint": 1, "default": 1}
+        assert rule_hits(store, conn)["spam"] == 3
 
 
 def test_page_shows_the_diagram_with_hits(client):

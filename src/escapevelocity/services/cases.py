@@ -228,4 +228,5 @@ def rebuild_projection(store: SqlStore) -> int:
         ids = store.all_case_ids(conn)
         cases = [projection.replay(i, store.case_events(conn, i)) for i in ids]
         store.replace_projection(conn, cases)
+        store.rebuild_rollups(conn)
     return len(cases)

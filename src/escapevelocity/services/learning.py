@@ -10,14 +10,13 @@
 from __future__ import annotations
 
 import json
-from collections import Counter
 from datetime import datetime
 
 import msgspec
 
 from escapevelocity.adapters.store.sql import SqlStore
 from escapevelocity.domain import events as ev
-from escapevelocity.domain import learn
+from escapevelocity.domain import learn, rollups
 from escapevelocity.domain.enrich import Enricher
 from escapevelocity.domain.events import Event
 from escapevelocity.domain.records import Author, Mention, Signals
@@ -58,20 +57,19 @@ def corrections(store: SqlStore) -> list[learn.Correction]:
     out: list[learn.Correction] = []
     seq = 0
     with store.begin() as conn:
-        while True:
-            batch = store.events_since(conn, seq, limit=2000)
+        while True:  # corrections only, through ix_events_kind: not a scan of the whole log
+            batch = store.events_of_kind(conn, ev.CORRECTED, after=seq, limit=2000)
             if not batch:
                 break
             for e in batch:
-                if e.kind == ev.CORRECTED:
-                    d = e.data
-                    signal, label = learned_label(d["signal"], d["label"])
-                    if signal is None:  # author class, track, priority: no model learns them
-                        continue
-                    out.append(learn.Correction(
-                        signal=signal, label=label, text=d.get("text", ""),
-                        key=d.get("mention") or f"{e.case_id}:{e.seq}",
-                        rule_label=d.get("was", "") if signal == d["signal"] else ""))
+                d = e.data
+                signal, label = learned_label(d["signal"], d["label"])
+                if signal is None:  # author class, track, priority: no model learns them
+                    continue
+                out.append(learn.Correction(
+                    signal=signal, label=label, text=d.get("text", ""),
+                    key=d.get("mention") or f"{e.case_id}:{e.seq}",
+                    rule_label=d.get("was", "") if signal == d["signal"] else ""))
             seq = batch[-1].seq or seq
             if len(batch) < 2000:
                 break
@@ -89,10 +87,9 @@ def with_implied(corrections: list[learn.Correction]) -> list[learn.Correction]:
 
 
 def correction_counts(store: SqlStore) -> dict[str, dict[str, int]]:
-    counts: dict[str, Counter] = {}
-    for c in corrections(store):
-        counts.setdefault(c.signal, Counter())[c.label] += 1
-    return {s: dict(c) for s, c in counts.items()}
+    """Corrections by signal and label, from the rollup kept as they are appended."""
+    with store.begin() as conn:
+        return rollups.pairs(store.rollup(conn, rollups.CORRECTIONS))
 
 
 def load_models(store: SqlStore) -> dict[str, learn.SignalModel]:

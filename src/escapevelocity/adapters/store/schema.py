@@ -102,6 +102,17 @@ events = sa.Table(
     sa.Column("actor", sa.String(64), nullable=False),
     sa.Column("data", sa.Text, nullable=False),
     sa.Index("ix_events_case", "case_id", "seq"),
+    # Events of one kind in log order (corrections for retraining, approvals due…): a range
+    # of this index instead of a scan of the whole log.
+    sa.Index("ix_events_kind", "kind", "seq"),
+)
+
+# Counters kept from the log as it is appended (domain/rollups.py): pages read these rows.
+rollups = sa.Table(
+    "rollups", metadata,
+    sa.Column("name", sa.String(32), primary_key=True),
+    sa.Column("key", sa.String(300), primary_key=True),
+    sa.Column("count", sa.BigInteger, nullable=False),
 )
 
 cases = sa.Table(
@@ -137,6 +148,9 @@ cases = sa.Table(
     sa.Index("ix_cases_inbox", "team", "state", "sla_due"),
     sa.Index("ix_cases_author", "channel", "author_handle", "state"),
     sa.Index("ix_cases_assignee", "assignee", "state"),
+    # The inbox's order (soonest SLA first, then oldest): read in index order and stop at the
+    # page's length instead of sorting every open case.
+    sa.Index("ix_cases_due", "sla_due", "opened_at"),
 )
 
 # --- engagement (issue 6, migration 0006_engagement): tags, flags, approval, follow-up, CRM ---

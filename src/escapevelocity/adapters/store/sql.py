@@ -20,9 +20,11 @@ import msgspec
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from escapevelocity.adapters.store import rollups as rollup_store
 from escapevelocity.adapters.store import schema as t
 from escapevelocity.domain import authors
 from escapevelocity.domain import cases as projection
+from escapevelocity.domain import rollups
 from escapevelocity.domain.authors import AuthorHistory
 from escapevelocity.domain.events import Event
 from escapevelocity.domain.org import Member, Organisation, Team
@@ -348,6 +350,7 @@ class SqlStore:
     # --- events and the case projection --------------------------------------------------------
 
     def append(self, conn: Connection, events: Iterable[Event]) -> None:
+        events = list(events)
         dt = self._dt_memo()
         rows = [(e.case_id, e.kind, dt(e.at), e.actor, _encode(e.data).decode()) for e in events]
         if rows:
@@ -357,6 +360,24 @@ class SqlStore:
                                 f"VALUES ({self._marks(5)})", rows)
             finally:
                 cur.close()
+            rollup_store.add(conn, events)  # counters move in the same transaction as the log
+
+    def rollup(self, conn: Connection, name: str) -> dict[str, int]:
+        """A rollup's counters by key (domain/rollups.py names them)."""
+        return rollup_store.read(conn, name)
+
+    def rebuild_rollups(self, conn: Connection) -> None:
+        """Every rollup counter recomputed from the log alone."""
+        q = (sa.select(t.events).where(t.events.c.kind.in_(sorted(rollups.KINDS)))
+             .order_by(t.events.c.seq).execution_options(yield_per=2000))
+        rollup_store.rebuild(conn, (_event(r) for r in conn.execute(q)))
+
+    def events_of_kind(self, conn: Connection, kind: str, *, after: int = 0,
+                       limit: int = 2000) -> list[Event]:
+        """Events of one kind in log order after `after` (a range of ix_events_kind)."""
+        q = (sa.select(t.events).where(t.events.c.kind == kind, t.events.c.seq > after)
+             .order_by(t.events.c.seq).limit(limit))
+        return [_event(r) for r in conn.execute(q)]
 
     def case_events(self, conn: Connection, case_id: str) -> list[Event]:
         q = sa.select(t.events).where(t.events.c.case_id == case_id).order_by(t.events.c.seq)

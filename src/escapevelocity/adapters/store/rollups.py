@@ -1,0 +1,53 @@
+"""The rollups table: counters moved by the events of the same transaction (domain/rollups.py).
+
+Kept apart from `SqlStore`'s other tables so that the log's writer has one call to make
+(`add`), and so rebuilding is one function over the log.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from escapevelocity.adapters.store import schema as t
+from escapevelocity.domain import rollups
+
+
+def _upsert(conn: Connection):
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    stmt = insert(t.rollups)
+    return stmt.on_conflict_do_update(index_elements=[t.rollups.c.name, t.rollups.c.key],
+                                      set_={"count": t.rollups.c.count + stmt.excluded.count})
+
+
+def add(conn: Connection, events: Iterable[Any]) -> None:
+    """Move the counters by what `events` add, in the caller's transaction. Keys go in sorted
+    order, so two writers that touch the same counters lock them in the same order."""
+    _apply(conn, rollups.deltas(events))
+
+
+def _apply(conn: Connection, delta: Counter[tuple[str, str]]) -> None:
+    if delta:
+        conn.execute(_upsert(conn), [{"name": n, "key": k, "count": c}
+                                     for (n, k), c in sorted(delta.items())])
+
+
+def read(conn: Connection, name: str) -> dict[str, int]:
+    q = sa.select(t.rollups.c.key, t.rollups.c.count).where(t.rollups.c.name == name)
+    return {k: c for k, c in conn.execute(q)}
+
+
+def rebuild(conn: Connection, events: Iterator[Any]) -> None:
+    """Every counter again from the log alone (`ev workspace rebuild`)."""
+    conn.execute(sa.delete(t.rollups))
+    total: Counter[tuple[str, str]] = Counter()
+    for e in events:
+        total.update(rollups.deltas((e,)))
+    _apply(conn, total)
