@@ -151,6 +151,7 @@ cases = sa.Table(
     # The inbox's order (soonest SLA first, then oldest): read in index order and stop at the
     # page's length instead of sorting every open case.
     sa.Index("ix_cases_due", "sla_due", "opened_at"),
+    sa.Index("ix_cases_resolved", "state", "resolved_at"),
 )
 
 # --- engagement (issue 6, migration 0006_engagement): tags, flags, approval, follow-up, CRM ---

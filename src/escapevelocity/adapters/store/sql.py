@@ -22,9 +22,8 @@ from sqlalchemy.engine import Connection
 
 from escapevelocity.adapters.store import rollups as rollup_store
 from escapevelocity.adapters.store import schema as t
-from escapevelocity.domain import authors
+from escapevelocity.domain import authors, rollups
 from escapevelocity.domain import cases as projection
-from escapevelocity.domain import rollups
 from escapevelocity.domain.authors import AuthorHistory
 from escapevelocity.domain.events import Event
 from escapevelocity.domain.org import Member, Organisation, Team
@@ -35,6 +34,10 @@ CASE_COLUMNS = tuple(c.name for c in t.cases.columns)
 DT_COLUMNS = tuple(c.name for c in t.cases.columns
                    if isinstance(c.type, (sa.DateTime, t.UtcDateTime)))
 DT_SET = frozenset(DT_COLUMNS)
+# The partial index ix_mentions_provisional is declared WHERE provisional; SQLite uses it only
+# for a query that says the same words ("provisional = 1", what SQLAlchemy writes for the
+# column, scanned every mention: 0.45 s a count at 176k cases, and every refine tick).
+_PROVISIONAL = sa.text("provisional")
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -314,7 +317,7 @@ class SqlStore:
         in any order, so a cursor could pass a row that commits later."""
         m = t.mentions.c
         return list(conn.execute(sa.select(m.id, m.channel, m.source_id, m.case_id, m.body,
-                                           m.signals).where(m.provisional)
+                                           m.signals).where(_PROVISIONAL)
                                  .order_by(m.id).limit(limit)))
 
     def first_mention_ids(self, conn: Connection, case_ids: Iterable[str]) -> dict[str, int]:
@@ -326,16 +329,24 @@ class SqlStore:
         return dict(conn.execute(sa.select(m.case_id, sa.func.min(m.id))
                                  .where(m.case_id.in_(ids)).group_by(m.case_id)).all())
 
-    def provisional_count(self, conn: Connection) -> int:
+    def last_mention_id(self, conn: Connection) -> int:
+        return conn.execute(sa.select(sa.func.max(t.mentions.c.id))).scalar() or 0
+
+    def recent_signals(self, conn: Connection, limit: int) -> list[str]:
+        """The stored signals (JSON) of the newest `limit` mentions, newest first."""
         m = t.mentions.c
+        return [r[0] for r in conn.execute(sa.select(m.signals).order_by(m.id.desc())
+                                           .limit(limit))]
+
+    def provisional_count(self, conn: Connection) -> int:
         return conn.execute(sa.select(sa.func.count()).select_from(t.mentions)
-                            .where(m.provisional)).scalar_one()
+                            .where(_PROVISIONAL)).scalar_one()
 
     def settle_mention_signals(self, conn: Connection, row_id: int, signals: str) -> bool:
         """Replace a provisional mention's signals with the full answer; False when another
         pass settled it first (so only one pass records the revision)."""
         m = t.mentions.c
-        done = conn.execute(sa.update(t.mentions).where(m.id == row_id, m.provisional)
+        done = conn.execute(sa.update(t.mentions).where(m.id == row_id, _PROVISIONAL)
                             .values(signals=signals, provisional=False))
         return bool(done.rowcount)
 
@@ -532,8 +543,18 @@ class SqlStore:
             q = q.where(c.team.in_(teams))
         if assignee:
             q = q.where(c.assignee == assignee)
-        q = q.order_by(c.sla_due.is_(None), c.sla_due, c.opened_at).limit(limit)
-        return [_case(r) for r in conn.execute(q)]
+        if tuple(states) == ("resolved",):  # the resolved view: the latest first
+            q = q.order_by(c.resolved_at.desc(), c.id).limit(limit)
+            return [_case(r) for r in conn.execute(q)]
+        # Soonest SLA first, then the cases with no SLA, oldest first: two reads in the order of
+        # ix_cases_due that stop at `limit`, where one ORDER BY on "sla_due IS NULL" sorted every
+        # open case (1.4 s at 176k cases).
+        rows = [_case(r) for r in conn.execute(
+            q.where(c.sla_due.is_not(None)).order_by(c.sla_due, c.opened_at).limit(limit))]
+        if len(rows) < limit:
+            rows += [_case(r) for r in conn.execute(
+                q.where(c.sla_due.is_(None)).order_by(c.opened_at).limit(limit - len(rows)))]
+        return rows
 
     def all_case_ids(self, conn: Connection) -> list[str]:
         # Incident and playbook streams ("incident:<id>", "playbook:<n>") share the log but

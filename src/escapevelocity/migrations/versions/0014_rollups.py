@@ -20,6 +20,7 @@ def upgrade() -> None:
 
     op.create_index("ix_events_kind", "events", ["kind", "seq"])
     op.create_index("ix_cases_due", "cases", ["sla_due", "opened_at"])
+    op.create_index("ix_cases_resolved", "cases", ["state", "resolved_at"])
     rollups = op.create_table(
         "rollups",
         sa.Column("name", sa.String(32), primary_key=True),
@@ -51,5 +52,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("rollups")
+    op.drop_index("ix_cases_resolved", "cases")
     op.drop_index("ix_cases_due", "cases")
     op.drop_index("ix_events_kind", "events")
