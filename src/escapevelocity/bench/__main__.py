@@ -27,6 +27,7 @@ BENCHMARKS = [
     ("playbook: compiled rules vs rule-engine", "escapevelocity.bench.playbook", "run", {}),
     ("routing: assignments, 200 members", "escapevelocity.bench.routing", "run", {}),
     ("crisis detector: observe()", "escapevelocity.bench.crisis", "run", {}),
+    ("pages at 1,000,000 cases (SQLite, PostgreSQL)", "escapevelocity.bench.pages", "run", {}),
 ]
 
 

@@ -83,10 +83,7 @@ def build(url: str, n_cases: int, *, seed_mentions: int = 4000,
             count = conn.execute(sa.select(sa.func.count()).select_from(t.cases)).scalar_one()
         progress(f"  round {round_}: {count:,} cases ({time.perf_counter() - start:.1f}s)")
     with ws.store.engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(sa.text("ANALYZE"))
-        else:
-            conn.execute(sa.text("ANALYZE"))
+        conn.execute(sa.text("ANALYZE"))
     return ws, count
 
 
@@ -108,8 +105,9 @@ def time_pages(ws, *, repeats: int = 3) -> list[dict]:
     settings = Settings(database_url="unused", secret_key="b" * 32)
     app = create_app(ws, settings)
     with ws.store.engine.begin() as conn:
-        some_case = conn.execute(sa.select(t.cases.c.id).where(t.cases.c.state != "resolved")
-                                 .order_by(t.cases.c.id.desc()).limit(1)).scalar_one()
+        some_case = conn.execute(sa.select(t.cases.c.id).where(
+            t.cases.c.state != "resolved", t.cases.c.team == "care")
+            .order_by(t.cases.c.id.desc()).limit(1)).scalar_one()
     out = []
     with TestClient(app) as client:
         _login(client)
@@ -122,6 +120,22 @@ def time_pages(ws, *, repeats: int = 3) -> list[dict]:
                 status = r.status_code
             out.append({"page": path.replace(some_case, "{id}"), "status": status,
                         "median_ms": statistics.median(times), "max_ms": max(times)})
+        # The team page's first fold of a large log runs in the background: how long until
+        # its SLA figures are complete, and the page's time once they are.
+        t0 = time.perf_counter()
+        while "being computed" in client.get("/team").text:
+            if time.perf_counter() - t0 > 1800:
+                break
+            time.sleep(1.0)
+        warm = time.perf_counter() - t0
+        times = []
+        for _ in range(repeats):
+            t1 = time.perf_counter()
+            r = client.get("/team")
+            times.append((time.perf_counter() - t1) * 1000)
+        out.append({"page": f"/team (figures complete, first fold {warm:.0f} s)",
+                    "status": r.status_code, "median_ms": statistics.median(times),
+                    "max_ms": max(times)})
     return out
 
 

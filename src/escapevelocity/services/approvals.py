@@ -271,8 +271,10 @@ def queue(store: SqlStore, member: str, *, everyone: bool = False) -> list[dict[
         if everyone:
             rows = store.cases_where(conn, "approval_state", "pending")
         else:
-            rows = [c for c in store.cases_where(conn, "approver", member)
-                    if c["approval_state"] == "pending"]
+            # Through the pending drafts (an index; they are few), not by approver, which no
+            # index covers: that read every case (0.35 s at 176k cases).
+            rows = [c for c in store.cases_where(conn, "approval_state", "pending")
+                    if c["approver"] == member]
         org = store.load_org(conn)
     teams = access.visible_teams(org, who)  # the whole queue: only drafts on cases in sight
     rows = [c for c in rows if access.may_see(org, who, c, teams)]

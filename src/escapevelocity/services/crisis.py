@@ -305,13 +305,17 @@ def timeline(store: SqlStore, incident: str) -> list[Event]:
 def incidents(store: SqlStore) -> list[dict[str, Any]]:
     """Every incident, newest first: id, opened, level at opening, and whether it is closed."""
     e = t.events.c
+    rows = []
     with store.begin() as conn:
-        rows = conn.execute(sa.select(e.case_id, e.kind, e.at, e.data).where(
-            e.case_id.like(ev.INCIDENT_PREFIX + "%"),
-            e.kind.in_((ev.INCIDENT_OPENED, ev.INCIDENT_LEVEL, ev.INCIDENT_STOOD_DOWN)))
-            .order_by(e.seq)).all()
+        # One kind a query: each is a range of ix_events_kind. With the three kinds in one
+        # IN list, SQLite walked the whole log in seq order instead (0.8 s at 176k cases).
+        for kind in (ev.INCIDENT_OPENED, ev.INCIDENT_LEVEL, ev.INCIDENT_STOOD_DOWN):
+            rows += conn.execute(sa.select(e.seq, e.case_id, e.kind, e.at, e.data).where(
+                e.kind == kind, e.case_id.like(ev.INCIDENT_PREFIX + "%"))
+                .order_by(e.seq)).all()
+    rows.sort(key=lambda r: r[0])
     out: dict[str, dict[str, Any]] = {}
-    for case_id, kind, at, data in rows:
+    for _, case_id, kind, at, data in rows:
         d = msgspec.json.decode(data)
         item = out.setdefault(case_id, {"id": case_id, "opened_at": _aware(at), "level": "normal",
                                         "peak": "normal", "closed_at": None})

@@ -56,35 +56,85 @@ class Overview:
     teams: list[TeamRow]
     tracks: list[tuple[str, Tally]]  # across the visible teams
     clock: str
+    folding: str | None = None  # how far the first fold of a large log has got
 
 
 class _Folds:
     def __init__(self) -> None:
-        self.seq = -1
+        self.seq = -1  # the log position the folds are current to; -1: never folded
         self.at = 0.0
-        self.cases: list[CaseClocks] = []
+        self.playbook = ""  # budgets come from the active playbook: a new one refolds all
+        self.cases: dict[str, CaseClocks] = {}
         self.lock = threading.Lock()
+        self.warming: threading.Thread | None = None
+        self.done = self.total = 0
 
 
 _FOLDS: weakref.WeakKeyDictionary[Any, _Folds] = weakref.WeakKeyDictionary()
+FOLD_INLINE = 20_000  # a workspace with more cases folds its log in the background at first
+CHUNK = 2_000  # cases folded per read of the log
+# On PostgreSQL sequence numbers are handed out before commit, so an event may land below the
+# position already read: each refresh looks this far back again (refolding a case is cheap).
+REREAD = 5_000
 
 
-def folded(workspace: Any, now: datetime, *, ttl: float = FOLD_TTL) -> list[CaseClocks]:
-    """Every case's SLA clocks, refolded when the log moved and `ttl` seconds have passed."""
+def _fold_all(workspace: Any, cache: _Folds, now: datetime, budgets: Any, seq: int) -> None:
+    store = workspace.store
+    with store.begin() as conn:
+        ids = store.case_ids(conn)
+    cache.total, cache.done = len(ids), 0
+    cases: dict[str, CaseClocks] = {}
+    for start in range(0, len(ids), CHUNK):
+        with store.begin() as conn:
+            logs = store.events_for_cases(conn, ids[start:start + CHUNK])
+        cases.update((cid, fold(cid, log, budgets, now)) for cid, log in logs.items())
+        cache.done = len(cases)
+    with cache.lock:
+        cache.cases, cache.seq, cache.at = cases, seq, time.monotonic()
+
+
+def folded(workspace: Any, now: datetime, *, ttl: float = FOLD_TTL
+           ) -> tuple[list[CaseClocks], str | None]:
+    """Every case's SLA clocks and, while a large workspace's first fold runs in the
+    background, how far it has got (None when the figures are complete).
+
+    After the first fold, only the cases with new events are refolded (their ids come from a
+    range of the log's primary key), when the log moved and `ttl` seconds have passed: a page
+    costs the cases that changed, not the whole log. A clock that runs out without any event
+    is refolded when the SLA tick records its breach."""
     store = workspace.store
     cache = _FOLDS.get(store)
     if cache is None:
         cache = _FOLDS.setdefault(store, _Folds())
+    playbook = workspace.triager().playbook
     with cache.lock:
+        if cache.warming is not None:
+            if cache.warming.is_alive():
+                share = cache.done / cache.total if cache.total else 0.0
+                return [], f"{share:.0%} of {cache.total:,} cases"
+            cache.warming = None
+        budgets = budgets_for(playbook)
+        version = str(getattr(playbook, "version", ""))
         with store.begin() as conn:
             seq = store.last_seq(conn)
-            stale = seq != cache.seq and (cache.seq < 0 or time.monotonic() - cache.at >= ttl)
-            if stale:
-                budgets = budgets_for(workspace.triager().playbook)
-                logs = store.events_for_cases(conn, store.all_case_ids(conn))
-                cache.cases = [fold(cid, log, budgets, now) for cid, log in logs.items()]
+            if cache.seq < 0 or version != cache.playbook:
+                cache.playbook = version
+                if store.case_count(conn) > FOLD_INLINE:
+                    cache.warming = threading.Thread(
+                        target=_fold_all, args=(workspace, cache, now, budgets, seq),
+                        name="sla-fold", daemon=True)
+                    cache.warming.start()
+                    return [], f"0% of {store.case_count(conn):,} cases"
+                logs = store.events_for_cases(conn, store.case_ids(conn))
+                cache.cases = {cid: fold(cid, log, budgets, now) for cid, log in logs.items()}
                 cache.seq, cache.at = seq, time.monotonic()
-        return cache.cases
+            elif seq != cache.seq and time.monotonic() - cache.at >= ttl:
+                changed = store.case_ids_after(conn, max(0, cache.seq - REREAD))
+                logs = store.events_for_cases(conn, changed)
+                cache.cases.update((cid, fold(cid, log, budgets, now))
+                                   for cid, log in logs.items())
+                cache.seq, cache.at = seq, time.monotonic()
+        return list(cache.cases.values()), None
 
 
 def attainment_by_team(cases: Iterable[CaseClocks], teams: set[str]
@@ -107,7 +157,8 @@ def overview(workspace: Any, org: Organisation, teams: set[str], now: datetime, 
         presence = live_presence(store, conn, now, workspace.away_after)
         loads = store.open_loads(conn)
         queues = store.queue_summary(conn)
-    overall, per_team = attainment_by_team(folded(workspace, now), teams)
+    clocks, folding = folded(workspace, now)
+    overall, per_team = attainment_by_team(clocks, teams)
     rows = []
     for team in org.teams:
         if team.id not in teams:
@@ -123,7 +174,7 @@ def overview(workspace: Any, org: Organisation, teams: set[str], now: datetime, 
         queued, due = queues.get(team.id, (0, None))
         rows.append(TeamRow(team.id, team.name, team.kind, team.strategy, queued, due, members,
                             att.by_team.get((clock, team.id)), _tracks(att, clock)))
-    return Overview(rows, _tracks(overall, clock), clock)
+    return Overview(rows, _tracks(overall, clock), clock, folding)
 
 
 def _tracks(att: Attainment, clock: str) -> list[tuple[str, Tally]]:

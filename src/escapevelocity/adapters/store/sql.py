@@ -556,6 +556,19 @@ class SqlStore:
                 q.where(c.sla_due.is_(None)).order_by(c.opened_at).limit(limit - len(rows)))]
         return rows
 
+    def case_count(self, conn: Connection) -> int:
+        return conn.execute(sa.select(sa.func.count()).select_from(t.cases)).scalar_one()
+
+    def case_ids(self, conn: Connection) -> list[str]:
+        """Every case id, from the projection (the log's case streams, without a DISTINCT)."""
+        return [r[0] for r in conn.execute(sa.select(t.cases.c.id).order_by(t.cases.c.id))]
+
+    def case_ids_after(self, conn: Connection, seq: int) -> list[str]:
+        """The cases with events after log position `seq` (a range of the primary key)."""
+        c = t.events.c
+        return [r[0] for r in conn.execute(sa.select(c.case_id).distinct().where(
+            c.seq > seq, ~c.case_id.like("incident:%"), ~c.case_id.like("playbook:%")))]
+
     def all_case_ids(self, conn: Connection) -> list[str]:
         # Incident and playbook streams ("incident:<id>", "playbook:<n>") share the log but
         # are not cases.
