@@ -4,8 +4,9 @@ payload shapes and misbehaves on purpose, plus the runner wiring.
 `FakeHttp(app)` runs `app(method, path, query, headers, body) -> (status, headers, body)` in a
 thread on an ephemeral port. `faults` is a queue of misbehaviours consumed one per request:
 "timeout" (answers after the client gave up), "429" (with Retry-After), "500", "503",
-"malformed" (a 200 whose body is not JSON), "401", or None (behave). `restart()` stops and
-starts the server on the same port; `stop()` leaves it down (connection refused).
+"malformed" (a 200 whose body is cut in half), "garbage" (a 200 with an HTML error page),
+"401", or None (behave). `restart()` stops and starts the server on the same port; `stop()`
+leaves it down (connection refused).
 """
 
 from __future__ import annotations
@@ -65,6 +66,9 @@ class FakeHttp:
                                                     dict(self.headers), body)
                     if fault == "malformed":
                         out = out[: max(1, len(out) // 2)]  # a truncated body
+                    elif fault == "garbage":  # a proxy's page where the document should be
+                        status, headers, out = 200, {"Content-Type": "text/html"}, (
+                            b"<html><body>Service temporarily unavailable</body></html>")
                 try:
                     self.send_response(status)
                     headers = {"Content-Type": "application/json", **headers}

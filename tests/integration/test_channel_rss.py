@@ -1,0 +1,93 @@
+"""RSS/Atom end to end: httpx + feedparser against a fake forum feed on 127.0.0.1 in the
+recorded Atom shape (channels/rss/fixtures), misbehaving on purpose."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+from xml.sax.saxutils import escape
+
+import pytest
+from channel_kit import FakeHttp, add_connection, connection, runner_for, stored
+
+pytest.importorskip("feedparser")
+
+ENTRY = """  <entry>
+    <title>{title}</title>
+    <link href="https://forum.example.org/t/{n}"/>
+    <id>tag:forum.example.org,2026:topic-{n}</id>
+    <published>{at}</published>
+    <author><name>member{m}</name></author>
+    <content type="html">{body}</content>
+  </entry>
+"""
+
+
+class FakeForum:
+    """A Discourse-like latest.atom: the 20 newest topics, with an ETag."""
+
+    def __init__(self, now) -> None:
+        self.now = now
+        self.topics: list[tuple[int, str]] = []
+
+    def add(self, n: int, title: str = "Refund for a double charge") -> None:
+        for _ in range(n):
+            self.topics.append((len(self.topics) + 1, title))
+
+    def body(self) -> bytes:
+        latest = self.topics[-20:]
+        entries = "".join(ENTRY.format(
+            n=n, m=n % 5, title=escape(f"{t} #{n}"),
+            at=(self.now - timedelta(minutes=60 - n % 60)).isoformat(),
+            body=escape(f"<p>{t}: see topic {n}</p>"))
+            for n, t in reversed(latest))
+        return (f'<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="http://www.w3.org/2005/'
+                f'Atom"><title>Acme forum</title><id>urn:forum</id><updated>'
+                f'{self.now.isoformat()}</updated>\n{entries}</feed>').encode()
+
+    def app(self, method, path, query, headers, body):
+        if path != "/latest.atom":
+            return 404, {}, b"not found"
+        out = self.body()
+        etag = '"' + hashlib.sha256(out).hexdigest()[:16] + '"'
+        if headers.get("If-None-Match") == etag:
+            return 304, {"ETag": etag}, b""
+        return 200, {"Content-Type": "application/atom+xml", "ETag": etag}, out
+
+
+@pytest.fixture
+def fake(workspace):
+    f = FakeForum(workspace.clock.now())
+    f.server = FakeHttp(f.app)
+    yield f
+    f.server.stop()
+
+
+def test_rss_backs_off_uses_etags_and_duplicates_nothing(workspace, fake):
+    runner, sleeps, sealer = runner_for(workspace, attempts=5)
+    fake.add(12)
+    fake.add(3, title="Meetup in Lyon")  # not about a refund: dropped by the query
+    add_connection(workspace, sealer, "forum", "rss",
+                   {"urls": [fake.server.url + "/latest.atom"], "as_channel": "forum",
+                    "timeout": 0.5}, query="refund OR charged")
+    fake.server.faults.extend(["timeout", "429", "503", "garbage"])
+    r = runner.poll("forum")
+    assert r.error == "" and r.health == "degraded" and r.retries == 4
+    assert 7 in sleeps.waits
+    assert (r.read, r.kept, r.accepted) == (15, 12, 12)
+
+    r = runner.poll("forum")  # unchanged feed: a 304, nothing read
+    assert (r.read, r.accepted, r.health) == (0, 0, "connected")
+    assert fake.server.requests[-1] == ("ok", "/latest.atom")
+
+    fake.server.stop()  # down while 8 topics are posted
+    fake.add(8)
+    assert runner.poll("forum").health == "failing"
+    fake.server.start()
+    r = runner.poll("forum")
+    assert r.health == "connected" and r.accepted == 8 and r.duplicates == 12 - 3
+    assert len(stored(workspace, "forum")) == 20
+    assert connection(workspace, "forum").failures == 0
+
+    fake.server.faults.extend(["401"])
+    assert runner.poll("forum").health == "credentials_expired"
