@@ -47,15 +47,13 @@ class JetstreamConnector:
         return f"{self.url}?{urlencode(params)}"
 
     def fetch(self, cursor: str | None) -> Page:
-        from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI
+        from websockets.exceptions import InvalidStatus, InvalidURI
         from websockets.sync.client import connect
 
-        mentions: list[Mention] = []
-        read = 0
-        last = cursor
         try:
-            ws = connect(self._address(cursor), open_timeout=self.timeout,
-                         max_size=MAX_MESSAGE_BYTES, close_timeout=1)
+            with connect(self._address(cursor), open_timeout=self.timeout,
+                         max_size=MAX_MESSAGE_BYTES, close_timeout=1) as ws:
+                return self._read(ws, cursor)
         except InvalidStatus as exc:
             status = exc.response.status_code
             if status == 429:
@@ -68,41 +66,45 @@ class JetstreamConnector:
             raise Misconfigured(f"bad jetstream_url: {exc}") from None
         except (OSError, TimeoutError) as exc:
             raise Transient(f"Jetstream unreachable: {exc}") from None
-        try:
-            while read < self.max_events:
-                try:
-                    raw = ws.recv(timeout=self.idle)
-                except TimeoutError:
-                    break  # idle: caught up
-                except ConnectionClosed as exc:
-                    if read:  # what was read is handed over; the next fetch resumes after it
-                        log.info("Jetstream closed mid-stream after %d events: %s", read, exc)
-                        return Page(mentions, last, read, more=True)
-                    raise Transient(f"Jetstream closed: {exc}") from None
-                try:
-                    event = json.loads(raw)
-                    time_us = int(event["time_us"])
-                except (ValueError, KeyError, TypeError) as exc:
-                    # Not an event: no post can be read from it, and stopping here would
-                    # stall the stream on it forever. Counted and logged; the next one counts.
-                    self.rejected += 1
-                    log.warning("Jetstream sent a message that is not an event: %s", exc)
-                    continue
-                read += 1
-                ident = parse.identity(event)
-                if ident:
-                    self.handles[ident[0]] = ident[1]
-                try:
-                    m = parse.event(event, self.handles)
-                except (ValueError, KeyError, TypeError) as exc:
-                    self.rejected += 1
-                    log.warning("Jetstream event %s rejected: %s", time_us, exc)
-                    m = None
-                if m is not None and self.keep(m):
-                    mentions.append(m)
-                last = str(time_us)
-        finally:
-            ws.close()
+
+    def _read(self, ws: Any, cursor: str | None) -> Page:
+        from websockets.exceptions import ConnectionClosed
+
+        mentions: list[Mention] = []
+        read = 0
+        last = cursor
+        while read < self.max_events:
+            try:
+                raw = ws.recv(timeout=self.idle)
+            except TimeoutError:
+                break  # idle: caught up
+            except ConnectionClosed as exc:
+                if read:  # what was read is handed over; the next fetch resumes after it
+                    log.info("Jetstream closed mid-stream after %d events: %s", read, exc)
+                    return Page(mentions, last, read, more=True)
+                raise Transient(f"Jetstream closed: {exc}") from None
+            try:
+                event = json.loads(raw)
+                time_us = int(event["time_us"])
+            except (ValueError, KeyError, TypeError) as exc:
+                # Not an event: no post can be read from it, and stopping here would stall
+                # the stream on it forever. Counted and logged; the next one counts.
+                self.rejected += 1
+                log.warning("Jetstream sent a message that is not an event: %s", exc)
+                continue
+            read += 1
+            ident = parse.identity(event)
+            if ident:
+                self.handles[ident[0]] = ident[1]
+            try:
+                m = parse.event(event, self.handles)
+            except (ValueError, KeyError, TypeError) as exc:
+                self.rejected += 1
+                log.warning("Jetstream event %s rejected: %s", time_us, exc)
+                m = None
+            if m is not None and self.keep(m):
+                mentions.append(m)
+            last = str(time_us)
         return Page(mentions, last, read, more=read >= self.max_events)
 
     def close(self) -> None:
