@@ -159,7 +159,7 @@ class _Parser:
         while (tok := self.peek()) is not None and tok[:2] == ("OP", "OR"):
             self.i += 1
             items.append(self.and_())
-        return items[0] if len(items) == 1 else Or(tuple(items))
+        return items[0] if len(items) == 1 else Or(_flatten(Or, items))
 
     def and_(self) -> Node:
         items = [self.unary()]
@@ -167,7 +167,7 @@ class _Parser:
             if tok[:2] == ("OP", "AND"):
                 self.i += 1
             items.append(self.unary())
-        return items[0] if len(items) == 1 else And(tuple(items))
+        return items[0] if len(items) == 1 else And(_flatten(And, items))
 
     def unary(self) -> Node:
         tok = self.peek()
@@ -198,6 +198,14 @@ class _Parser:
             return rule()
         finally:
             self.depth -= 1
+
+
+def _flatten(kind: type, items: list[Node]) -> tuple[Node, ...]:
+    """(a AND b) AND c is a AND b AND c: one canonical tree per meaning of grouping."""
+    out: list[Node] = []
+    for item in items:
+        out += item.items if type(item) is kind else [item]
+    return tuple(out)
 
 
 def parse(query: str) -> Node:
