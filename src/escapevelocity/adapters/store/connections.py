@@ -118,3 +118,15 @@ def seen_delivery(conn: Connection, connection: str, delivery_id: str, now: date
     conn.execute(d.insert().values(connection=connection, delivery_id=delivery_id,
                                    received_at=now))
     return False
+
+
+def recent_mentions(conn: Connection, limit: int, channel: str | None = None) -> list[Any]:
+    """The newest stored mentions (their JSON bodies decoded), for a query's preview."""
+    from escapevelocity.domain.records import Mention
+
+    m = t.mentions.c
+    q = sa.select(m.body).order_by(m.id.desc()).limit(limit)
+    if channel:
+        q = q.where(m.channel == channel)
+    dec = msgspec.json.Decoder(Mention)
+    return [dec.decode(body) for (body,) in conn.execute(q)]
