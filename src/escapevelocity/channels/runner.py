@@ -144,3 +144,15 @@ class Runner:
         report.historical += sum(
             1 for m in page.mentions
             if m.historical or health.is_historical(m.created_at, self.clock.now(), live_since))
+
+
+def run_in_background(runner: Runner, stop, every: float = 5.0) -> None:
+    """The worker loop `ev serve` starts in a thread: poll what is due, then wait `every`
+    seconds (or until `stop`, a threading.Event, is set). One connection failing never stops
+    the others, nor the loop."""
+    while not stop.is_set():
+        try:
+            runner.run_due()
+        except Exception:  # a bug in one poll must not end listening for every channel
+            log.exception("channel polling pass failed")
+        stop.wait(every)
