@@ -229,6 +229,9 @@ def create_app(workspace: Workspace, settings: Settings, *,
     from escapevelocity.web import routes_hooks
 
     app.include_router(routes_hooks.router)  # signed inbound webhooks (channels/webhook)
+    from escapevelocity.web import routes_channels
+
+    app.include_router(routes_channels.router)  # connections and their health
     app.include_router(routes_playbook.router, dependencies=[Depends(auth.member_of)])
     # Feature pages: one include per router module (signals, drills, engagement, …).
     from escapevelocity.web import routes_engage
