@@ -91,3 +91,34 @@ def test_rss_backs_off_uses_etags_and_duplicates_nothing(workspace, fake):
 
     fake.server.faults.extend(["401"])
     assert runner.poll("forum").health == "credentials_expired"
+
+
+def test_due_connections_are_polled_in_the_background(workspace, fake):
+    import threading
+
+    from escapevelocity.adapters.store import connections as repo
+    from escapevelocity.channels.runner import run_in_background
+
+    runner, _, sealer = runner_for(workspace)
+    fake.add(3)
+    add_connection(workspace, sealer, "forum", "rss", {"urls": [fake.server.url + "/latest.atom"]})
+    add_connection(workspace, sealer, "hook", "webhook", {}, {"signing_secret": "x"})
+    stop = threading.Event()
+    thread = threading.Thread(target=run_in_background, args=(runner, stop, 0.05))
+    thread.start()
+    try:
+        for _ in range(200):
+            if connection(workspace, "forum").health != "new":
+                break
+            stop.wait(0.05)
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+    assert not thread.is_alive()
+    assert connection(workspace, "forum").health == "connected"
+    assert len(stored(workspace, "web")) == 3
+    assert connection(workspace, "hook").health == "new"  # pushed to, never polled
+    # Polled once: the next poll is a minute away on the (fixed) clock, so nothing is due.
+    with workspace.store.begin() as conn:
+        assert [c.name for c in repo.due(conn, workspace.clock.now())] == ["hook"]
+    assert runner.run_due() == []
