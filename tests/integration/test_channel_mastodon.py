@@ -94,6 +94,11 @@ def test_mastodon_backs_off_reports_health_and_loses_nothing(workspace, fake):
     assert r.pages == 3  # 100 mentions + interleaved favourites, 40 a page
     assert (r.kept, r.accepted, r.duplicates) == (95, 95, 0)
     assert stored(workspace, "mastodon") == sorted(first)
+    with workspace.store.begin() as conn:  # each mention knows the connection it came by
+        import sqlalchemy as sa
+
+        body = conn.execute(sa.text("SELECT body FROM mentions LIMIT 1")).scalar_one()
+    assert json.loads(body)["via"] == "acme-masto"
     c = connection(workspace, "acme-masto")
     assert c.health == "degraded" and c.failures == 0 and c.last_success is not None
 

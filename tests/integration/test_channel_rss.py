@@ -122,3 +122,14 @@ def test_due_connections_are_polled_in_the_background(workspace, fake):
     with workspace.store.begin() as conn:
         assert [c.name for c in repo.due(conn, workspace.clock.now())] == ["hook"]
     assert runner.run_due() == []
+
+
+def test_a_broken_connection_fails_alone(workspace, fake):
+    runner, _, sealer = runner_for(workspace)
+    fake.add(2)
+    add_connection(workspace, sealer, "a-broken", "rss", {"urls": [], "timeout": "soon"})
+    add_connection(workspace, sealer, "b-forum", "rss",
+                   {"urls": [fake.server.url + "/latest.atom"]})
+    reports = {r.name: r for r in runner.run_due()}
+    assert reports["a-broken"].health == "failing" and reports["a-broken"].error
+    assert reports["b-forum"].health == "connected" and reports["b-forum"].accepted == 2

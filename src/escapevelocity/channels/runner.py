@@ -15,6 +15,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import msgspec
+
 from escapevelocity.adapters.secrets import Sealer
 from escapevelocity.adapters.store import connections as repo
 from escapevelocity.channels import get
@@ -100,6 +102,10 @@ class Runner:
             kind = "credentials" if isinstance(exc, CredentialsExpired) else (
                 "transient" if exc.transient else "config")
             report.error = f"{exc.__class__.__name__}: {exc}"[:2000]
+        except Exception as exc:  # a bug or a bad setting: this connection fails, not the pass
+            log.exception("connection %s: poll failed", name)
+            kind = "config"
+            report.error = f"{exc.__class__.__name__}: {exc}"[:2000]
         outcome = health.Outcome(ok=not kind, retries=report.retries, rate_limited=rate_limited,
                                  kind=kind, error=report.error)
         report.health = health.assess(outcome)
@@ -138,7 +144,8 @@ class Runner:
         if not page.mentions:
             return
         report.kept += len(page.mentions)
-        r = self.intake.take(page.mentions, live_since=live_since)
+        mentions = [msgspec.structs.replace(m, via=report.name) for m in page.mentions]
+        r = self.intake.take(mentions, live_since=live_since)
         report.accepted += r.accepted
         report.duplicates += r.duplicates
         report.historical += sum(

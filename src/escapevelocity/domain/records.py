@@ -51,6 +51,8 @@ class Mention(msgspec.Struct, frozen=True, omit_defaults=True):
     # Read long after it was written (a backfill, an import): ingested like any other, never
     # seen by the crisis detectors (domain/channel_health.py says which are).
     historical: bool = False
+    # The connection it arrived through (channels/), so a reply can go back the same way.
+    via: str = ""
 
     @property
     def key(self) -> str:
