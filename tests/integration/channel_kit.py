@@ -3,7 +3,8 @@ payload shapes and misbehaves on purpose, plus the runner wiring.
 
 `FakeHttp(app)` runs `app(method, path, query, headers, body) -> (status, headers, body)` in a
 thread on an ephemeral port. `faults` is a queue of misbehaviours consumed one per request:
-"timeout" (answers after the client gave up), "429" (with Retry-After), "500", "503",
+"timeout" (answers after the client gave up), "429" (Retry-After 7 s; "429-long": an hour),
+"500", "503",
 "malformed" (a 200 whose body is cut in half), "garbage" (a 200 with an HTML error page),
 "401", or None (behave). `restart()` stops and starts the server on the same port; `stop()`
 leaves it down (connection refused).
@@ -54,8 +55,9 @@ class FakeHttp:
                 if fault == "timeout":
                     time.sleep(fake.hang)
                     status, headers, out = 504, {}, b""
-                elif fault == "429":
-                    status, headers = 429, {"Retry-After": "7"}
+                elif fault in ("429", "429-long"):
+                    status = 429
+                    headers = {"Retry-After": "7" if fault == "429" else "3600"}
                     out = b'{"error":"Too many requests"}'
                 elif fault in ("500", "503"):
                     status, headers, out = int(fault), {}, b"<html>upstream sad</html>"

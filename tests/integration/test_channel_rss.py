@@ -89,6 +89,15 @@ def test_rss_backs_off_uses_etags_and_duplicates_nothing(workspace, fake):
     assert len(stored(workspace, "forum")) == 20
     assert connection(workspace, "forum").failures == 0
 
+    # Throttled for an hour: the poll does not sit in the worker for an hour; it ends
+    # degraded, the failure count is untouched, and the next poll waits out the hour.
+    waited = len(sleeps.waits)
+    fake.server.faults.append("429-long")
+    r = runner.poll("forum")
+    assert r.health == "degraded" and len(sleeps.waits) == waited and "RateLimited" in r.error
+    c = connection(workspace, "forum")
+    assert c.failures == 0 and c.next_poll >= workspace.clock.now() + timedelta(hours=1)
+
     fake.server.faults.extend(["401"])
     assert runner.poll("forum").health == "credentials_expired"
 

@@ -141,6 +141,10 @@ def test_health_rules():
     assert waits[-1] == health.MAX_POLL_BACKOFF
     assert health.retry_delay(0) < health.retry_delay(3) <= 30
     assert health.retry_delay(0, retry_after=7) == 7
+    assert health.wait_inline(7) and not health.wait_inline(3600)
+    limited = health.Outcome(ok=False, kind="rate_limited")
+    assert health.assess(limited) == "degraded" and health.failures_after(2, limited) == 2
+    assert health.next_poll(now, 0, retry_after=3600) - now == timedelta(hours=1)
     assert health.is_historical(now - timedelta(days=2), now, None)
     assert not health.is_historical(now - timedelta(hours=1), now, None)
     live = now - timedelta(hours=1)

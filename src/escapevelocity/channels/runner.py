@@ -80,6 +80,7 @@ class Runner:
         cursor = rec.cursor
         rate_limited = False
         kind = ""
+        retry_after: float | None = None
         try:
             connector = connector or channel.open(rec.settings, self.sealer.unseal(rec.sealed),
                                                   keeper(rec.query))
@@ -98,6 +99,9 @@ class Runner:
                         break
             finally:
                 connector.close()
+        except RateLimited as exc:  # asked to wait longer than a poll waits: come back then
+            kind, retry_after = "rate_limited", exc.retry_after
+            report.error = f"RateLimited: {exc} (next poll in {retry_after or 0:.0f} s)"
         except ChannelError as exc:
             kind = "credentials" if isinstance(exc, CredentialsExpired) else (
                 "transient" if exc.transient else "config")
@@ -114,7 +118,7 @@ class Runner:
         every = health.POLL_EVERY * max(1, int(rec.settings.get("every_minutes", 1) or 1))
         with self.store.begin() as conn:
             repo.record_poll(conn, name, now=now, health=report.health, failures=failures,
-                             next_poll=health.next_poll(now, failures, every),
+                             next_poll=health.next_poll(now, failures, every, retry_after),
                              error=report.error, success=outcome.ok)
         if report.health != rec.health:
             level = logging.WARNING if report.health in health.PROBLEMS else logging.INFO
@@ -132,6 +136,8 @@ class Runner:
                 if not exc.transient or attempt == self.attempts - 1:
                     raise
                 after = exc.retry_after if isinstance(exc, RateLimited) else None
+                if not health.wait_inline(after):
+                    raise
                 limited |= isinstance(exc, RateLimited)
                 delay = health.retry_delay(attempt, after)
                 log.info("retrying in %.1fs after %s: %s", delay, exc.__class__.__name__, exc)

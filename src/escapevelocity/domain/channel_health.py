@@ -41,30 +41,46 @@ class Outcome:
 
 
 def assess(outcome: Outcome) -> str:
-    if outcome.ok:
-        return "degraded" if outcome.retries or outcome.rate_limited else "connected"
+    if outcome.ok or outcome.kind == "rate_limited":  # the network works; it asks us to wait
+        return "degraded" if outcome.retries or outcome.rate_limited or not outcome.ok \
+            else "connected"
     return "credentials_expired" if outcome.kind == "credentials" else "failing"
 
 
 def failures_after(failures: int, outcome: Outcome) -> int:
+    if outcome.kind == "rate_limited":
+        return failures
     return 0 if outcome.ok else failures + 1
 
 
-def next_poll(now: datetime, failures: int, every: timedelta = POLL_EVERY) -> datetime:
-    """When to poll again: every `every`, doubling per consecutive failed poll, capped."""
-    wait = every * (2 ** min(failures, 16))
-    return now + min(wait, max(MAX_POLL_BACKOFF, every))
+def next_poll(now: datetime, failures: int, every: timedelta = POLL_EVERY,
+              retry_after: float | None = None) -> datetime:
+    """When to poll again: every `every`, doubling per consecutive failed poll, capped; never
+    before a rate limit's Retry-After (bounded by a day)."""
+    wait = min(every * (2 ** min(failures, 16)), max(MAX_POLL_BACKOFF, every))
+    if retry_after is not None:
+        wait = max(wait, timedelta(seconds=min(retry_after, 86_400)))
+    return now + wait
+
+
+# One poll waits at most this long for a rate limit to pass; a longer Retry-After ends the
+# poll (degraded) and sets the next one, so one throttled connection never holds up the
+# worker that polls every other.
+MAX_INLINE_WAIT = 30.0
 
 
 def retry_delay(attempt: int, retry_after: float | None = None, *, base: float = 0.5,
-                cap: float = 30.0) -> float:
+                cap: float = MAX_INLINE_WAIT) -> float:
     """Seconds before retry number `attempt` (0-based) within one poll: exponential from
-    `base`, capped; a server's Retry-After wins when it asks for longer (bounded by 15 min,
-    past which the poll gives up and the schedule takes over)."""
+    `base`, capped; a server's Retry-After wins when it asks for longer."""
     delay = min(cap, base * (2 ** attempt))
     if retry_after is not None:
-        delay = max(delay, min(retry_after, 900.0))
+        delay = max(delay, retry_after)
     return delay
+
+
+def wait_inline(retry_after: float | None) -> bool:
+    return retry_after is None or retry_after <= MAX_INLINE_WAIT
 
 
 def is_historical(created_at: datetime, now: datetime, live_since: datetime | None) -> bool:
