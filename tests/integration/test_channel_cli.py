@@ -52,6 +52,11 @@ def test_add_list_poll_preview_remove(workspace):
         code, text = ev(workspace, "channel", "preview", "lang:")
         assert code == 1 and "query: bad language" in text
 
+        code, text = ev(workspace, "channel", "pause", "blogs")
+        assert code == 0 and ev(workspace, "channels")[1].count("disabled") == 1
+        code, text = ev(workspace, "channel", "resume", "blogs")
+        assert code == 0 and "disabled" not in ev(workspace, "channels")[1]
+
         code, text = ev(workspace, "channel", "remove", "masto")
         assert code == 0
         assert "masto" not in ev(workspace, "channels")[1]

@@ -146,6 +146,27 @@ def remove_command(name: str, database: str | None = typer.Option(None)) -> None
     err.print(f"removed {name}")
 
 
+def _enable(name: str, enabled: bool, database: str | None) -> None:
+    from escapevelocity.adapters.store import connections as repo
+
+    ws = open_workspace(database)
+    with ws.store.begin() as conn:
+        if repo.get(conn, name) is None:
+            raise fail(f"no connection named {name!r}")
+        repo.update(conn, name, enabled=enabled, next_poll=ws.clock.now())
+    err.print(f"{name} {'resumed: polled at the next pass' if enabled else 'paused'}")
+
+
+def pause_command(name: str, database: str | None = typer.Option(None)) -> None:
+    """Stop polling a connection (its cursor is kept: resuming backfills from it)."""
+    _enable(name, False, database)
+
+
+def resume_command(name: str, database: str | None = typer.Option(None)) -> None:
+    """Poll a paused connection again, from its cursor."""
+    _enable(name, True, database)
+
+
 def _runner(ws):
     from escapevelocity.channels.runner import Runner
     from escapevelocity.services.intake import Intake
@@ -207,6 +228,8 @@ def register(app: typer.Typer) -> None:
     channel_app.command("add")(add_command)
     channel_app.command("remove")(remove_command)
     channel_app.command("poll")(poll_command)
+    channel_app.command("pause")(pause_command)
+    channel_app.command("resume")(resume_command)
     channel_app.command("run")(run_command)
     channel_app.command("preview")(preview_command)
     app.add_typer(channel_app, name="channel")
