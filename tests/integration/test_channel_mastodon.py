@@ -60,6 +60,11 @@ class FakeMastodon:
             items = [n for n in self.notifications if not types or n["type"] in types]
         elif path == "/api/v1/timelines/tag/acme":
             items = self.tagged
+        elif path == "/api/v2/search":
+            q = (query.get("q") or [""])[0].casefold()
+            found = [t for t in self.tagged if q in t["content"].casefold()]
+            page = sorted((i for i in found if int(i["id"]) > min_id), key=lambda i: int(i["id"]))
+            return json_response({"accounts": [], "hashtags": [], "statuses": page[:20]})
         else:
             return json_response({"error": "Record not found"}, 404)
         page = sorted((i for i in items if int(i["id"]) > min_id), key=lambda i: int(i["id"]))
@@ -143,10 +148,11 @@ def test_mastodon_hashtag_and_historical_backfill(workspace, fake):
     tag["created_at"] = (workspace.clock.now() - timedelta(minutes=2)).isoformat()
     fake.tagged.append(tag)
     add_connection(workspace, sealer, "acme-tags", "mastodon",
-                   {"base_url": fake.server.url, "hashtags": ["#acme"], "timeout": 2},
-                   {"token": TOKEN})
+                   {"base_url": fake.server.url, "hashtags": ["#acme"], "search": "bezahlen",
+                    "timeout": 2}, {"token": TOKEN})
     r = runner.poll("acme-tags")
-    assert r.health == "connected" and r.accepted == 21
+    # 20 mentions, the tagged post, and the same post again through search: one mention.
+    assert r.health == "connected" and r.read == 22 and r.accepted == 21
     assert r.historical == 20
     assert tag["uri"] in stored(workspace, "mastodon")
     assert set(old) <= set(stored(workspace, "mastodon"))

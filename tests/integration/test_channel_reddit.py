@@ -68,6 +68,10 @@ class FakeReddit:
             items = self.posts
         elif path.endswith("/comments"):
             items = self.comments
+        elif path.endswith("/search"):
+            q = (query.get("q") or [""])[0].casefold()
+            items = [p for p in self.posts + self.comments
+                     if q in (p["data"].get("title") or p["data"].get("body", "")).casefold()]
         else:
             return json_response({"message": "Not Found", "error": 404}, 404)
         newest = sorted(items, key=lambda i: -i["data"]["created_utc"])
@@ -117,6 +121,18 @@ def test_reddit_backs_off_backfills_and_duplicates_nothing(workspace, fake):
     assert r.accepted == 155
     assert r.duplicates <= 2  # the boundary second is read again and dropped by ingest
     assert stored(workspace, "reddit") == sorted(first + later)
+
+    # Reddit-wide search finds a post elsewhere; what the subreddits already gave is dropped.
+    from escapevelocity.adapters.store import connections as repo
+
+    with workspace.store.begin() as conn:
+        c = connection(workspace, "acme-reddit")
+        repo.update(conn, "acme-reddit", settings={**c.settings, "search": "sunset"})
+    r = runner.poll("acme-reddit")
+    assert r.health == "connected" and r.read == 3 and r.accepted == 0  # the query drops them
+    fake.add(1, text="acme sunset refund")
+    r = runner.poll("acme-reddit")
+    assert (r.accepted, r.duplicates) == (1, 1)  # found by /new and by search: stored once
 
     # A timeout is retried like the rest.
     fake.server.faults.append("timeout")

@@ -106,8 +106,10 @@ class MastodonConnector:
             elif stream.startswith("tag:"):
                 got = self.api.timeline_hashtag(stream[4:], min_id=since, limit=PAGE)
             else:
+                # exclude_unreviewed concerns hashtags only; leaving it on makes Mastodon.py
+                # ask the instance's version first, and recurse without end when that fails.
                 got = self.api.search_v2(self.search, result_type="statuses", min_id=since,
-                                         resolve=False)["statuses"]
+                                         resolve=False, exclude_unreviewed=False)["statuses"]
         except MastodonRatelimitError as exc:
             raise RateLimited(f"Mastodon: {exc}", self._retry_after()) from None
         except MastodonUnauthorizedError as exc:
