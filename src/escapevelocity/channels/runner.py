@@ -50,6 +50,13 @@ class PollReport:
     error: str = ""
 
 
+def _every_minutes(settings: dict) -> int:
+    try:
+        return max(1, int(settings.get("every_minutes") or 1))
+    except (TypeError, ValueError):
+        return 1
+
+
 def keeper(query: str) -> Callable[[Mention], bool]:
     q = Query(query)
     return lambda m: q(Post(m.text, m.author.handle, m.lang))
@@ -115,7 +122,7 @@ class Runner:
         report.health = health.assess(outcome)
         failures = health.failures_after(rec.failures, outcome)
         now = self.clock.now()
-        every = health.POLL_EVERY * max(1, int(rec.settings.get("every_minutes", 1) or 1))
+        every = health.POLL_EVERY * _every_minutes(rec.settings)
         with self.store.begin() as conn:
             repo.record_poll(conn, name, now=now, health=report.health, failures=failures,
                              next_poll=health.next_poll(now, failures, every, retry_after),
