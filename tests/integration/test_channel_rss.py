@@ -142,3 +142,32 @@ def test_a_broken_connection_fails_alone(workspace, fake):
     reports = {r.name: r for r in runner.run_due()}
     assert reports["a-broken"].health == "failing" and reports["a-broken"].error
     assert reports["b-forum"].health == "connected" and reports["b-forum"].accepted == 2
+
+
+def test_admins_hear_when_a_connection_breaks_and_recovers(workspace, fake):
+    from escapevelocity.adapters.notify.pager import RecordingPager
+    from escapevelocity.channels.alerts import HealthAlerts
+    from escapevelocity.channels.runner import Runner
+
+    pager = RecordingPager()
+    base, _, sealer = runner_for(workspace, attempts=2)
+    runner = Runner(base.intake, sealer, sleep=base.sleep, attempts=2,
+                    on_health=HealthAlerts(workspace.store, pager, "https://ev.example"))
+    fake.add(2)
+    add_connection(workspace, sealer, "forum", "rss", {"urls": [fake.server.url + "/latest.atom"],
+                                                        "timeout": 0.5})
+    assert runner.poll("forum").health == "connected" and pager.pages == []  # new → connected
+    fake.server.faults.append("503")
+    assert runner.poll("forum").health == "degraded" and pager.pages == []  # not worth a page
+    fake.server.stop()
+    assert runner.poll("forum").health == "failing"
+    assert runner.poll("forum").health == "failing"  # still failing: told once
+    broke = list(pager.pages)
+    assert broke and {p.level for p in broke} == {"failing"}
+    assert {p.member for p in broke} == {"sam"}  # who may configure the demo workspace
+    assert "connection forum is failing" in broke[0].summary
+    assert broke[0].url == "https://ev.example/admin/channels"
+    fake.server.start()
+    assert runner.poll("forum").health == "connected"
+    assert [p.level for p in pager.pages[len(broke):]] == ["connected"] * len(broke)
+    assert "again (was failing)" in pager.pages[-1].summary

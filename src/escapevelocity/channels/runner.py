@@ -64,8 +64,10 @@ def keeper(query: str) -> Callable[[Mention], bool]:
 
 class Runner:
     def __init__(self, intake: Intake, sealer: Sealer, *, sleep: Callable[[float], None] =
-                 time.sleep, attempts: int = 5, max_pages: int = 200) -> None:
+                 time.sleep, attempts: int = 5, max_pages: int = 200,
+                 on_health: Callable[..., object] | None = None) -> None:
         self.intake, self.sealer, self.sleep = intake, sealer, sleep
+        self.on_health = on_health  # (name, before, after, error, now): channels/alerts.py
         self.attempts, self.max_pages = attempts, max_pages
         self.store = intake.workspace.store
         self.clock = intake.workspace.clock
@@ -131,6 +133,11 @@ class Runner:
             level = logging.WARNING if report.health in health.PROBLEMS else logging.INFO
             log.log(level, "connection %s: %s → %s %s", name, rec.health, report.health,
                     report.error)
+            if self.on_health is not None:
+                try:  # telling people must not undo the poll's bookkeeping
+                    self.on_health(name, rec.health, report.health, report.error, now)
+                except Exception:
+                    log.exception("connection %s: health alert failed", name)
         return report
 
     def _fetch(self, connector: Connector, cursor: str | None,

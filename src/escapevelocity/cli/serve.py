@@ -43,10 +43,15 @@ def _start_channels(intake, settings, stop: threading.Event) -> None:
     """Poll the workspace's connections in a worker thread (channels/runner.py), through the
     same intake as the API so crisis mode sees every mention once."""
     try:
+        import os
+
+        from escapevelocity.adapters.notify.pager import pager_from_env
         from escapevelocity.adapters.secrets import Sealer
+        from escapevelocity.channels.alerts import HealthAlerts
         from escapevelocity.channels.runner import Runner, run_in_background
 
-        runner = Runner(intake, Sealer(settings.secret_key))
+        alerts = HealthAlerts(intake.workspace.store, pager_from_env(dict(os.environ)))
+        runner = Runner(intake, Sealer(settings.secret_key), on_health=alerts)
     except RuntimeError as exc:  # the `channels` extra is not installed
         err.print(f"channels not polled: {exc}")
         return
