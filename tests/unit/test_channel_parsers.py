@@ -121,9 +121,11 @@ def test_webhook_signature():
 
 def test_twcs_schedule():
     from escapevelocity.channels.twcs import parse
+    from escapevelocity.services import twcs
 
-    rows = parse.schedule(parse.read_rows(CH / "twcs/fixtures/twcs.csv"))
-    assert [r.tweet_id for r in rows] == ["102", "103", "105"]
+    rows = parse.schedule(m for m in twcs.read(CH / "twcs/fixtures/twcs.csv"))
+    assert [r.source_id for r in rows] == ["102", "103", "105"]  # brands' tweets skipped
+    assert rows[2].to == "@acmecare"  # a reply to the brand's tweet is addressed to it
     start = datetime(2026, 1, 1, tzinfo=UTC)
     assert parse.due(rows, 0, start, start, 60, 100) == 1
     assert parse.due(rows, 1, start, start + timedelta(seconds=2), 60, 100) == 1

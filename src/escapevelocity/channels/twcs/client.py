@@ -1,11 +1,13 @@
-"""Replays a twcs file: each fetch hands over the rows whose (sped-up) time has come since the
-replay started. The cursor holds the start and how many rows were handed over, so a restarted
-replay continues where it was, on the same schedule.
+"""Replays a twcs file: each fetch hands over the mentions whose (sped-up) time has come since
+the replay started. The cursor holds the start and how many were handed over, so a restarted
+replay continues where it was, on the same schedule. Rows that break a bound are logged and
+counted (services/twcs.py reads them, as `ev ingest` and `ev triage` do).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,8 +16,12 @@ from typing import Any
 import msgspec
 
 from escapevelocity.channels.base import Misconfigured, Page
+from escapevelocity.channels.text import when
 from escapevelocity.channels.twcs import parse
 from escapevelocity.domain.records import Mention
+from escapevelocity.services import twcs
+
+log = logging.getLogger(__name__)
 
 
 class ReplayConnector:
@@ -24,10 +30,18 @@ class ReplayConnector:
         path = Path(str(settings["path"]))
         if not path.is_file():
             raise Misconfigured(f"no twcs file at {path}")
-        rows = parse.schedule(parse.read_rows(path))
+        good: list[Mention] = []
+        self.rejected = 0
+        for item in twcs.read(path):
+            if isinstance(item, Mention):
+                good.append(item)
+            else:
+                self.rejected += 1
+                log.warning("twcs %s: %s", path.name, item)
+        rows = parse.schedule(good)
         # Rows before `since` are history: handed over at once, marked historical (the public
         # sample starts with one 2011 tweet six years before the rest).
-        since = parse._time(str(settings["since"])) if settings.get("since") else None
+        since = when(str(settings["since"])) if settings.get("since") else None
         self.history = [r for r in rows if since and r.created_at < since]
         self.rows = rows[len(self.history):]
         self.speed = float(settings.get("speed") or 1.0)
@@ -46,22 +60,23 @@ class ReplayConnector:
         n = (parse.due(self.rows, done, start, now, self.speed, self.batch) if self.live
              else min(self.batch, len(self.rows) - done))  # an import: all at once, as history
         first = self.rows[0].created_at if self.rows else now
-        mentions = []
+        mentions: list[Mention] = []
         read = n
         if not state.get("history_done") and self.history:
             read += len(self.history)
-            mentions += [msgspec.structs.replace(parse.to_mention(r), historical=True)
-                         for r in self.history]
-            mentions = [m for m in mentions if self.keep(m)]
+            mentions += [msgspec.structs.replace(m, historical=True) for m in self.history
+                         if self.keep(m)]
             state["history_done"] = True
-        for r in self.rows[done:done + n]:
-            at = parse.replay_time(r, first, start, self.speed) if self.live else None
-            m = parse.to_mention(r, at)
-            if self.keep(m):
-                mentions.append(m if self.live else msgspec.structs.replace(m, historical=True))
+        for m in self.rows[done:done + n]:
+            if not self.keep(m):
+                continue
+            if self.live:
+                mentions.append(msgspec.structs.replace(
+                    m, created_at=parse.replay_time(m, first, start, self.speed)))
+            else:
+                mentions.append(msgspec.structs.replace(m, historical=True))
         state["done"] = done + n
-        more = n == self.batch
-        return Page(mentions, json.dumps(state), read, more)
+        return Page(mentions, json.dumps(state), read, more=n == self.batch)
 
     def close(self) -> None:
         pass
