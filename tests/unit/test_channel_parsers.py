@@ -35,6 +35,7 @@ def test_mastodon():
     assert m.source_id == "https://fosstodon.org/users/rosa/statuses/113600000000000001"
     assert m.text == "@acme my order 4411 never arrived and support is silent & I want a refund"
     assert (m.author.handle, m.author.followers, m.lang) == ("rosa@fosstodon.org", 412, "en")
+    assert m.to == "@acme"  # addressed to our account: brand relevance reads it
     assert parse.notification(notes[1]) is None  # a follow is not a mention (and has no status)
     s = json.loads((CH / "mastodon/fixtures/hashtag.json").read_text())[0]
     m = parse.status(s)

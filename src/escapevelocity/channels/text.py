@@ -63,8 +63,8 @@ def when(value: Any) -> datetime:
 
 def mention(*, source_id: str, channel: str, text: str, author: Author, created_at: datetime,
             kind: str = "post", in_reply_to: str | None = None, thread_id: str | None = None,
-            url: str = "", lang: str = "") -> Mention:
+            url: str = "", lang: str = "", to: str = "") -> Mention:
     """Validated as every edge validates (ValueError with the reason when a bound is broken)."""
     return validate(MentionIn(source_id=source_id, channel=channel, text=text, author=author,
                               created_at=created_at, kind=kind, in_reply_to=in_reply_to,
-                              thread_id=thread_id, url=url, lang=lang or ""))
+                              thread_id=thread_id, url=url, lang=lang or "", to=to))

@@ -25,7 +25,7 @@ def author(account: Mapping[str, Any]) -> Author:
                   bio=html_to_text(str(account.get("note") or ""))[:500])
 
 
-def status(s: Mapping[str, Any], *, kind: str | None = None) -> Mention:
+def status(s: Mapping[str, Any], *, kind: str | None = None, to: str = "") -> Mention:
     text = html_to_text(str(s.get("content") or ""))
     if s.get("spoiler_text"):
         text = f"[CW: {s['spoiler_text']}] {text}"
@@ -36,11 +36,15 @@ def status(s: Mapping[str, Any], *, kind: str | None = None) -> Mention:
         kind=kind or ("dm" if visibility == "direct" else
                       "reply" if s.get("in_reply_to_id") else "post"),
         thread_id=str(s["in_reply_to_id"]) if s.get("in_reply_to_id") else None,
-        url=str(s.get("url") or s.get("uri") or ""), lang=str(s.get("language") or ""))
+        url=str(s.get("url") or s.get("uri") or ""), lang=str(s.get("language") or ""), to=to)
 
 
 def notification(n: Mapping[str, Any]) -> Mention | None:
-    """A mention notification's status; other notification types are not mentions."""
+    """A mention notification's status; other notification types are not mentions. It is
+    addressed to us: `to` is the mentioned account of our own instance (its acct has no
+    domain), which brand relevance reads."""
     if n.get("type") != "mention" or not n.get("status"):
         return None
-    return status(n["status"])
+    ours = [str(m.get("acct")) for m in n["status"].get("mentions") or ()
+            if m.get("acct") and "@" not in str(m.get("acct"))]
+    return status(n["status"], to=f"@{ours[0]}" if ours else "")
