@@ -2,6 +2,7 @@
 
 from escapevelocity.domain.playbook import compile_playbook
 from escapevelocity.domain.playbook_check import ALL, SINGLE, check_source, sets
+from escapevelocity.domain.records import CHANNELS
 
 HEAD = """
 name: t
@@ -96,7 +97,7 @@ def test_gaps_are_the_cells_that_reach_the_default():
     when: {situation: complaint, channel: twitter}
     then: {track: support, template: hi}
 """)
-    assert r.cells == 12 * 3 * 9 * 8 * 5
+    assert r.cells == 12 * 3 * 9 * len(CHANNELS) * 5  # every channel the record knows
     assert r.gap_cells == r.cells - 3 * 9 * 1 * 5
     complaint = [g for g in r.gaps if g.situation == "complaint"]
     assert all("twitter" not in g.channels for g in complaint)

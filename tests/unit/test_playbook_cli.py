@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from escapevelocity.cli import playbook as cli
 from escapevelocity.domain.playbook import default_playbook_path, load_playbook
 from escapevelocity.domain.playbook_diagram import html_page, mermaid, svg
+from escapevelocity.domain.records import CHANNELS
 
 DEFAULT = default_playbook_path()
 runner = CliRunner()
@@ -53,7 +54,7 @@ def test_check_reports_file_line_rule_and_fails(app, tmp_path):
 def test_check_json(app):
     result = run(app, "check", DEFAULT, "--json")
     data = json.loads(result.output)
-    assert data["ok"] is True and data["cells"] == 12960
+    assert data["ok"] is True and data["cells"] == 12 * 3 * 9 * len(CHANNELS) * 5
 
 
 def test_check_org_teams(app, tmp_path):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import typer
 
 from escapevelocity.cli.common import err
@@ -13,6 +15,7 @@ from escapevelocity.services.workspace import Workspace
 def serve_command(
     host: str = typer.Option("127.0.0.1", help="address to listen on"),
     port: int = typer.Option(8000, help="port to listen on"),
+    channels: bool = typer.Option(True, help="poll the connections (`ev channels`) while serving"),
 ) -> None:
     """Serve the inbox, case pages, live updates and the mentions API."""
     import uvicorn
@@ -23,8 +26,37 @@ def serve_command(
     workspace = Workspace.open(settings.database_url, SystemClock())
     err.print(f"Escape Velocity on [link]http://{host}:{port}[/link] "
               f"({settings.masked()['database_url']})")
-    uvicorn.run(create_app(workspace, settings), host=host, port=port, log_level="warning",
-                timeout_graceful_shutdown=3)
+    from escapevelocity.services.intake import Intake
+
+    intake = Intake.open(workspace)
+    stop = threading.Event()
+    if channels:
+        _start_channels(intake, settings, stop)
+    try:
+        uvicorn.run(create_app(workspace, settings, intake=intake), host=host, port=port,
+                    log_level="warning", timeout_graceful_shutdown=3)
+    finally:
+        stop.set()
+
+
+def _start_channels(intake, settings, stop: threading.Event) -> None:
+    """Poll the workspace's connections in a worker thread (channels/runner.py), through the
+    same intake as the API so crisis mode sees every mention once."""
+    try:
+        import os
+
+        from escapevelocity.adapters.notify.pager import pager_from_env
+        from escapevelocity.adapters.secrets import Sealer
+        from escapevelocity.channels.alerts import HealthAlerts
+        from escapevelocity.channels.runner import Runner, run_in_background
+
+        alerts = HealthAlerts(intake.workspace.store, pager_from_env(dict(os.environ)))
+        runner = Runner(intake, Sealer(settings.secret_key), on_health=alerts)
+    except RuntimeError as exc:  # the `channels` extra is not installed
+        err.print(f"channels not polled: {exc}")
+        return
+    threading.Thread(target=run_in_background, args=(runner, stop), name="ev-channels",
+                     daemon=True).start()
 
 
 def register(app: typer.Typer) -> None:

@@ -17,7 +17,8 @@ import msgspec
 MAX_TEXT_CHARS = 10_000
 MAX_FIELD_CHARS = 512
 
-CHANNELS = ("twitter", "facebook", "instagram", "linkedin", "reviews", "forum", "email", "web")
+CHANNELS = ("twitter", "facebook", "instagram", "linkedin", "reviews", "forum", "email", "web",
+            "mastodon", "bluesky", "reddit")
 KINDS = ("post", "reply", "dm", "review", "comment")
 
 
@@ -47,6 +48,11 @@ class Mention(msgspec.Struct, frozen=True, omit_defaults=True):
     # The handle the channel says this post was sent to or replies to (a DM to us, a reply to
     # one of our posts), when it says; brand relevance reads it (domain/relevance.py).
     to: str = ""
+    # Read long after it was written (a backfill, an import): ingested like any other, never
+    # seen by the crisis detectors (domain/channel_health.py says which are).
+    historical: bool = False
+    # The connection it arrived through (channels/), so a reply can go back the same way.
+    via: str = ""
 
     @property
     def key(self) -> str:

@@ -125,6 +125,8 @@ class CrisisMode:
         alerts: list[Alert] = []
         watch = self.monitor.observe
         for m, s in zip(mentions, signals, strict=True):
+            if m.historical:  # a backfill or an import: last year's posts are no crisis today
+                continue
             found = watch(m.created_at, s.sentiment_label == "negative", s.topics, m.key,
                           s.keywords)
             if found:

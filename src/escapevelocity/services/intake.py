@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import datetime
+
+import msgspec
 
 from escapevelocity.adapters.notify.pager import pager_from_env
+from escapevelocity.domain.channel_health import is_historical
 from escapevelocity.domain.records import Mention
 from escapevelocity.services.crisis import CrisisMode
 from escapevelocity.services.ingest import IngestReport, ingest_batch
@@ -29,13 +33,23 @@ class Intake:
                 if crisis else None)
         return cls(workspace, mode)
 
-    def take(self, batch: list[Mention]) -> IngestReport:
+    def take(self, batch: list[Mention], *, historical: bool = False,
+             live_since: datetime | None = None) -> IngestReport:
+        """`historical`: the whole batch is a backfill or an import. Otherwise each mention is
+        historical when domain/channel_health.is_historical says so (written long before it
+        arrived, or before its connection went live at `live_since`). Historical mentions are
+        ingested like any other but never reach the crisis detectors."""
+        now = self.workspace.clock.now()
+        batch = [msgspec.structs.replace(m, historical=True)
+                 if not m.historical and (historical or is_historical(m.created_at, now,
+                                                                       live_since))
+                 else m for m in batch]
         triager = self.workspace.triager()
         context = signals = None
         if self.crisis is not None:
             signals = triager.signals_many(batch)  # enriched once, used twice
             self.crisis.observe(batch, signals)
             context = self.crisis.context()
-        return ingest_batch(self.workspace.store, triager, self.workspace.clock.now(), batch,
+        return ingest_batch(self.workspace.store, triager, now, batch,
                             context=context, away_after=self.workspace.away_after,
                             signals=signals)

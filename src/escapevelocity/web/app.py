@@ -227,6 +227,12 @@ def create_app(workspace: Workspace, settings: Settings, *,
     app.include_router(routes_case.router)
     app.include_router(live.router)
     app.include_router(routes_api.router)
+    from escapevelocity.web import routes_hooks
+
+    app.include_router(routes_hooks.router)  # signed inbound webhooks (channels/webhook)
+    from escapevelocity.web import routes_channels
+
+    app.include_router(routes_channels.router)  # connections and their health
     app.include_router(routes_playbook.router, dependencies=[Depends(auth.member_of)])
     # Feature pages: one include per router module (signals, drills, engagement, …).
     from escapevelocity.web import routes_engage

@@ -170,3 +170,32 @@ for _column in (
     cases.append_column(_column)
 sa.Index("ix_cases_approval_due", cases.c.approval_state, cases.c.approval_due)
 sa.Index("ix_cases_followup_due", cases.c.followup_state, cases.c.followup_due)
+
+# --- channels (issue 17, migration 0012_channels): connections and webhook deliveries --------
+connections = sa.Table(
+    "connections", metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("channel", sa.String(32), nullable=False),
+    sa.Column("settings", sa.Text, nullable=False, server_default="{}"),  # JSON, no secrets
+    sa.Column("query", sa.Text, nullable=False, server_default=""),  # domain/listening.py
+    sa.Column("secrets", sa.Text, nullable=False, server_default=""),  # Fernet token of JSON
+    sa.Column("cursor", sa.Text),  # where the connector resumes (a backfill after an outage)
+    sa.Column("health", sa.String(24), nullable=False, server_default="new"),
+    sa.Column("failures", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("last_error", sa.Text, nullable=False, server_default=""),
+    sa.Column("last_success", When),
+    sa.Column("last_poll", When),
+    sa.Column("next_poll", When),
+    sa.Column("live_since", When),  # first successful poll: older posts are historical
+    sa.Column("enabled", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("created_at", When, nullable=False),
+    sa.Index("ix_connections_next_poll", "enabled", "next_poll"),
+)
+
+webhook_deliveries = sa.Table(
+    "webhook_deliveries", metadata,
+    sa.Column("connection", sa.String(64), primary_key=True),
+    sa.Column("delivery_id", sa.String(200), primary_key=True),
+    sa.Column("received_at", When, nullable=False),
+    sa.Index("ix_webhook_deliveries_received", "received_at"),
+)
