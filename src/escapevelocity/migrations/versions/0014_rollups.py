@@ -1,7 +1,7 @@
 """rollups: counters kept from the log as it is appended; indexes for the pages at scale
 
 Revision ID: 0014_rollups
-Revises: 0007_provisional
+Revises: 0012_channels
 """
 import json
 from collections import Counter
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0014_rollups"
-down_revision = "0007_provisional"
+down_revision = "0012_channels"
 branch_labels = None
 depends_on = None
 
