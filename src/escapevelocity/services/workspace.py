@@ -14,11 +14,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-import yaml
 
 from escapevelocity.adapters.store import brand_versions
 from escapevelocity.adapters.store.schema import documents
 from escapevelocity.adapters.store.sql import SqlStore
+from escapevelocity.domain import yamlsafe
 from escapevelocity.domain.brand import BrandProfile
 from escapevelocity.domain.brand import parse_yaml as parse_brand
 from escapevelocity.domain.clock import Clock
@@ -67,7 +67,7 @@ class Workspace:
     # --- setup ---------------------------------------------------------------------------------
 
     def apply_org(self, org_yaml: str) -> Organisation:
-        org = load_org(yaml.safe_load(org_yaml))
+        org = load_org(yamlsafe.load(org_yaml))
         with self.store.begin() as conn:
             self.store.save_org(conn, org)
             self.store.put_document(conn, "org", org_yaml, self.clock.now())
@@ -75,7 +75,7 @@ class Workspace:
         return org
 
     def set_vocabulary(self, vocabulary_yaml: str) -> None:
-        Vocabulary.from_dict(yaml.safe_load(vocabulary_yaml) or {})  # validate before saving
+        Vocabulary.from_dict(yamlsafe.load(vocabulary_yaml) or {})  # validate before saving
         with self.store.begin() as conn:
             self.store.put_document(conn, "vocabulary", vocabulary_yaml, self.clock.now())
         self._triager = None
@@ -125,7 +125,7 @@ class Workspace:
             stamp = (active[0], self._models_stamp(conn), brand_versions.stamp(conn))
             if self._triager is None or self._playbook_version != stamp:
                 vocab_yaml = self.store.document(conn, "vocabulary") or ""
-                vocabulary = Vocabulary.from_dict(yaml.safe_load(vocab_yaml) or {})
+                vocabulary = Vocabulary.from_dict(yamlsafe.load(vocab_yaml) or {})
                 playbook: Playbook = compile_playbook(active[1], version=f"v{active[0]}")
                 org = self.store.load_org(conn)
                 found = brand_versions.latest(conn)

@@ -17,9 +17,11 @@ from collections import Counter
 from typing import Any
 from urllib.parse import urlencode
 
+import anyio
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from escapevelocity.adapters.store.schema import events
 from escapevelocity.domain import permissions as perm
@@ -34,6 +36,22 @@ from escapevelocity.web.auth import check_csrf, member_of
 
 router = APIRouter(tags=["playbook"])
 MAX_NOTE = playbooks.MAX_NOTE
+# A check is CPU work: it runs on worker threads, at most CHECKS_AT_ONCE at a time (so members
+# checking drafts cannot take every thread), and a caller waits at most CHECK_SECONDS for it.
+# What one check can cost is bounded by the document limits in domain/playbook/load.py.
+CHECKS_AT_ONCE = 2
+CHECK_SECONDS = 10.0
+_check_slots = anyio.CapacityLimiter(CHECKS_AT_ONCE)
+
+
+async def bounded_check(text: str) -> Any:
+    """`check_source` off the event loop, with a time limit (503 past it)."""
+    with anyio.move_on_after(CHECK_SECONDS):
+        return await anyio.to_thread.run_sync(functools.partial(check_source, text,
+                                                                source="draft"),
+                                              limiter=_check_slots, abandon_on_cancel=True)
+    raise HTTPException(503, f"the check took longer than {CHECK_SECONDS:g} s; make the "
+                             "playbook smaller")
 
 
 def rule_hits(conn: sa.Connection, version: str | None = None) -> Counter[str]:
@@ -154,14 +172,15 @@ def playbook_mermaid(request: Request) -> str:
 
 @router.post("/playbook/check", response_class=HTMLResponse,
              dependencies=[Depends(check_csrf)])
-def playbook_check(request: Request, member: Member = Depends(member_of),
-                   source: str = Form(...),
-                   note: str = Form("", max_length=MAX_NOTE)) -> HTMLResponse:
+async def playbook_check(request: Request, member: Member = Depends(member_of),
+                         source: str = Form(...),
+                         note: str = Form("", max_length=MAX_NOTE)) -> HTMLResponse:
     """Validate a draft exactly as `ev playbook check` does; nothing is saved."""
     _limit(source)
-    report = check_source(source, source="draft")
-    return _render(request, _page(request, member, draft=source, report=report, note=note),
-                   status=200 if report.ok else 422)
+    report = await bounded_check(source)
+    context = await run_in_threadpool(_page, request, member, draft=source, report=report,
+                                      note=note)
+    return _render(request, context, status=200 if report.ok else 422)
 
 
 @router.post("/playbook/save", response_class=HTMLResponse,
@@ -233,7 +252,7 @@ async def playbook_check_api(request: Request) -> Response:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise HTTPException(400, "the playbook must be UTF-8") from None
-    report = check_source(text, source="draft")
+    report = await bounded_check(text)
     return Response(json.dumps(as_dict(report), default=str), media_type="application/json",
                     status_code=200 if report.ok else 422)
 

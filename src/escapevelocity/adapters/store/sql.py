@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from escapevelocity.adapters.store import schema as t
-from escapevelocity.domain import authors
+from escapevelocity.domain import authors, yamlsafe
 from escapevelocity.domain import cases as projection
 from escapevelocity.domain.authors import AuthorHistory
 from escapevelocity.domain.events import Event
@@ -579,10 +579,9 @@ def _dt_out(value: Any) -> datetime:
 @functools.lru_cache(maxsize=8)
 def _org_from_yaml(source: str) -> Organisation:
     """Parsed once per text: every command authorizes against the org, and YAML is slow."""
-    import yaml
 
     from escapevelocity.domain.org import load_org
-    return load_org(yaml.safe_load(source))
+    return load_org(yamlsafe.load(source))
 
 
 def _event(r: sa.Row) -> Event:
