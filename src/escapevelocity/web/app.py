@@ -24,10 +24,12 @@ from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from escapevelocity.adapters.bus import Feed, LogTailFeed
 from escapevelocity.config import Settings
 from escapevelocity.domain.org import Organisation
+from escapevelocity.services import signin
 from escapevelocity.services.crisis import DOCUMENT as CRISIS_DOCUMENT
 from escapevelocity.services.crisis import CrisisState
 from escapevelocity.services.intake import Intake
@@ -50,10 +52,12 @@ SECURITY_HEADERS = [
 
 
 class SecurityHeaders:
-    """Pure ASGI so streaming responses (SSE) are not buffered."""
+    """Pure ASGI so streaming responses (SSE) are not buffered. It wraps the whole middleware
+    stack, Starlette's ServerErrorMiddleware included, so a 500 carries the headers too."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, extra: list[tuple[bytes, bytes]] | None = None) -> None:
         self.app = app
+        self.headers = SECURITY_HEADERS + (extra or [])
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -64,7 +68,7 @@ class SecurityHeaders:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 own = {k.lower() for k, _ in headers}  # a route may set a stricter policy
-                message["headers"] = headers + [h for h in SECURITY_HEADERS if h[0] not in own]
+                message["headers"] = headers + [h for h in self.headers if h[0] not in own]
             await send(message)
 
         await self.app(scope, receive, with_headers)
@@ -248,7 +252,17 @@ def create_app(workspace: Workspace, settings: Settings, *,
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.add_middleware(SessionMiddleware, secret_key=settings.secret_key,
                        session_cookie="ev_session", same_site="lax",
-                       https_only=settings.secure_cookies, max_age=12 * 3600)
+                       https_only=settings.secure_cookies,
+                       max_age=int(signin.SESSION_MAX.total_seconds()))
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
-    app.add_middleware(SecurityHeaders)
+    if settings.trusted_proxies:
+        # X-Forwarded-For / -Proto only from these peers; from anyone else the socket's peer is
+        # the client (the throttle keys on it).
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies))
+    extra = []
+    if settings.hsts_seconds > 0:
+        extra.append((b"strict-transport-security",
+                      b"max-age=%d; includeSubDomains" % settings.hsts_seconds))
+    inner = app.build_middleware_stack
+    app.build_middleware_stack = lambda: SecurityHeaders(inner(), extra)  # outermost
     return app

@@ -208,13 +208,6 @@ class SqlStore:
         return conn.execute(sa.select(t.documents.c.body)
                             .where(t.documents.c.name == name)).scalar()
 
-    def add_api_token(self, conn: Connection, token_hash: str, name: str, at: datetime) -> None:
-        conn.execute(t.api_tokens.insert().values(token_hash=token_hash, name=name, created_at=at))
-
-    def api_token_name(self, conn: Connection, token_hash: str) -> str | None:
-        return conn.execute(sa.select(t.api_tokens.c.name)
-                            .where(t.api_tokens.c.token_hash == token_hash)).scalar()
-
     # --- playbooks -----------------------------------------------------------------------------
 
     def save_playbook(self, conn: Connection, *, name: str, source: str, author: str, note: str,
