@@ -23,8 +23,17 @@ def serve_command(
     workspace = Workspace.open(settings.database_url, SystemClock())
     err.print(f"Escape Velocity on [link]http://{host}:{port}[/link] "
               f"({settings.masked()['database_url']})")
-    uvicorn.run(create_app(workspace, settings), host=host, port=port, log_level="warning",
-                timeout_graceful_shutdown=3)
+    uvicorn.Server(server_config(create_app(workspace, settings), host, port)).run()
+
+
+def server_config(app, host: str, port: int):
+    """uvicorn's own X-Forwarded-For handling is off: it trusts 127.0.0.1 by default, so any
+    local process (or a proxy passing the header through) could choose its client address.
+    The app trusts EV_TRUSTED_PROXIES only (web/app.py)."""
+    import uvicorn
+
+    return uvicorn.Config(app, host=host, port=port, log_level="warning", proxy_headers=False,
+                          timeout_graceful_shutdown=3)
 
 
 def register(app: typer.Typer) -> None:
