@@ -183,7 +183,7 @@ def bearer_name(request: Request) -> str:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise HTTPException(401, "send an API token: 'Authorization: Bearer ev_…' (create one "
-                                 "with `ev workspace token NAME`)",
+                                 "with `ev workspace token new NAME`)",
                             headers={"WWW-Authenticate": "Bearer"})
     name = request.app.state.workspace.api_token_name(token.strip())
     if name is None:

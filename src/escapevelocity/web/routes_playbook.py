@@ -33,6 +33,7 @@ from escapevelocity.domain.playbook_diagram import mermaid, svg
 from escapevelocity.services import playbooks
 from escapevelocity.services.playbooks import MAX_SOURCE_BYTES, PlaybookWorkflowError
 from escapevelocity.web.auth import check_csrf, member_of
+from escapevelocity.web.views import flash, pop_flash
 
 router = APIRouter(tags=["playbook"])
 MAX_NOTE = playbooks.MAX_NOTE
@@ -141,9 +142,13 @@ def _render(request: Request, context: dict[str, Any], status: int = 200) -> HTM
     return request.app.state.render(request, "playbook.html", context, status)
 
 
-def _back(message: str, version: int | None = None) -> RedirectResponse:
-    query = {"msg": message, **({"version": version} if version is not None else {})}
-    return RedirectResponse(f"/playbook?{urlencode(query)}#versions", status_code=303)
+def _back(request: Request, message: str, version: int | None = None) -> RedirectResponse:
+    """Back to the page; the message rides in the signed session (views.flash), never in the
+    URL, so a crafted link cannot show a success banner of its author's choosing."""
+    flash(request, message)
+    query = {"version": version} if version is not None else {}
+    return RedirectResponse(f"/playbook?{urlencode(query)}#versions".replace("?#", "#"),
+                            status_code=303)
 
 
 def _limit(source: str) -> None:
@@ -153,9 +158,10 @@ def _limit(source: str) -> None:
 
 @router.get("/playbook", response_class=HTMLResponse)
 def playbook_page(request: Request, member: Member = Depends(member_of),
-                  version: int | None = Query(None, ge=1),
-                  msg: str = Query("", max_length=300)) -> HTMLResponse:
-    return _render(request, _page(request, member, shown=version, message=msg))
+                  version: int | None = Query(None, ge=1)) -> HTMLResponse:
+    message, error = pop_flash(request)
+    return _render(request, _page(request, member, shown=version, message=message,
+                                  error=error))
 
 
 @router.get("/playbook.svg")
@@ -204,7 +210,7 @@ def playbook_save(request: Request, member: Member = Depends(member_of),
     except PlaybookWorkflowError as exc:
         return _render(request, _page(request, member, draft=source, note=note,
                                       error=f"not saved: {exc}"), status=409)
-    return _back(outcome.message)
+    return _back(request, outcome.message)
 
 
 def _step(request: Request, member: Member, number: int, run: Any) -> Response:
@@ -215,7 +221,7 @@ def _step(request: Request, member: Member, number: int, run: Any) -> Response:
         return _render(request, _page(request, member, error=str(exc)), status=403)
     except (PlaybookWorkflowError, PlaybookError) as exc:
         return _render(request, _page(request, member, error=str(exc)), status=409)
-    return _back(outcome.message)
+    return _back(request, outcome.message)
 
 
 @router.post("/playbook/versions/{number}/activate", dependencies=[Depends(check_csrf)])

@@ -55,10 +55,10 @@ def revoke_session(conn: Connection, id_hash: str, now: datetime) -> None:
 
 
 def revoke_member_sessions(conn: Connection, member: str, now: datetime) -> int:
-    """Every live session of `member` (password or role changed, member removed)."""
+    """Every session of `member` not yet revoked (password or role changed, member removed).
+    Not filtered by expiry: the revoking process's clock may differ from the web's."""
     res = conn.execute(sessions.update().where(sessions.c.member == member,
-                                               sessions.c.revoked_at.is_(None),
-                                               sessions.c.expires_at > now)
+                                               sessions.c.revoked_at.is_(None))
                        .values(revoked_at=now))
     return res.rowcount or 0
 
