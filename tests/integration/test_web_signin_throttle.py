@@ -102,6 +102,13 @@ def test_x_forwarded_for_is_ignored_unless_the_peer_is_a_trusted_proxy(workspace
     assert attempt(proxy, "sam", PASSWORD, **{"X-Forwarded-For": "192.0.2.8"}) == 303
 
 
+@pytest.mark.parametrize("name", ["ana\x00", "\x00", "a\x1bna", "a\u2028na", "x" * 64])
+def test_names_no_member_can_have_are_refused_not_a_server_error(workspace, name):
+    """The API fuzz found a NUL byte in the name was a 500 on PostgreSQL."""
+    client = browser(app_for(workspace), "10.0.0.11")
+    assert attempt(client, name, PASSWORD) == 401
+
+
 @pytest.mark.parametrize("value", ["10.0.0.1,bogus", "not an address"])
 def test_a_bad_trusted_proxy_setting_is_refused_at_start(value, tmp_path):
     from escapevelocity.config import load_settings

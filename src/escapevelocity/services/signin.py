@@ -40,8 +40,20 @@ def normal_member(name: str) -> str:
     return name.strip().lower()
 
 
+def plausible_member(name: str) -> bool:
+    """Could this be a member id at all? Control characters never are, and PostgreSQL refuses
+    a NUL in any query (the API fuzz found a 500 there): such a name fails without a lookup."""
+    return 0 < len(name) <= 64 and name.isprintable()
+
+
 def _hash(raw: str) -> str:
-    return hashlib.sha256(raw.encode()).hexdigest()
+    return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _part(value: str) -> str:
+    """A throttle key part: printable names as they are (readable by an operator), anything
+    else hashed, so a key never carries bytes a database refuses."""
+    return value if value.isprintable() and len(value) <= 100 else "#" + _hash(value)[:32]
 
 
 # --- sessions ---------------------------------------------------------------------------------
@@ -86,10 +98,11 @@ class Attempt:
     device: str | None = None  # the device id, when it signed in as `member` before
 
     def limits(self) -> list[tuple[str, int]]:
+        member, client = _part(self.member), _part(self.client)
         if self.device:
-            return [(f"d:{self.member}|{self.device}", DEVICE_LIMIT)]
-        return [(f"mc:{self.member}|{self.client}", PAIR_LIMIT),
-                (f"c:{self.client}", CLIENT_LIMIT), (f"m:{self.member}", MEMBER_LIMIT)]
+            return [(f"d:{member}|{_part(self.device)}", DEVICE_LIMIT)]
+        return [(f"mc:{member}|{client}", PAIR_LIMIT),
+                (f"c:{client}", CLIENT_LIMIT), (f"m:{member}", MEMBER_LIMIT)]
 
 
 def throttled(store, clock: Clock, attempt: Attempt) -> bool:

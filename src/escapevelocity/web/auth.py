@@ -133,7 +133,8 @@ async def login(request: Request, member: str = Form(..., max_length=64),
         ok = False
         error = "Too many failed attempts. Wait a few minutes and try again."
     else:
-        ok = await run_in_threadpool(workspace.authenticate, name, password)
+        ok = signin.plausible_member(name) and await run_in_threadpool(
+            workspace.authenticate, name, password)
         error = "" if ok else "That name and password do not match a member of this workspace."
         if not ok:
             await run_in_threadpool(signin.failed, store, clock, attempt)
