@@ -173,13 +173,13 @@ def create_app(workspace: Workspace, settings: Settings, *,
     stopping = threading.Event()  # not asyncio's: test clients run the app on several loops
     intake = intake or Intake.open(workspace)
 
-    def ticker() -> None:
-        while not stopping.is_set():
+    def ticker(stop: threading.Event) -> None:
+        while not stop.is_set():
             try:
-                tick_all(workspace, intake.crisis, stop=stopping)
+                tick_all(workspace, intake.crisis, stop=stop)
             except Exception:  # tick_all keeps jobs apart; this keeps the thread alive
                 log.exception("worker pass failed")
-            stopping.wait(tick_seconds)
+            stop.wait(tick_seconds)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -187,11 +187,13 @@ def create_app(workspace: Workspace, settings: Settings, *,
         # A daemon thread, not the threadpool: on SIGTERM the server waits at most
         # STOP_GRACE for the job in hand (each job commits its own transactions; one cut off
         # at exit is rolled back), instead of the rest of a pass that can take half a minute.
-        thread = None
+        thread, stop = None, threading.Event()  # this run's: an old pass never restarts
         if tick_seconds:
-            thread = threading.Thread(target=ticker, name="ev-ticker", daemon=True)
+            thread = threading.Thread(target=ticker, args=(stop,), name="ev-ticker",
+                                      daemon=True)
             thread.start()
         yield
+        stop.set()
         stopping.set()  # end live streams and the ticker so the server can stop promptly
         waited = 0.0
         while thread is not None and thread.is_alive() and waited < STOP_GRACE:
