@@ -8,6 +8,7 @@ the event log; every action goes through the same services the CLI uses.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import threading
 import time
@@ -187,6 +188,10 @@ def create_app(workspace: Workspace, settings: Settings, *,
         # A daemon thread, not the threadpool: on SIGTERM the server waits at most
         # STOP_GRACE for the job in hand (each job commits its own transactions; one cut off
         # at exit is rolled back), instead of the rest of a pass that can take half a minute.
+        # What start-up built (modules, lexicons, automata, the workspace) lives as long as the
+        # process: out of the collector's sight, a full collection during a big request scans
+        # only that request's objects (a 1,000-rule check paused every thread ~0.5 s, 0.18 s).
+        gc.freeze()
         thread, stop = None, threading.Event()  # this run's: an old pass never restarts
         if tick_seconds:
             thread = threading.Thread(target=ticker, args=(stop,), name="ev-ticker",
