@@ -66,3 +66,14 @@ def test_the_playbook_compiler_refuses_bombs_and_too_many_rules_with_a_reason():
             + "default: {track: t}\n")
     with pytest.raises(PlaybookError, match="1,001 rules"):
         compile_playbook(many)
+
+
+def test_every_reader_of_member_yaml_refuses_a_bomb():
+    from escapevelocity.domain.brand import BrandError, parse_yaml
+    from escapevelocity.domain.drill.scenario import DrillError
+    from escapevelocity.domain.drill.scenario import load as load_scenario
+
+    with pytest.raises(BrandError, match="refused"):
+        parse_yaml(alias_bomb())
+    with pytest.raises(DrillError, match="refused"):
+        load_scenario(alias_bomb())
