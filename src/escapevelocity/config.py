@@ -4,12 +4,17 @@ EV_DATABASE_URL   sqlite:///var/ev.db (the embedded default) or postgresql://…
 EV_SECRET_KEY     signs session cookies; generated into var/secret.key when unset
 EV_BUS            inline (default) or nats://127.0.0.1:4222 (scale-out, later)
 EV_MAX_BODY_BYTES largest accepted HTTP body (default 5 MB)
+EV_TRUSTED_PROXIES  comma-separated addresses/networks of reverse proxies whose X-Forwarded-For
+                  is believed (default: none; the socket's peer is the client)
+EV_HSTS_SECONDS   send Strict-Transport-Security with this max-age (default 0: off; set it only
+                  when every visitor reaches the app over HTTPS)
 EV_AWAY_AFTER_MINUTES  auto-away: members idle this long are away for routing, six times as
                   long offline (default 10; 0 routes by declared presence only)
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from dataclasses import dataclass
@@ -25,6 +30,8 @@ class Settings:
     max_batch: int = 1_000
     secure_cookies: bool = False
     away_after_minutes: float = 10.0  # auto-away in the running app (services/live_routing)
+    trusted_proxies: tuple[str, ...] = ()
+    hsts_seconds: int = 0
 
     def masked(self) -> dict[str, str]:
         url = self.database_url
@@ -34,7 +41,9 @@ class Settings:
         return {"database_url": url, "secret_key": "***", "bus": self.bus,
                 "max_body_bytes": str(self.max_body_bytes), "max_batch": str(self.max_batch),
                 "away_after_minutes": f"{self.away_after_minutes:g}",
-                "secure_cookies": str(self.secure_cookies).lower()}
+                "secure_cookies": str(self.secure_cookies).lower(),
+                "trusted_proxies": ",".join(self.trusted_proxies) or "none",
+                "hsts_seconds": str(self.hsts_seconds)}
 
 
 def _secret(var_dir: Path) -> str:
@@ -65,6 +74,18 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         away = float(env.get("EV_AWAY_AFTER_MINUTES", "10"))
     except ValueError:
         raise ValueError("EV_AWAY_AFTER_MINUTES must be a number of minutes") from None
+    proxies = tuple(p.strip() for p in env.get("EV_TRUSTED_PROXIES", "").split(",") if p.strip())
+    for proxy in proxies:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            raise ValueError(f"EV_TRUSTED_PROXIES: {proxy!r} is not an address or network "
+                             "(e.g. 10.0.0.5,10.1.0.0/16)") from None
+    try:
+        hsts = int(env.get("EV_HSTS_SECONDS", "0"))
+    except ValueError:
+        raise ValueError("EV_HSTS_SECONDS must be a whole number of seconds") from None
     return Settings(database_url=url, secret_key=key, bus=env.get("EV_BUS", "inline"),
                     max_body_bytes=max_body, away_after_minutes=max(away, 0.0),
-                    secure_cookies=env.get("EV_SECURE_COOKIES", "") == "1")
+                    secure_cookies=env.get("EV_SECURE_COOKIES", "") == "1",
+                    trusted_proxies=proxies, hsts_seconds=max(hsts, 0))

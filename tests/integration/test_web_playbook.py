@@ -50,9 +50,10 @@ def test_edit_save_request_and_approve(app, workspace):
     r = sam.post("/playbook/save", data={"csrf": csrf, "source": source, "activate": "1",
                                          "note": "<script>alert(1)</script> tone"},
                  follow_redirects=False)
-    assert r.status_code == 303 and "awaits+approval+by+legal" in r.headers["location"]
+    assert r.status_code == 303 and "awaits" not in r.headers["location"]  # not in the URL
     page = sam.get(r.headers["location"]).text
     assert "version 2 awaits approval by legal (omar)" in page
+    assert "awaits approval" not in sam.get("/playbook").text  # shown once
     v2 = row(page, 2)
     assert "pending" in v2 and "awaits <strong>legal</strong>" in v2
     assert "&lt;script&gt;alert(1)&lt;/script&gt; tone" in v2 and "<script>alert" not in v2
@@ -109,3 +110,10 @@ def test_refusals_keep_the_text_and_say_why(app, workspace):
     assert ana.get("/playbook?version=9").status_code == 404
     shown = ana.get("/playbook?version=2").text
     assert "not active; the active version is 1" in shown
+
+
+def test_a_crafted_link_cannot_put_a_success_banner_on_the_playbook_page(app):
+    sam, _ = session(app, "sam")
+    page = sam.get("/playbook", params={"msg": "Playbook approved. Call 0800 123 to confirm"})
+    assert page.status_code == 200 and "0800" not in page.text
+    assert 'class="flash ok"' not in page.text

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from escapevelocity.cli.common import existing_file, fail, open_workspace
+from escapevelocity.domain import yamlsafe
 from escapevelocity.domain.access import visible_teams
 from escapevelocity.domain.org import Organisation, load_org
 
@@ -20,7 +21,7 @@ sla_cli = typer.Typer(help="SLA clocks, escalation and attainment.", no_args_is_
 
 def _load(path: Path) -> Organisation:
     try:
-        return load_org(yaml.safe_load(existing_file(path).read_text()) or {})
+        return load_org(yamlsafe.load(existing_file(path).read_text()) or {})
     except (ValueError, yaml.YAMLError) as exc:
         raise fail(f"{path}: {exc}") from None
 

@@ -16,11 +16,11 @@ from typing import Any
 
 import msgspec
 import typer
-import yaml
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from escapevelocity.domain import yamlsafe
 from escapevelocity.domain.playbook import (
     Context,
     Playbook,
@@ -69,7 +69,7 @@ def _enricher(vocabulary: Path | None) -> Any | None:
     except ImportError:
         return None
     path = vocabulary or package_file("demo", "vocabulary.yaml")
-    data = yaml.safe_load(path.read_text()) if path.exists() else {}
+    data = yamlsafe.load(path.read_text()) if path.exists() else {}
     return Enricher(Vocabulary.from_dict(data or {}))
 
 
@@ -104,7 +104,7 @@ def check_command(
 
     teams = None
     if org is not None:
-        data = yaml.safe_load(existing_file(org).read_text()) or {}
+        data = yamlsafe.load(existing_file(org).read_text()) or {}
         teams = {t["id"] for t in data.get("teams", []) if isinstance(t, dict) and "id" in t}
     if file is None:
         ws = _store(database)
@@ -154,7 +154,7 @@ def check_command(
 def _digest(text: str) -> str:
     from escapevelocity.domain.playbook import version_of
 
-    return version_of(yaml.safe_load(text))
+    return version_of(yamlsafe.load(text))
 
 
 # --- explain ----------------------------------------------------------------------------------

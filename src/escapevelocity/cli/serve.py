@@ -33,8 +33,8 @@ def serve_command(
     if channels:
         _start_channels(intake, settings, stop)
     try:
-        uvicorn.run(create_app(workspace, settings, intake=intake), host=host, port=port,
-                    log_level="warning", timeout_graceful_shutdown=3)
+        uvicorn.Server(server_config(create_app(workspace, settings, intake=intake),
+                                     host, port)).run()
     finally:
         stop.set()
 
@@ -57,6 +57,16 @@ def _start_channels(intake, settings, stop: threading.Event) -> None:
         return
     threading.Thread(target=run_in_background, args=(runner, stop), name="ev-channels",
                      daemon=True).start()
+
+
+def server_config(app, host: str, port: int):
+    """uvicorn's own X-Forwarded-For handling is off: it trusts 127.0.0.1 by default, so any
+    local process (or a proxy passing the header through) could choose its client address.
+    The app trusts EV_TRUSTED_PROXIES only (web/app.py)."""
+    import uvicorn
+
+    return uvicorn.Config(app, host=host, port=port, log_level="warning", proxy_headers=False,
+                          timeout_graceful_shutdown=3)
 
 
 def register(app: typer.Typer) -> None:

@@ -7,11 +7,11 @@ from datetime import datetime
 from pathlib import Path
 
 import typer
-import yaml
 from rich.console import Console
 from rich.table import Table
 
 from escapevelocity.cli.common import err, existing_file, fail, package_file
+from escapevelocity.domain import yamlsafe
 from escapevelocity.domain.org import STRATEGIES, load_org
 
 
@@ -47,7 +47,7 @@ def simulate_command(
         raise fail(f"unknown strategy {bad[0]!r}; strategies: {', '.join(STRATEGIES)}")
     org_path = existing_file(org) if org else package_file("demo", "org.yaml")
     try:
-        organisation = load_org(yaml.safe_load(org_path.read_text()))
+        organisation = load_org(yamlsafe.load(org_path.read_text()))
     except ValueError as exc:
         raise fail(f"{org_path}: {exc}") from None
     triager = build_triager(playbook, org_path, None)

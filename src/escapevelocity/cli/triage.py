@@ -10,11 +10,11 @@ from typing import BinaryIO
 
 import msgspec
 import typer
-import yaml
 from rich.console import Console
 from rich.table import Table
 
 from escapevelocity.cli.common import err, existing_file, fail, package_file
+from escapevelocity.domain import yamlsafe
 from escapevelocity.domain.enrich import Enricher
 from escapevelocity.domain.org import load_org
 from escapevelocity.domain.playbook import PlaybookError, load_playbook
@@ -31,9 +31,9 @@ def build_triager(playbook: Path | None, org: Path | None, vocabulary: Path | No
         pb = load_playbook(str(playbook or package_file("playbooks", "default.yaml")))
     except PlaybookError as exc:
         raise fail(str(exc)) from None
-    org_data = yaml.safe_load((org or package_file("demo", "org.yaml")).read_text())
+    org_data = yamlsafe.load((org or package_file("demo", "org.yaml")).read_text())
     vocab_path = vocabulary or package_file("demo", "vocabulary.yaml")
-    vocab = Vocabulary.from_dict(yaml.safe_load(vocab_path.read_text()) if vocab_path.exists()
+    vocab = Vocabulary.from_dict(yamlsafe.load(vocab_path.read_text()) if vocab_path.exists()
                                  else {})
     from escapevelocity.domain.brand import BrandError, BrandProfile, parse_yaml
 

@@ -91,10 +91,46 @@ def password(member: str, new_password: str = typer.Option(..., prompt=True, hid
     typer.echo(f"password set for {member}")
 
 
-@cli.command("token")
-def token(name: str = typer.Argument("api"), database: str = typer.Option(None)) -> None:
-    """Create an API token for POST /api/mentions (shown once)."""
-    typer.echo(open_workspace(database).new_api_token(name))
+tokens = typer.Typer(help="API tokens: create, list, revoke (stored hashed).",
+                     no_args_is_help=True)
+cli.add_typer(tokens, name="token")
+
+
+@tokens.command("new")
+def token_new(name: str = typer.Argument("api"), database: str = typer.Option(None)) -> None:
+    """Create an API token for POST /api/mentions (shown once, stored only hashed)."""
+    if not name.strip() or len(name) > 200:
+        raise fail("name the token (1-200 characters): what uses it, e.g. 'crm-sync'")
+    typer.echo(open_workspace(database).new_api_token(name.strip()))
+
+
+@tokens.command("list")
+def token_list(database: str = typer.Option(None)) -> None:
+    """Every token: id, name, created, last used, and whether it is revoked."""
+    from rich.table import Table
+
+    rows = open_workspace(database).api_tokens()
+    table = Table("id", "name", "created", "last used", "state")
+
+    def when(value) -> str:
+        return value.strftime("%Y-%m-%d %H:%M") if value else "never"
+
+    for t in rows:
+        state = (f"revoked {when(t.revoked_at)}" if t.revoked_at else
+                 f"expires {when(t.expires_at)}" if t.expires_at else "live")
+        table.add_row(t.id, t.name, when(t.created_at), when(t.last_used_at), state)
+    Console(width=120).print(table if rows else "no API tokens (create one: ev workspace "
+                                                "token new NAME)")
+
+
+@tokens.command("revoke")
+def token_revoke(name_or_id: str, database: str = typer.Option(None)) -> None:
+    """Revoke the token(s) of this name, or the one of this id (see `token list`)."""
+    n = open_workspace(database).revoke_api_token(name_or_id)
+    if n == 0:
+        raise fail(f"no live token is named {name_or_id!r} or has that id "
+                   "(see `ev workspace token list`)")
+    typer.echo(f"revoked {n} token{'s' if n != 1 else ''}")
 
 
 @cli.command("config")

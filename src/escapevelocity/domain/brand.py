@@ -16,6 +16,7 @@ from typing import Any
 import msgspec
 import yaml
 
+from escapevelocity.domain import yamlsafe
 from escapevelocity.domain.records import CHANNELS
 
 MAX_ITEMS = 500  # per list: a profile is typed by people, not a dump
@@ -138,7 +139,7 @@ def parse(data: Mapping[str, Any] | None) -> BrandProfile:
 
 def parse_yaml(text: str) -> BrandProfile:
     try:
-        data = yaml.safe_load(text or "")
+        data = yamlsafe.load(text or "")
     except yaml.YAMLError as exc:
         raise BrandError(f"not valid YAML: {exc}") from None
     return parse(data or {})

@@ -14,9 +14,8 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 import msgspec
-import yaml
 
-from escapevelocity.domain import permissions
+from escapevelocity.domain import permissions, yamlsafe
 from escapevelocity.domain.org import Member, Organisation
 
 POLICY_DOCUMENT = "engagement_policy"
@@ -56,7 +55,7 @@ class Policy(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 def load_policy(text: str | None) -> Policy:
     """The policy from its YAML document; an empty or missing document is the default."""
-    data = yaml.safe_load(text) if text else None
+    data = yamlsafe.load(text) if text else None
     try:
         policy = msgspec.convert(data or {}, Policy)
     except msgspec.ValidationError as exc:

@@ -174,10 +174,11 @@ def pb_line(pb: Playbook, path: str) -> int | None:
         with open(pb.source, encoding="utf-8") as fh:
             import yaml
 
+            from escapevelocity.domain import yamlsafe
             from escapevelocity.domain.playbook import _Lines
 
-            return _Lines(yaml.compose(fh.read(), Loader=yaml.SafeLoader)).at(path)
-    except (OSError, ValueError):
+            return _Lines(yamlsafe.compose(fh.read())[1]).at(path)
+    except (OSError, ValueError, yaml.YAMLError):
         return None
 
 

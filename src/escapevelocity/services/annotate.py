@@ -13,10 +13,9 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
-import yaml
 
 from escapevelocity.adapters.store.sql import SqlStore
-from escapevelocity.domain import engagement
+from escapevelocity.domain import engagement, yamlsafe
 from escapevelocity.domain import events as ev
 from escapevelocity.domain import permissions as perm
 from escapevelocity.domain.clock import Clock
@@ -103,7 +102,7 @@ class Customer(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 
 def load_customers(text: str | None) -> list[Customer]:
-    data = yaml.safe_load(text) if text else None
+    data = yamlsafe.load(text) if text else None
     try:
         return msgspec.convert(data or [], list[Customer])
     except msgspec.ValidationError as exc:

@@ -10,6 +10,7 @@ after moving the clock.
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -59,7 +60,9 @@ def retrain_when_due(workspace: Workspace, now: datetime) -> int:
 
 
 def tick_all(workspace: Workspace, crisis: CrisisMode | None = None,
-             now: datetime | None = None) -> TickAll:
+             now: datetime | None = None, stop: threading.Event | None = None) -> TickAll:
+    """One pass of every clock-driven job. `stop`: checked between jobs, so a server asked to
+    stop does not first sit through the rest of a pass (each job commits its own work)."""
     now = now or workspace.clock.now()
     out = TickAll()
     jobs: list[tuple[str, Any]] = [
@@ -72,6 +75,9 @@ def tick_all(workspace: Workspace, crisis: CrisisMode | None = None,
     jobs.append(("learning", lambda: retrain_when_due(workspace, now)))
     jobs.append(("refine", lambda: refine.tick(workspace, now)))
     for name, job in jobs:
+        if stop is not None and stop.is_set():
+            out.failed[name] = "skipped: stopping"
+            continue
         try:  # one job failing must not stop the others (nor the web app)
             out.done[name] = job()
         except Exception as exc:

@@ -14,11 +14,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-import yaml
 
-from escapevelocity.adapters.store import brand_versions
+from escapevelocity.adapters.store import brand_versions, signin
 from escapevelocity.adapters.store.schema import documents
 from escapevelocity.adapters.store.sql import SqlStore
+from escapevelocity.domain import yamlsafe
 from escapevelocity.domain.brand import BrandProfile
 from escapevelocity.domain.brand import parse_yaml as parse_brand
 from escapevelocity.domain.clock import Clock
@@ -67,15 +67,22 @@ class Workspace:
     # --- setup ---------------------------------------------------------------------------------
 
     def apply_org(self, org_yaml: str) -> Organisation:
-        org = load_org(yaml.safe_load(org_yaml))
+        """Replace the organisation; members removed or given another role are signed out."""
+        org = load_org(yamlsafe.load(org_yaml))
         with self.store.begin() as conn:
+            before = {m.id: m.role for m in self.store.load_org(conn).members}
+            now = self.clock.now()
+            for member, role in before.items():
+                changed = org.member(member)
+                if changed is None or changed.role != role:
+                    signin.revoke_member_sessions(conn, member, now)
             self.store.save_org(conn, org)
             self.store.put_document(conn, "org", org_yaml, self.clock.now())
         self._triager = None
         return org
 
     def set_vocabulary(self, vocabulary_yaml: str) -> None:
-        Vocabulary.from_dict(yaml.safe_load(vocabulary_yaml) or {})  # validate before saving
+        Vocabulary.from_dict(yamlsafe.load(vocabulary_yaml) or {})  # validate before saving
         with self.store.begin() as conn:
             self.store.put_document(conn, "vocabulary", vocabulary_yaml, self.clock.now())
         self._triager = None
@@ -93,8 +100,10 @@ class Workspace:
         return version
 
     def set_password(self, member: str, password: str) -> None:
+        """Set it and sign the member out everywhere (a copied cookie dies with the old one)."""
         with self.store.begin() as conn:
             self.store.set_password(conn, member, hash_password(password))
+            signin.revoke_member_sessions(conn, member, self.clock.now())
 
     def authenticate(self, member: str, password: str) -> bool:
         with self.store.begin() as conn:
@@ -103,12 +112,21 @@ class Workspace:
     def new_api_token(self, name: str) -> str:
         token = "ev_" + secrets.token_urlsafe(24)
         with self.store.begin() as conn:
-            self.store.add_api_token(conn, token_hash(token), name, self.clock.now())
+            signin.add_token(conn, token_hash(token), name, self.clock.now())
         return token
 
     def api_token_name(self, token: str) -> str | None:
+        """The name of a live (not revoked, not expired) token; its last use is noted."""
         with self.store.begin() as conn:
-            return self.store.api_token_name(conn, token_hash(token))
+            return signin.use_token(conn, token_hash(token), self.clock.now())
+
+    def api_tokens(self) -> list[signin.TokenInfo]:
+        with self.store.begin() as conn:
+            return signin.list_tokens(conn)
+
+    def revoke_api_token(self, name_or_id: str) -> int:
+        with self.store.begin() as conn:
+            return signin.revoke_tokens(conn, name_or_id, self.clock.now())
 
     def set_presence(self, member: str, presence: str, at: datetime | None = None) -> None:
         with self.store.begin() as conn:
@@ -125,7 +143,7 @@ class Workspace:
             stamp = (active[0], self._models_stamp(conn), brand_versions.stamp(conn))
             if self._triager is None or self._playbook_version != stamp:
                 vocab_yaml = self.store.document(conn, "vocabulary") or ""
-                vocabulary = Vocabulary.from_dict(yaml.safe_load(vocab_yaml) or {})
+                vocabulary = Vocabulary.from_dict(yamlsafe.load(vocab_yaml) or {})
                 playbook: Playbook = compile_playbook(active[1], version=f"v{active[0]}")
                 org = self.store.load_org(conn)
                 found = brand_versions.latest(conn)

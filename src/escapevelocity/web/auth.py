@@ -1,31 +1,39 @@
 """Who is asking the web app: member sessions with CSRF tokens, and API bearer tokens.
 
-Sessions are signed cookies (Starlette's SessionMiddleware, itsdangerous): they hold the member
-id and a per-session CSRF token. Every state-changing form or HTMX request must echo that token
-(form field `csrf` or header `X-CSRF-Token`); the API takes bearer tokens instead and never reads
-cookies, so a page on another site can neither post as a member nor as an integration.
+The session cookie (Starlette's SessionMiddleware, signed with itsdangerous) holds a random
+session id and a per-session CSRF token; the session itself lives in the database
+(services/signin.py), so logout, a password or role change, or removal ends it on every
+replica, and it slides forward while in use. Every state-changing form or HTMX request must echo
+the CSRF token (form field `csrf` or header `X-CSRF-Token`); the API takes bearer tokens instead
+and never reads cookies, so a page on another site can neither post as a member nor as an
+integration.
+
+Sign-in is throttled by services/signin.py. The client address is the socket's peer unless the
+peer is one of EV_TRUSTED_PROXIES (uvicorn's ProxyHeadersMiddleware, added in web/app.py). A
+browser that signed in as a member before carries a signed device cookie, so strangers failing
+as that member elsewhere cannot lock them out of it.
 """
 
 from __future__ import annotations
 
 import hmac
 import secrets
-import time
-from collections import defaultdict, deque
 from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from itsdangerous import BadSignature, URLSafeSerializer
 from starlette.concurrency import run_in_threadpool
 
 from escapevelocity.domain.org import Member, Organisation
+from escapevelocity.services import signin
 
 router = APIRouter(tags=["auth"])
 
-MAX_FAILURES = 8  # per member name and per client address, in FAILURE_WINDOW seconds
-FAILURE_WINDOW = 300.0
-_failures: dict[str, deque[float]] = defaultdict(deque)
+DEVICE_COOKIE = "ev_device"
+DEVICE_DAYS = 180
+DEVICE_MEMBERS = 8  # members remembered per browser (a shared desk)
 
 
 class LoginRequired(Exception):
@@ -41,7 +49,10 @@ def org_of(request: Request) -> Organisation:
 
 def member_of(request: Request) -> Member:
     """The logged-in member, or a redirect to the login page (HTML) / 401 (HTMX, API)."""
-    member_id = request.session.get("member")
+    sid = request.session.get("sid")
+    workspace = request.app.state.workspace
+    member_id = (signin.session_member(workspace.store, workspace.clock, sid)
+                 if isinstance(sid, str) else None)
     member = org_of(request).member(member_id) if member_id else None
     if member is None:
         request.session.clear()
@@ -71,24 +82,26 @@ async def check_csrf(request: Request) -> None:
                                  "the page and try again")
 
 
-def _throttled(*keys: str) -> bool:
-    now = time.monotonic()
-    for key in keys:
-        q = _failures.get(key)  # never create an entry here: names tried are unbounded
-        if q is None:
-            continue
-        while q and now - q[0] > FAILURE_WINDOW:
-            q.popleft()
-        if not q:
-            del _failures[key]
-        elif len(q) >= MAX_FAILURES:
-            return True
-    return False
+def _devices(request: Request) -> URLSafeSerializer:
+    return URLSafeSerializer(request.app.state.settings.secret_key, salt="ev-device")
 
 
-def _failed(*keys: str) -> None:
-    for key in keys:
-        _failures[key].append(time.monotonic())
+def _device(request: Request) -> tuple[str, list[str]]:
+    """This browser's device id and the members who signed in on it (new id if none)."""
+    raw = request.cookies.get(DEVICE_COOKIE)
+    if raw:
+        try:
+            data = _devices(request).loads(raw)
+            if (isinstance(data, dict) and isinstance(data.get("d"), str)
+                    and isinstance(data.get("m"), list)):
+                return data["d"], [m for m in data["m"] if isinstance(m, str)]
+        except BadSignature:
+            pass
+    return secrets.token_urlsafe(12), []
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "?"
 
 
 def _safe_next(next_url: str) -> str:
@@ -110,35 +123,54 @@ async def login(request: Request, member: str = Form(..., max_length=64),
                 password: str = Form(..., max_length=256), next: str = Form("/inbox"),
                 csrf: str = Form("")) -> Response:
     await check_csrf(request)
-    client = request.client.host if request.client else "?"
-    keys = (f"m:{member.lower()}", f"ip:{client}")
     workspace = request.app.state.workspace
-    if _throttled(*keys):
+    store, clock = workspace.store, workspace.clock
+    name = signin.normal_member(member)
+    device, known = _device(request)
+    attempt = signin.Attempt(name, client_address(request),
+                             device if name in known else None)
+    if await run_in_threadpool(signin.throttled, store, clock, attempt):
         ok = False
         error = "Too many failed attempts. Wait a few minutes and try again."
     else:
-        ok = await run_in_threadpool(workspace.authenticate, member.strip().lower(), password)
+        ok = signin.plausible_member(name) and await run_in_threadpool(
+            workspace.authenticate, name, password)
         error = "" if ok else "That name and password do not match a member of this workspace."
+        if not ok:
+            await run_in_threadpool(signin.failed, store, clock, attempt)
     if not ok:
-        if not error.startswith("Too many"):
-            _failed(*keys)
         return request.app.state.render(request, "login.html",
                                         {"next": _safe_next(next), "error": error,
                                          "member": member}, status=401)
+    await run_in_threadpool(signin.succeeded, store, attempt)
+    old = request.session.get("sid")
+    if isinstance(old, str):
+        await run_in_threadpool(signin.end_session, store, clock, old)
     request.session.clear()
-    request.session["member"] = member.strip().lower()
+    request.session["sid"] = await run_in_threadpool(signin.start_session, store, clock, name)
     request.session["csrf"] = secrets.token_urlsafe(24)  # a new token per session
-    await run_in_threadpool(workspace.set_presence, member.strip().lower(), "online")
-    return RedirectResponse(_safe_next(next), status_code=303)
+    await run_in_threadpool(workspace.set_presence, name, "online")
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    remembered = [name, *[m for m in known if m != name]][:DEVICE_MEMBERS]
+    response.set_cookie(DEVICE_COOKIE, _devices(request).dumps({"d": device, "m": remembered}),
+                        max_age=DEVICE_DAYS * 86400, httponly=True, samesite="lax",
+                        secure=request.app.state.settings.secure_cookies)
+    return response
 
 
 @router.post("/logout")
 async def logout(request: Request) -> Response:
     await check_csrf(request)
-    member_id = request.session.get("member")
+    workspace = request.app.state.workspace
+    sid = request.session.get("sid")
+    member_id = (await run_in_threadpool(signin.session_member, workspace.store,
+                                         workspace.clock, sid)
+                 if isinstance(sid, str) else None)
     request.session.clear()
+    if isinstance(sid, str):
+        await run_in_threadpool(signin.end_session, workspace.store, workspace.clock, sid)
     if member_id:
-        await run_in_threadpool(request.app.state.workspace.set_presence, member_id, "offline")
+        await run_in_threadpool(workspace.set_presence, member_id, "offline")
     return RedirectResponse("/login", status_code=303)
 
 
@@ -152,7 +184,7 @@ def bearer_name(request: Request) -> str:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise HTTPException(401, "send an API token: 'Authorization: Bearer ev_…' (create one "
-                                 "with `ev workspace token NAME`)",
+                                 "with `ev workspace token new NAME`)",
                             headers={"WWW-Authenticate": "Bearer"})
     name = request.app.state.workspace.api_token_name(token.strip())
     if name is None:

@@ -17,9 +17,11 @@ from collections import Counter
 from typing import Any
 from urllib.parse import urlencode
 
+import anyio
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from escapevelocity.domain import permissions as perm
 from escapevelocity.domain import rollups
@@ -30,9 +32,26 @@ from escapevelocity.domain.playbook_diagram import mermaid, svg
 from escapevelocity.services import playbooks
 from escapevelocity.services.playbooks import MAX_SOURCE_BYTES, PlaybookWorkflowError
 from escapevelocity.web.auth import check_csrf, member_of
+from escapevelocity.web.views import flash, pop_flash
 
 router = APIRouter(tags=["playbook"])
 MAX_NOTE = playbooks.MAX_NOTE
+# A check is CPU work: it runs on worker threads, at most CHECKS_AT_ONCE at a time (so members
+# checking drafts cannot take every thread), and a caller waits at most CHECK_SECONDS for it.
+# What one check can cost is bounded by the document limits in domain/playbook/load.py.
+CHECKS_AT_ONCE = 2
+CHECK_SECONDS = 10.0
+_check_slots = anyio.CapacityLimiter(CHECKS_AT_ONCE)
+
+
+async def bounded_check(text: str) -> Any:
+    """`check_source` off the event loop, with a time limit (503 past it)."""
+    with anyio.move_on_after(CHECK_SECONDS):
+        return await anyio.to_thread.run_sync(functools.partial(check_source, text,
+                                                                source="draft"),
+                                              limiter=_check_slots, abandon_on_cancel=True)
+    raise HTTPException(503, f"the check took longer than {CHECK_SECONDS:g} s; make the "
+                             "playbook smaller")
 
 
 def rule_hits(store: Any, conn: sa.Connection, version: str | None = None) -> Counter[str]:
@@ -113,9 +132,13 @@ def _render(request: Request, context: dict[str, Any], status: int = 200) -> HTM
     return request.app.state.render(request, "playbook.html", context, status)
 
 
-def _back(message: str, version: int | None = None) -> RedirectResponse:
-    query = {"msg": message, **({"version": version} if version is not None else {})}
-    return RedirectResponse(f"/playbook?{urlencode(query)}#versions", status_code=303)
+def _back(request: Request, message: str, version: int | None = None) -> RedirectResponse:
+    """Back to the page; the message rides in the signed session (views.flash), never in the
+    URL, so a crafted link cannot show a success banner of its author's choosing."""
+    flash(request, message)
+    query = {"version": version} if version is not None else {}
+    return RedirectResponse(f"/playbook?{urlencode(query)}#versions".replace("?#", "#"),
+                            status_code=303)
 
 
 def _limit(source: str) -> None:
@@ -125,9 +148,10 @@ def _limit(source: str) -> None:
 
 @router.get("/playbook", response_class=HTMLResponse)
 def playbook_page(request: Request, member: Member = Depends(member_of),
-                  version: int | None = Query(None, ge=1),
-                  msg: str = Query("", max_length=300)) -> HTMLResponse:
-    return _render(request, _page(request, member, shown=version, message=msg))
+                  version: int | None = Query(None, ge=1)) -> HTMLResponse:
+    message, error = pop_flash(request)
+    return _render(request, _page(request, member, shown=version, message=message,
+                                  error=error))
 
 
 @router.get("/playbook.svg")
@@ -144,14 +168,15 @@ def playbook_mermaid(request: Request) -> str:
 
 @router.post("/playbook/check", response_class=HTMLResponse,
              dependencies=[Depends(check_csrf)])
-def playbook_check(request: Request, member: Member = Depends(member_of),
-                   source: str = Form(...),
-                   note: str = Form("", max_length=MAX_NOTE)) -> HTMLResponse:
+async def playbook_check(request: Request, member: Member = Depends(member_of),
+                         source: str = Form(...),
+                         note: str = Form("", max_length=MAX_NOTE)) -> HTMLResponse:
     """Validate a draft exactly as `ev playbook check` does; nothing is saved."""
     _limit(source)
-    report = check_source(source, source="draft")
-    return _render(request, _page(request, member, draft=source, report=report, note=note),
-                   status=200 if report.ok else 422)
+    report = await bounded_check(source)
+    context = await run_in_threadpool(_page, request, member, draft=source, report=report,
+                                      note=note)
+    return _render(request, context, status=200 if report.ok else 422)
 
 
 @router.post("/playbook/save", response_class=HTMLResponse,
@@ -175,7 +200,7 @@ def playbook_save(request: Request, member: Member = Depends(member_of),
     except PlaybookWorkflowError as exc:
         return _render(request, _page(request, member, draft=source, note=note,
                                       error=f"not saved: {exc}"), status=409)
-    return _back(outcome.message)
+    return _back(request, outcome.message)
 
 
 def _step(request: Request, member: Member, number: int, run: Any) -> Response:
@@ -186,7 +211,7 @@ def _step(request: Request, member: Member, number: int, run: Any) -> Response:
         return _render(request, _page(request, member, error=str(exc)), status=403)
     except (PlaybookWorkflowError, PlaybookError) as exc:
         return _render(request, _page(request, member, error=str(exc)), status=409)
-    return _back(outcome.message)
+    return _back(request, outcome.message)
 
 
 @router.post("/playbook/versions/{number}/activate", dependencies=[Depends(check_csrf)])
@@ -223,7 +248,7 @@ async def playbook_check_api(request: Request) -> Response:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise HTTPException(400, "the playbook must be UTF-8") from None
-    report = check_source(text, source="draft")
+    report = await bounded_check(text)
     return Response(json.dumps(as_dict(report), default=str), media_type="application/json",
                     status_code=200 if report.ok else 422)
 

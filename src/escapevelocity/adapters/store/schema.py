@@ -199,3 +199,39 @@ webhook_deliveries = sa.Table(
     sa.Column("received_at", When, nullable=False),
     sa.Index("ix_webhook_deliveries_received", "received_at"),
 )
+
+# --- sign-in (issue 15.2, 15.7, 15.8; migration 0010_sessions) --------------------------------
+# Server-side sessions: the cookie carries a random id, the table its hash, so any web replica
+# can check it and logout, a password or role change, or removal revokes it everywhere.
+sessions = sa.Table(
+    "sessions", metadata,
+    sa.Column("id_hash", sa.String(64), primary_key=True),
+    sa.Column("member", sa.String(64), nullable=False),
+    sa.Column("created_at", When, nullable=False),
+    sa.Column("last_seen", When, nullable=False),
+    sa.Column("expires_at", When, nullable=False),  # slides forward while in use
+    sa.Column("revoked_at", When),
+    sa.Index("ix_sessions_member", "member"),
+)
+
+# One row per failed sign-in, by throttle key (member+client, client, member, device); rows
+# older than the window are deleted as new ones come. Shared by every process.
+login_failures = sa.Table(
+    "login_failures", metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("key", sa.String(300), nullable=False),
+    sa.Column("at", When, nullable=False),
+    sa.Index("ix_login_failures_key", "key", "at"),
+    sa.Index("ix_login_failures_at", "at"),
+)
+
+# API tokens gain a public id (a prefix of the hash), last use and revocation; scopes, member
+# and expiry are here for the scoped tokens of issue 21 ("" scopes: the mentions API only).
+for _column in (
+    sa.Column("last_used_at", When),
+    sa.Column("revoked_at", When),
+    sa.Column("expires_at", When),
+    sa.Column("member", sa.String(64)),
+    sa.Column("scopes", sa.Text, nullable=False, server_default=""),
+):
+    api_tokens.append_column(_column)

@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection
 
 from escapevelocity.adapters.store import rollups as rollup_store
 from escapevelocity.adapters.store import schema as t
-from escapevelocity.domain import authors, rollups
+from escapevelocity.domain import authors, rollups, yamlsafe
 from escapevelocity.domain import cases as projection
 from escapevelocity.domain.authors import AuthorHistory
 from escapevelocity.domain.events import Event
@@ -212,13 +212,6 @@ class SqlStore:
     def document(self, conn: Connection, name: str) -> str | None:
         return conn.execute(sa.select(t.documents.c.body)
                             .where(t.documents.c.name == name)).scalar()
-
-    def add_api_token(self, conn: Connection, token_hash: str, name: str, at: datetime) -> None:
-        conn.execute(t.api_tokens.insert().values(token_hash=token_hash, name=name, created_at=at))
-
-    def api_token_name(self, conn: Connection, token_hash: str) -> str | None:
-        return conn.execute(sa.select(t.api_tokens.c.name)
-                            .where(t.api_tokens.c.token_hash == token_hash)).scalar()
 
     # --- playbooks -----------------------------------------------------------------------------
 
@@ -634,10 +627,9 @@ def _dt_out(value: Any) -> datetime:
 @functools.lru_cache(maxsize=8)
 def _org_from_yaml(source: str) -> Organisation:
     """Parsed once per text: every command authorizes against the org, and YAML is slow."""
-    import yaml
 
     from escapevelocity.domain.org import load_org
-    return load_org(yaml.safe_load(source))
+    return load_org(yamlsafe.load(source))
 
 
 def _event(r: sa.Row) -> Event:

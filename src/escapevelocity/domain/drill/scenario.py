@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import msgspec
 import yaml
 
+from escapevelocity.domain import yamlsafe
 from escapevelocity.domain.crisis import LEVELS
 
 KINDS = ("accurate", "misleading", "irrelevant")
@@ -233,7 +234,7 @@ def load(source: str | Path) -> Scenario:
     else:
         text = source
     try:
-        raw: Any = yaml.safe_load(text)
+        raw: Any = yamlsafe.load(text)
     except yaml.YAMLError as exc:
         raise DrillError(f"not YAML: {exc}") from None
     try:
@@ -281,7 +282,7 @@ def crisis_overlay(s: Scenario) -> dict[str, Any]:
 
 def with_overlay(playbook_yaml: str, s: Scenario) -> str:
     """The playbook with the scenario's crisis terms and, if it has none, the crisis overlay."""
-    spec = yaml.safe_load(playbook_yaml)
+    spec = yamlsafe.load(playbook_yaml)
     spec.setdefault("lists", {})["crisis_terms"] = list(s.keywords)
     overlays = spec.setdefault("overlays", {})
     if not overlays.get("crisis"):

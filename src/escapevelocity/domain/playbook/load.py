@@ -9,6 +9,7 @@ from typing import Any
 
 import msgspec
 
+from escapevelocity.domain import yamlsafe
 from escapevelocity.domain.playbook.compiler import _Compiler
 from escapevelocity.domain.playbook.decide import Playbook
 from escapevelocity.domain.playbook.errors import PlaybookError, _Lines
@@ -42,17 +43,40 @@ def default_playbook_path() -> str:
     return str(files("escapevelocity") / "playbooks" / "default.yaml")
 
 
+# A playbook is a document people read: these bound what one request can make the checker do
+# (issue 15: a 6 KB alias bomb took 190 s, a 4,500-rule playbook 7 s, of a web worker).
+LIMITS = yamlsafe.Limits(max_bytes=512_000, max_aliases=500, max_depth=40, max_nodes=100_000)
+MAX_RULES = 1_000  # over every rule list: the base rules, the crisis overlay, the spokes'
+
+
 def _parse(text: str, source: str | None) -> tuple[Any, _Lines]:
     import yaml
 
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        data, node = yamlsafe.compose(text, LIMITS)
+    except yamlsafe.YamlLimitError as exc:
+        mark = exc.problem_mark
+        raise PlaybookError(str(exc.problem), line=mark.line + 1 if mark else None,
+                            source=source) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise PlaybookError(f"not valid YAML: {getattr(exc, 'problem', exc)}",
                             line=mark.line + 1 if mark else None, source=source) from None
     return data, _Lines(node)
+
+
+def _rule_count(data: Any) -> int:
+    if not isinstance(data, Mapping):
+        return 0
+    lists = [data.get("rules")]
+    overlays = data.get("overlays")
+    if isinstance(overlays, Mapping):
+        crisis = overlays.get("crisis")
+        lists.append(crisis.get("rules") if isinstance(crisis, Mapping) else None)
+        spokes = overlays.get("spokes")
+        if isinstance(spokes, list):
+            lists += [s.get("rules") for s in spokes if isinstance(s, Mapping)]
+    return sum(len(rules) for rules in lists if isinstance(rules, list))
 
 
 def _rule_at(data: Any, path: str) -> tuple[str | None, str]:
@@ -82,6 +106,10 @@ def _build(data: Mapping[str, Any] | str, *, version: str | None,
     if not isinstance(data, Mapping):
         return None, [PlaybookError("a playbook is a mapping with name, tracks, rules and "
                                     "default", line=1, source=source)]
+    rules = _rule_count(data)
+    if rules > MAX_RULES:
+        return None, [PlaybookError(f"refused: {rules:,} rules; a playbook holds at most "
+                                    f"{MAX_RULES:,}", source=source)]
     try:
         spec = msgspec.convert(data, PlaybookSpec)
     except msgspec.ValidationError as exc:

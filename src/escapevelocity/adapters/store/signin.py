@@ -1,0 +1,147 @@
+"""Sign-in records: server-side sessions, failed sign-ins for the throttle, and API tokens.
+
+Functions over a SQLAlchemy Connection (the caller owns the transaction), so every web replica
+and the CLI share them through the database: a session revoked by one process is refused by
+all, and failures counted by one process throttle sign-ins to every other. Only hashes of
+session ids and tokens are stored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy import Connection
+
+from escapevelocity.adapters.store.schema import api_tokens, login_failures, sessions
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; every stored instant is UTC."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
+# --- sessions ---------------------------------------------------------------------------------
+
+
+def create_session(conn: Connection, id_hash: str, member: str, now: datetime,
+                   expires: datetime) -> None:
+    conn.execute(sessions.insert().values(id_hash=id_hash, member=member, created_at=now,
+                                          last_seen=now, expires_at=expires))
+
+
+def live_session(conn: Connection, id_hash: str, now: datetime
+                 ) -> tuple[str, datetime, datetime] | None:
+    """(member, created, last seen) of a session neither revoked nor expired, else None."""
+    c = sessions.c
+    row = conn.execute(sa.select(c.member, c.created_at, c.last_seen).where(
+        c.id_hash == id_hash, c.revoked_at.is_(None), c.expires_at > now)).first()
+    return (row.member, _aware(row.created_at), _aware(row.last_seen)) if row else None
+
+
+def touch_session(conn: Connection, id_hash: str, now: datetime, expires: datetime) -> None:
+    conn.execute(sessions.update().where(sessions.c.id_hash == id_hash,
+                                         sessions.c.revoked_at.is_(None))
+                 .values(last_seen=now, expires_at=expires))
+
+
+def revoke_session(conn: Connection, id_hash: str, now: datetime) -> None:
+    conn.execute(sessions.update().where(sessions.c.id_hash == id_hash,
+                                         sessions.c.revoked_at.is_(None))
+                 .values(revoked_at=now))
+
+
+def revoke_member_sessions(conn: Connection, member: str, now: datetime) -> int:
+    """Every session of `member` not yet revoked (password or role changed, member removed).
+    Not filtered by expiry: the revoking process's clock may differ from the web's."""
+    res = conn.execute(sessions.update().where(sessions.c.member == member,
+                                               sessions.c.revoked_at.is_(None))
+                       .values(revoked_at=now))
+    return res.rowcount or 0
+
+
+def forget_old_sessions(conn: Connection, before: datetime) -> None:
+    conn.execute(sa.delete(sessions).where(sessions.c.expires_at < before))
+
+
+# --- failed sign-ins --------------------------------------------------------------------------
+
+
+def record_failure(conn: Connection, keys: list[str], now: datetime,
+                   window: timedelta) -> None:
+    conn.execute(sa.delete(login_failures).where(login_failures.c.at < now - window))
+    conn.execute(login_failures.insert(), [{"key": k[:300], "at": now} for k in keys])
+
+
+def failure_counts(conn: Connection, keys: list[str], now: datetime,
+                   window: timedelta) -> dict[str, int]:
+    c = login_failures.c
+    rows = conn.execute(sa.select(c.key, sa.func.count()).where(
+        c.key.in_([k[:300] for k in keys]), c.at >= now - window).group_by(c.key))
+    return {key: n for key, n in rows}
+
+
+def clear_failures(conn: Connection, keys: list[str]) -> None:
+    conn.execute(sa.delete(login_failures).where(login_failures.c.key.in_(
+        [k[:300] for k in keys])))
+
+
+# --- API tokens -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    id: str  # the first 12 hex digits of the hash: enough to name one, useless to sign in
+    name: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+    expires_at: datetime | None
+    scopes: str
+
+
+def add_token(conn: Connection, token_hash: str, name: str, now: datetime, *,
+              member: str | None = None, scopes: str = "",
+              expires: datetime | None = None) -> str:
+    conn.execute(api_tokens.insert().values(token_hash=token_hash, name=name, created_at=now,
+                                            member=member, scopes=scopes, expires_at=expires))
+    return token_hash[:12]
+
+
+def use_token(conn: Connection, token_hash: str, now: datetime,
+              every: timedelta = timedelta(minutes=1)) -> str | None:
+    """The name of a live token (and its last use noted, at most once a minute), else None."""
+    c = api_tokens.c
+    row = conn.execute(sa.select(c.name, c.last_used_at).where(
+        c.token_hash == token_hash, c.revoked_at.is_(None),
+        sa.or_(c.expires_at.is_(None), c.expires_at > now))).first()
+    if row is None:
+        return None
+    last = _aware(row.last_used_at)
+    if last is None or last < now - every:
+        conn.execute(api_tokens.update().where(c.token_hash == token_hash)
+                     .values(last_used_at=now))
+    return row.name
+
+
+def list_tokens(conn: Connection) -> list[TokenInfo]:
+    c = api_tokens.c
+    rows = conn.execute(sa.select(c.token_hash, c.name, c.created_at, c.last_used_at,
+                                  c.revoked_at, c.expires_at, c.scopes)
+                        .order_by(c.created_at, c.name))
+    return [TokenInfo(r.token_hash[:12], r.name, _aware(r.created_at), _aware(r.last_used_at),
+                      _aware(r.revoked_at), _aware(r.expires_at), r.scopes) for r in rows]
+
+
+def revoke_tokens(conn: Connection, name_or_id: str, now: datetime) -> int:
+    """Revoke the live token(s) named `name_or_id`, or the one whose id (12 hex digits) it is."""
+    c = api_tokens.c
+    where = c.name == name_or_id
+    if len(name_or_id) == 12 and all(ch in "0123456789abcdef" for ch in name_or_id):
+        where = sa.or_(where, c.token_hash.like(f"{name_or_id}%"))
+    res = conn.execute(api_tokens.update().where(where, c.revoked_at.is_(None))
+                       .values(revoked_at=now))
+    return res.rowcount or 0
