@@ -127,7 +127,8 @@ PIECES = st.sampled_from([
     "@", "3", "<", "!", "?", "#", ".", "+", ",", "😀", "☀", "✈", "\U0001FAFF", "\u27bf",
     " not ", " no ", " but ", " very ", " so ", " kind of ", " good ", " GOOD ", " bad ",
     " delayed ", " thanks ", " you ", " your ", " refund ", " lawyer ", " fire ", " buy ",
-    " yeah right ", " #fail ", " #nothappy ", " Good Morning ", "http://x.co/a ", "www.a.b ",
+    " yeah right ", " useless ", " still ", " awful ", " the ", " incompetent ",
+    " #fail ", " #nothappy ", " Good Morning ", "http://x.co/a ", "www.a.b ",
     "acc no 123456", "555 123 4567", "12 High Road", "me@orbit.com", " ORBIT ", "@orbit ",
 ])
 TEXT = st.lists(PIECES, max_size=30).map("".join)
@@ -146,6 +147,8 @@ def test_the_word_cutter_is_the_word_regex(text):
     lower = text.lower()
     assert hotpath.words(lower) == lexicons.WORD.findall(lower)
     for compiled, python in PAIRS:
+        assert compiled.kernels.cut(lower) == python.kernels.cut(lower)
+        # the word facts: the first judgement, failure and evaluative word, English, "you"
         assert compiled.kernels.words(lower, lower.isascii()) == \
             python.kernels.words(lower, lower.isascii())
 
@@ -157,9 +160,10 @@ def test_the_sentiment_loop_is_its_reference(text):
         for t in (text, "@" + text):
             lower = t.lower().replace("\u2019", "'")
             scan = python.kernels.scan(lower)
-            tokens = python.kernels.words(lower, lower.isascii())
+            tokens = python.kernels.words(lower, lower.isascii()).tokens
             assert compiled.kernels.sentiment(t, lower, tokens, scan) == \
                 python.kernels.sentiment(t, lower, tokens, scan)
+            assert compiled.kernels.read(t) == python.kernels.read(t)
 
 
 @settings(max_examples=1_500, deadline=None)

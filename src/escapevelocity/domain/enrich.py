@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import unicodedata
 import warnings
 from collections.abc import Sequence
 from functools import cache
@@ -29,18 +28,22 @@ from pathlib import Path
 import ahocorasick
 
 from escapevelocity.domain import kernels, lexicons
-from escapevelocity.domain.kernels import HEDGES, NEGATION_ALONE, NEGATIONS, TEMPORAL, Entry
+from escapevelocity.domain.kernels import (
+    HEDGES,
+    MAX_TEXT,
+    NEGATION_ALONE,
+    NEGATIONS,
+    TEMPORAL,
+    Entry,
+)
 from escapevelocity.domain.language import detect_language
 from escapevelocity.domain.language import language as language_of
-from escapevelocity.domain.lexicons import URL
 from escapevelocity.domain.pii import find_pii, mask_pii
 from escapevelocity.domain.playbook import fold
-from escapevelocity.domain.playbook.facts import FOLD_TABLE
 from escapevelocity.domain.records import Author, Mention, Signals
 from escapevelocity.domain.severity import severity as complaint_severity
 from escapevelocity.domain.vocabulary import Vocabulary
 
-MAX_TEXT = 20_000  # characters of a post that enrichment (and a learned model) reads
 # Edges calibrated on a mix of customer-service and general tweets (airline, Sanders brand
 # mentions, TweetEval development sets; every set improved or held): a post needs a little more
 # than one mild word to leave neutral, while a complaint needs less negativity than a negative
@@ -216,27 +219,15 @@ class Enricher:
 
     def rules(self, mention: Mention) -> Signals:
         """The shipped rules' signals, before any learned model."""
-        # The hot path (every mention of every channel): one lower-casing, one scan, one word
-        # cut, and the kernels for the loops; what follows them is decisions, in order.
-        text = mention.text or ""
-        if len(text) > MAX_TEXT:  # bounded work for hostile sizes; the edge limits text anyway
-            text = text[:MAX_TEXT]
-        lower = text.lower()
-        if "\u2019" in lower:  # typographic apostrophes: "don’t" is "don't"
-            lower = lower.replace("\u2019", "'")
-        ascii_text = lower.isascii()
-        # Accent folding only when there is something to fold (emoji alone need none).
-        folded = lower if ascii_text or unicodedata.is_normalized("NFKD", lower) \
-            else lower.translate(FOLD_TABLE)
+        # The hot path (every mention of every channel): the kernels read the post (one
+        # lower-casing, one scan, one word cut); what follows is decisions, in order.
         k = self.kernels
-        scan = k.scan(folded)
-        plain = URL.sub(" ", lower) if ("http" in lower or "www." in lower) else lower
-        tokens = k.words(plain, ascii_text)
-        score, sentiment_because = k.sentiment(text, lower, tokens, scan)
+        read = k.read(mention.text or "")
+        text, lower, scan, words = read.text, read.lower, read.scan, read.words
+        score = read.sentiment
         label = ("negative" if score <= NEGATIVE_EDGE else "positive" if score >= POSITIVE_EDGE
                  else "neutral")
-        pii = k.pii(text, ascii_text)
-        cues, topics = scan.cues, scan.topics
+        pii, cues, topics = read.pii, scan.cues, scan.topics
         author = mention.author
         author_class, author_because = self._author(author, cues)
         situations, situation_because = self._situations(lower, label, score, cues, topics,
@@ -250,15 +241,12 @@ class Enricher:
             urgency = 2 if "legal" in situations else 1 if score <= URGENT_EDGE else 0
             if "!!" in text or "urgent" in lower or "asap" in lower or "emergency" in lower:
                 urgency = min(urgency + 1, 3)
-        language, language_confidence = language_of(text, plain, ascii_text, tokens)
-        because = {"sentiment": sentiment_because, "situation": situation_because,
+        language, language_confidence = language_of(text, read.plain, read.ascii_text,
+                                                     words.tokens, words.english, k.cut)
+        because = {"sentiment": read.sentiment_because, "situation": situation_because,
                    "author_class": author_because}
         if "complaint" in situations:
-            judging = self.evaluative
-            evaluative = None if judging.isdisjoint(tokens) else \
-                next(t for t in tokens if t in judging)
-            severity, because["severity"] = complaint_severity(tokens, scan.marks, evaluative,
-                                                               self.problems)
+            severity, because["severity"] = complaint_severity(words, scan.marks)
         else:
             severity = ""
         if pii:
@@ -274,7 +262,7 @@ class Enricher:
             keywords=tuple(sorted({p for p, _ in phrases})) if phrases else (),
             # |score| says how far from neutral a post is, not how often we are right:
             # at most 90% sure, however strong the words.
-            confidence={"sentiment": _r2(min(0.9, 0.5 + 0.4 * abs(score))),
+            confidence={"sentiment": _r2(0.5 + 0.4 * abs(score)) if abs(score) < 1.0 else 0.9,
                         "situation": 0.8 if cues else 0.5,
                         "author_class": 0.9 if "list" in author_because else 0.5,
                         "language": language_confidence},
@@ -329,13 +317,12 @@ class Enricher:
         if author_class == "bot" and "spam" not in found and lower.count("http") >= 2:
             found.append("spam")
             why = why or "spam: several links from a bot"
-        is_question = ("?" in lower or lower.strip().startswith(self.question_openers)
-                       or "question" in cues)
+        is_question = ("?" in lower or "question" in cues
+                       or lower.strip().startswith(self.question_openers))
         if "lead" in cues:
             found.append("lead")
             why = why or f"lead: '{cues['lead'][0]}'"
-        about_brand = bool(topics) or "@" in lower
-        if "complaint" in cues or (score <= COMPLAINT_EDGE and about_brand):
+        if "complaint" in cues or (score <= COMPLAINT_EDGE and (topics or "@" in lower)):
             found.append("complaint")
             cue = cues["complaint"][0] if "complaint" in cues else None
             why = why or (f"complaint: '{cue}'" if cue else "complaint: negative about the brand")

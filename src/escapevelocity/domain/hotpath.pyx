@@ -41,8 +41,15 @@ cdef dict BOOSTERS = _py.BOOSTERS
 cdef frozenset NOT_NEGATING = _py.NOT_NEGATING
 cdef object CAPS_FINDALL = _py._CAPS.findall
 cdef object STRENGTH = _py._STRENGTH
-cdef object ENTRY = _py.Entry
 cdef object SCAN = _py.Scan
+cdef object WORDS = _py.Words
+cdef object READING = _py.Reading
+cdef Py_ssize_t MAX_TEXT = _py.MAX_TEXT
+cdef object URL_SUB = _py.URL.sub
+cdef object IS_NORMALIZED = _py.unicodedata.is_normalized
+cdef object FOLD_TABLE = _py.FOLD_TABLE
+# The word sets kernels.Words answers for, one bit each.
+cdef int F_ENGLISH = 1, F_SECOND = 2, F_JUDGEMENT = 4, F_FAILURE = 8, F_EVALUATIVE = 16
 # kernels.Entry's fields, by position (an Entry is a tuple)
 cdef enum:
     VALENCE = 0
@@ -637,6 +644,9 @@ cdef class Kernels:
     cdef unsigned long long modifier_bloom[1024]
     cdef dict entries, entries_broadcast, idioms
     cdef frozenset zero
+    # word -> the bits of the sets it is in (F_*), and its bloom as above
+    cdef dict word_flags
+    cdef unsigned long long flags_bloom[1024]
 
     def __init__(self, reference):
         cdef Py_hash_t h
@@ -660,16 +670,55 @@ cdef class Kernels:
         for key in MODIFIERS:
             h = hash(key) & 0xFFFF
             self.modifier_bloom[h >> 6] |= 1ULL << (h & 63)
+        self.word_flags = {}
+        for flag, group in ((F_ENGLISH, _py.ENGLISH), (F_SECOND, _py.SECOND_PERSON),
+                            (F_JUDGEMENT, _py.JUDGEMENTS), (F_FAILURE, reference.failures),
+                            (F_EVALUATIVE, reference.evaluative)):
+            for key in group:
+                self.word_flags[key] = self.word_flags.get(key, 0) | flag
+        for i in range(1024):
+            self.flags_bloom[i] = 0
+        for key in self.word_flags:
+            h = hash(key) & 0xFFFF
+            self.flags_bloom[h >> 6] |= 1ULL << (h & 63)
 
-    def words(self, str plain, bint ascii_text):
-        """kernels.Kernels.words."""
+    cpdef object read(self, str text):
+        """kernels.Kernels.read: a post through every kernel."""
+        cdef str lower, folded, plain
+        cdef bint ascii_text
+        if PyUnicode_GET_LENGTH(text) > MAX_TEXT:
+            text = text[:MAX_TEXT]
+        lower = text.lower()
+        if u"\u2019" in lower:
+            lower = lower.replace(u"\u2019", u"'")
+        ascii_text = lower.isascii()
+        folded = lower if ascii_text or IS_NORMALIZED(u"NFKD", lower) else \
+            lower.translate(FOLD_TABLE)
+        scan = self.scan(folded)
+        plain = URL_SUB(u" ", lower) if (u"http" in lower or u"www." in lower) else lower
+        # words and sentiment in one pass over the words (each kernel alone makes its own)
+        cdef list tokens = words(plain)
+        cdef list firsts = [None, None, None]
+        cdef int seen = 0, chars = char_marks(lower)
+        cdef Py_ssize_t but
+        cdef bint has_modifier
+        cdef list hits = self.word_pass(tokens, lower, chars, &but, &has_modifier, &seen, firsts)
+        found = tuple.__new__(WORDS, (tokens, bool(seen & F_ENGLISH), bool(seen & F_SECOND),
+                                      firsts[0], firsts[1], firsts[2]))
+        score, because = self.score(text, lower, tokens, hits, has_modifier, but,
+                                    (<tuple>scan)[0], (<tuple>scan)[3], (<tuple>scan)[4], chars)
+        return tuple.__new__(READING, (text, lower, plain, ascii_text, found, scan, score,
+                                       because, self.pii(text, ascii_text)))
+
+    def cut(self, str plain):
+        """kernels.Kernels.cut: the WORD regex's tokens."""
         return words(plain)
 
-    def pii(self, str text, bint ascii_text):
+    cpdef tuple pii(self, str text, bint ascii_text):
         """kernels.Kernels.pii."""
         return find_pii(text) if may_have_pii(text, ascii_text) else ()
 
-    def scan(self, str folded):
+    cpdef object scan(self, str folded):
         """kernels.Kernels.scan: one pass for sentiment phrases, situation and severity cues,
         topics (whole words only) and the first sarcasm markers (anywhere)."""
         cdef list phrases = []
@@ -712,34 +761,74 @@ cdef class Kernels:
                         topics.append(name)
         return tuple.__new__(SCAN, (phrases, situations, tuple(topics), explicit, irony, marks))
 
-    def sentiment(self, str text, str lower, list tokens, object scan):
+    cpdef object words(self, str plain, bint ascii_text):
+        """kernels.Kernels.words: the cut, and the first word of each set, in one pass."""
+        cdef list tokens = words(plain)
+        cdef list firsts = [None, None, None]
+        cdef int seen = 0
+        cdef Py_ssize_t but
+        cdef bint has_modifier
+        self.word_pass(tokens, None, 0, &but, &has_modifier, &seen, firsts)
+        return tuple.__new__(WORDS, (tokens, bool(seen & F_ENGLISH), bool(seen & F_SECOND),
+                                     firsts[0], firsts[1], firsts[2]))
+
+    cpdef tuple sentiment(self, str text, str lower, list tokens, object scan):
         """kernels.Kernels.sentiment: (score, because)."""
-        cdef dict entries = self.entries if PyUnicode_GET_LENGTH(lower) > 0 and \
-            PyUnicode_READ_CHAR(lower, 0) == u'@' else self.entries_broadcast
-        cdef list hits = []
-        cdef Py_hash_t h
         cdef int chars = char_marks(lower)
-        cdef bint has_modifier = False, has_tag = chars & M_TAG
-        cdef Py_ssize_t i, but = -1
+        cdef Py_ssize_t but
+        cdef bint has_modifier
+        cdef list hits = self.word_pass(tokens, lower, chars, &but, &has_modifier, NULL, None)
+        cdef tuple found = <tuple>scan  # a kernels.Scan: phrases, cues, topics, sarcasm, irony
+        return self.score(text, lower, tokens, hits, has_modifier, but, found[0], found[3],
+                          found[4], chars)
+
+    cdef list word_pass(self, list tokens, str lower, int chars, Py_ssize_t *but,
+                        bint *has_modifier, int *seen, list firsts):
+        """One pass over the words. With `lower`: the sentiment words (and hashtags to read)
+        for the sentiment loop, returned, the first "but" and whether a word modifies the next
+        one. With `seen`: the sets the words are in (F_*), and the first judgement, failure
+        and evaluative word in `firsts`."""
+        cdef dict entries = None
+        cdef list hits = None
+        cdef Py_hash_t h
+        cdef bint has_tag = chars & M_TAG
+        cdef Py_ssize_t i
+        cdef int flags
+        cdef PyObject* found
         cdef str tok
-        # One pass over the words: the sentiment words (and hashtags to read), the first "but",
-        # whether a word modifies the next one.
+        but[0] = -1
+        has_modifier[0] = False
+        if lower is not None:
+            hits = []
+            entries = self.entries if PyUnicode_GET_LENGTH(lower) > 0 and \
+                PyUnicode_READ_CHAR(lower, 0) == u'@' else self.entries_broadcast
         for i in range(len(tokens)):
             tok = <str>tokens[i]
             h = hash(tok) & 0xFFFF
-            if not has_modifier and self.modifier_bloom[h >> 6] & (1ULL << (h & 63)) and \
+            if seen != NULL and self.flags_bloom[h >> 6] & (1ULL << (h & 63)):
+                found = PyDict_GetItem(self.word_flags, tok)
+                if found != NULL:
+                    flags = <int><object>found
+                    if flags & F_JUDGEMENT and firsts[0] is None:
+                        firsts[0] = tok
+                    if flags & F_FAILURE and firsts[1] is None:
+                        firsts[1] = tok
+                    if flags & F_EVALUATIVE and firsts[2] is None:
+                        firsts[2] = tok
+                    seen[0] |= flags
+            if hits is None:
+                continue
+            if not has_modifier[0] and self.modifier_bloom[h >> 6] & (1ULL << (h & 63)) and \
                     PyDict_GetItem(MODIFIERS, tok) != NULL:
-                has_modifier = True
-            if but < 0 and tok == u"but":
-                but = i
+                has_modifier[0] = True
+            if but[0] < 0 and tok == u"but":
+                but[0] = i
             if self.bloom[h >> 6] & (1ULL << (h & 63)) and PyDict_GetItem(entries, tok) != NULL:
                 hits.append(i)
             elif has_tag and PyUnicode_READ_CHAR(tok, 0) == u'#' and \
                     PyUnicode_GET_LENGTH(tok) > 3 and tok not in self.zero:
                 hits.append(i)
-        cdef tuple found = <tuple>scan  # a kernels.Scan: phrases, cues, topics, sarcasm, irony
-        return self.score(text, lower, tokens, hits, has_modifier, but, found[0], found[3],
-                          found[4], chars)
+        return hits
 
     cdef tuple score(self, str text, str lower, list tokens, list hits, bint has_modifier,
                      Py_ssize_t but, list phrases, object sarcasm, object irony, int marks):
@@ -779,10 +868,18 @@ cdef class Kernels:
                     v = known if known is not None else self.hashtag(tok[1:])
                     if not v:
                         continue
-                    entry = ENTRY(v, False, u"", u"", True, None, False)
+                    entry = (v, False, u"", u"", True, None, False)  # an Entry's fields
                 else:
                     entry = <object>found
-                v, is_problem, shout, title, negatable, hedge, alone = entry
+                # an Entry is a tuple subclass: read by index (unpacking one takes the slow,
+                # iterator path)
+                v = (<tuple>entry)[0]
+                is_problem = (<tuple>entry)[1]
+                shout = (<tuple>entry)[2]
+                title = (<tuple>entry)[3]
+                negatable = (<tuple>entry)[4]
+                hedge = (<tuple>entry)[5]
+                alone = (<tuple>entry)[6]
                 if alone:
                     for t in tokens[i + 1:i + 4]:
                         found = PyDict_GetItem(entries, t)

@@ -12,18 +12,23 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections.abc import Iterator
 from itertools import compress
 from operator import itemgetter, methodcaller
 from typing import TYPE_CHECKING, NamedTuple
 
-from escapevelocity.domain.lexicons import WORD, WORD_ASCII
+from escapevelocity.domain.language import ENGLISH
+from escapevelocity.domain.lexicons import URL, WORD, WORD_ASCII
 from escapevelocity.domain.pii import _word_char, find_pii
 from escapevelocity.domain.pii import may_have as may_have_pii
+from escapevelocity.domain.playbook.facts import FOLD_TABLE
+from escapevelocity.domain.severity import FAILURE_WORDS, JUDGEMENTS, SECOND_PERSON
 
 if TYPE_CHECKING:
     from escapevelocity.domain.enrich import Enricher
 
+MAX_TEXT = 20_000  # characters of a post that enrichment (and a learned model) reads
 _CAPS = re.compile(r"\b[A-Z]{3,}\b")
 NEGATIONS = frozenset(["not", "no", "never", "none", "nobody", "nothing", "neither", "nor",
                        "cannot", "can't", "don't", "doesn't", "didn't", "isn't", "wasn't", "aren't",
@@ -82,6 +87,21 @@ class Entry(NamedTuple):
     negation_alone: bool  # a negation that counts on its own when it negates nothing
 
 
+class Words(NamedTuple):
+    """A post's words, and what the rules ask of them, answered in the cut's pass."""
+
+    tokens: list[str]  # words and hashtags, emoticons, "<3", runs of ! and ?, emoji
+    english: bool  # an English function word among them (language.ENGLISH)
+    to_company: bool  # a second-person word: said to the company (severity.SECOND_PERSON)
+    judgement: str | None  # the first judgement of the company, "useless" (severity.JUDGEMENTS)
+    failure: str | None  # the first failure or problem word, "still", "delayed"
+    evaluative: str | None  # the first strongly negative judging word, "awful"
+
+
+def _first(tokens: list[str], words: frozenset[str]) -> str | None:
+    return None if words.isdisjoint(tokens) else next(t for t in tokens if t in words)
+
+
 class Scan(NamedTuple):
     """What one pass of the phrase automaton finds in a folded post."""
 
@@ -131,6 +151,20 @@ _ENDS_HANDLE = re.compile(r"@\w+$").search
 _ENDS_TITLE = re.compile(r"\b[A-Z][a-z]+$").search
 
 
+class Reading(NamedTuple):
+    """What the kernels read of one post: all the rules decide from."""
+
+    text: str  # the post, at most MAX_TEXT characters (bounded work for hostile sizes)
+    lower: str  # lower-cased, typographic apostrophes straightened ("don’t" is "don't")
+    plain: str  # `lower` without its URLs
+    ascii_text: bool  # `lower` is ASCII
+    words: Words  # the words of `plain`
+    scan: Scan  # the phrases of `lower`, accents folded
+    sentiment: float  # -1..1
+    sentiment_because: str
+    pii: tuple[str, ...]  # the kinds of PII in `text`
+
+
 class Kernels:
     """The four kernels over one Enricher's tables (read once: an Enricher is not changed
     once built)."""
@@ -142,9 +176,30 @@ class Kernels:
         self.idioms = enricher.idioms
         self.zero = enricher.zero
         self.lexicon_words = enricher.words
+        # the word sets Words answers for, besides ENGLISH, SECOND_PERSON and JUDGEMENTS
+        self.failures = FAILURE_WORDS | enricher.problems
+        self.evaluative = enricher.evaluative
         self.hashtag_cues = enricher.hashtag_cues
         self.hashtag_affixes = tuple(k for k, _ in self.hashtag_cues)
         self._tags: dict[str, float] = {}  # memo of hashtag: tags repeat
+
+    def read(self, text: str) -> Reading:
+        """A post through every kernel: one lower-casing, one scan, one word cut."""
+        if len(text) > MAX_TEXT:
+            text = text[:MAX_TEXT]
+        lower = text.lower()
+        if "\u2019" in lower:
+            lower = lower.replace("\u2019", "'")
+        ascii_text = lower.isascii()
+        # Accent folding only when there is something to fold (emoji alone need none).
+        folded = lower if ascii_text or unicodedata.is_normalized("NFKD", lower) \
+            else lower.translate(FOLD_TABLE)
+        scan = self.scan(folded)
+        plain = URL.sub(" ", lower) if ("http" in lower or "www." in lower) else lower
+        words = self.words(plain, ascii_text)
+        score, because = self.sentiment(text, lower, words.tokens, scan)
+        return Reading(text, lower, plain, ascii_text, words, scan, score, because,
+                       self.pii(text, ascii_text))
 
     def scan(self, folded: str) -> Scan:
         """One Aho-Corasick pass: sentiment phrases, situation cues, topics (whole words only)
@@ -178,9 +233,14 @@ class Kernels:
                     topics.append(name)
         return Scan(phrases, situations, tuple(topics), explicit, irony, marks)
 
-    def words(self, plain: str, ascii_text: bool) -> list[str]:
-        """The word cutter: words and hashtags, emoticons, "<3", runs of ! and ?, emoji."""
-        return (WORD_ASCII if ascii_text else WORD).findall(plain)
+    cut = staticmethod(WORD.findall)  # the bare cutter (language.py reads handle-free text)
+
+    def words(self, plain: str, ascii_text: bool) -> Words:
+        """The word cutter, and the first word of each set the rules ask about."""
+        tokens = (WORD_ASCII if ascii_text else WORD).findall(plain)
+        return Words(tokens, not ENGLISH.isdisjoint(tokens), not SECOND_PERSON.isdisjoint(tokens),
+                     _first(tokens, JUDGEMENTS), _first(tokens, self.failures),
+                     _first(tokens, self.evaluative))
 
     def pii(self, text: str, ascii_text: bool) -> tuple[str, ...]:
         """The PII gate: the kinds of PII in `text`, the regexes run only past a cheap test."""
