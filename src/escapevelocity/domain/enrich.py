@@ -318,7 +318,7 @@ class Enricher:
             found.append("spam")
             why = why or "spam: several links from a bot"
         is_question = ("?" in lower or "question" in cues
-                       or lower.strip().startswith(self.question_openers))
+                       or lower.lstrip().startswith(self.question_openers))
         if "lead" in cues:
             found.append("lead")
             why = why or f"lead: '{cues['lead'][0]}'"
@@ -346,7 +346,7 @@ class Enricher:
 
     def _names_brand(self, lower: str) -> bool:
         """Does the post name the brand (the vocabulary's `brand_names`, anywhere in it)?"""
-        return any(name in lower for name in self.brand_names)
+        return any(map(lower.__contains__, self.brand_names))
 
 
 __all__ = ["Enricher", "detect_language", "find_pii", "mask_pii"]  # the pieces callers import
