@@ -134,8 +134,11 @@ def compare(before: Path, after: Path, examples: int = 10) -> int:
             shown += 1
             print(f"DIFF {key[0]} {key[1]}:")
             for f in fields:
-                print(f"  {f}: {json.dumps(ra.get(f))[:300]}\n  {'':{len(f)}}  "
-                      f"{json.dumps(rb.get(f))[:300]}")
+                va, vb = ra.get(f), rb.get(f)
+                if isinstance(va, dict) and isinstance(vb, dict):  # only the keys that differ
+                    keys = [k for k in {**va, **vb} if va.get(k) != vb.get(k)]
+                    va, vb = {k: va.get(k) for k in keys}, {k: vb.get(k) for k in keys}
+                print(f"  {f}: {json.dumps(va)[:300]}\n  {'':{len(f)}}  {json.dumps(vb)[:300]}")
     compared = len(a.keys() & b.keys())
     files = sorted({k[0] for k in a.keys() | b.keys()})
     print(f"{len(files)} files, {compared} mentions compared, "
