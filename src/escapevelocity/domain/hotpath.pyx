@@ -4,10 +4,11 @@
 
 Four kernels, each a narrow interface with its Python reference in kernels.py, held to it by
 tests/unit/test_hotpath.py: the phrase scan (`Kernels.scan`, a table-driven automaton built
-from the Enricher's pyahocorasick one), the word cutter (`words`, the WORD regex as a C loop),
-the sentiment loop (`Kernels.sentiment`, with its one pass over the words), and the PII gate
-(`Kernels.pii`: `may_have_pii`, then `find_pii` with the same regexes and the glue between
-them in C). No decision is made here: situations, author classes, severity, language and
+from the Enricher's pyahocorasick one), the word cutter (`words`, the WORD regex as a C loop;
+`Kernels.words` adds the word facts the rules ask for), the sentiment loop
+(`Kernels.sentiment`), and the PII gate (`Kernels.pii`: `may_have_pii`, then `find_pii` with
+the same regexes and the glue between them in C). `Kernels.read` runs them all on one post,
+with one pass over its words for both the facts and the sentiment. No decision is made here: situations, author classes, severity, language and
 urgency are decided in enrich.py, once, from what these return. Constants and tables are read
 from kernels.py and pii.py, at import and when a Kernels is built.
 
