@@ -91,7 +91,7 @@ def test_bench_returns_lines():
     # the three ratio lines (and the real posts'), then the Python rules for comparison
     assert result["mentions_per_s"] > 0 and len(result["lines"]) == 4 + bool(real)
     assert result["lines"][-1]["met"] is None and result["python_rules_mentions_per_s"] > 0
-    assert result["path"] == "compiled hot path"
+    assert result["path"] == "compiled kernels"
     assert not real or (real["mentions"] > 0 and real["vader_mentions_per_s"] > 0)
     assert result["vader_mentions_per_s"] > 0
     longer = result["tweet_length"]

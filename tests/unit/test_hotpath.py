@@ -1,11 +1,14 @@
-"""The compiled hot path (hotpath.pyx) is a translation of `Enricher.rules` (enrich.py), and
-its whole worth is that it answers the same: every field of every Signals, on generated posts,
-on hostile input, and on text built from the characters its C loops read (the word cutter,
-the PII gate, the language tests). It must also be built, and built from the current source:
-a stale or missing extension would quietly run old rules or lose the speed."""
+"""The compiled kernels (hotpath.pyx) are the hot loops of enrichment, each with its Python
+reference in kernels.py, and their whole worth is that they answer the same: each kernel
+against its reference (the phrase scan, the word cutter, the sentiment loop, the PII gate),
+and every field of every Signals from the one text of the rules over either set of kernels,
+on generated posts, on hostile input, and on text built from the characters the C loops read.
+The extension must also be built, and built from the current source: a missing one fails
+this module (it does not skip), a stale one is refused by the Enricher and fails here."""
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,7 +20,7 @@ from hypothesis import strategies as st
 
 from escapevelocity.bench.signals import tweet_length
 from escapevelocity.demo.generator import generate
-from escapevelocity.domain import enrich, lexicons, pii
+from escapevelocity.domain import enrich, kernels, lexicons, pii
 from escapevelocity.domain.enrich import Enricher
 from escapevelocity.domain.records import Author, Mention
 from escapevelocity.domain.vocabulary import Vocabulary
@@ -29,7 +32,10 @@ except ImportError as exc:  # `make test` installs first, which builds it
 AT = datetime(2026, 11, 2, tzinfo=UTC)
 DEMO = Vocabulary.from_dict(yaml.safe_load(
     (Path(enrich.__file__).parents[1] / "demo" / "vocabulary.yaml").read_text(encoding="utf-8")))
-ENRICHERS = (Enricher(), Enricher(DEMO))
+# (compiled kernels, Python kernels) per vocabulary, built once for the module: building the
+# tables and the scanner is most of what an Enricher costs.
+PAIRS = tuple((Enricher(v), Enricher(v, compiled=False)) for v in (Vocabulary(), DEMO))
+ENRICHERS = tuple(compiled for compiled, _ in PAIRS)
 
 
 def mention(text: str, author: Author | None = None) -> Mention:
@@ -37,28 +43,48 @@ def mention(text: str, author: Author | None = None) -> Mention:
                    author=author or Author(handle="someone"), created_at=AT)
 
 
-def assert_same(enricher: Enricher, m: Mention) -> None:
-    expected = Enricher.rules(enricher, m)  # the definition, in Python
-    got = enricher.rules(m)  # the compiled translation
+def assert_same(pair: tuple[Enricher, Enricher], m: Mention) -> None:
+    compiled, python = pair
+    expected = python.rules(m)  # the rules over kernels.py's kernels
+    got = compiled.rules(m)  # the same rules over hotpath.pyx's
     if got != expected:
         diff = {f: (getattr(expected, f), getattr(got, f)) for f in expected.__struct_fields__
                 if getattr(expected, f) != getattr(got, f)}
-        pytest.fail(f"compiled rules differ on {m.text[:200]!r}: {diff}")
+        pytest.fail(f"compiled kernels differ on {m.text[:200]!r}: {diff}")
 
 
-def test_an_enricher_runs_the_compiled_rules_unless_told_not_to(monkeypatch):
+def test_an_enricher_runs_the_compiled_kernels_unless_told_not_to(monkeypatch):
     assert Enricher().compiled, "hotpath is built but the Enricher does not use it"
+    assert isinstance(Enricher().kernels, hotpath.Kernels)
+    assert not Enricher(compiled=False).compiled
     monkeypatch.setenv("EV_PURE_PYTHON", "1")
-    pure = Enricher()
-    assert not pure.compiled
-    assert pure.rules(mention("so happy")) == Enricher().rules(mention("so happy"))
+    enrich._hotpath.cache_clear()
+    try:
+        pure = Enricher()
+        assert not pure.compiled and isinstance(pure.kernels, kernels.Kernels)
+        assert pure.rules(mention("so happy")) == ENRICHERS[0].rules(mention("so happy"))
+    finally:
+        enrich._hotpath.cache_clear()
 
 
 def test_the_extension_is_built_from_the_current_source():
-    built = Path(hotpath.__file__)
-    source = Path(enrich.__file__).with_name("hotpath.pyx")
-    assert built.stat().st_mtime >= source.stat().st_mtime, \
+    source = Path(enrich.__file__).with_name("hotpath.pyx").read_bytes()
+    assert hashlib.sha256(source).hexdigest() == hotpath.SOURCE_SHA256, \
         "hotpath.pyx changed after the extension was built: run `make install`"
+
+
+def test_a_stale_extension_is_refused(monkeypatch):
+    """An extension built from another hotpath.pyx than the one beside it is not run."""
+    monkeypatch.setattr(hotpath, "SOURCE_SHA256", "0" * 64)
+    enrich._hotpath.cache_clear()
+    try:
+        with pytest.warns(RuntimeWarning, match="make install"):
+            stale = Enricher()
+        assert not stale.compiled
+    finally:
+        monkeypatch.undo()
+        enrich._hotpath.cache_clear()
+    assert Enricher().compiled
 
 
 def test_same_signals_on_generated_posts_and_authors_on_every_list():
@@ -73,9 +99,9 @@ def test_same_signals_on_generated_posts_and_authors_on_every_list():
             handle="@" + handle.upper() if i % 2 else handle,
             bio=("", "Reporter at the Chronicle", "dad, runner")[i % 3],
             followers=(0, 50, 10_000, 10**7, 10**30)[i % 5])))  # 10**30: no C overflow
-    for enricher in ENRICHERS:
+    for pair in PAIRS:
         for m in posts:
-            assert_same(enricher, m)
+            assert_same(pair, m)
 
 
 HOSTILE = ["", " ", "x" * 100_000, "\udcff invalid \ud800", "😡😡😡", "https://t.co/abc",
@@ -89,8 +115,8 @@ HOSTILE = ["", " ", "x" * 100_000, "\udcff invalid \ud800", "😡😡😡", "htt
 
 @pytest.mark.parametrize("text", HOSTILE)
 def test_same_signals_on_hostile_input(text):
-    for enricher in ENRICHERS:
-        assert_same(enricher, mention(text))
+    for pair in PAIRS:
+        assert_same(pair, mention(text))
 
 
 # What the C loops read: letters, digits (ASCII and not), the emoticon, hashtag, '@' and PII
@@ -101,7 +127,8 @@ PIECES = st.sampled_from([
     "@", "3", "<", "!", "?", "#", ".", "+", ",", "😀", "☀", "✈", "\U0001FAFF", "\u27bf",
     " not ", " no ", " but ", " very ", " so ", " kind of ", " good ", " GOOD ", " bad ",
     " delayed ", " thanks ", " you ", " your ", " refund ", " lawyer ", " fire ", " buy ",
-    " yeah right ", " #fail ", " #nothappy ", " Good Morning ", "http://x.co/a ", "www.a.b ",
+    " yeah right ", " useless ", " still ", " awful ", " the ", " incompetent ",
+    " #fail ", " #nothappy ", " Good Morning ", "http://x.co/a ", "www.a.b ",
     "acc no 123456", "555 123 4567", "12 High Road", "me@orbit.com", " ORBIT ", "@orbit ",
 ])
 TEXT = st.lists(PIECES, max_size=30).map("".join)
@@ -110,8 +137,8 @@ TEXT = st.lists(PIECES, max_size=30).map("".join)
 @settings(max_examples=1_500, deadline=None)
 @given(TEXT)
 def test_same_signals_on_built_text(text):
-    for enricher in ENRICHERS:
-        assert_same(enricher, mention(text))
+    for pair in PAIRS:
+        assert_same(pair, mention(text))
 
 
 @settings(max_examples=1_500, deadline=None)
@@ -119,6 +146,24 @@ def test_same_signals_on_built_text(text):
 def test_the_word_cutter_is_the_word_regex(text):
     lower = text.lower()
     assert hotpath.words(lower) == lexicons.WORD.findall(lower)
+    for compiled, python in PAIRS:
+        assert compiled.kernels.cut(lower) == python.kernels.cut(lower)
+        # the word facts: the first judgement, failure and evaluative word, English, "you"
+        assert compiled.kernels.words(lower, lower.isascii()) == \
+            python.kernels.words(lower, lower.isascii())
+
+
+@settings(max_examples=1_500, deadline=None)
+@given(TEXT)
+def test_the_sentiment_loop_is_its_reference(text):
+    for compiled, python in PAIRS:
+        for t in (text, "@" + text):
+            lower = t.lower().replace("\u2019", "'")
+            scan = python.kernels.scan(lower)
+            tokens = python.kernels.words(lower, lower.isascii()).tokens
+            assert compiled.kernels.sentiment(t, lower, tokens, scan) == \
+                python.kernels.sentiment(t, lower, tokens, scan)
+            assert compiled.kernels.read(t) == python.kernels.read(t)
 
 
 @settings(max_examples=1_500, deadline=None)
@@ -138,20 +183,23 @@ PII_PIECES = st.sampled_from(["1", "2", "7", "0", "٣", " ", "  ", "-", "+", "("
 @given(st.lists(PII_PIECES, max_size=40).map("".join))
 def test_pii_is_pii_find_pii(text):
     assert hotpath.find_pii(text) == pii.find_pii(text)
+    compiled, python = PAIRS[0]
     for ascii_text in (True, False):
         assert hotpath.may_have_pii(text, ascii_text) == pii.may_have(text, ascii_text)
+        assert compiled.kernels.pii(text, ascii_text) == python.kernels.pii(text, ascii_text)
 
 
 KEYS = sorted(ENRICHERS[1].automaton.keys())
+SCANNERS = tuple(hotpath.Scanner(e.automaton) for e in ENRICHERS)  # built once: ~1 s each
 
 
 @settings(max_examples=1_500, deadline=None)
 @given(st.lists(st.one_of(st.sampled_from(KEYS), PIECES), max_size=25).map("".join))
 def test_the_table_scanner_finds_what_the_automaton_finds(text):
-    for enricher in ENRICHERS:
-        scanner = hotpath.Scanner(enricher.automaton)
+    for scanner, (compiled, python) in zip(SCANNERS, PAIRS, strict=True):
         for folded in (text, text.lower()):
-            assert scanner.iter(folded) == list(enricher.automaton.iter(folded))
+            assert scanner.iter(folded) == list(python.automaton.iter(folded))
+            assert compiled.kernels.scan(folded) == python.kernels.scan(folded)
 
 
 def test_past_the_scanner_limit_the_automaton_scans(monkeypatch):
@@ -161,7 +209,7 @@ def test_past_the_scanner_limit_the_automaton_scans(monkeypatch):
     enricher = Enricher(DEMO)
     assert enricher.compiled
     for m in generate(300, seed=23, start=AT):
-        assert_same(enricher, m)
+        assert_same((enricher, PAIRS[1][1]), m)
 
 
 def test_past_the_table_budget_the_automaton_scans(monkeypatch):
@@ -170,23 +218,15 @@ def test_past_the_table_budget_the_automaton_scans(monkeypatch):
     monkeypatch.setattr(hotpath, "MAX_TABLE_BYTES", 1_000)
     enricher = Enricher(DEMO)
     for m in generate(200, seed=24, start=AT):
-        assert_same(enricher, m)
+        assert_same((enricher, PAIRS[1][1]), m)
 
 
 def test_a_scanner_without_an_automaton_refuses_to_scan():
     blank = hotpath.Scanner.__new__(hotpath.Scanner)
     with pytest.raises(ValueError):
         blank.iter("abc")
-    built = hotpath.Scanner(ENRICHERS[0].automaton)
     with pytest.raises(ValueError):
-        built.__init__(ENRICHERS[0].automaton)
-
-
-def test_the_influencer_memo_does_not_mix_ints_and_floats():
-    # followers is typed int, but a struct built in code is not validated
-    enricher = Enricher()
-    for followers in (12_345, 12_345.0, 12_345):
-        assert_same(enricher, mention("hello", Author(handle="a", followers=followers)))
+        SCANNERS[0].__init__(ENRICHERS[0].automaton)
 
 
 @pytest.mark.parametrize("text", [
@@ -194,5 +234,5 @@ def test_the_influencer_memo_does_not_mix_ints_and_floats():
     "not good but great " * 40])
 def test_same_signals_past_the_short_sorts(text):
     """Many reasons, many PII spans: the sorts the few-items path hands to list.sort."""
-    for enricher in ENRICHERS:
-        assert_same(enricher, mention(text))
+    for pair in PAIRS:
+        assert_same(pair, mention(text))

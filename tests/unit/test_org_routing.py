@@ -116,3 +116,29 @@ def test_organisation_problems_are_named():
                  "unknown member 'ghost'", "proficiency of s", "Mars/Olympus", "warn_at 1.5",
                  "unknown action 'shout'"):
         assert part in text
+
+
+def test_the_on_shift_memo_gives_what_each_shift_says():
+    """routing.on_shift_members memoises per team and UTC minute: at any second of any minute,
+    in the demo organisation's zones (follow the sun: three continents), it is the shifts'
+    own answer."""
+    import random
+    from pathlib import Path
+
+    import yaml
+
+    from escapevelocity.domain.org import index
+    from escapevelocity.domain.routing import on_shift_members
+
+    demo = Path(__file__).parents[2] / "src" / "escapevelocity" / "demo"
+    org = load_org(yaml.safe_load((demo / "org_follow_the_sun.yaml").read_text()))
+    ix = index(org)
+    rng = random.Random(7)
+    start = datetime(2026, 3, 1, tzinfo=UTC)  # spans the March and October clock changes
+    for _ in range(1_000):
+        minute = start + timedelta(minutes=rng.randrange(240 * 1_440))
+        for _ in range(3):  # the first fills the memo, the others read it
+            now = minute + timedelta(seconds=rng.randrange(60), microseconds=rng.randrange(10**6))
+            for team in org.teams:
+                want = tuple(m for m in ix.members_of.get(team.id, ()) if m.shift.covers(now))
+                assert on_shift_members(ix, team.id, now) == want, (team.id, now)

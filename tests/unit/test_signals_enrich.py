@@ -12,10 +12,13 @@ from escapevelocity.domain.records import Author, Mention
 E = Enricher()
 
 
+def mention(text):
+    return Mention(source_id="1", channel="twitter", text=text, author=Author(handle="someone"),
+                   created_at=datetime(2026, 11, 20, tzinfo=UTC))
+
+
 def sig(text):
-    return E.enrich(Mention(source_id="1", channel="twitter", text=text,
-                            author=Author(handle="someone"),
-                            created_at=datetime(2026, 11, 20, tzinfo=UTC)))
+    return E.enrich(mention(text))
 
 
 @pytest.mark.parametrize("text", [
@@ -142,16 +145,17 @@ def test_no_severity_without_a_complaint():
     assert s.severity == "" and "severity" not in s.because
 
 
-@pytest.mark.parametrize("text", ["@orbit my bill is wrong", "how do I change my plan?",
-                                  "love it, thank you so much", "ugh, what a day",
-                                  "nice weather today", "@orbit why is it down? awful"])
-def test_the_no_cue_fast_path_gives_the_full_answer(text):
-    """_plain_situations is _situations for a post with no cue by a non-bot: kept in step."""
-    for score, label in ((-0.5, "negative"), (0.0, "neutral"), (0.6, "positive")):
-        for topics in ((), ("billing",)):
-            lower = text.lower()
-            assert E._plain_situations(lower, label, score, topics) == \
-                E._situations(lower, label, score, {}, topics, "customer")
+def test_the_brand_is_named_by_the_vocabulary_not_by_the_code():
+    """A post with no situation that names the brand is about the brand ("other"); which words
+    name it is the workspace's (Vocabulary.brand_names), so no brand lives in the code."""
+    from escapevelocity.domain.vocabulary import Vocabulary
+
+    text = "saw the Orbit van outside the school today"
+    assert Enricher().enrich(mention(text)).situation == "off_topic"
+    named = Enricher(Vocabulary.from_dict({"brand_names": ["ORBIT"]}))
+    assert named.enrich(mention(text)).situation == "other"
+    assert Enricher(Vocabulary(brand_names=("acme",))).enrich(mention(text)).situation == \
+        "off_topic"
 
 
 def test_a_swear_word_before_a_sentiment_word_only_intensifies_it():
@@ -169,6 +173,6 @@ def test_a_swear_word_before_a_sentiment_word_only_intensifies_it():
 def test_shouted_word_search_is_the_regex(text):
     import re
 
-    from escapevelocity.domain.enrich import _whole_word
+    from escapevelocity.domain.kernels import _whole_word
     for word in ("GOOD", "BAD"):
         assert _whole_word(word, text) == bool(re.search(r"\b" + word + r"\b", text))

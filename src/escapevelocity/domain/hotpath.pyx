@@ -1,19 +1,21 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, auto_pickle=False
-"""The compiled twin of `Enricher.rules` (enrich.py), the hot path of every mention: the same
-rules, the same answers, in C (docs/decisions/0006-compiled-hot-path.md).
+"""The compiled kernels of enrichment: the hot loops of `Enricher.rules`, and nothing else
+(docs/decisions/0007-one-text-of-the-rules.md).
 
-enrich.py stays the definition. This module is a translation of it (and of the parts of
-pii.py, language.py and severity.py it calls), kept equal by tests/unit/test_hotpath.py: every
-Signals field on generated, hostile and property-built posts, the word cutter against the WORD
-regex, PII against pii.py, the scanner against pyahocorasick. A change to the rules goes into
-both; the tests fail until it does. Constants and tables are read from those modules once, at
-import and when a Rules is built.
+Four kernels, each a narrow interface with its Python reference in kernels.py, held to it by
+tests/unit/test_hotpath.py: the phrase scan (`Kernels.scan`, a table-driven automaton built
+from the Enricher's pyahocorasick one), the word cutter (`words`, the WORD regex as a C loop;
+`Kernels.words` adds the word facts the rules ask for), the sentiment loop
+(`Kernels.sentiment`), and the PII gate (`Kernels.pii`: `may_have_pii`, then `find_pii` with
+the same regexes and the glue between them in C). `Kernels.read` runs them all on one post,
+with one pass over its words for both the facts and the sentiment. No decision is made here: situations, author classes, severity, language and
+urgency are decided in enrich.py, once, from what these return. Constants and tables are read
+from kernels.py and pii.py, at import and when a Kernels is built.
 
-What compiling buys is not the lookups themselves (dicts, regexes and CLD2 are C already) but
-the Python between them, and the passes: one C loop cuts the words, one pass over the words
-answers every per-word question, one over the characters every "is there a '!'", a table-driven
-automaton finds the phrases without a tuple per match. The regexes (URLs, PII, names, handles)
-and CLD2 are called as they are.
+What compiling buys is not the lookups themselves (dicts and regexes are C already) but the
+Python between them: one C loop cuts the words, one pass over the words finds the sentiment
+words, the first "but" and the modifiers, one over the characters every "is there a '!'", the
+automaton finds the phrases without a tuple per match.
 """
 
 from libc.math cimport sqrt, copysign
@@ -22,36 +24,42 @@ from cpython.unicode cimport PyUnicode_GET_LENGTH, PyUnicode_READ_CHAR, PyUnicod
 from cpython.dict cimport PyDict_GetItem
 from cpython.object cimport PyObject
 
-from escapevelocity.domain import enrich as _py
-from escapevelocity.domain.records import Signals
-from escapevelocity.domain.lexicons import URL
+from escapevelocity.domain import kernels as _py
 from escapevelocity.domain import pii as _pii
-from escapevelocity.domain import language as _language
-from escapevelocity.domain.severity import FAILURE_WORDS, JUDGEMENTS, SECOND_PERSON
-from escapevelocity.domain.playbook.facts import FOLD_TABLE
-import unicodedata
 
-cdef double NEGATIVE_EDGE = _py.NEGATIVE_EDGE
-cdef double POSITIVE_EDGE = _py.POSITIVE_EDGE
-cdef double COMPLAINT_EDGE = _py.COMPLAINT_EDGE
+# The SHA-256 of this file when it was built (setup.py): enrich.py refuses an extension whose
+# source has changed since, and the tests fail on it.
+SOURCE_SHA256 = BUILT_FROM_SHA256
+
 cdef double NEGATION_ALONE = _py.NEGATION_ALONE
 cdef double MIXED_POSITIVE_SCALE = _py.MIXED_POSITIVE_SCALE
 cdef double NEGATIVE_WEIGHT = _py.NEGATIVE_WEIGHT
 cdef double QUESTION_POSITIVE_SCALE = _py.QUESTION_POSITIVE_SCALE
 cdef double EXCLAIM_ALONE = _py.EXCLAIM_ALONE
 cdef double NAME_SCALE = _py.NAME_SCALE
-cdef Py_ssize_t MAX_TEXT = _py.MAX_TEXT
-cdef dict MODIFIERS = _py._MODIFIERS
+cdef dict MODIFIERS = _py.MODIFIERS
 cdef dict BOOSTERS = _py.BOOSTERS
-cdef frozenset NOT_NEGATING = _py._NOT_NEGATING
+cdef frozenset NOT_NEGATING = _py.NOT_NEGATING
 cdef object CAPS_FINDALL = _py._CAPS.findall
 cdef object STRENGTH = _py._STRENGTH
+cdef object SCAN = _py.Scan
+cdef object WORDS = _py.Words
+cdef object READING = _py.Reading
+cdef Py_ssize_t MAX_TEXT = _py.MAX_TEXT
+cdef object URL_SUB = _py.URL.sub
+cdef object IS_NORMALIZED = _py.unicodedata.is_normalized
+cdef object FOLD_TABLE = _py.FOLD_TABLE
+# The word sets kernels.Words answers for, one bit each.
+cdef int F_ENGLISH = 1, F_SECOND = 2, F_JUDGEMENT = 4, F_FAILURE = 8, F_EVALUATIVE = 16
+# kernels.Entry's fields, by position (an Entry is a tuple)
+cdef enum:
+    VALENCE = 0
+    NEGATABLE = 4
+    NEGATION_ALONE_FIELD = 6
 
 
 def _span_order(span):
     return (span[0], -span[1])
-cdef object URL_SUB = URL.sub
-cdef object IS_NORMALIZED = unicodedata.is_normalized
 cdef object ENDS_HANDLE = _py._ENDS_HANDLE
 cdef object ENDS_TITLE = _py._ENDS_TITLE
 cdef object CARD_ITER = _pii._CARD.finditer
@@ -62,74 +70,6 @@ cdef object ADDRESS_ITER = _pii._ADDRESS.finditer
 cdef object EMAIL_DOMAIN_ITER = _pii._EMAIL_DOMAIN.finditer
 cdef object NOT_DIGIT_SUB = _pii.re.compile(r"\D").sub
 cdef object luhn = _pii._luhn
-cdef object cld2_detect = _language.pycld2.detect
-cdef tuple cld2_errors = (_language.pycld2.error, UnicodeError)
-cdef dict CLD2_CODES = _language._CLD2_CODES
-cdef object NOT_LANGUAGE_SUB = _language._NOT_LANGUAGE.sub
-cdef object HANDLE_SUB = _language._HANDLE.sub
-cdef frozenset KNOWN_ENGLISH = _language._known_english()
-cdef frozenset ENGLISH = _language._ENGLISH
-cdef frozenset SECOND = SECOND_PERSON
-cdef frozenset JUDGING = JUDGEMENTS
-cdef frozenset FAILURES = FAILURE_WORDS
-
-
-cdef tuple language(str text, str plain, bint ascii_text, list tokens, bint english):
-    """language.language: (language, confidence), the same tests in the same order; CLD2
-    decides what the English tests cannot."""
-    cdef Py_ssize_t i, n, hits = 0, count = 0
-    cdef Py_UCS4 c
-    cdef bint letter = False, other = False
-    cdef str t
-    if not ascii_text:
-        n = PyUnicode_GET_LENGTH(plain)
-        for i in range(n):  # [^\W\d_]: a letter; past \x7f: a letter of another script
-            c = PyUnicode_READ_CHAR(plain, i)
-            if alnum(c) and not decimal(c):
-                letter = True
-                if c > 0x7f:
-                    other = True
-                    break
-        if not letter:
-            return u"und", 0.0
-        if other:
-            return langid(no_urls(text)[:1000])
-    if english:  # an English function word among the words
-        return u"en", 0.9
-    if u"@" in plain:  # handles say nothing about the language of the post
-        tokens = words(HANDLE_SUB(u" ", plain))
-    for t in tokens:
-        if PyUnicode_READ_CHAR(t, 0) != u'#' and t.isalpha():
-            count += 1
-            if t in KNOWN_ENGLISH:
-                hits += 1
-    if not count:
-        return u"und", 0.0
-    if hits and hits * 2 >= count:
-        return u"en", 0.7
-    if count < 3:
-        return u"en", 0.5
-    found = langid(no_urls(text)[:1000])
-    return (u"en", 0.5) if found[0] == u"und" else found
-
-
-cdef tuple severity(list tokens, dict marks, object evaluative, int flags, dict word_flags):
-    """severity.severity, the same tests in the same order; the set tests are the words'
-    flags."""
-    cdef bint to_company = flags & F_SECOND
-    if u"blame" in marks:
-        return u"blame", u"blame: '" + marks[u"blame"] + u"'"
-    judged = first_with(word_flags, tokens, F_JUDGING) if flags & F_JUDGING else None
-    if judged and to_company:
-        return u"blame", u"blame: '" + judged + u"' said to the company"
-    if u"accusation" in marks:
-        return u"accusation", u"accusation: '" + marks[u"accusation"] + u"'"
-    if to_company and flags & (F_FAILURE | F_PROBLEM):
-        failed = first_with(word_flags, tokens, F_FAILURE | F_PROBLEM)
-        return u"accusation", u"accusation: the company's '" + failed + u"'"
-    if judged or evaluative:
-        return u"disapproval", u"disapproval: '" + (judged or evaluative) + u"'"
-    return u"no_explicit_reproach", u"no explicit reproach: a problem reported, nobody judged"
 
 
 cdef inline bint alnum(Py_UCS4 c) noexcept:
@@ -189,36 +129,6 @@ cdef bint in_name(str title, str text):
                     return True
         start = text.find(title, end)
     return False
-
-
-cdef tuple langid(str text):
-    """language._langid: CLD2's answer as (ISO 639-1 code, confidence), 'und' when unsure."""
-    try:
-        reliable, _, details = cld2_detect(text, bestEffort=True)
-    except cld2_errors:
-        return u"und", 0.0
-    code, percent = details[0][1], details[0][2]
-    lang = CLD2_CODES.get(code) or code.split(u"-")[0]
-    if lang == u"und" or not percent:
-        return u"und", 0.0
-    confidence = percent / 100 if reliable else percent / 200
-    return (lang, round(confidence, 2)) if confidence >= 0.5 else (u"und", 0.0)
-
-
-cdef str no_urls(str text):
-    """language._no_urls: the words of a post in its language (no links, handles, tags, RT)."""
-    cdef str words_only
-    cdef Py_ssize_t i
-    cdef Py_UCS4 c
-    if u"http" in text or u"www." in text:
-        text = URL_SUB(u" ", text)
-    if u"@" in text or u"#" in text or u"RT " in text:
-        words_only = NOT_LANGUAGE_SUB(u" ", text)
-        for i in range(PyUnicode_GET_LENGTH(words_only)):
-            c = PyUnicode_READ_CHAR(words_only, i)
-            if alnum(c) and not decimal(c):
-                return words_only
-    return text
 
 
 cpdef tuple find_pii(str text):
@@ -322,7 +232,6 @@ cdef bint digit_run(str text) noexcept:
         if got == 6:
             return True
     return False
-
 
 cdef inline bint is_az(Py_UCS4 c) noexcept:
     return u'a' <= c <= u'z'
@@ -476,7 +385,6 @@ cpdef bint may_have_pii(str text, bint ascii_text):
         return True
     return digit_hint(text, ascii_text)
 
-
 cdef void strongest_first(list reasons):
     """reasons.sort(key=itemgetter(0)) for a few (-|valence|, name) pairs: an insertion sort,
     stable as list.sort is."""
@@ -556,9 +464,6 @@ cdef int char_marks(str lower) noexcept:
         prev = c
     return marks | (bangs << 8)
 
-
-cdef inline double r2(double x) noexcept:
-    return <long>(x * 100 + 0.5) / 100.0
 
 
 # States fit 16 bits, and the table a byte budget (states x character classes x 2 bytes: a
@@ -726,55 +631,37 @@ cdef class Scanner:
         return found
 
 
-cdef int F_ENGLISH = 1, F_SECOND = 2, F_JUDGING = 4, F_FAILURE = 8, F_PROBLEM = 16
-cdef int F_EVALUATIVE = 32
+cdef class Kernels:
+    """kernels.Kernels for one Enricher's tables (read once, at construction), compiled; the
+    reference's own scan where the table would be too big, and its hashtag memo."""
 
-
-cdef object first_with(dict word_flags, list tokens, int flags):
-    """The first word with one of `flags`, or None."""
-    cdef PyObject* found
-    for t in tokens:
-        found = PyDict_GetItem(word_flags, t)
-        if found != NULL and (<int><object>found) & flags:
-            return t
-    return None
-
-
-cdef class Rules:
-    """Enricher.rules for one Enricher's tables (read once, at construction)."""
-
-    cdef object enricher, customers, hashtag
-    cdef dict tags, influencer_reasons
+    cdef object reference, hashtag
+    cdef dict tags
     cdef Scanner scanner
     # Bits by the low 16 bits of a word's hash: a clear bit says the word is not in the
     # sentiment tables (most words), without touching a 9,000-entry dict; and the same for the
     # words that modify the next one.
     cdef unsigned long long bloom[1024]
     cdef unsigned long long modifier_bloom[1024]
-    # What the later tests ask of a word (is it English, second person, a judgement, a
-    # failure, a problem, evaluative), answered once per word in the same pass: the flags of
-    # the post's words, OR-ed, replace a set test over all the words per question.
+    cdef dict entries, entries_broadcast, idioms
+    cdef frozenset zero
+    # word -> the bits of the sets it is in (F_*), and its bloom as above
     cdef dict word_flags
     cdef unsigned long long flags_bloom[1024]
-    cdef dict entries, entries_broadcast, idioms, listed
-    cdef frozenset zero
-    cdef tuple question_openers, media_bio_cues
-    cdef bint any_list
-    cdef object influencer_followers
 
-    def __init__(self, enricher):
-        self.enricher = enricher
+    def __init__(self, reference):
+        cdef Py_hash_t h
+        self.reference = reference
         try:
-            self.scanner = Scanner(enricher.automaton)
+            self.scanner = Scanner(reference.automaton)
         except (ValueError, MemoryError):  # past the limits: the automaton's own scan
             self.scanner = None
-        self.customers = enricher.vocabulary.customers
-        self.hashtag = enricher._hashtag
-        self.tags = enricher._tags
-        self.influencer_reasons = {}
-        self.entries = enricher.entries
-        self.entries_broadcast = enricher.entries_broadcast
-        cdef Py_hash_t h
+        self.hashtag = reference.hashtag
+        self.tags = reference._tags
+        self.entries = reference.entries
+        self.entries_broadcast = reference.entries_broadcast
+        self.idioms = reference.idioms
+        self.zero = reference.zero
         for i in range(1024):
             self.bloom[i] = 0
             self.modifier_bloom[i] = 0
@@ -785,9 +672,9 @@ cdef class Rules:
             h = hash(key) & 0xFFFF
             self.modifier_bloom[h >> 6] |= 1ULL << (h & 63)
         self.word_flags = {}
-        for flag, group in ((F_ENGLISH, ENGLISH), (F_SECOND, SECOND), (F_JUDGING, JUDGING),
-                            (F_FAILURE, FAILURES), (F_PROBLEM, enricher.problems),
-                            (F_EVALUATIVE, enricher.evaluative)):
+        for flag, group in ((F_ENGLISH, _py.ENGLISH), (F_SECOND, _py.SECOND_PERSON),
+                            (F_JUDGEMENT, _py.JUDGEMENTS), (F_FAILURE, reference.failures),
+                            (F_EVALUATIVE, reference.evaluative)):
             for key in group:
                 self.word_flags[key] = self.word_flags.get(key, 0) | flag
         for i in range(1024):
@@ -795,20 +682,11 @@ cdef class Rules:
         for key in self.word_flags:
             h = hash(key) & 0xFFFF
             self.flags_bloom[h >> 6] |= 1ULL << (h & 63)
-        self.idioms = enricher.idioms
-        self.listed = enricher.listed
-        self.zero = enricher.zero
-        self.question_openers = enricher.question_openers
-        self.media_bio_cues = tuple(enricher.vocabulary.media_bio_cues)
-        self.any_list = enricher.any_list
-        self.influencer_followers = enricher.vocabulary.influencer_followers
 
-    def rules(self, mention):
-        cdef str text = mention.text or u""
+    cpdef object read(self, str text):
+        """kernels.Kernels.read: a post through every kernel."""
         cdef str lower, folded, plain
         cdef bint ascii_text
-        cdef double score
-        cdef int urgency
         if PyUnicode_GET_LENGTH(text) > MAX_TEXT:
             text = text[:MAX_TEXT]
         lower = text.lower()
@@ -817,90 +695,33 @@ cdef class Rules:
         ascii_text = lower.isascii()
         folded = lower if ascii_text or IS_NORMALIZED(u"NFKD", lower) else \
             lower.translate(FOLD_TABLE)
-        phrases, cues, topics, sarcasm, irony, marks = self.scan(folded)
+        scan = self.scan(folded)
         plain = URL_SUB(u" ", lower) if (u"http" in lower or u"www." in lower) else lower
+        # words and sentiment in one pass over the words (each kernel alone makes its own)
         cdef list tokens = words(plain)
-        # One pass over the words: the sentiment words (and hashtags to read), the first "but",
-        # whether a word modifies the next one, and the flags of the words (word_flags).
-        cdef dict entries = self.entries if PyUnicode_GET_LENGTH(lower) > 0 and \
-            PyUnicode_READ_CHAR(lower, 0) == u'@' else self.entries_broadcast
-        cdef list hits = []
-        cdef Py_hash_t h
-        cdef int chars = char_marks(lower)
-        cdef bint has_modifier = False, has_tag = chars & M_TAG
-        cdef Py_ssize_t i, but = -1
-        cdef int flags = 0
-        cdef PyObject* found
-        cdef str tok
-        for i in range(len(tokens)):
-            tok = <str>tokens[i]
-            h = hash(tok) & 0xFFFF
-            if self.modifier_bloom[h >> 6] & (1ULL << (h & 63)) and \
-                    PyDict_GetItem(MODIFIERS, tok) != NULL:
-                has_modifier = True
-            if but < 0 and tok == u"but":
-                but = i
-            if self.flags_bloom[h >> 6] & (1ULL << (h & 63)):
-                found = PyDict_GetItem(self.word_flags, tok)
-                if found != NULL:
-                    flags |= <int><object>found
-            if self.bloom[h >> 6] & (1ULL << (h & 63)) and PyDict_GetItem(entries, tok) != NULL:
-                hits.append(i)
-            elif has_tag and PyUnicode_READ_CHAR(tok, 0) == u'#' and \
-                    PyUnicode_GET_LENGTH(tok) > 3 and tok not in self.zero:
-                hits.append(i)
-        score, sentiment_because = self.sentiment(text, lower, tokens, hits, has_modifier, but,
-                                                  phrases, sarcasm, irony, chars)
-        label = (u"negative" if score <= NEGATIVE_EDGE else
-                 u"positive" if score >= POSITIVE_EDGE else u"neutral")
-        pii = find_pii(text) if may_have_pii(text, ascii_text) else ()
-        author = mention.author
-        author_class, author_because = self.author_of(author, cues)
-        if cues or author_class == u"bot":
-            situations, situation_because = self.situations(lower, label, score, cues, topics,
-                                                            author_class, chars)
-        else:
-            situations, situation_because = self.plain_situations(lower, label, score, topics,
-                                                                  chars)
-        if author_class == u"customer" and u"lead" in situations and \
-                author.handle.lower() not in self.customers:
-            author_class, author_because = u"prospect", u"asks to buy and is not a known customer"
-        if u"crisis" in situations:
-            urgency = 3
-        else:
-            urgency = 2 if u"legal" in situations else 1 if score <= -0.6 else 0
-            if chars & M_BANGBANG or u"urgent" in lower or u"asap" in lower or \
-                    u"emergency" in lower:
-                urgency = min(urgency + 1, 3)
-        language_code, language_confidence = language(text, plain, ascii_text, tokens,
-                                                       flags & F_ENGLISH)
-        because = {u"sentiment": sentiment_because, u"situation": situation_because,
-                   u"author_class": author_because}
-        if u"complaint" in situations:
-            evaluative = first_with(self.word_flags, tokens, F_EVALUATIVE) \
-                if flags & F_EVALUATIVE else None
-            severity_level, because[u"severity"] = severity(tokens, marks, evaluative, flags,
-                                                             self.word_flags)
-        else:
-            severity_level = u""
-        if pii:
-            because[u"pii"] = u"found " + u", ".join(pii)
-        if topics:
-            because[u"topics"] = u"mentions " + u", ".join(topics)
-        return Signals(
-            score, label, situations[0], tuple(situations), severity_level, author_class, urgency,
-            language_code, pii, topics,
-            tuple(sorted({p for p, _ in phrases})) if phrases else (),
-            0, False,
-            {u"sentiment": r2(min(0.9, 0.5 + 0.4 * abs(score))),
-             u"situation": 0.8 if cues else 0.5,
-             u"author_class": 0.9 if u"list" in author_because else 0.5,
-             u"language": language_confidence},
-            because)
+        cdef list firsts = [None, None, None]
+        cdef int seen = 0, chars = char_marks(lower)
+        cdef Py_ssize_t but
+        cdef bint has_modifier
+        cdef list hits = self.word_pass(tokens, lower, chars, &but, &has_modifier, &seen, firsts)
+        found = tuple.__new__(WORDS, (tokens, bool(seen & F_ENGLISH), bool(seen & F_SECOND),
+                                      firsts[0], firsts[1], firsts[2]))
+        score, because = self.score(text, lower, tokens, hits, has_modifier, but,
+                                    (<tuple>scan)[0], (<tuple>scan)[3], (<tuple>scan)[4], chars)
+        return tuple.__new__(READING, (text, lower, plain, ascii_text, found, scan, score,
+                                       because, self.pii(text, ascii_text)))
 
-    cdef tuple scan(self, str folded):
-        """Enricher._scan: one pass for sentiment phrases, situation and severity cues, topics
-        (whole words only) and the first sarcasm markers (anywhere)."""
+    def cut(self, str plain):
+        """kernels.Kernels.cut: the WORD regex's tokens."""
+        return words(plain)
+
+    cpdef tuple pii(self, str text, bint ascii_text):
+        """kernels.Kernels.pii."""
+        return find_pii(text) if may_have_pii(text, ascii_text) else ()
+
+    cpdef object scan(self, str folded):
+        """kernels.Kernels.scan: one pass for sentiment phrases, situation and severity cues,
+        topics (whole words only) and the first sarcasm markers (anywhere)."""
         cdef list phrases = []
         cdef dict situations = {}
         cdef list topics = []
@@ -912,7 +733,7 @@ cdef class Rules:
         cdef Scanner sc = self.scanner
         explicit = irony = None
         if sc is None:
-            return self.enricher._scan(folded)
+            return self.reference.scan(folded)
         for end in range(n):
             st = sc.delta[st * sc.nclass + sc.klass(PyUnicode_READ_CHAR(folded, end))]
             o = sc.first[st]
@@ -939,11 +760,79 @@ cdef class Rules:
                         marks.setdefault(name, folded[start:end + 1])
                     elif name not in topics:
                         topics.append(name)
-        return phrases, situations, tuple(topics), explicit, irony, marks
+        return tuple.__new__(SCAN, (phrases, situations, tuple(topics), explicit, irony, marks))
 
-    cdef tuple sentiment(self, str text, str lower, list tokens, list hits, bint has_modifier,
-                         Py_ssize_t but, list phrases, object sarcasm, object irony,
-                         int marks):
+    cpdef object words(self, str plain, bint ascii_text):
+        """kernels.Kernels.words: the cut, and the first word of each set, in one pass."""
+        cdef list tokens = words(plain)
+        cdef list firsts = [None, None, None]
+        cdef int seen = 0
+        cdef Py_ssize_t but
+        cdef bint has_modifier
+        self.word_pass(tokens, None, 0, &but, &has_modifier, &seen, firsts)
+        return tuple.__new__(WORDS, (tokens, bool(seen & F_ENGLISH), bool(seen & F_SECOND),
+                                     firsts[0], firsts[1], firsts[2]))
+
+    cpdef tuple sentiment(self, str text, str lower, list tokens, object scan):
+        """kernels.Kernels.sentiment: (score, because)."""
+        cdef int chars = char_marks(lower)
+        cdef Py_ssize_t but
+        cdef bint has_modifier
+        cdef list hits = self.word_pass(tokens, lower, chars, &but, &has_modifier, NULL, None)
+        cdef tuple found = <tuple>scan  # a kernels.Scan: phrases, cues, topics, sarcasm, irony
+        return self.score(text, lower, tokens, hits, has_modifier, but, found[0], found[3],
+                          found[4], chars)
+
+    cdef list word_pass(self, list tokens, str lower, int chars, Py_ssize_t *but,
+                        bint *has_modifier, int *seen, list firsts):
+        """One pass over the words. With `lower`: the sentiment words (and hashtags to read)
+        for the sentiment loop, returned, the first "but" and whether a word modifies the next
+        one. With `seen`: the sets the words are in (F_*), and the first judgement, failure
+        and evaluative word in `firsts`."""
+        cdef dict entries = None
+        cdef list hits = None
+        cdef Py_hash_t h
+        cdef bint has_tag = chars & M_TAG
+        cdef Py_ssize_t i
+        cdef int flags
+        cdef PyObject* found
+        cdef str tok
+        but[0] = -1
+        has_modifier[0] = False
+        if lower is not None:
+            hits = []
+            entries = self.entries if PyUnicode_GET_LENGTH(lower) > 0 and \
+                PyUnicode_READ_CHAR(lower, 0) == u'@' else self.entries_broadcast
+        for i in range(len(tokens)):
+            tok = <str>tokens[i]
+            h = hash(tok) & 0xFFFF
+            if seen != NULL and self.flags_bloom[h >> 6] & (1ULL << (h & 63)):
+                found = PyDict_GetItem(self.word_flags, tok)
+                if found != NULL:
+                    flags = <int><object>found
+                    if flags & F_JUDGEMENT and firsts[0] is None:
+                        firsts[0] = tok
+                    if flags & F_FAILURE and firsts[1] is None:
+                        firsts[1] = tok
+                    if flags & F_EVALUATIVE and firsts[2] is None:
+                        firsts[2] = tok
+                    seen[0] |= flags
+            if hits is None:
+                continue
+            if not has_modifier[0] and self.modifier_bloom[h >> 6] & (1ULL << (h & 63)) and \
+                    PyDict_GetItem(MODIFIERS, tok) != NULL:
+                has_modifier[0] = True
+            if but[0] < 0 and tok == u"but":
+                but[0] = i
+            if self.bloom[h >> 6] & (1ULL << (h & 63)) and PyDict_GetItem(entries, tok) != NULL:
+                hits.append(i)
+            elif has_tag and PyUnicode_READ_CHAR(tok, 0) == u'#' and \
+                    PyUnicode_GET_LENGTH(tok) > 3 and tok not in self.zero:
+                hits.append(i)
+        return hits
+
+    cdef tuple score(self, str text, str lower, list tokens, list hits, bint has_modifier,
+                     Py_ssize_t but, list phrases, object sarcasm, object irony, int marks):
         cdef bint to_someone = PyUnicode_GET_LENGTH(lower) > 0 and \
             PyUnicode_READ_CHAR(lower, 0) == u'@'
         cdef dict entries = self.entries if to_someone else self.entries_broadcast
@@ -976,18 +865,27 @@ cdef class Rules:
                     continue
                 found = PyDict_GetItem(entries, tok)
                 if found == NULL:
-                    known = self.tags.get(tok[1:])  # Enricher._hashtag's memo
+                    known = self.tags.get(tok[1:])  # kernels.Kernels.hashtag's memo
                     v = known if known is not None else self.hashtag(tok[1:])
                     if not v:
                         continue
-                    entry = (v, False, u"", u"", True, None, False)
+                    entry = (v, False, u"", u"", True, None, False)  # an Entry's fields
                 else:
                     entry = <object>found
-                v, is_problem, shout, title, negatable, hedge, alone = entry
+                # an Entry is a tuple subclass: read by index (unpacking one takes the slow,
+                # iterator path)
+                v = (<tuple>entry)[0]
+                is_problem = (<tuple>entry)[1]
+                shout = (<tuple>entry)[2]
+                title = (<tuple>entry)[3]
+                negatable = (<tuple>entry)[4]
+                hedge = (<tuple>entry)[5]
+                alone = (<tuple>entry)[6]
                 if alone:
                     for t in tokens[i + 1:i + 4]:
                         found = PyDict_GetItem(entries, t)
-                        if found != NULL and (<tuple>found)[4] and not (<tuple>found)[6] and \
+                        if found != NULL and (<tuple>found)[NEGATABLE] and \
+                                not (<tuple>found)[NEGATION_ALONE_FIELD] and \
                                 PyUnicode_READ_CHAR(t, 0).isalpha():
                             break
                     else:
@@ -998,7 +896,7 @@ cdef class Rules:
                     continue
                 if i + 1 < ntok and tok in BOOSTERS:
                     found = PyDict_GetItem(entries, tokens[i + 1])
-                    if found != NULL and (<tuple>found)[4]:
+                    if found != NULL and (<tuple>found)[NEGATABLE]:
                         continue
                 scale = 1.0
                 if modifiers is not None and negatable:
@@ -1063,107 +961,3 @@ cdef class Rules:
             names = reasons[0][1] if reasons else u""
         rounded = <long>(score * 10000 + (0.5 if score > 0 else -0.5)) / 10000.0
         return rounded, (u"negative: " if score < 0 else u"positive: ") + names
-
-    cdef tuple author_of(self, object a, dict hits):
-        cdef str handle = a.handle.lower().lstrip(u"@") if self.any_list else u""
-        cls = self.listed.get(handle) if handle else None
-        if cls is not None:
-            return cls, f"@{handle} is on the workspace's {cls} list"
-        if a.bio:
-            bio = a.bio.lower()
-            for cue in self.media_bio_cues:
-                if cue in bio:
-                    if cue:
-                        return u"journalist", f"bio says '{cue}'"
-                    break
-        followers = a.followers
-        if hits and u"spam" in hits and followers < 100:
-            return u"bot", u"spam pattern from a low-reach account"
-        if handle and handle in self.customers:
-            return u"customer", u"known customer"
-        edge = self.influencer_followers
-        if followers >= edge:
-            # formatting "12,345" is slow and follower counts repeat: memoised for ints only
-            # (12345.0 == 12345 would share a key but not a text)
-            why = self.influencer_reasons.get(followers) if type(followers) is int else None
-            if why is None:
-                tier = u"mega" if followers >= 100 * edge else u"macro" \
-                    if followers >= 10 * edge else u"micro"
-                why = f"{followers:,} followers ({tier}: at least {edge:,})"
-                if type(followers) is int:
-                    if len(self.influencer_reasons) > 10_000:
-                        self.influencer_reasons.clear()
-                    self.influencer_reasons[followers] = why
-            return u"influencer", why
-        return u"customer", u"default: nothing says otherwise"
-
-    cdef tuple plain_situations(self, str lower, str label, double score, tuple topics,
-                                int marks):
-        cdef bint is_question = marks & M_Q or lower.strip().startswith(self.question_openers)
-        cdef list found
-        if score <= COMPLAINT_EDGE and (topics or marks & M_AT):
-            found = [u"complaint", u"question"] if is_question else [u"complaint"]
-            why = u"complaint: negative about the brand"
-        elif is_question:
-            found, why = [u"question"], u"question: asks something"
-        else:
-            found, why = [], u""
-        if label == u"positive" and score >= 0.45:
-            found.append(u"praise")
-            why = why or u"praise: positive about the brand"
-        if found:
-            return found, why
-        if label == u"negative":
-            return [u"venting"], u"venting: negative with no ask and nothing about the brand"
-        if topics or u"orbit" in lower:
-            return [u"other"], u"about the brand, no clear situation"
-        return [u"off_topic"], u"nothing about the brand or its products"
-
-    cdef tuple situations(self, str lower, str label, double score, dict hits, tuple topics,
-                          str author_class, int marks):
-        cdef list found = []
-        cdef str why = u""
-        for name in (u"crisis", u"legal", u"spam", u"misinformation"):
-            if name in hits:
-                found.append(name)
-                why = why or name + u": '" + hits[name][0] + u"'"
-        if u"spam" not in found and lower.count(u"http") >= 2 and author_class == u"bot":
-            found.append(u"spam")
-            why = why or u"spam: several links from a bot"
-        stripped = lower.strip()
-        cdef bint is_question = (marks & M_Q or stripped.startswith(self.question_openers)
-                                 or u"question" in hits)
-        if u"lead" in hits:
-            found.append(u"lead")
-            why = why or u"lead: '" + hits[u"lead"][0] + u"'"
-        if u"complaint" in hits or (score <= COMPLAINT_EDGE and (topics or marks & M_AT)):
-            found.append(u"complaint")
-            cue = hits[u"complaint"][0] if u"complaint" in hits else None
-            why = why or (u"complaint: '" + cue + u"'" if cue else
-                          u"complaint: negative about the brand")
-        if u"feedback" in hits:
-            found.append(u"feedback")
-            why = why or u"feedback: '" + hits[u"feedback"][0] + u"'"
-        if is_question and u"complaint" not in found[:1]:
-            found.append(u"question")
-            why = why or u"question: asks something"
-        elif is_question:
-            found.append(u"question")
-        if label == u"positive" and (u"praise" in hits or score >= 0.45):
-            found.append(u"praise")
-            why = why or u"praise: positive about the brand"
-        if not found:
-            if label == u"negative":
-                found.append(u"venting")
-                why = u"venting: negative with no ask and nothing about the brand"
-            elif topics or u"orbit" in lower:
-                found.append(u"other")
-                why = u"about the brand, no clear situation"
-            else:
-                found.append(u"off_topic")
-                why = u"nothing about the brand or its products"
-        cdef list once = []  # list(dict.fromkeys(found))
-        for name in found:
-            if name not in once:
-                once.append(name)
-        return once, why

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import cache
 
 import pycld2
@@ -14,7 +15,7 @@ from escapevelocity.domain.lexicons import URL, WORD
 _HANDLE = re.compile(r"@\w+")
 _NON_ASCII_LETTER = re.compile(r"[^\W\d_\x00-\x7f]").search
 _ANY_LETTER = re.compile(r"[^\W\d_]").search
-_ENGLISH = frozenset(["the", "and", "or", "but", "my", "me", "i", "i'm", "im", "you", "your", "it",
+ENGLISH = frozenset(["the", "and", "or", "but", "my", "me", "i", "i'm", "im", "you", "your", "it",
                       "it's", "is", "are", "were", "been", "to", "of", "on", "at", "for", "with",
                       "this", "that", "have", "has", "had", "not", "no", "does", "did", "can",
                       "just", "what", "how", "why", "when", "who", "any", "anyone", "thanks",
@@ -29,28 +30,32 @@ def detect_language(text: str) -> str:
     return language(text or "", plain, lower.isascii(), WORD.findall(plain))[0]
 
 
-def language(text: str, plain: str, ascii_text: bool, tokens: list[str]) -> tuple[str, float]:
+def language(text: str, plain: str, ascii_text: bool, tokens: list[str],
+             english: bool | None = None,
+             cut: Callable[[str], list[str]] = WORD.findall) -> tuple[str, float]:
     """(language, confidence) of `text`, given it lower-cased without URLs and its word tokens.
 
     Fast path: text whose letters are all ASCII and that has an English function word, or
     whose words are mostly known English words (the sentiment lexicons, common words), is
     English. Everything else, and every text with other letters, goes to CLD2; an ASCII
-    text it is unsure about is counted English, the common case for short posts."""
+    text it is unsure about is counted English, the common case for short posts. `english`:
+    whether an English function word is among `tokens`, when the caller knows (kernels.Words);
+    `cut`: the word cutter (the WORD regex, or its compiled kernel)."""
     if not ascii_text:
         if not _ANY_LETTER(plain):
             return "und", 0.0
         if _NON_ASCII_LETTER(plain):  # accents, other scripts: the detector decides
             return _langid(_no_urls(text)[:1000])
     # Only ASCII letters (perhaps with emoji or symbols).
-    if not _ENGLISH.isdisjoint(tokens):
+    if english if english is not None else not ENGLISH.isdisjoint(tokens):
         return "en", 0.9
     if "@" in plain:  # handles say nothing about the language of the post
-        tokens = WORD.findall(_HANDLE.sub(" ", plain))
+        tokens = cut(_HANDLE.sub(" ", plain))
     words = [t for t in tokens if t[0] != "#" and t.isalpha()]
     if not words:
         return "und", 0.0
     known = _known_english()
-    hits = sum(1 for w in words if w in known)
+    hits = sum(map(known.__contains__, words))
     if hits and hits * 2 >= len(words):
         return "en", 0.7
     if len(words) < 3:  # "@apple store NY", "wowwww": too little for any detector to tell

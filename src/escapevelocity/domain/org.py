@@ -10,7 +10,7 @@ Who sees which team's cases is the access policy's question (domain/access.visib
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -277,6 +277,9 @@ class OrgIndex:
     shifts: dict[str, CompiledShift]  # member -> shift
     zones: tuple[tzinfo, ...]  # distinct shift zones, so routing converts `now` once per zone
     zone_of: dict[str, int]  # member -> position in zones
+    # (team, UTC minute) -> its members on shift then: routing.on_shift's memo
+    on_shift: dict[tuple[str, float], tuple[Member, ...]] = field(default_factory=dict,
+                                                                  compare=False)
 
 
 _INDEX: dict[int, tuple[Organisation, OrgIndex]] = {}

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from escapevelocity.domain.org import Member, Organisation, index
+from escapevelocity.domain.org import Member, Organisation, OrgIndex, index
 from escapevelocity.domain.permissions import MATRIX, REPLY
 from escapevelocity.domain.records import Assignment, Decision, Signals
 
@@ -88,7 +88,6 @@ def route(decision: Decision, signals: Signals, org: Organisation, state: Routin
 def assign(need: Need, org: Organisation, state: RoutingState, now: datetime, *,
            prefer: str | None = None, exclude: Iterable[str] = ()) -> Assignment:
     ix = index(org)
-    local: list = [None] * len(ix.zones)
     presence, load = state.presence, state.load
     skip = set(exclude) if exclude else ()
     team_id, queue_team, seen = need.team, need.team, set()
@@ -99,13 +98,7 @@ def assign(need: Need, org: Organisation, state: RoutingState, now: datetime, *,
             return Assignment(team_id, None, "none", f"team {team_id!r} is not in the organisation")
         candidates: list[Member] = []
         on_shift = 0
-        for m in ix.members_of.get(team_id, ()):
-            z = ix.zone_of[m.id]
-            loc = local[z]
-            if loc is None:
-                loc = local[z] = now.astimezone(ix.zones[z])
-            if not ix.shifts[m.id].covers_local(loc):
-                continue
+        for m in on_shift_members(ix, team_id, now):
             on_shift += 1
             if (presence.get(m.id) == "online" and load.get(m.id, 0) < m.capacity
                     and m.id not in skip and m.role in ANSWERING_ROLES):
@@ -133,6 +126,36 @@ def assign(need: Need, org: Organisation, state: RoutingState, now: datetime, *,
     else:
         why = f"queued for {queue_team}: nobody online with spare capacity"
     return Assignment(queue_team, None, "queue", why)
+
+
+def on_shift_members(ix: OrgIndex, team_id: str, now: datetime) -> tuple[Member, ...]:
+    """The team's members whose shift covers `now`. A shift is a matter of local minutes, so
+    the answer holds for the whole UTC minute in every zone whose offset is whole minutes (all
+    of today's): it is memoised per team and minute (ev triage, ingest and the clock jobs route
+    many mentions in the same minute), and computed afresh where an offset has seconds."""
+    key = (team_id, now.timestamp() // 60)
+    found = ix.on_shift.get(key)
+    if found is not None:
+        return found
+    local: list = [None] * len(ix.zones)
+    whole_minutes = True
+    covered = []
+    for m in ix.members_of.get(team_id, ()):
+        z = ix.zone_of[m.id]
+        loc = local[z]
+        if loc is None:
+            loc = local[z] = now.astimezone(ix.zones[z])
+            offset = loc.utcoffset()
+            whole_minutes = whole_minutes and offset is not None and \
+                not offset.seconds % 60 and not offset.microseconds
+        if ix.shifts[m.id].covers_local(loc):
+            covered.append(m)
+    found = tuple(covered)
+    if whole_minutes:
+        if len(ix.on_shift) >= 4096:
+            ix.on_shift.clear()
+        ix.on_shift[key] = found
+    return found
 
 
 def _pick(strategy: str, team_id: str, candidates: list[Member], need: Need,

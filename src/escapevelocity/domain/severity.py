@@ -9,10 +9,16 @@ complaints (Trosborg's scale, as in X-CI, Singh et al. 2023), each with its reas
 
 Evidence is cheap and explainable: cue phrases found by enrichment's one scan (lexicon.yaml,
 `severity`), whether the post speaks to the company (second person), and the sentiment and
-problem words enrichment already has. Pure; called only for posts that are complaints.
+problem words enrichment already has (the word cut answers for the word sets below, in its
+pass: kernels.Words). Pure; called only for posts that are complaints.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from escapevelocity.domain.kernels import Words
 
 LEVELS = ("no_explicit_reproach", "disapproval", "accusation", "blame")
 
@@ -35,25 +41,20 @@ FAILURE_WORDS = frozenset(["not", "no", "never", "still", "can't", "cant", "won'
                            "cancelled", "canceled", "delayed", "broke", "broken", "again"])
 
 
-def severity(tokens: list[str], marks: dict[str, str], evaluative: str | None,
-             problems: frozenset[str]) -> tuple[str, str]:
-    """(level, because) of a complaint, from its word tokens, the severity cues the scan found
-    (`marks`: level -> first cue), its first evaluative negative word if any ("frustrated",
-    "awful": a judgement, where "delayed" or "broken" only report a problem), and the
-    lexicon's problem words."""
-    # Set tests first (in C); a word is looked for only when one is there.
-    to_company = not SECOND_PERSON.isdisjoint(tokens)
+def severity(words: Words, marks: dict[str, str]) -> tuple[str, str]:
+    """(level, because) of a complaint, from what its words say (kernels.Words: a word to the
+    company, its first judgement, its first failure or problem word, its first evaluative
+    negative word, "frustrated", "awful": a judgement, where "delayed" or "broken" only report
+    a problem) and the severity cues the scan found (`marks`: level -> first cue)."""
     if "blame" in marks:
         return "blame", f"blame: '{marks['blame']}'"
-    judged = None if JUDGEMENTS.isdisjoint(tokens) else \
-        next(t for t in tokens if t in JUDGEMENTS)
-    if judged and to_company:
+    judged = words.judgement
+    if judged and words.to_company:
         return "blame", f"blame: '{judged}' said to the company"
     if "accusation" in marks:
         return "accusation", f"accusation: '{marks['accusation']}'"
-    if to_company and not (FAILURE_WORDS.isdisjoint(tokens) and problems.isdisjoint(tokens)):
-        failed = next(t for t in tokens if t in FAILURE_WORDS or t in problems)
-        return "accusation", f"accusation: the company's '{failed}'"
-    if judged or evaluative:
-        return "disapproval", f"disapproval: '{judged or evaluative}'"
+    if words.to_company and words.failure:
+        return "accusation", f"accusation: the company's '{words.failure}'"
+    if judged or words.evaluative:
+        return "disapproval", f"disapproval: '{judged or words.evaluative}'"
     return "no_explicit_reproach", "no explicit reproach: a problem reported, nobody judged"

@@ -25,6 +25,9 @@ class Vocabulary(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     # Reach that makes an author an influencer here: a local bakery's threshold is not an
     # airline's. The reason names the tier (10x and 100x the threshold: macro, mega).
     influencer_followers: Annotated[int, msgspec.Meta(ge=1)] = 10_000
+    # Names that say a post is about the brand wherever they appear in it, lower-case ("orbit"):
+    # a post with no situation that names the brand is "other", not "off_topic".
+    brand_names: tuple[str, ...] = ()
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> Vocabulary:
@@ -34,6 +37,8 @@ class Vocabulary(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
                     "customers", "vips", "bots"):
             if key in data:
                 data[key] = [str(h).lower().lstrip("@") for h in data[key] or ()]
+        if "brand_names" in data:
+            data["brand_names"] = [str(n).lower() for n in data["brand_names"] or () if str(n)]
         if "media_bio_cues" in data:
             data["media_bio_cues"] = [str(c).lower() for c in data["media_bio_cues"] or ()]
         try:
