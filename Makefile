@@ -1,10 +1,10 @@
-# One front door: make install | demo | test | bench | lint
+# One front door: make install | demo | test | bench | lint | smoke
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test bench lint browser clean
+.PHONY: install demo test bench lint browser smoke clean
 
 install: $(STAMP)
 
@@ -29,6 +29,11 @@ demo: install
 
 test: install browser
 	$(BIN)/python -m pytest -q
+	scripts/smoke_base_install.sh $(PY)
+
+# A fresh venv with no extras: init, ingest, triage, serve (scripts/smoke_base_install.sh).
+smoke:
+	scripts/smoke_base_install.sh $(PY)
 
 bench: install
 	$(BIN)/python -m escapevelocity.bench

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from datetime import datetime
 
 import msgspec
@@ -21,6 +22,7 @@ from escapevelocity.domain.enrich import Enricher
 from escapevelocity.domain.events import Event
 from escapevelocity.domain.records import Author, Mention, Signals
 
+log = logging.getLogger(__name__)
 CARDS = "model_cards"
 MAX_CARDS = 50  # attempts kept per workspace, newest last
 
@@ -93,15 +95,21 @@ def correction_counts(store: SqlStore) -> dict[str, dict[str, int]]:
 
 
 def load_models(store: SqlStore) -> dict[str, learn.SignalModel]:
+    """The promoted models. With none there is nothing to import: a base install (no `learn`
+    extra) triages by the rules. With models but without the extra the rules answer too, and
+    the log says why, once per load."""
     models = {}
     with store.begin() as conn:
-        for signal in learn.SIGNALS:
-            body = store.document(conn, f"model:{signal}")
-            if body:
-                try:
-                    models[signal] = learn.loads(body)
-                except (ValueError, msgspec.DecodeError):
-                    continue  # a damaged model is ignored: the rules still answer
+        bodies = {s: store.document(conn, f"model:{s}") for s in learn.SIGNALS}
+    for signal, body in bodies.items():
+        if body:
+            try:
+                models[signal] = learn.loads(body)
+            except learn.LearnExtraMissing as exc:
+                log.warning("learned models not used, the rules answer: %s", exc)
+                return {}
+            except (ValueError, msgspec.DecodeError):
+                continue  # a damaged model is ignored: the rules still answer
     return models
 
 

@@ -69,9 +69,12 @@ def _settle(workspace: Workspace, now: datetime, rows: list[Any]) -> int:
     # read as ingest read them: product names masked, then what the brand profile knows
     masked = [relevance.masked(m) for _, m, _ in todo]
     texts = [(m.text or "")[:MAX_TEXT] for m in masked]
-    full = learn.apply_models_many(enricher.models, texts,
-                                   [enricher.rules(m) for m in masked]) if todo else []
-    full = [relevance.apply(m, s) for (_, m, _), s in zip(todo, full, strict=True)]
+    if todo and enricher.models:
+        full = learn.apply_models_many(enricher.models, texts,
+                                       [enricher.rules(m) for m in masked])
+        full = [relevance.apply(m, s) for (_, m, _), s in zip(todo, full, strict=True)]
+    else:  # no models (one retired, or a base install without the learn extra): as they are
+        full = [said for _, _, said in todo]
     store = workspace.store
     with store.begin() as conn:
         for row in broken:  # settled as they are: a row that cannot be read must not block

@@ -20,15 +20,24 @@ embeds nothing twice. Without the extra, learning falls back to words only and s
 A new model replaces the current one only if it beats it on corrections held back from its
 training (`train_and_compare`); the card records data size, both scores, version and time.
 
-The pieces: `model` (SignalModel, its card, storage form, the rules' own answer), `hashing`
-(hashed ids), `dense` (sentence vectors and their memo), `train` (fit, compare, promote) and
-`apply` (answers in place of the rules'). Callers import from here.
+The pieces: `labels` (the signals, a correction, a card, the rules' own answer, the
+measures: no numpy), `model` (SignalModel and its storage form), `hashing` (hashed ids),
+`dense` (sentence vectors and their memo), `train` (fit, compare, promote) and `apply`
+(answers in place of the rules'). Callers import from here.
+
+numpy and scikit-learn are the optional `learn` extra, and this package sits under the
+inbox, the case page and the worker of a base install. So `labels` is imported at once and
+everything else on first use (PEP 562 `__getattr__`): a base install works until something
+actually learns or applies a model, which then raises `LearnExtraMissing` (a RuntimeError,
+what the callers that train already catch) naming the extra to install.
 """
 
-from escapevelocity.domain.learn.apply import apply_models, apply_models_many
-from escapevelocity.domain.learn.dense import DENSE_LAYERS, vectors
-from escapevelocity.domain.learn.hashing import DIM, _h, distinct, feature_ids, features, tokens
-from escapevelocity.domain.learn.model import (
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+from escapevelocity.domain.learn.labels import (
     DENSE_SHARE,
     HELD_BACK,
     MIN_CORRECTIONS,
@@ -37,15 +46,52 @@ from escapevelocity.domain.learn.model import (
     WORDS_AND_VECTORS,
     Correction,
     ModelCard,
-    SignalModel,
-    dumps,
-    loads,
+    held_back,
+    metrics,
     rule_label,
 )
-from escapevelocity.domain.learn.train import fit, held_back, metrics, train_and_compare
+
+if TYPE_CHECKING:
+    from escapevelocity.domain.learn.apply import apply_models, apply_models_many
+    from escapevelocity.domain.learn.dense import DENSE_LAYERS, vectors
+    from escapevelocity.domain.learn.hashing import DIM, _h, distinct, feature_ids, features, tokens
+    from escapevelocity.domain.learn.model import SignalModel, dumps, loads
+    from escapevelocity.domain.learn.train import fit, train_and_compare
+
+
+class LearnExtraMissing(RuntimeError):
+    """Learning or a learned model was asked for in an install without the `learn` extra."""
+
+
+_LAZY = {  # name -> the submodule that defines it (each imports numpy)
+    "apply_models": "apply", "apply_models_many": "apply",
+    "DENSE_LAYERS": "dense", "vectors": "dense",
+    "DIM": "hashing", "_h": "hashing", "distinct": "hashing", "feature_ids": "hashing",
+    "features": "hashing", "tokens": "hashing",
+    "SignalModel": "model", "dumps": "model", "loads": "model",
+    "fit": "train", "train_and_compare": "train",
+}
+_SUBMODULES = {"apply", "dense", "hashing", "model", "train"}
+
+
+def __getattr__(name: str):
+    if name not in _LAZY and name not in _SUBMODULES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    try:
+        module = importlib.import_module(f"{__name__}.{_LAZY.get(name, name)}")
+    except ModuleNotFoundError as exc:
+        if exc.name != "numpy":
+            raise
+        raise LearnExtraMissing(
+            "learning needs the learn extra (numpy, scikit-learn): "
+            "pip install 'escapevelocity[learn]'") from exc
+    value = module if name in _SUBMODULES else getattr(module, name)
+    globals()[name] = value
+    return value
+
 
 __all__ = ["DENSE_LAYERS", "DENSE_SHARE", "DIM", "HELD_BACK", "MIN_CORRECTIONS", "SIGNALS",
-           "WORDS", "WORDS_AND_VECTORS", "Correction", "ModelCard", "SignalModel", "_h",
-           "apply_models", "apply_models_many", "distinct", "dumps", "feature_ids", "features",
-           "fit", "held_back", "loads", "metrics", "rule_label", "tokens", "train_and_compare",
-           "vectors"]
+           "WORDS", "WORDS_AND_VECTORS", "Correction", "LearnExtraMissing", "ModelCard",
+           "SignalModel", "_h", "apply_models", "apply_models_many", "distinct", "dumps",
+           "feature_ids", "features", "fit", "held_back", "loads", "metrics", "rule_label",
+           "tokens", "train_and_compare", "vectors"]

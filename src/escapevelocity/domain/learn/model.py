@@ -8,58 +8,25 @@ import math
 import weakref
 import zlib
 from collections.abc import Sequence
-from datetime import datetime
 
 import msgspec
 import numpy as np
 
 from escapevelocity.domain.learn import dense
 from escapevelocity.domain.learn.hashing import DIM, distinct, feature_ids
+from escapevelocity.domain.learn.labels import (  # noqa: F401  (callers import them from here too)
+    DENSE_SHARE,
+    HELD_BACK,
+    MIN_CORRECTIONS,
+    SEVERITY_LEVELS,
+    SIGNALS,
+    WORDS,
+    WORDS_AND_VECTORS,
+    Correction,
+    ModelCard,
+    rule_label,
+)
 from escapevelocity.domain.records import Signals
-from escapevelocity.domain.severity import LEVELS as SEVERITY_LEVELS
-
-SIGNALS = {  # signal -> labels it takes; the first is what the rules say when they say nothing
-    "sentiment": ("neutral", "negative", "positive"),
-    "complaint": ("not_complaint", "complaint"),
-    "spam": ("ham", "spam"),
-    "relevance": ("relevant", "irrelevant"),
-    # How hard a complaint is; a model for it answers only for mentions that are complaints
-    # (after the complaint model, when there is one).
-    "severity": SEVERITY_LEVELS,
-}
-DENSE_SHARE = 0.5  # the vectors' regression's share of a model's scores (the words': the rest)
-HELD_BACK = 0.2  # share of corrections kept out of training to compare models
-MIN_CORRECTIONS = 20  # below this a model is not trained (nothing to compare on)
-
-
-class Correction(msgspec.Struct, frozen=True):
-    """One correction by a member: this mention's `signal` should have been `label`."""
-
-    signal: str
-    label: str
-    text: str
-    key: str = ""  # mention key, when it came from the inbox
-    rule_label: str = ""  # what the rules (or the model then in use) said
-
-
-class ModelCard(msgspec.Struct, frozen=True, omit_defaults=True):
-    signal: str
-    version: int
-    trained_at: datetime
-    corrections: int  # all corrections for this signal when trained
-    trained_on: int  # rows the promoted weights were fitted on
-    held_back: int  # rows used to compare candidate and current
-    labels: tuple[str, ...]
-    metrics: dict[str, float] = {}  # candidate's macro_f1, accuracy, macro_recall on held back
-    baseline: dict[str, float] = {}  # the model it was compared with, same rows
-    baseline_name: str = ""
-    promoted: bool = False
-    note: str = ""
-    features: str = ""  # what the model reads: WORDS or WORDS_AND_VECTORS
-
-
-WORDS = "words only (embed extra not installed)"
-WORDS_AND_VECTORS = "words + MiniLM embeddings"
 
 
 class SignalModel(msgspec.Struct, frozen=True, weakref=True):
@@ -173,22 +140,6 @@ class _Compiled:
 
 _ONES = np.ones(4096, dtype=np.float32)
 _COMPILED: dict[int, _Compiled] = {}
-
-
-def rule_label(signal: str, signals: Signals) -> str:
-    """What the shipped rules say for `signal`, in that signal's labels."""
-    if signal == "sentiment":
-        return signals.sentiment_label
-    if signal == "complaint":
-        return "complaint" if "complaint" in signals.situations else "not_complaint"
-    if signal == "spam":
-        return "spam" if "spam" in signals.situations else "ham"
-    if signal == "relevance":
-        return ("irrelevant" if {"off_topic", "spam"} & set(signals.situations)
-                else "relevant")
-    if signal == "severity":  # a post the rules did not take for a complaint: the mildest
-        return signals.severity or SEVERITY_LEVELS[0]
-    raise ValueError(f"unknown signal {signal!r}; known: {', '.join(SIGNALS)}")
 
 
 def dumps(model: SignalModel) -> str:

@@ -4,8 +4,7 @@ corrections held back from its training."""
 from __future__ import annotations
 
 import math
-import zlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 import msgspec
@@ -13,9 +12,9 @@ import numpy as np
 
 from escapevelocity.domain.learn.dense import DENSE_LAYERS, vectors
 from escapevelocity.domain.learn.hashing import distinct, features
+from escapevelocity.domain.learn.labels import held_back, metrics
 from escapevelocity.domain.learn.model import (
     DENSE_SHARE,
-    HELD_BACK,
     MIN_CORRECTIONS,
     SIGNALS,
     WORDS,
@@ -97,35 +96,6 @@ def _one_vs_rest(regression, x, y: np.ndarray, n_labels: int, c: float
 def _label_order(signal: str) -> Callable[[str], tuple[int, str]]:
     known = SIGNALS.get(signal, ())
     return lambda name: (known.index(name) if name in known else len(known), name)
-
-
-def metrics(gold: Sequence[str], pred: Sequence[str], labels: Iterable[str] | None = None) -> dict:
-    """Macro recall, macro F1, accuracy and a confusion matrix {gold: {pred: n}}."""
-    names = list(dict.fromkeys([*(labels or ()), *sorted(set(gold))]))
-    conf = {g: dict.fromkeys(names, 0) for g in names}
-    for g, p in zip(gold, pred, strict=True):
-        conf.setdefault(g, dict.fromkeys(names, 0))
-        conf[g][p] = conf[g].get(p, 0) + 1
-    recalls, f1s = [], []
-    present = [n for n in names if any(g == n for g in gold)]
-    for n in present:
-        tp = conf[n].get(n, 0)
-        support = sum(conf[n].values())
-        predicted = sum(row.get(n, 0) for row in conf.values())
-        r = tp / support if support else 0.0
-        p = tp / predicted if predicted else 0.0
-        recalls.append(r)
-        f1s.append(2 * p * r / (p + r) if p + r else 0.0)
-    total = len(gold)
-    return {"macro_recall": round(sum(recalls) / len(recalls), 4) if recalls else 0.0,
-            "macro_f1": round(sum(f1s) / len(f1s), 4) if f1s else 0.0,
-            "accuracy": round(sum(conf[g].get(g, 0) for g in conf) / total, 4) if total else 0.0,
-            "n": total, "confusion": conf}
-
-
-def held_back(key: str) -> bool:
-    """A stable ~20% of corrections, by key, so the same ones are held back on every retrain."""
-    return (zlib.crc32(key.encode("utf-8", "replace")) % 1000) < HELD_BACK * 1000
 
 
 Predictor = Callable[[str, Signals], str]

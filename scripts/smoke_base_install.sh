@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# A base install (no extras) must set up, ingest, triage and serve: the product's promise is
+# that numpy, scikit-learn and the MiniLM stack are optional. The test suite runs with every
+# extra installed, so only a fresh venv can catch an import of an extra on a base path.
+#
+# Builds a wheel of this checkout (kept in a cache keyed by a hash of the sources, so an
+# unchanged tree does not compile the Cython hot path again), installs it with NO extras in a
+# fresh venv, checks numpy is absent, then runs `ev workspace init`, `ev ingest`, `ev triage`
+# and `ev serve` on 127.0.0.1 (GET /healthz and /login), and stops the server.
+# `make test` (hence CI) runs it. Usage: scripts/smoke_base_install.sh [PYTHON]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+PY=${1:-${PY:-python3}}
+started=$(date +%s)
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/ev-smoke.XXXXXX")
+SERVER_PID=
+cleanup() {
+  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+  fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+fail() { echo "smoke (base install): FAIL: $*" >&2; exit 1; }
+lap=$started
+phases=
+phase() { local now; now=$(date +%s); phases="$phases${phases:+ }$1 $((now - lap))s,"; lap=$now; }
+
+# 1. A wheel of the checkout. Build outputs (the generated C, the compiled module, caches)
+# are left out of the key: they are made from the sources that are in it.
+key=$(find pyproject.toml setup.py README.md LICENSE src -type f \
+        ! -name '*.so' ! -name '*.c' ! -name '*.pyc' ! -path '*.egg-info/*' -print0 \
+      | sort -z | xargs -0 sha1sum | sha1sum | cut -c1-16)
+CACHE=${EV_SMOKE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/escapevelocity-smoke}
+WHEELS=$CACHE/$key
+if ! ls "$WHEELS"/escapevelocity-*.whl >/dev/null 2>&1; then
+  rm -rf "$CACHE"; mkdir -p "$WHEELS.tmp"
+  "$PY" -m pip wheel -q --no-deps -w "$WHEELS.tmp" . >"$WORK/wheel.log" 2>&1 \
+    || { cat "$WORK/wheel.log" >&2; fail "building the wheel"; }
+  mv "$WHEELS.tmp" "$WHEELS"
+fi
+phase wheel
+
+# 2. A fresh venv with the wheel and its required dependencies only.
+# No pip inside it (this pip installs into it) and no byte-compiling of every installed module
+# (the commands compile what they import): most of an install's time, none of what is tested.
+"$PY" -m venv --without-pip "$WORK/venv"
+V=$WORK/venv/bin
+"$PY" -m pip --python "$V/python" install -q --no-compile "$WHEELS"/escapevelocity-*.whl \
+  >"$WORK/pip.log" 2>&1 \
+  || { grep -v '^WARNING: Location' "$WORK/pip.log" >&2; fail "pip install (no extras)"; }
+if "$V/python" -c 'import numpy' 2>/dev/null; then
+  fail "numpy is importable in the base venv: the smoke would prove nothing"
+fi
+phase venv+install
+
+# 3. The commands, from a directory of their own (var/ holds the secret key).
+cd "$WORK"
+export EV_DATABASE_URL="sqlite:///$WORK/ev.db" EV_VAR_DIR="$WORK/var"
+cat >mentions.jsonl <<'EOF'
+{"source_id": "s1", "channel": "twitter", "text": "@brand my order never arrived and nobody answers", "author": "casey", "created_at": "2026-11-20T13:00:00Z"}
+{"source_id": "s2", "channel": "twitter", "text": "love the new app, thanks team!", "author": "robin", "created_at": "2026-11-20T13:01:00Z"}
+{"source_id": "s3", "channel": "facebook", "text": "Refund still missing after 3 weeks. Third time asking.", "author": "sam", "created_at": "2026-11-20T13:02:00Z"}
+EOF
+"$V/ev" workspace init --password smoke-base-install >init.log 2>&1 \
+  || { cat init.log >&2; fail "ev workspace init"; }
+"$V/ev" ingest mentions.jsonl >ingest.log 2>&1 || { cat ingest.log >&2; fail "ev ingest"; }
+grep -q "accepted 3," ingest.log || { cat ingest.log >&2; fail "ev ingest did not accept 3"; }
+"$V/ev" triage mentions.jsonl >triage.log 2>&1 || { cat triage.log >&2; fail "ev triage"; }
+[ "$(grep -c '^{' triage.log)" = 3 ] || { cat triage.log >&2; fail "ev triage: not 3 decisions"; }
+phase init+ingest+triage
+
+PORT=$("$V/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$V/ev" serve --host 127.0.0.1 --port "$PORT" >serve.log 2>&1 &
+SERVER_PID=$!
+"$V/python" - "$PORT" <<'EOF' || { cat serve.log >&2; fail "ev serve"; }
+import sys, time, urllib.request
+
+base = f"http://127.0.0.1:{sys.argv[1]}"
+deadline = time.monotonic() + 30
+while True:
+    try:
+        with urllib.request.urlopen(base + "/healthz", timeout=5) as r:
+            health = r.read().decode()
+        break
+    except OSError:
+        if time.monotonic() > deadline:
+            raise SystemExit("ev serve: /healthz did not answer in 30 s")
+        time.sleep(0.2)
+assert '"ok"' in health, health
+with urllib.request.urlopen(base + "/login", timeout=10) as r:
+    page = r.read().decode()
+    assert r.status == 200 and 'name="password"' in page, page[:300]
+EOF
+kill "$SERVER_PID"
+wait "$SERVER_PID" 2>/dev/null || true
+SERVER_PID=
+phase serve
+echo "smoke (base install): ok in $(( $(date +%s) - started )) s (${phases%,}): init, ingest," \
+     "triage, serve (/healthz, /login), numpy absent"
