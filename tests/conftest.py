@@ -1,11 +1,18 @@
 """Shared fixtures: a real SQLite file and a real PostgreSQL database for every store test.
 
 PostgreSQL tests skip locally when the server is absent, but fail loudly when CI is set.
+
+Seeding the demo workspace (migrations, organisation, playbook compile, a password per member)
+cost more than most tests' bodies, so it is done once per session and per database kind and
+copied into each test: SQLite copies the seeded file, PostgreSQL (one database per session,
+truncated per test) copies the seeded rows back from a snapshot schema. Passwords are hashed
+with a tiny scrypt factor in tests only (`services.workspace.SCRYPT_N`; the hash records it).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -20,6 +27,15 @@ from escapevelocity.domain.clock import FixedClock
 PG_ADMIN_URL = os.environ.get("EV_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 IN_CI = bool(os.environ.get("CI"))
+PASSWORD = "correct horse battery"  # every demo member's, in the seeded workspace
+NOW = datetime(2026, 11, 20, 14, 0, tzinfo=UTC)  # a Friday afternoon: the `clock` fixture
+SNAPSHOT = "ev_seeded"  # PostgreSQL schema holding the seeded rows
+
+
+def pytest_configure(config) -> None:
+    from escapevelocity.services import workspace
+
+    workspace.SCRYPT_N = 2**4  # tests only; production keeps 2**14 (see SCRYPT_N)
 
 
 def require(condition: bool, what: str) -> None:
@@ -42,6 +58,8 @@ def pg_url() -> Iterator[str]:
         return
     url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
     yield url
+    if url in _ENGINES:
+        _ENGINES.pop(url).dispose()
     with admin.connect() as conn:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
@@ -49,7 +67,17 @@ def pg_url() -> Iterator[str]:
 
 @pytest.fixture
 def clock() -> FixedClock:
-    return FixedClock(datetime(2026, 11, 20, 14, 0, tzinfo=UTC))  # a Friday afternoon
+    return FixedClock(NOW)
+
+
+_ENGINES: dict[str, sa.Engine] = {}
+
+
+def _engine(url: str) -> sa.Engine:
+    """One engine per session database for the fixtures' own work (truncate, copy)."""
+    if url not in _ENGINES:
+        _ENGINES[url] = sa.create_engine(url)
+    return _ENGINES[url]
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -57,22 +85,74 @@ def db_url(request, tmp_path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'ev.db'}"
     url = request.getfixturevalue("pg_url")
-    engine = sa.create_engine(url)
-    with engine.begin() as conn:
-        tables = [t for t in schema.metadata.sorted_tables if sa.inspect(conn).has_table(t.name)]
+    with _engine(url).begin() as conn:
+        present = set(sa.inspect(conn).get_table_names())
+        tables = [t.name for t in schema.metadata.sorted_tables if t.name in present]
         if tables:
-            conn.execute(sa.text("TRUNCATE " + ", ".join(t.name for t in tables)
-                                 + " RESTART IDENTITY"))
-    engine.dispose()
+            conn.execute(sa.text("TRUNCATE " + ", ".join(tables) + " RESTART IDENTITY"))
     return url
 
 
-@pytest.fixture
-def workspace(db_url, clock):
+@pytest.fixture(scope="session")
+def seeded_sqlite(tmp_path_factory) -> Path:
+    """A SQLite file with the demo workspace seeded at NOW, made once per session."""
     from escapevelocity.services.seed import seed_demo
     from escapevelocity.services.workspace import Workspace
 
-    ws = Workspace.open(db_url, clock)
-    seed_demo(ws, password="correct horse battery")
+    path = tmp_path_factory.mktemp("seeded") / "ev.db"
+    ws = Workspace.open(f"sqlite:///{path}", FixedClock(NOW))
+    seed_demo(ws, password=PASSWORD)
+    with ws.store.begin() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    ws.store.close()
+    return path
+
+
+def _restore_seeded_pg(url: str) -> bool:
+    """Copy the snapshot's rows into the (just truncated) tables; False when there is none."""
+    with _engine(url).begin() as conn:
+        if not conn.execute(sa.text("SELECT 1 FROM information_schema.schemata "
+                                    "WHERE schema_name = :s"), {"s": SNAPSHOT}).first():
+            return False
+        for t in schema.metadata.sorted_tables:
+            conn.execute(sa.text(f'INSERT INTO {t.name} SELECT * FROM {SNAPSHOT}."{t.name}"'))
+        for table, column in conn.execute(sa.text(
+                "SELECT table_name, column_name FROM information_schema.columns "
+                "WHERE table_schema = 'public' AND (column_default LIKE 'nextval%' "
+                "OR is_identity = 'YES')")).all():
+            conn.execute(sa.text(
+                f"SELECT setval(pg_get_serial_sequence('{table}', '{column}'), "
+                f"COALESCE((SELECT MAX({column}) FROM {table}), 0) + 1, false)"))
+    return True
+
+
+def _snapshot_seeded_pg(url: str) -> None:
+    with _engine(url).begin() as conn:
+        conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {SNAPSHOT} CASCADE"))
+        conn.execute(sa.text(f"CREATE SCHEMA {SNAPSHOT}"))
+        for t in schema.metadata.sorted_tables:
+            conn.execute(sa.text(f'CREATE TABLE {SNAPSHOT}."{t.name}" AS TABLE {t.name}'))
+
+
+@pytest.fixture
+def workspace(request, db_url, clock):
+    """The demo workspace (members' password: PASSWORD) in a fresh database of each kind."""
+    from escapevelocity.services.seed import seed_demo
+    from escapevelocity.services.workspace import Workspace
+
+    ws = None
+    if clock.now() == NOW:  # the seeded copy is only the same when the clock is
+        if db_url.startswith("sqlite:///"):
+            path = Path(db_url.removeprefix("sqlite:///"))
+            if not path.exists():
+                shutil.copyfile(request.getfixturevalue("seeded_sqlite"), path)
+                ws = Workspace.open(db_url, clock, migrate=False)
+        elif _restore_seeded_pg(db_url):
+            ws = Workspace.open(db_url, clock, migrate=False)
+    if ws is None:
+        ws = Workspace.open(db_url, clock)
+        seed_demo(ws, password=PASSWORD)
+        if not db_url.startswith("sqlite") and clock.now() == NOW:
+            _snapshot_seeded_pg(db_url)
     yield ws
     ws.store.close()

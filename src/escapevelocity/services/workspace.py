@@ -28,19 +28,36 @@ from escapevelocity.domain.playbook import Playbook, compile_playbook
 from escapevelocity.domain.triage import Triager
 from escapevelocity.domain.vocabulary import Vocabulary
 
+# scrypt's work factor for new hashes. The test suite lowers it (tests/conftest.py) so a seed
+# or a login costs microseconds, not 50 ms; nothing else sets it. A hash other than the default
+# records its factor ("scrypt:N$salt$digest") and is checked at that factor, so a hash keeps
+# working whatever this is; the default keeps the original form ("scrypt$salt$digest").
+SCRYPT_N = 2**14
 
-def hash_password(password: str, salt: bytes | None = None) -> str:
+
+def hash_password(password: str, salt: bytes | None = None, n: int | None = None) -> str:
     salt = salt or secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, n=2**14, r=8, p=1)
-    return f"scrypt${salt.hex()}${digest.hex()}"
+    n = n or SCRYPT_N
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=n, r=8, p=1)
+    scheme = "scrypt" if n == 2**14 else f"scrypt:{n}"
+    return f"{scheme}${salt.hex()}${digest.hex()}"
 
 
 def check_password(password: str, stored: str | None) -> bool:
-    if not stored or not stored.startswith("scrypt$"):
-        hashlib.scrypt(b"x", salt=b"0" * 16, n=2**14, r=8, p=1)  # same cost either way
+    scheme, _, rest = (stored or "").partition("$")
+    n = 2**14 if scheme == "scrypt" else _factor(scheme)
+    if n is None or rest.count("$") != 1:
+        hashlib.scrypt(b"x", salt=b"0" * 16, n=SCRYPT_N, r=8, p=1)  # same cost either way
         return False
-    _, salt, _digest = stored.split("$")
-    return hmac.compare_digest(hash_password(password, bytes.fromhex(salt)), stored)
+    salt = rest.split("$")[0]
+    return hmac.compare_digest(hash_password(password, bytes.fromhex(salt), n), stored or "")
+
+
+def _factor(scheme: str) -> int | None:
+    """N from "scrypt:N" (a power of two above 1), else None."""
+    name, _, n = scheme.partition(":")
+    ok = name == "scrypt" and n.isdigit() and int(n) > 1 and int(n) & (int(n) - 1) == 0
+    return int(n) if ok else None
 
 
 def token_hash(token: str) -> str:
