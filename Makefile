@@ -27,7 +27,8 @@ browser:
 demo: install
 	$(BIN)/ev demo
 
-test: install browser
+# CI runs `make test`, so lint (style and the import-graph contracts) runs there too.
+test: install browser lint
 	$(BIN)/python -m pytest -q
 	scripts/smoke_base_install.sh $(PY)
 
@@ -40,6 +41,7 @@ bench: install
 
 lint: install
 	$(BIN)/python -m ruff check src tests
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) var build *.egg-info src/escapevelocity/domain/hotpath.c src/escapevelocity/domain/*.so

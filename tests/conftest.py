@@ -20,13 +20,13 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from needs import IN_CI, require  # noqa: F401  (tests/ is on sys.path, as its conftest dir)
 
 from escapevelocity.adapters.store import schema
 from escapevelocity.domain.clock import FixedClock
 
 PG_ADMIN_URL = os.environ.get("EV_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-IN_CI = bool(os.environ.get("CI"))
 PASSWORD = "correct horse battery"  # every demo member's, in the seeded workspace
 NOW = datetime(2026, 11, 20, 14, 0, tzinfo=UTC)  # a Friday afternoon: the `clock` fixture
 SNAPSHOT = "ev_seeded"  # PostgreSQL schema holding the seeded rows
@@ -38,12 +38,6 @@ def pytest_configure(config) -> None:
     workspace.SCRYPT_N = 2**4  # tests only; production keeps 2**14 (see SCRYPT_N)
 
 
-def require(condition: bool, what: str) -> None:
-    """Skip locally, fail in CI: service-backed tests must run there."""
-    if not condition:
-        if IN_CI:
-            pytest.fail(f"{what} is required when CI is set", pytrace=False)
-        pytest.skip(f"{what} not available")
 
 
 @pytest.fixture(scope="session")
@@ -156,3 +150,16 @@ def workspace(request, db_url, clock):
             _snapshot_seeded_pg(db_url)
     yield ws
     ws.store.close()
+
+
+@pytest.fixture
+def app(workspace):
+    """The web app over the demo workspace, clock jobs off (tests move the clock themselves).
+    Sign in with `web_kit.login(app, member)`. A module needing other settings overrides it."""
+    from escapevelocity.config import Settings
+    from escapevelocity.web.app import create_app
+
+    settings = Settings(database_url="unused", secret_key="s" * 32, max_body_bytes=200_000,
+                        max_batch=50)
+    return create_app(workspace, settings, tick_seconds=None)
+

@@ -5,7 +5,6 @@ Browser tests skip locally without Chromium and fail when CI is set (`make test`
 
 from __future__ import annotations
 
-import os
 import socket
 import threading
 import time
@@ -14,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from needs import require  # one text of the CI rule
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -21,12 +21,6 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-net
 PASSWORD = "correct horse battery"
 
 
-def require(condition: bool, what: str) -> None:
-    """Skip locally, fail in CI: browser tests must run there."""
-    if not condition:
-        if os.environ.get("CI"):
-            pytest.fail(f"{what} is required when CI is set", pytrace=False)
-        pytest.skip(f"{what} not available")
 
 
 def _free_port() -> int:

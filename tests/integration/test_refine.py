@@ -7,8 +7,8 @@ from __future__ import annotations
 import random
 
 import msgspec
-import pytest
 import sqlalchemy as sa
+from needs import extra
 
 from escapevelocity.adapters.store import schema
 from escapevelocity.domain import events as ev
@@ -18,7 +18,7 @@ from escapevelocity.services import learning, refine
 from escapevelocity.services.ingest import ingest_batch
 from escapevelocity.services.worker import tick_all
 
-pytest.importorskip("sklearn")
+extra("sklearn", "learn")
 
 BAD = ["my zorp box is zorped again", "zorped for the third day", "the app zorped my order",
        "zorp zorp zorp since monday", "router zorped, nothing loads"]

@@ -9,9 +9,6 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
-from escapevelocity.config import Settings
-from escapevelocity.web.app import create_app
-
 PASSWORD = "correct horse battery"
 XSS = ['<script>window.__xss=1</script> my bill is wrong',
        '<img src=x onerror="window.__xss=1"> refund please',
@@ -22,13 +19,6 @@ def _mention(i: int, text: str, handle: str | None = None, **extra) -> dict:
     return {"source_id": f"t{i}", "channel": "twitter", "text": text,
             "author": {"handle": handle or f"user{i}", "name": f"User {i}"},
             "created_at": "2026-11-20T13:59:00Z", **extra}
-
-
-@pytest.fixture
-def app(workspace):
-    settings = Settings(database_url="unused", secret_key="s" * 32, max_body_bytes=200_000,
-                        max_batch=50)
-    return create_app(workspace, settings)
 
 
 @pytest.fixture

@@ -7,17 +7,8 @@ import pytest
 from fastapi.testclient import TestClient
 from test_web import csrf_of, login
 
-from escapevelocity.config import Settings
 from escapevelocity.domain.drill import load
 from escapevelocity.services import drill as drills
-from escapevelocity.web.app import create_app
-
-
-@pytest.fixture
-def app(workspace):
-    settings = Settings(database_url="unused", secret_key="s" * 32, max_body_bytes=200_000,
-                        max_batch=50)
-    return create_app(workspace, settings, tick_seconds=None)
 
 
 def test_declare_banner_timeline_and_stand_down(app):

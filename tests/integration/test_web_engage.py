@@ -4,37 +4,20 @@ and approves it; notes, tags, bulk and the audit trail, with hostile text escape
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from engage_kit import LEGAL, SUPPORT, events, open_case, with_admin
-from fastapi.testclient import TestClient
+from web_kit import PASSWORD, login
 
-from escapevelocity.config import Settings
 from escapevelocity.domain import events as ev
-from escapevelocity.web.app import create_app
 
-PASSWORD = "correct horse battery"
 XSS = '<script>window.__xss=1</script>'
 
 
 @pytest.fixture
-def app(workspace):
+def app(app, workspace):
     with_admin(workspace)
     workspace.set_password("ada", PASSWORD)
-    settings = Settings(database_url="unused", secret_key="s" * 32)
-    return create_app(workspace, settings, tick_seconds=None)
-
-
-def login(app, member: str) -> tuple[TestClient, str]:
-    client = TestClient(app)
-    page = client.get("/login")
-    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
-    r = client.post("/login", data={"member": member, "password": PASSWORD, "csrf": csrf,
-                                    "next": "/inbox"}, follow_redirects=False)
-    assert r.status_code == 303, r.text[:300]
-    page = client.get("/inbox")
-    return client, re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+    return app
 
 
 def replies(ws, cid):

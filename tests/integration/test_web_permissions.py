@@ -17,14 +17,12 @@ import pytest
 import yaml
 from engage_kit import LEGAL, SUPPORT, case, events, open_case, with_admin
 from fastapi.testclient import TestClient
+from web_kit import PASSWORD, login
 
-from escapevelocity.config import Settings
 from escapevelocity.domain import events as ev
 from escapevelocity.services import signin
 from escapevelocity.web import live
-from escapevelocity.web.app import create_app
 
-PASSWORD = "correct horse battery"
 # The demo organisation's member for each role (demo/org.yaml), plus an added admin.
 MEMBER = {"strategist": "sam", "community_manager": "ana", "liaison": "priya",
           "approver": "omar", "analyst": "eva", "agency": "joe", "admin": "ada"}
@@ -36,22 +34,10 @@ LEADS = frozenset({"strategist", "admin"})  # playbook, drills, incidents, retra
 
 
 @pytest.fixture
-def app(workspace):
+def app(app, workspace):
     with_admin(workspace)
     workspace.set_password("ada", PASSWORD)
-    settings = Settings(database_url="unused", secret_key="s" * 32)
-    yield create_app(workspace, settings, tick_seconds=None)
-
-
-def login(app, member: str) -> tuple[TestClient, str]:
-    client = TestClient(app)
-    page = client.get("/login")
-    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
-    r = client.post("/login", data={"member": member, "password": PASSWORD, "csrf": csrf},
-                    follow_redirects=False)
-    assert r.status_code == 303, r.text[:300]
-    page = client.get("/inbox")
-    return client, re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+    yield app
 
 
 # --- what each role may do -------------------------------------------------------------------

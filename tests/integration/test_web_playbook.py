@@ -6,35 +6,19 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pytest
 from fastapi.testclient import TestClient
+from web_kit import login
 
-from escapevelocity.config import Settings
 from escapevelocity.domain.playbook import default_playbook_path
 from escapevelocity.services import playbooks
-from escapevelocity.web.app import create_app
 
-PASSWORD = "correct horse battery"
 # the demo workspace is seeded with the demo playbook
 SOURCE = (Path(default_playbook_path()).parent.parent / "demo" / "playbook.yaml").read_text()
 NAME = "name: Orbit Telecom default playbook"
 
 
-@pytest.fixture
-def app(workspace):
-    return create_app(workspace, Settings(database_url="unused", secret_key="w" * 32),
-                      tick_seconds=None)
-
-
 def session(app, member: str) -> tuple[TestClient, str]:
-    client = TestClient(app)
-    page = client.get("/login")
-    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
-    r = client.post("/login", data={"member": member, "password": PASSWORD, "csrf": csrf},
-                    follow_redirects=False)
-    assert r.status_code == 303
-    csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/playbook").text).group(1)
-    return client, csrf
+    return login(app, member, page="/playbook")
 
 
 def row(html: str, version: int) -> str:

@@ -2,20 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
 from fastapi.testclient import TestClient
 from test_web import _mention, csrf_of, login, post
 
-from escapevelocity.config import Settings
 from escapevelocity.services import learning
-from escapevelocity.web.app import create_app
-
-
-@pytest.fixture
-def app(workspace):
-    settings = Settings(database_url="unused", secret_key="s" * 32, max_body_bytes=200_000,
-                        max_batch=50)
-    return create_app(workspace, settings)
 
 
 def test_signals_page_and_a_correction(app, workspace):

@@ -5,34 +5,14 @@ from __future__ import annotations
 
 import re
 
-import pytest
 from fastapi.testclient import TestClient
+from web_kit import login
 
-from escapevelocity.config import Settings
 from escapevelocity.domain.records import Author, Mention
 from escapevelocity.services import cases as commands
 from escapevelocity.services.ingest import ingest
 from escapevelocity.services.sla import tick
-from escapevelocity.web.app import create_app
 from escapevelocity.web.routes_team import chart
-
-PASSWORD = "correct horse battery"
-
-
-@pytest.fixture
-def app(workspace):
-    for m in ("ana", "priya", "tom"):
-        workspace.set_password(m, PASSWORD)
-    return create_app(workspace, Settings(database_url="unused", secret_key="t" * 32),
-                      tick_seconds=None)
-
-
-def login(client: TestClient, member: str) -> None:
-    page = client.get("/login")
-    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
-    r = client.post("/login", data={"member": member, "password": PASSWORD, "csrf": csrf,
-                                    "next": "/inbox"}, follow_redirects=False)
-    assert r.status_code == 303
 
 
 def _ingest(ws, clock, texts, start=0):

@@ -7,13 +7,20 @@ import zlib
 import msgspec
 import numpy as np
 import pytest
+from needs import embed_model, extra
 
 from escapevelocity.domain import embedding, learn
 from tests.unit.test_signals_learning import NOW, corrections, enrich, rules
 
-pytest.importorskip("sklearn")
-needs_model = pytest.mark.skipif(not embedding.available(),
-                                 reason="the embed extra is not installed")
+extra("sklearn", "learn")
+
+
+@pytest.fixture
+def needs_model_fixture():
+    embed_model()
+
+
+needs_model = pytest.mark.usefixtures("needs_model_fixture")
 ODD = ["", "🙂🙂🙂", "https://t.co/x", "Привет, my order 注文 is late", "x" * 20_000,
        "My flight was cancelled and nobody at the desk would help.", "lone \udcff surrogate"]
 

@@ -3,7 +3,7 @@
 import json
 import random
 
-import pytest
+from needs import extra
 from typer.testing import CliRunner
 
 from escapevelocity.cli.main import app
@@ -40,7 +40,7 @@ def test_sentiment_report_with_vader_side_by_side(tmp_path):
 
 
 def test_learn_from_dev_then_score(tmp_path):
-    pytest.importorskip("sklearn")
+    extra("sklearn", "learn")
     dev, test = write(tmp_path / "dev.jsonl", 200, 2), write(tmp_path / "test.jsonl", 60, 3)
     out = tmp_path / "report.json"
     result = runner.invoke(app, ["eval", str(test), "--signal", "sentiment", "--learn-from",
@@ -99,7 +99,7 @@ def test_bench_returns_lines():
 
 
 def test_learned_bench_times_the_hot_path_and_the_refine_job():
-    pytest.importorskip("sklearn")
+    extra("sklearn", "learn")
     from escapevelocity.bench import learned
 
     result = learned.run(n=300, runs=1)
@@ -125,7 +125,7 @@ def test_complaint_severity_is_scored_on_the_complaints(tmp_path):
 def test_complaint_severity_is_learned_from_corrections(tmp_path):
     # A workspace's own word for blame ("flurb": the rules cannot know it) on complaints the
     # rules already see; learning severity also learns the complaints from the same rows.
-    pytest.importorskip("sklearn")
+    extra("sklearn", "learn")
     rnd = random.Random(4)
     rows = []
     for i in range(80):

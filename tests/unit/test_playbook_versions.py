@@ -31,16 +31,3 @@ def test_yaml_syntax_errors_have_a_line():
         compile_playbook(SOURCE.replace("  - id: troll\n", "  - id: troll\n   bad: [\n"),
                          source="pb.yaml")
     assert info.value.line is not None and "not valid YAML" in str(info.value)
-
-
-def test_a_broken_version_never_replaces_the_active_one(tmp_path):
-    pytest.importorskip("escapevelocity.domain.enrich")
-    from escapevelocity.domain.clock import SystemClock
-    from escapevelocity.services.workspace import Workspace
-
-    ws = Workspace.open(f"sqlite:///{tmp_path / 'ev.db'}", SystemClock())
-    first = ws.save_playbook(SOURCE, author="lead", note="v1")
-    with pytest.raises(PlaybookError, match="misinformation"):
-        ws.save_playbook(BROKEN, author="lead", note="broken")
-    with ws.store.begin() as conn:
-        assert ws.store.active_playbook(conn) == (first, SOURCE)

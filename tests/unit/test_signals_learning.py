@@ -1,16 +1,17 @@
-"""Learning from corrections: the pure model, promotion on held-back corrections, the service."""
+"""Learning from corrections: the pure model and promotion on held-back corrections (the service
+over a real store: tests/integration/test_learning_service.py)."""
 
 import random
 from datetime import UTC, datetime
 
 import msgspec
-import pytest
+from needs import extra
 
 from escapevelocity.domain import learn
 from escapevelocity.domain.enrich import Enricher
 from escapevelocity.evaluation.signals import mention
 
-pytest.importorskip("sklearn")
+extra("sklearn", "learn")
 
 E = Enricher()
 NOW = datetime(2026, 11, 20, tzinfo=UTC)
@@ -82,28 +83,6 @@ def test_metrics():
     assert m["accuracy"] == 0.75 and m["macro_recall"] == 0.75
     assert m["confusion"]["a"] == {"a": 1, "b": 1}
     assert abs(m["macro_f1"] - (2 / 3 + 0.8) / 2) < 1e-3
-
-
-def test_service_records_corrections_as_events_and_promotes(db_url, clock):
-    from escapevelocity.adapters.store.sql import SqlStore
-    from escapevelocity.services import learning
-
-    store = SqlStore(db_url)
-    store.migrate()
-    for c in corrections():
-        learning.record_correction(store, case_id="c1", signal=c.signal, label=c.label,
-                                   text=c.text, actor="ana", at=clock.now(), mention_key=c.key)
-    assert learning.correction_counts(store) == {"complaint": {"complaint": 60,
-                                                               "not_complaint": 60}}
-    cards = learning.retrain(store, clock.now())
-    assert cards and cards[0].promoted
-    models = learning.load_models(store)
-    assert models["complaint"].card.version == 1
-    assert learning.cards(store)[-1]["signal"] == "complaint"
-    with pytest.raises(ValueError):
-        learning.record_correction(store, case_id="c1", signal="complaint", label="maybe",
-                                   text="x", actor="ana", at=clock.now())
-    store.close()
 
 
 # --- the fast prediction path gives what the plain numpy one gave ---------------------------------

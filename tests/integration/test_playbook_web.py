@@ -1,27 +1,19 @@
 """The web playbook page: the active version's diagram with hit counts, and the draft check."""
 
-import re
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from web_kit import login
 
-from escapevelocity.config import Settings
 from escapevelocity.domain.events import DECIDED, Event
 from escapevelocity.domain.playbook import default_playbook_path
-from escapevelocity.web.app import create_app
 from escapevelocity.web.routes_playbook import rule_hits
-
-PASSWORD = "correct horse battery"
 
 
 @pytest.fixture()
-def client(tmp_path, clock):
-    from escapevelocity.services.seed import seed_demo
-    from escapevelocity.services.workspace import Workspace
-
-    ws = Workspace.open(f"sqlite:///{tmp_path / 'ev.db'}", clock)
-    seed_demo(ws, password=PASSWORD)
+def client(app, workspace, clock):
+    ws = workspace
     with ws.store.begin() as conn:
         ws.store.append(conn, [
             Event(f"c{i}", DECIDED, clock.now(), "system",
@@ -29,15 +21,9 @@ def client(tmp_path, clock):
             for i, (rule, version) in enumerate(
                 [("spam", "v1"), ("spam", "v1"), ("complaint", "v1"), ("default", "v1"),
                  ("spam", "v0")])])
-    app = create_app(ws, Settings(database_url="unused", secret_key="p" * 32),
-                     tick_seconds=None)
     with TestClient(app) as http:
-        page = http.get("/login")
-        csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
-        http.post("/login", data={"member": "eva", "password": PASSWORD, "csrf": csrf})
-        csrf = re.search(r'name="csrf" value="([^"]+)"', http.get("/playbook").text).group(1)
+        _, csrf = login(http, "eva", page="/playbook")
         yield http, ws.store, csrf
-    ws.store.close()
 
 
 def test_hit_counts_come_from_decided_events_of_the_active_version(client):
