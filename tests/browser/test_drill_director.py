@@ -6,7 +6,7 @@ from __future__ import annotations
 import msgspec
 from playwright.sync_api import expect
 
-from escapevelocity.domain.drill import load
+from escapevelocity.drill import load
 from escapevelocity.services import drill as drills
 
 

@@ -13,7 +13,7 @@ import msgspec
 import pytest
 
 from escapevelocity.domain import events as ev
-from escapevelocity.domain.drill import DrillError, load
+from escapevelocity.drill import DrillError, load
 from escapevelocity.services.drill import Drill
 
 

@@ -7,7 +7,7 @@ import pytest
 from fastapi.testclient import TestClient
 from test_web import csrf_of, login
 
-from escapevelocity.domain.drill import load
+from escapevelocity.drill import load
 from escapevelocity.services import drill as drills
 
 

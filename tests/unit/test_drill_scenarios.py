@@ -7,11 +7,11 @@ from datetime import UTC
 
 import pytest
 
-from escapevelocity.domain.drill import DrillError, load, shipped_names
-from escapevelocity.domain.drill.generate import plan, poisson, rate
-from escapevelocity.domain.drill.report import bars, render, volume_chart
-from escapevelocity.domain.drill.scenario import Volume, with_overlay
 from escapevelocity.domain.playbook import compile_playbook
+from escapevelocity.drill import DrillError, load, shipped_names
+from escapevelocity.drill.generate import plan, poisson, rate
+from escapevelocity.drill.report import bars, render, volume_chart
+from escapevelocity.drill.scenario import Volume, with_overlay
 from escapevelocity.services.seed import _text
 
 
@@ -66,7 +66,7 @@ def test_volume_curves():
     ("    volume: {start: 8, end: 40, shape: exponential}", "$.phases[0].volume.shape"),
 ])
 def test_bad_scenarios_name_the_key(patch, key):
-    text = (load.__globals__["files"]("escapevelocity.domain.drill")
+    text = (load.__globals__["files"]("escapevelocity.drill")
             .joinpath("scenarios", "product-recall.yaml").read_text())
     broken = {"$.name": "name: Product Recall!", "$.start": "start: 2026-05-22T18:00:00",
               "$.expected.level": "  level: crisis9",
@@ -85,7 +85,7 @@ def test_unknown_scenario_lists_the_shipped_ones():
 def test_report_escapes_text_and_draws_svg():
     from datetime import datetime, timedelta
 
-    from escapevelocity.domain.drill.score import Group, Scorecard
+    from escapevelocity.drill.score import Group, Scorecard
     t0 = datetime(2026, 5, 22, 17, tzinfo=UTC)
     card = Scorecard(
         scenario="x", title="<script>alert(1)</script>", start=t0, end=t0 + timedelta(hours=3),

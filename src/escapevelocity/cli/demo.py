@@ -53,7 +53,7 @@ def teammates(intake: Intake, stop: threading.Event, members: list[str]) -> None
     a reply needs one) and resolve with the same commands people use, a few minutes a case."""
     import logging
 
-    from escapevelocity.domain.drill.scenario import Responders
+    from escapevelocity.drill.scenario import Responders
     from escapevelocity.services.drill_responders import SimulatedTeam
 
     ws = intake.workspace

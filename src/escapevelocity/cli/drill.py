@@ -31,7 +31,7 @@ out = Console()
 @drill_app.command("list")
 def list_command() -> None:
     """The shipped scenarios."""
-    from escapevelocity.domain.drill import load, shipped_names
+    from escapevelocity.drill import load, shipped_names
 
     # The name to type comes first and is never cut.
     table = Table(Column("scenario", no_wrap=True, min_width=18), "title", "hours",
@@ -77,7 +77,7 @@ def run_command(
 ) -> None:
     """Replay SCENARIO through the real pipeline into a sandbox and write the scorecard."""
     from escapevelocity.config import load_settings
-    from escapevelocity.domain.drill import DrillError, load
+    from escapevelocity.drill import DrillError, load
     from escapevelocity.services.drill import Drill
 
     try:

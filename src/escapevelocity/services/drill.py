@@ -27,10 +27,10 @@ import yaml
 
 from escapevelocity.adapters.notify.pager import RecordingPager
 from escapevelocity.domain.clock import SimulatedClock
-from escapevelocity.domain.drill import generate as gen
-from escapevelocity.domain.drill import report
-from escapevelocity.domain.drill.scenario import DrillError, Scenario, with_overlay
-from escapevelocity.domain.drill.score import Scorecard, score
+from escapevelocity.drill import generate as gen
+from escapevelocity.drill import report
+from escapevelocity.drill.scenario import DrillError, Scenario, with_overlay
+from escapevelocity.drill.score import Scorecard, score
 from escapevelocity.services import approvals, sla
 from escapevelocity.services.crisis import CrisisMode, timeline
 from escapevelocity.services.drill_responders import SimulatedTeam

@@ -21,9 +21,9 @@ from escapevelocity.adapters.store import schema as t
 from escapevelocity.adapters.store.sql import ClaimTaken
 from escapevelocity.domain import events as ev
 from escapevelocity.domain.clock import Clock, utc
-from escapevelocity.domain.drill.scenario import Responders as Spec
 from escapevelocity.domain.org import Organisation
 from escapevelocity.domain.permissions import PermissionDenied
+from escapevelocity.drill.scenario import Responders as Spec
 from escapevelocity.services import approvals, cases
 from escapevelocity.services.casetx import CaseError
 from escapevelocity.services.crisis import CrisisMode

@@ -26,8 +26,8 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 
 from escapevelocity.domain import permissions as perm
 from escapevelocity.domain.crisis import LEVELS
-from escapevelocity.domain.drill import DrillError, load, shipped_names
-from escapevelocity.domain.drill.report import timeline_rows
+from escapevelocity.drill import DrillError, load, shipped_names
+from escapevelocity.drill.report import timeline_rows
 from escapevelocity.services import drill as drills
 from escapevelocity.services.crisis import CrisisMode, incidents, timeline
 from escapevelocity.web import auth

@@ -227,7 +227,7 @@ def load(source: str | Path) -> Scenario:
         if path.is_file():
             text = path.read_text(encoding="utf-8")
         else:
-            shipped = files("escapevelocity.domain.drill").joinpath("scenarios", f"{source}.yaml")
+            shipped = files("escapevelocity.drill").joinpath("scenarios", f"{source}.yaml")
             if not shipped.is_file():
                 raise DrillError(f"no scenario {source!r}; shipped: {', '.join(shipped_names())}")
             text = shipped.read_text(encoding="utf-8")
@@ -244,7 +244,7 @@ def load(source: str | Path) -> Scenario:
 
 
 def shipped_names() -> list[str]:
-    folder = files("escapevelocity.domain.drill").joinpath("scenarios")
+    folder = files("escapevelocity.drill").joinpath("scenarios")
     return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from escapevelocity.domain.crisis import RANK
-from escapevelocity.domain.drill.score import Group, Scorecard
+from escapevelocity.drill.score import Group, Scorecard
 
 LEVEL_COLOURS = {"normal": "#ffffff", "watch": "#fff8db", "crisis1": "#ffefe0",
                  "crisis2": "#ffe2d1", "crisis3": "#fdd5d5"}

@@ -19,8 +19,8 @@ from datetime import datetime, timedelta
 
 import msgspec
 
-from escapevelocity.domain.drill.scenario import KINDS, Inject, Persona, Scenario
 from escapevelocity.domain.records import Author, Mention
+from escapevelocity.drill.scenario import KINDS, Inject, Persona, Scenario
 
 DEFAULT_PROFILE = (0.35, 0.25, 0.2, 0.2, 0.25, 0.4, 0.65, 0.9, 1.1, 1.2, 1.25, 1.25, 1.25, 1.2,
                    1.2, 1.2, 1.25, 1.35, 1.45, 1.5, 1.45, 1.25, 0.9, 0.6)

@@ -25,9 +25,9 @@ from escapevelocity.domain import events as ev
 from escapevelocity.domain.cases import case_id_for
 from escapevelocity.domain.clock import utc
 from escapevelocity.domain.crisis import RANK
-from escapevelocity.domain.drill.generate import DrillItem
-from escapevelocity.domain.drill.scenario import Scenario
 from escapevelocity.domain.events import Event
+from escapevelocity.drill.generate import DrillItem
+from escapevelocity.drill.scenario import Scenario
 
 
 class Group(msgspec.Struct, kw_only=True):
