@@ -37,11 +37,15 @@ key=$(find pyproject.toml setup.py README.md LICENSE src -type f \
 CACHE=${EV_SMOKE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/escapevelocity-smoke}
 WHEELS=$CACHE/$key
 if ! ls "$WHEELS"/escapevelocity-*.whl >/dev/null 2>&1; then
-  rm -rf "$CACHE"; mkdir -p "$WHEELS.tmp"
-  "$PY" -m pip wheel -q --no-deps -w "$WHEELS.tmp" . >"$WORK/wheel.log" 2>&1 \
+  # Other checkouts on the machine share the cache: build aside, move in whole, and prune
+  # only what nobody has used for two days.
+  mkdir -p "$CACHE" "$WORK/wheel"
+  find "$CACHE" -mindepth 1 -maxdepth 1 -mtime +2 -exec rm -rf {} + 2>/dev/null || true
+  "$PY" -m pip wheel -q --no-deps -w "$WORK/wheel" . >"$WORK/wheel.log" 2>&1 \
     || { cat "$WORK/wheel.log" >&2; fail "building the wheel"; }
-  mv "$WHEELS.tmp" "$WHEELS"
+  mv "$WORK/wheel" "$WHEELS" 2>/dev/null || true  # another run may have put it there first
 fi
+touch "$WHEELS"
 phase wheel
 
 # 2. A fresh venv with the wheel and its required dependencies only.
