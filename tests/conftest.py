@@ -11,8 +11,10 @@ with a tiny scrypt factor in tests only (`services.workspace.SCRYPT_N`; the hash
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import sqlite3
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -96,9 +98,9 @@ def seeded_sqlite(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("seeded") / "ev.db"
     ws = Workspace.open(f"sqlite:///{path}", FixedClock(NOW))
     seed_demo(ws, password=PASSWORD)
-    with ws.store.begin() as conn:
-        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     ws.store.close()
+    with contextlib.closing(sqlite3.connect(path)) as db:  # all of it in the one file
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     return path
 
 
