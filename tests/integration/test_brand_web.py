@@ -1,38 +1,23 @@
 """The Brand page: admins save a new profile version, others read it; the next mention is
 triaged with the new profile."""
 
-import re
 from datetime import UTC, datetime
 
 import pytest
 from fastapi.testclient import TestClient
+from web_kit import login as web_login
 
-from escapevelocity.config import Settings
 from escapevelocity.domain.records import Author, Mention
 from escapevelocity.services import brand as brand_service
-from escapevelocity.web.app import create_app
-
-PASSWORD = "correct horse battery"
 
 
 @pytest.fixture()
-def app(tmp_path, clock):
-    from escapevelocity.services.seed import seed_demo
-    from escapevelocity.services.workspace import Workspace
-
-    ws = Workspace.open(f"sqlite:///{tmp_path / 'ev.db'}", clock)
-    seed_demo(ws, password=PASSWORD)
-    app = create_app(ws, Settings(database_url="unused", secret_key="p" * 32),
-                     tick_seconds=None)
-    yield app, ws
-    ws.store.close()
+def app(app, workspace):
+    return app, workspace
 
 
 def login(http, member):
-    page = http.get("/login")
-    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
-    http.post("/login", data={"member": member, "password": PASSWORD, "csrf": csrf})
-    return re.search(r'name="csrf" value="([^"]+)"', http.get("/brand").text).group(1)
+    return web_login(http, member, page="/brand")[1]
 
 
 FORM = {"name": "Acme", "names": "Acme Co", "handles": "twitter: @AcmeHelp, @acme\n@acme_all",
