@@ -70,8 +70,8 @@ def test_the_playbook_compiler_refuses_bombs_and_too_many_rules_with_a_reason():
 
 def test_every_reader_of_member_yaml_refuses_a_bomb():
     from escapevelocity.domain.brand import BrandError, parse_yaml
-    from escapevelocity.domain.drill.scenario import DrillError
-    from escapevelocity.domain.drill.scenario import load as load_scenario
+    from escapevelocity.drill.scenario import DrillError
+    from escapevelocity.drill.scenario import load as load_scenario
 
     with pytest.raises(BrandError, match="refused"):
         parse_yaml(alias_bomb())
