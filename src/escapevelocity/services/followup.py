@@ -17,6 +17,7 @@ from escapevelocity.domain import engagement
 from escapevelocity.domain import events as ev
 from escapevelocity.domain import permissions as perm
 from escapevelocity.domain.clock import Clock
+from escapevelocity.domain.engagement import answer_events
 from escapevelocity.domain.events import Event
 from escapevelocity.services.casetx import CaseError, authorize, commit, load, policy
 
@@ -77,21 +78,6 @@ def answer(store: SqlStore, clock: Clock, case_id: str, member: str, *,
         events = answer_events(case, csat, thumbs, text, member, now, policy(store, conn))
         commit(store, conn, case, *events)
         return events
-
-
-def answer_events(case: dict[str, Any], csat: int | None, thumbs: str | None, text: str,
-                  actor: str, now: datetime, rules: engagement.Policy,
-                  **extra: Any) -> list[Event]:
-    """The answer and, when the customer is happy, the invitation to update the public post
-    (pure; shared by `answer` and by ingest, where answers arrive as mentions)."""
-    is_happy = engagement.happy(csat, thumbs, rules)
-    events = [Event(case["id"], ev.FOLLOWUP_ANSWERED, now, actor, {
-        "csat": csat, "thumbs": thumbs, "happy": is_happy, "text": text[:500], **extra})]
-    if is_happy:
-        events.append(Event(case["id"], ev.FOLLOWUP_INVITED, now, ev.SYSTEM, {
-            "text": engagement.fill(rules.invite, case), "visibility": case["visibility"],
-            "dry_run": True}))
-    return events
 
 
 @dataclass

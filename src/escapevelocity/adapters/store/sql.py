@@ -612,6 +612,28 @@ class SqlStore:
              .order_by(t.events.c.seq.desc()).limit(limit))
         return [_event(r) for r in reversed(conn.execute(q).all())]
 
+    # --- plans and deadlines (issue 14.2, 15.3): insert-or-ignore, what the clock jobs read ---
+
+    def insert_mention_rows_ignoring(self, conn: Connection, rows: list[tuple]) -> int:
+        """Insert-or-ignore on the natural key (channel, source_id); returns how many rows
+        were written. Fewer than given means a concurrent writer stored some first (the
+        caller replans): the insert itself never fails on a duplicate, on either database.
+        Callers pass rows sorted by key so concurrent writers lock keys in one order."""
+        if not rows:
+            return 0
+        dt = self._dt_memo()
+        cur = self._cursor(conn)
+        try:
+            cur.executemany(
+                f"INSERT INTO mentions ({', '.join(self.MENTION_COLUMNS)}) "
+                f"VALUES ({self._marks(len(self.MENTION_COLUMNS))}) "
+                "ON CONFLICT (channel, source_id) DO NOTHING",
+                [(c, s, case, a, dt(created), dt(received), body, sig, bool(provisional))
+                 for c, s, case, a, created, received, body, sig, provisional in rows])
+            return cur.rowcount
+        finally:
+            cur.close()
+
 
 def _same(value: Any) -> Any:
     return value

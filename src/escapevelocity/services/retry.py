@@ -1,0 +1,63 @@
+"""Retrying a whole transaction when the database says "not now, try again".
+
+Concurrent writers meet in three ways that are not errors of the request: a deadlock or
+serialization failure (PostgreSQL 40P01/40001, SQLite "database is locked"), a concurrent
+writer storing the same natural key first (a unique violation, or `Conflict` raised when an
+insert-or-ignore wrote fewer rows than planned), and a connection cut under us (an operator's
+`pg_terminate_backend`, a failover). In every case the transaction rolled back as a whole, so
+running it again from its reads is safe: the second time the plan sees what the other writer
+stored and counts it as a duplicate.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from sqlalchemy import exc as sa_exc
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+ATTEMPTS = 8
+# deadlock, serialization failure, unique violation, connection gone, admin shutdown/terminate
+_PG_RETRY = {"40P01", "40001", "23505", "08000", "08003", "08006", "57P01", "57P02", "57P03"}
+
+
+class Conflict(Exception):
+    """A concurrent writer changed what this transaction planned from; plan it again."""
+
+
+def transient(exc: BaseException) -> bool:
+    if isinstance(exc, Conflict):
+        return True
+    if not isinstance(exc, sa_exc.DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    orig = exc.orig
+    code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    if code in _PG_RETRY:
+        return True
+    text = str(orig).lower()
+    return ("database is locked" in text or "database is busy" in text
+            or "unique constraint failed" in text
+            or "server closed the connection" in text or "terminating connection" in text
+            or "consuming input failed" in text or "connection is closed" in text)
+
+
+def retrying(work: Callable[[], T], attempts: int = ATTEMPTS, what: str = "transaction") -> T:
+    """Run `work` (which opens and commits its own transaction) until it succeeds or fails
+    for a reason that is not transient; backs off with jitter so racers fall out of step."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return work()
+        except Exception as exc:
+            if attempt == attempts or not transient(exc):
+                raise
+            log.info("%s retried (%d/%d): %s", what, attempt, attempts,
+                     str(exc).splitlines()[0][:200])
+            time.sleep(random.uniform(0.005, 0.02) * 2 ** min(attempt, 6))
+    raise AssertionError("unreachable")
