@@ -1,5 +1,7 @@
 """The SLA worker against the real store (SQLite and PostgreSQL), on a clock that is moved."""
 
+from datetime import timedelta
+
 from escapevelocity.domain import events as ev
 from escapevelocity.domain.records import Author, Mention
 from escapevelocity.services import cases as commands
@@ -20,6 +22,11 @@ def _log(ws, case_id):
 
 def test_warning_breach_and_ladder_are_events_once(workspace, clock):
     [cid] = _ingest(workspace, clock, ["my bill is wrong, I was overcharged twice"])
+    # The first look only records when to look again: the warning at 75% of 60 minutes.
+    assert [e.kind for e in tick(workspace).events] == [ev.SLA_CLOCK]
+    with workspace.store.begin() as conn:
+        case = workspace.store.get_case(conn, cid)
+    assert case["next_deadline"] == clock.now() + timedelta(minutes=45)
     assert tick(workspace).events == []
     clock.advance(minutes=46)
     r = tick(workspace)

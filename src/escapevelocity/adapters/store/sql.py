@@ -634,6 +634,65 @@ class SqlStore:
         finally:
             cur.close()
 
+    def cases_due_for_sla(self, conn: Connection, now: datetime, limit: int
+                          ) -> list[dict[str, Any]]:
+        """Open cases whose next deadline has passed, earliest first (ix_cases_next_deadline)."""
+        c = t.cases.c
+        q = (sa.select(t.cases).where(c.next_deadline.is_not(None), c.next_deadline <= now,
+                                      c.state.in_(projection.OPEN_STATES))
+             .order_by(c.next_deadline).limit(limit))
+        return [_case(r) for r in conn.execute(q)]
+
+    def cases_held_by(self, conn: Connection, offline: Sequence[str], now: datetime,
+                      limit: int = 2_000) -> dict[str, dict[str, Any]]:
+        """Claims whose lease ran out (ix_cases_claims) and cases assigned to members who are
+        offline (ix_cases_assignee): what the tick may release or requeue."""
+        c = t.cases.c
+        out = {}
+        q = (sa.select(t.cases).where(c.state == "claimed", c.claim_until < now)
+             .order_by(c.id).limit(limit))
+        out.update({r.id: _case(r) for r in conn.execute(q)})
+        for chunk in _chunks(list(offline), 500):
+            q = (sa.select(t.cases).where(c.assignee.in_(chunk), c.state == "assigned")
+                 .order_by(c.id).limit(limit))
+            out.update({r.id: _case(r) for r in conn.execute(q)})
+        return out
+
+    def queue_heads(self, conn: Connection, teams: Sequence[str], limit: int
+                    ) -> dict[str, dict[str, Any]]:
+        """Per team, the `limit` queued cases that need an answer, earliest due first (the
+        inbox index): all the drain can hand out when members have that much room."""
+        c = t.cases.c
+        out = {}
+        for team in teams:
+            q = (sa.select(t.cases).where(c.team == team, c.state == "queued", c.respond)
+                 .order_by(c.sla_due.is_(None), c.sla_due, c.opened_at).limit(limit))
+            out.update({r.id: _case(r) for r in conn.execute(q)})
+        return out
+
+    def routing_needs(self, conn: Connection, ids: Iterable[str]
+                      ) -> dict[str, tuple[str, tuple[str, ...], str]]:
+        """(track, topics, language) of each case's latest decision, for routing."""
+        e = t.events.c
+        out = {}
+        for chunk in _chunks(sorted(set(ids)), 500):
+            q = (sa.select(e.case_id, e.data).where(e.case_id.in_(chunk), e.kind == "decided")
+                 .order_by(e.case_id, e.seq))
+            for case_id, data in conn.execute(q):
+                d = _decode(data)
+                sig = d.get("signals", {})
+                out[case_id] = (d["decision"]["track"], tuple(sig.get("topics", ())),
+                                sig.get("language", "und"))
+        return out
+
+    def corrections_after(self, conn: Connection, seq: int, kind: str) -> tuple[int, int]:
+        """(how many events of `kind` after `seq`, the last seq): a cursor's step over the
+        log (ix_events_kind), so a per-pass check reads only what is new."""
+        e = t.events.c
+        n = conn.execute(sa.select(sa.func.count()).where(e.kind == kind, e.seq > seq)
+                         ).scalar_one()
+        return n, self.last_seq(conn)
+
 
 def _same(value: Any) -> Any:
     return value
