@@ -71,7 +71,7 @@ def test_a_join_reopens_a_resolved_case():
     assert current["cold"]["state"] != "resolved"
 
 
-# --- the SLA tick ----------------------------------------------------------------------------------
+# --- the SLA tick ---------------------------------------------------------------------------
 
 BUDGETS = {"support": Budget(60, 120, 600, ALWAYS)}
 OFFICE = {"support": Budget(60, 120, 600,

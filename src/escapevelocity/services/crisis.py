@@ -29,6 +29,7 @@ import sqlalchemy as sa
 from escapevelocity.adapters.notify.pager import Page, Pager, RecordingPager
 from escapevelocity.adapters.store import schema as t
 from escapevelocity.adapters.store.sql import SqlStore
+from escapevelocity.services.retry import retrying
 from escapevelocity.domain import events as ev
 from escapevelocity.domain.cases import OPEN_STATES
 from escapevelocity.domain.clock import Clock
@@ -159,9 +160,12 @@ class CrisisMode:
             if earliest <= m.created_at <= latest and m.key not in self._counted:
                 todo.setdefault(m.key, (m, s))
         if todo:
-            with self.store.begin() as conn:
-                stored = self.store.existing_keys(
-                    conn, [(m.channel, m.source_id) for m, _ in todo.values()])
+            keys = [(m.channel, m.source_id) for m, _ in todo.values()]
+
+            def read() -> set[str]:
+                with self.store.begin() as conn:
+                    return self.store.existing_keys(conn, keys)
+            stored = retrying(read, what="crisis: stored keys")
             todo = {k: v for k, v in todo.items() if k not in stored}
         for key in todo:
             self._counted[key] = None

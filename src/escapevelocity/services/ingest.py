@@ -77,7 +77,11 @@ def ingest_batch(store: SqlStore, triager: Triager, now: datetime,
 def _ingest_once(store: SqlStore, triager: Triager, now: datetime, batch: list[Mention],
                  context: Context, away_after: timedelta | None,
                  given: dict[str, Signals] | None) -> IngestReport:
-    with store.begin() as conn:
+    with store.begin_write() as conn:
+        # Writers of overlapping batches (the same keys, the same authors) queue here, so
+        # the reads below see what the other stored and threading is decided once.
+        store.lock_keys(conn, [m.key for m in batch]
+                        + [f"author:{m.channel}:{m.author.handle}" for m in batch])
         known = store.mention_cases(
             conn, [(m.channel, m.source_id) for m in batch]
             + [(m.channel, m.in_reply_to) for m in batch if m.in_reply_to])

@@ -21,7 +21,8 @@ from sqlalchemy import exc as sa_exc
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-ATTEMPTS = 8
+ATTEMPTS = 50
+BUDGET_S = 30.0  # give up after this long: outlasts a failover or a burst of terminations
 # deadlock, serialization failure, unique violation, connection gone, admin shutdown/terminate
 _PG_RETRY = {"40P01", "40001", "23505", "08000", "08003", "08006", "57P01", "57P02", "57P03"}
 
@@ -31,13 +32,18 @@ class Conflict(Exception):
 
 
 def transient(exc: BaseException) -> bool:
+    """Whether running the transaction again may succeed. Bulk paths use the DBAPI cursor, so
+    the driver's own exceptions (sqlite3, psycopg) arrive here as well as SQLAlchemy's."""
     if isinstance(exc, Conflict):
         return True
-    if not isinstance(exc, sa_exc.DBAPIError):
+    if isinstance(exc, sa_exc.DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        orig = exc.orig
+    elif type(exc).__module__.split(".")[0] in ("sqlite3", "psycopg"):
+        orig = exc
+    else:
         return False
-    if exc.connection_invalidated:
-        return True
-    orig = exc.orig
     code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
     if code in _PG_RETRY:
         return True
@@ -45,19 +51,25 @@ def transient(exc: BaseException) -> bool:
     return ("database is locked" in text or "database is busy" in text
             or "unique constraint failed" in text
             or "server closed the connection" in text or "terminating connection" in text
-            or "consuming input failed" in text or "connection is closed" in text)
+            or "consuming input failed" in text or "connection is closed" in text
+            or "connection is lost" in text or "the connection is bad" in text)
 
 
-def retrying(work: Callable[[], T], attempts: int = ATTEMPTS, what: str = "transaction") -> T:
-    """Run `work` (which opens and commits its own transaction) until it succeeds or fails
-    for a reason that is not transient; backs off with jitter so racers fall out of step."""
+def retrying(work: Callable[[], T], attempts: int = ATTEMPTS, what: str = "transaction",
+             budget_s: float = BUDGET_S) -> T:
+    """Run `work` (which opens and commits its own transaction) until it succeeds, fails for
+    a reason that is not transient, or `attempts` / `budget_s` run out; backs off with jitter
+    so racers fall out of step."""
+    give_up = time.monotonic() + budget_s
     for attempt in range(1, attempts + 1):
         try:
             return work()
         except Exception as exc:
-            if attempt == attempts or not transient(exc):
+            if attempt == attempts or not transient(exc) or time.monotonic() > give_up:
+                log.warning("%s failed after %d attempts: %s", what, attempt,
+                            str(exc).splitlines()[0][:200])
                 raise
             log.info("%s retried (%d/%d): %s", what, attempt, attempts,
                      str(exc).splitlines()[0][:200])
-            time.sleep(random.uniform(0.005, 0.02) * 2 ** min(attempt, 6))
+            time.sleep(random.uniform(0.01, 0.03) * 2 ** min(attempt, 5))
     raise AssertionError("unreachable")

@@ -17,6 +17,7 @@ from typing import Any
 
 from escapevelocity.services import approvals, followup, refine, sla
 from escapevelocity.services.crisis import CrisisMode
+from escapevelocity.services.retry import retrying
 from escapevelocity.services.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -93,7 +94,8 @@ def tick_all(workspace: Workspace, crisis: CrisisMode | None = None,
             out.failed[name] = "skipped: stopping"
             continue
         try:  # one job failing must not stop the others (nor the web app)
-            out.done[name] = job()
+            # a cut connection or a deadlock costs a retry, not the pass (jobs are idempotent)
+            out.done[name] = retrying(job, what=f"tick job {name}", budget_s=10.0)
         except Exception as exc:
             log.exception("tick job %s failed", name)
             out.failed[name] = f"{exc.__class__.__name__}: {exc}"

@@ -7,6 +7,7 @@ sent only after the batch is committed, so a 202 means the mentions are stored.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -17,6 +18,7 @@ from escapevelocity.services.parse import parse_body
 from escapevelocity.services.retry import transient
 from escapevelocity.web.auth import bearer_name
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api", tags=["api"])
 
 
@@ -53,6 +55,8 @@ async def post_mentions(request: Request, token: str = Depends(bearer_name)) -> 
     except Exception as exc:
         if not transient(exc):
             raise
+        log.warning("mentions batch refused with 503: %s", str(exc).splitlines()[0][:200],
+                    exc_info=True)
         # Still contended after every retry (services/retry.py): nothing of the batch was
         # stored, so the client may resend it as it is. An answered 503, not a raised error,
         # so the client's keep-alive connection stays usable.

@@ -8,6 +8,7 @@ conn:`), so a handler writes the log and the projection atomically or not at all
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
@@ -613,6 +614,40 @@ class SqlStore:
         return [_event(r) for r in reversed(conn.execute(q).all())]
 
     # --- plans and deadlines (issue 14.2, 15.3): insert-or-ignore, what the clock jobs read ---
+
+    @contextmanager
+    def begin_write(self) -> Iterator[Connection]:
+        """A transaction that will write. On SQLite it takes the write lock first (BEGIN
+        IMMEDIATE): a deferred transaction that read and then writes after another writer
+        committed fails at once (a stale snapshot; busy_timeout does not help), so concurrent
+        ingests would fail instead of queueing. PostgreSQL: the same as `begin`."""
+        if self.dialect != "sqlite":
+            with self.begin() as conn:
+                yield conn
+            return
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.commit()
+
+    def lock_keys(self, conn: Connection, keys: Iterable[str]) -> None:
+        """Transaction-scoped locks on natural keys (mention keys, authors), taken in one
+        sorted order so writers of overlapping batches queue instead of racing, and never
+        deadlock among themselves. PostgreSQL advisory locks, released at commit or rollback;
+        on SQLite `begin_write` already holds the one write lock."""
+        if self.dialect == "sqlite":
+            return
+        ids = sorted({int.from_bytes(hashlib.blake2b(k.encode(), digest_size=8).digest(),
+                                     "big", signed=True) for k in keys})
+        if ids:
+            conn.exec_driver_sql(
+                "SELECT count(pg_advisory_xact_lock(k)) FROM "
+                "(SELECT unnest(%(ids)s::bigint[]) AS k ORDER BY 1) AS sorted_keys",
+                {"ids": ids})
 
     def insert_mention_rows_ignoring(self, conn: Connection, rows: list[tuple]) -> int:
         """Insert-or-ignore on the natural key (channel, source_id); returns how many rows
