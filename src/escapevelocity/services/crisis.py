@@ -29,7 +29,6 @@ import sqlalchemy as sa
 from escapevelocity.adapters.notify.pager import Page, Pager, RecordingPager
 from escapevelocity.adapters.store import schema as t
 from escapevelocity.adapters.store.sql import SqlStore
-from escapevelocity.services.retry import retrying
 from escapevelocity.domain import events as ev
 from escapevelocity.domain.cases import OPEN_STATES
 from escapevelocity.domain.clock import Clock
@@ -46,6 +45,7 @@ from escapevelocity.domain.crisis import (
 from escapevelocity.domain.events import Event
 from escapevelocity.domain.playbook import Context
 from escapevelocity.domain.records import Mention, Signals
+from escapevelocity.services.retry import retrying
 
 DOCUMENT = "crisis"
 # What the detectors count: mentions written at most LATE ago (older ones are a backfill, not
