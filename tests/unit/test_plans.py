@@ -143,3 +143,43 @@ def test_an_idle_pass_plans_nothing_and_a_second_look_at_the_same_instant_neithe
                                                                  ).isoformat()
     case = projection.apply(case, clock)
     assert case["next_deadline"] == T0 + timedelta(minutes=45)
+
+
+# --- the case commands ---------------------------------------------------------------------------
+
+def _policy():
+    from escapevelocity.domain import engagement
+
+    return engagement.load_policy(None)
+
+
+def test_reply_needs_the_claim_and_an_open_case_and_checks_the_conversation():
+    from escapevelocity.domain.plans.commands import Refusal, plan_reply
+
+    case = projection.replay("c1", opened())
+    now = T0 + timedelta(minutes=5)
+    assert plan_reply(case, "tom", "hi", now, _policy()).reason == "claim the case before replying"
+    claimed = projection.apply(case, Event("c1", ev.CLAIMED, now, "ana",
+                                           {"until": (now + timedelta(minutes=10)).isoformat()}))
+    taken = plan_reply(claimed, "tom", "hi", now, _policy())
+    assert isinstance(taken, Refusal) and (taken.kind, taken.holder) == ("claim", "ana")
+    ok = plan_reply(claimed, "ana", "  hello  ", now, _policy())
+    assert ok.kind == ev.REPLIED and ok.data["text"] == "hello"
+    other = Event("c1", ev.MENTION_ADDED, now, ev.SYSTEM, {})
+    assert plan_reply(claimed, "ana", "hi", now, _policy(), changed=[other]).kind == "changed"
+    assert plan_reply(claimed, "ana", "x" * 2001, now, _policy()).kind == "case"
+    resolved = projection.apply(claimed, Event("c1", ev.RESOLVED, now, "ana", {}))
+    assert "resolved" in plan_reply(resolved, "ana", "hi", now, _policy()).reason
+
+
+def test_resolve_refuses_twice_and_under_someone_else_s_claim():
+    from escapevelocity.domain.plans.commands import Refusal, plan_resolve
+
+    case = projection.replay("c1", opened())
+    [done] = plan_resolve(case, "tom", T0, _policy())  # nobody answered: no follow-up
+    assert done.kind == ev.RESOLVED
+    claimed = projection.apply(case, Event("c1", ev.CLAIMED, T0, "ana",
+                                           {"until": (T0 + timedelta(minutes=10)).isoformat()}))
+    assert isinstance(plan_resolve(claimed, "tom", T0, _policy()), Refusal)
+    resolved = projection.apply(case, done)
+    assert plan_resolve(resolved, "tom", T0, _policy()).reason == "the case is already resolved"

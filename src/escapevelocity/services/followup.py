@@ -9,8 +9,7 @@ update their public post. Each step is an event, so reports count them from the 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import datetime
 
 from escapevelocity.adapters.store.sql import SqlStore
 from escapevelocity.domain import engagement
@@ -19,18 +18,10 @@ from escapevelocity.domain import permissions as perm
 from escapevelocity.domain.clock import Clock
 from escapevelocity.domain.engagement import answer_events
 from escapevelocity.domain.events import Event
+from escapevelocity.domain.plans.commands import schedule_followup
 from escapevelocity.services.casetx import CaseError, authorize, commit, load, policy
 
-
-def schedule(case: dict[str, Any], now: datetime, rules: engagement.Policy) -> list[Event]:
-    """The follow-up events to append with a resolution (pure): none when the track has no
-    follow-up or nobody was ever answered."""
-    rule = rules.followups.get(case.get("track") or "")
-    if rule is None or case.get("first_response_at") is None:
-        return []
-    due = now + timedelta(minutes=rule.after_minutes)
-    return [Event(case["id"], ev.FOLLOWUP_SCHEDULED, now, ev.SYSTEM,
-                  {"due": due.isoformat(), "ask": rule.ask})]
+schedule = schedule_followup  # the rule is pure: domain/plans/commands.py
 
 
 def tick(store: SqlStore, clock: Clock, now: datetime | None = None) -> list[Event]:
