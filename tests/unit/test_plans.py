@@ -46,7 +46,7 @@ def _decide(m, sig, ctx):
             Assignment("care", "tom", "least_load", "because"))
 
 
-def test_a_batch_plan_skips_duplicates_threads_and_orders_rows_by_key():
+def test_a_batch_plan_skips_duplicates_and_threads_in_arrival_order():
     batch = [_m("9", "kim"), _m("9", "kim"), _m("3", "kim"), _m("5", "lee", reply_to="9"),
              _m("1", "zoe"), _m("7", "old")]
     seen = Seen(known={"twitter:1": "cstored"}, by_author={("twitter", "old"): "cold"},
@@ -56,7 +56,7 @@ def test_a_batch_plan_skips_duplicates_threads_and_orders_rows_by_key():
     r = plan.report
     assert (r.accepted, r.duplicates, r.opened, r.joined) == (4, 2, 1, 3)
     assert r.stored == ["twitter:9", "twitter:3", "twitter:5", "twitter:7"]
-    assert [row[1] for row in plan.mention_rows] == ["3", "5", "7", "9"]  # the lock order
+    assert [row[1] for row in plan.mention_rows] == ["9", "3", "5", "7"]  # arrival order
     [new] = plan.new_cases.values()
     assert new["mention_count"] == 3  # 9 opened it, 3 (same author) and 5 (a reply) joined
     assert [e.case_id for e in plan.joins] == ["cold"]  # stored before: finished under lock

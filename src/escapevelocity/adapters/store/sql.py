@@ -653,7 +653,7 @@ class SqlStore:
         """Insert-or-ignore on the natural key (channel, source_id); returns how many rows
         were written. Fewer than given means a concurrent writer stored some first (the
         caller replans): the insert itself never fails on a duplicate, on either database.
-        Callers pass rows sorted by key so concurrent writers lock keys in one order."""
+        Ingest locks the keys first (`lock_keys`), so concurrent writers never deadlock here."""
         if not rows:
             return 0
         dt = self._dt_memo()
