@@ -16,6 +16,7 @@ from escapevelocity.domain.events import Event
 STATES = ("queued", "assigned", "claimed", "replied", "resolved")
 OPEN_STATES = ("queued", "assigned", "claimed", "replied")
 TITLE_CHARS = 140
+_HOLDING = frozenset({ev.ASSIGNED, ev.CLAIMED, ev.RELEASED})
 
 
 def case_id_for(mention_key: str) -> str:
@@ -50,9 +51,11 @@ def apply(case: dict[str, Any], event: Event) -> dict[str, Any]:
     c["updated_at"] = event.at
     c["version"] = c["version"] + 1
     kind = event.kind
-    # Any event may move the SLA clocks: the tick looks again at its time. Only the tick's own
-    # sla_clock event, which carries the next deadline it computed, says otherwise.
-    c["next_deadline"] = event.at
+    # An event that may move the SLA clocks makes the tick look again at its time; the tick's
+    # own sla_clock event carries the next deadline it computed. Who holds or is assigned the
+    # case moves no deadline (the tick itself writes those on presence changes).
+    if kind not in _HOLDING:
+        c["next_deadline"] = event.at
     if kind == ev.OPENED:
         c.update(opened_at=event.at, author_handle=d["author"], channel=d["channel"],
                  title=d["title"][:TITLE_CHARS], last_mention_at=_dt(d.get("mention_at", event.at)),
