@@ -23,12 +23,11 @@ def upgrade() -> None:
                f"WHERE state IN {OPEN}")
     op.create_index("ix_cases_next_deadline", "cases", ["next_deadline"])
     op.create_index("ix_cases_claims", "cases", ["state", "claim_until"])
-    # The learning job's cursor over corrections (and events_of_kinds) seek by kind.
-    op.create_index("ix_events_kind", "events", ["kind", "seq"])
+    # The learning job's cursor over corrections seeks ix_events_kind (events.kind, seq),
+    # which 0014_rollups creates.
 
 
 def downgrade() -> None:
-    op.drop_index("ix_events_kind", "events")
     op.drop_index("ix_cases_claims", "cases")
     op.drop_index("ix_cases_next_deadline", "cases")
     with op.batch_alter_table("cases") as batch:
