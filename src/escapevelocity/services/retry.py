@@ -17,14 +17,12 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from sqlalchemy import exc as sa_exc
+from escapevelocity.adapters.store.errors import transient as database_transient
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 ATTEMPTS = 50
 BUDGET_S = 30.0  # give up after this long: outlasts a failover or a burst of terminations
-# deadlock, serialization failure, unique violation, connection gone, admin shutdown/terminate
-_PG_RETRY = {"40P01", "40001", "23505", "08000", "08003", "08006", "57P01", "57P02", "57P03"}
 
 
 class Conflict(Exception):
@@ -32,27 +30,9 @@ class Conflict(Exception):
 
 
 def transient(exc: BaseException) -> bool:
-    """Whether running the transaction again may succeed. Bulk paths use the DBAPI cursor, so
-    the driver's own exceptions (sqlite3, psycopg) arrive here as well as SQLAlchemy's."""
-    if isinstance(exc, Conflict):
-        return True
-    if isinstance(exc, sa_exc.DBAPIError):
-        if exc.connection_invalidated:
-            return True
-        orig = exc.orig
-    elif type(exc).__module__.split(".")[0] in ("sqlite3", "psycopg"):
-        orig = exc
-    else:
-        return False
-    code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
-    if code in _PG_RETRY:
-        return True
-    text = str(orig).lower()
-    return ("database is locked" in text or "database is busy" in text
-            or "unique constraint failed" in text
-            or "server closed the connection" in text or "terminating connection" in text
-            or "consuming input failed" in text or "connection is closed" in text
-            or "connection is lost" in text or "the connection is bad" in text)
+    """Whether running the transaction again may succeed (adapters/store/errors.py knows the
+    databases' ways of saying so)."""
+    return isinstance(exc, Conflict) or database_transient(exc)
 
 
 def retrying(work: Callable[[], T], attempts: int = ATTEMPTS, what: str = "transaction",
