@@ -10,6 +10,8 @@ EV_HSTS_SECONDS   send Strict-Transport-Security with this max-age (default 0: o
                   when every visitor reaches the app over HTTPS)
 EV_AWAY_AFTER_MINUTES  auto-away: members idle this long are away for routing, six times as
                   long offline (default 10; 0 routes by declared presence only)
+EV_MENTION_EARLIEST    mentions written before this date are refused (default 2006-01-01)
+EV_MENTION_FUTURE_HOURS  nor more than this many hours ahead of now (default 24)
 """
 
 from __future__ import annotations
@@ -17,8 +19,11 @@ from __future__ import annotations
 import ipaddress
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+from escapevelocity.services.parse import WINDOW, Window
 
 
 @dataclass(frozen=True)
@@ -32,6 +37,7 @@ class Settings:
     away_after_minutes: float = 10.0  # auto-away in the running app (services/live_routing)
     trusted_proxies: tuple[str, ...] = ()
     hsts_seconds: int = 0
+    mention_window: Window = field(default=WINDOW)  # when a mention may have been written
 
     def masked(self) -> dict[str, str]:
         url = self.database_url
@@ -43,7 +49,9 @@ class Settings:
                 "away_after_minutes": f"{self.away_after_minutes:g}",
                 "secure_cookies": str(self.secure_cookies).lower(),
                 "trusted_proxies": ",".join(self.trusted_proxies) or "none",
-                "hsts_seconds": str(self.hsts_seconds)}
+                "hsts_seconds": str(self.hsts_seconds),
+                "mention_window": f"{self.mention_window.earliest:%Y-%m-%d} to now + "
+                                  f"{self.mention_window.future.total_seconds() / 3600:g} h"}
 
 
 def _secret(var_dir: Path) -> str:
@@ -85,7 +93,16 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         hsts = int(env.get("EV_HSTS_SECONDS", "0"))
     except ValueError:
         raise ValueError("EV_HSTS_SECONDS must be a whole number of seconds") from None
+    try:
+        earliest = datetime.fromisoformat(env.get("EV_MENTION_EARLIEST", "2006-01-01"))
+        future = float(env.get("EV_MENTION_FUTURE_HOURS", "24"))
+    except ValueError:
+        raise ValueError("EV_MENTION_EARLIEST must be a date (2006-01-01) and "
+                         "EV_MENTION_FUTURE_HOURS a number of hours") from None
+    window = Window(earliest if earliest.tzinfo else earliest.replace(tzinfo=UTC),
+                    timedelta(hours=max(future, 0.0)))
     return Settings(database_url=url, secret_key=key, bus=env.get("EV_BUS", "inline"),
                     max_body_bytes=max_body, away_after_minutes=max(away, 0.0),
                     secure_cookies=env.get("EV_SECURE_COOKIES", "") == "1",
-                    trusted_proxies=proxies, hsts_seconds=max(hsts, 0))
+                    trusted_proxies=proxies, hsts_seconds=max(hsts, 0),
+                    mention_window=window)

@@ -163,8 +163,9 @@ def test_nobody_approves_their_own_reply(ws, clock):
 
 
 def test_only_two_functions_in_the_code_send_a_reply():
-    """Structural guard: REPLIED events are built only by cases.reply (after its approval
-    check) and approvals.approve; no web or API module appends events itself."""
+    """Structural guard: REPLIED events are built only by the reply plan (domain/plans, which
+    cases.reply commits only after its approval check) and approvals.approve; no web or API
+    module appends events itself."""
     builders = []
     for path in sorted(SRC.rglob("*.py")):
         text = path.read_text()
@@ -172,14 +173,15 @@ def test_only_two_functions_in_the_code_send_a_reply():
             line = text.count("\n", 0, m.start())
             fn = [x for x in text.splitlines()[:line + 1] if x.startswith("def ")][-1]
             builders.append((path.relative_to(SRC).as_posix(), fn.split("(")[0][4:]))
-    senders = {b for b in builders if b[0].startswith(("services/", "web/", "api/"))}
-    assert senders <= {("services/cases.py", "reply"), ("services/approvals.py", "approve")}, \
-        senders
+    senders = {b for b in builders
+               if b[0].startswith(("services/", "web/", "api/", "domain/plans/"))}
+    assert senders <= {("domain/plans/commands.py", "plan_reply"),
+                       ("services/approvals.py", "approve")}, senders
     for path in list((SRC / "web").rglob("*.py")) + list((SRC / "api").rglob("*.py")):
         assert "store.append(" not in path.read_text(), f"{path} writes events directly"
     reply_src = (SRC / "services" / "cases.py").read_text().split("def reply(")[1]
     reply_src = reply_src.split("\ndef ")[0]
-    assert reply_src.index("approval_need(") < reply_src.index("ev.REPLIED")
+    assert reply_src.index("approval_need(") < reply_src.index("commit(")
 
 
 def test_follow_up_asks_then_invites_a_happy_customer(ws, clock):

@@ -3,7 +3,7 @@ on-call people, changes decisions through the playbook's crisis overlay; a perso
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import yaml
@@ -172,3 +172,22 @@ def test_pager_from_env_and_a_local_fake_receiver():
         assert received[0]["member"] == "omar" and "CRISIS2" in received[1]["text"]
     finally:
         server.shutdown()
+
+
+def test_redeliveries_and_far_future_dates_do_not_move_the_detectors(workspace, clock):
+    """Issue 15.5: the same mentions taken three times count once (in flight or stored), and
+    a mention dated 9999 neither counts nor moves the open hour."""
+    triager = workspace.triager()
+    mode = CrisisMode(workspace.store, clock, RecordingPager())
+    batch = [_mention(i, clock.now() - timedelta(minutes=1)) for i in range(100)]
+    sig = [triager.signals(m) for m in batch]
+    mode.observe(batch, sig)  # counted, not stored yet (a concurrent request in flight)
+    ingest_batch(workspace.store, triager, clock.now(), batch)
+    mode.observe(batch, sig)  # stored: a redelivery
+    fresh = CrisisMode(workspace.store, clock, RecordingPager())  # after a restart
+    fresh.observe(batch, sig)
+    assert mode.monitor._overall.n == 100 and fresh.monitor._overall.n == 0
+    hour = mode.monitor._hour
+    far = Mention("far", "twitter", "hello", Author("x"), datetime(9999, 12, 31, tzinfo=UTC))
+    mode.observe([far], [triager.signals(far)])
+    assert mode.monitor._hour == hour and mode.monitor._overall.n == 100

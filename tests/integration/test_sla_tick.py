@@ -1,5 +1,7 @@
 """The SLA worker against the real store (SQLite and PostgreSQL), on a clock that is moved."""
 
+from datetime import timedelta
+
 from escapevelocity.domain import events as ev
 from escapevelocity.domain.records import Author, Mention
 from escapevelocity.services import cases as commands
@@ -20,6 +22,11 @@ def _log(ws, case_id):
 
 def test_warning_breach_and_ladder_are_events_once(workspace, clock):
     [cid] = _ingest(workspace, clock, ["my bill is wrong, I was overcharged twice"])
+    # The first look only records when to look again: the warning at 75% of 60 minutes.
+    assert [e.kind for e in tick(workspace).events] == [ev.SLA_CLOCK]
+    with workspace.store.begin() as conn:
+        case = workspace.store.get_case(conn, cid)
+    assert case["next_deadline"] == clock.now() + timedelta(minutes=45)
     assert tick(workspace).events == []
     clock.advance(minutes=46)
     r = tick(workspace)
@@ -82,3 +89,22 @@ def test_offline_members_lose_unclaimed_work_and_the_queue_drains(workspace, clo
                for i in ids for e in _log(workspace, i)[-1:])
     clock.advance(minutes=1)
     assert tick(workspace).drained == 0  # nobody online: it waits
+
+
+def test_rebuild_recomputes_the_next_deadline_from_the_log(workspace, clock):
+    from escapevelocity.services.cases import rebuild_projection
+
+    ids = _ingest(workspace, clock, ["my bill is wrong", "I was overcharged, fix it"])
+    tick(workspace)
+    clock.advance(minutes=50)
+    tick(workspace)
+    with workspace.store.begin() as conn:
+        before = workspace.store.get_cases(conn, ids)
+    assert all(c["next_deadline"] > clock.now() for c in before.values())
+    rebuild_projection(workspace.store)
+    with workspace.store.begin() as conn:
+        assert workspace.store.get_cases(conn, ids) == before
+        # only what is due is read: nothing now, both once their next deadline passes
+        assert workspace.store.cases_due_for_sla(conn, clock.now(), 10) == []
+        later = max(c["next_deadline"] for c in before.values())
+        assert len(workspace.store.cases_due_for_sla(conn, later, 10)) == 2

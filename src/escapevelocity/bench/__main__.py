@@ -28,6 +28,7 @@ BENCHMARKS = [
     ("routing: assignments, 200 members", "escapevelocity.bench.routing", "run", {}),
     ("crisis detector: observe()", "escapevelocity.bench.crisis", "run", {}),
     ("pages at 1,000,000 cases (SQLite, PostgreSQL)", "escapevelocity.bench.pages", "run", {}),
+    ("mentions API under load: 8 clients, 60 s", "escapevelocity.bench.load", "both", {}),
 ]
 
 

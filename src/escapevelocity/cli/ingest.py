@@ -9,6 +9,7 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from escapevelocity.cli.common import err, existing_file, open_workspace
+from escapevelocity.config import load_settings
 from escapevelocity.services.ingest import DEFAULT_BATCH_SIZE, batches
 from escapevelocity.services.intake import Intake
 from escapevelocity.services.parse import Problem, read_file
@@ -28,7 +29,8 @@ def ingest_command(
     problems: list[Problem] = []
 
     def good():
-        for item in read_file(existing_file(file)):
+        for item in read_file(existing_file(file), now=workspace.clock.now(),
+                              window=load_settings().mention_window):
             if isinstance(item, Problem):
                 problems.append(item)
                 err.print(f"[yellow]{file}:{item.line}[/]: {item.reason}", highlight=False,

@@ -16,6 +16,7 @@ from escapevelocity.domain.events import Event
 STATES = ("queued", "assigned", "claimed", "replied", "resolved")
 OPEN_STATES = ("queued", "assigned", "claimed", "replied")
 TITLE_CHARS = 140
+_HOLDING = frozenset({ev.ASSIGNED, ev.CLAIMED, ev.RELEASED})
 
 
 def case_id_for(mention_key: str) -> str:
@@ -37,6 +38,9 @@ def empty(case_id: str) -> dict[str, Any]:
         "tags": "", "flags": "", "approval_state": "", "approval_draft": None, "approver": None,
         "approval_due": None, "followup_state": "", "followup_due": None, "csat": None,
         "crm_id": None,
+        # when the SLA tick must look at the case again (its next warning, breach or ladder
+        # step; the time of any other event, which may move the clocks); None: never
+        "next_deadline": None,
     }
 
 
@@ -47,6 +51,11 @@ def apply(case: dict[str, Any], event: Event) -> dict[str, Any]:
     c["updated_at"] = event.at
     c["version"] = c["version"] + 1
     kind = event.kind
+    # An event that may move the SLA clocks makes the tick look again at its time; the tick's
+    # own sla_clock event carries the next deadline it computed. Who holds or is assigned the
+    # case moves no deadline (the tick itself writes those on presence changes).
+    if kind not in _HOLDING:
+        c["next_deadline"] = event.at
     if kind == ev.OPENED:
         c.update(opened_at=event.at, author_handle=d["author"], channel=d["channel"],
                  title=d["title"][:TITLE_CHARS], last_mention_at=_dt(d.get("mention_at", event.at)),
@@ -88,9 +97,12 @@ def apply(case: dict[str, Any], event: Event) -> dict[str, Any]:
         if c["first_response_at"] is None:
             c["first_response_at"] = event.at
     elif kind == ev.RESOLVED:
-        c.update(state="resolved", resolved_at=event.at, claimed_by=None, claim_until=None)
+        c.update(state="resolved", resolved_at=event.at, claimed_by=None, claim_until=None,
+                 next_deadline=None)  # the tick watches open cases only
     elif kind == ev.SLA_CLOCK:  # due on the track's business calendar; None while paused
         c["sla_due"] = _dt(d["due"]) if d.get("due") else None
+        if "next" in d:
+            c["next_deadline"] = _dt(d["next"]) if d["next"] else None
     elif kind == ev.REOPENED:
         c.update(state="assigned" if c["assignee"] else "queued", resolved_at=None)
         if c["followup_state"] == "scheduled":  # the customer came back: no survey on top

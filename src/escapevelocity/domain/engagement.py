@@ -15,7 +15,9 @@ from datetime import datetime
 
 import msgspec
 
+from escapevelocity.domain import events as ev
 from escapevelocity.domain import permissions, yamlsafe
+from escapevelocity.domain.events import Event
 from escapevelocity.domain.org import Member, Organisation
 
 POLICY_DOCUMENT = "engagement_policy"
@@ -224,3 +226,18 @@ def fill(template: str, case: dict) -> str:
     facts = {"author_name": case.get("author_handle") or "there",
              "title": case.get("title") or "", "case_id": case.get("id") or ""}
     return re.sub(r"\{(\w+)\}", lambda m: str(facts.get(m.group(1), m.group(0))), template)
+
+
+def answer_events(case: dict, csat: int | None, thumbs: str | None, text: str,
+                  actor: str, now: datetime, rules: Policy,
+                  **extra: object) -> list[Event]:
+    """The answer and, when the customer is happy, the invitation to update the public post
+    (pure; shared by `answer` and by ingest, where answers arrive as mentions)."""
+    is_happy = happy(csat, thumbs, rules)
+    events = [Event(case["id"], ev.FOLLOWUP_ANSWERED, now, actor, {
+        "csat": csat, "thumbs": thumbs, "happy": is_happy, "text": text[:500], **extra})]
+    if is_happy:
+        events.append(Event(case["id"], ev.FOLLOWUP_INVITED, now, ev.SYSTEM, {
+            "text": fill(rules.invite, case), "visibility": case["visibility"],
+            "dry_run": True}))
+    return events

@@ -28,7 +28,8 @@ KINDS = (OPENED, MENTION_ADDED, DECIDED, ASSIGNED, CLAIMED, RELEASED, REPLIED, R
 
 # SLAs and escalation (issue 5). `clock` is first_response / next_response / resolution and
 # `since` the instant that clock started, so each (clock, since) warns and breaches once.
-SLA_CLOCK = "sla_clock"  # the running clock's due time on its business calendar; data: clock, due
+SLA_CLOCK = "sla_clock"  # the running clock's due time on its business calendar; data: clock,
+# due, and next: when the tick must look again (the next warning, breach or ladder step)
 SLA_WARNING = "sla_warning"  # data: clock, since, budget, used, due
 SLA_BREACHED = "sla_breached"  # data: clock, since, budget, used, due
 ESCALATED = "escalated"  # one rung of the ladder; data: clock, since, step, action, to

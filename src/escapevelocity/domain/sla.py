@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from escapevelocity.domain import events as ev
@@ -25,6 +25,7 @@ from escapevelocity.domain.calendar import ALWAYS, BusinessCalendar
 from escapevelocity.domain.events import Event
 
 CLOCKS = ("first_response", "next_response", "resolution")
+_NUDGE = timedelta(seconds=1)
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,8 @@ class Clock:
     due: datetime | None  # when the budget runs out; None once stopped or while paused
     stopped: datetime | None = None  # when it was met (or the case resolved)
     paused: bool = False
+    run_from: datetime | None = None  # start of the running stretch (None unless running)
+    used_before: float = 0.0  # business minutes used before `run_from`
 
     @property
     def share(self) -> float:
@@ -108,6 +111,7 @@ class CaseClocks:
     assignee: str | None
     responder: str | None  # who sent the first reply
     clocks: tuple[Clock, ...]
+    calendar: BusinessCalendar = ALWAYS
 
     def current(self) -> Clock | None:
         """The running clock due soonest: the one the inbox should show."""
@@ -181,7 +185,7 @@ def fold(case_id: str, events: Iterable[Event], budgets: Mapping[str, Budget],
                 s.stop(e.at)
     cal = budget.calendar if budget else ALWAYS
     return CaseClocks(case_id, track, team, assignee, responder,
-                      tuple(_measure(s, cal, now) for s in spans))
+                      tuple(_measure(s, cal, now) for s in spans), cal)
 
 
 def _measure(s: _Span, cal: BusinessCalendar, now: datetime) -> Clock:
@@ -190,12 +194,36 @@ def _measure(s: _Span, cal: BusinessCalendar, now: datetime) -> Clock:
     for start, end in s.runs:
         used += cal.minutes(start, end or now)
     running = bool(s.runs) and s.runs[-1][1] is None and s.stopped is None
+    start, before = None, 0.0
     if running:
         start = s.runs[-1][0]
         before = used - cal.minutes(start, now)
         due = cal.add(start, max(0.0, s.budget - before))
     return Clock(s.clock, s.since, s.budget, used, due, s.stopped,
-                 paused=s.stopped is None and not running)
+                 paused=s.stopped is None and not running, run_from=start, used_before=before)
+
+
+def next_deadline(case: CaseClocks, warn_at: float, ladder: Iterable[float],
+                  done: set[tuple[str, str, str]], now: datetime) -> datetime | None:
+    """The next instant the tick has something to write for this case, if nothing else
+    happens: a running clock reaching the warning share, its budget (the breach) or a rung
+    of the escalation ladder (`ladder`: the rungs' shares, in order) not yet in `done`.
+    None when no clock runs. Any event on the case brings the tick back sooner (cases.apply)."""
+    soonest: datetime | None = None
+    steps = list(ladder)
+    for c in case.clocks:
+        if not c.running or c.run_from is None or not c.budget:
+            continue
+        marks = [(ev.SLA_WARNING, warn_at), (ev.SLA_BREACHED, 1.0 + 1e-9)]
+        marks += [(f"{ev.ESCALATED}:{i}", share) for i, share in enumerate(steps)]
+        for kind, share in marks:
+            if (kind, *c.key) in done:
+                continue
+            at = case.calendar.add(c.run_from, max(0.0, share * c.budget - c.used_before))
+            at = max(at, now + _NUDGE)  # reached but not written: float rounding; soon
+            if soonest is None or at < soonest:
+                soonest = at
+    return soonest
 
 
 # --- events a tick writes ------------------------------------------------------------------------

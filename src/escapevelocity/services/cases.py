@@ -13,13 +13,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from escapevelocity.adapters.store.sql import ClaimTaken, SqlStore
-from escapevelocity.domain import access, engagement
 from escapevelocity.domain import cases as projection
+from escapevelocity.domain import engagement
 from escapevelocity.domain import events as ev
 from escapevelocity.domain import permissions as perm
 from escapevelocity.domain.clock import Clock
 from escapevelocity.domain.events import Event
-from escapevelocity.services import approvals, followup
+from escapevelocity.domain.plans import commands as plans
+from escapevelocity.services import approvals
 from escapevelocity.services.casetx import (
     CONVERSATION_KINDS,
     CaseError,
@@ -48,7 +49,7 @@ __all__ = [
 ]
 
 CLAIM_LEASE = timedelta(minutes=10)
-MAX_REPLY_CHARS = 2_000
+MAX_REPLY_CHARS = plans.MAX_REPLY_CHARS
 
 
 def claim(store: SqlStore, clock: Clock, case_id: str, member: str,
@@ -64,17 +65,14 @@ def claim(store: SqlStore, clock: Clock, case_id: str, member: str,
             raise CaseNotFound(f"no case {case_id!r}")
         who = authorize(store, conn, member, perm.CLAIM, case)
         store.touch(conn, member, now)  # activity: keeps auto-away from setting in
-        if case["state"] == "resolved":
-            raise CaseError("the case is resolved; reopen it to work on it")
-        data: dict[str, Any] = {"until": until.isoformat()}
+        _refuse(plans.plan_claim(case, member, now, lease), perm.CLAIM, member)
         if override:
             perm.check((who.role,), perm.OVERRIDE_CLAIM, member=member)
-            case = load(store, conn, case_id)
-            data |= {"override": True, "from": case["claimed_by"]}
         else:
             _take(store, conn, case_id, member, until, now)
-            case = load(store, conn, case_id)
-        event = Event(case_id, ev.CLAIMED, now, member, data)
+        case = load(store, conn, case_id)
+        event = _refuse(plans.plan_claim(case, member, now, lease, override=override),
+                        perm.CLAIM, member)
         commit(store, conn, case, event)
         return event
 
@@ -105,12 +103,21 @@ def release(store: SqlStore, clock: Clock, case_id: str, member: str) -> Event:
         return event
 
 
-def holds(case: dict[str, Any], member: str, now: datetime) -> bool:
-    return access.holder(case, now) == member  # the lease rule is the access policy's
+holds = plans.holds
+_claimed_by_other = plans.claimed_by_other
 
 
-def _claimed_by_other(case: dict[str, Any], member: str, now: datetime) -> bool:
-    return access.held_by_other(case, member, now)
+def _refuse(planned: Any, action: str, member: str) -> Any:
+    """The plan's events, or its Refusal raised as the error callers know."""
+    if not isinstance(planned, plans.Refusal):
+        return planned
+    if planned.kind == "claim":
+        raise ClaimTaken(planned.holder, planned.until)
+    if planned.kind == "permission":
+        raise perm.PermissionDenied(planned.reason, action=action, member=member)
+    if planned.kind == "changed":
+        raise ConversationChanged(list(planned.changed))
+    raise CaseError(planned.reason)
 
 
 def changes_since(store: SqlStore, conn: Any, case_id: str, seen_seq: int,
@@ -138,31 +145,14 @@ def reply(store: SqlStore, clock: Clock, case_id: str, member: str, text: str, *
         case = load(store, conn, case_id)
         who = authorize(store, conn, member, perm.REPLY, case)
         store.touch(conn, member, now)  # activity: keeps auto-away from setting in
-        if case["state"] == "resolved":
-            raise CaseError("the case is resolved; reopen it to reply")
-        if case["approval_state"] == "pending":
-            raise CaseError(f"a reply to this case is awaiting approval by {case['approver']}; "
-                            "wait for it or withdraw it")
         rules = policy(store, conn)
-        if (case["team"] in rules.assignee_only_teams and case["assignee"]
-                and case["assignee"] != member):
-            raise perm.PermissionDenied(
-                f"on team {case['team']} only the assignee ({case['assignee']}) may reply",
-                action=perm.REPLY, member=member)
-        if not holds(case, member, now):
-            if _claimed_by_other(case, member, now):
-                raise ClaimTaken(case["claimed_by"], case["claim_until"])
-            raise CaseError("claim the case before replying")
-        if seen_seq is not None:
-            changed = changes_since(store, conn, case_id, seen_seq, member)
-            if changed:
-                raise ConversationChanged(changed)
+        changed = (changes_since(store, conn, case_id, seen_seq, member)
+                   if seen_seq is not None else None)
+        event = _refuse(plans.plan_reply(case, member, text, now, rules, template=template,
+                                         changed=changed), perm.REPLY, member)
         need = engagement.approval_need(case, who, text, rules)
         if need is not None:
             return approvals.hold(store, conn, case, who, text, template, need, now, rules)
-        event = Event(case_id, ev.REPLIED, now, member, {
-            "text": text, "template": template, "visibility": case["visibility"],
-            "dry_run": True})
         commit(store, conn, case, event)
         return event
 
@@ -173,15 +163,8 @@ def resolve(store: SqlStore, clock: Clock, case_id: str, member: str, note: str 
     with store.begin() as conn:
         case = load(store, conn, case_id)
         authorize(store, conn, member, perm.RESOLVE, case)
-        if case["state"] == "resolved":
-            raise CaseError("the case is already resolved")
-        if _claimed_by_other(case, member, now):
-            raise ClaimTaken(case["claimed_by"], case["claim_until"])
-        if case["approval_state"] == "pending":
-            raise CaseError(f"a reply is awaiting approval by {case['approver']}; approve, "
-                            "reject or withdraw it before resolving")
-        events = [Event(case_id, ev.RESOLVED, now, member, {"note": note[:MAX_REPLY_CHARS]})]
-        events += followup.schedule(case, now, policy(store, conn))
+        events = _refuse(plans.plan_resolve(case, member, now, policy(store, conn), note),
+                         perm.RESOLVE, member)
         commit(store, conn, case, *events)
         return events[0]
 

@@ -18,8 +18,9 @@ state change is committed, and each page's outcome is appended to the timeline.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -44,8 +45,15 @@ from escapevelocity.domain.crisis import (
 from escapevelocity.domain.events import Event
 from escapevelocity.domain.playbook import Context
 from escapevelocity.domain.records import Mention, Signals
+from escapevelocity.services.retry import retrying
 
 DOCUMENT = "crisis"
+# What the detectors count: mentions written at most LATE ago (older ones are a backfill, not
+# a spike) and at most SKEW ahead (clock skew; a later date is refused or ignored, never
+# allowed to move the open hour). COUNTED_KEYS: the keys this process remembers counting.
+LATE = timedelta(hours=24)
+SKEW = timedelta(minutes=15)
+COUNTED_KEYS = 200_000
 # Who is paged at each level (all of them again when the level rises).
 PAGED_ROLES: dict[str, tuple[str, ...]] = {
     "normal": (), "watch": (),
@@ -93,6 +101,7 @@ class CrisisMode:
         self.url = url  # base URL of the web app for links in pages, when known
         self.alerts: list[Alert] = []  # every alert seen by this process, in order
         self._ops_hour: int | None = None
+        self._counted: OrderedDict[str, None] = OrderedDict()  # keys counted, newest last
         with store.begin() as conn:
             raw = store.document(conn, DOCUMENT)
             self.state = msgspec.json.decode(raw, type=CrisisState) if raw else CrisisState()
@@ -121,10 +130,15 @@ class CrisisMode:
         return len(items)
 
     def observe(self, mentions: Sequence[Mention], signals: Sequence[Signals]) -> list[Alert]:
-        """Feed a batch to the detectors (call before ingesting it) and act on any alert."""
+        """Feed a batch to the detectors (call before ingesting it) and act on any alert.
+
+        Only mentions that will be newly stored count (`fresh`), so a client's retry, a
+        channel's redelivery or the documented re-run after a crash cannot inflate a spike,
+        and only times inside the detection window, so one far-future date cannot move the
+        open hour away and blind the detectors."""
         alerts: list[Alert] = []
         watch = self.monitor.observe
-        for m, s in zip(mentions, signals, strict=True):
+        for m, s in self.fresh(mentions, signals):
             if m.historical:  # a backfill or an import: last year's posts are no crisis today
                 continue
             found = watch(m.created_at, s.sentiment_label == "negative", s.topics, m.key,
@@ -134,6 +148,30 @@ class CrisisMode:
         if alerts:
             self.act(alerts)
         return alerts
+
+    def fresh(self, mentions: Sequence[Mention], signals: Sequence[Signals]
+              ) -> list[tuple[Mention, Signals]]:
+        """The batch's mentions not stored yet, not already counted by this process (the same
+        batch in flight twice), each once, and written inside [now - LATE, now + SKEW]."""
+        now = self.clock.now()
+        earliest, latest = now - LATE, now + SKEW
+        todo = {}
+        for m, s in zip(mentions, signals, strict=True):
+            if earliest <= m.created_at <= latest and m.key not in self._counted:
+                todo.setdefault(m.key, (m, s))
+        if todo:
+            keys = [(m.channel, m.source_id) for m, _ in todo.values()]
+
+            def read() -> set[str]:
+                with self.store.begin() as conn:
+                    return self.store.existing_keys(conn, keys)
+            stored = retrying(read, what="crisis: stored keys")
+            todo = {k: v for k, v in todo.items() if k not in stored}
+        for key in todo:
+            self._counted[key] = None
+        while len(self._counted) > COUNTED_KEYS:
+            self._counted.popitem(last=False)
+        return list(todo.values())
 
     def tick(self, now: datetime | None = None) -> list[Alert]:
         """Close quiet hours in the detectors and test the operational signals once an hour."""

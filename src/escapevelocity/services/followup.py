@@ -9,27 +9,19 @@ update their public post. Each step is an event, so reports count them from the 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import datetime
 
 from escapevelocity.adapters.store.sql import SqlStore
 from escapevelocity.domain import engagement
 from escapevelocity.domain import events as ev
 from escapevelocity.domain import permissions as perm
 from escapevelocity.domain.clock import Clock
+from escapevelocity.domain.engagement import answer_events
 from escapevelocity.domain.events import Event
+from escapevelocity.domain.plans.commands import schedule_followup
 from escapevelocity.services.casetx import CaseError, authorize, commit, load, policy
 
-
-def schedule(case: dict[str, Any], now: datetime, rules: engagement.Policy) -> list[Event]:
-    """The follow-up events to append with a resolution (pure): none when the track has no
-    follow-up or nobody was ever answered."""
-    rule = rules.followups.get(case.get("track") or "")
-    if rule is None or case.get("first_response_at") is None:
-        return []
-    due = now + timedelta(minutes=rule.after_minutes)
-    return [Event(case["id"], ev.FOLLOWUP_SCHEDULED, now, ev.SYSTEM,
-                  {"due": due.isoformat(), "ask": rule.ask})]
+schedule = schedule_followup  # the rule is pure: domain/plans/commands.py
 
 
 def tick(store: SqlStore, clock: Clock, now: datetime | None = None) -> list[Event]:
@@ -77,21 +69,6 @@ def answer(store: SqlStore, clock: Clock, case_id: str, member: str, *,
         events = answer_events(case, csat, thumbs, text, member, now, policy(store, conn))
         commit(store, conn, case, *events)
         return events
-
-
-def answer_events(case: dict[str, Any], csat: int | None, thumbs: str | None, text: str,
-                  actor: str, now: datetime, rules: engagement.Policy,
-                  **extra: Any) -> list[Event]:
-    """The answer and, when the customer is happy, the invitation to update the public post
-    (pure; shared by `answer` and by ingest, where answers arrive as mentions)."""
-    is_happy = engagement.happy(csat, thumbs, rules)
-    events = [Event(case["id"], ev.FOLLOWUP_ANSWERED, now, actor, {
-        "csat": csat, "thumbs": thumbs, "happy": is_happy, "text": text[:500], **extra})]
-    if is_happy:
-        events.append(Event(case["id"], ev.FOLLOWUP_INVITED, now, ev.SYSTEM, {
-            "text": engagement.fill(rules.invite, case), "visibility": case["visibility"],
-            "dry_run": True}))
-    return events
 
 
 @dataclass

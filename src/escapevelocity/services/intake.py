@@ -18,6 +18,7 @@ from escapevelocity.domain.channel_health import is_historical
 from escapevelocity.domain.records import Mention
 from escapevelocity.services.crisis import CrisisMode
 from escapevelocity.services.ingest import IngestReport, ingest_batch
+from escapevelocity.services.retry import retrying
 from escapevelocity.services.workspace import Workspace
 
 
@@ -44,7 +45,7 @@ class Intake:
                  if not m.historical and (historical or is_historical(m.created_at, now,
                                                                        live_since))
                  else m for m in batch]
-        triager = self.workspace.triager()
+        triager = retrying(self.workspace.triager, what="triager")  # reads the active playbook
         context = signals = None
         if self.crisis is not None:
             signals = triager.signals_many(batch)  # enriched once, used twice

@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from escapevelocity.services.parse import Problem, from_object, parse_date
+from escapevelocity.services.parse import WINDOW, Problem, Window, from_object, parse_date
 
 COLUMNS = frozenset({"tweet_id", "author_id", "inbound", "created_at", "text"})
 MAX_AUTHORS = 2_000_000  # tweet -> author memo for reply targets; bounded
@@ -40,7 +40,8 @@ def _inbound(value: Any) -> bool:
     return value is True or str(value).strip().lower() in ("true", "1", "yes")
 
 
-def mentions(rows: Iterable[tuple[int, dict[str, Any] | None]]) -> Iterator[Any]:
+def mentions(rows: Iterable[tuple[int, dict[str, Any] | None]], now: datetime | None = None,
+             window: Window = WINDOW) -> Iterator[Any]:
     """(line number, row) in; Mention or Problem out, inbound rows only."""
     authors: dict[str, str] = {}
     for number, row in rows:
@@ -59,17 +60,18 @@ def mentions(rows: Iterable[tuple[int, dict[str, Any] | None]]) -> Iterator[Any]
                 "source_id": tweet, "channel": "twitter", "text": str(row.get("text") or ""),
                 "author": {"handle": author}, "created_at": _date(row.get("created_at")),
                 "kind": "reply" if parent else "post", "in_reply_to": parent or None,
-                "to": f"@{replied_to}" if replied_to and replied_to != author else ""})
+                "to": f"@{replied_to}" if replied_to and replied_to != author else ""},
+                now, window)
         except (ValueError, TypeError) as exc:
             yield Problem(number, str(exc).replace("Object missing required field",
                                                    "missing required field"))
 
 
-def read(path: Path) -> Iterator[Any]:
+def read(path: Path, now: datetime | None = None, window: Window = WINDOW) -> Iterator[Any]:
     if path.suffix.lower() == ".csv":
         with path.open(encoding="utf-8", errors="replace", newline="") as fh:
             reader = csv.DictReader(fh)
-            yield from mentions((reader.line_num, row) for row in reader)
+            yield from mentions(((reader.line_num, row) for row in reader), now, window)
         return
     with path.open("rb") as fh:
         def rows() -> Iterator[tuple[int, dict[str, Any] | None]]:
@@ -78,10 +80,10 @@ def read(path: Path) -> Iterator[Any]:
                     continue
                 try:
                     obj = json.loads(raw.decode("utf-8", "replace"))
-                except ValueError:
+                except (ValueError, RecursionError):
                     obj = None
                 yield number, obj if isinstance(obj, dict) else None
-        yield from mentions(rows())
+        yield from mentions(rows(), now, window)
 
 
 def detect(path: Path) -> bool:

@@ -17,6 +17,7 @@ from typing import Any
 
 from escapevelocity.services import approvals, followup, refine, sla
 from escapevelocity.services.crisis import CrisisMode
+from escapevelocity.services.retry import retrying
 from escapevelocity.services.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -32,17 +33,31 @@ class TickAll:
 
 RETRAIN_EVERY = timedelta(hours=24)
 LAST_RETRAIN = "learning_last_retrain"
+CORRECTIONS_SEEN = "learning_corrections_seen"
 
 
 def retrain_when_due(workspace: Workspace, now: datetime) -> int:
     """Retrain the signal models once a day when there are new corrections (a model is only
-    promoted if it beats the current one on held-back corrections: services/learning.py)."""
+    promoted if it beats the current one on held-back corrections: services/learning.py).
+
+    Whether there are corrections is kept as a cursor over the log (CORRECTIONS_SEEN: the
+    last seq looked at and the count so far), so a pass reads only the events since the last
+    one instead of scanning the whole log (5.9 s a pass at 811k events). A correction whose
+    seq was handed out before a later one committed may be counted a pass late, or, if the
+    cursor passed it, first seen by the retraining that the next correction triggers."""
+    from escapevelocity.domain import events as ev
     from escapevelocity.services import learning
 
     store = workspace.store
     with store.begin() as conn:
         last = store.document(conn, LAST_RETRAIN)
-        seq = store.last_seq(conn)
+        cursor = store.document(conn, CORRECTIONS_SEEN) or "0 0"
+        at_seq, count = (int(x) for x in cursor.split())
+        new, seq = store.corrections_after(conn, at_seq, ev.CORRECTED)
+        if seq != at_seq:
+            store.put_document(conn, CORRECTIONS_SEEN, f"{seq} {count + new}", now)
+    if not count + new:
+        return 0
     if last:
         at, _, seen = last.partition(" ")
         if now - datetime.fromisoformat(at) < RETRAIN_EVERY or str(seq) == seen:
@@ -79,7 +94,8 @@ def tick_all(workspace: Workspace, crisis: CrisisMode | None = None,
             out.failed[name] = "skipped: stopping"
             continue
         try:  # one job failing must not stop the others (nor the web app)
-            out.done[name] = job()
+            # a cut connection or a deadlock costs a retry, not the pass (jobs are idempotent)
+            out.done[name] = retrying(job, what=f"tick job {name}", budget_s=10.0)
         except Exception as exc:
             log.exception("tick job %s failed", name)
             out.failed[name] = f"{exc.__class__.__name__}: {exc}"

@@ -133,9 +133,14 @@ class Workspace:
         return token
 
     def api_token_name(self, token: str) -> str | None:
-        """The name of a live (not revoked, not expired) token; its last use is noted."""
-        with self.store.begin() as conn:
-            return signin.use_token(conn, token_hash(token), self.clock.now())
+        """The name of a live (not revoked, not expired) token; its last use is noted. A cut
+        connection is retried, not taken for a refusal."""
+        from escapevelocity.services.retry import retrying
+
+        def use() -> str | None:
+            with self.store.begin() as conn:
+                return signin.use_token(conn, token_hash(token), self.clock.now())
+        return retrying(use, what="token check")
 
     def api_tokens(self) -> list[signin.TokenInfo]:
         with self.store.begin() as conn:

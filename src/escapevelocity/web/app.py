@@ -37,6 +37,7 @@ from escapevelocity.services.intake import Intake
 from escapevelocity.services.worker import tick_all
 from escapevelocity.services.workspace import Workspace
 from escapevelocity.web import auth, errors
+from escapevelocity.web.keepalive import ApiErrorsKeepAlive
 
 HERE = Path(__file__).parent
 STOP_GRACE = 2.0  # seconds a stopping server waits for the worker pass in hand
@@ -273,6 +274,7 @@ def create_app(workspace: Workspace, settings: Settings, *,
     app.include_router(routes_team.router, dependencies=[Depends(auth.member_of)])  # team
 
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+    app.add_middleware(ApiErrorsKeepAlive)  # innermost: an API error answers, not closes
     app.add_middleware(SessionMiddleware, secret_key=settings.secret_key,
                        session_cookie="ev_session", same_site="lax",
                        https_only=settings.secure_cookies,

@@ -169,6 +169,10 @@ for _column in (
 ):
     cases.append_column(_column)
 sa.Index("ix_cases_approval_due", cases.c.approval_state, cases.c.approval_due)
+# --- plans and deadlines (migration 0009_next_deadline): what the SLA tick reads --------------
+cases.append_column(sa.Column("next_deadline", When))
+sa.Index("ix_cases_next_deadline", cases.c.next_deadline)
+sa.Index("ix_cases_claims", cases.c.state, cases.c.claim_until)
 sa.Index("ix_cases_followup_due", cases.c.followup_state, cases.c.followup_due)
 
 # --- channels (issue 17, migration 0012_channels): connections and webhook deliveries --------

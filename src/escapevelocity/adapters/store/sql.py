@@ -8,6 +8,7 @@ conn:`), so a handler writes the log and the projection atomically or not at all
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
@@ -611,6 +612,121 @@ class SqlStore:
         q = (sa.select(t.events).where(t.events.c.seq > seq, t.events.c.kind.in_(kinds))
              .order_by(t.events.c.seq.desc()).limit(limit))
         return [_event(r) for r in reversed(conn.execute(q).all())]
+
+    # --- plans and deadlines (issue 14.2, 15.3): insert-or-ignore, what the clock jobs read ---
+
+    @contextmanager
+    def begin_write(self) -> Iterator[Connection]:
+        """A transaction that will write. On SQLite it takes the write lock first (BEGIN
+        IMMEDIATE): a deferred transaction that read and then writes after another writer
+        committed fails at once (a stale snapshot; busy_timeout does not help), so concurrent
+        ingests would fail instead of queueing. PostgreSQL: the same as `begin`."""
+        if self.dialect != "sqlite":
+            with self.begin() as conn:
+                yield conn
+            return
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.commit()
+
+    def lock_keys(self, conn: Connection, keys: Iterable[str]) -> None:
+        """Transaction-scoped locks on natural keys (mention keys, authors), taken in one
+        sorted order so writers of overlapping batches queue instead of racing, and never
+        deadlock among themselves. PostgreSQL advisory locks, released at commit or rollback;
+        on SQLite `begin_write` already holds the one write lock."""
+        if self.dialect == "sqlite":
+            return
+        ids = sorted({int.from_bytes(hashlib.blake2b(k.encode(), digest_size=8).digest(),
+                                     "big", signed=True) for k in keys})
+        if ids:
+            conn.exec_driver_sql(
+                "SELECT count(pg_advisory_xact_lock(k)) FROM "
+                "(SELECT unnest(%(ids)s::bigint[]) AS k ORDER BY 1) AS sorted_keys",
+                {"ids": ids})
+
+    def insert_mention_rows_ignoring(self, conn: Connection, rows: list[tuple]) -> int:
+        """Insert-or-ignore on the natural key (channel, source_id); returns how many rows
+        were written. Fewer than given means a concurrent writer stored some first (the
+        caller replans): the insert itself never fails on a duplicate, on either database.
+        Ingest locks the keys first (`lock_keys`), so concurrent writers never deadlock here."""
+        if not rows:
+            return 0
+        dt = self._dt_memo()
+        cur = self._cursor(conn)
+        try:
+            cur.executemany(
+                f"INSERT INTO mentions ({', '.join(self.MENTION_COLUMNS)}) "
+                f"VALUES ({self._marks(len(self.MENTION_COLUMNS))}) "
+                "ON CONFLICT (channel, source_id) DO NOTHING",
+                [(c, s, case, a, dt(created), dt(received), body, sig, bool(provisional))
+                 for c, s, case, a, created, received, body, sig, provisional in rows])
+            return cur.rowcount
+        finally:
+            cur.close()
+
+    def cases_due_for_sla(self, conn: Connection, now: datetime, limit: int
+                          ) -> list[dict[str, Any]]:
+        """Open cases whose next deadline has passed, earliest first (ix_cases_next_deadline)."""
+        c = t.cases.c
+        q = (sa.select(t.cases).where(c.next_deadline.is_not(None), c.next_deadline <= now,
+                                      c.state.in_(projection.OPEN_STATES))
+             .order_by(c.next_deadline).limit(limit))
+        return [_case(r) for r in conn.execute(q)]
+
+    def cases_held_by(self, conn: Connection, offline: Sequence[str], now: datetime,
+                      limit: int = 2_000) -> dict[str, dict[str, Any]]:
+        """Claims whose lease ran out (ix_cases_claims) and cases assigned to members who are
+        offline (ix_cases_assignee): what the tick may release or requeue."""
+        c = t.cases.c
+        out = {}
+        q = (sa.select(t.cases).where(c.state == "claimed", c.claim_until < now)
+             .order_by(c.id).limit(limit))
+        out.update({r.id: _case(r) for r in conn.execute(q)})
+        for chunk in _chunks(list(offline), 500):
+            q = (sa.select(t.cases).where(c.assignee.in_(chunk), c.state == "assigned")
+                 .order_by(c.id).limit(limit))
+            out.update({r.id: _case(r) for r in conn.execute(q)})
+        return out
+
+    def queue_heads(self, conn: Connection, teams: Sequence[str], limit: int
+                    ) -> dict[str, dict[str, Any]]:
+        """Per team, the `limit` queued cases that need an answer, earliest due first (the
+        inbox index): all the drain can hand out when members have that much room."""
+        c = t.cases.c
+        out = {}
+        for team in teams:
+            q = (sa.select(t.cases).where(c.team == team, c.state == "queued", c.respond)
+                 .order_by(c.sla_due.is_(None), c.sla_due, c.opened_at).limit(limit))
+            out.update({r.id: _case(r) for r in conn.execute(q)})
+        return out
+
+    def routing_needs(self, conn: Connection, ids: Iterable[str]
+                      ) -> dict[str, tuple[str, tuple[str, ...], str]]:
+        """(track, topics, language) of each case's latest decision, for routing."""
+        e = t.events.c
+        out = {}
+        for chunk in _chunks(sorted(set(ids)), 500):
+            q = (sa.select(e.case_id, e.data).where(e.case_id.in_(chunk), e.kind == "decided")
+                 .order_by(e.case_id, e.seq))
+            for case_id, data in conn.execute(q):
+                d = _decode(data)
+                sig = d.get("signals", {})
+                out[case_id] = (d["decision"]["track"], tuple(sig.get("topics", ())),
+                                sig.get("language", "und"))
+        return out
+
+    def corrections_after(self, conn: Connection, seq: int, kind: str) -> tuple[int, int]:
+        """(how many events of `kind` after `seq`, the last seq): a cursor's step over the
+        log (ix_events_kind), so a per-pass check reads only what is new."""
+        e = t.events.c
+        n = conn.execute(sa.select(sa.func.count()).where(e.kind == kind, e.seq > seq)
+                         ).scalar_one()
+        return n, self.last_seq(conn)
 
 
 def _same(value: Any) -> Any:
