@@ -1,13 +1,13 @@
 """next deadline per case: the SLA tick reads only the cases that are due
 
 Revision ID: 0009_next_deadline
-Revises: 0007_provisional
+Revises: 0010_sessions
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0009_next_deadline"
-down_revision = "0007_provisional"
+down_revision = "0010_sessions"
 branch_labels = None
 depends_on = None
 
