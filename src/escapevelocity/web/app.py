@@ -29,6 +29,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from escapevelocity.adapters.bus import Feed, LogTailFeed
 from escapevelocity.config import Settings
+from escapevelocity.domain import permissions as perm
 from escapevelocity.domain.org import Organisation
 from escapevelocity.services import signin
 from escapevelocity.services.crisis import DOCUMENT as CRISIS_DOCUMENT
@@ -137,6 +138,10 @@ def _templates(workspace: Workspace) -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     env = templates.env
     env.autoescape = True
+    # What a member's role allows, from the one role table (the navigation shows only the
+    # pages a member may use: `may(me, "configure")`).
+    env.globals["may"] = lambda member, action: bool(member) and perm.allowed(
+        (member.role,), action)
 
     def when(value: datetime | None, fmt: str = "%d %b %H:%M") -> str:
         return value.astimezone(UTC).strftime(fmt) if value else "—"
