@@ -75,9 +75,12 @@ def retrain_when_due(workspace: Workspace, now: datetime) -> int:
 
 
 def tick_all(workspace: Workspace, crisis: CrisisMode | None = None,
-             now: datetime | None = None, stop: threading.Event | None = None) -> TickAll:
+             now: datetime | None = None, stop: threading.Event | None = None,
+             notifier: Any = None) -> TickAll:
     """One pass of every clock-driven job. `stop`: checked between jobs, so a server asked to
-    stop does not first sit through the rest of a pass (each job commits its own work)."""
+    stop does not first sit through the rest of a pass (each job commits its own work).
+    `notifier` (services/notify.Notifier) runs last, after the jobs' own commits, so the SLA
+    warnings and escalations of this pass are told in this pass."""
     now = now or workspace.clock.now()
     out = TickAll()
     jobs: list[tuple[str, Any]] = [
@@ -89,6 +92,8 @@ def tick_all(workspace: Workspace, crisis: CrisisMode | None = None,
         jobs.append(("crisis", lambda: crisis.tick(now)))
     jobs.append(("learning", lambda: retrain_when_due(workspace, now)))
     jobs.append(("refine", lambda: refine.tick(workspace, now)))
+    if notifier is not None:
+        jobs.append(("notify", lambda: notifier.tick(now)))
     for name, job in jobs:
         if stop is not None and stop.is_set():
             out.failed[name] = "skipped: stopping"

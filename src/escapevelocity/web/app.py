@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
@@ -28,6 +29,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from escapevelocity.adapters.bus import Feed, LogTailFeed
+from escapevelocity.adapters.notify.transports import transports_from_env
+from escapevelocity.adapters.store import notifications as notes
 from escapevelocity.config import Settings
 from escapevelocity.domain import permissions as perm
 from escapevelocity.domain.org import Organisation
@@ -35,6 +38,7 @@ from escapevelocity.services import signin
 from escapevelocity.services.crisis import DOCUMENT as CRISIS_DOCUMENT
 from escapevelocity.services.crisis import CrisisState
 from escapevelocity.services.intake import Intake
+from escapevelocity.services.notify import Notifier
 from escapevelocity.services.worker import tick_all
 from escapevelocity.services.workspace import Workspace
 from escapevelocity.web import auth, errors
@@ -171,6 +175,16 @@ def _crisis_state(workspace: Workspace) -> CrisisState:
     return msgspec.json.decode(raw, type=CrisisState) if raw else CrisisState()
 
 
+def _bell(request: Request) -> dict[str, Any] | None:
+    """The layout's bell: the logged-in member's unread count and browser-notification choice."""
+    member = getattr(request.state, "member", None)
+    if member is None:
+        return None
+    with request.app.state.workspace.store.begin() as conn:
+        return {"unread": notes.unread_count(conn, member.id),
+                "browser": notes.prefs(conn, member.id).browser}
+
+
 def create_app(workspace: Workspace, settings: Settings, *,
                tick_seconds: float | None = 5.0, intake: Intake | None = None,
                feed: Feed | None = None) -> FastAPI:
@@ -179,11 +193,13 @@ def create_app(workspace: Workspace, settings: Settings, *,
     move the clock themselves)."""
     stopping = threading.Event()  # not asyncio's: test clients run the app on several loops
     intake = intake or Intake.open(workspace)
+    notifier = Notifier(workspace.store, workspace.clock, transports_from_env(os.environ),
+                        base_url=os.environ.get("EV_PUBLIC_URL", ""))
 
     def ticker(stop: threading.Event) -> None:
         while not stop.is_set():
             try:
-                tick_all(workspace, intake.crisis, stop=stop)
+                tick_all(workspace, intake.crisis, stop=stop, notifier=notifier)
             except Exception:  # tick_all keeps jobs apart; this keeps the thread alive
                 log.exception("worker pass failed")
             stop.wait(tick_seconds)
@@ -220,13 +236,14 @@ def create_app(workspace: Workspace, settings: Settings, *,
     app.state.stopping = stopping
     app.state.org = _org_cache(workspace)
     app.state.intake = intake
+    app.state.notifier = notifier
     app.state.feed = feed or LogTailFeed(workspace.store)  # what live views read
     templates = app.state.templates = _templates(workspace)
 
     def render(request: Request, name: str, context: dict[str, Any],
                status: int = 200) -> HTMLResponse:
         context = {"request": request, "csrf": auth.csrf_token(request),
-                   "crisis": _crisis_state(workspace), **context}
+                   "crisis": _crisis_state(workspace), "bell": _bell(request), **context}
         return templates.TemplateResponse(request, name, context, status_code=status)
 
     app.state.render = render
@@ -277,6 +294,10 @@ def create_app(workspace: Workspace, settings: Settings, *,
     app.include_router(routes_brand.router)  # the brand profile (admins edit)
 
     app.include_router(routes_team.router, dependencies=[Depends(auth.member_of)])  # team
+
+    from escapevelocity.web import routes_notify
+
+    app.include_router(routes_notify.router)  # the bell: notifications and preferences
 
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.add_middleware(ApiErrorsKeepAlive)  # innermost: an API error answers, not closes

@@ -37,6 +37,23 @@ def _changes(request: Request, member: Member, after: int) -> tuple[int, list[di
     return changes[-1].seq, out
 
 
+def _bell(request: Request, member: Member) -> dict:
+    """New events may be notifications: derive them now (after their commit), then the
+    member's unread count for the bell (static/notify.js)."""
+    from escapevelocity.web.routes_notify import bell
+
+    notifier = getattr(request.app.state, "notifier", None)
+    if notifier is not None and _sweeping.acquire(blocking=False):
+        try:  # one sweep at a time per process; the cursor lock covers other processes
+            notifier.sweep()
+        finally:
+            _sweeping.release()
+    return bell(request, member.id)
+
+
+_sweeping = threading.Lock()
+
+
 @router.get("/live")
 async def live(request: Request, member: Member = Depends(member_of),
                after: int = Query(0, ge=0)) -> StreamingResponse:
@@ -48,12 +65,17 @@ async def live(request: Request, member: Member = Depends(member_of),
     async def stream() -> AsyncIterator[str]:
         cursor = after
         quiet = 0.0
+        last_bell: dict | None = None
         yield "retry: 2000\n\n"
         while not stopping.is_set() and not await request.is_disconnected():
             cursor, changes = await run_in_threadpool(_changes, request, member, cursor)
             if changes:
                 quiet = 0.0
                 yield f"id: {cursor}\nevent: changes\ndata: {json.dumps(changes)}\n\n"
+                bell = await run_in_threadpool(_bell, request, member)
+                if bell != last_bell:
+                    last_bell = bell
+                    yield f"event: bell\ndata: {json.dumps(bell)}\n\n"
             else:
                 quiet += POLL_SECONDS
                 if quiet >= HEARTBEAT_SECONDS:

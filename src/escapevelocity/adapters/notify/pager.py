@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import smtplib
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -81,9 +82,21 @@ class WebhookPager:
         return PageResult(200 <= status < 300, channel, f"HTTP {status}")
 
 
-def _post(url: str, body: bytes, timeout: float) -> int:
+def _post(url: str, body: bytes, timeout: float, headers: dict[str, str] | None = None) -> int:
+    """POST JSON; the HTTP status (an HTTP error status is returned, not raised)."""
     request = urllib.request.Request(url, data=body, method="POST",
-                                     headers={"Content-Type": "application/json"})
+                                     headers={"Content-Type": "application/json",
+                                              **(headers or {})})
+    try:
+        return _open(request, timeout)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+post_json = _post
+
+
+def _open(request: urllib.request.Request, timeout: float) -> int:
     with urllib.request.urlopen(request, timeout=timeout) as response:
         return response.status
 
@@ -100,16 +113,25 @@ class EmailPager:
         to = self.addresses.get(page.member)
         if not to:
             return PageResult(False, "email", f"no email address for {page.member}")
-        msg = EmailMessage()
-        msg["From"], msg["To"] = self.sender, to
-        msg["Subject"] = f"[{page.level.upper()}] {page.summary}"[:200]
-        msg.set_content(_text(page))
-        try:
-            with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
-                smtp.send_message(msg)
-        except (OSError, smtplib.SMTPException) as exc:
-            return PageResult(False, "email", f"{type(exc).__name__}: {exc}")
-        return PageResult(True, "email", to)
+        error = send_mail(self.host, self.port, self.sender, to,
+                          f"[{page.level.upper()}] {page.summary}", _text(page), self.timeout)
+        return PageResult(error is None, "email", error or to)
+
+
+def send_mail(host: str, port: int, sender: str, to: str, subject: str, text: str,
+              timeout: float = 5.0) -> str | None:
+    """One plain-text email by SMTP; the error as text, None when the server took it. Shared
+    by pages, notifications and satisfaction questions."""
+    msg = EmailMessage()
+    msg["From"], msg["To"] = sender, to
+    msg["Subject"] = " ".join(subject.split())[:200]
+    msg.set_content(text)
+    try:
+        with smtplib.SMTP(host, port, timeout=timeout) as smtp:
+            smtp.send_message(msg)
+    except (OSError, smtplib.SMTPException) as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
 
 
 class FanoutPager:

@@ -239,3 +239,64 @@ for _column in (
     sa.Column("scopes", sa.Text, nullable=False, server_default=""),
 ):
     api_tokens.append_column(_column)
+
+# --- notifications and outbound webhooks (issue 17, migration 0013_notifications) ---
+notifications = sa.Table(
+    "notifications", metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("member", sa.String(64), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("text", sa.String(400), nullable=False),
+    sa.Column("link", sa.String(200), nullable=False),
+    sa.Column("urgency", sa.String(8), nullable=False),
+    sa.Column("case_id", sa.String(64), nullable=False),
+    sa.Column("event_seq", sa.BigInteger),  # the event it was derived from (None: a page)
+    sa.Column("created_at", When, nullable=False),
+    sa.Column("read_at", When),
+    sa.UniqueConstraint("event_seq", "member", "kind", name="uq_notifications_event_member"),
+    sa.Index("ix_notifications_member", "member", "read_at", "id"),
+)
+
+# One row per transport a notification must go through (email, slack); retried until ok or
+# out of attempts; `detail` says what the last try got.
+notification_deliveries = sa.Table(
+    "notification_deliveries", metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("notification_id", sa.BigInteger, nullable=False),
+    sa.Column("transport", sa.String(16), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),  # pending / sent / failed
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_at", When, nullable=False),
+    sa.Column("detail", sa.String(400), nullable=False, server_default=""),
+    sa.Index("ix_notification_deliveries_due", "state", "next_at"),
+)
+
+notification_prefs = sa.Table(
+    "notification_prefs", metadata,
+    sa.Column("member", sa.String(64), primary_key=True),
+    sa.Column("body", sa.Text, nullable=False),  # domain.notifications.Prefs as JSON
+)
+
+# Where each log reader (notifications, outbound webhooks) has got to in the event log.
+log_cursors = sa.Table(
+    "log_cursors", metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+)
+
+# Signed CRM / contact-center webhooks: an outbox retried with backoff; `dead` rows are the
+# dead-letter list an admin replays from the web app.
+webhook_outbox = sa.Table(
+    "webhook_outbox", metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("delivery_id", sa.String(64), nullable=False, unique=True),
+    sa.Column("topic", sa.String(64), nullable=False),
+    sa.Column("case_id", sa.String(64), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),  # pending / delivered / dead
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_at", When, nullable=False),
+    sa.Column("detail", sa.String(400), nullable=False, server_default=""),
+    sa.Column("created_at", When, nullable=False),
+    sa.Index("ix_webhook_outbox_due", "state", "next_at"),
+)

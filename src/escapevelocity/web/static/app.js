@@ -95,6 +95,9 @@
     JSON.parse(e.data).forEach(function (c) { pending.add(c.case); });
     if (!timer) timer = setTimeout(refresh, 250);
   });
+  source.addEventListener("bell", function (e) {
+    document.dispatchEvent(new CustomEvent("ev:bell", {detail: JSON.parse(e.data)}));
+  });
   source.addEventListener("open", function () {
     if (status) { status.classList.add("on"); status.title = "live updates on"; }
     body.dataset.live = "on";

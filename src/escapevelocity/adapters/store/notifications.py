@@ -1,0 +1,111 @@
+"""Notifications, their deliveries, members' preferences, log cursors and the webhook outbox.
+
+Plain functions over a SQLAlchemy `Connection`, so they join whatever transaction the caller
+holds (the store is becoming a unit of work: these become a repository of it unchanged).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+import msgspec
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from escapevelocity.adapters.store import schema as t
+from escapevelocity.domain.notifications import Notification, Prefs, load_prefs
+
+N, D = t.notifications, t.notification_deliveries
+
+
+def cursor(conn: Connection, name: str, *, lock: bool = False) -> int:
+    """Where reader `name` has got to in the event log (created at 0). `lock`: hold the row
+    so two processes do not read the same stretch (FOR UPDATE on PostgreSQL)."""
+    q = sa.select(t.log_cursors.c.seq).where(t.log_cursors.c.name == name)
+    seq = conn.execute(q.with_for_update() if lock else q).scalar()
+    if seq is None:
+        conn.execute(sa.insert(t.log_cursors).values(name=name, seq=0))
+        seq = conn.execute(q.with_for_update() if lock else q).scalar()
+    return int(seq)
+
+
+def set_cursor(conn: Connection, name: str, seq: int) -> None:
+    conn.execute(sa.update(t.log_cursors).where(t.log_cursors.c.name == name).values(seq=seq))
+
+
+def add(conn: Connection, note: Notification, transports: Iterable[str], now: datetime
+        ) -> int | None:
+    """Store a notification and a pending delivery per outside transport; None when this
+    event already told this member (a second reader of the same stretch)."""
+    if note.seq is not None and conn.execute(sa.select(N.c.id).where(
+            N.c.event_seq == note.seq, N.c.member == note.member, N.c.kind == note.kind)
+    ).first():
+        return None
+    nid = conn.execute(sa.insert(N).values(
+        member=note.member, kind=note.kind, text=note.text, link=note.link,
+        urgency=note.urgency, case_id=note.case_id, event_seq=note.seq, created_at=note.at,
+    ).returning(N.c.id)).scalar_one()
+    for transport in transports:
+        if transport != "web":
+            conn.execute(sa.insert(D).values(notification_id=nid, transport=transport,
+                                             state="pending", attempts=0, next_at=now))
+    return nid
+
+
+def unread_count(conn: Connection, member: str) -> int:
+    return conn.execute(sa.select(sa.func.count()).select_from(N).where(
+        N.c.member == member, N.c.read_at.is_(None))).scalar_one()
+
+
+def latest(conn: Connection, member: str, limit: int = 50) -> list[dict[str, Any]]:
+    rows = conn.execute(sa.select(N).where(N.c.member == member)
+                        .order_by(N.c.id.desc()).limit(limit))
+    return [dict(r._mapping) for r in rows]
+
+
+def mark_read(conn: Connection, member: str, at: datetime, ids: Iterable[int] | None = None
+              ) -> int:
+    """Mark the member's notifications read (all when `ids` is None); only their own."""
+    q = sa.update(N).where(N.c.member == member, N.c.read_at.is_(None)).values(read_at=at)
+    if ids is not None:
+        q = q.where(N.c.id.in_(list(ids)))
+    return conn.execute(q).rowcount
+
+
+def due_deliveries(conn: Connection, now: datetime, limit: int = 100) -> list[dict[str, Any]]:
+    q = (sa.select(D, N.c.member, N.c.kind, N.c.text, N.c.link, N.c.urgency, N.c.case_id)
+         .join(N, N.c.id == D.c.notification_id)
+         .where(D.c.state == "pending", D.c.next_at <= now).order_by(D.c.id).limit(limit))
+    return [dict(r._mapping) for r in conn.execute(q)]
+
+
+def record_delivery(conn: Connection, delivery_id: int, *, state: str, attempts: int,
+                    next_at: datetime, detail: str) -> None:
+    conn.execute(sa.update(D).where(D.c.id == delivery_id).values(
+        state=state, attempts=attempts, next_at=next_at, detail=detail[:400]))
+
+
+def deliveries(conn: Connection, notification_id: int) -> list[dict[str, Any]]:
+    return [dict(r._mapping) for r in conn.execute(
+        sa.select(D).where(D.c.notification_id == notification_id).order_by(D.c.id))]
+
+
+def prefs(conn: Connection, member: str) -> Prefs:
+    raw = conn.execute(sa.select(t.notification_prefs.c.body).where(
+        t.notification_prefs.c.member == member)).scalar()
+    return load_prefs(raw)
+
+
+def all_prefs(conn: Connection) -> dict[str, Prefs]:
+    return {r.member: load_prefs(r.body) for r in conn.execute(sa.select(t.notification_prefs))}
+
+
+def save_prefs(conn: Connection, member: str, value: Prefs) -> None:
+    body = msgspec.json.encode(value).decode()
+    table = t.notification_prefs
+    if conn.execute(sa.select(table.c.member).where(table.c.member == member)).first():
+        conn.execute(sa.update(table).where(table.c.member == member).values(body=body))
+    else:
+        conn.execute(sa.insert(table).values(member=member, body=body))

@@ -1,0 +1,120 @@
+"""Notifications: read the event log after a cursor, derive who hears what (domain/
+notifications.py), store them, then deliver the email and Slack ones with retries.
+
+Runs after commit — from the clock-driven worker and from the live stream when it sees new
+events — never inside a command's transaction, so a slow SMTP server cannot hold a case lock
+and a failed delivery cannot undo a reply. Reading the log with a locked cursor makes a pass
+idempotent: two processes never tell a member twice about one event. Events older than
+`HISTORY` (a backfill, an import) tell nobody.
+
+`Notifier.page` makes it a `Pager` too, so crisis pages and channel-health alerts that arrive
+as pages land in the same bell and transports.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+
+from escapevelocity.adapters.notify.pager import Page, PageResult
+from escapevelocity.adapters.notify.transports import Outgoing, Transport
+from escapevelocity.adapters.store import notifications as ns
+from escapevelocity.adapters.store.sql import SqlStore
+from escapevelocity.domain import events as ev
+from escapevelocity.domain import notifications as dn
+from escapevelocity.domain.clock import Clock
+
+log = logging.getLogger(__name__)
+READER = "notifications"
+HISTORY = timedelta(hours=24)
+MAX_ATTEMPTS = 5
+BACKOFF = timedelta(seconds=30)  # doubled at each failed attempt
+BATCH = 500
+
+
+class Notifier:
+    def __init__(self, store: SqlStore, clock: Clock,
+                 transports: Mapping[str, Transport] | None = None, base_url: str = "") -> None:
+        self.store, self.clock = store, clock
+        self.transports = dict(transports or {})
+        self.base_url = base_url.rstrip("/")
+
+    def sweep(self, now: datetime | None = None) -> int:
+        """Derive and store the notifications of events not read yet; returns how many."""
+        now = now or self.clock.now()
+        made = 0
+        for _ in range(100):  # bounded: a huge backlog is finished by the next pass
+            with self.store.begin() as conn:
+                seq = ns.cursor(conn, READER, lock=True)
+                events = self.store.events_since(conn, seq, limit=BATCH)
+                if not events:
+                    return made
+                org = self.store.load_org(conn)
+                prefs = ns.all_prefs(conn)
+                cases = self.store.get_cases(conn, {
+                    e.case_id for e in events if not e.case_id.startswith(
+                        (ev.INCIDENT_PREFIX, ev.PLAYBOOK_PREFIX))})
+                for e in events:
+                    if now - e.at > HISTORY:
+                        continue
+                    for note in dn.derive(e, org, cases.get(e.case_id)):
+                        chosen = dn.route(note, org, prefs.get(note.member, dn.DEFAULT_PREFS), now)
+                        if chosen and ns.add(conn, note, chosen, now) is not None:
+                            made += 1
+                ns.set_cursor(conn, READER, events[-1].seq or seq)
+        return made
+
+    def deliver(self, now: datetime | None = None) -> int:
+        """Send pending email/Slack deliveries that are due; returns how many went out."""
+        now = now or self.clock.now()
+        with self.store.begin() as conn:
+            due = ns.due_deliveries(conn, now)
+            org = self.store.load_org(conn)
+            prefs = ns.all_prefs(conn)
+        sent = 0
+        for row in due:
+            member = org.member(row["member"])
+            transport = self.transports.get(row["transport"])
+            attempts = row["attempts"] + 1
+            if member is None or transport is None:
+                result_ok, detail, transient = False, f"no {row['transport']} transport", False
+            else:
+                link = f"{self.base_url}{row['link']}" if self.base_url else row["link"]
+                result = transport.send(Outgoing(
+                    member=member.id, email=member.email,
+                    slack_url=prefs.get(member.id, dn.DEFAULT_PREFS).slack_url,
+                    kind=row["kind"], text=row["text"], link=link, urgency=row["urgency"]))
+                result_ok, detail, transient = result.ok, result.detail, result.transient
+            if result_ok:
+                state, nxt = "sent", now
+                sent += 1
+            elif transient and attempts < MAX_ATTEMPTS:
+                state, nxt = "pending", now + BACKOFF * (2 ** (attempts - 1))
+            else:
+                state, nxt = "failed", now
+                log.warning("notification %s by %s failed: %s", row["notification_id"],
+                            row["transport"], detail)
+            with self.store.begin() as conn:
+                ns.record_delivery(conn, row["id"], state=state, attempts=attempts,
+                                   next_at=nxt, detail=detail)
+        return sent
+
+    def tick(self, now: datetime | None = None) -> dict[str, int]:
+        now = now or self.clock.now()
+        return {"notified": self.sweep(now), "delivered": self.deliver(now)}
+
+    def page(self, page: Page) -> PageResult:
+        """A page (crisis, channel health) as an urgent notification: stored for the bell and
+        routed by the member's preferences and the on-call rule like any other."""
+        kind = dn.CHANNEL_HEALTH if page.incident.startswith("connection:") else dn.CRISIS
+        note = dn.Notification(member=page.member, kind=kind, text=page.summary[:dn.TEXT_CHARS],
+                               link=page.url or "", urgency=dn.URGENT, case_id=page.incident,
+                               at=page.at)
+        with self.store.begin() as conn:
+            org = self.store.load_org(conn)
+            chosen = dn.route(note, org, ns.prefs(conn, page.member), page.at)
+            if chosen:
+                ns.add(conn, note, chosen, page.at)
+        self.deliver(page.at)
+        return PageResult(bool(chosen), "notifications", ",".join(chosen) or "muted")

@@ -1,0 +1,167 @@
+"""Notifications end to end on SQLite and PostgreSQL: derived from the log after commit, stored
+once, delivered with retries; email through a real SMTP server (aiosmtpd) and a Slack-compatible
+webhook on a local HTTP server."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from engage_kit import open_case
+from notify_kit import Receiver, free_port, with_emails
+
+from escapevelocity.adapters.notify.pager import Page
+from escapevelocity.adapters.notify.transports import (
+    EmailTransport,
+    RecordingTransport,
+    SlackTransport,
+)
+from escapevelocity.adapters.store import notifications as ns
+from escapevelocity.domain import notifications as dn
+from escapevelocity.services import annotate, cases
+from escapevelocity.services.notify import MAX_ATTEMPTS, Notifier
+
+
+@pytest.fixture
+def ws(workspace):
+    with_emails(workspace, [{"id": "ada", "name": "Ada Admin", "role": "admin", "teams": ["hub"]}])
+    return workspace
+
+
+def unread(ws, member: str) -> list[dict]:
+    with ws.store.begin() as conn:
+        return [n for n in ns.latest(conn, member) if n["read_at"] is None]
+
+
+def test_mentions_and_assignment_reach_the_bell_once(ws, clock):
+    email = RecordingTransport("email")
+    notifier = Notifier(ws.store, clock, {"email": email})
+    notifier.tick()  # whatever the demo set-up did
+    before = {m: len(unread(ws, m)) for m in ("priya", "omar", "ana")}
+    cid = open_case(ws, clock)
+    annotate.note(ws.store, clock, cid, "ana", "@priya can you check billing? cc @omar")
+    cases.assign(ws.store, clock, cid, "ada", "priya")
+    first = notifier.tick()
+    assert first["notified"] >= 3 and first["delivered"] == first["notified"]
+    assert notifier.tick() == {"notified": 0, "delivered": 0}  # idempotent
+    kinds = sorted(n["kind"] for n in unread(ws, "priya")[: 2])
+    assert kinds == ["assigned", "mention"]
+    assert len(unread(ws, "omar")) == before["omar"] + 1
+    assert len(unread(ws, "ana")) == before["ana"]  # the author is not told of her own note
+    assert sorted(o.member for o in email.sent if o.member in ("omar", "priya")) == [
+        "omar", "priya", "priya"]
+    assert {o.email for o in email.sent if o.member == "priya"} == {"priya@example.test"}
+    with ws.store.begin() as conn:
+        assert ns.unread_count(conn, "priya") == before["priya"] + 2
+        first = ns.latest(conn, "priya")[0]["id"]
+        assert ns.mark_read(conn, "omar", clock.now(), [first]) == 0  # not hers to mark
+        assert ns.mark_read(conn, "priya", clock.now(), [first]) == 1
+        assert ns.unread_count(conn, "priya") == before["priya"] + 1
+        ns.mark_read(conn, "priya", clock.now())
+        assert ns.unread_count(conn, "priya") == 0
+
+
+def to_priya(transport) -> list:
+    return [o for o in transport.sent if o.member == "priya"]
+
+
+def test_failed_deliveries_are_retried_with_backoff_then_given_up(ws, clock):
+    email = RecordingTransport("email", fail=True)
+    notifier = Notifier(ws.store, clock, {"email": email})
+    notifier.tick()
+    cid = open_case(ws, clock)
+    annotate.note(ws.store, clock, cid, "ana", "@priya please look")
+    notifier.tick()
+    assert len(to_priya(email)) == 1
+    notifier.deliver(clock.now() + timedelta(seconds=10))  # not due yet
+    assert len(to_priya(email)) == 1
+    later = clock.now()
+    for _ in range(MAX_ATTEMPTS + 2):
+        later += timedelta(hours=2)
+        notifier.deliver(later)
+    assert len(to_priya(email)) == MAX_ATTEMPTS
+    with ws.store.begin() as conn:
+        [row] = ns.deliveries(conn, ns.latest(conn, "priya")[0]["id"])
+    assert (row["state"], row["attempts"]) == ("failed", MAX_ATTEMPTS)
+    assert "simulated" in row["detail"]
+
+
+def test_muted_kinds_and_history_tell_nobody(ws, clock):
+    with ws.store.begin() as conn:
+        ns.save_prefs(conn, "priya", dn.Prefs(muted=["mention"]))
+    notifier = Notifier(ws.store, clock, {})
+    notifier.tick()
+    cid = open_case(ws, clock)
+    annotate.note(ws.store, clock, cid, "ana", "@priya @omar look")
+    notifier.tick()
+    assert [n["kind"] for n in unread(ws, "priya")] == []
+    assert [n["kind"] for n in unread(ws, "omar")][:1] == ["mention"]
+    # a day later the log's old events are history: a new reader tells nobody about them
+    with ws.store.begin() as conn:
+        ns.set_cursor(conn, "notifications", 0)
+        ns.mark_read(conn, "omar", clock.now())
+    assert notifier.sweep(clock.now() + timedelta(days=2)) == 0
+
+
+def test_a_page_lands_in_the_bell_and_by_email(ws, clock):
+    email = RecordingTransport("email")
+    notifier = Notifier(ws.store, clock, {"email": email})
+    result = notifier.page(Page(incident="connection:mastodon", role="channel-admin",
+                                member="sam", level="failing", summary="mastodon is failing",
+                                at=clock.now(), url="/admin/channels"))
+    assert result.ok
+    [n] = unread(ws, "sam")
+    assert (n["kind"], n["urgency"]) == ("channel_health", "urgent")
+    assert [o.member for o in email.sent] == ["sam"]  # no case: nobody else is told
+
+
+def test_email_through_a_real_smtp_server_reaches_the_right_member_only(ws, clock):
+    pytest.importorskip("aiosmtpd")
+    from aiosmtpd.controller import Controller
+
+    class Inbox:
+        def __init__(self) -> None:
+            self.envelopes = []
+
+        async def handle_DATA(self, server, session, envelope):
+            self.envelopes.append(envelope)
+            return "250 OK"
+
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        notifier = Notifier(ws.store, clock,
+                            {"email": EmailTransport("127.0.0.1", port, "ev@example.test")},
+                            base_url="https://ev.example.test")
+        with ws.store.begin() as conn:  # the ingest's assignee wants the bell only
+            ns.save_prefs(conn, "tom", dn.Prefs(transports=["web"]))
+        notifier.tick()
+        inbox.envelopes.clear()
+        cid = open_case(ws, clock)
+        annotate.note(ws.store, clock, cid, "ana", "@priya the bill, please")
+        assert notifier.tick()["delivered"] == 1
+    finally:
+        controller.stop()
+    [mail] = inbox.envelopes
+    assert mail.rcpt_tos == ["priya@example.test"]
+    body = mail.content.decode()
+    assert "ana mentioned you" in body and f"https://ev.example.test/cases/{cid}" in body
+
+
+def test_slack_compatible_webhook_on_a_local_server_with_a_retry(ws, clock):
+    with Receiver(statuses=[503, 200]) as hook:
+        notifier = Notifier(ws.store, clock, {"slack": SlackTransport(hook.url)})
+        with ws.store.begin() as conn:
+            ns.save_prefs(conn, "priya", dn.Prefs(transports=["web", "slack"]))
+        notifier.tick()
+        cid = open_case(ws, clock)
+        annotate.note(ws.store, clock, cid, "ana", "@priya look at this")
+        notifier.tick()
+        notifier.deliver(clock.now() + timedelta(minutes=5))
+    assert len(hook.requests) == 2  # the ingest's assignee (tom) kept the default: no Slack
+    assert "ana mentioned you" in hook.json(1)["text"]
+    with ws.store.begin() as conn:
+        [row] = ns.deliveries(conn, ns.latest(conn, "priya")[0]["id"])
+    assert (row["state"], row["attempts"], row["detail"]) == ("sent", 2, "HTTP 200")
