@@ -142,6 +142,8 @@ def _apply_engagement(c: dict[str, Any], event: Event) -> None:
         c["followup_state"] = "invited"
     elif kind == ev.FOLLOWUP_CANCELLED:
         c.update(followup_state="cancelled", followup_due=None)
+    elif kind == ev.SEND_FAILED and d.get("what") == "followup":
+        c.update(followup_state="failed", followup_due=None)
 
 
 def split(value: str | None) -> list[str]:

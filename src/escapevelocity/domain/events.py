@@ -52,11 +52,14 @@ FOLLOWUP_SENT = "followup_sent"  # the satisfaction question went out (dry-run)
 FOLLOWUP_ANSWERED = "followup_answered"  # data: csat 1-5 or thumbs up/down, happy
 FOLLOWUP_INVITED = "followup_invited"  # a happy customer was invited to update the public post
 FOLLOWUP_CANCELLED = "followup_cancelled"
+# A message to the customer could not be sent (after its retries); data: what (followup,
+# reply), via, error, attempts. Shown on the case; the follow-up state becomes "failed".
+SEND_FAILED = "send_failed"
 
 KINDS += (APPROVAL_REQUESTED, APPROVAL_ALTERNATIVE, APPROVAL_EDITED, APPROVED, REJECTED,
           APPROVAL_ESCALATED, APPROVAL_WITHDRAWN, TAGS_CHANGED, FLAGS_CHANGED, CRM_LINKED,
           FOLLOWUP_SCHEDULED, FOLLOWUP_SENT, FOLLOWUP_ANSWERED, FOLLOWUP_INVITED,
-          FOLLOWUP_CANCELLED)
+          FOLLOWUP_CANCELLED, SEND_FAILED)
 
 # Learning: a member corrects one signal of a case's mention; per-signal models learn from
 # these (services/learning.py). The case projection only counts it as an update.

@@ -221,7 +221,11 @@ def summarise(e: Event) -> str:
         ev.CRM_LINKED: lambda: f"linked to CRM record {d.get('crm_id')}"
                                + (f" ({d['name']})" if d.get("name") else ""),
         ev.FOLLOWUP_SCHEDULED: lambda: f"follow-up ({d.get('ask')}) due {d.get('due', '')[:16]}",
-        ev.FOLLOWUP_SENT: lambda: f"asked for satisfaction: {_clip(d.get('text'))}",
+        ev.FOLLOWUP_SENT: lambda: (f"{'would ask (dry run)' if d.get('dry_run') else 'asked'} "
+                                   f"for satisfaction{' by ' + d['via'] if d.get('via') else ''}"
+                                   f": {_clip(d.get('text'))}"),
+        ev.SEND_FAILED: lambda: (f"SEND FAILED ({d.get('what')} by {d.get('via') or 'nothing'}"
+                                 f", {d.get('attempts', 0)} tries): {_clip(d.get('error'))}"),
         ev.FOLLOWUP_ANSWERED: lambda: "satisfaction: " + (
             f"{d['csat']}/5" if d.get("csat") is not None else f"thumbs {d.get('thumbs')}"),
         ev.FOLLOWUP_INVITED: lambda: "invited the customer to update the public post",

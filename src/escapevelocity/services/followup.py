@@ -1,8 +1,9 @@
 """Follow-up after resolution: ask satisfaction, then invite a happy customer to update the post.
 
 `cases.resolve` schedules a follow-up when the case's track has one in the engagement policy
-(e.g. support: 24 h later, CSAT 1–5). `tick` sends the question when it falls due (dry-run, like
-replies); `answer` records the customer's answer and, when they are happy, the invitation to
+(e.g. support: 24 h later, CSAT 1–5). `tick` sends the question when it falls due (through the
+outbound port, domain/outbound.py: dry run until the workspace or connection is live);
+`answer` records the customer's answer and, when they are happy, the invitation to
 update their public post. Each step is an event, so reports count them from the log.
 """
 
@@ -11,8 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from escapevelocity.adapters.outbound import DryRunSender, Senders, send_with_retries
 from escapevelocity.adapters.store.sql import SqlStore
-from escapevelocity.domain import engagement
+from escapevelocity.domain import engagement, outbound
 from escapevelocity.domain import events as ev
 from escapevelocity.domain import permissions as perm
 from escapevelocity.domain.clock import Clock
@@ -24,9 +26,14 @@ from escapevelocity.services.casetx import CaseError, authorize, commit, load, p
 schedule = schedule_followup  # the rule is pure: domain/plans/commands.py
 
 
-def tick(store: SqlStore, clock: Clock, now: datetime | None = None) -> list[Event]:
-    """Send every satisfaction question that has fallen due."""
+def tick(store: SqlStore, clock: Clock, now: datetime | None = None, *,
+         senders: Senders | None = None) -> list[Event]:
+    """Send every satisfaction question that has fallen due: privately through the case's
+    channel when it can, else by email when we know the address; in dry run it is recorded as
+    would-be-sent. The send happens between two transactions (no lock held while a network
+    answers); a send that fails after its retries is a `send_failed` event on the case."""
     now = now or clock.now()
+    senders = senders or Senders()
     out: list[Event] = []
     with store.begin() as conn:
         due = store.cases_due(conn, "followup_due", "followup_state", "scheduled", now)
@@ -39,11 +46,41 @@ def tick(store: SqlStore, clock: Clock, now: datetime | None = None) -> list[Eve
             rule = rules.followups.get(case["track"] or "")
             ask = rule.ask if rule else "csat"
             text = engagement.fill(rules.ask_csat if ask == "csat" else rules.ask_thumbs, case)
-            event = Event(case_id, ev.FOLLOWUP_SENT, now, ev.SYSTEM, {
-                "ask": ask, "text": text, "visibility": case["visibility"], "dry_run": True})
+            crm = [e.data for e in store.case_events(conn, case_id) if e.kind == ev.CRM_LINKED]
+            mode = outbound.load_mode(store.document(conn, outbound.MODE_DOCUMENT))
+        route = outbound.private_route(case, mode, senders.private(),
+                                       outbound.customer_email(case, crm))
+        event = _send(case, text, ask, route, senders, now)
+        with store.begin() as conn:
+            case = load(store, conn, case_id)
+            if case["followup_state"] != "scheduled":
+                continue  # the customer came back meanwhile (cancelled)
             commit(store, conn, case, event)
             out.append(event)
     return out
+
+
+def _send(case: dict[str, Any], text: str, ask: str, route: outbound.Route, senders: Senders,
+          now: datetime) -> Event:
+    base = {"ask": ask, "text": text, "via": route.via, "to": route.to, "visibility": "private"}
+    if not route.via:
+        return Event(case["id"], ev.SEND_FAILED, now, ev.SYSTEM, {
+            "what": "followup", "via": "", "attempts": 0, "text": text,
+            "error": "no private channel to this customer and no email address known"})
+    if route.dry_run:
+        result, tries = send_with_retries(DryRunSender(route.via), case, text, "private")
+    else:
+        sender = senders.get(route.via)
+        if sender is None:
+            result, tries = outbound.SendResult(error=f"no live sender for {route.via}"), 0
+        else:
+            result, tries = send_with_retries(sender, {**case, "to": route.to}, text, "private")
+    if not result.ok:
+        return Event(case["id"], ev.SEND_FAILED, now, ev.SYSTEM, {
+            "what": "followup", "via": route.via, "attempts": tries, "text": text,
+            "error": (result.error or "")[:300]})
+    return Event(case["id"], ev.FOLLOWUP_SENT, now, ev.SYSTEM, {
+        **base, "dry_run": result.dry_run, "network_id": result.network_id, "attempts": tries})
 
 
 def answer(store: SqlStore, clock: Clock, case_id: str, member: str, *,

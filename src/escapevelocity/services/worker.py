@@ -17,6 +17,7 @@ from typing import Any
 
 from escapevelocity.services import approvals, followup, refine, sla
 from escapevelocity.services.crisis import CrisisMode
+from escapevelocity.services.outbound import senders_from_env
 from escapevelocity.services.retry import retrying
 from escapevelocity.services.workspace import Workspace
 
@@ -86,7 +87,8 @@ def tick_all(workspace: Workspace, crisis: CrisisMode | None = None,
     jobs: list[tuple[str, Any]] = [
         ("sla", lambda: sla.tick(workspace, now)),
         ("approvals", lambda: approvals.tick(workspace.store, workspace.clock, now)),
-        ("followup", lambda: followup.tick(workspace.store, workspace.clock, now)),
+        ("followup", lambda: followup.tick(workspace.store, workspace.clock, now,
+                                           senders=senders_from_env())),
     ]
     if crisis is not None:
         jobs.append(("crisis", lambda: crisis.tick(now)))

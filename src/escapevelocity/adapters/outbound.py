@@ -1,0 +1,78 @@
+"""Outbound senders: the dry-run one (nothing leaves; it says what would have), email by SMTP
+(the pager's sending code), and `send_with_retries`, which tries a transient failure again.
+
+A live network sender is a channel client with `send_reply`; register it by name in
+`Senders`. Until the channel folders (channels/<network>/client.py) grow one, live sends on a
+network answer "no live sender" and show as a failed send on the case.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from escapevelocity.adapters.notify.pager import send_mail
+from escapevelocity.domain.outbound import PRIVATE_BY_DEFAULT, SendResult, Sender
+
+
+class DryRunSender:
+    """Records what would be sent; its id is stable for the same case and text."""
+
+    def __init__(self, name: str, private: bool = True) -> None:
+        self.name, self.private = name, private
+        self.sent: list[tuple[str, str, str]] = []
+
+    def send_reply(self, case: Mapping[str, Any], text: str, visibility: str) -> SendResult:
+        self.sent.append((str(case.get("id")), text, visibility))
+        digest = hashlib.sha256(f"{case.get('id')}\n{text}".encode()).hexdigest()[:16]
+        return SendResult(network_id=f"dry-run:{digest}", dry_run=True)
+
+
+class EmailSender:
+    """Writes to the customer's address (the case's email handle, or a CRM link's)."""
+
+    name, private = "email", True
+
+    def __init__(self, host: str, port: int, sender: str, timeout: float = 5.0) -> None:
+        self.host, self.port, self.sender, self.timeout = host, port, sender, timeout
+
+    def send_reply(self, case: Mapping[str, Any], text: str, visibility: str) -> SendResult:
+        to = str(case.get("to") or "")
+        if "@" not in to:
+            return SendResult(error="no email address for this customer")
+        subject = f"About your message: {case.get('title') or ''}"
+        error = send_mail(self.host, self.port, self.sender, to, subject, text, self.timeout)
+        if error:
+            return SendResult(error=error, transient=True)
+        return SendResult(network_id=f"smtp:{to}:{case.get('id')}")
+
+
+class Senders:
+    """The live senders by channel name; which channels can write privately."""
+
+    def __init__(self, senders: Mapping[str, Sender] | None = None) -> None:
+        self.live = dict(senders or {})
+
+    def private(self) -> set[str]:
+        return set(PRIVATE_BY_DEFAULT) | {n for n, s in self.live.items() if s.private}
+
+    def get(self, name: str) -> Sender | None:
+        return self.live.get(name)
+
+
+def send_with_retries(sender: Sender, case: Mapping[str, Any], text: str, visibility: str, *,
+                      attempts: int = 3, backoff: float = 0.5,
+                      sleep: Callable[[float], None] = time.sleep) -> tuple[SendResult, int]:
+    """Send; try a transient failure again (0.5 s, 1 s, …). Returns the last result and how
+    many tries it took."""
+    for n in range(1, attempts + 1):
+        try:
+            result = sender.send_reply(case, text, visibility)
+        except OSError as exc:
+            result = SendResult(error=f"{type(exc).__name__}: {exc}", transient=True)
+        if result.ok or not result.transient or n == attempts:
+            return result, n
+        sleep(backoff * 2 ** (n - 1))
+    raise AssertionError("unreachable")

@@ -1,0 +1,59 @@
+"""The dry-run / live switch of outbound sends (workspace default, per connection) and the
+senders this process has, from the environment.
+
+The switch is a document in the workspace (`outbound_mode`), so every process reads the same
+one; only members who may configure the workspace change it. The web app shows it on reply
+buttons (issue 17 Outbound; the reply path itself is still dry run: see docs/notifications.md).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+import msgspec
+
+from escapevelocity.adapters.outbound import EmailSender, Senders
+from escapevelocity.adapters.store.sql import SqlStore
+from escapevelocity.domain import outbound
+from escapevelocity.domain import permissions as perm
+from escapevelocity.domain.clock import Clock
+from escapevelocity.services.casetx import authorize
+
+
+def mode(store: SqlStore) -> outbound.Mode:
+    with store.begin() as conn:
+        return outbound.load_mode(store.document(conn, outbound.MODE_DOCUMENT))
+
+
+def set_mode(store: SqlStore, clock: Clock, member: str, value: str,
+             connection: str | None = None) -> outbound.Mode:
+    """Switch the workspace (or one connection, by channel name) to dry_run or live; a
+    connection set to "" follows the workspace again."""
+    if value not in outbound.MODES and not (connection and value == ""):
+        raise ValueError(f"outbound mode is dry_run or live, not {value!r}")
+    with store.begin() as conn:
+        authorize(store, conn, member, perm.CONFIGURE)
+        current = outbound.load_mode(store.document(conn, outbound.MODE_DOCUMENT))
+        if connection:
+            connections = {k: v for k, v in current.connections.items() if k != connection}
+            if value:
+                connections[connection] = value
+            new = outbound.Mode(current.workspace, connections)
+        else:
+            new = outbound.Mode(value, current.connections)
+        store.put_document(conn, outbound.MODE_DOCUMENT, msgspec.json.encode(new).decode(),
+                           clock.now())
+    return new
+
+
+def senders_from_env(env: Mapping[str, str] | None = None) -> Senders:
+    """Email to customers through EV_NOTIFY_SMTP (or EV_PAGE_SMTP) from EV_NOTIFY_FROM."""
+    env = os.environ if env is None else env
+    live = {}
+    smtp = env.get("EV_NOTIFY_SMTP") or env.get("EV_PAGE_SMTP")
+    if smtp:
+        host, _, port = smtp.partition(":")
+        live["email"] = EmailSender(host, int(port or 25), env.get("EV_NOTIFY_FROM")
+                                    or env.get("EV_PAGE_FROM") or "escapevelocity@localhost")
+    return Senders(live)
