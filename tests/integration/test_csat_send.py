@@ -105,7 +105,7 @@ def test_csat_question_by_email_reaches_the_customer_only(ws, clock):
         def __init__(self) -> None:
             self.envelopes = []
 
-        async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        async def handle_DATA(self, server, session, envelope):
             self.envelopes.append(envelope)
             return "250 OK"
 

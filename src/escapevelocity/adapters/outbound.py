@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from escapevelocity.adapters.notify.pager import send_mail
-from escapevelocity.domain.outbound import PRIVATE_BY_DEFAULT, SendResult, Sender
+from escapevelocity.domain.outbound import PRIVATE_BY_DEFAULT, Sender, SendResult
 
 
 class DryRunSender:
