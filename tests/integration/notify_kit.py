@@ -30,14 +30,14 @@ class Receiver:
     """A local HTTP server that records POSTs and answers with the statuses it is given."""
 
     def __init__(self, statuses: list[int] | None = None) -> None:
-        self.requests: list[tuple[dict[str, str], bytes]] = []
+        self.requests: list[tuple] = []  # (headers, body)
         self.statuses = list(statuses or [])
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                receiver.requests.append((dict(self.headers), body))
+                receiver.requests.append((self.headers, body))  # case-insensitive
                 status = receiver.statuses.pop(0) if receiver.statuses else 200
                 reply = receiver.reply if status == 200 else b"{}"
                 self.send_response(status)

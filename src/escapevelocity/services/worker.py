@@ -77,7 +77,7 @@ def retrain_when_due(workspace: Workspace, now: datetime) -> int:
 
 def tick_all(workspace: Workspace, crisis: CrisisMode | None = None,
              now: datetime | None = None, stop: threading.Event | None = None,
-             notifier: Any = None) -> TickAll:
+             notifier: Any = None, webhooks: Any = None) -> TickAll:
     """One pass of every clock-driven job. `stop`: checked between jobs, so a server asked to
     stop does not first sit through the rest of a pass (each job commits its own work).
     `notifier` (services/notify.Notifier) runs last, after the jobs' own commits, so the SLA
@@ -96,6 +96,8 @@ def tick_all(workspace: Workspace, crisis: CrisisMode | None = None,
     jobs.append(("refine", lambda: refine.tick(workspace, now)))
     if notifier is not None:
         jobs.append(("notify", lambda: notifier.tick(now)))
+    if webhooks is not None:  # services/webhooks.Webhooks: signed CRM deliveries
+        jobs.append(("webhooks", lambda: webhooks.tick(now)))
     for name, job in jobs:
         if stop is not None and stop.is_set():
             out.failed[name] = "skipped: stopping"

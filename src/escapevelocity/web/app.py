@@ -39,6 +39,7 @@ from escapevelocity.services.crisis import DOCUMENT as CRISIS_DOCUMENT
 from escapevelocity.services.crisis import CrisisState
 from escapevelocity.services.intake import Intake
 from escapevelocity.services.notify import Notifier
+from escapevelocity.services.webhooks import Webhooks
 from escapevelocity.services.worker import tick_all
 from escapevelocity.services.workspace import Workspace
 from escapevelocity.web import auth, errors
@@ -199,7 +200,8 @@ def create_app(workspace: Workspace, settings: Settings, *,
     def ticker(stop: threading.Event) -> None:
         while not stop.is_set():
             try:
-                tick_all(workspace, intake.crisis, stop=stop, notifier=notifier)
+                tick_all(workspace, intake.crisis, stop=stop, notifier=notifier,
+                         webhooks=app.state.webhooks)
             except Exception:  # tick_all keeps jobs apart; this keeps the thread alive
                 log.exception("worker pass failed")
             stop.wait(tick_seconds)
@@ -237,6 +239,7 @@ def create_app(workspace: Workspace, settings: Settings, *,
     app.state.org = _org_cache(workspace)
     app.state.intake = intake
     app.state.notifier = notifier
+    app.state.webhooks = Webhooks.from_env(workspace.store, workspace.clock)
     app.state.feed = feed or LogTailFeed(workspace.store)  # what live views read
     templates = app.state.templates = _templates(workspace)
 
@@ -298,6 +301,7 @@ def create_app(workspace: Workspace, settings: Settings, *,
     from escapevelocity.web import routes_notify
 
     app.include_router(routes_notify.router)  # the bell: notifications and preferences
+    app.include_router(routes_notify.admin)  # webhook dead letters (replay), outbound switch
 
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.add_middleware(ApiErrorsKeepAlive)  # innermost: an API error answers, not closes

@@ -15,6 +15,8 @@ from starlette.concurrency import run_in_threadpool
 from escapevelocity.adapters.store import notifications as ns
 from escapevelocity.domain import notifications as dn
 from escapevelocity.domain.org import Member
+from escapevelocity.domain.permissions import PermissionDenied
+from escapevelocity.services import outbound, webhooks
 from escapevelocity.web import auth
 
 router = APIRouter(tags=["notifications"])
@@ -82,3 +84,46 @@ async def save_prefs(request: Request, member: Member = Depends(auth.member_of)
 
     await run_in_threadpool(save)
     return RedirectResponse("/notifications", status_code=303)
+
+
+# --- admin: outbound webhooks' dead letters and the dry-run / live switch --------------------
+
+admin = APIRouter(tags=["admin"])
+
+
+async def _allowed(run, *args):
+    """Run a service call; a refusal is a 403 (members who may not configure)."""
+    try:
+        return await run_in_threadpool(run, *args)
+    except PermissionDenied as exc:
+        raise HTTPException(403, str(exc)) from None
+
+
+@admin.get("/admin/webhooks", response_class=HTMLResponse)
+async def webhooks_page(request: Request, member: Member = Depends(auth.member_of)
+                        ) -> HTMLResponse:
+    store = request.app.state.workspace.store
+    rows = await _allowed(webhooks.dead_letters, store, member.id)
+    return request.app.state.render(request, "admin_webhooks.html", {
+        "me": member, "rows": rows, "configured": request.app.state.webhooks is not None,
+        "mode": await run_in_threadpool(outbound.mode, store)})
+
+
+@admin.post("/admin/webhooks/{row_id}/replay", dependencies=[Depends(auth.check_csrf)])
+async def replay(request: Request, row_id: int, member: Member = Depends(auth.member_of)
+                 ) -> RedirectResponse:
+    workspace = request.app.state.workspace
+    await _allowed(webhooks.replay, workspace.store, workspace.clock, member.id, row_id)
+    return RedirectResponse("/admin/webhooks", status_code=303)
+
+
+@admin.post("/admin/outbound", dependencies=[Depends(auth.check_csrf)])
+async def outbound_mode(request: Request, member: Member = Depends(auth.member_of),
+                        mode: str = Form(...), connection: str = Form("")) -> RedirectResponse:
+    workspace = request.app.state.workspace
+    try:
+        await _allowed(outbound.set_mode, workspace.store, workspace.clock, member.id, mode,
+                       connection.strip()[:64] or None)
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
+    return RedirectResponse("/admin/webhooks", status_code=303)
