@@ -76,11 +76,16 @@ def test_escalation_ladder_targets_and_urgency():
     assert dn.derive(event(ev.ESCALATED, action="reassign", to="omar"), ORG, CASE) == []
 
 
-def test_crisis_page_links_the_incident():
+def test_crisis_page_links_the_incident_and_is_not_sent_twice():
     e = ev.Event("incident:i1", ev.INCIDENT_PAGED, DAY, ev.SYSTEM, {"role": "pr-oncall",
                                                                     "member": "omar"})
     notes = dn.derive(e, ORG, None)
     assert who(notes) == [("omar", "crisis", "urgent")] and notes[0].link == "/incidents/i1"
+    assert dn.route(notes[0], ORG, dn.DEFAULT_PREFS, NIGHT) == ["web", "email"]  # unpaged
+    paged = ev.Event("incident:i1", ev.INCIDENT_PAGED, DAY, ev.SYSTEM, {
+        "role": "pr-oncall", "member": "omar", "ok": True, "channel": "email"})
+    [n] = dn.derive(paged, ORG, None)
+    assert dn.route(n, ORG, dn.DEFAULT_PREFS, NIGHT) == ["web"]  # the pager reached him
 
 
 def note(member: str, urgency: str = "normal", kind: str = "assigned") -> dn.Notification:

@@ -64,6 +64,7 @@ class Notification(msgspec.Struct, frozen=True, kw_only=True):
     case_id: str
     at: datetime
     seq: int | None = None  # the event it comes from
+    outside: bool = True  # may go by email / Slack (False: the pager already reached them)
 
 
 def _clip(text: Any) -> str:
@@ -101,6 +102,7 @@ def derive(event: ev.Event, org: Organisation, case: Mapping[str, Any] | None
     d, kind = event.data, event.kind
     title = _clip((case or {}).get("title") or event.case_id)
     out: list[tuple[str, str, str, str]] = []  # member, kind, text, urgency
+    outside = True
     if kind == ev.ASSIGNED and d.get("member"):
         urgent = URGENT if d.get("escalation") else NORMAL
         out.append((d["member"], ASSIGNED, f"Assigned to you: {title}", urgent))
@@ -130,6 +132,9 @@ def derive(event: ev.Event, org: Organisation, case: Mapping[str, Any] | None
         for who in _team_people(org, d.get("to")):
             out.append((who, ESCALATION, f"Escalated to you ({action}): {title}", urg))
     elif kind == ev.INCIDENT_PAGED and d.get("member"):
+        # The crisis pager sent it already when it says so; the bell shows it either way, and
+        # a page that failed or was only recorded goes out through the member's transports.
+        outside = not d.get("ok") or d.get("channel") in ("", "recording")
         out.append((d["member"], CRISIS, f"Crisis {d.get('role')}: you are paged for "
                     f"{event.case_id}", URGENT))
     seen: set[tuple[str, str]] = set()
@@ -140,7 +145,8 @@ def derive(event: ev.Event, org: Organisation, case: Mapping[str, Any] | None
         seen.add((member, nk))
         result.append(Notification(member=member, kind=nk, text=_clip(text),
                                    link=_link(event.case_id), urgency=urg,
-                                   case_id=event.case_id, at=event.at, seq=event.seq))
+                                   case_id=event.case_id, at=event.at, seq=event.seq,
+                                   outside=outside))
     return result
 
 
@@ -177,7 +183,7 @@ def route(note: Notification, org: Organisation, prefs: Prefs, now: datetime) ->
     if member is None or note.kind in prefs.muted:
         return []
     out = [WEB]
-    wanted = [t for t in prefs.transports if t in (EMAIL, SLACK)]
+    wanted = [t for t in prefs.transports if t in (EMAIL, SLACK)] if note.outside else []
     if not wanted:
         return out
     if quiet(member, prefs, now) and not (note.urgency == URGENT and on_call(org, member.id)):
