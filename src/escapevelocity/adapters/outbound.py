@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from escapevelocity.adapters.notify.pager import send_mail
@@ -50,13 +50,16 @@ class EmailSender:
 
 
 class Senders:
-    """The live senders by channel name; which channels can write privately."""
+    """The live senders by channel name; which channels can write privately (the channel
+    folders' declared capabilities, passed in as `private`, and the live senders')."""
 
-    def __init__(self, senders: Mapping[str, Sender] | None = None) -> None:
+    def __init__(self, senders: Mapping[str, Sender] | None = None,
+                 private: Iterable[str] = PRIVATE_BY_DEFAULT) -> None:
         self.live = dict(senders or {})
+        self._private = set(private)
 
     def private(self) -> set[str]:
-        return set(PRIVATE_BY_DEFAULT) | {n for n, s in self.live.items() if s.private}
+        return self._private | {n for n, s in self.live.items() if s.private}
 
     def get(self, name: str) -> Sender | None:
         return self.live.get(name)

@@ -56,4 +56,13 @@ def senders_from_env(env: Mapping[str, str] | None = None) -> Senders:
         host, _, port = smtp.partition(":")
         live["email"] = EmailSender(host, int(port or 25), env.get("EV_NOTIFY_FROM")
                                     or env.get("EV_PAGE_FROM") or "escapevelocity@localhost")
-    return Senders(live)
+    return Senders(live, private_channels())
+
+
+def private_channels() -> set[str]:
+    """Channels that can write to one person: each channel folder's declared capabilities
+    (channels/<network>/__init__.py), plus the networks known to before they have a folder."""
+    from escapevelocity.channels import registry
+
+    declared = {name for name, ch in registry().items() if ch.capabilities.private}
+    return declared | set(outbound.PRIVATE_BY_DEFAULT)
