@@ -165,3 +165,16 @@ def test_slack_compatible_webhook_on_a_local_server_with_a_retry(ws, clock):
     with ws.store.begin() as conn:
         [row] = ns.deliveries(conn, ns.latest(conn, "priya")[0]["id"])
     assert (row["state"], row["attempts"], row["detail"]) == ("sent", 2, "HTTP 200")
+
+
+def test_channel_health_alerts_reach_the_admins_bells(ws, clock):
+    from escapevelocity.channels.alerts import HealthAlerts
+
+    email = RecordingTransport("email")
+    alerts = HealthAlerts(ws.store, Notifier(ws.store, clock, {"email": email}))
+    assert alerts("mastodon-main", "connected", "credentials_expired", "401", clock.now()) >= 1
+    [n] = unread(ws, "ada")
+    assert (n["kind"], n["link"], n["urgency"]) == ("channel_health", "/admin/channels", "urgent")
+    assert "credentials expired" in n["text"]
+    assert unread(ws, "priya") == []  # a liaison may not configure: not told
+    assert "ada" in [o.member for o in email.sent]

@@ -45,12 +45,18 @@ def _start_channels(intake, settings, stop: threading.Event) -> None:
     try:
         import os
 
-        from escapevelocity.adapters.notify.pager import pager_from_env
+        from escapevelocity.adapters.notify.transports import transports_from_env
         from escapevelocity.adapters.secrets import Sealer
         from escapevelocity.channels.alerts import HealthAlerts
         from escapevelocity.channels.runner import Runner, run_in_background
+        from escapevelocity.services.notify import Notifier
 
-        alerts = HealthAlerts(intake.workspace.store, pager_from_env(dict(os.environ)))
+        # Health alerts are notifications: the bell, and email / Slack by each admin's
+        # preferences and the on-call rule at night (services/notify.py).
+        ws = intake.workspace
+        notifier = Notifier(ws.store, ws.clock, transports_from_env(os.environ),
+                            base_url=os.environ.get("EV_PUBLIC_URL", ""))
+        alerts = HealthAlerts(ws.store, notifier)  # links are made absolute by the notifier
         runner = Runner(intake, Sealer(settings.secret_key), on_health=alerts)
     except RuntimeError as exc:  # the `channels` extra is not installed
         err.print(f"channels not polled: {exc}")

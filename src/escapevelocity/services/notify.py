@@ -107,10 +107,14 @@ class Notifier:
     def page(self, page: Page) -> PageResult:
         """A page (crisis, channel health) as an urgent notification: stored for the bell and
         routed by the member's preferences and the on-call rule like any other."""
-        kind = dn.CHANNEL_HEALTH if page.incident.startswith("connection:") else dn.CRISIS
+        health = page.incident.startswith("connection:")
+        kind = dn.CHANNEL_HEALTH if health else dn.CRISIS
+        link = page.url or ("/admin/channels" if health else
+                            f"/incidents/{page.incident.removeprefix(ev.INCIDENT_PREFIX)}")
+        if self.base_url and link.startswith(self.base_url):
+            link = link.removeprefix(self.base_url) or "/"  # stored relative; made absolute on send
         note = dn.Notification(member=page.member, kind=kind, text=page.summary[:dn.TEXT_CHARS],
-                               link=page.url or "", urgency=dn.URGENT, case_id=page.incident,
-                               at=page.at)
+                               link=link, urgency=dn.URGENT, case_id=page.incident, at=page.at)
         with self.store.begin() as conn:
             org = self.store.load_org(conn)
             chosen = dn.route(note, org, ns.prefs(conn, page.member), page.at)
