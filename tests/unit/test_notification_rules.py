@@ -123,7 +123,8 @@ def test_preferences_are_validated():
     assert dn.load_prefs(None) == dn.DEFAULT_PREFS
     assert dn.load_prefs('{"muted": ["mention"], "transports": ["slack"]}').muted == ["mention"]
     for bad in ('{"muted": ["everything"]}', '{"transports": ["pigeon"]}',
-                '{"quiet_start": "25:99"}', '{"slack_url": "javascript:alert(1)"}'):
+                '{"quiet_start": "25:99"}', '{"slack_url": "javascript:alert(1)"}',
+                '{"slack_url": "http://127.0.0.1:5432/"}'):
         with pytest.raises(ValueError):
             dn.load_prefs(bad)
 

@@ -200,6 +200,7 @@ def load_prefs(raw: str | bytes | None) -> Prefs:
     if problems or (prefs.quiet_start and _hhmm(prefs.quiet_start) is None) or (
             prefs.quiet_end and _hhmm(prefs.quiet_end) is None):
         raise ValueError(f"notification preferences: unknown {problems or 'quiet time (HH:MM)'}")
-    if prefs.slack_url and not prefs.slack_url.startswith(("https://", "http://")):
+    if prefs.slack_url and not prefs.slack_url.startswith("https://"):
+        # a member's own URL is fetched by the server: https only, never an inside address
         raise ValueError("notification preferences: a Slack webhook URL starts with https://")
     return prefs
