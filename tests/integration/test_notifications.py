@@ -178,3 +178,12 @@ def test_channel_health_alerts_reach_the_admins_bells(ws, clock):
     assert "credentials expired" in n["text"]
     assert unread(ws, "priya") == []  # a liaison may not configure: not told
     assert "ada" in [o.member for o in email.sent]
+
+
+def test_switched_on_in_a_workspace_with_a_log_it_starts_at_its_end(ws, clock):
+    cid = open_case(ws, clock)
+    annotate.note(ws.store, clock, cid, "ana", "@priya before notifications existed")
+    notifier = Notifier(ws.store, clock, {})
+    assert notifier.sweep() == 0 and unread(ws, "priya") == []
+    annotate.note(ws.store, clock, cid, "ana", "@priya now")
+    assert notifier.sweep() == 1

@@ -36,9 +36,11 @@ def login(client: TestClient, member: str) -> str:
 
 
 def test_members_see_and_mark_only_their_own(app, workspace, clock):
+    notifier = Notifier(workspace.store, clock)
+    notifier.sweep()  # switched on: it reads the log from here
     cid = open_case(workspace, clock)
     annotate.note(workspace.store, clock, cid, "ana", "@priya and @omar, <b>look</b>")
-    Notifier(workspace.store, clock).sweep()
+    notifier.sweep()
     with workspace.store.begin() as conn:
         omar_id = ns.latest(conn, "omar")[0]["id"]
     with TestClient(app) as client:

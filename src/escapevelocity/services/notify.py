@@ -46,7 +46,8 @@ class Notifier:
         made = 0
         for _ in range(100):  # bounded: a huge backlog is finished by the next pass
             with self.store.begin() as conn:
-                seq = ns.cursor(conn, READER, lock=True)
+                seq = ns.cursor(conn, READER, lock=True,
+                                start=self.store.last_seq(conn))
                 events = self.store.events_since(conn, seq, limit=BATCH)
                 if not events:
                     return made

@@ -64,7 +64,8 @@ class Webhooks:
         now = now or self.clock.now()
         queued, created = 0, []
         with self.store.begin() as conn:
-            seq = cursors.cursor(conn, READER, lock=True)
+            seq = cursors.cursor(conn, READER, lock=True,
+                                     start=self.store.last_seq(conn))
             events = self.store.events_since(conn, seq, limit=1000)
             if not events:
                 return 0

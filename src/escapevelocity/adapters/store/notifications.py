@@ -20,13 +20,14 @@ from escapevelocity.domain.notifications import Notification, Prefs, load_prefs
 N, D = t.notifications, t.notification_deliveries
 
 
-def cursor(conn: Connection, name: str, *, lock: bool = False) -> int:
-    """Where reader `name` has got to in the event log (created at 0). `lock`: hold the row
-    so two processes do not read the same stretch (FOR UPDATE on PostgreSQL)."""
+def cursor(conn: Connection, name: str, *, lock: bool = False, start: int = 0) -> int:
+    """Where reader `name` has got to in the event log (created at `start`: a reader switched
+    on in a workspace with years of log starts at its end, not at the first event). `lock`:
+    hold the row so two processes do not read the same stretch (FOR UPDATE on PostgreSQL)."""
     q = sa.select(t.log_cursors.c.seq).where(t.log_cursors.c.name == name)
     seq = conn.execute(q.with_for_update() if lock else q).scalar()
     if seq is None:
-        conn.execute(sa.insert(t.log_cursors).values(name=name, seq=0))
+        conn.execute(sa.insert(t.log_cursors).values(name=name, seq=start))
         seq = conn.execute(q.with_for_update() if lock else q).scalar()
     return int(seq)
 
