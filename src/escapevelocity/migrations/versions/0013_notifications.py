@@ -1,13 +1,13 @@
 """notifications, their deliveries and preferences; log cursors; the signed-webhook outbox
 
 Revision ID: 0013_notifications
-Revises: 0014_rollups
+Revises: 0010_sessions
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0013_notifications"
-down_revision = "0014_rollups"  # brief said 0007_provisional; main already chains 0012, 0014
+down_revision = "0010_sessions"  # main chains 0012, 0014, 0010 (the brief said 0007)
 branch_labels = None
 depends_on = None
 
