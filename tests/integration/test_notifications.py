@@ -187,3 +187,43 @@ def test_switched_on_in_a_workspace_with_a_log_it_starts_at_its_end(ws, clock):
     assert notifier.sweep() == 0 and unread(ws, "priya") == []
     annotate.note(ws.store, clock, cid, "ana", "@priya now")
     assert notifier.sweep() == 1
+
+
+def test_the_migration_makes_the_tables_schema_py_declares_and_goes_back(ws):
+    from importlib.resources import files
+
+    import sqlalchemy as sa
+    from alembic import command
+    from alembic.autogenerate import compare_metadata
+    from alembic.config import Config
+    from alembic.migration import MigrationContext
+
+    from escapevelocity.adapters.store.schema import metadata
+
+    mine = {"notifications", "notification_deliveries", "notification_prefs", "log_cursors",
+            "webhook_outbox"}
+
+    def names(d) -> set[str]:
+        d = d[0] if isinstance(d, list) else d
+        out = set()
+        for part in d[1:]:
+            table = part if isinstance(part, sa.Table) else getattr(part, "table", None)
+            if table is not None:
+                out.add(table.name)
+            elif isinstance(part, str):
+                out.add(part)
+        return out
+
+    with ws.store.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+    assert [d for d in diff if names(d) & mine] == []
+    here = files("escapevelocity") / "migrations"
+    cfg = Config(str(here / "alembic.ini"))
+    cfg.set_main_option("script_location", str(here))
+    with ws.store.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0013_notifications-1")
+        assert not sa.inspect(conn).has_table("notifications")
+    ws.store.migrate()
+    with ws.store.engine.connect() as conn:
+        assert mine <= set(sa.inspect(conn).get_table_names())
