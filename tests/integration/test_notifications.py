@@ -227,3 +227,34 @@ def test_the_migration_makes_the_tables_schema_py_declares_and_goes_back(ws):
     ws.store.migrate()
     with ws.store.engine.connect() as conn:
         assert mine <= set(sa.inspect(conn).get_table_names())
+
+
+def test_sla_warning_breach_and_the_ladder_reach_the_assignee_lead_and_on_call(ws, clock):
+    from escapevelocity.services import sla
+
+    notifier = Notifier(ws.store, clock, {})
+    notifier.sweep()
+    cid = open_case(ws, clock, "my bill is wrong, I was overcharged twice")
+    with ws.store.begin() as conn:
+        first = ws.store.get_case(conn, cid)["assignee"]
+    clock.advance(minutes=46)
+    sla.tick(ws)
+    notifier.sweep()
+    kinds = {(n["member"], n["kind"]) for m in (first, "tom") for n in unread(ws, m)
+             if n["case_id"] == cid}
+    assert (first, "sla_warning") in kinds
+    clock.advance(minutes=15)
+    sla.tick(ws)
+    clock.advance(minutes=40)
+    sla.tick(ws)
+    notifier.sweep()
+    with ws.store.begin() as conn:
+        now_with = ws.store.get_case(conn, cid)["assignee"]
+    told = {(n["member"], n["kind"], n["urgency"]) for m in {first, now_with, "tom"}
+            for n in unread(ws, m) if n["case_id"] == cid}
+    assert (first, "sla_breach", "urgent") in told
+    assert ("tom", "sla_breach", "urgent") in told  # care's lead
+    assert ("tom", "escalation", "normal") in told  # notify_lead
+    assert (now_with, "assigned", "urgent") in told  # reassigned by the ladder
+    paged = [(n["kind"], n["urgency"]) for n in unread(ws, "sam") if n["case_id"] == cid]
+    assert ("escalation", "urgent") in paged  # page_on_call: the hub's on-call
