@@ -258,3 +258,25 @@ def test_sla_warning_breach_and_the_ladder_reach_the_assignee_lead_and_on_call(w
     assert (now_with, "assigned", "urgent") in told  # reassigned by the ladder
     paged = [(n["kind"], n["urgency"]) for n in unread(ws, "sam") if n["case_id"] == cid]
     assert ("escalation", "urgent") in paged  # page_on_call: the hub's on-call
+
+
+def test_approvals_waiting_and_overdue_reach_the_approver_on_call(ws, clock):
+    from engage_kit import LEGAL
+
+    from escapevelocity.services import approvals
+
+    notifier = Notifier(ws.store, clock, {})
+    notifier.sweep()
+    approvals.set_policy(ws.store, clock, "ada",
+                         "approval_sla_minutes: 20\nrotations: {legal: [omar, sam, ada]}\n")
+    cid = open_case(ws, clock, LEGAL)
+    cases.claim(ws.store, clock, cid, "ana")
+    cases.reply(ws.store, clock, cid, "ana", "We're sorry. Please DM us your details.")
+    notifier.sweep()
+    assert ("approval", "normal") in [(n["kind"], n["urgency"]) for n in unread(ws, "omar")
+                                      if n["case_id"] == cid]
+    clock.advance(minutes=21)
+    approvals.tick(ws.store, clock)
+    notifier.sweep()
+    assert ("approval", "urgent") in [(n["kind"], n["urgency"]) for n in unread(ws, "sam")
+                                      if n["case_id"] == cid]
