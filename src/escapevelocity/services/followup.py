@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from escapevelocity.adapters.outbound import DryRunSender, Senders, send_with_retries
 from escapevelocity.adapters.store.sql import SqlStore

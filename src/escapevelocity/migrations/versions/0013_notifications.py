@@ -1,13 +1,13 @@
 """notifications, their deliveries and preferences; log cursors; the signed-webhook outbox
 
 Revision ID: 0013_notifications
-Revises: 0010_sessions
+Revises: 0009_next_deadline
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0013_notifications"
-down_revision = "0010_sessions"  # main chains 0012, 0014, 0010 (the brief said 0007)
+down_revision = "0009_next_deadline"  # the head of main when it landed (brief: 0007)
 branch_labels = None
 depends_on = None
 
