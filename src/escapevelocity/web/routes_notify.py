@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from escapevelocity.adapters.store import notifications as ns
 from escapevelocity.domain import notifications as dn
 from escapevelocity.domain.org import Member
-from escapevelocity.domain.permissions import PermissionDenied
+from escapevelocity.domain.permissions import CONFIGURE, PermissionDenied, allowed
 from escapevelocity.services import outbound, webhooks
 from escapevelocity.web import auth
 
@@ -102,6 +102,8 @@ async def _allowed(run, *args):
 @admin.get("/admin/webhooks", response_class=HTMLResponse)
 async def webhooks_page(request: Request, member: Member = Depends(auth.member_of)
                         ) -> HTMLResponse:
+    if not allowed((member.role,), CONFIGURE):
+        raise HTTPException(404, "not found")  # administration pages, as /admin/channels
     store = request.app.state.workspace.store
     rows = await _allowed(webhooks.dead_letters, store, member.id)
     return request.app.state.render(request, "admin_webhooks.html", {
