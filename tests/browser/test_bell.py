@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
-from escapevelocity.adapters.store import notifications as ns
 from escapevelocity.services import cases
 
 
@@ -14,9 +13,9 @@ def test_bell_counts_an_assignment_and_the_list_marks_it_read(browser, server, l
     server.post([{"source_id": "bell1", "channel": "twitter",
                   "created_at": "2026-11-20T13:59:00Z", "text": "my bill is wrong, please help",
                   "author": {"handle": "kim", "name": "Kim"}}])
-    with ws.store.begin() as conn:
-        [cid] = ws.store.all_case_ids(conn)
-        assert ws.store.get_case(conn, cid)["assignee"] != "priya"
+    with ws.store.begin() as tx:
+        [cid] = tx.events.case_streams()
+        assert tx.cases.get(cid)["assignee"] != "priya"
     page = log_in(browser, server, "priya")
     expect(page.locator("body")).to_have_attribute("data-live", "on")
     expect(page.locator("#bell-count")).to_be_hidden()
@@ -36,7 +35,7 @@ def test_bell_counts_an_assignment_and_the_list_marks_it_read(browser, server, l
     page.wait_for_url("**/notifications")
     expect(page.locator("#notification-list li.unread")).to_have_count(0)
     expect(page.locator("#bell-count")).to_be_hidden()
-    with ws.store.begin() as conn:
-        assert ns.unread_count(conn, "priya") == 0
-        assert ns.unread_count(conn, "tom") >= 0  # others' notifications are untouched
+    with ws.store.begin() as tx:
+        assert tx.notifications.unread_count("priya") == 0
+        assert tx.notifications.unread_count("tom") >= 0  # others' notifications are untouched
     page.context.close()

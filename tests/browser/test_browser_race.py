@@ -23,8 +23,8 @@ def test_two_members_race_for_one_case_and_only_one_reply_is_sent(browser, serve
         page.evaluate("() => setTimeout(() => document.getElementById('claim').click(), 50)")
     for page in (priya, ana):  # each page answers its own click (won, or refused and why)
         expect(page.locator(".flash")).to_be_visible(timeout=10_000)
-    with server.workspace.store.begin() as conn:
-        holder = server.workspace.store.get_case(conn, case_id)["claimed_by"]
+    with server.workspace.store.begin() as tx:
+        holder = tx.cases.get(case_id)["claimed_by"]
     winner, loser = (priya, ana) if holder == "priya" else (ana, priya)
     winner_name = "priya" if winner is priya else "ana"
     loser.reload()
@@ -48,8 +48,8 @@ def test_two_members_race_for_one_case_and_only_one_reply_is_sent(browser, serve
     # outcome the member was shown must survive that refresh.
     winner.wait_for_timeout(1_500)
     expect(winner.locator("text=Reply recorded")).to_be_visible()
-    with server.workspace.store.begin() as conn:
-        events = server.workspace.store.case_events(conn, case_id)
+    with server.workspace.store.begin() as tx:
+        events = tx.events.stream(case_id)
     replies = [e for e in events if e.kind == "replied"]
     claims = [e for e in events if e.kind == "claimed"]
     assert len(replies) == 1 and replies[0].actor == winner_name

@@ -13,8 +13,8 @@ def test_a_situation_correction_moves_the_case(browser, server, log_in):
                             "created_at": "2026-11-20T13:59:00Z",
                             "text": "my cat just knocked over my coffee lol",
                             "author": {"handle": "kim", "name": "Kim"}}])["case_ids"][0]
-    with server.workspace.store.begin() as conn:
-        case = server.workspace.store.get_case(conn, case_id)
+    with server.workspace.store.begin() as tx:
+        case = tx.cases.get(case_id)
     assert (case["track"], case["team"]) == ("monitor", "hub")
     page = log_in(browser, server, "ana")
     page.goto(f"{server.url}/cases/{case_id}")
@@ -33,9 +33,9 @@ def test_a_situation_correction_moves_the_case(browser, server, log_in):
     decision = page.locator("section.decision")
     expect(decision).to_contain_text("legal_review")
     expect(decision).to_contain_text("legal-threat")
-    with server.workspace.store.begin() as conn:
-        case = server.workspace.store.get_case(conn, case_id)
-        events = server.workspace.store.case_events(conn, case_id)
+    with server.workspace.store.begin() as tx:
+        case = tx.cases.get(case_id)
+        events = tx.events.stream(case_id)
     assert (case["track"], case["team"], case["situation"]) == ("legal_review", "legal", "legal")
     decided = [e for e in events if e.kind == "decided"][-1]
     assert decided.actor == "ana"

@@ -44,7 +44,7 @@ def test_edit_save_approve_and_the_diagram_follows(browser, server, log_in):
 
     page.reload()
     expect(page.locator('tr[data-version="1"] .status')).to_have_text("retired")
-    with server.workspace.store.begin() as conn:
-        assert server.workspace.store.active_playbook(conn)[0] == 2
+    with server.workspace.store.begin() as tx:
+        assert tx.playbooks.active()[0] == 2
     page.context.close()
     approver.context.close()

@@ -23,8 +23,8 @@ def test_team_page_renders_and_presence_change_shows(browser, server, log_in):
     page.wait_for_url("**/team")
     expect(page.locator("#my-presence-now")).to_have_text("away")
     expect(row.locator(".presence-cell")).to_contain_text("away")
-    with server.workspace.store.begin() as conn:
-        assert server.workspace.store.presence(conn)["priya"] == "away"
+    with server.workspace.store.begin() as tx:
+        assert tx.org.presence()["priya"] == "away"
 
     page.click('#my-presence button[value="online"]')
     expect(page.locator("#my-presence-now")).to_have_text("online")

@@ -137,8 +137,8 @@ def add_connection(workspace, sealer, name: str, channel: str, settings: dict,
                    secrets: dict | None = None, query: str = "") -> None:
     from escapevelocity.adapters.store import connections as repo
 
-    with workspace.store.begin() as conn:
-        repo.add(conn, repo.StoredConnection(name=name, channel=channel, settings=settings,
+    with workspace.store.begin() as tx:
+        repo.add(tx, repo.StoredConnection(name=name, channel=channel, settings=settings,
                                              query=query, sealed=sealer.seal(secrets or {})),
                  workspace.clock.now())
 
@@ -148,13 +148,13 @@ def stored(workspace, channel: str) -> list[str]:
 
     from escapevelocity.adapters.store import schema as t
 
-    with workspace.store.begin() as conn:
-        return [r[0] for r in conn.execute(sa.select(t.mentions.c.source_id).where(
+    with workspace.store.begin() as tx:
+        return [r[0] for r in tx.conn.execute(sa.select(t.mentions.c.source_id).where(
             t.mentions.c.channel == channel).order_by(t.mentions.c.source_id))]
 
 
 def connection(workspace, name: str):
     from escapevelocity.adapters.store import connections as repo
 
-    with workspace.store.begin() as conn:
-        return repo.get(conn, name)
+    with workspace.store.begin() as tx:
+        return repo.get(tx, name)

@@ -37,15 +37,15 @@ def open_case(ws, clock, text: str = SUPPORT, handle: str | None = None) -> str:
 
 
 def case(ws, case_id: str) -> dict:
-    with ws.store.begin() as conn:
-        return ws.store.get_case(conn, case_id)
+    with ws.store.begin() as tx:
+        return tx.cases.get(case_id)
 
 
 def kinds(ws, case_id: str) -> list[str]:
-    with ws.store.begin() as conn:
-        return [e.kind for e in ws.store.case_events(conn, case_id)]
+    with ws.store.begin() as tx:
+        return [e.kind for e in tx.events.stream(case_id)]
 
 
 def events(ws, case_id: str):
-    with ws.store.begin() as conn:
-        return ws.store.case_events(conn, case_id)
+    with ws.store.begin() as tx:
+        return tx.events.stream(case_id)

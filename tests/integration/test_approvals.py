@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from engage_kit import LEGAL, SUPPORT, case, events, kinds, open_case, with_admin
 
-from escapevelocity.adapters.store.sql import ClaimTaken
 from escapevelocity.domain import events as ev
+from escapevelocity.domain.case_errors import ClaimTaken
 from escapevelocity.domain.permissions import PermissionDenied
 from escapevelocity.services import approvals, bulk, cases, followup
 from escapevelocity.services.casetx import CaseError
@@ -218,7 +218,7 @@ def test_unhappy_answer_gets_no_invitation_and_a_reopen_cancels(ws, clock):
     assert case(ws, ids[1])["followup_state"] == "cancelled"
     clock.advance(hours=25)
     [asked] = followup.tick(store, clock)
-    assert asked.case_id == ids[0]
+    assert asked.stream == ids[0]
     out = followup.answer(store, clock, ids[0], "ana", csat=2)
     assert [e.kind for e in out] == [ev.FOLLOWUP_ANSWERED]
     with pytest.raises(CaseError):

@@ -72,10 +72,10 @@ def test_secrets_are_sealed_at_rest(workspace):
 
     ev(workspace, "channel", "add", "mastodon", "--name", "m", "--base-url", "https://x.example",
        "--secret", "token=-", stdin="tok-very-secret\n")
-    with workspace.store.begin() as conn:
-        dump = " ".join(str(v) for row in conn.execute(sa.text("SELECT * FROM connections"))
+    with workspace.store.begin() as tx:
+        dump = " ".join(str(v) for row in tx.conn.execute(sa.text("SELECT * FROM connections"))
                         for v in row)
-        sealed = repo.get(conn, "m").sealed
+        sealed = repo.get(tx, "m").sealed
     assert "tok-very-secret" not in dump
     secrets = Sealer("k" * 32).unseal(sealed)
     assert secrets["token"].reveal() == "tok-very-secret"

@@ -99,10 +99,10 @@ def test_mastodon_backs_off_reports_health_and_loses_nothing(workspace, fake):
     assert r.pages == 3  # 100 mentions + interleaved favourites, 40 a page
     assert (r.kept, r.accepted, r.duplicates) == (95, 95, 0)
     assert stored(workspace, "mastodon") == sorted(first)
-    with workspace.store.begin() as conn:  # each mention knows the connection it came by
+    with workspace.store.begin() as tx:  # each mention knows the connection it came by
         import sqlalchemy as sa
 
-        body = conn.execute(sa.text("SELECT body FROM mentions LIMIT 1")).scalar_one()
+        body = tx.conn.execute(sa.text("SELECT body FROM mentions LIMIT 1")).scalar_one()
     assert json.loads(body)["via"] == "acme-masto"
     c = connection(workspace, "acme-masto")
     assert c.health == "degraded" and c.failures == 0 and c.last_success is not None
@@ -126,8 +126,8 @@ def test_mastodon_backs_off_reports_health_and_loses_nothing(workspace, fake):
     # A crash between ingest and storing the cursor re-reads everything: all duplicates.
     from escapevelocity.adapters.store import connections as repo
 
-    with workspace.store.begin() as conn:
-        repo.update(conn, "acme-masto", cursor=None)
+    with workspace.store.begin() as tx:
+        repo.update(tx, "acme-masto", cursor=None)
     r = runner.poll("acme-masto")
     assert (r.accepted, r.duplicates) == (0, 125)
     assert len(stored(workspace, "mastodon")) == 125

@@ -125,9 +125,9 @@ def test_reddit_backs_off_backfills_and_duplicates_nothing(workspace, fake):
     # Reddit-wide search finds a post elsewhere; what the subreddits already gave is dropped.
     from escapevelocity.adapters.store import connections as repo
 
-    with workspace.store.begin() as conn:
+    with workspace.store.begin() as tx:
         c = connection(workspace, "acme-reddit")
-        repo.update(conn, "acme-reddit", settings={**c.settings, "search": "sunset"})
+        repo.update(tx, "acme-reddit", settings={**c.settings, "search": "sunset"})
     r = runner.poll("acme-reddit")
     assert r.health == "connected" and r.accepted == 0  # the sunset posts: the query drops them
     assert r.duplicates == r.kept  # only the boundary second of /new and /comments, again

@@ -128,8 +128,8 @@ def test_due_connections_are_polled_in_the_background(workspace, fake):
     assert len(stored(workspace, "web")) == 3
     assert connection(workspace, "hook").health == "new"  # pushed to, never polled
     # Polled once: the next poll is a minute away on the (fixed) clock, so nothing is due.
-    with workspace.store.begin() as conn:
-        assert [c.name for c in repo.due(conn, workspace.clock.now())] == ["hook"]
+    with workspace.store.begin() as tx:
+        assert [c.name for c in repo.due(tx, workspace.clock.now())] == ["hook"]
     assert runner.run_due() == []
 
 

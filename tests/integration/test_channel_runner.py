@@ -65,10 +65,10 @@ def test_random_trouble_loses_nothing_and_duplicates_nothing(workspace, seed):
         feed.trouble = rng.choice([0.0, 0.3, 0.7, 1.0])
         feed.expired = rng.random() < 0.1
         if rng.random() < 0.2:  # a crash after ingest, before the cursor was saved
-            with workspace.store.begin() as conn:
-                cursor = repo.get(conn, "flaky").cursor
+            with workspace.store.begin() as tx:
+                cursor = repo.get(tx, "flaky").cursor
                 if cursor:
-                    repo.update(conn, "flaky", cursor=str(max(0, int(cursor) - rng.randint(1, 9))))
+                    repo.update(tx, "flaky", cursor=str(max(0, int(cursor) - rng.randint(1, 9))))
         r = runner.poll("flaky", connector=feed)
         accepted += r.accepted
         seen_health.add(r.health)

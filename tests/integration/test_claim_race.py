@@ -10,8 +10,9 @@ from collections import Counter
 import pytest
 from engage_kit import SUPPORT, add_members, events, open_case
 
-from escapevelocity.adapters.store.sql import ClaimTaken, SqlStore
+from escapevelocity.adapters.store import SqlStore
 from escapevelocity.domain import events as ev
+from escapevelocity.domain.case_errors import ClaimTaken
 from escapevelocity.services import cases
 from escapevelocity.services.casetx import ConversationChanged
 

@@ -73,11 +73,11 @@ def test_a_spike_opens_an_incident_raises_the_level_and_pages(overlay_workspace,
     report = ingest_batch(ws.store, triager, clock.now(), spike[:5], context=mode.context())
     regular = _mention(999_999, clock.now(), "how do I change my direct debit date?")
     ingest_batch(ws.store, triager, clock.now(), [regular], context=mode.context())
-    with ws.store.begin() as conn:
-        cases = ws.store.get_cases(conn, report.case_ids)
+    with ws.store.begin() as tx:
+        cases = tx.cases.get_many(report.case_ids)
         assert {c["rule_id"] for c in cases.values()} == {"crisis-topic"}
         assert {c["track"] for c in cases.values()} == {"crisis"}
-        other = ws.store.inbox(conn, teams=["care"])
+        other = tx.cases.inbox(teams=["care"])
         assert any(c["author_handle"] == regular.author.handle for c in other)
 
     # the state survives a restart, a person stands down, the projection ignores incidents
@@ -90,8 +90,8 @@ def test_a_spike_opens_an_incident_raises_the_level_and_pages(overlay_workspace,
     listed = incidents(ws.store)
     assert listed[0]["id"] == incident and listed[0]["closed_at"] is not None
     from escapevelocity.services.cases import rebuild_projection
-    with ws.store.begin() as conn:
-        before = ws.store.count(conn, "cases")
+    with ws.store.begin() as tx:
+        before = tx.count("cases")
     assert rebuild_projection(ws.store) == before
 
 

@@ -66,7 +66,7 @@ def test_the_sandbox_is_marked_and_holds_the_incident(outage_drill):
         assert conn.execute("select body from documents where name='sandbox'"
                             ).fetchone()[0] == "drill:service-outage"
         kinds = {k for (k,) in conn.execute(
-            "select distinct kind from events where case_id like 'incident:%'")}
+            "select distinct kind from events where stream like 'incident:%'")}
     assert {ev.INCIDENT_OPENED, ev.INCIDENT_LEVEL, ev.INCIDENT_PAGED,
             ev.INCIDENT_STOOD_DOWN} <= kinds
     assert drill.mode.level == "normal"  # stood down at the end

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from engage_kit import case, kinds, open_case, with_admin
 
-from escapevelocity.adapters.store.sql import ClaimTaken
 from escapevelocity.domain import events as ev
+from escapevelocity.domain.case_errors import ClaimTaken
 from escapevelocity.domain.permissions import PermissionDenied
 from escapevelocity.services import annotate, approvals, bulk, cases
 from escapevelocity.services.casetx import CaseError, ConversationChanged
@@ -25,7 +25,7 @@ def test_notes_mention_colleagues_and_their_inbox_finds_them(ws, clock):
                       "@priya can you check billing? cc @Omar, not @nobody or mail@tom")
     assert e.data["mentions"] == ["priya", "omar"]
     [found] = annotate.mentions_of(ws.store, "priya")
-    assert found.case_id == cid and found.actor == "ana"
+    assert found.stream == cid and found.actor == "ana"
     assert annotate.mentions_of(ws.store, "tom") == []
     with pytest.raises(CaseError, match="empty"):
         annotate.note(ws.store, clock, cid, "ana", "   ")

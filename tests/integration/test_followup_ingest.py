@@ -25,8 +25,8 @@ def _resolved_and_asked(ws, clock, handle: str) -> str:
 
 
 def _customer_says(ws, clock, case_id: str, handle: str, text: str, n: int) -> None:
-    with ws.store.begin() as conn:
-        source = ws.store.case_mentions(conn, case_id)[0].source_id
+    with ws.store.begin() as tx:
+        source = tx.mentions.of_case(case_id)[0].source_id
     clock.advance(minutes=5)
     ingest(ws.store, ws.triager(), clock, [Mention(
         source_id=f"answer{n}", channel="twitter", text=text, kind="reply",

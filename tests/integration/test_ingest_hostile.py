@@ -27,10 +27,10 @@ def m(sid: str, handle: str, minutes: int = 0, reply_to: str | None = None) -> M
 
 
 def _stored(ws) -> dict[str, int]:
-    with ws.store.begin() as conn:
-        rows = conn.exec_driver_sql("SELECT channel, source_id FROM mentions").all()
-        cases = ws.store.count(conn, "cases")
-        opened = conn.exec_driver_sql("SELECT count(*) FROM events WHERE kind = 'opened'"
+    with ws.store.begin() as tx:
+        rows = tx.conn.exec_driver_sql("SELECT channel, source_id FROM mentions").all()
+        cases = tx.count("cases")
+        opened = tx.conn.exec_driver_sql("SELECT count(*) FROM events WHERE kind = 'opened'"
                                       ).scalar_one()
     keys: dict[str, int] = {}
     for c, s in rows:

@@ -26,7 +26,7 @@ def corrections(n=120, seed=3):
 
 
 def test_service_records_corrections_as_events_and_promotes(db_url, clock):
-    from escapevelocity.adapters.store.sql import SqlStore
+    from escapevelocity.adapters.store import SqlStore
     from escapevelocity.services import learning
 
     store = SqlStore(db_url)

@@ -28,13 +28,13 @@ def _take(ws, clock, text, n):
 
 
 def _case(ws, cid):
-    with ws.store.begin() as conn:
-        return ws.store.get_case(conn, cid)
+    with ws.store.begin() as tx:
+        return tx.cases.get(cid)
 
 
 def _log(ws, cid):
-    with ws.store.begin() as conn:
-        return ws.store.case_events(conn, cid)
+    with ws.store.begin() as tx:
+        return tx.events.stream(cid)
 
 
 def test_ingest_prefers_the_member_who_answers_billing_faster(workspace, clock):
@@ -60,22 +60,22 @@ def test_history_is_read_incrementally_and_at_most_every_ttl(workspace, clock):
     h = ReplyHistory(ttl=30, monotonic=lambda: now[0])
     budgets = {}
     [a] = _ingest(workspace, clock, [BILL])
-    with workspace.store.begin() as conn:
-        assert h.get(workspace.store, conn, budgets, clock.now()) == {}
+    with workspace.store.begin() as tx:
+        assert h.get(tx, budgets, clock.now()) == {}
     clock.advance(minutes=4)
     commands.claim(workspace.store, clock, a, "tom")
     commands.reply(workspace.store, clock, a, "tom", "On it.")
-    with workspace.store.begin() as conn:
+    with workspace.store.begin() as tx:
         now[0] = 29
-        assert h.get(workspace.store, conn, budgets, clock.now()) == {}  # not looked yet
+        assert h.get(tx, budgets, clock.now()) == {}  # not looked yet
         now[0] = 31
-        assert h.get(workspace.store, conn, budgets, clock.now()) == {("tom", "support"): 4}
+        assert h.get(tx, budgets, clock.now()) == {("tom", "support"): 4}
         seq = h.seq
     clock.advance(minutes=30)
     commands.claim(workspace.store, clock, a, "tom")
     commands.reply(workspace.store, clock, a, "tom", "Fixed now.")  # not a first reply
-    with workspace.store.begin() as conn:
-        assert h.refresh(workspace.store, conn, budgets, clock.now()) == 0
+    with workspace.store.begin() as tx:
+        assert h.refresh(tx, budgets, clock.now()) == 0
         assert h.seq > seq and list(h.times[("tom", "support")]) == [4]
 
 
@@ -111,8 +111,8 @@ def test_auto_away_follows_claims_and_replies(workspace, clock):
     [a] = _ingest(workspace, clock, [BILL])
     assert _case(workspace, a)["assignee"] == "tom"
     clock.advance(minutes=30)
-    with workspace.store.begin() as conn:
-        seen = live_presence(workspace.store, conn, clock.now(), workspace.away_after)
+    with workspace.store.begin() as tx:
+        seen = live_presence(tx, clock.now(), workspace.away_after)
     assert seen["tom"] == "away" and seen["ana"] == "away"
     assert tick(workspace).requeued == 0  # away keeps its work; only offline loses it
     [b] = _take(workspace, clock, BILL + " again", 1)
@@ -154,7 +154,7 @@ def test_a_new_case_queues_behind_older_ones_for_its_team(workspace, clock):
     clock.advance(minutes=1)
     r = tick(workspace)
     assert r.drained == 3
-    order = sorted((e.seq, e.case_id) for c in (*old, new) for e in _log(workspace, c)
+    order = sorted((e.seq, e.stream) for c in (*old, new) for e in _log(workspace, c)
                    if e.kind == ev.ASSIGNED and e.data.get("member") == "tom")
     assert {cid for _, cid in order[:2]} == set(old) and order[2][1] == new  # earliest due first
     [later] = _ingest(workspace, clock, [BILL + " fourth time"], start=3)

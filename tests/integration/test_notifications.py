@@ -16,7 +16,6 @@ from escapevelocity.adapters.notify.transports import (
     RecordingTransport,
     SlackTransport,
 )
-from escapevelocity.adapters.store import notifications as ns
 from escapevelocity.domain import notifications as dn
 from escapevelocity.services import annotate, cases
 from escapevelocity.services.notify import MAX_ATTEMPTS, Notifier
@@ -29,8 +28,8 @@ def ws(workspace):
 
 
 def unread(ws, member: str) -> list[dict]:
-    with ws.store.begin() as conn:
-        return [n for n in ns.latest(conn, member) if n["read_at"] is None]
+    with ws.store.begin() as tx:
+        return [n for n in tx.notifications.latest(member) if n["read_at"] is None]
 
 
 def test_mentions_and_assignment_reach_the_bell_once(ws, clock):
@@ -51,14 +50,14 @@ def test_mentions_and_assignment_reach_the_bell_once(ws, clock):
     assert sorted(o.member for o in email.sent if o.member in ("omar", "priya")) == [
         "omar", "priya", "priya"]
     assert {o.email for o in email.sent if o.member == "priya"} == {"priya@example.test"}
-    with ws.store.begin() as conn:
-        assert ns.unread_count(conn, "priya") == before["priya"] + 2
-        first = ns.latest(conn, "priya")[0]["id"]
-        assert ns.mark_read(conn, "omar", clock.now(), [first]) == 0  # not hers to mark
-        assert ns.mark_read(conn, "priya", clock.now(), [first]) == 1
-        assert ns.unread_count(conn, "priya") == before["priya"] + 1
-        ns.mark_read(conn, "priya", clock.now())
-        assert ns.unread_count(conn, "priya") == 0
+    with ws.store.begin() as tx:
+        assert tx.notifications.unread_count("priya") == before["priya"] + 2
+        first = tx.notifications.latest("priya")[0]["id"]
+        assert tx.notifications.mark_read("omar", clock.now(), [first]) == 0  # not hers to mark
+        assert tx.notifications.mark_read("priya", clock.now(), [first]) == 1
+        assert tx.notifications.unread_count("priya") == before["priya"] + 1
+        tx.notifications.mark_read("priya", clock.now())
+        assert tx.notifications.unread_count("priya") == 0
 
 
 def to_priya(transport) -> list:
@@ -80,15 +79,15 @@ def test_failed_deliveries_are_retried_with_backoff_then_given_up(ws, clock):
         later += timedelta(hours=2)
         notifier.deliver(later)
     assert len(to_priya(email)) == MAX_ATTEMPTS
-    with ws.store.begin() as conn:
-        [row] = ns.deliveries(conn, ns.latest(conn, "priya")[0]["id"])
+    with ws.store.begin() as tx:
+        [row] = tx.notifications.deliveries(tx.notifications.latest("priya")[0]["id"])
     assert (row["state"], row["attempts"]) == ("failed", MAX_ATTEMPTS)
     assert "simulated" in row["detail"]
 
 
 def test_muted_kinds_and_history_tell_nobody(ws, clock):
-    with ws.store.begin() as conn:
-        ns.save_prefs(conn, "priya", dn.Prefs(muted=["mention"]))
+    with ws.store.begin() as tx:
+        tx.notifications.save_prefs("priya", dn.Prefs(muted=["mention"]))
     notifier = Notifier(ws.store, clock, {})
     notifier.tick()
     cid = open_case(ws, clock)
@@ -97,9 +96,9 @@ def test_muted_kinds_and_history_tell_nobody(ws, clock):
     assert [n["kind"] for n in unread(ws, "priya")] == []
     assert [n["kind"] for n in unread(ws, "omar")][:1] == ["mention"]
     # a day later the log's old events are history: a new reader tells nobody about them
-    with ws.store.begin() as conn:
-        ns.set_cursor(conn, "notifications", 0)
-        ns.mark_read(conn, "omar", clock.now())
+    with ws.store.begin() as tx:
+        tx.notifications.set_cursor("notifications", 0)
+        tx.notifications.mark_read("omar", clock.now())
     assert notifier.sweep(clock.now() + timedelta(days=2)) == 0
 
 
@@ -135,8 +134,8 @@ def test_email_through_a_real_smtp_server_reaches_the_right_member_only(ws, cloc
         notifier = Notifier(ws.store, clock,
                             {"email": EmailTransport("127.0.0.1", port, "ev@example.test")},
                             base_url="https://ev.example.test")
-        with ws.store.begin() as conn:  # the ingest's assignee wants the bell only
-            ns.save_prefs(conn, "tom", dn.Prefs(transports=["web"]))
+        with ws.store.begin() as tx:  # the ingest's assignee wants the bell only
+            tx.notifications.save_prefs("tom", dn.Prefs(transports=["web"]))
         notifier.tick()
         inbox.envelopes.clear()
         cid = open_case(ws, clock)
@@ -153,8 +152,8 @@ def test_email_through_a_real_smtp_server_reaches_the_right_member_only(ws, cloc
 def test_slack_compatible_webhook_on_a_local_server_with_a_retry(ws, clock):
     with Receiver(statuses=[503, 200]) as hook:
         notifier = Notifier(ws.store, clock, {"slack": SlackTransport(hook.url)})
-        with ws.store.begin() as conn:
-            ns.save_prefs(conn, "priya", dn.Prefs(transports=["web", "slack"]))
+        with ws.store.begin() as tx:
+            tx.notifications.save_prefs("priya", dn.Prefs(transports=["web", "slack"]))
         notifier.tick()
         cid = open_case(ws, clock)
         annotate.note(ws.store, clock, cid, "ana", "@priya look at this")
@@ -162,8 +161,8 @@ def test_slack_compatible_webhook_on_a_local_server_with_a_retry(ws, clock):
         notifier.deliver(clock.now() + timedelta(minutes=5))
     assert len(hook.requests) == 2  # the ingest's assignee (tom) kept the default: no Slack
     assert "ana mentioned you" in hook.json(1)["text"]
-    with ws.store.begin() as conn:
-        [row] = ns.deliveries(conn, ns.latest(conn, "priya")[0]["id"])
+    with ws.store.begin() as tx:
+        [row] = tx.notifications.deliveries(tx.notifications.latest("priya")[0]["id"])
     assert (row["state"], row["attempts"], row["detail"]) == ("sent", 2, "HTTP 200")
 
 
@@ -214,19 +213,19 @@ def test_the_migration_makes_the_tables_schema_py_declares_and_goes_back(ws):
                 out.add(part)
         return out
 
-    with ws.store.engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+    with ws.store.engine.connect() as tx:
+        diff = compare_metadata(MigrationContext.configure(tx), metadata)
     assert [d for d in diff if names(d) & mine] == []
     here = files("escapevelocity") / "migrations"
     cfg = Config(str(here / "alembic.ini"))
     cfg.set_main_option("script_location", str(here))
-    with ws.store.engine.begin() as conn:
-        cfg.attributes["connection"] = conn
+    with ws.store.engine.begin() as tx:
+        cfg.attributes["connection"] = tx
         command.downgrade(cfg, "0013_notifications-1")
-        assert not sa.inspect(conn).has_table("notifications")
+        assert not sa.inspect(tx).has_table("notifications")
     ws.store.migrate()
-    with ws.store.engine.connect() as conn:
-        assert mine <= set(sa.inspect(conn).get_table_names())
+    with ws.store.engine.connect() as tx:
+        assert mine <= set(sa.inspect(tx).get_table_names())
 
 
 def test_sla_warning_breach_and_the_ladder_reach_the_assignee_lead_and_on_call(ws, clock):
@@ -235,8 +234,8 @@ def test_sla_warning_breach_and_the_ladder_reach_the_assignee_lead_and_on_call(w
     notifier = Notifier(ws.store, clock, {})
     notifier.sweep()
     cid = open_case(ws, clock, "my bill is wrong, I was overcharged twice")
-    with ws.store.begin() as conn:
-        first = ws.store.get_case(conn, cid)["assignee"]
+    with ws.store.begin() as tx:
+        first = tx.cases.get(cid)["assignee"]
     clock.advance(minutes=46)
     sla.tick(ws)
     notifier.sweep()
@@ -248,8 +247,8 @@ def test_sla_warning_breach_and_the_ladder_reach_the_assignee_lead_and_on_call(w
     clock.advance(minutes=40)
     sla.tick(ws)
     notifier.sweep()
-    with ws.store.begin() as conn:
-        now_with = ws.store.get_case(conn, cid)["assignee"]
+    with ws.store.begin() as tx:
+        now_with = tx.cases.get(cid)["assignee"]
     told = {(n["member"], n["kind"], n["urgency"]) for m in {first, now_with, "tom"}
             for n in unread(ws, m) if n["case_id"] == cid}
     assert (first, "sla_breach", "urgent") in told

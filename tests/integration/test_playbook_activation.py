@@ -18,6 +18,6 @@ def test_a_broken_version_never_replaces_the_active_one(db_url, clock):
     first = ws.save_playbook(SOURCE, author="lead", note="v1")
     with pytest.raises(PlaybookError, match="misinformation"):
         ws.save_playbook(BROKEN, author="lead", note="broken")
-    with ws.store.begin() as conn:
-        assert ws.store.active_playbook(conn) == (first, SOURCE)
+    with ws.store.begin() as tx:
+        assert tx.playbooks.active() == (first, SOURCE)
     ws.store.close()

@@ -6,7 +6,8 @@ import pytest
 from fastapi.testclient import TestClient
 from web_kit import login
 
-from escapevelocity.domain.events import DECIDED, Event
+from escapevelocity.domain import events as ev
+from escapevelocity.domain.events import DECIDED
 from escapevelocity.domain.playbook import default_playbook_path
 from escapevelocity.web.routes_playbook import rule_hits
 
@@ -14,10 +15,10 @@ from escapevelocity.web.routes_playbook import rule_hits
 @pytest.fixture()
 def client(app, workspace, clock):
     ws = workspace
-    with ws.store.begin() as conn:
-        ws.store.append(conn, [
-            Event(f"c{i}", DECIDED, clock.now(), "system",
-                  {"decision": {"rule_id": rule, "playbook_version": version}})
+    with ws.store.begin() as tx:
+        tx.events.append([
+            ev.make(f"c{i}", DECIDED, clock.now(), "system",
+                    {"decision": {"rule_id": rule, "playbook_version": version}, "signals": {}})
             for i, (rule, version) in enumerate(
                 [("spam", "v1"), ("spam", "v1"), ("complaint", "v1"), ("default", "v1"),
                  ("spam", "v0")])])
@@ -28,9 +29,9 @@ def client(app, workspace, clock):
 
 def test_hit_counts_come_from_decided_events_of_the_active_version(client):
     _, store, _ = client
-    with store.begin() as conn:
-        assert rule_hits(store, conn, "v1") == {"spam": 2, "complaint": 1, "default": 1}
-        assert rule_hits(store, conn)["spam"] == 3
+    with store.begin() as tx:
+        assert rule_hits(tx, "v1") == {"spam": 2, "complaint": 1, "default": 1}
+        assert rule_hits(tx)["spam"] == 3
 
 
 def test_page_shows_the_diagram_with_hits(client):

@@ -27,13 +27,13 @@ def variant(title: str, approval: str = "") -> str:
 
 
 def kinds(store, number: int) -> list[tuple[str, str]]:
-    with store.begin() as conn:
-        return [(e.kind, e.actor) for e in store.case_events(conn, playbooks.stream(number))]
+    with store.begin() as tx:
+        return [(e.kind, e.actor) for e in tx.events.stream(playbooks.stream(number))]
 
 
 def active(store) -> int:
-    with store.begin() as conn:
-        return store.active_playbook(conn)[0]
+    with store.begin() as tx:
+        return tx.playbooks.active()[0]
 
 
 def test_save_lists_versions_and_activates_without_approval(workspace, clock):
@@ -55,9 +55,9 @@ def test_save_lists_versions_and_activates_without_approval(workspace, clock):
     # the next decision uses the new version; the playbook streams are not cases
     m = Mention("m1", "twitter", "my bill is wrong, please help", Author("kim"), clock.now())
     case_id = ingest(store, workspace.triager(), clock, [m]).case_ids[0]
-    with store.begin() as conn:
-        assert store.get_case(conn, case_id)["playbook_version"] == "v2"
-        assert store.all_case_ids(conn) == [case_id]
+    with store.begin() as tx:
+        assert tx.cases.get(case_id)["playbook_version"] == "v2"
+        assert tx.events.case_streams() == [case_id]
     assert rebuild_projection(store) == 1
 
 

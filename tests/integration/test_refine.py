@@ -41,15 +41,15 @@ def teach(workspace, clock, n=120):
 
 def stored(workspace) -> dict[str, Signals]:
     m = schema.mentions.c
-    with workspace.store.begin() as conn:
-        rows = conn.execute(sa.select(m.channel, m.source_id, m.signals)).all()
+    with workspace.store.begin() as tx:
+        rows = tx.tx.conn.execute(sa.select(m.channel, m.source_id, m.signals)).all()
     return {f"{r.channel}:{r.source_id}": msgspec.json.decode(r.signals, type=Signals)
             for r in rows}
 
 
 def events_of(workspace, kind=ev.SIGNALS_REVISED):
-    with workspace.store.begin() as conn:
-        return [e for e in workspace.store.events_since(conn, 0, limit=100_000) if e.kind == kind]
+    with workspace.store.begin() as tx:
+        return [e for e in tx.events.since(0, limit=100_000) if e.kind == kind]
 
 
 def test_vectors_are_read_off_the_hot_path(workspace, clock, monkeypatch):
@@ -83,8 +83,8 @@ def test_vectors_are_read_off_the_hot_path(workspace, clock, monkeypatch):
     assert all(s.provisional for s in before.values())
     assert "sentence vectors to follow" in before["twitter:m0"].because["complaint"]
     assert "history" in before["twitter:again"].because
-    with workspace.store.begin() as conn:
-        pending = workspace.store.provisional_mentions(conn, 1000)
+    with workspace.store.begin() as tx:
+        pending = tx.mentions.provisional(1000)
     assert len(pending) == len(batch)
 
     from fastapi.testclient import TestClient
@@ -98,7 +98,7 @@ def test_vectors_are_read_off_the_hot_path(workspace, clock, monkeypatch):
                      tick_seconds=None)
     with TestClient(app) as client:
         login(client, "ana")
-        case_id = next(e.case_id for e in events_of(workspace, ev.OPENED))
+        case_id = next(e.stream for e in events_of(workspace, ev.OPENED))
         assert "provisional: a learned model" in client.get(f"/cases/{case_id}").text
         waiting = f"{len(batch)} mentions answered from a model's words, waiting"
         assert waiting in client.get("/signals").text
@@ -126,16 +126,16 @@ def test_vectors_are_read_off_the_hot_path(workspace, clock, monkeypatch):
                    != learn.rule_label("complaint", after[m.key])}
         assert changed, "no answer changed: the revision path went untested"
         assert {e.data["mention"] for e in events if e.data["changed"]} == changed
-        with workspace.store.begin() as conn:
+        with workspace.store.begin() as tx:
             for e in events:  # the case follows its first mention's revised signals
-                case = workspace.store.get_case(conn, e.case_id)
+                case = tx.cases.get(e.stream)
                 assert case["situation"] == e.data["signals"]["situation"]
         shown = next(e for e in events if e.data["changed"])
-        page = client.get(f"/cases/{shown.case_id}").text
+        page = client.get(f"/cases/{shown.stream}").text
         assert "signals revised: complaint" in page and "provisional: a learned" not in page
         assert "waiting for the refine job" not in client.get("/signals").text
         quiet = next(e for e in events if not e.data["changed"])
-        assert "no label changed" in client.get(f"/cases/{quiet.case_id}").text
+        assert "no label changed" in client.get(f"/cases/{quiet.stream}").text
 
     # A second pass over the same rows (another process that read them too) records nothing.
     assert refine._settle(workspace, clock.now(), pending) == 0
@@ -147,13 +147,13 @@ def test_vectors_are_read_off_the_hot_path(workspace, clock, monkeypatch):
 
 
 def test_a_row_that_cannot_be_read_does_not_block_the_job(workspace, clock):
-    with workspace.store.begin() as conn:
-        workspace.store.insert_mention_rows(conn, [
+    with workspace.store.begin() as tx:
+        tx.mentions.insert_rows([
             ("twitter", "bad", "c-x", "someone", clock.now(), clock.now(), "not json", "{}",
              True)])
     assert refine.tick(workspace, clock.now()) == 0
-    with workspace.store.begin() as conn:
-        assert workspace.store.provisional_mentions(conn, 10) == []
+    with workspace.store.begin() as tx:
+        assert tx.mentions.provisional(10) == []
 
 
 def test_without_a_vector_model_nothing_is_provisional(workspace, clock):

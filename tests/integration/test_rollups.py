@@ -10,7 +10,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from escapevelocity.adapters.store import schema as t
-from escapevelocity.adapters.store.sql import _event
+from escapevelocity.adapters.store.events import _event
 from escapevelocity.demo.generator import generate
 from escapevelocity.domain import rollups
 from escapevelocity.services import learning
@@ -19,14 +19,14 @@ from escapevelocity.services.ingest import batches, ingest_batch
 
 
 def _from_log(store) -> dict[tuple[str, str], int]:
-    with store.begin() as conn:
-        rows = conn.execute(sa.select(t.events).order_by(t.events.c.seq))
+    with store.begin() as tx:
+        rows = tx.conn.execute(sa.select(t.events).order_by(t.events.c.seq))
         return dict(rollups.deltas(_event(r) for r in rows))
 
 
 def _kept(store) -> dict[tuple[str, str], int]:
-    with store.begin() as conn:
-        return {(n, k): c for n, k, c in conn.execute(sa.select(t.rollups))}
+    with store.begin() as tx:
+        return {(n, k): c for n, k, c in tx.conn.execute(sa.select(t.rollups))}
 
 
 def _fill(workspace, clock) -> None:
@@ -34,8 +34,8 @@ def _fill(workspace, clock) -> None:
     mentions = generate(300, seed=5, start=clock.now() - timedelta(hours=3))
     for batch in batches(iter(mentions), 40):
         ingest_batch(workspace.store, triager, clock.now(), batch)
-    with workspace.store.begin() as conn:
-        ids = [r[0] for r in conn.execute(sa.select(t.cases.c.id).limit(3))]
+    with workspace.store.begin() as tx:
+        ids = [r[0] for r in tx.conn.execute(sa.select(t.cases.c.id).limit(3))]
     for i, case_id in enumerate(ids):
         learning.record_correction(workspace.store, case_id=case_id, signal="sentiment",
                                    label=("negative", "neutral", "negative")[i], text="x",
@@ -48,14 +48,14 @@ def test_counters_follow_the_log_and_rebuild_from_it(workspace, clock):
     kept = _kept(workspace.store)
     assert kept == _from_log(workspace.store)
     hits = Counter({k: c for (n, k), c in kept.items() if n == rollups.RULE_HITS})
-    with workspace.store.begin() as conn:
-        decided = conn.execute(sa.select(sa.func.count()).select_from(t.events)
+    with workspace.store.begin() as tx:
+        decided = tx.conn.execute(sa.select(sa.func.count()).select_from(t.events)
                                .where(t.events.c.kind == "decided")).scalar_one()
     assert sum(hits.values()) == decided > 0
     assert learning.correction_counts(workspace.store)["sentiment"] == {"negative": 2,
                                                                         "neutral": 1}
-    with workspace.store.begin() as conn:
-        conn.execute(sa.update(t.rollups).values(count=0))  # a damaged rollup …
+    with workspace.store.begin() as tx:
+        tx.conn.execute(sa.update(t.rollups).values(count=0))  # a damaged rollup …
     rebuild_projection(workspace.store)  # … is recomputed from the log alone
     assert _kept(workspace.store) == kept
 
@@ -71,9 +71,9 @@ def test_the_migration_counts_a_log_that_is_already_there(workspace, clock):
     here = files("escapevelocity") / "migrations"
     cfg = Config(str(here / "alembic.ini"))
     cfg.set_main_option("script_location", str(here))
-    with workspace.store.engine.begin() as conn:
-        cfg.attributes["connection"] = conn
+    with workspace.store.engine.begin() as tx:
+        cfg.attributes["connection"] = tx
         command.downgrade(cfg, "0014_rollups-1")
-        assert not sa.inspect(conn).has_table("rollups")
+        assert not sa.inspect(tx).has_table("rollups")
     workspace.store.migrate()
     assert _kept(workspace.store) == kept

@@ -16,16 +16,16 @@ def _ingest(ws, clock, texts):
 
 
 def _log(ws, case_id):
-    with ws.store.begin() as conn:
-        return ws.store.case_events(conn, case_id)
+    with ws.store.begin() as tx:
+        return tx.events.stream(case_id)
 
 
 def test_warning_breach_and_ladder_are_events_once(workspace, clock):
     [cid] = _ingest(workspace, clock, ["my bill is wrong, I was overcharged twice"])
     # The first look only records when to look again: the warning at 75% of 60 minutes.
     assert [e.kind for e in tick(workspace).events] == [ev.SLA_CLOCK]
-    with workspace.store.begin() as conn:
-        case = workspace.store.get_case(conn, cid)
+    with workspace.store.begin() as tx:
+        case = tx.cases.get(cid)
     assert case["next_deadline"] == clock.now() + timedelta(minutes=45)
     assert tick(workspace).events == []
     clock.advance(minutes=46)
@@ -50,16 +50,16 @@ def test_warning_breach_and_ladder_are_events_once(workspace, clock):
 
 def test_reply_stops_the_clock_and_counts_as_met(workspace, clock):
     [cid] = _ingest(workspace, clock, ["my bill is wrong, I was overcharged twice"])
-    with workspace.store.begin() as conn:
-        member = workspace.store.get_case(conn, cid)["assignee"]
+    with workspace.store.begin() as tx:
+        member = tx.cases.get(cid)["assignee"]
     clock.advance(minutes=10)
     commands.claim(workspace.store, clock, cid, member)
     commands.reply(workspace.store, clock, cid, member, "Sorry about that, DM us please")
     clock.advance(minutes=200)
     r = tick(workspace)
     assert r.breaches == 0 and r.escalations == 0
-    with workspace.store.begin() as conn:
-        assert workspace.store.get_case(conn, cid)["sla_due"] is None  # waiting on the customer
+    with workspace.store.begin() as tx:
+        assert tx.cases.get(cid)["sla_due"] is None  # waiting on the customer
     met = sla_attainment(workspace).by_member[("first_response", member)]
     assert (met.met, met.breached) == (1, 0)
     assert first_reply_history(workspace)[(member, "support")] == 10
@@ -70,20 +70,20 @@ def test_offline_members_lose_unclaimed_work_and_the_queue_drains(workspace, clo
         workspace.set_presence(m, "offline")
     ids = _ingest(workspace, clock, ["my bill is wrong again",
                                     "I was overcharged on my bill, please fix it"])
-    with workspace.store.begin() as conn:
-        assert {c["state"] for c in workspace.store.get_cases(conn, ids).values()} == {"queued"}
+    with workspace.store.begin() as tx:
+        assert {c["state"] for c in tx.cases.get_many(ids).values()} == {"queued"}
     workspace.set_presence("tom", "online")
     clock.advance(minutes=1)
     r = tick(workspace)
     assert r.drained == 2
-    with workspace.store.begin() as conn:
-        assert {c["assignee"] for c in workspace.store.get_cases(conn, ids).values()} == {"tom"}
+    with workspace.store.begin() as tx:
+        assert {c["assignee"] for c in tx.cases.get_many(ids).values()} == {"tom"}
     workspace.set_presence("tom", "offline")
     clock.advance(minutes=1)
     r = tick(workspace)
     assert r.requeued == 2
-    with workspace.store.begin() as conn:
-        cases = workspace.store.get_cases(conn, ids).values()
+    with workspace.store.begin() as tx:
+        cases = tx.cases.get_many(ids).values()
         assert {(c["state"], c["assignee"]) for c in cases} == {("queued", None)}
     assert all(e.data["explanation"].startswith("requeued: tom went offline")
                for i in ids for e in _log(workspace, i)[-1:])
@@ -98,13 +98,13 @@ def test_rebuild_recomputes_the_next_deadline_from_the_log(workspace, clock):
     tick(workspace)
     clock.advance(minutes=50)
     tick(workspace)
-    with workspace.store.begin() as conn:
-        before = workspace.store.get_cases(conn, ids)
+    with workspace.store.begin() as tx:
+        before = tx.cases.get_many(ids)
     assert all(c["next_deadline"] > clock.now() for c in before.values())
     rebuild_projection(workspace.store)
-    with workspace.store.begin() as conn:
-        assert workspace.store.get_cases(conn, ids) == before
+    with workspace.store.begin() as tx:
+        assert tx.cases.get_many(ids) == before
         # only what is due is read: nothing now, both once their next deadline passes
-        assert workspace.store.cases_due_for_sla(conn, clock.now(), 10) == []
+        assert tx.cases.due_for_sla(clock.now(), 10) == []
         later = max(c["next_deadline"] for c in before.values())
-        assert len(workspace.store.cases_due_for_sla(conn, later, 10)) == 2
+        assert len(tx.cases.due_for_sla(later, 10)) == 2

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from escapevelocity.adapters.store.sql import ClaimTaken
 from escapevelocity.domain import cases as projection
+from escapevelocity.domain.case_errors import ClaimTaken
 from escapevelocity.domain.records import Author, Mention
 from escapevelocity.services import cases as commands
 from escapevelocity.services.cases import CaseError, rebuild_projection
@@ -26,8 +26,8 @@ def m(sid, text, handle="kim", reply_to=None, minutes=0, channel="twitter", **au
 
 
 def cases_of(ws):
-    with ws.store.begin() as conn:
-        return ws.store.inbox(conn, states=projection.STATES, limit=10_000)
+    with ws.store.begin() as tx:
+        return tx.cases.inbox(states=projection.STATES, limit=10_000)
 
 
 def test_a_complaint_becomes_a_routed_case_with_its_events(workspace, clock):
@@ -38,8 +38,8 @@ def test_a_complaint_becomes_a_routed_case_with_its_events(workspace, clock):
     assert case["team"] == "care" and case["track"] == "support"
     assert case["assignee"] in {"ana", "priya", "tom", "mei", "joe"}
     assert case["sla_due"] == clock.now() + timedelta(minutes=case["sla_minutes"])
-    with workspace.store.begin() as conn:
-        kinds = [e.kind for e in workspace.store.case_events(conn, case["id"])]
+    with workspace.store.begin() as tx:
+        kinds = [e.kind for e in tx.events.stream(case["id"])]
     assert kinds == ["opened", "decided", "assigned"]
 
 
@@ -124,20 +124,20 @@ def test_killed_ingest_loses_nothing_and_duplicates_nothing(tmp_path):
     deadline = time.time() + 60
     while time.time() < deadline:  # wait until some batches are in, then kill hard
         assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
-        with ws.store.begin() as conn:
-            if ws.store.count(conn, "mentions") >= 1000:
+        with ws.store.begin() as tx:
+            if tx.count("mentions") >= 1000:
                 break
         time.sleep(0.05)
     proc.kill()
     proc.wait()
-    with ws.store.begin() as conn:
-        partial = ws.store.count(conn, "mentions")
+    with ws.store.begin() as tx:
+        partial = tx.count("mentions")
     assert 0 < partial < len(mentions), "the kill should land mid-run"
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
-    with ws.store.begin() as conn:
-        assert ws.store.count(conn, "mentions") == len(mentions)
-        opened = ws.store.count(conn, "cases")
+    with ws.store.begin() as tx:
+        assert tx.count("mentions") == len(mentions)
+        opened = tx.count("cases")
     assert f"duplicates skipped {partial}" in done.stdout
     assert opened > 0
 
@@ -188,16 +188,16 @@ def test_who_is_asking_from_the_workspace_history(workspace, clock):
     later = batch([m("4", "idiots, all of you", handle="h8r", minutes=60 * 60),
                    m("5", "a new order, also late", handle="big_spender", minutes=60 * 60)], 2)
     decided = {}
-    with workspace.store.begin() as conn:
+    with workspace.store.begin() as tx:
         for case_id in later.case_ids:
-            events = workspace.store.case_events(conn, case_id)
+            events = tx.events.stream(case_id)
             decided[case_id] = next(e.data["signals"] for e in events if e.kind == "decided")
     troll, vip = (decided[c] for c in later.case_ids)
     assert troll["author_class"] == "troll" and troll["repeat"] == 2
     assert "2 earlier cases were tagged as abuse" in troll["because"]["author_class"]
     assert vip["vip"] is True and vip["repeat"] == 1
     assert "VIP list" in vip["because"]["history"]
-    with workspace.store.begin() as conn:  # one abusive case was not yet enough
-        events = workspace.store.case_events(conn, second.case_ids[0])
+    with workspace.store.begin() as tx:  # one abusive case was not yet enough
+        events = tx.events.stream(second.case_ids[0])
     before = next(e.data["signals"] for e in events if e.kind == "decided")
     assert before["repeat"] == 1 and before.get("author_class", "customer") != "troll"

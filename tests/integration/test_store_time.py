@@ -8,20 +8,19 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from escapevelocity.adapters.store import schema
-from escapevelocity.adapters.store.sql import SqlStore
+from escapevelocity.adapters.store import SqlStore, schema
 
 
 def test_a_london_time_compares_as_the_same_instant(db_url):
     store = SqlStore(db_url)
     store.migrate()
     london = datetime(2026, 5, 22, 19, 0, tzinfo=ZoneInfo("Europe/London"))  # 18:00 UTC
-    with store.begin() as conn:
-        store.put_document(conn, "when", "x", london)
+    with store.begin() as tx:
+        tx.documents.put("when", "x", london)
         d = schema.documents.c
         before = datetime(2026, 5, 22, 18, 30, tzinfo=UTC)
-        found = conn.execute(sa.select(d.name).where(d.updated_at < before)).all()
-        stored = conn.execute(sa.select(d.updated_at).where(d.name == "when")).scalar_one()
+        found = tx.conn.execute(sa.select(d.name).where(d.updated_at < before)).all()
+        stored = tx.conn.execute(sa.select(d.updated_at).where(d.name == "when")).scalar_one()
     assert [r[0] for r in found] == ["when"]
     assert stored.replace(tzinfo=stored.tzinfo or UTC) == london
     store.close()

@@ -8,7 +8,6 @@ from datetime import timedelta
 
 from escapevelocity.demo.generator import generate
 from escapevelocity.domain import events as ev
-from escapevelocity.domain.events import Event
 from escapevelocity.services import team
 from escapevelocity.services.ingest import batches, ingest_batch
 
@@ -28,9 +27,9 @@ def test_refresh_refolds_the_changed_cases_to_what_a_full_fold_says(workspace, c
     _ingest(workspace, clock, 120, seed=3)
     first, folding = team.folded(workspace, clock.now(), ttl=0)
     assert folding is None and first
-    with workspace.store.begin() as conn:
-        some = sorted(workspace.store.case_ids(conn))[:5]
-        workspace.store.append(conn, [Event(cid, ev.REPLIED, clock.now(), "ana",
+    with workspace.store.begin() as tx:
+        some = sorted(tx.cases.ids())[:5]
+        tx.events.append([ev.make(cid, ev.REPLIED, clock.now(), "ana",
                                             {"text": "on it", "visibility": "public"})
                                       for cid in some])
     _ingest(workspace, clock, 60, seed=4)  # more mentions: new cases and joined ones
@@ -39,8 +38,8 @@ def test_refresh_refolds_the_changed_cases_to_what_a_full_fold_says(workspace, c
     whole, _ = team.folded(workspace, clock.now(), ttl=0)
     assert _by_id(fresh) == _by_id(whole)
     assert _by_id(fresh)[some[0]].responder == "ana"
-    with workspace.store.begin() as conn:
-        assert len(whole) == workspace.store.case_count(conn)
+    with workspace.store.begin() as tx:
+        assert len(whole) == tx.cases.count()
 
 
 def test_a_large_workspace_folds_in_the_background(workspace, clock, monkeypatch):

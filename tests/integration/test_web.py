@@ -87,8 +87,8 @@ def test_inbox_shows_the_team_s_cases_soonest_sla_first(app, token, clock):
         dues = re.findall(r'data-case="(c[0-9a-f]{12})"', html)
         assert len(dues) >= 2
         store = app.state.workspace.store
-        with store.begin() as conn:
-            due = [store.get_case(conn, c)["sla_due"] for c in dues]
+        with store.begin() as tx:
+            due = [tx.cases.get(c)["sla_due"] for c in dues]
         assert due == sorted(due)
 
 
@@ -97,8 +97,8 @@ def test_a_spoke_member_cannot_open_another_spoke_s_case(app, token):
         case_id = post(client, token, _mention(7, "my Orbit One phone caught fire, I'm burned")
                        ).json()["case_ids"][0]
         store = app.state.workspace.store
-        with store.begin() as conn:
-            team = store.get_case(conn, case_id)["team"]
+        with store.begin() as tx:
+            team = tx.cases.get(case_id)["team"]
         outsider = "omar" if team != "legal" else "priya"
         login(client, outsider)
         assert client.get(f"/cases/{case_id}").status_code == 404
@@ -121,8 +121,8 @@ def test_claim_reply_resolve_from_the_case_page(app, token, workspace, clock):
         assert "Reply recorded" in r.text and "DM us please" in r.text
         r = client.post(f"/cases/{case_id}/resolve", data={"csrf": csrf}, follow_redirects=False)
         assert r.status_code == 303
-        with workspace.store.begin() as conn:
-            kinds = [e.kind for e in workspace.store.case_events(conn, case_id)]
+        with workspace.store.begin() as tx:
+            kinds = [e.kind for e in tx.events.stream(case_id)]
         assert kinds.index("claimed") < kinds.index("replied") < kinds.index("resolved")
 
 
@@ -139,8 +139,8 @@ def test_a_second_member_is_told_who_holds_the_case(app, token, workspace):
         r = ana.post(f"/cases/{case_id}/reply", headers={"HX-Request": "1"},
                      data={"csrf": csrf_of(page), "text": "me too"})
         assert "priya has claimed this case" in r.text
-        with workspace.store.begin() as conn:
-            kinds = [e.kind for e in workspace.store.case_events(conn, case_id)]
+        with workspace.store.begin() as tx:
+            kinds = [e.kind for e in tx.events.stream(case_id)]
         assert "replied" not in kinds
 
 
@@ -204,8 +204,8 @@ def test_live_stream_names_changed_cases_of_visible_teams_only(app, token, works
                                    _mention(2, "my Orbit One battery exploded, hand burned")]
                    ).json()["case_ids"]
         org = app.state.org()
-        with workspace.store.begin() as conn:
-            teams = {i: workspace.store.get_case(conn, i)["team"] for i in ids}
+        with workspace.store.begin() as tx:
+            teams = {i: tx.cases.get(i)["team"] for i in ids}
         ana = org.member("ana")
         _, seen = _changes(Req(app), ana, 0)
         assert {c["case"] for c in seen} == set(ids)

@@ -9,7 +9,6 @@ import pytest
 from engage_kit import open_case, with_admin
 from fastapi.testclient import TestClient
 
-from escapevelocity.adapters.store import notifications as ns
 from escapevelocity.config import Settings
 from escapevelocity.services import annotate, outbound
 from escapevelocity.services.notify import Notifier
@@ -41,8 +40,8 @@ def test_members_see_and_mark_only_their_own(app, workspace, clock):
     cid = open_case(workspace, clock)
     annotate.note(workspace.store, clock, cid, "ana", "@priya and @omar, <b>look</b>")
     notifier.sweep()
-    with workspace.store.begin() as conn:
-        omar_id = ns.latest(conn, "omar")[0]["id"]
+    with workspace.store.begin() as tx:
+        omar_id = tx.notifications.latest("omar")[0]["id"]
     with TestClient(app) as client:
         csrf = login(client, "priya")
         page = client.get("/notifications").text
@@ -50,8 +49,8 @@ def test_members_see_and_mark_only_their_own(app, workspace, clock):
         assert "<b>look</b>" not in page and "&lt;b&gt;look&lt;/b&gt;" in page  # escaped
         assert client.get("/notifications/count").json()["unread"] == 1
         client.post("/notifications/read", data={"csrf": csrf, "id": str(omar_id)})
-        with workspace.store.begin() as conn:
-            assert ns.unread_count(conn, "omar") == 1  # not hers to mark
+        with workspace.store.begin() as tx:
+            assert tx.notifications.unread_count("omar") == 1  # not hers to mark
         client.post("/notifications/read", data={"csrf": csrf})
         assert client.get("/notifications/count").json()["unread"] == 0
 
@@ -60,8 +59,8 @@ def test_members_see_and_mark_only_their_own(app, workspace, clock):
             "quiet_end": "07:00", "slack_url": "https://hooks.example.test/T1"},
             follow_redirects=False)
         assert r.status_code == 303
-        with workspace.store.begin() as conn:
-            prefs = ns.prefs(conn, "priya")
+        with workspace.store.begin() as tx:
+            prefs = tx.notifications.prefs("priya")
         assert prefs.transports == ["web", "slack"] and "mention" in prefs.muted
         assert "assigned" not in prefs.muted and prefs.quiet_start == "22:00"
         bad = client.post("/notifications/prefs", data={

@@ -110,8 +110,8 @@ def _approve(c):
 
 
 def _playbook_save(c):
-    with c.ws.store.begin() as conn:
-        _, source = c.ws.store.active_playbook(conn)
+    with c.ws.store.begin() as tx:
+        _, source = tx.playbooks.active()
     return c.post("/playbook/save", source=source + f"\n# reviewed by {c.role}\n",
                   note="reviewed, same rules")
 
@@ -272,8 +272,8 @@ def test_the_live_stream_names_only_cases_the_member_may_see(app, workspace, clo
                                       "teams": ["sales"]} for m in DEMO["members"]]
     apply = {**DEMO, "members": moved}
     workspace.apply_org(yaml.safe_dump(apply))
-    with workspace.store.begin() as conn:
-        now = workspace.store.load_org(conn)
+    with workspace.store.begin() as tx:
+        now = tx.org.load()
     request = SimpleNamespace(app=SimpleNamespace(state=SimpleNamespace(
         workspace=workspace, feed=app.state.feed, org=lambda: now)))
     assert seen("ana", request) == set()  # neither care nor legal any more
@@ -375,8 +375,8 @@ def test_login_is_throttled_per_member_after_repeated_failures(app, workspace):
     assert r.status_code == 401 and "Too many failed attempts" in r.text  # even the right one
 
     def rows() -> int:
-        with workspace.store.begin() as conn:
-            return workspace.store.count(conn, "login_failures")
+        with workspace.store.begin() as tx:
+            return tx.count("login_failures")
 
     size = rows()
     for _ in range(20):  # attempts refused by the throttle are not counted again

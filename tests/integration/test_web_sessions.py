@@ -117,8 +117,8 @@ def test_a_session_works_on_every_replica_and_logout_ends_it_on_all(db_url, cloc
 def test_only_the_hash_of_a_session_id_is_stored(app, workspace):
     ana = login(app)
     cookie = ana.cookies["ev_session"]
-    with workspace.store.begin() as conn:
-        rows = conn.execute(sa.text("SELECT id_hash, member FROM sessions")).all()
+    with workspace.store.begin() as tx:
+        rows = tx.conn.execute(sa.text("SELECT id_hash, member FROM sessions")).all()
     assert [r.member for r in rows] == ["ana"]
     assert rows[0].id_hash not in cookie and len(rows[0].id_hash) == 64
 
@@ -130,8 +130,8 @@ def test_the_migration_makes_the_tables_schema_py_declares(workspace):
     from escapevelocity.adapters.store.schema import metadata
 
     mine = {"sessions", "login_failures", "api_tokens"}
-    with workspace.store.engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+    with workspace.store.engine.connect() as tx:
+        diff = compare_metadata(MigrationContext.configure(tx), metadata)
 
     def table_of(d):
         d = d[0] if isinstance(d, list) else d

@@ -48,8 +48,8 @@ def test_a_correction_re_decides_the_case(app, workspace):
     with TestClient(app) as client:
         case_id = post(client, token, _mention(2, "my cat just knocked over my coffee lol")
                        ).json()["case_ids"][0]
-        with workspace.store.begin() as conn:
-            before = workspace.store.get_case(conn, case_id)
+        with workspace.store.begin() as tx:
+            before = tx.cases.get(case_id)
         assert (before["track"], before["respond"]) == ("monitor", False)
         login(client, "ana")
         csrf = csrf_of(client.get(f"/cases/{case_id}").text)
@@ -60,9 +60,9 @@ def test_a_correction_re_decides_the_case(app, workspace):
             "case_id": case_id, "signal": "situation", "label": "complaint",
             "why": "the coffee was ours", "csrf": csrf}, follow_redirects=False)
         assert r.status_code == 303
-        with workspace.store.begin() as conn:
-            after = workspace.store.get_case(conn, case_id)
-            events = workspace.store.case_events(conn, case_id)
+        with workspace.store.begin() as tx:
+            after = tx.cases.get(case_id)
+            events = tx.events.stream(case_id)
         assert (after["track"], after["team"], after["respond"]) == ("support", "care", True)
         assert after["situation"] == "complaint" and after["sla_due"] != before["sla_due"]
         decided = [e for e in events if e.kind == ev.DECIDED][-1]
@@ -77,8 +77,8 @@ def test_a_correction_re_decides_the_case(app, workspace):
                 "case_id": case_id, "signal": signal, "label": label, "csrf": csrf},
                 follow_redirects=False)
             assert r.status_code == 303
-            with workspace.store.begin() as conn:
-                assert workspace.store.get_case(conn, case_id)[field] == want
+            with workspace.store.begin() as tx:
+                assert tx.cases.get(case_id)[field] == want
         bad = client.post("/signals/corrections", data={
             "case_id": case_id, "signal": "situation", "label": "p1", "csrf": csrf})
         assert bad.status_code == 422

@@ -55,10 +55,8 @@ def test_strangers_cannot_lock_a_member_out_of_a_browser_she_signed_in_from(work
             attempt(stranger, "ana", "guess")
         assert attempt(stranger, "ana", PASSWORD) == 401  # the stranger is throttled
     assert attempt(ana, "ana", PASSWORD) == 303  # her own browser still signs her in
-    with workspace.store.begin() as conn:
-        from escapevelocity.adapters.store.signin import failure_counts
-
-        counts = failure_counts(conn, ["m:ana"], workspace.clock.now(), signin.WINDOW)
+    with workspace.store.begin() as tx:
+        counts = tx.signin.failure_counts(["m:ana"], workspace.clock.now(), signin.WINDOW)
     assert counts["m:ana"] <= signin.MEMBER_LIMIT + 6  # throttled attempts are not counted
 
 

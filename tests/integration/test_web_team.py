@@ -73,8 +73,8 @@ def test_a_member_sets_their_own_presence_with_csrf(app, workspace, clock):
         page = client.get("/team").text
         assert '<strong id="my-presence-now">away</strong>' in page
         assert "away" in _row(page, "priya")
-    with workspace.store.begin() as conn:
-        assert workspace.store.presence(conn)["priya"] == "away"
+    with workspace.store.begin() as tx:
+        assert tx.org.presence()["priya"] == "away"
 
 
 def test_auto_away_shows_on_the_page(app, workspace, clock):

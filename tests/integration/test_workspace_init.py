@@ -28,10 +28,10 @@ def test_init_with_flags_is_brand_neutral(tmp_path):
     ws = _open(url)
     profile = brand_service.current(ws.store)[0]
     assert profile.name == "Acme" and profile.handles == {"*": ("acmehelp", "acme")}
-    with ws.store.begin() as conn:
-        org = ws.store.load_org(conn)
-        vocabulary = yaml.safe_load(ws.store.document(conn, "vocabulary") or "{}")
-        playbook = ws.store.active_playbook(conn)
+    with ws.store.begin() as tx:
+        org = tx.org.load()
+        vocabulary = yaml.safe_load(tx.documents.get("vocabulary") or "{}")
+        playbook = tx.playbooks.active()
     assert [m.id for m in org.members] == ["admin"] and org.members[0].role == "admin"
     assert not vocabulary  # no Orbit products, customers or bots
     assert "Orbit" not in playbook[1] and "name: Default playbook" in playbook[1]

@@ -9,7 +9,6 @@ import pytest
 
 from escapevelocity.domain import cases, engagement, permissions
 from escapevelocity.domain import events as ev
-from escapevelocity.domain.events import Event
 from escapevelocity.domain.org import ROLES, Member, Organisation, Shift, Team
 
 T0 = datetime(2026, 11, 20, 14, 0, tzinfo=UTC)
@@ -94,18 +93,18 @@ def test_policy_document_errors_are_clear():
 
 
 def test_engagement_projection_folds_approval_tags_and_followup():
-    log = [Event("c1", ev.APPROVAL_REQUESTED, T0, "ana", {
+    log = [ev.make("c1", ev.APPROVAL_REQUESTED, T0, "ana", {
         "draft": "d4", "text": "x", "approver": "omar",
         "due": (T0 + timedelta(minutes=15)).isoformat(), "group": "legal", "reasons": []}),
-        Event("c1", ev.APPROVAL_ESCALATED, T0, ev.SYSTEM, {
+        ev.make("c1", ev.APPROVAL_ESCALATED, T0, ev.SYSTEM, {
             "draft": "d4", "from": "omar", "to": "lena",
             "due": (T0 + timedelta(minutes=30)).isoformat()}),
-        Event("c1", ev.TAGS_CHANGED, T0, "ana", {"add": ["b", "a"], "remove": []}),
-        Event("c1", ev.TAGS_CHANGED, T0, "ana", {"add": [], "remove": ["b"]}),
-        Event("c1", ev.APPROVED, T0, "lena", {"draft": "d4", "text": "x"}),
-        Event("c1", ev.FOLLOWUP_SCHEDULED, T0, ev.SYSTEM, {"due": T0.isoformat(),
+        ev.make("c1", ev.TAGS_CHANGED, T0, "ana", {"add": ["b", "a"], "remove": []}),
+        ev.make("c1", ev.TAGS_CHANGED, T0, "ana", {"add": [], "remove": ["b"]}),
+        ev.make("c1", ev.APPROVED, T0, "lena", {"draft": "d4", "text": "x"}),
+        ev.make("c1", ev.FOLLOWUP_SCHEDULED, T0, ev.SYSTEM, {"due": T0.isoformat(),
                                                            "ask": "csat"}),
-        Event("c1", ev.FOLLOWUP_ANSWERED, T0, ev.SYSTEM, {"csat": 4})]
+        ev.make("c1", ev.FOLLOWUP_ANSWERED, T0, ev.SYSTEM, {"csat": 4})]
     c = cases.replay("c1", log)
     assert (c["approval_state"], c["approver"], c["approval_due"]) == ("approved", "lena", None)
     assert c["tags"] == "a" and cases.split(c["tags"]) == ["a"]

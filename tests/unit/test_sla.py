@@ -24,11 +24,12 @@ def at(minutes: float) -> datetime:
 def opened(case: str = "c1", track: str = "support", sla: int = 60, team: str = "care",
            member: str | None = "tom", respond: bool = True) -> list[Event]:
     return [
-        Event(case, ev.OPENED, T0, ev.SYSTEM, {"author": "a", "channel": "twitter", "title": "t"}),
-        Event(case, ev.DECIDED, T0, ev.SYSTEM, {
+        ev.make(case, ev.OPENED, T0, ev.SYSTEM,
+                {"author": "a", "channel": "twitter", "title": "t"}),
+        ev.make(case, ev.DECIDED, T0, ev.SYSTEM, {
             "decision": {"track": track, "team": team, "sla_minutes": sla, "respond": respond},
             "signals": {"topics": ["billing"], "language": "en"}}),
-        Event(case, ev.ASSIGNED, T0, ev.SYSTEM, {"team": team, "member": member}),
+        ev.make(case, ev.ASSIGNED, T0, ev.SYSTEM, {"team": team, "member": member}),
     ]
 
 
@@ -37,17 +38,17 @@ def clocks(events, now, budgets=BUDGETS):
 
 
 def test_first_response_met_and_resolution_paused_while_waiting():
-    log = [*opened(), Event("c1", ev.REPLIED, at(20), "tom", {})]
+    log = [*opened(), ev.make("c1", ev.REPLIED, at(20), "tom", {})]
     c = clocks(log, at(200))
     assert c["first_response"].used == 20 and not c["first_response"].breached
     assert c["first_response"].stopped == at(20)
     assert c["resolution"].paused and c["resolution"].used == 20 and c["resolution"].due is None
     # the customer writes again: resolution resumes, a next-response clock starts
-    log.append(Event("c1", ev.MENTION_ADDED, at(100), ev.SYSTEM, {}))
+    log.append(ev.make("c1", ev.MENTION_ADDED, at(100), ev.SYSTEM, {}))
     c = clocks(log, at(130))
     assert c["resolution"].used == 50 and c["resolution"].due == at(100 + 580)
     assert c["next_response"].since == at(100) and c["next_response"].due == at(220)
-    log.append(Event("c1", ev.RESOLVED, at(140), "tom", {}))
+    log.append(ev.make("c1", ev.RESOLVED, at(140), "tom", {}))
     c = clocks(log, at(1000))
     assert c["resolution"].used == 60 and c["next_response"].used == 40
     assert all(x.stopped for x in c.values())
@@ -123,16 +124,16 @@ def test_a_late_tick_climbs_several_rungs_at_once_and_a_reply_stops_the_ladder()
     assert [e.data["action"] for e in new if e.kind == ev.ESCALATED] == [
         "notify_assignee", "reassign", "notify_lead", "page_on_call"]
     assert "nobody" in new[1].data["note"]  # nobody else online: it stays with tom
-    log = [*opened(), Event("c1", ev.REPLIED, at(10), "tom", {})]
+    log = [*opened(), ev.make("c1", ev.REPLIED, at(10), "tom", {})]
     assert escalate(fold("c1", log, BUDGETS, now), ORG, set(), state, Need("care"), now) == []
 
 
 def test_attainment_per_track_team_and_member():
     logs = {}
     for i, reply in enumerate((10, 30, 90, None)):
-        log = [Event(f"c{i}", e.kind, e.at, e.actor, e.data) for e in opened(f"c{i}")]
+        log = [ev.make(f"c{i}", e.kind, e.at, e.actor, e.data) for e in opened(f"c{i}")]
         if reply is not None:
-            log.append(Event(f"c{i}", ev.REPLIED, at(reply), "tom" if i % 2 else "ana", {}))
+            log.append(ev.make(f"c{i}", ev.REPLIED, at(reply), "tom" if i % 2 else "ana", {}))
         logs[f"c{i}"] = log
     result = attainment(logs, BUDGETS, at(500))
     track = result.by_track[("first_response", "support")]

@@ -59,9 +59,9 @@ def build(url: str, n: int = 100_000, days: float = 3.0) -> dict:
     gap = days * 86400 / n
     for batch in batches(generate(n, seed=5, start=start, mean_gap_seconds=gap), 5000):
         stored += ingest_batch(ws.store, triager, batch[-1].created_at, batch).accepted
-    with ws.store.begin() as conn:
-        cases = ws.store.count(conn, "cases")
-        events = ws.store.count(conn, "events")
+    with ws.store.begin() as tx:
+        cases = tx.count("cases")
+        events = tx.count("events")
     ws.store.close()
     return {"mentions": stored, "cases": cases, "events": events,
             "seconds": round(time.perf_counter() - began, 1)}

@@ -136,7 +136,7 @@ def _ingest_run(path: Path, folder: Path, run: int, batch_size: int) -> tuple[fl
 def _plain_insert_run(path: Path, folder: Path, run: int, batch_size: int) -> tuple[float, float]:
     """The storage floor: parse, then insert (channel, source_id, body JSON) rows, one
     executemany and commit per batch, on a SQLite file with the store's pragmas."""
-    from escapevelocity.adapters.store.sql import make_engine
+    from escapevelocity.adapters.store.base import make_engine
     from escapevelocity.services.ingest import batches
 
     engine = make_engine(f"sqlite:///{folder / f'plain-{run}.db'}")

@@ -30,8 +30,8 @@ class HealthAlerts:
     def __call__(self, name: str, before: str, after: str, error: str, now: datetime) -> int:
         if not worth_telling(before, after):
             return 0
-        with self.store.begin() as conn:
-            org = self.store.load_org(conn)
+        with self.store.begin() as tx:
+            org = tx.org.load()
         admins = [m for m in org.members if perm.allowed([m.role], perm.CONFIGURE)]
         what = (f"connection {name} is {after.replace('_', ' ')}"
                 + (f": {error}" if error and after in PROBLEMS else f" again (was {before})"))

@@ -20,8 +20,8 @@ class Preview:
 
 def preview(store, query: str, *, limit: int = 10_000, channel: str | None = None) -> Preview:
     q = Query(query)  # QueryError (a ValueError) says where the query is wrong
-    with store.begin() as conn:
-        mentions = repo.recent_mentions(conn, limit, channel)
+    with store.begin() as tx:
+        mentions = repo.recent_mentions(tx, limit, channel)
     out = Preview(query, scanned=len(mentions))
     for m in mentions:
         if q(Post(m.text, m.author.handle, m.lang)):

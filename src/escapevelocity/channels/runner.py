@@ -73,13 +73,13 @@ class Runner:
         self.clock = intake.workspace.clock
 
     def run_due(self) -> list[PollReport]:
-        with self.store.begin() as conn:
-            due = [c for c in repo.due(conn, self.clock.now()) if get(c.channel).pull]
+        with self.store.begin() as tx:
+            due = [c for c in repo.due(tx, self.clock.now()) if get(c.channel).pull]
         return [self.poll(c.name) for c in due]
 
     def poll(self, name: str, *, connector: Connector | None = None) -> PollReport:
-        with self.store.begin() as conn:
-            rec = repo.get(conn, name)
+        with self.store.begin() as tx:
+            rec = repo.get(tx, name)
         if rec is None:
             raise ValueError(f"no connection named {name!r}")
         channel = get(rec.channel)
@@ -102,8 +102,8 @@ class Runner:
                     self._take(page, live_since, report)
                     if page.cursor is not None and page.cursor != cursor:
                         cursor = page.cursor
-                        with self.store.begin() as conn:
-                            repo.save_cursor(conn, name, cursor)
+                        with self.store.begin() as tx:
+                            repo.save_cursor(tx, name, cursor)
                     if not page.more:
                         break
             finally:
@@ -125,8 +125,8 @@ class Runner:
         failures = health.failures_after(rec.failures, outcome)
         now = self.clock.now()
         every = health.POLL_EVERY * _every_minutes(rec.settings)
-        with self.store.begin() as conn:
-            repo.record_poll(conn, name, now=now, health=report.health, failures=failures,
+        with self.store.begin() as tx:
+            repo.record_poll(tx, name, now=now, health=report.health, failures=failures,
                              next_poll=health.next_poll(now, failures, every, retry_after),
                              error=report.error, success=outcome.ok)
         if report.health != rec.health:

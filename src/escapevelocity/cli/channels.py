@@ -37,8 +37,8 @@ def list_command(database: str | None = typer.Option(None, help="database URL"))
     from escapevelocity.channels import registry
 
     ws = open_workspace(database)
-    with ws.store.begin() as conn:
-        rows = repo.all_(conn)
+    with ws.store.begin() as tx:
+        rows = repo.all_(tx)
     channels = registry()
     if not rows:
         err.print("no connections yet: `ev channel add mastodon --name … --base-url … "
@@ -124,8 +124,8 @@ def add_command(
     record = repo.StoredConnection(name=name, channel=channel, settings=settings, query=query,
                                    sealed=_sealer().seal(secrets))
     try:
-        with ws.store.begin() as conn:
-            repo.add(conn, record, ws.clock.now())
+        with ws.store.begin() as tx:
+            repo.add(tx, record, ws.clock.now())
     except ValueError as exc:
         raise fail(str(exc)) from None
     shown = ", ".join(f"{k}={v}" for k, v in settings.items())
@@ -140,8 +140,8 @@ def remove_command(name: str, database: str | None = typer.Option(None)) -> None
     from escapevelocity.adapters.store import connections as repo
 
     ws = open_workspace(database)
-    with ws.store.begin() as conn:
-        if not repo.remove(conn, name):
+    with ws.store.begin() as tx:
+        if not repo.remove(tx, name):
             raise fail(f"no connection named {name!r}")
     err.print(f"removed {name}")
 
@@ -150,10 +150,10 @@ def _enable(name: str, enabled: bool, database: str | None) -> None:
     from escapevelocity.adapters.store import connections as repo
 
     ws = open_workspace(database)
-    with ws.store.begin() as conn:
-        if repo.get(conn, name) is None:
+    with ws.store.begin() as tx:
+        if repo.get(tx, name) is None:
             raise fail(f"no connection named {name!r}")
-        repo.update(conn, name, enabled=enabled, next_poll=ws.clock.now())
+        repo.update(tx, name, enabled=enabled, next_poll=ws.clock.now())
     err.print(f"{name} {'resumed: polled at the next pass' if enabled else 'paused'}")
 
 

@@ -40,8 +40,8 @@ def open_workspace(database: str | None = None, *, create: bool = False,
     except Exception as exc:  # the message is what a person needs; the trace is not
         raise fail(f"cannot open the workspace database: {exc}") from None
     if ready and not create:
-        with ws.store.begin() as conn:
-            if ws.store.active_playbook(conn) is None:
+        with ws.store.begin() as tx:
+            if tx.playbooks.active() is None:
                 raise fail(f"the workspace at {ws.store.url} is not set up: run "
                            "`ev workspace init` first")
     return ws

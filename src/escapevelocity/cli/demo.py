@@ -57,8 +57,8 @@ def teammates(intake: Intake, stop: threading.Event, members: list[str]) -> None
     from escapevelocity.services.drill_responders import SimulatedTeam
 
     ws = intake.workspace
-    with ws.store.begin() as conn:
-        org = ws.store.load_org(conn)
+    with ws.store.begin() as tx:
+        org = tx.org.load()
     spec = Responders(on_duty=[m for m in members if org.member(m)],
                       handle_minutes={"p1": 0.6, "p2": 0.5, "p3": 0.4, "p4": 0.3})
     team = SimulatedTeam(ws.store, ws.clock, org, spec, intake.crisis)

@@ -49,8 +49,8 @@ def show(file: Path = typer.Argument(None, help="YAML file (default: the workspa
         org = _load(file)
     else:
         ws = open_workspace(database)
-        with ws.store.begin() as conn:
-            org = ws.store.load_org(conn)
+        with ws.store.begin() as tx:
+            org = tx.org.load()
     console = Console()
     teams = Table(title="teams")
     for col in ("team", "kind", "hub", "strategy", "overflow", "lead", "on call"):

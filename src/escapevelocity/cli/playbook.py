@@ -108,10 +108,10 @@ def check_command(
         teams = {t["id"] for t in data.get("teams", []) if isinstance(t, dict) and "id" in t}
     if file is None:
         ws = _store(database)
-        with ws.store.begin() as conn:
-            active = ws.store.active_playbook(conn)
+        with ws.store.begin() as tx:
+            active = tx.playbooks.active()
             if teams is None:
-                teams = {t.id for t in ws.store.load_org(conn).teams} or None
+                teams = {t.id for t in tx.org.load().teams} or None
         if active is None:
             raise fail("this workspace has no active playbook: run `ev workspace init`, or "
                        "give a FILE")

@@ -50,8 +50,8 @@ def init(database: str = typer.Option(None, help="database URL"),
     except BrandError as exc:
         raise fail(f"brand profile: {exc}") from None
     ws = open_workspace(database, create=True)
-    with ws.store.begin() as conn:
-        exists = ws.store.active_playbook(conn) is not None
+    with ws.store.begin() as tx:
+        exists = tx.playbooks.active() is not None
     if exists and not reset:
         typer.echo(f"workspace at {ws.store.url} is already set up; nothing changed "
                    "(--reset seeds again and resets the password)")
@@ -83,8 +83,8 @@ def password(member: str, new_password: str = typer.Option(..., prompt=True, hid
     if len(new_password) < 8:
         raise fail("use at least 8 characters")
     ws = open_workspace(database)
-    with ws.store.begin() as conn:
-        known = ws.store.load_org(conn).member(member) is not None
+    with ws.store.begin() as tx:
+        known = tx.org.load().member(member) is not None
     if not known:
         raise fail(f"{member!r} is not a member of this workspace (see `ev org show`)")
     ws.set_password(member, new_password)

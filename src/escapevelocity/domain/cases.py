@@ -7,8 +7,10 @@ command replays the whole log through it, so the two can never disagree.
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
+
+import msgspec
 
 from escapevelocity.domain import events as ev
 from escapevelocity.domain.events import Event
@@ -47,103 +49,106 @@ def empty(case_id: str) -> dict[str, Any]:
 def apply(case: dict[str, Any], event: Event) -> dict[str, Any]:
     """Return the case after `event`. Never mutates its input."""
     c = dict(case)
-    d = event.data
     c["updated_at"] = event.at
     c["version"] = c["version"] + 1
-    kind = event.kind
     # An event that may move the SLA clocks makes the tick look again at its time; the tick's
     # own sla_clock event carries the next deadline it computed. Who holds or is assigned the
     # case moves no deadline (the tick itself writes those on presence changes).
-    if kind not in _HOLDING:
+    if event.kind not in _HOLDING:
         c["next_deadline"] = event.at
-    if kind == ev.OPENED:
-        c.update(opened_at=event.at, author_handle=d["author"], channel=d["channel"],
-                 title=d["title"][:TITLE_CHARS], last_mention_at=_dt(d.get("mention_at", event.at)),
-                 mention_count=1)
-    elif kind == ev.MENTION_ADDED:
-        c["mention_count"] += 1
-        c["last_mention_at"] = _dt(d.get("mention_at", event.at))
-    elif kind == ev.DECIDED:
-        dec, sig = d["decision"], d["signals"]
-        c.update(track=dec["track"], team=dec["team"], priority=dec["priority"],
-                 respond=dec["respond"], visibility=dec.get("visibility", "public"),
-                 approval=dec.get("approval", ""), sla_minutes=dec["sla_minutes"],
-                 rule_id=dec["rule_id"],
-                 playbook_version=dec["playbook_version"], situation=sig["situation"],
-                 sentiment=sig["sentiment_label"], author_class=sig.get("author_class", "customer"))
-        start = c["opened_at"] or event.at
-        c["sla_due"] = start + timedelta(minutes=dec["sla_minutes"])
-        c["tags"] = _joined(c["tags"], dec.get("tags", ()), ())
-        c["flags"] = _joined(c["flags"], dec.get("flags", ()), ())
-    elif kind == ev.SIGNALS_REVISED:
-        if d.get("first"):
-            sig = d["signals"]
-            c.update(situation=sig["situation"], sentiment=sig["sentiment_label"])
-    elif kind == ev.ASSIGNED:
-        c["team"] = d["team"]
-        c["assignee"] = d.get("member")
-        if c["state"] in ("queued", "assigned"):
-            c["state"] = "assigned" if d.get("member") else "queued"
-    elif kind == ev.CLAIMED:
-        c.update(claimed_by=event.actor, claim_until=_dt(d["until"]), state="claimed")
-        if c["assignee"] is None:
-            c["assignee"] = event.actor
-    elif kind == ev.RELEASED:
-        c.update(claimed_by=None, claim_until=None)
-        if c["state"] == "claimed":
-            c["state"] = "assigned" if c["assignee"] else "queued"
-    elif kind == ev.REPLIED:
-        c.update(state="replied", claimed_by=None, claim_until=None)
-        if c["first_response_at"] is None:
-            c["first_response_at"] = event.at
-    elif kind == ev.RESOLVED:
-        c.update(state="resolved", resolved_at=event.at, claimed_by=None, claim_until=None,
-                 next_deadline=None)  # the tick watches open cases only
-    elif kind == ev.SLA_CLOCK:  # due on the track's business calendar; None while paused
-        c["sla_due"] = _dt(d["due"]) if d.get("due") else None
-        if "next" in d:
-            c["next_deadline"] = _dt(d["next"]) if d["next"] else None
-    elif kind == ev.REOPENED:
-        c.update(state="assigned" if c["assignee"] else "queued", resolved_at=None)
-        if c["followup_state"] == "scheduled":  # the customer came back: no survey on top
-            c.update(followup_state="cancelled", followup_due=None)
-    else:
-        _apply_engagement(c, event)
+    match event:
+        case ev.Opened():
+            c.update(opened_at=event.at, author_handle=event.author, channel=event.channel,
+                     title=event.title[:TITLE_CHARS], last_mention_at=event.mention_at or event.at,
+                     mention_count=1)
+        case ev.MentionAdded():
+            c["mention_count"] += 1
+            c["last_mention_at"] = event.mention_at or event.at
+        case ev.Decided():
+            dec, sig = event.decision, event.signals
+            c.update(track=dec["track"], team=dec["team"], priority=dec["priority"],
+                     respond=dec["respond"], visibility=dec.get("visibility", "public"),
+                     approval=dec.get("approval", ""), sla_minutes=dec["sla_minutes"],
+                     rule_id=dec["rule_id"], playbook_version=dec["playbook_version"],
+                     situation=sig["situation"], sentiment=sig["sentiment_label"],
+                     author_class=sig.get("author_class", "customer"))
+            start = c["opened_at"] or event.at
+            c["sla_due"] = start + timedelta(minutes=dec["sla_minutes"])
+            c["tags"] = _joined(c["tags"], dec.get("tags", ()), ())
+            c["flags"] = _joined(c["flags"], dec.get("flags", ()), ())
+        case ev.SignalsRevised():
+            if event.first:
+                c.update(situation=event.signals["situation"],
+                         sentiment=event.signals["sentiment_label"])
+        case ev.Assigned():
+            c["team"] = event.team
+            c["assignee"] = event.member
+            if c["state"] in ("queued", "assigned"):
+                c["state"] = "assigned" if event.member else "queued"
+        case ev.Claimed():
+            c.update(claimed_by=event.actor, claim_until=event.until, state="claimed")
+            if c["assignee"] is None:
+                c["assignee"] = event.actor
+        case ev.Released():
+            c.update(claimed_by=None, claim_until=None)
+            if c["state"] == "claimed":
+                c["state"] = "assigned" if c["assignee"] else "queued"
+        case ev.Replied():
+            c.update(state="replied", claimed_by=None, claim_until=None)
+            if c["first_response_at"] is None:
+                c["first_response_at"] = event.at
+        case ev.Resolved():
+            c.update(state="resolved", resolved_at=event.at, claimed_by=None, claim_until=None,
+                     next_deadline=None)  # the tick watches open cases only
+        case ev.SlaClock():  # due on the track's business calendar; None while paused
+            c["sla_due"] = event.due
+            if event.next is not msgspec.UNSET:
+                c["next_deadline"] = event.next
+        case ev.Reopened():
+            c.update(state="assigned" if c["assignee"] else "queued", resolved_at=None)
+            if c["followup_state"] == "scheduled":  # the customer came back: no survey on top
+                c.update(followup_state="cancelled", followup_due=None)
+        case _:
+            _apply_engagement(c, event)
     return c
 
 
 def _apply_engagement(c: dict[str, Any], event: Event) -> None:
-    d, kind = event.data, event.kind
-    if kind == ev.APPROVAL_REQUESTED:
-        c.update(approval_state="pending", approval_draft=d["draft"], approver=d["approver"],
-                 approval_due=_dt(d["due"]), claimed_by=None, claim_until=None)
-        if c["state"] == "claimed":
-            c["state"] = "assigned" if c["assignee"] else "queued"
-    elif kind == ev.APPROVAL_ESCALATED:
-        c.update(approver=d["to"], approval_due=_dt(d["due"]))
-    elif kind in (ev.APPROVED, ev.REJECTED, ev.APPROVAL_WITHDRAWN):
-        state = {ev.APPROVED: "approved", ev.REJECTED: "rejected"}.get(kind, "withdrawn")
-        c.update(approval_state=state, approval_due=None)
-    elif kind == ev.TAGS_CHANGED:
-        c["tags"] = _joined(c["tags"], d.get("add", ()), d.get("remove", ()))
-    elif kind == ev.FLAGS_CHANGED:
-        c["flags"] = _joined(c["flags"], d.get("add", ()), d.get("remove", ()))
-    elif kind == ev.CRM_LINKED:
-        c["crm_id"] = d["crm_id"] or None
-    elif kind == ev.FOLLOWUP_SCHEDULED:
-        c.update(followup_state="scheduled", followup_due=_dt(d["due"]))
-    elif kind == ev.FOLLOWUP_SENT:
-        c.update(followup_state="asked", followup_due=None)
-    elif kind == ev.FOLLOWUP_ANSWERED:
-        c["followup_state"] = "answered"
-        if d.get("csat") is not None:
-            c["csat"] = int(d["csat"])
-    elif kind == ev.FOLLOWUP_INVITED:
-        c["followup_state"] = "invited"
-    elif kind == ev.FOLLOWUP_CANCELLED:
-        c.update(followup_state="cancelled", followup_due=None)
-    elif kind == ev.SEND_FAILED and d.get("what") == "followup":
-        c.update(followup_state="failed", followup_due=None)
+    match event:
+        case ev.ApprovalRequested():
+            c.update(approval_state="pending", approval_draft=event.draft,
+                     approver=event.approver, approval_due=event.due, claimed_by=None,
+                     claim_until=None)
+            if c["state"] == "claimed":
+                c["state"] = "assigned" if c["assignee"] else "queued"
+        case ev.ApprovalEscalated():
+            c.update(approver=event.to, approval_due=event.due)
+        case ev.Approved():
+            c.update(approval_state="approved", approval_due=None)
+        case ev.Rejected():
+            c.update(approval_state="rejected", approval_due=None)
+        case ev.ApprovalWithdrawn():
+            c.update(approval_state="withdrawn", approval_due=None)
+        case ev.FlagsChanged():
+            c["flags"] = _joined(c["flags"], event.add, event.remove)
+        case ev.TagsChanged():
+            c["tags"] = _joined(c["tags"], event.add, event.remove)
+        case ev.CrmLinked():
+            c["crm_id"] = event.crm_id or None
+        case ev.FollowupScheduled():
+            c.update(followup_state="scheduled", followup_due=event.due)
+        case ev.FollowupSent():
+            c.update(followup_state="asked", followup_due=None)
+        case ev.FollowupAnswered():
+            c["followup_state"] = "answered"
+            if event.csat is not None:
+                c["csat"] = int(event.csat)
+        case ev.FollowupInvited():
+            c["followup_state"] = "invited"
+        case ev.FollowupCancelled():
+            c.update(followup_state="cancelled", followup_due=None)
+        case ev.SendFailed() if event.what == "followup":
+            c.update(followup_state="failed", followup_due=None)
 
 
 def split(value: str | None) -> list[str]:
@@ -160,7 +165,3 @@ def replay(case_id: str, events: list[Event]) -> dict[str, Any]:
     for e in events:
         case = apply(case, e)
     return case
-
-
-def _dt(value: Any) -> datetime:
-    return value if isinstance(value, datetime) else datetime.fromisoformat(value)

@@ -234,10 +234,10 @@ def answer_events(case: dict, csat: int | None, thumbs: str | None, text: str,
     """The answer and, when the customer is happy, the invitation to update the public post
     (pure; shared by `answer` and by ingest, where answers arrive as mentions)."""
     is_happy = happy(csat, thumbs, rules)
-    events = [Event(case["id"], ev.FOLLOWUP_ANSWERED, now, actor, {
+    events = [ev.make(case["id"], ev.FOLLOWUP_ANSWERED, now, actor, {
         "csat": csat, "thumbs": thumbs, "happy": is_happy, "text": text[:500], **extra})]
     if is_happy:
-        events.append(Event(case["id"], ev.FOLLOWUP_INVITED, now, ev.SYSTEM, {
+        events.append(ev.make(case["id"], ev.FOLLOWUP_INVITED, now, ev.SYSTEM, {
             "text": fill(rules.invite, case), "visibility": case["visibility"],
             "dry_run": True}))
     return events

@@ -23,9 +23,9 @@ def need_of(events: Iterable[Event], team: str | None) -> Need:
     """Routing's view of a case from its DECIDED event (topics and language of the signals)."""
     track, topics, language = "", (), "und"
     for e in events:
-        if e.kind == ev.DECIDED:
-            track = e.data["decision"]["track"]
-            sig = e.data.get("signals", {})
+        if isinstance(e, ev.Decided):
+            track = e.decision["track"]
+            sig = e.signals
             topics, language = tuple(sig.get("topics", ())), sig.get("language", "und")
     return Need(team or "", track, topics, language)
 
@@ -65,7 +65,7 @@ def escalate(case: CaseClocks, org: Organisation, done: set[tuple[str, str, str]
                     "budget": clock.budget, "track": case.track, "team": case.team}
             if step.action == "notify_assignee":
                 data["to"] = assignee or (f"team:{case.team}" if case.team else None)
-                out.append(Event(case.case_id, ev.ESCALATED, now, ev.SYSTEM, data))
+                out.append(ev.make(case.case_id, ev.ESCALATED, now, ev.SYSTEM, data))
             elif step.action == "reassign":
                 a = assign(Need(case.team or need.team, need.track, need.topics, need.language),
                            org, state, now, exclude=[assignee] if assignee else [])
@@ -74,18 +74,18 @@ def escalate(case: CaseClocks, org: Organisation, done: set[tuple[str, str, str]
                 data.update(to=a.member, previous=assignee)
                 if a.member is None:  # nobody else has room: it stays where it is
                     data["note"] = a.explanation
-                out.append(Event(case.case_id, ev.ESCALATED, now, ev.SYSTEM, data))
+                out.append(ev.make(case.case_id, ev.ESCALATED, now, ev.SYSTEM, data))
                 if a.member is not None:
                     why = (f"SLA {clock.clock.replace('_', ' ')} breached"
                            f"{f' with {assignee}' if assignee else ''}: {a.explanation}")
-                    out.append(Event(case.case_id, ev.ASSIGNED, now, ev.SYSTEM, {
+                    out.append(ev.make(case.case_id, ev.ASSIGNED, now, ev.SYSTEM, {
                         "team": a.team, "member": a.member, "strategy": a.strategy,
                         "explanation": why, "escalation": True}))
                     assignee = a.member
             elif step.action == "notify_lead":
                 data["to"] = _up(org, team, "lead")
-                out.append(Event(case.case_id, ev.ESCALATED, now, ev.SYSTEM, data))
+                out.append(ev.make(case.case_id, ev.ESCALATED, now, ev.SYSTEM, data))
             elif step.action == "page_on_call":
                 data["to"] = _up(org, team, "on_call") or _up(org, team, "lead")
-                out.append(Event(case.case_id, ev.ESCALATED, now, ev.SYSTEM, data))
+                out.append(ev.make(case.case_id, ev.ESCALATED, now, ev.SYSTEM, data))
     return out

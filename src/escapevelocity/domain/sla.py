@@ -132,11 +132,11 @@ def fold(case_id: str, events: Iterable[Event], budgets: Mapping[str, Budget],
     for e in events:
         if e.at > now:
             break
-        k, d = e.kind, e.data
+        k = e.kind
         if k == ev.OPENED:
             opened = e.at
         elif k == ev.DECIDED:
-            dec = d["decision"]
+            dec = e.decision
             track, team, respond = dec["track"], dec["team"], dec.get("respond", True)
             base = budgets.get(track) or Budget(None)
             fr = dec.get("sla_minutes") or base.first_response
@@ -151,7 +151,7 @@ def fold(case_id: str, events: Iterable[Event], budgets: Mapping[str, Budget],
                 res.resume(start)
                 spans.append(res)
         elif k == ev.ASSIGNED:
-            team, assignee = d.get("team", team), d.get("member")
+            team, assignee = e.team, e.member
         elif k == ev.CLAIMED and assignee is None:
             assignee = e.actor
         elif k == ev.REPLIED:
@@ -237,7 +237,7 @@ def sla_events(case: CaseClocks, warn_at: float, done: set[tuple[str, str, str]]
             continue
         for kind, reached in ((ev.SLA_WARNING, c.share >= warn_at), (ev.SLA_BREACHED, c.breached)):
             if reached and (kind, *c.key) not in done:
-                out.append(Event(case.case_id, kind, now, ev.SYSTEM, {
+                out.append(ev.make(case.case_id, kind, now, ev.SYSTEM, {
                     "clock": c.clock, "since": c.since.isoformat(), "budget": c.budget,
                     "used": round(c.used, 2), "due": c.due.isoformat() if c.due else None,
                     "track": case.track, "team": case.team, "assignee": case.assignee}))
@@ -251,9 +251,9 @@ def done_keys(events: Iterable[Event]) -> set[tuple[str, str, str]]:
     out = set()
     for e in events:
         if e.kind in (ev.SLA_WARNING, ev.SLA_BREACHED):
-            out.add((e.kind, e.data["clock"], e.data["since"]))
+            out.add((e.kind, e.clock, e.since))
         elif e.kind == ev.ESCALATED:
-            out.add((f"{ev.ESCALATED}:{e.data['step']}", e.data["clock"], e.data["since"]))
+            out.add((f"{ev.ESCALATED}:{e.step}", e.clock, e.since))
     return out
 
 

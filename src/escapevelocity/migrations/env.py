@@ -1,5 +1,5 @@
 """Alembic environment: the URL comes from the caller
-(escapevelocity.adapters.store.sql.migrate)."""
+(escapevelocity.adapters.store.base.migrate)."""
 
 from alembic import context
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import msgspec
 
-from escapevelocity.adapters.store.sql import SqlStore
+from escapevelocity.adapters.store import SqlStore
 from escapevelocity.domain import engagement, yamlsafe
 from escapevelocity.domain import events as ev
 from escapevelocity.domain import permissions as perm
@@ -36,22 +36,22 @@ def note(store: SqlStore, clock: Clock, case_id: str, member: str, text: str) ->
         raise CaseError("the note is empty")
     if len(text) > MAX_NOTE_CHARS:
         raise CaseError(f"the note is {len(text)} characters; the limit is {MAX_NOTE_CHARS}")
-    with store.begin() as conn:
-        case = load(store, conn, case_id)
-        authorize(store, conn, member, perm.NOTE, case)
-        known = [m.id for m in store.load_org(conn).members]
-        event = Event(case_id, ev.NOTE_ADDED, clock.now(), member,
+    with store.begin() as tx:
+        case = load(tx, case_id)
+        authorize(tx, member, perm.NOTE, case)
+        known = [m.id for m in tx.org.load().members]
+        event = ev.make(case_id, ev.NOTE_ADDED, clock.now(), member,
                       {"text": text, "mentions": engagement.mentions(text, known)})
-        commit(store, conn, case, event)
+        commit(tx, case, event)
         return event
 
 
 def mentions_of(store: SqlStore, member: str, *, since: datetime | None = None,
                 limit: int = 100) -> list[Event]:
     """Notes that @mention `member`, newest first."""
-    with store.begin() as conn:
-        authorize(store, conn, member, perm.VIEW)
-        notes = store.events_of_kinds(conn, (ev.NOTE_ADDED,), since=since, limit=5_000)
+    with store.begin() as tx:
+        authorize(tx, member, perm.VIEW)
+        notes = tx.events.of_kinds((ev.NOTE_ADDED,), since=since, limit=5_000)
     return [e for e in notes if member in e.data.get("mentions", ())][:limit]
 
 
@@ -60,9 +60,9 @@ def mentions_of(store: SqlStore, member: str, *, since: datetime | None = None,
 def _change(store: SqlStore, clock: Clock, case_id: str, member: str, kind: str,
             add: Iterable[str], remove: Iterable[str]) -> Event | None:
     add, remove = engagement.clean_tags(add), engagement.clean_tags(remove)
-    with store.begin() as conn:
-        case = load(store, conn, case_id)
-        authorize(store, conn, member, perm.TAG, case)
+    with store.begin() as tx:
+        case = load(tx, case_id)
+        authorize(tx, member, perm.TAG, case)
         field = "tags" if kind == ev.TAGS_CHANGED else "flags"
         now = set(_split(case[field]))
         add = [t for t in add if t not in now]
@@ -71,8 +71,8 @@ def _change(store: SqlStore, clock: Clock, case_id: str, member: str, kind: str,
             return None  # nothing to change: no event
         if len(now | set(add)) > engagement.MAX_TAGS:
             raise CaseError(f"a case holds at most {engagement.MAX_TAGS} {field}")
-        event = Event(case_id, kind, clock.now(), member, {"add": add, "remove": remove})
-        commit(store, conn, case, event)
+        event = ev.make(case_id, kind, clock.now(), member, {"add": add, "remove": remove})
+        commit(tx, case, event)
         return event
 
 
@@ -112,9 +112,9 @@ def load_customers(text: str | None) -> list[Customer]:
 def set_customers(store: SqlStore, clock: Clock, member: str, text: str) -> int:
     """Replace the customer list (YAML: crm_id, name, handles, lists)."""
     customers = load_customers(text)
-    with store.begin() as conn:
-        authorize(store, conn, member, perm.CONFIGURE)
-        store.put_document(conn, CUSTOMERS_DOCUMENT, text, clock.now())
+    with store.begin() as tx:
+        authorize(tx, member, perm.CONFIGURE)
+        tx.documents.put(CUSTOMERS_DOCUMENT, text, clock.now())
     return len(customers)
 
 
@@ -133,10 +133,10 @@ def link_crm(store: SqlStore, clock: Clock, case_id: str, member: str,
              crm_id: str | None = None) -> Event:
     """Link the case to a CRM record: `crm_id` as given (checked against the customer list when
     there is one), or looked up by the case's author."""
-    with store.begin() as conn:
-        case = load(store, conn, case_id)
-        authorize(store, conn, member, perm.CRM_LINK, case)
-        customers = load_customers(store.document(conn, CUSTOMERS_DOCUMENT))
+    with store.begin() as tx:
+        case = load(tx, case_id)
+        authorize(tx, member, perm.CRM_LINK, case)
+        customers = load_customers(tx.documents.get(CUSTOMERS_DOCUMENT))
         if crm_id is None:
             found = find_customer(customers, case["channel"], case["author_handle"])
             if found is None:
@@ -152,10 +152,10 @@ def link_crm(store: SqlStore, clock: Clock, case_id: str, member: str,
                 raise CaseError(f"no customer {crm_id!r} on the customer list")
             source = "member"
         record = found or Customer(crm_id=crm_id or "")
-        event = Event(case_id, ev.CRM_LINKED, clock.now(), member, {
+        event = ev.make(case_id, ev.CRM_LINKED, clock.now(), member, {
             "crm_id": record.crm_id, "name": record.name, "lists": record.lists,
             "source": source})
-        commit(store, conn, case, event)
+        commit(tx, case, event)
         return event
 
 
@@ -173,10 +173,10 @@ class AuditEntry:
 
 def audit_trail(store: SqlStore, case_id: str, member: str) -> list[AuditEntry]:
     """Every event of a case in order, with its actor, time and a one-line summary."""
-    with store.begin() as conn:
-        case = load(store, conn, case_id)
-        authorize(store, conn, member, perm.AUDIT, case)
-        log = store.case_events(conn, case_id)
+    with store.begin() as tx:
+        case = load(tx, case_id)
+        authorize(tx, member, perm.AUDIT, case)
+        log = tx.events.stream(case_id)
     return [AuditEntry(e.seq, e.at, e.actor, e.kind, summarise(e), e.data) for e in log]
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from escapevelocity.adapters.store.sql import SqlStore
+from escapevelocity.adapters.store import SqlStore, Tx
 from escapevelocity.domain import access, engagement
 from escapevelocity.domain import events as ev
 from escapevelocity.domain import permissions as perm
@@ -56,41 +56,40 @@ def fold_drafts(events: list[Event]) -> list[Draft]:
     """Every draft on a case, oldest first (pure)."""
     drafts: dict[str, Draft] = {}
     for e in events:
-        d = e.data
-        if e.kind == ev.APPROVAL_REQUESTED:
-            drafts[d["draft"]] = Draft(
-                id=d["draft"], case_id=e.case_id, submitter=e.actor, group=d["group"],
-                reasons=list(d["reasons"]), text=d["text"], options=[d["text"]],
-                approver=d["approver"], due=datetime.fromisoformat(d["due"]),
-                template=d.get("template", ""), visibility=d.get("visibility", "public"),
+        if isinstance(e, ev.ApprovalRequested):
+            drafts[e.draft] = Draft(
+                id=e.draft, case_id=e.stream, submitter=e.actor, group=e.group,
+                reasons=list(e.reasons), text=e.text, options=[e.text], approver=e.approver,
+                due=e.due, template=e.template or "", visibility=e.visibility,
                 submitted_at=e.at, history=[e])
             continue
-        draft = drafts.get(d.get("draft", ""))
+        draft = drafts.get(getattr(e, "draft", None) or "")
         if draft is None:
             continue
         draft.history.append(e)
-        if e.kind == ev.APPROVAL_ALTERNATIVE:
-            draft.options.append(d["text"])
-        elif e.kind == ev.APPROVAL_EDITED:
-            draft.text = d["text"]
-        elif e.kind == ev.APPROVAL_ESCALATED:
-            draft.approver, draft.due = d["to"], datetime.fromisoformat(d["due"])
-            draft.escalations += 1
-        elif e.kind in (ev.APPROVED, ev.REJECTED, ev.APPROVAL_WITHDRAWN):
-            draft.state = {ev.APPROVED: "approved", ev.REJECTED: "rejected"}.get(
-                e.kind, "withdrawn")
-            draft.note = d.get("note", "")
-            draft.due = None
-            if e.kind == ev.APPROVED:
-                draft.text = d["text"]
+        match e:
+            case ev.ApprovalAlternative():
+                draft.options.append(e.text)
+            case ev.ApprovalEdited():
+                draft.text = e.text
+            case ev.ApprovalEscalated():
+                draft.approver, draft.due = e.to, e.due
+                draft.escalations += 1
+            case ev.Approved() | ev.Rejected() | ev.ApprovalWithdrawn():
+                draft.state = {ev.APPROVED: "approved", ev.REJECTED: "rejected"}.get(
+                    e.kind, "withdrawn")
+                draft.note = getattr(e, "note", "")
+                draft.due = None
+                if isinstance(e, ev.Approved):
+                    draft.text = e.text
     return list(drafts.values())
 
 
-def hold(store: SqlStore, conn: Any, case: dict[str, Any], submitter: Member, text: str,
+def hold(tx: Tx, case: dict[str, Any], submitter: Member, text: str,
          template: str, need: engagement.ApprovalNeed, now: datetime,
          rules: engagement.Policy) -> Event:
     """Inside `cases.reply`'s transaction: store the reply as a draft for the approver on call."""
-    org = store.load_org(conn)
+    org = tx.org.load()
     order = engagement.rotation(need.group, org, rules)
     approver = engagement.on_call(order, org, now, exclude=[submitter.id])
     if approver is None:
@@ -98,18 +97,18 @@ def hold(store: SqlStore, conn: Any, case: dict[str, Any], submitter: Member, te
                         f"other than you can approve for {need.group}: ask an admin to set "
                         "the approval rotation")
     due = now + timedelta(minutes=rules.approval_sla_minutes)
-    event = Event(case["id"], ev.APPROVAL_REQUESTED, now, submitter.id, {
+    event = ev.make(case["id"], ev.APPROVAL_REQUESTED, now, submitter.id, {
         "draft": f"d{case['version'] + 1}", "text": text, "template": template,
         "visibility": case["visibility"], "reasons": list(need.reasons), "group": need.group,
         "approver": approver, "due": due.isoformat(), "rotation": order})
-    commit(store, conn, case, event)
+    commit(tx, case, event)
     return event
 
 
-def _pending(store: SqlStore, conn: Any, case_id: str, draft_id: str
+def _pending(tx: Tx, case_id: str, draft_id: str
              ) -> tuple[dict[str, Any], Draft]:
-    case = load(store, conn, case_id)
-    drafts = {d.id: d for d in fold_drafts(store.case_events(conn, case_id))}
+    case = load(tx, case_id)
+    drafts = {d.id: d for d in fold_drafts(tx.events.stream(case_id))}
     draft = drafts.get(draft_id)
     if draft is None:
         raise CaseError(f"no draft {draft_id!r} on this case")
@@ -118,13 +117,13 @@ def _pending(store: SqlStore, conn: Any, case_id: str, draft_id: str
     return case, draft
 
 
-def _approver(store: SqlStore, conn: Any, member: str, case: dict[str, Any],
+def _approver(tx: Tx, member: str, case: dict[str, Any],
               draft: Draft) -> Member:
-    who = authorize(store, conn, member, perm.APPROVE, case)
+    who = authorize(tx, member, perm.APPROVE, case)
     if who.id == draft.submitter:
         raise perm.PermissionDenied("nobody approves their own reply", action=perm.APPROVE,
                                     member=member)
-    order = engagement.rotation(draft.group, store.load_org(conn), policy(store, conn))
+    order = engagement.rotation(draft.group, tx.org.load(), policy(tx))
     if not engagement.may_approve(who, draft.group, order):
         raise perm.PermissionDenied(f"{member} is not in the approval rotation for "
                                     f"{draft.group} ({', '.join(order)})",
@@ -145,12 +144,12 @@ def edit(store: SqlStore, clock: Clock, case_id: str, member: str, draft_id: str
          text: str) -> Event:
     """The approver rewrites the draft before deciding."""
     text = _text(text)
-    with store.begin() as conn:
-        case, draft = _pending(store, conn, case_id, draft_id)
-        _approver(store, conn, member, case, draft)
-        event = Event(case_id, ev.APPROVAL_EDITED, clock.now(), member,
+    with store.begin() as tx:
+        case, draft = _pending(tx, case_id, draft_id)
+        _approver(tx, member, case, draft)
+        event = ev.make(case_id, ev.APPROVAL_EDITED, clock.now(), member,
                       {"draft": draft_id, "text": text})
-        commit(store, conn, case, event)
+        commit(tx, case, event)
         return event
 
 
@@ -160,9 +159,9 @@ def approve(store: SqlStore, clock: Clock, case_id: str, member: str, draft_id: 
     original, 1…: the submitter's alternatives), or else the current wording. Returns the
     REPLIED event; both events are appended in one transaction."""
     now = clock.now()
-    with store.begin() as conn:
-        case, draft = _pending(store, conn, case_id, draft_id)
-        _approver(store, conn, member, case, draft)
+    with store.begin() as tx:
+        case, draft = _pending(tx, case_id, draft_id)
+        _approver(tx, member, case, draft)
         if case["state"] == "resolved":
             raise CaseError("the case was resolved meanwhile; reject or withdraw the draft")
         if text is not None:
@@ -174,14 +173,14 @@ def approve(store: SqlStore, clock: Clock, case_id: str, member: str, draft_id: 
             final = draft.options[choice]
         else:
             final = draft.text
-        approved = Event(case_id, ev.APPROVED, now, member,
+        approved = ev.make(case_id, ev.APPROVED, now, member,
                          {"draft": draft_id, "text": final, "note": note[:MAX_TEXT],
                           "submitter": draft.submitter})
-        sent = Event(case_id, ev.REPLIED, now, draft.submitter, {
+        sent = ev.make(case_id, ev.REPLIED, now, draft.submitter, {
             "text": final, "template": draft.template, "visibility": draft.visibility,
             "dry_run": True, "draft": draft_id, "approved_by": member,
             "edited": final != draft.options[0]})
-        commit(store, conn, case, approved, sent)
+        commit(tx, case, approved, sent)
         return sent
 
 
@@ -190,12 +189,12 @@ def reject(store: SqlStore, clock: Clock, case_id: str, member: str, draft_id: s
     note = note.strip()
     if not note:
         raise CaseError("say why: a rejection needs a note for the submitter")
-    with store.begin() as conn:
-        case, draft = _pending(store, conn, case_id, draft_id)
-        _approver(store, conn, member, case, draft)
-        event = Event(case_id, ev.REJECTED, clock.now(), member,
+    with store.begin() as tx:
+        case, draft = _pending(tx, case_id, draft_id)
+        _approver(tx, member, case, draft)
+        event = ev.make(case_id, ev.REJECTED, clock.now(), member,
                       {"draft": draft_id, "note": note[:MAX_TEXT], "submitter": draft.submitter})
-        commit(store, conn, case, event)
+        commit(tx, case, event)
         return event
 
 
@@ -203,27 +202,27 @@ def offer_alternative(store: SqlStore, clock: Clock, case_id: str, member: str, 
                       text: str) -> Event:
     """The submitter offers another wording for the approver to pick."""
     text = _text(text)
-    with store.begin() as conn:
-        case, draft = _pending(store, conn, case_id, draft_id)
-        authorize(store, conn, member, perm.REPLY, case)
+    with store.begin() as tx:
+        case, draft = _pending(tx, case_id, draft_id)
+        authorize(tx, member, perm.REPLY, case)
         if member != draft.submitter:
             raise perm.PermissionDenied("only the submitter offers alternatives",
                                         action=perm.REPLY, member=member)
-        event = Event(case_id, ev.APPROVAL_ALTERNATIVE, clock.now(), member,
+        event = ev.make(case_id, ev.APPROVAL_ALTERNATIVE, clock.now(), member,
                       {"draft": draft_id, "text": text, "option": len(draft.options)})
-        commit(store, conn, case, event)
+        commit(tx, case, event)
         return event
 
 
 def withdraw(store: SqlStore, clock: Clock, case_id: str, member: str, draft_id: str) -> Event:
-    with store.begin() as conn:
-        case, draft = _pending(store, conn, case_id, draft_id)
-        who = authorize(store, conn, member, perm.REPLY, case)
+    with store.begin() as tx:
+        case, draft = _pending(tx, case_id, draft_id)
+        who = authorize(tx, member, perm.REPLY, case)
         if member != draft.submitter and who.role != "admin":
             raise perm.PermissionDenied("only the submitter (or an admin) withdraws a draft",
                                         action=perm.REPLY, member=member)
-        event = Event(case_id, ev.APPROVAL_WITHDRAWN, clock.now(), member, {"draft": draft_id})
-        commit(store, conn, case, event)
+        event = ev.make(case_id, ev.APPROVAL_WITHDRAWN, clock.now(), member, {"draft": draft_id})
+        commit(tx, case, event)
         return event
 
 
@@ -232,50 +231,50 @@ def tick(store: SqlStore, clock: Clock, now: datetime | None = None) -> list[Eve
     rotation, with a fresh SLA. Run it from the scheduler (or a test moving the clock)."""
     now = now or clock.now()
     out: list[Event] = []
-    with store.begin() as conn:
-        due = store.cases_due(conn, "approval_due", "approval_state", "pending", now)
+    with store.begin() as tx:
+        due = tx.cases.due("approval_due", "approval_state", "pending", now)
     for case_id in due:
-        with store.begin() as conn:
-            case = load(store, conn, case_id)
+        with store.begin() as tx:
+            case = load(tx, case_id)
             if case["approval_state"] != "pending" or case["approval_due"] > now:
                 continue  # decided or escalated by someone else meanwhile
-            drafts = {d.id: d for d in fold_drafts(store.case_events(conn, case_id))}
+            drafts = {d.id: d for d in fold_drafts(tx.events.stream(case_id))}
             draft = drafts[case["approval_draft"]]
-            rules = policy(store, conn)
-            order = engagement.rotation(draft.group, store.load_org(conn), rules)
+            rules = policy(tx)
+            order = engagement.rotation(draft.group, tx.org.load(), rules)
             nxt = engagement.next_approver(order, case["approver"], exclude=[draft.submitter])
             nxt = nxt or case["approver"]
-            event = Event(case_id, ev.APPROVAL_ESCALATED, now, ev.SYSTEM, {
+            event = ev.make(case_id, ev.APPROVAL_ESCALATED, now, ev.SYSTEM, {
                 "draft": draft.id, "from": case["approver"], "to": nxt,
                 "due": (now + timedelta(minutes=rules.approval_sla_minutes)).isoformat(),
                 "level": draft.escalations + 1,
                 "overdue_minutes": round((now - case["approval_due"]).total_seconds() / 60)})
-            commit(store, conn, case, event)
+            commit(tx, case, event)
             out.append(event)
     return out
 
 
 def drafts(store: SqlStore, case_id: str, member: str) -> list[Draft]:
     """Every draft on a case, for the case page."""
-    with store.begin() as conn:
-        case = load(store, conn, case_id)
-        authorize(store, conn, member, perm.VIEW, case)
-        return fold_drafts(store.case_events(conn, case_id))
+    with store.begin() as tx:
+        case = load(tx, case_id)
+        authorize(tx, member, perm.VIEW, case)
+        return fold_drafts(tx.events.stream(case_id))
 
 
 def queue(store: SqlStore, member: str, *, everyone: bool = False) -> list[dict[str, Any]]:
     """Cases with a draft awaiting approval: the member's own (on call for it), or all of them
     (`everyone`) for approvers watching the whole queue."""
-    with store.begin() as conn:
-        who = authorize(store, conn, member, perm.APPROVE)
+    with store.begin() as tx:
+        who = authorize(tx, member, perm.APPROVE)
         if everyone:
-            rows = store.cases_where(conn, "approval_state", "pending")
+            rows = tx.cases.where("approval_state", "pending")
         else:
             # Through the pending drafts (an index; they are few), not by approver, which no
             # index covers: that read every case (0.35 s at 176k cases).
-            rows = [c for c in store.cases_where(conn, "approval_state", "pending")
+            rows = [c for c in tx.cases.where("approval_state", "pending")
                     if c["approver"] == member]
-        org = store.load_org(conn)
+        org = tx.org.load()
     teams = access.visible_teams(org, who)  # the whole queue: only drafts on cases in sight
     rows = [c for c in rows if access.may_see(org, who, c, teams)]
     return sorted(rows, key=lambda c: c["approval_due"])
@@ -285,10 +284,10 @@ def set_policy(store: SqlStore, clock: Clock, member: str, text: str) -> engagem
     """Replace the engagement policy (rotations, SLA, risk list, follow-ups); checked against
     the organisation before it is saved."""
     rules = engagement.load_policy(text)
-    with store.begin() as conn:
-        authorize(store, conn, member, perm.CONFIGURE)
-        problems = engagement.check_policy(rules, store.load_org(conn))
+    with store.begin() as tx:
+        authorize(tx, member, perm.CONFIGURE)
+        problems = engagement.check_policy(rules, tx.org.load())
         if problems:
             raise ValueError("engagement policy: " + "; ".join(problems))
-        store.put_document(conn, engagement.POLICY_DOCUMENT, text, clock.now())
+        tx.documents.put(engagement.POLICY_DOCUMENT, text, clock.now())
     return rules

@@ -7,9 +7,8 @@ next batch of mentions is triaged with it (Workspace.triager recompiles on a new
 
 from __future__ import annotations
 
-from escapevelocity.adapters.store import brand_versions
+from escapevelocity.adapters.store import SqlStore
 from escapevelocity.adapters.store.brand_versions import BrandVersion
-from escapevelocity.adapters.store.sql import SqlStore
 from escapevelocity.domain import permissions
 from escapevelocity.domain.brand import BrandProfile, parse_yaml
 from escapevelocity.domain.clock import Clock
@@ -17,21 +16,21 @@ from escapevelocity.services.casetx import authorize
 
 
 def current(store: SqlStore) -> tuple[BrandProfile, BrandVersion | None]:
-    with store.begin() as conn:
-        found = brand_versions.latest(conn)
+    with store.begin() as tx:
+        found = tx.brand_versions.latest()
     return (parse_yaml(found.yaml) if found else BrandProfile()), found
 
 
 def history(store: SqlStore) -> list[BrandVersion]:
-    with store.begin() as conn:
-        return brand_versions.versions(conn)
+    with store.begin() as tx:
+        return tx.brand_versions.versions()
 
 
 def install(store: SqlStore, clock: Clock, profile: BrandProfile, *, author: str = "system",
             note: str = "") -> int:
     """The setup path: no member check."""
-    with store.begin() as conn:
-        return brand_versions.save(conn, profile.to_yaml(), author=author, note=note,
+    with store.begin() as tx:
+        return tx.brand_versions.save(profile.to_yaml(), author=author, note=note,
                                    at=clock.now())
 
 
@@ -39,7 +38,7 @@ def save(store: SqlStore, clock: Clock, member: str, yaml_text: str, note: str =
     """A member's edit: CONFIGURE is checked first; a profile that does not parse raises
     BrandError (ValueError) with what to fix, and nothing is saved."""
     profile = parse_yaml(yaml_text)
-    with store.begin() as conn:
-        authorize(store, conn, member, permissions.CONFIGURE)
-        return brand_versions.save(conn, profile.to_yaml(), author=member, note=note[:500],
+    with store.begin() as tx:
+        authorize(tx, member, permissions.CONFIGURE)
+        return tx.brand_versions.save(profile.to_yaml(), author=member, note=note[:500],
                                    at=clock.now())

@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from escapevelocity.adapters.store.sql import ClaimTaken, SqlStore
+from escapevelocity.adapters.store import SqlStore
 from escapevelocity.domain import permissions as perm
+from escapevelocity.domain.case_errors import ClaimTaken
 from escapevelocity.domain.clock import Clock
 from escapevelocity.services import annotate, cases
 from escapevelocity.services.casetx import CaseError, authorize
@@ -39,8 +40,8 @@ def run(store: SqlStore, clock: Clock, member: str, case_ids: Sequence[str], act
         raise CaseError(f"at most {MAX_CASES} cases at once; got {len(ids)}")
     if action in ("tag", "untag", "flag") and not tags:
         raise CaseError("give at least one tag")
-    with store.begin() as conn:
-        authorize(store, conn, member, perm.BULK)
+    with store.begin() as tx:
+        authorize(tx, member, perm.BULK)
     out = []
     for case_id in ids:
         try:

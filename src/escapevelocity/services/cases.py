@@ -12,11 +12,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from escapevelocity.adapters.store.sql import ClaimTaken, SqlStore
+from escapevelocity.adapters.store import SqlStore, Tx
 from escapevelocity.domain import cases as projection
 from escapevelocity.domain import engagement
 from escapevelocity.domain import events as ev
 from escapevelocity.domain import permissions as perm
+from escapevelocity.domain.case_errors import ClaimTaken
 from escapevelocity.domain.clock import Clock
 from escapevelocity.domain.events import Event
 from escapevelocity.domain.plans import commands as plans
@@ -59,32 +60,32 @@ def claim(store: SqlStore, clock: Clock, case_id: str, member: str,
     admin) takes the case from whoever holds it."""
     now = clock.now()
     until = now + lease
-    with store.begin() as conn:
-        case = store.get_case(conn, case_id)
+    with store.begin() as tx:
+        case = tx.cases.get(case_id)
         if case is None:
             raise CaseNotFound(f"no case {case_id!r}")
-        who = authorize(store, conn, member, perm.CLAIM, case)
-        store.touch(conn, member, now)  # activity: keeps auto-away from setting in
+        who = authorize(tx, member, perm.CLAIM, case)
+        tx.org.touch(member, now)  # activity: keeps auto-away from setting in
         _refuse(plans.plan_claim(case, member, now, lease), perm.CLAIM, member)
         if override:
             perm.check((who.role,), perm.OVERRIDE_CLAIM, member=member)
         else:
-            _take(store, conn, case_id, member, until, now)
-        case = load(store, conn, case_id)
+            _take(tx, case_id, member, until, now)
+        case = load(tx, case_id)
         event = _refuse(plans.plan_claim(case, member, now, lease, override=override),
                         perm.CLAIM, member)
-        commit(store, conn, case, event)
+        commit(tx, case, event)
         return event
 
 
-def _take(store: SqlStore, conn: Any, case_id: str, member: str, until: datetime,
+def _take(tx: Tx, case_id: str, member: str, until: datetime,
           now: datetime) -> None:
     """The atomic conditional UPDATE. When it loses but the holder let go in between (replied
     and so released), try again rather than report a holder who no longer exists."""
     for _ in range(3):
-        if store.try_claim(conn, case_id, member, until, now):
+        if tx.cases.try_claim(case_id, member, until, now):
             return
-        case = store.get_case(conn, case_id)
+        case = tx.cases.get(case_id)
         if case["state"] == "resolved":
             raise CaseError("the case was resolved meanwhile")
         if _claimed_by_other(case, member, now):
@@ -93,13 +94,13 @@ def _take(store: SqlStore, conn: Any, case_id: str, member: str, until: datetime
 
 
 def release(store: SqlStore, clock: Clock, case_id: str, member: str) -> Event:
-    with store.begin() as conn:
-        case = load(store, conn, case_id)
-        authorize(store, conn, member, perm.RELEASE, case)
+    with store.begin() as tx:
+        case = load(tx, case_id)
+        authorize(tx, member, perm.RELEASE, case)
         if case["claimed_by"] != member:
             raise CaseError("you do not hold the claim on this case")
-        event = Event(case_id, ev.RELEASED, clock.now(), member, {})
-        commit(store, conn, case, event)
+        event = ev.make(case_id, ev.RELEASED, clock.now(), member, {})
+        commit(tx, case, event)
         return event
 
 
@@ -120,10 +121,10 @@ def _refuse(planned: Any, action: str, member: str) -> Any:
     raise CaseError(planned.reason)
 
 
-def changes_since(store: SqlStore, conn: Any, case_id: str, seen_seq: int,
+def changes_since(tx: Tx, case_id: str, seen_seq: int,
                   member: str) -> list[Event]:
     """What others added to the conversation after event `seen_seq` (the send-time guard)."""
-    return [e for e in store.case_events(conn, case_id)
+    return [e for e in tx.events.stream(case_id)
             if e.seq is not None and e.seq > seen_seq and e.kind in CONVERSATION_KINDS
             and e.actor != member]
 
@@ -141,42 +142,42 @@ def reply(store: SqlStore, clock: Clock, case_id: str, member: str, text: str, *
     if len(text) > MAX_REPLY_CHARS:
         raise CaseError(f"the reply is {len(text)} characters; the limit is {MAX_REPLY_CHARS}")
     now = clock.now()
-    with store.begin() as conn:
-        case = load(store, conn, case_id)
-        who = authorize(store, conn, member, perm.REPLY, case)
-        store.touch(conn, member, now)  # activity: keeps auto-away from setting in
-        rules = policy(store, conn)
-        changed = (changes_since(store, conn, case_id, seen_seq, member)
+    with store.begin() as tx:
+        case = load(tx, case_id)
+        who = authorize(tx, member, perm.REPLY, case)
+        tx.org.touch(member, now)  # activity: keeps auto-away from setting in
+        rules = policy(tx)
+        changed = (changes_since(tx, case_id, seen_seq, member)
                    if seen_seq is not None else None)
         event = _refuse(plans.plan_reply(case, member, text, now, rules, template=template,
                                          changed=changed), perm.REPLY, member)
         need = engagement.approval_need(case, who, text, rules)
         if need is not None:
-            return approvals.hold(store, conn, case, who, text, template, need, now, rules)
-        commit(store, conn, case, event)
+            return approvals.hold(tx, case, who, text, template, need, now, rules)
+        commit(tx, case, event)
         return event
 
 
 def resolve(store: SqlStore, clock: Clock, case_id: str, member: str, note: str = "") -> Event:
     """Resolve, and schedule the track's follow-up (satisfaction question) if it has one."""
     now = clock.now()
-    with store.begin() as conn:
-        case = load(store, conn, case_id)
-        authorize(store, conn, member, perm.RESOLVE, case)
-        events = _refuse(plans.plan_resolve(case, member, now, policy(store, conn), note),
+    with store.begin() as tx:
+        case = load(tx, case_id)
+        authorize(tx, member, perm.RESOLVE, case)
+        events = _refuse(plans.plan_resolve(case, member, now, policy(tx), note),
                          perm.RESOLVE, member)
-        commit(store, conn, case, *events)
+        commit(tx, case, *events)
         return events[0]
 
 
 def reopen(store: SqlStore, clock: Clock, case_id: str, member: str, note: str = "") -> Event:
-    with store.begin() as conn:
-        case = load(store, conn, case_id)
-        authorize(store, conn, member, perm.REOPEN, case)
+    with store.begin() as tx:
+        case = load(tx, case_id)
+        authorize(tx, member, perm.REOPEN, case)
         if case["state"] != "resolved":
             raise CaseError("the case is not resolved")
-        event = Event(case_id, ev.REOPENED, clock.now(), member, {"note": note[:MAX_REPLY_CHARS]})
-        commit(store, conn, case, event)
+        event = ev.make(case_id, ev.REOPENED, clock.now(), member, {"note": note[:MAX_REPLY_CHARS]})
+        commit(tx, case, event)
         return event
 
 
@@ -184,10 +185,10 @@ def assign(store: SqlStore, clock: Clock, case_id: str, member: str, to: str | N
            team: str | None = None) -> Event:
     """Hand the case to member `to` (None: back to the team queue), optionally moving it to
     `team`; `to` must belong to the resulting team."""
-    with store.begin() as conn:
-        case = load(store, conn, case_id)
-        authorize(store, conn, member, perm.ASSIGN, case)
-        org = store.load_org(conn)
+    with store.begin() as tx:
+        case = load(tx, case_id)
+        authorize(tx, member, perm.ASSIGN, case)
+        org = tx.org.load()
         team = team or case["team"]
         if team is None or org.team(team) is None:
             raise CaseError(f"no team {team!r}")
@@ -199,17 +200,17 @@ def assign(store: SqlStore, clock: Clock, case_id: str, member: str, to: str | N
                 raise CaseError(f"{to} is not on team {team}")
             if not perm.allowed((target.role,), perm.REPLY):
                 raise CaseError(f"{to} ({target.role}) cannot work cases")
-        event = Event(case_id, ev.ASSIGNED, clock.now(), member,
+        event = ev.make(case_id, ev.ASSIGNED, clock.now(), member,
                       {"team": team, "member": to, "by": member})
-        commit(store, conn, case, event)
+        commit(tx, case, event)
         return event
 
 
 def rebuild_projection(store: SqlStore) -> int:
     """Recompute every case from the event log alone (the log is the record)."""
-    with store.begin() as conn:
-        ids = store.all_case_ids(conn)
-        cases = [projection.replay(i, store.case_events(conn, i)) for i in ids]
-        store.replace_projection(conn, cases)
-        store.rebuild_rollups(conn)
+    with store.begin() as tx:
+        ids = tx.events.case_streams()
+        cases = [projection.replay(i, tx.events.stream(i)) for i in ids]
+        tx.cases.replace_all(cases)
+        tx.events.rebuild_rollups()
     return len(cases)

@@ -29,9 +29,9 @@ MAX_WHY = 500
 def _current_signals(events: list[Event], stored: Signals) -> Signals:
     """The signals the case was last decided on (a second correction builds on the first)."""
     for e in reversed(events):
-        if e.kind == ev.DECIDED and e.data.get("signals"):
+        if isinstance(e, ev.Decided) and e.signals:
             try:
-                return msgspec.convert(e.data["signals"], Signals)
+                return msgspec.convert(e.signals, Signals)
             except msgspec.ValidationError:
                 break
     return stored
@@ -45,21 +45,21 @@ def correct(workspace: Workspace, case_id: str, member: str, signal: str, label:
     rules.check(triager.playbook, signal, label)
     store, now = workspace.store, workspace.clock.now()
     why = why.strip()[:MAX_WHY]
-    with store.begin() as conn:
-        case = load(store, conn, case_id)
-        authorize(store, conn, member, perm.TAG, case)  # as for tags: not analysts
-        rows = store.case_mentions(conn, case_id)
+    with store.begin() as tx:
+        case = load(tx, case_id)
+        authorize(tx, member, perm.TAG, case)  # as for tags: not analysts
+        rows = tx.mentions.of_case(case_id)
         if not rows:
             raise CaseError("this case has no mention to correct")
         first = rows[0]
         mention = msgspec.json.decode(first.body, type=Mention)
-        said = _current_signals(store.case_events(conn, case_id),
+        said = _current_signals(tx.events.stream(case_id),
                                 msgspec.json.decode(first.signals, type=Signals))
         masked = triager.relevance.masked(mention)
         new, decision = rules.redecide(
             triager.playbook, lambda s: triager.playbook.decide(masked, s, Context()),
             said, signal, label, member)
-        state = routing_state(store, conn, now, triager.playbook,
+        state = routing_state(store, tx, now, triager.playbook,
                               away_after=workspace.away_after)
         assignment = route(decision, new, triager.org, state, now)
         was = (learn.rule_label(signal, said) if signal in learn.SIGNALS else
@@ -67,16 +67,16 @@ def correct(workspace: Workspace, case_id: str, member: str, signal: str, label:
                 "author_class": said.author_class, "priority": case.get("priority") or "",
                 "track": case.get("track") or ""}[signal])
         changed = {"signal": signal, "from": was, "to": label, "why": why}
-        events = [Event(case_id, ev.CORRECTED, now, member,
+        events = [ev.make(case_id, ev.CORRECTED, now, member,
                         {"signal": signal, "label": label, "was": was, "why": why,
                          "text": mention.text[:10_000], "mention": mention.key})]
-        events.append(Event(case_id, ev.DECIDED, now, member,
+        events.append(ev.make(case_id, ev.DECIDED, now, member,
                             {"decision": msgspec.to_builtins(decision),
                              "signals": msgspec.to_builtins(new), "corrected": changed}))
         if (assignment.team, assignment.member) != (case.get("team"), case.get("assignee")):
-            events.append(Event(case_id, ev.ASSIGNED, now, member,
+            events.append(ev.make(case_id, ev.ASSIGNED, now, member,
                                 {"team": assignment.team, "member": assignment.member,
                                  "strategy": assignment.strategy,
                                  "explanation": f"after {member}'s correction of {signal}: "
                                                 f"{assignment.explanation}"}))
-        return commit(store, conn, case, *events)
+        return commit(tx, case, *events)

@@ -24,13 +24,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
-import sqlalchemy as sa
 
 from escapevelocity.adapters.notify.pager import Page, Pager, RecordingPager
-from escapevelocity.adapters.store import schema as t
-from escapevelocity.adapters.store.sql import SqlStore
+from escapevelocity.adapters.store import SqlStore
 from escapevelocity.domain import events as ev
-from escapevelocity.domain.cases import OPEN_STATES
 from escapevelocity.domain.clock import Clock
 from escapevelocity.domain.crisis import (
     LEVELS,
@@ -102,13 +99,13 @@ class CrisisMode:
         self.alerts: list[Alert] = []  # every alert seen by this process, in order
         self._ops_hour: int | None = None
         self._counted: OrderedDict[str, None] = OrderedDict()  # keys counted, newest last
-        with store.begin() as conn:
-            raw = store.document(conn, DOCUMENT)
+        with store.begin() as tx:
+            raw = tx.documents.get(DOCUMENT)
             self.state = msgspec.json.decode(raw, type=CrisisState) if raw else CrisisState()
             if roster is None:
-                doc = store.document(conn, "oncall")
+                doc = tx.documents.get("oncall")
                 roster = (msgspec.yaml.decode(doc) if doc else None) or default_roster(
-                    store.load_org(conn))
+                    tx.org.load())
         self.roster = roster
 
     # --- reading -----------------------------------------------------------------------------
@@ -163,8 +160,8 @@ class CrisisMode:
             keys = [(m.channel, m.source_id) for m, _ in todo.values()]
 
             def read() -> set[str]:
-                with self.store.begin() as conn:
-                    return self.store.existing_keys(conn, keys)
+                with self.store.begin() as tx:
+                    return set(tx.mentions.case_ids(keys))
             stored = retrying(read, what="crisis: stored keys")
             todo = {k: v for k, v in todo.items() if k not in stored}
         for key in todo:
@@ -189,13 +186,9 @@ class CrisisMode:
         return alerts
 
     def _ops_counts(self, start: datetime, end: datetime) -> tuple[int, int, int]:
-        c = t.cases.c
-        with self.store.begin() as conn:
-            backlog = conn.execute(sa.select(sa.func.count()).select_from(t.cases).where(
-                c.state.in_(OPEN_STATES), c.respond.is_(True))).scalar_one()
-            due_q = sa.select(c.sla_due, c.first_response_at).where(
-                c.respond.is_(True), c.sla_due >= start, c.sla_due < end)
-            rows = conn.execute(due_q).all()
+        with self.store.begin() as tx:
+            backlog = tx.cases.backlog()
+            rows = tx.cases.due_between(start, end)
         breached = sum(1 for due, first in rows if first is None or _aware(first) > _aware(due))
         return backlog, len(rows), breached
 
@@ -212,11 +205,11 @@ class CrisisMode:
         incident = self.state.incident
         if incident is None:
             incident = self._new_incident(now)
-            events.append(Event(incident, ev.INCIDENT_OPENED, now, ev.SYSTEM,
-                                {"level": target, "reason": worst.reason, "by": ev.SYSTEM}))
+            events.append(ev.IncidentOpened(stream=incident, at=now, actor=ev.SYSTEM,
+                                            level=target, reason=worst.reason, by=ev.SYSTEM))
         for a in alerts:
-            events.append(Event(incident, ev.INCIDENT_DETECTED, now, ev.SYSTEM,
-                                {"alert": msgspec.to_builtins(a), "reason": a.reason}))
+            events.append(ev.IncidentDetected(stream=incident, at=now, actor=ev.SYSTEM,
+                                              alert=msgspec.to_builtins(a), reason=a.reason))
         raise_to = target if RANK[target] > RANK[self.state.level] else None
         return self._change(events, incident, raise_to, worst.reason, ev.SYSTEM, now)
 
@@ -229,8 +222,8 @@ class CrisisMode:
         incident = self.state.incident
         if incident is None:
             incident = self._new_incident(now)
-            events.append(Event(incident, ev.INCIDENT_OPENED, now, by,
-                                {"level": level, "reason": reason or "declared", "by": by}))
+            events.append(ev.IncidentOpened(stream=incident, at=now, actor=by, level=level,
+                                            reason=reason or "declared", by=by))
         target = level if level != self.state.level else None
         return self._change(events, incident, target, reason or f"declared by {by}", by, now)
 
@@ -238,10 +231,10 @@ class CrisisMode:
         """A decision or an approved holding statement on the open incident's timeline."""
         if self.state.incident is None:
             raise ValueError("no open incident")
-        e = Event(self.state.incident, ev.INCIDENT_NOTE, self.clock.now(), by,
-                  {"text": text[:4000], "kind": kind})
-        with self.store.begin() as conn:
-            self.store.append(conn, [e])
+        e = ev.IncidentNote(stream=self.state.incident, at=self.clock.now(), actor=by,
+                            text=text[:4000], note_kind=kind)
+        with self.store.begin() as tx:
+            tx.events.append([e])
         return e
 
     def stand_down(self, by: str, note: str = "") -> str | None:
@@ -251,16 +244,15 @@ class CrisisMode:
             return None
         now = self.clock.now()
         state = CrisisState()
-        e = Event(incident, ev.INCIDENT_STOOD_DOWN, now, by,
-                  {"by": by, "note": note[:4000], "peak": self.state.peak,
-                   "previous": self.state.level})
+        e = ev.IncidentStoodDown(stream=incident, at=now, actor=by, by=by, note=note[:4000],
+                                 peak=self.state.peak, previous=self.state.level)
         self._commit([e], state)
         return incident
 
     # --- internals ---------------------------------------------------------------------------
 
     def _new_incident(self, now: datetime) -> str:
-        incident = f"{ev.INCIDENT_PREFIX}{now:%Y%m%d-%H%M%S}"
+        incident = ev.incident_stream(f"{now:%Y%m%d-%H%M%S}")
         if self.state.incident == incident or self._exists(incident):
             incident += f"-{int(now.microsecond / 1000):03d}"
         self.state = msgspec.structs.replace(self.state, incident=incident, opened_at=now,
@@ -268,18 +260,16 @@ class CrisisMode:
         return incident
 
     def _exists(self, incident: str) -> bool:
-        with self.store.begin() as conn:
-            return conn.execute(sa.select(t.events.c.seq).where(
-                t.events.c.case_id == incident).limit(1)).first() is not None
+        with self.store.begin() as tx:
+            return tx.events.exists(incident)
 
     def _change(self, events: list[Event], incident: str, level: str | None, reason: str,
                 by: str, now: datetime) -> str:
         state = self.state
         pages: tuple[str, ...] = ()
         if level is not None:
-            events.append(Event(incident, ev.INCIDENT_LEVEL, now, by,
-                                {"level": level, "previous": state.level, "reason": reason,
-                                 "by": by}))
+            events.append(ev.IncidentLevel(stream=incident, at=now, actor=by, level=level,
+                                           previous=state.level, reason=reason, by=by))
             peak = level if RANK[level] > RANK[state.peak] else state.peak
             state = msgspec.structs.replace(state, level=level, since=now, peak=peak,
                                             reason=reason)
@@ -291,9 +281,9 @@ class CrisisMode:
         return self.state.level
 
     def _commit(self, events: list[Event], state: CrisisState) -> None:
-        with self.store.begin() as conn:
-            self.store.append(conn, events)
-            self.store.put_document(conn, DOCUMENT, msgspec.json.encode(state).decode(),
+        with self.store.begin() as tx:
+            tx.events.append(events)
+            tx.documents.put(DOCUMENT, msgspec.json.encode(state).decode(),
                                     self.clock.now())
         self.state = state
 
@@ -304,18 +294,18 @@ class CrisisMode:
         for role in roles:
             member = self.roster.get(role)
             if member is None:
-                results.append(Event(incident, ev.INCIDENT_PAGED, now, ev.SYSTEM,
-                                     {"role": role, "member": None, "channel": "",
-                                      "ok": False, "detail": "nobody on call for this role"}))
+                results.append(ev.IncidentPaged(stream=incident, at=now, actor=ev.SYSTEM,
+                                                role=role, member=None, channel="", ok=False,
+                                                detail="nobody on call for this role"))
                 continue
             page = Page(incident=incident, role=role, member=member, level=level,
                         summary=reason[:300], at=now, url=link)
             result = self.pager.page(page)
-            results.append(Event(incident, ev.INCIDENT_PAGED, now, ev.SYSTEM,
-                                 {"role": role, "member": member, "channel": result.channel,
-                                  "ok": result.ok, "detail": result.detail}))
-        with self.store.begin() as conn:
-            self.store.append(conn, results)
+            results.append(ev.IncidentPaged(stream=incident, at=now, actor=ev.SYSTEM,
+                                            role=role, member=member, channel=result.channel,
+                                            ok=result.ok, detail=result.detail))
+        with self.store.begin() as tx:
+            tx.events.append(results)
 
     @classmethod
     def open(cls, store: SqlStore, clock: Clock, pager: Pager | None = None,
@@ -338,31 +328,22 @@ def _aware(value: datetime) -> datetime:
 # --- reading incidents (for pages, reports and the CLI) ----------------------------------------
 
 def timeline(store: SqlStore, incident: str) -> list[Event]:
-    with store.begin() as conn:
-        return store.case_events(conn, incident)
+    with store.begin() as tx:
+        return tx.events.stream(incident)
 
 
 def incidents(store: SqlStore) -> list[dict[str, Any]]:
     """Every incident, newest first: id, opened, level at opening, and whether it is closed."""
-    e = t.events.c
-    rows = []
-    with store.begin() as conn:
-        # One kind a query: each is a range of ix_events_kind. With the three kinds in one
-        # IN list, SQLite walked the whole log in seq order instead (0.8 s at 176k cases).
-        for kind in (ev.INCIDENT_OPENED, ev.INCIDENT_LEVEL, ev.INCIDENT_STOOD_DOWN):
-            rows += conn.execute(sa.select(e.seq, e.case_id, e.kind, e.at, e.data).where(
-                e.kind == kind, e.case_id.like(ev.INCIDENT_PREFIX + "%"))
-                .order_by(e.seq)).all()
-    rows.sort(key=lambda r: r[0])
+    with store.begin() as tx:
+        heads = tx.events.incident_heads()
     out: dict[str, dict[str, Any]] = {}
-    for _, case_id, kind, at, data in rows:
-        d = msgspec.json.decode(data)
-        item = out.setdefault(case_id, {"id": case_id, "opened_at": _aware(at), "level": "normal",
-                                        "peak": "normal", "closed_at": None})
-        if kind in (ev.INCIDENT_OPENED, ev.INCIDENT_LEVEL):
-            item["level"] = d["level"]
-            if RANK[d["level"]] > RANK[item["peak"]]:
-                item["peak"] = d["level"]
+    for e in heads:
+        item = out.setdefault(e.stream, {"id": e.stream, "opened_at": e.at, "level": "normal",
+                                         "peak": "normal", "closed_at": None})
+        if isinstance(e, ev.IncidentOpened | ev.IncidentLevel):
+            item["level"] = e.level
+            if RANK[e.level] > RANK[item["peak"]]:
+                item["peak"] = e.level
         else:
-            item["closed_at"] = _aware(at)
+            item["closed_at"] = e.at
     return sorted(out.values(), key=lambda i: i["opened_at"], reverse=True)

@@ -133,16 +133,16 @@ class Drill:
         clock = SimulatedClock(scenario.start, speed, wall=wall or time.monotonic)
         clock.pause()  # nothing moves until run()
         ws = Workspace.open(f"sqlite:///{path}", clock)
-        with ws.store.begin() as conn:
-            ws.store.put_document(conn, SANDBOX_DOCUMENT, f"drill:{scenario.name}", clock.now())
+        with ws.store.begin() as tx:
+            tx.documents.put(SANDBOX_DOCUMENT, f"drill:{scenario.name}", clock.now())
         plan = gen.plan(scenario)
         seed_demo(ws, password=None, online=True)
         vocab = yaml.safe_load(_text("demo", "vocabulary.yaml")) or {}
         for key, handles in plan.known.items():
             vocab[key] = sorted({*vocab.get(key, []), *handles})
         ws.set_vocabulary(yaml.safe_dump(vocab, sort_keys=False, allow_unicode=True))
-        with ws.store.begin() as conn:
-            active = ws.store.active_playbook(conn)
+        with ws.store.begin() as tx:
+            active = tx.playbooks.active()
         assert active is not None
         ws.save_playbook(with_overlay(active[1], scenario), author="drill",
                          note=f"crisis overlay for the drill {scenario.name}")
@@ -150,8 +150,8 @@ class Drill:
         mode = CrisisMode(ws.store, clock, pager)
         triager = ws.triager()
         mode.learn([(i.mention, triager.signals(i.mention)) for i in plan.history])
-        with ws.store.begin() as conn:
-            org = ws.store.load_org(conn)
+        with ws.store.begin() as tx:
+            org = tx.org.load()
         team = SimulatedTeam(ws.store, clock, org, scenario.responders, mode)
         drill = cls(scenario, path, ws, clock, plan, mode, team, fast=fast, _wall=wall)
         drill._queue = [(i.mention.created_at, n, i) for n, i in enumerate(plan.items)]
@@ -262,9 +262,9 @@ class Drill:
         if self.mode.state.incident and self.scenario.responders.stand_down_after is None:
             self.mode.stand_down(by="sam", note="drill ended")
         store = self.workspace.store
-        with store.begin() as conn:
-            rows = conn.execute(_cases_query()).mappings().all()
-        cases = {r["id"]: dict(r) for r in rows}
+        with store.begin() as tx:
+            rows = tx.cases.outcomes()
+        cases = {r["id"]: r for r in rows}
         incident_events = []
         for incident_id in {e for e in _incident_ids(self)}:
             incident_events += timeline(store, incident_id)
@@ -283,16 +283,6 @@ class Drill:
                              self.scenario.timezone)
 
 
-def _cases_query():
-    import sqlalchemy as sa
-
-    from escapevelocity.adapters.store import schema as t
-
-    c = t.cases.c
-    return sa.select(c.id, c.track, c.rule_id, c.team, c.respond, c.priority, c.approval,
-                     c.opened_at, c.first_response_at, c.sla_due, c.sla_minutes, c.state)
-
-
 def _incident_ids(drill: Drill) -> list[str]:
     from escapevelocity.services.crisis import incidents
 
@@ -300,15 +290,10 @@ def _incident_ids(drill: Drill) -> list[str]:
 
 
 def _is_sandbox(path: Path) -> bool:
-    import sqlite3
+    from escapevelocity.adapters.store.documents import peek_sqlite
 
-    try:
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
-            row = conn.execute("SELECT body FROM documents WHERE name = ?",
-                               (SANDBOX_DOCUMENT,)).fetchone()
-    except sqlite3.Error:
-        return False
-    return bool(row and str(row[0]).startswith("drill:"))
+    body = peek_sqlite(path, SANDBOX_DOCUMENT)
+    return bool(body and body.startswith("drill:"))
 
 
 # --- drills started from the web director page ------------------------------------------------

@@ -15,11 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-import sqlalchemy as sa
-
-from escapevelocity.adapters.store import schema as t
-from escapevelocity.adapters.store.sql import ClaimTaken
 from escapevelocity.domain import events as ev
+from escapevelocity.domain.case_errors import ClaimTaken
 from escapevelocity.domain.clock import Clock, utc
 from escapevelocity.domain.org import Organisation
 from escapevelocity.domain.permissions import PermissionDenied
@@ -128,11 +125,8 @@ class SimulatedTeam:
     def _approve(self, idle: list[str], now: datetime) -> None:
         """Approvers work the drafts routed to them (the rotation escalates the ones they miss:
         approvals.tick, run by the drill)."""
-        c = t.cases.c
-        with self.store.begin() as conn:
-            rows = conn.execute(sa.select(c.id, c.approver, c.approval_draft).where(
-                c.approval_state == "pending", c.approver.in_(idle))
-                .order_by(c.approval_due)).all()
+        with self.store.begin() as tx:
+            rows = tx.cases.pending_approvals(idle)
         for case_id, approver, draft in rows:
             if approver in self._busy:
                 continue
@@ -157,7 +151,6 @@ class SimulatedTeam:
             self.statement_at = now
 
     def _pick(self, free: list[str], now: datetime) -> None:
-        c = t.cases.c
         by_teams: dict[tuple[str, ...], list[str]] = {}
         surge = self.mode.level.startswith("crisis")
         for member in free:
@@ -166,13 +159,9 @@ class SimulatedTeam:
                 teams.add("pr")  # surge staffing: the crisis track is PR's
             by_teams.setdefault(tuple(sorted(teams)), []).append(member)
         for teams, members in by_teams.items():
-            q = (sa.select(c.id, c.assignee, c.priority)
-                 .where(c.team.in_(teams), c.state.in_(("queued", "assigned")),
-                        c.respond.is_(True), c.claimed_by.is_(None),
-                        c.approval_state != "pending")
-                 .order_by(c.priority, c.sla_due).limit(4 * len(members) + len(self._taken)))
-            with self.store.begin() as conn:
-                rows = [r for r in conn.execute(q) if r.id not in self._taken]
+            with self.store.begin() as tx:
+                rows = [r for r in tx.cases.workable(teams, 4 * len(members) + len(self._taken))
+                        if r.id not in self._taken]
             for member in members:
                 if not rows:
                     break

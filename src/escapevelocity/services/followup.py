@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from escapevelocity.adapters.outbound import DryRunSender, Senders, send_with_retries
-from escapevelocity.adapters.store.sql import SqlStore
+from escapevelocity.adapters.store import SqlStore
 from escapevelocity.domain import engagement, outbound
 from escapevelocity.domain import events as ev
 from escapevelocity.domain import permissions as perm
@@ -36,27 +36,27 @@ def tick(store: SqlStore, clock: Clock, now: datetime | None = None, *,
     now = now or clock.now()
     senders = senders or Senders()
     out: list[Event] = []
-    with store.begin() as conn:
-        due = store.cases_due(conn, "followup_due", "followup_state", "scheduled", now)
+    with store.begin() as tx:
+        due = tx.cases.due("followup_due", "followup_state", "scheduled", now)
     for case_id in due:
-        with store.begin() as conn:
-            case = load(store, conn, case_id)
+        with store.begin() as tx:
+            case = load(tx, case_id)
             if case["followup_state"] != "scheduled" or case["followup_due"] > now:
                 continue
-            rules = policy(store, conn)
+            rules = policy(tx)
             rule = rules.followups.get(case["track"] or "")
             ask = rule.ask if rule else "csat"
             text = engagement.fill(rules.ask_csat if ask == "csat" else rules.ask_thumbs, case)
-            crm = [e.data for e in store.case_events(conn, case_id) if e.kind == ev.CRM_LINKED]
-            mode = outbound.load_mode(store.document(conn, outbound.MODE_DOCUMENT))
+            crm = [e.data for e in tx.events.stream(case_id) if e.kind == ev.CRM_LINKED]
+            mode = outbound.load_mode(tx.documents.get(outbound.MODE_DOCUMENT))
         route = outbound.private_route(case, mode, senders.private(),
                                        outbound.customer_email(case, crm))
         event = _send(case, text, ask, route, senders, now)
-        with store.begin() as conn:
-            case = load(store, conn, case_id)
+        with store.begin() as tx:
+            case = load(tx, case_id)
             if case["followup_state"] != "scheduled":
                 continue  # the customer came back meanwhile (cancelled)
-            commit(store, conn, case, event)
+            commit(tx, case, event)
             out.append(event)
     return out
 
@@ -65,7 +65,7 @@ def _send(case: dict[str, Any], text: str, ask: str, route: outbound.Route, send
           now: datetime) -> Event:
     base = {"ask": ask, "text": text, "via": route.via, "to": route.to, "visibility": "private"}
     if not route.via:
-        return Event(case["id"], ev.SEND_FAILED, now, ev.SYSTEM, {
+        return ev.make(case["id"], ev.SEND_FAILED, now, ev.SYSTEM, {
             "what": "followup", "via": "", "attempts": 0, "text": text,
             "error": "no private channel to this customer and no email address known"})
     if route.dry_run:
@@ -77,10 +77,10 @@ def _send(case: dict[str, Any], text: str, ask: str, route: outbound.Route, send
         else:
             result, tries = send_with_retries(sender, {**case, "to": route.to}, text, "private")
     if not result.ok:
-        return Event(case["id"], ev.SEND_FAILED, now, ev.SYSTEM, {
+        return ev.make(case["id"], ev.SEND_FAILED, now, ev.SYSTEM, {
             "what": "followup", "via": route.via, "attempts": tries, "text": text,
             "error": (result.error or "")[:300]})
-    return Event(case["id"], ev.FOLLOWUP_SENT, now, ev.SYSTEM, {
+    return ev.make(case["id"], ev.FOLLOWUP_SENT, now, ev.SYSTEM, {
         **base, "dry_run": result.dry_run, "network_id": result.network_id, "attempts": tries})
 
 
@@ -98,14 +98,14 @@ def answer(store: SqlStore, clock: Clock, case_id: str, member: str, *,
     if csat is None and thumbs is None:
         raise CaseError("no satisfaction answer: give 1–5 or thumbs up/down")
     now = clock.now()
-    with store.begin() as conn:
-        case = load(store, conn, case_id)
+    with store.begin() as tx:
+        case = load(tx, case_id)
         if member != ev.SYSTEM:
-            authorize(store, conn, member, perm.FOLLOWUP, case)
+            authorize(tx, member, perm.FOLLOWUP, case)
         if case["followup_state"] not in ("asked", "scheduled"):
             raise CaseError("no satisfaction question is open on this case")
-        events = answer_events(case, csat, thumbs, text, member, now, policy(store, conn))
-        commit(store, conn, case, *events)
+        events = answer_events(case, csat, thumbs, text, member, now, policy(tx))
+        commit(tx, case, *events)
         return events
 
 
@@ -126,9 +126,9 @@ class Satisfaction:
 
 def summary(store: SqlStore, member: str, since: datetime | None = None) -> Satisfaction:
     """Satisfaction figures from the event log, for reports."""
-    with store.begin() as conn:
-        authorize(store, conn, member, perm.AUDIT)
-        log = store.events_of_kinds(conn, (ev.FOLLOWUP_SENT, ev.FOLLOWUP_ANSWERED,
+    with store.begin() as tx:
+        authorize(tx, member, perm.AUDIT)
+        log = tx.events.of_kinds((ev.FOLLOWUP_SENT, ev.FOLLOWUP_ANSWERED,
                                            ev.FOLLOWUP_INVITED), since=since, limit=1_000_000)
     answers = [e.data for e in log if e.kind == ev.FOLLOWUP_ANSWERED]
     scores = [int(a["csat"]) for a in answers if a.get("csat") is not None]

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from itertools import islice
 from typing import Any
 
-from escapevelocity.adapters.store.sql import SqlStore
+from escapevelocity.adapters.store import SqlStore
 from escapevelocity.domain import engagement
 from escapevelocity.domain.clock import Clock
 from escapevelocity.domain.events import Event
@@ -77,18 +77,17 @@ def ingest_batch(store: SqlStore, triager: Triager, now: datetime,
 def _ingest_once(store: SqlStore, triager: Triager, now: datetime, batch: list[Mention],
                  context: Context, away_after: timedelta | None,
                  given: dict[str, Signals] | None) -> IngestReport:
-    with store.begin_write() as conn:
+    with store.begin_write() as tx:
         # Writers of overlapping batches (the same keys, the same authors) queue here, so
         # the reads below see what the other stored and threading is decided once.
-        store.lock_keys(conn, [m.key for m in batch]
+        tx.lock_keys([m.key for m in batch]
                         + [f"author:{m.channel}:{m.author.handle}" for m in batch])
-        known = store.mention_cases(
-            conn, [(m.channel, m.source_id) for m in batch]
+        known = tx.mentions.case_ids([(m.channel, m.source_id) for m in batch]
             + [(m.channel, m.in_reply_to) for m in batch if m.in_reply_to])
         authors = {(m.channel, m.author.handle) for m in batch}
-        by_author, history = store.author_cases(conn, authors, now - FOLLOW_UP_WINDOW)
-        state = routing_state(store, conn, now, triager.playbook, away_after=away_after)
-        backlog = Backlog(store, conn)
+        by_author, history = tx.cases.author_cases(authors, now - FOLLOW_UP_WINDOW)
+        state = routing_state(store, tx, now, triager.playbook, away_after=away_after)
+        backlog = Backlog(tx)
         signals = given
         if signals is None:  # one batch for the enricher: learned models run batched
             fresh: dict[str, Mention] = {}
@@ -105,18 +104,18 @@ def _ingest_once(store: SqlStore, triager: Triager, now: datetime, batch: list[M
         seen = Seen(known, by_author, history, frozenset(triager.enricher.vocabulary.vips))
         plan = plan_batch(batch, seen, signals, decide, now, context)
         report = plan.report
-        if store.insert_mention_rows_ignoring(conn, plan.mention_rows) < len(plan.mention_rows):
+        if tx.mentions.insert_rows_ignoring(plan.mention_rows) < len(plan.mention_rows):
             raise Conflict("a concurrent writer stored some of these mentions first")
-        store.insert_cases(conn, sorted(plan.new_cases.values(), key=lambda c: c["id"]))
+        tx.cases.insert(sorted(plan.new_cases.values(), key=lambda c: c["id"]))
         extra: list[Event] = []
         if plan.joins:
-            current = store.get_cases(conn, {e.case_id for e in plan.joins}, for_update=True)
+            current = tx.cases.get_many({e.stream for e in plan.joins}, for_update=True)
             read = {case_id: case["version"] for case_id, case in current.items()}
-            rules = (engagement.load_policy(store.document(conn, engagement.POLICY_DOCUMENT))
+            rules = (engagement.load_policy(tx.documents.get(engagement.POLICY_DOCUMENT))
                      if needs_policy(current) else None)
             current, extra = plan_joins(current, plan.joins, plan.texts, rules, now)
             report.teams |= {current[i]["team"] for i in read}
-            if not store.update_cases(conn, [(current[i], read[i]) for i in sorted(read)]):
+            if not tx.cases.update_many([(current[i], read[i]) for i in sorted(read)]):
                 raise Conflict("a case changed during ingest")
-        store.append(conn, plan.events + plan.joins + extra)
+        tx.events.append(plan.events + plan.joins + extra)
     return report

@@ -15,7 +15,7 @@ from datetime import datetime
 
 import msgspec
 
-from escapevelocity.adapters.store.sql import SqlStore
+from escapevelocity.adapters.store import SqlStore
 from escapevelocity.domain import events as ev
 from escapevelocity.domain import learn, rollups
 from escapevelocity.domain.enrich import Enricher
@@ -33,11 +33,10 @@ def record_correction(store: SqlStore, *, case_id: str, signal: str, label: str,
         raise ValueError(f"unknown signal {signal!r}; one of {', '.join(learn.SIGNALS)}")
     if label not in learn.SIGNALS[signal]:
         raise ValueError(f"{signal}: label must be one of {', '.join(learn.SIGNALS[signal])}")
-    event = Event(case_id=case_id, kind=ev.CORRECTED, at=at, actor=actor,
-                  data={"signal": signal, "label": label, "was": was, "text": text[:10_000],
-                        "mention": mention_key})
-    with store.begin() as conn:
-        store.append(conn, [event])
+    event = ev.Corrected(stream=case_id, at=at, actor=actor, signal=signal, label=label,
+                         was=was, text=text[:10_000], mention=mention_key)
+    with store.begin() as tx:
+        tx.events.append([event])
     return event
 
 
@@ -58,20 +57,21 @@ def learned_label(signal: str, label: str) -> tuple[str | None, str]:
 def corrections(store: SqlStore) -> list[learn.Correction]:
     out: list[learn.Correction] = []
     seq = 0
-    with store.begin() as conn:
+    with store.begin() as tx:
         while True:  # corrections only, through ix_events_kind: not a scan of the whole log
-            batch = store.events_of_kind(conn, ev.CORRECTED, after=seq, limit=2000)
+            batch = tx.events.of_kind(ev.CORRECTED, after=seq, limit=2000)
             if not batch:
                 break
             for e in batch:
-                d = e.data
-                signal, label = learned_label(d["signal"], d["label"])
+                if not isinstance(e, ev.Corrected):
+                    continue
+                signal, label = learned_label(e.signal, e.label)
                 if signal is None:  # author class, track, priority: no model learns them
                     continue
                 out.append(learn.Correction(
-                    signal=signal, label=label, text=d.get("text", ""),
-                    key=d.get("mention") or f"{e.case_id}:{e.seq}",
-                    rule_label=d.get("was", "") if signal == d["signal"] else ""))
+                    signal=signal, label=label, text=e.text,
+                    key=e.mention or f"{e.stream}:{e.seq}",
+                    rule_label=(e.was or "") if signal == e.signal else ""))
             seq = batch[-1].seq or seq
             if len(batch) < 2000:
                 break
@@ -90,8 +90,8 @@ def with_implied(corrections: list[learn.Correction]) -> list[learn.Correction]:
 
 def correction_counts(store: SqlStore) -> dict[str, dict[str, int]]:
     """Corrections by signal and label, from the rollup kept as they are appended."""
-    with store.begin() as conn:
-        return rollups.pairs(store.rollup(conn, rollups.CORRECTIONS))
+    with store.begin() as tx:
+        return rollups.pairs(tx.events.rollup(rollups.CORRECTIONS))
 
 
 def load_models(store: SqlStore) -> dict[str, learn.SignalModel]:
@@ -99,8 +99,8 @@ def load_models(store: SqlStore) -> dict[str, learn.SignalModel]:
     extra) triages by the rules. With models but without the extra the rules answer too, and
     the log says why, once per load."""
     models = {}
-    with store.begin() as conn:
-        bodies = {s: store.document(conn, f"model:{s}") for s in learn.SIGNALS}
+    with store.begin() as tx:
+        bodies = {s: tx.documents.get(f"model:{s}") for s in learn.SIGNALS}
     for signal, body in bodies.items():
         if body:
             try:
@@ -114,8 +114,8 @@ def load_models(store: SqlStore) -> dict[str, learn.SignalModel]:
 
 
 def cards(store: SqlStore) -> list[dict]:
-    with store.begin() as conn:
-        body = store.document(conn, CARDS)
+    with store.begin() as tx:
+        body = tx.documents.get(CARDS)
     return json.loads(body) if body else []
 
 
@@ -146,12 +146,12 @@ def retrain(store: SqlStore, now: datetime, enricher: Enricher | None = None,
             name = "shipped rules"
         result = learn.train_and_compare(signal, every, enrich, predict, name, version, now)
         card = result.card if isinstance(result, learn.SignalModel) else result
-        with store.begin() as conn:
+        with store.begin() as tx:
             if isinstance(result, learn.SignalModel):
-                store.put_document(conn, f"model:{signal}", learn.dumps(result), now)
-            history = json.loads(store.document(conn, CARDS) or "[]")
+                tx.documents.put(f"model:{signal}", learn.dumps(result), now)
+            history = json.loads(tx.documents.get(CARDS) or "[]")
             history.append(msgspec.to_builtins(card))
-            store.put_document(conn, CARDS, json.dumps(history[-MAX_CARDS:], default=str), now)
+            tx.documents.put(CARDS, json.dumps(history[-MAX_CARDS:], default=str), now)
         out.append(card)
     return out
 

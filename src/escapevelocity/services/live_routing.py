@@ -23,12 +23,15 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from statistics import median
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from escapevelocity.domain import events as ev
 from escapevelocity.domain.records import Assignment
 from escapevelocity.domain.routing import RoutingState, presence_at
 from escapevelocity.domain.sla import Budget, budgets_from_playbook, fold
+
+if TYPE_CHECKING:
+    from escapevelocity.adapters.store import Tx
 
 HISTORY_TTL = 30.0  # seconds between looks at the log for new replies
 HISTORY_WINDOW = 200  # newest first replies kept per (member, track)
@@ -63,14 +66,14 @@ class ReplyHistory:
         self.medians: dict[tuple[str, str], float] = {}
         self.lock = threading.Lock()
 
-    def get(self, store: Any, conn: Any, budgets: Mapping[str, Budget], now: datetime
+    def get(self, tx: Tx, budgets: Mapping[str, Budget], now: datetime
             ) -> dict[tuple[str, str], float]:
         t = self.monotonic()
         if self.checked is not None and t - self.checked < self.ttl:
             return self.medians
         with self.lock:
             if self.checked is None or t - self.checked >= self.ttl:
-                self.refresh(store, conn, budgets, now)
+                self.refresh(tx, budgets, now)
                 self.checked = t
         return self.medians
 
@@ -78,18 +81,18 @@ class ReplyHistory:
         """Look at the log on the next `get` (tests; after a bulk import)."""
         self.checked = None
 
-    def refresh(self, store: Any, conn: Any, budgets: Mapping[str, Budget], now: datetime
+    def refresh(self, tx: Tx, budgets: Mapping[str, Budget], now: datetime
                 ) -> int:
         """Fold the cases that got a reply since the last look; returns how many counted."""
-        replies = store.events_after(conn, self.seq, _REPLIES)
+        replies = tx.events.after(self.seq, _REPLIES)
         if not replies:
             return 0
         self.seq = max(e.seq or 0 for e in replies)
-        fresh = {e.case_id for e in replies} - self.counted
+        fresh = {e.stream for e in replies} - self.counted
         if not fresh:
             return 0
         changed: set[tuple[str, str]] = set()
-        for cid, log in store.events_for_cases(conn, fresh).items():
+        for cid, log in tx.events.streams(fresh).items():
             c = fold(cid, log, budgets, now)
             if not (c.responder and c.track):
                 continue
@@ -119,23 +122,23 @@ def history_for(store: Any) -> ReplyHistory:
     return found
 
 
-def live_presence(store: Any, conn: Any, now: datetime, away_after: timedelta | None
+def live_presence(tx: Tx, now: datetime, away_after: timedelta | None
                   ) -> dict[str, str]:
     """Declared presence; with `away_after`, turned away (then offline at six times as long)
     by inactivity: claims, replies and presence changes count, an open browser tab does not."""
     if away_after is None:
-        return store.presence(conn)
+        return tx.org.presence()
     offline = away_after * OFFLINE_FACTOR
     return {m: presence_at(p, last, now, away_after=away_after, offline_after=offline)
-            for m, (p, last) in store.presence_seen(conn).items()}
+            for m, (p, last) in tx.org.presence_seen().items()}
 
 
-def routing_state(store: Any, conn: Any, now: datetime, playbook: Any, *,
+def routing_state(store: Any, tx: Tx, now: datetime, playbook: Any, *,
                   away_after: timedelta | None = None) -> RoutingState:
     """What live routing reads: presence, open loads and the reply history."""
-    return RoutingState(presence=live_presence(store, conn, now, away_after),
-                        load=store.open_loads(conn),
-                        first_reply=history_for(store).get(store, conn, budgets_for(playbook),
+    return RoutingState(presence=live_presence(tx, now, away_after),
+                        load=tx.cases.open_loads(),
+                        first_reply=history_for(store).get(tx, budgets_for(playbook),
                                                            now))
 
 
@@ -144,14 +147,14 @@ class Backlog:
     for the case's team, routing's pick is undone and the case queues behind them; the SLA
     tick's drain then hands out the earliest due first. One indexed look per team per batch."""
 
-    def __init__(self, store: Any, conn: Any) -> None:
-        self.store, self.conn = store, conn
+    def __init__(self, tx: Tx) -> None:
+        self.tx = tx
         self.waiting: dict[str, bool] = {}
 
     def has_queue(self, team: str) -> bool:
         found = self.waiting.get(team)
         if found is None:
-            found = self.waiting[team] = self.store.has_queue(self.conn, team)
+            found = self.waiting[team] = self.tx.cases.has_queue(team)
         return found
 
     def hold(self, team: str, a: Assignment, state: RoutingState, respond: bool = True

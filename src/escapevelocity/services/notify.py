@@ -19,8 +19,7 @@ from datetime import datetime, timedelta
 
 from escapevelocity.adapters.notify.pager import Page, PageResult
 from escapevelocity.adapters.notify.transports import Outgoing, Transport
-from escapevelocity.adapters.store import notifications as ns
-from escapevelocity.adapters.store.sql import SqlStore
+from escapevelocity.adapters.store import SqlStore
 from escapevelocity.domain import events as ev
 from escapevelocity.domain import notifications as dn
 from escapevelocity.domain.clock import Clock
@@ -45,15 +44,15 @@ class Notifier:
         now = now or self.clock.now()
         made = 0
         for _ in range(100):  # bounded: a huge backlog is finished by the next pass
-            with self.store.begin() as conn:
-                seq = ns.cursor(conn, READER, lock=True,
-                                start=self.store.last_seq(conn))
-                events = self.store.events_since(conn, seq, limit=BATCH)
+            with self.store.begin() as tx:
+                seq = tx.notifications.cursor(READER, lock=True,
+                                start=tx.events.last_seq())
+                events = tx.events.since(seq, limit=BATCH)
                 if not events:
                     return made
-                org = self.store.load_org(conn)
-                prefs = ns.all_prefs(conn)
-                cases = self.store.get_cases(conn, {
+                org = tx.org.load()
+                prefs = tx.notifications.all_prefs()
+                cases = tx.cases.get_many({
                     e.case_id for e in events if not e.case_id.startswith(
                         (ev.INCIDENT_PREFIX, ev.PLAYBOOK_PREFIX))})
                 for e in events:
@@ -61,18 +60,18 @@ class Notifier:
                         continue
                     for note in dn.derive(e, org, cases.get(e.case_id)):
                         chosen = dn.route(note, org, prefs.get(note.member, dn.DEFAULT_PREFS), now)
-                        if chosen and ns.add(conn, note, chosen, now) is not None:
+                        if chosen and tx.notifications.add(note, chosen, now) is not None:
                             made += 1
-                ns.set_cursor(conn, READER, events[-1].seq or seq)
+                tx.notifications.set_cursor(READER, events[-1].seq or seq)
         return made
 
     def deliver(self, now: datetime | None = None) -> int:
         """Send pending email/Slack deliveries that are due; returns how many went out."""
         now = now or self.clock.now()
-        with self.store.begin() as conn:
-            due = ns.due_deliveries(conn, now)
-            org = self.store.load_org(conn)
-            prefs = ns.all_prefs(conn)
+        with self.store.begin() as tx:
+            due = tx.notifications.due_deliveries(now)
+            org = tx.org.load()
+            prefs = tx.notifications.all_prefs()
         sent = 0
         for row in due:
             member = org.member(row["member"])
@@ -96,8 +95,8 @@ class Notifier:
                 state, nxt = "failed", now
                 log.warning("notification %s by %s failed: %s", row["notification_id"],
                             row["transport"], detail)
-            with self.store.begin() as conn:
-                ns.record_delivery(conn, row["id"], state=state, attempts=attempts,
+            with self.store.begin() as tx:
+                tx.notifications.record_delivery(row["id"], state=state, attempts=attempts,
                                    next_at=nxt, detail=detail)
         return sent
 
@@ -116,10 +115,10 @@ class Notifier:
             link = link.removeprefix(self.base_url) or "/"  # stored relative; made absolute on send
         note = dn.Notification(member=page.member, kind=kind, text=page.summary[:dn.TEXT_CHARS],
                                link=link, urgency=dn.URGENT, case_id=page.incident, at=page.at)
-        with self.store.begin() as conn:
-            org = self.store.load_org(conn)
-            chosen = dn.route(note, org, ns.prefs(conn, page.member), page.at)
+        with self.store.begin() as tx:
+            org = tx.org.load()
+            chosen = dn.route(note, org, tx.notifications.prefs(page.member), page.at)
             if chosen:
-                ns.add(conn, note, chosen, page.at)
+                tx.notifications.add(note, chosen, page.at)
         self.deliver(page.at)
         return PageResult(bool(chosen), "notifications", ",".join(chosen) or "muted")

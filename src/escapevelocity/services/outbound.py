@@ -14,7 +14,7 @@ from collections.abc import Mapping
 import msgspec
 
 from escapevelocity.adapters.outbound import EmailSender, Senders
-from escapevelocity.adapters.store.sql import SqlStore
+from escapevelocity.adapters.store import SqlStore
 from escapevelocity.domain import outbound
 from escapevelocity.domain import permissions as perm
 from escapevelocity.domain.clock import Clock
@@ -22,8 +22,8 @@ from escapevelocity.services.casetx import authorize
 
 
 def mode(store: SqlStore) -> outbound.Mode:
-    with store.begin() as conn:
-        return outbound.load_mode(store.document(conn, outbound.MODE_DOCUMENT))
+    with store.begin() as tx:
+        return outbound.load_mode(tx.documents.get(outbound.MODE_DOCUMENT))
 
 
 def set_mode(store: SqlStore, clock: Clock, member: str, value: str,
@@ -32,9 +32,9 @@ def set_mode(store: SqlStore, clock: Clock, member: str, value: str,
     connection set to "" follows the workspace again."""
     if value not in outbound.MODES and not (connection and value == ""):
         raise ValueError(f"outbound mode is dry_run or live, not {value!r}")
-    with store.begin() as conn:
-        authorize(store, conn, member, perm.CONFIGURE)
-        current = outbound.load_mode(store.document(conn, outbound.MODE_DOCUMENT))
+    with store.begin() as tx:
+        authorize(tx, member, perm.CONFIGURE)
+        current = outbound.load_mode(tx.documents.get(outbound.MODE_DOCUMENT))
         if connection:
             connections = {k: v for k, v in current.connections.items() if k != connection}
             if value:
@@ -42,7 +42,7 @@ def set_mode(store: SqlStore, clock: Clock, member: str, value: str,
             new = outbound.Mode(current.workspace, connections)
         else:
             new = outbound.Mode(value, current.connections)
-        store.put_document(conn, outbound.MODE_DOCUMENT, msgspec.json.encode(new).decode(),
+        tx.documents.put(outbound.MODE_DOCUMENT, msgspec.json.encode(new).decode(),
                            clock.now())
     return new
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from escapevelocity.adapters.store.sql import SqlStore
+from escapevelocity.adapters.store import SqlStore, Tx
 from escapevelocity.domain import events as ev
 from escapevelocity.domain import permissions as perm
 from escapevelocity.domain.clock import Clock
@@ -81,7 +81,7 @@ class Outcome:
 
 
 def stream(version: int) -> str:
-    return f"{ev.PLAYBOOK_PREFIX}{version}"
+    return ev.playbook_stream(version)
 
 
 # --- pure rules ---------------------------------------------------------------------------------
@@ -132,22 +132,22 @@ def fold(row: dict[str, Any], events: list[Event]) -> Version:
 
 def versions(store: SqlStore) -> list[Version]:
     """Every version, newest first."""
-    with store.begin() as conn:
-        return _versions(store, conn)[::-1]
+    with store.begin() as tx:
+        return _versions(tx)[::-1]
 
 
 def version(store: SqlStore, number: int) -> tuple[Version, str]:
     """One version and its source."""
-    with store.begin() as conn:
-        found = {v.number: v for v in _versions(store, conn)}.get(number)
+    with store.begin() as tx:
+        found = {v.number: v for v in _versions(tx)}.get(number)
         if found is None:
-            raise PlaybookWorkflowError(_no_such(number, found_any=bool(_versions(store, conn))))
-        return found, store.playbook_source(conn, number) or ""
+            raise PlaybookWorkflowError(_no_such(number, found_any=bool(_versions(tx))))
+        return found, tx.playbooks.source(number) or ""
 
 
-def _versions(store: SqlStore, conn: Any, *, lock: bool = False) -> list[Version]:
-    rows = store.playbook_versions(conn, lock=lock)
-    logs = store.events_for_cases(conn, [stream(r["version"]) for r in rows])
+def _versions(tx: Tx, *, lock: bool = False) -> list[Version]:
+    rows = tx.playbooks.versions(lock=lock)
+    logs = tx.events.streams([stream(r["version"]) for r in rows])
     return [fold(r, logs.get(stream(r["version"]), [])) for r in rows]
 
 
@@ -176,29 +176,29 @@ def _note(note: str, *, required: str = "") -> str:
     return note
 
 
-def _editor(store: SqlStore, conn: Any, member_id: str) -> Member:
+def _editor(tx: Tx, member_id: str) -> Member:
     from escapevelocity.services.casetx import acting
 
-    member = acting(store, conn, member_id)
+    member = acting(tx, member_id)
     perm.check((member.role,), perm.EDIT_PLAYBOOK, member=member.id)
     return member
 
 
-def _insert(store: SqlStore, conn: Any, clock: Clock, playbook: Playbook, source: str,
+def _insert(tx: Tx, clock: Clock, playbook: Playbook, source: str,
             author: str, note: str) -> int:
     now = clock.now()
-    number = store.save_playbook(conn, name=playbook.name, source=source, author=author,
+    number = tx.playbooks.save(name=playbook.name, source=source, author=author,
                                  note=note, at=now, activate=False)
-    store.append(conn, [Event(stream(number), ev.PLAYBOOK_SAVED, now, author,
-                              {"name": playbook.name, "note": note})])
+    tx.events.append([ev.PlaybookSaved(stream=stream(number), at=now, actor=author,
+                                       name=playbook.name, note=note)])
     return number
 
 
-def _make_active(store: SqlStore, conn: Any, clock: Clock, number: int, actor: str,
+def _make_active(tx: Tx, clock: Clock, number: int, actor: str,
                  previous: int | None, approved_by: str = "") -> None:
-    store.activate_playbook(conn, number)
-    store.append(conn, [Event(stream(number), ev.PLAYBOOK_ACTIVATED, clock.now(), actor,
-                              {"previous": previous, "approved_by": approved_by})])
+    tx.playbooks.activate(number)
+    tx.events.append([ev.PlaybookActivated(stream=stream(number), at=clock.now(), actor=actor,
+                                           previous=previous, approved_by=approved_by)])
 
 
 def install(store: SqlStore, clock: Clock, source: str, *, author: str, note: str = "",
@@ -206,11 +206,11 @@ def install(store: SqlStore, clock: Clock, source: str, *, author: str, note: st
     """The operator's setup path (seed, drills, tests): save and, by default, activate at once,
     with no member check and no approval. A broken playbook raises PlaybookError."""
     playbook = compile_playbook(source, version="draft")
-    with store.begin() as conn:
-        current = store.active_playbook(conn)
-        number = _insert(store, conn, clock, playbook, source, author, note)
+    with store.begin() as tx:
+        current = tx.playbooks.active()
+        number = _insert(tx, clock, playbook, source, author, note)
         if activate:
-            _make_active(store, conn, clock, number, author, current[0] if current else None)
+            _make_active(tx, clock, number, author, current[0] if current else None)
     return number
 
 
@@ -221,30 +221,30 @@ def save(store: SqlStore, clock: Clock, source: str, *, member: str, note: str,
     `origin` names the file in error messages."""
     playbook = _compile(source, origin)
     note = _note(note, required="say what changed: a version needs a change note")
-    with store.begin() as conn:
-        who = _editor(store, conn, member)
-        rows = store.playbook_versions(conn, lock=True)
-        if rows and store.playbook_source(conn, rows[-1]["version"]) == source:
+    with store.begin() as tx:
+        who = _editor(tx, member)
+        rows = tx.playbooks.versions(lock=True)
+        if rows and tx.playbooks.source(rows[-1]["version"]) == source:
             raise PlaybookWorkflowError(f"nothing changed: this is the text of version "
                                         f"{rows[-1]['version']}")
-        number = _insert(store, conn, clock, playbook, source, who.id, note)
+        number = _insert(tx, clock, playbook, source, who.id, note)
         if not activate:
             return Outcome(number, DRAFT, message=f"saved version {number}")
-        return _activate(store, conn, clock, who, number, note="")
+        return _activate(tx, clock, who, number, note="")
 
 
 def activate(store: SqlStore, clock: Clock, number: int, *, member: str,
              note: str = "") -> Outcome:
     """Activate version `number` now, or ask for the approval its activation needs."""
     note = _note(note)
-    with store.begin() as conn:
-        who = _editor(store, conn, member)
-        return _activate(store, conn, clock, who, number, note=note)
+    with store.begin() as tx:
+        who = _editor(tx, member)
+        return _activate(tx, clock, who, number, note=note)
 
 
-def _activate(store: SqlStore, conn: Any, clock: Clock, who: Member, number: int, *,
+def _activate(tx: Tx, clock: Clock, who: Member, number: int, *,
               note: str) -> Outcome:
-    found = {v.number: v for v in _versions(store, conn, lock=True)}
+    found = {v.number: v for v in _versions(tx, lock=True)}
     target = found.get(number)
     if target is None:
         raise PlaybookWorkflowError(_no_such(number, found_any=bool(found)))
@@ -255,34 +255,34 @@ def _activate(store: SqlStore, conn: Any, clock: Clock, who: Member, number: int
             f"version {number} already awaits approval by {target.approver} (asked by "
             f"{target.requested_by} at {target.requested_at:%Y-%m-%d %H:%M} UTC)")
     current = next((v for v in found.values() if v.active), None)
-    new = _compile(store.playbook_source(conn, number) or "", f"version {number}")
-    old = (compile_playbook(store.playbook_source(conn, current.number) or "",
+    new = _compile(tx.playbooks.source(number) or "", f"version {number}")
+    old = (compile_playbook(tx.playbooks.source(current.number) or "",
                             version=f"v{current.number}") if current else None)
     needed = activation_approval(old, new)
     previous = current.number if current else None
     if not needed:
-        _make_active(store, conn, clock, number, who.id, previous)
+        _make_active(tx, clock, number, who.id, previous)
         return Outcome(number, ACTIVE, message=f"version {number} is now the active playbook")
-    org = store.load_org(conn)
+    org = tx.org.load()
     can = approvers(org, needed, excluding={who.id, target.author})
     if not can:
         raise PlaybookWorkflowError(
             f"activating version {number} needs approval by {needed!r}, but no member other "
             f"than {who.id} and the author {target.author} is in that team or holds that role; "
             "add one to the organisation first")
-    store.append(conn, [Event(stream(number), ev.PLAYBOOK_REQUESTED, clock.now(), who.id,
-                              {"approver": needed, "replaces": previous, "note": note,
-                               "approvers": can})])
+    tx.events.append([ev.PlaybookRequested(stream=stream(number), at=clock.now(), actor=who.id,
+                                           approver=needed, replaces=previous, note=note,
+                                           approvers=list(can))])
     return Outcome(number, PENDING, needed,
                    f"version {number} awaits approval by {needed} ({', '.join(can)})")
 
 
-def _decider(store: SqlStore, conn: Any, member_id: str, number: int, verb: str
+def _decider(tx: Tx, member_id: str, number: int, verb: str
              ) -> tuple[Member, Version, Version | None]:
     from escapevelocity.services.casetx import acting
 
-    who = acting(store, conn, member_id)
-    found = {v.number: v for v in _versions(store, conn, lock=True)}
+    who = acting(tx, member_id)
+    found = {v.number: v for v in _versions(tx, lock=True)}
     target = found.get(number)
     if target is None:
         raise PlaybookWorkflowError(_no_such(number, found_any=bool(found)))
@@ -306,8 +306,8 @@ def approve(store: SqlStore, clock: Clock, number: int, *, member: str,
             note: str = "") -> Outcome:
     """Approve the pending activation of `number`; it becomes active in the same transaction."""
     note = _note(note)
-    with store.begin() as conn:
-        who, target, current = _decider(store, conn, member, number, "approve")
+    with store.begin() as tx:
+        who, target, current = _decider(tx, member, number, "approve")
         now_active = current.number if current else None
         if now_active != target.replaces:
             raise PlaybookWorkflowError(
@@ -315,9 +315,9 @@ def approve(store: SqlStore, clock: Clock, number: int, *, member: str,
                 f"{target.replaces}, now {now_active}); reject this request and ask again so "
                 "the approver sees the change against the current version")
         now = clock.now()
-        store.append(conn, [Event(stream(number), ev.PLAYBOOK_APPROVED, now, who.id,
-                                  {"note": note, "approver": target.approver})])
-        _make_active(store, conn, clock, number, who.id, now_active, approved_by=who.id)
+        tx.events.append([ev.PlaybookApproved(stream=stream(number), at=now, actor=who.id,
+                                              note=note, approver=target.approver)])
+        _make_active(tx, clock, number, who.id, now_active, approved_by=who.id)
         return Outcome(number, ACTIVE, target.approver,
                        f"approved: version {number} is now the active playbook")
 
@@ -325,8 +325,9 @@ def approve(store: SqlStore, clock: Clock, number: int, *, member: str,
 def reject(store: SqlStore, clock: Clock, number: int, *, member: str, note: str) -> Outcome:
     """Refuse the pending activation of `number`, saying why; the active version stays."""
     note = _note(note, required="say why: a rejection needs a note for the author")
-    with store.begin() as conn:
-        who, target, _ = _decider(store, conn, member, number, "reject")
-        store.append(conn, [Event(stream(number), ev.PLAYBOOK_REJECTED, clock.now(), who.id,
-                                  {"note": note, "approver": target.approver})])
+    with store.begin() as tx:
+        who, target, _ = _decider(tx, member, number, "reject")
+        tx.events.append([ev.PlaybookRejected(stream=stream(number), at=clock.now(),
+                                              actor=who.id, note=note,
+                                              approver=target.approver)])
         return Outcome(number, REJECTED, target.approver, f"rejected version {number}")

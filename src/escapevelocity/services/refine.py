@@ -43,8 +43,8 @@ def tick(workspace: Workspace, now: datetime, budget_s: float = BUDGET_S) -> int
     revised = 0
     started = time.monotonic()
     while True:
-        with store.begin() as conn:
-            rows = store.provisional_mentions(conn, BATCH)
+        with store.begin() as tx:
+            rows = tx.mentions.provisional(BATCH)
         if not rows:
             break
         revised += _settle(workspace, now, rows)
@@ -76,30 +76,30 @@ def _settle(workspace: Workspace, now: datetime, rows: list[Any]) -> int:
     else:  # no models (one retired, or a base install without the learn extra): as they are
         full = [said for _, _, said in todo]
     store = workspace.store
-    with store.begin() as conn:
+    with store.begin() as tx:
         for row in broken:  # settled as they are: a row that cannot be read must not block
-            store.settle_mention_signals(conn, row.id, row.signals)
-        first = store.first_mention_ids(conn, [row.case_id for row, _, _ in todo])
+            tx.mentions.settle(row.id, row.signals)
+        first = tx.mentions.first_ids([row.case_id for row, _, _ in todo])
         events: list[Event] = []
         for (row, mention, said), answer in zip(todo, full, strict=True):
             new = revised_signals(said, answer, enricher.models)
-            if not store.settle_mention_signals(conn, row.id, msgspec.json.encode(new).decode()):
+            if not tx.mentions.settle(row.id, msgspec.json.encode(new).decode()):
                 continue  # another pass settled it
             if first.get(row.case_id) == row.id:
                 changed = [s for s in enricher.models
                            if learn.rule_label(s, said) != learn.rule_label(s, new)]
-                events.append(Event(row.case_id, ev.SIGNALS_REVISED, now, ev.SYSTEM,
-                                    {"mention": mention.key, "first": True, "changed": changed,
-                                     "signals": msgspec.to_builtins(new)}))
+                events.append(ev.SignalsRevised(
+                    stream=row.case_id, at=now, actor=ev.SYSTEM, mention=mention.key,
+                    first=True, changed=list(changed), signals=msgspec.to_builtins(new)))
         # Cases locked together, in id order (as ingest locks them): no deadlock between them.
-        cases = store.get_cases(conn, {e.case_id for e in events}, for_update=True)
+        cases = tx.cases.get_many({e.stream for e in events}, for_update=True)
         read = {case_id: case["version"] for case_id, case in cases.items()}
-        kept = [e for e in events if e.case_id in cases]  # a case gone: the mention alone
+        kept = [e for e in events if e.stream in cases]  # a case gone: the mention alone
         for e in kept:
-            cases[e.case_id] = projection.apply(cases[e.case_id], e)
-        if not store.update_cases(conn, [(cases[i], v) for i, v in read.items()]):
+            cases[e.stream] = projection.apply(cases[e.stream], e)
+        if not tx.cases.update_many([(cases[i], v) for i, v in read.items()]):
             raise RuntimeError("a case changed while its signals were refined; next tick")
-        store.append(conn, kept)
+        tx.events.append(kept)
     return len(kept)
 
 

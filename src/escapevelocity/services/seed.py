@@ -40,8 +40,8 @@ def seed_demo(workspace: Workspace, *, password: str | None = None,
     password = password or secrets.token_urlsafe(9)
     org = workspace.apply_org(_text("demo", "org.yaml"))
     workspace.set_vocabulary(_text("demo", "vocabulary.yaml"))
-    with workspace.store.begin() as conn:
-        has_playbook = workspace.store.active_playbook(conn) is not None
+    with workspace.store.begin() as tx:
+        has_playbook = tx.playbooks.active() is not None
     if not has_playbook:
         workspace.save_playbook(_text("demo", "playbook.yaml"), author="system",
                                 note="the demo's playbook (Orbit Telecom)")
@@ -60,9 +60,9 @@ def seed_workspace(workspace: Workspace, brand: BrandProfile, *, admin: str = "a
     """A brand-neutral workspace: the default playbook, no vocabulary, the brand profile and
     one admin member. Returns the admin's password (random if not given)."""
     password = password or secrets.token_urlsafe(9)
-    with workspace.store.begin() as conn:
-        has_org = bool(workspace.store.load_org(conn).members)
-        has_playbook = workspace.store.active_playbook(conn) is not None
+    with workspace.store.begin() as tx:
+        has_org = bool(tx.org.load().members)
+        has_playbook = tx.playbooks.active() is not None
     if not has_org:
         workspace.apply_org(_EMPTY_ORG.format(admin=admin))
         workspace.set_vocabulary("{}\n")

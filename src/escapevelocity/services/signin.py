@@ -21,7 +21,6 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from escapevelocity.adapters.store import signin as records
 from escapevelocity.domain.clock import Clock
 
 SESSION_IDLE = timedelta(hours=12)
@@ -63,29 +62,29 @@ def start_session(store, clock: Clock, member: str) -> str:
     """A new session for `member`; returns the id for the cookie (stored only hashed)."""
     raw = secrets.token_urlsafe(32)
     now = clock.now()
-    with store.begin() as conn:
-        records.create_session(conn, _hash(raw), member, now, now + SESSION_IDLE)
-        records.forget_old_sessions(conn, now - SESSION_MAX)
+    with store.begin() as tx:
+        tx.signin.create_session(_hash(raw), member, now, now + SESSION_IDLE)
+        tx.signin.forget_old_sessions(now - SESSION_MAX)
     return raw
 
 
 def session_member(store, clock: Clock, raw: str) -> str | None:
     """The member of a live session, its expiry slid forward; None if revoked or expired."""
     now = clock.now()
-    with store.begin() as conn:
-        found = records.live_session(conn, _hash(raw), now)
+    with store.begin() as tx:
+        found = tx.signin.live_session(_hash(raw), now)
         if found is None:
             return None
         member, created, last_seen = found
         if now - last_seen >= TOUCH_EVERY:
-            records.touch_session(conn, _hash(raw), now,
+            tx.signin.touch_session(_hash(raw), now,
                                   min(now + SESSION_IDLE, created + SESSION_MAX))
     return member
 
 
 def end_session(store, clock: Clock, raw: str) -> None:
-    with store.begin() as conn:
-        records.revoke_session(conn, _hash(raw), clock.now())
+    with store.begin() as tx:
+        tx.signin.revoke_session(_hash(raw), clock.now())
 
 
 # --- throttle ---------------------------------------------------------------------------------
@@ -107,17 +106,17 @@ class Attempt:
 
 def throttled(store, clock: Clock, attempt: Attempt) -> bool:
     keys = attempt.limits()
-    with store.begin() as conn:
-        counts = records.failure_counts(conn, [k for k, _ in keys], clock.now(), WINDOW)
+    with store.begin() as tx:
+        counts = tx.signin.failure_counts([k for k, _ in keys], clock.now(), WINDOW)
     return any(counts.get(key, 0) >= limit for key, limit in keys)
 
 
 def failed(store, clock: Clock, attempt: Attempt) -> None:
-    with store.begin() as conn:
-        records.record_failure(conn, [k for k, _ in attempt.limits()], clock.now(), WINDOW)
+    with store.begin() as tx:
+        tx.signin.record_failure([k for k, _ in attempt.limits()], clock.now(), WINDOW)
 
 
 def succeeded(store, attempt: Attempt) -> None:
     """Forget this member's failures from this client or device (not the client's others)."""
-    with store.begin() as conn:
-        records.clear_failures(conn, [k for k, _ in attempt.limits() if not k.startswith("c:")])
+    with store.begin() as tx:
+        tx.signin.clear_failures([k for k, _ in attempt.limits() if not k.startswith("c:")])

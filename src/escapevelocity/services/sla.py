@@ -42,36 +42,36 @@ def tick(workspace: Any, now: datetime | None = None, *, idle: timedelta | None 
     store = workspace.store
     if idle is None:
         idle = getattr(workspace, "away_after", None)
-    with store.begin() as conn:
-        state = routing_state(store, conn, now, triager.playbook, away_after=idle)
+    with store.begin() as tx:
+        state = routing_state(store, tx, now, triager.playbook, away_after=idle)
         offline = sorted(m.id for m in org.members
                          if state.presence.get(m.id, "offline") == "offline")
-        due = store.cases_due_for_sla(conn, now, MAX_DUE)
+        due = tx.cases.due_for_sla(now, MAX_DUE)
         cases = {c["id"]: c for c in due}
-        cases.update(store.cases_held_by(conn, offline, now))
+        cases.update(tx.cases.held_by(offline, now))
         room = sum(max(0, m.capacity - state.load.get(m.id, 0)) for m in org.members
                    if state.presence.get(m.id) == "online")
         queued: dict[str, dict[str, Any]] = {}
         if room:
-            queued = store.queue_heads(conn, [t.id for t in org.teams], min(room, MAX_QUEUE))
+            queued = tx.cases.queue_heads([t.id for t in org.teams], min(room, MAX_QUEUE))
             cases.update({k: v for k, v in queued.items() if k not in cases})
-        logs = store.events_for_cases(conn, [c["id"] for c in due])
-        needs = store.routing_needs(conn, [k for k in queued if k not in logs])
+        logs = tx.events.streams([c["id"] for c in due])
+        needs = tx.events.routing_needs([k for k in queued if k not in logs])
         needs = {k: Need(cases[k]["team"] or "", *v) for k, v in needs.items()}
         pending, report = plan_tick(TickState(cases, logs, [c["id"] for c in due], needs),
                                     budgets, org, state, now)
         # Write in three round trips, not two per case: lock what changes (in id order), skip
         # the cases someone acted on since they were read (the next tick sees them), write
         # the rest with one version-checked executemany and one append.
-        now_held = store.get_cases(conn, pending, for_update=True)
+        now_held = tx.cases.get_many(pending, for_update=True)
         todo = sorted(cid for cid in pending
                       if cid in now_held and now_held[cid]["version"] == cases[cid]["version"])
         report.conflicts += len(pending) - len(todo)
         updates = [(_fold_case(cases[cid], pending[cid]), cases[cid]["version"]) for cid in todo]
-        if not store.update_cases(conn, updates):
+        if not tx.cases.update_many(updates):
             raise Conflict("a case changed during the SLA tick")  # the worker runs it again
         new = [e for cid in todo for e in pending[cid]]
-        store.append(conn, new)
+        tx.events.append(new)
         report.events += new
     return report
 
@@ -91,9 +91,9 @@ def sla_attainment(workspace: Any, now: datetime | None = None) -> Attainment:
     now = now or workspace.clock.now()
     budgets = budgets_for(workspace.triager().playbook)
     store = workspace.store
-    with store.begin() as conn:
-        ids = store.all_case_ids(conn)
-        logs = store.events_for_cases(conn, ids)
+    with store.begin() as tx:
+        ids = tx.events.case_streams()
+        logs = tx.events.streams(ids)
     return attainment(logs, budgets, now)
 
 
@@ -103,8 +103,8 @@ def first_reply_history(workspace: Any, now: datetime | None = None
     now = now or workspace.clock.now()
     budgets = budgets_for(workspace.triager().playbook)
     store = workspace.store
-    with store.begin() as conn:
-        logs = store.events_for_cases(conn, store.all_case_ids(conn))
+    with store.begin() as tx:
+        logs = tx.events.streams(tx.events.case_streams())
     times: dict[tuple[str, str], list[float]] = defaultdict(list)
     for cid, log in logs.items():
         c = fold(cid, log, budgets, now)

@@ -80,13 +80,13 @@ REREAD = 5_000
 
 def _fold_all(workspace: Any, cache: _Folds, now: datetime, budgets: Any, seq: int) -> None:
     store = workspace.store
-    with store.begin() as conn:
-        ids = store.case_ids(conn)
+    with store.begin() as tx:
+        ids = tx.cases.ids()
     cache.total, cache.done = len(ids), 0
     cases: dict[str, CaseClocks] = {}
     for start in range(0, len(ids), CHUNK):
-        with store.begin() as conn:
-            logs = store.events_for_cases(conn, ids[start:start + CHUNK])
+        with store.begin() as tx:
+            logs = tx.events.streams(ids[start:start + CHUNK])
         cases.update((cid, fold(cid, log, budgets, now)) for cid, log in logs.items())
         cache.done = len(cases)
     with cache.lock:
@@ -115,22 +115,22 @@ def folded(workspace: Any, now: datetime, *, ttl: float = FOLD_TTL
             cache.warming = None
         budgets = budgets_for(playbook)
         version = str(getattr(playbook, "version", ""))
-        with store.begin() as conn:
-            seq = store.last_seq(conn)
+        with store.begin() as tx:
+            seq = tx.events.last_seq()
             if cache.seq < 0 or version != cache.playbook:
                 cache.playbook = version
-                if store.case_count(conn) > FOLD_INLINE:
+                if tx.cases.count() > FOLD_INLINE:
                     cache.warming = threading.Thread(
                         target=_fold_all, args=(workspace, cache, now, budgets, seq),
                         name="sla-fold", daemon=True)
                     cache.warming.start()
-                    return [], f"0% of {store.case_count(conn):,} cases"
-                logs = store.events_for_cases(conn, store.case_ids(conn))
+                    return [], f"0% of {tx.cases.count():,} cases"
+                logs = tx.events.streams(tx.cases.ids())
                 cache.cases = {cid: fold(cid, log, budgets, now) for cid, log in logs.items()}
                 cache.seq, cache.at = seq, time.monotonic()
             elif seq != cache.seq and time.monotonic() - cache.at >= ttl:
-                changed = store.case_ids_after(conn, max(0, cache.seq - REREAD))
-                logs = store.events_for_cases(conn, changed)
+                changed = tx.events.case_streams_after(max(0, cache.seq - REREAD))
+                logs = tx.events.streams(changed)
                 cache.cases.update((cid, fold(cid, log, budgets, now))
                                    for cid, log in logs.items())
                 cache.seq, cache.at = seq, time.monotonic()
@@ -152,11 +152,11 @@ def overview(workspace: Any, org: Organisation, teams: set[str], now: datetime, 
              clock: str = "first_response") -> Overview:
     clock = clock if clock in CLOCKS else "first_response"
     store = workspace.store
-    with store.begin() as conn:
-        seen = store.presence_seen(conn)
-        presence = live_presence(store, conn, now, workspace.away_after)
-        loads = store.open_loads(conn)
-        queues = store.queue_summary(conn)
+    with store.begin() as tx:
+        seen = tx.org.presence_seen()
+        presence = live_presence(tx, now, workspace.away_after)
+        loads = tx.cases.open_loads()
+        queues = tx.cases.queue_summary()
     clocks, folding = folded(workspace, now)
     overall, per_team = attainment_by_team(clocks, teams)
     rows = []

@@ -21,9 +21,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
 from escapevelocity.adapters.notify.pager import post_json
-from escapevelocity.adapters.store import notifications as cursors
-from escapevelocity.adapters.store import webhooks as outbox
-from escapevelocity.adapters.store.sql import SqlStore
+from escapevelocity.adapters.store import SqlStore
 from escapevelocity.domain import events as ev
 from escapevelocity.domain import permissions as perm
 from escapevelocity.domain import webhooks as wh
@@ -63,22 +61,22 @@ class Webhooks:
         looked up. Returns how many deliveries were queued."""
         now = now or self.clock.now()
         queued, created = 0, []
-        with self.store.begin() as conn:
-            seq = cursors.cursor(conn, READER, lock=True,
-                                     start=self.store.last_seq(conn))
-            events = self.store.events_since(conn, seq, limit=1000)
+        with self.store.begin() as tx:
+            seq = tx.notifications.cursor(READER, lock=True,
+                                     start=tx.events.last_seq())
+            events = tx.events.since(seq, limit=1000)
             if not events:
                 return 0
             found = [(e, wh.topic(e)) for e in events if now - e.at <= HISTORY]
             found = [(e, name) for e, name in found if name]
-            cases = self.store.get_cases(conn, {e.case_id for e, _ in found})
+            cases = tx.cases.get_many({e.case_id for e, _ in found})
             for e, name in found:
                 delivery = str(uuid.uuid5(uuid.NAMESPACE_URL, f"ev:{e.seq}:{name}"))
                 raw = json.dumps(wh.body(delivery, name, e, cases.get(e.case_id)))
-                queued += outbox.enqueue(conn, delivery, name, e.case_id, raw, now)
+                queued += tx.webhooks.enqueue(delivery, name, e.case_id, raw, now)
                 if name == wh.CASE_CREATED:
                     created.append(e.case_id)
-            cursors.set_cursor(conn, READER, events[-1].seq or seq)
+            tx.notifications.set_cursor(READER, events[-1].seq or seq)
         if self.lookup_url:
             for case_id in created:
                 self.lookup(case_id)
@@ -86,8 +84,8 @@ class Webhooks:
 
     def deliver(self, now: datetime | None = None) -> int:
         now = now or self.clock.now()
-        with self.store.begin() as conn:
-            rows = outbox.due(conn, now)
+        with self.store.begin() as tx:
+            rows = tx.webhooks.due(now)
         done = 0
         for row in rows:
             raw = row["body"].encode()
@@ -108,8 +106,8 @@ class Webhooks:
                 log.warning("webhook %s is a dead letter: %s", row["delivery_id"], detail)
             else:
                 state, nxt = "pending", now + BACKOFF * (2 ** (attempts - 1))
-            with self.store.begin() as conn:
-                outbox.record(conn, row["id"], state=state, attempts=attempts, next_at=nxt,
+            with self.store.begin() as tx:
+                tx.webhooks.record(row["id"], state=state, attempts=attempts, next_at=nxt,
                               detail=detail)
         return done
 
@@ -119,8 +117,8 @@ class Webhooks:
 
     def lookup(self, case_id: str) -> Event | None:
         """Ask the CRM who is asking; record a `crm_linked` event when it knows them."""
-        with self.store.begin() as conn:
-            case = load(self.store, conn, case_id)
+        with self.store.begin() as tx:
+            case = load(tx, case_id)
         query = json.dumps({"handle": case["author_handle"], "channel": case["channel"],
                             "email": case["author_handle"] if "@" in case["author_handle"]
                             else ""}).encode()
@@ -135,25 +133,25 @@ class Webhooks:
         crm_id = str(found.get("crm_id") or "")[:128] if isinstance(found, dict) else ""
         if not crm_id:
             return None
-        with self.store.begin() as conn:
-            case = load(self.store, conn, case_id)
+        with self.store.begin() as tx:
+            case = load(tx, case_id)
             if case.get("crm_id"):
                 return None  # a member linked it meanwhile
-            event = Event(case_id, ev.CRM_LINKED, self.clock.now(), ev.SYSTEM, {
+            event = ev.make(case_id, ev.CRM_LINKED, self.clock.now(), ev.SYSTEM, {
                 "crm_id": crm_id, "name": str(found.get("name") or "")[:200],
                 "email": str(found.get("email") or "")[:200], "lists": [],
                 "source": "lookup hook"})
-            commit(self.store, conn, case, event)
+            commit(tx, case, event)
         return event
 
 
 def dead_letters(store: SqlStore, member: str) -> list[dict]:
-    with store.begin() as conn:
-        authorize(store, conn, member, perm.CONFIGURE)
-        return outbox.listing(conn)
+    with store.begin() as tx:
+        authorize(tx, member, perm.CONFIGURE)
+        return tx.webhooks.listing()
 
 
 def replay(store: SqlStore, clock: Clock, member: str, row_id: int) -> bool:
-    with store.begin() as conn:
-        authorize(store, conn, member, perm.CONFIGURE)
-        return outbox.replay(conn, row_id, clock.now())
+    with store.begin() as tx:
+        authorize(tx, member, perm.CONFIGURE)
+        return tx.webhooks.replay(row_id, clock.now())

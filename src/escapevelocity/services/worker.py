@@ -50,13 +50,13 @@ def retrain_when_due(workspace: Workspace, now: datetime) -> int:
     from escapevelocity.services import learning
 
     store = workspace.store
-    with store.begin() as conn:
-        last = store.document(conn, LAST_RETRAIN)
-        cursor = store.document(conn, CORRECTIONS_SEEN) or "0 0"
+    with store.begin() as tx:
+        last = tx.documents.get(LAST_RETRAIN)
+        cursor = tx.documents.get(CORRECTIONS_SEEN) or "0 0"
         at_seq, count = (int(x) for x in cursor.split())
-        new, seq = store.corrections_after(conn, at_seq, ev.CORRECTED)
+        new, seq = tx.events.count_after(at_seq, ev.CORRECTED)
         if seq != at_seq:
-            store.put_document(conn, CORRECTIONS_SEEN, f"{seq} {count + new}", now)
+            tx.documents.put(CORRECTIONS_SEEN, f"{seq} {count + new}", now)
     if not count + new:
         return 0
     if last:
@@ -70,8 +70,8 @@ def retrain_when_due(workspace: Workspace, now: datetime) -> int:
     except RuntimeError as exc:  # the `learn` extra (scikit-learn) is not installed
         log.warning("signal models not retrained: %s", exc)
         cards = []
-    with store.begin() as conn:
-        store.put_document(conn, LAST_RETRAIN, f"{now.isoformat()} {seq}", now)
+    with store.begin() as tx:
+        tx.documents.put(LAST_RETRAIN, f"{now.isoformat()} {seq}", now)
     return len(cards)
 
 

@@ -11,13 +11,8 @@ import hmac
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
-import sqlalchemy as sa
-
-from escapevelocity.adapters.store import brand_versions, signin
-from escapevelocity.adapters.store.schema import documents
-from escapevelocity.adapters.store.sql import SqlStore
+from escapevelocity.adapters.store import SqlStore, Tx, signin
 from escapevelocity.domain import yamlsafe
 from escapevelocity.domain.brand import BrandProfile
 from escapevelocity.domain.brand import parse_yaml as parse_brand
@@ -86,22 +81,22 @@ class Workspace:
     def apply_org(self, org_yaml: str) -> Organisation:
         """Replace the organisation; members removed or given another role are signed out."""
         org = load_org(yamlsafe.load(org_yaml))
-        with self.store.begin() as conn:
-            before = {m.id: m.role for m in self.store.load_org(conn).members}
+        with self.store.begin() as tx:
+            before = {m.id: m.role for m in tx.org.load().members}
             now = self.clock.now()
             for member, role in before.items():
                 changed = org.member(member)
                 if changed is None or changed.role != role:
-                    signin.revoke_member_sessions(conn, member, now)
-            self.store.save_org(conn, org)
-            self.store.put_document(conn, "org", org_yaml, self.clock.now())
+                    tx.signin.revoke_member_sessions(member, now)
+            tx.org.save(org)
+            tx.documents.put("org", org_yaml, self.clock.now())
         self._triager = None
         return org
 
     def set_vocabulary(self, vocabulary_yaml: str) -> None:
         Vocabulary.from_dict(yamlsafe.load(vocabulary_yaml) or {})  # validate before saving
-        with self.store.begin() as conn:
-            self.store.put_document(conn, "vocabulary", vocabulary_yaml, self.clock.now())
+        with self.store.begin() as tx:
+            tx.documents.put("vocabulary", vocabulary_yaml, self.clock.now())
         self._triager = None
 
     def save_playbook(self, source: str, *, author: str, note: str = "",
@@ -118,18 +113,18 @@ class Workspace:
 
     def set_password(self, member: str, password: str) -> None:
         """Set it and sign the member out everywhere (a copied cookie dies with the old one)."""
-        with self.store.begin() as conn:
-            self.store.set_password(conn, member, hash_password(password))
-            signin.revoke_member_sessions(conn, member, self.clock.now())
+        with self.store.begin() as tx:
+            tx.auth.set_password(member, hash_password(password))
+            tx.signin.revoke_member_sessions(member, self.clock.now())
 
     def authenticate(self, member: str, password: str) -> bool:
-        with self.store.begin() as conn:
-            return check_password(password, self.store.password_hash(conn, member))
+        with self.store.begin() as tx:
+            return check_password(password, tx.auth.password_hash(member))
 
     def new_api_token(self, name: str) -> str:
         token = "ev_" + secrets.token_urlsafe(24)
-        with self.store.begin() as conn:
-            signin.add_token(conn, token_hash(token), name, self.clock.now())
+        with self.store.begin() as tx:
+            tx.signin.add_token(token_hash(token), name, self.clock.now())
         return token
 
     def api_token_name(self, token: str) -> str | None:
@@ -138,37 +133,37 @@ class Workspace:
         from escapevelocity.services.retry import retrying
 
         def use() -> str | None:
-            with self.store.begin() as conn:
-                return signin.use_token(conn, token_hash(token), self.clock.now())
+            with self.store.begin() as tx:
+                return tx.signin.use_token(token_hash(token), self.clock.now())
         return retrying(use, what="token check")
 
     def api_tokens(self) -> list[signin.TokenInfo]:
-        with self.store.begin() as conn:
-            return signin.list_tokens(conn)
+        with self.store.begin() as tx:
+            return tx.signin.list_tokens()
 
     def revoke_api_token(self, name_or_id: str) -> int:
-        with self.store.begin() as conn:
-            return signin.revoke_tokens(conn, name_or_id, self.clock.now())
+        with self.store.begin() as tx:
+            return tx.signin.revoke_tokens(name_or_id, self.clock.now())
 
     def set_presence(self, member: str, presence: str, at: datetime | None = None) -> None:
-        with self.store.begin() as conn:
-            self.store.set_presence(conn, member, presence, at or self.clock.now())
+        with self.store.begin() as tx:
+            tx.org.set_presence(member, presence, at or self.clock.now())
 
     # --- the pipeline --------------------------------------------------------------------------
 
     def triager(self) -> Triager:
         """Compiled once per active playbook version; recompiled when a new one is activated."""
-        with self.store.begin() as conn:
-            active = self.store.active_playbook(conn)
+        with self.store.begin() as tx:
+            active = tx.playbooks.active()
             if active is None:
                 raise RuntimeError("this workspace has no active playbook: run `ev workspace init`")
-            stamp = (active[0], self._models_stamp(conn), brand_versions.stamp(conn))
+            stamp = (active[0], self._models_stamp(tx), tx.brand_versions.stamp())
             if self._triager is None or self._playbook_version != stamp:
-                vocab_yaml = self.store.document(conn, "vocabulary") or ""
+                vocab_yaml = tx.documents.get("vocabulary") or ""
                 vocabulary = Vocabulary.from_dict(yamlsafe.load(vocab_yaml) or {})
                 playbook: Playbook = compile_playbook(active[1], version=f"v{active[0]}")
-                org = self.store.load_org(conn)
-                found = brand_versions.latest(conn)
+                org = tx.org.load()
+                found = tx.brand_versions.latest()
                 brand = parse_brand(found.yaml) if found else BrandProfile()
         if self._triager is None or self._playbook_version != stamp:
             from escapevelocity.services.learning import load_models
@@ -180,8 +175,6 @@ class Workspace:
             self._playbook_version = stamp
         return self._triager
 
-    def _models_stamp(self, conn: Any) -> tuple:
+    def _models_stamp(self, tx: Tx) -> tuple:
         """Changes when a learned model is promoted, so the next batch uses it."""
-        d = documents.c
-        return tuple(conn.execute(sa.select(d.name, d.updated_at).where(
-            d.name.like("model:%")).order_by(d.name)).all())
+        return tx.documents.stamps("model:")

@@ -30,7 +30,6 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from escapevelocity.adapters.bus import Feed, LogTailFeed
 from escapevelocity.adapters.notify.transports import transports_from_env
-from escapevelocity.adapters.store import notifications as notes
 from escapevelocity.config import Settings
 from escapevelocity.domain import permissions as perm
 from escapevelocity.domain.org import Organisation
@@ -131,8 +130,8 @@ def _org_cache(workspace: Workspace, ttl: float = 2.0) -> Callable[[], Organisat
 
     def org() -> Organisation:
         if cached[0] is None or time.monotonic() - cached[1] > ttl:
-            with workspace.store.begin() as conn:
-                cached[0] = workspace.store.load_org(conn)
+            with workspace.store.begin() as tx:
+                cached[0] = tx.org.load()
             cached[1] = time.monotonic()
         return cached[0]
 
@@ -171,8 +170,8 @@ def _templates(workspace: Workspace) -> Jinja2Templates:
 
 def _crisis_state(workspace: Workspace) -> CrisisState:
     """Read per page from the shared document, so a level raised by another process shows."""
-    with workspace.store.begin() as conn:
-        raw = workspace.store.document(conn, CRISIS_DOCUMENT)
+    with workspace.store.begin() as tx:
+        raw = tx.documents.get(CRISIS_DOCUMENT)
     return msgspec.json.decode(raw, type=CrisisState) if raw else CrisisState()
 
 
@@ -181,9 +180,9 @@ def _bell(request: Request) -> dict[str, Any] | None:
     member = getattr(request.state, "member", None)
     if member is None:
         return None
-    with request.app.state.workspace.store.begin() as conn:
-        return {"unread": notes.unread_count(conn, member.id),
-                "browser": notes.prefs(conn, member.id).browser}
+    with request.app.state.workspace.store.begin() as tx:
+        return {"unread": tx.notifications.unread_count(member.id),
+                "browser": tx.notifications.prefs(member.id).browser}
 
 
 def create_app(workspace: Workspace, settings: Settings, *,
@@ -263,8 +262,8 @@ def create_app(workspace: Workspace, settings: Settings, *,
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> JSONResponse:
-        with workspace.store.begin() as conn:
-            seq = workspace.store.last_seq(conn)
+        with workspace.store.begin() as tx:
+            seq = tx.events.last_seq()
         return JSONResponse({"status": "ok", "last_seq": seq})
 
     from escapevelocity.web import live, routes_api, routes_case, routes_inbox, routes_playbook

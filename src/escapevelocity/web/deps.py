@@ -48,8 +48,8 @@ def load_visible(request: Request, member: Member, case_id: str) -> CaseAccess:
         raise not_found(member)
     ws = request.app.state.workspace
     org = org_of(request)
-    with ws.store.begin() as conn:
-        case = ws.store.get_case(conn, case_id)
+    with ws.store.begin() as tx:
+        case = tx.cases.get(case_id)
     if case is None or not access.may_see(org, member, case):
         raise not_found(member)
     now = ws.clock.now()

@@ -20,8 +20,8 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Scope
 
-from escapevelocity.adapters.store.sql import ClaimTaken
 from escapevelocity.domain.access import NotVisible
+from escapevelocity.domain.case_errors import ClaimTaken
 from escapevelocity.domain.permissions import PermissionDenied
 from escapevelocity.services.casetx import CaseError, CaseNotFound
 from escapevelocity.web.auth import _safe_next

@@ -12,15 +12,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from escapevelocity.adapters.store import schema
-from escapevelocity.adapters.store.sql import ClaimTaken
 from escapevelocity.domain import access, correct
 from escapevelocity.domain import events as ev
+from escapevelocity.domain.case_errors import ClaimTaken
 from escapevelocity.domain.org import Member
 from escapevelocity.domain.permissions import PermissionDenied
 from escapevelocity.domain.pii import mask_pii
@@ -35,13 +33,11 @@ def case_view(request: Request, seen: CaseAccess) -> dict[str, Any]:
     workspace = request.app.state.workspace
     store = workspace.store
     case, case_id, member = dict(seen.case), seen.id, seen.member
-    with store.begin() as conn:
-        mentions = conversation(store.case_mentions(conn, case_id))
-        history = store.case_events(conn, case_id)
-        c = schema.cases.c
-        earlier = conn.execute(sa.select(sa.func.count()).select_from(schema.cases).where(
-            c.author_handle == case["author_handle"], c.channel == case["channel"],
-            c.id != case_id)).scalar_one()
+    with store.begin() as tx:
+        mentions = conversation(tx.mentions.of_case(case_id))
+        history = tx.events.stream(case_id)
+        earlier = tx.cases.count_by_author(case["channel"], case["author_handle"],
+                                           exclude=case_id)
     case["title"] = mask_pii(case["title"])
     # the latest decision: a correction decides again (services/corrections.py)
     decided = next((e.data for e in reversed(history) if e.kind == ev.DECIDED), {})

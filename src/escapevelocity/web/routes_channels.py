@@ -20,8 +20,8 @@ def _rows(request: Request) -> list[dict]:
     from escapevelocity.channels import registry
 
     store = request.app.state.workspace.store
-    with store.begin() as conn:
-        rows = repo.all_(conn)
+    with store.begin() as tx:
+        rows = repo.all_(tx)
     channels = registry()
     out = []
     for c in rows:

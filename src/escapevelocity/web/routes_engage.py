@@ -18,10 +18,10 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from escapevelocity.adapters.store.sql import ClaimTaken
 from escapevelocity.domain import access
 from escapevelocity.domain import cases as projection
 from escapevelocity.domain import permissions as perm
+from escapevelocity.domain.case_errors import ClaimTaken
 from escapevelocity.domain.org import Member
 from escapevelocity.domain.pii import mask_pii
 from escapevelocity.services import annotate, approvals, bulk, cases
@@ -71,9 +71,9 @@ def _engage_data(request: Request, member: Member, case_id: str) -> dict[str, An
     can = access.allowed_actions(seen.org, member, case, seen.now,
                                  submitter=pending.submitter if pending else None)
     trail = annotate.audit_trail(ws.store, case_id, member.id) if access.AUDIT in can else []
-    with ws.store.begin() as conn:
-        notes = [e for e in ws.store.case_events(conn, case_id) if e.kind == "note_added"]
-        mentions = conversation(ws.store.case_mentions(conn, case_id))
+    with ws.store.begin() as tx:
+        notes = [e for e in tx.events.stream(case_id) if e.kind == "note_added"]
+        mentions = conversation(tx.mentions.of_case(case_id))
     team_members = [m for m in seen.org.members if case["team"] in m.teams]
     return {"case": case, "drafts": drafts, "notes": notes, "trail": trail[-5:],
             "mentions": mentions[-3:], "tags": projection.split(case["tags"]),
@@ -188,8 +188,8 @@ def _queue(request: Request, member: Member, everyone: bool) -> dict[str, Any]:
     now = ws.clock.now()
     for case in rows:
         drafts = {d.id: d for d in approvals.drafts(ws.store, case["id"], member.id)}
-        with ws.store.begin() as conn:
-            said = conversation(ws.store.case_mentions(conn, case["id"]))
+        with ws.store.begin() as tx:
+            said = conversation(tx.mentions.of_case(case["id"]))
         case["title"] = mask_pii(case["title"])
         draft = drafts.get(case["approval_draft"])
         can = access.allowed_actions(org, member, case, now,
@@ -232,8 +232,8 @@ async def my_mentions(request: Request, member: Member = Depends(member_of)) -> 
 
 def _bulk_rows(request: Request, member: Member) -> list[dict[str, Any]]:
     store = request.app.state.workspace.store
-    with store.begin() as conn:
-        rows = store.inbox(conn, teams=sorted(access.visible_teams(org_of(request), member)))
+    with store.begin() as tx:
+        rows = tx.cases.inbox(teams=sorted(access.visible_teams(org_of(request), member)))
     for r in rows:
         r["title"] = mask_pii(r["title"])
     return rows
@@ -255,8 +255,8 @@ async def bulk_run(request: Request, member: Member = Depends(member_of)) -> HTM
     action = str(form.get("action", ""))
     org = org_of(request)
     store = request.app.state.workspace.store
-    with store.begin() as conn:  # a case the member cannot see is reported, not touched
-        found = store.get_cases(conn, [i for i in ids if CASE_ID.fullmatch(i)])
+    with store.begin() as tx:  # a case the member cannot see is reported, not touched
+        found = tx.cases.get_many([i for i in ids if CASE_ID.fullmatch(i)])
     teams = access.visible_teams(org, member)
     visible = {i for i, c in found.items() if access.may_see(org, member, c, teams)}
     status, results, error = 200, None, ""

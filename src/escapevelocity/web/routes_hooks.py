@@ -36,8 +36,8 @@ def _deliver(request: Request, name: str, headers: dict[str, str], body: bytes) 
     intake = request.app.state.intake
     store, clock = intake.workspace.store, intake.workspace.clock
     now = clock.now()
-    with store.begin() as conn:
-        c = repo.get(conn, name)
+    with store.begin() as tx:
+        c = repo.get(tx, name)
     if c is None or c.channel != "webhook" or not c.enabled:
         log.warning("webhook %s: refused, no such webhook connection", name[:64])
         raise HTTPException(404, "no such webhook")
@@ -54,8 +54,8 @@ def _deliver(request: Request, name: str, headers: dict[str, str], body: bytes) 
     except ValueError as exc:
         raise HTTPException(400, str(exc)) from None
     try:
-        with store.begin() as conn:
-            replay = repo.seen_delivery(conn, name, delivery.delivery_id, now, 2 * WINDOW)
+        with store.begin() as tx:
+            replay = repo.seen_delivery(tx, name, delivery.delivery_id, now, 2 * WINDOW)
     except IntegrityError:  # the same delivery, concurrently
         replay = True
     if replay:

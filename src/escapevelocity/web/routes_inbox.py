@@ -23,17 +23,17 @@ def _query(request: Request, member: Member, view: str, team: str) -> dict[str, 
     allowed = access.visible_teams(org, member)
     teams = sorted(allowed) if team in ("", "all") or team not in allowed else [team]
     store = request.app.state.workspace.store
-    with store.begin() as conn:
+    with store.begin() as tx:
         if view == "mine":
-            rows = store.inbox(conn, teams=teams, assignee=member.id)
-            claimed = [c for c in store.inbox(conn, teams=teams, limit=500)
+            rows = tx.cases.inbox(teams=teams, assignee=member.id)
+            claimed = [c for c in tx.cases.inbox(teams=teams, limit=500)
                        if c["claimed_by"] == member.id and c["assignee"] != member.id]
             rows = sorted(rows + claimed, key=_due_key)
         elif view == "resolved":
-            rows = store.inbox(conn, teams=teams, states=("resolved",))
+            rows = tx.cases.inbox(teams=teams, states=("resolved",))
         else:
-            rows = store.inbox(conn, teams=teams)
-        last_seq = store.last_seq(conn)
+            rows = tx.cases.inbox(teams=teams)
+        last_seq = tx.events.last_seq()
     now = request.app.state.workspace.clock.now()
     for row in rows:
         row["title"] = mask_pii(row["title"])

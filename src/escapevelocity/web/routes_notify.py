@@ -12,7 +12,6 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
-from escapevelocity.adapters.store import notifications as ns
 from escapevelocity.domain import notifications as dn
 from escapevelocity.domain.org import Member
 from escapevelocity.domain.permissions import CONFIGURE, PermissionDenied, allowed
@@ -24,9 +23,10 @@ router = APIRouter(tags=["notifications"])
 
 def bell(request: Request, member_id: str) -> dict:
     """Unread count and the newest unread one (for the browser notification)."""
-    with request.app.state.workspace.store.begin() as conn:
-        count = ns.unread_count(conn, member_id)
-        newest = next((n for n in ns.latest(conn, member_id, 1) if n["read_at"] is None), None)
+    with request.app.state.workspace.store.begin() as tx:
+        count = tx.notifications.unread_count(member_id)
+        newest = next((n for n in tx.notifications.latest(member_id, 1)
+                       if n["read_at"] is None), None)
     return {"unread": count, "id": newest["id"] if newest else None,
             "text": newest["text"] if newest else "", "link": newest["link"] if newest else ""}
 
@@ -34,8 +34,8 @@ def bell(request: Request, member_id: str) -> dict:
 @router.get("/notifications", response_class=HTMLResponse)
 async def page(request: Request, member: Member = Depends(auth.member_of)) -> HTMLResponse:
     def read() -> tuple[list[dict], dn.Prefs]:
-        with request.app.state.workspace.store.begin() as conn:
-            return ns.latest(conn, member.id, 100), ns.prefs(conn, member.id)
+        with request.app.state.workspace.store.begin() as tx:
+            return tx.notifications.latest(member.id, 100), tx.notifications.prefs(member.id)
 
     items, prefs = await run_in_threadpool(read)
     return request.app.state.render(request, "notifications.html", {
@@ -55,8 +55,9 @@ async def mark_read(request: Request, member: Member = Depends(auth.member_of),
     workspace = request.app.state.workspace
 
     def mark() -> None:
-        with workspace.store.begin() as conn:
-            ns.mark_read(conn, member.id, workspace.clock.now(), None if id is None else [id])
+        with workspace.store.begin() as tx:
+            tx.notifications.mark_read(member.id, workspace.clock.now(),
+                                       None if id is None else [id])
 
     await run_in_threadpool(mark)
     return RedirectResponse("/notifications", status_code=303)
@@ -79,8 +80,8 @@ async def save_prefs(request: Request, member: Member = Depends(auth.member_of)
         raise HTTPException(422, str(exc)) from None
 
     def save() -> None:
-        with request.app.state.workspace.store.begin() as conn:
-            ns.save_prefs(conn, member.id, prefs)
+        with request.app.state.workspace.store.begin() as tx:
+            tx.notifications.save_prefs(member.id, prefs)
 
     await run_in_threadpool(save)
     return RedirectResponse("/notifications", status_code=303)

@@ -18,11 +18,11 @@ from typing import Any
 from urllib.parse import urlencode
 
 import anyio
-import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from escapevelocity.adapters.store import Tx
 from escapevelocity.domain import permissions as perm
 from escapevelocity.domain import rollups
 from escapevelocity.domain.org import Member
@@ -54,10 +54,10 @@ async def bounded_check(text: str) -> Any:
                              "playbook smaller")
 
 
-def rule_hits(store: Any, conn: sa.Connection, version: str | None = None) -> Counter[str]:
+def rule_hits(tx: Tx, version: str | None = None) -> Counter[str]:
     """Cases decided per rule id (DECIDED events; only `version`'s, when given), read from the
     rollup the store keeps as events are appended: a page view reads a few rows, not the log."""
-    return rollups.rule_hits(store.rollup(conn, rollups.RULE_HITS), version)
+    return rollups.rule_hits(tx.events.rollup(rollups.RULE_HITS), version)
 
 
 @functools.lru_cache(maxsize=256)
@@ -75,12 +75,12 @@ def _store(request: Request) -> Any:
 
 def _active(request: Request) -> tuple[Playbook, int, str, Counter[str]]:
     store = _store(request)
-    with store.begin() as conn:
-        active = store.active_playbook(conn)
+    with store.begin() as tx:
+        active = tx.playbooks.active()
         if active is None:
             raise HTTPException(404, "this workspace has no active playbook")
         number, source = active
-        hits = rule_hits(store, conn, f"v{number}")
+        hits = rule_hits(tx, f"v{number}")
     return _compiled(number, source), number, source, hits
 
 
@@ -96,20 +96,20 @@ def _page(request: Request, member: Member, *, shown: int | None = None,
     number = shown if shown is not None else active_number
     if number not in {v.number for v in listed}:
         raise HTTPException(404, f"there is no playbook version {number}")
-    with store.begin() as conn:
-        source = store.playbook_source(conn, number) or ""
-        hits = rule_hits(store, conn, f"v{number}")
+    with store.begin() as tx:
+        source = tx.playbooks.source(number) or ""
+        hits = rule_hits(tx, f"v{number}")
     playbook = _compiled(number, source)
     diagram = playbook
     if report is not None and report.playbook is not None:
         diagram = report.playbook  # a checked draft is drawn as it would be
     can_edit = perm.allowed((member.role,), perm.EDIT_PLAYBOOK)
     rows = []
-    with store.begin() as conn:
+    with store.begin() as tx:
         for v in listed:
             needs = ""
             if can_edit and v.status not in (playbooks.ACTIVE, playbooks.PENDING):
-                text = store.playbook_source(conn, v.number) or ""
+                text = tx.playbooks.source(v.number) or ""
                 needs = (active.spec.activation_approval
                          or _compiled(v.number, text).spec.activation_approval)
             rows.append({"v": v, "needs": needs,
@@ -253,4 +253,4 @@ async def playbook_check_api(request: Request) -> Response:
                     status_code=200 if report.ok else 422)
 
 
-__all__ = ["PlaybookError", "router", "rule_hits"]
+__all__ = ["PlaybookError", "router"]

@@ -56,12 +56,12 @@ def distribution(store: Any) -> dict[str, Counter]:
     """Labels over the newest RECENT mentions. Decoding them is the page's cost (1.4 s for
     50,000 at 176k cases), so a store's distribution is reused until newer mentions arrived and
     CACHE_TTL seconds have passed."""
-    with store.begin() as conn:
-        newest = store.last_mention_id(conn)
+    with store.begin() as tx:
+        newest = tx.mentions.last_id()
         cached = _CACHE.get(store)
         if cached and (cached[0] == newest or time.monotonic() - cached[1] < CACHE_TTL):
             return cached[2]
-        bodies = store.recent_signals(conn, RECENT)
+        bodies = tx.mentions.recent_signals(RECENT)
     out = {"sentiment": Counter(), "situation": Counter(), "severity": Counter(),
            "author_class": Counter()}
     for body in bodies:
@@ -83,8 +83,8 @@ def distribution(store: Any) -> dict[str, Counter]:
 def signals_page(request: Request, member=Depends(auth.member_of)) -> HTMLResponse:
     workspace = _workspace(request)
     dist = distribution(workspace.store)
-    with workspace.store.begin() as conn:
-        waiting = workspace.store.provisional_count(conn)
+    with workspace.store.begin() as tx:
+        waiting = tx.mentions.provisional_count()
     context = {"distribution": {k: v.most_common() for k, v in dist.items()},
                "corrections": learning.correction_counts(workspace.store),
                "cards": list(reversed(learning.cards(workspace.store))),

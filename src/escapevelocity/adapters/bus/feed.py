@@ -11,10 +11,8 @@ from __future__ import annotations
 from typing import Protocol
 
 import msgspec
-import sqlalchemy as sa
 
-from escapevelocity.adapters.store import schema
-from escapevelocity.adapters.store.sql import SqlStore
+from escapevelocity.adapters.store import SqlStore
 
 
 class Change(msgspec.Struct, frozen=True):
@@ -35,11 +33,9 @@ class LogTailFeed:
         self.store = store
 
     def after(self, seq: int, limit: int = 2000) -> list[Change]:
-        with self.store.begin() as conn:
-            events = self.store.events_since(conn, seq, limit=limit)
+        with self.store.begin() as tx:
+            events = tx.events.since(seq, limit=limit)
             if not events:
                 return []
-            c = schema.cases.c
-            ids = {e.case_id for e in events}
-            team_of = dict(conn.execute(sa.select(c.id, c.team).where(c.id.in_(ids))).all())
-        return [Change(e.seq, e.case_id, e.kind, team_of.get(e.case_id)) for e in events]
+            team_of = tx.cases.teams_of({e.stream for e in events})
+        return [Change(e.seq, e.stream, e.kind, team_of.get(e.stream)) for e in events]

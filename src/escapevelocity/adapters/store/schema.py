@@ -96,12 +96,13 @@ mentions = sa.Table(
 events = sa.Table(
     "events", metadata,
     sa.Column("seq", BigId, primary_key=True, autoincrement=True),
-    sa.Column("case_id", sa.String(32), nullable=False),
+    # A case id, or "incident:<id>" / "playbook:<n>" (domain/events.py, streams).
+    sa.Column("stream", sa.String(32), nullable=False),
     sa.Column("kind", sa.String(32), nullable=False),
     sa.Column("at", When, nullable=False),
     sa.Column("actor", sa.String(64), nullable=False),
-    sa.Column("data", sa.Text, nullable=False),
-    sa.Index("ix_events_case", "case_id", "seq"),
+    sa.Column("data", sa.Text, nullable=False),  # the payload fields as JSON
+    sa.Index("ix_events_stream", "stream", "seq"),
     # Events of one kind in log order (corrections for retraining, approvals due…): a range
     # of this index instead of a scan of the whole log.
     sa.Index("ix_events_kind", "kind", "seq"),

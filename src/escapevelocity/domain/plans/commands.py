@@ -54,7 +54,7 @@ def plan_claim(case: dict[str, Any], member: str, now: datetime, lease: timedelt
     data: dict[str, Any] = {"until": (now + lease).isoformat()}
     if override:
         data |= {"override": True, "from": case["claimed_by"]}
-    return Event(case["id"], ev.CLAIMED, now, member, data)
+    return ev.make(case["id"], ev.CLAIMED, now, member, data)
 
 
 def plan_reply(case: dict[str, Any], member: str, text: str, now: datetime,
@@ -85,7 +85,7 @@ def plan_reply(case: dict[str, Any], member: str, text: str, now: datetime,
     if changed:
         return Refusal("changed", "others wrote to the conversation meanwhile",
                        changed=tuple(changed))
-    return Event(case["id"], ev.REPLIED, now, member, {
+    return ev.make(case["id"], ev.REPLIED, now, member, {
         "text": text, "template": template, "visibility": case["visibility"],
         "dry_run": True})
 
@@ -101,7 +101,7 @@ def plan_resolve(case: dict[str, Any], member: str, now: datetime, rules: engage
     if case["approval_state"] == "pending":
         return Refusal("case", f"a reply is awaiting approval by {case['approver']}; approve, "
                                "reject or withdraw it before resolving")
-    return [Event(case["id"], ev.RESOLVED, now, member, {"note": note[:MAX_REPLY_CHARS]}),
+    return [ev.make(case["id"], ev.RESOLVED, now, member, {"note": note[:MAX_REPLY_CHARS]}),
             *schedule_followup(case, now, rules)]
 
 
@@ -113,5 +113,5 @@ def schedule_followup(case: dict[str, Any], now: datetime, rules: engagement.Pol
     if rule is None or case.get("first_response_at") is None:
         return []
     due = now + timedelta(minutes=rule.after_minutes)
-    return [Event(case["id"], ev.FOLLOWUP_SCHEDULED, now, ev.SYSTEM,
+    return [ev.make(case["id"], ev.FOLLOWUP_SCHEDULED, now, ev.SYSTEM,
                   {"due": due.isoformat(), "ask": rule.ask})]

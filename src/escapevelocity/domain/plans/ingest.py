@@ -69,7 +69,7 @@ class BatchPlan:
     report: IngestReport
     # in the store's MENTION_COLUMNS order, in arrival order: a case's first mention is the one
     # with the lowest row id (services/refine). Writers do not deadlock on them: ingest locks
-    # the keys in sorted order before it reads (SqlStore.lock_keys).
+    # the keys in sorted order before it reads (Tx.lock_keys).
     mention_rows: list[tuple]
     new_cases: dict[str, dict[str, Any]]
     events: list[Event]  # of the cases this batch opens
@@ -108,8 +108,8 @@ def plan_batch(batch: list[Mention], seen: Seen, signals: Mapping[str, Signals],
                    ) or by_author.get((channel, handle))
         opened_case = not case_id
         if case_id:
-            e = Event(case_id, ev.MENTION_ADDED, now, ev.SYSTEM,
-                      {"mention": key, "mention_at": m.created_at, "situation": sig.situation})
+            e = ev.MentionAdded(stream=case_id, at=now, actor=ev.SYSTEM, mention=key,
+                                mention_at=m.created_at, situation=sig.situation)
             case = new_cases.get(case_id)
             if case is not None:
                 new_cases[case_id] = projection.apply(case, e)
@@ -122,14 +122,13 @@ def plan_batch(batch: list[Mention], seen: Seen, signals: Mapping[str, Signals],
             case_id = projection.case_id_for(key)
             d, a = decide(m, sig, decide_in)
             opened = [
-                Event(case_id, ev.OPENED, now, ev.SYSTEM,
-                      {"mention": key, "author": handle, "channel": channel,
-                       "title": m.text[:projection.TITLE_CHARS], "mention_at": m.created_at}),
-                Event(case_id, ev.DECIDED, now, ev.SYSTEM,
-                      {"decision": msgspec.to_builtins(d), "signals": msgspec.to_builtins(sig)}),
-                Event(case_id, ev.ASSIGNED, now, ev.SYSTEM,
-                      {"team": a.team, "member": a.member, "strategy": a.strategy,
-                       "explanation": a.explanation}),
+                ev.Opened(stream=case_id, at=now, actor=ev.SYSTEM, mention=key, author=handle,
+                          channel=channel, title=m.text[:projection.TITLE_CHARS],
+                          mention_at=m.created_at),
+                ev.Decided(stream=case_id, at=now, actor=ev.SYSTEM,
+                           decision=msgspec.to_builtins(d), signals=msgspec.to_builtins(sig)),
+                ev.Assigned(stream=case_id, at=now, actor=ev.SYSTEM, team=a.team,
+                            member=a.member, strategy=a.strategy, explanation=a.explanation),
             ]
             events += opened
             new_cases[case_id] = projection.replay(case_id, opened)
@@ -157,16 +156,15 @@ def plan_joins(current: dict[str, dict[str, Any]], joins: list[Event], texts: Ma
     current = dict(current)
     extra: list[Event] = []
     for e in joins:
-        case = current[e.case_id]
+        case = current[e.stream]
         updated = projection.apply(case, e)
         if case["state"] == "resolved":
-            followed = _answer(case, texts.get(e.data["mention"], ""), rules, now,
-                               e.data["mention"])
-            for f in followed or [Event(e.case_id, ev.REOPENED, now, ev.SYSTEM,
-                                        {"mention": e.data["mention"]})]:
+            followed = _answer(case, texts.get(e.mention, ""), rules, now, e.mention)
+            for f in followed or [ev.Reopened(stream=e.stream, at=now, actor=ev.SYSTEM,
+                                              mention=e.mention)]:
                 updated = projection.apply(updated, f)
                 extra.append(f)
-        current[e.case_id] = updated
+        current[e.stream] = updated
     return current, extra
 
 

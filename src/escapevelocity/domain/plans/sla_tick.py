@@ -76,10 +76,9 @@ def plan_tick(s: TickState, budgets: Mapping[str, Budget], org: Organisation,
             due = case["sla_due"]
         ladder = [step.at for step in org.sla.ladder(clocks.track)]
         upcoming = next_deadline(clocks, org.sla.warn_at, ladder, done, now)
-        clocks_of[cid] = Event(cid, ev.SLA_CLOCK, now, ev.SYSTEM, {
-            "clock": current.clock if current else None,
-            "due": due.isoformat() if due else None,
-            "next": upcoming.isoformat() if upcoming else None})
+        clocks_of[cid] = ev.SlaClock(stream=cid, at=now, actor=ev.SYSTEM,
+                                     clock=current.clock if current else None, due=due,
+                                     next=upcoming)
 
     # Work held by people who are gone goes back to the queue: first a claim whose lease
     # ran out while its holder went offline is let go, then unclaimed work is requeued.
@@ -88,7 +87,7 @@ def plan_tick(s: TickState, budgets: Mapping[str, Budget], org: Organisation,
         holder = c["claimed_by"]
         if (c["state"] == "claimed" and holder and c["claim_until"]
                 and c["claim_until"] < now and presence.get(holder, "offline") == "offline"):
-            e = Event(cid, ev.RELEASED, now, ev.SYSTEM, {
+            e = ev.make(cid, ev.RELEASED, now, ev.SYSTEM, {
                 "holder": holder, "expired": True,
                 "reason": f"the claim lapsed and {holder} is offline"})
             pending[cid].append(e)
@@ -99,7 +98,7 @@ def plan_tick(s: TickState, budgets: Mapping[str, Budget], org: Organisation,
             for cid, c in after.items() if c["state"] == "assigned"]
     for cid in stranded(held, presence):
         who = after[cid]["assignee"]
-        e = Event(cid, ev.ASSIGNED, now, ev.SYSTEM, {
+        e = ev.make(cid, ev.ASSIGNED, now, ev.SYSTEM, {
             "team": after[cid]["team"], "member": None, "strategy": "queue",
             "explanation": f"requeued: {who} went offline before claiming it",
             "previous": who})
@@ -113,7 +112,7 @@ def plan_tick(s: TickState, budgets: Mapping[str, Budget], org: Organisation,
                        c["sla_due"], c["opened_at"] or now)
                for cid, c in after.items() if c["state"] == "queued" and c["respond"]]
     for cid, a in drain(waiting, org, state, now):
-        pending[cid].append(Event(cid, ev.ASSIGNED, now, ev.SYSTEM, {
+        pending[cid].append(ev.make(cid, ev.ASSIGNED, now, ev.SYSTEM, {
             "team": a.team, "member": a.member, "strategy": a.strategy,
             "explanation": f"from the queue: {a.explanation}"}))
         report.drained += 1

@@ -1,0 +1,143 @@
+"""The event log: append-only, ordered by `seq`, one `stream` per case, incident or playbook.
+
+The log is the record; everything else is a projection of it. Rows keep the payload as
+JSON (domain/events.py `payload_json` / `from_row`), so the typed structs are the domain's
+business and the table stays readable by any tool.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from escapevelocity.adapters.store import rollups as rollup_store
+from escapevelocity.adapters.store import schema as t
+from escapevelocity.adapters.store.base import Repo, chunks, utc
+from escapevelocity.domain import events as ev
+from escapevelocity.domain import rollups
+from escapevelocity.domain.events import Event
+
+E = t.events.c
+
+
+class Events(Repo):
+    def append(self, events: Iterable[Event]) -> None:
+        """Append to the log; the rollup counters move in the same transaction."""
+        events = list(events)
+        dt = self._b.dt_memo()
+        rows = [(e.stream, e.kind, dt(e.at), e.actor, ev.payload_json(e)) for e in events]
+        if rows:
+            cur = self._cursor()
+            try:
+                cur.executemany("INSERT INTO events (stream, kind, at, actor, data) "
+                                f"VALUES ({self._b.marks(5)})", rows)
+            finally:
+                cur.close()
+            rollup_store.add(self._conn, events)
+
+    def stream(self, stream: str) -> list[Event]:
+        """One stream's events in log order."""
+        return self._read(sa.select(t.events).where(E.stream == stream).order_by(E.seq))
+
+    def streams(self, streams: Iterable[str]) -> dict[str, list[Event]]:
+        """Each stream's events in log order, for many streams in a few queries."""
+        out: dict[str, list[Event]] = {}
+        for chunk in chunks(sorted(set(streams)), 500):
+            q = sa.select(t.events).where(E.stream.in_(chunk)).order_by(E.stream, E.seq)
+            for e in self._read(q):
+                out.setdefault(e.stream, []).append(e)
+        return out
+
+    def exists(self, stream: str) -> bool:
+        return self._conn.execute(sa.select(E.seq).where(E.stream == stream).limit(1)
+                                  ).first() is not None
+
+    def of_kind(self, kind: str, *, after: int = 0, limit: int = 2000) -> list[Event]:
+        """Events of one kind in log order after `after` (a range of ix_events_kind)."""
+        return self._read(sa.select(t.events).where(E.kind == kind, E.seq > after)
+                          .order_by(E.seq).limit(limit))
+
+    def since(self, seq: int, limit: int = 500) -> list[Event]:
+        """Events after `seq`, oldest first (the live feed's cursor)."""
+        return self._read(sa.select(t.events).where(E.seq > seq).order_by(E.seq).limit(limit))
+
+    def after(self, seq: int, kinds: Sequence[str], limit: int = 20_000) -> list[Event]:
+        """Events of `kinds` after `seq`, the newest `limit` of them, oldest first (a range scan
+        of the primary key: cheap to poll)."""
+        q = (sa.select(t.events).where(E.seq > seq, E.kind.in_(kinds))
+             .order_by(E.seq.desc()).limit(limit))
+        return list(reversed(self._read(q)))
+
+    def of_kinds(self, kinds: Sequence[str], *, since: datetime | None = None,
+                 limit: int = 500) -> list[Event]:
+        """Newest first."""
+        q = sa.select(t.events).where(E.kind.in_(kinds))
+        if since is not None:
+            q = q.where(E.at >= since)
+        return self._read(q.order_by(E.seq.desc()).limit(limit))
+
+    def last_seq(self) -> int:
+        return self._conn.execute(sa.select(sa.func.max(E.seq))).scalar() or 0
+
+    def case_streams(self) -> list[str]:
+        """Every case's stream id (incident and playbook streams share the log but are not
+        cases)."""
+        return [r[0] for r in self._conn.execute(sa.select(E.stream).distinct().where(
+            *(~E.stream.like(p + "%") for p in ev.NON_CASE_PREFIXES)))]
+
+    def case_streams_after(self, seq: int) -> list[str]:
+        """The cases with events after log position `seq` (a range of the primary key)."""
+        return [r[0] for r in self._conn.execute(sa.select(E.stream).distinct().where(
+            E.seq > seq, *(~E.stream.like(p + "%") for p in ev.NON_CASE_PREFIXES)))]
+
+    def incident_heads(self) -> list[Event]:
+        """The events that say when each incident opened, changed level and stood down, in
+        log order (the incident list folds them). One kind a query: each is a range of
+        ix_events_kind; with the three in one IN list, SQLite walked the whole log in seq
+        order instead (0.8 s at 176k cases)."""
+        out: list[Event] = []
+        for kind in (ev.INCIDENT_OPENED, ev.INCIDENT_LEVEL, ev.INCIDENT_STOOD_DOWN):
+            out += self._read(sa.select(t.events).where(
+                E.kind == kind, E.stream.like(ev.INCIDENT_PREFIX + "%")).order_by(E.seq))
+        return sorted(out, key=lambda e: e.seq or 0)
+
+    def rollup(self, name: str) -> dict[str, int]:
+        """A rollup's counters by key (domain/rollups.py names them)."""
+        return rollup_store.read(self._conn, name)
+
+    def rebuild_rollups(self) -> None:
+        """Every rollup counter recomputed from the log alone."""
+        q = (sa.select(t.events).where(E.kind.in_(sorted(rollups.KINDS)))
+             .order_by(E.seq).execution_options(yield_per=2000))
+        rollup_store.rebuild(self._conn, (_event(r) for r in self._conn.execute(q)))
+
+    def routing_needs(self, streams: Iterable[str]
+                      ) -> dict[str, tuple[str, tuple[str, ...], str]]:
+        """(track, topics, language) of each case's latest decision, for routing."""
+        out = {}
+        for chunk in chunks(sorted(set(streams)), 500):
+            q = (sa.select(E.stream, E.data).where(E.stream.in_(chunk), E.kind == ev.DECIDED)
+                 .order_by(E.stream, E.seq))
+            for stream, data in self._conn.execute(q):
+                d = json.loads(data)
+                sig = d.get("signals", {})
+                out[stream] = (d["decision"]["track"], tuple(sig.get("topics", ())),
+                               sig.get("language", "und"))
+        return out
+
+    def count_after(self, seq: int, kind: str) -> tuple[int, int]:
+        """(how many events of `kind` after `seq`, the last seq): a cursor's step over the
+        log (ix_events_kind), so a per-pass check reads only what is new."""
+        n = self._conn.execute(sa.select(sa.func.count()).where(E.kind == kind, E.seq > seq)
+                               ).scalar_one()
+        return n, self.last_seq()
+
+    def _read(self, q: sa.Select) -> list[Event]:
+        return [_event(r) for r in self._conn.execute(q)]
+
+
+def _event(r: sa.Row) -> Event:
+    return ev.from_row(r.stream, r.kind, utc(r.at), r.actor, r.data, r.seq)

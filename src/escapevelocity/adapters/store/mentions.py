@@ -1,0 +1,130 @@
+"""Mentions: every accepted post, keyed (channel, source_id), with its signals.
+
+Never lose an accepted mention: ingest writes them in the same transaction as the events
+and cases they start, through the raw cursor (executemany) because that is the hot path.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+
+import sqlalchemy as sa
+
+from escapevelocity.adapters.store import schema as t
+from escapevelocity.adapters.store.base import Repo, chunks
+
+# The partial index ix_mentions_provisional is declared WHERE provisional; SQLite uses it only
+# for a query that says the same words ("provisional = 1", what SQLAlchemy writes for the
+# column, scanned every mention: 0.45 s a count at 176k cases, and every refine tick).
+_PROVISIONAL = sa.text("provisional")
+COLUMNS = ("channel", "source_id", "case_id", "author_handle", "created_at", "received_at",
+           "body", "signals", "provisional")
+
+
+class Mentions(Repo):
+    def case_ids(self, keys: Iterable[tuple[str, str]]) -> dict[str, str]:
+        """'channel:source_id' -> case id for the stored ones among (channel, source_id) `keys`.
+
+        One query per channel so the (channel, source_id) unique index is used: filtering on
+        source_id alone scans the whole table, which made ingest quadratic.
+        """
+        by_channel: dict[str, set[str]] = defaultdict(set)
+        for channel, source_id in keys:
+            by_channel[channel].add(source_id)
+        out: dict[str, str] = {}
+        if not by_channel:
+            return out
+        p = self._b.mark
+        cur = self._cursor()
+        try:
+            for channel, ids in by_channel.items():
+                for chunk in chunks(list(ids), 500):
+                    cur.execute(f"SELECT source_id, case_id FROM mentions WHERE channel = {p} "
+                                f"AND source_id IN ({self._b.marks(len(chunk))})",
+                                [channel, *chunk])
+                    for source_id, case_id in cur.fetchall():
+                        out[f"{channel}:{source_id}"] = case_id
+        finally:
+            cur.close()
+        return out
+
+    def insert_rows(self, rows: list[tuple]) -> None:
+        """Rows are tuples in COLUMNS order; body and signals are JSON text."""
+        if not rows:
+            return
+        dt = self._b.dt_memo()
+        cur = self._cursor()
+        try:
+            cur.executemany(
+                f"INSERT INTO mentions ({', '.join(COLUMNS)}) "
+                f"VALUES ({self._b.marks(len(COLUMNS))})",
+                [(c, s, case, a, dt(created), dt(received), body, sig, bool(provisional))
+                 for c, s, case, a, created, received, body, sig, provisional in rows])
+        finally:
+            cur.close()
+
+    def insert_rows_ignoring(self, rows: list[tuple]) -> int:
+        """Insert-or-ignore on the natural key (channel, source_id); returns how many rows
+        were written. Fewer than given means a concurrent writer stored some first (the
+        caller replans): the insert itself never fails on a duplicate, on either database.
+        Ingest locks the keys first (`tx.lock_keys`), so concurrent writers never deadlock here."""
+        if not rows:
+            return 0
+        dt = self._b.dt_memo()
+        cur = self._cursor()
+        try:
+            cur.executemany(
+                f"INSERT INTO mentions ({', '.join(COLUMNS)}) "
+                f"VALUES ({self._b.marks(len(COLUMNS))}) "
+                "ON CONFLICT (channel, source_id) DO NOTHING",
+                [(c, s, case, a, dt(created), dt(received), body, sig, bool(provisional))
+                 for c, s, case, a, created, received, body, sig, provisional in rows])
+            return cur.rowcount
+        finally:
+            cur.close()
+
+    def of_case(self, case_id: str) -> list[sa.Row]:
+        """A case's mentions in the order they were written."""
+        return list(self._conn.execute(sa.select(t.mentions)
+                                       .where(t.mentions.c.case_id == case_id)
+                                       .order_by(t.mentions.c.created_at, t.mentions.c.id)))
+
+    def provisional(self, limit: int) -> list[sa.Row]:
+        """Mentions whose signals wait for a learned model's sentence vectors, oldest first.
+        A flag, not a cursor: on PostgreSQL ids are handed out before commits, which may land
+        in any order, so a cursor could pass a row that commits later."""
+        m = t.mentions.c
+        return list(self._conn.execute(
+            sa.select(m.id, m.channel, m.source_id, m.case_id, m.body, m.signals)
+            .where(_PROVISIONAL).order_by(m.id).limit(limit)))
+
+    def provisional_count(self) -> int:
+        return self._conn.execute(sa.select(sa.func.count()).select_from(t.mentions)
+                                  .where(_PROVISIONAL)).scalar_one()
+
+    def first_ids(self, case_ids: Iterable[str]) -> dict[str, int]:
+        """Each case's first mention row (what its title and projection's signals come from)."""
+        m = t.mentions.c
+        ids = sorted(set(case_ids))
+        if not ids:
+            return {}
+        return dict(self._conn.execute(sa.select(m.case_id, sa.func.min(m.id))
+                                       .where(m.case_id.in_(ids)).group_by(m.case_id)).all())
+
+    def settle(self, row_id: int, signals: str) -> bool:
+        """Replace a provisional mention's signals with the full answer; False when another
+        pass settled it first (so only one pass records the revision)."""
+        m = t.mentions.c
+        done = self._conn.execute(sa.update(t.mentions).where(m.id == row_id, _PROVISIONAL)
+                                  .values(signals=signals, provisional=False))
+        return bool(done.rowcount)
+
+    def last_id(self) -> int:
+        return self._conn.execute(sa.select(sa.func.max(t.mentions.c.id))).scalar() or 0
+
+    def recent_signals(self, limit: int) -> list[str]:
+        """The newest `limit` mentions' signals (JSON text), for the signals page."""
+        m = t.mentions.c
+        return [r[0] for r in self._conn.execute(sa.select(m.signals).order_by(m.id.desc())
+                                                 .limit(limit))]
