@@ -138,7 +138,7 @@ def add_connection(workspace, sealer, name: str, channel: str, settings: dict,
     from escapevelocity.adapters.store import connections as repo
 
     with workspace.store.begin() as tx:
-        repo.add(tx, repo.StoredConnection(name=name, channel=channel, settings=settings,
+        tx.connections.add(repo.StoredConnection(name=name, channel=channel, settings=settings,
                                              query=query, sealed=sealer.seal(secrets or {})),
                  workspace.clock.now())
 
@@ -154,7 +154,6 @@ def stored(workspace, channel: str) -> list[str]:
 
 
 def connection(workspace, name: str):
-    from escapevelocity.adapters.store import connections as repo
 
     with workspace.store.begin() as tx:
-        return repo.get(tx, name)
+        return tx.connections.get(name)

@@ -68,14 +68,13 @@ def test_secrets_are_sealed_at_rest(workspace):
     import sqlalchemy as sa
 
     from escapevelocity.adapters.secrets import Sealer
-    from escapevelocity.adapters.store import connections as repo
 
     ev(workspace, "channel", "add", "mastodon", "--name", "m", "--base-url", "https://x.example",
        "--secret", "token=-", stdin="tok-very-secret\n")
     with workspace.store.begin() as tx:
         dump = " ".join(str(v) for row in tx.conn.execute(sa.text("SELECT * FROM connections"))
                         for v in row)
-        sealed = repo.get(tx, "m").sealed
+        sealed = tx.connections.get("m").sealed
     assert "tok-very-secret" not in dump
     secrets = Sealer("k" * 32).unseal(sealed)
     assert secrets["token"].reveal() == "tok-very-secret"

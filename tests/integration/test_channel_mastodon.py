@@ -124,10 +124,9 @@ def test_mastodon_backs_off_reports_health_and_loses_nothing(workspace, fake):
     assert connection(workspace, "acme-masto").failures == 0
 
     # A crash between ingest and storing the cursor re-reads everything: all duplicates.
-    from escapevelocity.adapters.store import connections as repo
 
     with workspace.store.begin() as tx:
-        repo.update(tx, "acme-masto", cursor=None)
+        tx.connections.update("acme-masto", cursor=None)
     r = runner.poll("acme-masto")
     assert (r.accepted, r.duplicates) == (0, 125)
     assert len(stored(workspace, "mastodon")) == 125

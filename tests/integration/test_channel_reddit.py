@@ -123,11 +123,10 @@ def test_reddit_backs_off_backfills_and_duplicates_nothing(workspace, fake):
     assert stored(workspace, "reddit") == sorted(first + later)
 
     # Reddit-wide search finds a post elsewhere; what the subreddits already gave is dropped.
-    from escapevelocity.adapters.store import connections as repo
 
     with workspace.store.begin() as tx:
         c = connection(workspace, "acme-reddit")
-        repo.update(tx, "acme-reddit", settings={**c.settings, "search": "sunset"})
+        tx.connections.update("acme-reddit", settings={**c.settings, "search": "sunset"})
     r = runner.poll("acme-reddit")
     assert r.health == "connected" and r.accepted == 0  # the sunset posts: the query drops them
     assert r.duplicates == r.kept  # only the boundary second of /new and /comments, again

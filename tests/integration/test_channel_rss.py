@@ -105,7 +105,6 @@ def test_rss_backs_off_uses_etags_and_duplicates_nothing(workspace, fake):
 def test_due_connections_are_polled_in_the_background(workspace, fake):
     import threading
 
-    from escapevelocity.adapters.store import connections as repo
     from escapevelocity.channels.runner import run_in_background
 
     runner, _, sealer = runner_for(workspace)
@@ -129,7 +128,7 @@ def test_due_connections_are_polled_in_the_background(workspace, fake):
     assert connection(workspace, "hook").health == "new"  # pushed to, never polled
     # Polled once: the next poll is a minute away on the (fixed) clock, so nothing is due.
     with workspace.store.begin() as tx:
-        assert [c.name for c in repo.due(tx, workspace.clock.now())] == ["hook"]
+        assert [c.name for c in tx.connections.due(workspace.clock.now())] == ["hook"]
     assert runner.run_due() == []
 
 

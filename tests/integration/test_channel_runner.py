@@ -52,7 +52,6 @@ class FlakyFeed:
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_random_trouble_loses_nothing_and_duplicates_nothing(workspace, seed):
-    from escapevelocity.adapters.store import connections as repo
 
     rng = random.Random(seed)
     runner, _, sealer = runner_for(workspace, attempts=3)
@@ -66,9 +65,10 @@ def test_random_trouble_loses_nothing_and_duplicates_nothing(workspace, seed):
         feed.expired = rng.random() < 0.1
         if rng.random() < 0.2:  # a crash after ingest, before the cursor was saved
             with workspace.store.begin() as tx:
-                cursor = repo.get(tx, "flaky").cursor
+                cursor = tx.connections.get("flaky").cursor
                 if cursor:
-                    repo.update(tx, "flaky", cursor=str(max(0, int(cursor) - rng.randint(1, 9))))
+                    back = max(0, int(cursor) - rng.randint(1, 9))
+                    tx.connections.update("flaky", cursor=str(back))
         r = runner.poll("flaky", connector=feed)
         accepted += r.accepted
         seen_health.add(r.health)

@@ -11,12 +11,13 @@ from importlib.resources import files
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 
 from escapevelocity.adapters.store import SqlStore
 from escapevelocity.domain import events as ev
 
 T0 = datetime(2026, 11, 20, 14, 0, tzinfo=UTC)
-OLD_ROWS = [  # (case_id, kind, actor, data) as 0007 stored them
+OLD_ROWS = [  # (case_id, kind, actor, data) as the releases before 0008 stored them
     ("c0123456789ab", "opened", "system", {"mention": "twitter:1", "author": "kim",
                                            "channel": "twitter", "title": "help",
                                            "mention_at": "2026-11-20T13:59:00Z"}),
@@ -28,10 +29,19 @@ OLD_ROWS = [  # (case_id, kind, actor, data) as 0007 stored them
 ]
 
 
-def _alembic(store: SqlStore, verb: str, revision: str) -> None:
+def _config() -> Config:
     here = files("escapevelocity") / "migrations"
     cfg = Config(str(here / "alembic.ini"))
     cfg.set_main_option("script_location", str(here))
+    return cfg
+
+
+# The revision 0008 follows (the lead chains migrations in the order they land).
+BEFORE = ScriptDirectory.from_config(_config()).get_revision("0008_typed_events").down_revision
+
+
+def _alembic(store: SqlStore, verb: str, revision: str) -> None:
+    cfg = _config()
     with store.engine.begin() as conn:
         cfg.attributes["connection"] = conn
         getattr(command, verb)(cfg, revision)
@@ -45,7 +55,7 @@ def test_0008_renames_the_stream_and_old_logs_decode(db_url):
     store = SqlStore(db_url)
     try:
         store.migrate()
-        _alembic(store, "downgrade", "0007_provisional")
+        _alembic(store, "downgrade", BEFORE)
         assert "case_id" in _columns(store) and "stream" not in _columns(store)
         old = sa.table("events", sa.column("case_id"), sa.column("kind"), sa.column("at"),
                        sa.column("actor"), sa.column("data"))
@@ -68,7 +78,7 @@ def test_0008_renames_the_stream_and_old_logs_decode(db_url):
         assert isinstance(saved, ev.PlaybookSaved) and saved.name == "default"
         assert ev.stream_kind(note.stream) == ev.INCIDENT
 
-        _alembic(store, "downgrade", "0007_provisional")
+        _alembic(store, "downgrade", BEFORE)
         with store.engine.begin() as conn:
             rows = conn.execute(sa.select(old.c.case_id, old.c.kind, old.c.data)).all()
         back = {(s, k): json.loads(d) for s, k, d in rows}

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from escapevelocity.adapters.store import connections as repo
 from escapevelocity.domain.listening import Post, Query
 from escapevelocity.domain.records import Mention
 
@@ -21,7 +20,7 @@ class Preview:
 def preview(store, query: str, *, limit: int = 10_000, channel: str | None = None) -> Preview:
     q = Query(query)  # QueryError (a ValueError) says where the query is wrong
     with store.begin() as tx:
-        mentions = repo.recent_mentions(tx, limit, channel)
+        mentions = tx.connections.recent_mentions(limit, channel)
     out = Preview(query, scanned=len(mentions))
     for m in mentions:
         if q(Post(m.text, m.author.handle, m.lang)):

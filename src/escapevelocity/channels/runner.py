@@ -18,7 +18,6 @@ from dataclasses import dataclass
 import msgspec
 
 from escapevelocity.adapters.secrets import Sealer
-from escapevelocity.adapters.store import connections as repo
 from escapevelocity.channels import get
 from escapevelocity.channels.base import (
     ChannelError,
@@ -74,12 +73,12 @@ class Runner:
 
     def run_due(self) -> list[PollReport]:
         with self.store.begin() as tx:
-            due = [c for c in repo.due(tx, self.clock.now()) if get(c.channel).pull]
+            due = [c for c in tx.connections.due(self.clock.now()) if get(c.channel).pull]
         return [self.poll(c.name) for c in due]
 
     def poll(self, name: str, *, connector: Connector | None = None) -> PollReport:
         with self.store.begin() as tx:
-            rec = repo.get(tx, name)
+            rec = tx.connections.get(name)
         if rec is None:
             raise ValueError(f"no connection named {name!r}")
         channel = get(rec.channel)
@@ -103,7 +102,7 @@ class Runner:
                     if page.cursor is not None and page.cursor != cursor:
                         cursor = page.cursor
                         with self.store.begin() as tx:
-                            repo.save_cursor(tx, name, cursor)
+                            tx.connections.save_cursor(name, cursor)
                     if not page.more:
                         break
             finally:
@@ -126,7 +125,7 @@ class Runner:
         now = self.clock.now()
         every = health.POLL_EVERY * _every_minutes(rec.settings)
         with self.store.begin() as tx:
-            repo.record_poll(tx, name, now=now, health=report.health, failures=failures,
+            tx.connections.record_poll(name, now=now, health=report.health, failures=failures,
                              next_poll=health.next_poll(now, failures, every, retry_after),
                              error=report.error, success=outcome.ok)
         if report.health != rec.health:

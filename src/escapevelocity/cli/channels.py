@@ -33,12 +33,11 @@ def _when(value) -> str:
 
 def list_command(database: str | None = typer.Option(None, help="database URL")) -> None:
     """List connections with their health."""
-    from escapevelocity.adapters.store import connections as repo
     from escapevelocity.channels import registry
 
     ws = open_workspace(database)
     with ws.store.begin() as tx:
-        rows = repo.all_(tx)
+        rows = tx.connections.all_()
     channels = registry()
     if not rows:
         err.print("no connections yet: `ev channel add mastodon --name … --base-url … "
@@ -125,7 +124,7 @@ def add_command(
                                    sealed=_sealer().seal(secrets))
     try:
         with ws.store.begin() as tx:
-            repo.add(tx, record, ws.clock.now())
+            tx.connections.add(record, ws.clock.now())
     except ValueError as exc:
         raise fail(str(exc)) from None
     shown = ", ".join(f"{k}={v}" for k, v in settings.items())
@@ -137,23 +136,21 @@ def add_command(
 
 def remove_command(name: str, database: str | None = typer.Option(None)) -> None:
     """Remove a connection (its mentions stay)."""
-    from escapevelocity.adapters.store import connections as repo
 
     ws = open_workspace(database)
     with ws.store.begin() as tx:
-        if not repo.remove(tx, name):
+        if not tx.connections.remove(name):
             raise fail(f"no connection named {name!r}")
     err.print(f"removed {name}")
 
 
 def _enable(name: str, enabled: bool, database: str | None) -> None:
-    from escapevelocity.adapters.store import connections as repo
 
     ws = open_workspace(database)
     with ws.store.begin() as tx:
-        if repo.get(tx, name) is None:
+        if tx.connections.get(name) is None:
             raise fail(f"no connection named {name!r}")
-        repo.update(tx, name, enabled=enabled, next_poll=ws.clock.now())
+        tx.connections.update(name, enabled=enabled, next_poll=ws.clock.now())
     err.print(f"{name} {'resumed: polled at the next pass' if enabled else 'paused'}")
 
 

@@ -16,12 +16,11 @@ router = APIRouter(tags=["channels"])
 
 
 def _rows(request: Request) -> list[dict]:
-    from escapevelocity.adapters.store import connections as repo
     from escapevelocity.channels import registry
 
     store = request.app.state.workspace.store
     with store.begin() as tx:
-        rows = repo.all_(tx)
+        rows = tx.connections.all_()
     channels = registry()
     out = []
     for c in rows:

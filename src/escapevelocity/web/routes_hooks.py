@@ -15,7 +15,6 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
-from escapevelocity.adapters.store import connections as repo
 from escapevelocity.channels.webhook.parse import WINDOW, Refused, verify
 from escapevelocity.services.parse import parse_body
 
@@ -37,7 +36,7 @@ def _deliver(request: Request, name: str, headers: dict[str, str], body: bytes) 
     store, clock = intake.workspace.store, intake.workspace.clock
     now = clock.now()
     with store.begin() as tx:
-        c = repo.get(tx, name)
+        c = tx.connections.get(name)
     if c is None or c.channel != "webhook" or not c.enabled:
         log.warning("webhook %s: refused, no such webhook connection", name[:64])
         raise HTTPException(404, "no such webhook")
@@ -55,7 +54,7 @@ def _deliver(request: Request, name: str, headers: dict[str, str], body: bytes) 
         raise HTTPException(400, str(exc)) from None
     try:
         with store.begin() as tx:
-            replay = repo.seen_delivery(tx, name, delivery.delivery_id, now, 2 * WINDOW)
+            replay = tx.connections.seen_delivery(name, delivery.delivery_id, now, 2 * WINDOW)
     except IntegrityError:  # the same delivery, concurrently
         replay = True
     if replay:
