@@ -140,9 +140,8 @@ def run(db: str = "sqlite", seconds: float = 60.0, clients: int = 8, url: str | 
     else:
         ws = Workspace.open(url, SystemClock())
     token = ws.new_api_token("load")
-    with ws.store.begin() as conn:
-        before = {f"{c}:{s}" for c, s in conn.exec_driver_sql(
-            "SELECT channel, source_id FROM mentions").all()}
+    with ws.store.begin() as tx:
+        before = tx.mentions.keys()
     ws.store.close()
     rnd = random.Random(seed)
     per_client = max(20, int(seconds * 6))

@@ -120,6 +120,11 @@ class Mentions(Repo):
                                   .values(signals=signals, provisional=False))
         return bool(done.rowcount)
 
+    def keys(self) -> set[str]:
+        """Every stored mention as 'channel:source_id' (a load test's before and after)."""
+        m = t.mentions.c
+        return {f"{c}:{s}" for c, s in self._conn.execute(sa.select(m.channel, m.source_id))}
+
     def last_id(self) -> int:
         return self._conn.execute(sa.select(sa.func.max(t.mentions.c.id))).scalar() or 0
 
