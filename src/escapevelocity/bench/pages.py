@@ -46,11 +46,11 @@ def _suffix_copy(conn: sa.Connection, suffix: str) -> None:
         [c.name for c in mcols],
         sa.select(*[(c + cat) if c.name in ("source_id", "case_id") else c for c in mcols])))
     ecols = [c for c in t.events.columns if c.name != "seq"]
-    case_stream = sa.and_(~t.events.c.case_id.like("incident:%"),
-                          ~t.events.c.case_id.like("playbook:%"))
+    case_stream = sa.and_(~t.events.c.stream.like("incident:%"),
+                          ~t.events.c.stream.like("playbook:%"))
     conn.execute(t.events.insert().from_select(
         [c.name for c in ecols],
-        sa.select(*[(c + cat) if c.name == "case_id" else c for c in ecols])
+        sa.select(*[(c + cat) if c.name == "stream" else c for c in ecols])
         .where(case_stream).order_by(t.events.c.seq)))
 
 
