@@ -3,7 +3,7 @@ and "playbook:<n>"), and incident notes' `kind` payload key becomes `note_kind` 
 with the event union's tag field).
 
 Revision ID: 0008_typed_events
-Revises: 0009_next_deadline
+Revises: 0013_notifications
 """
 import json
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008_typed_events"
-down_revision = "0009_next_deadline"  # in the order migrations landed on main
+down_revision = "0013_notifications"  # in the order migrations landed on main
 branch_labels = None
 depends_on = None
 
