@@ -23,7 +23,7 @@ CASE = {"id": "c1", "title": "Router down again", "assignee": "ana", "team": "ca
 
 
 def event(kind: str, actor: str = ev.SYSTEM, **data) -> ev.Event:
-    return ev.Event("c1", kind, DAY, actor, data, seq=7)
+    return ev.make("c1", kind, DAY, actor, data, seq=7)
 
 
 def who(notes: list[dn.Notification]) -> list[tuple[str, str, str]]:
@@ -39,7 +39,7 @@ def test_assignment_tells_the_assignee_with_a_link():
 
 def test_queued_assignment_and_self_acts_tell_nobody():
     assert dn.derive(event(ev.ASSIGNED, member=None, team="care"), ORG, CASE) == []
-    assert dn.derive(event(ev.ASSIGNED, actor="ana", member="ana"), ORG, CASE) == []
+    assert dn.derive(event(ev.ASSIGNED, actor="ana", member="ana", team="care"), ORG, CASE) == []
 
 
 def test_note_mentions_tell_each_named_member_but_not_the_author_nor_strangers():
@@ -49,9 +49,11 @@ def test_note_mentions_tell_each_named_member_but_not_the_author_nor_strangers()
 
 
 def test_approvals_waiting_and_overdue():
-    assert who(dn.derive(event(ev.APPROVAL_REQUESTED, actor="ana", approver="lena"), ORG, CASE)) \
+    assert who(dn.derive(event(ev.APPROVAL_REQUESTED, actor="ana", approver="lena",
+                              draft="d1", due=DAY), ORG, CASE)) \
         == [("lena", "approval", "normal")]
-    assert who(dn.derive(event(ev.APPROVAL_ESCALATED, to="omar", overdue_minutes=5), ORG, CASE)) \
+    assert who(dn.derive(event(ev.APPROVAL_ESCALATED, to="omar", overdue_minutes=5,
+                              due=DAY), ORG, CASE)) \
         == [("omar", "approval", "urgent")]
 
 
@@ -77,12 +79,12 @@ def test_escalation_ladder_targets_and_urgency():
 
 
 def test_crisis_page_links_the_incident_and_is_not_sent_twice():
-    e = ev.Event("incident:i1", ev.INCIDENT_PAGED, DAY, ev.SYSTEM, {"role": "pr-oncall",
+    e = ev.make("incident:i1", ev.INCIDENT_PAGED, DAY, ev.SYSTEM, {"role": "pr-oncall",
                                                                     "member": "omar"})
     notes = dn.derive(e, ORG, None)
     assert who(notes) == [("omar", "crisis", "urgent")] and notes[0].link == "/incidents/i1"
     assert dn.route(notes[0], ORG, dn.DEFAULT_PREFS, NIGHT) == ["web", "email"]  # unpaged
-    paged = ev.Event("incident:i1", ev.INCIDENT_PAGED, DAY, ev.SYSTEM, {
+    paged = ev.make("incident:i1", ev.INCIDENT_PAGED, DAY, ev.SYSTEM, {
         "role": "pr-oncall", "member": "omar", "ok": True, "channel": "email"})
     [n] = dn.derive(paged, ORG, None)
     assert dn.route(n, ORG, dn.DEFAULT_PREFS, NIGHT) == ["web"]  # the pager reached him
@@ -131,5 +133,5 @@ def test_preferences_are_validated():
 
 def test_text_is_bounded():
     long = dict(CASE, title="x" * 5000)
-    [n] = dn.derive(event(ev.ASSIGNED, member="ana"), ORG, long)
+    [n] = dn.derive(event(ev.ASSIGNED, member="ana", team="care"), ORG, long)
     assert len(n.text) <= dn.TEXT_CHARS

@@ -74,19 +74,22 @@ def test_dry_run_sender_says_what_would_go():
 
 
 @pytest.mark.parametrize(("kind", "data", "topic"), [
-    (ev.OPENED, {}, wh.CASE_CREATED), (ev.ESCALATED, {}, wh.CASE_ESCALATED),
+    (ev.OPENED, {"author": "kim", "channel": "x", "title": "t"},
+     wh.CASE_CREATED), (ev.ESCALATED, {}, wh.CASE_ESCALATED),
     (ev.RESOLVED, {}, wh.CASE_RESOLVED), (ev.FOLLOWUP_ANSWERED, {"csat": 4}, wh.CSAT_RECEIVED),
     (ev.ASSIGNED, {"team": "sales"}, wh.LEAD_TO_SALES),
     (ev.TAGS_CHANGED, {"add": ["lead"]}, wh.LEAD_TO_SALES),
     (ev.ASSIGNED, {"team": "care"}, None), (ev.NOTE_ADDED, {"text": "secret"}, None)])
 def test_topics(kind, data, topic):
-    assert wh.topic(ev.Event("c1", kind, AT, "ana", data)) == topic
+    assert wh.topic(ev.make("c1", kind, AT, "ana", data)) == topic
 
 
 def test_body_carries_no_note_text_and_the_signature_checks():
-    e = ev.Event("c1", ev.FOLLOWUP_ANSWERED, AT, ev.SYSTEM, {"csat": 2, "text": "awful"}, seq=9)
+    e = ev.make("c1", ev.FOLLOWUP_ANSWERED, AT, ev.SYSTEM, {"csat": 2, "text": "awful"}, seq=9)
     body = wh.body("d1", wh.CSAT_RECEIVED, e, {"id": "c1", "title": "t", "opened_at": AT})
-    assert body["event"]["data"] == {"csat": 2} and body["case"]["id"] == "c1"
+    # the typed event carries all its answer fields (a real answer always has them)
+    assert body["event"]["data"] == {"csat": 2, "thumbs": None, "happy": False}
+    assert body["case"]["id"] == "c1"
     raw = b'{"a": 1}'
     sig = wh.sign("k" * 32, "1700000000", raw)
     assert wh.verify("k" * 32, "1700000000", raw, sig)

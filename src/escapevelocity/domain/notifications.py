@@ -100,7 +100,7 @@ def derive(event: ev.Event, org: Organisation, case: Mapping[str, Any] | None
     """The notifications one event produces. `case`: the case projection as it stands (for the
     assignee and team of SLA events), None for incidents. Nobody is told of their own act."""
     d, kind = event.data, event.kind
-    title = _clip((case or {}).get("title") or event.case_id)
+    title = _clip((case or {}).get("title") or event.stream)
     out: list[tuple[str, str, str, str]] = []  # member, kind, text, urgency
     outside = True
     if kind == ev.ASSIGNED and d.get("member"):
@@ -136,7 +136,7 @@ def derive(event: ev.Event, org: Organisation, case: Mapping[str, Any] | None
         # a page that failed or was only recorded goes out through the member's transports.
         outside = not d.get("ok") or d.get("channel") in ("", "recording")
         out.append((d["member"], CRISIS, f"Crisis {d.get('role')}: you are paged for "
-                    f"{event.case_id}", URGENT))
+                    f"{event.stream}", URGENT))
     seen: set[tuple[str, str]] = set()
     result = []
     for member, nk, text, urg in out:
@@ -144,8 +144,8 @@ def derive(event: ev.Event, org: Organisation, case: Mapping[str, Any] | None
             continue
         seen.add((member, nk))
         result.append(Notification(member=member, kind=nk, text=_clip(text),
-                                   link=_link(event.case_id), urgency=urg,
-                                   case_id=event.case_id, at=event.at, seq=event.seq,
+                                   link=_link(event.stream), urgency=urg,
+                                   case_id=event.stream, at=event.at, seq=event.seq,
                                    outside=outside))
     return result
 

@@ -53,12 +53,12 @@ class Notifier:
                 org = tx.org.load()
                 prefs = tx.notifications.all_prefs()
                 cases = tx.cases.get_many({
-                    e.case_id for e in events if not e.case_id.startswith(
+                    e.stream for e in events if not e.stream.startswith(
                         (ev.INCIDENT_PREFIX, ev.PLAYBOOK_PREFIX))})
                 for e in events:
                     if now - e.at > HISTORY:
                         continue
-                    for note in dn.derive(e, org, cases.get(e.case_id)):
+                    for note in dn.derive(e, org, cases.get(e.stream)):
                         chosen = dn.route(note, org, prefs.get(note.member, dn.DEFAULT_PREFS), now)
                         if chosen and tx.notifications.add(note, chosen, now) is not None:
                             made += 1

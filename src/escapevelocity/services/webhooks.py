@@ -69,13 +69,13 @@ class Webhooks:
                 return 0
             found = [(e, wh.topic(e)) for e in events if now - e.at <= HISTORY]
             found = [(e, name) for e, name in found if name]
-            cases = tx.cases.get_many({e.case_id for e, _ in found})
+            cases = tx.cases.get_many({e.stream for e, _ in found})
             for e, name in found:
                 delivery = str(uuid.uuid5(uuid.NAMESPACE_URL, f"ev:{e.seq}:{name}"))
-                raw = json.dumps(wh.body(delivery, name, e, cases.get(e.case_id)))
-                queued += tx.webhooks.enqueue(delivery, name, e.case_id, raw, now)
+                raw = json.dumps(wh.body(delivery, name, e, cases.get(e.stream)))
+                queued += tx.webhooks.enqueue(delivery, name, e.stream, raw, now)
                 if name == wh.CASE_CREATED:
-                    created.append(e.case_id)
+                    created.append(e.stream)
             tx.notifications.set_cursor(READER, events[-1].seq or seq)
         if self.lookup_url:
             for case_id in created:
