@@ -4,6 +4,7 @@ which would close the client's keep-alive connection."""
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 from escapevelocity.web.keepalive import ApiErrorsKeepAlive
 
@@ -21,8 +22,13 @@ def _call(app, path: str) -> list[dict]:
     async def send(message):
         sent.append(message)
 
-    asyncio.run(app({"type": "http", "path": path, "method": "POST", "headers": []},
-                    receive, send))
+    async def call():
+        await app({"type": "http", "path": path, "method": "POST", "headers": []}, receive, send)
+
+    # A loop of its own, in a thread of its own: a browser test earlier in the session may leave
+    # the main thread's event loop running (Playwright's sync API), where asyncio.run refuses.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, call()).result()
     return sent
 
 
