@@ -34,9 +34,15 @@ def test_refresh_refolds_the_changed_cases_to_what_a_full_fold_says(workspace, c
                                       for cid in some])
     _ingest(workspace, clock, 60, seed=4)  # more mentions: new cases and joined ones
     fresh, _ = team.folded(workspace, clock.now(), ttl=0)
+    counted, _ = team.decided(workspace, clock.now(), ttl=0)
     team._FOLDS.pop(workspace.store)  # a fold of the whole log, from nothing
     whole, _ = team.folded(workspace, clock.now(), ttl=0)
     assert _by_id(fresh) == _by_id(whole)
+    # the outcome counters moved case by case equal the counters of the whole fold, and what
+    # the team page sums from them equals SLA met % computed case by case
+    assert +counted == +team._tally(whole) and sum(counted.values()) > 0
+    teams = {c.team for c in whole if c.team}
+    assert team.attainment_of(counted, teams) == team.attainment_by_team(whole, teams)
     assert _by_id(fresh)[some[0]].responder == "ana"
     with workspace.store.begin() as tx:
         assert len(whole) == tx.cases.count()

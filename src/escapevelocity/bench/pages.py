@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -34,23 +35,40 @@ PAGES = ["/inbox", "/inbox/rows", "/team", "/signals", "/approvals", "/mentions"
 CASE_PAGES = ["/cases/{id}", "/cases/{id}/panel", "/cases/{id}/engage", "/cases/{id}/audit"]
 
 
-def _suffix_copy(conn: sa.Connection, suffix: str) -> None:
-    """Double the case streams: every case, its mentions and its events again, ids suffixed."""
-    cat = sa.literal(suffix)
-    cols = [c for c in t.cases.columns]
+_HEX = "0123456789abcdef"
+
+
+def _rotated(column: Any, position: int) -> Any:
+    """The case id with its hex digit at `position` moved on by one (f wraps to 0): a copy keeps
+    the shape of a real case id (c + 12 hex digits; pages refuse any other) and differs from its
+    original in that digit, so two copies never meet."""
+    digit = sa.func.substr(column, position + 1, 1)
+    turned = sa.case(*[(digit == d, _HEX[(i + 1) % 16]) for i, d in enumerate(_HEX)],
+                     else_=digit)
+    return (sa.func.substr(column, 1, position) + turned
+            + sa.func.substr(column, position + 2, 64))
+
+
+def _suffix_copy(conn: sa.Connection, round_: int) -> None:
+    """Double the case streams: every case, its mentions and its events again, under new case
+    ids (one more digit turned each round) and suffixed source ids."""
+    position = 1 + (round_ - 1) % 12
+    cols = list(t.cases.columns)
     conn.execute(t.cases.insert().from_select(
         [c.name for c in cols],
-        sa.select(*[(c + cat) if c.name == "id" else c for c in cols])))
+        sa.select(*[_rotated(c, position) if c.name == "id" else c for c in cols])))
+    suffix = sa.literal(chr(ord("a") + round_ - 1))
     mcols = [c for c in t.mentions.columns if c.name != "id"]
     conn.execute(t.mentions.insert().from_select(
         [c.name for c in mcols],
-        sa.select(*[(c + cat) if c.name in ("source_id", "case_id") else c for c in mcols])))
+        sa.select(*[(c + suffix) if c.name == "source_id"
+                    else _rotated(c, position) if c.name == "case_id" else c for c in mcols])))
     ecols = [c for c in t.events.columns if c.name != "seq"]
     case_stream = sa.and_(~t.events.c.stream.like("incident:%"),
                           ~t.events.c.stream.like("playbook:%"))
     conn.execute(t.events.insert().from_select(
         [c.name for c in ecols],
-        sa.select(*[(c + cat) if c.name == "stream" else c for c in ecols])
+        sa.select(*[_rotated(c, position) if c.name == "stream" else c for c in ecols])
         .where(case_stream).order_by(t.events.c.seq)))
 
 
@@ -79,7 +97,7 @@ def build(url: str, n_cases: int, *, seed_mentions: int = 4000,
     while count < n_cases:
         round_ += 1
         with ws.store.engine.begin() as conn:
-            _suffix_copy(conn, chr(ord("a") + round_ - 1))
+            _suffix_copy(conn, round_)
             count = conn.execute(sa.select(sa.func.count()).select_from(t.cases)).scalar_one()
         progress(f"  round {round_}: {count:,} cases ({time.perf_counter() - start:.1f}s)")
     with ws.store.engine.begin() as conn:

@@ -273,6 +273,19 @@ class Tally:
         return 100.0 * self.met / self.total if self.total else None
 
 
+# (clock, team, track, who, breached): one decided clock, all "SLA met %" needs of it. `who` is
+# the first responder for the first-response clock, the assignee for the others.
+Outcome = tuple[str, str | None, str | None, str | None, bool]
+
+
+def outcomes(case: CaseClocks) -> list[Outcome]:
+    """The case's decided clocks: each stopped clock, and each running clock past its budget;
+    a clock still running within budget is not decided yet."""
+    return [(c.clock, case.team, case.track,
+             case.responder if c.clock == "first_response" else case.assignee, c.breached)
+            for c in case.clocks if c.stopped is not None or c.breached]
+
+
 @dataclass
 class Attainment:
     """Met and breached clocks by track, team and member, per clock kind."""
@@ -282,18 +295,19 @@ class Attainment:
     by_member: dict[tuple[str, str], Tally] = field(default_factory=dict)
 
     def add(self, case: CaseClocks) -> None:
-        for c in case.clocks:
-            if c.stopped is None and not c.breached:
-                continue  # still running within budget: not decided yet
-            who = case.responder if c.clock == "first_response" else case.assignee
-            for table, key in ((self.by_track, case.track), (self.by_team, case.team),
-                               (self.by_member, who)):
-                if key:
-                    tally = table.setdefault((c.clock, key), Tally())
-                    if c.breached:
-                        tally.breached += 1
-                    else:
-                        tally.met += 1
+        for outcome in outcomes(case):
+            self.count(outcome, 1)
+
+    def count(self, outcome: Outcome, n: int) -> None:
+        """Add `n` clocks of one outcome (n may be negative: a refolded case taken back)."""
+        clock, team, track, who, breached = outcome
+        for table, key in ((self.by_track, track), (self.by_team, team), (self.by_member, who)):
+            if key:
+                tally = table.setdefault((clock, key), Tally())
+                if breached:
+                    tally.breached += n
+                else:
+                    tally.met += n
 
     def rows(self, clock: str = "first_response") -> list[tuple[str, str, Tally]]:
         out = []

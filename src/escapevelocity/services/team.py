@@ -12,13 +12,22 @@ from __future__ import annotations
 import threading
 import time
 import weakref
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from escapevelocity.domain.org import Organisation
-from escapevelocity.domain.sla import CLOCKS, Attainment, CaseClocks, Tally, fold
+from escapevelocity.domain.sla import (
+    CLOCKS,
+    Attainment,
+    CaseClocks,
+    Outcome,
+    Tally,
+    fold,
+    outcomes,
+)
 from escapevelocity.services.live_routing import budgets_for, live_presence
 
 FOLD_TTL = 15.0  # seconds a folded log is reused once new events arrived
@@ -65,6 +74,9 @@ class _Folds:
         self.at = 0.0
         self.playbook = ""  # budgets come from the active playbook: a new one refolds all
         self.cases: dict[str, CaseClocks] = {}
+        # Decided clocks counted by outcome, kept in step with `cases` as cases are refolded, so
+        # a page sums a few hundred counters instead of walking every case (1 s at 1.4M cases).
+        self.tally: Counter[Outcome] = Counter()
         self.lock = threading.Lock()
         self.warming: threading.Thread | None = None
         self.done = self.total = 0
@@ -89,14 +101,48 @@ def _fold_all(workspace: Any, cache: _Folds, now: datetime, budgets: Any, seq: i
             logs = tx.events.streams(ids[start:start + CHUNK])
         cases.update((cid, fold(cid, log, budgets, now)) for cid, log in logs.items())
         cache.done = len(cases)
+    tally = _tally(cases.values())
     with cache.lock:
-        cache.cases, cache.seq, cache.at = cases, seq, time.monotonic()
+        cache.cases, cache.tally, cache.seq, cache.at = cases, tally, seq, time.monotonic()
+
+
+def _tally(cases: Iterable[CaseClocks]) -> Counter[Outcome]:
+    out: Counter[Outcome] = Counter()
+    for case in cases:
+        out.update(outcomes(case))
+    return out
+
+
+def _refold(cache: _Folds, folds: Iterable[CaseClocks]) -> None:
+    """Replace some cases' folds, moving the tally by what each case's outcomes became."""
+    for new in folds:
+        old = cache.cases.get(new.case_id)
+        if old is not None:
+            cache.tally.subtract(outcomes(old))
+        cache.tally.update(outcomes(new))
+        cache.cases[new.case_id] = new
 
 
 def folded(workspace: Any, now: datetime, *, ttl: float = FOLD_TTL
            ) -> tuple[list[CaseClocks], str | None]:
     """Every case's SLA clocks and, while a large workspace's first fold runs in the
-    background, how far it has got (None when the figures are complete).
+    background, how far it has got (None when the figures are complete)."""
+    cache, folding = _refreshed(workspace, now, ttl)
+    with cache.lock:
+        return ([] if folding else list(cache.cases.values())), folding
+
+
+def decided(workspace: Any, now: datetime, *, ttl: float = FOLD_TTL
+            ) -> tuple[Counter[Outcome], str | None]:
+    """The decided clocks counted by outcome (what "SLA met %" sums), and the first fold's
+    progress as `folded` says it."""
+    cache, folding = _refreshed(workspace, now, ttl)
+    with cache.lock:
+        return (Counter() if folding else Counter(cache.tally)), folding
+
+
+def _refreshed(workspace: Any, now: datetime, ttl: float) -> tuple[_Folds, str | None]:
+    """The store's folds, brought up to date.
 
     After the first fold, only the cases with new events are refolded (their ids come from a
     range of the log's primary key), when the log moved and `ttl` seconds have passed: a page
@@ -111,7 +157,7 @@ def folded(workspace: Any, now: datetime, *, ttl: float = FOLD_TTL
         if cache.warming is not None:
             if cache.warming.is_alive():
                 share = cache.done / cache.total if cache.total else 0.0
-                return [], f"{share:.0%} of {cache.total:,} cases"
+                return cache, f"{share:.0%} of {cache.total:,} cases"
             cache.warming = None
         budgets = budgets_for(playbook)
         version = str(getattr(playbook, "version", ""))
@@ -124,27 +170,37 @@ def folded(workspace: Any, now: datetime, *, ttl: float = FOLD_TTL
                         target=_fold_all, args=(workspace, cache, now, budgets, seq),
                         name="sla-fold", daemon=True)
                     cache.warming.start()
-                    return [], f"0% of {tx.cases.count():,} cases"
+                    return cache, f"0% of {tx.cases.count():,} cases"
                 logs = tx.events.streams(tx.cases.ids())
                 cache.cases = {cid: fold(cid, log, budgets, now) for cid, log in logs.items()}
+                cache.tally = _tally(cache.cases.values())
                 cache.seq, cache.at = seq, time.monotonic()
             elif seq != cache.seq and time.monotonic() - cache.at >= ttl:
                 changed = tx.events.case_streams_after(max(0, cache.seq - REREAD))
                 logs = tx.events.streams(changed)
-                cache.cases.update((cid, fold(cid, log, budgets, now))
-                                   for cid, log in logs.items())
+                _refold(cache, (fold(cid, log, budgets, now) for cid, log in logs.items()))
                 cache.seq, cache.at = seq, time.monotonic()
-        return list(cache.cases.values()), None
+        return cache, None
 
 
 def attainment_by_team(cases: Iterable[CaseClocks], teams: set[str]
                        ) -> tuple[Attainment, dict[str, Attainment]]:
     """SLA met % over the visible teams' cases, overall and per team."""
+    tally: Counter[Outcome] = Counter()
+    for case in cases:
+        tally.update(outcomes(case))
+    return attainment_of(tally, teams)
+
+
+def attainment_of(tally: Counter[Outcome], teams: set[str]
+                  ) -> tuple[Attainment, dict[str, Attainment]]:
+    """SLA met % over the visible teams, overall and per team, from counted outcomes."""
     overall, per_team = Attainment(), {t: Attainment() for t in teams}
-    for c in cases:
-        if c.team in per_team:
-            overall.add(c)
-            per_team[c.team].add(c)
+    for outcome, n in tally.items():
+        team = outcome[1]
+        if n and team in per_team:
+            overall.count(outcome, n)
+            per_team[team].count(outcome, n)
     return overall, per_team
 
 
@@ -157,8 +213,8 @@ def overview(workspace: Any, org: Organisation, teams: set[str], now: datetime, 
         presence = live_presence(tx, now, workspace.away_after)
         loads = tx.cases.open_loads()
         queues = tx.cases.queue_summary()
-    clocks, folding = folded(workspace, now)
-    overall, per_team = attainment_by_team(clocks, teams)
+    tally, folding = decided(workspace, now)
+    overall, per_team = attainment_of(tally, teams)
     rows = []
     for team in org.teams:
         if team.id not in teams:

@@ -137,6 +137,16 @@ class Cases(Repo):
             C.respond.is_(True), C.sla_due >= start, C.sla_due < end)
         return [(utc(due), utc(first)) for due, first in self._conn.execute(q)]
 
+    def awaiting_approval(self, approver: str | None = None, limit: int = 200
+                          ) -> list[dict[str, Any]]:
+        """Cases whose draft waits for a decision (on `approver`, when given), most urgent
+        first: read in the order of ix_cases_approval_due and stopped at `limit`."""
+        q = sa.select(t.cases).where(C.approval_state == "pending")
+        if approver is not None:
+            q = q.where(C.approver == approver)
+        q = q.order_by(C.approval_due, C.id).limit(limit)
+        return [_case(r) for r in self._conn.execute(q)]
+
     def pending_approvals(self, approvers: Sequence[str]) -> list[tuple[str, str, str]]:
         """(case id, approver, draft) of drafts waiting on `approvers`, most urgent first."""
         q = (sa.select(C.id, C.approver, C.approval_draft)
