@@ -77,6 +77,11 @@ class FakeHttp:
                     for k, v in headers.items():
                         self.send_header(k, v)
                     self.send_header("Content-Length", str(len(out)))
+                    # One request a connection: a client that reused a kept-alive connection
+                    # the server thread was closing met RemoteDisconnected, an extra transient
+                    # error the tests' exact retry counts did not plan for (seen under load).
+                    self.send_header("Connection", "close")
+                    self.close_connection = True
                     self.end_headers()
                     self.wfile.write(out)
                 except (BrokenPipeError, ConnectionResetError):

@@ -117,7 +117,7 @@ def test_csat_question_by_email_reaches_the_customer_only(ws, clock):
         resolved(ws, clock, open_case(ws, clock))  # a twitter case: stays dry run
         cid = resolved(ws, clock, email_case(ws, clock, "kim@customer.test"))
         senders = Senders({"email": EmailSender("127.0.0.1", port, "care@brand.test")})
-        sent = {e.case_id: e for e in followup.tick(ws.store, clock, senders=senders)}
+        sent = {e.stream: e for e in followup.tick(ws.store, clock, senders=senders)}
     finally:
         controller.stop()
     assert sent[cid].data["dry_run"] is False and sent[cid].data["via"] == "email"

@@ -42,7 +42,7 @@ def teach(workspace, clock, n=120):
 def stored(workspace) -> dict[str, Signals]:
     m = schema.mentions.c
     with workspace.store.begin() as tx:
-        rows = tx.tx.conn.execute(sa.select(m.channel, m.source_id, m.signals)).all()
+        rows = tx.conn.execute(sa.select(m.channel, m.source_id, m.signals)).all()
     return {f"{r.channel}:{r.source_id}": msgspec.json.decode(r.signals, type=Signals)
             for r in rows}
 

@@ -278,6 +278,7 @@ class FlagsChanged(_LabelChange, frozen=True, kw_only=True, tag="flags_changed")
 class CrmLinked(EventBase, frozen=True, kw_only=True, tag="crm_linked"):
     crm_id: str
     name: str = ""
+    email: str = ""  # what a CRM lookup found (services/webhooks.py), for the follow-up
     lists: list[str] = []
     source: str = ""
 
