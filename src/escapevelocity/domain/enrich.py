@@ -6,7 +6,10 @@ This file is the one text of the rules: the decisions (sentiment label, situatio
 class, urgency, severity via severity.py, language via language.py) are written here, once,
 in Python. What they read comes from four kernels, the hot loops with no decision in them
 (kernels.py: the phrase scan, the word cutter, the sentiment loop, the PII gate), which
-hotpath.pyx compiles when it is built (docs/decisions/0007-one-text-of-the-rules.md).
+hotpath.pyx compiles when it is built (docs/decisions/0007-one-text-of-the-rules.md). This text
+itself (and severity.py, language.py) is compiled as it is by Cython too, so the decisions run
+as C calls; a build from another text than this one is not run (domain/compiled.py), and
+EV_PURE_PYTHON=1 runs this .py.
 
 The fast path is one lower-casing, one word cut (its tokens serve sentiment and language) and
 one automaton pass over the text for every lexicon phrase (customer-service phrases, situation
