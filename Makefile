@@ -8,8 +8,10 @@ STAMP := $(VENV)/.installed
 
 install: $(STAMP)
 
-# hotpath.pyx is compiled by the install (setup.py): editing it reinstalls.
-$(STAMP): pyproject.toml setup.py src/escapevelocity/domain/hotpath.pyx
+# hotpath.pyx and the rules (domain/compiled.py RULES) are compiled by the install (setup.py):
+# editing one reinstalls.
+COMPILED := $(addprefix src/escapevelocity/domain/,hotpath.pyx enrich.py severity.py language.py)
+$(STAMP): pyproject.toml setup.py $(COMPILED)
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test,bench,learn,embed,channels]'

@@ -1,5 +1,12 @@
-"""Only the compiled kernels (docs/decisions/0007-one-text-of-the-rules.md); everything else
-about the package is in pyproject.toml."""
+"""The compiled parts (docs/decisions/0007-one-text-of-the-rules.md); everything else about the
+package is in pyproject.toml.
+
+- hotpath.pyx: the kernels, the hot loops with no decision in them.
+- the rules (domain/compiled.py `RULES`: enrich.py, severity.py, language.py): their one Python
+  text compiled as it is. Cython reads a copy under build/ that ends with two lines more, the
+  call that checks the build against the .py it came from (compiled.keep_or_replace); the copy
+  is a build product, never edited.
+"""
 
 import hashlib
 from pathlib import Path
@@ -7,12 +14,34 @@ from pathlib import Path
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 
-SOURCE = "src/escapevelocity/domain/hotpath.pyx"
-# Baked into the extension: enrich.py compares it with the hash of the hotpath.pyx beside it
-# and refuses a build from another source (file times say nothing after a checkout or a copy).
-DIGEST = hashlib.sha256((Path(__file__).parent / SOURCE).read_bytes()).hexdigest()
+ROOT = Path(__file__).parent
+DOMAIN = "src/escapevelocity/domain"
+SOURCE = f"{DOMAIN}/hotpath.pyx"
+RULES = ("severity", "language", "enrich")  # = compiled.RULES
 
+
+def sha256(path: str) -> str:
+    return hashlib.sha256((ROOT / path).read_bytes()).hexdigest()
+
+
+def rules_build(name: str) -> Extension:
+    """An extension of a rule module, compiled from a copy of its .py that ends by checking
+    itself against the .py beside it when imported (a stale build must not run)."""
+    source = f"{DOMAIN}/{name}.py"
+    copy = ROOT / "build" / "rules" / f"{name}.py"
+    copy.parent.mkdir(parents=True, exist_ok=True)
+    copy.write_text((ROOT / source).read_text(encoding="utf-8") + (
+        "\n\nfrom escapevelocity.domain.compiled import keep_or_replace as _keep_or_replace\n"
+        f"_keep_or_replace(__name__, {sha256(source)!r})\n"), encoding="utf-8")
+    return Extension(f"escapevelocity.domain.{name}", [str(copy.relative_to(ROOT))])
+
+
+# hotpath's hash is baked in as a Cython compile-time constant: enrich.py compares it with the
+# hash of the hotpath.pyx beside it and refuses a build from another source (file times say
+# nothing after a checkout or a copy).
 setup(ext_modules=cythonize(
-    [Extension("escapevelocity.domain.hotpath", [SOURCE])],
-    compiler_directives={"language_level": 3}, quiet=True,
-    compile_time_env={"BUILT_FROM_SHA256": DIGEST}, force=True))
+    [Extension("escapevelocity.domain.hotpath", [SOURCE]), *map(rules_build, RULES)],
+    # annotation_typing off: the rules' annotations stay annotations (no C types), so the
+    # compiled rules keep Python's semantics exactly.
+    compiler_directives={"language_level": 3, "annotation_typing": False}, quiet=True,
+    compile_time_env={"BUILT_FROM_SHA256": sha256(SOURCE)}, force=True))

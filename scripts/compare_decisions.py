@@ -161,6 +161,11 @@ def main() -> int:
             print(f"compiled hot path: {hotpath.__file__}", file=sys.stderr)
         except ImportError:
             print("no compiled hot path: the Python rules", file=sys.stderr)
+        try:  # checkouts since the rules are compiled too (domain/compiled.py)
+            from escapevelocity.domain import compiled, enrich  # noqa: F401
+            print(f"rules: {compiled.running()}", file=sys.stderr)
+        except ImportError:
+            pass
         record_here(Path(sys.argv[2]), Path(sys.argv[3]))
         return 0
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])

@@ -6,7 +6,10 @@ This file is the one text of the rules: the decisions (sentiment label, situatio
 class, urgency, severity via severity.py, language via language.py) are written here, once,
 in Python. What they read comes from four kernels, the hot loops with no decision in them
 (kernels.py: the phrase scan, the word cutter, the sentiment loop, the PII gate), which
-hotpath.pyx compiles when it is built (docs/decisions/0007-one-text-of-the-rules.md).
+hotpath.pyx compiles when it is built (docs/decisions/0007-one-text-of-the-rules.md). This text
+itself (and severity.py, language.py) is compiled as it is by Cython too, so the decisions run
+as C calls; a build from another text than this one is not run (domain/compiled.py), and
+EV_PURE_PYTHON=1 runs this .py.
 
 The fast path is one lower-casing, one word cut (its tokens serve sentiment and language) and
 one automaton pass over the text for every lexicon phrase (customer-service phrases, situation
@@ -23,6 +26,7 @@ import os
 import warnings
 from collections.abc import Sequence
 from functools import cache
+from operator import itemgetter
 from pathlib import Path
 
 import ahocorasick
@@ -56,6 +60,9 @@ PRAISE_EDGE = 0.45  # a positive post at or above this is praise without a prais
 URGENT_EDGE = -0.6  # a post this negative is a little urgent
 # Situations a cue alone decides, in the order their reasons are preferred.
 CUE_SITUATIONS = ("crisis", "legal", "spam", "misinformation")
+
+
+_first_of = itemgetter(0)  # of a (phrase, valence) pair
 
 
 def _r2(x: float) -> float:
@@ -220,14 +227,14 @@ class Enricher:
     def rules(self, mention: Mention) -> Signals:
         """The shipped rules' signals, before any learned model."""
         # The hot path (every mention of every channel): the kernels read the post (one
-        # lower-casing, one scan, one word cut); what follows is decisions, in order.
-        k = self.kernels
-        read = k.read(mention.text or "")
-        text, lower, scan, words = read.text, read.lower, read.scan, read.words
-        score = read.sentiment
+        # lower-casing, one scan, one word cut); what follows is decisions, in order. What they
+        # read is unpacked once, in kernels.Reading's and kernels.Scan's field order (one
+        # unpacking costs less than an attribute lookup a field, which on this path shows).
+        (text, lower, plain, ascii_text, words, scan, score, sentiment_because,
+         pii) = self.kernels.read(mention.text or "")
+        phrases, cues, topics, _, _, marks = scan
         label = ("negative" if score <= NEGATIVE_EDGE else "positive" if score >= POSITIVE_EDGE
                  else "neutral")
-        pii, cues, topics = read.pii, scan.cues, scan.topics
         author = mention.author
         author_class, author_because = self._author(author, cues)
         situations, situation_because = self._situations(lower, label, score, cues, topics,
@@ -241,28 +248,28 @@ class Enricher:
             urgency = 2 if "legal" in situations else 1 if score <= URGENT_EDGE else 0
             if "!!" in text or "urgent" in lower or "asap" in lower or "emergency" in lower:
                 urgency = min(urgency + 1, 3)
-        language, language_confidence = language_of(text, read.plain, read.ascii_text,
-                                                     words.tokens, words.english, k.cut)
-        because = {"sentiment": read.sentiment_because, "situation": situation_because,
+        language, language_confidence = language_of(text, plain, ascii_text, words.tokens,
+                                                     words.english, self.kernels.cut)
+        because = {"sentiment": sentiment_because, "situation": situation_because,
                    "author_class": author_because}
         if "complaint" in situations:
-            severity, because["severity"] = complaint_severity(words, scan.marks)
+            severity, because["severity"] = complaint_severity(words, marks)
         else:
             severity = ""
         if pii:
             because["pii"] = "found " + ", ".join(pii)
         if topics:
             because["topics"] = "mentions " + ", ".join(topics)
-        phrases = scan.phrases
+        strength = -score if score < 0 else score
         return Signals(
             sentiment=score, sentiment_label=label, situation=situations[0],
-            situations=tuple(situations), severity=severity, author_class=author_class,
+            situations=situations, severity=severity, author_class=author_class,
             urgency=urgency,
             language=language, pii=pii, topics=topics,
-            keywords=tuple(sorted({p for p, _ in phrases})) if phrases else (),
+            keywords=tuple(sorted(set(map(_first_of, phrases)))) if phrases else (),
             # |score| says how far from neutral a post is, not how often we are right:
             # at most 90% sure, however strong the words.
-            confidence={"sentiment": _r2(0.5 + 0.4 * abs(score)) if abs(score) < 1.0 else 0.9,
+            confidence={"sentiment": _r2(0.5 + 0.4 * strength) if strength < 1.0 else 0.9,
                         "situation": 0.8 if cues else 0.5,
                         "author_class": 0.9 if "list" in author_because else 0.5,
                         "language": language_confidence},
@@ -305,7 +312,7 @@ class Enricher:
         return "customer", "default: nothing says otherwise"
 
     def _situations(self, lower: str, label: str, score: float, cues: dict[str, list[str]],
-                    topics: tuple[str, ...], author_class: str) -> tuple[list[str], str]:
+                    topics: tuple[str, ...], author_class: str) -> tuple[tuple[str, ...], str]:
         """The post's situations, most pressing first, and the reason for the first."""
         found: list[str] = []
         why = ""
@@ -338,11 +345,11 @@ class Enricher:
             why = why or "praise: positive about the brand"
         if not found:
             if label == "negative":
-                return ["venting"], "venting: negative with no ask and nothing about the brand"
+                return ("venting",), "venting: negative with no ask and nothing about the brand"
             if topics or self._names_brand(lower):
-                return ["other"], "about the brand, no clear situation"
-            return ["off_topic"], "nothing about the brand or its products"
-        return (list(dict.fromkeys(found)) if len(found) > 1 else found), why
+                return ("other",), "about the brand, no clear situation"
+            return ("off_topic",), "nothing about the brand or its products"
+        return tuple(dict.fromkeys(found) if len(found) > 1 else found), why
 
     def _names_brand(self, lower: str) -> bool:
         """Does the post name the brand (the vocabulary's `brand_names`, anywhere in it)?"""
