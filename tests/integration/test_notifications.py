@@ -279,3 +279,18 @@ def test_approvals_waiting_and_overdue_reach_the_approver_on_call(ws, clock):
     notifier.sweep()
     assert ("approval", "urgent") in [(n["kind"], n["urgency"]) for n in unread(ws, "sam")
                                       if n["case_id"] == cid]
+
+
+def test_with_no_mail_or_slack_set_up_the_bell_alone_and_nothing_fails(ws, clock, caplog):
+    """A demo or a laptop has no SMTP: members who prefer email still get the bell, and no
+    delivery is queued to fail (the demo printed a failure per notification)."""
+    notifier = Notifier(ws.store, clock, {})
+    notifier.tick()
+    cid = open_case(ws, clock)
+    annotate.note(ws.store, clock, cid, "ana", "@priya can you check billing?")
+    with caplog.at_level("WARNING"):
+        assert notifier.tick()["notified"] >= 1
+    assert any(n["kind"] == "mention" for n in unread(ws, "priya"))
+    with ws.store.begin() as tx:
+        assert tx.notifications.due_deliveries(clock.now()) == []
+    assert "failed" not in caplog.text
