@@ -49,7 +49,7 @@ def _rotated(column: Any, position: int) -> Any:
             + sa.func.substr(column, position + 2, 64))
 
 
-def _suffix_copy(conn: sa.Connection, round_: int) -> None:
+def _copy_round(conn: sa.Connection, round_: int) -> None:
     """Double the case streams: every case, its mentions and its events again, under new case
     ids (one more digit turned each round) and suffixed source ids."""
     position = 1 + (round_ - 1) % 12
@@ -97,7 +97,7 @@ def build(url: str, n_cases: int, *, seed_mentions: int = 4000,
     while count < n_cases:
         round_ += 1
         with ws.store.engine.begin() as conn:
-            _suffix_copy(conn, round_)
+            _copy_round(conn, round_)
             count = conn.execute(sa.select(sa.func.count()).select_from(t.cases)).scalar_one()
         progress(f"  round {round_}: {count:,} cases ({time.perf_counter() - start:.1f}s)")
     with ws.store.engine.begin() as conn:

@@ -183,15 +183,6 @@ def _refreshed(workspace: Any, now: datetime, ttl: float) -> tuple[_Folds, str |
         return cache, None
 
 
-def attainment_by_team(cases: Iterable[CaseClocks], teams: set[str]
-                       ) -> tuple[Attainment, dict[str, Attainment]]:
-    """SLA met % over the visible teams' cases, overall and per team."""
-    tally: Counter[Outcome] = Counter()
-    for case in cases:
-        tally.update(outcomes(case))
-    return attainment_of(tally, teams)
-
-
 def attainment_of(tally: Counter[Outcome], teams: set[str]
                   ) -> tuple[Attainment, dict[str, Attainment]]:
     """SLA met % over the visible teams, overall and per team, from counted outcomes."""
