@@ -148,7 +148,7 @@ def test_vectors_are_read_off_the_hot_path(workspace, clock, monkeypatch):
 
 def test_a_row_that_cannot_be_read_does_not_block_the_job(workspace, clock):
     with workspace.store.begin() as tx:
-        tx.mentions.insert_rows([
+        tx.mentions.insert_rows_ignoring([
             ("twitter", "bad", "c-x", "someone", clock.now(), clock.now(), "not json", "{}",
              True)])
     assert refine.tick(workspace, clock.now()) == 0

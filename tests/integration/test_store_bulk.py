@@ -29,7 +29,7 @@ def test_bulk_cases_mentions_and_optimistic_updates(db_url):
         a, b = _case("ca", "kim"), _case("cb", "lee", channel="facebook")
         with store.begin() as tx:
             tx.cases.insert([a, b])
-            tx.mentions.insert_rows([
+            tx.mentions.insert_rows_ignoring([
                 ("twitter", "1", "ca", "kim", T0, T0, "{}", "{}", False),
                 ("facebook", "1", "cb", "lee", T0, T0, "{}", "{}", False)])
             tx.events.append([ev.make("ca", ev.NOTE_ADDED, T0, "ana", {"text": "x"})])

@@ -7,6 +7,7 @@ command replays the whole log through it, so the two can never disagree.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
@@ -160,8 +161,12 @@ def _joined(current: str, add: Any, remove: Any) -> str:
     return ",".join(sorted((set(split(current)) | set(add)) - set(remove)))
 
 
-def replay(case_id: str, events: list[Event]) -> dict[str, Any]:
-    case = empty(case_id)
+def apply_all(case: dict[str, Any], events: Iterable[Event]) -> dict[str, Any]:
+    """`case` with `events` applied in order."""
     for e in events:
         case = apply(case, e)
     return case
+
+
+def replay(case_id: str, events: list[Event]) -> dict[str, Any]:
+    return apply_all(empty(case_id), events)

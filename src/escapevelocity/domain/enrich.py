@@ -21,7 +21,6 @@ adds customer-service phrases that are negative without an angry word ("charged 
 
 from __future__ import annotations
 
-import hashlib
 import os
 import warnings
 from collections.abc import Sequence
@@ -32,6 +31,7 @@ from pathlib import Path
 import ahocorasick
 
 from escapevelocity.domain import kernels, lexicons
+from escapevelocity.domain.compiled import sha256
 from escapevelocity.domain.kernels import (
     HEDGES,
     MAX_TEXT,
@@ -70,16 +70,6 @@ def _r2(x: float) -> float:
     return int(x * 100 + 0.5) / 100
 
 
-def _hotpath_source_hash() -> str | None:
-    """The SHA-256 of hotpath.pyx beside this file, or None when it is not there (an installed
-    wheel ships the extension only)."""
-    source = Path(__file__).with_name("hotpath.pyx")
-    try:
-        return hashlib.sha256(source.read_bytes()).hexdigest()
-    except OSError:
-        return None
-
-
 @cache
 def _hotpath():
     """The compiled kernels' module, or None when it is not built (a checkout before `make
@@ -92,7 +82,8 @@ def _hotpath():
         from escapevelocity.domain import hotpath
     except ImportError:
         return None
-    source = _hotpath_source_hash()
+    # hotpath.pyx beside this file; None when it is not there (a wheel ships the extension)
+    source = sha256(Path(__file__).with_name("hotpath.pyx"))
     if source is not None and source != getattr(hotpath, "SOURCE_SHA256", None):
         warnings.warn("domain/hotpath.pyx changed since the extension was built: running the "
                       "Python kernels; run `make install`", RuntimeWarning, stacklevel=3)

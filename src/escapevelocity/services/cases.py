@@ -104,7 +104,6 @@ def release(store: SqlStore, clock: Clock, case_id: str, member: str) -> Event:
         return event
 
 
-holds = plans.holds
 _claimed_by_other = plans.claimed_by_other
 
 

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from statistics import median
 from typing import Any
 
+from escapevelocity.domain import cases as projection
 from escapevelocity.domain.plans.sla_tick import TickReport, TickState, plan_tick
 from escapevelocity.domain.routing import Need
 from escapevelocity.domain.sla import Attainment, attainment, fold
@@ -67,21 +68,14 @@ def tick(workspace: Any, now: datetime | None = None, *, idle: timedelta | None 
         todo = sorted(cid for cid in pending
                       if cid in now_held and now_held[cid]["version"] == cases[cid]["version"])
         report.conflicts += len(pending) - len(todo)
-        updates = [(_fold_case(cases[cid], pending[cid]), cases[cid]["version"]) for cid in todo]
+        updates = [(projection.apply_all(cases[cid], pending[cid]), cases[cid]["version"])
+                   for cid in todo]
         if not tx.cases.update_many(updates):
             raise Conflict("a case changed during the SLA tick")  # the worker runs it again
         new = [e for cid in todo for e in pending[cid]]
         tx.events.append(new)
         report.events += new
     return report
-
-
-def _fold_case(case: dict[str, Any], events: Any) -> dict[str, Any]:
-    from escapevelocity.domain import cases as projection
-
-    for e in events:
-        case = projection.apply(case, e)
-    return case
 
 
 # --- reports -------------------------------------------------------------------------------------

@@ -165,12 +165,13 @@ def _refreshed(workspace: Any, now: datetime, ttl: float) -> tuple[_Folds, str |
             seq = tx.events.last_seq()
             if cache.seq < 0 or version != cache.playbook:
                 cache.playbook = version
-                if tx.cases.count() > FOLD_INLINE:
+                count = tx.cases.count()
+                if count > FOLD_INLINE:
                     cache.warming = threading.Thread(
                         target=_fold_all, args=(workspace, cache, now, budgets, seq),
                         name="sla-fold", daemon=True)
                     cache.warming.start()
-                    return cache, f"0% of {tx.cases.count():,} cases"
+                    return cache, f"0% of {count:,} cases"
                 logs = tx.events.streams(tx.cases.ids())
                 cache.cases = {cid: fold(cid, log, budgets, now) for cid, log in logs.items()}
                 cache.tally = _tally(cache.cases.values())

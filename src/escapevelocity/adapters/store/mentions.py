@@ -49,26 +49,12 @@ class Mentions(Repo):
             cur.close()
         return out
 
-    def insert_rows(self, rows: list[tuple]) -> None:
-        """Rows are tuples in COLUMNS order; body and signals are JSON text."""
-        if not rows:
-            return
-        dt = self._b.dt_memo()
-        cur = self._cursor()
-        try:
-            cur.executemany(
-                f"INSERT INTO mentions ({', '.join(COLUMNS)}) "
-                f"VALUES ({self._b.marks(len(COLUMNS))})",
-                [(c, s, case, a, dt(created), dt(received), body, sig, bool(provisional))
-                 for c, s, case, a, created, received, body, sig, provisional in rows])
-        finally:
-            cur.close()
-
     def insert_rows_ignoring(self, rows: list[tuple]) -> int:
-        """Insert-or-ignore on the natural key (channel, source_id); returns how many rows
-        were written. Fewer than given means a concurrent writer stored some first (the
-        caller replans): the insert itself never fails on a duplicate, on either database.
-        Ingest locks the keys first (`tx.lock_keys`), so concurrent writers never deadlock here."""
+        """Rows are tuples in COLUMNS order (body and signals JSON text), inserted or ignored
+        on the natural key (channel, source_id); returns how many rows were written. Fewer than
+        given means a concurrent writer stored some first (the caller replans): the insert
+        itself never fails on a duplicate, on either database. Ingest locks the keys first
+        (`tx.lock_keys`), so concurrent writers never deadlock here."""
         if not rows:
             return 0
         dt = self._b.dt_memo()

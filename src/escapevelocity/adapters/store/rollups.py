@@ -47,7 +47,4 @@ def read(conn: Connection, name: str) -> dict[str, int]:
 def rebuild(conn: Connection, events: Iterator[Any]) -> None:
     """Every counter again from the log alone (`ev workspace rebuild`)."""
     conn.execute(sa.delete(t.rollups))
-    total: Counter[tuple[str, str]] = Counter()
-    for e in events:
-        total.update(rollups.deltas((e,)))
-    _apply(conn, total)
+    add(conn, events)

@@ -18,6 +18,7 @@ from escapevelocity.channels.base import (
     Page,
     RateLimited,
     Transient,
+    retry_after_seconds,
 )
 from escapevelocity.channels.bluesky import parse
 from escapevelocity.domain.records import Mention
@@ -57,8 +58,8 @@ class JetstreamConnector:
         except InvalidStatus as exc:
             status = exc.response.status_code
             if status == 429:
-                raise RateLimited("Jetstream: 429",
-                                  _retry_after(exc.response.headers.get("Retry-After"))) from None
+                wait = retry_after_seconds(exc.response.headers.get("Retry-After"))
+                raise RateLimited("Jetstream: 429", wait) from None
             if status in (401, 403):
                 raise CredentialsExpired(f"Jetstream refused: {status}") from None
             raise Transient(f"Jetstream handshake: HTTP {status}") from None
@@ -109,9 +110,3 @@ class JetstreamConnector:
 
     def close(self) -> None:
         pass
-
-
-def _retry_after(value: str | None) -> float | None:
-    from escapevelocity.channels.base import retry_after_seconds
-
-    return retry_after_seconds(value)

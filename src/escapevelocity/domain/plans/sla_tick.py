@@ -82,7 +82,7 @@ def plan_tick(s: TickState, budgets: Mapping[str, Budget], org: Organisation,
 
     # Work held by people who are gone goes back to the queue: first a claim whose lease
     # ran out while its holder went offline is let go, then unclaimed work is requeued.
-    after = {cid: _fold(case, pending.get(cid, ())) for cid, case in s.cases.items()}
+    after = {cid: projection.apply_all(case, pending.get(cid, ())) for cid, case in s.cases.items()}
     for cid, c in after.items():
         holder = c["claimed_by"]
         if (c["state"] == "claimed" and holder and c["claim_until"]
@@ -120,9 +120,3 @@ def plan_tick(s: TickState, budgets: Mapping[str, Budget], org: Organisation,
     for cid, e in clocks_of.items():  # last: it sets the case's next deadline
         pending[cid].append(e)
     return {cid: new for cid, new in pending.items() if new}, report
-
-
-def _fold(case: dict[str, Any], events: Any) -> dict[str, Any]:
-    for e in events:
-        case = projection.apply(case, e)
-    return case
