@@ -67,8 +67,9 @@ class Notifier:
         return made
 
     def _carried(self, chosen: list[str]) -> list[str]:
-        """The chosen transports this server can carry: with no SMTP or Slack set up (the
-        demo, a laptop) the bell alone, instead of a failed delivery logged per notification."""
+        """The chosen transports this server can carry: with no SMTP set up (the demo, a
+        laptop) no email is queued, instead of a failed delivery logged per notification. The
+        Slack-compatible transport is always there (members may give their own webhook URL)."""
         return [t for t in chosen if t == dn.WEB or t in self.transports]
 
     def deliver(self, now: datetime | None = None) -> int:
