@@ -95,6 +95,16 @@ class Channel:
     pull: bool = True  # False for push channels (webhook): nothing to poll
     notes: str = ""
     defaults: Mapping[str, Any] = field(default_factory=dict)
+    # Outbound (channels/<name>/send.py): `send(settings, secrets)` builds the channel's
+    # sender (domain/outbound.Sender); None: the channel cannot reply (RSS, twcs). A sender
+    # needs `send_settings` set on the connection, and may use `send_secrets`.
+    send: Callable[[Mapping[str, Any], Mapping[str, str]], Any] | None = None
+    send_settings: tuple[str, ...] = ()
+    send_secrets: tuple[str, ...] = ()
+
+    def can_send(self, settings: Mapping[str, Any]) -> bool:
+        """Whether a connection with these settings can send replies."""
+        return self.send is not None and all(settings.get(k) for k in self.send_settings)
 
 
 def retry_after_seconds(value: str | None) -> float | None:

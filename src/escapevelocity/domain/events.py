@@ -31,9 +31,11 @@ import msgspec
 CASE = "case"
 INCIDENT = "incident"
 PLAYBOOK = "playbook"
+CONFIG = "config"
 INCIDENT_PREFIX = "incident:"
 PLAYBOOK_PREFIX = "playbook:"
-NON_CASE_PREFIXES = (INCIDENT_PREFIX, PLAYBOOK_PREFIX)
+CONFIG_PREFIX = "config:"  # workspace settings changed by admins (outbound mode, connections)
+NON_CASE_PREFIXES = (INCIDENT_PREFIX, PLAYBOOK_PREFIX, CONFIG_PREFIX)
 SYSTEM = "system"
 
 
@@ -43,6 +45,8 @@ def stream_kind(stream: str) -> str:
         return INCIDENT
     if stream.startswith(PLAYBOOK_PREFIX):
         return PLAYBOOK
+    if stream.startswith(CONFIG_PREFIX):
+        return CONFIG
     return CASE
 
 
@@ -52,6 +56,10 @@ def incident_stream(incident_id: str) -> str:
 
 def playbook_stream(version: int) -> str:
     return f"{PLAYBOOK_PREFIX}{version}"
+
+
+def config_stream(what: str) -> str:
+    return f"{CONFIG_PREFIX}{what}"[:32]
 
 
 # --- the base
@@ -134,7 +142,8 @@ class Released(EventBase, frozen=True, kw_only=True, tag="released"):
 
 
 class Replied(EventBase, frozen=True, kw_only=True, tag="replied"):
-    """A reply was sent (dry-run until channels send), directly or as an approved draft."""
+    """A reply was written, directly or as an approved draft. Live (`dry_run` false), it is
+    then sent through `connection` and a `reply_sent` or `send_failed` event follows."""
     text: str = ""
     template: str | None = None
     visibility: str = ""
@@ -142,6 +151,7 @@ class Replied(EventBase, frozen=True, kw_only=True, tag="replied"):
     draft: str | None = None
     approved_by: str | None = None
     edited: bool | None = None
+    connection: str | None = None
 
 
 class Resolved(EventBase, frozen=True, kw_only=True, tag="resolved"):
@@ -328,6 +338,24 @@ class SendFailed(EventBase, frozen=True, kw_only=True, tag="send_failed"):
     error: str = ""
     attempts: int = 0
     text: str = ""
+    reply: int | None = None  # a reply's failure: the seq of its `replied` event
+    key: str = ""  # the send's idempotency key
+    by: str = ""  # who wrote the reply (told in the bell)
+    connection: str = ""
+
+
+class ReplySent(EventBase, frozen=True, kw_only=True, tag="reply_sent"):
+    """A live reply reached the network (`reply`: the seq of its `replied` event): the
+    network's id of what was posted, through which connection, after how many tries. One per
+    reply: `key` is the idempotency key the network saw."""
+    reply: int = 0
+    key: str = ""
+    via: str = ""  # the channel (mastodon, bluesky, …)
+    connection: str = ""
+    network_id: str = ""
+    url: str = ""
+    visibility: str = ""
+    attempts: int = 0
 
 
 # --- learning
@@ -428,6 +456,19 @@ class PlaybookActivated(EventBase, frozen=True, kw_only=True, tag="playbook_acti
     approved_by: str | None = None
 
 
+# --- workspace settings (stream "config:<what>"): the audit of admins' changes ---------------
+
+class ConfigChanged(EventBase, frozen=True, kw_only=True, tag="config_changed"):
+    """An admin changed a setting: `what` (outbound_mode, connection), `name` (which
+    connection), the values before and after (never secrets: `secrets` names the ones that
+    were set)."""
+    what: str = ""
+    name: str = ""
+    before: dict[str, Any] = {}
+    after: dict[str, Any] = {}
+    secrets: list[str] = []
+
+
 Event = (Opened | MentionAdded | Decided | Assigned | Claimed | Released | Replied | Resolved
          | Reopened | NoteAdded | SlaClock | SlaWarning | SlaBreached | Escalated
          | ApprovalRequested | ApprovalAlternative | ApprovalEdited | Approved | Rejected
@@ -436,7 +477,8 @@ Event = (Opened | MentionAdded | Decided | Assigned | Claimed | Released | Repli
          | FollowupCancelled | SendFailed | Corrected | SignalsRevised | IncidentOpened
          | IncidentDetected
          | IncidentLevel | IncidentPaged | IncidentNote | IncidentStoodDown | PlaybookSaved
-         | PlaybookRequested | PlaybookApproved | PlaybookRejected | PlaybookActivated)
+         | PlaybookRequested | PlaybookApproved | PlaybookRejected | PlaybookActivated
+         | ReplySent | ConfigChanged)
 
 TYPES: dict[str, type] = {c.__struct_config__.tag: c for c in Event.__args__}  # type: ignore[attr-defined]
 
@@ -460,6 +502,7 @@ INCIDENT_NOTE, INCIDENT_STOOD_DOWN = "incident_note", "incident_stood_down"
 PLAYBOOK_SAVED, PLAYBOOK_REQUESTED = "playbook_saved", "playbook_requested"
 PLAYBOOK_APPROVED, PLAYBOOK_REJECTED = "playbook_approved", "playbook_rejected"
 PLAYBOOK_ACTIVATED = "playbook_activated"
+REPLY_SENT, CONFIG_CHANGED = "reply_sent", "config_changed"
 
 KINDS = tuple(TYPES)
 INCIDENT_KINDS = (INCIDENT_OPENED, INCIDENT_DETECTED, INCIDENT_LEVEL, INCIDENT_PAGED,

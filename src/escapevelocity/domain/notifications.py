@@ -30,8 +30,9 @@ SLA_BREACH = "sla_breach"
 ESCALATION = "escalation"
 CHANNEL_HEALTH = "channel_health"
 CRISIS = "crisis"
+SEND_FAILED = "send_failed"  # a live reply the member wrote did not reach the network
 KINDS = (ASSIGNED, MENTION, APPROVAL, SLA_WARNING, SLA_BREACH, ESCALATION, CHANNEL_HEALTH,
-         CRISIS)
+         CRISIS, SEND_FAILED)
 
 WEB, EMAIL, SLACK = "web", "email", "slack"
 TRANSPORTS = (WEB, EMAIL, SLACK)
@@ -131,6 +132,9 @@ def derive(event: ev.Event, org: Organisation, case: Mapping[str, Any] | None
         action = str(d.get("action")).replace("_", " ")
         for who in _team_people(org, d.get("to")):
             out.append((who, ESCALATION, f"Escalated to you ({action}): {title}", urg))
+    elif kind == ev.SEND_FAILED and d.get("what") == "reply" and d.get("by"):
+        out.append((d["by"], SEND_FAILED, f"Your reply was NOT sent ({d.get('via')}): "
+                    f"{_clip(d.get('error'))[:120]} — {title}", NORMAL))
     elif kind == ev.INCIDENT_PAGED and d.get("member"):
         # The crisis pager sent it already when it says so; the bell shows it either way, and
         # a page that failed or was only recorded goes out through the member's transports.

@@ -32,6 +32,8 @@ class SendResult(msgspec.Struct, frozen=True, kw_only=True):
     error: str | None = None
     transient: bool = False  # a timeout, 429 or 5xx: worth trying again
     dry_run: bool = False
+    retry_after: float | None = None  # the network said when to try again (429 Retry-After)
+    url: str = ""  # where the posted reply can be seen, when the network says
 
     @property
     def ok(self) -> bool:
@@ -53,6 +55,29 @@ class Mode(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
     def live(self, channel: str) -> bool:
         return self.connections.get(channel, self.workspace) == LIVE
+
+    def live_for(self, connection: str, channel: str = "") -> bool:
+        """A connection's own switch, else its channel's (an older per-channel setting), else
+        the workspace's."""
+        value = self.connections.get(connection) or self.connections.get(channel)
+        return (value or self.workspace) == LIVE
+
+
+def reply_label(visibility: str, *, live: bool, can_send: bool, title: str) -> str:
+    """What a reply button says: where the words will go, so nobody posts to a network
+    believing it a rehearsal, nor rehearses believing it posted."""
+    base = f"Send {visibility} reply" if visibility else "Reply"
+    if not live:
+        return f"{base} (dry run)"
+    if not can_send:
+        return f"{base} (recorded only: {title or 'this channel'} cannot send)"
+    return f"{base} — sends to {title}"
+
+
+def idempotency_key(case_id: str, reply_seq: int) -> str:
+    """One key per reply event: every try of one reply carries it, so the network (or our
+    check before a retry) knows a second try from a second reply."""
+    return f"ev-{case_id}-{reply_seq}"
 
 
 def load_mode(raw: str | bytes | None) -> Mode:

@@ -201,8 +201,9 @@ def summarise(e: Event) -> str:
                                                         else "") if d.get("override")
                              else "claimed") + f" until {d.get('until', '')[11:16]}",
         ev.RELEASED: lambda: "released the claim",
-        ev.REPLIED: lambda: ("replied" + (f" (approved by {d['approved_by']})"
-                                          if d.get("approved_by") else "")
+        ev.REPLIED: lambda: ("replied" + (" (dry run)" if d.get("dry_run") else "")
+                             + (f" (approved by {d['approved_by']})"
+                                if d.get("approved_by") else "")
                              + f": {_clip(d.get('text'))}"),
         ev.RESOLVED: lambda: "resolved" + (f": {_clip(d['note'])}" if d.get("note") else ""),
         ev.REOPENED: lambda: "reopened",
@@ -226,6 +227,9 @@ def summarise(e: Event) -> str:
                                    f": {_clip(d.get('text'))}"),
         ev.SEND_FAILED: lambda: (f"SEND FAILED ({d.get('what')} by {d.get('via') or 'nothing'}"
                                  f", {d.get('attempts', 0)} tries): {_clip(d.get('error'))}"),
+        ev.REPLY_SENT: lambda: (f"reply sent to {d.get('via')} ({d.get('connection')}) as "
+                                f"{d.get('network_id')}, {d.get('attempts', 0)} tries"),
+        ev.CONFIG_CHANGED: lambda: f"changed {d.get('what')} {d.get('name') or ''}".strip(),
         ev.FOLLOWUP_ANSWERED: lambda: "satisfaction: " + (
             f"{d['csat']}/5" if d.get("csat") is not None else f"thumbs {d.get('thumbs')}"),
         ev.FOLLOWUP_INVITED: lambda: "invited the customer to update the public post",

@@ -176,10 +176,14 @@ def approve(store: SqlStore, clock: Clock, case_id: str, member: str, draft_id: 
         approved = ev.make(case_id, ev.APPROVED, now, member,
                          {"draft": draft_id, "text": final, "note": note[:MAX_TEXT],
                           "submitter": draft.submitter})
+        from escapevelocity.services import replies
+
+        way = replies.route(tx, case)
         sent = ev.make(case_id, ev.REPLIED, now, draft.submitter, {
             "text": final, "template": draft.template, "visibility": draft.visibility,
-            "dry_run": True, "draft": draft_id, "approved_by": member,
-            "edited": final != draft.options[0]})
+            "dry_run": way.dry_run, "draft": draft_id, "approved_by": member,
+            "edited": final != draft.options[0],
+            **({"connection": way.connection} if way.connection else {})})
         commit(tx, case, approved, sent)
         return sent
 

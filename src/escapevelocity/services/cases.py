@@ -21,7 +21,7 @@ from escapevelocity.domain.case_errors import ClaimTaken
 from escapevelocity.domain.clock import Clock
 from escapevelocity.domain.events import Event
 from escapevelocity.domain.plans import commands as plans
-from escapevelocity.services import approvals
+from escapevelocity.services import approvals, replies
 from escapevelocity.services.casetx import (
     CONVERSATION_KINDS,
     CaseError,
@@ -130,7 +130,8 @@ def changes_since(tx: Tx, case_id: str, seen_seq: int,
 
 def reply(store: SqlStore, clock: Clock, case_id: str, member: str, text: str, *,
           template: str = "", seen_seq: int | None = None) -> Event:
-    """Send a reply (dry-run: recorded, not posted, until channel adapters exist), or, when it
+    """Record a reply (live or dry run by the outbound switch: services/replies.deliver sends a
+    live one after this commits), or, when it
     needs approval (playbook, the member's role or training, the risk list), hold it as a draft
     routed to the approver on call: the returned event's kind says which (REPLIED or
     APPROVAL_REQUESTED). Only the member holding the claim may reply; `seen_seq` (the last event
@@ -148,8 +149,11 @@ def reply(store: SqlStore, clock: Clock, case_id: str, member: str, text: str, *
         rules = policy(tx)
         changed = (changes_since(tx, case_id, seen_seq, member)
                    if seen_seq is not None else None)
+        way = replies.route(tx, case)
         event = _refuse(plans.plan_reply(case, member, text, now, rules, template=template,
-                                         changed=changed), perm.REPLY, member)
+                                         changed=changed, dry_run=way.dry_run,
+                                         connection=way.connection or None),
+                        perm.REPLY, member)
         need = engagement.approval_need(case, who, text, rules)
         if need is not None:
             return approvals.hold(tx, case, who, text, template, need, now, rules)

@@ -3,7 +3,8 @@ senders this process has, from the environment.
 
 The switch is a document in the workspace (`outbound_mode`), so every process reads the same
 one; only members who may configure the workspace change it. The web app shows it on reply
-buttons (issue 17 Outbound; the reply path itself is still dry run: see docs/notifications.md).
+buttons (services/replies.py sends live replies). Each change is an audited `config_changed`
+event on the stream "config:outbound_mode".
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import msgspec
 
 from escapevelocity.adapters.outbound import EmailSender, Senders
 from escapevelocity.adapters.store import SqlStore
+from escapevelocity.domain import events as ev
 from escapevelocity.domain import outbound
 from escapevelocity.domain import permissions as perm
 from escapevelocity.domain.clock import Clock
@@ -42,9 +44,20 @@ def set_mode(store: SqlStore, clock: Clock, member: str, value: str,
             new = outbound.Mode(current.workspace, connections)
         else:
             new = outbound.Mode(value, current.connections)
-        tx.documents.put(outbound.MODE_DOCUMENT, msgspec.json.encode(new).decode(),
-                           clock.now())
+        now = clock.now()
+        tx.documents.put(outbound.MODE_DOCUMENT, msgspec.json.encode(new).decode(), now)
+        if new != current:  # the audit: who switched what, from what to what
+            tx.events.append([ev.ConfigChanged(
+                stream=ev.config_stream(outbound.MODE_DOCUMENT), at=now, actor=member,
+                what=outbound.MODE_DOCUMENT, name=connection or "",
+                before=msgspec.to_builtins(current), after=msgspec.to_builtins(new))])
     return new
+
+
+def history(store: SqlStore, limit: int = 50) -> list[ev.Event]:
+    """The switch's changes, newest first (the audit shown on the admin pages)."""
+    with store.begin() as tx:
+        return list(reversed(tx.events.stream(ev.config_stream(outbound.MODE_DOCUMENT))))[:limit]
 
 
 def senders_from_env(env: Mapping[str, str] | None = None) -> Senders:

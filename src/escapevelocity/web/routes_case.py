@@ -10,6 +10,7 @@ and show why an action was refused.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -23,10 +24,23 @@ from escapevelocity.domain.org import Member
 from escapevelocity.domain.permissions import PermissionDenied
 from escapevelocity.domain.pii import mask_pii
 from escapevelocity.services import cases as commands
+from escapevelocity.services import replies
 from escapevelocity.web.deps import CaseAccess, load_visible, visible_case
 from escapevelocity.web.views import conversation, fill_template, flash, pop_flash
 
 router = APIRouter(tags=["cases"])
+
+
+def _sealer(request: Request) -> Any:
+    from escapevelocity.web.routes_hooks import _sealer as sealer
+
+    return sealer(request)
+
+
+def _sends(history: list[Any]) -> dict[int, Any]:
+    """Each live reply's outcome by the seq of its `replied` event."""
+    return {int(e.data["reply"]): e for e in history
+            if e.kind in (ev.REPLY_SENT, ev.SEND_FAILED) and e.data.get("reply") is not None}
 
 
 def case_view(request: Request, seen: CaseAccess) -> dict[str, Any]:
@@ -38,6 +52,7 @@ def case_view(request: Request, seen: CaseAccess) -> dict[str, Any]:
         history = tx.events.stream(case_id)
         earlier = tx.cases.count_by_author(case["channel"], case["author_handle"],
                                            exclude=case_id)
+        way = replies.route(tx, case)
     case["title"] = mask_pii(case["title"])
     # the latest decision: a correction decides again (services/corrections.py)
     decided = next((e.data for e in reversed(history) if e.kind == ev.DECIDED), {})
@@ -53,9 +68,12 @@ def case_view(request: Request, seen: CaseAccess) -> dict[str, Any]:
     first = mentions[0]["mention"] if mentions else None
     timeline: list[dict[str, Any]] = [{"kind": "mention", "at": m["mention"].created_at, **m}
                                       for m in mentions]
+    sends = _sends(history)
     timeline += [{"kind": "reply", "at": e.at, "actor": e.actor, "text": e.data.get("text", ""),
-                  "visibility": e.data.get("visibility", "public")}
+                  "visibility": e.data.get("visibility", "public"),
+                  "dry_run": e.data.get("dry_run", True), "outcome": sends.get(e.seq or -1)}
                  for e in history if e.kind == ev.REPLIED]
+    unsent = [o for o in sends.values() if o.kind == ev.SEND_FAILED]
     timeline.sort(key=lambda item: item["at"])
     playbook = workspace.triager().playbook
     templates = {name: fill_template(text, first.author.name if first else "",
@@ -70,7 +88,9 @@ def case_view(request: Request, seen: CaseAccess) -> dict[str, Any]:
             "draft": templates.get(decision.get("template", ""), ""),
             "holder": holder, "mine": holder == member.id, "me": member,
             "can": seen.allowed, "max_reply": commands.MAX_REPLY_CHARS,
-            "correctable": correct.labels(playbook), "correct_chosen": "situation"}
+            "correctable": correct.labels(playbook), "correct_chosen": "situation",
+            "reply_label": way.label(case["visibility"]), "reply_live": not way.dry_run,
+            "unsent": unsent}
 
 
 async def _page(request: Request, seen: CaseAccess | None, member: Member, case_id: str,
@@ -155,14 +175,24 @@ async def reply(request: Request, target: CaseAccess = Depends(visible_case),
 
     def sent(event: Any) -> str:
         if event.kind == ev.REPLIED:
-            return "Reply recorded."
+            if event.data.get("dry_run"):
+                return "Reply recorded (dry run: nothing was sent)."
+            outcome = replies.deliver(ws.store, ws.clock, target.id, sealer=_sealer(request),
+                                      sleep=getattr(request.app.state, "send_sleep",
+                                                    time.sleep))
+            if outcome is not None and outcome.kind == ev.SEND_FAILED:
+                return f"Reply recorded but NOT sent: {outcome.data.get('error')}"
+            return "Reply sent."
         approver = event.data.get("approver", "the approver on call")
         return f"This reply needs approval: it is held as a draft for {approver}."
 
+    # The live send runs in the same worker thread as the command (no lock is held while the
+    # network answers; services/replies.py records the outcome).
     return await _act(request, target, "reply to",
-                      lambda: commands.reply(ws.store, ws.clock, target.id, target.member.id, text,
-                                             template=template, seen_seq=seen),
-                      sent)
+                      lambda: (lambda e: (e, sent(e)))(commands.reply(
+                          ws.store, ws.clock, target.id, target.member.id, text,
+                          template=template, seen_seq=seen)),
+                      lambda pair: pair[1])
 
 
 @router.post("/cases/{case_id}/resolve")

@@ -59,10 +59,12 @@ def plan_claim(case: dict[str, Any], member: str, now: datetime, lease: timedelt
 
 def plan_reply(case: dict[str, Any], member: str, text: str, now: datetime,
                rules: engagement.Policy, *, template: str = "",
-               changed: list[Event] | None = None) -> Event | Refusal:
+               changed: list[Event] | None = None, dry_run: bool = True,
+               connection: str | None = None) -> Event | Refusal:
     """The reply event, or a Refusal. `changed`: what others added to the conversation since
     the member looked (the send-time guard). A reply that needs approval
-    (engagement.approval_need) is held as a draft by the shell instead of sent."""
+    (engagement.approval_need) is held as a draft by the shell instead of sent. `dry_run` and
+    `connection`: the switch and the way out, as the shell read them (services/replies.py)."""
     text = text.strip()
     if not text:
         return Refusal("case", "the reply is empty")
@@ -87,7 +89,7 @@ def plan_reply(case: dict[str, Any], member: str, text: str, now: datetime,
                        changed=tuple(changed))
     return ev.make(case["id"], ev.REPLIED, now, member, {
         "text": text, "template": template, "visibility": case["visibility"],
-        "dry_run": True})
+        "dry_run": dry_run, **({"connection": connection} if connection else {})})
 
 
 def plan_resolve(case: dict[str, Any], member: str, now: datetime, rules: engagement.Policy,

@@ -1,0 +1,199 @@
+"""Live replies: a `replied` event that is not a dry run is sent through the channel of the
+connection the customer wrote from, and what happened becomes an event on the case.
+
+The reply is committed first (the record of what the member said), then sent with no lock
+held, then its outcome is committed: `reply_sent` with the network's id, or `send_failed`
+(shown on the case, and in the bell of the member who wrote it). Transient failures (timeouts,
+429 with Retry-After, 5xx) are tried again with backoff (adapters/outbound.send_with_retries).
+A reply is posted at most once: every try carries one idempotency key per reply event
+(Mastodon's Idempotency-Key, Bluesky's record key, a webhook's delivery id, an email's
+Message-ID), a sender that can look checks before a retry whether the last try did post, and an
+outcome already recorded stops a second delivery of the same reply (`tick` picks up replies a
+crash left unsent).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import msgspec
+
+from escapevelocity.adapters.outbound import send_with_retries
+from escapevelocity.adapters.store import SqlStore, Tx
+from escapevelocity.adapters.store.connections import StoredConnection
+from escapevelocity.domain import events as ev
+from escapevelocity.domain import outbound
+from escapevelocity.domain.clock import Clock
+from escapevelocity.domain.events import Event
+from escapevelocity.domain.outbound import SendResult
+from escapevelocity.domain.records import Mention
+from escapevelocity.services.casetx import CaseError, commit, load
+
+log = logging.getLogger(__name__)
+ATTEMPTS = 4
+BACKOFF = 1.0  # seconds, doubled at each try
+GRACE = timedelta(minutes=2)  # `tick` leaves a newer reply to the request that is sending it
+_mention = msgspec.json.Decoder(Mention)
+
+
+@dataclass(frozen=True)
+class ReplyRoute:
+    """Where a case's replies go: the connection the customer's latest mention came through,
+    whether it can send, and whether the switch says live."""
+
+    connection: str
+    channel: str  # the connection's channel (mastodon, imap, …); "" without a connection
+    title: str
+    can_send: bool
+    live: bool
+
+    @property
+    def dry_run(self) -> bool:
+        return not (self.can_send and self.live)
+
+    def label(self, visibility: str) -> str:
+        return outbound.reply_label(visibility, live=self.live, can_send=self.can_send,
+                                    title=self.title)
+
+
+def _customer_mention(tx: Tx, case: Mapping[str, Any],
+                      before: datetime | None = None) -> Mention | None:
+    """The customer's latest mention on the case (before `before`): what a reply answers."""
+    found = None
+    for row in tx.mentions.of_case(case["id"]):
+        m = _mention.decode(row.body)
+        if before is not None and m.created_at > before:
+            continue
+        if found is None or m.author.handle == case["author_handle"]:
+            found = m
+    return found
+
+
+def route(tx: Tx, case: Mapping[str, Any]) -> ReplyRoute:
+    from escapevelocity.channels import registry
+
+    mode = outbound.load_mode(tx.documents.get(outbound.MODE_DOCUMENT))
+    mention = _customer_mention(tx, case)
+    conn = tx.connections.get(mention.via) if mention and mention.via else None
+    if conn is None:
+        channel = str(case.get("channel") or "")
+        return ReplyRoute("", "", channel or "this channel", False, mode.live(channel))
+    spec = registry().get(conn.channel)
+    can = bool(spec and conn.enabled and spec.can_send(conn.settings))
+    return ReplyRoute(conn.name, conn.channel, spec.title if spec else conn.channel, can,
+                      mode.live_for(conn.name, conn.channel))
+
+
+def _outcome(history: list[Event], seq: int) -> Event | None:
+    return next((e for e in history if e.kind in (ev.REPLY_SENT, ev.SEND_FAILED)
+                 and e.data.get("reply") == seq), None)
+
+
+def _target(case: Mapping[str, Any], m: Mention, key: str, at: datetime) -> dict[str, Any]:
+    """What a sender is given: the post to answer and who wrote it (domain/outbound.Sender)."""
+    return {"id": case["id"], "key": key, "title": case.get("title") or "",
+            "source_id": m.source_id, "in_reply_to": m.in_reply_to, "thread_id": m.thread_id,
+            "url": m.url, "author_handle": m.author.handle, "to": m.author.handle,
+            "kind": m.kind, "at": at.isoformat()}
+
+
+def deliver(store: SqlStore, clock: Clock, case_id: str, reply_seq: int | None = None, *,
+            sealer: Any = None, sleep: Callable[[float], None] = time.sleep,
+            attempts: int = ATTEMPTS, backoff: float = BACKOFF) -> Event | None:
+    """Send the live reply `reply_seq` of the case (None: its latest reply); returns its
+    outcome event, or None when there is nothing to send (a dry run, or an outcome is already
+    recorded)."""
+    from escapevelocity.channels import registry
+
+    with store.begin() as tx:
+        history = tx.events.stream(case_id)
+        replied = next((e for e in reversed(history) if e.kind == ev.REPLIED
+                        and reply_seq in (None, e.seq)), None)
+        if replied is None or replied.seq is None:
+            return None
+        reply_seq = replied.seq
+        if replied.data.get("dry_run") or _outcome(history, reply_seq):
+            return None
+        case = load(tx, case_id)
+        name = str(replied.data.get("connection") or "")
+        conn: StoredConnection | None = tx.connections.get(name) if name else None
+        mention = _customer_mention(tx, case, before=replied.at)
+    key = outbound.idempotency_key(case_id, reply_seq)
+    text, visibility = str(replied.data.get("text") or ""), str(
+        replied.data.get("visibility") or "public")
+    spec = registry().get(conn.channel) if conn else None
+    tries = 0
+    if conn is None or spec is None or mention is None:
+        result = SendResult(error=f"no connection {name!r} to send through")
+    elif not spec.can_send(conn.settings):
+        result = SendResult(error=f"{spec.title} cannot send replies with this connection's "
+                                  "settings")
+    else:
+        try:
+            secrets = (sealer or _sealer()).unseal(conn.sealed)
+            sender = spec.send(conn.settings, secrets)  # type: ignore[misc]
+            result, tries = send_with_retries(sender, _target(case, mention, key, replied.at),
+                                              text, visibility, attempts=attempts,
+                                              backoff=backoff, sleep=sleep)
+        except (RuntimeError, ValueError, KeyError) as exc:
+            result = SendResult(error=f"{type(exc).__name__}: {exc}")
+    now = clock.now()
+    channel = conn.channel if conn else ""
+    if result.ok:
+        event = ev.make(case_id, ev.REPLY_SENT, now, ev.SYSTEM, {
+            "reply": reply_seq, "key": key, "via": channel, "connection": name,
+            "network_id": str(result.network_id or ""), "url": result.url[:500],
+            "visibility": visibility, "attempts": tries})
+    else:
+        log.warning("reply %s on %s not sent: %s", reply_seq, case_id, result.error)
+        event = ev.make(case_id, ev.SEND_FAILED, now, ev.SYSTEM, {
+            "what": "reply", "via": channel, "connection": name, "attempts": tries,
+            "text": text, "error": (result.error or "")[:300], "reply": reply_seq, "key": key,
+            "by": replied.actor})
+    for _ in range(3):  # another event landed on the case meanwhile: read it again
+        with store.begin() as tx:
+            if _outcome(tx.events.stream(case_id), reply_seq):
+                return None
+            try:
+                commit(tx, load(tx, case_id), event)
+                return event
+            except CaseError:
+                continue
+    raise CaseError("the case kept changing; the send's outcome could not be recorded")
+
+
+def _sealer() -> Any:
+    from escapevelocity.adapters.secrets import Sealer
+
+    return Sealer.from_env()
+
+
+def pending(store: SqlStore, now: datetime, grace: timedelta = GRACE,
+            since: datetime | None = None) -> list[tuple[str, int]]:
+    """Live replies older than `grace` with no outcome recorded (a crash between the reply and
+    its send), oldest first."""
+    with store.begin() as tx:
+        replies = tx.events.of_kinds((ev.REPLIED,), since=since or now - timedelta(days=2),
+                                     limit=10_000)
+        live = [e for e in replies if not e.data.get("dry_run") and e.at <= now - grace]
+        if not live:
+            return []
+        done = {e.data.get("reply") for e in tx.events.of_kinds(
+            (ev.REPLY_SENT, ev.SEND_FAILED), since=min(e.at for e in live), limit=100_000)}
+    return [(e.stream, int(e.seq or 0)) for e in live if e.seq not in done]
+
+
+def tick(store: SqlStore, clock: Clock, *, sealer: Any = None,
+         sleep: Callable[[float], None] = time.sleep) -> list[Event]:
+    """Deliver what a crash left unsent (the worker runs this)."""
+    out = []
+    for case_id, seq in pending(store, clock.now()):
+        event = deliver(store, clock, case_id, seq, sealer=sealer, sleep=sleep)
+        if event is not None:
+            out.append(event)
+    return out
