@@ -153,6 +153,9 @@ def test_bluesky_reply_threads_and_posts_once(workspace, pds):
     assert sent.kind == ev.REPLY_SENT and len(pds.records) == 1
     (rkey, rec), = pds.records.items()
     assert sent.data["network_id"] == rec["uri"] and sent.data["attempts"] == 1
+    paths = [p for _, p in pds.server.requests]
+    assert paths.count("/xrpc/com.atproto.repo.createRecord") == 1  # timed out, then found:
+    assert paths.count("/xrpc/com.atproto.repo.getRecord") == 1  # not written again
     assert rkey == record_key(sent.data["key"], live.at)  # the idempotency key's record key
     record = rec["value"]
     assert record["reply"] == {"root": {"uri": ROOT, "cid": "bafyroot"},
@@ -200,6 +203,7 @@ def test_bluesky_resolves_handles_and_writes_privately(pds):
     result, tries = send_with_retries(sender, case, "Could you DM your account number?",
                                       "private", sleep=Sleeps())
     assert result.ok and tries == 1 and len(pds.messages) == 1
+    assert [p for _, p in pds.server.requests].count("/xrpc/chat.bsky.convo.getMessages") == 1
     assert pds.messages[0]["convoId"] == f"convo-{ROSA}"
 
     unknown = sender.send_reply({"author_handle": "nobody.invalid", "key": "k"}, "x", "private")
