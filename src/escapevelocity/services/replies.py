@@ -99,7 +99,7 @@ def _target(case: Mapping[str, Any], m: Mention, key: str, at: datetime) -> dict
     return {"id": case["id"], "key": key, "title": case.get("title") or "",
             "source_id": m.source_id, "in_reply_to": m.in_reply_to, "thread_id": m.thread_id,
             "url": m.url, "author_handle": m.author.handle, "to": m.author.handle,
-            "kind": m.kind, "at": at.isoformat()}
+            "kind": m.kind, "at": at.isoformat(), "subject": m.text.split("\n", 1)[0][:200]}
 
 
 def deliver(store: SqlStore, clock: Clock, case_id: str, reply_seq: int | None = None, *,

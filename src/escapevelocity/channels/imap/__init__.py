@@ -11,11 +11,21 @@ def _open(settings, secrets, keep):
     return ImapConnector(settings, secrets, keep)
 
 
+def _send(settings, secrets):
+    from escapevelocity.channels.imap.send import SmtpSender
+
+    return SmtpSender(settings, secrets)
+
+
 CHANNEL = Channel(
     name="imap", title="Email (IMAP)",
     capabilities=Capabilities(reply=True, public=False, private=True, max_chars=0,
                               media=True),
     open=_open, settings=("host", "username"),
-    optional=("port", "folder", "ssl", "timeout", "page"), secrets=("password",),
-    notes="replies (later) go by SMTP; reading never marks messages seen",
+    optional=("port", "folder", "ssl", "timeout", "page", "smtp_host", "smtp_port", "smtp_ssl",
+              "smtp_starttls", "smtp_username", "smtp_from", "smtp_login", "send_timeout"),
+    secrets=("password",),
+    notes="reading never marks messages seen; replies go by SMTP (set `smtp_host`) with "
+    "In-Reply-To and References, as the IMAP account unless `smtp_username`",
+    send=_send, send_settings=("smtp_host",), send_secrets=("smtp_password",),
     defaults={"folder": "INBOX", "ssl": True})
