@@ -98,3 +98,25 @@ def test_channels_that_cannot_reply_say_so(workspace):
         "Send public reply (recorded only: RSS / Atom feeds cannot send)")
     replied = reply(workspace, case_id, "Thanks for the write-up!")
     assert replied.data["dry_run"] is True and deliver(workspace, replied) is None
+
+
+def test_a_reply_left_unsent_by_a_crash_is_sent_once_by_the_tick(workspace, receiver):
+
+    from escapevelocity.adapters.store import connections as repo
+    from escapevelocity.services import replies
+
+    with workspace.store.begin() as tx:
+        tx.connections.add(repo.StoredConnection(
+            name="site-form", channel="webhook",
+            settings={"callback_url": f"{receiver.server.url}/ev/replies"},
+            sealed=sealer().seal({"signing_secret": receiver.secret})), workspace.clock.now())
+    case_id = ingest(workspace, channel="web", source_id="form-78", handle="kim@customer.test",
+                     via="site-form")
+    go_live(workspace, "site-form")
+    reply(workspace, case_id, "Sorry for the wait.")  # recorded; the process dies here
+    assert replies.pending(workspace.store, workspace.clock.now()) == []  # still in grace
+    workspace.clock.advance(minutes=11)
+    [sent] = replies.tick(workspace.store, workspace.clock, sealer=sealer(), sleep=Sleeps())
+    assert sent.kind == ev.REPLY_SENT and sent.stream == case_id
+    assert replies.tick(workspace.store, workspace.clock, sealer=sealer()) == []
+    assert len(receiver.replies) == 1

@@ -37,7 +37,7 @@ from escapevelocity.services.casetx import CaseError, commit, load
 log = logging.getLogger(__name__)
 ATTEMPTS = 4
 BACKOFF = 1.0  # seconds, doubled at each try
-GRACE = timedelta(minutes=2)  # `tick` leaves a newer reply to the request that is sending it
+GRACE = timedelta(minutes=10)  # `tick` leaves a newer reply to the request sending it
 _mention = msgspec.json.Decoder(Mention)
 
 

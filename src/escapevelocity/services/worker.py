@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from escapevelocity.services import approvals, followup, refine, sla
+from escapevelocity.services import approvals, followup, refine, replies, sla
 from escapevelocity.services.crisis import CrisisMode
 from escapevelocity.services.outbound import senders_from_env
 from escapevelocity.services.retry import retrying
@@ -89,6 +89,8 @@ def tick_all(workspace: Workspace, crisis: CrisisMode | None = None,
         ("approvals", lambda: approvals.tick(workspace.store, workspace.clock, now)),
         ("followup", lambda: followup.tick(workspace.store, workspace.clock, now,
                                            senders=senders_from_env())),
+        # live replies a crash left between their record and their send
+        ("replies", lambda: replies.tick(workspace.store, workspace.clock)),
     ]
     if crisis is not None:
         jobs.append(("crisis", lambda: crisis.tick(now)))

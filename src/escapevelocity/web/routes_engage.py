@@ -161,9 +161,8 @@ async def decide(request: Request, draft_id: str, action: str,
     s, c = ws.store, ws.clock
     edited = text.strip() or None
     runs: dict[str, tuple[Callable[[], Any], str]] = {
-        "approve": (lambda: approvals.approve(s, c, case_id, me, draft_id, text=edited,
-                                              choice=None if edited else choice, note=note),
-                    "Approved and sent."),
+        "approve": (lambda: _approve_and_send(request, case_id, me, draft_id, edited, choice,
+                                              note), "Approved."),
         "edit": (lambda: approvals.edit(s, c, case_id, me, draft_id, text), "Draft edited."),
         "reject": (lambda: approvals.reject(s, c, case_id, me, draft_id, note),
                    "Rejected; the submitter sees your note."),
@@ -176,6 +175,21 @@ async def decide(request: Request, draft_id: str, action: str,
     run, done = runs[action]
     back = "/approvals" if action in ("approve", "edit", "reject") else f"/cases/{case_id}/engage"
     return await _act(request, seen, run, done, back)
+
+
+def _approve_and_send(request: Request, case_id: str, me: str, draft_id: str,
+                      edited: str | None, choice: int | None, note: str) -> Any:
+    """Approve; a live reply is then sent through its connection (services/replies.py), its
+    outcome on the case."""
+    from escapevelocity.services import replies
+    from escapevelocity.web.routes_case import _sealer
+
+    ws = request.app.state.workspace
+    sent = approvals.approve(ws.store, ws.clock, case_id, me, draft_id, text=edited,
+                             choice=None if edited else choice, note=note)
+    if not sent.data.get("dry_run"):
+        replies.deliver(ws.store, ws.clock, case_id, sealer=_sealer(request))
+    return sent
 
 
 def _queue(request: Request, member: Member, everyone: bool) -> dict[str, Any]:
