@@ -122,11 +122,14 @@ async def replay(request: Request, row_id: int, member: Member = Depends(auth.me
 
 @admin.post("/admin/outbound", dependencies=[Depends(auth.check_csrf)])
 async def outbound_mode(request: Request, member: Member = Depends(auth.member_of),
-                        mode: str = Form(...), connection: str = Form("")) -> RedirectResponse:
+                        mode: str = Form(...), connection: str = Form(""),
+                        back: str = Form("")) -> RedirectResponse:
     workspace = request.app.state.workspace
     try:
         await _allowed(outbound.set_mode, workspace.store, workspace.clock, member.id, mode,
                        connection.strip()[:64] or None)
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from None
-    return RedirectResponse("/admin/webhooks", status_code=303)
+    # the Channels page has the same switch; only these two pages are gone back to
+    return RedirectResponse("/admin/channels" if back == "/admin/channels" else
+                            "/admin/webhooks", status_code=303)
