@@ -72,6 +72,9 @@ def create(store: SqlStore, clock: Clock, *, by: str, name: str, kind: str = PER
                           [READ, ACT, REPORTS] if kind == PERSONAL else [INGEST])
     if not chosen:
         raise TokenError("give the token at least one scope")
+    if kind == PERSONAL and INGEST in chosen:
+        raise TokenError("ingest is for service tokens: mentions come from integrations, "
+                         "not from a member")
     now = clock.now()
     if expires is not None and expires <= now:
         raise TokenError("the expiry is in the past")

@@ -16,6 +16,9 @@ def install(app: FastAPI) -> None:
     app.include_router(cases.router)
     app.include_router(reads.router)
     app.include_router(reference.router)
+    from escapevelocity.web import routes_tokens
+
+    app.include_router(routes_tokens.router)  # Settings → API tokens (the web app's side)
     app.add_middleware(RateLimitHeaders)
 
 
