@@ -174,7 +174,10 @@ async def _act(request: Request, who: Principal, case_id: str,
     def go() -> m.ActionResult:
         seen = load_visible(request, member, case_id)  # 404 before anything else
         ws = request.app.state.workspace
-        event = run(ws, seen, member.id)
+        try:
+            event = run(ws, seen, member.id)
+        except ValueError as exc:  # a value the command refuses (a tag's shape, a label)
+            raise ApiError(422, "invalid_request", str(exc)) from None
         with ws.store.begin() as tx:  # as logged, with its id (None: nothing changed)
             stream = tx.events.stream(seen.id)
         logged = [e for e in stream if event is None or (e.kind == event.kind
