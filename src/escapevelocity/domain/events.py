@@ -469,6 +469,35 @@ class ConfigChanged(EventBase, frozen=True, kw_only=True, tag="config_changed"):
     secrets: list[str] = []
 
 
+# --- API tokens and second factors (stream "token:<id>" / "member:<id>" / "access", issue 21) -
+
+class TokenCreated(EventBase, frozen=True, kw_only=True, tag="token_created"):
+    """An API token was made (never its secret: its public id, name, kind and scopes)."""
+    token: str = ""
+    name: str = ""
+    token_kind: str = "service"
+    member: str | None = None
+    scopes: list[str] = []
+    expires_at: datetime | None = None
+
+
+class TokenRevoked(EventBase, frozen=True, kw_only=True, tag="token_revoked"):
+    token: str = ""
+    name: str = ""
+
+
+class SecondFactorEnrolled(EventBase, frozen=True, kw_only=True, tag="second_factor_enrolled"):
+    """A member confirmed a TOTP second factor (or an admin removed one: `removed`)."""
+    member: str = ""
+    removed: bool = False
+
+
+class SecondFactorRoles(EventBase, frozen=True, kw_only=True, tag="second_factor_roles"):
+    """The roles that must have a second factor before replying publicly or approving."""
+    roles: list[str] = []
+    previous: list[str] = []
+
+
 Event = (Opened | MentionAdded | Decided | Assigned | Claimed | Released | Replied | Resolved
          | Reopened | NoteAdded | SlaClock | SlaWarning | SlaBreached | Escalated
          | ApprovalRequested | ApprovalAlternative | ApprovalEdited | Approved | Rejected
@@ -478,7 +507,8 @@ Event = (Opened | MentionAdded | Decided | Assigned | Claimed | Released | Repli
          | IncidentDetected
          | IncidentLevel | IncidentPaged | IncidentNote | IncidentStoodDown | PlaybookSaved
          | PlaybookRequested | PlaybookApproved | PlaybookRejected | PlaybookActivated
-         | ReplySent | ConfigChanged)
+         | ReplySent | ConfigChanged
+         | TokenCreated | TokenRevoked | SecondFactorEnrolled | SecondFactorRoles)
 
 TYPES: dict[str, type] = {c.__struct_config__.tag: c for c in Event.__args__}  # type: ignore[attr-defined]
 
@@ -503,6 +533,9 @@ PLAYBOOK_SAVED, PLAYBOOK_REQUESTED = "playbook_saved", "playbook_requested"
 PLAYBOOK_APPROVED, PLAYBOOK_REJECTED = "playbook_approved", "playbook_rejected"
 PLAYBOOK_ACTIVATED = "playbook_activated"
 REPLY_SENT, CONFIG_CHANGED = "reply_sent", "config_changed"
+
+TOKEN_CREATED, TOKEN_REVOKED = "token_created", "token_revoked"
+SECOND_FACTOR_ENROLLED, SECOND_FACTOR_ROLES = "second_factor_enrolled", "second_factor_roles"
 
 KINDS = tuple(TYPES)
 INCIDENT_KINDS = (INCIDENT_OPENED, INCIDENT_DETECTED, INCIDENT_LEVEL, INCIDENT_PAGED,

@@ -132,9 +132,10 @@ class Workspace:
         connection is retried, not taken for a refusal."""
         from escapevelocity.services.retry import retrying
 
-        def use() -> str | None:
+        def use() -> str | None:  # the mentions API: tokens with the ingest scope
             with self.store.begin() as tx:
-                return tx.signin.use_token(token_hash(token), self.clock.now())
+                info = tx.signin.use_token_info(token_hash(token), self.clock.now())
+            return info.name if info and "ingest" in (info.scopes.split() or ["ingest"]) else None
         return retrying(use, what="token check")
 
     def api_tokens(self) -> list[signin.TokenInfo]:

@@ -302,6 +302,10 @@ def create_app(workspace: Workspace, settings: Settings, *,
     app.include_router(routes_notify.router)  # the bell: notifications and preferences
     app.include_router(routes_notify.admin)  # webhook dead letters (replay), outbound switch
 
+    from escapevelocity.web import api_v1
+
+    api_v1.install(app)  # /api/v1: the versioned API, its reference page, rate-limit headers
+
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.add_middleware(ApiErrorsKeepAlive)  # innermost: an API error answers, not closes
     app.add_middleware(SessionMiddleware, secret_key=settings.secret_key,

@@ -21,7 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Scope
 
 from escapevelocity.domain.access import NotVisible
-from escapevelocity.domain.case_errors import ClaimTaken
+from escapevelocity.domain.case_errors import ClaimTaken, ConversationChanged
 from escapevelocity.domain.permissions import PermissionDenied
 from escapevelocity.services.casetx import CaseError, CaseNotFound
 from escapevelocity.web.auth import _safe_next
@@ -50,8 +50,24 @@ def way_back(request: Request) -> str:
     return _safe_next(back)
 
 
+# The versioned API's stable error codes by status (a handler may name a finer one).
+CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+         405: "method_not_allowed", 409: "conflict", 413: "too_large",
+         415: "unsupported_media_type", 422: "invalid_request", 429: "rate_limited",
+         500: "internal_error", 503: "unavailable"}
+V1 = "/api/v1/"
+
+
+def v1_body(status: int, message: str, code: str | None = None) -> dict:
+    """The one error shape of /api/v1: {"error": {"code": stable_code, "message": ...}}."""
+    return {"error": {"code": code or CODES.get(status, "error"), "message": message}}
+
+
 def answer(request: Request, status: int, message: str,
-           headers: dict[str, str] | None = None) -> Response:
+           headers: dict[str, str] | None = None, code: str | None = None) -> Response:
+    if request.url.path.startswith(V1):
+        return JSONResponse(v1_body(status, message, code), status_code=status,
+                            headers=headers)
     if wants_json(request):
         return JSONResponse({"detail": message}, status_code=status, headers=headers)
     page = request.app.state.render(request, "error.html", {
@@ -67,6 +83,8 @@ def too_large(scope: Scope, limit: int) -> tuple[bytes, bytes]:
     for the API, a plain page with a way back for people."""
     request = Request(scope)
     message = f"the request body is larger than {limit} bytes; send smaller batches"
+    if request.url.path.startswith(V1):
+        return b"application/json", json.dumps(v1_body(413, message)).encode()
     if wants_json(request):
         return b"application/json", json.dumps({"detail": message}).encode()
     page = (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Too large'
@@ -91,31 +109,38 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
-        return answer(request, exc.status_code, str(exc.detail), getattr(exc, "headers", None))
+        return answer(request, exc.status_code, str(exc.detail), getattr(exc, "headers", None),
+                      getattr(exc, "code", None))
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        if request.url.path.startswith(V1):
+            return answer(request, 422, _validation_message(exc))
         if wants_json(request):
             return JSONResponse({"detail": exc.errors()}, status_code=422)
         return answer(request, 422, _validation_message(exc))
 
     @app.exception_handler(NotVisible)
     async def _not_visible(request: Request, exc: NotVisible) -> Response:
-        return answer(request, 404, "There is no such case in your teams' inboxes.")
+        return answer(request, 404, "There is no such case in your teams' inboxes.",
+                      code="case_not_found")
 
     @app.exception_handler(CaseNotFound)
     async def _no_case(request: Request, exc: CaseNotFound) -> Response:
-        return answer(request, 404, "There is no such case in your teams' inboxes.")
+        return answer(request, 404, "There is no such case in your teams' inboxes.",
+                      code="case_not_found")
 
     @app.exception_handler(PermissionDenied)
     async def _denied(request: Request, exc: PermissionDenied) -> Response:
-        return answer(request, 403, str(exc))
+        return answer(request, 403, str(exc), code=getattr(exc, "code", None))
 
     @app.exception_handler(ClaimTaken)
     async def _taken(request: Request, exc: ClaimTaken) -> Response:
         until = f" until {exc.until:%H:%M}" if exc.until else ""
-        return answer(request, 409, f"{exc.holder} has claimed this case{until}.")
+        return answer(request, 409, f"{exc.holder} has claimed this case{until}.",
+                      code="claim_taken")
 
     @app.exception_handler(CaseError)
     async def _case_error(request: Request, exc: CaseError) -> Response:
-        return answer(request, 409, str(exc))
+        code = "conversation_changed" if isinstance(exc, ConversationChanged) else "case_conflict"
+        return answer(request, 409, str(exc), code=code)

@@ -12,6 +12,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger(__name__)
 BODY = b'{"detail":"internal error; nothing of this request may be assumed stored"}'
+V1_BODY = (b'{"error":{"code":"internal_error","message":"internal error; nothing of this '
+           b'request may be assumed stored"}}')
 
 
 class ApiErrorsKeepAlive:
@@ -36,7 +38,8 @@ class ApiErrorsKeepAlive:
             if started:  # half a response went out: only closing can end it
                 raise
             log.exception("%s %s failed", scope.get("method"), scope["path"])
+            body = V1_BODY if scope["path"].startswith("/api/v1/") else BODY
             await send({"type": "http.response.start", "status": 500,
                         "headers": [(b"content-type", b"application/json"),
-                                    (b"content-length", str(len(BODY)).encode())]})
-            await send({"type": "http.response.body", "body": BODY})
+                                    (b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body", "body": body})

@@ -71,6 +71,27 @@ class Cases(Repo):
                 q.where(C.sla_due.is_(None)).order_by(C.opened_at).limit(limit - len(rows)))]
         return rows
 
+    def page(self, *, teams: Sequence[str], member: str, states: Sequence[str] | None = None,
+             assignee: str | None = None, filters: dict[str, str] | None = None,
+             search: str = "", after: str = "", limit: int = 50) -> list[dict[str, Any]]:
+        """A page of cases for the API, by id after `after` (a stable cursor): those of
+        `teams` or assigned to `member`, narrowed by `states`, `assignee`, exact `filters`
+        (team, priority, track, channel, situation) and `search` in the title."""
+        q = sa.select(t.cases).where(sa.or_(C.team.in_(list(teams)), C.assignee == member))
+        if states:
+            q = q.where(C.state.in_(list(states)))
+        if assignee:
+            q = q.where(C.assignee == assignee)
+        for column, value in (filters or {}).items():
+            q = q.where(C[column] == value)
+        if search:
+            pattern = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace(
+                "_", "\\_") + "%"
+            q = q.where(sa.func.lower(C.title).like(pattern.lower(), escape="\\"))
+        if after:
+            q = q.where(C.id > after)
+        return [_case(r) for r in self._conn.execute(q.order_by(C.id).limit(limit))]
+
     def count(self) -> int:
         return self._conn.execute(sa.select(sa.func.count()).select_from(t.cases)).scalar_one()
 

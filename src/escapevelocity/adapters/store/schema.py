@@ -301,3 +301,30 @@ webhook_outbox = sa.Table(
     sa.Column("created_at", When, nullable=False),
     sa.Index("ix_webhook_outbox_due", "state", "next_at"),
 )
+
+# --- the versioned API and second factors (issue 21, migration 0020_api) ---
+for _column in (
+    sa.Column("kind", sa.String(16), nullable=False, server_default="service"),  # or personal
+    sa.Column("created_by", sa.String(64)),
+):
+    api_tokens.append_column(_column)
+
+# An action's answer kept under its Idempotency-Key: the same key answers the same again.
+api_idempotency = sa.Table(
+    "api_idempotency", metadata,
+    sa.Column("key", sa.String(64), primary_key=True),  # sha256(principal, route, key)
+    sa.Column("created_at", When, nullable=False),
+    sa.Column("status", sa.Integer, nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+)
+
+# TOTP second factors: the shared secret, when enrolment was confirmed, hashed recovery codes,
+# and the last time step accepted (a code is good once).
+second_factors = sa.Table(
+    "second_factors", metadata,
+    sa.Column("member", sa.String(64), primary_key=True),
+    sa.Column("secret", sa.String(64), nullable=False),
+    sa.Column("enrolled_at", When),
+    sa.Column("recovery", sa.Text, nullable=False, server_default=""),
+    sa.Column("last_step", sa.BigInteger, nullable=False, server_default="0"),
+)

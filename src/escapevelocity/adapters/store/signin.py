@@ -14,7 +14,13 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
-from escapevelocity.adapters.store.schema import api_tokens, login_failures, sessions
+from escapevelocity.adapters.store.schema import (
+    api_idempotency,
+    api_tokens,
+    login_failures,
+    second_factors,
+    sessions,
+)
 
 
 def _aware(value: datetime | None) -> datetime | None:
@@ -101,21 +107,39 @@ class TokenInfo:
     revoked_at: datetime | None
     expires_at: datetime | None
     scopes: str
+    kind: str = "service"
+    member: str | None = None
+    created_by: str | None = None
 
 
 def add_token(conn: Connection, token_hash: str, name: str, now: datetime, *,
-              member: str | None = None, scopes: str = "",
-              expires: datetime | None = None) -> str:
+              member: str | None = None, scopes: str = "ingest",
+              expires: datetime | None = None, kind: str = "service",
+              created_by: str | None = None) -> str:
     conn.execute(api_tokens.insert().values(token_hash=token_hash, name=name, created_at=now,
-                                            member=member, scopes=scopes, expires_at=expires))
+                                            member=member, scopes=scopes, expires_at=expires,
+                                            kind=kind, created_by=created_by))
     return token_hash[:12]
 
 
 def use_token(conn: Connection, token_hash: str, now: datetime,
               every: timedelta = timedelta(minutes=1)) -> str | None:
     """The name of a live token (and its last use noted, at most once a minute), else None."""
+    info = use_token_info(conn, token_hash, now, every)
+    return info.name if info else None
+
+
+def _info(r: sa.Row) -> TokenInfo:
+    return TokenInfo(r.token_hash[:12], r.name, _aware(r.created_at), _aware(r.last_used_at),
+                     _aware(r.revoked_at), _aware(r.expires_at), r.scopes, r.kind, r.member,
+                     r.created_by)
+
+
+def use_token_info(conn: Connection, token_hash: str, now: datetime,
+                   every: timedelta = timedelta(minutes=1)) -> TokenInfo | None:
+    """A live token's record (its last use noted, at most once a minute), else None."""
     c = api_tokens.c
-    row = conn.execute(sa.select(c.name, c.last_used_at).where(
+    row = conn.execute(sa.select(api_tokens).where(
         c.token_hash == token_hash, c.revoked_at.is_(None),
         sa.or_(c.expires_at.is_(None), c.expires_at > now))).first()
     if row is None:
@@ -124,16 +148,24 @@ def use_token(conn: Connection, token_hash: str, now: datetime,
     if last is None or last < now - every:
         conn.execute(api_tokens.update().where(c.token_hash == token_hash)
                      .values(last_used_at=now))
-    return row.name
+    return _info(row)
 
 
-def list_tokens(conn: Connection) -> list[TokenInfo]:
+def list_tokens(conn: Connection, member: str | None = None) -> list[TokenInfo]:
+    """Every token (`member`: only those acting as or made by that member)."""
     c = api_tokens.c
-    rows = conn.execute(sa.select(c.token_hash, c.name, c.created_at, c.last_used_at,
-                                  c.revoked_at, c.expires_at, c.scopes)
-                        .order_by(c.created_at, c.name))
-    return [TokenInfo(r.token_hash[:12], r.name, _aware(r.created_at), _aware(r.last_used_at),
-                      _aware(r.revoked_at), _aware(r.expires_at), r.scopes) for r in rows]
+    q = sa.select(api_tokens).order_by(c.created_at, c.name)
+    if member is not None:
+        q = q.where(sa.or_(c.member == member, c.created_by == member))
+    return [_info(r) for r in conn.execute(q)]
+
+
+def token_by_id(conn: Connection, token_id: str) -> TokenInfo | None:
+    if len(token_id) != 12 or any(ch not in "0123456789abcdef" for ch in token_id):
+        return None
+    row = conn.execute(sa.select(api_tokens).where(
+        api_tokens.c.token_hash.like(f"{token_id}%"))).first()
+    return _info(row) if row else None
 
 
 def revoke_tokens(conn: Connection, name_or_id: str, now: datetime) -> int:
@@ -144,4 +176,71 @@ def revoke_tokens(conn: Connection, name_or_id: str, now: datetime) -> int:
         where = sa.or_(where, c.token_hash.like(f"{name_or_id}%"))
     res = conn.execute(api_tokens.update().where(where, c.revoked_at.is_(None))
                        .values(revoked_at=now))
+    return res.rowcount or 0
+
+
+# --- idempotency keys of the API -------------------------------------------------------------
+
+
+def idempotent_claim(conn: Connection, key: str, now: datetime) -> tuple[int, str] | None:
+    """Reserve `key` (status 0: in progress) and answer None; or, when it is taken, its stored
+    (status, body). The caller's transaction commits the reservation before the action runs."""
+    row = conn.execute(sa.select(api_idempotency.c.status, api_idempotency.c.body).where(
+        api_idempotency.c.key == key)).first()
+    if row is not None:
+        return row.status, row.body
+    try:
+        with conn.begin_nested():
+            conn.execute(api_idempotency.insert().values(key=key, created_at=now, status=0,
+                                                         body=""))
+    except sa.exc.IntegrityError:  # a racing twin reserved it first: in progress
+        return 0, ""
+    return None
+
+
+def idempotent_store(conn: Connection, key: str, status: int, body: str) -> None:
+    conn.execute(api_idempotency.update().where(api_idempotency.c.key == key)
+                 .values(status=status, body=body))
+
+
+def idempotent_forget(conn: Connection, key: str) -> None:
+    conn.execute(sa.delete(api_idempotency).where(api_idempotency.c.key == key))
+
+
+# --- second factors --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Factor:
+    member: str
+    secret: str
+    enrolled_at: datetime | None
+    recovery: tuple[str, ...]
+    last_step: int
+
+
+def factor(conn: Connection, member: str) -> Factor | None:
+    row = conn.execute(sa.select(second_factors).where(second_factors.c.member == member)).first()
+    if row is None:
+        return None
+    return Factor(row.member, row.secret, _aware(row.enrolled_at),
+                  tuple(h for h in row.recovery.split("\n") if h), row.last_step)
+
+
+def enrolled_members(conn: Connection) -> set[str]:
+    c = second_factors.c
+    return {r[0] for r in conn.execute(sa.select(c.member).where(c.enrolled_at.is_not(None)))}
+
+
+def put_factor(conn: Connection, member: str, secret: str, *, enrolled_at: datetime | None,
+               recovery: tuple[str, ...] = (), last_step: int = 0) -> None:
+    conn.execute(sa.delete(second_factors).where(second_factors.c.member == member))
+    conn.execute(second_factors.insert().values(member=member, secret=secret,
+                                                enrolled_at=enrolled_at,
+                                                recovery="\n".join(recovery),
+                                                last_step=last_step))
+
+
+def remove_factor(conn: Connection, member: str) -> int:
+    res = conn.execute(sa.delete(second_factors).where(second_factors.c.member == member))
     return res.rowcount or 0
