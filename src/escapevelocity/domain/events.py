@@ -31,9 +31,11 @@ import msgspec
 CASE = "case"
 INCIDENT = "incident"
 PLAYBOOK = "playbook"
+WORKSPACE = "workspace"
 INCIDENT_PREFIX = "incident:"
 PLAYBOOK_PREFIX = "playbook:"
-NON_CASE_PREFIXES = (INCIDENT_PREFIX, PLAYBOOK_PREFIX)
+WORKSPACE_PREFIX = "workspace:"  # workspace settings edited in the web app (goals, issue 19)
+NON_CASE_PREFIXES = (INCIDENT_PREFIX, PLAYBOOK_PREFIX, WORKSPACE_PREFIX)
 SYSTEM = "system"
 
 
@@ -43,6 +45,8 @@ def stream_kind(stream: str) -> str:
         return INCIDENT
     if stream.startswith(PLAYBOOK_PREFIX):
         return PLAYBOOK
+    if stream.startswith(WORKSPACE_PREFIX):
+        return WORKSPACE
     return CASE
 
 
@@ -428,6 +432,14 @@ class PlaybookActivated(EventBase, frozen=True, kw_only=True, tag="playbook_acti
     approved_by: str | None = None
 
 
+# --- workspace settings (stream "workspace:<what>") ----------------------------------------------
+
+class GoalsSaved(EventBase, frozen=True, kw_only=True, tag="goals_saved"):
+    """The business goals and their KPI targets (the YAML as saved; domain/goals.py)."""
+    text: str = ""
+    previous: str = ""
+
+
 Event = (Opened | MentionAdded | Decided | Assigned | Claimed | Released | Replied | Resolved
          | Reopened | NoteAdded | SlaClock | SlaWarning | SlaBreached | Escalated
          | ApprovalRequested | ApprovalAlternative | ApprovalEdited | Approved | Rejected
@@ -436,7 +448,8 @@ Event = (Opened | MentionAdded | Decided | Assigned | Claimed | Released | Repli
          | FollowupCancelled | SendFailed | Corrected | SignalsRevised | IncidentOpened
          | IncidentDetected
          | IncidentLevel | IncidentPaged | IncidentNote | IncidentStoodDown | PlaybookSaved
-         | PlaybookRequested | PlaybookApproved | PlaybookRejected | PlaybookActivated)
+         | PlaybookRequested | PlaybookApproved | PlaybookRejected | PlaybookActivated
+         | GoalsSaved)
 
 TYPES: dict[str, type] = {c.__struct_config__.tag: c for c in Event.__args__}  # type: ignore[attr-defined]
 
@@ -460,6 +473,7 @@ INCIDENT_NOTE, INCIDENT_STOOD_DOWN = "incident_note", "incident_stood_down"
 PLAYBOOK_SAVED, PLAYBOOK_REQUESTED = "playbook_saved", "playbook_requested"
 PLAYBOOK_APPROVED, PLAYBOOK_REJECTED = "playbook_approved", "playbook_rejected"
 PLAYBOOK_ACTIVATED = "playbook_activated"
+GOALS_SAVED = "goals_saved"
 
 KINDS = tuple(TYPES)
 INCIDENT_KINDS = (INCIDENT_OPENED, INCIDENT_DETECTED, INCIDENT_LEVEL, INCIDENT_PAGED,
