@@ -110,7 +110,7 @@ def contribution(case: Mapping[str, Any]) -> tuple[Counter[tuple[Cell, str]],
     for m in measures(case):
         cells[(cell, m)] += 1
     if case.get("csat") is not None:
-        cells[(cell, "csat_sum")] += int(case["csat"]) - 1  # "csat_n" counted 1 already
+        cells[(cell, "csat_sum")] += int(case["csat"])
     team = _dim(case.get("team"))
     opened = case["opened_at"]
     counts[(day, HOUR, f"{opened.hour:02d}|{_dim(case.get('sentiment'))}")] += 1

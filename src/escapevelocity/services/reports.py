@@ -142,6 +142,11 @@ def cases_behind(store: SqlStore, period: Period, measure: str,
     bad = set(where) - set(kpis.DIMS)
     if bad:
         raise ValueError(f"no dimension {sorted(bad)[0][:40]!r}")
+    return _cases_behind(store, period, measure, where, limit)
+
+
+def _cases_behind(store: SqlStore, period: Period, measure: str,
+                  where: Mapping[str, str], limit: int | None) -> Iterator[dict[str, Any]]:
     from datetime import UTC
     start = datetime.combine(period.start, datetime.min.time(), UTC)
     end = datetime.combine(period.end, datetime.min.time(), UTC)

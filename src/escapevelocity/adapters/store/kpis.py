@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from escapevelocity.adapters.store import schema as t
+from escapevelocity.adapters.store.base import utc
 from escapevelocity.domain import kpis
 
 CELL_KEYS = ("day", *kpis.DIMS)
@@ -126,7 +127,7 @@ def at_risk(conn: Connection, until: Any, limit: int = 200) -> tuple[int, list[d
     n = conn.execute(sa.select(sa.func.count()).select_from(t.cases).where(base)).scalar_one()
     q = (sa.select(C.id, C.team, C.track, C.priority, C.assignee, C.sla_due, C.opened_at,
                    C.channel, C.title).where(base).order_by(C.sla_due).limit(limit))
-    return n, [dict(r) for r in conn.execute(q).mappings()]
+    return n, [_aware(r) for r in conn.execute(q).mappings()]
 
 
 def oldest_waiting(conn: Connection, teams: Iterable[str]) -> dict[str, Any]:
@@ -141,7 +142,7 @@ def oldest_waiting(conn: Connection, teams: Iterable[str]) -> dict[str, Any]:
                  .order_by(C.opened_at).limit(1))
             v = conn.execute(q).scalar()
             if v is not None:
-                firsts.append(v)
+                firsts.append(utc(v))
         out[team] = min(firsts) if firsts else None
     return out
 
@@ -151,7 +152,7 @@ def newest(conn: Connection, since: Any, limit: int = 12) -> list[dict]:
     q = (sa.select(C.id, C.team, C.track, C.priority, C.channel, C.title, C.sentiment,
                    C.situation, C.author_class, C.opened_at)
          .where(C.opened_at >= since).order_by(C.opened_at.desc()).limit(limit * 20))
-    return [dict(r) for r in conn.execute(q).mappings()]
+    return [_aware(r) for r in conn.execute(q).mappings()]
 
 
 def in_period(conn: Connection, start: Any, end: Any, where: Mapping[str, str],
@@ -164,4 +165,10 @@ def in_period(conn: Connection, start: Any, end: Any, where: Mapping[str, str],
         q = q.where(col.is_(None) if value == "" else col == value)
     q = q.order_by(C.opened_at.desc(), C.id).execution_options(yield_per=batch)
     for r in conn.execute(q).mappings():
-        yield dict(r)
+        yield _aware(r)
+
+
+def _aware(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A row with its instants as aware UTC (SQLite gives them back naive)."""
+    return {k: utc(v) if hasattr(v, "tzinfo") and hasattr(v, "hour") else v
+            for k, v in row.items()}
