@@ -37,6 +37,8 @@ KEY_CHARS = 64  # every dimension value is bounded (a hostile label cannot grow 
 # Families of the long counters (day, family, key).
 TTFR, TTR, SLA, NO_REPLY, HOUR = "ttfr", "ttr", "sla", "no_reply", "hour"
 BACKLOG = "backlog"  # key: team; open cases that need an answer, by the day they opened
+DUE = "due"  # key: hour "HH"; cases waiting for a first answer, by the day and hour it is due
+WAITING_STATES = ("queued", "assigned", "claimed")  # a replied case has its first answer
 RATIO = 1.2  # histogram buckets: [0, 1) minute, then [1.2^(k-1), 1.2^k)
 MAX_BUCKET = 64
 
@@ -128,7 +130,16 @@ def contribution(case: Mapping[str, Any]) -> tuple[Counter[tuple[Cell, str]],
         counts[(day, NO_REPLY, _dim(case.get("rule_id")))] += 1
     elif case.get("state") in OPEN_STATES:
         counts[(day, BACKLOG, team)] += 1
+    if waiting_first_answer(case) and case.get("sla_due") is not None:
+        due = case["sla_due"]
+        counts[(due.date().isoformat(), DUE, f"{due.hour:02d}")] += 1
     return cells, counts
+
+
+def waiting_first_answer(case: Mapping[str, Any]) -> bool:
+    """Open, needs an answer, has none yet: what "SLA at risk now" watches."""
+    return (case.get("state") in WAITING_STATES and bool(case.get("respond", True))
+            and case.get("first_response_at") is None)
 
 
 def measures(case: Mapping[str, Any]) -> list[str]:

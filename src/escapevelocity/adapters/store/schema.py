@@ -327,5 +327,5 @@ kpi_counts = sa.Table(
 sa.Index("ix_cases_team_opened", cases.c.team, cases.c.state, cases.c.respond,
          cases.c.opened_at)
 # SLA at risk now: open cases by due time (ix_cases_due also holds every resolved case).
-sa.Index("ix_cases_state_due", cases.c.state, cases.c.sla_due)
+sa.Index("ix_cases_state_due", cases.c.state, cases.c.respond, cases.c.sla_due)
 sa.Index("ix_cases_opened", cases.c.opened_at)

@@ -32,7 +32,7 @@ def upgrade() -> None:
         sa.Column("count", sa.BigInteger, nullable=False),
     )
     op.create_index("ix_cases_team_opened", "cases", ["team", "state", "respond", "opened_at"])
-    op.create_index("ix_cases_state_due", "cases", ["state", "sla_due"])
+    op.create_index("ix_cases_state_due", "cases", ["state", "respond", "sla_due"])
     op.create_index("ix_cases_opened", "cases", ["opened_at"])
     # The rollups of the cases that are already there, as the store will keep them.
     from escapevelocity.adapters.store import kpis
@@ -42,10 +42,10 @@ def upgrade() -> None:
     cases = sa.table("cases", *[sa.column(c) for c in (
         "id", "state", "team", "assignee", "track", "respond", "visibility", "sla_minutes",
         "opened_at", "first_response_at", "resolved_at", "channel", "situation", "sentiment",
-        "author_class", "rule_id", "approval_state", "csat")])
+        "author_class", "rule_id", "approval_state", "csat", "sla_due")])
     rows = conn.execute(sa.select(cases)).mappings()
     kpis.rebuild(conn, ({**r, **{k: dt_out(r[k]) if r[k] is not None else None for k in
-                                 ("opened_at", "first_response_at", "resolved_at")}}
+                                 ("opened_at", "first_response_at", "resolved_at", "sla_due")}}
                         for r in rows))
 
 
