@@ -36,6 +36,12 @@ INCIDENT_PREFIX = "incident:"
 PLAYBOOK_PREFIX = "playbook:"
 CONFIG_PREFIX = "config:"  # workspace settings changed by admins (outbound mode, connections)
 NON_CASE_PREFIXES = (INCIDENT_PREFIX, PLAYBOOK_PREFIX, CONFIG_PREFIX)
+
+WORKSPACE = "workspace"
+INCIDENT_PREFIX = "incident:"
+PLAYBOOK_PREFIX = "playbook:"
+WORKSPACE_PREFIX = "workspace:"  # workspace settings edited in the web app (goals, issue 19)
+NON_CASE_PREFIXES = (INCIDENT_PREFIX, PLAYBOOK_PREFIX, WORKSPACE_PREFIX)
 SYSTEM = "system"
 
 
@@ -47,6 +53,9 @@ def stream_kind(stream: str) -> str:
         return PLAYBOOK
     if stream.startswith(CONFIG_PREFIX):
         return CONFIG
+
+    if stream.startswith(WORKSPACE_PREFIX):
+        return WORKSPACE
     return CASE
 
 
@@ -498,6 +507,14 @@ class SecondFactorRoles(EventBase, frozen=True, kw_only=True, tag="second_factor
     previous: list[str] = []
 
 
+# --- workspace settings (stream "workspace:<what>") ----------------------------------------------
+
+class GoalsSaved(EventBase, frozen=True, kw_only=True, tag="goals_saved"):
+    """The business goals and their KPI targets (the YAML as saved; domain/goals.py)."""
+    text: str = ""
+    previous: str = ""
+
+
 Event = (Opened | MentionAdded | Decided | Assigned | Claimed | Released | Replied | Resolved
          | Reopened | NoteAdded | SlaClock | SlaWarning | SlaBreached | Escalated
          | ApprovalRequested | ApprovalAlternative | ApprovalEdited | Approved | Rejected
@@ -508,7 +525,8 @@ Event = (Opened | MentionAdded | Decided | Assigned | Claimed | Released | Repli
          | IncidentLevel | IncidentPaged | IncidentNote | IncidentStoodDown | PlaybookSaved
          | PlaybookRequested | PlaybookApproved | PlaybookRejected | PlaybookActivated
          | ReplySent | ConfigChanged
-         | TokenCreated | TokenRevoked | SecondFactorEnrolled | SecondFactorRoles)
+         | TokenCreated | TokenRevoked | SecondFactorEnrolled | SecondFactorRoles
+         | GoalsSaved)
 
 TYPES: dict[str, type] = {c.__struct_config__.tag: c for c in Event.__args__}  # type: ignore[attr-defined]
 
@@ -536,6 +554,8 @@ REPLY_SENT, CONFIG_CHANGED = "reply_sent", "config_changed"
 
 TOKEN_CREATED, TOKEN_REVOKED = "token_created", "token_revoked"
 SECOND_FACTOR_ENROLLED, SECOND_FACTOR_ROLES = "second_factor_enrolled", "second_factor_roles"
+
+GOALS_SAVED = "goals_saved"
 
 KINDS = tuple(TYPES)
 INCIDENT_KINDS = (INCIDENT_OPENED, INCIDENT_DETECTED, INCIDENT_LEVEL, INCIDENT_PAGED,

@@ -301,6 +301,9 @@ def create_app(workspace: Workspace, settings: Settings, *,
 
     app.include_router(routes_notify.router)  # the bell: notifications and preferences
     app.include_router(routes_notify.admin)  # webhook dead letters (replay), outbound switch
+    from escapevelocity.web import routes_reports
+
+    app.include_router(routes_reports.router)  # reports, drill-down, goals, the wall
 
     from escapevelocity.web import api_v1
 

@@ -119,13 +119,20 @@ class EmailPager:
 
 
 def send_mail(host: str, port: int, sender: str, to: str, subject: str, text: str,
-              timeout: float = 5.0) -> str | None:
-    """One plain-text email by SMTP; the error as text, None when the server took it. Shared
-    by pages, notifications and satisfaction questions."""
+              timeout: float = 5.0, *, html: str | None = None,
+              attachments: Sequence[tuple[str, str, bytes]] = ()) -> str | None:
+    """One email by SMTP (plain text; with `html`, an HTML alternative; `attachments`:
+    (filename, MIME type, bytes)); the error as text, None when the server took it. Shared
+    by pages, notifications, satisfaction questions and scheduled reports."""
     msg = EmailMessage()
     msg["From"], msg["To"] = sender, to
     msg["Subject"] = " ".join(subject.split())[:200]
     msg.set_content(text)
+    if html is not None:
+        msg.add_alternative(html, subtype="html")
+    for filename, mime, data in attachments:
+        maintype, _, subtype = mime.partition("/")
+        msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
     try:
         with smtplib.SMTP(host, port, timeout=timeout) as smtp:
             smtp.send_message(msg)

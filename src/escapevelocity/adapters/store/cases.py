@@ -14,6 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from escapevelocity.adapters.store import kpis as kpi_store
 from escapevelocity.adapters.store import schema as t
 from escapevelocity.adapters.store.base import Repo, chunks, dt_out, utc
 from escapevelocity.domain import authors
@@ -28,6 +29,22 @@ C = t.cases.c
 
 
 class Cases(Repo):
+    def __init__(self, tx: Any) -> None:
+        super().__init__(tx)
+        # The rows this transaction read or wrote, by id: what a write moves the KPI rollups
+        # from (domain/kpis.py), without reading the row again (every writer reads first).
+        self._known: dict[str, dict[str, Any]] = {}
+
+    def _old(self, expect: dict[str, int]) -> dict[str, dict[str, Any]]:
+        """The rows as they are now of the cases about to be written at these versions."""
+        missing = [i for i, v in expect.items()
+                   if i not in self._known or self._known[i]["version"] != v]
+        for chunk in chunks(sorted(set(missing)), 500):
+            q = sa.select(t.cases).where(C.id.in_(chunk))
+            for row in self._conn.execute(q):
+                self._known[row.id] = _case(row)
+        return self._known
+
     # --- reads ---------------------------------------------------------------------------------
 
     def get(self, case_id: str, *, for_update: bool = False) -> dict[str, Any] | None:
@@ -36,7 +53,10 @@ class Cases(Repo):
         if for_update and not self._sqlite:
             q = q.with_for_update()
         row = self._conn.execute(q).first()
-        return _case(row) if row else None
+        if row is None:
+            return None
+        self._known[case_id] = _case(row)
+        return dict(self._known[case_id])
 
     def get_many(self, ids: Iterable[str], *, for_update: bool = False
                  ) -> dict[str, dict[str, Any]]:
@@ -48,6 +68,7 @@ class Cases(Repo):
                 q = q.with_for_update()
             for row in self._conn.execute(q):
                 out[row.id] = _case(row)
+                self._known[row.id] = dict(out[row.id])
         return out
 
     def inbox(self, *, teams: Sequence[str] | None = None,
@@ -261,6 +282,12 @@ class Cases(Repo):
 
     def insert(self, cases: list[dict[str, Any]]) -> None:
         if cases:
+            self._insert_rows(cases)
+            kpi_store.apply(self._conn, ((None, c) for c in cases))
+            self._known.update((c["id"], dict(c)) for c in cases)
+
+    def _insert_rows(self, cases: list[dict[str, Any]]) -> None:
+        if cases:
             cur = self._cursor()
             try:
                 dt = self._b.dt_memo()
@@ -272,10 +299,14 @@ class Cases(Repo):
 
     def update(self, case: dict[str, Any], expect_version: int) -> bool:
         """Optimistic write: fails (False) if someone changed the case since it was read."""
+        old = self._old({case["id"]: expect_version}).get(case["id"])
         values = {k: case[k] for k in COLUMNS if k != "id"}
         res = self._conn.execute(t.cases.update().where(C.id == case["id"],
                                                         C.version == expect_version)
                                  .values(**values))
+        if res.rowcount == 1:
+            kpi_store.apply(self._conn, [(old, case)])
+            self._known[case["id"]] = dict(case)
         return res.rowcount == 1
 
     def update_many(self, updates: list[tuple[dict[str, Any], int]]) -> bool:
@@ -283,6 +314,9 @@ class Cases(Repo):
         (and the caller rolls back) if any of them changed since it was read."""
         if not updates:
             return True
+        old = self._old({c["id"]: v for c, v in updates})
+        kpi_store.apply(self._conn, [(old.get(c["id"]), c) for c, _ in updates])
+        self._known.update((c["id"], dict(c)) for c, _ in updates)
         columns = [k for k in COLUMNS if k != "id"]
         dt = self._b.dt_memo()
         p = self._b.mark
@@ -307,8 +341,11 @@ class Cases(Repo):
     def replace_all(self, cases: list[dict[str, Any]]) -> None:
         """The rebuild: the projection becomes exactly `cases`."""
         self._conn.execute(sa.delete(t.cases))
+        self._known.clear()
         for chunk in chunks(cases, 1000):
-            self.insert(chunk)
+            self._insert_rows(chunk)
+        kpi_store.rebuild(self._conn, cases)
+        self._known.clear()
 
 
 def _values(case: dict[str, Any], columns: Sequence[str], dt: Any) -> tuple:

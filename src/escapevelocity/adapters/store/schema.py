@@ -328,3 +328,32 @@ second_factors = sa.Table(
     sa.Column("recovery", sa.Text, nullable=False, server_default=""),
     sa.Column("last_step", sa.BigInteger, nullable=False, server_default="0"),
 )
+
+
+# --- reports (issue 19, migration 0018_reports): KPI rollups kept from each case's state ------
+# domain/kpis.py: each case adds its measures to the cell of (opened day, dimensions) and its
+# histogram buckets, SLA outcome, no-reply reason and backlog to the long counters; the store
+# moves them by contribution(new) - contribution(old) whenever a case row is written.
+kpi_cells = sa.Table(
+    "kpi_cells", metadata,
+    sa.Column("day", sa.String(10), primary_key=True),
+    *[sa.Column(d, sa.String(64), primary_key=True) for d in
+      ("channel", "situation", "sentiment", "author_class", "team", "track")],
+    *[sa.Column(m, sa.BigInteger, nullable=False, server_default="0") for m in
+      ("cases", "needs_reply", "no_reply", "responded", "missed", "private", "leads",
+       "resolved", "open", "sla_met", "sla_late", "approvals", "approvals_pending", "csat_n",
+       "csat_sum", "crisis")],
+)
+kpi_counts = sa.Table(
+    "kpi_counts", metadata,
+    sa.Column("family", sa.String(16), primary_key=True),
+    sa.Column("day", sa.String(10), primary_key=True),
+    sa.Column("key", sa.String(300), primary_key=True),
+    sa.Column("count", sa.BigInteger, nullable=False),
+)
+# The wall's oldest waiting case per team, and the reports' drill-down by opening time.
+sa.Index("ix_cases_team_opened", cases.c.team, cases.c.state, cases.c.respond,
+         cases.c.opened_at)
+# SLA at risk now: open cases by due time (ix_cases_due also holds every resolved case).
+sa.Index("ix_cases_state_due", cases.c.state, cases.c.respond, cases.c.sla_due)
+sa.Index("ix_cases_opened", cases.c.opened_at)

@@ -127,6 +127,12 @@ class Tx:
         from escapevelocity.adapters.store import webhooks
         return Bound(webhooks, self.conn)
 
+    @functools.cached_property
+    def kpis(self) -> Bound:
+        """The KPI rollups and the live reads of reports and the wall (kpis.py)."""
+        from escapevelocity.adapters.store import kpis
+        return Bound(kpis, self.conn)
+
     def count(self, table: str) -> int:
         """Rows in `table` (workspace status lines and tests)."""
         return self.conn.execute(sa.select(sa.func.count())

@@ -1,0 +1,196 @@
+"""The KPI rollups (domain/kpis.py): moved whenever a case row is written, in its transaction.
+
+`Cases.insert/update/update_many` call `apply` with (old row or None, new row) pairs; the
+rebuild (`Cases.replace_all`) calls `rebuild`. Keys go in sorted order, so two writers that
+touch the same counters lock them in the same order on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from escapevelocity.adapters.store import schema as t
+from escapevelocity.adapters.store.base import utc
+from escapevelocity.domain import kpis
+
+CELL_KEYS = ("day", *kpis.DIMS)
+
+
+def _insert(conn: Connection):
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert
+
+
+def apply(conn: Connection, pairs: Iterable[tuple[Mapping[str, Any] | None,
+                                                 Mapping[str, Any] | None]]) -> None:
+    """Move the rollups by what each (old, new) case pair changes."""
+    cells: Counter = Counter()
+    counts: Counter = Counter()
+    for old, new in pairs:
+        c, k = kpis.delta(old, new)
+        cells.update(c)
+        counts.update(k)
+    _write(conn, cells, counts)
+
+
+def _write(conn: Connection, cells: Counter, counts: Counter) -> None:
+    insert = _insert(conn)
+    by_cell: dict[tuple, dict[str, int]] = {}
+    for (cell, measure), n in cells.items():
+        if n:
+            by_cell.setdefault(cell, dict.fromkeys(kpis.MEASURES, 0))[measure] += n
+    if by_cell:
+        stmt = insert(t.kpi_cells)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=list(CELL_KEYS),
+            set_={m: t.kpi_cells.c[m] + stmt.excluded[m] for m in kpis.MEASURES})
+        conn.execute(stmt, [{**dict(zip(CELL_KEYS, cell, strict=True)), **values}
+                            for cell, values in sorted(by_cell.items())])
+    rows = [{"family": f, "day": d, "key": k, "count": n}
+            for (d, f, k), n in counts.items() if n]
+    if rows:
+        stmt = insert(t.kpi_counts)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["family", "day", "key"],
+            set_={"count": t.kpi_counts.c.count + stmt.excluded.count})
+        conn.execute(stmt, sorted(rows, key=lambda r: (r["family"], r["day"], r["key"])))
+
+
+def rebuild(conn: Connection, cases: Iterable[Mapping[str, Any]]) -> None:
+    """Every KPI rollup again from the projection (itself rebuilt from the log)."""
+    conn.execute(sa.delete(t.kpi_cells))
+    conn.execute(sa.delete(t.kpi_counts))
+    cells: Counter = Counter()
+    counts: Counter = Counter()
+    for i, case in enumerate(cases, 1):
+        c, k = kpis.contribution(case)
+        cells.update(c)
+        counts.update(k)
+        if i % 50_000 == 0:  # bounded memory on a large log: flush and go on
+            _write(conn, cells, counts)
+            cells, counts = Counter(), Counter()
+    _write(conn, cells, counts)
+
+
+def cells(conn: Connection, start: str, end: str
+          ) -> list[tuple[tuple[str, ...], dict[str, int]]]:
+    """The cells of days [start, end) with cases in them."""
+    c = t.kpi_cells.c
+    q = sa.select(t.kpi_cells).where(c.day >= start, c.day < end, c.cases != 0)
+    out = []
+    for r in conn.execute(q).mappings():
+        out.append((tuple(r[k] for k in CELL_KEYS), {m: r[m] for m in kpis.MEASURES}))
+    return out
+
+
+def counts(conn: Connection, start: str, end: str, families: Iterable[str]
+           ) -> list[tuple[str, str, str, int]]:
+    """(day, family, key, count) of `families` over days [start, end), non-zero only."""
+    c = t.kpi_counts.c
+    out = []
+    for family in sorted(families):  # one range of the primary key per family
+        q = sa.select(c.day, c.family, c.key, c["count"]).where(
+            c.family == family, c.day >= start, c.day < end, c["count"] != 0)
+        out += [tuple(r) for r in conn.execute(q)]
+    return out
+
+
+def backlog(conn: Connection) -> dict[str, dict[str, int]]:
+    """Open cases that need an answer: team -> opened day -> count (every day)."""
+    c = t.kpi_counts.c
+    out: dict[str, dict[str, int]] = {}
+    q = sa.select(c.day, c.key, c["count"]).where(c.family == kpis.BACKLOG, c["count"] > 0)
+    for day, team, n in conn.execute(q):
+        out.setdefault(team, {})[day] = n
+    return out
+
+
+# --- live reads: what is not a function of one case's state (index ranges, never a scan) ----
+
+C = t.cases.c
+OPEN = ("queued", "assigned", "claimed", "replied")
+
+
+def at_risk(conn: Connection, until: datetime, limit: int = 200) -> tuple[int, list[dict]]:
+    """Open cases that need a first answer and have none, due before `until` (near or past):
+    (how many, the most urgent `limit`). The count sums the DUE rollup's whole hours before
+    `until`'s hour and counts the rest of that hour by index; the list reads
+    ix_cases_state_due in due order, one waiting state at a time, and stops at `limit`."""
+    c = t.kpi_counts.c
+    hour = until.replace(minute=0, second=0, microsecond=0)
+    day, hh = hour.date().isoformat(), f"{hour.hour:02d}"
+    full = conn.execute(sa.select(sa.func.coalesce(sa.func.sum(c["count"]), 0)).where(
+        c.family == kpis.DUE, sa.or_(c.day < day, sa.and_(c.day == day, c.key < hh)))
+    ).scalar_one()
+    partial = 0
+    rows: list[dict] = []
+    for state in kpis.WAITING_STATES:
+        base = sa.and_(C.state == state, C.respond.is_(True), C.sla_due.is_not(None),
+                       C.sla_due <= until, C.first_response_at.is_(None))
+        partial += conn.execute(sa.select(sa.func.count()).select_from(t.cases).where(
+            base, C.sla_due >= hour)).scalar_one()
+        q = (sa.select(C.id, C.team, C.track, C.priority, C.assignee, C.sla_due, C.opened_at,
+                       C.channel, C.title).where(base).order_by(C.sla_due).limit(limit))
+        rows += [_aware(r) for r in conn.execute(q).mappings()]
+    rows.sort(key=lambda r: (r["sla_due"], r["id"]))
+    return int(full) + partial, rows[:limit]
+
+
+def oldest_waiting(conn: Connection, teams: Iterable[str]) -> dict[str, Any]:
+    """Per team, when its oldest open case that needs an answer opened: the BACKLOG rollup
+    says which day, one read of ix_cases_team_opened per open state finds the instant."""
+    first_day: dict[str, str] = {}
+    for team, days in backlog(conn).items():
+        first_day[team] = min(days)
+    out: dict[str, Any] = {}
+    for team in teams:
+        out[team] = None
+        if team not in first_day:
+            continue
+        start = datetime.fromisoformat(first_day[team]).replace(tzinfo=UTC)
+        firsts = []
+        for state in OPEN:
+            q = (sa.select(C.opened_at).where(C.team == team, C.state == state,
+                                              C.respond.is_(True), C.opened_at >= start)
+                 .order_by(C.opened_at).limit(1))
+            v = conn.execute(q).scalar()
+            if v is not None:
+                firsts.append(utc(v))
+        out[team] = min(firsts) if firsts else None
+    return out
+
+
+def newest(conn: Connection, since: Any, limit: int = 12) -> list[dict]:
+    """The newest cases opened since `since` (ix_cases_opened, read backwards)."""
+    q = (sa.select(C.id, C.team, C.track, C.priority, C.channel, C.title, C.sentiment,
+                   C.situation, C.author_class, C.opened_at)
+         .where(C.opened_at >= since).order_by(C.opened_at.desc()).limit(limit * 5))
+    return [_aware(r) for r in conn.execute(q).mappings()]
+
+
+def in_period(conn: Connection, start: Any, end: Any, where: Mapping[str, str],
+              batch: int = 2000) -> Iterable[dict[str, Any]]:
+    """Every case opened in [start, end) whose dimensions equal `where`, newest first
+    (ix_cases_opened), streamed."""
+    q = sa.select(t.cases).where(C.opened_at >= start, C.opened_at < end)
+    for dim, value in where.items():
+        col = C[dim]
+        q = q.where(col.is_(None) if value == "" else col == value)
+    q = q.order_by(C.opened_at.desc(), C.id).execution_options(yield_per=batch)
+    for r in conn.execute(q).mappings():
+        yield _aware(r)
+
+
+def _aware(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A row with its instants as aware UTC (SQLite gives them back naive)."""
+    return {k: utc(v) if hasattr(v, "tzinfo") and hasattr(v, "hour") else v
+            for k, v in row.items()}

@@ -1,0 +1,343 @@
+"""KPIs: what one case adds to the report rollups, and the report maths over them. Pure.
+
+Each case contributes to counters keyed by the UTC day it opened and its dimensions (channel,
+situation, sentiment, author class, team, track). A contribution is a function of the case's
+projected state alone (itself a fold of its events), so the store keeps the rollups in the
+same transaction as the events by adding `contribution(new) - contribution(old)` whenever a
+case row is written, and `ev workspace rebuild` recomputes them from the rebuilt projection.
+A report over a period sums a few thousand rows instead of rescanning the log.
+
+Times (to first response, to resolution) go into a mergeable histogram: log-spaced buckets
+(each 20 % wider than the last, from one minute to past 80 days), so the histograms of many
+days and teams add up by summing counts, and a percentile is read from the summed counts with
+at most 20 % relative error (the bucket's upper edge is reported, and the bucket itself).
+
+What is *not* a function of a case's state is computed live, by index, when a page asks: the
+open cases whose SLA is near or past now ("SLA at risk now": a finished-outcome ratio read
+100 % while eight P1 crisis cases counted down to breach), queue depth and oldest waiting case.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+DIMS = ("channel", "situation", "sentiment", "author_class", "team", "track")
+# Per-case 0/1 (or sums) kept in the cell of (day, *DIMS).
+MEASURES = ("cases", "needs_reply", "no_reply", "responded", "missed", "private", "leads",
+            "resolved", "open", "sla_met", "sla_late", "approvals", "approvals_pending",
+            "csat_n", "csat_sum", "crisis")
+OPEN_STATES = ("queued", "assigned", "claimed", "replied")
+KEY_CHARS = 64  # every dimension value is bounded (a hostile label cannot grow the keys)
+
+# Families of the long counters (day, family, key).
+TTFR, TTR, SLA, NO_REPLY, HOUR = "ttfr", "ttr", "sla", "no_reply", "hour"
+BACKLOG = "backlog"  # key: team; open cases that need an answer, by the day they opened
+DUE = "due"  # key: hour "HH"; cases waiting for a first answer, by the day and hour it is due
+WAITING_STATES = ("queued", "assigned", "claimed")  # a replied case has its first answer
+RATIO = 1.2  # histogram buckets: [0, 1) minute, then [1.2^(k-1), 1.2^k)
+MAX_BUCKET = 64
+
+
+def bucket(minutes: float) -> int:
+    """The histogram bucket of a duration in minutes."""
+    if minutes < 1:
+        return 0
+    return min(MAX_BUCKET, math.floor(math.log(minutes) / math.log(RATIO) + 1e-9) + 1)
+
+
+def bucket_edges(k: int) -> tuple[float, float]:
+    """(lower, upper) minutes of bucket `k`."""
+    if k <= 0:
+        return 0.0, 1.0
+    return RATIO ** (k - 1), (RATIO ** k if k < MAX_BUCKET else math.inf)
+
+
+def percentile(hist: Mapping[int, int], q: float) -> tuple[float, float] | None:
+    """(lower, upper) minutes of the bucket that holds the q-quantile (nearest rank), or None
+    with no values."""
+    n = sum(hist.values())
+    if n <= 0:
+        return None
+    rank = max(1, math.ceil(q * n))
+    seen = 0
+    for k in sorted(hist):
+        seen += hist[k]
+        if seen >= rank:
+            return bucket_edges(k)
+    return bucket_edges(max(hist))
+
+
+def _dim(value: Any) -> str:
+    return "" if value is None else str(value)[:KEY_CHARS].replace("|", "/")
+
+
+def day_of(at: datetime | None) -> str | None:
+    return at.date().isoformat() if at is not None else None
+
+
+def is_lead(case: Mapping[str, Any]) -> bool:
+    return case.get("track") == "sales_lead" or case.get("situation") == "lead"
+
+
+def sla_outcome(case: Mapping[str, Any]) -> str | None:
+    """First-response outcome of a case that needed an answer: met, late, missed (resolved
+    without an answer) or None (still open: live, see `at_risk`). Measured in elapsed minutes
+    from opening against the decision's budget."""
+    if not case.get("respond") or case.get("sla_minutes") is None or case["opened_at"] is None:
+        return None
+    first = case.get("first_response_at")
+    if first is not None:
+        used = (first - case["opened_at"]).total_seconds() / 60
+        return "met" if used <= case["sla_minutes"] else "late"
+    return "missed" if case.get("state") == "resolved" else None
+
+
+Cell = tuple[str, ...]  # (day, *DIMS)
+
+
+def contribution(case: Mapping[str, Any]) -> tuple[Counter[tuple[Cell, str]],
+                                                  Counter[tuple[str, str, str]]]:
+    """What one case adds: (cell, measure) counts and (day, family, key) counts."""
+    cells: Counter[tuple[Cell, str]] = Counter()
+    counts: Counter[tuple[str, str, str]] = Counter()
+    day = day_of(case.get("opened_at"))
+    if day is None:
+        return cells, counts
+    cell = (day, *(_dim(case.get(d)) for d in DIMS))
+    for m in measures(case):
+        cells[(cell, m)] += 1
+    if case.get("csat") is not None:
+        cells[(cell, "csat_sum")] += int(case["csat"])
+    team = _dim(case.get("team"))
+    opened = case["opened_at"]
+    counts[(day, HOUR, f"{opened.hour:02d}|{_dim(case.get('sentiment'))}")] += 1
+    if case.get("first_response_at") is not None:
+        minutes = (case["first_response_at"] - opened).total_seconds() / 60
+        counts[(day, TTFR, f"{team}|{bucket(minutes)}")] += 1
+    if case.get("resolved_at") is not None and case.get("state") == "resolved":
+        minutes = (case["resolved_at"] - opened).total_seconds() / 60
+        counts[(day, TTR, f"{team}|{bucket(minutes)}")] += 1
+    outcome = sla_outcome(case)
+    if outcome is not None:
+        who = "|".join(_dim(case.get(k)) for k in ("track", "team", "assignee"))
+        counts[(day, SLA, f"{who}|{outcome}")] += 1
+    if not case.get("respond", True):
+        counts[(day, NO_REPLY, _dim(case.get("rule_id")))] += 1
+    elif case.get("state") in OPEN_STATES:
+        counts[(day, BACKLOG, team)] += 1
+    if waiting_first_answer(case) and case.get("sla_due") is not None:
+        due = case["sla_due"]
+        counts[(due.date().isoformat(), DUE, f"{due.hour:02d}")] += 1
+    return cells, counts
+
+
+def waiting_first_answer(case: Mapping[str, Any]) -> bool:
+    """Open, needs an answer, has none yet: what "SLA at risk now" watches."""
+    return (case.get("state") in WAITING_STATES and bool(case.get("respond", True))
+            and case.get("first_response_at") is None)
+
+
+def measures(case: Mapping[str, Any]) -> list[str]:
+    """The 0/1 measures a case counts in (the drill-down filters cases by the same list)."""
+    out = ["cases"]
+    respond = bool(case.get("respond", True))
+    answered = case.get("first_response_at") is not None
+    state = case.get("state")
+    out.append("needs_reply" if respond else "no_reply")
+    if respond and answered:
+        out.append("responded")
+    outcome = sla_outcome(case)
+    if outcome == "missed":
+        out.append("missed")
+    elif outcome is not None:
+        out.append(f"sla_{outcome}")
+    if case.get("visibility") == "private":
+        out.append("private")
+    if is_lead(case):
+        out.append("leads")
+    out.append("resolved" if state == "resolved" else "open")
+    if case.get("approval_state"):
+        out.append("approvals")
+        if case["approval_state"] == "pending":
+            out.append("approvals_pending")
+    if case.get("csat") is not None:
+        out.append("csat_n")
+    if case.get("situation") == "crisis" or case.get("track") == "crisis":
+        out.append("crisis")
+    return out
+
+
+def delta(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None
+          ) -> tuple[Counter[tuple[Cell, str]], Counter[tuple[str, str, str]]]:
+    """contribution(new) - contribution(old), keeping negative counts."""
+    cells: Counter[tuple[Cell, str]] = Counter()
+    counts: Counter[tuple[str, str, str]] = Counter()
+    for case, sign in ((old, -1), (new, 1)):
+        if case is None:
+            continue
+        c, k = contribution(case)
+        for key, n in c.items():
+            cells[key] += sign * n
+        for key, n in k.items():
+            counts[key] += sign * n
+    return (Counter({k: v for k, v in cells.items() if v}),
+            Counter({k: v for k, v in counts.items() if v}))
+
+
+# --- the report maths ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Period:
+    """Days [start, end) in UTC."""
+    start: date
+    end: date
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days
+
+    def previous(self) -> Period:
+        return Period(self.start - timedelta(days=self.days), self.start)
+
+    def day_list(self) -> list[str]:
+        return [(self.start + timedelta(days=i)).isoformat() for i in range(self.days)]
+
+    @classmethod
+    def last(cls, days: int, now: datetime) -> Period:
+        end = now.date() + timedelta(days=1)
+        return cls(end - timedelta(days=days), end)
+
+
+def parse_period(text: str, now: datetime) -> Period:
+    """"7d", "30d", "2026-11-01..2026-11-30" (both days included)."""
+    text = (text or "").strip()
+    if ".." in text:
+        a, b = text.split("..", 1)
+        start, end = date.fromisoformat(a), date.fromisoformat(b) + timedelta(days=1)
+        if end <= start or (end - start).days > 400:
+            raise ValueError("a period is 1 to 400 days, start before end")
+        return Period(start, end)
+    if text.endswith("d") and text[:-1].isdigit() and 1 <= int(text[:-1]) <= 400:
+        return Period.last(int(text[:-1]), now)
+    raise ValueError(f"period {text[:40]!r}: write 7d, 30d or YYYY-MM-DD..YYYY-MM-DD")
+
+
+@dataclass
+class Figures:
+    """A period's KPIs, from its cells and counters."""
+    period: Period
+    totals: dict[str, int] = field(default_factory=dict)
+    by: dict[str, dict[str, int]] = field(default_factory=dict)  # dim -> value -> cases
+    daily: dict[str, dict[str, int]] = field(default_factory=dict)  # day -> sentiment -> cases
+    ttfr: dict[int, int] = field(default_factory=dict)
+    ttr: dict[int, int] = field(default_factory=dict)
+    sla: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)  # by -> who -> out
+    no_reply: dict[str, int] = field(default_factory=dict)
+    backlog_by_day: dict[str, int] = field(default_factory=dict)  # opened day -> open cases
+    channel_daily: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    # derived --------------------------------------------------------------------------------
+    def share(self, a: str, b: str) -> float | None:
+        d = self.totals.get(b, 0)
+        return self.totals.get(a, 0) / d if d else None
+
+    @property
+    def response_rate(self) -> float | None:
+        return self.share("responded", "needs_reply")
+
+    @property
+    def no_reply_share(self) -> float | None:
+        return self.share("no_reply", "cases")
+
+    @property
+    def missed_share(self) -> float | None:
+        return self.share("missed", "needs_reply")
+
+    @property
+    def csat(self) -> float | None:
+        n = self.totals.get("csat_n", 0)
+        return self.totals.get("csat_sum", 0) / n if n else None
+
+    def attainment(self, by: str = "all") -> dict[str, float | None]:
+        out = {}
+        for who, o in self.sla.get(by, {}).items():
+            done = o.get("met", 0) + o.get("late", 0) + o.get("missed", 0)
+            out[who] = o.get("met", 0) / done if done else None
+        return out
+
+    def percentiles(self, which: str) -> dict[str, tuple[float, float] | None]:
+        hist = self.ttfr if which == TTFR else self.ttr
+        return {"p50": percentile(hist, 0.5), "p90": percentile(hist, 0.9)}
+
+    def channel_share(self) -> dict[str, float]:
+        n = self.totals.get("cases", 0)
+        return {c: v / n for c, v in sorted(self.by.get("channel", {}).items())} if n else {}
+
+
+def figures(period: Period, cells: Iterable[tuple[Cell, Mapping[str, int]]],
+            counts: Iterable[tuple[str, str, str, int]]) -> Figures:
+    """Sum the rows of a period (rows outside it are ignored) into its Figures."""
+    lo, hi = period.start.isoformat(), period.end.isoformat()
+    f = Figures(period)
+    totals: Counter[str] = Counter()
+    for cell, values in cells:
+        day = cell[0]
+        if not lo <= day < hi:
+            continue
+        n = values.get("cases", 0)
+        for m in MEASURES:
+            totals[m] += values.get(m, 0)
+        for d, v in zip(DIMS, cell[1:], strict=True):
+            f.by.setdefault(d, {})
+            f.by[d][v] = f.by[d].get(v, 0) + n
+        sent = f.daily.setdefault(day, {})
+        sent[cell[3]] = sent.get(cell[3], 0) + n
+        ch = f.channel_daily.setdefault(day, {})
+        ch[cell[1]] = ch.get(cell[1], 0) + n
+        if values.get("open"):
+            f.backlog_by_day[day] = f.backlog_by_day.get(day, 0) + values["open"]
+    f.totals = dict(totals)
+    sla_all: dict[str, dict[str, dict[str, int]]] = {"all": {}, "track": {}, "team": {},
+                                                     "member": {}}
+    for day, family, key, n in counts:
+        if not lo <= day < hi or not n:
+            continue
+        if family in (TTFR, TTR):
+            _, _, k = key.rpartition("|")
+            hist = f.ttfr if family == TTFR else f.ttr
+            hist[int(k)] = hist.get(int(k), 0) + n
+        elif family == SLA:
+            track, team, member, outcome = [*key.split("|"), "", "", "", ""][:4]
+            for by, who in (("all", "all"), ("track", track), ("team", team),
+                            ("member", member)):
+                if by == "member" and not member:
+                    continue
+                o = sla_all[by].setdefault(who, {})
+                o[outcome] = o.get(outcome, 0) + n
+        elif family == NO_REPLY:
+            f.no_reply[key] = f.no_reply.get(key, 0) + n
+    f.sla = sla_all
+    return f
+
+
+def age_buckets(backlog_by_day: Mapping[str, int], today: date) -> dict[str, int]:
+    """Open cases by age of their opening day: today, 1 day, 2-6 days, 7-29, 30+."""
+    out = {"today": 0, "1 day": 0, "2-6 days": 0, "7-29 days": 0, "30+ days": 0}
+    for day, n in backlog_by_day.items():
+        age = (today - date.fromisoformat(day)).days
+        label = ("today" if age <= 0 else "1 day" if age == 1 else "2-6 days" if age < 7
+                 else "7-29 days" if age < 30 else "30+ days")
+        out[label] += n
+    return out
+
+
+def change(now: float | None, before: float | None) -> float | None:
+    """Relative change from the previous period (None when either is unknown or zero)."""
+    if now is None or not before:
+        return None
+    return (now - before) / before

@@ -1,0 +1,201 @@
+"""Reports and the wall: the KPI rollups of a period, the live figures, the cases behind them.
+
+Reads only: the rollups (domain/kpis.py) for the period and the previous one, and index
+ranges for what is live (SLA at risk now, queues, oldest waiting case, newest mentions).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from escapevelocity.adapters.store.uow import SqlStore
+from escapevelocity.domain import kpis
+from escapevelocity.domain.kpis import Figures, Period
+
+FAMILIES = (kpis.TTFR, kpis.TTR, kpis.SLA, kpis.NO_REPLY)
+AT_RISK_MINUTES = 30  # "near": due within this many minutes (or already past)
+
+
+@dataclass
+class Report:
+    period: Period
+    now: datetime
+    current: Figures
+    previous: Figures
+    at_risk: int
+    at_risk_cases: list[dict[str, Any]]
+    backlog: dict[str, dict[str, int]]  # team -> age bucket -> open cases
+    incidents: list[dict[str, Any]]
+    crisis_minutes: float
+    goals: Any  # domain.goals.Goals, or None
+
+    @property
+    def backlog_total(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for buckets in self.backlog.values():
+            for k, n in buckets.items():
+                out[k] = out.get(k, 0) + n
+        return out
+
+
+def figures(store: SqlStore, period: Period) -> Figures:
+    with store.begin() as tx:
+        return _figures(tx, period)
+
+
+def _figures(tx: Any, period: Period) -> Figures:
+    lo, hi = period.start.isoformat(), period.end.isoformat()
+    return kpis.figures(period, tx.kpis.cells(lo, hi), tx.kpis.counts(lo, hi, FAMILIES))
+
+
+def report(store: SqlStore, period: Period, now: datetime,
+           goals: Any = None) -> Report:
+    from escapevelocity.services.crisis import incidents as all_incidents
+
+    with store.begin() as tx:
+        current = _figures(tx, period)
+        previous = _figures(tx, period.previous())
+        n, risky = tx.kpis.at_risk(now + timedelta(minutes=AT_RISK_MINUTES), limit=50)
+        backlog = {team: kpis.age_buckets(days, now.date())
+                   for team, days in tx.kpis.backlog().items()}
+    start = datetime.combine(period.start, datetime.min.time(), now.tzinfo)
+    end = datetime.combine(period.end, datetime.min.time(), now.tzinfo)
+    inc = [i for i in all_incidents(store)
+           if i["opened_at"] < end and (i["closed_at"] or now) >= start]
+    minutes = sum(((min(i["closed_at"] or now, end, now) - max(i["opened_at"], start))
+                   .total_seconds() / 60) for i in inc)
+    return Report(period, now, current, previous, n, risky, backlog, inc, max(0.0, minutes),
+                  goals)
+
+
+def wall(store: SqlStore, org: Any, now: datetime, crisis: Mapping[str, Any]) -> dict:
+    """Everything the command-center wall shows, as JSON-ready values."""
+    today = kpis.Period(now.date(), now.date() + timedelta(days=1))
+    with store.begin() as tx:
+        f = _figures(tx, today)
+        hours = tx.kpis.counts(today.start.isoformat(), today.end.isoformat(), [kpis.HOUR])
+        n, risky = tx.kpis.at_risk(now + timedelta(minutes=AT_RISK_MINUTES), limit=12)
+        queues = {team: sum(days.values()) for team, days in tx.kpis.backlog().items()}
+        teams = [t.id for t in org.teams]
+        oldest = tx.kpis.oldest_waiting(teams)
+        presence = tx.org.presence()
+        fresh = tx.kpis.newest(now - timedelta(hours=24))
+    by_hour: dict[int, dict[str, int]] = {}
+    for _, _, key, count in hours:
+        hour, _, sentiment = key.partition("|")
+        slot = by_hour.setdefault(int(hour), {})
+        slot[sentiment or "unknown"] = slot.get(sentiment or "unknown", 0) + count
+    notable = [c for c in fresh if c["priority"] in ("p1", "p2")
+               or (c["sentiment"] == "negative" and c["author_class"] in (
+                   "influencer", "journalist"))][:8]
+    names = {m.id: m.name for m in org.members}
+    return {
+        "now": now.isoformat(),
+        "today": {"cases": f.totals.get("cases", 0),
+                  "sentiment": {k: v for k, v in sorted(f.by.get("sentiment", {}).items())},
+                  "by_hour": {f"{h:02d}": by_hour[h] for h in sorted(by_hour)}},
+        "teams": [{"team": t, "queue": queues.get(t, 0),
+                   "oldest": oldest[t].isoformat() if oldest.get(t) else None,
+                   "oldest_minutes": (round((now - _aware(oldest[t])).total_seconds() / 60)
+                                      if oldest.get(t) else None)} for t in teams],
+        "at_risk": {"count": n, "cases": [_brief(c, now) for c in risky]},
+        "online": sorted(names.get(m, m) for m, p in presence.items() if p == "online"),
+        "crisis": dict(crisis),
+        "notable": [_brief(c, now) for c in notable],
+    }
+
+
+def _aware(at: datetime) -> datetime:
+    from datetime import UTC
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+def _brief(c: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+    out = {k: c.get(k) for k in ("id", "team", "track", "priority", "channel", "title",
+                                 "sentiment")}
+    if c.get("sla_due") is not None:
+        out["due_minutes"] = round((_aware(c["sla_due"]) - now).total_seconds() / 60)
+    return out
+
+
+# --- drill-down and export -------------------------------------------------------------------
+
+EXPORT_COLUMNS = ("id", "opened_at", "channel", "situation", "sentiment", "author_class",
+                  "team", "track", "assignee", "priority", "state", "respond", "rule_id",
+                  "visibility", "first_response_at", "resolved_at", "sla_minutes", "sla_due",
+                  "csat", "approval_state", "title")
+
+
+def cases_behind(store: SqlStore, period: Period, measure: str,
+                 where: Mapping[str, str], limit: int | None = None
+                 ) -> Iterator[dict[str, Any]]:
+    """The cases a figure counts: opened in the period, with these dimensions, counted in
+    `measure` by the same rule the rollups use (kpis.measures), newest first."""
+    if measure not in kpis.MEASURES:
+        raise ValueError(f"no measure {measure[:40]!r}")
+    bad = set(where) - set(kpis.DIMS)
+    if bad:
+        raise ValueError(f"no dimension {sorted(bad)[0][:40]!r}")
+    return _cases_behind(store, period, measure, where, limit)
+
+
+def _cases_behind(store: SqlStore, period: Period, measure: str,
+                  where: Mapping[str, str], limit: int | None) -> Iterator[dict[str, Any]]:
+    from datetime import UTC
+    start = datetime.combine(period.start, datetime.min.time(), UTC)
+    end = datetime.combine(period.end, datetime.min.time(), UTC)
+    n = 0
+    with store.begin() as tx:
+        for case in tx.kpis.in_period(start, end, where):
+            if measure in kpis.measures(_aware_case(case)):
+                yield case
+                n += 1
+                if limit is not None and n >= limit:
+                    return
+
+
+def _aware_case(case: dict[str, Any]) -> dict[str, Any]:
+    for k in ("opened_at", "first_response_at", "resolved_at", "sla_due"):
+        if case.get(k) is not None:
+            case[k] = _aware(case[k])
+    return case
+
+
+def export_csv(cases: Iterable[Mapping[str, Any]]) -> Iterator[str]:
+    """One row per case; text cells that a spreadsheet would run as a formula are quoted
+    with a leading apostrophe (a mention title is hostile input)."""
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(EXPORT_COLUMNS)
+    for c in cases:
+        w.writerow([_cell(c.get(k)) for k in EXPORT_COLUMNS])
+        if buf.tell() > 32_000:
+            yield buf.getvalue()
+            buf.seek(0)
+            buf.truncate()
+    yield buf.getvalue()
+
+
+def _cell(v: Any) -> Any:
+    if isinstance(v, datetime):
+        return _aware(v).isoformat()
+    if isinstance(v, str) and v[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + v
+    return "" if v is None else v
+
+
+def export_json(cases: Iterable[Mapping[str, Any]]) -> Iterator[str]:
+    yield "["
+    first = True
+    for c in cases:
+        row = {k: (_aware(c[k]).isoformat() if isinstance(c.get(k), datetime) else c.get(k))
+               for k in EXPORT_COLUMNS}
+        yield ("" if first else ",") + json.dumps(row)
+        first = False
+    yield "]"

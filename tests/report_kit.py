@@ -1,0 +1,152 @@
+"""Reports in tests: a workspace with ten days of traffic, and KPIs computed independently.
+
+`fill` ingests generated mentions on several days (the clock moves), then answers, resolves
+and rates some of the cases through the ordinary case commands' write path (casetx.commit).
+`from_log` computes the figures again from the raw `events` table alone, with its own simple
+rules (not the store's rollups, not domain/kpis.py): what the report pages must show.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import statistics
+from collections import Counter, defaultdict
+from datetime import UTC, date, datetime, timedelta
+
+import sqlalchemy as sa
+
+from escapevelocity.adapters.store import schema as t
+from escapevelocity.demo.generator import generate
+from escapevelocity.domain import events as ev
+from escapevelocity.services import casetx
+from escapevelocity.services.ingest import batches, ingest_batch
+
+
+def fill(ws, clock, *, days: int = 10, per_day: int = 40, seed: int = 11,
+         end: datetime | None = None) -> None:
+    """`days` days of traffic ending at `end` (default: the clock's now, which it restores)."""
+    end = end or clock.now()
+    rng = random.Random(seed)
+    triager = ws.triager()
+    for d in range(days, 0, -1):
+        at = end - timedelta(days=d - 1, hours=rng.randint(1, 5))
+        if hasattr(clock, "set"):
+            clock.set(at)
+        mentions = generate(per_day, seed=seed * 100 + d, start=at - timedelta(hours=1))
+        for batch in batches(iter(mentions), 50):
+            ingest_batch(ws.store, triager, at, batch)
+    if hasattr(clock, "set"):
+        clock.set(end)
+    with ws.store.begin() as tx:
+        rows = tx.conn.execute(sa.select(t.cases.c.id, t.cases.c.opened_at, t.cases.c.respond)
+                               .order_by(t.cases.c.id)).all()
+    todo: dict[str, list] = {}
+    for case_id, opened, respond in rows:
+        opened = opened if opened.tzinfo else opened.replace(tzinfo=UTC)
+        roll = rng.random()
+        if roll < 0.55 and respond:  # answered after 5 min to 2 days
+            reply_at = min(opened + timedelta(minutes=rng.choice([5, 20, 45, 90, 300, 2000])),
+                           end)
+            events = [ev.Replied(stream=case_id, at=reply_at, actor="sam", text="hello")]
+            if rng.random() < 0.6:
+                done = min(reply_at + timedelta(minutes=rng.randint(10, 3000)), end)
+                events.append(ev.Resolved(stream=case_id, at=done, actor="sam"))
+                if rng.random() < 0.5:
+                    events.append(ev.FollowupAnswered(stream=case_id, at=done, actor="sam",
+                                                      csat=rng.randint(1, 5)))
+            todo[case_id] = events
+        elif roll < 0.65:  # closed without an answer
+            todo[case_id] = [ev.Resolved(stream=case_id, at=min(
+                opened + timedelta(hours=3), end), actor="sam")]
+    _commit(ws, todo)
+
+
+def _commit(ws, events_by_case: dict) -> None:
+    """Each case's events through the case commands' write path, in one transaction."""
+    with ws.store.begin() as tx:
+        for case_id, events in sorted(events_by_case.items()):
+            casetx.commit(tx, casetx.load(tx, case_id), *events)
+
+
+def from_log(store, start: date, end: date, now: datetime) -> dict:
+    """The figures of cases opened in days [start, end), from the event log alone."""
+    with store.begin() as tx:
+        rows = tx.conn.execute(sa.select(t.events.c.stream, t.events.c.kind, t.events.c.at,
+                                         t.events.c.data).order_by(t.events.c.seq)).all()
+    cases: dict[str, dict] = {}
+    for stream, kind, at, data in rows:
+        if ":" in stream:
+            continue
+        at = at if at.tzinfo else at.replace(tzinfo=UTC)
+        d = json.loads(data)
+        c = cases.setdefault(stream, {"resolved": False, "first": None, "team": None,
+                                      "csat": None, "assignee": None, "sla_due": None})
+        if kind == "opened":
+            c.update(opened=at, channel=d["channel"])
+        elif kind == "decided":
+            dec, sig = d["decision"], d["signals"]
+            c.update(respond=dec["respond"], team=dec["team"], track=dec["track"],
+                     sla=dec["sla_minutes"], visibility=dec.get("visibility", "public"),
+                     situation=sig["situation"], sentiment=sig["sentiment_label"],
+                     rule=dec["rule_id"], sla_due=c["opened"] + timedelta(
+                         minutes=dec["sla_minutes"]))
+        elif kind == "signals_revised" and d.get("first"):
+            c.update(situation=d["signals"]["situation"],
+                     sentiment=d["signals"]["sentiment_label"])
+        elif kind == "assigned":
+            c["team"], c["assignee"] = d.get("team"), d.get("member")
+        elif kind == "replied" and c["first"] is None:
+            c["first"] = at
+        elif kind == "resolved":
+            c["resolved"] = True
+        elif kind == "reopened":
+            c["resolved"] = False
+        elif kind == "followup_answered" and d.get("csat") is not None:
+            c["csat"] = d["csat"]
+        elif kind == "sla_clock":
+            c["sla_due"] = datetime.fromisoformat(d["due"]) if d.get("due") else None
+    out: Counter = Counter()
+    channels: Counter = Counter()
+    ttfr: list[float] = []
+    sla_team: dict[str, Counter] = defaultdict(Counter)
+    no_reply: Counter = Counter()
+    at_risk = 0
+    queues: Counter = Counter()
+    for c in cases.values():
+        waiting = c["first"] is None and not c["resolved"] and c["respond"]
+        if waiting and c["sla_due"] is not None and c["sla_due"] <= now + timedelta(
+                minutes=30):
+            at_risk += 1
+        if c["respond"] and not c["resolved"]:
+            queues[c["team"]] += 1
+        if not start <= c["opened"].date() < end:
+            continue
+        out["cases"] += 1
+        channels[c["channel"]] += 1
+        if not c["respond"]:
+            out["no_reply"] += 1
+            no_reply[c["rule"]] += 1
+        else:
+            out["needs_reply"] += 1
+            if c["first"] is not None:
+                out["responded"] += 1
+                used = (c["first"] - c["opened"]).total_seconds() / 60
+                ttfr.append(used)
+                outcome = "met" if used <= c["sla"] else "late"
+                out[f"sla_{outcome}"] += 1
+                sla_team[c["team"]][outcome] += 1
+            elif c["resolved"]:
+                out["missed"] += 1
+                sla_team[c["team"]]["missed"] += 1
+        out["private"] += c["visibility"] == "private"
+        out["leads"] += c["track"] == "sales_lead" or c["situation"] == "lead"
+        out["resolved" if c["resolved"] else "open"] += 1
+        if c["csat"] is not None:
+            out["csat_n"] += 1
+            out["csat_sum"] += c["csat"]
+    return {"totals": dict(out), "channels": dict(channels), "no_reply": dict(no_reply),
+            "ttfr_median": statistics.median_low(ttfr) if ttfr else None,
+            "ttfr_p90": sorted(ttfr)[max(0, -(-9 * len(ttfr) // 10) - 1)] if ttfr else None,
+            "sla_team": {k: dict(v) for k, v in sla_team.items()}, "at_risk": at_risk,
+            "queues": dict(queues)}
