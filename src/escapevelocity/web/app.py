@@ -301,6 +301,9 @@ def create_app(workspace: Workspace, settings: Settings, *,
 
     app.include_router(routes_notify.router)  # the bell: notifications and preferences
     app.include_router(routes_notify.admin)  # webhook dead letters (replay), outbound switch
+    from escapevelocity.web import routes_governance
+
+    app.include_router(routes_governance.router)  # readiness, training, maturity
 
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.add_middleware(ApiErrorsKeepAlive)  # innermost: an API error answers, not closes

@@ -98,6 +98,14 @@ class Cases(Repo):
         return {team: (n, dt_out(due) if due is not None else None)
                 for team, n, due in self._conn.execute(q)}
 
+    def opened_by_team(self, since: datetime, until: datetime) -> dict[str | None, int]:
+        """Cases opened in [since, until) per owning team (the maturity assessment's share of
+        cases handled by spokes)."""
+        q = (sa.select(C.team, sa.func.count()).where(C.opened_at >= since,
+                                                      C.opened_at < until)
+             .group_by(C.team))
+        return {team: n for team, n in self._conn.execute(q)}
+
     def has_queue(self, team: str) -> bool:
         """Whether cases that need an answer wait in `team`'s queue (an index seek)."""
         q = sa.select(C.id).where(C.team == team, C.state == "queued", C.respond).limit(1)
