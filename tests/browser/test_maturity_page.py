@@ -8,14 +8,15 @@ from playwright.sync_api import expect
 
 from escapevelocity.services import maturity
 
+TEXTS = ["my broadband is down again, please help", "love the new app, great job",
+         "thinking of switching to your unlimited plan, price?"]
+
 
 def test_maturity_page_statements_trace_to_facts(browser, server, log_in):
     server.post([{"source_id": f"m{n}", "channel": "twitter",
                   "created_at": f"2026-11-20T13:5{n}:00Z", "text": text,
                   "author": {"handle": f"who{n}", "name": "Who"}}
-                 for n, text in enumerate(["my broadband is down again, please help",
-                                           "love the new app, great job",
-                                           "thinking of switching to your unlimited plan, price?"])])
+                 for n, text in enumerate(TEXTS)])
     ws = server.workspace
     review = maturity.review(ws.store, ws.clock.now())
     a = review["assessment"]
