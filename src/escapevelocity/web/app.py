@@ -312,6 +312,9 @@ def create_app(workspace: Workspace, settings: Settings, *,
                        https_only=settings.secure_cookies,
                        max_age=int(signin.SESSION_MAX.total_seconds()))
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    from escapevelocity.web.drill_sandbox import DrillSandboxRouter
+
+    app.add_middleware(DrillSandboxRouter)  # players in a drill work the sandbox's inbox
     if settings.trusted_proxies:
         # X-Forwarded-For / -Proto only from these peers; from anyone else the socket's peer is
         # the client (the throttle keys on it).
