@@ -116,3 +116,32 @@ def test_the_maturity_review_counts_the_demo_workspace(workspace, clock):
     for s in [*a.statements, a.next_step]:
         assert s.facts and all(x in f for x in s.facts)
     assert review["previous"].facts["cases"].value == 0
+
+
+def test_a_live_incident_gets_an_after_action_report(workspace, clock):
+    ws = workspace
+    app = create_app(ws, Settings(database_url="unused", secret_key="s" * 32),
+                     tick_seconds=None)
+    client, csrf = login(app, "sam")
+    r = client.post("/incidents/declare", data={"level": "crisis2", "reason": "outage",
+                                                "csrf": csrf}, follow_redirects=False)
+    incident = r.headers["location"].removeprefix("/incidents/")
+    answered = open_case(ws, clock)
+    open_case(ws, clock)  # nobody answers this one
+    clock.advance(minutes=5)
+    cases.claim(ws.store, clock, answered, "priya")
+    cases.reply(ws.store, clock, answered, "priya", "We are on it")
+    clock.advance(minutes=20)
+    client.post("/incidents/note", data={"text": "Holding statement", "kind": "statement",
+                                         "csrf": csrf})
+    clock.advance(hours=3)
+    client.post("/incidents/stand-down", data={"note": "over", "csrf": csrf})
+    page = client.get(f"/incidents/{incident}")
+    assert f'href="/incidents/{incident}/report"' in page.text
+    report = client.get(f"/incidents/{incident}/report")
+    assert report.status_code == 200
+    text = report.text
+    assert 'id="cases">2<' in text and 'id="answered">1 of 2<' in text
+    assert "1 of 2 cases that needed an answer got none" in text
+    assert "first statement after 25.0 min" in text and "crisis2" in text
+    assert client.get("/incidents/incident:nope/report").status_code == 404

@@ -29,7 +29,7 @@ from escapevelocity.domain.crisis import LEVELS
 from escapevelocity.drill import DrillError, load, shipped_names
 from escapevelocity.drill.report import timeline_rows
 from escapevelocity.services import drill as drills
-from escapevelocity.services.crisis import CrisisMode, incidents, timeline
+from escapevelocity.services.crisis import CrisisMode, after_action, incidents, timeline
 from escapevelocity.web import auth
 from escapevelocity.web.drill_sandbox import COOKIE as SANDBOX_COOKIE
 from escapevelocity.web.drill_sandbox import copy_session, sandbox_app
@@ -240,6 +240,22 @@ def incident_page(request: Request, incident_id: str,
         "open": mode.state.incident == incident_id, "state": mode.state, "levels": LEVELS[1:],
         "may_declare": perm.allowed([member.role], perm.CONFIGURE),
         "may_state": perm.allowed([member.role], perm.APPROVE)})
+
+
+@router.get("/incidents/{incident_id}/report", response_class=HTMLResponse)
+def incident_report(request: Request, incident_id: str,
+                    member=Depends(auth.member_of)) -> HTMLResponse:
+    """The after-action report of a live incident, as drills have theirs."""
+    workspace = request.app.state.workspace
+    if not incident_id.startswith("incident:"):
+        raise HTTPException(404, "no such incident")
+    report = after_action(workspace.store, incident_id[:64], workspace.clock.now())
+    if report is None:
+        raise HTTPException(404, "no such incident")
+    return _render(request, "incident_report.html", {"r": report, "incident_id": incident_id,
+                                                     "rows": timeline_rows(
+                                                         timeline(workspace.store,
+                                                                  incident_id[:64]))})
 
 
 @router.post("/incidents/declare", dependencies=[Depends(auth.check_csrf)])
