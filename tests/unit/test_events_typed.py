@@ -20,6 +20,15 @@ REQUIRED = {  # the least each kind needs
     ev.APPROVAL_ESCALATED: {"to": "max", "due": "2026-11-20T15:00:00Z"},
     ev.CRM_LINKED: {"crm_id": "42"},
     ev.FOLLOWUP_SCHEDULED: {"due": "2026-11-21T14:00:00Z"},
+    ev.CHECKLIST_SAVED: {"version": 1},
+    ev.SPOKE_REQUESTED: {"team": "hr"},
+    ev.READINESS_ITEM_DONE: {"team": "hr", "item": "tools"},
+    ev.SPOKE_APPROVED: {"team": "hr"},
+    ev.SHADOW_DRAFTED: {"team": "hr", "case": "c1"},
+    ev.POLICY_PUBLISHED: {"policy": "social", "version": 1},
+    ev.POLICY_ACKNOWLEDGED: {"policy": "social", "version": 1},
+    ev.TRAINING_RULE_SET: {"min_drill_score": 70},
+    ev.DRILL_SCORED: {"member": "ana"},
 }
 
 

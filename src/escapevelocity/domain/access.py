@@ -143,7 +143,29 @@ def permitted(org: Organisation, member: Member, case: Any) -> frozenset[str]:
         return frozenset()
     member = org.member(member.id) or member  # the organisation's record counts
     scope = frozenset(CASE_ACTIONS) if why - {DECIDING} else DECIDING_ACTIONS
+    if in_shadow(org, member, case):
+        scope -= SHADOW_WITHHELD
     return frozenset(a for a in scope if _role_allows(member, a))
+
+
+# What a spoke in shadow mode (domain/governance: its readiness checklist not yet approved)
+# may not do: anything that sends, or takes a case to send. Its members draft in shadow.
+SHADOW_WITHHELD = frozenset({CLAIM, OVERRIDE_CLAIM, REPLY, APPROVE, WITHDRAW, ALTERNATIVE})
+
+
+def shadow_only(org: Organisation, member: Member) -> bool:
+    """The member belongs only to teams in shadow mode (strategists and admins never are)."""
+    if member.role in SEE_EVERY_TEAM or not member.teams:
+        return False
+    teams = [org.team(t) for t in member.teams]
+    return all(t is not None and t.mode == "shadow" for t in teams)
+
+
+def in_shadow(org: Organisation, member: Member, case: Any) -> bool:
+    """Nothing may be sent on this case by this member: its team is in shadow mode, or the
+    member's only teams are."""
+    team = org.team(CaseFacts.of(case).team or "")
+    return (team is not None and team.mode == "shadow") or shadow_only(org, member)
 
 
 def check(org: Organisation, member: Member, case: Any, action: str) -> None:
@@ -159,6 +181,11 @@ def check(org: Organisation, member: Member, case: Any, action: str) -> None:
     if not _role_allows(member, action):
         perm.check((member.role,), NEEDS.get(action, action), member=member.id)
     if action not in permitted(org, member, case):
+        if in_shadow(org, member, case) and action in SHADOW_WITHHELD:
+            raise PermissionDenied(
+                f"{member.id} may not {action.replace('_', ' ')} this case: their spoke is in "
+                "shadow mode until the hub approves its readiness checklist (draft in shadow "
+                "instead)", action=action, member=member.id)
         raise PermissionDenied(
             f"{member.id} may not {action.replace('_', ' ')} this case: they see it only to "
             "decide the draft awaiting their approval", action=action, member=member.id)

@@ -98,10 +98,14 @@ def risk_matches(text: str, terms: Iterable[str]) -> list[str]:
     return [t for t in terms if re.search(r"(?<!\w)" + re.escape(t.lower()) + r"(?!\w)", low)]
 
 
-def approval_need(case: dict, member: Member, text: str, policy: Policy) -> ApprovalNeed | None:
+def approval_need(case: dict, member: Member, text: str, policy: Policy,
+                  untrained: Sequence[str] = ()) -> ApprovalNeed | None:
     """Why a reply needs approval (playbook, the member's role or training, risky words), or
-    None when it can be sent as is."""
+    None when it can be sent as is. `untrained`: what the member's training still lacks
+    (domain/governance.training_gaps); a public reply by someone untrained waits for approval."""
     reasons: list[str] = []
+    if untrained and case.get("visibility", "public") == "public":
+        reasons.append(f"{member.id} has not completed training: " + "; ".join(untrained))
     group = ""
     if case.get("approval"):
         group = case["approval"]

@@ -42,6 +42,10 @@ INCIDENT_PREFIX = "incident:"
 PLAYBOOK_PREFIX = "playbook:"
 WORKSPACE_PREFIX = "workspace:"  # workspace settings edited in the web app (goals, issue 19)
 NON_CASE_PREFIXES = (INCIDENT_PREFIX, PLAYBOOK_PREFIX, WORKSPACE_PREFIX)
+
+GOVERNANCE = "governance"
+GOVERNANCE_PREFIX = "governance:"
+NON_CASE_PREFIXES = (INCIDENT_PREFIX, PLAYBOOK_PREFIX, GOVERNANCE_PREFIX)
 SYSTEM = "system"
 
 
@@ -56,6 +60,9 @@ def stream_kind(stream: str) -> str:
 
     if stream.startswith(WORKSPACE_PREFIX):
         return WORKSPACE
+
+    if stream.startswith(GOVERNANCE_PREFIX):
+        return GOVERNANCE
     return CASE
 
 
@@ -515,6 +522,70 @@ class GoalsSaved(EventBase, frozen=True, kw_only=True, tag="goals_saved"):
     previous: str = ""
 
 
+# --- program governance (streams "governance:…", services/governance.py) --------------------
+
+class ChecklistSaved(EventBase, frozen=True, kw_only=True, tag="checklist_saved"):
+    """A version of the hub's readiness checklist (items: id and text)."""
+    version: int
+    items: list[dict[str, Any]] = []
+    note: str = ""
+
+
+class SpokeRequested(EventBase, frozen=True, kw_only=True, tag="spoke_requested"):
+    """A business unit asked for a spoke (or a channel of its own): it starts in shadow mode."""
+    team: str
+    name: str = ""
+    hub: str = ""
+    unit: str = ""
+    reason: str = ""
+    members: list[str] = []
+
+
+class ReadinessItemDone(EventBase, frozen=True, kw_only=True, tag="readiness_item_done"):
+    team: str
+    item: str
+    evidence: str = ""
+
+
+class SpokeApproved(EventBase, frozen=True, kw_only=True, tag="spoke_approved"):
+    """The hub approved the spoke's completed checklist: live routing and reply rights."""
+    team: str
+    checklist_version: int = 0
+    note: str = ""
+
+
+class ShadowDrafted(EventBase, frozen=True, kw_only=True, tag="shadow_drafted"):
+    """A shadow spoke's member drafted the reply they would have sent (nothing is sent)."""
+    team: str
+    case: str
+    text: str = ""
+
+
+class PolicyPublished(EventBase, frozen=True, kw_only=True, tag="policy_published"):
+    policy: str
+    version: int
+    title: str = ""
+    text: str = ""
+
+
+class PolicyAcknowledged(EventBase, frozen=True, kw_only=True, tag="policy_acknowledged"):
+    policy: str
+    version: int
+
+
+class TrainingRuleSet(EventBase, frozen=True, kw_only=True, tag="training_rule_set"):
+    min_drill_score: int
+
+
+class DrillScored(EventBase, frozen=True, kw_only=True, tag="drill_scored"):
+    """A member's score in a drill played by people (min_score: the pass mark then)."""
+    member: str
+    drill: str = ""
+    score: float = 0.0
+    min_score: int = 0
+    details: dict[str, Any] = {}
+
+
 Event = (Opened | MentionAdded | Decided | Assigned | Claimed | Released | Replied | Resolved
          | Reopened | NoteAdded | SlaClock | SlaWarning | SlaBreached | Escalated
          | ApprovalRequested | ApprovalAlternative | ApprovalEdited | Approved | Rejected
@@ -526,7 +597,9 @@ Event = (Opened | MentionAdded | Decided | Assigned | Claimed | Released | Repli
          | PlaybookRequested | PlaybookApproved | PlaybookRejected | PlaybookActivated
          | ReplySent | ConfigChanged
          | TokenCreated | TokenRevoked | SecondFactorEnrolled | SecondFactorRoles
-         | GoalsSaved)
+         | GoalsSaved
+         | ChecklistSaved | SpokeRequested | ReadinessItemDone | SpokeApproved | ShadowDrafted
+         | PolicyPublished | PolicyAcknowledged | TrainingRuleSet | DrillScored)
 
 TYPES: dict[str, type] = {c.__struct_config__.tag: c for c in Event.__args__}  # type: ignore[attr-defined]
 
@@ -556,6 +629,12 @@ TOKEN_CREATED, TOKEN_REVOKED = "token_created", "token_revoked"
 SECOND_FACTOR_ENROLLED, SECOND_FACTOR_ROLES = "second_factor_enrolled", "second_factor_roles"
 
 GOALS_SAVED = "goals_saved"
+
+CHECKLIST_SAVED, SPOKE_REQUESTED = "checklist_saved", "spoke_requested"
+READINESS_ITEM_DONE, SPOKE_APPROVED = "readiness_item_done", "spoke_approved"
+SHADOW_DRAFTED, POLICY_PUBLISHED = "shadow_drafted", "policy_published"
+POLICY_ACKNOWLEDGED, TRAINING_RULE_SET = "policy_acknowledged", "training_rule_set"
+DRILL_SCORED = "drill_scored"
 
 KINDS = tuple(TYPES)
 INCIDENT_KINDS = (INCIDENT_OPENED, INCIDENT_DETECTED, INCIDENT_LEVEL, INCIDENT_PAGED,

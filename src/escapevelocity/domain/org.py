@@ -117,6 +117,9 @@ class Team(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     region: str = ""
     lead: str | None = None  # member notified by the escalation ladder
     on_call: list[str] = []  # members paged by the escalation ladder, first first
+    # "shadow": a spoke not yet approved (domain/governance): routing sends its cases to its
+    # hub and the access policy gives it no reply rights; its members draft in shadow
+    mode: str = "live"
 
     def overflow_rules(self) -> list[Overflow]:
         return [*self.overflows, *([Overflow(self.overflow)] if self.overflow else [])]
@@ -193,6 +196,8 @@ class Organisation(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             if t.strategy not in STRATEGIES:
                 problems.append(f"team {t.id}: unknown strategy {t.strategy!r}; strategies: "
                                 f"{', '.join(STRATEGIES)}")
+            if t.mode not in ("live", "shadow"):
+                problems.append(f"team {t.id}: mode {t.mode!r} is live or shadow")
             if t.kind not in KINDS:
                 problems.append(f"team {t.id}: unknown kind {t.kind!r}; kinds: {', '.join(KINDS)}")
             for ref in (t.hub, t.overflow, *(o.to for o in t.overflows)):

@@ -91,11 +91,18 @@ def assign(need: Need, org: Organisation, state: RoutingState, now: datetime, *,
     presence, load = state.presence, state.load
     skip = set(exclude) if exclude else ()
     team_id, queue_team, seen = need.team, need.team, set()
+    shadowed: list[str] = []
     while team_id not in seen:
         seen.add(team_id)
         team = ix.teams.get(team_id)
         if team is None:
             return Assignment(team_id, None, "none", f"team {team_id!r} is not in the organisation")
+        if team.mode == "shadow" and team.hub and team.hub not in seen:
+            # not live yet (domain/governance): its hub answers; its members see it in shadow
+            shadowed.append(team_id)
+            queue_team = team.hub if queue_team == team_id else queue_team
+            team_id = team.hub
+            continue
         candidates: list[Member] = []
         on_shift = 0
         for m in on_shift_members(ix, team_id, now):
@@ -107,6 +114,8 @@ def assign(need: Need, org: Organisation, state: RoutingState, now: datetime, *,
             member, why = _pick(team.strategy, team_id, candidates, need, state, prefer, now)
             state.assigned(member.id)
             via = f" (overflow from {need.team})" if team_id != need.team else ""
+            if shadowed:
+                via = f" ({', '.join(shadowed)} in shadow mode)"
             return Assignment(team_id, member.id, team.strategy,
                               f"routed to {member.name}: {why}{via}")
         nxt = None
@@ -121,7 +130,10 @@ def assign(need: Need, org: Organisation, state: RoutingState, now: datetime, *,
         if nxt.when == "off_hours":
             queue_team = nxt.to  # follow the sun: the case waits where people are awake
         team_id = nxt.to
-    if queue_team != need.team:
+    if shadowed and queue_team != need.team:
+        why = (f"queued for {queue_team}: {', '.join(shadowed)} in shadow mode, nobody online "
+               "with spare capacity")
+    elif queue_team != need.team:
         why = f"queued for {queue_team}: {need.team} is off hours, nobody there with spare capacity"
     else:
         why = f"queued for {queue_team}: nobody online with spare capacity"

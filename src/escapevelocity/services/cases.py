@@ -14,7 +14,7 @@ from typing import Any
 
 from escapevelocity.adapters.store import SqlStore, Tx
 from escapevelocity.domain import cases as projection
-from escapevelocity.domain import engagement
+from escapevelocity.domain import engagement, governance
 from escapevelocity.domain import events as ev
 from escapevelocity.domain import permissions as perm
 from escapevelocity.domain.case_errors import ClaimTaken
@@ -22,6 +22,7 @@ from escapevelocity.domain.clock import Clock
 from escapevelocity.domain.events import Event
 from escapevelocity.domain.plans import commands as plans
 from escapevelocity.services import approvals, replies
+from escapevelocity.services import governance as governance_service
 from escapevelocity.services.casetx import (
     CONVERSATION_KINDS,
     CaseError,
@@ -154,7 +155,9 @@ def reply(store: SqlStore, clock: Clock, case_id: str, member: str, text: str, *
                                          changed=changed, dry_run=way.dry_run,
                                          connection=way.connection or None),
                         perm.REPLY, member)
-        need = engagement.approval_need(case, who, text, rules)
+        # a member whose training is not complete (domain/governance) waits for approval
+        untrained = governance.training_gaps(governance_service.program_in(tx), who.id)
+        need = engagement.approval_need(case, who, text, rules, untrained)
         if need is not None:
             return approvals.hold(tx, case, who, text, template, need, now, rules)
         commit(tx, case, event)

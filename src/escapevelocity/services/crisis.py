@@ -347,3 +347,18 @@ def incidents(store: SqlStore) -> list[dict[str, Any]]:
         else:
             item["closed_at"] = e.at
     return sorted(out.values(), key=lambda i: i["opened_at"], reverse=True)
+
+
+def after_action(store: SqlStore, incident: str, now: datetime) -> Any:
+    """The after-action report of a live incident (domain/crisis/after_action), from its
+    timeline and the cases opened while it was open; None when there is no such incident."""
+    from escapevelocity.domain.crisis.after_action import summarise
+
+    with store.begin() as tx:
+        events = tx.events.stream(incident)
+        opened = next((e.at for e in events if e.kind == ev.INCIDENT_OPENED), None)
+        if opened is None:
+            return None
+        closed = next((e.at for e in events if e.kind == ev.INCIDENT_STOOD_DOWN), None)
+        rows = tx.cases.opened_between(opened, closed or now)
+    return summarise(incident, events, rows, now)

@@ -23,12 +23,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import yaml
 
 from escapevelocity.adapters.notify.pager import RecordingPager
 from escapevelocity.domain.clock import SimulatedClock
 from escapevelocity.drill import generate as gen
 from escapevelocity.drill import report
+from escapevelocity.drill.people import PeopleCard
+from escapevelocity.drill.people import score as score_people
 from escapevelocity.drill.scenario import DrillError, Scenario, with_overlay
 from escapevelocity.drill.score import Scorecard, score
 from escapevelocity.services import approvals, sla
@@ -111,12 +114,21 @@ class Drill:
     _queue: list[tuple[datetime, int, Any]] = field(default_factory=list)
     _next_tick: datetime = _NO_TICK_YET
     incident_events: list[Any] = field(default_factory=list)
+    # Drills played by people (issue 23): invited members work the sandbox inbox; the
+    # simulated responders play alongside them (`simulated`) or not at all. A people drill
+    # runs until the director stops it, so nobody is cut off mid-reply.
+    players: tuple[str, ...] = ()
+    simulated: bool = True
+    people: PeopleCard | None = None
+    on_finish: Any = None  # called with the drill once scored (records scores in the live log)
+    app: Any = None  # the sandbox's web app, built when the first player joins
 
     # --- set-up ------------------------------------------------------------------------------
 
     @classmethod
     def prepare(cls, scenario: Scenario, path: Path, *, speed: float = 24.0, fast: bool = False,
-                live_url: str | None = None) -> Drill:
+                live_url: str | None = None, players: tuple[str, ...] = (),
+                simulated: bool = True) -> Drill:
         """A fresh sandbox at `path` (an existing file must be an earlier drill's sandbox)."""
         path = Path(path)
         if live_url and live_url.startswith("sqlite:///") and \
@@ -152,8 +164,20 @@ class Drill:
         mode.learn([(i.mention, triager.signals(i.mention)) for i in plan.history])
         with ws.store.begin() as tx:
             org = tx.org.load()
-        team = SimulatedTeam(ws.store, clock, org, scenario.responders, mode)
-        drill = cls(scenario, path, ws, clock, plan, mode, team, fast=fast, _wall=wall)
+        unknown = [p for p in players if org.member(p) is None]
+        if unknown:
+            raise DrillError(f"not in the drill's organisation: {', '.join(unknown)}")
+        if players and not simulated:  # routing hands the cases to the players only
+            for m in org.members:
+                ws.set_presence(m.id, "online" if m.id in players else "offline")
+        responders = scenario.responders
+        if players and simulated:  # the simulated team does not answer for the players
+            on_duty = responders.on_duty or [m.id for m in org.members if m.role != "approver"]
+            responders = msgspec.structs.replace(
+                responders, on_duty=[m for m in on_duty if m not in players])
+        team = SimulatedTeam(ws.store, clock, org, responders, mode)
+        drill = cls(scenario, path, ws, clock, plan, mode, team, fast=fast, _wall=wall,
+                    players=tuple(players), simulated=simulated)
         drill._queue = [(i.mention.created_at, n, i) for n, i in enumerate(plan.items)]
         heapq.heapify(drill._queue)
         return drill
@@ -174,6 +198,7 @@ class Drill:
                 "progress": round((now - self.scenario.start).total_seconds() / total, 4),
                 "ingested": self.ingested, "replies": self.team.replies,
                 "pages": len(self.mode.pager.pages), "done": self.done,
+                "players": list(self.players), "simulated": self.simulated,
                 "injects": [{"name": i.name, "at": i.at, "description": i.description}
                             for i in self.scenario.injects],
                 "fired": [{"at": at.isoformat(), "name": n} for at, n, _ in self.fired]}
@@ -220,7 +245,7 @@ class Drill:
                 stand_down_at = None
             if on_step is not None:
                 on_step(self)
-            if now >= self.end:
+            if now >= self.end and not self.players:
                 break
         clock.pause()
         return self.finish()
@@ -242,7 +267,8 @@ class Drill:
             sla.tick(self.workspace, now)
             approvals.tick(self.workspace.store, self.clock, now)
             self._next_tick = now + WORKER_EVERY
-        self.team.step(now)
+        if self.simulated:
+            self.team.step(now)
         if self.mode.level != self.levels[-1][1]:
             self.levels.append((now, self.mode.level))
 
@@ -273,7 +299,13 @@ class Drill:
         self.incident_events = incident_events
         self.scorecard = score(self.scenario, self.plan.items, cases, incident_events,
                                self.levels, self.team.summary(), injects, end=now)
+        if self.players:
+            with store.begin() as tx:
+                streams = tx.events.streams(tx.events.case_streams())
+            self.people = score_people(self.players, cases, streams)
         self.done = True
+        if self.on_finish is not None:
+            self.on_finish(self)
         return self.scorecard
 
     def report_html(self) -> str:

@@ -158,7 +158,8 @@ class Workspace:
             active = tx.playbooks.active()
             if active is None:
                 raise RuntimeError("this workspace has no active playbook: run `ev workspace init`")
-            stamp = (active[0], self._models_stamp(tx), tx.brand_versions.stamp())
+            stamp = (active[0], self._models_stamp(tx), tx.brand_versions.stamp(),
+                     tx.documents.stamps("governance"))  # a spoke's mode changes routing
             if self._triager is None or self._playbook_version != stamp:
                 vocab_yaml = tx.documents.get("vocabulary") or ""
                 vocabulary = Vocabulary.from_dict(yamlsafe.load(vocab_yaml) or {})

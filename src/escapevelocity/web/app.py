@@ -309,6 +309,10 @@ def create_app(workspace: Workspace, settings: Settings, *,
 
     api_v1.install(app)  # /api/v1: the versioned API, its reference page, rate-limit headers
 
+    from escapevelocity.web import routes_governance
+
+    app.include_router(routes_governance.router)  # readiness, training, maturity
+
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.add_middleware(ApiErrorsKeepAlive)  # innermost: an API error answers, not closes
     app.add_middleware(SessionMiddleware, secret_key=settings.secret_key,
@@ -316,6 +320,9 @@ def create_app(workspace: Workspace, settings: Settings, *,
                        https_only=settings.secure_cookies,
                        max_age=int(signin.SESSION_MAX.total_seconds()))
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    from escapevelocity.web.drill_sandbox import DrillSandboxRouter
+
+    app.add_middleware(DrillSandboxRouter)  # players in a drill work the sandbox's inbox
     if settings.trusted_proxies:
         # X-Forwarded-For / -Proto only from these peers; from anyone else the socket's peer is
         # the client (the throttle keys on it).

@@ -29,8 +29,10 @@ from escapevelocity.domain.crisis import LEVELS
 from escapevelocity.drill import DrillError, load, shipped_names
 from escapevelocity.drill.report import timeline_rows
 from escapevelocity.services import drill as drills
-from escapevelocity.services.crisis import CrisisMode, incidents, timeline
+from escapevelocity.services.crisis import CrisisMode, after_action, incidents, timeline
 from escapevelocity.web import auth
+from escapevelocity.web.drill_sandbox import COOKIE as SANDBOX_COOKIE
+from escapevelocity.web.drill_sandbox import copy_session, sandbox_app
 
 REPORT_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
               "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
@@ -78,7 +80,9 @@ def drills_page(request: Request, member=Depends(auth.member_of)) -> HTMLRespons
 
 @router.post("/drills", dependencies=[Depends(auth.check_csrf)])
 def start_drill(request: Request, scenario: str = Form(..., max_length=64),
-                speed: float = Form(24.0), member=Depends(auth.member_of)) -> Response:
+                speed: float = Form(24.0), players: str = Form("", max_length=2_000),
+                simulated: str = Form("", max_length=8),
+                member=Depends(auth.member_of)) -> Response:
     _may(member, perm.CONFIGURE)
     if scenario not in shipped_names():
         raise HTTPException(400, "choose a shipped scenario")
@@ -90,12 +94,57 @@ def start_drill(request: Request, scenario: str = Form(..., max_length=64),
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     path = SANDBOXES / f"{scenario}-{stamp}.db"
     live = getattr(getattr(request.app.state, "settings", None), "database_url", None)
+    invited = tuple(dict.fromkeys(p.strip() for p in players.replace("\n", ",").split(",")
+                                  if p.strip()))
     try:
-        drill = drills.Drill.prepare(load(scenario), path, speed=speed, live_url=live)
+        drill = drills.Drill.prepare(load(scenario), path, speed=speed, live_url=live,
+                                     players=invited, simulated=simulated == "on" or not invited)
     except DrillError as exc:
         raise HTTPException(400, str(exc)) from None
-    drills.start_in_background(drill)
+    start_with_people(request.app, drill)
     return RedirectResponse(f"/drills/{scenario}", status_code=303)
+
+
+def start_with_people(app: Any, drill: drills.Drill) -> None:
+    """Start a drill in the background; its players' scores go to the live workspace's log
+    when it finishes (training: a passed drill), so the log keeps who passed what."""
+    if drill.players:
+        ws = app.state.workspace
+        sandbox_app(drill, app.state.settings)
+
+        def record(done: drills.Drill) -> None:
+            from escapevelocity.services import governance as gov
+
+            name = f"{done.scenario.name}@{done.scenario.start:%Y-%m-%d}"
+            for p in done.people.people if done.people else ():
+                gov.record_drill_score(ws.store, ws.clock, p.member, name, p.score, {
+                    "answers": p.answers, "within_sla": p.within_sla, "followed": p.followed,
+                    "escalations": p.escalations, "approvals_asked": p.approvals_asked})
+        drill.on_finish = record
+    drills.start_in_background(drill)
+
+
+@router.post("/drills/{name}/join", dependencies=[Depends(auth.check_csrf)])
+def join_drill(request: Request, name: str, member=Depends(auth.member_of)) -> Response:
+    """An invited member enters the drill: from now on the inbox is the sandbox's."""
+    drill = _drill(name)
+    if member.id not in drill.players:
+        raise HTTPException(403, f"{member.id} is not invited to this drill")
+    if drill.done:
+        raise HTTPException(409, "the drill is over")
+    sandbox_app(drill, request.app.state.settings)
+    copy_session(drill, request.session.get("sid", ""), member.id)
+    response = RedirectResponse("/inbox", status_code=303)
+    response.set_cookie(SANDBOX_COOKIE, name, httponly=True, samesite="lax",
+                        secure=bool(getattr(request.app.state.settings, "secure_cookies", False)))
+    return response
+
+
+@router.post("/drills/leave", dependencies=[Depends(auth.check_csrf)])
+def leave_drill() -> Response:
+    response = RedirectResponse("/inbox", status_code=303)
+    response.delete_cookie(SANDBOX_COOKIE)
+    return response
 
 
 @router.get("/drills/{name}", response_class=HTMLResponse)
@@ -103,7 +152,8 @@ def director_page(request: Request, name: str, member=Depends(auth.member_of)) -
     drill = _drill(name)
     card = drill.scorecard
     return _render(request, "drill_director.html", {
-        "st": drill.status(), "speeds": SPEEDS, "card": card,
+        "st": drill.status(), "speeds": SPEEDS, "card": card, "people": drill.people,
+        "invited": member.id in drill.players and not drill.done,
         "may_run": perm.allowed([member.role], perm.CONFIGURE)})
 
 
@@ -190,6 +240,22 @@ def incident_page(request: Request, incident_id: str,
         "open": mode.state.incident == incident_id, "state": mode.state, "levels": LEVELS[1:],
         "may_declare": perm.allowed([member.role], perm.CONFIGURE),
         "may_state": perm.allowed([member.role], perm.APPROVE)})
+
+
+@router.get("/incidents/{incident_id}/report", response_class=HTMLResponse)
+def incident_report(request: Request, incident_id: str,
+                    member=Depends(auth.member_of)) -> HTMLResponse:
+    """The after-action report of a live incident, as drills have theirs."""
+    workspace = request.app.state.workspace
+    if not incident_id.startswith("incident:"):
+        raise HTTPException(404, "no such incident")
+    report = after_action(workspace.store, incident_id[:64], workspace.clock.now())
+    if report is None:
+        raise HTTPException(404, "no such incident")
+    return _render(request, "incident_report.html", {"r": report, "incident_id": incident_id,
+                                                     "rows": timeline_rows(
+                                                         timeline(workspace.store,
+                                                                  incident_id[:64]))})
 
 
 @router.post("/incidents/declare", dependencies=[Depends(auth.check_csrf)])

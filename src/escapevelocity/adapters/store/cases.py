@@ -140,6 +140,23 @@ class Cases(Repo):
         return {team: (n, dt_out(due) if due is not None else None)
                 for team, n, due in self._conn.execute(q)}
 
+    def opened_by_team(self, since: datetime, until: datetime) -> dict[str | None, int]:
+        """Cases opened in [since, until) per owning team (the maturity assessment's share of
+        cases handled by spokes)."""
+        q = (sa.select(C.team, sa.func.count()).where(C.opened_at >= since,
+                                                      C.opened_at < until)
+             .group_by(C.team))
+        return {team: n for team, n in self._conn.execute(q)}
+
+    def opened_between(self, since: datetime, until: datetime, limit: int = 100_000
+                       ) -> list[dict[str, Any]]:
+        """What an incident's after-action report reads of the cases opened while it was
+        open."""
+        q = (sa.select(C.id, C.track, C.team, C.respond, C.opened_at, C.first_response_at,
+                       C.sla_due, C.state)
+             .where(C.opened_at >= since, C.opened_at < until).limit(limit))
+        return [dict(r) for r in self._conn.execute(q).mappings()]
+
     def has_queue(self, team: str) -> bool:
         """Whether cases that need an answer wait in `team`'s queue (an index seek)."""
         q = sa.select(C.id).where(C.team == team, C.state == "queued", C.respond).limit(1)

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from escapevelocity.adapters.store import schema as t
 from escapevelocity.adapters.store.base import Repo, utc
+from escapevelocity.domain import governance
 from escapevelocity.domain.org import Member, Organisation, Team
 
 ORG_DOCUMENT = "org"
@@ -36,9 +37,16 @@ class Org(Repo):
                 conn.execute(t.members.insert().values(id=m.id, presence="offline", **row))
 
     def load(self) -> Organisation:
+        """The organisation as applied, with governance's overlay (requested spokes, each
+        governed team's mode: domain/governance.overlay), so every path sees the same."""
         source = self._tx.documents.get(ORG_DOCUMENT)
+        program = self._tx.documents.get(governance.DOCUMENT)
         if source:
-            return _org_from_yaml(source)
+            return _overlaid(source, program) if program else _org_from_yaml(source)
+        org = self._from_tables()
+        return governance.overlay(org, governance.decode(program)) if program else org
+
+    def _from_tables(self) -> Organisation:
         teams = [Team(id=r.id, name=r.name, kind=r.kind, hub=r.hub, strategy=r.strategy,
                       overflow=r.overflow) for r in self._conn.execute(sa.select(t.teams))]
         members = [msgspec.json.decode(r.body, type=Member) for r in self._conn.execute(
@@ -48,7 +56,11 @@ class Org(Repo):
     def member(self, member_id: str) -> Member | None:
         body = self._conn.execute(sa.select(t.members.c.body)
                                   .where(t.members.c.id == member_id)).scalar()
-        return msgspec.json.decode(body, type=Member) if body else None
+        if not body:
+            return None
+        member = msgspec.json.decode(body, type=Member)
+        program = self._tx.documents.get(governance.DOCUMENT)
+        return governance.member_teams(member, _program(program)) if program else member
 
     def set_presence(self, member: str, presence: str, at: datetime) -> None:
         self._conn.execute(t.members.update().where(t.members.c.id == member)
@@ -75,3 +87,14 @@ def _org_from_yaml(source: str) -> Organisation:
     from escapevelocity.domain import yamlsafe
     from escapevelocity.domain.org import load_org
     return load_org(yamlsafe.load(source))
+
+
+@functools.lru_cache(maxsize=8)
+def _program(text: str) -> governance.Program:
+    return governance.decode(text)
+
+
+@functools.lru_cache(maxsize=8)
+def _overlaid(source: str, program: str) -> Organisation:
+    """Memoised like the YAML, so routing's per-organisation index survives between loads."""
+    return governance.overlay(_org_from_yaml(source), _program(program))

@@ -1,13 +1,13 @@
 """reports: KPI rollups kept from each case's state; indexes for the wall and drill-downs
 
 Revision ID: 0018_reports
-Revises: 0008_typed_events
+Revises: 0020_api
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0018_reports"
-down_revision = "0008_typed_events"
+down_revision = "0020_api"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,147 @@
+"""Governance on both databases: an untrained member's public reply is held for approval by the
+service call, the CLI and the API-facing page route alike; a shadow spoke's member cannot
+reply or claim by any command; the projection rebuilds from the log; the maturity review
+counts the demo workspace's facts."""
+
+from __future__ import annotations
+
+import pytest
+from engage_kit import case, open_case
+from typer.testing import CliRunner
+from web_kit import login
+
+from escapevelocity.cli.main import app as ev_app
+from escapevelocity.config import Settings
+from escapevelocity.domain import events as ev
+from escapevelocity.domain import governance
+from escapevelocity.domain.permissions import PermissionDenied
+from escapevelocity.services import cases, maturity
+from escapevelocity.services import governance as gov
+from escapevelocity.web.app import create_app
+
+
+def _publish(ws, clock) -> None:
+    gov.publish_policy(ws.store, clock, "sam", "social", "Social media policy", "Be kind.")
+
+
+def _replies(ws, case_id: str) -> list:
+    with ws.store.begin() as tx:
+        return [e for e in tx.events.stream(case_id) if e.kind == ev.REPLIED]
+
+
+def test_untrained_public_replies_wait_for_approval_on_every_path(workspace, clock):
+    ws = workspace
+    # before any policy is published nothing is gated
+    first = open_case(ws, clock)
+    cases.claim(ws.store, clock, first, "priya")
+    assert cases.reply(ws.store, clock, first, "priya", "On it").kind == ev.REPLIED
+
+    _publish(ws, clock)
+    # the service call
+    c1 = open_case(ws, clock)
+    cases.claim(ws.store, clock, c1, "priya")
+    held = cases.reply(ws.store, clock, c1, "priya", "Sorry, we are on it")
+    assert held.kind == ev.APPROVAL_REQUESTED
+    assert "priya has not completed training" in held.reasons[0]
+    assert not _replies(ws, c1)
+
+    # the CLI
+    c2 = open_case(ws, clock)
+    out = CliRunner().invoke(ev_app, ["case", "reply", c2, "Sorry, we are on it", "--as", "tom",
+                                      "--database", ws.store.url], env={"COLUMNS": "200"})
+    assert out.exit_code == 0, out.output
+    assert "held for approval" in out.stdout and "tom has not completed training" in out.stdout
+    assert case(ws, c2)["approval_state"] == "pending" and not _replies(ws, c2)
+
+    # the page route (what the API and htmx post)
+    c3 = open_case(ws, clock)
+    app = create_app(ws, Settings(database_url="unused", secret_key="s" * 32),
+                     tick_seconds=None)
+    client, csrf = login(app, "mei")
+    assert client.post(f"/cases/{c3}/claim", data={"csrf": csrf}).status_code in (200, 303)
+    r = client.post(f"/cases/{c3}/reply", data={"csrf": csrf, "text": "Sorry, we are on it"})
+    assert r.status_code in (200, 303)
+    assert case(ws, c3)["approval_state"] == "pending" and not _replies(ws, c3)
+
+    # trained: acknowledged and a passed drill, and the same reply goes out
+    gov.acknowledge(ws.store, clock, "priya", "social")
+    assert gov.record_drill_score(ws.store, clock, "priya", "warm-up", 55) is False
+    assert gov.training_gaps(ws.store, "priya") == [
+        "pass a drill with a score of 70 or more (best so far 55)"]
+    assert gov.record_drill_score(ws.store, clock, "priya", "warm-up", 90) is True
+    c4 = open_case(ws, clock)
+    cases.claim(ws.store, clock, c4, "priya")
+    assert cases.reply(ws.store, clock, c4, "priya", "Sorry, we are on it").kind == ev.REPLIED
+
+    # the projection is the log's: rebuilding it gives the same program
+    before = gov.program(ws.store)
+    after = gov.rebuild(ws.store, clock)
+    assert governance.encode(after) == governance.encode(before)
+
+
+def test_a_shadow_spoke_member_sends_nothing_by_any_command(workspace, clock):
+    ws = workspace
+    gov.request_spoke(ws.store, clock, "ana", team="hr", name="People", hub="hub",
+                      members=["raj"])
+    # raj's only live team is product; a case assigned to the shadow team cannot be answered
+    c1 = open_case(ws, clock)
+    cases.assign(ws.store, clock, c1, "sam", None, team="hr")
+    with pytest.raises(PermissionDenied, match="shadow mode"):
+        cases.claim(ws.store, clock, c1, "raj")
+    # a member whose only team is in shadow may not claim or reply anywhere
+    gov.request_spoke(ws.store, clock, "lucy", team="legal2", name="Legal 2", hub="hub")
+    with ws.store.begin() as tx:
+        assert tx.org.load().team("legal2").mode == "shadow"
+        assert "legal2" in tx.org.member("lucy").teams
+    with pytest.raises(gov.GovernanceError, match="not complete"):
+        gov.approve_spoke(ws.store, clock, "sam", "hr")
+    for item, _ in governance.DEFAULT_CHECKLIST:
+        gov.complete_item(ws.store, clock, "raj", "hr", item, "done")
+    with pytest.raises(PermissionDenied):
+        gov.approve_spoke(ws.store, clock, "raj", "hr")  # a liaison may not configure
+    gov.approve_spoke(ws.store, clock, "sam", "hr")
+    cases.claim(ws.store, clock, c1, "raj")
+    assert cases.reply(ws.store, clock, c1, "raj", "Hello from HR").kind == ev.REPLIED
+
+
+def test_the_maturity_review_counts_the_demo_workspace(workspace, clock):
+    ws = workspace
+    for _ in range(3):
+        open_case(ws, clock)
+    review = maturity.review(ws.store, clock.now())
+    a = review["assessment"]
+    f = a.facts
+    assert f["hubs"].value == 1 and f["spokes"].value == 5 and f["spokes_live"].value == 5
+    assert f["cases"].value == 3
+    for s in [*a.statements, a.next_step]:
+        assert s.facts and all(x in f for x in s.facts)
+    assert review["previous"].facts["cases"].value == 0
+
+
+def test_a_live_incident_gets_an_after_action_report(workspace, clock):
+    ws = workspace
+    app = create_app(ws, Settings(database_url="unused", secret_key="s" * 32),
+                     tick_seconds=None)
+    client, csrf = login(app, "sam")
+    r = client.post("/incidents/declare", data={"level": "crisis2", "reason": "outage",
+                                                "csrf": csrf}, follow_redirects=False)
+    incident = r.headers["location"].removeprefix("/incidents/")
+    answered = open_case(ws, clock)
+    open_case(ws, clock)  # nobody answers this one
+    clock.advance(minutes=5)
+    cases.claim(ws.store, clock, answered, "priya")
+    cases.reply(ws.store, clock, answered, "priya", "We are on it")
+    clock.advance(minutes=20)
+    client.post("/incidents/note", data={"text": "Holding statement", "kind": "statement",
+                                         "csrf": csrf})
+    clock.advance(hours=3)
+    client.post("/incidents/stand-down", data={"note": "over", "csrf": csrf})
+    page = client.get(f"/incidents/{incident}")
+    assert f'href="/incidents/{incident}/report"' in page.text
+    report = client.get(f"/incidents/{incident}/report")
+    assert report.status_code == 200
+    text = report.text
+    assert 'id="cases">2<' in text and 'id="answered">1 of 2<' in text
+    assert "1 of 2 cases that needed an answer got none" in text
+    assert "first statement after 25.0 min" in text and "crisis2" in text
+    assert client.get("/incidents/incident:nope/report").status_code == 404
