@@ -17,20 +17,19 @@ import shutil
 import sqlite3
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from needs import IN_CI, require  # noqa: F401  (tests/ is on sys.path, as its conftest dir)
+from web_kit import NOW, PASSWORD  # one text of both: test modules import them from web_kit
 
 from escapevelocity.adapters.store import schema
 from escapevelocity.domain.clock import FixedClock
 
 PG_ADMIN_URL = os.environ.get("EV_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-PASSWORD = "correct horse battery"  # every demo member's, in the seeded workspace
-NOW = datetime(2026, 11, 20, 14, 0, tzinfo=UTC)  # a Friday afternoon: the `clock` fixture
+
 SNAPSHOT = "ev_seeded"  # PostgreSQL schema holding the seeded rows
 
 

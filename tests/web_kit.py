@@ -8,10 +8,12 @@ client and the CSRF token of the page the member lands on.
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 from fastapi.testclient import TestClient
 
 PASSWORD = "correct horse battery"  # every demo member's (tests/conftest.py seeds it)
+NOW = datetime(2026, 11, 20, 14, 0, tzinfo=UTC)  # a Friday afternoon: the `clock` fixture's time
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
 

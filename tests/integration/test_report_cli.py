@@ -20,7 +20,7 @@ from escapevelocity.domain import kpis
 
 @pytest.fixture
 def filled(tmp_path):
-    from conftest import NOW, PASSWORD
+    from web_kit import NOW, PASSWORD
 
     from escapevelocity.domain.clock import FixedClock
     from escapevelocity.services.seed import seed_demo

@@ -89,7 +89,7 @@ def test_the_migration_counts_cases_that_are_already_there(workspace, clock):
 
 @pytest.mark.postgres
 def test_sqlite_and_postgresql_give_identical_figures(tmp_path, request):
-    from conftest import NOW, PASSWORD
+    from web_kit import NOW, PASSWORD
 
     from escapevelocity.domain.clock import FixedClock
     from escapevelocity.services.seed import seed_demo

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,13 @@ def pdf(document: str) -> bytes:
         raise RuntimeError("PDF needs Playwright: pip install 'escapevelocity[pdf]'") from None
     if not Path(CHROMIUM).exists():
         raise RuntimeError(f"PDF needs Chromium at {CHROMIUM} (set EV_CHROMIUM)")
+    # Playwright's sync API refuses a thread with a running asyncio loop (the web app's, or
+    # another sync Playwright session's): a thread of its own has none.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(_print, sync_playwright, document).result()
+
+
+def _print(sync_playwright, document: str) -> bytes:
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM,
                                     args=["--headless", "--no-sandbox", "--disable-gpu"])
