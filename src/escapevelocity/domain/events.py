@@ -33,7 +33,9 @@ INCIDENT = "incident"
 PLAYBOOK = "playbook"
 INCIDENT_PREFIX = "incident:"
 PLAYBOOK_PREFIX = "playbook:"
-NON_CASE_PREFIXES = (INCIDENT_PREFIX, PLAYBOOK_PREFIX)
+VIEW_PREFIX = "view:"  # a saved search view (issue 18)
+PERSON_PREFIX = "person:"  # linked author identities (issue 18)
+NON_CASE_PREFIXES = (INCIDENT_PREFIX, PLAYBOOK_PREFIX, VIEW_PREFIX, PERSON_PREFIX)
 SYSTEM = "system"
 
 
@@ -43,6 +45,10 @@ def stream_kind(stream: str) -> str:
         return INCIDENT
     if stream.startswith(PLAYBOOK_PREFIX):
         return PLAYBOOK
+    if stream.startswith(VIEW_PREFIX):
+        return "view"
+    if stream.startswith(PERSON_PREFIX):
+        return "person"
     return CASE
 
 
@@ -428,6 +434,29 @@ class PlaybookActivated(EventBase, frozen=True, kw_only=True, tag="playbook_acti
     approved_by: str | None = None
 
 
+# --- search and people (issue 18): streams "view:<id>" and "person:<id>" ----------------------
+
+class ViewSaved(EventBase, frozen=True, kw_only=True, tag="view_saved"):
+    name: str
+    owner_kind: str  # member / team
+    owner: str
+    query: str  # the URL query string
+
+
+class ViewDeleted(EventBase, frozen=True, kw_only=True, tag="view_deleted"):
+    name: str = ""
+
+
+class IdentitiesLinked(EventBase, frozen=True, kw_only=True, tag="identities_linked"):
+    """Two (channel, handle) identities are one person: the profile shows both."""
+
+    identities: list[str]  # "channel:handle" of every identity now in the person
+
+
+class IdentityUnlinked(EventBase, frozen=True, kw_only=True, tag="identity_unlinked"):
+    identity: str  # "channel:handle" taken out of the person
+
+
 Event = (Opened | MentionAdded | Decided | Assigned | Claimed | Released | Replied | Resolved
          | Reopened | NoteAdded | SlaClock | SlaWarning | SlaBreached | Escalated
          | ApprovalRequested | ApprovalAlternative | ApprovalEdited | Approved | Rejected
@@ -436,7 +465,8 @@ Event = (Opened | MentionAdded | Decided | Assigned | Claimed | Released | Repli
          | FollowupCancelled | SendFailed | Corrected | SignalsRevised | IncidentOpened
          | IncidentDetected
          | IncidentLevel | IncidentPaged | IncidentNote | IncidentStoodDown | PlaybookSaved
-         | PlaybookRequested | PlaybookApproved | PlaybookRejected | PlaybookActivated)
+         | PlaybookRequested | PlaybookApproved | PlaybookRejected | PlaybookActivated
+         | ViewSaved | ViewDeleted | IdentitiesLinked | IdentityUnlinked)
 
 TYPES: dict[str, type] = {c.__struct_config__.tag: c for c in Event.__args__}  # type: ignore[attr-defined]
 
@@ -460,6 +490,8 @@ INCIDENT_NOTE, INCIDENT_STOOD_DOWN = "incident_note", "incident_stood_down"
 PLAYBOOK_SAVED, PLAYBOOK_REQUESTED = "playbook_saved", "playbook_requested"
 PLAYBOOK_APPROVED, PLAYBOOK_REJECTED = "playbook_approved", "playbook_rejected"
 PLAYBOOK_ACTIVATED = "playbook_activated"
+VIEW_SAVED, VIEW_DELETED = "view_saved", "view_deleted"
+IDENTITIES_LINKED, IDENTITY_UNLINKED = "identities_linked", "identity_unlinked"
 
 KINDS = tuple(TYPES)
 INCIDENT_KINDS = (INCIDENT_OPENED, INCIDENT_DETECTED, INCIDENT_LEVEL, INCIDENT_PAGED,

@@ -71,6 +71,15 @@ class Cases(Repo):
                 q.where(C.sla_due.is_(None)).order_by(C.opened_at).limit(limit - len(rows)))]
         return rows
 
+    def count_where(self, teams: Sequence[str], states: Sequence[str],
+                    assignee: str | None = None) -> int:
+        """How many cases of `teams` are in `states` (the inbox's "N cases"; ix_cases_inbox)."""
+        q = sa.select(sa.func.count()).select_from(t.cases).where(
+            C.team.in_(list(teams)), C.state.in_(list(states)))
+        if assignee:
+            q = q.where(C.assignee == assignee)
+        return self._conn.execute(q).scalar_one()
+
     def count(self) -> int:
         return self._conn.execute(sa.select(sa.func.count()).select_from(t.cases)).scalar_one()
 
