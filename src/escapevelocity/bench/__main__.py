@@ -29,6 +29,8 @@ BENCHMARKS = [
     ("crisis detector: observe()", "escapevelocity.bench.crisis", "run", {}),
     ("pages at 1,000,000 cases (SQLite, PostgreSQL)", "escapevelocity.bench.pages", "run", {}),
     ("mentions API under load: 8 clients, 60 s", "escapevelocity.bench.load", "both", {}),
+    ("search over 1,000,000 mentions (SQLite, PostgreSQL)", "escapevelocity.bench.search",
+     "run", {}),
 ]
 
 

@@ -27,10 +27,13 @@ SHOW = ("cases", "mentions")
 MAX_TEXT = 200
 MAX_WORDS = 8
 PAGE_SIZES = (50, 100, 200)
-# Counting stops here: a common word over a million mentions is "more than 10,000", which is
-# all a person needs, and what keeps the count inside the page's time.
-COUNT_CAP = 10_000
-_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
+# How far a search looks. Counting covers the newest COUNT_WINDOW hits of the words (or cases,
+# without words) and says "more" past it; pages look as far as SEARCH_WINDOW hits. A common
+# word over a million mentions has hundreds of thousands of hits: reading them all to count
+# them cost seconds, and nobody pages that far (narrow the words, filters or dates instead).
+COUNT_WINDOW = 1_000
+SEARCH_WINDOW = 100_000
+_WORD = re.compile(r"[^\W_]+\*?", re.UNICODE)
 _NAME = re.compile(r"^[\w .,'()&/+-]{1,80}$", re.UNICODE)
 _ID = re.compile(r"^[a-z0-9_.-]{1,64}$")
 _TAG = re.compile(r"^[a-z0-9_:.-]{1,64}$")
@@ -96,29 +99,39 @@ class Query:
 
 def words(text: str) -> list[str]:
     """The searchable words of `text`, lower-cased, at most MAX_WORDS: letters and digits only,
-    so nothing a person types can become a full-text operator."""
-    return [w.lower().replace("’", "'") for w in _WORD.findall(text[:MAX_TEXT])][:MAX_WORDS]
+    so nothing a person types can become a full-text operator. A word may end in `*` (any
+    word that starts so: "refun*"); a prefix of fewer than 3 letters is taken as a word."""
+    out = []
+    for w in _WORD.findall(text[:MAX_TEXT]):
+        w = w.lower()
+        if w.endswith("*") and len(w) < 4:
+            w = w[:-1]
+        out.append(w)
+    return out[:MAX_WORDS]
+
+
+def _split(w: str) -> tuple[str, bool]:
+    return (w[:-1], True) if w.endswith("*") else (w, False)
 
 
 def fts5_match(text: str) -> str:
-    """An SQLite FTS5 MATCH expression: every word as a quoted string (all must occur); the
-    last one also as a prefix, so "refun" finds "refund" as a person types."""
-    ws = words(text)
-    if not ws:
-        return ""
-    quoted = ['"' + w.replace('"', '""') + '"' for w in ws]
-    quoted[-1] += "*"
-    return " ".join(quoted)
+    """An SQLite FTS5 MATCH expression: every word a quoted string (all must occur), a
+    prefix where the word ended in `*`."""
+    out = []
+    for w in words(text):
+        word, prefix = _split(w)
+        out.append('"' + word.replace('"', '""') + '"' + ("*" if prefix else ""))
+    return " ".join(out)
 
 
 def tsquery(text: str) -> str:
-    """A PostgreSQL to_tsquery('simple', ...) text: the words joined by &, the last a prefix.
+    """A PostgreSQL to_tsquery('simple', ...) text: the words joined by &, `:*` for a prefix.
     Words are letters and digits only (see `words`), so no tsquery operator gets through."""
-    ws = [w.replace("'", "") for w in words(text)]
-    ws = [w for w in ws if w]
-    if not ws:
-        return ""
-    return " & ".join([*ws[:-1], ws[-1] + ":*"])
+    out = []
+    for w in words(text):
+        word, prefix = _split(w)
+        out.append(word + (":*" if prefix else ""))
+    return " & ".join(out)
 
 
 def parse(params: Mapping[str, str]) -> Query:

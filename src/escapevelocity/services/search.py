@@ -28,11 +28,11 @@ def find(store: SqlStore, clock: Clock, member_id: str, q: Query) -> dict[str, A
         member = acting(tx, member_id)
         teams = sorted(access.visible_teams(tx.org.load(), member))
         if q.show == "mentions":
-            rows, total = tx.search.mentions(q, teams, now)
+            rows, total, more = tx.search.mentions(q, teams, now)
         else:
-            rows, total = tx.search.cases(q, teams, now)
+            rows, total, more = tx.search.cases(q, teams, now)
         views = tx.search.views(member.id, member.teams)
-    return {"rows": rows, "total": total, "capped": total > search.COUNT_CAP,
+    return {"rows": rows, "total": total, "more": more,
             "views": views, "teams": teams}
 
 

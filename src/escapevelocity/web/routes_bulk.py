@@ -49,7 +49,7 @@ async def _page(request: Request, member: Member, q: search.Query, status: int =
     found = await run_in_threadpool(finder.find, ws.store, ws.clock, member.id, q)
     rows = found["rows"]
     mask_rows(rows)
-    links = page_links(q, found["total"], "/bulk")
+    links = page_links(q, found["total"], found["more"], "/bulk")
     links["last_row"] = q.offset + len(rows)
     context = {"me": member, "q": q, "cases": rows, "links": links,
                "filter": finder.query_string(q), "actions": bulk.ACTIONS,

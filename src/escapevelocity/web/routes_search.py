@@ -34,14 +34,15 @@ def choices(request: Request, member: Member, teams: list[str]) -> dict[str, Any
             "states": projection.STATES}
 
 
-def page_links(q: search.Query, total: int, path: str) -> dict[str, Any]:
-    """Previous / next links and "N matching" for a page of `q`."""
-    last = max(1, -(-min(total, search.COUNT_CAP) // q.per_page))
+def page_links(q: search.Query, total: int, more: bool, path: str) -> dict[str, Any]:
+    """Previous / next links and "N matching" (or "more than N") for a page of `q`."""
+    last = max(1, -(-total // q.per_page))
     def link(p: int) -> str:
         return f"{path}?{urlencode(search.params(q, page=p))}"
-    return {"total": total, "capped": total > search.COUNT_CAP, "page": q.page, "last": last,
+    return {"total": total, "more": more, "page": q.page,
+            "count_window": search.COUNT_WINDOW, "last": last,
             "prev": link(q.page - 1) if q.page > 1 else None,
-            "next": link(q.page + 1) if q.page < last else None,
+            "next": link(q.page + 1) if q.page < last or more else None,
             "first_row": q.offset + 1, "last_row": q.offset}
 
 
@@ -61,7 +62,7 @@ async def search_page(request: Request, member: Member = Depends(member_of)) -> 
     if q.show == "mentions":
         for r in rows:
             r["text"] = mask_pii(_text(r["body"]))
-    links = page_links(q, found["total"], "/search")
+    links = page_links(q, found["total"], found["more"], "/search")
     links["last_row"] = q.offset + len(rows)
     return request.app.state.render(request, "search.html", {
         "me": member, "q": q, "rows": rows, "views": found["views"], "links": links,

@@ -4,8 +4,9 @@ A `domain.search.Query` becomes SQL here and nowhere else. Words are matched thr
 full-text index of each database (SQLite: the FTS5 table `mention_words`, kept by triggers
 on `mentions`; PostgreSQL: the tsvector `mentions.words`, set by a trigger, and its GIN
 index; migration 0016_search), so the words of a mention are indexed by the same INSERT
-that stores it, in the ingest's transaction. Every read is bounded: pages by LIMIT/OFFSET,
-counts stop at `search.COUNT_CAP` (a count past it says "more than").
+that stores it, in the ingest's transaction. Every read with words is bounded: it looks at
+the newest hits of the words (`search.COUNT_WINDOW` to count, up to `search.SEARCH_WINDOW` to
+page) and says when more may lie beyond.
 
 Cases are shown newest first (ix_cases_opened) when there are no words; with words, by their
 newest matching mention, read newest first from the text index and stopped once the page is
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -66,115 +68,124 @@ class Search(Repo):
                 out.append(C.opened_at < end)
         return out
 
-    def _text(self, q: Query) -> Any | None:
-        """The words clause over mentions `M`, or None when the query has no words."""
+    def _window(self, q: Query, size: int) -> sa.Subquery | None:
+        """The newest `size` mentions with `q`'s words (id, case_id, created_at; None: no
+        words), read from the text index newest first and stopped there: what a search with
+        words looks at."""
+        cols = (M.case_id, M.created_at)
         if self._sqlite:
             match = search.fts5_match(q.text)
             if not match:
                 return None
-            return M.id.in_(sa.select(_WORDS.c.rowid).where(
-                sa.text("mention_words MATCH :match").bindparams(match=match)))
+            return (sa.select(_WORDS.c.rowid.label("id"), *cols)
+                    .select_from(_WORDS.join(t.mentions, M.id == _WORDS.c.rowid))
+                    .where(sa.text("mention_words MATCH :match").bindparams(match=match))
+                    .order_by(_WORDS.c.rowid.desc()).limit(size).subquery())
         tsq = search.tsquery(q.text)
         if not tsq:
             return None
-        return sa.text("mentions.words @@ to_tsquery('simple', :tsq)").bindparams(tsq=tsq)
+        return (sa.select(M.id, *cols)
+                .where(sa.text("mentions.words @@ to_tsquery('simple', :tsq)")
+                       .bindparams(tsq=tsq))
+                .order_by(M.id.desc()).limit(size).subquery())
 
-    def _hits(self, q: Query, teams: Sequence[str], now: datetime) -> sa.Select:
-        """Matching mentions joined to their case, newest first; selects nothing yet."""
-        where = self.case_filters(q, teams, now)
-        if q.show == "mentions":
-            start, end = search.day_range(q)
-            if start:
-                where.append(M.created_at >= start)
-            if end:
-                where.append(M.created_at < end)
-        text = self._text(q)
-        if self._sqlite and text is not None:
-            # Drive from the FTS5 table in rowid order (it answers ORDER BY rowid DESC from its
-            # doclists), stopping at the LIMIT, instead of materialising every hit.
-            match = search.fts5_match(q.text)
-            j = (_WORDS.join(t.mentions, M.id == _WORDS.c.rowid)
-                 .join(t.cases, C.id == M.case_id))
-            return (sa.select().select_from(j)
-                    .where(sa.text("mention_words MATCH :match").bindparams(match=match), *where)
-                    .order_by(_WORDS.c.rowid.desc()))
-        j = t.mentions.join(t.cases, C.id == M.case_id)
-        if text is not None:
-            where.append(text)
-        return sa.select().select_from(j).where(*where).order_by(M.id.desc())
+    def _walk(self, q: Query, teams: Sequence[str], now: datetime, want: int,
+              distinct_cases: bool) -> tuple[list[Any], bool]:
+        """Hits of the words that pass the filters, newest first: case ids (distinct) or
+        mention ids, at least `want` of them when there are, over a window of the newest hits
+        that grows from COUNT_WINDOW to SEARCH_WINDOW. Returns them and whether the window was
+        full (more hits may lie beyond it)."""
+        size = search.COUNT_WINDOW
+        while True:
+            w = self._window(q, size)
+            assert w is not None
+            where = self.case_filters(q, teams, now)
+            if q.show == "mentions":
+                start, end = search.day_range(q)
+                if start:
+                    where.append(w.c.created_at >= start)
+                if end:
+                    where.append(w.c.created_at < end)
+            # An outer join keeps every hit of the window, so its length says whether the
+            # window was full; a hit whose case fails the filters comes back with no case.
+            rows = self._conn.execute(
+                sa.select(w.c.id, C.id).select_from(
+                    w.outerjoin(t.cases, sa.and_(C.id == w.c.case_id, *where)))
+                .order_by(w.c.id.desc())).all()
+            full = len(rows) >= size
+            if distinct_cases:
+                found = list(dict.fromkeys(c for _, c in rows if c is not None))
+            else:
+                found = [m for m, c in rows if c is not None]
+            if len(found) >= want or not full or size >= search.SEARCH_WINDOW:
+                return found, full
+            size = min(size * 4, search.SEARCH_WINDOW)
 
     # --- cases ---------------------------------------------------------------------------------
 
     def cases(self, q: Query, teams: Sequence[str], now: datetime
-              ) -> tuple[list[dict[str, Any]], int]:
-        """One page of matching cases and how many match (at most COUNT_CAP + 1)."""
+              ) -> tuple[list[dict[str, Any]], int, bool]:
+        """One page of matching cases, how many match, and whether more may (the count looks
+        at the newest COUNT_WINDOW cases, or hits of the words)."""
         if not teams:
-            return [], 0
-        if self._text(q) is None:
-            base = sa.select(t.cases).where(*self.case_filters(q, teams, now))
+            return [], 0, False
+        if self._window(q, 1) is None:
+            where = self.case_filters(q, teams, now)
             rows = [_case(r) for r in self._conn.execute(
-                base.order_by(C.opened_at.desc(), C.id.desc())
+                sa.select(t.cases).where(*where).order_by(C.opened_at.desc(), C.id.desc())
                 .limit(q.per_page).offset(q.offset))]
-            total = self._capped(sa.select(C.id).where(*self.case_filters(q, teams, now)))
-            return rows, total
-        ids = self._case_ids_by_hit(q, teams, now, q.offset + q.per_page)[q.offset:]
+            counted = (sa.select(C.id).where(C.team.in_(list(teams)))
+                       .order_by(C.opened_at.desc(), C.id.desc())
+                       .limit(search.COUNT_WINDOW).subquery())
+            n_window, n_match = self._conn.execute(
+                sa.select(sa.func.count(), sa.func.count(C.id)).select_from(
+                    counted.outerjoin(t.cases, sa.and_(C.id == counted.c.id, *where)))).one()
+            return rows, n_match, n_window >= search.COUNT_WINDOW
+        ids, full = self._walk(q, teams, now, q.offset + q.per_page, True)
+        page = ids[q.offset:q.offset + q.per_page]
         found = {r.id: _case(r) for r in self._conn.execute(
-            sa.select(t.cases).where(C.id.in_(ids)))} if ids else {}
-        rows = [found[i] for i in ids if i in found]
-        total = self._capped(self._hits(q, teams, now).add_columns(M.case_id)
-                             .order_by(None).distinct())
-        return rows, total
+            sa.select(t.cases).where(C.id.in_(page)))} if page else {}
+        return [found[i] for i in page if i in found], len(ids), full
 
     def case_ids(self, q: Query, teams: Sequence[str], now: datetime, cap: int) -> list[str]:
         """Every matching case id up to `cap`, in the page's order (a bulk action's
-        "select all matching")."""
+        "select all matching"); with words, among the newest SEARCH_WINDOW hits."""
         if not teams:
             return []
-        if self._text(q) is None:
+        if self._window(q, 1) is None:
             return [r[0] for r in self._conn.execute(
                 sa.select(C.id).where(*self.case_filters(q, teams, now))
                 .order_by(C.opened_at.desc(), C.id.desc()).limit(cap))]
-        return self._case_ids_by_hit(q, teams, now, cap)
-
-    def _case_ids_by_hit(self, q: Query, teams: Sequence[str], now: datetime,
-                         want: int) -> list[str]:
-        """The first `want` distinct case ids in order of their newest matching mention: read
-        hits newest first in growing batches, so a page of a common word reads a few hundred
-        rows, not every hit."""
-        batch = max(want * 4, 200)
-        while True:
-            seen: dict[str, None] = {}
-            rows = self._conn.execute(self._hits(q, teams, now).add_columns(M.case_id)
-                                      .limit(batch)).all()
-            for (case_id,) in rows:
-                seen.setdefault(case_id, None)
-                if len(seen) >= want:
-                    return list(seen)
-            if len(rows) < batch:
-                return list(seen)
-            batch *= 4
+        return self._walk(q, teams, now, cap, True)[0][:cap]
 
     # --- mentions ------------------------------------------------------------------------------
 
     def mentions(self, q: Query, teams: Sequence[str], now: datetime
-                 ) -> tuple[list[dict[str, Any]], int]:
-        """One page of matching mentions (with their case's state and team), newest first."""
+                 ) -> tuple[list[dict[str, Any]], int, bool]:
+        """One page of matching mentions (with their case's state and team), newest first;
+        how many match, and whether more may."""
         if not teams:
-            return [], 0
-        hits = self._hits(q, teams, now)
-        page = hits.add_columns(M.id, M.channel, M.source_id, M.case_id, M.author_handle,
-                                M.created_at, M.body, M.signals, C.state, C.team, C.title)
+            return [], 0, False
+        if self._window(q, 1) is None:
+            # No words: the mentions of the page's cases.
+            cases, total, more = self.cases(replace(q, show="cases"), teams, now)
+            ids = [r[0] for r in self._conn.execute(
+                sa.select(M.id).where(M.case_id.in_([c["id"] for c in cases])))]
+        else:
+            ids, full = self._walk(q, teams, now, q.offset + q.per_page, False)
+            total, more = len(ids), full
+            ids = ids[q.offset:q.offset + q.per_page]
         rows = []
-        for r in self._conn.execute(page.limit(q.per_page).offset(q.offset)).mappings():
-            d = dict(r)
-            d["created_at"] = utc(d["created_at"])
-            rows.append(d)
-        return rows, self._capped(hits.add_columns(M.id).order_by(None))
-
-    def _capped(self, select: sa.Select) -> int:
-        """How many rows `select` gives, counting no further than COUNT_CAP + 1."""
-        sub = select.limit(search.COUNT_CAP + 1).subquery()
-        return self._conn.execute(sa.select(sa.func.count()).select_from(sub)).scalar_one()
+        if ids:
+            sel = (sa.select(M.id, M.channel, M.source_id, M.case_id, M.author_handle,
+                             M.created_at, M.body, M.signals, C.state, C.team, C.title)
+                   .select_from(t.mentions.join(t.cases, C.id == M.case_id))
+                   .where(M.id.in_(ids)).order_by(M.id.desc()))
+            for r in self._conn.execute(sel).mappings():
+                d = dict(r)
+                d["created_at"] = utc(d["created_at"])
+                rows.append(d)
+        return rows, total, more
 
     # --- saved views ---------------------------------------------------------------------------
 
