@@ -110,10 +110,15 @@
   });
 
   // The inbox asks only for the rows that changed (routes_inbox: out-of-band swaps replace,
-  // add or delete them); a burst larger than the server takes re-reads the page.
+  // add or delete them); a burst larger than the server takes re-reads the page. Events that
+  // change nothing a row shows (a note, a tag, a follow-up step) ask for nothing.
+  const UNSEEN = new Set(["note_added", "tags_changed", "flags_changed", "crm_linked",
+    "sla_warning", "followup_scheduled", "followup_sent", "followup_invited",
+    "followup_cancelled", "followup_answered", "send_failed", "approval_edited"]);
   function refreshRows(rows, changed) {
     const team = rows.dataset.team || "all";
     const ids = changed.filter(function (c) {
+      if (c.kinds && c.kinds.every(function (k) { return UNSEEN.has(k); })) return false;
       return document.getElementById("row-" + c.case) ||
         team === "all" || !c.team || c.team === team;
     }).map(function (c) { return c.case; });
@@ -148,7 +153,11 @@
 
   const source = new EventSource("/live?after=" + encodeURIComponent(body.dataset.liveAfter));
   source.addEventListener("changes", function (e) {
-    JSON.parse(e.data).forEach(function (c) { pending.set(c.case, c); });
+    JSON.parse(e.data).forEach(function (c) {
+      const had = pending.get(c.case);
+      c.kinds = (had ? had.kinds : []).concat([c.kind]);
+      pending.set(c.case, c);
+    });
     // Coalesce a second of changes into one request.
     if (!timer) timer = setTimeout(refresh, 1000);
   });
