@@ -191,3 +191,34 @@ def test_presence_says_who_views_and_who_types_and_expires(app, workspace, clock
     assert sam.post(f"/cases/{a}/presence", data={"state": "x"},
                     headers={"X-CSRF-Token": sc}).status_code == 400
     assert sam.post(f"/cases/{a}/presence", data={"state": "viewing"}).status_code == 403
+
+
+def test_the_migration_makes_what_schema_py_declares_goes_back_and_backfills(workspace, clock):
+    from importlib.resources import files
+
+    import sqlalchemy as sa
+    from alembic import command
+    from alembic.autogenerate import compare_metadata
+    from alembic.config import Config
+    from alembic.migration import MigrationContext
+
+    from escapevelocity.adapters.store.schema import metadata
+
+    mine = {"saved_views", "author_links"}
+    with workspace.store.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+    assert [d for d in diff if mine & {getattr(p, "name", None) or getattr(
+        getattr(p, "table", None), "name", None) for p in (d if isinstance(d, tuple) else d[0])
+        if not isinstance(p, str)}] == []
+    a = _ingest(workspace, clock, "the xylophone arrived broken")
+    here = files("escapevelocity") / "migrations"
+    cfg = Config(str(here / "alembic.ini"))
+    cfg.set_main_option("script_location", str(here))
+    with workspace.store.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0016_search-1")
+        assert not sa.inspect(conn).has_table("saved_views")
+    b = _ingest(workspace, clock, "a second xylophone, also broken")  # no index meanwhile
+    workspace.store.migrate()  # back up: the words of every stored mention are indexed
+    found = finder.find(workspace.store, clock, "sam", search.parse({"q": "xylophone"}))
+    assert {r["id"] for r in found["rows"]} == {a, b}

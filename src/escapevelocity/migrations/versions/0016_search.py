@@ -2,13 +2,13 @@
 linked author identities, the index search orders cases by
 
 Revision ID: 0016_search
-Revises: 0014_rollups
+Revises: 0008_typed_events
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0016_search"
-down_revision = "0014_rollups"  # the head of main when it landed (brief: 0008)
+down_revision = "0008_typed_events"
 branch_labels = None
 depends_on = None
 
