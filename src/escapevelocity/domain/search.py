@@ -33,6 +33,9 @@ PAGE_SIZES = (50, 100, 200)
 # them cost seconds, and nobody pages that far (narrow the words, filters or dates instead).
 COUNT_WINDOW = 1_000
 SEARCH_WINDOW = 100_000
+# Without words, a search looks at the newest CASE_WINDOW cases in sight: filters that match
+# nothing there would otherwise read every case to say so.
+CASE_WINDOW = 10_000
 _WORD = re.compile(r"[^\W_]+\*?", re.UNICODE)
 _NAME = re.compile(r"^[\w .,'()&/+-]{1,80}$", re.UNICODE)
 _ID = re.compile(r"^[a-z0-9_.-]{1,64}$")

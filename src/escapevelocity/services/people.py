@@ -57,7 +57,10 @@ def read(store: SqlStore, member_id: str, channel: str, handle: str) -> dict[str
         m, s = _mention.decode(row["body"]), _signals.decode(row["signals"])
         if m.author.handle.lstrip("@").lower() in handles:
             verified = verified or m.author.verified
-            name = name or m.author.name
+            # The name this identity gave first; another identity's only when it gave none.
+            if m.author.name and (not name or m.author.handle.lstrip("@").lower()
+                                  == me[1].lower()):
+                name = m.author.name
             followers = max(followers, m.author.followers)
         points.append((m.created_at.date(), s.sentiment_label, s.sentiment))
         shown.append({"at": m.created_at, "channel": m.channel, "case": row["case_id"],

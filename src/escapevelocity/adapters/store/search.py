@@ -69,7 +69,7 @@ class Search(Repo):
         return out
 
     def _window(self, q: Query, size: int) -> sa.Subquery | None:
-        """The newest `size` mentions with `q`'s words (id, case_id, created_at; None: no
+        """The newest `size` mentions with `q`'s words (id, case_id, created_at, at; None: no
         words), read from the text index newest first and stopped there: what a search with
         words looks at."""
         cols = (M.case_id, M.created_at)
@@ -77,14 +77,14 @@ class Search(Repo):
             match = search.fts5_match(q.text)
             if not match:
                 return None
-            return (sa.select(_WORDS.c.rowid.label("id"), *cols)
+            return (sa.select(_WORDS.c.rowid.label("id"), *cols, _WORDS.c.rowid.label("at"))
                     .select_from(_WORDS.join(t.mentions, M.id == _WORDS.c.rowid))
                     .where(sa.text("mention_words MATCH :match").bindparams(match=match))
                     .order_by(_WORDS.c.rowid.desc()).limit(size).subquery())
         tsq = search.tsquery(q.text)
         if not tsq:
             return None
-        return (sa.select(M.id, *cols)
+        return (sa.select(M.id, *cols, M.id.label("at"))
                 .where(sa.text("mentions.words @@ to_tsquery('simple', :tsq)")
                        .bindparams(tsq=tsq))
                 .order_by(M.id.desc()).limit(size).subquery())
@@ -95,6 +95,8 @@ class Search(Repo):
         mention ids, at least `want` of them when there are, over a window of the newest hits
         that grows from COUNT_WINDOW to SEARCH_WINDOW. Returns them and whether the window was
         full (more hits may lie beyond it)."""
+        if self._window(q, 1) is None:
+            return self._walk_cases(q, teams, now, want)
         size = search.COUNT_WINDOW
         while True:
             w = self._window(q, size)
@@ -111,7 +113,7 @@ class Search(Repo):
             rows = self._conn.execute(
                 sa.select(w.c.id, C.id).select_from(
                     w.outerjoin(t.cases, sa.and_(C.id == w.c.case_id, *where)))
-                .order_by(w.c.id.desc())).all()
+                .order_by(w.c.at.desc(), w.c.id.desc())).all()
             full = len(rows) >= size
             if distinct_cases:
                 found = list(dict.fromkeys(c for _, c in rows if c is not None))
@@ -121,6 +123,24 @@ class Search(Repo):
                 return found, full
             size = min(size * 4, search.SEARCH_WINDOW)
 
+    def _walk_cases(self, q: Query, teams: Sequence[str], now: datetime, want: int
+                    ) -> tuple[list[str], bool]:
+        """Without words: the newest cases in sight (ix_cases_opened) that pass the filters,
+        over COUNT_WINDOW cases, then CASE_WINDOW when the page needs more. One read of each
+        row (the filters are a column of the same SELECT), never a scan of every case."""
+        passes = sa.case((sa.and_(*self.case_filters(q, teams, now)), C.id), else_=None)
+        scope = [q.team] if q.team in teams else list(teams)  # a team filter narrows the window
+        size = search.COUNT_WINDOW
+        while True:
+            rows = self._conn.execute(
+                sa.select(C.id, passes).where(C.team.in_(scope))
+                .order_by(C.opened_at.desc(), C.id.desc()).limit(size)).all()
+            full = len(rows) >= size
+            found = [c for _, c in rows if c is not None]
+            if len(found) >= want or not full or size >= search.CASE_WINDOW:
+                return found, full
+            size = search.CASE_WINDOW
+
     # --- cases ---------------------------------------------------------------------------------
 
     def cases(self, q: Query, teams: Sequence[str], now: datetime
@@ -129,18 +149,6 @@ class Search(Repo):
         at the newest COUNT_WINDOW cases, or hits of the words)."""
         if not teams:
             return [], 0, False
-        if self._window(q, 1) is None:
-            where = self.case_filters(q, teams, now)
-            rows = [_case(r) for r in self._conn.execute(
-                sa.select(t.cases).where(*where).order_by(C.opened_at.desc(), C.id.desc())
-                .limit(q.per_page).offset(q.offset))]
-            counted = (sa.select(C.id).where(C.team.in_(list(teams)))
-                       .order_by(C.opened_at.desc(), C.id.desc())
-                       .limit(search.COUNT_WINDOW).subquery())
-            n_window, n_match = self._conn.execute(
-                sa.select(sa.func.count(), sa.func.count(C.id)).select_from(
-                    counted.outerjoin(t.cases, sa.and_(C.id == counted.c.id, *where)))).one()
-            return rows, n_match, n_window >= search.COUNT_WINDOW
         ids, full = self._walk(q, teams, now, q.offset + q.per_page, True)
         page = ids[q.offset:q.offset + q.per_page]
         found = {r.id: _case(r) for r in self._conn.execute(
