@@ -31,6 +31,9 @@ BENCHMARKS = [
     ("mentions API under load: 8 clients, 60 s", "escapevelocity.bench.load", "both", {}),
     ("30-day report and wall at 1,000,000 cases (SQLite, PostgreSQL)",
      "escapevelocity.bench.reports", "run", {}),
+
+    ("search over 1,000,000 mentions (SQLite, PostgreSQL)", "escapevelocity.bench.search",
+     "run", {}),
 ]
 
 

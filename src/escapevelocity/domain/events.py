@@ -46,6 +46,10 @@ NON_CASE_PREFIXES = (INCIDENT_PREFIX, PLAYBOOK_PREFIX, WORKSPACE_PREFIX)
 GOVERNANCE = "governance"
 GOVERNANCE_PREFIX = "governance:"
 NON_CASE_PREFIXES = (INCIDENT_PREFIX, PLAYBOOK_PREFIX, GOVERNANCE_PREFIX)
+
+VIEW_PREFIX = "view:"  # a saved search view (issue 18)
+PERSON_PREFIX = "person:"  # linked author identities (issue 18)
+NON_CASE_PREFIXES = (INCIDENT_PREFIX, PLAYBOOK_PREFIX, VIEW_PREFIX, PERSON_PREFIX)
 SYSTEM = "system"
 
 
@@ -63,6 +67,11 @@ def stream_kind(stream: str) -> str:
 
     if stream.startswith(GOVERNANCE_PREFIX):
         return GOVERNANCE
+
+    if stream.startswith(VIEW_PREFIX):
+        return "view"
+    if stream.startswith(PERSON_PREFIX):
+        return "person"
     return CASE
 
 
@@ -586,6 +595,29 @@ class DrillScored(EventBase, frozen=True, kw_only=True, tag="drill_scored"):
     details: dict[str, Any] = {}
 
 
+# --- search and people (issue 18): streams "view:<id>" and "person:<id>" ----------------------
+
+class ViewSaved(EventBase, frozen=True, kw_only=True, tag="view_saved"):
+    name: str
+    owner_kind: str  # member / team
+    owner: str
+    query: str  # the URL query string
+
+
+class ViewDeleted(EventBase, frozen=True, kw_only=True, tag="view_deleted"):
+    name: str = ""
+
+
+class IdentitiesLinked(EventBase, frozen=True, kw_only=True, tag="identities_linked"):
+    """Two (channel, handle) identities are one person: the profile shows both."""
+
+    identities: list[str]  # "channel:handle" of every identity now in the person
+
+
+class IdentityUnlinked(EventBase, frozen=True, kw_only=True, tag="identity_unlinked"):
+    identity: str  # "channel:handle" taken out of the person
+
+
 Event = (Opened | MentionAdded | Decided | Assigned | Claimed | Released | Replied | Resolved
          | Reopened | NoteAdded | SlaClock | SlaWarning | SlaBreached | Escalated
          | ApprovalRequested | ApprovalAlternative | ApprovalEdited | Approved | Rejected
@@ -599,7 +631,8 @@ Event = (Opened | MentionAdded | Decided | Assigned | Claimed | Released | Repli
          | TokenCreated | TokenRevoked | SecondFactorEnrolled | SecondFactorRoles
          | GoalsSaved
          | ChecklistSaved | SpokeRequested | ReadinessItemDone | SpokeApproved | ShadowDrafted
-         | PolicyPublished | PolicyAcknowledged | TrainingRuleSet | DrillScored)
+         | PolicyPublished | PolicyAcknowledged | TrainingRuleSet | DrillScored
+         | ViewSaved | ViewDeleted | IdentitiesLinked | IdentityUnlinked)
 
 TYPES: dict[str, type] = {c.__struct_config__.tag: c for c in Event.__args__}  # type: ignore[attr-defined]
 
@@ -635,6 +668,9 @@ READINESS_ITEM_DONE, SPOKE_APPROVED = "readiness_item_done", "spoke_approved"
 SHADOW_DRAFTED, POLICY_PUBLISHED = "shadow_drafted", "policy_published"
 POLICY_ACKNOWLEDGED, TRAINING_RULE_SET = "policy_acknowledged", "training_rule_set"
 DRILL_SCORED = "drill_scored"
+
+VIEW_SAVED, VIEW_DELETED = "view_saved", "view_deleted"
+IDENTITIES_LINKED, IDENTITY_UNLINKED = "identities_linked", "identity_unlinked"
 
 KINDS = tuple(TYPES)
 INCIDENT_KINDS = (INCIDENT_OPENED, INCIDENT_DETECTED, INCIDENT_LEVEL, INCIDENT_PAGED,

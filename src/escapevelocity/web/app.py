@@ -313,6 +313,13 @@ def create_app(workspace: Workspace, settings: Settings, *,
 
     app.include_router(routes_governance.router)  # readiness, training, maturity
 
+    from escapevelocity.web import routes_bulk, routes_people, routes_search
+
+    app.include_router(routes_bulk.router)  # bulk actions on a filtered selection
+
+    app.include_router(routes_search.router)  # search, saved views (issue 18)
+    app.include_router(routes_people.router)  # customer profiles, presence (issue 18)
+
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.add_middleware(ApiErrorsKeepAlive)  # innermost: an API error answers, not closes
     app.add_middleware(SessionMiddleware, secret_key=settings.secret_key,

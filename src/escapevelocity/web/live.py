@@ -32,7 +32,7 @@ def _changes(request: Request, member: Member, after: int) -> tuple[int, list[di
     changes = feed.after(after, limit=2000)
     if not changes:
         return after, []
-    out = [{"case": c.case_id, "kind": c.kind, "seq": c.seq} for c in changes
+    out = [{"case": c.case_id, "kind": c.kind, "seq": c.seq, "team": c.team} for c in changes
            if c.team in teams or c.case_id.startswith("incident:")]
     return changes[-1].seq, out
 

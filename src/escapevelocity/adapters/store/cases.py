@@ -113,6 +113,15 @@ class Cases(Repo):
             q = q.where(C.id > after)
         return [_case(r) for r in self._conn.execute(q.order_by(C.id).limit(limit))]
 
+    def count_where(self, teams: Sequence[str], states: Sequence[str],
+                    assignee: str | None = None) -> int:
+        """How many cases of `teams` are in `states` (the inbox's "N cases"; ix_cases_inbox)."""
+        q = sa.select(sa.func.count()).select_from(t.cases).where(
+            C.team.in_(list(teams)), C.state.in_(list(states)))
+        if assignee:
+            q = q.where(C.assignee == assignee)
+        return self._conn.execute(q).scalar_one()
+
     def count(self) -> int:
         return self._conn.execute(sa.select(sa.func.count()).select_from(t.cases)).scalar_one()
 

@@ -357,3 +357,33 @@ sa.Index("ix_cases_team_opened", cases.c.team, cases.c.state, cases.c.respond,
 # SLA at risk now: open cases by due time (ix_cases_due also holds every resolved case).
 sa.Index("ix_cases_state_due", cases.c.state, cases.c.respond, cases.c.sla_due)
 sa.Index("ix_cases_opened", cases.c.opened_at)
+
+
+# --- search, saved views, linked identities (issue 18, migration 0016_search) ---------------
+# The full-text index is not declared here: on SQLite the FTS5 table `mention_words` kept by
+# triggers on `mentions`; on PostgreSQL the column `mentions.words` (a trigger sets it) and its
+# GIN index. The migration makes both; adapters/store/search.py reads them.
+
+saved_views = sa.Table(
+    "saved_views", metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("name", sa.String(80), nullable=False),
+    sa.Column("owner_kind", sa.String(8), nullable=False),  # member / team
+    sa.Column("owner", sa.String(64), nullable=False),
+    sa.Column("query", sa.Text, nullable=False),  # the URL query string (domain/search.py)
+    sa.Column("created_by", sa.String(64), nullable=False),
+    sa.Column("created_at", When, nullable=False),
+    sa.Index("ix_saved_views_owner", "owner_kind", "owner"),
+)
+
+# One person behind several (channel, handle) identities: rows with the same `person` are
+# linked (merged); an identity with no row stands alone.
+author_links = sa.Table(
+    "author_links", metadata,
+    sa.Column("channel", sa.String(32), primary_key=True),
+    sa.Column("handle", sa.String(200), primary_key=True),
+    sa.Column("person", sa.String(32), nullable=False),
+    sa.Column("linked_by", sa.String(64), nullable=False),
+    sa.Column("linked_at", When, nullable=False),
+    sa.Index("ix_author_links_person", "person"),
+)

@@ -100,6 +100,18 @@ class Tx:
         from escapevelocity.adapters.store import signin
         return Bound(signin, self.conn)
 
+    @functools.cached_property
+    def search(self) -> Any:
+        """Search over cases and mentions, and saved views (search.py)."""
+        from escapevelocity.adapters.store.search import Search
+        return Search(self)
+
+    @functools.cached_property
+    def people(self) -> Any:
+        """Linked author identities and what a profile reads (people.py)."""
+        from escapevelocity.adapters.store.people import People
+        return People(self)
+
     def lock_keys(self, keys: Iterable[str]) -> None:
         """Transaction-scoped locks on natural keys (mention keys, authors), taken in one
         sorted order so writers of overlapping batches queue instead of racing, and never

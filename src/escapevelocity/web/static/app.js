@@ -43,11 +43,49 @@
     } else if (e.key === "u") { window.location.href = "/inbox"; }
   });
 
+  // Presence on a case: a heartbeat every 5 s says this member views it, or types a reply
+  // (a key in the reply box within the last 5 s); the answer names who else is here.
+  const presence = document.getElementById("presence");
+  if (presence && window.fetch) {
+    let typedAt = 0;
+    document.addEventListener("input", function (e) {
+      if (e.target && e.target.id === "reply-text") { const was = typedAt; typedAt = Date.now(); if (Date.now() - was > 5000) beat(); }
+    });
+    const beat = function () {
+      const el = document.getElementById("presence");
+      if (!el) return;
+      const state = Date.now() - typedAt < 5000 ? "typing" : "viewing";
+      fetch("/cases/" + el.dataset.case + "/presence", {
+        method: "POST", credentials: "same-origin",
+        headers: {"X-CSRF-Token": csrf || "", "Content-Type": "application/x-www-form-urlencoded"},
+        body: "state=" + state
+      }).then(function (r) { return r.ok ? r.json() : null; }).then(function (data) {
+        const now = document.getElementById("presence");
+        if (!data || !now) return;
+        now.textContent = data.others.map(function (o) {
+          return o.member + (o.state === "typing" ? " is typing a reply" : " is viewing");
+        }).join(" · ");
+        now.classList.toggle("busy", data.others.some(function (o) { return o.state === "typing"; }));
+      }).catch(function () {});
+    };
+    beat();
+    setInterval(beat, 5000);
+    window.addEventListener("pagehide", function () {
+      const el = document.getElementById("presence");
+      if (el && navigator.sendBeacon) {
+        const f = new FormData();
+        f.append("state", "gone");
+        f.append("csrf", csrf || "");
+        navigator.sendBeacon("/cases/" + el.dataset.case + "/presence", f);
+      }
+    });
+  }
+
   // The live stream: which cases changed; re-fetch the fragments this page shows.
   if (!("liveAfter" in body.dataset) || typeof EventSource === "undefined") return;
   const status = document.getElementById("live-status");
   let timer = null;
-  let pending = new Set();
+  let pending = new Map();  // case id -> the latest change named for it
 
   // The outcome of the member's last action ("Reply recorded", a refusal) is shown once; a
   // live refresh of the panel (the only GET that swaps #case) must not wipe it away. It is
@@ -71,14 +109,37 @@
     kept.forEach(function (html) { head.insertAdjacentHTML("beforeend", html); });
   });
 
+  // The inbox asks only for the rows that changed (routes_inbox: out-of-band swaps replace,
+  // add or delete them); a burst larger than the server takes re-reads the page. Events that
+  // change nothing a row shows (a note, a tag, a follow-up step) ask for nothing.
+  const UNSEEN = new Set(["note_added", "tags_changed", "flags_changed", "crm_linked",
+    "sla_warning", "followup_scheduled", "followup_sent", "followup_invited",
+    "followup_cancelled", "followup_answered", "send_failed", "approval_edited"]);
+  function refreshRows(rows, changed) {
+    const team = rows.dataset.team || "all";
+    const ids = changed.filter(function (c) {
+      if (c.kinds && c.kinds.every(function (k) { return UNSEEN.has(k); })) return false;
+      return document.getElementById("row-" + c.case) ||
+        team === "all" || !c.team || c.team === team;
+    }).map(function (c) { return c.case; });
+    if (!ids.length) return;
+    if (ids.length > 200) {
+      htmx.ajax("GET", rows.dataset.rowsUrl, {target: "#rows", swap: "innerHTML"});
+      return;
+    }
+    const shown = ids.filter(function (id) { return document.getElementById("row-" + id); });
+    const empty = rows.querySelector("td.empty");
+    if (empty && shown.length < ids.length) empty.parentNode.remove();
+    htmx.ajax("GET", rows.dataset.rowsUrl + "&ids=" + ids.join(",") + "&shown=" + shown.join(","),
+              {target: "#rows", swap: "none"});
+  }
+
   function refresh() {
     timer = null;
     const changed = pending;
-    pending = new Set();
+    pending = new Map();
     const rows = document.getElementById("rows");
-    if (rows && window.htmx) {
-      htmx.ajax("GET", rows.dataset.rowsUrl, {target: "#rows", swap: "innerHTML"});
-    }
+    if (rows && window.htmx) refreshRows(rows, Array.from(changed.values()));
     const panel = document.getElementById("case");
     if (panel && changed.has(panel.dataset.case) && window.htmx) {
       // Keep a half-written reply: only refresh when the member is not typing one.
@@ -87,13 +148,18 @@
         htmx.ajax("GET", panel.dataset.panelUrl, {target: "#case", swap: "outerHTML"});
       }
     }
-    document.dispatchEvent(new CustomEvent("ev:changes", {detail: Array.from(changed)}));
+    document.dispatchEvent(new CustomEvent("ev:changes", {detail: Array.from(changed.keys())}));
   }
 
   const source = new EventSource("/live?after=" + encodeURIComponent(body.dataset.liveAfter));
   source.addEventListener("changes", function (e) {
-    JSON.parse(e.data).forEach(function (c) { pending.add(c.case); });
-    if (!timer) timer = setTimeout(refresh, 250);
+    JSON.parse(e.data).forEach(function (c) {
+      const had = pending.get(c.case);
+      c.kinds = (had ? had.kinds : []).concat([c.kind]);
+      pending.set(c.case, c);
+    });
+    // Coalesce a second of changes into one request.
+    if (!timer) timer = setTimeout(refresh, 1000);
   });
   source.addEventListener("bell", function (e) {
     document.dispatchEvent(new CustomEvent("ev:bell", {detail: JSON.parse(e.data)}));

@@ -1,0 +1,237 @@
+"""Search over cases and mentions, and the saved views that name a search.
+
+A `domain.search.Query` becomes SQL here and nowhere else. Words are matched through the
+full-text index of each database (SQLite: the FTS5 table `mention_words`, kept by triggers
+on `mentions`; PostgreSQL: the tsvector `mentions.words`, set by a trigger, and its GIN
+index; migration 0016_search), so the words of a mention are indexed by the same INSERT
+that stores it, in the ingest's transaction. Every read with words is bounded: it looks at
+the newest hits of the words (`search.COUNT_WINDOW` to count, up to `search.SEARCH_WINDOW` to
+page) and says when more may lie beyond.
+
+Cases are shown newest first (ix_cases_opened) when there are no words; with words, by their
+newest matching mention, read newest first from the text index and stopped once the page is
+full.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from escapevelocity.adapters.store import schema as t
+from escapevelocity.adapters.store.base import Repo, utc
+from escapevelocity.adapters.store.cases import _case
+from escapevelocity.domain import search
+from escapevelocity.domain.cases import OPEN_STATES
+from escapevelocity.domain.search import Query
+
+C = t.cases.c
+M = t.mentions.c
+V = t.saved_views.c
+# The FTS5 table (not in schema.py's metadata: a virtual table the migration makes).
+_WORDS = sa.table("mention_words", sa.column("rowid", sa.Integer))
+
+
+class Search(Repo):
+    # --- the query -----------------------------------------------------------------------------
+
+    def case_filters(self, q: Query, teams: Sequence[str], now: datetime) -> list[Any]:
+        """WHERE clauses over `cases` for `q`'s filters, inside the member's `teams`."""
+        out: list[Any] = [C.team.in_(list(teams))]
+        if q.status == "open":
+            out.append(C.state.in_(OPEN_STATES))
+        elif q.status:
+            out.append(C.state == q.status)
+        for name, column in (("situation", C.situation),
+                             ("sentiment", C.sentiment), ("author_class", C.author_class),
+                             ("team", C.team), ("assignee", C.assignee),
+                             ("priority", C.priority)):
+            value = getattr(q, name)
+            if value:
+                out.append(column == value)
+        if q.channel:
+            out.append(C.channel == q.channel)
+        if q.tag:
+            out.append((sa.literal(",") + C.tags + ",").contains(f",{q.tag},", autoescape=True))
+        if q.sla:
+            out.append(_sla(q.sla, now))
+        if q.show == "cases":
+            start, end = search.day_range(q)
+            if start:
+                out.append(C.opened_at >= start)
+            if end:
+                out.append(C.opened_at < end)
+        return out
+
+    def _window(self, q: Query, size: int) -> sa.Subquery | None:
+        """The newest `size` mentions with `q`'s words (id, case_id, created_at, at; None: no
+        words), read from the text index newest first and stopped there: what a search with
+        words looks at."""
+        cols = (M.case_id, M.created_at)
+        if self._sqlite:
+            match = search.fts5_match(q.text)
+            if not match:
+                return None
+            return (sa.select(_WORDS.c.rowid.label("id"), *cols, _WORDS.c.rowid.label("at"))
+                    .select_from(_WORDS.join(t.mentions, M.id == _WORDS.c.rowid))
+                    .where(sa.text("mention_words MATCH :match").bindparams(match=match))
+                    .order_by(_WORDS.c.rowid.desc()).limit(size).subquery())
+        tsq = search.tsquery(q.text)
+        if not tsq:
+            return None
+        return (sa.select(M.id, *cols, M.id.label("at"))
+                .where(sa.text("mentions.words @@ to_tsquery('simple', :tsq)")
+                       .bindparams(tsq=tsq))
+                .order_by(M.id.desc()).limit(size).subquery())
+
+    def _walk(self, q: Query, teams: Sequence[str], now: datetime, want: int,
+              distinct_cases: bool) -> tuple[list[Any], bool]:
+        """Hits of the words that pass the filters, newest first: case ids (distinct) or
+        mention ids, at least `want` of them when there are, over a window of the newest hits
+        that grows from COUNT_WINDOW to SEARCH_WINDOW. Returns them and whether the window was
+        full (more hits may lie beyond it)."""
+        if self._window(q, 1) is None:
+            return self._walk_cases(q, teams, now, want)
+        size = search.COUNT_WINDOW
+        while True:
+            w = self._window(q, size)
+            assert w is not None
+            where = self.case_filters(q, teams, now)
+            if q.show == "mentions":
+                start, end = search.day_range(q)
+                if start:
+                    where.append(w.c.created_at >= start)
+                if end:
+                    where.append(w.c.created_at < end)
+            # An outer join keeps every hit of the window, so its length says whether the
+            # window was full; a hit whose case fails the filters comes back with no case.
+            rows = self._conn.execute(
+                sa.select(w.c.id, C.id).select_from(
+                    w.outerjoin(t.cases, sa.and_(C.id == w.c.case_id, *where)))
+                .order_by(w.c.at.desc(), w.c.id.desc())).all()
+            full = len(rows) >= size
+            if distinct_cases:
+                found = list(dict.fromkeys(c for _, c in rows if c is not None))
+            else:
+                found = [m for m, c in rows if c is not None]
+            if len(found) >= want or not full or size >= search.SEARCH_WINDOW:
+                return found, full
+            size = min(size * 4, search.SEARCH_WINDOW)
+
+    def _walk_cases(self, q: Query, teams: Sequence[str], now: datetime, want: int
+                    ) -> tuple[list[str], bool]:
+        """Without words: the newest cases in sight (ix_cases_opened) that pass the filters,
+        over COUNT_WINDOW cases, then CASE_WINDOW when the page needs more. One read of each
+        row (the filters are a column of the same SELECT), never a scan of every case."""
+        passes = sa.case((sa.and_(*self.case_filters(q, teams, now)), C.id), else_=None)
+        scope = [q.team] if q.team in teams else list(teams)  # a team filter narrows the window
+        size = search.COUNT_WINDOW
+        while True:
+            rows = self._conn.execute(
+                sa.select(C.id, passes).where(C.team.in_(scope))
+                .order_by(C.opened_at.desc(), C.id.desc()).limit(size)).all()
+            full = len(rows) >= size
+            found = [c for _, c in rows if c is not None]
+            if len(found) >= want or not full or size >= search.CASE_WINDOW:
+                return found, full
+            size = search.CASE_WINDOW
+
+    # --- cases ---------------------------------------------------------------------------------
+
+    def cases(self, q: Query, teams: Sequence[str], now: datetime
+              ) -> tuple[list[dict[str, Any]], int, bool]:
+        """One page of matching cases, how many match, and whether more may (the count looks
+        at the newest COUNT_WINDOW cases, or hits of the words)."""
+        if not teams:
+            return [], 0, False
+        ids, full = self._walk(q, teams, now, q.offset + q.per_page, True)
+        page = ids[q.offset:q.offset + q.per_page]
+        found = {r.id: _case(r) for r in self._conn.execute(
+            sa.select(t.cases).where(C.id.in_(page)))} if page else {}
+        return [found[i] for i in page if i in found], len(ids), full
+
+    def case_ids(self, q: Query, teams: Sequence[str], now: datetime, cap: int) -> list[str]:
+        """Every matching case id up to `cap`, in the page's order (a bulk action's
+        "select all matching"); with words, among the newest SEARCH_WINDOW hits."""
+        if not teams:
+            return []
+        if self._window(q, 1) is None:
+            return [r[0] for r in self._conn.execute(
+                sa.select(C.id).where(*self.case_filters(q, teams, now))
+                .order_by(C.opened_at.desc(), C.id.desc()).limit(cap))]
+        return self._walk(q, teams, now, cap, True)[0][:cap]
+
+    # --- mentions ------------------------------------------------------------------------------
+
+    def mentions(self, q: Query, teams: Sequence[str], now: datetime
+                 ) -> tuple[list[dict[str, Any]], int, bool]:
+        """One page of matching mentions (with their case's state and team), newest first;
+        how many match, and whether more may."""
+        if not teams:
+            return [], 0, False
+        if self._window(q, 1) is None:
+            # No words: the mentions of the page's cases.
+            cases, total, more = self.cases(replace(q, show="cases"), teams, now)
+            ids = [r[0] for r in self._conn.execute(
+                sa.select(M.id).where(M.case_id.in_([c["id"] for c in cases])))]
+        else:
+            ids, full = self._walk(q, teams, now, q.offset + q.per_page, False)
+            total, more = len(ids), full
+            ids = ids[q.offset:q.offset + q.per_page]
+        rows = []
+        if ids:
+            sel = (sa.select(M.id, M.channel, M.source_id, M.case_id, M.author_handle,
+                             M.created_at, M.body, M.signals, C.state, C.team, C.title)
+                   .select_from(t.mentions.join(t.cases, C.id == M.case_id))
+                   .where(M.id.in_(ids)).order_by(M.id.desc()))
+            for r in self._conn.execute(sel).mappings():
+                d = dict(r)
+                d["created_at"] = utc(d["created_at"])
+                rows.append(d)
+        return rows, total, more
+
+    # --- saved views ---------------------------------------------------------------------------
+
+    def views(self, member: str, teams: Sequence[str]) -> list[dict[str, Any]]:
+        """The member's own views and those of their teams, by name."""
+        q = sa.select(t.saved_views).where(sa.or_(
+            sa.and_(V.owner_kind == "member", V.owner == member),
+            sa.and_(V.owner_kind == "team", V.owner.in_(list(teams)))))
+        return [dict(r) for r in self._conn.execute(q.order_by(V.name, V.id)).mappings()]
+
+    def view(self, view_id: str) -> dict[str, Any] | None:
+        row = self._conn.execute(sa.select(t.saved_views).where(V.id == view_id)
+                                 ).mappings().first()
+        return dict(row) if row else None
+
+    def save_view(self, *, name: str, owner_kind: str, owner: str, query: str,
+                  created_by: str, at: datetime) -> str:
+        view_id = "v" + secrets.token_hex(6)
+        self._conn.execute(t.saved_views.insert().values(
+            id=view_id, name=name, owner_kind=owner_kind, owner=owner, query=query,
+            created_by=created_by, created_at=at))
+        return view_id
+
+    def delete_view(self, view_id: str) -> bool:
+        return bool(self._conn.execute(sa.delete(t.saved_views).where(V.id == view_id)
+                                       ).rowcount)
+
+
+def _sla(state: str, now: datetime) -> Any:
+    """Where a case stands against its first-response SLA at `now`."""
+    open_ = C.state.in_(OPEN_STATES)
+    waiting = sa.and_(open_, C.first_response_at.is_(None), C.sla_due.is_not(None))
+    if state == "breached":
+        return sa.or_(sa.and_(waiting, C.sla_due < now), C.first_response_at > C.sla_due)
+    if state == "due_soon":
+        return sa.and_(waiting, C.sla_due >= now, C.sla_due < now + search.DUE_SOON)
+    if state == "on_time":
+        return sa.and_(waiting, C.sla_due >= now + search.DUE_SOON)
+    if state == "answered":
+        return C.first_response_at.is_not(None)
+    return C.sla_due.is_(None)  # no_sla
