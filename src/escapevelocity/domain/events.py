@@ -33,7 +33,9 @@ INCIDENT = "incident"
 PLAYBOOK = "playbook"
 INCIDENT_PREFIX = "incident:"
 PLAYBOOK_PREFIX = "playbook:"
-NON_CASE_PREFIXES = (INCIDENT_PREFIX, PLAYBOOK_PREFIX)
+ORG = "org"
+ORG_PREFIX = "org:"  # the organisation and settings the admin pages change ("org:members", …)
+NON_CASE_PREFIXES = (INCIDENT_PREFIX, PLAYBOOK_PREFIX, ORG_PREFIX)
 SYSTEM = "system"
 
 
@@ -43,6 +45,8 @@ def stream_kind(stream: str) -> str:
         return INCIDENT
     if stream.startswith(PLAYBOOK_PREFIX):
         return PLAYBOOK
+    if stream.startswith(ORG_PREFIX):
+        return ORG
     return CASE
 
 
@@ -428,6 +432,20 @@ class PlaybookActivated(EventBase, frozen=True, kw_only=True, tag="playbook_acti
     approved_by: str | None = None
 
 
+# --- administration (stream "org:<section>", services/admin.py) ---------------------------------
+
+class OrgChanged(EventBase, frozen=True, kw_only=True, tag="org_changed"):
+    """An admin changed the organisation or a setting: what (`section`, `target`), how
+    (`change`: created, updated, deactivated, reactivated, imported) and the record before and
+    after, so the change can be read, and undone, from the log."""
+    section: str = ""
+    target: str = ""
+    change: str = ""
+    before: Any = None
+    after: Any = None
+    note: str = ""
+
+
 Event = (Opened | MentionAdded | Decided | Assigned | Claimed | Released | Replied | Resolved
          | Reopened | NoteAdded | SlaClock | SlaWarning | SlaBreached | Escalated
          | ApprovalRequested | ApprovalAlternative | ApprovalEdited | Approved | Rejected
@@ -436,7 +454,8 @@ Event = (Opened | MentionAdded | Decided | Assigned | Claimed | Released | Repli
          | FollowupCancelled | SendFailed | Corrected | SignalsRevised | IncidentOpened
          | IncidentDetected
          | IncidentLevel | IncidentPaged | IncidentNote | IncidentStoodDown | PlaybookSaved
-         | PlaybookRequested | PlaybookApproved | PlaybookRejected | PlaybookActivated)
+         | PlaybookRequested | PlaybookApproved | PlaybookRejected | PlaybookActivated
+         | OrgChanged)
 
 TYPES: dict[str, type] = {c.__struct_config__.tag: c for c in Event.__args__}  # type: ignore[attr-defined]
 
@@ -460,6 +479,7 @@ INCIDENT_NOTE, INCIDENT_STOOD_DOWN = "incident_note", "incident_stood_down"
 PLAYBOOK_SAVED, PLAYBOOK_REQUESTED = "playbook_saved", "playbook_requested"
 PLAYBOOK_APPROVED, PLAYBOOK_REJECTED = "playbook_approved", "playbook_rejected"
 PLAYBOOK_ACTIVATED = "playbook_activated"
+ORG_CHANGED = "org_changed"
 
 KINDS = tuple(TYPES)
 INCIDENT_KINDS = (INCIDENT_OPENED, INCIDENT_DETECTED, INCIDENT_LEVEL, INCIDENT_PAGED,

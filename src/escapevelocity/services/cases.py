@@ -150,7 +150,7 @@ def reply(store: SqlStore, clock: Clock, case_id: str, member: str, text: str, *
                    if seen_seq is not None else None)
         event = _refuse(plans.plan_reply(case, member, text, now, rules, template=template,
                                          changed=changed), perm.REPLY, member)
-        need = engagement.approval_need(case, who, text, rules)
+        need = engagement.approval_need(case, who, text, rules, tx.org.load())
         if need is not None:
             return approvals.hold(tx, case, who, text, template, need, now, rules)
         commit(tx, case, event)

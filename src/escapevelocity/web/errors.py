@@ -101,6 +101,14 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(NotVisible)
     async def _not_visible(request: Request, exc: NotVisible) -> Response:
+        from escapevelocity.web.deps import ActedBefore
+
+        if isinstance(exc, ActedBefore) and not wants_json(request):
+            from escapevelocity.domain.pii import mask_pii
+
+            case = dict(exc.case, title=mask_pii(exc.case["title"]))
+            return request.app.state.render(request, "case_elsewhere.html", {
+                "case": case, "did": exc.did, "back": way_back(request)})
         return answer(request, 404, "There is no such case in your teams' inboxes.")
 
     @app.exception_handler(CaseNotFound)

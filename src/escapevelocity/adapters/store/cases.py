@@ -137,6 +137,14 @@ class Cases(Repo):
             C.respond.is_(True), C.sla_due >= start, C.sla_due < end)
         return [(utc(due), utc(first)) for due, first in self._conn.execute(q)]
 
+    def opened_between(self, start: datetime, end: datetime | None = None,
+                       limit: int = 5_000) -> list[dict[str, Any]]:
+        """Cases opened in [start, end), oldest first, at most `limit` (ix_cases_opened)."""
+        q = sa.select(t.cases).where(C.opened_at >= start)
+        if end is not None:
+            q = q.where(C.opened_at < end)
+        return [_case(r) for r in self._conn.execute(q.order_by(C.opened_at).limit(limit))]
+
     def awaiting_approval(self, approver: str | None = None, limit: int = 200
                           ) -> list[dict[str, Any]]:
         """Cases whose draft waits for a decision (on `approver`, when given), most urgent
