@@ -78,6 +78,18 @@ def test_who_may_declare_an_incident_is_a_setting(app, workspace):
     assert r.status_code == 303 and "/incidents/incident:" in r.headers["location"]
     r = sam.post("/admin/settings", data={"csrf": csrf, "declarer_members": "nobody-here"})
     assert r.status_code == 422 and "not a role or a member: nobody-here" in r.text
+    # approval rotations: checked against the organisation, then used for the next draft
+    r = sam.post("/admin/settings/approvals", data={
+        "csrf": csrf, "rotations": "legal: lucy", "approval_sla_minutes": "20",
+        "risk_group": "legal"})
+    assert r.status_code == 422 and "lucy (liaison) may not approve" in r.text
+    r = sam.post("/admin/settings/approvals", data={
+        "csrf": csrf, "rotations": "legal: sam, omar", "approval_sla_minutes": "20",
+        "risk_group": "legal"}, follow_redirects=False)
+    assert r.status_code == 303
+    rules = admin.approval_rules(workspace.store)
+    assert rules.rotations == {"legal": ["sam", "omar"]} and rules.approval_sla_minutes == 20
+    assert "legal: sam, omar" in sam.get("/admin/settings").text
 
 
 def test_after_approving_the_case_link_says_what_you_did(app, workspace, clock):

@@ -439,3 +439,44 @@ def save_settings(ws: Any, actor: str, new: Settings) -> None:
         now = ws.clock.now()
         tx.documents.put(SETTINGS_DOCUMENT, msgspec.json.encode(new).decode(), now)
         _record(tx, who, now, SETTINGS, "incident_declarers", "updated", old, new)
+
+
+# --- approval rotations and the approval SLA (the engagement policy document) -----------------
+
+def approval_rules(store: Any) -> Any:
+    from escapevelocity.domain import engagement
+
+    with store.begin() as tx:
+        return engagement.load_policy(tx.documents.get(engagement.POLICY_DOCUMENT))
+
+
+def save_approval_rules(ws: Any, actor: str, rotations: dict[str, list[str]],
+                        sla_minutes: int, risk_group: str) -> None:
+    """Who approves for each group, first first; the approval SLA; where legal risk goes.
+    The rest of the engagement policy document is kept as it is."""
+    from escapevelocity.domain import engagement
+
+    with ws.store.begin() as tx:
+        who = _admin(tx, actor)
+        text = tx.documents.get(engagement.POLICY_DOCUMENT)
+        data = dict(yamlsafe.load(text) or {}) if text else {}
+        before = {"rotations": data.get("rotations", {}),
+                  "approval_sla_minutes": data.get("approval_sla_minutes"),
+                  "risk_group": data.get("risk_group")}
+        data.update(rotations={k: v for k, v in rotations.items() if v},
+                    approval_sla_minutes=sla_minutes, risk_group=risk_group or "legal")
+        new = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+        try:
+            rules = engagement.load_policy(new)
+        except ValueError as exc:
+            raise AdminError(str(exc)) from None
+        problems = engagement.check_policy(rules, tx.org.load())
+        if problems:
+            raise AdminError("; ".join(problems))
+        if new == text:
+            raise AdminError("nothing changed")
+        now = ws.clock.now()
+        tx.documents.put(engagement.POLICY_DOCUMENT, new, now)
+        _record(tx, who, now, SETTINGS, "approval_rotations", "updated", before,
+                {"rotations": data["rotations"], "approval_sla_minutes": sla_minutes,
+                 "risk_group": data["risk_group"]})

@@ -470,12 +470,42 @@ async def import_customers(request: Request, me: Member = Depends(admin_of)) -> 
 
 # --- settings ---------------------------------------------------------------------------------
 
+def _settings_data(request: Request, me: Member, error: str = "",
+                   s: Any = None) -> dict[str, Any]:
+    store = _ws(request).store
+    rules = admin.approval_rules(store)
+    return {"me": me, "s": s or admin.settings(store), "roles": ROLES,
+            "org": request.app.state.org(), "error": error, "flash": _flash(request),
+            "rules": rules, "rotations": "\n".join(f"{g}: {', '.join(ids)}"
+                                                   for g, ids in rules.rotations.items())}
+
+
 @router.get("/admin/settings", response_class=HTMLResponse)
 async def settings_page(request: Request, me: Member = Depends(admin_of)) -> Response:
-    found = await run_in_threadpool(admin.settings, _ws(request).store)
-    return _render(request, "admin_settings.html", {
-        "me": me, "s": found, "roles": ROLES, "org": request.app.state.org(), "error": "",
-        "flash": _flash(request)})
+    data = await run_in_threadpool(_settings_data, request, me)
+    return _render(request, "admin_settings.html", data)
+
+
+@router.post("/admin/settings/approvals", response_class=HTMLResponse)
+async def save_approvals(request: Request, me: Member = Depends(admin_of)) -> Response:
+    form = await _form(request)
+    try:
+        rotations: dict[str, list[str]] = {}
+        for line in (form.get("rotations") or "").splitlines():
+            group, sep, ids = line.partition(":")
+            if not line.strip():
+                continue
+            if not sep or not group.strip():
+                raise admin.AdminError(f"rotation {line.strip()!r}: write `group: member, "
+                                       "member`")
+            rotations[group.strip()] = _words(ids)
+        minutes = _int(form.get("approval_sla_minutes"), "the approval SLA", required=True)
+        await run_in_threadpool(admin.save_approval_rules, _ws(request), me.id, rotations,
+                                minutes, (form.get("risk_group") or "legal").strip())
+    except admin.AdminError as exc:
+        data = await run_in_threadpool(_settings_data, request, me, str(exc))
+        return _render(request, "admin_settings.html", data, 422)
+    return _done(request, "/admin/settings", "saved the approval rotations")
 
 
 @router.post("/admin/settings", response_class=HTMLResponse)
@@ -488,7 +518,6 @@ async def save_settings(request: Request, me: Member = Depends(admin_of)) -> Res
     try:
         await run_in_threadpool(admin.save_settings, _ws(request), me.id, new)
     except admin.AdminError as exc:
-        return _render(request, "admin_settings.html", {
-            "me": me, "s": new, "roles": ROLES, "org": request.app.state.org(),
-            "error": str(exc), "flash": ""}, 422)
+        data = await run_in_threadpool(_settings_data, request, me, str(exc), new)
+        return _render(request, "admin_settings.html", data, 422)
     return _done(request, "/admin/settings", "saved the settings")
