@@ -97,7 +97,7 @@ def _pages(site) -> list[tuple[str, str, int]]:
     support, legal, held, _ = site.cases
     incident = _incident(site)
     return [
-        ("login", "/login", 200), ("case-elsewhere", f"/cases/{site.decided}", 200),
+        ("login", "/login", 200), ("case-elsewhere", f"/cases/{site.decided}", 404),
         ("inbox", "/inbox", 200), ("case", f"/cases/{support}", 200),
         ("case-pending-draft", f"/cases/{held}", 200),
         ("case-engage", f"/cases/{legal}/engage", 200),

@@ -123,8 +123,9 @@ def install(app: FastAPI) -> None:
             from escapevelocity.domain.pii import mask_pii
 
             case = dict(exc.case, title=mask_pii(exc.case["title"]))
+            # still 404 (the access ended with its reason), but a page that says why
             return request.app.state.render(request, "case_elsewhere.html", {
-                "case": case, "did": exc.did, "back": way_back(request)})
+                "case": case, "did": exc.did, "back": way_back(request)}, 404)
         return answer(request, 404, "There is no such case in your teams' inboxes.")
 
     @app.exception_handler(CaseNotFound)

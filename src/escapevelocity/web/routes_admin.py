@@ -29,8 +29,9 @@ KINDS = ("hub", "spoke", "agency")
 
 def admin_of(request: Request, member: Member = Depends(auth.member_of)) -> Member:
     if not perm.allowed((member.role,), perm.ADMINISTER):
-        raise HTTPException(403, f"your role ({member.role.replace('_', ' ')}) may not "
-                                 "administer the workspace; ask an admin")
+        # as the other admin pages: not found for the roles that do not administer
+        raise HTTPException(404, "there is no such page for your role; the admin pages are "
+                                 "for admins")
     return member
 
 
