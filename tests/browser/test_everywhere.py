@@ -14,13 +14,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from axe_kit import serious_violations
 from conftest import PASSWORD, Server
 from playwright.sync_api import expect
 
-AXE = Path(__file__).parent / "vendor" / "axe.min.js"
 SHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 WIDTHS = ((1440, 900, "light"), (390, 844, "dark"))
-BAD = ("serious", "critical")
 
 SUPPORT = "my broadband is down again since this morning, please help"
 LEGAL = "I will sue you, my lawyer is preparing a lawsuit about the outage"
@@ -155,17 +154,6 @@ def _wide(page) -> str:
     }""")
 
 
-def _axe(page) -> list[dict]:
-    if not page.evaluate("typeof window.axe !== 'undefined'"):
-        page.evaluate(AXE.read_text())
-    result = page.evaluate("""async () => {
-        const r = await axe.run(document, {resultTypes: ['violations']});
-        return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
-            nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))}));
-    }""")
-    return [v for v in result if v["impact"] in BAD]
-
-
 WHO = {"login": None, "case-elsewhere": "omar"}
 
 
@@ -193,7 +181,7 @@ def test_every_page_at_desktop_and_phone_width_passes_axe(site, pages):
                 if overflow > 1:
                     problems.append(f"{name} @{width}: the page scrolls sideways by {overflow}px "
                                     f"({_wide(page)})")
-            for v in _axe(page):
+            for v in serious_violations(page):
                 problems.append(f"{name} @{width} {scheme}: {v['impact']} {v['id']}: {v['help']} "
                                 f"{v['nodes']}")
             page.screenshot(path=str(SHOTS / f"{name}-{width}.png"), full_page=True)
