@@ -76,10 +76,32 @@ def _record(tx: Tx, who: Member, now: Any, section: str, target: str, change: st
     return event
 
 
+_KEEP_EMPTY = frozenset({"teams", "members", "languages", "days"})  # empty is not the default
+
+
+def _prune(value: Any) -> Any:
+    """Leave out what is empty and means the default, so the file reads like a written one."""
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            v = _prune(v)
+            if k not in _KEEP_EMPTY and (v is None or v == "" or v == [] or v == {}):
+                continue
+            out[k] = v
+        return out
+    if isinstance(value, list):
+        return [_prune(v) for v in value]
+    return value
+
+
 def org_yaml(org: Organisation) -> str:
-    """The organisation as the YAML document `ev org apply` reads."""
+    """The organisation as the YAML document `ev org apply` reads (defaults left out)."""
     data = msgspec.to_builtins(org)
-    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+    default_shift = msgspec.to_builtins(Shift())
+    for m in data["members"]:
+        if m.get("shift") == default_shift:
+            del m["shift"]
+    return yaml.safe_dump(_prune(data), sort_keys=False, allow_unicode=True, width=100)
 
 
 # --- the organisation -------------------------------------------------------------------------
