@@ -83,13 +83,16 @@ def test_risky_words_role_and_training_need_approval_too(ws, clock):
     risky = open_case(ws, clock, SUPPORT)
     cases.claim(store, clock, risky, "ana")
     held = cases.reply(store, clock, risky, "ana", "We guarantee this never happens again.")
-    assert held.kind == ev.APPROVAL_REQUESTED and held.data["group"] == "approvers"
+    # routed by the reason: legal risk goes to legal (its approver first)
+    assert held.kind == ev.APPROVAL_REQUESTED and held.data["group"] == "legal"
+    assert held.data["approver"] == "omar"
     assert "risk list: guarantee" in held.data["reasons"][0]
     agency = open_case(ws, clock, SUPPORT)
     cases.claim(store, clock, agency, "joe")
     held = cases.reply(store, clock, agency, "joe", "Sorry about that!")
     assert held.kind == ev.APPROVAL_REQUESTED
     assert "replies by the agency role need approval" in held.data["reasons"]
+    assert held.data["group"] == "hub"  # an agency's routine reply: its hub checks it
     trainee = open_case(ws, clock, SUPPORT)
     cases.claim(store, clock, trainee, "priya")
     held = cases.reply(store, clock, trainee, "priya", "Sorry about that!")

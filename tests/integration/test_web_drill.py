@@ -46,7 +46,8 @@ def test_declare_banner_timeline_and_stand_down(app):
         assert r.status_code == 303
         assert 'id="crisis-banner"' not in client.get("/inbox").text
         closed = client.get(r.headers["location"]).text
-        assert "stood_down" in closed and "Holding statement approved" in closed
+        assert "stood down" in closed and "Holding statement approved" in closed
+        assert "Since onset" in closed and "Who is working it" in closed
         assert client.post("/incidents/stand-down", data={"csrf": csrf}).status_code == 409
 
 

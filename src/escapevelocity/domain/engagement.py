@@ -38,6 +38,10 @@ class Policy(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     # on-call order; a group not listed here gets default_rotation()
     rotations: dict[str, list[str]] = {}
     default_group: str = "approvers"
+    # Approval routed by the reason it is needed: a text on the risk list goes to this group
+    # (legal review); a reply held for its author's role or training goes to the case team's
+    # hub (its lead and approvers: an agency's routine reply is the hub's to check).
+    risk_group: str = "legal"
     roles_needing_approval: list[str] = msgspec.field(default_factory=lambda: ["agency"])
     in_training: list[str] = []  # member ids whose replies need approval while they learn
     risk_terms: list[str] = msgspec.field(default_factory=lambda: [
@@ -99,10 +103,14 @@ def risk_matches(text: str, terms: Iterable[str]) -> list[str]:
 
 
 def approval_need(case: dict, member: Member, text: str, policy: Policy,
-                  untrained: Sequence[str] = ()) -> ApprovalNeed | None:
+                  untrained: Sequence[str] = (), org: Organisation | None = None
+                  ) -> ApprovalNeed | None:
     """Why a reply needs approval (playbook, the member's role or training, risky words), or
     None when it can be sent as is. `untrained`: what the member's training still lacks
-    (domain/governance.training_gaps); a public reply by someone untrained waits for approval."""
+    (domain/governance.training_gaps); a public reply by someone untrained waits for approval.
+    The group follows the weightiest reason: the playbook's group, else legal risk to
+    `risk_group`, else the role or training to the case team's hub (when `org` says which),
+    else `default_group`."""
     reasons: list[str] = []
     if untrained and case.get("visibility", "public") == "public":
         reasons.append(f"{member.id} has not completed training: " + "; ".join(untrained))
@@ -110,15 +118,22 @@ def approval_need(case: dict, member: Member, text: str, policy: Policy,
     if case.get("approval"):
         group = case["approval"]
         reasons.append(f"the playbook requires approval by {group} on this case")
+    held_for_author = False
     if member.role in policy.roles_needing_approval:
-        reasons.append(f"replies by the {member.role} role need approval")
+        reasons.append(f"replies by the {member.role.replace('_', ' ')} role need approval")
+        held_for_author = True
     if member.id in policy.in_training:
         reasons.append(f"{member.id} is in training")
+        held_for_author = True
     risky = risk_matches(text, policy.risk_terms)
     if risky:
         reasons.append("the text matches the risk list: " + ", ".join(risky))
+        group = group or policy.risk_group
     if not reasons:
         return None
+    if not group and held_for_author and org is not None:
+        team = org.team(case.get("team") or "")
+        group = (team.hub or (team.id if team.kind == "hub" else "")) if team else ""
     return ApprovalNeed(group or policy.default_group, tuple(reasons))
 
 

@@ -32,24 +32,24 @@ CASE = "case"
 INCIDENT = "incident"
 PLAYBOOK = "playbook"
 CONFIG = "config"
+WORKSPACE = "workspace"
+GOVERNANCE = "governance"
+ORG = "org"
 INCIDENT_PREFIX = "incident:"
 PLAYBOOK_PREFIX = "playbook:"
 CONFIG_PREFIX = "config:"  # workspace settings changed by admins (outbound mode, connections)
-NON_CASE_PREFIXES = (INCIDENT_PREFIX, PLAYBOOK_PREFIX, CONFIG_PREFIX)
-
-WORKSPACE = "workspace"
-INCIDENT_PREFIX = "incident:"
-PLAYBOOK_PREFIX = "playbook:"
 WORKSPACE_PREFIX = "workspace:"  # workspace settings edited in the web app (goals, issue 19)
-NON_CASE_PREFIXES = (INCIDENT_PREFIX, PLAYBOOK_PREFIX, WORKSPACE_PREFIX)
-
-GOVERNANCE = "governance"
-GOVERNANCE_PREFIX = "governance:"
-NON_CASE_PREFIXES = (INCIDENT_PREFIX, PLAYBOOK_PREFIX, GOVERNANCE_PREFIX)
-
+GOVERNANCE_PREFIX = "governance:"  # readiness, policies, training (issue 23)
 VIEW_PREFIX = "view:"  # a saved search view (issue 18)
 PERSON_PREFIX = "person:"  # linked author identities (issue 18)
-NON_CASE_PREFIXES = (INCIDENT_PREFIX, PLAYBOOK_PREFIX, VIEW_PREFIX, PERSON_PREFIX)
+ORG_PREFIX = "org:"  # the organisation and settings the admin pages change ("org:members", …)
+TOKEN_PREFIX = "token:"  # API tokens made and revoked (issue 21)
+MEMBER_PREFIX = "member:"  # a member's own settings: second factor (issue 21)
+ACCESS = "access"  # workspace-wide access settings: roles that need a second factor
+# Every stream that is not a case's: the rebuild folds only the others into cases.
+NON_CASE_PREFIXES = (INCIDENT_PREFIX, PLAYBOOK_PREFIX, CONFIG_PREFIX, WORKSPACE_PREFIX,
+                     GOVERNANCE_PREFIX, VIEW_PREFIX, PERSON_PREFIX, ORG_PREFIX, TOKEN_PREFIX,
+                     MEMBER_PREFIX, ACCESS)
 SYSTEM = "system"
 
 
@@ -61,17 +61,16 @@ def stream_kind(stream: str) -> str:
         return PLAYBOOK
     if stream.startswith(CONFIG_PREFIX):
         return CONFIG
-
     if stream.startswith(WORKSPACE_PREFIX):
         return WORKSPACE
-
     if stream.startswith(GOVERNANCE_PREFIX):
         return GOVERNANCE
-
     if stream.startswith(VIEW_PREFIX):
         return "view"
     if stream.startswith(PERSON_PREFIX):
         return "person"
+    if stream.startswith(ORG_PREFIX):
+        return ORG
     return CASE
 
 
@@ -618,6 +617,21 @@ class IdentityUnlinked(EventBase, frozen=True, kw_only=True, tag="identity_unlin
     identity: str  # "channel:handle" taken out of the person
 
 
+
+# --- administration (stream "org:<section>", services/admin.py) ---------------------------------
+
+class OrgChanged(EventBase, frozen=True, kw_only=True, tag="org_changed"):
+    """An admin changed the organisation or a setting: what (`section`, `target`), how
+    (`change`: created, updated, deactivated, reactivated, imported) and the record before and
+    after, so the change can be read, and undone, from the log."""
+    section: str = ""
+    target: str = ""
+    change: str = ""
+    before: Any = None
+    after: Any = None
+    note: str = ""
+
+
 Event = (Opened | MentionAdded | Decided | Assigned | Claimed | Released | Replied | Resolved
          | Reopened | NoteAdded | SlaClock | SlaWarning | SlaBreached | Escalated
          | ApprovalRequested | ApprovalAlternative | ApprovalEdited | Approved | Rejected
@@ -632,7 +646,8 @@ Event = (Opened | MentionAdded | Decided | Assigned | Claimed | Released | Repli
          | GoalsSaved
          | ChecklistSaved | SpokeRequested | ReadinessItemDone | SpokeApproved | ShadowDrafted
          | PolicyPublished | PolicyAcknowledged | TrainingRuleSet | DrillScored
-         | ViewSaved | ViewDeleted | IdentitiesLinked | IdentityUnlinked)
+         | ViewSaved | ViewDeleted | IdentitiesLinked | IdentityUnlinked
+         | OrgChanged)
 
 TYPES: dict[str, type] = {c.__struct_config__.tag: c for c in Event.__args__}  # type: ignore[attr-defined]
 
@@ -671,6 +686,8 @@ DRILL_SCORED = "drill_scored"
 
 VIEW_SAVED, VIEW_DELETED = "view_saved", "view_deleted"
 IDENTITIES_LINKED, IDENTITY_UNLINKED = "identities_linked", "identity_unlinked"
+
+ORG_CHANGED = "org_changed"
 
 KINDS = tuple(TYPES)
 INCIDENT_KINDS = (INCIDENT_OPENED, INCIDENT_DETECTED, INCIDENT_LEVEL, INCIDENT_PAGED,

@@ -30,9 +30,11 @@ AUDIT = "audit"  # read the audit trail
 FOLLOWUP = "followup"  # record a customer's satisfaction answer
 CONFIGURE = "configure"  # approval rotations, risk list, follow-up policy
 EDIT_PLAYBOOK = "edit_playbook"  # save playbook versions and activate them (or ask approval)
+ADMINISTER = "administer"  # members, roles, teams, shifts, SLA policies: the admin pages
+# (admins, and strategists: the program lead holds every action)
 
 ACTIONS = (VIEW, CLAIM, RELEASE, REPLY, RESOLVE, REOPEN, ASSIGN, NOTE, TAG, CRM_LINK, APPROVE,
-           OVERRIDE_CLAIM, BULK, AUDIT, FOLLOWUP, CONFIGURE, EDIT_PLAYBOOK)
+           OVERRIDE_CLAIM, BULK, AUDIT, FOLLOWUP, CONFIGURE, EDIT_PLAYBOOK, ADMINISTER)
 
 _WORK = (VIEW, CLAIM, RELEASE, REPLY, RESOLVE, NOTE, TAG)
 

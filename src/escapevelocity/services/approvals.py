@@ -15,7 +15,7 @@ its transaction) and `approve` here: no path sends a reply that needs approval w
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from escapevelocity.adapters.store import SqlStore, Tx
@@ -275,7 +275,10 @@ def queue(store: SqlStore, member: str, *, everyone: bool = False) -> list[dict[
         rows = tx.cases.awaiting_approval(None if everyone else member)
         org = tx.org.load()
     teams = access.visible_teams(org, who)  # the whole queue: only drafts on cases in sight
-    return [c for c in rows if access.may_see(org, who, c, teams)]
+    seen = [c for c in rows if access.may_see(org, who, c, teams)]
+    # Priority first (a P1 draft waits on nobody's P3), then the approval's due time.
+    far = datetime.max.replace(tzinfo=UTC)
+    return sorted(seen, key=lambda c: (c.get("priority") or "p9", c.get("approval_due") or far))
 
 
 def set_policy(store: SqlStore, clock: Clock, member: str, text: str) -> engagement.Policy:

@@ -157,7 +157,7 @@ def reply(store: SqlStore, clock: Clock, case_id: str, member: str, text: str, *
                         perm.REPLY, member)
         # a member whose training is not complete (domain/governance) waits for approval
         untrained = governance.training_gaps(governance_service.program_in(tx), who.id)
-        need = engagement.approval_need(case, who, text, rules, untrained)
+        need = engagement.approval_need(case, who, text, rules, untrained, tx.org.load())
         if need is not None:
             return approvals.hold(tx, case, who, text, template, need, now, rules)
         commit(tx, case, event)

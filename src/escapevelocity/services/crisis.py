@@ -360,5 +360,5 @@ def after_action(store: SqlStore, incident: str, now: datetime) -> Any:
         if opened is None:
             return None
         closed = next((e.at for e in events if e.kind == ev.INCIDENT_STOOD_DOWN), None)
-        rows = tx.cases.opened_between(opened, closed or now)
+        rows = tx.cases.opened_between(opened, closed or now, limit=100_000)
     return summarise(incident, events, rows, now)

@@ -158,8 +158,10 @@ class Workspace:
             active = tx.playbooks.active()
             if active is None:
                 raise RuntimeError("this workspace has no active playbook: run `ev workspace init`")
+            # a spoke's mode changes routing; the organisation's text: an admin page or
+            # `ev org apply` in another process
             stamp = (active[0], self._models_stamp(tx), tx.brand_versions.stamp(),
-                     tx.documents.stamps("governance"))  # a spoke's mode changes routing
+                     tx.documents.stamps("governance"), hash(tx.documents.get("org") or ""))
             if self._triager is None or self._playbook_version != stamp:
                 vocab_yaml = tx.documents.get("vocabulary") or ""
                 vocabulary = Vocabulary.from_dict(yamlsafe.load(vocab_yaml) or {})

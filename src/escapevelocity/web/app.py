@@ -135,6 +135,10 @@ def _org_cache(workspace: Workspace, ttl: float = 2.0) -> Callable[[], Organisat
             cached[1] = time.monotonic()
         return cached[0]
 
+    def forget() -> None:  # an admin page changed the organisation: read it again
+        cached[0] = None
+
+    org.forget = forget  # type: ignore[attr-defined]
     return org
 
 
@@ -164,6 +168,9 @@ def _templates(workspace: Workspace) -> Jinja2Templates:
         return value is not None and value < workspace.clock.now()
 
     env.filters.update(when=when, due=due)
+    from escapevelocity.web import labels
+
+    labels.install(env)  # `words`, `minutes`: identifiers and durations as words
     env.tests["overdue"] = overdue
     return templates
 
@@ -319,6 +326,10 @@ def create_app(workspace: Workspace, settings: Settings, *,
 
     app.include_router(routes_search.router)  # search, saved views (issue 18)
     app.include_router(routes_people.router)  # customer profiles, presence (issue 18)
+
+    from escapevelocity.web import routes_admin
+
+    app.include_router(routes_admin.router)  # members, teams, SLA, vocabulary, customers
 
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.add_middleware(ApiErrorsKeepAlive)  # innermost: an API error answers, not closes

@@ -50,10 +50,27 @@ def load_visible(request: Request, member: Member, case_id: str) -> CaseAccess:
     org = org_of(request)
     with ws.store.begin() as tx:
         case = tx.cases.get(case_id)
-    if case is None or not access.may_see(org, member, case):
+    if case is None:
         raise not_found(member)
+    if not access.may_see(org, member, case):
+        raise _acted_before(ws, member, case) or not_found(member)
     now = ws.clock.now()
     return CaseAccess(member, org, case, now, access.allowed_actions(org, member, case, now))
+
+
+class ActedBefore(access.NotVisible):
+    """The case is out of the member's sight now, but they acted on it (decided its draft,
+    say): the page says what they did and where the case went, instead of 'not found'."""
+
+    def __init__(self, member: Member, case: dict[str, Any], did: list[Any]) -> None:
+        super().__init__(f"{member.id} no longer sees this case", member=member.id)
+        self.case, self.did = case, did
+
+
+def _acted_before(ws: Any, member: Member, case: dict[str, Any]) -> ActedBefore | None:
+    with ws.store.begin() as tx:
+        did = [e for e in tx.events.stream(case["id"]) if e.actor == member.id]
+    return ActedBefore(member, case, did[-5:]) if did else None
 
 
 async def visible_case(request: Request, case_id: str,

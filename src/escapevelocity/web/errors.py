@@ -70,12 +70,28 @@ def answer(request: Request, status: int, message: str,
                             headers=headers)
     if wants_json(request):
         return JSONResponse({"detail": message}, status_code=status, headers=headers)
+    _logged_in(request)
     page = request.app.state.render(request, "error.html", {
         "status": status, "title": TITLES.get(status, "Something went wrong"),
         "message": message, "back": way_back(request)}, status)
     for key, value in (headers or {}).items():
         page.headers[key] = value
     return page
+
+
+def _logged_in(request: Request) -> None:
+    """The member of the session, if any, for the layout's navigation: an unknown address
+    (404 before any route ran) still shows the app's layout to a logged-in member."""
+    if getattr(request.state, "member", None) is not None or "session" not in request.scope:
+        return
+    from escapevelocity.services import signin
+
+    sid = request.session.get("sid")
+    ws = request.app.state.workspace
+    member_id = signin.session_member(ws.store, ws.clock, sid) if isinstance(sid, str) else None
+    member = request.app.state.org().member(member_id) if member_id else None
+    if member is not None:
+        request.state.member = member
 
 
 def too_large(scope: Scope, limit: int) -> tuple[bytes, bytes]:
@@ -122,6 +138,15 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(NotVisible)
     async def _not_visible(request: Request, exc: NotVisible) -> Response:
+        from escapevelocity.web.deps import ActedBefore
+
+        if isinstance(exc, ActedBefore) and not wants_json(request):
+            from escapevelocity.domain.pii import mask_pii
+
+            case = dict(exc.case, title=mask_pii(exc.case["title"]))
+            # still 404 (the access ended with its reason), but a page that says why
+            return request.app.state.render(request, "case_elsewhere.html", {
+                "case": case, "did": exc.did, "back": way_back(request)}, 404)
         return answer(request, 404, "There is no such case in your teams' inboxes.",
                       code="case_not_found")
 

@@ -80,17 +80,45 @@ def case_view(request: Request, seen: CaseAccess) -> dict[str, Any]:
                                      first.author.handle if first else "")
                  for name, text in playbook.spec.templates.items()}
     holder = access.holder(case, seen.now)
-    return {"case": case, "timeline": timeline, "author": first.author if first else None,
+    # A draft awaiting approval blocks reply and resolve: say so up front, with its approver,
+    # and offer the submitter (or an admin) to withdraw it.
+    from escapevelocity.services.approvals import fold_drafts
+
+    pending = next((d for d in fold_drafts(history) if d.state == "pending"
+                    and d.id == case.get("approval_draft")), None)
+    allowed = (access.allowed_actions(seen.org, member, seen.case, seen.now,
+                                      submitter=pending.submitter) if pending else seen.allowed)
+    return {"pending": pending, "breach": breach_summary(history, case),
+            "case": case, "timeline": timeline, "author": first.author if first else None,
             "author_bio": mentions[0]["bio"] if mentions else "", "earlier_cases": earlier,
             "decision": decision, "signals": signals,
             "assignment": assigned[-1].data if assigned else {},
             "history": history, "templates": templates,
             "draft": templates.get(decision.get("template", ""), ""),
             "holder": holder, "mine": holder == member.id, "me": member,
-            "can": seen.allowed, "max_reply": commands.MAX_REPLY_CHARS,
+            "can": allowed, "max_reply": commands.MAX_REPLY_CHARS,
             "correctable": correct.labels(playbook), "correct_chosen": "situation",
             "reply_label": way.label(case["visibility"]), "reply_live": not way.dry_run,
             "unsent": unsent}
+
+
+def breach_summary(history: list[Any], case: dict[str, Any]) -> dict[str, Any] | None:
+    """The latest SLA breach of an unresolved case and what the ladder did about it since
+    (who was told, reassigned or not), for the case page's banner; None when not breached."""
+    if case.get("state") == "resolved":
+        return None
+    breaches = [e for e in history if e.kind == ev.SLA_BREACHED]
+    if not breaches:
+        return None
+    last = breaches[-1]
+    met = any(e.kind == ev.REPLIED and e.seq and last.seq and e.seq > last.seq
+              for e in history) and last.data.get("clock") != "resolution"
+    if met:
+        return None
+    steps = [e for e in history if e.kind == ev.ESCALATED
+             and e.data.get("since") == last.data.get("since")
+             and e.data.get("clock") == last.data.get("clock")]
+    return {"event": last, "steps": steps}
 
 
 async def _page(request: Request, seen: CaseAccess | None, member: Member, case_id: str,

@@ -29,6 +29,7 @@ from escapevelocity.domain.crisis import LEVELS
 from escapevelocity.drill import DrillError, load, shipped_names
 from escapevelocity.drill.report import timeline_rows
 from escapevelocity.services import drill as drills
+from escapevelocity.services.admin import may_declare
 from escapevelocity.services.crisis import CrisisMode, after_action, incidents, timeline
 from escapevelocity.web import auth
 from escapevelocity.web.drill_sandbox import COOKIE as SANDBOX_COOKIE
@@ -222,7 +223,7 @@ def incidents_page(request: Request, member=Depends(auth.member_of)) -> HTMLResp
     workspace = request.app.state.workspace
     return _render(request, "incidents.html", {
         "incidents": incidents(workspace.store), "levels": LEVELS[1:],
-        "may_declare": perm.allowed([member.role], perm.CONFIGURE)})
+        "may_declare": may_declare(workspace.store, member)})
 
 
 @router.get("/incidents/{incident_id}", response_class=HTMLResponse)
@@ -235,10 +236,13 @@ def incident_page(request: Request, incident_id: str,
     if not events:
         raise HTTPException(404, "no such incident")
     mode = _mode(request)
+    from escapevelocity.services import incident_view
+
     return _render(request, "incident.html", {
         "incident_id": incident_id, "rows": timeline_rows(events),
+        "summary": incident_view.summary(workspace.store, events, workspace.clock.now()),
         "open": mode.state.incident == incident_id, "state": mode.state, "levels": LEVELS[1:],
-        "may_declare": perm.allowed([member.role], perm.CONFIGURE),
+        "may_declare": may_declare(workspace.store, member),
         "may_state": perm.allowed([member.role], perm.APPROVE)})
 
 
@@ -261,7 +265,9 @@ def incident_report(request: Request, incident_id: str,
 @router.post("/incidents/declare", dependencies=[Depends(auth.check_csrf)])
 def declare(request: Request, level: str = Form(..., max_length=16),
             reason: str = Form("", max_length=500), member=Depends(auth.member_of)) -> Response:
-    _may(member, perm.CONFIGURE)
+    if not may_declare(request.app.state.workspace.store, member):
+        raise HTTPException(403, "you may not declare incidents: an admin names who may, on "
+                                 "the admin settings page")
     mode = _mode(request)
     try:
         mode.declare(level, by=member.id, reason=reason.strip())
@@ -289,7 +295,9 @@ def note(request: Request, text: str = Form(..., max_length=4000),
 @router.post("/incidents/stand-down", dependencies=[Depends(auth.check_csrf)])
 def stand_down(request: Request, note: str = Form("", max_length=4000),
                member=Depends(auth.member_of)) -> Response:
-    _may(member, perm.CONFIGURE)
+    if not may_declare(request.app.state.workspace.store, member):
+        raise HTTPException(403, "you may not stand an incident down: an admin names who may, "
+                                 "on the admin settings page")
     incident = _mode(request).stand_down(by=member.id, note=note.strip())
     if incident is None:
         raise HTTPException(409, "no open incident")

@@ -153,7 +153,8 @@ async def decide(request: Request, draft_id: str, action: str,
                  seen: CaseAccess = Depends(visible_case),
                  text: str = Form("", max_length=approvals.MAX_TEXT * 3),
                  note: str = Form("", max_length=approvals.MAX_TEXT * 3),
-                 choice: int | None = Form(None, ge=0, le=50)) -> Response:
+                 choice: int | None = Form(None, ge=0, le=50),
+                 next: str = Form("", max_length=10)) -> Response:
     """approve (with an optional edited `text` or an option `choice`), edit, reject (with a
     `note`), alternative (the submitter's other wording) or withdraw."""
     _draft(draft_id)
@@ -174,6 +175,8 @@ async def decide(request: Request, draft_id: str, action: str,
         raise HTTPException(404, "no such action")
     run, done = runs[action]
     back = "/approvals" if action in ("approve", "edit", "reject") else f"/cases/{case_id}/engage"
+    if next == "case":  # the case page's withdraw button comes back to the case page
+        back = f"/cases/{case_id}"
     return await _act(request, seen, run, done, back)
 
 

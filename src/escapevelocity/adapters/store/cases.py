@@ -157,15 +157,6 @@ class Cases(Repo):
              .group_by(C.team))
         return {team: n for team, n in self._conn.execute(q)}
 
-    def opened_between(self, since: datetime, until: datetime, limit: int = 100_000
-                       ) -> list[dict[str, Any]]:
-        """What an incident's after-action report reads of the cases opened while it was
-        open."""
-        q = (sa.select(C.id, C.track, C.team, C.respond, C.opened_at, C.first_response_at,
-                       C.sla_due, C.state)
-             .where(C.opened_at >= since, C.opened_at < until).limit(limit))
-        return [dict(r) for r in self._conn.execute(q).mappings()]
-
     def has_queue(self, team: str) -> bool:
         """Whether cases that need an answer wait in `team`'s queue (an index seek)."""
         q = sa.select(C.id).where(C.team == team, C.state == "queued", C.respond).limit(1)
@@ -204,6 +195,15 @@ class Cases(Repo):
         q = sa.select(C.sla_due, C.first_response_at).where(
             C.respond.is_(True), C.sla_due >= start, C.sla_due < end)
         return [(utc(due), utc(first)) for due, first in self._conn.execute(q)]
+
+    def opened_between(self, start: datetime, end: datetime | None = None,
+                       limit: int = 5_000) -> list[dict[str, Any]]:
+        """Cases opened in [start, end), oldest first, at most `limit` (ix_cases_opened): the
+        incident page's affected cases and the after-action report's."""
+        q = sa.select(t.cases).where(C.opened_at >= start)
+        if end is not None:
+            q = q.where(C.opened_at < end)
+        return [_case(r) for r in self._conn.execute(q.order_by(C.opened_at).limit(limit))]
 
     def awaiting_approval(self, approver: str | None = None, limit: int = 200
                           ) -> list[dict[str, Any]]:

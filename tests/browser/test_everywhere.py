@@ -1,0 +1,245 @@
+"""Every page, everywhere: one server and one browser sweep each page at 1440 px (light theme)
+and at 390 px (a phone, dark theme from prefers-color-scheme), run axe-core on it (no serious
+or critical violation), check the page does not scroll sideways on the phone, that the main
+navigation appears once and the tab title is the page's, and save a screenshot of each into
+var/screenshots/. Also here, on the same server: withdrawing a pending draft from the case
+page, and keyboard use (the skip link, visible focus)."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from axe_kit import serious_violations
+from conftest import PASSWORD, Server
+from playwright.sync_api import expect
+
+SHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
+WIDTHS = ((1440, 900, "light"), (390, 844, "dark"))
+
+SUPPORT = "my broadband is down again since this morning, please help"
+LEGAL = "I will sue you, my lawyer is preparing a lawsuit about the outage"
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Iterator[Server]:
+    """A demo workspace with something on every page: cases, a pending draft, an incident,
+    a drill, an admin change."""
+    from escapevelocity.config import Settings
+    from escapevelocity.domain.clock import SystemClock
+    from escapevelocity.services import approvals, cases
+    from escapevelocity.services.seed import seed_demo
+    from escapevelocity.services.workspace import Workspace
+    from escapevelocity.web.app import create_app
+
+    path = tmp_path_factory.mktemp("everywhere") / "ev.db"
+    ws = Workspace.open(f"sqlite:///{path}", SystemClock())
+    seed_demo(ws, password=PASSWORD)
+    app = create_app(ws, Settings(database_url="unused", secret_key="c" * 32),
+                     tick_seconds=None)
+    with Server(app, ws) as srv:
+        posted = srv.post([
+            {"source_id": f"ev{n}", "channel": "twitter", "kind": "post", "text": text,
+             "author": {"handle": f"kim{n}", "name": f"Kim {n}", "followers": 50},
+             "created_at": "2026-11-20T13:59:00Z"}
+            for n, text in enumerate([SUPPORT, LEGAL, SUPPORT + " still", SUPPORT + " again"])])
+        srv.cases = posted["case_ids"]
+        # a pending draft on the third case: joe (agency) replies, the hub approves
+        held = srv.cases[2]
+        cases.claim(ws.store, ws.clock, held, "joe")
+        cases.reply(ws.store, ws.clock, held, "joe", "Sorry about that, we are on it!")
+        # a case omar (legal) decided and no longer sees: ana's risky words went to legal
+        decided = srv.post([{"source_id": "ev9", "channel": "twitter", "kind": "post",
+                             "text": SUPPORT + " now", "author": {"handle": "kim9"},
+                             "created_at": "2026-11-20T13:59:00Z"}])["case_ids"][0]
+        cases.claim(ws.store, ws.clock, decided, "ana")
+        draft = cases.reply(ws.store, ws.clock, decided, "ana", "We guarantee a refund.")
+        approvals.approve(ws.store, ws.clock, decided, "omar", draft.data["draft"])
+        srv.decided = decided
+        yield srv
+    ws.store.close()
+
+
+@pytest.fixture(scope="module")
+def pages(browser, site):
+    """A logged-in page per (member, width), made when first asked for; member None: logged
+    out. Each width has its theme (WIDTHS)."""
+    made: dict[tuple[str | None, int], object] = {}
+
+    def page_for(member: str | None, width: int):
+        if (member, width) not in made:
+            height, scheme = next((h, c) for w, h, c in WIDTHS if w == width)
+            ctx = browser.new_context(viewport={"width": width, "height": height},
+                                      color_scheme=scheme, bypass_csp=True)
+            page = ctx.new_page()
+            if member:
+                page.goto(f"{site.url}/login")
+                page.fill("input[name=member]", member)
+                page.fill("input[name=password]", PASSWORD)
+                page.click("button[type=submit]")
+                page.wait_for_url("**/inbox")
+            made[(member, width)] = page
+        return made[(member, width)]
+
+    yield page_for
+    for page in made.values():
+        page.context.close()
+
+
+def _pages(site) -> list[tuple[str, str, int]]:
+    """(name, path, expected status) of every page a browser reaches; sam (the strategist)
+    sees them all, except the login page (nobody) and a case omar decided (omar)."""
+    support, legal, held, _ = site.cases
+    incident = _incident(site)
+    return [
+        ("login", "/login", 200), ("case-elsewhere", f"/cases/{site.decided}", 404),
+        ("inbox", "/inbox", 200), ("case", f"/cases/{support}", 200),
+        ("case-pending-draft", f"/cases/{held}", 200),
+        ("case-engage", f"/cases/{legal}/engage", 200),
+        ("case-audit", f"/cases/{legal}/audit", 200),
+        ("approvals", "/approvals?everyone=1", 200), ("mentions", "/mentions", 200),
+        ("bulk", "/bulk", 200), ("team", "/team", 200), ("incidents", "/incidents", 200),
+        ("incident", f"/incidents/{incident}", 200), ("playbook", "/playbook", 200),
+        ("signals", "/signals", 200), ("brand", "/brand", 200), ("drills", "/drills", 200),
+        ("notifications", "/notifications", 200), ("channels", "/admin/channels", 200),
+        ("webhooks", "/admin/webhooks", 200), ("admin", "/admin", 200),
+        ("admin-members", "/admin/members", 200), ("admin-member", "/admin/members/priya", 200),
+        ("admin-member-new", "/admin/members/new", 200), ("admin-teams", "/admin/teams", 200),
+        ("admin-team", "/admin/teams/care", 200), ("admin-sla", "/admin/sla", 200),
+        ("admin-vocabulary", "/admin/vocabulary", 200),
+        ("admin-customers", "/admin/customers", 200), ("admin-settings", "/admin/settings", 200),
+        ("error-no-case", "/cases/c000000000000", 404),
+        ("error-no-page", "/no-such-page", 404),
+        ("error-no-incident", "/incidents/incident:nope", 404),
+    ]
+
+
+_lock = threading.Lock()
+
+
+def _incident(site) -> str:
+    with _lock:
+        if getattr(site, "incident", None) is None:
+            from escapevelocity.services.crisis import CrisisMode
+
+            mode = CrisisMode(site.workspace.store, site.workspace.clock)
+            mode.declare("crisis1", by="sam", reason="outage in the north")
+            site.incident = mode.state.incident
+        return site.incident
+
+
+def _wide(page) -> str:
+    """The outermost elements that stick out of the viewport, to say what to fix."""
+    return page.evaluate("""() => {
+        const out = [];
+        const inScroller = el => {
+            for (let p = el.parentElement; p; p = p.parentElement) {
+                const o = getComputedStyle(p).overflowX;
+                if (o === 'auto' || o === 'scroll') return true;
+            }
+            return false; };
+        for (const el of document.querySelectorAll('body *')) {
+            const r = el.getBoundingClientRect();
+            if (r.right > innerWidth + 1 && !inScroller(el) && !(el.parentElement &&
+                el.parentElement.getBoundingClientRect().right > innerWidth + 1))
+                out.push(el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') +
+                         (typeof el.className === 'string' && el.className
+                          ? '.' + el.className.split(' ').join('.') : ''));
+        }
+        return out.slice(0, 5).join(', ');
+    }""")
+
+
+WHO = {"login": None, "case-elsewhere": "omar"}
+
+
+def test_every_page_at_desktop_and_phone_width_passes_axe(site, pages):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    problems: list[str] = []
+    swept = []
+    for name, path, status in _pages(site):
+        for width, _, scheme in WIDTHS:
+            page = pages(WHO.get(name, "sam"), width)
+            response = page.goto(f"{site.url}{path}")
+            assert response is not None and response.status == status, (name, response.status)
+            assert response.headers["content-type"].startswith("text/html"), name
+            title = page.title()
+            assert title.endswith(" · Escape Velocity") and title.count("Escape Velocity") == 1, \
+                (name, title)
+            assert page.locator("nav.mainnav").count() == (name != "login"), name
+            names = page.locator("nav.mainnav a").all_inner_texts()
+            assert len(names) == len(set(names)), (name, names)  # each link once
+            if status != 200:
+                expect(page.locator("#back")).to_be_visible()
+            if width < 800:
+                overflow = page.evaluate(
+                    "document.documentElement.scrollWidth - document.documentElement.clientWidth")
+                if overflow > 1:
+                    problems.append(f"{name} @{width}: the page scrolls sideways by {overflow}px "
+                                    f"({_wide(page)})")
+            for v in serious_violations(page):
+                problems.append(f"{name} @{width} {scheme}: {v['impact']} {v['id']}: {v['help']} "
+                                f"{v['nodes']}")
+            page.screenshot(path=str(SHOTS / f"{name}-{width}.png"), full_page=True)
+            swept.append(f"{name}@{width}")
+    (SHOTS / "swept.json").write_text(json.dumps(swept, indent=1))
+    assert not problems, "\n".join(problems)
+
+
+def test_withdrawing_a_pending_draft_from_the_case_page(site, browser):
+    from escapevelocity.services import cases
+
+    case_id = site.cases[3]
+    ws = site.workspace
+    cases.claim(ws.store, ws.clock, case_id, "joe")
+    cases.reply(ws.store, ws.clock, case_id, "joe", "We are on it, sorry!")
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = ctx.new_page()
+    page.goto(f"{site.url}/login")
+    page.fill("input[name=member]", "joe")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/inbox")
+    page.goto(f"{site.url}/cases/{case_id}")
+    draft = page.locator("#pending-draft")
+    expect(draft).to_contain_text("awaits approval by")
+    approver = page.locator("#pending-approver").inner_text()
+    assert approver in ("sam", "ana", "leo")  # the hub checks an agency's routine reply
+    expect(draft).to_contain_text("We are on it, sorry!")
+    expect(page.locator("textarea[name=text]")).to_have_count(0)  # no reply while it waits
+    page.click("#withdraw-draft")
+    page.wait_for_url(f"**/cases/{case_id}")
+    expect(page.locator("#pending-draft")).to_have_count(0)
+    expect(page.locator(".flash.ok")).to_contain_text("withdrawn")
+    page.click("#claim")  # nothing blocks the case now: claim it and the reply form is there
+    expect(page.locator("textarea[name=text]")).to_be_visible()
+    with ws.store.begin() as tx:
+        kinds = [e.kind for e in tx.events.stream(case_id)]
+    assert kinds[-2:] == ["approval_withdrawn", "claimed"]
+    ctx.close()
+
+
+def test_keyboard_skip_link_and_focus_ring(site, browser):
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = ctx.new_page()
+    page.goto(f"{site.url}/login")
+    page.fill("input[name=member]", "sam")
+    page.fill("input[name=password]", PASSWORD)
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/inbox")
+    page.keyboard.press("Tab")
+    skip = page.locator("a.skip-link")
+    expect(skip).to_be_focused()
+    assert skip.bounding_box()["y"] >= 0  # shown when focused
+    outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline not in ("none", ""), outline
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "main"
+    page.keyboard.press("Tab")
+    focused = page.evaluate("document.activeElement.tagName")
+    assert re.fullmatch(r"A|BUTTON|INPUT|SELECT|TEXTAREA|TR", focused), focused
+    ctx.close()
