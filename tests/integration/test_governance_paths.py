@@ -145,3 +145,25 @@ def test_a_live_incident_gets_an_after_action_report(workspace, clock):
     assert "1 of 2 cases that needed an answer got none" in text
     assert "first statement after 25.0 min" in text and "crisis2" in text
     assert client.get("/incidents/incident:nope/report").status_code == 404
+
+
+def test_the_governance_cli_takes_a_spoke_from_request_to_live(workspace, clock, tmp_path):
+    def ev_cli(*args: str):
+        out = CliRunner().invoke(ev_app, ["governance", *args, "--database", workspace.store.url],
+                                 env={"COLUMNS": "200"})
+        return out.exit_code, out.stdout + out.stderr
+
+    assert ev_cli("request", "hr", "--name", "People", "--as", "lucy") == (
+        0, "hr: requested, shadow mode\n")
+    code, out = ev_cli("approve", "hr", "--as", "sam")
+    assert code == 1 and "not complete" in out
+    for item, _ in governance.DEFAULT_CHECKLIST:
+        assert ev_cli("done", "hr", item, "--as", "lucy")[0] == 0
+    assert ev_cli("spokes") == (0, "hr\tshadow\tcomplete\n")
+    assert ev_cli("approve", "hr", "--as", "sam") == (0, "hr: live\n")
+    policy = tmp_path / "policy.txt"
+    policy.write_text("Be kind.")
+    assert ev_cli("policy", "social", str(policy), "--title", "Social", "--as", "sam")[0] == 0
+    assert ev_cli("ack", "social", "--as", "lucy") == (0, "lucy acknowledged social v1\n")
+    code, out = ev_cli("training", "lucy")
+    assert code == 0 and out.startswith("pass a drill")

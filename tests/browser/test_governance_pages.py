@@ -1,6 +1,6 @@
 """Program governance in a browser: a spoke goes from request to shadow mode to live once the
 hub approves its completed checklist; a member without training cannot send a public reply
-from the case page (the CLI and the service call: tests/integration/test_governance.py)."""
+from the case page (the CLI and the service call: tests/integration/test_governance_paths.py)."""
 
 from __future__ import annotations
 
