@@ -169,3 +169,25 @@ def test_the_governance_cli_takes_a_spoke_from_request_to_live(workspace, clock,
     assert ev_cli("ack", "social", "--as", "lucy") == (0, "lucy acknowledged social v1\n")
     code, out = ev_cli("training", "lucy")
     assert code == 0 and out.startswith("pass a drill")
+
+
+def test_the_hub_edits_its_checklist_as_a_new_version(workspace, clock):
+    app = create_app(workspace, Settings(database_url="unused", secret_key="s" * 32),
+                     tick_seconds=None)
+    client, csrf = login(app, "priya", page="/governance")
+    lines = "plan: A business plan\nkpis: The KPIs and their targets"
+    r = client.post("/governance/checklist", data={"csrf": csrf, "items": lines})
+    assert r.status_code == 403  # a liaison may not edit the hub's checklist
+    client, csrf = login(app, "sam", page="/governance")
+    r = client.post("/governance/checklist", data={"csrf": csrf, "items": lines,
+                                                   "note": "shorter"}, follow_redirects=False)
+    assert r.status_code == 303
+    page = client.get("/governance").text
+    assert "(version 1)" in page and "The KPIs and their targets" in page
+    bad = client.post("/governance/checklist", data={"csrf": csrf, "items": "no colon here"})
+    assert bad.status_code == 422 and "id: what is required" in bad.text
+    p = gov.program(workspace.store)
+    assert p.checklist_version == 1 and [i.id for i in p.items()] == ["plan", "kpis"]
+    with workspace.store.begin() as tx:
+        saved = tx.events.stream("governance:checklist")
+    assert [(e.kind, e.actor, e.note) for e in saved] == [(ev.CHECKLIST_SAVED, "sam", "shorter")]
