@@ -191,3 +191,44 @@ def test_the_hub_edits_its_checklist_as_a_new_version(workspace, clock):
     with workspace.store.begin() as tx:
         saved = tx.events.stream("governance:checklist")
     assert [(e.kind, e.actor, e.note) for e in saved] == [(ev.CHECKLIST_SAVED, "sam", "shorter")]
+
+
+def test_the_director_starts_a_people_drill_from_the_page_and_only_players_join(
+        workspace, clock, monkeypatch, tmp_path):
+    import time
+
+    from drill_kit import SCENARIO
+
+    from escapevelocity.drill import load
+    from escapevelocity.services import drill as drills
+    from escapevelocity.web import routes_drill
+
+    monkeypatch.setattr(routes_drill, "shipped_names", lambda: ["warm-up"])
+    monkeypatch.setattr(routes_drill, "load", lambda name: load(SCENARIO))
+    monkeypatch.setattr(routes_drill, "SANDBOXES", tmp_path)
+    app = create_app(workspace, Settings(database_url="unused", secret_key="s" * 32),
+                     tick_seconds=None)
+    director, csrf = login(app, "sam", page="/drills")
+    r = director.post("/drills", data={"csrf": csrf, "scenario": "warm-up", "speed": "1440",
+                                       "players": "ana, leo"}, follow_redirects=False)
+    assert r.status_code == 303
+    drill = drills.RUNNING["warm-up"]
+    try:
+        assert drill.players == ("ana", "leo") and drill.simulated is False
+        outsider, csrf_p = login(app, "priya", page="/drills/warm-up")
+        assert outsider.post("/drills/warm-up/join", data={"csrf": csrf_p}).status_code == 403
+        player, csrf_a = login(app, "ana", page="/drills/warm-up")
+        r = player.post("/drills/warm-up/join", data={"csrf": csrf_a}, follow_redirects=False)
+        assert r.status_code == 303 and "ev_drill=warm-up" in r.headers["set-cookie"]
+        inbox = player.get("/inbox").text
+        assert 'id="drill-banner"' in inbox  # the sandbox's inbox
+        assert 'id="drill-banner"' not in director.get("/inbox").text  # the director's: live
+        director.post("/drills/warm-up/control", data={"csrf": csrf, "action": "stop"})
+        deadline = time.monotonic() + 20
+        while not drill.done and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert drill.done and drill.people is not None
+        assert 'id="drill-banner"' not in player.get("/inbox").text  # scored: back to live
+    finally:
+        drill.control.stop()
+        drills.RUNNING.pop("warm-up", None)
