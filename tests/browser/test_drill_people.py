@@ -4,47 +4,20 @@ director stops it, and the scorecard scores each of them and the team. Their sco
 recorded in the live workspace's log (training); nothing reached the live workspace's cases.
 
 The drill is time-compressed: a one-hour scenario whose mentions all arrive in its first
-minutes, at x48, with one hour of learned history, so it takes seconds to prepare."""
+minutes, at x48, with one day of learned history (tests/drill_kit.py), so it prepares in
+seconds."""
 
 from __future__ import annotations
 
 import time
 
+from drill_kit import SCENARIO
 from playwright.sync_api import expect
 
 from escapevelocity.domain import events as ev
 from escapevelocity.drill import load
 from escapevelocity.services import drill as drills
 from escapevelocity.web.routes_drill import start_with_people
-
-SCENARIO = """
-name: warm-up
-title: "Warm-up: a billing glitch"
-start: 2026-05-22T18:00:00+01:00
-duration_hours: 1
-seed: 5
-history_days: 1
-regular: {per_hour: 1}
-keywords: [billing glitch]
-personas:
-  angry_customer:
-    pool: 20
-    templates:
-      accurate:
-        - "billing glitch charged me twice this month, please refund"
-        - "your billing glitch took money from my account twice, fix it"
-phases:
-  - name: glitch
-    start: 0
-    end: 0.1
-    volume: {start: 60, end: 60}
-    personas: {angry_customer: 1}
-    mix: {accurate: 1.0}
-expected:
-  level: watch
-responders:
-  on_duty: [ana, leo]
-"""
 
 
 def _wait_for_cases(drill, players, timeout=30.0) -> dict[str, str]:

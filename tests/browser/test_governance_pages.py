@@ -1,6 +1,6 @@
 """Program governance in a browser: a spoke goes from request to shadow mode to live once the
 hub approves its completed checklist; a member without training cannot send a public reply
-from the case page (the CLI and the service call: tests/integration/test_governance.py)."""
+from the case page (the CLI and the service call: tests/integration/test_governance_paths.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from playwright.sync_api import expect
 
 from escapevelocity.domain import events as ev
 from escapevelocity.domain import governance
+from escapevelocity.services import governance as gov
 
 CAREERS_TRACK = ("  careers:      {team: hr,      sla: {first_response: 240}, priority: p4, "
                  "description: \"Jobs and careers\"}\n")
@@ -62,16 +63,26 @@ def test_a_spoke_goes_from_request_to_shadow_to_live(browser, server, log_in):
     with server.workspace.store.begin() as tx:
         assert not [e for e in tx.events.stream(first) if e.kind == ev.REPLIED]
 
-    # The spoke completes its checklist; it cannot approve itself.
-    for key, _ in governance.DEFAULT_CHECKLIST:
+    # The spoke completes its checklist (two items on the page, the rest by the same
+    # command); it cannot approve itself, and the hub cannot approve before it is complete.
+    items = [key for key, _ in governance.DEFAULT_CHECKLIST]
+    for key in items[:2]:
         row = lucy.locator(f'#readiness tr[data-item="{key}"]')
         row.locator("input[name=evidence]").fill(f"{key}: see the plan")
         row.locator("button").click()
         expect(lucy.locator(f'#readiness tr[data-item="{key}"]')).to_contain_text("lucy:")
-    expect(lucy.locator("#approve-form")).to_have_count(0)
-
     sam = log_in(browser, server, "sam")
     sam.goto(f"{server.url}/governance/spokes/hr")
+    expect(sam.locator("#approve-form")).to_have_count(0)
+    expect(sam.locator("#why-not")).to_contain_text("not complete: commitment")
+    for key in items[2:]:
+        gov.complete_item(server.workspace.store, server.workspace.clock, "lucy", "hr", key,
+                          "see the plan")
+    lucy.reload()
+    expect(lucy.locator("#readiness")).not_to_contain_text("Done")
+    expect(lucy.locator("#approve-form")).to_have_count(0)
+
+    sam.reload()
     expect(sam.locator("#spoke-mode")).to_have_text("shadow")
     sam.click("#approve-form button")
     expect(sam.locator("#spoke-mode")).to_have_text("live")
@@ -123,8 +134,6 @@ def test_an_untrained_member_cannot_send_a_public_reply_from_the_page(browser, s
     priya.goto(f"{server.url}/training")
     priya.click('article[data-policy="social"] button')
     expect(priya.locator('article[data-policy="social"]')).to_contain_text("You acknowledged v1")
-    from escapevelocity.services import governance as gov
-
     gov.record_drill_score(server.workspace.store, server.workspace.clock, "priya", "warm-up",
                            80.0)
     priya.reload()

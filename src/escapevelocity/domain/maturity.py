@@ -111,7 +111,8 @@ class Assessment:
 def model_of(f: Facts) -> tuple[str, list[Statement]]:
     """The organisational model and why."""
     says: list[Statement] = []
-    live_share = f.spokes_live and f.spoke_share >= SPOKE_SHARE
+    # with no cases in the period, the structure alone says how the program is organised
+    live_share = f.spokes_live and (f.cases == 0 or f.spoke_share >= SPOKE_SHARE)
     if f.hubs == 0:
         says.append(Statement("No hub: business units act on their own (decentralised).",
                               ("hubs", "spokes")))
@@ -123,9 +124,11 @@ def model_of(f: Facts) -> tuple[str, list[Statement]]:
             "everything (centralised).", ("hubs", "spokes_live", "spoke_share")))
         return MODELS[1], says
     model = MODELS[2] if f.hubs == 1 else MODELS[3]
+    handling = (f"handling {f.spoke_share:.0%} of cases" if f.cases
+                else "(no cases in the period)")
     says.append(Statement(
-        f"{f.hubs} hub(s) with {f.spokes_live} live spoke(s) handling {f.spoke_share:.0%} of "
-        f"cases ({model}).", ("hubs", "spokes_live", "spoke_share")))
+        f"{f.hubs} hub(s) with {f.spokes_live} live spoke(s) {handling} ({model}).",
+        ("hubs", "spokes_live", "spoke_share", "cases")))
     if (f.spoke_share >= HOLISTIC_SHARE and f.trained_share >= HOLISTIC_TRAINED
             and f.drills_passed):
         says.append(Statement(

@@ -198,6 +198,9 @@ def assign(store: SqlStore, clock: Clock, case_id: str, member: str, to: str | N
         team = team or case["team"]
         if team is None or org.team(team) is None:
             raise CaseError(f"no team {team!r}")
+        if org.team(team).mode == "shadow" and team != case["team"]:
+            raise CaseError(f"{team} is in shadow mode: its hub answers its cases until the "
+                            "hub approves its readiness checklist")
         if to is not None:
             target = org.member(to)
             if target is None:

@@ -79,7 +79,8 @@ def facts(store: SqlStore, start: datetime, end: datetime, window: str = "") -> 
         cases_by_spokes=sum(n for team, n in by_team.items() if team in spoke_ids),
         drills_run=len(scores), drills_passed=passed, playbook_reviews=len(reviews),
         kpis_tracked=kpis, members=len(members),
-        members_trained=sum(1 for m in members if not governance.training_gaps(program, m.id)),
+        members_trained=sum(1 for m in members if governance.training_required(program)
+                            and not governance.training_gaps(program, m.id)),
         training_required=governance.training_required(program), window=window)
 
 

@@ -5,7 +5,8 @@ the sandbox database (the same cookie signs them in there) and a cookie names th
 then on this middleware, outermost in the live app, hands every request except the drill
 pages (/drills…, where they leave) and static files to the sandbox's own app: the same inbox,
 case pages and commands, on the sandbox's database and simulated clock, with a banner on
-every page saying it is a drill. Nothing a player does there touches the live workspace.
+every page saying it is a drill. Nothing a player does there touches the live workspace. Once
+the drill is scored, their requests go to the live app again.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ class DrillSandboxRouter:
                 from escapevelocity.services import drill as drills
 
                 drill = drills.RUNNING.get(name)
-                if drill is not None and drill.app is not None:
+                if drill is not None and drill.app is not None and not drill.done:
                     # marked, so the sandbox app's own router lets it through
                     await drill.app({**scope, "ev.drill": name}, receive, send)
                     return
@@ -69,10 +70,13 @@ def copy_session(drill: Any, raw_sid: str, member: str) -> None:
     from escapevelocity.services.signin import _hash
 
     now = drill.workspace.clock.now()
+    # The sandbox's clock may run a simulated day a wall minute, which would end a session
+    # (12 h idle, 7 days at most) mid-drill. Stamped a year ahead of it, the session is never
+    # slid (its last use lies in the clock's future) and lasts the whole drill.
+    ahead = now + timedelta(days=365)
     with drill.workspace.store.begin() as tx:
         if tx.signin.live_session(_hash(raw_sid), now) is None:
-            # the sandbox's clock runs fast: the session outlives any drill
-            tx.signin.create_session(_hash(raw_sid), member, now, now + timedelta(days=365))
+            tx.signin.create_session(_hash(raw_sid), member, ahead, ahead + timedelta(days=365))
 
 
 __all__ = ["COOKIE", "DrillSandboxRouter", "copy_session", "sandbox_app"]

@@ -1,7 +1,8 @@
 """Governance on both databases: an untrained member's public reply is held for approval by the
-service call, the CLI and the API-facing page route alike; a shadow spoke's member cannot
-reply or claim by any command; the projection rebuilds from the log; the maturity review
-counts the demo workspace's facts."""
+service call, the CLI and the page route alike; no case can be handed to a spoke in shadow
+mode until the hub approves it; the projection rebuilds from the log; the maturity review
+counts the demo workspace's facts; live incidents get an after-action report; the director
+starts a people drill from the page."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from escapevelocity.domain import governance
 from escapevelocity.domain.permissions import PermissionDenied
 from escapevelocity.services import cases, maturity
 from escapevelocity.services import governance as gov
+from escapevelocity.services.casetx import CaseError
 from escapevelocity.web.app import create_app
 
 
@@ -79,20 +81,17 @@ def test_untrained_public_replies_wait_for_approval_on_every_path(workspace, clo
     assert governance.encode(after) == governance.encode(before)
 
 
-def test_a_shadow_spoke_member_sends_nothing_by_any_command(workspace, clock):
+def test_a_shadow_spoke_gets_no_case_until_the_hub_approves_it(workspace, clock):
     ws = workspace
     gov.request_spoke(ws.store, clock, "ana", team="hr", name="People", hub="hub",
                       members=["raj"])
-    # raj's only live team is product; a case assigned to the shadow team cannot be answered
+    # no case can be handed to a team in shadow mode (its hub answers them)
     c1 = open_case(ws, clock)
-    cases.assign(ws.store, clock, c1, "sam", None, team="hr")
-    with pytest.raises(PermissionDenied, match="shadow mode"):
-        cases.claim(ws.store, clock, c1, "raj")
-    # a member whose only team is in shadow may not claim or reply anywhere
-    gov.request_spoke(ws.store, clock, "lucy", team="legal2", name="Legal 2", hub="hub")
+    with pytest.raises(CaseError, match="shadow mode"):
+        cases.assign(ws.store, clock, c1, "sam", None, team="hr")
     with ws.store.begin() as tx:
-        assert tx.org.load().team("legal2").mode == "shadow"
-        assert "legal2" in tx.org.member("lucy").teams
+        assert tx.org.load().team("hr").mode == "shadow"
+        assert "hr" in tx.org.member("raj").teams
     with pytest.raises(gov.GovernanceError, match="not complete"):
         gov.approve_spoke(ws.store, clock, "sam", "hr")
     for item, _ in governance.DEFAULT_CHECKLIST:
@@ -100,6 +99,7 @@ def test_a_shadow_spoke_member_sends_nothing_by_any_command(workspace, clock):
     with pytest.raises(PermissionDenied):
         gov.approve_spoke(ws.store, clock, "raj", "hr")  # a liaison may not configure
     gov.approve_spoke(ws.store, clock, "sam", "hr")
+    cases.assign(ws.store, clock, c1, "sam", "raj", team="hr")
     cases.claim(ws.store, clock, c1, "raj")
     assert cases.reply(ws.store, clock, c1, "raj", "Hello from HR").kind == ev.REPLIED
 
@@ -145,3 +145,90 @@ def test_a_live_incident_gets_an_after_action_report(workspace, clock):
     assert "1 of 2 cases that needed an answer got none" in text
     assert "first statement after 25.0 min" in text and "crisis2" in text
     assert client.get("/incidents/incident:nope/report").status_code == 404
+
+
+def test_the_governance_cli_takes_a_spoke_from_request_to_live(workspace, clock, tmp_path):
+    def ev_cli(*args: str):
+        out = CliRunner().invoke(ev_app, ["governance", *args, "--database", workspace.store.url],
+                                 env={"COLUMNS": "200"})
+        return out.exit_code, out.stdout + out.stderr
+
+    assert ev_cli("request", "hr", "--name", "People", "--as", "lucy") == (
+        0, "hr: requested, shadow mode\n")
+    code, out = ev_cli("approve", "hr", "--as", "sam")
+    assert code == 1 and "not complete" in out
+    first, *rest = [item for item, _ in governance.DEFAULT_CHECKLIST]
+    assert ev_cli("done", "hr", first, "--as", "lucy") == (0, f"hr: {first} done\n")
+    for item in rest:
+        gov.complete_item(workspace.store, clock, "lucy", "hr", item)
+    assert ev_cli("spokes") == (0, "hr\tshadow\tcomplete\n")
+    assert ev_cli("approve", "hr", "--as", "sam") == (0, "hr: live\n")
+    policy = tmp_path / "policy.txt"
+    policy.write_text("Be kind.")
+    assert ev_cli("policy", "social", str(policy), "--title", "Social", "--as", "sam")[0] == 0
+    assert ev_cli("ack", "social", "--as", "lucy") == (0, "lucy acknowledged social v1\n")
+    code, out = ev_cli("training", "lucy")
+    assert code == 0 and out.startswith("pass a drill")
+
+
+def test_the_hub_edits_its_checklist_as_a_new_version(workspace, clock):
+    app = create_app(workspace, Settings(database_url="unused", secret_key="s" * 32),
+                     tick_seconds=None)
+    client, csrf = login(app, "priya", page="/governance")
+    lines = "plan: A business plan\nkpis: The KPIs and their targets"
+    r = client.post("/governance/checklist", data={"csrf": csrf, "items": lines})
+    assert r.status_code == 403  # a liaison may not edit the hub's checklist
+    client, csrf = login(app, "sam", page="/governance")
+    r = client.post("/governance/checklist", data={"csrf": csrf, "items": lines,
+                                                   "note": "shorter"}, follow_redirects=False)
+    assert r.status_code == 303
+    page = client.get("/governance").text
+    assert "(version 1)" in page and "The KPIs and their targets" in page
+    bad = client.post("/governance/checklist", data={"csrf": csrf, "items": "no colon here"})
+    assert bad.status_code == 422 and "id: what is required" in bad.text
+    p = gov.program(workspace.store)
+    assert p.checklist_version == 1 and [i.id for i in p.items()] == ["plan", "kpis"]
+    with workspace.store.begin() as tx:
+        saved = tx.events.stream("governance:checklist")
+    assert [(e.kind, e.actor, e.note) for e in saved] == [(ev.CHECKLIST_SAVED, "sam", "shorter")]
+
+
+def test_the_director_starts_a_people_drill_from_the_page_and_only_players_join(
+        workspace, clock, monkeypatch, tmp_path):
+    import time
+
+    from drill_kit import SCENARIO
+
+    from escapevelocity.drill import load
+    from escapevelocity.services import drill as drills
+    from escapevelocity.web import routes_drill
+
+    monkeypatch.setattr(routes_drill, "shipped_names", lambda: ["warm-up"])
+    monkeypatch.setattr(routes_drill, "load", lambda name: load(SCENARIO))
+    monkeypatch.setattr(routes_drill, "SANDBOXES", tmp_path)
+    app = create_app(workspace, Settings(database_url="unused", secret_key="s" * 32),
+                     tick_seconds=None)
+    director, csrf = login(app, "sam", page="/drills")
+    r = director.post("/drills", data={"csrf": csrf, "scenario": "warm-up", "speed": "1440",
+                                       "players": "ana, leo"}, follow_redirects=False)
+    assert r.status_code == 303
+    drill = drills.RUNNING["warm-up"]
+    try:
+        assert drill.players == ("ana", "leo") and drill.simulated is False
+        outsider, csrf_p = login(app, "priya", page="/drills/warm-up")
+        assert outsider.post("/drills/warm-up/join", data={"csrf": csrf_p}).status_code == 403
+        player, csrf_a = login(app, "ana", page="/drills/warm-up")
+        r = player.post("/drills/warm-up/join", data={"csrf": csrf_a}, follow_redirects=False)
+        assert r.status_code == 303 and "ev_drill=warm-up" in r.headers["set-cookie"]
+        inbox = player.get("/inbox").text
+        assert 'id="drill-banner"' in inbox  # the sandbox's inbox
+        assert 'id="drill-banner"' not in director.get("/inbox").text  # the director's: live
+        director.post("/drills/warm-up/control", data={"csrf": csrf, "action": "stop"})
+        deadline = time.monotonic() + 20
+        while not drill.done and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert drill.done and drill.people is not None
+        assert 'id="drill-banner"' not in player.get("/inbox").text  # scored: back to live
+    finally:
+        drill.control.stop()
+        drills.RUNNING.pop("warm-up", None)
