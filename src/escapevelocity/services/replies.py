@@ -104,10 +104,13 @@ def _target(case: Mapping[str, Any], m: Mention, key: str, at: datetime) -> dict
 
 def deliver(store: SqlStore, clock: Clock, case_id: str, reply_seq: int | None = None, *,
             sealer: Any = None, sleep: Callable[[float], None] = time.sleep,
-            attempts: int = ATTEMPTS, backoff: float = BACKOFF) -> Event | None:
+            attempts: int = ATTEMPTS, backoff: float = BACKOFF, max_wait: float = 120.0,
+            defer: bool = False) -> Event | None:
     """Send the live reply `reply_seq` of the case (None: its latest reply); returns its
     outcome event, or None when there is nothing to send (a dry run, or an outcome is already
-    recorded)."""
+    recorded) or, with `defer`, when the network is still failing transiently after the tries:
+    nothing is recorded and the worker's `tick` tries again later (a member's request does not
+    wait out a long Retry-After)."""
     from escapevelocity.channels import registry
 
     with store.begin() as tx:
@@ -139,9 +142,12 @@ def deliver(store: SqlStore, clock: Clock, case_id: str, reply_seq: int | None =
             sender = spec.send(conn.settings, secrets)  # type: ignore[misc]
             result, tries = send_with_retries(sender, _target(case, mention, key, replied.at),
                                               text, visibility, attempts=attempts,
-                                              backoff=backoff, sleep=sleep)
+                                              backoff=backoff, max_wait=max_wait, sleep=sleep)
         except (RuntimeError, ValueError, KeyError) as exc:
             result = SendResult(error=f"{type(exc).__name__}: {exc}")
+    if defer and not result.ok and result.transient:
+        log.info("reply %s on %s deferred to the tick: %s", reply_seq, case_id, result.error)
+        return None
     now = clock.now()
     channel = conn.channel if conn else ""
     if result.ok:

@@ -179,8 +179,12 @@ async def reply(request: Request, target: CaseAccess = Depends(visible_case),
                 return "Reply recorded (dry run: nothing was sent)."
             outcome = replies.deliver(ws.store, ws.clock, target.id, sealer=_sealer(request),
                                       sleep=getattr(request.app.state, "send_sleep",
-                                                    time.sleep))
-            if outcome is not None and outcome.kind == ev.SEND_FAILED:
+                                                    time.sleep),
+                                      attempts=3, max_wait=15.0, defer=True)
+            if outcome is None:
+                return ("Reply recorded; the network is busy: it will be sent by the next "
+                        "pass (the case shows when).")
+            if outcome.kind == ev.SEND_FAILED:
                 return f"Reply recorded but NOT sent: {outcome.data.get('error')}"
             return "Reply sent."
         approver = event.data.get("approver", "the approver on call")
