@@ -234,3 +234,29 @@ def test_reply_button_says_dry_run_or_live_and_sends_once(app, workspace, instan
                  headers={"HX-Request": "1"})
     assert "Reply recorded but NOT sent" in r.text and "NOT SENT" in r.text
     assert "A reply was NOT sent (mastodon" in r.text and len(instance.posted) == 2
+
+
+def test_satisfaction_question_goes_privately_the_way_the_customer_came(workspace, instance):
+    """A CSAT question on a Mastodon case is a direct status through the same connection,
+    live by its switch, posted once."""
+    from escapevelocity.adapters.store import connections as repo
+    from escapevelocity.services import cases, followup
+
+    with workspace.store.begin() as tx:
+        tx.connections.add(repo.StoredConnection(
+            name="acme-masto", channel="mastodon", settings={"base_url": instance.server.url},
+            sealed=sealer().seal({"token": "tok-good"})), workspace.clock.now())
+    case_id = ingest(workspace, channel="mastodon", source_id=URI, handle="rosa@fosstodon.org",
+                     via="acme-masto", text="my bill is wrong, please help")
+    go_live(workspace, "acme-masto")
+    assert deliver(workspace, reply(workspace, case_id, "Fixed, sorry!")).kind == ev.REPLY_SENT
+    cases.resolve(workspace.store, workspace.clock, case_id, AGENT)
+    workspace.clock.advance(hours=24)
+    instance.faults.extend(["503"])
+    [asked] = followup.tick(workspace.store, workspace.clock, sealer=sealer())
+    assert asked.kind == ev.FOLLOWUP_SENT and asked.data["dry_run"] is False
+    assert asked.data["via"] == "mastodon" and asked.data["attempts"] == 2
+    question = instance.posted[-1]
+    assert len(instance.posted) == 2 and asked.data["network_id"] == question["id"]
+    assert question["visibility"] == "direct"
+    assert question["content"].startswith("@rosa@fosstodon.org ")

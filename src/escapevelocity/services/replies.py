@@ -89,6 +89,30 @@ def route(tx: Tx, case: Mapping[str, Any]) -> ReplyRoute:
                       mode.live_for(conn.name, conn.channel))
 
 
+def private_sender(tx: Tx, case: Mapping[str, Any], key: str, at: datetime, *,
+                   sealer: Any = None) -> tuple[ReplyRoute, Any, dict[str, Any]] | None:
+    """The case's connection when it can write to the customer privately (a satisfaction
+    question goes the way the customer came): its route, its sender and the target; None
+    when it cannot (then domain/outbound.private_route decides, e.g. email)."""
+    from escapevelocity.channels import registry
+
+    way = route(tx, case)
+    spec = registry().get(way.channel) if way.channel else None
+    if not way.can_send or spec is None or not spec.capabilities.private:
+        return None
+    conn = tx.connections.get(way.connection)
+    mention = _customer_mention(tx, case)
+    if conn is None or mention is None:
+        return None
+    if way.dry_run:
+        return way, None, _target(case, mention, key, at)
+    try:
+        sender = spec.send(conn.settings, (sealer or _sealer()).unseal(conn.sealed))  # type: ignore[misc]
+    except (RuntimeError, ValueError, KeyError):
+        return None
+    return way, sender, _target(case, mention, key, at)
+
+
 def _outcome(history: list[Event], seq: int) -> Event | None:
     return next((e for e in history if e.kind in (ev.REPLY_SENT, ev.SEND_FAILED)
                  and e.data.get("reply") == seq), None)
