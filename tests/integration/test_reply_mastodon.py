@@ -208,6 +208,10 @@ def test_reply_button_says_dry_run_or_live_and_sends_once(app, workspace, instan
 
     page = ana.get(f"/cases/{case_id}").text
     assert 'data-outbound="live">Send public reply — sends to Mastodon</button>' in page
+    assert 'maxlength="500"' in page  # the composer takes the network's limit
+    r = ana.post(f"/cases/{case_id}/reply", data={"csrf": csrf_of(page), "text": "x" * 501},
+                 headers={"HX-Request": "1"})
+    assert "Mastodon takes 500" in r.text and instance.posted == []
     r = ana.post(f"/cases/{case_id}/reply", data={"csrf": csrf_of(page),
                                                    "text": "On its way, sorry!"},
                  headers={"HX-Request": "1"})

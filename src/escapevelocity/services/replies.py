@@ -51,6 +51,7 @@ class ReplyRoute:
     title: str
     can_send: bool
     live: bool
+    max_chars: int = 0  # the network's limit (Capabilities.max_chars); 0: none
 
     @property
     def dry_run(self) -> bool:
@@ -86,7 +87,8 @@ def route(tx: Tx, case: Mapping[str, Any]) -> ReplyRoute:
     spec = registry().get(conn.channel)
     can = bool(spec and conn.enabled and spec.can_send(conn.settings))
     return ReplyRoute(conn.name, conn.channel, spec.title if spec else conn.channel, can,
-                      mode.live_for(conn.name, conn.channel))
+                      mode.live_for(conn.name, conn.channel),
+                      spec.capabilities.max_chars if spec else 0)
 
 
 def private_sender(tx: Tx, case: Mapping[str, Any], key: str, at: datetime, *,

@@ -87,7 +87,9 @@ def case_view(request: Request, seen: CaseAccess) -> dict[str, Any]:
             "history": history, "templates": templates,
             "draft": templates.get(decision.get("template", ""), ""),
             "holder": holder, "mine": holder == member.id, "me": member,
-            "can": seen.allowed, "max_reply": commands.MAX_REPLY_CHARS,
+            "can": seen.allowed,
+            "max_reply": min(commands.MAX_REPLY_CHARS, way.max_chars or commands.MAX_REPLY_CHARS)
+            if not way.dry_run else commands.MAX_REPLY_CHARS,
             "correctable": correct.labels(playbook), "correct_chosen": "situation",
             "reply_label": way.label(case["visibility"]), "reply_live": not way.dry_run,
             "unsent": unsent}
