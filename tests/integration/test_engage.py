@@ -96,7 +96,7 @@ def test_audit_trail_lists_every_event_with_actor_and_time(ws, clock):
         ("claimed", "ana"), ("note_added", "ana"), ("replied", "ana"), ("resolved", "ana"),
         ("followup_scheduled", "system")]
     assert trail[4].at == clock.now() and trail[3].at < trail[4].at
-    assert trail[5].summary == "replied: Sorry about that, fixed now."
+    assert trail[5].summary == "replied (dry run): Sorry about that, fixed now."
     assert all(a.summary and a.seq for a in trail)
     with pytest.raises(PermissionDenied):
         annotate.audit_trail(ws.store, cid, "joe")
