@@ -49,6 +49,8 @@ def test_a_held_reply_is_sent_only_when_the_approver_approves(app, workspace, cl
     omar, omar_csrf = login(app, "omar")
     queue = omar.get("/approvals")
     assert "Sorry. Please DM us." in queue.text and "from <strong>ana</strong>" in queue.text
+    assert 'data-outbound="dry_run">Approve and send private reply (dry run)</button>' \
+        in queue.text
     r = omar.post(f"/cases/{cid}/drafts/{draft}/approve", follow_redirects=False,
                   data={"csrf": omar_csrf, "text": "We're sorry. Please DM us today."})
     assert r.status_code == 303 and r.headers["location"].startswith("/approvals")

@@ -69,7 +69,7 @@ MAX_WAIT = 120.0  # a Retry-After longer than this fails the send now (it shows 
 
 
 def send_with_retries(sender: Sender, case: Mapping[str, Any], text: str, visibility: str, *,
-                      attempts: int = 3, backoff: float = 0.5,
+                      attempts: int = 3, backoff: float = 0.5, max_wait: float = MAX_WAIT,
                       sleep: Callable[[float], None] = time.sleep) -> tuple[SendResult, int]:
     """Send; try a transient failure again (0.5 s, 1 s, …, or what the network's Retry-After
     says). Before trying again, a sender that can look (`find_sent`) checks whether the try that
@@ -92,7 +92,7 @@ def send_with_retries(sender: Sender, case: Mapping[str, Any], text: str, visibi
             return result, n
         wait = backoff * 2 ** (n - 1)
         if result.retry_after is not None:
-            if result.retry_after > MAX_WAIT:
+            if result.retry_after > max_wait:
                 return result, n
             wait = max(wait, result.retry_after)
         sleep(wait)

@@ -151,6 +151,9 @@ def reply(store: SqlStore, clock: Clock, case_id: str, member: str, text: str, *
         changed = (changes_since(tx, case_id, seen_seq, member)
                    if seen_seq is not None else None)
         way = replies.route(tx, case)
+        if not way.dry_run and way.max_chars and len(text) > way.max_chars:
+            raise CaseError(f"the reply is {len(text)} characters; {way.title} takes "
+                            f"{way.max_chars}")
         event = _refuse(plans.plan_reply(case, member, text, now, rules, template=template,
                                          changed=changed, dry_run=way.dry_run,
                                          connection=way.connection or None),

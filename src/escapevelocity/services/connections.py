@@ -19,7 +19,8 @@ from escapevelocity.domain.clock import Clock
 from escapevelocity.services.casetx import authorize
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-LISTS = frozenset({"hashtags", "subreddits", "urls", "dids"})  # comma-separated in forms
+# Settings that are lists, comma-separated in forms.
+LISTS = frozenset({"hashtags", "subreddits", "urls", "dids", "accounts"})
 STREAM = ev.config_stream("connections")
 
 

@@ -22,17 +22,20 @@ from escapevelocity.domain.clock import Clock
 from escapevelocity.domain.engagement import answer_events
 from escapevelocity.domain.events import Event
 from escapevelocity.domain.plans.commands import schedule_followup
+from escapevelocity.services import replies
 from escapevelocity.services.casetx import CaseError, authorize, commit, load, policy
 
 schedule = schedule_followup  # the rule is pure: domain/plans/commands.py
 
 
 def tick(store: SqlStore, clock: Clock, now: datetime | None = None, *,
-         senders: Senders | None = None) -> list[Event]:
-    """Send every satisfaction question that has fallen due: privately through the case's
-    channel when it can, else by email when we know the address; in dry run it is recorded as
-    would-be-sent. The send happens between two transactions (no lock held while a network
-    answers); a send that fails after its retries is a `send_failed` event on the case."""
+         senders: Senders | None = None, sealer: Any = None) -> list[Event]:
+    """Send every satisfaction question that has fallen due: privately through the connection
+    the customer wrote from when it can (services/replies.private_sender, by its switch), else
+    through the case's channel, else by email when we know the address; in dry run it is
+    recorded as would-be-sent. The send happens between two transactions (no lock held while a
+    network answers); a send that fails after its retries is a `send_failed` event on the
+    case."""
     now = now or clock.now()
     senders = senders or Senders()
     out: list[Event] = []
@@ -49,9 +52,16 @@ def tick(store: SqlStore, clock: Clock, now: datetime | None = None, *,
             text = engagement.fill(rules.ask_csat if ask == "csat" else rules.ask_thumbs, case)
             crm = [e.data for e in tx.events.stream(case_id) if e.kind == ev.CRM_LINKED]
             mode = outbound.load_mode(tx.documents.get(outbound.MODE_DOCUMENT))
-        route = outbound.private_route(case, mode, senders.private(),
-                                       outbound.customer_email(case, crm))
-        event = _send(case, text, ask, route, senders, now)
+            key = f"ev-{case_id}-followup-{int(case['followup_due'].timestamp())}"
+            own = replies.private_sender(tx, case, key, now, sealer=sealer)
+        if own is not None:  # the connection the customer came by
+            way, sender, target = own
+            route = outbound.Route(way.channel, str(target["to"]), way.dry_run)
+            event = _send(case, text, ask, route, senders, now, own=(sender, target))
+        else:
+            route = outbound.private_route(case, mode, senders.private(),
+                                           outbound.customer_email(case, crm))
+            event = _send(case, text, ask, route, senders, now)
         with store.begin() as tx:
             case = load(tx, case_id)
             if case["followup_state"] != "scheduled":
@@ -62,7 +72,7 @@ def tick(store: SqlStore, clock: Clock, now: datetime | None = None, *,
 
 
 def _send(case: dict[str, Any], text: str, ask: str, route: outbound.Route, senders: Senders,
-          now: datetime) -> Event:
+          now: datetime, own: tuple[Any, dict[str, Any]] | None = None) -> Event:
     base = {"ask": ask, "text": text, "via": route.via, "to": route.to, "visibility": "private"}
     if not route.via:
         return ev.make(case["id"], ev.SEND_FAILED, now, ev.SYSTEM, {
@@ -70,6 +80,8 @@ def _send(case: dict[str, Any], text: str, ask: str, route: outbound.Route, send
             "error": "no private channel to this customer and no email address known"})
     if route.dry_run:
         result, tries = send_with_retries(DryRunSender(route.via), case, text, "private")
+    elif own is not None and own[0] is not None:
+        result, tries = send_with_retries(own[0], own[1], text, "private")
     else:
         sender = senders.get(route.via)
         if sender is None:

@@ -51,6 +51,7 @@ class ReplyRoute:
     title: str
     can_send: bool
     live: bool
+    max_chars: int = 0  # the network's limit (Capabilities.max_chars); 0: none
 
     @property
     def dry_run(self) -> bool:
@@ -86,7 +87,32 @@ def route(tx: Tx, case: Mapping[str, Any]) -> ReplyRoute:
     spec = registry().get(conn.channel)
     can = bool(spec and conn.enabled and spec.can_send(conn.settings))
     return ReplyRoute(conn.name, conn.channel, spec.title if spec else conn.channel, can,
-                      mode.live_for(conn.name, conn.channel))
+                      mode.live_for(conn.name, conn.channel),
+                      spec.capabilities.max_chars if spec else 0)
+
+
+def private_sender(tx: Tx, case: Mapping[str, Any], key: str, at: datetime, *,
+                   sealer: Any = None) -> tuple[ReplyRoute, Any, dict[str, Any]] | None:
+    """The case's connection when it can write to the customer privately (a satisfaction
+    question goes the way the customer came): its route, its sender and the target; None
+    when it cannot (then domain/outbound.private_route decides, e.g. email)."""
+    from escapevelocity.channels import registry
+
+    way = route(tx, case)
+    spec = registry().get(way.channel) if way.channel else None
+    if not way.can_send or spec is None or not spec.capabilities.private:
+        return None
+    conn = tx.connections.get(way.connection)
+    mention = _customer_mention(tx, case)
+    if conn is None or mention is None:
+        return None
+    if way.dry_run:
+        return way, None, _target(case, mention, key, at)
+    try:
+        sender = spec.send(conn.settings, (sealer or _sealer()).unseal(conn.sealed))  # type: ignore[misc]
+    except (RuntimeError, ValueError, KeyError):
+        return None
+    return way, sender, _target(case, mention, key, at)
 
 
 def _outcome(history: list[Event], seq: int) -> Event | None:
@@ -104,10 +130,13 @@ def _target(case: Mapping[str, Any], m: Mention, key: str, at: datetime) -> dict
 
 def deliver(store: SqlStore, clock: Clock, case_id: str, reply_seq: int | None = None, *,
             sealer: Any = None, sleep: Callable[[float], None] = time.sleep,
-            attempts: int = ATTEMPTS, backoff: float = BACKOFF) -> Event | None:
+            attempts: int = ATTEMPTS, backoff: float = BACKOFF, max_wait: float = 120.0,
+            defer: bool = False) -> Event | None:
     """Send the live reply `reply_seq` of the case (None: its latest reply); returns its
     outcome event, or None when there is nothing to send (a dry run, or an outcome is already
-    recorded)."""
+    recorded) or, with `defer`, when the network is still failing transiently after the tries:
+    nothing is recorded and the worker's `tick` tries again later (a member's request does not
+    wait out a long Retry-After)."""
     from escapevelocity.channels import registry
 
     with store.begin() as tx:
@@ -139,9 +168,12 @@ def deliver(store: SqlStore, clock: Clock, case_id: str, reply_seq: int | None =
             sender = spec.send(conn.settings, secrets)  # type: ignore[misc]
             result, tries = send_with_retries(sender, _target(case, mention, key, replied.at),
                                               text, visibility, attempts=attempts,
-                                              backoff=backoff, sleep=sleep)
+                                              backoff=backoff, max_wait=max_wait, sleep=sleep)
         except (RuntimeError, ValueError, KeyError) as exc:
             result = SendResult(error=f"{type(exc).__name__}: {exc}")
+    if defer and not result.ok and result.transient:
+        log.info("reply %s on %s deferred to the tick: %s", reply_seq, case_id, result.error)
+        return None
     now = clock.now()
     channel = conn.channel if conn else ""
     if result.ok:

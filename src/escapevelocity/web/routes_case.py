@@ -96,7 +96,9 @@ def case_view(request: Request, seen: CaseAccess) -> dict[str, Any]:
             "history": history, "templates": templates,
             "draft": templates.get(decision.get("template", ""), ""),
             "holder": holder, "mine": holder == member.id, "me": member,
-            "can": allowed, "max_reply": commands.MAX_REPLY_CHARS,
+            "can": allowed,
+            "max_reply": min(commands.MAX_REPLY_CHARS, way.max_chars or commands.MAX_REPLY_CHARS)
+            if not way.dry_run else commands.MAX_REPLY_CHARS,
             "correctable": correct.labels(playbook), "correct_chosen": "situation",
             "reply_label": way.label(case["visibility"]), "reply_live": not way.dry_run,
             "unsent": unsent}
@@ -207,8 +209,12 @@ async def reply(request: Request, target: CaseAccess = Depends(visible_case),
                 return "Reply recorded (dry run: nothing was sent)."
             outcome = replies.deliver(ws.store, ws.clock, target.id, sealer=_sealer(request),
                                       sleep=getattr(request.app.state, "send_sleep",
-                                                    time.sleep))
-            if outcome is not None and outcome.kind == ev.SEND_FAILED:
+                                                    time.sleep),
+                                      attempts=3, max_wait=15.0, defer=True)
+            if outcome is None:
+                return ("Reply recorded; the network is busy: it will be sent by the next "
+                        "pass (the case shows when).")
+            if outcome.kind == ev.SEND_FAILED:
                 return f"Reply recorded but NOT sent: {outcome.data.get('error')}"
             return "Reply sent."
         approver = event.data.get("approver", "the approver on call")

@@ -24,7 +24,7 @@ from escapevelocity.domain import permissions as perm
 from escapevelocity.domain.case_errors import ClaimTaken
 from escapevelocity.domain.org import Member
 from escapevelocity.domain.pii import mask_pii
-from escapevelocity.services import annotate, approvals, cases
+from escapevelocity.services import annotate, approvals, cases, replies
 from escapevelocity.services.casetx import CaseError
 from escapevelocity.web.auth import member_of, org_of
 from escapevelocity.web.deps import CaseAccess, load_visible, visible_case
@@ -184,7 +184,6 @@ def _approve_and_send(request: Request, case_id: str, me: str, draft_id: str,
                       edited: str | None, choice: int | None, note: str) -> Any:
     """Approve; a live reply is then sent through its connection (services/replies.py), its
     outcome on the case."""
-    from escapevelocity.services import replies
     from escapevelocity.web.routes_case import _sealer
 
     ws = request.app.state.workspace
@@ -207,11 +206,15 @@ def _queue(request: Request, member: Member, everyone: bool) -> dict[str, Any]:
         drafts = {d.id: d for d in approvals.drafts(ws.store, case["id"], member.id)}
         with ws.store.begin() as tx:
             said = conversation(tx.mentions.of_case(case["id"]))
+            way = replies.route(tx, case)
         case["title"] = mask_pii(case["title"])
         draft = drafts.get(case["approval_draft"])
         can = access.allowed_actions(org, member, case, now,
                                      submitter=draft.submitter if draft else None)
-        items.append({"case": case, "draft": draft, "said": said[-3:], "can": can})
+        items.append({"case": case, "draft": draft, "said": said[-3:], "can": can,
+                      "send_label": "Approve and " + way.label(
+                          draft.visibility if draft else case["visibility"]).replace(
+                          "Send", "send", 1), "live": not way.dry_run})
     return {"items": items, "may_approve": True}
 
 

@@ -20,7 +20,7 @@ from escapevelocity.channels.base import (
     Transient,
     retry_after_seconds,
 )
-from escapevelocity.channels.bluesky import parse
+from escapevelocity.channels.bluesky import identity, parse
 from escapevelocity.domain.records import Mention
 
 log = logging.getLogger(__name__)
@@ -39,6 +39,26 @@ class JetstreamConnector:
         self.timeout = float(settings.get("timeout") or 10.0)
         self.keep = keep
         self.rejected = 0
+        # Accounts named by handle or DID (`accounts`): resolved to DIDs on the first fetch.
+        raw = settings.get("accounts") or ()
+        self.accounts = [str(a).strip() for a in (raw.split(",") if isinstance(raw, str) else raw)
+                         if str(a).strip()]
+        self.resolver = str(settings.get("resolver_url") or settings.get("pds_url")
+                            or identity.DEFAULT_RESOLVER)
+        self._resolved = not self.accounts
+
+    def resolve_accounts(self) -> None:
+        """Handles to DIDs (com.atproto.identity.resolveHandle), once; a failure raises the
+        runner's errors (an unknown handle is Misconfigured, a network error Transient)."""
+        if self._resolved:
+            return
+        for account in self.accounts:
+            did = identity.resolve_handle(self.resolver, account, self.timeout)
+            if not account.startswith("did:"):
+                self.handles.setdefault(did, account.removeprefix("@"))
+            if did not in self.dids:
+                self.dids.append(did)
+        self._resolved = True
 
     def _address(self, cursor: str | None) -> str:
         params: list[tuple[str, str]] = [("wantedCollections", parse.POST)]
@@ -51,6 +71,7 @@ class JetstreamConnector:
         from websockets.exceptions import InvalidStatus, InvalidURI
         from websockets.sync.client import connect
 
+        self.resolve_accounts()
         try:
             with connect(self._address(cursor), open_timeout=self.timeout,
                          max_size=MAX_MESSAGE_BYTES, close_timeout=1) as ws:

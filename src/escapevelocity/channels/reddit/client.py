@@ -46,8 +46,8 @@ class RedditConnector:
             client_id=reveal(secrets.get("client_id", "")),
             client_secret=reveal(secrets.get("client_secret", "")),
             user_agent=str(settings.get("user_agent") or "escapevelocity:listening:v1"),
-            timeout=int(float(settings.get("timeout") or 16)), check_for_updates=False,
-            check_for_async=False, **extra)
+            requestor_kwargs={"session": bounded_session(float(settings.get("timeout") or 16))},
+            check_for_updates=False, check_for_async=False, **extra)
         self.reddit.read_only = True
 
         class _Once(FiniteRetryStrategy):
@@ -134,6 +134,19 @@ class RedditConnector:
 
     def close(self) -> None:
         pass
+
+
+def bounded_session(timeout: float) -> Any:
+    """A requests session whose every request waits at most `timeout`: PRAW's own `timeout`
+    setting never reaches prawcore, which passes its default (16 s) on each call."""
+    import requests
+
+    class Bounded(requests.Session):
+        def request(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+            kwargs["timeout"] = min(float(kwargs.get("timeout") or timeout), timeout)
+            return super().request(*args, **kwargs)
+
+    return Bounded()
 
 
 def _as_list(value: Any) -> list[str]:

@@ -14,6 +14,7 @@ from typing import Any
 
 from escapevelocity.adapters.secrets import reveal
 from escapevelocity.channels.base import retry_after_seconds
+from escapevelocity.channels.reddit.client import bounded_session
 from escapevelocity.domain.outbound import SendResult
 
 MAX_CHARS = 10_000
@@ -34,7 +35,7 @@ class RedditSender:
             username=reveal(secrets.get("username", "")),
             password=reveal(secrets.get("password", "")),
             user_agent=str(settings.get("user_agent") or "escapevelocity:replies:v1"),
-            requestor_kwargs={"session": _bounded(float(
+            requestor_kwargs={"session": bounded_session(float(
                 settings.get("send_timeout") or settings.get("timeout") or 16))},
             check_for_updates=False, check_for_async=False, **extra)
 
@@ -135,19 +136,6 @@ class RedditSender:
                               retry_after=60.0 if ratelimited else None)
         except (PRAWException, ValueError, KeyError, TypeError) as exc:
             return SendResult(error=f"Reddit: {exc}")
-
-
-def _bounded(timeout: float) -> Any:
-    """A requests session whose every request waits at most `timeout`: PRAW's own `timeout`
-    setting never reaches prawcore, which passes its default (16 s) on each call."""
-    import requests
-
-    class Bounded(requests.Session):
-        def request(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
-            kwargs["timeout"] = min(float(kwargs.get("timeout") or timeout), timeout)
-            return super().request(*args, **kwargs)
-
-    return Bounded()
 
 
 def _subject(case: Mapping[str, Any]) -> str:
