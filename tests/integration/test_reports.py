@@ -133,6 +133,11 @@ def test_every_figure_lists_and_exports_its_cases(app, workspace, clock):
     channel, n = max(data["by"]["channel"].items(), key=lambda kv: kv[1])
     js = client.get(f"/reports/cases.json?period=7d&measure=cases&channel={channel}").json()
     assert len(js) == n and {c["channel"] for c in js} == {channel}
+    for day, by_sentiment in data["daily"].items():  # a day of the volume chart's table
+        js = client.get(f"/reports/cases.json?period={day}..{day}&measure=cases").json()
+        assert len(js) == sum(by_sentiment.values()), day
+    html = client.get("/reports?period=7d").text
+    assert f'href="/reports/cases?period={day}..{day}&amp;measure=cases"' in html
     page = client.get("/reports/cases?period=7d&measure=no_reply")
     assert page.status_code == 200 and "/reports/cases.csv?" in page.text
     assert client.get("/reports/cases?period=7d&measure=nope").status_code == 400
