@@ -23,7 +23,7 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 DIMS = ("channel", "situation", "sentiment", "author_class", "team", "track")
@@ -116,6 +116,8 @@ def contribution(case: Mapping[str, Any]) -> tuple[dict[tuple[Cell, str], int],
     opened = get("opened_at")
     if opened is None:
         return {}, {}
+    if opened.tzinfo is not None:  # days and hours are UTC's, whatever the session's zone
+        opened = opened.astimezone(UTC)
     day = opened.date().isoformat()
     team = _dim(get("team"))
     cell = (day, _dim(get("channel")), _dim(get("situation")), _dim(get("sentiment")),
@@ -141,6 +143,7 @@ def contribution(case: Mapping[str, Any]) -> tuple[dict[tuple[Cell, str], int],
         counts[(day, BACKLOG, team)] = 1
         due = get("sla_due")
         if state in WAITING_STATES and first is None and due is not None:
+            due = due.astimezone(UTC) if due.tzinfo is not None else due
             counts[(due.date().isoformat(), DUE, f"{due.hour:02d}")] = 1
     return cells, counts
 
