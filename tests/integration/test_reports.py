@@ -222,3 +222,10 @@ def test_the_migration_makes_what_schema_py_declares(workspace):
         return out
 
     assert [d for d in diff if names(d) & mine] == []
+
+
+def test_reports_are_for_members_who_see_every_team_and_analysts(app):
+    for member, status in (("priya", 403), ("joe", 403), ("eva", 200), ("sam", 200)):
+        client, _ = login(app, member)
+        for path in ("/reports", "/wall/data", "/reports/cases.csv?measure=cases"):
+            assert client.get(path).status_code == status, (member, path)
