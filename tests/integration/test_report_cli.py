@@ -99,3 +99,20 @@ def test_emailed_and_posted_on_a_schedule(filled):
     msg = email.message_from_bytes(mail.content)
     kinds = {part.get_content_type() for part in msg.walk()}
     assert {"text/plain", "text/html"} <= kinds
+
+
+def test_goals_from_yaml_on_the_command_line(filled, tmp_path):
+    from escapevelocity.services import goals
+
+    (tmp_path / "g.yaml").write_text("goals:\n  - name: CSAT\n    kpis:\n"
+                                     "      - {kpi: csat, target: 4}\n")
+    r = CliRunner().invoke(app, ["goals", "--set", str(tmp_path / "g.yaml"), "--as", "sam",
+                                 "--database", filled.store.url])
+    assert r.exit_code == 0 and "saved 1 goal" in r.output
+    assert "name: CSAT" in CliRunner().invoke(app, ["goals", "--database",
+                                                    filled.store.url]).output
+    (tmp_path / "bad.yaml").write_text("goals: [{name: x, kpis: [{kpi: vibes, target: 1}]}]")
+    r = CliRunner().invoke(app, ["goals", "--set", str(tmp_path / "bad.yaml"),
+                                 "--database", filled.store.url])
+    assert r.exit_code == 1 and "no KPI 'vibes'" in r.output
+    assert [e.actor for e in goals.history(filled.store)] == ["sam"]

@@ -80,3 +80,12 @@ def test_a_hostile_label_is_bounded_and_cannot_split_a_key():
     cells, _ = kpis.contribution(_case(team="a|b" * 100, rule_id="x", respond=False))
     (cell, _), *_rest = cells
     assert all(len(v) <= kpis.KEY_CHARS and "|" not in v for v in cell)
+
+
+def test_days_and_hours_are_utc_whatever_zone_the_database_session_gave():
+    from datetime import timezone
+
+    local = T0.astimezone(timezone(timedelta(hours=-10)))  # 2026-11-19 23:00 there
+    (cell, _), *_rest = kpis.contribution(_case(opened_at=local))[0]
+    assert cell[0] == "2026-11-20"
+    assert kpis.contribution(_case(opened_at=local)) == kpis.contribution(_case())

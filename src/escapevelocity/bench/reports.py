@@ -12,10 +12,12 @@ bench/pages.py grows it, with two differences that matter for reports:
   at most 26 days in all), so the cases spread over the 30-day window and the report sums a
   month of rollup cells, not one day's.
 
-Only the case rows (the projection) are copied: neither the report nor the wall reads the log
-or the mentions. The KPI rollups are then recomputed from the projection by the rebuild's own
-function (its time is printed too). Pages are fetched in-process (the ASGI app, a real store,
-a real login); the median of a few fetches is reported against the target.
+Only the case rows (the projection) are copied, with their KPI rollups (a copy is its
+original shifted by whole days, so its rollups are the original's with the days shifted,
+upserted in SQL): neither the report nor the wall reads the log or the mentions.
+tests/integration/test_bench_reports.py checks at a small size that the copied rollups equal
+the ones the rebuild computes from the copied cases. Pages are fetched in-process (the ASGI
+app, a real store, a real login); the median of a few fetches is reported against the target.
 """
 
 from __future__ import annotations
@@ -62,6 +64,36 @@ def _copy_cases(conn: sa.Connection, round_: int) -> None:
                     else c for c in cols])))
 
 
+def _shifted_day(conn: sa.Connection, column: sa.Column, days: int):
+    if conn.dialect.name == "sqlite":
+        return sa.func.date(column, f"-{days} days")
+    return sa.func.to_char(sa.cast(column, sa.Date) - days, "YYYY-MM-DD")
+
+
+def _copy_rollups(conn: sa.Connection, round_: int) -> None:
+    """The copied cases' rollups: each copy is its original shifted back by whole days, so
+    its contribution is the original's with the days shifted; added (upserted) in SQL."""
+    from escapevelocity.adapters.store.kpis import _insert
+    from escapevelocity.domain import kpis
+
+    days = SHIFTS[(round_ - 1) % len(SHIFTS)]
+    insert = _insert(conn)
+    cells = t.kpi_cells
+    src = sa.select(*[_shifted_day(conn, c, days) if c.name == "day" else c
+                      for c in cells.columns]).where(sa.true())
+    stmt = insert(cells).from_select([c.name for c in cells.columns], src)
+    conn.execute(stmt.on_conflict_do_update(
+        index_elements=["day", *kpis.DIMS],
+        set_={m: cells.c[m] + stmt.excluded[m] for m in kpis.MEASURES}))
+    counts = t.kpi_counts
+    src = sa.select(*[_shifted_day(conn, c, days) if c.name == "day" else c
+                      for c in counts.columns]).where(sa.true())
+    stmt = insert(counts).from_select([c.name for c in counts.columns], src)
+    conn.execute(stmt.on_conflict_do_update(
+        index_elements=["family", "day", "key"],
+        set_={"count": counts.c["count"] + stmt.excluded["count"]}))
+
+
 def _work_the_seed_day(ws, now: datetime, seed: int = 19) -> None:
     """Answer about 80 % of the cases that need it (5 min to a day later), resolve most of
     those, close a few unanswered: one transaction through casetx.commit."""
@@ -77,22 +109,22 @@ def _work_the_seed_day(ws, now: datetime, seed: int = 19) -> None:
             case = casetx.load(tx, case_id)
             opened = case["opened_at"]
             if roll < 0.8:
-                at = opened + timedelta(minutes=rng.choice([4, 12, 25, 40, 75, 150, 400, 1300]))
+                at = min(now, opened + timedelta(
+                    minutes=rng.choice([4, 12, 25, 40, 75, 150, 400, 1300])))
                 events = [ev.Replied(stream=case_id, at=at, actor="sam", text="hello")]
                 if rng.random() < 0.85:
-                    events.append(ev.Resolved(stream=case_id, actor="sam",
-                                              at=at + timedelta(minutes=rng.randint(5, 2000))))
+                    events.append(ev.Resolved(stream=case_id, actor="sam", at=min(
+                        now, at + timedelta(minutes=rng.randint(5, 2000)))))
                 casetx.commit(tx, case, *events)
             elif roll < 0.88:
                 casetx.commit(tx, case, ev.Resolved(stream=case_id, actor="sam",
-                                                    at=opened + timedelta(hours=6)))
+                                                    at=min(now, opened + timedelta(hours=2))))
 
 
-def build(url: str, n_cases: int, *, seed_mentions: int = 4000,
+def build(url: str, n_cases: int, *, seed_mentions: int = 4000, rebuild: bool = False,
           progress: Callable[[str], None] = print):
     """A workspace at `url` of at least `n_cases` cases over ~27 days; returns it, the count
-    and the seconds the KPI rebuild took."""
-    from escapevelocity.adapters.store import kpis as kpi_store
+    and (with `rebuild`) the seconds the rollups took to recompute from the cases."""
     from escapevelocity.demo.generator import generate
     from escapevelocity.domain.clock import FixedClock
     from escapevelocity.services.ingest import batches, ingest_batch
@@ -118,22 +150,31 @@ def build(url: str, n_cases: int, *, seed_mentions: int = 4000,
         round_ += 1
         with ws.store.engine.begin() as conn:
             _copy_cases(conn, round_)
+            _copy_rollups(conn, round_)
             count = conn.execute(sa.select(sa.func.count()).select_from(t.cases)).scalar_one()
         progress(f"  round {round_}: {count:,} cases ({time.perf_counter() - start:.1f}s)")
-    t0 = time.perf_counter()
-    with ws.store.engine.begin() as conn:
-        from escapevelocity.adapters.store.base import utc
-
-        dts = [c.name for c in t.cases.columns if isinstance(c.type, t.UtcDateTime)]
-        rows = conn.execute(sa.select(t.cases).execution_options(yield_per=5000)).mappings()
-        kpi_store.rebuild(conn, ({**r, **{k: utc(r[k]) for k in dts}} for r in rows))
-    rebuild_s = time.perf_counter() - t0
+    rebuild_s = None
+    if rebuild:
+        t0 = time.perf_counter()
+        rebuild_rollups(ws)
+        rebuild_s = time.perf_counter() - t0
     with ws.store.engine.begin() as conn:
         conn.execute(sa.text("ANALYZE"))
         cells = conn.execute(sa.select(sa.func.count()).select_from(t.kpi_cells)).scalar_one()
-    progress(f"  KPI rollups rebuilt from {count:,} cases in {rebuild_s:.1f}s "
-             f"({cells:,} cells)")
+    progress(f"  {cells:,} KPI cells" + (f"; rebuilt from the cases in {rebuild_s:.1f}s"
+                                          if rebuild_s is not None else ""))
     return ws, count, rebuild_s
+
+
+def rebuild_rollups(ws) -> None:
+    """The rollups again from the projection alone, by the rebuild's own function."""
+    from escapevelocity.adapters.store import kpis as kpi_store
+    from escapevelocity.adapters.store.base import utc
+
+    dts = [c.name for c in t.cases.columns if isinstance(c.type, t.UtcDateTime)]
+    with ws.store.engine.begin() as conn:
+        rows = conn.execute(sa.select(t.cases).execution_options(yield_per=5000)).mappings()
+        kpi_store.rebuild(conn, ({**r, **{k: utc(r[k]) for k in dts}} for r in rows))
 
 
 def time_pages(ws, *, repeats: int = 5) -> dict:
@@ -175,12 +216,12 @@ def run(n_cases: int | None = None, pg: bool | None = None) -> dict:
             targets.append(("postgresql", pg_url))
         for name, url in targets:
             print(f"building a {n_cases:,}-case workspace over a month on {name} …")
-            ws, count, rebuild_s = build(url, n_cases)
+            ws, count, _ = build(url, n_cases)
             try:
                 timings = time_pages(ws)
             finally:
                 ws.store.close()
-            results[name] = {"cases": count, "kpi_rebuild_s": rebuild_s, **timings}
+            results[name] = {"cases": count, **timings}
             for key, target in (("report", REPORT_MS), ("wall", WALL_MS)):
                 row = timings[key]
                 ok = row["status"] == 200 and row["median_ms"] < target
@@ -188,8 +229,6 @@ def run(n_cases: int | None = None, pg: bool | None = None) -> dict:
                                         f"(HTTP {row['status']}; {timings['in_window']:,} of "
                                         f"{count:,} cases in the 30 days)",
                               "target": f"< {target:,.0f} ms", "met": ok})
-            lines.append({"figure": f"{name} KPI rollups rebuilt from {count:,} cases in "
-                                    f"{rebuild_s:,.1f} s", "target": None, "met": None})
         if pg_url:
             _drop_pg(pg_url)
     return {"lines": lines, "results": results}

@@ -119,5 +119,28 @@ def report(period: str = typer.Option("7d", "--period", help="7d, 30d or "
         time.sleep(pause)
 
 
+def goals(set_: Path = typer.Option(None, "--set", help="replace the goals with this YAML "
+                                   "file (validated; recorded in the audit log)"),
+          actor: str = typer.Option("cli", "--as", help="who is saving, for the audit log"),
+          database: str = typer.Option(None, help="database URL")) -> None:
+    """Print the workspace's business goals and KPI targets (YAML), or replace them."""
+    from escapevelocity.domain.goals import GoalsError
+    from escapevelocity.services import goals as goal_store
+
+    ws = open_workspace(database)
+    if set_ is None:
+        typer.echo(goal_store.text(ws.store), nl=False)
+        return
+    from escapevelocity.cli.common import existing_file
+
+    try:
+        parsed = goal_store.save(ws.store, existing_file(set_).read_text(encoding="utf-8"),
+                                 actor, ws.clock.now())
+    except GoalsError as exc:
+        raise fail(f"goals: {exc}") from None
+    typer.echo(f"saved {len(parsed.goals)} goal(s)")
+
+
 def register(app: typer.Typer) -> None:
     app.command("report")(report)
+    app.command("goals")(goals)

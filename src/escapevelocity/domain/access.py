@@ -247,3 +247,17 @@ def allowed_actions(org: Organisation, member: Member, case: Any, now: datetime,
     member = org.member(member.id) or member
     return frozenset(a for a in permitted(org, member, case)
                      if _possible(a, c, member, now, submitter, assignee_only))
+
+
+REPORT_ROLES = frozenset({"analyst"})  # dashboards, reports, exports (DESIGN.md)
+
+
+def may_read_reports(org: Organisation, member: Member) -> bool:
+    """Reports and the wall add up every team's cases, so they are for members who see every
+    team (strategists, admins, hub members over all spokes) and for analysts; an agency or a
+    spoke member would otherwise read the figures of teams kept from them."""
+    current = org.member(member.id)
+    if current is None:
+        return False
+    return (current.role in REPORT_ROLES
+            or visible_teams(org, current) == frozenset(t.id for t in org.teams))

@@ -23,7 +23,7 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 DIMS = ("channel", "situation", "sentiment", "author_class", "team", "track")
@@ -73,7 +73,11 @@ def percentile(hist: Mapping[int, int], q: float) -> tuple[float, float] | None:
 
 
 def _dim(value: Any) -> str:
-    return "" if value is None else str(value)[:KEY_CHARS].replace("|", "/")
+    if value is None:
+        return ""
+    if type(value) is str and len(value) <= KEY_CHARS and "|" not in value:
+        return value  # the common case, without a copy
+    return str(value)[:KEY_CHARS].replace("|", "/")
 
 
 def day_of(at: datetime | None) -> str | None:
@@ -98,52 +102,58 @@ def sla_outcome(case: Mapping[str, Any]) -> str | None:
 
 
 Cell = tuple[str, ...]  # (day, *DIMS)
+# The fields a contribution reads: a write that changes none of them moves no counter.
+FIELDS = ("opened_at", "channel", "situation", "sentiment", "author_class", "team", "track",
+          "respond", "first_response_at", "state", "resolved_at", "visibility",
+          "approval_state", "csat", "sla_minutes", "assignee", "rule_id", "sla_due")
 
 
-def contribution(case: Mapping[str, Any]) -> tuple[Counter[tuple[Cell, str]],
-                                                  Counter[tuple[str, str, str]]]:
-    """What one case adds: (cell, measure) counts and (day, family, key) counts."""
-    cells: Counter[tuple[Cell, str]] = Counter()
-    counts: Counter[tuple[str, str, str]] = Counter()
-    day = day_of(case.get("opened_at"))
-    if day is None:
-        return cells, counts
-    cell = (day, *(_dim(case.get(d)) for d in DIMS))
-    for m in measures(case):
-        cells[(cell, m)] += 1
-    if case.get("csat") is not None:
-        cells[(cell, "csat_sum")] += int(case["csat"])
-    team = _dim(case.get("team"))
-    opened = case["opened_at"]
-    counts[(day, HOUR, f"{opened.hour:02d}|{_dim(case.get('sentiment'))}")] += 1
-    if case.get("first_response_at") is not None:
-        minutes = (case["first_response_at"] - opened).total_seconds() / 60
-        counts[(day, TTFR, f"{team}|{bucket(minutes)}")] += 1
-    if case.get("resolved_at") is not None and case.get("state") == "resolved":
-        minutes = (case["resolved_at"] - opened).total_seconds() / 60
-        counts[(day, TTR, f"{team}|{bucket(minutes)}")] += 1
+def contribution(case: Mapping[str, Any]) -> tuple[dict[tuple[Cell, str], int],
+                                                  dict[tuple[str, str, str], int]]:
+    """What one case adds: (cell, measure) counts and (day, family, key) counts. On every
+    write of a case (twice: old and new), so kept lean."""
+    get = case.get
+    opened = get("opened_at")
+    if opened is None:
+        return {}, {}
+    if opened.tzinfo is not None:  # days and hours are UTC's, whatever the session's zone
+        opened = opened.astimezone(UTC)
+    day = opened.date().isoformat()
+    team = _dim(get("team"))
+    cell = (day, _dim(get("channel")), _dim(get("situation")), _dim(get("sentiment")),
+            _dim(get("author_class")), team, _dim(get("track")))
     outcome = sla_outcome(case)
+    cells = {(cell, m): 1 for m in _measures(case, outcome)}
+    csat = get("csat")
+    if csat is not None:
+        cells[(cell, "csat_sum")] = int(csat)
+    counts = {(day, HOUR, f"{opened.hour:02d}|{cell[3]}"): 1}
+    first = get("first_response_at")
+    if first is not None:
+        counts[(day, TTFR, f"{team}|{bucket((first - opened).total_seconds() / 60)}")] = 1
+    resolved = get("resolved_at")
+    state = get("state")
+    if resolved is not None and state == "resolved":
+        counts[(day, TTR, f"{team}|{bucket((resolved - opened).total_seconds() / 60)}")] = 1
     if outcome is not None:
-        who = "|".join(_dim(case.get(k)) for k in ("track", "team", "assignee"))
-        counts[(day, SLA, f"{who}|{outcome}")] += 1
-    if not case.get("respond", True):
-        counts[(day, NO_REPLY, _dim(case.get("rule_id")))] += 1
-    elif case.get("state") in OPEN_STATES:
-        counts[(day, BACKLOG, team)] += 1
-    if waiting_first_answer(case) and case.get("sla_due") is not None:
-        due = case["sla_due"]
-        counts[(due.date().isoformat(), DUE, f"{due.hour:02d}")] += 1
+        counts[(day, SLA, f"{cell[6]}|{team}|{_dim(get('assignee'))}|{outcome}")] = 1
+    if not get("respond", True):
+        counts[(day, NO_REPLY, _dim(get("rule_id")))] = 1
+    elif state in OPEN_STATES:
+        counts[(day, BACKLOG, team)] = 1
+        due = get("sla_due")
+        if state in WAITING_STATES and first is None and due is not None:
+            due = due.astimezone(UTC) if due.tzinfo is not None else due
+            counts[(due.date().isoformat(), DUE, f"{due.hour:02d}")] = 1
     return cells, counts
-
-
-def waiting_first_answer(case: Mapping[str, Any]) -> bool:
-    """Open, needs an answer, has none yet: what "SLA at risk now" watches."""
-    return (case.get("state") in WAITING_STATES and bool(case.get("respond", True))
-            and case.get("first_response_at") is None)
 
 
 def measures(case: Mapping[str, Any]) -> list[str]:
     """The 0/1 measures a case counts in (the drill-down filters cases by the same list)."""
+    return _measures(case, sla_outcome(case))
+
+
+def _measures(case: Mapping[str, Any], outcome: str | None) -> list[str]:
     out = ["cases"]
     respond = bool(case.get("respond", True))
     answered = case.get("first_response_at") is not None
@@ -151,7 +161,6 @@ def measures(case: Mapping[str, Any]) -> list[str]:
     out.append("needs_reply" if respond else "no_reply")
     if respond and answered:
         out.append("responded")
-    outcome = sla_outcome(case)
     if outcome == "missed":
         out.append("missed")
     elif outcome is not None:
@@ -173,20 +182,21 @@ def measures(case: Mapping[str, Any]) -> list[str]:
 
 
 def delta(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None
-          ) -> tuple[Counter[tuple[Cell, str]], Counter[tuple[str, str, str]]]:
-    """contribution(new) - contribution(old), keeping negative counts."""
-    cells: Counter[tuple[Cell, str]] = Counter()
-    counts: Counter[tuple[str, str, str]] = Counter()
-    for case, sign in ((old, -1), (new, 1)):
-        if case is None:
-            continue
-        c, k = contribution(case)
-        for key, n in c.items():
-            cells[key] += sign * n
-        for key, n in k.items():
-            counts[key] += sign * n
-    return (Counter({k: v for k, v in cells.items() if v}),
-            Counter({k: v for k, v in counts.items() if v}))
+          ) -> tuple[dict[tuple[Cell, str], int], dict[tuple[str, str, str], int]]:
+    """contribution(new) - contribution(old), without the zeros (negative counts kept)."""
+    if old is not None and new is not None and all(old.get(f) == new.get(f) for f in FIELDS):
+        return {}, {}  # a claim, a note, a clock's next look: no counter moves
+    cells, counts = contribution(new) if new is not None else ({}, {})
+    if old is not None:
+        old_cells, old_counts = contribution(old)
+        for mine, theirs in ((cells, old_cells), (counts, old_counts)):
+            for k, v in theirs.items():
+                n = mine.get(k, 0) - v
+                if n:
+                    mine[k] = n
+                else:
+                    del mine[k]
+    return cells, counts
 
 
 # --- the report maths ---------------------------------------------------------------------------

@@ -33,6 +33,7 @@ class Chart:
     uri: str
     columns: list[str]
     rows: list[list[str]]
+    links: list[str | None] | None = None  # per row: the cases behind it (drill-down)
 
 
 def _render(chart: pygal.Graph) -> str:

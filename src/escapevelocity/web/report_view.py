@@ -92,12 +92,12 @@ def context(r: Report, period_text: str) -> dict[str, Any]:
     vals = goal_maths.values(cur, at_risk=r.at_risk, incidents=len(r.incidents),
                              crisis_minutes=r.crisis_minutes, backlog=backlog_total)
     outcomes = cur.sla.get("team", {})
-    made = [
-        charts.volume_sentiment(cur.daily, cur.period.day_list()),
-        charts.response_times(cur.ttfr, kpis.bucket_edges),
-        charts.sla_by_team(cur.attainment("team"), outcomes),
-        charts.backlog_age(r.backlog_total),
-    ]
+    volume = charts.volume_sentiment(cur.daily, cur.period.day_list())
+    volume.links = [drill_link(f"{d}..{d}", "cases") for d in cur.period.day_list()]
+    by_team = charts.sla_by_team(cur.attainment("team"), outcomes)
+    by_team.links = [drill_link(period_text, "needs_reply", team=row[0]) for row in by_team.rows]
+    made = [volume, charts.response_times(cur.ttfr, kpis.bucket_edges), by_team,
+            charts.backlog_age(r.backlog_total)]
     return {
         "report": r, "period_text": period_text, "figures": figures, "charts": made,
         "at_risk": r.at_risk, "at_risk_cases": r.at_risk_cases,

@@ -6,8 +6,9 @@
 /reports/goals        the business goals and their KPI targets (YAML; saving is audited)
 /wall                 kiosk page for a large screen; /wall/data its JSON, refreshed on /live
 
-Any member may read the figures (aggregates); the cases behind them list only the teams the
-member sees (domain/access.py); saving goals needs `configure`.
+Figures add up every team, so they are for members who see every team and for analysts
+(domain/access.py may_read_reports); the cases behind them list only the teams the member
+sees; saving goals needs `configure`.
 """
 
 from __future__ import annotations
@@ -21,11 +22,20 @@ from starlette.concurrency import run_in_threadpool
 from escapevelocity.domain import goals as goal_maths
 from escapevelocity.domain import kpis
 from escapevelocity.domain import permissions as perm
-from escapevelocity.domain.access import visible_teams
+from escapevelocity.domain.access import may_read_reports, visible_teams
 from escapevelocity.domain.org import Member
 from escapevelocity.services import goals as goal_store
 from escapevelocity.services import reports
 from escapevelocity.web import auth, report_view
+
+
+def reader(request: Request, member: Member = Depends(auth.member_of)) -> Member:
+    """The signed-in member, if the access policy lets them read workspace-wide figures."""
+    if not may_read_reports(auth.org_of(request), member):
+        raise HTTPException(403, "reports add up every team's cases: they are for members "
+                                 "who see every team, and analysts")
+    return member
+
 
 router = APIRouter(tags=["reports"])
 PERIODS = ("1d", "7d", "30d", "90d")
@@ -51,7 +61,7 @@ def build(request: Request, text: str) -> dict[str, Any]:
 
 
 @router.get("/reports", response_class=HTMLResponse)
-async def reports_page(request: Request, member: Member = Depends(auth.member_of),
+async def reports_page(request: Request, member: Member = Depends(reader),
                        period: str = Query("7d", max_length=40)) -> HTMLResponse:
     ctx = await run_in_threadpool(build, request, period)
     return request.app.state.render(request, "reports.html",
@@ -59,7 +69,7 @@ async def reports_page(request: Request, member: Member = Depends(auth.member_of
 
 
 @router.get("/reports/data.json")
-async def reports_data(request: Request, member: Member = Depends(auth.member_of),
+async def reports_data(request: Request, member: Member = Depends(reader),
                        period: str = Query("7d", max_length=40)) -> JSONResponse:
     def run() -> dict[str, Any]:
         ws = request.app.state.workspace
@@ -99,7 +109,7 @@ def _drill(request: Request, member: Member, period: str, measure: str,
 
 
 @router.get("/reports/cases", response_class=HTMLResponse)
-async def drill_page(request: Request, member: Member = Depends(auth.member_of),
+async def drill_page(request: Request, member: Member = Depends(reader),
                      period: str = Query("7d", max_length=40),
                      measure: str = Query("cases", max_length=32)) -> HTMLResponse:
     def run():
@@ -113,7 +123,7 @@ async def drill_page(request: Request, member: Member = Depends(auth.member_of),
 
 
 @router.get("/reports/cases.csv")
-def drill_csv(request: Request, member: Member = Depends(auth.member_of),
+def drill_csv(request: Request, member: Member = Depends(reader),
               period: str = Query("7d", max_length=40),
               measure: str = Query("cases", max_length=32)) -> StreamingResponse:
     _, _, rows = _drill(request, member, period, measure, None)
@@ -122,7 +132,7 @@ def drill_csv(request: Request, member: Member = Depends(auth.member_of),
 
 
 @router.get("/reports/cases.json")
-def drill_json(request: Request, member: Member = Depends(auth.member_of),
+def drill_json(request: Request, member: Member = Depends(reader),
                period: str = Query("7d", max_length=40),
                measure: str = Query("cases", max_length=32)) -> StreamingResponse:
     _, _, rows = _drill(request, member, period, measure, None)
@@ -132,7 +142,7 @@ def drill_json(request: Request, member: Member = Depends(auth.member_of),
 # --- goals ------------------------------------------------------------------------------------
 
 @router.get("/reports/goals", response_class=HTMLResponse)
-async def goals_page(request: Request, member: Member = Depends(auth.member_of)
+async def goals_page(request: Request, member: Member = Depends(reader)
                      ) -> HTMLResponse:
     ws = request.app.state.workspace
     return request.app.state.render(request, "report_goals.html", {
@@ -143,7 +153,7 @@ async def goals_page(request: Request, member: Member = Depends(auth.member_of)
 
 @router.post("/reports/goals", response_class=HTMLResponse,
              dependencies=[Depends(auth.check_csrf)])
-async def goals_save(request: Request, member: Member = Depends(auth.member_of),
+async def goals_save(request: Request, member: Member = Depends(reader),
                      text: str = Form(..., max_length=20_000)) -> Any:
     if not perm.allowed([member.role], perm.CONFIGURE):
         raise HTTPException(403, f"your role ({member.role}) may not change the goals")
@@ -171,7 +181,7 @@ def wall_data(request: Request) -> dict[str, Any]:
 
 
 @router.get("/wall", response_class=HTMLResponse)
-async def wall_page(request: Request, member: Member = Depends(auth.member_of)) -> HTMLResponse:
+async def wall_page(request: Request, member: Member = Depends(reader)) -> HTMLResponse:
     data = await run_in_threadpool(wall_data, request)
     with request.app.state.workspace.store.begin() as tx:
         after = tx.events.last_seq()
@@ -180,5 +190,5 @@ async def wall_page(request: Request, member: Member = Depends(auth.member_of)) 
 
 
 @router.get("/wall/data")
-async def wall_json(request: Request, member: Member = Depends(auth.member_of)) -> JSONResponse:
+async def wall_json(request: Request, member: Member = Depends(reader)) -> JSONResponse:
     return JSONResponse(await run_in_threadpool(wall_data, request))

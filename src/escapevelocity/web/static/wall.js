@@ -10,6 +10,15 @@
 
   function text(el, value) { if (el) { el.textContent = value; } }
 
+  function span(minutes) {  // the same words as the first render (templates/wall.html)
+    var m = Math.abs(minutes);
+    return m >= 120 ? Math.round(m / 60) + " h" : m + " min";
+  }
+
+  function due(minutes) {
+    return minutes < 0 ? span(minutes) + " overdue" : "due in " + span(minutes);
+  }
+
   function item(parts) {
     var li = document.createElement("li");
     var strong = document.createElement("strong");
@@ -38,7 +47,7 @@
     });
     text(document.getElementById("wall-at-risk"), String(d.at_risk.count));
     list("wall-risk-list", d.at_risk.cases.slice(0, 6).map(function (c) {
-      return item([c.priority.toUpperCase(), (c.team || "") + " · " + c.due_minutes + " min", c.title]);
+      return item([c.priority.toUpperCase(), (c.team || "") + " · " + due(c.due_minutes), c.title]);
     }));
     var tbody = document.querySelector("#wall-queues tbody");
     if (tbody) {
@@ -53,7 +62,7 @@
         q.textContent = String(t.queue);
         var o = document.createElement("td");
         o.className = "oldest";
-        o.textContent = t.oldest_minutes === null ? "–" : t.oldest_minutes + " min";
+        o.textContent = t.oldest_minutes === null ? "–" : span(t.oldest_minutes);
         tr.append(th, q, o);
         return tr;
       }));
@@ -76,27 +85,45 @@
     body.setAttribute("data-updated", d.now);
   }
 
+  var source = null;
+  var last = body.getAttribute("data-live-after") || "0";
+
+  function show(up) {
+    text(status, up ? "live" : "reconnecting…");
+    status.className = up ? "live" : "down";
+  }
+
   function refresh() {
     pending = null;
     fetch("/wall/data", { credentials: "same-origin" })
       .then(function (r) { if (!r.ok) { throw new Error(String(r.status)); } return r.json(); })
-      .then(render)
-      .catch(function () { text(status, "reconnecting…"); });
+      .then(function (d) {
+        render(d);
+        if (source && source.readyState === EventSource.OPEN) { show(true); }
+      })
+      .catch(function () { show(false); });
   }
 
   function soon() { if (pending === null) { pending = setTimeout(refresh, 300); } }
 
-  var after = body.getAttribute("data-live-after") || "0";
-  var source = new EventSource("/live?after=" + encodeURIComponent(after));
-  source.addEventListener("open", function () {
-    text(status, "live");
-    status.className = "live";
-    soon();  // after a reconnect, catch up at once
-  });
-  source.addEventListener("changes", soon);
-  source.addEventListener("error", function () {
-    text(status, "reconnecting…");
-    status.className = "down";
-  });
+  // The browser reconnects an EventSource by itself after most drops; when it gives up
+  // (CLOSED), open a new one from the last event seen.
+  function connect() {
+    source = new EventSource("/live?after=" + encodeURIComponent(last));
+    source.addEventListener("open", function () {
+      show(true);
+      soon();  // after a reconnect, catch up at once
+    });
+    source.addEventListener("changes", function (e) {
+      if (e.lastEventId) { last = e.lastEventId; }
+      soon();
+    });
+    source.addEventListener("error", function () {
+      show(false);
+      if (source.readyState === EventSource.CLOSED) { setTimeout(connect, 2000); }
+    });
+  }
+
+  connect();
   setInterval(refresh, 30000);
 })();
