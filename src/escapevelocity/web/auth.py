@@ -143,6 +143,23 @@ async def login(request: Request, member: str = Form(..., max_length=64),
                                         {"next": _safe_next(next), "error": error,
                                          "member": member}, status=401)
     await run_in_threadpool(signin.succeeded, store, attempt)
+    from escapevelocity.services import second_factor
+
+    if await run_in_threadpool(second_factor.enrolled, store, name):
+        # the password was right; the session starts only after the second factor
+        request.session.clear()
+        request.session["pending_2fa"] = {"m": name, "next": _safe_next(next),
+                                          "at": clock.now().timestamp()}
+        request.session["csrf"] = secrets.token_urlsafe(24)
+        return RedirectResponse("/login/second-factor", status_code=303)
+    return await begin_session(request, name, next)
+
+
+async def begin_session(request: Request, name: str, next: str) -> Response:
+    """Start `name`'s session (after the password, the second factor or single sign-on)."""
+    workspace = request.app.state.workspace
+    store, clock = workspace.store, workspace.clock
+    device, known = _device(request)
     old = request.session.get("sid")
     if isinstance(old, str):
         await run_in_threadpool(signin.end_session, store, clock, old)

@@ -50,10 +50,12 @@ def load_visible(request: Request, member: Member, case_id: str) -> CaseAccess:
     org = org_of(request)
     with ws.store.begin() as tx:
         case = tx.cases.get(case_id)
+        factor = tx.signin.factor_rule()  # pages offer no send a second factor must allow
     if case is None or not access.may_see(org, member, case):
         raise not_found(member)
     now = ws.clock.now()
-    return CaseAccess(member, org, case, now, access.allowed_actions(org, member, case, now))
+    return CaseAccess(member, org, case, now,
+                      access.allowed_actions(org, member, case, now, factor=factor))
 
 
 async def visible_case(request: Request, case_id: str,

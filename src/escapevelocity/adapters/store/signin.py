@@ -17,10 +17,12 @@ from sqlalchemy import Connection
 from escapevelocity.adapters.store.schema import (
     api_idempotency,
     api_tokens,
+    documents,
     login_failures,
     second_factors,
     sessions,
 )
+from escapevelocity.domain.access import SecondFactor
 
 
 def _aware(value: datetime | None) -> datetime | None:
@@ -225,6 +227,27 @@ def factor(conn: Connection, member: str) -> Factor | None:
         return None
     return Factor(row.member, row.secret, _aware(row.enrolled_at),
                   tuple(h for h in row.recovery.split("\n") if h), row.last_step)
+
+
+FACTOR_ROLES_DOCUMENT = "second_factor_roles"
+
+
+def factor_roles(conn: Connection) -> frozenset[str]:
+    body = conn.execute(sa.select(documents.c.body).where(
+        documents.c.name == FACTOR_ROLES_DOCUMENT)).scalar()
+    return frozenset(body.split()) if body else frozenset()
+
+
+def set_factor_roles(conn: Connection, roles: frozenset[str], now: datetime) -> None:
+    conn.execute(sa.delete(documents).where(documents.c.name == FACTOR_ROLES_DOCUMENT))
+    conn.execute(documents.insert().values(name=FACTOR_ROLES_DOCUMENT,
+                                           body=" ".join(sorted(roles)), updated_at=now))
+
+
+def factor_rule(conn: Connection) -> SecondFactor:
+    """The access policy's second-factor facts: the roles that need one, who has one."""
+    roles = factor_roles(conn)
+    return SecondFactor(roles, frozenset(enrolled_members(conn)) if roles else frozenset())
 
 
 def enrolled_members(conn: Connection) -> set[str]:

@@ -19,6 +19,9 @@ def install(app: FastAPI) -> None:
     from escapevelocity.web import routes_tokens
 
     app.include_router(routes_tokens.router)  # Settings → API tokens (the web app's side)
+    from escapevelocity.web import routes_security
+
+    app.include_router(routes_security.router)  # Settings → Second factor; its sign-in step
     app.add_middleware(RateLimitHeaders)
 
 
