@@ -135,6 +135,10 @@ def _org_cache(workspace: Workspace, ttl: float = 2.0) -> Callable[[], Organisat
             cached[1] = time.monotonic()
         return cached[0]
 
+    def reset() -> None:  # a change this process made (a member signed in by SSO) counts now
+        cached[0] = None
+
+    org.reset = reset  # type: ignore[attr-defined]
     return org
 
 
@@ -236,6 +240,7 @@ def create_app(workspace: Workspace, settings: Settings, *,
     app.state.settings = settings
     app.state.stopping = stopping
     app.state.org = _org_cache(workspace)
+    app.state.org_refresh = app.state.org.reset
     app.state.intake = intake
     app.state.notifier = notifier
     app.state.webhooks = Webhooks.from_env(workspace.store, workspace.clock)
