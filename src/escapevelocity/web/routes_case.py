@@ -38,6 +38,7 @@ def case_view(request: Request, seen: CaseAccess) -> dict[str, Any]:
         history = tx.events.stream(case_id)
         earlier = tx.cases.count_by_author(case["channel"], case["author_handle"],
                                            exclude=case_id)
+        needs_factor = tx.signin.factor_rule().missing(member)
     case["title"] = mask_pii(case["title"])
     # the latest decision: a correction decides again (services/corrections.py)
     decided = next((e.data for e in reversed(history) if e.kind == ev.DECIDED), {})
@@ -70,6 +71,7 @@ def case_view(request: Request, seen: CaseAccess) -> dict[str, Any]:
             "draft": templates.get(decision.get("template", ""), ""),
             "holder": holder, "mine": holder == member.id, "me": member,
             "can": seen.allowed, "max_reply": commands.MAX_REPLY_CHARS,
+            "needs_factor": needs_factor,
             "correctable": correct.labels(playbook), "correct_chosen": "situation"}
 
 
