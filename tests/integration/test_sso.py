@@ -61,6 +61,9 @@ def test_members_are_provisioned_matched_and_given_roles_by_group(sso_app, provi
     assert r.status_code == 303
     matched = [m for m in _org(workspace).members if m.email == "kim@example.com"]
     assert [(m.id, m.role) for m in matched] == [("kim", "admin")]
+    with workspace.store.begin() as tx:
+        log = [(e.data["role"], e.data["provisioned"]) for e in tx.events.stream("member:kim")]
+    assert log == [("liaison", True), ("admin", False)]
     # no group that maps to a role: no way in
     _, r = _sign_in(sso_app, provider, {**kim, "groups": ["marketing"]})
     assert r.status_code == 403 and "none of your groups" in r.text

@@ -23,6 +23,7 @@ from typing import Any
 
 import yaml
 
+from escapevelocity.domain import events as ev
 from escapevelocity.domain import yamlsafe
 from escapevelocity.domain.org import ROLES
 
@@ -107,8 +108,9 @@ def sign_in(workspace: Any, config: SsoConfig, claims: Mapping[str, Any]) -> str
     found = next((m for m in members if str(m.get("email", "")).lower() == email.lower()), None)
     if found is not None:
         if found.get("role") != role:
-            found["role"] = role
+            previous, found["role"] = found.get("role"), role
             workspace.apply_org(yaml.safe_dump(data, sort_keys=False))
+            _record(workspace, found["id"], email, role, previous, provisioned=False)
         return found["id"]
     team = config.team or next((t.id for t in org.teams if t.kind == "hub"),
                                org.teams[0].id if org.teams else "")
@@ -119,4 +121,16 @@ def sign_in(workspace: Any, config: SsoConfig, claims: Mapping[str, Any]) -> str
     members.append({"id": member_id, "name": name[:200], "email": email, "role": role,
                     "teams": [team]})
     workspace.apply_org(yaml.safe_dump(data, sort_keys=False))
+    _record(workspace, member_id, email, role, None, provisioned=True)
     return member_id
+
+
+def _record(workspace: Any, member: str, email: str, role: str, previous: str | None, *,
+            provisioned: bool) -> None:
+    """The organisation changed by sign-on: an event in the log, as every change is."""
+    with workspace.store.begin() as tx:
+        tx.events.append([ev.make(f"member:{member}", ev.MEMBER_SIGNED_ON,
+                                  workspace.clock.now(), member, {
+                                      "member": member, "email": email, "role": role,
+                                      "previous_role": previous,
+                                      "provisioned": provisioned})])

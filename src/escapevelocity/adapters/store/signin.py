@@ -184,9 +184,15 @@ def revoke_tokens(conn: Connection, name_or_id: str, now: datetime) -> int:
 # --- idempotency keys of the API -------------------------------------------------------------
 
 
+IDEMPOTENCY_KEPT = timedelta(hours=24)
+
+
 def idempotent_claim(conn: Connection, key: str, now: datetime) -> tuple[int, str] | None:
     """Reserve `key` (status 0: in progress) and answer None; or, when it is taken, its stored
-    (status, body). The caller's transaction commits the reservation before the action runs."""
+    (status, body). The caller's transaction commits the reservation before the action runs.
+    Keys are kept IDEMPOTENCY_KEPT (a client retries within minutes, not days)."""
+    conn.execute(sa.delete(api_idempotency).where(
+        api_idempotency.c.created_at < now - IDEMPOTENCY_KEPT))
     row = conn.execute(sa.select(api_idempotency.c.status, api_idempotency.c.body).where(
         api_idempotency.c.key == key)).first()
     if row is not None:
