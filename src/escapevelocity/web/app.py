@@ -232,7 +232,7 @@ def create_app(workspace: Workspace, settings: Settings, *,
             await asyncio.sleep(0.05)
             waited += 0.05
 
-    app = FastAPI(title="Escape Velocity", lifespan=lifespan, docs_url="/api/docs",
+    app = FastAPI(title="Escape Velocity", lifespan=lifespan, docs_url=None,  # see reference
                   redoc_url=None, openapi_url="/api/openapi.json")
     app.state.workspace = workspace
     if workspace.away_after is None and settings.away_after_minutes > 0:
