@@ -239,11 +239,20 @@ def test_every_case_route_is_404_outside_the_member_s_teams(app, workspace, cloc
     before = [e.kind for e in events(workspace, cid)]
     routes = _case_routes(app)
     assert len(routes) >= 12
+    from escapevelocity.services import tokens  # /api/v1 (issue 21): the member's own token
+
+    secret, _ = tokens.create(workspace.store, clock, by=member, name="scope")
+    bearer = {"Authorization": f"Bearer {secret}"}
     for method, path in routes:
         url = (path.replace("{case_id}", cid).replace("{draft_id}", "d1")
                .replace("{action}", "approve"))
-        r = client.request(method, url, data={"csrf": csrf, "text": "x", "add": "vip"}
-                           if method == "POST" else None, follow_redirects=False)
+        if path.startswith("/api/v1/"):
+            r = TestClient(app).request(method, url, headers=bearer, json={
+                "text": "x", "add": ["vip"], "note": "x", "signal": "complaint",
+                "label": "complaint"} if method == "POST" else None)
+        else:
+            r = client.request(method, url, data={"csrf": csrf, "text": "x", "add": "vip"}
+                               if method == "POST" else None, follow_redirects=False)
         assert r.status_code == 404, (member, method, path, r.status_code)
         assert "Bearer" not in r.text and text[:20] not in r.text
     r = client.post("/signals/corrections", data={"csrf": csrf, "case_id": cid,
@@ -306,13 +315,18 @@ def test_every_route_needs_a_login_and_every_post_the_csrf_token(app, workspace)
                 # inbound webhooks sign their bodies instead (HMAC, channels/webhook): an
                 # unsigned delivery is refused, for a connection that exists or not
                 assert r.status_code in (401, 404), (method, url, r.status_code)
-            elif url.startswith("/live") or url == "/api/mentions":
+            elif (url.startswith("/live") or url == "/api/mentions"
+                  or url.startswith("/api/v1/")):  # the API: tokens only, never cookies
                 assert r.status_code == 401, (method, url)
             else:  # to the login page, or refused outright by the CSRF check
                 assert ((r.status_code == 303 and r.headers["location"].startswith("/login"))
                         or r.status_code == 403), (method, url, r.status_code)
     client, csrf = login(app, "sam")
     for method, url in routes:
+        if url.startswith("/api/v1/"):  # a signed-in browser is not a token: 401
+            r = client.request(method, url, headers={"X-CSRF-Token": csrf})
+            assert r.status_code == 401, (method, url, r.status_code)
+            continue
         if (method != "POST" or url.startswith("/hooks/")
                 or url in ("/login", "/api/mentions", "/api/playbook/check")):
             continue

@@ -18,6 +18,10 @@ The policy has three layers, each a pure function of plain records:
 3. **What the case's state allows now** (`allowed_actions`): claims and their lease, a draft
    awaiting approval, resolved or open. The commands check the same facts and explain refusals
    (ClaimTaken, CaseError); pages use this layer only to offer what would succeed.
+
+A fourth rule crosses the layers: a role an admin marked "requires a second factor" may not
+reply publicly or approve a draft until the member has enrolled one (`SecondFactor`); the
+commands pass the workspace's record of it, so no path (page, API, CLI) sends words without it.
 """
 
 from __future__ import annotations
@@ -61,6 +65,31 @@ class NotVisible(PermissionDenied):
     """The case is outside the member's sight: shown as 'not found', so nothing leaks."""
 
 
+class SecondFactorRequired(PermissionDenied):
+    """The member's role must have a second factor to send words to customers."""
+
+    code = "second_factor_required"
+
+
+@dataclass(frozen=True, slots=True)
+class SecondFactor:
+    """Which roles must have a second factor, and which members have enrolled one."""
+
+    roles: frozenset[str] = frozenset()
+    enrolled: frozenset[str] = frozenset()
+
+    def missing(self, member: Member) -> bool:
+        return member.role in self.roles and member.id not in self.enrolled
+
+
+NO_FACTOR_RULE = SecondFactor()
+
+
+def _needs_factor(action: str, c: CaseFacts) -> bool:
+    """Approving sends a reply; a reply needs it when it is public."""
+    return action == APPROVE or (action == REPLY and c.visibility != "private")
+
+
 @dataclass(frozen=True, slots=True)
 class CaseFacts:
     """The few fields of a case the policy reads; `of` takes the projection's dict (or any
@@ -73,6 +102,7 @@ class CaseFacts:
     claim_until: datetime | None
     approval_state: str
     approver: str | None
+    visibility: str = "public"
 
     @classmethod
     def of(cls, case: Any) -> CaseFacts:
@@ -80,7 +110,8 @@ class CaseFacts:
             return case
         get = case.get if isinstance(case, Mapping) else (lambda k: getattr(case, k, None))
         return cls(get("team"), get("assignee"), get("state") or "queued", get("claimed_by"),
-                   get("claim_until"), get("approval_state") or "", get("approver"))
+                   get("claim_until"), get("approval_state") or "", get("approver"),
+                   get("visibility") or "public")
 
 
 # --- layer 1: sight ---------------------------------------------------------------------------
@@ -136,16 +167,21 @@ def _role_allows(member: Member, action: str) -> bool:
     return perm.allowed((member.role,), NEEDS.get(action, action))
 
 
-def permitted(org: Organisation, member: Member, case: Any) -> frozenset[str]:
+def permitted(org: Organisation, member: Member, case: Any,
+              factor: SecondFactor = NO_FACTOR_RULE) -> frozenset[str]:
     """Actions the member's role and reason to see allow on this case, whatever its state."""
     why = reasons(org, member, case)
     if not why:
         return frozenset()
     member = org.member(member.id) or member  # the organisation's record counts
     scope = frozenset(CASE_ACTIONS) if why - {DECIDING} else DECIDING_ACTIONS
+    c = CaseFacts.of(case)
+    missing = factor.missing(member)
     if in_shadow(org, member, case):
         scope -= SHADOW_WITHHELD
-    return frozenset(a for a in scope if _role_allows(member, a))
+    return frozenset(a for a in scope if _role_allows(member, a)
+                     and not (missing and _needs_factor(a, c)))
+
 
 
 # What a spoke in shadow mode (domain/governance: its readiness checklist not yet approved)
@@ -168,9 +204,11 @@ def in_shadow(org: Organisation, member: Member, case: Any) -> bool:
     return (team is not None and team.mode == "shadow") or shadow_only(org, member)
 
 
-def check(org: Organisation, member: Member, case: Any, action: str) -> None:
+def check(org: Organisation, member: Member, case: Any, action: str,
+          factor: SecondFactor = NO_FACTOR_RULE) -> None:
     """Raise NotVisible when the case is out of the member's sight, PermissionDenied (with what
-    and why) when their role or their reason to see it does not allow `action`."""
+    and why) when their role or their reason to see it does not allow `action`, and
+    SecondFactorRequired when their role must have a second factor for it and they have none."""
     if action not in CASE_ACTIONS:
         raise ValueError(f"unknown case action {action!r}")
     why = reasons(org, member, case)
@@ -180,6 +218,11 @@ def check(org: Organisation, member: Member, case: Any, action: str) -> None:
     member = org.member(member.id) or member
     if not _role_allows(member, action):
         perm.check((member.role,), NEEDS.get(action, action), member=member.id)
+    if factor.missing(member) and _needs_factor(action, CaseFacts.of(case)):
+        raise SecondFactorRequired(
+            f"{member.id} may not {'approve replies' if action == APPROVE else 'reply publicly'}"
+            f" without a second factor: the {member.role.replace('_', ' ')} role requires one;"
+            " set it up under Settings → Second factor", action=action, member=member.id)
     if action not in permitted(org, member, case):
         if in_shadow(org, member, case) and action in SHADOW_WITHHELD:
             raise PermissionDenied(
@@ -238,14 +281,15 @@ def _possible(action: str, c: CaseFacts, member: Member, now: datetime, submitte
 
 def allowed_actions(org: Organisation, member: Member, case: Any, now: datetime, *,
                     submitter: str | None = None,
-                    assignee_only: Collection[str] = ()) -> frozenset[str]:
+                    assignee_only: Collection[str] = (),
+                    factor: SecondFactor = NO_FACTOR_RULE) -> frozenset[str]:
     """What the member may do to the case now: the buttons a page offers. `submitter`: who
     submitted the draft awaiting approval, if any (drafts are folded from the case's events;
     when not given, nobody is offered alternative and only admins withdraw);
     `assignee_only`: the engagement policy's teams where only the assignee replies."""
     c = CaseFacts.of(case)
     member = org.member(member.id) or member
-    return frozenset(a for a in permitted(org, member, case)
+    return frozenset(a for a in permitted(org, member, case, factor)
                      if _possible(a, c, member, now, submitter, assignee_only))
 
 

@@ -516,6 +516,16 @@ class SecondFactorEnrolled(EventBase, frozen=True, kw_only=True, tag="second_fac
     removed: bool = False
 
 
+class MemberSignedOn(EventBase, frozen=True, kw_only=True, tag="member_signed_on"):
+    """Single sign-on made or changed a member: provisioned, or given the role their groups
+    at the provider map to (stream "member:<id>")."""
+    member: str = ""
+    email: str = ""
+    role: str = ""
+    previous_role: str | None = None
+    provisioned: bool = False
+
+
 class SecondFactorRoles(EventBase, frozen=True, kw_only=True, tag="second_factor_roles"):
     """The roles that must have a second factor before replying publicly or approving."""
     roles: list[str] = []
@@ -647,7 +657,7 @@ Event = (Opened | MentionAdded | Decided | Assigned | Claimed | Released | Repli
          | ChecklistSaved | SpokeRequested | ReadinessItemDone | SpokeApproved | ShadowDrafted
          | PolicyPublished | PolicyAcknowledged | TrainingRuleSet | DrillScored
          | ViewSaved | ViewDeleted | IdentitiesLinked | IdentityUnlinked
-         | OrgChanged)
+         | OrgChanged | MemberSignedOn)
 
 TYPES: dict[str, type] = {c.__struct_config__.tag: c for c in Event.__args__}  # type: ignore[attr-defined]
 
@@ -675,6 +685,7 @@ REPLY_SENT, CONFIG_CHANGED = "reply_sent", "config_changed"
 
 TOKEN_CREATED, TOKEN_REVOKED = "token_created", "token_revoked"
 SECOND_FACTOR_ENROLLED, SECOND_FACTOR_ROLES = "second_factor_enrolled", "second_factor_roles"
+MEMBER_SIGNED_ON = "member_signed_on"
 
 GOALS_SAVED = "goals_saved"
 

@@ -64,7 +64,7 @@ def authorize(tx: Tx, member_id: str, action: str,
     if case is None:
         permissions.check((member.role,), action, member=member.id)
     else:
-        access.check(tx.org.load(), member, case, action)
+        access.check(tx.org.load(), member, case, action, tx.signin.factor_rule())
     return member
 
 

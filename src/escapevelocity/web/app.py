@@ -135,10 +135,10 @@ def _org_cache(workspace: Workspace, ttl: float = 2.0) -> Callable[[], Organisat
             cached[1] = time.monotonic()
         return cached[0]
 
-    def forget() -> None:  # an admin page changed the organisation: read it again
+    def forget() -> None:  # an admin page, or a member signed in by SSO, changed the organisation
         cached[0] = None
 
-    org.forget = forget  # type: ignore[attr-defined]
+    org.forget = org.reset = forget  # type: ignore[attr-defined]
     return org
 
 
@@ -235,7 +235,7 @@ def create_app(workspace: Workspace, settings: Settings, *,
             await asyncio.sleep(0.05)
             waited += 0.05
 
-    app = FastAPI(title="Escape Velocity", lifespan=lifespan, docs_url="/api/docs",
+    app = FastAPI(title="Escape Velocity", lifespan=lifespan, docs_url=None,  # see reference
                   redoc_url=None, openapi_url="/api/openapi.json")
     app.state.workspace = workspace
     if workspace.away_after is None and settings.away_after_minutes > 0:
@@ -243,6 +243,7 @@ def create_app(workspace: Workspace, settings: Settings, *,
     app.state.settings = settings
     app.state.stopping = stopping
     app.state.org = _org_cache(workspace)
+    app.state.org_refresh = app.state.org.reset
     app.state.intake = intake
     app.state.notifier = notifier
     app.state.webhooks = Webhooks.from_env(workspace.store, workspace.clock)

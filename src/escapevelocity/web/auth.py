@@ -115,7 +115,16 @@ def _safe_next(next_url: str) -> str:
 @router.get("/login", response_class=HTMLResponse)
 def login_page(request: Request, next: str = "/inbox") -> Response:
     return request.app.state.render(request, "login.html",
-                                    {"next": _safe_next(next), "error": ""})
+                                    {"next": _safe_next(next), "error": "", **_ways(request)})
+
+
+def _ways(request: Request) -> dict[str, Any]:
+    """Which ways to sign in the login page offers: single sign-on, passwords, or both."""
+    from escapevelocity.services import sso
+    from escapevelocity.web.routes_sso import config
+
+    cfg = config(request)
+    return {"sso": cfg, "password": sso.password_signin(cfg)}
 
 
 @router.post("/login")
@@ -123,6 +132,11 @@ async def login(request: Request, member: str = Form(..., max_length=64),
                 password: str = Form(..., max_length=256), next: str = Form("/inbox"),
                 csrf: str = Form("")) -> Response:
     await check_csrf(request)
+    ways = _ways(request)
+    if not ways["password"]:
+        return request.app.state.render(request, "login.html", {
+            "next": _safe_next(next), "error": "Password sign-in is turned off here: sign in "
+            "with single sign-on.", **ways}, status=403)
     workspace = request.app.state.workspace
     store, clock = workspace.store, workspace.clock
     name = signin.normal_member(member)
@@ -141,8 +155,25 @@ async def login(request: Request, member: str = Form(..., max_length=64),
     if not ok:
         return request.app.state.render(request, "login.html",
                                         {"next": _safe_next(next), "error": error,
-                                         "member": member}, status=401)
+                                         "member": member, **ways}, status=401)
     await run_in_threadpool(signin.succeeded, store, attempt)
+    from escapevelocity.services import second_factor
+
+    if await run_in_threadpool(second_factor.enrolled, store, name):
+        # the password was right; the session starts only after the second factor
+        request.session.clear()
+        request.session["pending_2fa"] = {"m": name, "next": _safe_next(next),
+                                          "at": clock.now().timestamp()}
+        request.session["csrf"] = secrets.token_urlsafe(24)
+        return RedirectResponse("/login/second-factor", status_code=303)
+    return await begin_session(request, name, next)
+
+
+async def begin_session(request: Request, name: str, next: str) -> Response:
+    """Start `name`'s session (after the password, the second factor or single sign-on)."""
+    workspace = request.app.state.workspace
+    store, clock = workspace.store, workspace.clock
+    device, known = _device(request)
     old = request.session.get("sid")
     if isinstance(old, str):
         await run_in_threadpool(signin.end_session, store, clock, old)

@@ -50,12 +50,14 @@ def load_visible(request: Request, member: Member, case_id: str) -> CaseAccess:
     org = org_of(request)
     with ws.store.begin() as tx:
         case = tx.cases.get(case_id)
+        factor = tx.signin.factor_rule()  # pages offer no send a second factor must allow
     if case is None:
         raise not_found(member)
     if not access.may_see(org, member, case):
         raise _acted_before(ws, member, case) or not_found(member)
     now = ws.clock.now()
-    return CaseAccess(member, org, case, now, access.allowed_actions(org, member, case, now))
+    return CaseAccess(member, org, case, now,
+                      access.allowed_actions(org, member, case, now, factor=factor))
 
 
 class ActedBefore(access.NotVisible):

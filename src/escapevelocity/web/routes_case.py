@@ -53,6 +53,7 @@ def case_view(request: Request, seen: CaseAccess) -> dict[str, Any]:
         earlier = tx.cases.count_by_author(case["channel"], case["author_handle"],
                                            exclude=case_id)
         way = replies.route(tx, case)
+        needs_factor = tx.signin.factor_rule().missing(member)
     case["title"] = mask_pii(case["title"])
     # the latest decision: a correction decides again (services/corrections.py)
     decided = next((e.data for e in reversed(history) if e.kind == ev.DECIDED), {})
@@ -96,7 +97,7 @@ def case_view(request: Request, seen: CaseAccess) -> dict[str, Any]:
             "history": history, "templates": templates,
             "draft": templates.get(decision.get("template", ""), ""),
             "holder": holder, "mine": holder == member.id, "me": member,
-            "can": allowed,
+            "can": allowed, "needs_factor": needs_factor,
             "max_reply": min(commands.MAX_REPLY_CHARS, way.max_chars or commands.MAX_REPLY_CHARS)
             if not way.dry_run else commands.MAX_REPLY_CHARS,
             "correctable": correct.labels(playbook), "correct_chosen": "situation",

@@ -317,6 +317,7 @@ api_idempotency = sa.Table(
     sa.Column("created_at", When, nullable=False),
     sa.Column("status", sa.Integer, nullable=False),
     sa.Column("body", sa.Text, nullable=False),
+    sa.Index("ix_api_idempotency_created", "created_at"),
 )
 
 # TOTP second factors: the shared secret, when enrolment was confirmed, hashed recovery codes,

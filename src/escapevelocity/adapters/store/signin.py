@@ -17,10 +17,12 @@ from sqlalchemy import Connection
 from escapevelocity.adapters.store.schema import (
     api_idempotency,
     api_tokens,
+    documents,
     login_failures,
     second_factors,
     sessions,
 )
+from escapevelocity.domain.access import SecondFactor
 
 
 def _aware(value: datetime | None) -> datetime | None:
@@ -182,9 +184,15 @@ def revoke_tokens(conn: Connection, name_or_id: str, now: datetime) -> int:
 # --- idempotency keys of the API -------------------------------------------------------------
 
 
+IDEMPOTENCY_KEPT = timedelta(hours=24)
+
+
 def idempotent_claim(conn: Connection, key: str, now: datetime) -> tuple[int, str] | None:
     """Reserve `key` (status 0: in progress) and answer None; or, when it is taken, its stored
-    (status, body). The caller's transaction commits the reservation before the action runs."""
+    (status, body). The caller's transaction commits the reservation before the action runs.
+    Keys are kept IDEMPOTENCY_KEPT (a client retries within minutes, not days)."""
+    conn.execute(sa.delete(api_idempotency).where(
+        api_idempotency.c.created_at < now - IDEMPOTENCY_KEPT))
     row = conn.execute(sa.select(api_idempotency.c.status, api_idempotency.c.body).where(
         api_idempotency.c.key == key)).first()
     if row is not None:
@@ -225,6 +233,27 @@ def factor(conn: Connection, member: str) -> Factor | None:
         return None
     return Factor(row.member, row.secret, _aware(row.enrolled_at),
                   tuple(h for h in row.recovery.split("\n") if h), row.last_step)
+
+
+FACTOR_ROLES_DOCUMENT = "second_factor_roles"
+
+
+def factor_roles(conn: Connection) -> frozenset[str]:
+    body = conn.execute(sa.select(documents.c.body).where(
+        documents.c.name == FACTOR_ROLES_DOCUMENT)).scalar()
+    return frozenset(body.split()) if body else frozenset()
+
+
+def set_factor_roles(conn: Connection, roles: frozenset[str], now: datetime) -> None:
+    conn.execute(sa.delete(documents).where(documents.c.name == FACTOR_ROLES_DOCUMENT))
+    conn.execute(documents.insert().values(name=FACTOR_ROLES_DOCUMENT,
+                                           body=" ".join(sorted(roles)), updated_at=now))
+
+
+def factor_rule(conn: Connection) -> SecondFactor:
+    """The access policy's second-factor facts: the roles that need one, who has one."""
+    roles = factor_roles(conn)
+    return SecondFactor(roles, frozenset(enrolled_members(conn)) if roles else frozenset())
 
 
 def enrolled_members(conn: Connection) -> set[str]:

@@ -33,6 +33,7 @@ def upgrade() -> None:
         sa.Column("status", sa.Integer, nullable=False),
         sa.Column("body", sa.Text, nullable=False),
     )
+    op.create_index("ix_api_idempotency_created", "api_idempotency", ["created_at"])
     op.create_table(
         "second_factors",
         sa.Column("member", sa.String(64), primary_key=True),
@@ -45,6 +46,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("second_factors")
+    op.drop_index("ix_api_idempotency_created", "api_idempotency")
     op.drop_table("api_idempotency")
     with op.batch_alter_table("api_tokens") as batch:
         batch.drop_column("created_by")

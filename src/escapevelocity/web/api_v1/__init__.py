@@ -19,6 +19,12 @@ def install(app: FastAPI) -> None:
     from escapevelocity.web import routes_tokens
 
     app.include_router(routes_tokens.router)  # Settings → API tokens (the web app's side)
+    from escapevelocity.web import routes_security
+
+    app.include_router(routes_security.router)  # Settings → Second factor; its sign-in step
+    from escapevelocity.web import routes_sso
+
+    app.include_router(routes_sso.router)  # sign-in by OpenID Connect (EV_OIDC_*)
     app.add_middleware(RateLimitHeaders)
 
 

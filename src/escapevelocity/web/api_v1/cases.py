@@ -94,11 +94,12 @@ def _list(request: Request, member: Member, view: str, filters: dict[str, str], 
         rows = tx.cases.page(teams=teams, member=member.id, states=states,
                              assignee=member.id if view == "mine" else None, filters=filters,
                              search=q, after=after, limit=limit + 1)
+        factor = tx.signin.factor_rule()
     now = ws.clock.now()
     more = len(rows) > limit
     rows = rows[:limit]
-    items = [summary(c, access.allowed_actions(org, member, c, now), now) for c in rows
-             if access.may_see(org, member, c)]
+    items = [summary(c, access.allowed_actions(org, member, c, now, factor=factor), now)
+             for c in rows if access.may_see(org, member, c)]
     return items, (_encode(rows[-1]["id"]) if more and rows else None)
 
 

@@ -279,7 +279,7 @@ class TokenOut(BaseModel):
 
 
 class TokenCreated(BaseModel):
-    token: str = Field(description="the secret: shown once, never again")
+    token: str = Field(description="the token itself: shown once, never again")
     info: TokenOut
 
 

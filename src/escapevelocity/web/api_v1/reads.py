@@ -294,7 +294,7 @@ def _token_out(info: Any) -> m.TokenOut:
 
 @router.get("/tokens", response_model=list[m.TokenOut], responses=m.ERRORS, tags=["tokens"])
 def list_tokens(request: Request, who: Principal = Depends(need(ADMIN))) -> list[m.TokenOut]:
-    """The member's tokens (every token, for admins); never their secrets."""
+    """The member's tokens (every token, for admins); never the tokens themselves."""
     member = member_of(who)
     return [_token_out(t) for t in tokens.listed(request.app.state.workspace.store, member.id)]
 
