@@ -29,6 +29,10 @@ REQUIRED = {  # the least each kind needs
     ev.POLICY_ACKNOWLEDGED: {"policy": "social", "version": 1},
     ev.TRAINING_RULE_SET: {"min_drill_score": 70},
     ev.DRILL_SCORED: {"member": "ana"},
+    ev.VIEW_SAVED: {"name": "refunds", "owner_kind": "member", "owner": "ana",
+                    "query": "q=refund"},
+    ev.IDENTITIES_LINKED: {"identities": ["twitter:kim", "mastodon:kim"]},
+    ev.IDENTITY_UNLINKED: {"identity": "mastodon:kim"},
 }
 
 

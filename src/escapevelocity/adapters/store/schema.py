@@ -153,7 +153,6 @@ cases = sa.Table(
     # page's length instead of sorting every open case.
     sa.Index("ix_cases_due", "sla_due", "opened_at"),
     sa.Index("ix_cases_resolved", "state", "resolved_at"),
-    sa.Index("ix_cases_opened", "opened_at"),  # the incident page: cases since onset (0017)
 )
 
 # --- engagement (issue 6, migration 0006_engagement): tags, flags, approval, follow-up, CRM ---
