@@ -39,6 +39,8 @@ ATTEMPTS = 4
 BACKOFF = 1.0  # seconds, doubled at each try
 GRACE = timedelta(minutes=10)  # `tick` leaves a newer reply to the request sending it
 _mention = msgspec.json.Decoder(Mention)
+CURSOR = "replies_checked"  # the document: every live reply at or below this seq has its outcome
+BATCH = 2000
 
 
 @dataclass(frozen=True)
@@ -205,19 +207,22 @@ def _sealer() -> Any:
     return Sealer.from_env()
 
 
-def pending(store: SqlStore, now: datetime, grace: timedelta = GRACE,
-            since: datetime | None = None) -> list[tuple[str, int]]:
+def pending(store: SqlStore, now: datetime, grace: timedelta = GRACE) -> list[tuple[str, int]]:
     """Live replies older than `grace` with no outcome recorded (a crash between the reply and
-    its send), oldest first."""
+    its send), oldest first. A cursor (document `replies_checked`) remembers below which seq
+    every live reply has its outcome, so each look reads only the log's newer replies."""
     with store.begin() as tx:
-        replies = tx.events.of_kinds((ev.REPLIED,), since=since or now - timedelta(days=2),
-                                     limit=10_000)
-        live = [e for e in replies if not e.data.get("dry_run") and e.at <= now - grace]
-        if not live:
-            return []
-        done = {e.data.get("reply") for e in tx.events.of_kinds(
-            (ev.REPLY_SENT, ev.SEND_FAILED), since=min(e.at for e in live), limit=100_000)}
-    return [(e.stream, int(e.seq or 0)) for e in live if e.seq not in done]
+        start = int(tx.documents.get(CURSOR) or 0)
+        batch = tx.events.of_kind(ev.REPLIED, after=start, limit=BATCH)
+        live = [e for e in batch if not e.data.get("dry_run") and e.seq is not None]
+        done = {e.data.get("reply") for e in tx.events.after(
+            min(e.seq for e in live) - 1, (ev.REPLY_SENT, ev.SEND_FAILED))} if live else set()
+        waiting = [e for e in live if e.seq not in done]
+        cursor = (min(int(e.seq or 0) for e in waiting) - 1 if waiting
+                  else int(batch[-1].seq or start) if batch else start)
+        if cursor != start:
+            tx.documents.put(CURSOR, str(cursor), now)
+    return [(e.stream, int(e.seq or 0)) for e in waiting if e.at <= now - grace]
 
 
 def tick(store: SqlStore, clock: Clock, *, sealer: Any = None,
