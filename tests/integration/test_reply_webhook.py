@@ -120,3 +120,14 @@ def test_a_reply_left_unsent_by_a_crash_is_sent_once_by_the_tick(workspace, rece
     assert sent.kind == ev.REPLY_SENT and sent.stream == case_id
     assert replies.tick(workspace.store, workspace.clock, sealer=sealer()) == []
     assert len(receiver.replies) == 1
+
+    # The receiver is down for good: each pass tries again (briefly), and after an hour the
+    # failure is recorded on the case.
+    reply(workspace, case_id, "Are you still there?")
+    receiver.faults.extend(["503"] * 9)
+    workspace.clock.advance(minutes=11)
+    assert replies.tick(workspace.store, workspace.clock, sealer=sealer(), sleep=Sleeps()) == []
+    workspace.clock.advance(minutes=50)
+    [failed] = replies.tick(workspace.store, workspace.clock, sealer=sealer(), sleep=Sleeps())
+    assert failed.kind == ev.SEND_FAILED and "HTTP 503" in failed.data["error"]
+    assert len(receiver.replies) == 1 and receiver.server.count("ok") >= 7

@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 ATTEMPTS = 4
 BACKOFF = 1.0  # seconds, doubled at each try
 GRACE = timedelta(minutes=10)  # `tick` leaves a newer reply to the request sending it
+GIVE_UP = timedelta(hours=1)  # a reply still failing transiently this old is a failed send
 _mention = msgspec.json.Decoder(Mention)
 CURSOR = "replies_checked"  # the document: every live reply at or below this seq has its outcome
 BATCH = 2000
@@ -208,6 +209,11 @@ def _sealer() -> Any:
 
 
 def pending(store: SqlStore, now: datetime, grace: timedelta = GRACE) -> list[tuple[str, int]]:
+    """(case id, reply seq) of the live replies `tick` would send now."""
+    return [(e.stream, int(e.seq or 0)) for e in _due(store, now, grace)]
+
+
+def _due(store: SqlStore, now: datetime, grace: timedelta = GRACE) -> list[Event]:
     """Live replies older than `grace` with no outcome recorded (a crash between the reply and
     its send), oldest first. A cursor (document `replies_checked`) remembers below which seq
     every live reply has its outcome, so each look reads only the log's newer replies."""
@@ -222,15 +228,20 @@ def pending(store: SqlStore, now: datetime, grace: timedelta = GRACE) -> list[tu
                   else int(batch[-1].seq or start) if batch else start)
         if cursor != start:
             tx.documents.put(CURSOR, str(cursor), now)
-    return [(e.stream, int(e.seq or 0)) for e in waiting if e.at <= now - grace]
+    return [e for e in waiting if e.at <= now - grace]
 
 
 def tick(store: SqlStore, clock: Clock, *, sealer: Any = None,
          sleep: Callable[[float], None] = time.sleep) -> list[Event]:
-    """Deliver what a crash left unsent (the worker runs this)."""
+    """Deliver what a crash, or a network failing transiently, left unsent (the worker runs
+    this each pass). A network still failing is tried again at the next pass, without long
+    waits that would hold up the other jobs, until the reply is GIVE_UP old: then the failure
+    is recorded on the case."""
     out = []
-    for case_id, seq in pending(store, clock.now()):
-        event = deliver(store, clock, case_id, seq, sealer=sealer, sleep=sleep)
+    now = clock.now()
+    for e in _due(store, now):
+        event = deliver(store, clock, e.stream, e.seq, sealer=sealer, sleep=sleep, attempts=3,
+                        max_wait=30.0, defer=now - e.at < GIVE_UP)
         if event is not None:
             out.append(event)
     return out
