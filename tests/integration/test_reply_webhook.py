@@ -37,7 +37,7 @@ class Receiver:
             return 503, {}, b"maintenance"
         self.replies.setdefault(d.delivery_id, json.loads(body))
         if fault == "timeout-after":
-            time.sleep(1.0)
+            time.sleep(2.5)
         return json_response({"id": f"msg-{list(self.replies).index(d.delivery_id) + 1}"})
 
 
@@ -55,7 +55,7 @@ def test_webhook_callback_is_signed_and_reaches_once(workspace, receiver):
     with workspace.store.begin() as tx:
         tx.connections.add(repo.StoredConnection(
             name="site-form", channel="webhook",
-            settings={"callback_url": f"{receiver.server.url}/ev/replies", "send_timeout": 0.4},
+            settings={"callback_url": f"{receiver.server.url}/ev/replies", "send_timeout": 1.5},
             sealed=sealer().seal({"signing_secret": receiver.secret})), workspace.clock.now())
     case_id = ingest(workspace, channel="web", source_id="form-77", handle="kim@customer.test",
                      via="site-form")

@@ -67,15 +67,17 @@ class ReplyRoute:
 
 def _customer_mention(tx: Tx, case: Mapping[str, Any],
                       before: datetime | None = None) -> Mention | None:
-    """The customer's latest mention on the case (before `before`): what a reply answers."""
-    found = None
+    """The customer's latest mention on the case (written before `before`, when any was: a
+    network's clock may run ahead of ours): what a reply answers."""
+    found = earliest = None
     for row in tx.mentions.of_case(case["id"]):
         m = _mention.decode(row.body)
+        earliest = earliest or m
         if before is not None and m.created_at > before:
             continue
         if found is None or m.author.handle == case["author_handle"]:
             found = m
-    return found
+    return found or earliest
 
 
 def route(tx: Tx, case: Mapping[str, Any]) -> ReplyRoute:
@@ -169,9 +171,12 @@ def deliver(store: SqlStore, clock: Clock, case_id: str, reply_seq: int | None =
         try:
             secrets = (sealer or _sealer()).unseal(conn.sealed)
             sender = spec.send(conn.settings, secrets)  # type: ignore[misc]
-            result, tries = send_with_retries(sender, _target(case, mention, key, replied.at),
-                                              text, visibility, attempts=attempts,
-                                              backoff=backoff, max_wait=max_wait, sleep=sleep)
+            try:
+                result, tries = send_with_retries(
+                    sender, _target(case, mention, key, replied.at), text, visibility,
+                    attempts=attempts, backoff=backoff, max_wait=max_wait, sleep=sleep)
+            finally:
+                close(sender)
         except (RuntimeError, ValueError, KeyError) as exc:
             result = SendResult(error=f"{type(exc).__name__}: {exc}")
     if defer and not result.ok and result.transient:
@@ -200,6 +205,13 @@ def deliver(store: SqlStore, clock: Clock, case_id: str, reply_seq: int | None =
             except CaseError:
                 continue
     raise CaseError("the case kept changing; the send's outcome could not be recorded")
+
+
+def close(sender: Any) -> None:
+    """Let a sender give back its connections (an HTTP client's pool), when it has any."""
+    done = getattr(sender, "close", None)
+    if callable(done):
+        done()
 
 
 def _sealer() -> Any:
