@@ -109,7 +109,7 @@ class FakePds:
         else:
             return json_response({"error": "MethodNotImplemented"}, 501)
         if fault == "timeout-after":
-            time.sleep(1.0)  # written, but the answer comes after the client gave up
+            time.sleep(2.5)  # written, but the answer comes after the client gave up
         return json_response(out, 400 if "error" in out else 200)
 
     def create(self, req: dict) -> dict:
@@ -136,7 +136,7 @@ def _connection(workspace, pds) -> None:
     with workspace.store.begin() as tx:
         tx.connections.add(repo.StoredConnection(
             name="acme-sky", channel="bluesky",
-            settings={"pds_url": pds.server.url, "send_timeout": 0.4},
+            settings={"pds_url": pds.server.url, "send_timeout": 1.5},
             sealed=sealer().seal({"identifier": "acme.support", "app_password": "app-pass-1234"})),
             workspace.clock.now())
 
@@ -183,7 +183,7 @@ def test_bluesky_reply_threads_and_posts_once(workspace, pds):
 
 
 def test_bluesky_resolves_handles_and_writes_privately(pds):
-    sender = BlueskySender({"pds_url": pds.server.url, "send_timeout": 0.4},
+    sender = BlueskySender({"pds_url": pds.server.url, "send_timeout": 1.5},
                            {"identifier": "acme.support", "app_password": "app-pass-1234"})
     assert sender.resolve("@rosa.bsky.social") == ROSA and sender.resolve(ROSA) == ROSA
     assert pds.resolved == ["rosa.bsky.social"]  # a DID is not looked up

@@ -76,7 +76,7 @@ class FakeInstance:
             if key:
                 self.by_key[key] = status
         if fault == "timeout-after":
-            time.sleep(1.0)  # posted, but the answer comes after the client gave up
+            time.sleep(2.5)  # posted, but the answer comes after the client gave up
         return json_response(status)
 
 
@@ -96,7 +96,7 @@ def test_mastodon_reply_posts_once_through_faults(workspace, instance):
 
         tx.connections.add(repo.StoredConnection(
             name="acme-masto", channel="mastodon",
-            settings={"base_url": instance.server.url, "send_timeout": 0.4},
+            settings={"base_url": instance.server.url, "send_timeout": 1.5},
             sealed=sealer().seal({"token": "tok-good"})), workspace.clock.now())
     case_id = ingest(workspace, channel="mastodon", source_id=URI, handle="rosa@fosstodon.org",
                      via="acme-masto")

@@ -63,7 +63,7 @@ class FakeReddit:
                     "1 minute before trying again.", "ratelimit"]]}})
             out = self.comment(form) if path == "/api/comment" else self.compose(form)
             if fault == "timeout-after":
-                time.sleep(1.0)  # posted, but the answer comes after the client gave up
+                time.sleep(2.5)  # posted, but the answer comes after the client gave up
             return json_response(out)
         if path == "/api/v1/me":
             return json_response({"name": "acme_support", "id": "1abc", "is_suspended": False})
@@ -105,7 +105,7 @@ def reddit():
 
 def _settings(fake) -> dict:
     return {"subreddits": ["acme"], "replies": True, "oauth_url": fake.server.url,
-            "reddit_url": fake.server.url, "send_timeout": 0.5}
+            "reddit_url": fake.server.url, "send_timeout": 1.5}
 
 
 def test_reddit_comment_reply_posts_once(workspace, reddit):

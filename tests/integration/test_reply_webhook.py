@@ -37,7 +37,7 @@ class Receiver:
             return 503, {}, b"maintenance"
         self.replies.setdefault(d.delivery_id, json.loads(body))
         if fault == "timeout-after":
-            time.sleep(1.0)
+            time.sleep(2.5)
         return json_response({"id": f"msg-{list(self.replies).index(d.delivery_id) + 1}"})
 
 
@@ -55,7 +55,7 @@ def test_webhook_callback_is_signed_and_reaches_once(workspace, receiver):
     with workspace.store.begin() as tx:
         tx.connections.add(repo.StoredConnection(
             name="site-form", channel="webhook",
-            settings={"callback_url": f"{receiver.server.url}/ev/replies", "send_timeout": 0.4},
+            settings={"callback_url": f"{receiver.server.url}/ev/replies", "send_timeout": 1.5},
             sealed=sealer().seal({"signing_secret": receiver.secret})), workspace.clock.now())
     case_id = ingest(workspace, channel="web", source_id="form-77", handle="kim@customer.test",
                      via="site-form")
@@ -120,3 +120,14 @@ def test_a_reply_left_unsent_by_a_crash_is_sent_once_by_the_tick(workspace, rece
     assert sent.kind == ev.REPLY_SENT and sent.stream == case_id
     assert replies.tick(workspace.store, workspace.clock, sealer=sealer()) == []
     assert len(receiver.replies) == 1
+
+    # The receiver is down for good: each pass tries again (briefly), and after an hour the
+    # failure is recorded on the case.
+    reply(workspace, case_id, "Are you still there?")
+    receiver.faults.extend(["503"] * 9)
+    workspace.clock.advance(minutes=11)
+    assert replies.tick(workspace.store, workspace.clock, sealer=sealer(), sleep=Sleeps()) == []
+    workspace.clock.advance(minutes=50)
+    [failed] = replies.tick(workspace.store, workspace.clock, sealer=sealer(), sleep=Sleeps())
+    assert failed.kind == ev.SEND_FAILED and "HTTP 503" in failed.data["error"]
+    assert len(receiver.replies) == 1 and receiver.server.count("ok") >= 7

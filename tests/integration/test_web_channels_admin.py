@@ -34,6 +34,7 @@ def test_admin_adds_edits_pauses_and_switches_a_connection(app, workspace):
 
     edit = sam.get("/admin/channels/acme-masto/edit").text
     assert "stored; leave blank to keep" in edit and 'value="https://acme.social"' in edit
+    assert ">refund -giveaway</textarea>" in edit and 'value="#acme, #acmehelp"' in edit
     r = sam.post("/admin/channels/acme-masto", data={
         "csrf": csrf, "query": "refund OR broken", "s_base_url": "https://acme.social",
         "s_hashtags": "", "k_token": ""}, follow_redirects=False)

@@ -81,7 +81,10 @@ def _send(case: dict[str, Any], text: str, ask: str, route: outbound.Route, send
     if route.dry_run:
         result, tries = send_with_retries(DryRunSender(route.via), case, text, "private")
     elif own is not None and own[0] is not None:
-        result, tries = send_with_retries(own[0], own[1], text, "private")
+        try:
+            result, tries = send_with_retries(own[0], own[1], text, "private")
+        finally:
+            replies.close(own[0])
     else:
         sender = senders.get(route.via)
         if sender is None:

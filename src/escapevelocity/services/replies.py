@@ -38,7 +38,10 @@ log = logging.getLogger(__name__)
 ATTEMPTS = 4
 BACKOFF = 1.0  # seconds, doubled at each try
 GRACE = timedelta(minutes=10)  # `tick` leaves a newer reply to the request sending it
+GIVE_UP = timedelta(hours=1)  # a reply still failing transiently this old is a failed send
 _mention = msgspec.json.Decoder(Mention)
+CURSOR = "replies_checked"  # the document: every live reply at or below this seq has its outcome
+BATCH = 2000
 
 
 @dataclass(frozen=True)
@@ -64,15 +67,17 @@ class ReplyRoute:
 
 def _customer_mention(tx: Tx, case: Mapping[str, Any],
                       before: datetime | None = None) -> Mention | None:
-    """The customer's latest mention on the case (before `before`): what a reply answers."""
-    found = None
+    """The customer's latest mention on the case (written before `before`, when any was: a
+    network's clock may run ahead of ours): what a reply answers."""
+    found = earliest = None
     for row in tx.mentions.of_case(case["id"]):
         m = _mention.decode(row.body)
+        earliest = earliest or m
         if before is not None and m.created_at > before:
             continue
         if found is None or m.author.handle == case["author_handle"]:
             found = m
-    return found
+    return found or earliest
 
 
 def route(tx: Tx, case: Mapping[str, Any]) -> ReplyRoute:
@@ -166,9 +171,12 @@ def deliver(store: SqlStore, clock: Clock, case_id: str, reply_seq: int | None =
         try:
             secrets = (sealer or _sealer()).unseal(conn.sealed)
             sender = spec.send(conn.settings, secrets)  # type: ignore[misc]
-            result, tries = send_with_retries(sender, _target(case, mention, key, replied.at),
-                                              text, visibility, attempts=attempts,
-                                              backoff=backoff, max_wait=max_wait, sleep=sleep)
+            try:
+                result, tries = send_with_retries(
+                    sender, _target(case, mention, key, replied.at), text, visibility,
+                    attempts=attempts, backoff=backoff, max_wait=max_wait, sleep=sleep)
+            finally:
+                close(sender)
         except (RuntimeError, ValueError, KeyError) as exc:
             result = SendResult(error=f"{type(exc).__name__}: {exc}")
     if defer and not result.ok and result.transient:
@@ -199,33 +207,53 @@ def deliver(store: SqlStore, clock: Clock, case_id: str, reply_seq: int | None =
     raise CaseError("the case kept changing; the send's outcome could not be recorded")
 
 
+def close(sender: Any) -> None:
+    """Let a sender give back its connections (an HTTP client's pool), when it has any."""
+    done = getattr(sender, "close", None)
+    if callable(done):
+        done()
+
+
 def _sealer() -> Any:
     from escapevelocity.adapters.secrets import Sealer
 
     return Sealer.from_env()
 
 
-def pending(store: SqlStore, now: datetime, grace: timedelta = GRACE,
-            since: datetime | None = None) -> list[tuple[str, int]]:
+def pending(store: SqlStore, now: datetime, grace: timedelta = GRACE) -> list[tuple[str, int]]:
+    """(case id, reply seq) of the live replies `tick` would send now."""
+    return [(e.stream, int(e.seq or 0)) for e in _due(store, now, grace)]
+
+
+def _due(store: SqlStore, now: datetime, grace: timedelta = GRACE) -> list[Event]:
     """Live replies older than `grace` with no outcome recorded (a crash between the reply and
-    its send), oldest first."""
+    its send), oldest first. A cursor (document `replies_checked`) remembers below which seq
+    every live reply has its outcome, so each look reads only the log's newer replies."""
     with store.begin() as tx:
-        replies = tx.events.of_kinds((ev.REPLIED,), since=since or now - timedelta(days=2),
-                                     limit=10_000)
-        live = [e for e in replies if not e.data.get("dry_run") and e.at <= now - grace]
-        if not live:
-            return []
-        done = {e.data.get("reply") for e in tx.events.of_kinds(
-            (ev.REPLY_SENT, ev.SEND_FAILED), since=min(e.at for e in live), limit=100_000)}
-    return [(e.stream, int(e.seq or 0)) for e in live if e.seq not in done]
+        start = int(tx.documents.get(CURSOR) or 0)
+        batch = tx.events.of_kind(ev.REPLIED, after=start, limit=BATCH)
+        live = [e for e in batch if not e.data.get("dry_run") and e.seq is not None]
+        done = {e.data.get("reply") for e in tx.events.after(
+            min(e.seq for e in live) - 1, (ev.REPLY_SENT, ev.SEND_FAILED))} if live else set()
+        waiting = [e for e in live if e.seq not in done]
+        cursor = (min(int(e.seq or 0) for e in waiting) - 1 if waiting
+                  else int(batch[-1].seq or start) if batch else start)
+        if cursor != start:
+            tx.documents.put(CURSOR, str(cursor), now)
+    return [e for e in waiting if e.at <= now - grace]
 
 
 def tick(store: SqlStore, clock: Clock, *, sealer: Any = None,
          sleep: Callable[[float], None] = time.sleep) -> list[Event]:
-    """Deliver what a crash left unsent (the worker runs this)."""
+    """Deliver what a crash, or a network failing transiently, left unsent (the worker runs
+    this each pass). A network still failing is tried again at the next pass, without long
+    waits that would hold up the other jobs, until the reply is GIVE_UP old: then the failure
+    is recorded on the case."""
     out = []
-    for case_id, seq in pending(store, clock.now()):
-        event = deliver(store, clock, case_id, seq, sealer=sealer, sleep=sleep)
+    now = clock.now()
+    for e in _due(store, now):
+        event = deliver(store, clock, e.stream, e.seq, sealer=sealer, sleep=sleep, attempts=3,
+                        max_wait=30.0, defer=now - e.at < GIVE_UP)
         if event is not None:
             out.append(event)
     return out

@@ -221,13 +221,14 @@ async def reply(request: Request, target: CaseAccess = Depends(visible_case),
         approver = event.data.get("approver", "the approver on call")
         return f"This reply needs approval: it is held as a draft for {approver}."
 
-    # The live send runs in the same worker thread as the command (no lock is held while the
-    # network answers; services/replies.py records the outcome).
-    return await _act(request, target, "reply to",
-                      lambda: (lambda e: (e, sent(e)))(commands.reply(
-                          ws.store, ws.clock, target.id, target.member.id, text,
-                          template=template, seen_seq=seen)),
-                      lambda pair: pair[1])
+    def run() -> tuple[Any, str]:
+        # Record, then (live) send in the same worker thread: no lock is held while the
+        # network answers; services/replies.py records the outcome.
+        event = commands.reply(ws.store, ws.clock, target.id, target.member.id, text,
+                               template=template, seen_seq=seen)
+        return event, sent(event)
+
+    return await _act(request, target, "reply to", run, lambda pair: pair[1])
 
 
 @router.post("/cases/{case_id}/resolve")

@@ -93,7 +93,8 @@ def _form_data(request: Request, name: str, channel: str) -> dict[str, Any]:
         "secret_names": list(dict.fromkeys((*spec.secrets, *spec.send_secrets))),
         "fields": list(dict.fromkeys((*spec.settings, *spec.optional,
                                       *spec.defaults))),
-        "switch": outbound.mode(store).connections.get(name, "") if name else ""}
+        "switch": outbound.mode(store).connections.get(name, "") if name else "",
+        "typed_query": None, "typed_name": ""}
 
 
 async def _form(request: Request, member: Member, name: str = "", channel: str = "",

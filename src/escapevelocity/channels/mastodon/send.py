@@ -95,3 +95,6 @@ class MastodonSender:
         if after is None and self.api.ratelimit_reset:
             after = max(0.0, float(self.api.ratelimit_reset) - time.time())
         return after
+
+    def close(self) -> None:
+        self.session.close()

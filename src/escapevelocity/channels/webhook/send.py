@@ -26,6 +26,8 @@ class CallbackSender:
         import httpx
 
         self.url = str(settings["callback_url"])
+        if not self.url.startswith(("https://", "http://")):
+            raise ValueError(f"callback_url is not an http(s) URL: {self.url[:80]!r}")
         self.secret = reveal(secrets.get("callback_secret") or secrets.get("signing_secret")
                              or "")
         self.http = httpx.Client(timeout=float(settings.get("send_timeout") or 10))
