@@ -6,11 +6,11 @@ says what they did; a breached SLA and what the ladder did are on the case page.
 
 from __future__ import annotations
 
-from engage_kit import SUPPORT, open_case
+from engage_kit import LEGAL, SUPPORT, open_case
 from web_kit import login
 
 from escapevelocity.domain import events as ev
-from escapevelocity.services import admin, cases
+from escapevelocity.services import admin, approvals, cases
 from escapevelocity.services.sla import tick
 
 
@@ -122,3 +122,16 @@ def test_a_breached_sla_says_so_and_names_who_was_told(app, workspace, clock):
     assert ("escalation at 100% of the first response SLA: not reassigned, nobody else had "
             "room (queued for care: nobody online with spare capacity)") in page
     assert "escalated" not in page.split('id="sla-breach"')[1].split("</section>")[0]
+
+
+def test_approvals_are_ordered_by_priority_then_due(workspace, clock):
+    store = workspace.store
+    routine = open_case(workspace, clock, SUPPORT)  # P3, its draft waits first
+    cases.claim(store, clock, routine, "ana")
+    cases.reply(store, clock, routine, "ana", "We guarantee it is fixed.")
+    clock.advance(minutes=5)
+    legal = open_case(workspace, clock, LEGAL)  # P2, later
+    cases.claim(store, clock, legal, "ana")
+    cases.reply(store, clock, legal, "ana", "Sorry. Please DM us.")
+    order = [c["id"] for c in approvals.queue(store, "omar")]
+    assert order == [legal, routine]
