@@ -115,6 +115,8 @@ def _pages(site) -> list[tuple[str, str, int]]:
         ("error-no-case", "/cases/c000000000000", 404),
         ("error-no-page", "/no-such-page", 404),
         ("error-no-incident", "/incidents/incident:nope", 404),
+        ("error-approve-link", f"/cases/{held}/drafts/d1/approve", 405),  # a copied form URL
+        ("error-correction-link", "/signals/corrections", 405),
     ]
 
 

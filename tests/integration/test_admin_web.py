@@ -6,11 +6,11 @@ says what they did; a breached SLA and what the ladder did are on the case page.
 
 from __future__ import annotations
 
-from engage_kit import SUPPORT, open_case
+from engage_kit import LEGAL, SUPPORT, open_case
 from web_kit import login
 
 from escapevelocity.domain import events as ev
-from escapevelocity.services import admin, cases
+from escapevelocity.services import admin, approvals, cases
 from escapevelocity.services.sla import tick
 
 
@@ -37,6 +37,18 @@ def test_admin_pages_change_the_org_and_audit_each_change(app, workspace):
         back = tx.org.load().member("joe")
     assert back is not None and back.role == "agency" and back.teams == ["care"]
 
+    # a new member with a password can log in; the log says the password was set, not what
+    r = sam.post("/admin/members", data={
+        "csrf": csrf, "id": "kai", "name": "Kai <i>Li</i>", "role": "liaison",
+        "teams": "care", "skills": "billing 3", "languages": "en, fr", "capacity": "5",
+        "tz": "Europe/Berlin", "days": ["mon", "tue"], "start": "09:00", "end": "17:00",
+        "holidays": "2026-12-24", "password": "a long password here"}, follow_redirects=False)
+    assert r.status_code == 303, r.text[:400]
+    login(app, "kai", "a long password here")
+    with workspace.store.begin() as tx:
+        kai = tx.org.load().member("kai")
+    assert kai.skills == {"billing": 3} and kai.shift.days == ["mon", "tue"]
+    assert "Kai &lt;i&gt;Li&lt;/i&gt;" in sam.get("/admin/members").text
     # a lead cannot be deactivated until someone else leads
     r = sam.post("/admin/members/tom/deactivate", data={"csrf": csrf})
     assert r.status_code == 409 and "leads or is on call for team care" in r.text
@@ -59,7 +71,10 @@ def test_admin_pages_change_the_org_and_audit_each_change(app, workspace):
     assert ("members", "joe", "deactivated", "sam") in changes
     assert ("members", "joe", "reactivated", "sam") in changes
     assert ("customers", "customers", "imported", "sam") in changes
-    assert len(changes) == 3  # refusals write nothing
+    assert ("members", "kai", "created", "sam") in changes
+    assert ("members", "kai", "password set", "sam") in changes
+    assert len(changes) == 5  # refusals write nothing
+    assert "a long password" not in str([e.data for e in _org_events(workspace)])
     deactivated = next(e for e in _org_events(workspace) if e.change == "deactivated")
     assert deactivated.before["role"] == "agency"  # the record, so it can be put back
 
@@ -122,3 +137,16 @@ def test_a_breached_sla_says_so_and_names_who_was_told(app, workspace, clock):
     assert ("escalation at 100% of the first response SLA: not reassigned, nobody else had "
             "room (queued for care: nobody online with spare capacity)") in page
     assert "escalated" not in page.split('id="sla-breach"')[1].split("</section>")[0]
+
+
+def test_approvals_are_ordered_by_priority_then_due(workspace, clock):
+    store = workspace.store
+    routine = open_case(workspace, clock, SUPPORT)  # P3, its draft waits first
+    cases.claim(store, clock, routine, "ana")
+    cases.reply(store, clock, routine, "ana", "We guarantee it is fixed.")
+    clock.advance(minutes=5)
+    legal = open_case(workspace, clock, LEGAL)  # P2, later
+    cases.claim(store, clock, legal, "ana")
+    cases.reply(store, clock, legal, "ana", "Sorry. Please DM us.")
+    order = [c["id"] for c in approvals.queue(store, "omar")]
+    assert order == [legal, routine]

@@ -149,6 +149,10 @@ def default_rotation(group: str, org: Organisation) -> list[str]:
         [m for m in org.members if m.role == "admin"],
     )
     out: list[str] = []
+    team = org.team(group)
+    lead = org.member(team.lead) if team and team.lead else None
+    if lead is not None and can(lead):  # a team's draft goes to its lead first
+        out.append(lead.id)
     for tier in tiers:
         out += [m.id for m in tier if m.id not in out]
     return out

@@ -156,6 +156,19 @@ def save_member(ws: Any, actor: str, member: Member, *, create: bool = False) ->
                        before=None if create else before, after=lambda o: o.member(member.id))
 
 
+def set_password(ws: Any, actor: str, member_id: str, password: str) -> None:
+    """An admin sets a member's password: the member is signed out everywhere, and the log
+    says who set it and when (never the password)."""
+    if len(password) < 10:
+        raise AdminError("a password needs 10 characters or more")
+    with ws.store.begin() as tx:
+        who = _admin(tx, actor)
+        if tx.org.load().member(member_id) is None:
+            raise AdminError(f"there is no active member {member_id!r}")
+        _record(tx, who, ws.clock.now(), MEMBERS, member_id, "password set", None, None)
+    ws.set_password(member_id, password)
+
+
 def deactivate_member(ws: Any, actor: str, member_id: str) -> Organisation:
     """Take a member out of the organisation: they are signed out, route nothing and see
     nothing. Their record stays in the event, so they can be reactivated as they were."""

@@ -160,9 +160,16 @@ def _templates(workspace: Workspace) -> Jinja2Templates:
             return "no SLA"
         minutes = int((value - workspace.clock.now()).total_seconds() // 60)
         if minutes >= 0:
-            return f"in {minutes} min" if minutes < 120 else f"in {minutes // 60} h"
+            return f"in {minutes} min" if minutes < 120 else f"in {_coarse(minutes)}"
         late = -minutes
-        return f"{late} min late" if late < 120 else f"{late // 60} h late"
+        return f"{late} min late" if late < 120 else f"{_coarse(late)} late"
+
+    def _coarse(minutes: int) -> str:
+        """Hours under two days ("in 5 h"), whole days and hours beyond ("in 3 days 4 h")."""
+        from escapevelocity.web.labels import minutes as words_for
+
+        return (f"{minutes // 60} h" if minutes < 2880
+                else words_for(minutes - minutes % 60))
 
     def overdue(value: datetime | None) -> bool:
         return value is not None and value < workspace.clock.now()

@@ -181,7 +181,8 @@ async def create_member(request: Request, me: Member = Depends(admin_of)) -> Res
             if len(form["password"]) < 10:
                 raise admin.AdminError("the member is created; the password needs 10 "
                                        "characters or more, set it from the member's page")
-            await run_in_threadpool(_ws(request).set_password, member_id, form["password"])
+            await run_in_threadpool(admin.set_password, _ws(request), me.id, member_id,
+                                    form["password"])
     except admin.AdminError as exc:
         return _member_page(request, me, {**_member_fields(None), **form}, create=True,
                             error=str(exc), status=422)
@@ -201,7 +202,8 @@ async def update_member(request: Request, member_id: str,
         if form.get("password"):
             if len(form["password"]) < 10:
                 raise admin.AdminError("saved; the new password needs 10 characters or more")
-            await run_in_threadpool(_ws(request).set_password, member_id, form["password"])
+            await run_in_threadpool(admin.set_password, _ws(request), me.id, member_id,
+                                    form["password"])
     except admin.AdminError as exc:
         return _member_page(request, me, {**_member_fields(old), **form, "id": member_id},
                             create=False, error=str(exc), status=422)
