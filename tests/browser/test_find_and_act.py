@@ -110,3 +110,18 @@ def test_the_customer_profile(browser, server, log_in):
     expect(sam.locator("ul.identities li")).to_have_count(1)
     assert re.search(r"/people/twitter/dana$", sam.url)
     sam.context.close()
+
+
+def test_who_is_viewing_and_who_is_typing_on_a_case(browser, server, log_in):
+    case_id = server.post([_mention(700, "router keeps dropping wifi, help please", "kit")]
+                          )["case_ids"][0]
+    ana = log_in(browser, server, "ana")
+    priya = log_in(browser, server, "priya")
+    ana.goto(f"{server.url}/cases/{case_id}")
+    priya.goto(f"{server.url}/cases/{case_id}")
+    expect(ana.locator("#presence")).to_contain_text("priya is viewing", timeout=15_000)
+    priya.click("#claim")
+    priya.locator("#reply-text").press_sequentially("Sorry to hear", delay=20)
+    expect(ana.locator("#presence")).to_contain_text("priya is typing a reply", timeout=15_000)
+    for page in (ana, priya):
+        page.context.close()

@@ -90,8 +90,6 @@ def _changed(request: Request, member: Member, view: str, team: str, ids: list[s
     store = request.app.state.workspace.store
     with store.begin() as tx:
         found = tx.cases.get_many(ids)
-        total = (tx.cases.count_where(teams, _states(view),
-                                      assignee=member.id if view == "mine" else None))
     replace, add, gone = [], [], []
     for case_id in ids:
         case = found.get(case_id)
@@ -104,6 +102,11 @@ def _changed(request: Request, member: Member, view: str, team: str, ids: list[s
             gone.append(case_id)
     _shape(request, replace + add)
     add.sort(key=_due_key, reverse=True)  # each is put first: the soonest ends on top
+    total = None  # a count only when rows came or went (it is an index range, not free)
+    if add or gone:
+        with store.begin() as tx:
+            total = tx.cases.count_where(teams, _states(view),
+                                         assignee=member.id if view == "mine" else None)
     return {"replace": replace, "add": add, "gone": gone, "total": total}
 
 
