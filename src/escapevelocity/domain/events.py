@@ -33,7 +33,10 @@ INCIDENT = "incident"
 PLAYBOOK = "playbook"
 INCIDENT_PREFIX = "incident:"
 PLAYBOOK_PREFIX = "playbook:"
-NON_CASE_PREFIXES = (INCIDENT_PREFIX, PLAYBOOK_PREFIX)
+# Tokens, members' sign-in records and the access settings (issue 21) are no cases either.
+TOKEN_PREFIX, MEMBER_PREFIX, ACCESS_PREFIX = "token:", "member:", "access:"
+NON_CASE_PREFIXES = (INCIDENT_PREFIX, PLAYBOOK_PREFIX, TOKEN_PREFIX, MEMBER_PREFIX,
+                     ACCESS_PREFIX)
 SYSTEM = "system"
 
 

@@ -54,7 +54,7 @@ class Notifier:
                 prefs = tx.notifications.all_prefs()
                 cases = tx.cases.get_many({
                     e.stream for e in events if not e.stream.startswith(
-                        (ev.INCIDENT_PREFIX, ev.PLAYBOOK_PREFIX))})
+                        ev.NON_CASE_PREFIXES)})
                 for e in events:
                     if now - e.at > HISTORY:
                         continue
