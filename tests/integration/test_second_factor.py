@@ -115,3 +115,27 @@ def test_only_admins_set_the_roles(app, workspace, clock):
     r = ana.post("/settings/security/roles", data={"csrf": csrf, "role_liaison": "on"})
     assert r.status_code == 403
     assert second_factor.required_roles(workspace.store) == frozenset()
+
+
+def test_ev_security_roles_and_reset(workspace, clock):
+    from typer.testing import CliRunner
+
+    from escapevelocity.cli.main import app as ev_app
+
+    def ev_(*args):
+        r = CliRunner().invoke(ev_app, ["security", *args, "--database", workspace.store.url])
+        return r.exit_code, r.stdout + r.stderr
+
+    assert ev_("roles", "liaison", "approver", "--as", "ana")[0] == 1  # not an admin
+    code, out = ev_("roles", "liaison", "approver", "--as", "sam")
+    assert code == 0 and "approver, liaison" in out
+    assert second_factor.required_roles(workspace.store) == {"liaison", "approver"}
+    second_factor.start(workspace.store, clock, "priya")
+    secret = second_factor.pending(workspace.store, "priya").secret
+    second_factor.confirm(workspace.store, clock, "priya", pyotp.TOTP(secret).at(clock.now()))
+    assert second_factor.enrolled(workspace.store, "priya")
+    assert ev_("reset", "priya", "--as", "tom")[0] == 1
+    assert ev_("reset", "priya", "--as", "sam")[0] == 0
+    assert not second_factor.enrolled(workspace.store, "priya")
+    assert ev_("roles", "--clear", "--as", "sam")[0] == 0
+    assert ev_("roles")[1].strip() == "no role requires a second factor"

@@ -45,11 +45,11 @@ PERSON_PREFIX = "person:"  # linked author identities (issue 18)
 ORG_PREFIX = "org:"  # the organisation and settings the admin pages change ("org:members", …)
 TOKEN_PREFIX = "token:"  # API tokens made and revoked (issue 21)
 MEMBER_PREFIX = "member:"  # a member's own settings: second factor (issue 21)
-ACCESS = "access"  # workspace-wide access settings: roles that need a second factor
+ACCESS_PREFIX = "access:"  # workspace-wide access settings: roles that need a second factor
 # Every stream that is not a case's: the rebuild folds only the others into cases.
 NON_CASE_PREFIXES = (INCIDENT_PREFIX, PLAYBOOK_PREFIX, CONFIG_PREFIX, WORKSPACE_PREFIX,
                      GOVERNANCE_PREFIX, VIEW_PREFIX, PERSON_PREFIX, ORG_PREFIX, TOKEN_PREFIX,
-                     MEMBER_PREFIX, ACCESS)
+                     MEMBER_PREFIX, ACCESS_PREFIX)
 SYSTEM = "system"
 
 

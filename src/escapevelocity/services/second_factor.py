@@ -28,7 +28,7 @@ from escapevelocity.services.casetx import acting
 
 ISSUER = "Escape Velocity"
 RECOVERY_CODES = 10
-STREAM = "access"
+STREAM = "access:second-factor"
 
 
 class FactorError(ValueError):

@@ -58,6 +58,11 @@ def _refused(request: Request, message: str, status: int = 403) -> Response:
 async def start(request: Request, next: str = "/inbox") -> Response:
     if config(request) is None:
         return RedirectResponse("/login", status_code=303)
+    try:
+        import authlib  # noqa: F401  (the sso extra)
+    except ImportError:
+        return _refused(request, "Single sign-on is set up but this server lacks its library: "
+                        "install escapevelocity[sso].", 503)
     request.session["sso_next"] = _safe_next(next)
     callback = str(request.url_for("sso_callback"))
     return await _client(request).authorize_redirect(request, callback,

@@ -9,6 +9,7 @@ workspace), KPIs of the member's teams.
 from __future__ import annotations
 
 import dataclasses
+import json
 from datetime import UTC
 from typing import Any
 
@@ -238,7 +239,6 @@ def events(request: Request, response: Response,
         batch = tx.events.since(after, limit)
         ids = {e.stream for e in batch if CASE_ID.fullmatch(e.stream)}
         cases = tx.cases.get_many(ids) if ids else {}
-    cases = cases if isinstance(cases, dict) else {c["id"]: c for c in cases}
     teams = access.visible_teams(org, member)
     shown = []
     for e in batch:
@@ -272,8 +272,6 @@ async def post_mentions(request: Request,
     answer = await take(request, token=who.name)
     if answer.status_code == 202:
         return answer
-    import json
-
     data = json.loads(answer.body)
     code = {422: "no_valid_mention", 503: "database_busy"}.get(answer.status_code, "error")
     refused = data.get("refused", [])
