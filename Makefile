@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test bench lint browser smoke clean
+.PHONY: install demo test bench bench-scale lint browser smoke clean
 
 install: $(STAMP)
 
@@ -47,3 +47,7 @@ lint: install
 
 clean:
 	rm -rf $(VENV) var build *.egg-info src/escapevelocity/domain/hotpath.c src/escapevelocity/domain/*.so
+
+# The scale-out figures (issue 20): PostgreSQL + NATS JetStream against the embedded mode.
+bench-scale: install
+	$(BIN)/python -m escapevelocity.bench.scale

@@ -332,3 +332,65 @@ def test_clock_tick_runs_once_across_workers(nats_server):
 
     won = asyncio.run(go())
     assert won.count(True) == 2 and won[0] != won[1] and won[2] != won[3]
+
+
+def _app(url: str, bus: str):
+    from escapevelocity.config import Settings
+    from escapevelocity.services.intake import Intake
+    from escapevelocity.web.app import create_app
+
+    ws = _workspace(url)
+    settings = Settings(database_url=url, secret_key="s" * 32, bus=bus)
+    return create_app(ws, settings, tick_seconds=None, intake=Intake(ws)), ws
+
+
+def test_http_accepts_into_the_stream_and_workers_make_the_cases(nats_server, pg, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    from escapevelocity.adapters.bus.jetstream import JetStream
+
+    prefix = f"h{uuid.uuid4().hex[:8]}"
+    monkeypatch.setenv("EV_NATS_PREFIX", prefix)
+    sent = _mentions(prefix, 300, seed=35)
+    app, ws = _app(pg, nats_server.url)
+    token = ws.new_api_token(f"api-{prefix}")
+    auth = {"Authorization": f"Bearer {token}"}
+    with TestClient(app) as client:
+        assert client.get("/readyz").json() == {"ready": True,
+                                                "checks": {"database": "ok", "nats": "ok"}}
+        for i in range(0, 300, 100):
+            body = [msgspec.to_builtins(m) for m in sent[i:i + 100]]
+            r = client.post("/api/mentions", json=body + [{"text": "no id"}], headers=auth)
+            assert r.status_code == 202, r.text
+            assert r.json()["accepted"] == 100 and len(r.json()["refused"]) == 1
+        assert _stored(pg, prefix) == 0  # accepted means in the stream, not yet triaged
+        metrics = client.get("/metrics").text
+        assert "ev_mentions_accepted_total" in metrics and "ev_sla_at_risk" in metrics
+
+    async def drain() -> None:
+        js = await JetStream(nats_server.url, prefix).connect()
+        assert await js.lag() > 0
+        await _drain(js, _worker(pg, js))
+        await js.close()
+
+    asyncio.run(drain())
+    ws.store.close()
+    _assert_exact(pg, sent)
+
+
+def test_logout_on_one_replica_ends_the_session_on_every_replica(pg):
+    """Sessions live in the database (adapters/store/signin.py), not in the cookie alone: a
+    replica behind the load balancer honours another's sign-out at once."""
+    from fastapi.testclient import TestClient
+    from web_kit import csrf_of, login
+
+    a, ws_a = _app(pg, "inline")
+    b, ws_b = _app(pg, "inline")
+    ana, csrf = login(a, "ana", "scale-test-password")
+    on_b = TestClient(b, cookies=dict(ana.cookies))
+    assert on_b.get("/inbox", follow_redirects=False).status_code == 200
+    assert on_b.post("/logout", data={"csrf": csrf_of(on_b.get("/inbox").text)},
+                     follow_redirects=False).status_code == 303
+    assert ana.get("/inbox", follow_redirects=False).status_code in (303, 307)
+    ws_a.store.close()
+    ws_b.store.close()
