@@ -360,7 +360,7 @@ def test_http_accepts_into_the_stream_and_workers_make_the_cases(nats_server, pg
                                                 "checks": {"database": "ok", "nats": "ok"}}
         for i in range(0, 300, 100):
             body = [msgspec.to_builtins(m) for m in sent[i:i + 100]]
-            r = client.post("/api/mentions", json=body + [{"text": "no id"}], headers=auth)
+            r = client.post("/api/mentions", json=[*body, {"text": "no id"}], headers=auth)
             assert r.status_code == 202, r.text
             assert r.json()["accepted"] == 100 and len(r.json()["refused"]) == 1
         assert _stored(pg, prefix) == 0  # accepted means in the stream, not yet triaged
@@ -386,7 +386,7 @@ def test_logout_on_one_replica_ends_the_session_on_every_replica(pg):
 
     a, ws_a = _app(pg, "inline")
     b, ws_b = _app(pg, "inline")
-    ana, csrf = login(a, "ana", "scale-test-password")
+    ana, _ = login(a, "ana", "scale-test-password")
     on_b = TestClient(b, cookies=dict(ana.cookies))
     assert on_b.get("/inbox", follow_redirects=False).status_code == 200
     assert on_b.post("/logout", data={"csrf": csrf_of(on_b.get("/inbox").text)},
