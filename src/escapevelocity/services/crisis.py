@@ -29,7 +29,6 @@ from escapevelocity.adapters.notify.pager import Page, Pager, RecordingPager
 from escapevelocity.adapters.store import SqlStore
 from escapevelocity.domain import events as ev
 from escapevelocity.domain.clock import Clock
-from escapevelocity.domain.crisis import snapshot
 from escapevelocity.domain.crisis import (
     LEVELS,
     RANK,
@@ -39,6 +38,7 @@ from escapevelocity.domain.crisis import (
     Settings,
     hour_index,
     hour_start,
+    snapshot,
 )
 from escapevelocity.domain.events import Event
 from escapevelocity.domain.playbook import Context
