@@ -394,3 +394,36 @@ def test_logout_on_one_replica_ends_the_session_on_every_replica(pg):
     assert ana.get("/inbox", follow_redirects=False).status_code in (303, 307)
     ws_a.store.close()
     ws_b.store.close()
+
+
+def test_a_commit_anywhere_wakes_live_views_on_every_replica(nats_server, pg, monkeypatch):
+    """Live views in the scale-out mode wait on NATS change notices: a worker's commit (here
+    an ingest through a store with the worker's hook) wakes the views of a web replica."""
+    from fastapi.testclient import TestClient
+
+    from escapevelocity.adapters.bus.jetstream import JetStream
+    from escapevelocity.services.ingest import ingest_batch
+
+    prefix = f"n{uuid.uuid4().hex[:8]}"
+    monkeypatch.setenv("EV_NATS_PREFIX", prefix)
+    app, ws = _app(pg, nats_server.url)
+    with TestClient(app):
+        nudge = app.state.nudge
+        before = nudge.generation
+
+        async def commit_elsewhere() -> None:
+            js = await JetStream(nats_server.url, prefix).connect()
+            other = _workspace(pg)  # the worker's own store and connection
+            other.store.on_commit.append(js.commit_hook(asyncio.get_running_loop()))
+            batch = _mentions(prefix, 5, seed=36)
+            await asyncio.to_thread(ingest_batch, other.store, other.triager(),
+                                    other.clock.now(), batch)
+            deadline = time.monotonic() + 5
+            while nudge.generation == before and time.monotonic() < deadline:
+                await asyncio.sleep(0.02)
+            other.store.close()
+            await js.close()
+
+        asyncio.run(commit_elsewhere())
+        assert nudge.generation > before
+    ws.store.close()

@@ -180,6 +180,8 @@ async def serve(workspace: Any, url: str, prefix: str, *, tick_seconds: float | 
     import signal
 
     js = await JetStream(url, prefix).connect(name="ev-worker")
+    # every replica's live views hear of this worker's commits (web/live.py)
+    workspace.store.on_commit.append(js.commit_hook(asyncio.get_running_loop()))
     intake = Intake.open(workspace)
     worker = TriageWorker(intake, js, tick_seconds=tick_seconds)
     if metrics_port:

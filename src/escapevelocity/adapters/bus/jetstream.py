@@ -97,6 +97,7 @@ class JetStream:
         self.js: Any = None
         self._subs: dict[int, Any] = {}
         self._kv: Any = None
+        self._notices: set[asyncio.Future] = set()
 
     def subject(self, partition: int) -> str:
         return f"{self.prefix}.mentions.{partition}"
@@ -181,6 +182,30 @@ class JetStream:
         """Mentions messages not yet acknowledged (waiting or in hand), across partitions."""
         info = await self.js.stream_info(self.stream)
         return int(info.state.messages)
+
+    # --- change notices: live views on every replica --------------------------------------------
+
+    @property
+    def changes_subject(self) -> str:
+        return f"{self.prefix}.changes"
+
+    def commit_hook(self, loop: asyncio.AbstractEventLoop) -> Any:
+        """A store `on_commit` hook (called from any thread): tell every replica's live views
+        that the log moved (core NATS, best effort: views also poll, more slowly)."""
+        def hook() -> None:
+            loop.call_soon_threadsafe(self._notice)
+        return hook
+
+    def _notice(self) -> None:
+        if self.nc is not None and self.nc.is_connected:
+            task = asyncio.ensure_future(self.nc.publish(self.changes_subject, b""))
+            self._notices.add(task)  # held until done (the loop keeps weak references)
+            task.add_done_callback(self._notices.discard)
+
+    async def on_changes(self, callback: Any) -> None:
+        async def cb(_msg: Any) -> None:
+            callback()
+        await self.nc.subscribe(self.changes_subject, cb=cb)
 
     # --- leases: once per tick across all workers ------------------------------------------------
 

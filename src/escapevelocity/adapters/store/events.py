@@ -42,6 +42,7 @@ class Events(Repo):
             finally:
                 cur.close()
             rollup_store.add(self._conn, events)
+            self._tx.appended = True
 
     def stream(self, stream: str) -> list[Event]:
         """One stream's events in log order."""
