@@ -289,7 +289,7 @@ def test_every_postgres_connection_dropped_mid_load(nats_server, pg):
     _assert_exact(pg, sent)
 
 
-def test_poison_goes_to_dead_letters_and_replays(nats_server, pg):
+def test_poison_goes_to_dead_letters_and_replays(nats_server, pg, monkeypatch):
     from escapevelocity.adapters.bus.jetstream import JetStream, encode
 
     prefix = f"p{uuid.uuid4().hex[:8]}"
@@ -314,6 +314,19 @@ def test_poison_goes_to_dead_letters_and_replays(nats_server, pg):
 
     asyncio.run(go())
     _assert_exact(pg, sent)
+    monkeypatch.setenv("EV_NATS_PREFIX", prefix)  # the page lists what is still dead
+    app, ws = _app(pg, nats_server.url)
+    from fastapi.testclient import TestClient
+    from web_kit import login
+
+    with TestClient(app) as client:
+        login(client, "sam", "scale-test-password")
+        page = client.get("/admin/dead")
+        assert page.status_code == 200 and "bytes that do not decode" in page.text
+        assert "does not decode" in page.text and page.text.count("data-seq=") == 1
+    ana, _ = login(app, "ana", "scale-test-password")  # a community manager
+    assert ana.get("/admin/dead").status_code == 404  # not for who may not configure
+    ws.store.close()
 
 
 def test_clock_tick_runs_once_across_workers(nats_server):

@@ -1,4 +1,5 @@
-"""Operations endpoints: /readyz (may this replica take traffic) and /metrics (Prometheus).
+"""Operations endpoints: /readyz (may this replica take traffic), /metrics (Prometheus) and
+/admin/dead (the intake's dead letters, for members who may configure the workspace).
 
 /healthz (web/app.py) says the process answers; /readyz also checks what a request needs: the
 database and, in the scale-out mode, the NATS connection the intake publishes to. A load
@@ -10,12 +11,15 @@ from __future__ import annotations
 import contextlib
 from datetime import timedelta
 
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from escapevelocity.domain import permissions as perm
 from escapevelocity.domain.channel_health import PROBLEMS
+from escapevelocity.domain.org import Member
 from escapevelocity.services import metrics
+from escapevelocity.web import auth
 
 router = APIRouter(tags=["ops"])
 AT_RISK_WITHIN = timedelta(hours=1)
@@ -64,3 +68,19 @@ async def metrics_page(request: Request) -> Response:
 
     body, ctype = await run_in_threadpool(metrics.render, refresh)
     return Response(body, media_type=ctype)
+
+
+@router.get("/admin/dead", response_class=HTMLResponse)
+async def dead_page(request: Request, member: Member = Depends(auth.member_of)) -> HTMLResponse:
+    """Read-only: replaying is `ev dead replay` (an operator's act, after fixing the cause)."""
+    if not perm.allowed([member.role], perm.CONFIGURE):
+        raise HTTPException(404, "not found")  # administration pages, as /admin/channels
+    publisher = getattr(request.app.state, "publisher", None)
+    rows = []
+    if publisher is not None:
+        for d in await publisher.dead(limit=200):
+            rows.append({"seq": d.seq, "subject": d.subject, "reason": d.reason,
+                         "deliveries": d.deliveries, "mentions": d.mentions(),
+                         "size": len(d.data)})
+    return request.app.state.render(request, "admin_dead.html", {
+        "me": member, "rows": rows, "scaled": publisher is not None})
