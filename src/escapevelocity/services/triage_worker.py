@@ -33,7 +33,7 @@ from escapevelocity.services.retry import transient
 from escapevelocity.services.worker import tick_all
 
 log = logging.getLogger(__name__)
-IDLE_FETCH_S = 0.02  # how long one poll of an empty partition waits
+IDLE_FETCH_S = 0.05  # how long a round waits on partitions with nothing to give
 
 
 class TriageWorker:
@@ -60,24 +60,29 @@ class TriageWorker:
     # --- triage ----------------------------------------------------------------------------------
 
     async def _consume(self) -> None:
-        n = self.js.partitions
-        start = hash(self.name) % n  # workers start their rounds at different partitions
-        order = [(start + i) % n for i in range(n)]
+        """Rounds over every partition at once: what the partitions hold is fetched together
+        and triaged in one transaction (each partition's messages in their order), so a busy
+        stream makes big batches and an idle one costs one short wait a round."""
+        partitions = list(range(self.js.partitions))
+        lag_at = 0.0
         while not self.stop.is_set():
-            busy = False
-            for p in order:
-                try:
-                    msgs = await self.js.fetch(p, timeout=IDLE_FETCH_S)
-                except Exception as exc:  # NATS away: it reconnects; try again shortly
+            got = await asyncio.gather(*(self.js.fetch(p, timeout=IDLE_FETCH_S)
+                                         for p in partitions), return_exceptions=True)
+            msgs = []
+            for p, result in zip(partitions, got, strict=True):
+                if isinstance(result, BaseException):  # NATS away: it reconnects
                     log.warning("fetch from partition %s failed: %s %s", p,
-                                exc.__class__.__name__, exc)
+                                result.__class__.__name__, result)
+                else:
+                    msgs += result
+            if msgs:
+                await self.handle(msgs)
+            else:
+                if any(isinstance(r, BaseException) for r in got):
                     await asyncio.sleep(0.5)
-                    continue
-                if msgs:
-                    busy = True
-                    await self.handle(msgs)
-            if not busy:
-                metrics.set_lag_from(await self._lag())
+                if time.monotonic() - lag_at > 1.0:  # the queue-lag gauge, once a second
+                    lag_at = time.monotonic()
+                    metrics.set_lag_from(await self._lag())
 
     async def _lag(self) -> int | None:
         try:
