@@ -28,11 +28,15 @@ import msgspec
 
 from escapevelocity.adapters.bus.jetstream import MAX_DELIVER, JetStream, decode
 from escapevelocity.services import metrics
+from escapevelocity.services.ingest import DEFAULT_BATCH_SIZE
 from escapevelocity.services.intake import Intake
 from escapevelocity.services.retry import transient
 from escapevelocity.services.worker import tick_all
 
 log = logging.getLogger(__name__)
+# Mentions a transaction: `ev ingest`'s measured best batch (services/ingest.py); a round that
+# fetched more commits (and acknowledges) in several.
+BATCH_MENTIONS = DEFAULT_BATCH_SIZE
 IDLE_FETCH_S = 0.05  # how long a round waits on partitions with nothing to give
 
 
@@ -91,11 +95,11 @@ class TriageWorker:
             return None
 
     async def handle(self, msgs: list[Any]) -> None:
-        """Store one fetch in one transaction, then acknowledge it. Undecodable messages are
-        dead-lettered at once; when the transaction fails for another reason than a busy or
-        cut database, each message is tried alone so one poison message does not hold back
-        the rest, and a message that keeps failing is dead-lettered after MAX_DELIVER tries."""
-        began = time.perf_counter()
+        """Store a round in transactions of about BATCH_MENTIONS, each acknowledged after it
+        commits. Undecodable messages are dead-lettered at once; when a transaction fails for
+        another reason than a busy or cut database, its messages are tried one by one so one
+        poison message does not hold back the rest, and a message that keeps failing is
+        dead-lettered after MAX_DELIVER tries."""
         good: list[tuple[Any, list]] = []
         for msg in msgs:
             try:
@@ -104,6 +108,24 @@ class TriageWorker:
                 await self.js.dead_letter(msg, f"does not decode: {exc}")
                 await msg.ack()
                 metrics.DEAD.inc()
+        chunks: list[list[tuple[Any, list]]] = [[]]
+        size = 0
+        for item in good:  # in round order: each partition's messages stay in order
+            if size >= BATCH_MENTIONS:
+                chunks.append([])
+                size = 0
+            chunks[-1].append(item)
+            size += len(item[1])
+        for i, chunk in enumerate(chunks):
+            if i:  # the later chunks wait their turn: their ack wait starts again
+                for later in chunks[i:]:
+                    for msg, _ in later:
+                        await msg.in_progress()
+            if chunk:
+                await self._commit(chunk)
+
+    async def _commit(self, good: list[tuple[Any, list]]) -> None:
+        began = time.perf_counter()
         mentions = [m for _, ms in good for m in ms]
         try:
             if mentions:
