@@ -444,3 +444,30 @@ def test_a_commit_anywhere_wakes_live_views_on_every_replica(nats_server, pg, mo
         asyncio.run(commit_elsewhere())
         assert nudge.generation > before
     ws.store.close()
+
+
+def test_two_workers_never_run_the_same_tick(nats_server, pg):
+    from escapevelocity.adapters.bus.jetstream import JetStream
+    from escapevelocity.services.intake import Intake
+    from escapevelocity.services.triage_worker import TriageWorker
+
+    prefix = f"w{uuid.uuid4().hex[:8]}"
+
+    async def go() -> tuple[list[int], list[int]]:
+        js = [await JetStream(nats_server.url, prefix).connect() for _ in range(2)]
+        workers = [TriageWorker(Intake.open(_workspace(pg), crisis=False), j,
+                                tick_seconds=0.5, name=f"w{i}") for i, j in enumerate(js)]
+        tasks = [asyncio.create_task(w.run()) for w in workers]
+        deadline = time.monotonic() + 20
+        while sum(len(w.ticked) for w in workers) < 4 and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        for w in workers:
+            w.stop.set()
+        await asyncio.gather(*tasks)
+        for j in js:
+            await j.close()
+        return workers[0].ticked, workers[1].ticked
+
+    a, b = asyncio.run(go())
+    assert len(a) + len(b) >= 4, "the clock jobs did not run"
+    assert not set(a) & set(b), "a tick ran on two workers"

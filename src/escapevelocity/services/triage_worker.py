@@ -42,13 +42,16 @@ IDLE_FETCH_S = 0.05  # how long a round waits on partitions with nothing to give
 
 class TriageWorker:
     def __init__(self, intake: Intake, js: JetStream, *, tick_seconds: float | None = 5.0,
-                 name: str | None = None,
-                 on_batch: Callable[[int], None] | None = None) -> None:
+                 name: str | None = None, on_batch: Callable[[int], None] | None = None,
+                 notifier: Any = None, webhooks: Any = None) -> None:
         self.intake, self.js, self.tick_seconds = intake, js, tick_seconds
+        # what `ev serve` ticks in the embedded mode: notifications out, CRM webhooks
+        self.notifier, self.webhooks = notifier, webhooks
         self.name = name or f"{socket.gethostname()}-{os.getpid()}"
         self.stop = asyncio.Event()
         self.on_batch = on_batch
         self.processed = 0
+        self.ticked: list[int] = []  # the ticks this worker ran
 
     async def run(self) -> None:
         tasks = [asyncio.create_task(self._consume())]
@@ -181,8 +184,10 @@ class TriageWorker:
                 log.warning("tick lease unavailable: %s", exc)
                 mine = False
             if mine:
+                self.ticked.append(slot)
                 out = await asyncio.to_thread(tick_all, self.intake.workspace,
-                                              self.intake.crisis)
+                                              self.intake.crisis, notifier=self.notifier,
+                                              webhooks=self.webhooks)
                 metrics.TICKS.inc()
                 log.info("tick %s ran here", slot,
                          extra={"done": {k: _size(v) for k, v in out.done.items()},
@@ -209,8 +214,15 @@ async def serve(workspace: Any, url: str, prefix: str, *, tick_seconds: float | 
     js = await JetStream(url, prefix).connect(name="ev-worker")
     # every replica's live views hear of this worker's commits (web/live.py)
     workspace.store.on_commit.append(js.commit_hook(asyncio.get_running_loop()))
+    from escapevelocity.adapters.notify.transports import transports_from_env
+    from escapevelocity.services.notify import Notifier
+    from escapevelocity.services.webhooks import Webhooks
+
     intake = Intake.open(workspace)
-    worker = TriageWorker(intake, js, tick_seconds=tick_seconds)
+    notifier = Notifier(workspace.store, workspace.clock, transports_from_env(os.environ),
+                        base_url=os.environ.get("EV_PUBLIC_URL", ""))
+    worker = TriageWorker(intake, js, tick_seconds=tick_seconds, notifier=notifier,
+                          webhooks=Webhooks.from_env(workspace.store, workspace.clock))
     if metrics_port:
         metrics.serve(metrics_port)
     loop = asyncio.get_running_loop()
