@@ -383,6 +383,9 @@ def test_http_accepts_into_the_stream_and_workers_make_the_cases(nats_server, pg
         assert _stored(pg, prefix) == 0  # accepted means in the stream, not yet triaged
         metrics = client.get("/metrics").text
         assert "ev_mentions_accepted_total" in metrics and "ev_sla_at_risk" in metrics
+        lag = [line for line in metrics.splitlines()
+               if line.startswith("ev_queue_lag_messages ")]
+        assert lag and float(lag[0].split()[1]) > 0  # the backlog, waiting for workers
 
     async def drain() -> None:
         js = await JetStream(nats_server.url, prefix).connect()
