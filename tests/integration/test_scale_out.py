@@ -303,17 +303,24 @@ def test_poison_goes_to_dead_letters_and_replays(nats_server, pg, monkeypatch):
         js = await JetStream(nats_server.url, prefix).connect()
         await js.publish_raw(0, b"{not json")
         await js.publish(sent[:20])
+        # published by something that skipped the web's checks: a NUL (PostgreSQL refuses it)
+        # beside a good mention; the bad one dies alone, the good one is stored
+        nul = msgspec.structs.replace(sent[0], source_id=f"{prefix}-nul", text="a\x00b")
+        await js.publish_raw(2, encode([nul, sent[0]]))
         # a good message that died earlier (say, while a bug was live): kept, then replayed
         await js.js.publish(js.dead_subject, encode(sent[20:]),
                             headers={"Ev-Subject": js.subject(1), "Ev-Reason": "test",
                                      "Ev-Deliveries": "5"})
         await _drain(js, _worker(pg, js))
         dead = await js.dead()
-        assert sorted(d.mentions() is None for d in dead) == [False, True]
+        assert sorted(d.mentions() is None for d in dead) == [False, False, True]
         assert any("does not decode" in d.reason for d in dead)
-        assert await js.replay([d.seq for d in dead]) == 1  # the undecodable one stays
+        assert [d.mentions()[0].key for d in dead if "NUL" in d.reason] == [nul.key]
+        replay = [d.seq for d in dead if d.reason == "test" or "does not decode" in d.reason]
+        assert await js.replay(replay) == 1  # the undecodable one stays
         await _drain(js, _worker(pg, js))
-        assert [d.mentions() for d in await js.dead()] == [None]
+        assert sorted(str(d.mentions()) for d in await js.dead())[0] == "None"
+        assert len(await js.dead()) == 2  # the undecodable and the NUL one
         await js.close()
 
     asyncio.run(go())
@@ -327,7 +334,7 @@ def test_poison_goes_to_dead_letters_and_replays(nats_server, pg, monkeypatch):
         login(client, "sam", "scale-test-password")
         page = client.get("/admin/dead")
         assert page.status_code == 200 and "bytes that do not decode" in page.text
-        assert "does not decode" in page.text and page.text.count("data-seq=") == 1
+        assert "does not decode" in page.text and page.text.count("data-seq=") == 2
     ana, _ = login(app, "ana", "scale-test-password")  # a community manager
     assert ana.get("/admin/dead").status_code == 404  # not for who may not configure
     ws.store.close()

@@ -26,10 +26,11 @@ from typing import Any
 
 import msgspec
 
-from escapevelocity.adapters.bus.jetstream import MAX_DELIVER, JetStream, decode
+from escapevelocity.adapters.bus.jetstream import MAX_DELIVER, JetStream, decode, encode
 from escapevelocity.services import metrics
 from escapevelocity.services.ingest import DEFAULT_BATCH_SIZE
 from escapevelocity.services.intake import Intake
+from escapevelocity.services.parse import recheck
 from escapevelocity.services.retry import transient
 from escapevelocity.services.worker import tick_all
 
@@ -106,11 +107,23 @@ class TriageWorker:
         good: list[tuple[Any, list]] = []
         for msg in msgs:
             try:
-                good.append((msg, decode(msg.data)))
+                mentions = decode(msg.data)
             except (msgspec.DecodeError, msgspec.ValidationError) as exc:
                 await self.js.dead_letter(msg, f"does not decode: {exc}")
                 await msg.ack()
                 metrics.DEAD.inc()
+                continue
+            ok, bad, why = [], [], ""
+            for m in mentions:  # the stream is input too: every mention checked again
+                try:
+                    ok.append(recheck(m))
+                except (ValueError, msgspec.ValidationError) as exc:
+                    bad.append(m)
+                    why = why or f"{m.key[:80]}: {exc}"
+            if bad:  # the bad ones die alone; the rest of the message goes on
+                await self.js.dead_letter(msg, f"invalid mention: {why}", data=encode(bad))
+                metrics.DEAD.inc()
+            good.append((msg, ok))
         chunks: list[list[tuple[Any, list]]] = [[]]
         size = 0
         for item in good:  # in round order: each partition's messages stay in order
