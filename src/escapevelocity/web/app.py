@@ -28,7 +28,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from escapevelocity.adapters.bus import Feed, LogTailFeed
+from escapevelocity.adapters.bus import Feed, LogTailFeed, Nudge
 from escapevelocity.adapters.notify.transports import transports_from_env
 from escapevelocity.config import Settings
 from escapevelocity.domain import permissions as perm
@@ -229,6 +229,17 @@ def create_app(workspace: Workspace, settings: Settings, *,
         # process: out of the collector's sight, a full collection during a big request scans
         # only that request's objects (a 1,000-rule check paused every thread ~0.5 s, 0.18 s).
         gc.freeze()
+        hook = None
+        if settings.bus.startswith("nats://"):  # scale-out: the intake publishes to JetStream
+            from escapevelocity.adapters.bus.jetstream import JetStream, prefix_from_env
+
+            app.state.publisher = await JetStream(settings.bus, prefix_from_env()).connect(
+                name="ev-serve")
+            # live views on every replica wake on any process's commit (web/live.py)
+            hook = app.state.publisher.commit_hook(asyncio.get_running_loop())
+            workspace.store.on_commit.append(hook)
+            app.state.nudge = Nudge()
+            await app.state.publisher.on_changes(app.state.nudge.set)
         thread, stop = None, threading.Event()  # this run's: an old pass never restarts
         if tick_seconds:
             thread = threading.Thread(target=ticker, args=(stop,), name="ev-ticker",
@@ -237,6 +248,12 @@ def create_app(workspace: Workspace, settings: Settings, *,
         yield
         stop.set()
         stopping.set()  # end live streams and the ticker so the server can stop promptly
+        if hook is not None:
+            workspace.store.on_commit.remove(hook)
+            app.state.nudge.set()  # live views waiting on a notice see `stopping` now
+        if app.state.publisher is not None:
+            await app.state.publisher.close()
+            app.state.publisher = None
         waited = 0.0
         while thread is not None and thread.is_alive() and waited < STOP_GRACE:
             await asyncio.sleep(0.05)
@@ -252,6 +269,8 @@ def create_app(workspace: Workspace, settings: Settings, *,
     app.state.org = _org_cache(workspace)
     app.state.org_refresh = app.state.org.reset
     app.state.intake = intake
+    app.state.publisher = None  # the JetStream intake when EV_BUS=nats:// (lifespan connects)
+    app.state.nudge = None  # its change notices for live views (web/live.py)
     app.state.notifier = notifier
     app.state.webhooks = Webhooks.from_env(workspace.store, workspace.clock)
     app.state.feed = feed or LogTailFeed(workspace.store)  # what live views read
@@ -288,6 +307,9 @@ def create_app(workspace: Workspace, settings: Settings, *,
     app.include_router(routes_case.router)
     app.include_router(live.router)
     app.include_router(routes_api.router)
+    from escapevelocity.web import routes_ops
+
+    app.include_router(routes_ops.router)  # /readyz, /metrics
     from escapevelocity.web import routes_hooks
 
     app.include_router(routes_hooks.router)  # signed inbound webhooks (channels/webhook)

@@ -23,6 +23,9 @@ from escapevelocity.web.auth import member_of, org_of
 
 router = APIRouter(tags=["live"])
 POLL_SECONDS = 0.5
+# Scale-out: a view wakes on NATS change notices (web/app.py) and polls this seldom besides
+# (a lost notice costs at most this long).
+NUDGED_POLL_SECONDS = 2.0
 HEARTBEAT_SECONDS = 15.0
 
 
@@ -67,7 +70,11 @@ async def live(request: Request, member: Member = Depends(member_of),
         quiet = 0.0
         last_bell: dict | None = None
         yield "retry: 2000\n\n"
+        nudge = request.app.state.nudge  # None in the embedded mode: poll every POLL_SECONDS
+        loop = asyncio.get_running_loop()
         while not stopping.is_set() and not await request.is_disconnected():
+            seen = nudge.generation if nudge is not None else 0
+            began = loop.time()
             cursor, changes = await run_in_threadpool(_changes, request, member, cursor)
             if changes:
                 quiet = 0.0
@@ -76,12 +83,16 @@ async def live(request: Request, member: Member = Depends(member_of),
                 if bell != last_bell:
                     last_bell = bell
                     yield f"event: bell\ndata: {json.dumps(bell)}\n\n"
+            elif quiet >= HEARTBEAT_SECONDS:
+                quiet = 0.0
+                yield ": still here\n\n"
+            if nudge is None:
+                await asyncio.sleep(POLL_SECONDS)
             else:
-                quiet += POLL_SECONDS
-                if quiet >= HEARTBEAT_SECONDS:
-                    quiet = 0.0
-                    yield ": still here\n\n"
-            await asyncio.sleep(POLL_SECONDS)
+                await asyncio.sleep(0.05)  # a burst of notices: one read per 50 ms at most
+                await nudge.wait(seen, NUDGED_POLL_SECONDS)
+            if not changes:
+                quiet += loop.time() - began
 
     return StreamingResponse(stream(), media_type="text/event-stream",
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from escapevelocity.services import metrics
 from escapevelocity.services.parse import parse_body
 from escapevelocity.services.retry import transient
 from escapevelocity.web.auth import bearer_name
@@ -50,6 +51,9 @@ async def post_mentions(request: Request, token: str = Depends(bearer_name)) -> 
     if not mentions:
         return JSONResponse({"detail": "no valid mention in the request", "refused": refused},
                             status_code=422)
+    publisher = getattr(request.app.state, "publisher", None)
+    if publisher is not None:  # scale-out: accepted = durably in the stream (EV_BUS=nats://)
+        return await _publish(publisher, mentions, refused, token)
     try:
         report = await run_in_threadpool(_ingest, request, mentions)
     except Exception as exc:
@@ -63,7 +67,26 @@ async def post_mentions(request: Request, token: str = Depends(bearer_name)) -> 
         return JSONResponse({"detail": "the database is busy; nothing was stored, send the "
                                        "batch again", "refused": refused},
                             status_code=503, headers={"Retry-After": "1"})
+    metrics.ACCEPTED.inc(report.accepted)
     return JSONResponse({"accepted": report.accepted, "duplicates": report.duplicates,
                          "opened": report.opened, "joined": report.joined,
                          "case_ids": report.case_ids, "refused": refused, "source": token},
                         status_code=202)
+
+
+async def _publish(publisher: Any, mentions: list[Any], refused: list[dict], token: str
+                   ) -> JSONResponse:
+    """The scale-out answer: 202 once JetStream has acknowledged every message of the batch
+    (adapters/bus/jetstream.py); workers triage it. Duplicates are found by the workers, so
+    the answer has no case ids. When NATS does not acknowledge, nothing is promised: 503, and
+    the client resends the batch (a resent mention is stored once)."""
+    try:
+        await publisher.publish(mentions)
+    except Exception as exc:
+        log.warning("mentions batch refused with 503 (intake stream): %s", exc)
+        return JSONResponse({"detail": "the intake stream is unavailable; send the batch "
+                                       "again", "refused": refused},
+                            status_code=503, headers={"Retry-After": "1"})
+    metrics.ACCEPTED.inc(len(mentions))
+    return JSONResponse({"accepted": len(mentions), "queued": True, "refused": refused,
+                         "source": token}, status_code=202)

@@ -8,6 +8,8 @@ sequence number as the cursor, so a reconnecting page resumes where it stopped e
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from typing import Protocol
 
 import msgspec
@@ -39,3 +41,27 @@ class LogTailFeed:
                 return []
             team_of = tx.cases.teams_of({e.stream for e in events})
         return [Change(e.seq, e.stream, e.kind, team_of.get(e.stream)) for e in events]
+
+
+class Nudge:
+    """Wakes live views when another process says the log moved (scale-out: NATS change
+    notices). `generation` counts the notices, so a view that read the feed after notice n
+    waits only when nothing came since: a notice between its read and its wait is not lost."""
+
+    def __init__(self) -> None:
+        self.generation = 0
+        self._event: asyncio.Event | None = None
+
+    def set(self) -> None:
+        self.generation += 1
+        if self._event is not None:
+            self._event.set()
+            self._event = None
+
+    async def wait(self, seen: int, timeout: float) -> None:
+        if self.generation != seen:
+            return
+        if self._event is None:
+            self._event = asyncio.Event()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._event.wait(), timeout)

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
+from escapevelocity.adapters.store import bulk_pg
 from escapevelocity.adapters.store import kpis as kpi_store
 from escapevelocity.adapters.store import schema as t
 from escapevelocity.adapters.store.base import Repo, chunks, dt_out, utc
@@ -26,6 +27,7 @@ DT_COLUMNS = tuple(c.name for c in t.cases.columns
                    if isinstance(c.type, (sa.DateTime, t.UtcDateTime)))
 DT_SET = frozenset(DT_COLUMNS)
 C = t.cases.c
+_PG_UPDATE_TYPES = (*(bulk_pg.pg_type(C[k]) for k in COLUMNS if k != "id"), "text", "integer")
 
 
 class Cases(Repo):
@@ -249,12 +251,8 @@ class Cases(Repo):
         p = self._b.mark
         cur = self._cursor()
         try:
-            for channel, chunk in _handles_by_channel(pairs):
-                cur.execute(
-                    "SELECT id, author_handle, state, last_mention_at, mention_count, tags, "
-                    f"flags FROM cases WHERE channel = {p} AND author_handle IN "
-                    f"({self._b.marks(len(chunk))})", [channel, *chunk])
-                for case_id, handle, state, last, count, tags, flags in cur.fetchall():
+            for channel, found_rows in self._author_rows(cur, p, pairs):
+                for case_id, handle, state, last, count, tags, flags in found_rows:
                     key = (channel, handle)
                     row = found.setdefault(key, [0, 0, 0])
                     row[0] += 1
@@ -270,6 +268,37 @@ class Cases(Repo):
         return ({k: v[1] for k, v in newest.items()},
                 {k: AuthorHistory(cases=v[0], mentions=v[1], abusive=v[2])
                  for k, v in found.items()})
+
+    def at_risk(self, now: datetime, within: timedelta) -> int:
+        """Open cases that need an answer, not yet answered, due before now + `within` (the
+        SLA-at-risk gauge of /metrics)."""
+        q = sa.select(sa.func.count()).select_from(t.cases).where(
+            C.state.in_(projection.OPEN_STATES), C.respond.is_(True),
+            C.first_response_at.is_(None), C.sla_due.is_not(None), C.sla_due < now + within)
+        return self._conn.execute(q).scalar_one()
+
+    def _author_rows(self, cur: Any, p: str, pairs: Iterable[tuple[str, str]]
+                     ) -> Iterator[tuple[str, list[tuple]]]:
+        """(channel, its cases' rows) for author_cases: one query per channel and 500
+        handles on SQLite, one query for the whole batch on PostgreSQL (bulk_pg)."""
+        cols = "id, author_handle, state, last_mention_at, mention_count, tags, flags"
+        if not self._sqlite:
+            keys = sorted(set(pairs))
+            if not keys:
+                return
+            cur.execute(f"SELECT c.channel, {', '.join('c.' + c for c in cols.split(', '))} "
+                        f"FROM {bulk_pg.unnest(('text', 'text'))} AS k(channel, handle) "
+                        "JOIN cases c ON c.channel = k.channel AND c.author_handle = k.handle",
+                        bulk_pg.columns_of(keys, 2))
+            by_channel: dict[str, list[tuple]] = defaultdict(list)
+            for channel, *row in cur.fetchall():
+                by_channel[channel].append(tuple(row))
+            yield from by_channel.items()
+            return
+        for channel, chunk in _handles_by_channel(pairs):
+            cur.execute(f"SELECT {cols} FROM cases WHERE channel = {p} AND author_handle IN "
+                        f"({self._b.marks(len(chunk))})", [channel, *chunk])
+            yield channel, cur.fetchall()
 
     # --- what the clock jobs read (issue 14.2): only what is due, by index -----------------------
 
@@ -317,6 +346,10 @@ class Cases(Repo):
             cur = self._cursor()
             try:
                 dt = self._b.dt_memo()
+                if not self._sqlite:  # new cases only: COPY (adapters/store/bulk_pg)
+                    bulk_pg.copy_rows(cur, "cases", COLUMNS,
+                                      [_values(c, COLUMNS, dt) for c in cases])
+                    return
                 cur.executemany(f"INSERT INTO cases ({', '.join(COLUMNS)}) "
                                 f"VALUES ({self._b.marks(len(COLUMNS))})",
                                 [_values(c, COLUMNS, dt) for c in cases])
@@ -348,6 +381,15 @@ class Cases(Repo):
         p = self._b.mark
         cur = self._cursor()
         try:
+            if not self._sqlite:  # one UPDATE … FROM unnest (adapters/store/bulk_pg)
+                rows = [(*_values(c, columns, dt), c["id"], v) for c, v in updates]
+                names = [*columns, "id", "expect_version"]
+                cur.execute(
+                    f"UPDATE cases SET {', '.join(f'{k} = v.{k}' for k in columns)} "
+                    f"FROM {bulk_pg.unnest(_PG_UPDATE_TYPES)} AS v({', '.join(names)}) "
+                    "WHERE cases.id = v.id AND cases.version = v.expect_version",
+                    bulk_pg.columns_of(rows, len(names)))
+                return cur.rowcount == len(updates)
             cur.executemany(
                 f"UPDATE cases SET {', '.join(f'{k} = {p}' for k in columns)} "
                 f"WHERE id = {p} AND version = {p}",
@@ -396,3 +438,4 @@ def _handles_by_channel(pairs: Iterable[tuple[str, str]]
     for channel, handles in by_channel.items():
         for chunk in chunks(sorted(handles), 500):
             yield channel, chunk
+

@@ -13,6 +13,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
+from escapevelocity.adapters.store import bulk_pg
 from escapevelocity.adapters.store import rollups as rollup_store
 from escapevelocity.adapters.store import schema as t
 from escapevelocity.adapters.store.base import Repo, chunks, utc
@@ -32,11 +33,16 @@ class Events(Repo):
         if rows:
             cur = self._cursor()
             try:
-                cur.executemany("INSERT INTO events (stream, kind, at, actor, data) "
-                                f"VALUES ({self._b.marks(5)})", rows)
+                if self._sqlite:
+                    cur.executemany("INSERT INTO events (stream, kind, at, actor, data) "
+                                    f"VALUES ({self._b.marks(5)})", rows)
+                else:  # COPY keeps the rows' order, so seq follows the batch (bulk_pg)
+                    bulk_pg.copy_rows(cur, "events", ("stream", "kind", "at", "actor", "data"),
+                                      rows)
             finally:
                 cur.close()
             rollup_store.add(self._conn, events)
+            self._tx.appended = True
 
     def stream(self, stream: str) -> list[Event]:
         """One stream's events in log order."""

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 
 import sqlalchemy as sa
 
+from escapevelocity.adapters.store import bulk_pg
 from escapevelocity.adapters.store import schema as t
 from escapevelocity.adapters.store.base import Repo, chunks
 
@@ -20,6 +21,7 @@ from escapevelocity.adapters.store.base import Repo, chunks
 _PROVISIONAL = sa.text("provisional")
 COLUMNS = ("channel", "source_id", "case_id", "author_handle", "created_at", "received_at",
            "body", "signals", "provisional")
+_PG_TYPES = tuple(bulk_pg.pg_type(t.mentions.c[c]) for c in COLUMNS)
 
 
 class Mentions(Repo):
@@ -29,6 +31,20 @@ class Mentions(Repo):
         One query per channel so the (channel, source_id) unique index is used: filtering on
         source_id alone scans the whole table, which made ingest quadratic.
         """
+        if not self._sqlite:  # one query for the whole batch (adapters/store/bulk_pg)
+            pairs = sorted(set(keys))
+            if not pairs:
+                return {}
+            cur = self._cursor()
+            try:
+                cur.execute("SELECT m.channel, m.source_id, m.case_id FROM "
+                            f"{bulk_pg.unnest(('text', 'text'))} AS k(channel, source_id) "
+                            "JOIN mentions m ON m.channel = k.channel "
+                            "AND m.source_id = k.source_id",
+                            bulk_pg.columns_of(pairs, 2))
+                return {f"{c}:{s}": case for c, s, case in cur.fetchall()}
+            finally:
+                cur.close()
         by_channel: dict[str, set[str]] = defaultdict(set)
         for channel, source_id in keys:
             by_channel[channel].add(source_id)
@@ -58,14 +74,20 @@ class Mentions(Repo):
         if not rows:
             return 0
         dt = self._b.dt_memo()
+        values = [(c, s, case, a, dt(created), dt(received), body, sig, bool(provisional))
+                  for c, s, case, a, created, received, body, sig, provisional in rows]
         cur = self._cursor()
         try:
+            if not self._sqlite:  # one statement, arrays per column (adapters/store/bulk_pg)
+                cur.execute(f"INSERT INTO mentions ({', '.join(COLUMNS)}) "
+                            f"SELECT * FROM {bulk_pg.unnest(_PG_TYPES)} "
+                            "ON CONFLICT (channel, source_id) DO NOTHING",
+                            bulk_pg.columns_of(values, len(COLUMNS)))
+                return cur.rowcount
             cur.executemany(
                 f"INSERT INTO mentions ({', '.join(COLUMNS)}) "
                 f"VALUES ({self._b.marks(len(COLUMNS))}) "
-                "ON CONFLICT (channel, source_id) DO NOTHING",
-                [(c, s, case, a, dt(created), dt(received), body, sig, bool(provisional))
-                 for c, s, case, a, created, received, body, sig, provisional in rows])
+                "ON CONFLICT (channel, source_id) DO NOTHING", values)
             return cur.rowcount
         finally:
             cur.close()

@@ -34,7 +34,15 @@ def add(conn: Connection, events: Iterable[Any]) -> None:
 
 
 def _apply(conn: Connection, delta: Counter[tuple[str, str]]) -> None:
-    if delta:
+    if delta and conn.dialect.name == "postgresql":  # one statement (adapters/store/bulk_pg)
+        items = sorted(delta.items())
+        conn.exec_driver_sql(
+            "INSERT INTO rollups (name, key, count) SELECT * FROM "
+            "unnest(%(n)s::text[], %(k)s::text[], %(c)s::bigint[]) ON CONFLICT (name, key) "
+            "DO UPDATE SET count = rollups.count + excluded.count",
+            {"n": [n for (n, _), _ in items], "k": [k for (_, k), _ in items],
+             "c": [c for _, c in items]})
+    elif delta:
         conn.execute(_upsert(conn), [{"name": n, "key": k, "count": c}
                                      for (n, k), c in sorted(delta.items())])
 

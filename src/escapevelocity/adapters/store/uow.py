@@ -14,9 +14,10 @@ that only reads the organisation pays for nothing else.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -53,6 +54,7 @@ class Tx:
     def __init__(self, conn: Connection, binder: Binder) -> None:
         self.conn = conn  # for repositories only
         self.binder = binder
+        self.appended = False  # events were appended (the store tells on_commit hooks)
 
     @functools.cached_property
     def cases(self) -> Cases:
@@ -159,12 +161,23 @@ class SqlStore:
         self.engine = make_engine(url)
         self.dialect = self.engine.dialect.name
         self._binder = Binder(self.engine.dialect)
+        # Called after a transaction that appended events has committed: the scale-out
+        # deployment tells other replicas' live views through NATS (adapters/bus/jetstream).
+        self.on_commit: list[Callable[[], None]] = []
 
     @contextmanager
     def begin(self) -> Iterator[Tx]:
         """A transaction: committed when the block ends, rolled back if it raises."""
         with self.engine.begin() as conn:
-            yield Tx(conn, self._binder)
+            tx = Tx(conn, self._binder)
+            yield tx
+        if tx.appended:
+            self._committed()
+
+    def _committed(self) -> None:
+        for hook in self.on_commit:
+            with contextlib.suppress(Exception):  # a notice is best effort: the commit stands
+                hook()
 
     @contextmanager
     def begin_write(self) -> Iterator[Tx]:
@@ -178,12 +191,15 @@ class SqlStore:
             return
         with self.engine.connect() as conn:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
+            tx = Tx(conn, self._binder)
             try:
-                yield Tx(conn, self._binder)
+                yield tx
             except BaseException:
                 conn.rollback()
                 raise
             conn.commit()
+        if tx.appended:
+            self._committed()
 
     def migrate(self) -> None:
         migrate(self.engine)

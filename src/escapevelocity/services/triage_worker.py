@@ -1,0 +1,248 @@
+"""`ev worker`: a stateless triage worker of the scale-out deployment.
+
+It pulls accepted mentions from NATS JetStream (adapters/bus/jetstream.py), partition by
+partition, triages and stores each fetch in one transaction through the same intake as the
+embedded mode (services/intake.py: crisis detectors, then services/ingest.py), and
+acknowledges the messages only after that transaction commits. Run any number of them on any
+machine: what one holds unacknowledged when it dies is delivered again to another, and ingest
+finds already-stored mentions by their (channel, source id) key inside the same transaction,
+so a redelivered mention never makes a second case or event.
+
+The clock-driven jobs (SLA, approvals, follow-ups, crisis checks, retraining, refine) run once
+per tick across all workers: each tick has a number (the clock's time over the period) and the
+first worker to create that key in the NATS key-value bucket runs it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+
+from escapevelocity.adapters.bus.jetstream import MAX_DELIVER, JetStream, decode, encode
+from escapevelocity.services import metrics
+from escapevelocity.services.ingest import DEFAULT_BATCH_SIZE
+from escapevelocity.services.intake import Intake
+from escapevelocity.services.parse import recheck
+from escapevelocity.services.retry import transient
+from escapevelocity.services.worker import tick_all
+
+log = logging.getLogger(__name__)
+# Mentions a transaction: `ev ingest`'s measured best batch (services/ingest.py); a round that
+# fetched more commits (and acknowledges) in several.
+BATCH_MENTIONS = DEFAULT_BATCH_SIZE
+IDLE_FETCH_S = 0.05  # how long a round waits on partitions with nothing to give
+
+
+class TriageWorker:
+    def __init__(self, intake: Intake, js: JetStream, *, tick_seconds: float | None = 5.0,
+                 name: str | None = None, on_batch: Callable[[int], None] | None = None,
+                 notifier: Any = None, webhooks: Any = None) -> None:
+        self.intake, self.js, self.tick_seconds = intake, js, tick_seconds
+        # what `ev serve` ticks in the embedded mode: notifications out, CRM webhooks
+        self.notifier, self.webhooks = notifier, webhooks
+        self.name = name or f"{socket.gethostname()}-{os.getpid()}"
+        self.stop = asyncio.Event()
+        self.on_batch = on_batch
+        self.processed = 0
+        self.ticked: list[int] = []  # the ticks this worker ran
+
+    async def run(self) -> None:
+        tasks = [asyncio.create_task(self._consume())]
+        if self.tick_seconds:
+            tasks.append(asyncio.create_task(self._ticks()))
+        try:
+            await self.stop.wait()
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    # --- triage ----------------------------------------------------------------------------------
+
+    async def _consume(self) -> None:
+        """Rounds over every partition at once: what the partitions hold is fetched together
+        and triaged in one transaction (each partition's messages in their order), so a busy
+        stream makes big batches and an idle one costs one short wait a round."""
+        partitions = list(range(self.js.partitions))
+        lag_at = 0.0
+        while not self.stop.is_set():
+            got = await asyncio.gather(*(self.js.fetch(p, timeout=IDLE_FETCH_S)
+                                         for p in partitions), return_exceptions=True)
+            msgs = []
+            for p, result in zip(partitions, got, strict=True):
+                if isinstance(result, BaseException):  # NATS away: it reconnects
+                    log.warning("fetch from partition %s failed: %s %s", p,
+                                result.__class__.__name__, result)
+                else:
+                    msgs += result
+            if msgs:
+                await self.handle(msgs)
+            else:
+                if any(isinstance(r, BaseException) for r in got):
+                    await asyncio.sleep(0.5)
+                if time.monotonic() - lag_at > 1.0:  # the queue-lag gauge, once a second
+                    lag_at = time.monotonic()
+                    metrics.set_lag_from(await self._lag())
+
+    async def _lag(self) -> int | None:
+        try:
+            return await self.js.lag()
+        except Exception:
+            return None
+
+    async def handle(self, msgs: list[Any]) -> None:
+        """Store a round in transactions of about BATCH_MENTIONS, each acknowledged after it
+        commits. Undecodable messages are dead-lettered at once; when a transaction fails for
+        another reason than a busy or cut database, its messages are tried one by one so one
+        poison message does not hold back the rest, and a message that keeps failing is
+        dead-lettered after MAX_DELIVER tries."""
+        good: list[tuple[Any, list]] = []
+        for msg in msgs:
+            try:
+                mentions = decode(msg.data)
+            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                await self.js.dead_letter(msg, f"does not decode: {exc}")
+                await msg.ack()
+                metrics.DEAD.inc()
+                continue
+            ok, bad, why = [], [], ""
+            for m in mentions:  # the stream is input too: every mention checked again
+                try:
+                    ok.append(recheck(m))
+                except (ValueError, msgspec.ValidationError) as exc:
+                    bad.append(m)
+                    why = why or f"{m.key[:80]}: {exc}"
+            if bad:  # the bad ones die alone; the rest of the message goes on
+                await self.js.dead_letter(msg, f"invalid mention: {why}", data=encode(bad))
+                metrics.DEAD.inc()
+            good.append((msg, ok))
+        chunks: list[list[tuple[Any, list]]] = [[]]
+        size = 0
+        for item in good:  # in round order: each partition's messages stay in order
+            if size >= BATCH_MENTIONS:
+                chunks.append([])
+                size = 0
+            chunks[-1].append(item)
+            size += len(item[1])
+        for i, chunk in enumerate(chunks):
+            if i:  # the later chunks wait their turn: their ack wait starts again
+                for later in chunks[i:]:
+                    for msg, _ in later:
+                        await msg.in_progress()
+            if chunk:
+                await self._commit(chunk)
+
+    async def _commit(self, good: list[tuple[Any, list]]) -> None:
+        began = time.perf_counter()
+        mentions = [m for _, ms in good for m in ms]
+        try:
+            if mentions:
+                await asyncio.to_thread(self.intake.take, mentions)
+        except Exception as exc:
+            log.warning("batch of %s mentions failed (%s): trying message by message",
+                        len(mentions), exc.__class__.__name__)
+            await self._one_by_one(good, exc)
+            return
+        for msg, _ in good:
+            await msg.ack()
+        self._done(len(mentions), began, good)
+
+    async def _one_by_one(self, good: list[tuple[Any, list]], first: Exception) -> None:
+        for msg, ms in good:
+            began = time.perf_counter()
+            try:
+                await asyncio.to_thread(self.intake.take, ms)
+            except Exception as exc:
+                deliveries = msg.metadata.num_delivered if msg.metadata else 1
+                if not transient(exc) and deliveries >= MAX_DELIVER:
+                    log.error("message dead-lettered after %s deliveries: %s", deliveries, exc)
+                    await self.js.dead_letter(msg, f"{exc.__class__.__name__}: {exc}")
+                    await msg.ack()
+                    metrics.DEAD.inc()
+                else:
+                    await msg.nak(delay=min(2.0 ** deliveries, 30.0))
+                continue
+            await msg.ack()
+            self._done(len(ms), began, [(msg, ms)])
+
+    def _done(self, count: int, began: float, good: list[tuple[Any, list]]) -> None:
+        self.processed += count
+        metrics.PROCESSED.inc(count)
+        metrics.BATCH_SECONDS.observe(time.perf_counter() - began)
+        stamps = [m.metadata.timestamp for m, _ in good if m.metadata and m.metadata.timestamp]
+        if stamps:  # accepted (published) -> committed here
+            now = time.time()
+            for at in stamps:
+                metrics.ACCEPT_TO_CASE.observe(max(now - at.timestamp(), 0.0))
+        if self.on_batch:
+            self.on_batch(count)
+
+    # --- clock jobs ------------------------------------------------------------------------------
+
+    async def _ticks(self) -> None:
+        period = float(self.tick_seconds or 5.0)
+        while not self.stop.is_set():
+            slot = int(self.intake.workspace.clock.now().timestamp() // period)
+            try:
+                mine = await self.js.take_tick(slot, self.name, period)
+            except Exception as exc:
+                log.warning("tick lease unavailable: %s", exc)
+                mine = False
+            if mine:
+                self.ticked.append(slot)
+                out = await asyncio.to_thread(tick_all, self.intake.workspace,
+                                              self.intake.crisis, notifier=self.notifier,
+                                              webhooks=self.webhooks)
+                metrics.TICKS.inc()
+                log.info("tick %s ran here", slot,
+                         extra={"done": {k: _size(v) for k, v in out.done.items()},
+                                "failed": out.failed})
+            next_at = (slot + 1) * period
+            wait = next_at - self.intake.workspace.clock.now().timestamp()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stop.wait(), timeout=max(wait, 0.05))
+
+
+def _size(value: Any) -> Any:
+    """What a tick job did, as a number for the log line (a count or the events' count)."""
+    if isinstance(value, int):
+        return value
+    events = getattr(value, "events", value)
+    return len(events) if hasattr(events, "__len__") else str(value)[:80]
+
+
+async def serve(workspace: Any, url: str, prefix: str, *, tick_seconds: float | None,
+                metrics_port: int | None = None) -> None:
+    """The `ev worker` process: connect, pull until SIGTERM/SIGINT."""
+    import signal
+
+    js = await JetStream(url, prefix).connect(name="ev-worker")
+    # every replica's live views hear of this worker's commits (web/live.py)
+    workspace.store.on_commit.append(js.commit_hook(asyncio.get_running_loop()))
+    from escapevelocity.adapters.notify.transports import transports_from_env
+    from escapevelocity.services.notify import Notifier
+    from escapevelocity.services.webhooks import Webhooks
+
+    intake = Intake.open(workspace)
+    notifier = Notifier(workspace.store, workspace.clock, transports_from_env(os.environ),
+                        base_url=os.environ.get("EV_PUBLIC_URL", ""))
+    worker = TriageWorker(intake, js, tick_seconds=tick_seconds, notifier=notifier,
+                          webhooks=Webhooks.from_env(workspace.store, workspace.clock))
+    if metrics_port:
+        metrics.serve(metrics_port)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, worker.stop.set)
+    log.info("worker %s pulling from %s (%s)", worker.name, url, js.stream)
+    try:
+        await worker.run()
+    finally:
+        await js.close()
