@@ -39,7 +39,7 @@ app = typer.Typer(
 )
 
 COMMANDS = ("triage", "ingest", "workspace", "demo", "playbook", "serve", "org", "simulate", "eval",
-            "drill", "channels")
+            "drill", "channels", "answers")
 
 for _name in COMMANDS:
     importlib.import_module(f"escapevelocity.cli.{_name}").register(app)

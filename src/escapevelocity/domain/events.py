@@ -33,16 +33,26 @@ INCIDENT = "incident"
 PLAYBOOK = "playbook"
 INCIDENT_PREFIX = "incident:"
 PLAYBOOK_PREFIX = "playbook:"
-NON_CASE_PREFIXES = (INCIDENT_PREFIX, PLAYBOOK_PREFIX)
+# Community and answers (issue 22): an author in the advocacy program, a saved reply, the
+# knowledge store: workspace records with their own history, not cases.
+ADVOCATE_PREFIX = "advocate:"
+SAVED_REPLY_PREFIX = "saved-reply:"
+KNOWLEDGE_PREFIX = "knowledge:"
+NON_CASE_PREFIXES = (INCIDENT_PREFIX, PLAYBOOK_PREFIX, ADVOCATE_PREFIX, SAVED_REPLY_PREFIX,
+                     KNOWLEDGE_PREFIX)
 SYSTEM = "system"
 
 
 def stream_kind(stream: str) -> str:
-    """Which aggregate a stream id names: `case`, `incident` or `playbook`."""
+    """Which aggregate a stream id names: `case`, `incident`, `playbook`, or one of the
+    community records (`advocate`, `saved-reply`, `knowledge`)."""
     if stream.startswith(INCIDENT_PREFIX):
         return INCIDENT
     if stream.startswith(PLAYBOOK_PREFIX):
         return PLAYBOOK
+    for prefix in (ADVOCATE_PREFIX, SAVED_REPLY_PREFIX, KNOWLEDGE_PREFIX):
+        if stream.startswith(prefix):
+            return prefix[:-1]
     return CASE
 
 
@@ -428,6 +438,82 @@ class PlaybookActivated(EventBase, frozen=True, kw_only=True, tag="playbook_acti
     approved_by: str | None = None
 
 
+# --- answers, community and automation (issue 22)
+
+class AnswerUsed(EventBase, frozen=True, kw_only=True, tag="answer_used"):
+    """The reply sent with it came from a suggested answer (domain/answers): which entry, from
+    where (case, article, community), its score, whether the member edited it, and whether the
+    reply linked to a peer answer instead of restating it (a deflection)."""
+    entry: str = ""
+    source: str = ""
+    ref: str = ""
+    score: float = 0.0
+    edited: bool = False
+    linked: bool = False
+
+
+class CommunityResolved(EventBase, frozen=True, kw_only=True, tag="community_resolved"):
+    """The community answered the question and we did not reply (a deflection); `ref` is the
+    peer answer's link."""
+    ref: str = ""
+    note: str = ""
+
+
+class AutoReplied(EventBase, frozen=True, kw_only=True, tag="auto_replied"):
+    """An automated reply went out (with the Replied event it accompanies): the approved
+    answer, its score, the guard's reasons, by which path, and the network's id (to withdraw)."""
+    entry: str = ""
+    score: float = 0.0
+    text: str = ""
+    reasons: list[str] = []
+    path: str = ""
+    author: str = ""
+    network_id: str | None = None
+    dry_run: bool = True
+
+
+class AutoReplyWithdrawn(EventBase, frozen=True, kw_only=True, tag="auto_reply_withdrawn"):
+    """A member took an automated reply back (deleted on the network through the outbound
+    port)."""
+    network_id: str | None = None
+    note: str = ""
+    error: str = ""
+
+
+class AdvocateInvited(EventBase, frozen=True, kw_only=True, tag="advocate_invited"):
+    """A member invited an author to the advocacy program (stream advocate:<channel>:<handle>),
+    with the evidence that made them a candidate."""
+    channel: str = ""
+    handle: str = ""
+    score: float = 0.0
+    evidence: list[str] = []
+    note: str = ""
+
+
+class AdvocateLedger(EventBase, frozen=True, kw_only=True, tag="advocate_ledger"):
+    """One line of the advocacy ledger: accepted, declined, activity or reward."""
+    entry: str = ""  # accepted | declined | activity | reward
+    text: str = ""
+    case: str | None = None
+    value: str = ""
+
+
+class SavedReplyChanged(EventBase, frozen=True, kw_only=True, tag="saved_reply_changed"):
+    """A saved reply was created, edited or deleted (stream saved-reply:<name>); the full
+    record after the change (empty when deleted)."""
+    name: str = ""
+    reply: dict[str, Any] = {}
+    deleted: bool = False
+
+
+class KnowledgeChanged(EventBase, frozen=True, kw_only=True, tag="knowledge_changed"):
+    """Articles or a community feed were loaded into the knowledge store (stream
+    knowledge:<source>)."""
+    source: str = ""
+    entries: int = 0
+    origin: str = ""
+
+
 Event = (Opened | MentionAdded | Decided | Assigned | Claimed | Released | Replied | Resolved
          | Reopened | NoteAdded | SlaClock | SlaWarning | SlaBreached | Escalated
          | ApprovalRequested | ApprovalAlternative | ApprovalEdited | Approved | Rejected
@@ -436,7 +522,9 @@ Event = (Opened | MentionAdded | Decided | Assigned | Claimed | Released | Repli
          | FollowupCancelled | SendFailed | Corrected | SignalsRevised | IncidentOpened
          | IncidentDetected
          | IncidentLevel | IncidentPaged | IncidentNote | IncidentStoodDown | PlaybookSaved
-         | PlaybookRequested | PlaybookApproved | PlaybookRejected | PlaybookActivated)
+         | PlaybookRequested | PlaybookApproved | PlaybookRejected | PlaybookActivated
+         | AnswerUsed | CommunityResolved | AutoReplied | AutoReplyWithdrawn | AdvocateInvited
+         | AdvocateLedger | SavedReplyChanged | KnowledgeChanged)
 
 TYPES: dict[str, type] = {c.__struct_config__.tag: c for c in Event.__args__}  # type: ignore[attr-defined]
 
@@ -460,6 +548,10 @@ INCIDENT_NOTE, INCIDENT_STOOD_DOWN = "incident_note", "incident_stood_down"
 PLAYBOOK_SAVED, PLAYBOOK_REQUESTED = "playbook_saved", "playbook_requested"
 PLAYBOOK_APPROVED, PLAYBOOK_REJECTED = "playbook_approved", "playbook_rejected"
 PLAYBOOK_ACTIVATED = "playbook_activated"
+ANSWER_USED, COMMUNITY_RESOLVED = "answer_used", "community_resolved"
+AUTO_REPLIED, AUTO_REPLY_WITHDRAWN = "auto_replied", "auto_reply_withdrawn"
+ADVOCATE_INVITED, ADVOCATE_LEDGER = "advocate_invited", "advocate_ledger"
+SAVED_REPLY_CHANGED, KNOWLEDGE_CHANGED = "saved_reply_changed", "knowledge_changed"
 
 KINDS = tuple(TYPES)
 INCIDENT_KINDS = (INCIDENT_OPENED, INCIDENT_DETECTED, INCIDENT_LEVEL, INCIDENT_PAGED,

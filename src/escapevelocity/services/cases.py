@@ -9,6 +9,7 @@ these functions and nothing else, so every rule here holds on every path.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -129,12 +130,15 @@ def changes_since(tx: Tx, case_id: str, seen_seq: int,
 
 
 def reply(store: SqlStore, clock: Clock, case_id: str, member: str, text: str, *,
-          template: str = "", seen_seq: int | None = None) -> Event:
+          template: str = "", seen_seq: int | None = None,
+          along: Callable[[Event], Sequence[Event]] | None = None) -> Event:
     """Send a reply (dry-run: recorded, not posted, until channel adapters exist), or, when it
     needs approval (playbook, the member's role or training, the risk list), hold it as a draft
     routed to the approver on call: the returned event's kind says which (REPLIED or
     APPROVAL_REQUESTED). Only the member holding the claim may reply; `seen_seq` (the last event
-    the member saw) rejects the send if others added to the conversation since."""
+    the member saw) rejects the send if others added to the conversation since. `along`: the
+    events that go with a sent reply, in its transaction (services/answers: which suggested
+    answer it used)."""
     text = text.strip()
     if not text:
         raise CaseError("the reply is empty")
@@ -153,7 +157,7 @@ def reply(store: SqlStore, clock: Clock, case_id: str, member: str, text: str, *
         need = engagement.approval_need(case, who, text, rules)
         if need is not None:
             return approvals.hold(tx, case, who, text, template, need, now, rules)
-        commit(tx, case, event)
+        commit(tx, case, event, *(along(event) if along else ()))
         return event
 
 

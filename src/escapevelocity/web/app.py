@@ -302,6 +302,10 @@ def create_app(workspace: Workspace, settings: Settings, *,
     app.include_router(routes_notify.router)  # the bell: notifications and preferences
     app.include_router(routes_notify.admin)  # webhook dead letters (replay), outbound switch
 
+    from escapevelocity.web import routes_answers
+
+    app.include_router(routes_answers.router)  # suggested answers, automation, deflection
+
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.add_middleware(ApiErrorsKeepAlive)  # innermost: an API error answers, not closes
     app.add_middleware(SessionMiddleware, secret_key=settings.secret_key,

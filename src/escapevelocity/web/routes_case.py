@@ -22,6 +22,7 @@ from escapevelocity.domain.case_errors import ClaimTaken
 from escapevelocity.domain.org import Member
 from escapevelocity.domain.permissions import PermissionDenied
 from escapevelocity.domain.pii import mask_pii
+from escapevelocity.services import answers
 from escapevelocity.services import cases as commands
 from escapevelocity.web.deps import CaseAccess, load_visible, visible_case
 from escapevelocity.web.views import conversation, fill_template, flash, pop_flash
@@ -62,7 +63,14 @@ def case_view(request: Request, seen: CaseAccess) -> dict[str, Any]:
                                      first.author.handle if first else "")
                  for name, text in playbook.spec.templates.items()}
     holder = access.holder(case, seen.now)
-    return {"case": case, "timeline": timeline, "author": first.author if first else None,
+    from escapevelocity.web.routes_answers import suggestions_for  # the answers area's
+
+    question = " ".join(m["mention"].text for m in mentions[:3]) or case["title"]
+    autos = [e for e in history if e.kind in (ev.AUTO_REPLIED, ev.AUTO_REPLY_WITHDRAWN)]
+    return {"suggestions": suggestions_for(store, question),
+            "auto_reply": autos[-1] if autos and autos[-1].kind == ev.AUTO_REPLIED else None,
+            "auto_rule": bool(decision.get("auto_reply")),
+            "case": case, "timeline": timeline, "author": first.author if first else None,
             "author_bio": mentions[0]["bio"] if mentions else "", "earlier_cases": earlier,
             "decision": decision, "signals": signals,
             "assignment": assigned[-1].data if assigned else {},
@@ -159,10 +167,14 @@ async def reply(request: Request, target: CaseAccess = Depends(visible_case),
         approver = event.data.get("approver", "the approver on call")
         return f"This reply needs approval: it is held as a draft for {approver}."
 
-    return await _act(request, target, "reply to",
-                      lambda: commands.reply(ws.store, ws.clock, target.id, target.member.id, text,
-                                             template=template, seen_seq=seen),
-                      sent)
+    def run() -> Any:
+        if template.startswith("answer:"):  # a suggested answer, sent as is or edited
+            return answers.reply_with(ws.store, ws.clock, target.id, target.member.id,
+                                      template.removeprefix("answer:"), text, seen_seq=seen)
+        return commands.reply(ws.store, ws.clock, target.id, target.member.id, text,
+                              template=template, seen_seq=seen)
+
+    return await _act(request, target, "reply to", run, sent)
 
 
 @router.post("/cases/{case_id}/resolve")
