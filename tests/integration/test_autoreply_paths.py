@@ -47,7 +47,7 @@ def _playbook() -> str:
                        ("influencer-complaint", "{track: support, priority: p2, sla_minutes: 30,"
                                                 " template: empathy, tags: [influencer]"),
                        ("complaint", "{track: support, template: empathy"),
-                       ("question", "{track: support, template: empathy"),
+                       ("question", "{track: support, template: answer"),
                        ("negative-other", "{track: support, template: empathy")]:
         old = f"  - id: {rule}\n"
         start = text.index(old)

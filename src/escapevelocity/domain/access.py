@@ -220,3 +220,9 @@ def allowed_actions(org: Organisation, member: Member, case: Any, now: datetime,
     member = org.member(member.id) or member
     return frozenset(a for a in permitted(org, member, case)
                      if _possible(a, c, member, now, submitter, assignee_only))
+
+
+def may_edit_saved_replies(org: Organisation, member: Member) -> bool:
+    """The saved-reply library is edited by those who set the team's voice: roles that
+    configure the workspace (strategist, admin) and the lead of any team."""
+    return _role_allows(member, perm.CONFIGURE) or any(t.lead == member.id for t in org.teams)

@@ -25,8 +25,10 @@ CORRECTIONS = "corrections"  # key: "<signal> <label>"; CORRECTED events
 # Each count's cases are the events of that kind (`ev answers report` lists them).
 DEFLECTION = "deflection"
 ADVOCACY = "advocacy"
-NAMES = (RULE_HITS, CORRECTIONS, DEFLECTION, ADVOCACY)
-KINDS = frozenset({ev.DECIDED, ev.CORRECTED, ev.ANSWER_USED, ev.COMMUNITY_RESOLVED,
+SAVED_REPLIES = "saved_replies"  # key: a saved reply's name; replies sent with it (usage)
+SAVED_PREFIX = "saved:"  # a Replied event's template naming a saved reply
+NAMES = (RULE_HITS, CORRECTIONS, DEFLECTION, ADVOCACY, SAVED_REPLIES)
+KINDS = frozenset({ev.DECIDED, ev.CORRECTED, ev.REPLIED, ev.ANSWER_USED, ev.COMMUNITY_RESOLVED,
                    ev.AUTO_REPLIED, ev.AUTO_REPLY_WITHDRAWN, ev.ADVOCATE_INVITED,
                    ev.ADVOCATE_LEDGER})  # the only events that move a counter
 KEY_CHARS = 300  # keys are bounded: a hostile rule id or label cannot grow the table's rows
@@ -48,6 +50,10 @@ def deltas(events: Iterable[Any]) -> Counter[tuple[str, str]]:
             if isinstance(decision, Mapping):
                 out[(RULE_HITS, _key(decision.get("playbook_version", "?"),
                                      decision.get("rule_id", "?")))] += 1
+        elif e.kind == ev.REPLIED:
+            template = data.get("template") or ""
+            if isinstance(template, str) and template.startswith(SAVED_PREFIX):
+                out[(SAVED_REPLIES, _key(template[len(SAVED_PREFIX):]))] += 1
         elif e.kind in _COMMUNITY_KINDS:
             out.update(_community(e))
         elif "signal" in data and "label" in data:

@@ -305,6 +305,9 @@ def create_app(workspace: Workspace, settings: Settings, *,
     from escapevelocity.web import routes_answers
 
     app.include_router(routes_answers.router)  # suggested answers, automation, deflection
+    from escapevelocity.web import routes_replies
+
+    app.include_router(routes_replies.router)  # the saved-reply library
 
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.add_middleware(ApiErrorsKeepAlive)  # innermost: an API error answers, not closes

@@ -22,7 +22,7 @@ from escapevelocity.domain.case_errors import ClaimTaken
 from escapevelocity.domain.org import Member
 from escapevelocity.domain.permissions import PermissionDenied
 from escapevelocity.domain.pii import mask_pii
-from escapevelocity.services import answers
+from escapevelocity.services import answers, saved_replies
 from escapevelocity.services import cases as commands
 from escapevelocity.web.deps import CaseAccess, load_visible, visible_case
 from escapevelocity.web.views import conversation, fill_template, flash, pop_flash
@@ -75,10 +75,29 @@ def case_view(request: Request, seen: CaseAccess) -> dict[str, Any]:
             "decision": decision, "signals": signals,
             "assignment": assigned[-1].data if assigned else {},
             "history": history, "templates": templates,
-            "draft": templates.get(decision.get("template", ""), ""),
+            **_composer(store, case, decision, templates, first, member),
             "holder": holder, "mine": holder == member.id, "me": member,
             "can": seen.allowed, "max_reply": commands.MAX_REPLY_CHARS,
             "correctable": correct.labels(playbook), "correct_chosen": "situation"}
+
+
+def _composer(store: Any, case: dict[str, Any], decision: dict[str, Any],
+              templates: dict[str, str], first: Any, member: Member) -> dict[str, Any]:
+    """What the reply box offers: the saved replies for the case (its situation's first,
+    preselected over the playbook's template when one fits) and the draft."""
+    author = first.author if first else None
+    values = {"author": (author.name or author.handle) if author else "",
+              "handle": author.handle if author else "", "agent": member.name or member.id,
+              "team": case.get("team") or "", "case": case["id"]}
+    with store.begin() as tx:
+        saved, pick = saved_replies.offered(tx, case, values)
+    if pick:
+        chosen = saved_replies.PREFIX + pick
+        draft = next(r["text"] for r in saved if r["name"] == pick)
+    else:
+        chosen = decision.get("template", "")
+        draft = templates.get(chosen, "")
+    return {"saved": saved, "chosen": chosen, "draft": draft}
 
 
 async def _page(request: Request, seen: CaseAccess | None, member: Member, case_id: str,
@@ -168,6 +187,8 @@ async def reply(request: Request, target: CaseAccess = Depends(visible_case),
         return f"This reply needs approval: it is held as a draft for {approver}."
 
     def run() -> Any:
+        if template.startswith(saved_replies.PREFIX):  # the channel's own length limit
+            saved_replies.check_length(target.case, text)
         if template.startswith("answer:"):  # a suggested answer, sent as is or edited
             return answers.reply_with(ws.store, ws.clock, target.id, target.member.id,
                                       template.removeprefix("answer:"), text, seen_seq=seen)
