@@ -17,7 +17,8 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import msgspec
 
-NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+# a name is part of its stream id ("saved-reply:<name>"), which the log keeps in 32 characters
+NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,19}")
 MAX_TEXT = 2_000
 VARIABLES = ("author", "handle", "agent", "team", "case")
 _VAR = re.compile(r"\{\{\s*([a-z_]+)\s*\}\}")
@@ -41,7 +42,7 @@ class ReplyError(ValueError):
 def check(reply: SavedReply, teams: Iterable[str], situations: Iterable[str]) -> SavedReply:
     """The reply as it may be saved, or ReplyError saying what to fix."""
     if not NAME.fullmatch(reply.name):
-        raise ReplyError("a name is 1-64 lower-case letters, digits, - or _")
+        raise ReplyError("a name is 1-20 lower-case letters, digits, - or _")
     text = reply.text.strip()
     if not text:
         raise ReplyError("the text is empty")
