@@ -130,6 +130,21 @@ def report(database: str = typer.Option(None, help="database URL"),
         console.print(f"  {stream} {entry} by {actor}" + (f" (case {case})" if case else ""))
 
 
+@cli.command("advocates")
+def advocates(database: str = typer.Option(None, help="database URL")) -> None:
+    """Super-user and advocate candidates with their evidence and cases, and program status."""
+    from escapevelocity.services import advocacy
+
+    ws = open_workspace(database)
+    table = Table()
+    for col in ("author", "score", "evidence", "cases", "good at", "status"):
+        table.add_column(col)
+    for c, status in advocacy.candidates(ws.store):
+        table.add_row(f"{c.channel} @{c.handle}", f"{c.score}", "; ".join(c.evidence),
+                      " ".join(c.cases), ", ".join(c.topics), status or "not invited")
+    Console().print(table)
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(knowledge, name="knowledge")
     app.add_typer(cli, name="answers")

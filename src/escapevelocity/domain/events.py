@@ -487,6 +487,7 @@ class AdvocateInvited(EventBase, frozen=True, kw_only=True, tag="advocate_invite
     handle: str = ""
     score: float = 0.0
     evidence: list[str] = []
+    topics: list[str] = []  # what they help with (routing sends such questions their way)
     note: str = ""
 
 

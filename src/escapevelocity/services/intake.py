@@ -18,7 +18,7 @@ import msgspec
 from escapevelocity.adapters.notify.pager import pager_from_env
 from escapevelocity.domain.channel_health import is_historical
 from escapevelocity.domain.records import Mention
-from escapevelocity.services import autoreply
+from escapevelocity.services import advocacy, autoreply
 from escapevelocity.services.crisis import CrisisMode
 from escapevelocity.services.ingest import IngestReport, ingest_batch
 from escapevelocity.services.retry import retrying
@@ -60,6 +60,12 @@ class Intake:
         report = ingest_batch(self.workspace.store, triager, now, batch,
                               context=context, away_after=self.workspace.away_after,
                               signals=signals)
+        if report.opened:  # questions a super user is good at go to the community spoke
+            try:
+                advocacy.route_to_community(self.workspace.store, self.workspace.clock,
+                                            report.case_ids)
+            except Exception:
+                log.exception("community routing after ingest failed")
         if report.case_ids and autoreply.playbook_allows(triager.playbook):
             # after the batch committed: a failed automated reply never loses a mention
             try:

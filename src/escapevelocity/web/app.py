@@ -308,6 +308,9 @@ def create_app(workspace: Workspace, settings: Settings, *,
     from escapevelocity.web import routes_replies
 
     app.include_router(routes_replies.router)  # the saved-reply library
+    from escapevelocity.web import routes_advocates
+
+    app.include_router(routes_advocates.router)  # super users and the advocacy program
 
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.add_middleware(ApiErrorsKeepAlive)  # innermost: an API error answers, not closes
