@@ -45,3 +45,22 @@ def test_cross_validation_never_matches_a_question_to_itself():
     assert report["bm25"]["top1"] == 0.0
     same = [{"id": str(i), "text": "card arrival late", "label": "card"} for i in range(10)]
     assert evaluation.evaluate(same, vectors=False)["bm25"]["top1"] == 1.0
+
+
+def test_vectors_find_the_same_question_in_other_words():
+    np = __import__("pytest").importorskip("numpy")
+    # a stand-in encoder: "lost" and "stolen" mean the same to it, as they would to MiniLM
+    axes = {"password": 0, "reset": 0, "card": 1, "lost": 2, "stolen": 2, "missing": 2}
+
+    def vectors(texts):
+        out = np.zeros((len(texts), 3), dtype=np.float32)
+        for i, t in enumerate(texts):
+            for w in words(t):
+                if w in axes:
+                    out[i, axes[w]] += 1
+        return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9)
+
+    entries = [*ENTRIES, Entry(id="a4", question="My card was stolen", answer="Freeze it.",
+                               answer_id="stolen")]
+    hits = Index(entries, vectors=vectors).search("card missing", k=2)
+    assert hits[0].entry.key == "stolen" and hits[0].score > 0.5

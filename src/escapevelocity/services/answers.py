@@ -7,8 +7,8 @@ community site's feed (`ev knowledge feed FILE|URL`), both kept as documents
 workspace's own resolved cases whose follow-up came back happy, read from the log.
 
 The index is rebuilt when one of those changes (document stamps, the count of happy
-follow-ups) and kept in this process. Sentence vectors join in when the `embed` extra is there
-and EV_ANSWER_VECTORS is not 0.
+follow-ups) and kept in this process. Sentence vectors join in with EV_ANSWER_VECTORS=1 and
+the `embed` extra (better matches: `ev eval --signal answer-match`; a slower index build).
 
 Deflection, counted in the `deflection` rollup in the same transaction as its events:
 a reply that links a peer answer (`answer_used` with linked), and a question resolved by the
@@ -48,7 +48,9 @@ _cache: weakref.WeakKeyDictionary[SqlStore, tuple[Any, Index]] = weakref.WeakKey
 
 
 def _vectors() -> Any:
-    if os.environ.get("EV_ANSWER_VECTORS", "1") == "0":
+    # Opt-in: building the index embeds every entry (~20 ms each on one core), which a case
+    # page must not wait for; the words alone are what the default install has anyway.
+    if os.environ.get("EV_ANSWER_VECTORS", "0") != "1":
         return None
     from escapevelocity.domain import embedding
 
@@ -124,8 +126,8 @@ def store_entries(store: SqlStore, clock: Clock, source: str, entries: Sequence[
 def resolved_entries(tx: Tx) -> list[Entry]:
     """Resolved cases whose follow-up came back happy: their opening question and the last
     reply a person sent (automated replies are not learned from)."""
-    happy = [e.stream for e in tx.events.of_kind(ev.FOLLOWUP_ANSWERED, limit=MAX_RESOLVED)
-             if getattr(e, "happy", False)]
+    happy = [e.stream for e in tx.events.of_kinds([ev.FOLLOWUP_ANSWERED], limit=MAX_RESOLVED)
+             if getattr(e, "happy", False)]  # the newest first
     out = []
     for case_id, stream in tx.events.streams(dict.fromkeys(happy)).items():
         question = next((e.title for e in stream if isinstance(e, ev.Opened)), "")
