@@ -120,12 +120,15 @@ def evaluate(rows: Sequence[dict], file: str = "", vectors: bool = True) -> dict
     report["bm25"] = _ours(rows, None)
     report["bm25_minilm"] = None
     if vectors:
-        from escapevelocity.domain import embedding
-
-        if embedding.available():
+        try:
+            from escapevelocity.domain import embedding
+        except ImportError:  # no numpy: the base install
+            embedding = None  # type: ignore[assignment]
+        if embedding is not None and embedding.available():
             report["bm25_minilm"] = _ours(rows, embedding.embed)
         else:
-            report["note"] = f"sentence vectors not installed ({embedding.INSTALL_HINT})"
+            report["note"] = ("sentence vectors not installed "
+                              "(pip install 'escapevelocity[embed]')")
     return report
 
 

@@ -120,12 +120,10 @@ def route_to_community(store: SqlStore, clock: Clock, case_ids: list[str]) -> li
     organisation has one); the SLA clock is the case's own, unchanged. Returns the cases moved."""
     moved = []
     with store.begin() as tx:
-        org = tx.org.load()
-        if org.team(COMMUNITY_TEAM) is None:
-            return moved
+        # the cheap question first: most batches of most workspaces stop here
         accepted = [(r["channel"], r["handle"], tuple(r["topics"]))
                     for r in program(tx).values() if r["status"] == "accepted"]
-        if not accepted:
+        if not accepted or tx.org.load().team(COMMUNITY_TEAM) is None:
             return moved
         for case_id in dict.fromkeys(case_ids):
             case = load(tx, case_id)

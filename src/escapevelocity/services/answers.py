@@ -52,11 +52,11 @@ def _vectors() -> Any:
     # page must not wait for; the words alone are what the default install has anyway.
     if os.environ.get("EV_ANSWER_VECTORS", "0") != "1":
         return None
-    from escapevelocity.domain import embedding
-
     try:
+        from escapevelocity.domain import embedding
+
         return embedding.embed if embedding.available() else None
-    except Exception:  # numpy missing in the base install: words alone
+    except ImportError:  # numpy missing in the base install: words alone
         return None
 
 
