@@ -232,6 +232,8 @@ def report(store: SqlStore, limit: int = 50) -> dict[str, Any]:
         withdrawn = tx.events.of_kind(ev.AUTO_REPLY_WITHDRAWN, limit=limit)
         advocates = (tx.events.of_kind(ev.ADVOCATE_INVITED, limit=limit)
                      + tx.events.of_kind(ev.ADVOCATE_LEDGER, limit=limit))
+        who = {e.stream: f"{e.channel} @{e.handle}" for e in advocates
+               if isinstance(e, ev.AdvocateInvited)}
     return {
         "deflection": deflection, "advocacy": advocacy,
         "linked_peer": [(e.stream, e.ref) for e in used if e.linked][:limit],
@@ -239,6 +241,6 @@ def report(store: SqlStore, limit: int = 50) -> dict[str, Any]:
         "community_resolved": [(e.stream, e.ref) for e in community],
         "auto_replied": [(e.stream, e.entry, e.score, e.path) for e in auto],
         "auto_withdrawn": [(e.stream, e.actor) for e in withdrawn],
-        "advocates": [(e.stream, e.kind, getattr(e, "entry", "invited"), e.actor,
-                       getattr(e, "case", None)) for e in advocates],
+        "advocates": [(who.get(e.stream, e.stream), e.kind, getattr(e, "entry", "invited"),
+                       e.actor, getattr(e, "case", None)) for e in advocates],
     }
