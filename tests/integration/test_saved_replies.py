@@ -46,6 +46,9 @@ def test_the_library_end_to_end(workspace, app):
     assert 'value="empathy"' in page and 'value="empathy" data-text' in page
     assert 'selected>empathy' not in page
     assert "too long: " in page  # the long one is marked for this twitter case
+    # and it is ranked among the suggested answers, saying where it came from, filled
+    assert "saved reply plan-question; shared words: plan" in page
+    assert "Hi kim, here is how: Settings &gt; Plan. Ana Silva from the care team</p>" in page
     r = agent.post(f"/cases/{case_id}/reply", data={"csrf": csrf, "template": "saved:long-story",
                                                      "text": lib.fill(long_text, {})})
     assert "too long" in r.text and case(ws, case_id)["state"] == "claimed"

@@ -41,7 +41,7 @@ COMMUNITY = "knowledge:community"
 MAX_FILES = 2_000
 MAX_FILE_BYTES = 256_000
 MAX_FEED_BYTES = 5_000_000
-MAX_RESOLVED = 20_000  # newest happy cases kept in the store's index
+MAX_RESOLVED = 2_000  # newest happy cases in the index (a rebuild reads their streams)
 
 _lock = threading.Lock()
 _cache: weakref.WeakKeyDictionary[SqlStore, tuple[Any, Index]] = weakref.WeakKeyDictionary()
@@ -140,17 +140,30 @@ def resolved_entries(tx: Tx) -> list[Entry]:
 AUTO_ACTOR = "auto-reply"
 
 
+def saved_entries(tx: Tx) -> list[Entry]:
+    """The saved-reply library, matched by its titles and situations (services/saved_replies)."""
+    from escapevelocity.services import saved_replies
+
+    return [Entry(id="s" + r.name, question=" ".join([r.title or r.name.replace("-", " "),
+                                                     *r.situations]),
+                  answer=r.text, source="saved", ref=r.name, title=r.title or r.name,
+                  team=r.team)
+            for r in saved_replies.library(tx).values()]
+
+
 def entries(tx: Tx) -> list[Entry]:
     return [*sources.decode(tx.documents.get(ARTICLES)),
-            *sources.decode(tx.documents.get(COMMUNITY)), *resolved_entries(tx)]
+            *sources.decode(tx.documents.get(COMMUNITY)), *resolved_entries(tx),
+            *saved_entries(tx)]
 
 
 def index(store: SqlStore) -> Index:
     """The knowledge store's index as it is now (rebuilt when a source changed)."""
     with store.begin() as tx:
+        # the newest event of each kind that changes the store: one index probe each
         stamp = (tx.documents.stamps("knowledge:"),
-                 tx.events.count_after(0, ev.KNOWLEDGE_CHANGED)[0],
-                 tx.events.count_after(0, ev.FOLLOWUP_ANSWERED)[0])
+                 *(_newest(tx, k) for k in (ev.KNOWLEDGE_CHANGED, ev.FOLLOWUP_ANSWERED,
+                                            ev.SAVED_REPLY_CHANGED)))
         with _lock:
             hit = _cache.get(store)
             if hit is not None and hit[0] == stamp:
@@ -161,10 +174,19 @@ def index(store: SqlStore) -> Index:
     return built
 
 
-def suggest(store: SqlStore, question: str, k: int = 3) -> list[Suggestion]:
+def _newest(tx: Tx, kind: str) -> int:
+    newest = tx.events.of_kinds([kind], limit=1)
+    return (newest[0].seq or 0) if newest else 0
+
+
+def suggest(store: SqlStore, question: str, k: int = 3, team: str | None = None
+            ) -> list[Suggestion]:
+    """The `k` best answers, from every source, ranked together; with `team`, another team's
+    saved replies are left out."""
     if not question.strip():
         return []
-    return index(store).search(question, k=k)
+    found = index(store).search(question, k=k + 5)
+    return [s for s in found if not s.entry.team or team is None or s.entry.team == team][:k]
 
 
 def find(store: SqlStore, entry_id: str) -> Entry | None:
@@ -196,7 +218,9 @@ def reply_with(store: SqlStore, clock: Clock, case_id: str, member: str, entry_i
                               source=entry.source, ref=entry.ref, score=round(score, 4),
                               edited=edited, linked=linked)]
 
-    return commands.reply(store, clock, case_id, member, text, template=f"answer:{entry.id}",
+    # a saved reply keeps its own template name, so its usage is counted as the library's
+    template = f"saved:{entry.ref}" if entry.source == "saved" else f"answer:{entry.id}"
+    return commands.reply(store, clock, case_id, member, text, template=template,
                           seen_seq=seen_seq, along=along)
 
 

@@ -17,8 +17,9 @@ from starlette.concurrency import run_in_threadpool
 
 from escapevelocity.domain import events as ev
 from escapevelocity.domain import permissions as perm
+from escapevelocity.domain import saved_replies as lib
 from escapevelocity.domain.org import Member
-from escapevelocity.services import answers, autoreply
+from escapevelocity.services import answers, autoreply, saved_replies
 from escapevelocity.services.casetx import CaseError
 from escapevelocity.services.outbound import senders_from_env
 from escapevelocity.web.auth import bearer_name, member_of
@@ -29,15 +30,18 @@ from escapevelocity.web.views import CASE_ID
 router = APIRouter(tags=["answers"])
 
 
-def suggestions_for(store: Any, question: str) -> list[dict[str, Any]]:
-    """The case page's suggested answers; never the reason a case page fails."""
+def suggestions_for(store: Any, question: str, team: str | None = None,
+                    values: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """The case page's suggested answers (saved replies filled with `values`); never the
+    reason a case page fails."""
     try:
-        found = answers.suggest(store, question, k=3)
+        found = answers.suggest(store, question, k=3, team=team)
     except Exception:  # a broken knowledge document must not take the case page down
         return []
     return [{"id": s.entry.id, "score": s.score, "source": s.entry.source, "ref": s.entry.ref,
-             "title": s.entry.title, "answer": s.entry.answer, "reason": s.reason,
-             "approved": s.entry.approved} for s in found]
+             "title": s.entry.title, "reason": s.reason, "approved": s.entry.approved,
+             "answer": (lib.fill(s.entry.answer, values or {}) if s.entry.source == "saved"
+                        else s.entry.answer)} for s in found]
 
 
 @router.post("/cases/{case_id}/answer")
@@ -54,6 +58,10 @@ async def reply_with_answer(request: Request, seen: CaseAccess = Depends(visible
             raise CaseError(f"no answer {entry!r} in the knowledge store")
         author = seen.case.get("author_handle") or ""
         text = answers.link_text(author, found) if linked else found.answer
+        if found.source == "saved":
+            text = lib.fill(text, {"author": author, "handle": author, "case": seen.id,
+                                   "agent": seen.member.name, "team": seen.case.get("team") or ""})
+            saved_replies.check_length(seen.case, text)
         return answers.reply_with(ws.store, ws.clock, seen.id, seen.member.id, entry, text,
                                   linked=linked, score=score)
 

@@ -67,7 +67,11 @@ def case_view(request: Request, seen: CaseAccess) -> dict[str, Any]:
 
     question = " ".join(m["mention"].text for m in mentions[:3]) or case["title"]
     autos = [e for e in history if e.kind in (ev.AUTO_REPLIED, ev.AUTO_REPLY_WITHDRAWN)]
-    return {"suggestions": suggestions_for(store, question),
+    author = first.author if first else None
+    values = {"author": (author.name or author.handle) if author else "",
+              "handle": author.handle if author else "", "agent": member.name or member.id,
+              "team": case.get("team") or "", "case": case_id}
+    return {"suggestions": suggestions_for(store, question, case.get("team"), values),
             "auto_reply": autos[-1] if autos and autos[-1].kind == ev.AUTO_REPLIED else None,
             "auto_rule": bool(decision.get("auto_reply")),
             "case": case, "timeline": timeline, "author": first.author if first else None,
@@ -75,20 +79,16 @@ def case_view(request: Request, seen: CaseAccess) -> dict[str, Any]:
             "decision": decision, "signals": signals,
             "assignment": assigned[-1].data if assigned else {},
             "history": history, "templates": templates,
-            **_composer(store, case, decision, templates, first, member),
+            **_composer(store, case, decision, templates, values),
             "holder": holder, "mine": holder == member.id, "me": member,
             "can": seen.allowed, "max_reply": commands.MAX_REPLY_CHARS,
             "correctable": correct.labels(playbook), "correct_chosen": "situation"}
 
 
 def _composer(store: Any, case: dict[str, Any], decision: dict[str, Any],
-              templates: dict[str, str], first: Any, member: Member) -> dict[str, Any]:
+              templates: dict[str, str], values: dict[str, str]) -> dict[str, Any]:
     """What the reply box offers: the saved replies for the case (its situation's first,
     preselected over the playbook's template when one fits) and the draft."""
-    author = first.author if first else None
-    values = {"author": (author.name or author.handle) if author else "",
-              "handle": author.handle if author else "", "agent": member.name or member.id,
-              "team": case.get("team") or "", "case": case["id"]}
     with store.begin() as tx:
         saved, pick = saved_replies.offered(tx, case, values)
     if pick:

@@ -61,6 +61,7 @@ class Entry(msgspec.Struct, frozen=True):
     ref: str = ""
     title: str = ""
     approved: bool = False  # an approved answer: auto-reply may use it (domain/answers/guard)
+    team: str = ""  # a saved reply's team: offered on that team's cases only
 
     @property
     def key(self) -> str:
@@ -160,6 +161,7 @@ class Index:
 
 def explain(entry: Entry, shared: Sequence[str]) -> str:
     where = {"case": f"nearest resolved case {entry.ref}", "article": f"article {entry.ref}",
-             "community": f"community answer {entry.ref}"}.get(entry.source, entry.ref)
+             "community": f"community answer {entry.ref}",
+             "saved": f"saved reply {entry.ref}"}.get(entry.source, entry.ref)
     said = f"shared words: {', '.join(shared[:8])}" if shared else "same meaning, no shared words"
     return f"{where}; {said}"
