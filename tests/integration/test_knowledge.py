@@ -16,11 +16,12 @@ from web_kit import login
 from escapevelocity.cli.main import app as cli
 from escapevelocity.domain import events as ev
 from escapevelocity.domain.records import Author, Mention
-from escapevelocity.services import answers, cases, followup
+from escapevelocity.services import advocacy, answers, cases, followup
 from escapevelocity.services.ingest import ingest
 
 FEED = {"version": "https://jsonfeed.org/version/1.1", "title": "Orbit Community",
         "items": [{"id": "1", "url": "https://community.example/t/roaming-abroad/77",
+                   "authors": [{"name": "@RoamingRita"}],
                    "title": "How do I turn on roaming abroad?",
                    "content_html": "<p>Open the app, <b>Plan</b> &gt; Roaming, switch it on.</p>"},
                   {"id": "2", "url": "javascript:alert(1)", "title": "Evil link",
@@ -110,6 +111,15 @@ def test_sources_become_suggestions_and_deflection_is_counted(workspace, app, tm
     assert f"resolved by the community: 1  cases: {bill}" in report
     page = client.get("/answers").text
     assert f'href="/cases/{asked}"' in page and f'href="/cases/{bill}"' in page
+
+    # the peer whose answer we linked is credited: linked once more, she is a candidate
+    again = open_case(ws, ws.clock, "roaming abroad: how do I turn it on?")
+    client.post(f"/cases/{again}/claim", data={"csrf": csrf})
+    client.post(f"/cases/{again}/answer", data={"csrf": csrf, "entry": peer.id,
+                                                 "linked": "true"})
+    rita = next(c for c, _ in advocacy.candidates(ws.store) if c.handle == "roamingrita")
+    assert rita.channel == "community" and {asked, again} <= set(rita.cases)
+    assert "their community answer linked in 2 of our replies" in rita.evidence
 
 
 def test_an_edited_suggested_answer_is_recorded_as_edited(workspace, app, tmp_path):

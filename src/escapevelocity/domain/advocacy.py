@@ -2,7 +2,8 @@
 speaks well of us, scored from what the workspace already holds, with the evidence shown.
 
 Evidence, per author (channel, handle):
-- helpful answers: another customer thanked them by handle ("thanks @kim, that worked");
+- helpful answers: another customer thanked them by handle ("thanks @kim, that worked"), or
+  their answer on the community site was linked in our reply (channel "community");
 - repeated positive mentions of their own;
 - happy follow-ups (a CSAT answer that came back happy on their case);
 - reach (followers).
@@ -41,6 +42,7 @@ class AuthorFacts(msgspec.Struct, kw_only=True):
     helped: list[tuple[str, str]] = []  # (case id, who thanked them)
     positive: list[str] = []  # case ids of their positive mentions
     happy: list[str] = []  # case ids with a happy follow-up
+    linked: list[str] = []  # case ids where our reply linked their community answer
     topics: dict[str, int] = {}  # the topics they helped or spoke well on
 
 
@@ -54,7 +56,8 @@ class Candidate(msgspec.Struct, frozen=True):
 
 
 def score(f: AuthorFacts) -> float:
-    return round(HELPED * len(f.helped) + POSITIVE * min(len(f.positive), POSITIVE_CAP)
+    return round(HELPED * (len(f.helped) + len(f.linked))
+                 + POSITIVE * min(len(f.positive), POSITIVE_CAP)
                  + HAPPY * len(f.happy) + math.log10(max(f.followers, 0) + 1), 2)
 
 
@@ -64,6 +67,9 @@ def evidence(f: AuthorFacts) -> tuple[str, ...]:
         by = sorted({b for _, b in f.helped})
         out.append(f"thanked for helping by {len(by)} other customer{'s' if len(by) != 1 else ''}"
                    f" (@{', @'.join(by[:3])})")
+    if f.linked:
+        out.append(f"their community answer linked in {len(f.linked)} of our "
+                   f"repl{'ies' if len(f.linked) != 1 else 'y'}")
     if f.positive:
         out.append(f"{len(f.positive)} positive mention{'s' if len(f.positive) != 1 else ''}")
     if f.happy:
@@ -77,13 +83,15 @@ def candidates(facts: Iterable[AuthorFacts], min_score: float = MIN_SCORE) -> li
     """Authors worth inviting, best first, with their evidence and the cases behind it."""
     out = []
     for f in facts:
-        kinds = sum(1 for x in (f.helped, f.positive, f.happy) if x)
-        if not (kinds >= 2 or len(f.helped) >= 2 or len(f.positive) >= 3):
+        kinds = sum(1 for x in (f.helped or f.linked, f.positive, f.happy) if x)
+        helped = len(f.helped) + len(f.linked)
+        if not (kinds >= 2 or helped >= 2 or len(f.positive) >= 3):
             continue
         s = score(f)
         if s < min_score:
             continue
-        cases = tuple(dict.fromkeys([c for c, _ in f.helped] + f.happy + f.positive))
+        cases = tuple(dict.fromkeys([c for c, _ in f.helped] + f.linked + f.happy
+                                    + f.positive))
         topics = tuple(t for t, _ in sorted(f.topics.items(), key=lambda kv: (-kv[1], kv[0])))
         out.append(Candidate(f.channel, f.handle, s, evidence(f), cases[:EVIDENCE_SHOWN],
                              topics[:5]))

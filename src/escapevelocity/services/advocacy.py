@@ -18,6 +18,7 @@ from escapevelocity.domain import permissions as perm
 from escapevelocity.domain.clock import Clock
 from escapevelocity.domain.events import Event
 from escapevelocity.domain.records import Mention, Signals
+from escapevelocity.services import answers
 from escapevelocity.services.casetx import CaseError, authorize, commit, load
 
 RECENT_MENTIONS = 50_000  # how far back candidates are looked for
@@ -52,6 +53,10 @@ def facts(tx: Tx, limit: int = RECENT_MENTIONS) -> list[adv.AuthorFacts]:
              if isinstance(e, ev.FollowupAnswered) and e.happy]
     for case_id, case in tx.cases.get_many(set(happy)).items():
         of(case["channel"], case["author_handle"]).happy.append(case_id)
+    authors = {e.id: e.author for e in answers.community_entries(tx) if e.author}
+    for e in tx.events.of_kind(ev.ANSWER_USED, limit=100_000):
+        if isinstance(e, ev.AnswerUsed) and e.linked and authors.get(e.entry):
+            of("community", authors[e.entry]).linked.append(e.stream)
     for key, counts in topics.items():
         by[key].topics = dict(counts)
     return list(by.values())

@@ -2,8 +2,9 @@
 records.
 
 Three sources (domain/answers/sources.py): Markdown articles (`ev knowledge add DIR`), a
-community site's feed (`ev knowledge feed FILE|URL`), both kept as documents
-`knowledge:article` and `knowledge:community` with a `knowledge_changed` event per load; and the
+community site's feeds (`ev knowledge feed FILE|URL`), kept as documents `knowledge:article`
+and `knowledge:community:<digest of the feed's address>` with a `knowledge_changed` event per
+load; and the
 workspace's own resolved cases whose follow-up came back happy, read from the log.
 
 The index is rebuilt when one of those changes (document stamps, the count of happy
@@ -18,6 +19,7 @@ each count.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 import weakref
@@ -105,13 +107,25 @@ def read_feed(origin: str) -> list[Entry]:
         raise ValueError(f"{origin}: not a feed ({parsed.get('bozo_exception')})")
     return sources.community(
         (e.get("title", ""), (e.get("content") or [{}])[0].get("value") or e.get("summary", ""),
-         e.get("link", "")) for e in parsed.entries)
+         e.get("link", ""), e.get("author", "")) for e in parsed.entries)
+
+
+def feed_document(origin: str) -> str:
+    digest = hashlib.blake2b(origin.encode(), digest_size=6).hexdigest()
+    return f"{COMMUNITY}:{digest}"
+
+
+def community_entries(tx: Tx) -> list[Entry]:
+    """Every loaded feed's entries."""
+    return [e for name, _ in tx.documents.stamps(COMMUNITY + ":")
+            for e in sources.decode(tx.documents.get(name))]
 
 
 def store_entries(store: SqlStore, clock: Clock, source: str, entries: Sequence[Entry],
                   actor: str, origin: str = "") -> int:
     """Replace one source's entries (articles, community) and record it in the log."""
-    name = {"article": ARTICLES, "community": COMMUNITY}[source]
+    # one document per feed (reloading a feed replaces its own entries, not another feed's)
+    name = {"article": ARTICLES, "community": feed_document(origin)}[source]
     now = clock.now()
     with store.begin() as tx:
         tx.documents.put(name, sources.encode(entries).decode(), now)
@@ -152,8 +166,8 @@ def saved_entries(tx: Tx) -> list[Entry]:
 
 
 def entries(tx: Tx) -> list[Entry]:
-    return [*sources.decode(tx.documents.get(ARTICLES)),
-            *sources.decode(tx.documents.get(COMMUNITY)), *resolved_entries(tx),
+    return [*sources.decode(tx.documents.get(ARTICLES)), *community_entries(tx),
+            *resolved_entries(tx),
             *saved_entries(tx)]
 
 

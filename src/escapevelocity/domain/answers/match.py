@@ -62,6 +62,7 @@ class Entry(msgspec.Struct, frozen=True):
     title: str = ""
     approved: bool = False  # an approved answer: auto-reply may use it (domain/answers/guard)
     team: str = ""  # a saved reply's team: offered on that team's cases only
+    author: str = ""  # who wrote a community answer (credited as a super user when linked)
 
     @property
     def key(self) -> str:

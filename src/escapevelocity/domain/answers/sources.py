@@ -59,7 +59,12 @@ def article(name: str, text: str) -> Entry | None:
                  ref=name[:MAX_TITLE], title=title, approved=True)
 
 
+class _FeedAuthor(msgspec.Struct):
+    name: str | None = None
+
+
 class _FeedItem(msgspec.Struct):
+    authors: list[_FeedAuthor] = []
     id: str | None = None
     url: str | None = None
     title: str | None = None
@@ -81,13 +86,14 @@ def json_feed(raw: bytes) -> list[Entry]:
     except msgspec.DecodeError as exc:
         raise ValueError(f"not JSON: {exc}") from None
     return community((i.title or "", i.content_text or i.content_html or i.summary or "",
-                      i.url or i.id or "") for i in feed.items)
+                      i.url or i.id or "", (i.authors[0].name or "") if i.authors else "")
+                     for i in feed.items)
 
 
-def community(items: Iterable[tuple[str, str, str]]) -> list[Entry]:
-    """(title, text, link) triples as community entries (unapproved peer answers)."""
+def community(items: Iterable[tuple[str, str, str, str]]) -> list[Entry]:
+    """(title, text, link, author) as community entries (unapproved peer answers)."""
     out = []
-    for n, (title, text, link) in enumerate(items):
+    for n, (title, text, link, author) in enumerate(items):
         if n >= MAX_ITEMS:
             break
         title, answer = _plain(title, MAX_TITLE), _plain(text, MAX_ANSWER)
@@ -97,7 +103,8 @@ def community(items: Iterable[tuple[str, str, str]]) -> list[Entry]:
         if not link.startswith(("https://", "http://")):
             link = ""  # a javascript: or data: link is never shown as one
         out.append(Entry(id="p" + _id(link or title, answer[:200]), question=title or answer,
-                         answer=answer, source="community", ref=link, title=title))
+                         answer=answer, source="community", ref=link, title=title,
+                         author=_plain(author, 100).lstrip("@").lower()))
     return out
 
 
