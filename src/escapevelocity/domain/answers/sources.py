@@ -92,7 +92,7 @@ def json_feed(raw: bytes) -> list[Entry]:
 
 def community(items: Iterable[tuple[str, str, str, str]]) -> list[Entry]:
     """(title, text, link, author) as community entries (unapproved peer answers)."""
-    out = []
+    out, seen = [], set()
     for n, (title, text, link, author) in enumerate(items):
         if n >= MAX_ITEMS:
             break
@@ -102,7 +102,11 @@ def community(items: Iterable[tuple[str, str, str, str]]) -> list[Entry]:
             continue
         if not link.startswith(("https://", "http://")):
             link = ""  # a javascript: or data: link is never shown as one
-        out.append(Entry(id="p" + _id(link or title, answer[:200]), question=title or answer,
+        key = "p" + _id(link or title, answer[:200])
+        if key in seen:  # a feed repeating an item: one entry
+            continue
+        seen.add(key)
+        out.append(Entry(id=key, question=title or answer,
                          answer=answer, source="community", ref=link, title=title,
                          author=_plain(author, 100).lstrip("@").lower()))
     return out
