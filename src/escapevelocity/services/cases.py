@@ -18,6 +18,7 @@ from escapevelocity.domain import cases as projection
 from escapevelocity.domain import engagement
 from escapevelocity.domain import events as ev
 from escapevelocity.domain import permissions as perm
+from escapevelocity.domain.answers import deflection
 from escapevelocity.domain.case_errors import ClaimTaken
 from escapevelocity.domain.clock import Clock
 from escapevelocity.domain.events import Event
@@ -169,6 +170,13 @@ def resolve(store: SqlStore, clock: Clock, case_id: str, member: str, note: str 
         authorize(tx, member, perm.RESOLVE, case)
         events = _refuse(plans.plan_resolve(case, member, now, policy(tx), note),
                          perm.RESOLVE, member)
+        if case["first_response_at"] is None:  # no reply from us: did a peer answer?
+            ref = deflection.resolved_by_community(
+                case["author_handle"], [r.author_handle for r in tx.mentions.of_case(case_id)],
+                replied=False)
+            if ref:
+                events = [*events, ev.CommunityResolved(stream=case_id, at=now, actor=member,
+                                                        ref=ref, note="detected at resolve")]
         commit(tx, case, *events)
         return events[0]
 
