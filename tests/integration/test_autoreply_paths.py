@@ -28,7 +28,7 @@ from web_kit import login
 from escapevelocity.domain import cases as projection
 from escapevelocity.domain import events as ev
 from escapevelocity.domain.records import Author, Mention
-from escapevelocity.services import answers, autoreply
+from escapevelocity.services import answers, autoreply, cases
 from escapevelocity.services.crisis import CrisisMode
 from escapevelocity.services.ingest import ingest
 from escapevelocity.services.intake import Intake
@@ -158,6 +158,21 @@ def test_a_withdrawn_automated_reply_requeues_the_case_and_is_counted(ws, app):
         assert tx.cases.get(case_id)["state"] in ("queued", "assigned")
         assert tx.events.rollup("deflection") == {"auto_replied": 1, "auto_withdrawn": 1}
     assert autoreply.measure(ws.store)["withdrawn"] == 1
+
+
+def test_what_followed_an_automated_reply_is_measured(ws, app):
+    case_id = _by("web", ws, app, "calm")  # the app runs on the test's clock (the CLI cannot)
+    cases.resolve(ws.store, ws.clock, case_id, "ana")
+    with ws.store.begin() as tx:
+        first = tx.mentions.of_case(case_id)[0]
+    ws.clock.advance(minutes=5)
+    ingest(ws.store, ws.triager(), ws.clock, [Mention(
+        source_id=f"back{next(_n)}", channel="twitter", kind="reply",
+        in_reply_to=first.source_id, text="that did not work, still locked out, awful",
+        author=Author(handle=first.author_handle), created_at=ws.clock.now())])
+    got = autoreply.measure(ws.store)
+    assert got["auto_replies"] == 1 and got["next_sentiment"] == {"negative": 1}
+    assert got["reopened"] == 1 and got["reopen_rate"] == 1.0
 
 
 def test_only_the_autoreply_service_writes_automated_replies():
