@@ -141,6 +141,7 @@ def test_no_automated_reply_in_crisis_or_to_excluded_authors(ws, app, path):
     sent = _automated(ws, calm)
     assert [e.kind for e in sent] == [ev.REPLIED, ev.AUTO_REPLIED], path  # the control
     assert sent[1].path == path and sent[0].text.startswith("Hi ")
+    assert bool(sent[1].by) is (path in ("cli", "web", "api"))  # who asked, when someone did
     for who in ("influencer", "journalist", "angry"):
         case_id = _by(path, ws, app, who)
         assert _automated(ws, case_id) == [], (path, who)

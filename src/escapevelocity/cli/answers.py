@@ -3,6 +3,7 @@ the deflection and advocacy figures with the cases behind them)."""
 
 from __future__ import annotations
 
+import getpass
 from pathlib import Path
 
 import typer
@@ -73,7 +74,7 @@ def auto(case_id: str, database: str = typer.Option(None, help="database URL")) 
     ws = open_workspace(database)
     try:
         out = autoreply.attempt(ws.store, ws.clock, case_id, path="cli",
-                                senders=senders_from_env())
+                                senders=senders_from_env(), by=getpass.getuser())
     except CaseError as exc:
         raise fail(str(exc)) from None
     console = Console()

@@ -467,6 +467,7 @@ class AutoReplied(EventBase, frozen=True, kw_only=True, tag="auto_replied"):
     text: str = ""
     reasons: list[str] = []
     path: str = ""
+    by: str = ""  # who asked for it on the web, CLI or API path (empty: ingest, worker)
     author: str = ""
     network_id: str | None = None
     dry_run: bool = True

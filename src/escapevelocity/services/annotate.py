@@ -235,7 +235,9 @@ def summarise(e: Event) -> str:
                                  f"replied with {d.get('source')} answer {d.get('entry')}"
                                  + (" (edited)" if d.get("edited") else "")),
         ev.COMMUNITY_RESOLVED: lambda: f"answered by the community: {_clip(d.get('ref'))}",
-        ev.AUTO_REPLIED: lambda: (f"AUTOMATED reply ({d.get('path')}, answer {d.get('entry')}, "
+        ev.AUTO_REPLIED: lambda: (f"AUTOMATED reply ({d.get('path')}"
+                                  + (f" asked by {d['by']}" if d.get("by") else "")
+                                  + f", answer {d.get('entry')}, "
                                   f"score {d.get('score')}): {_clip(d.get('text'))}"),
         ev.AUTO_REPLY_WITHDRAWN: lambda: "withdrew the automated reply"
                                          + (f": {_clip(d['note'])}" if d.get("note") else ""),

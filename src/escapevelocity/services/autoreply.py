@@ -94,7 +94,7 @@ def best_approved(store: SqlStore, question: str) -> answers.Suggestion | None:
 
 
 def attempt(store: SqlStore, clock: Clock, case_id: str, *, path: str,
-            senders: Senders | None = None, actor: str = AUTO_ACTOR) -> Outcome:
+            senders: Senders | None = None, by: str = "") -> Outcome:
     """Send the approved answer automatically if, and only if, the guard says yes."""
     if path not in PATHS:
         raise ValueError(f"unknown path {path!r}")
@@ -127,7 +127,7 @@ def attempt(store: SqlStore, clock: Clock, case_id: str, *, path: str,
                              visibility=case.get("visibility") or "public", dry_run=sent_dry)
         auto = ev.AutoReplied(stream=case_id, at=now, actor=AUTO_ACTOR, entry=match.entry.id,
                               score=match.score, text=text, reasons=list(verdict.reasons),
-                              path=path, author=_author_key(case),
+                              path=path, by=by[:64], author=_author_key(case),
                               network_id=result.network_id, dry_run=sent_dry)
         commit(tx, case, replied, auto)
         return Outcome(case_id, verdict, auto)

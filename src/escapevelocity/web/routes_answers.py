@@ -84,8 +84,9 @@ async def community_resolved(request: Request, seen: CaseAccess = Depends(visibl
                       "Resolved: answered by the community.")
 
 
-def _auto(ws: Any, case_id: str, path: str) -> autoreply.Outcome:
-    return autoreply.attempt(ws.store, ws.clock, case_id, path=path, senders=senders_from_env())
+def _auto(ws: Any, case_id: str, path: str, by: str) -> autoreply.Outcome:
+    return autoreply.attempt(ws.store, ws.clock, case_id, path=path, senders=senders_from_env(),
+                             by=by)
 
 
 @router.post("/cases/{case_id}/auto-reply")
@@ -96,7 +97,7 @@ async def auto_reply(request: Request, seen: CaseAccess = Depends(visible_case))
     def run() -> autoreply.Outcome:
         if perm.REPLY not in seen.allowed and perm.CLAIM not in seen.allowed:
             raise CaseError("you may not reply to this case")
-        return _auto(ws, seen.id, "web")
+        return _auto(ws, seen.id, "web", seen.member.id)
 
     def done(out: autoreply.Outcome) -> str:
         if out.event is None:
@@ -126,7 +127,7 @@ async def api_auto_reply(request: Request, case_id: str,
         raise HTTPException(404, "no such case")
     ws = request.app.state.workspace
     try:
-        out = await run_in_threadpool(_auto, ws, case_id, "api")
+        out = await run_in_threadpool(_auto, ws, case_id, "api", f"token:{token}")
     except CaseError as exc:
         raise HTTPException(404, str(exc)) from None
     return JSONResponse({"case": case_id, "sent": out.event is not None,
