@@ -161,6 +161,22 @@ def test_a_withdrawn_automated_reply_requeues_the_case_and_is_counted(ws, app):
     assert autoreply.measure(ws.store)["withdrawn"] == 1
 
 
+def test_the_case_page_shows_an_automated_reply_and_takes_it_back(ws, app):
+    case_id = _by("web", ws, app, "calm")
+    client, csrf = login(app, "ana", page=f"/cases/{case_id}")
+    page = client.get(f"/cases/{case_id}").text
+    assert "Answered automatically (web, asked by ana, score" in page
+    assert "AUTOMATED reply" in client.get(f"/cases/{case_id}/audit").text
+    r = client.post(f"/cases/{case_id}/auto-reply/withdraw", data={"csrf": csrf,
+                                                                    "note": "not this one"},
+                    follow_redirects=False)
+    assert r.status_code == 303
+    with ws.store.begin() as tx:
+        assert tx.cases.get(case_id)["state"] in ("queued", "assigned")
+        assert [e.kind for e in tx.events.stream(case_id)][-1] == ev.AUTO_REPLY_WITHDRAWN
+    assert "Withdraw the automated reply" not in client.get(f"/cases/{case_id}").text
+
+
 def test_what_followed_an_automated_reply_is_measured(ws, app):
     case_id = _by("web", ws, app, "calm")  # the app runs on the test's clock (the CLI cannot)
     cases.resolve(ws.store, ws.clock, case_id, "ana")
