@@ -197,7 +197,10 @@ def test_only_the_autoreply_service_writes_automated_replies():
     guard, and every entry point reaches it through `autoreply.attempt` or `after_ingest`."""
     builders, guarded = [], []
     for path in SRC.rglob("*.py"):
-        tree = ast.parse(path.read_text())
+        text = path.read_text()
+        if "AutoReplied" not in text and "verdict" not in text:
+            continue  # a module naming neither cannot call them
+        tree = ast.parse(text)
         for node in ast.walk(tree):
             if isinstance(node, ast.Call):
                 name = getattr(node.func, "attr", getattr(node.func, "id", ""))
