@@ -5,7 +5,7 @@ The paths that can send a reply without a person (services/autoreply.PATHS):
   worker  — services/worker.tick_all's autoreply job
   cli     — `ev answers auto CASE`
   web     — POST /cases/{id}/auto-reply (a signed-in member)
-  api     — POST /api/cases/{id}/auto-reply (a bearer token)
+  api     — POST /api/auto-replies {"case_id": …} (a bearer token)
 Each path is driven for real on a demo workspace whose playbook allows auto-replies on every
 rule that could see these authors (so only the guard stands between them and a reply): a calm
 customer's question gets the approved answer (the test can fail), an influencer, a journalist
@@ -121,7 +121,7 @@ def _by(path: str, ws, app, who: str) -> str:
         from fastapi.testclient import TestClient
 
         token = ws.new_api_token(f"t{next(_n)}")
-        r = TestClient(app).post(f"/api/cases/{case_id}/auto-reply",
+        r = TestClient(app).post("/api/auto-replies", json={"case_id": case_id},
                                  headers={"Authorization": f"Bearer {token}"})
         assert r.status_code == 200, r.text
         assert r.json()["sent"] is (r.json()["reasons"][0].startswith("playbook allows"))

@@ -2,7 +2,7 @@
 
 The paths: ingest (services/intake.Intake.take, after each batch), the worker's tick
 (`tick`: cases decided in the last hour), `ev answers auto CASE`, the case page's button and
-the API's POST /api/v1/cases/{id}/auto-reply. Each calls `attempt`, which reads the case, the
+the API's POST /api/auto-replies. Each calls `attempt`, which reads the case, the
 crisis level, the author's recent automated replies and the best approved answer inside one
 write transaction (the case row locked), asks THE rule (domain/answers/guard.verdict), and
 only on its yes sends through the outbound port and appends `replied` + `auto_replied`.

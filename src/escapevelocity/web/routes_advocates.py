@@ -39,7 +39,6 @@ async def advocates_page(request: Request, member: Member = Depends(member_of)) 
 
 
 async def _do(request: Request, run: Any, done: str) -> Response:
-    await check_csrf(request)
     try:
         await run_in_threadpool(run)
         flash(request, done, "")
@@ -48,7 +47,7 @@ async def _do(request: Request, run: Any, done: str) -> Response:
     return RedirectResponse("/advocates", status_code=303)
 
 
-@router.post("/advocates/invite")
+@router.post("/advocates/invite", dependencies=[Depends(check_csrf)])
 async def invite(request: Request, member: Member = Depends(member_of),
                  channel: str = Form(..., max_length=32),
                  handle: str = Form(..., max_length=200)) -> Response:
@@ -58,7 +57,7 @@ async def invite(request: Request, member: Member = Depends(member_of),
                      f"@{handle} invited to the advocacy program.")
 
 
-@router.post("/advocates/ledger")
+@router.post("/advocates/ledger", dependencies=[Depends(check_csrf)])
 async def ledger(request: Request, member: Member = Depends(member_of),
                  channel: str = Form(..., max_length=32), handle: str = Form(..., max_length=200),
                  entry: str = Form(..., max_length=16), text: str = Form("", max_length=500),

@@ -2,7 +2,7 @@
 edited through the reply form, or as a link to a peer answer), mark a question answered by the
 community, ask for an automated reply (the guard decides) or withdraw one; `/answers` shows
 deflection, automated replies and advocacy with the cases behind every count; the API's
-`POST /api/cases/{id}/auto-reply` is the integrations' way to the same guarded path.
+`POST /api/auto-replies` is the integrations' way to the same guarded path.
 
 Every action goes through services/answers.py or services/autoreply.py; the routes translate.
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
@@ -117,12 +118,22 @@ async def withdraw(request: Request, seen: CaseAccess = Depends(visible_case),
                       "Automated reply withdrawn: the case is back in the queue.")
 
 
-@router.post("/api/cases/{case_id}/auto-reply",
-             responses={401: {"description": "missing or unknown API token"},
+class AutoReplyRequest(msgspec.Struct, forbid_unknown_fields=True):
+    case_id: str
+
+
+@router.post("/api/auto-replies",
+             responses={400: {"description": "not a JSON object with case_id"},
+                        401: {"description": "missing or unknown API token"},
                         404: {"description": "no such case"}})
-async def api_auto_reply(request: Request, case_id: str,
-                         token: str = Depends(bearer_name)) -> JSONResponse:
-    """An integration asks for the automated reply; 200 with sent true/false and the reasons."""
+async def api_auto_reply(request: Request, token: str = Depends(bearer_name)) -> JSONResponse:
+    """An integration asks for a case's automated reply ({"case_id": "c…"}); 200 with sent
+    true/false and the guard's reasons. A workspace token sees every case (as /api/mentions)."""
+    try:
+        body = msgspec.json.decode(await request.body(), type=AutoReplyRequest)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise HTTPException(400, f"send {{\"case_id\": \"c…\"}}: {exc}") from None
+    case_id = body.case_id
     if not CASE_ID.fullmatch(case_id):
         raise HTTPException(404, "no such case")
     ws = request.app.state.workspace

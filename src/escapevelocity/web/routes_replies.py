@@ -49,12 +49,11 @@ async def replies_page(request: Request, member: Member = Depends(member_of)) ->
                                     {**data, "message": message, "error": error})
 
 
-@router.post("/replies")
+@router.post("/replies", dependencies=[Depends(check_csrf)])
 async def save_reply(request: Request, member: Member = Depends(member_of),
                      name: str = Form(..., max_length=64), text: str = Form(..., max_length=4000),
                      title: str = Form("", max_length=120), team: str = Form("", max_length=64),
                      situations: list[str] = Form([])) -> Response:
-    await check_csrf(request)
     ws = request.app.state.workspace
     reply = lib.SavedReply(name=name.strip().lower(), text=text, title=title, team=team,
                            situations=tuple(s for s in situations[:20] if s))
@@ -66,10 +65,9 @@ async def save_reply(request: Request, member: Member = Depends(member_of),
     return RedirectResponse("/replies", status_code=303)
 
 
-@router.post("/replies/{name}/delete")
+@router.post("/replies/{name}/delete", dependencies=[Depends(check_csrf)])
 async def delete_reply(request: Request, name: str, member: Member = Depends(member_of)
                        ) -> Response:
-    await check_csrf(request)
     ws = request.app.state.workspace
     try:
         await run_in_threadpool(saved_replies.delete, ws.store, ws.clock, member.id, name)
