@@ -316,7 +316,7 @@ def test_every_route_needs_a_login_and_every_post_the_csrf_token(app, workspace)
                 # inbound webhooks sign their bodies instead (HMAC, channels/webhook): an
                 # unsigned delivery is refused, for a connection that exists or not
                 assert r.status_code in (401, 404), (method, url, r.status_code)
-            elif (url.startswith("/live") or url == "/api/mentions"
+            elif (url.startswith("/live") or url in ("/api/mentions", "/api/auto-replies")
                   or url.startswith("/api/v1/")):  # the API: tokens only, never cookies
                 assert r.status_code == 401, (method, url)
             else:  # to the login page, or refused outright by the CSRF check
@@ -329,7 +329,8 @@ def test_every_route_needs_a_login_and_every_post_the_csrf_token(app, workspace)
             assert r.status_code == 401, (method, url, r.status_code)
             continue
         if (method != "POST" or url.startswith("/hooks/")
-                or url in ("/login", "/api/mentions", "/api/playbook/check")):
+                or url in ("/login", "/api/mentions", "/api/auto-replies",
+                           "/api/playbook/check")):
             continue
         r = client.post(url, data={"csrf": "forged"}, follow_redirects=False)
         assert r.status_code == 403 and "did not come from this site" in r.text, url

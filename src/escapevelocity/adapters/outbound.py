@@ -23,11 +23,17 @@ class DryRunSender:
     def __init__(self, name: str, private: bool = True) -> None:
         self.name, self.private = name, private
         self.sent: list[tuple[str, str, str]] = []
+        self.withdrawn: list[tuple[str, str]] = []
 
     def send_reply(self, case: Mapping[str, Any], text: str, visibility: str) -> SendResult:
         self.sent.append((str(case.get("id")), text, visibility))
         digest = hashlib.sha256(f"{case.get('id')}\n{text}".encode()).hexdigest()[:16]
         return SendResult(network_id=f"dry-run:{digest}", dry_run=True)
+
+    def withdraw(self, case: Mapping[str, Any], network_id: str) -> SendResult:
+        """Take a sent message back (delete it on the network); dry run: recorded."""
+        self.withdrawn.append((str(case.get("id")), network_id))
+        return SendResult(network_id=network_id, dry_run=True)
 
 
 class EmailSender:

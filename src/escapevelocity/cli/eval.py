@@ -11,7 +11,8 @@ from rich.console import Console
 
 from escapevelocity.cli.common import fail
 
-SIGNAL_NAMES = ("sentiment", "complaint", "spam", "relevance", "severity", "respond", "crisis")
+SIGNAL_NAMES = ("sentiment", "complaint", "spam", "relevance", "severity", "respond", "crisis",
+                "answer-match")
 
 
 def eval_command(
@@ -19,7 +20,7 @@ def eval_command(
                                           "--signal crisis a folder of streams with index.json"),
     signal: str = typer.Option(..., "--signal", "-s",
                                help="sentiment | complaint | spam | relevance | severity | "
-                                    "respond | crisis"),
+                                    "respond | crisis | answer-match"),
     learn_from: Path = typer.Option(None, "--learn-from",
                                     help="labelled JSONL fed first as team corrections"),
     brand: Path = typer.Option(None, "--brand",
@@ -45,6 +46,15 @@ def eval_command(
             raise fail(f"{file}: --signal crisis needs a folder of streams with index.json")
         result = crisis.evaluate_streams(file)
         crisis.render(result, console)
+    elif signal == "answer-match":
+        from escapevelocity.evaluation import answers
+
+        if not file.is_file():
+            raise fail(f"{file}: no such file")
+        result = answers.evaluate_file(file)
+        if not result["rows"]:
+            raise fail(f"{file}: no labelled rows (need JSON lines with text and label)")
+        answers.render(result, console)
     elif signal == "respond":
         from escapevelocity.domain.brand import BrandError
         from escapevelocity.domain.playbook import PlaybookError

@@ -40,7 +40,7 @@ app = typer.Typer(
 
 COMMANDS = ("triage", "ingest", "workspace", "demo", "playbook", "serve", "org", "simulate", "eval",
             "drill", "channels", "outbound", "notify", "token", "security", "report", "case",
-            "governance", "worker")
+            "governance", "worker", "answers")
 
 for _name in COMMANDS:
     importlib.import_module(f"escapevelocity.cli.{_name}").register(app)

@@ -305,3 +305,9 @@ def may_read_reports(org: Organisation, member: Member) -> bool:
         return False
     return (current.role in REPORT_ROLES
             or visible_teams(org, current) == frozenset(t.id for t in org.teams))
+
+
+def may_edit_saved_replies(org: Organisation, member: Member) -> bool:
+    """The saved-reply library is edited by those who set the team's voice: roles that
+    configure the workspace (strategist, admin) and the lead of any team."""
+    return _role_allows(member, perm.CONFIGURE) or any(t.lead == member.id for t in org.teams)

@@ -148,6 +148,9 @@ def _apply_engagement(c: dict[str, Any], event: Event) -> None:
             c["followup_state"] = "invited"
         case ev.FollowupCancelled():
             c.update(followup_state="cancelled", followup_due=None)
+        case ev.AutoReplyWithdrawn() if c["state"] == "replied":
+            # the automated answer is taken back: the question waits for a person again
+            c["state"] = "assigned" if c["assignee"] else "queued"
         case ev.SendFailed() if event.what == "followup":
             c.update(followup_state="failed", followup_due=None)
 

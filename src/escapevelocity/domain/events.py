@@ -46,15 +46,22 @@ ORG_PREFIX = "org:"  # the organisation and settings the admin pages change ("or
 TOKEN_PREFIX = "token:"  # API tokens made and revoked (issue 21)
 MEMBER_PREFIX = "member:"  # a member's own settings: second factor (issue 21)
 ACCESS_PREFIX = "access:"  # workspace-wide access settings: roles that need a second factor
+# Community and answers (issue 22): an author in the advocacy program, a saved reply, the
+# knowledge store: workspace records with their own history, not cases.
+ADVOCATE_PREFIX = "advocate:"
+SAVED_REPLY_PREFIX = "saved-reply:"
+KNOWLEDGE_PREFIX = "knowledge:"
 # Every stream that is not a case's: the rebuild folds only the others into cases.
 NON_CASE_PREFIXES = (INCIDENT_PREFIX, PLAYBOOK_PREFIX, CONFIG_PREFIX, WORKSPACE_PREFIX,
                      GOVERNANCE_PREFIX, VIEW_PREFIX, PERSON_PREFIX, ORG_PREFIX, TOKEN_PREFIX,
-                     MEMBER_PREFIX, ACCESS_PREFIX)
+                     MEMBER_PREFIX, ACCESS_PREFIX, ADVOCATE_PREFIX,
+                     SAVED_REPLY_PREFIX, KNOWLEDGE_PREFIX)
 SYSTEM = "system"
 
 
 def stream_kind(stream: str) -> str:
-    """Which aggregate a stream id names: `case`, `incident` or `playbook`."""
+    """Which aggregate a stream id names: `case`, `incident`, `playbook`, or one of the
+    community records (`advocate`, `saved-reply`, `knowledge`)."""
     if stream.startswith(INCIDENT_PREFIX):
         return INCIDENT
     if stream.startswith(PLAYBOOK_PREFIX):
@@ -71,6 +78,9 @@ def stream_kind(stream: str) -> str:
         return "person"
     if stream.startswith(ORG_PREFIX):
         return ORG
+    for prefix in (ADVOCATE_PREFIX, SAVED_REPLY_PREFIX, KNOWLEDGE_PREFIX):
+        if stream.startswith(prefix):
+            return prefix[:-1]
     return CASE
 
 
@@ -642,6 +652,85 @@ class OrgChanged(EventBase, frozen=True, kw_only=True, tag="org_changed"):
     note: str = ""
 
 
+
+# --- answers, community and automation (issue 22)
+
+class AnswerUsed(EventBase, frozen=True, kw_only=True, tag="answer_used"):
+    """The reply sent with it came from a suggested answer (domain/answers): which entry, from
+    where (case, article, community), its score, whether the member edited it, and whether the
+    reply linked to a peer answer instead of restating it (a deflection)."""
+    entry: str = ""
+    source: str = ""
+    ref: str = ""
+    score: float = 0.0
+    edited: bool = False
+    linked: bool = False
+
+
+class CommunityResolved(EventBase, frozen=True, kw_only=True, tag="community_resolved"):
+    """The community answered the question and we did not reply (a deflection); `ref` is the
+    peer answer's link."""
+    ref: str = ""
+    note: str = ""
+
+
+class AutoReplied(EventBase, frozen=True, kw_only=True, tag="auto_replied"):
+    """An automated reply went out (with the Replied event it accompanies): the approved
+    answer, its score, the guard's reasons, by which path, and the network's id (to withdraw)."""
+    entry: str = ""
+    score: float = 0.0
+    text: str = ""
+    reasons: list[str] = []
+    path: str = ""
+    by: str = ""  # who asked for it on the web, CLI or API path (empty: ingest, worker)
+    author: str = ""
+    network_id: str | None = None
+    dry_run: bool = True
+
+
+class AutoReplyWithdrawn(EventBase, frozen=True, kw_only=True, tag="auto_reply_withdrawn"):
+    """A member took an automated reply back (deleted on the network through the outbound
+    port)."""
+    network_id: str | None = None
+    note: str = ""
+    error: str = ""
+
+
+class AdvocateInvited(EventBase, frozen=True, kw_only=True, tag="advocate_invited"):
+    """A member invited an author to the advocacy program (stream advocate:<channel>:<handle>),
+    with the evidence that made them a candidate."""
+    channel: str = ""
+    handle: str = ""
+    score: float = 0.0
+    evidence: list[str] = []
+    topics: list[str] = []  # what they help with (routing sends such questions their way)
+    note: str = ""
+
+
+class AdvocateLedger(EventBase, frozen=True, kw_only=True, tag="advocate_ledger"):
+    """One line of the advocacy ledger: accepted, declined, activity or reward."""
+    entry: str = ""  # accepted | declined | activity | reward
+    text: str = ""
+    case: str | None = None
+    value: str = ""
+
+
+class SavedReplyChanged(EventBase, frozen=True, kw_only=True, tag="saved_reply_changed"):
+    """A saved reply was created, edited or deleted (stream saved-reply:<name>); the full
+    record after the change (empty when deleted)."""
+    name: str = ""
+    reply: dict[str, Any] = {}
+    deleted: bool = False
+
+
+class KnowledgeChanged(EventBase, frozen=True, kw_only=True, tag="knowledge_changed"):
+    """Articles or a community feed were loaded into the knowledge store (stream
+    knowledge:<source>)."""
+    source: str = ""
+    entries: int = 0
+    origin: str = ""
+
+
 Event = (Opened | MentionAdded | Decided | Assigned | Claimed | Released | Replied | Resolved
          | Reopened | NoteAdded | SlaClock | SlaWarning | SlaBreached | Escalated
          | ApprovalRequested | ApprovalAlternative | ApprovalEdited | Approved | Rejected
@@ -657,7 +746,9 @@ Event = (Opened | MentionAdded | Decided | Assigned | Claimed | Released | Repli
          | ChecklistSaved | SpokeRequested | ReadinessItemDone | SpokeApproved | ShadowDrafted
          | PolicyPublished | PolicyAcknowledged | TrainingRuleSet | DrillScored
          | ViewSaved | ViewDeleted | IdentitiesLinked | IdentityUnlinked
-         | OrgChanged | MemberSignedOn)
+         | OrgChanged | MemberSignedOn
+         | AnswerUsed | CommunityResolved | AutoReplied | AutoReplyWithdrawn | AdvocateInvited
+         | AdvocateLedger | SavedReplyChanged | KnowledgeChanged)
 
 TYPES: dict[str, type] = {c.__struct_config__.tag: c for c in Event.__args__}  # type: ignore[attr-defined]
 
@@ -699,6 +790,11 @@ VIEW_SAVED, VIEW_DELETED = "view_saved", "view_deleted"
 IDENTITIES_LINKED, IDENTITY_UNLINKED = "identities_linked", "identity_unlinked"
 
 ORG_CHANGED = "org_changed"
+
+ANSWER_USED, COMMUNITY_RESOLVED = "answer_used", "community_resolved"
+AUTO_REPLIED, AUTO_REPLY_WITHDRAWN = "auto_replied", "auto_reply_withdrawn"
+ADVOCATE_INVITED, ADVOCATE_LEDGER = "advocate_invited", "advocate_ledger"
+SAVED_REPLY_CHANGED, KNOWLEDGE_CHANGED = "saved_reply_changed", "knowledge_changed"
 
 KINDS = tuple(TYPES)
 INCIDENT_KINDS = (INCIDENT_OPENED, INCIDENT_DETECTED, INCIDENT_LEVEL, INCIDENT_PAGED,

@@ -100,6 +100,7 @@ class Decision(msgspec.Struct, frozen=True, omit_defaults=True):
     tags: tuple[str, ...] = ()
     flags: tuple[str, ...] = ()
     notify: tuple[str, ...] = ()
+    auto_reply: bool = False  # the rule allows an automated answer (domain/answers/guard.py)
 
 
 class Assignment(msgspec.Struct, frozen=True, omit_defaults=True):

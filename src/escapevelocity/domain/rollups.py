@@ -19,8 +19,18 @@ from escapevelocity.domain import events as ev
 
 RULE_HITS = "rule_hits"  # key: "<playbook version> <rule id>"; DECIDED events per rule
 CORRECTIONS = "corrections"  # key: "<signal> <label>"; CORRECTED events
-NAMES = (RULE_HITS, CORRECTIONS)
-KINDS = frozenset({ev.DECIDED, ev.CORRECTED})  # the only events that move a counter
+# Answers and community (issue 22). DEFLECTION keys: "linked_peer" (a reply that linked a peer
+# answer), "community_resolved", "answer_used <source>", "auto_replied", "auto_withdrawn";
+# ADVOCACY keys: "invited", and the ledger's entries (accepted, declined, activity, reward).
+# Each count's cases are the events of that kind (`ev answers report` lists them).
+DEFLECTION = "deflection"
+ADVOCACY = "advocacy"
+SAVED_REPLIES = "saved_replies"  # key: a saved reply's name; replies sent with it (usage)
+SAVED_PREFIX = "saved:"  # a Replied event's template naming a saved reply
+NAMES = (RULE_HITS, CORRECTIONS, DEFLECTION, ADVOCACY, SAVED_REPLIES)
+KINDS = frozenset({ev.DECIDED, ev.CORRECTED, ev.REPLIED, ev.ANSWER_USED, ev.COMMUNITY_RESOLVED,
+                   ev.AUTO_REPLIED, ev.AUTO_REPLY_WITHDRAWN, ev.ADVOCATE_INVITED,
+                   ev.ADVOCATE_LEDGER})  # the only events that move a counter
 KEY_CHARS = 300  # keys are bounded: a hostile rule id or label cannot grow the table's rows
 
 
@@ -40,8 +50,38 @@ def deltas(events: Iterable[Any]) -> Counter[tuple[str, str]]:
             if isinstance(decision, Mapping):
                 out[(RULE_HITS, _key(decision.get("playbook_version", "?"),
                                      decision.get("rule_id", "?")))] += 1
+        elif e.kind == ev.REPLIED:
+            template = data.get("template") or ""
+            if isinstance(template, str) and template.startswith(SAVED_PREFIX):
+                out[(SAVED_REPLIES, _key(template[len(SAVED_PREFIX):]))] += 1
+        elif e.kind in _COMMUNITY_KINDS:
+            out.update(_community(e))
         elif "signal" in data and "label" in data:
             out[(CORRECTIONS, _key(data["signal"], data["label"]))] += 1
+    return out
+
+
+_COMMUNITY_KINDS = frozenset({ev.ANSWER_USED, ev.COMMUNITY_RESOLVED, ev.AUTO_REPLIED,
+                             ev.AUTO_REPLY_WITHDRAWN, ev.ADVOCATE_INVITED, ev.ADVOCATE_LEDGER})
+
+
+def _community(e: Any) -> Counter[tuple[str, str]]:
+    out: Counter[tuple[str, str]] = Counter()
+    match e:
+        case ev.AnswerUsed():
+            out[(DEFLECTION, _key("answer_used", e.source or "?"))] += 1
+            if e.linked:
+                out[(DEFLECTION, "linked_peer")] += 1
+        case ev.CommunityResolved():
+            out[(DEFLECTION, "community_resolved")] += 1
+        case ev.AutoReplied():
+            out[(DEFLECTION, "auto_replied")] += 1
+        case ev.AutoReplyWithdrawn():
+            out[(DEFLECTION, "auto_withdrawn")] += 1
+        case ev.AdvocateInvited():
+            out[(ADVOCACY, "invited")] += 1
+        case ev.AdvocateLedger():
+            out[(ADVOCACY, _key(e.entry))] += 1
     return out
 
 

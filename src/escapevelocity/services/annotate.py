@@ -234,6 +234,17 @@ def summarise(e: Event) -> str:
             f"{d['csat']}/5" if d.get("csat") is not None else f"thumbs {d.get('thumbs')}"),
         ev.FOLLOWUP_INVITED: lambda: "invited the customer to update the public post",
         ev.FOLLOWUP_CANCELLED: lambda: "follow-up cancelled",
+        ev.ANSWER_USED: lambda: (("linked the peer answer " + str(d.get("ref")))
+                                 if d.get("linked") else
+                                 f"replied with {d.get('source')} answer {d.get('entry')}"
+                                 + (" (edited)" if d.get("edited") else "")),
+        ev.COMMUNITY_RESOLVED: lambda: f"answered by the community: {_clip(d.get('ref'))}",
+        ev.AUTO_REPLIED: lambda: (f"AUTOMATED reply ({d.get('path')}"
+                                  + (f" asked by {d['by']}" if d.get("by") else "")
+                                  + f", answer {d.get('entry')}, "
+                                  f"score {d.get('score')}): {_clip(d.get('text'))}"),
+        ev.AUTO_REPLY_WITHDRAWN: lambda: "withdrew the automated reply"
+                                         + (f": {_clip(d['note'])}" if d.get("note") else ""),
     }
     try:
         return lines[k]() if k in lines else k.replace("_", " ")

@@ -9,6 +9,7 @@ these functions and nothing else, so every rule here holds on every path.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,6 +18,7 @@ from escapevelocity.domain import cases as projection
 from escapevelocity.domain import engagement, governance
 from escapevelocity.domain import events as ev
 from escapevelocity.domain import permissions as perm
+from escapevelocity.domain.answers import deflection
 from escapevelocity.domain.case_errors import ClaimTaken
 from escapevelocity.domain.clock import Clock
 from escapevelocity.domain.events import Event
@@ -130,13 +132,16 @@ def changes_since(tx: Tx, case_id: str, seen_seq: int,
 
 
 def reply(store: SqlStore, clock: Clock, case_id: str, member: str, text: str, *,
-          template: str = "", seen_seq: int | None = None) -> Event:
+          template: str = "", seen_seq: int | None = None,
+          along: Callable[[Event], Sequence[Event]] | None = None) -> Event:
     """Record a reply (live or dry run by the outbound switch: services/replies.deliver sends a
     live one after this commits), or, when it
     needs approval (playbook, the member's role or training, the risk list), hold it as a draft
     routed to the approver on call: the returned event's kind says which (REPLIED or
     APPROVAL_REQUESTED). Only the member holding the claim may reply; `seen_seq` (the last event
-    the member saw) rejects the send if others added to the conversation since."""
+    the member saw) rejects the send if others added to the conversation since. `along`: the
+    events that go with a sent reply, in its transaction (services/answers: which suggested
+    answer it used)."""
     text = text.strip()
     if not text:
         raise CaseError("the reply is empty")
@@ -163,7 +168,7 @@ def reply(store: SqlStore, clock: Clock, case_id: str, member: str, text: str, *
         need = engagement.approval_need(case, who, text, rules, untrained, tx.org.load())
         if need is not None:
             return approvals.hold(tx, case, who, text, template, need, now, rules)
-        commit(tx, case, event)
+        commit(tx, case, event, *(along(event) if along else ()))
         return event
 
 
@@ -175,6 +180,13 @@ def resolve(store: SqlStore, clock: Clock, case_id: str, member: str, note: str 
         authorize(tx, member, perm.RESOLVE, case)
         events = _refuse(plans.plan_resolve(case, member, now, policy(tx), note),
                          perm.RESOLVE, member)
+        if case["first_response_at"] is None:  # no reply from us: did a peer answer?
+            ref = deflection.resolved_by_community(
+                case["author_handle"], [r.author_handle for r in tx.mentions.of_case(case_id)],
+                replied=False)
+            if ref:
+                events = [*events, ev.CommunityResolved(stream=case_id, at=now, actor=member,
+                                                        ref=ref, note="detected at resolve")]
         commit(tx, case, *events)
         return events[0]
 

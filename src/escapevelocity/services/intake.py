@@ -7,25 +7,31 @@ use the same pair on their own sandbox workspace.
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import msgspec
 
 from escapevelocity.adapters.notify.pager import pager_from_env
 from escapevelocity.domain.channel_health import is_historical
 from escapevelocity.domain.records import Mention
+from escapevelocity.services import advocacy, autoreply
 from escapevelocity.services.crisis import CrisisMode
 from escapevelocity.services.ingest import IngestReport, ingest_batch
 from escapevelocity.services.retry import retrying
 from escapevelocity.services.workspace import Workspace
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
 class Intake:
     workspace: Workspace
     crisis: CrisisMode | None = None
+    senders: Any = None  # adapters/outbound.Senders for automated replies (dry run when None)
 
     @classmethod
     def open(cls, workspace: Workspace, *, crisis: bool = True) -> Intake:
@@ -51,6 +57,20 @@ class Intake:
             signals = triager.signals_many(batch)  # enriched once, used twice
             self.crisis.observe(batch, signals)
             context = self.crisis.context()
-        return ingest_batch(self.workspace.store, triager, now, batch,
-                            context=context, away_after=self.workspace.away_after,
-                            signals=signals)
+        report = ingest_batch(self.workspace.store, triager, now, batch,
+                              context=context, away_after=self.workspace.away_after,
+                              signals=signals)
+        if report.opened:  # questions a super user is good at go to the community spoke
+            try:
+                advocacy.route_to_community(self.workspace.store, self.workspace.clock,
+                                            report.case_ids)
+            except Exception:
+                log.exception("community routing after ingest failed")
+        if report.case_ids and autoreply.playbook_allows(triager.playbook):
+            # after the batch committed: a failed automated reply never loses a mention
+            try:
+                autoreply.after_ingest(self.workspace.store, self.workspace.clock,
+                                       report.case_ids, senders=self.senders)
+            except Exception:
+                log.exception("automated replies after ingest failed")
+        return report

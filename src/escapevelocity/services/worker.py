@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from escapevelocity.services import approvals, followup, refine, replies, sla
+from escapevelocity.services import approvals, autoreply, followup, refine, replies, sla
 from escapevelocity.services.crisis import CrisisMode
 from escapevelocity.services.outbound import senders_from_env
 from escapevelocity.services.retry import retrying
@@ -94,6 +94,10 @@ def tick_all(workspace: Workspace, crisis: CrisisMode | None = None,
     ]
     if crisis is not None:
         jobs.append(("crisis", lambda: crisis.tick(now)))
+    # after crisis: a level raised in this pass holds this pass's automated replies
+    jobs.append(("autoreply", lambda: autoreply.tick(
+        workspace.store, workspace.clock, now, senders=senders_from_env(),
+        playbook=workspace.triager().playbook)))
     jobs.append(("learning", lambda: retrain_when_due(workspace, now)))
     jobs.append(("refine", lambda: refine.tick(workspace, now)))
     if notifier is not None:

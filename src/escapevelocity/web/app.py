@@ -361,6 +361,16 @@ def create_app(workspace: Workspace, settings: Settings, *,
 
     app.include_router(routes_admin.router)  # members, teams, SLA, vocabulary, customers
 
+    from escapevelocity.web import routes_answers
+
+    app.include_router(routes_answers.router)  # suggested answers, automation, deflection
+    from escapevelocity.web import routes_replies
+
+    app.include_router(routes_replies.router)  # the saved-reply library
+    from escapevelocity.web import routes_advocates
+
+    app.include_router(routes_advocates.router)  # super users and the advocacy program
+
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.add_middleware(ApiErrorsKeepAlive)  # innermost: an API error answers, not closes
     app.add_middleware(SessionMiddleware, secret_key=settings.secret_key,

@@ -23,8 +23,8 @@ from escapevelocity.domain.case_errors import ClaimTaken
 from escapevelocity.domain.org import Member
 from escapevelocity.domain.permissions import PermissionDenied
 from escapevelocity.domain.pii import mask_pii
+from escapevelocity.services import answers, replies, saved_replies
 from escapevelocity.services import cases as commands
-from escapevelocity.services import replies
 from escapevelocity.web.deps import CaseAccess, load_visible, visible_case
 from escapevelocity.web.views import conversation, fill_template, flash, pop_flash
 
@@ -89,13 +89,24 @@ def case_view(request: Request, seen: CaseAccess) -> dict[str, Any]:
                     and d.id == case.get("approval_draft")), None)
     allowed = (access.allowed_actions(seen.org, member, seen.case, seen.now,
                                       submitter=pending.submitter) if pending else seen.allowed)
+    from escapevelocity.web.routes_answers import suggestions_for  # the answers area's
+
+    question = " ".join(m["mention"].text for m in mentions[:3]) or case["title"]
+    autos = [e for e in history if e.kind in (ev.AUTO_REPLIED, ev.AUTO_REPLY_WITHDRAWN)]
+    author = first.author if first else None
+    values = {"author": (author.name or author.handle) if author else "",
+              "handle": author.handle if author else "", "agent": member.name or member.id,
+              "team": case.get("team") or "", "case": case_id}
     return {"pending": pending, "breach": breach_summary(history, case),
+            "suggestions": suggestions_for(store, question, case.get("team"), values),
+            "auto_reply": autos[-1] if autos and autos[-1].kind == ev.AUTO_REPLIED else None,
+            "auto_rule": bool(decision.get("auto_reply")),
             "case": case, "timeline": timeline, "author": first.author if first else None,
             "author_bio": mentions[0]["bio"] if mentions else "", "earlier_cases": earlier,
             "decision": decision, "signals": signals,
             "assignment": assigned[-1].data if assigned else {},
             "history": history, "templates": templates,
-            "draft": templates.get(decision.get("template", ""), ""),
+            **_composer(store, case, decision, templates, values),
             "holder": holder, "mine": holder == member.id, "me": member,
             "can": allowed, "needs_factor": needs_factor,
             "max_reply": min(commands.MAX_REPLY_CHARS, way.max_chars or commands.MAX_REPLY_CHARS)
@@ -122,6 +133,21 @@ def breach_summary(history: list[Any], case: dict[str, Any]) -> dict[str, Any] |
              and e.data.get("since") == last.data.get("since")
              and e.data.get("clock") == last.data.get("clock")]
     return {"event": last, "steps": steps}
+
+
+def _composer(store: Any, case: dict[str, Any], decision: dict[str, Any],
+              templates: dict[str, str], values: dict[str, str]) -> dict[str, Any]:
+    """What the reply box offers: the saved replies for the case (its situation's first,
+    preselected over the playbook's template when one fits) and the draft."""
+    with store.begin() as tx:
+        saved, pick = saved_replies.offered(tx, case, values)
+    if pick:
+        chosen = saved_replies.PREFIX + pick
+        draft = next(r["text"] for r in saved if r["name"] == pick)
+    else:
+        chosen = decision.get("template", "")
+        draft = templates.get(chosen, "")
+    return {"saved": saved, "chosen": chosen, "draft": draft}
 
 
 async def _page(request: Request, seen: CaseAccess | None, member: Member, case_id: str,
@@ -224,8 +250,14 @@ async def reply(request: Request, target: CaseAccess = Depends(visible_case),
     def run() -> tuple[Any, str]:
         # Record, then (live) send in the same worker thread: no lock is held while the
         # network answers; services/replies.py records the outcome.
-        event = commands.reply(ws.store, ws.clock, target.id, target.member.id, text,
-                               template=template, seen_seq=seen)
+        if template.startswith(saved_replies.PREFIX):  # the channel's own length limit
+            saved_replies.check_length(target.case, text)
+        if template.startswith("answer:"):  # a suggested answer, sent as is or edited
+            event = answers.reply_with(ws.store, ws.clock, target.id, target.member.id,
+                                       template.removeprefix("answer:"), text, seen_seq=seen)
+        else:
+            event = commands.reply(ws.store, ws.clock, target.id, target.member.id, text,
+                                   template=template, seen_seq=seen)
         return event, sent(event)
 
     return await _act(request, target, "reply to", run, lambda pair: pair[1])

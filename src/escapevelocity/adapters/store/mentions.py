@@ -136,6 +136,14 @@ class Mentions(Repo):
     def last_id(self) -> int:
         return self._conn.execute(sa.select(sa.func.max(t.mentions.c.id))).scalar() or 0
 
+    def recent(self, limit: int) -> list[sa.Row]:
+        """The newest `limit` mentions (channel, author_handle, case_id, body, signals), for
+        scoring authors (services/advocacy.py)."""
+        m = t.mentions.c
+        return list(self._conn.execute(
+            sa.select(m.channel, m.author_handle, m.case_id, m.body, m.signals)
+            .order_by(m.id.desc()).limit(limit)))
+
     def recent_signals(self, limit: int) -> list[str]:
         """The newest `limit` mentions' signals (JSON text), for the signals page."""
         m = t.mentions.c

@@ -177,6 +177,7 @@ class Playbook:
             sla_minutes=then.sla_minutes or track.sla.first_response,
             approval=track.approval if then.approval is None else then.approval,
             template=then.template or "",
+            auto_reply=bool(then.auto_reply) and respond,
             tags=tuple(dict.fromkeys([*tags, *then.tags])),
             flags=tuple(dict.fromkeys([*flags, *then.flags, *(["pii"] if pii else [])])),
             notify=tuple(dict.fromkeys([*notify, *then.notify])),

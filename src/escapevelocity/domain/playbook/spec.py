@@ -61,6 +61,9 @@ class Then(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     flags: list[str] = []
     notify: list[str] = []
     stop: bool = True
+    # May an approved answer be sent without a person (domain/answers/guard.py decides, and
+    # never in a crisis, to an angry, influential or press author)? Off unless a rule says so.
+    auto_reply: bool | None = None
 
 
 class RuleSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
