@@ -16,9 +16,7 @@ from typing import Any
 
 from escapevelocity.adapters.store import SqlStore
 from escapevelocity.domain import events as ev
-from escapevelocity.domain import governance, maturity, yamlsafe
-
-GOALS_DOCUMENT = "goals"
+from escapevelocity.domain import goals, governance, maturity, yamlsafe
 
 
 def quarter(at: datetime, back: int = 0) -> tuple[datetime, datetime, str]:
@@ -61,7 +59,8 @@ def facts(store: SqlStore, start: datetime, end: datetime, window: str = "") -> 
         reviews = [e for e in tx.events.of_kinds([ev.PLAYBOOK_ACTIVATED], since=start,
                                                  limit=10_000)
                    if e.at < end and getattr(e, "previous", None) is not None]
-        kpis = _kpis(tx.documents.get(GOALS_DOCUMENT))
+        # the goals the reports page evaluates: the saved ones, else the shipped default
+        kpis = _kpis(tx.documents.get(goals.DOCUMENT) or goals.DEFAULT)
     spokes = [t for t in org.teams if t.kind == "spoke"]
     spoke_ids = {t.id for t in spokes}
     scores: dict[str, list[tuple[float, int]]] = {}
