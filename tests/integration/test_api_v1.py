@@ -18,8 +18,9 @@ from web_kit import login
 from escapevelocity.adapters.store import SqlStore
 from escapevelocity.cli.main import app as ev_app
 from escapevelocity.domain import events as ev
+from escapevelocity.domain.search import parse
 from escapevelocity.services import cases as commands
-from escapevelocity.services import tokens
+from escapevelocity.services import search, tokens
 from escapevelocity.web.api_v1.auth import RateLimiter
 
 
@@ -53,6 +54,23 @@ def test_cases_page_by_cursor_through_every_visible_case(app, workspace, clock):
     assert priya.get("/api/v1/cases", params={"q": "no such words"}).json()["items"] == []
     bad = priya.get("/api/v1/cases", params={"cursor": "not-ours"})
     assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid_cursor"
+
+
+def test_search_is_the_pages_search_in_the_members_sight(app, workspace, clock):
+    billing = {open_case(workspace, clock, SUPPORT) for _ in range(3)}
+    legal = open_case(workspace, clock, LEGAL)
+    priya, _ = _client(app, workspace, clock, "priya")  # care liaison: not the legal case
+    r = priya.get("/api/v1/search", params={"q": "bill", "per_page": 200})
+    assert r.status_code == 200, r.text
+    found = {c["id"] for c in r.json()["items"]}
+    assert billing <= found and legal not in found and r.json()["total"] >= 3
+    assert priya.get("/api/v1/search", params={"q": "lawsuit"}).json()["items"] == []
+    # the /search page's own answer to the same query, case for case
+    same = search.find(workspace.store, clock, "priya", parse({"q": "bill", "per_page": "200"}))
+    assert [c["id"] for c in same["rows"]] == [c["id"] for c in r.json()["items"]]
+    bad = priya.get("/api/v1/search", params={"channel": "myspace"})
+    assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_filter"
+    assert "myspace" in bad.json()["error"]["message"]
 
 
 def test_errors_have_one_shape_with_stable_codes(app, workspace, clock):

@@ -95,6 +95,7 @@ ALL = EVERYONE
 #  status for the others: 403, or 404 when the case is out of their sight)
 TABLE = [
     ("GET /api/v1/cases", ALL, lambda c: c.get("/api/v1/cases"), 200, {}),
+    ("GET /api/v1/search", ALL, lambda c: c.get("/api/v1/search?q=bill"), 200, {}),
     ("GET /api/v1/cases/{case_id}", ALL, lambda c: c.get(f"/api/v1/cases/{c.fresh()}"), 200,
      {}),
     ("GET /api/v1/cases/{case_id} (another team's)", ALL - {"approver"}, _other_team_case,

@@ -21,11 +21,13 @@ from starlette.concurrency import run_in_threadpool
 from escapevelocity.domain import access
 from escapevelocity.domain import cases as projection
 from escapevelocity.domain import events as ev
+from escapevelocity.domain import search as search_query
 from escapevelocity.domain.correct import CorrectionError
 from escapevelocity.domain.org import Member
 from escapevelocity.domain.pii import mask_pii
 from escapevelocity.services import annotate, approvals, corrections
 from escapevelocity.services import cases as commands
+from escapevelocity.services import search as search_service
 from escapevelocity.services.tokens import ACT, READ, Principal
 from escapevelocity.web.api_v1 import idempotency
 from escapevelocity.web.api_v1 import models as m
@@ -129,6 +131,49 @@ async def list_cases(
         url = request.url.replace(query=urlencode({**params, "cursor": nxt}))
         response.headers["Link"] = f'<{url}>; rel="next"'
     return m.CasePage(items=items, next_cursor=nxt)
+
+
+def _search(request: Request, member: Member, q: search_query.Query) -> m.SearchPage:
+    ws = request.app.state.workspace
+    org = org_of(request)
+    found = search_service.find(ws.store, ws.clock, member.id, q)
+    with ws.store.begin() as tx:
+        factor = tx.signin.factor_rule()
+    now = ws.clock.now()
+    items = [summary(c, access.allowed_actions(org, member, c, now, factor=factor), now)
+             for c in found["rows"] if access.may_see(org, member, c)]
+    return m.SearchPage(items=items, total=found["total"], more=found["more"], page=q.page,
+                        per_page=q.per_page)
+
+
+@router.get("/search", response_model=m.SearchPage, responses=m.ERRORS)
+async def search_cases(
+        request: Request, who: Principal = Depends(need(READ)),
+        q: str = Query("", max_length=search_query.MAX_TEXT,
+                       description="words (full text over the cases' mentions; `refun*` "
+                                   "for any ending)"),
+        channel: str = Query("", max_length=32), status: str = Query("", max_length=16),
+        situation: str = Query("", max_length=32), sentiment: str = Query("", max_length=16),
+        author_class: str = Query("", max_length=32), tag: str = Query("", max_length=64),
+        team: str = Query("", max_length=64), assignee: str = Query("", max_length=64),
+        priority: str = Query("", max_length=4),
+        sla: str = Query("", max_length=16, description=", ".join(search_query.SLA_STATES)),
+        since: str = Query("", max_length=10, description="YYYY-MM-DD"),
+        until: str = Query("", max_length=10, description="YYYY-MM-DD, inclusive"),
+        page: int = Query(1, ge=1, le=10_000),
+        per_page: int = Query(50, description="one of " + ", ".join(
+            map(str, search_query.PAGE_SIZES)))) -> m.SearchPage:
+    """The search of the /search page and the inbox's saved views, over cases: the same
+    words, filters and windows (one text of the query: domain/search.py)."""
+    member = member_of(who)
+    query = search_query.parse({k: str(v) for k, v in {
+        "q": q, "channel": channel, "status": status, "situation": situation,
+        "sentiment": sentiment, "author_class": author_class, "tag": tag, "team": team,
+        "assignee": assignee, "priority": priority, "sla": sla, "since": since,
+        "until": until, "page": page, "per_page": per_page}.items()})
+    if query.problems:
+        raise ApiError(422, "invalid_filter", "; ".join(query.problems))
+    return await run_in_threadpool(_search, request, member, query)
 
 
 def _seen(request: Request, who: Principal, case_id: str) -> CaseAccess:

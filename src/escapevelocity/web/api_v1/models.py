@@ -72,6 +72,15 @@ class CasePage(BaseModel):
                                                 "the end (also in the Link header)")
 
 
+class SearchPage(BaseModel):
+    items: list[CaseSummary]
+    total: int = Field(description="cases counted as matching: exact unless `more`, then "
+                                   "counted over the newest hits (narrow the words or dates)")
+    more: bool
+    page: int
+    per_page: int
+
+
 class EventOut(BaseModel):
     seq: int | None
     stream: str
