@@ -229,3 +229,33 @@ def test_reports_are_for_members_who_see_every_team_and_analysts(app):
         client, _ = login(app, member)
         for path in ("/reports", "/wall/data", "/reports/cases.csv?measure=cases"):
             assert client.get(path).status_code == status, (member, path)
+
+
+def test_approval_waiting_time_from_the_log(workspace, clock):
+    from engage_kit import LEGAL, open_case, with_admin
+
+    from escapevelocity.services import approvals, cases
+
+    with_admin(workspace)
+    waits = []
+    for minutes, decide in ((45, "approve"), (200, "reject")):
+        cid = open_case(workspace, clock, LEGAL)
+        cases.claim(workspace.store, clock, cid, "ana")
+        cases.reply(workspace.store, clock, cid, "ana", "We're sorry. Please DM us.")
+        [draft] = [d.id for d in approvals.drafts(workspace.store, cid, "omar")]
+        clock.advance(minutes=minutes)
+        if decide == "approve":
+            approvals.approve(workspace.store, clock, cid, "omar", draft)
+        else:
+            approvals.reject(workspace.store, clock, cid, "omar", draft, "not this wording")
+        waits.append(minutes)
+    f = reports.figures(workspace.store, kpis.Period.last(1, clock.now()))
+    assert sum(f.approval_wait.values()) == 2
+    lo, hi = f.percentiles("approval")["p50"]
+    assert lo <= 45 <= hi
+    lo, hi = f.percentiles("approval")["p90"]
+    assert lo <= 200 <= hi
+    kept = dict(f.approval_wait)
+    rebuild_projection(workspace.store)  # the event rollup comes back from the log alone
+    assert reports.figures(workspace.store, kpis.Period.last(1, clock.now())).approval_wait \
+        == kept

@@ -13,14 +13,18 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from datetime import UTC
 from typing import Any
 
 from escapevelocity.domain import events as ev
+from escapevelocity.domain import kpis
 
 RULE_HITS = "rule_hits"  # key: "<playbook version> <rule id>"; DECIDED events per rule
 CORRECTIONS = "corrections"  # key: "<signal> <label>"; CORRECTED events
-NAMES = (RULE_HITS, CORRECTIONS)
-KINDS = frozenset({ev.DECIDED, ev.CORRECTED})  # the only events that move a counter
+# key: "<UTC day> <histogram bucket>" (domain/kpis.py); approvals decided, by minutes waited
+APPROVAL_WAIT = "approval_wait"
+NAMES = (RULE_HITS, CORRECTIONS, APPROVAL_WAIT)
+KINDS = frozenset({ev.DECIDED, ev.CORRECTED, ev.APPROVED, ev.REJECTED})  # what moves a counter
 KEY_CHARS = 300  # keys are bounded: a hostile rule id or label cannot grow the table's rows
 
 
@@ -40,6 +44,11 @@ def deltas(events: Iterable[Any]) -> Counter[tuple[str, str]]:
             if isinstance(decision, Mapping):
                 out[(RULE_HITS, _key(decision.get("playbook_version", "?"),
                                      decision.get("rule_id", "?")))] += 1
+        elif e.kind in (ev.APPROVED, ev.REJECTED):
+            waited = data.get("waited")
+            if isinstance(waited, int | float):
+                out[(APPROVAL_WAIT, _key(e.at.astimezone(UTC).date().isoformat(),
+                                         kpis.bucket(max(0.0, waited))))] += 1
         elif "signal" in data and "label" in data:
             out[(CORRECTIONS, _key(data["signal"], data["label"]))] += 1
     return out

@@ -50,8 +50,12 @@ def figures(store: SqlStore, period: Period) -> Figures:
 
 
 def _figures(tx: Any, period: Period) -> Figures:
+    from escapevelocity.domain import rollups
+
     lo, hi = period.start.isoformat(), period.end.isoformat()
-    return kpis.figures(period, tx.kpis.cells(lo, hi), tx.kpis.counts(lo, hi, FAMILIES))
+    f = kpis.figures(period, tx.kpis.cells(lo, hi), tx.kpis.counts(lo, hi, FAMILIES))
+    f.approval_wait = kpis.by_day_bucket(tx.events.rollup(rollups.APPROVAL_WAIT), period)
+    return f
 
 
 def report(store: SqlStore, period: Period, now: datetime,
