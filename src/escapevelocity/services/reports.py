@@ -81,13 +81,15 @@ def report(store: SqlStore, period: Period, now: datetime,
 def wall(store: SqlStore, org: Any, now: datetime, crisis: Mapping[str, Any]) -> dict:
     """Everything the command-center wall shows, as JSON-ready values."""
     today = kpis.Period(now.date(), now.date() + timedelta(days=1))
+    lo, hi = today.start.isoformat(), today.end.isoformat()
     with store.begin() as tx:
-        f = _figures(tx, today)
+        f = kpis.figures(today, tx.kpis.cells(lo, hi), [])  # the wall shows cells only
         hours = tx.kpis.counts(today.start.isoformat(), today.end.isoformat(), [kpis.HOUR])
         n, risky = tx.kpis.at_risk(now + timedelta(minutes=AT_RISK_MINUTES), limit=12)
-        queues = {team: sum(days.values()) for team, days in tx.kpis.backlog().items()}
+        backlog = tx.kpis.backlog()
+        queues = {team: sum(days.values()) for team, days in backlog.items()}
         teams = [t.id for t in org.teams]
-        oldest = tx.kpis.oldest_waiting(teams)
+        oldest = tx.kpis.oldest_waiting(teams, backlog)
         presence = tx.org.presence()
         fresh = tx.kpis.newest(now - timedelta(hours=24))
     by_hour: dict[int, dict[str, int]] = {}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -131,41 +131,39 @@ def at_risk(conn: Connection, until: datetime, limit: int = 200) -> tuple[int, l
     full = conn.execute(sa.select(sa.func.coalesce(sa.func.sum(c["count"]), 0)).where(
         c.family == kpis.DUE, sa.or_(c.day < day, sa.and_(c.day == day, c.key < hh)))
     ).scalar_one()
-    partial = 0
+    waiting = sa.and_(C.respond.is_(True), C.sla_due.is_not(None), C.sla_due <= until,
+                      C.first_response_at.is_(None))
+    partial = conn.execute(sa.select(sa.func.count()).select_from(t.cases).where(
+        C.state.in_(kpis.WAITING_STATES), waiting, C.sla_due >= hour)).scalar_one()
     rows: list[dict] = []
-    for state in kpis.WAITING_STATES:
-        base = sa.and_(C.state == state, C.respond.is_(True), C.sla_due.is_not(None),
-                       C.sla_due <= until, C.first_response_at.is_(None))
-        partial += conn.execute(sa.select(sa.func.count()).select_from(t.cases).where(
-            base, C.sla_due >= hour)).scalar_one()
+    for state in kpis.WAITING_STATES:  # in due order within one state: a range, no sort
         q = (sa.select(C.id, C.team, C.track, C.priority, C.assignee, C.sla_due, C.opened_at,
-                       C.channel, C.title).where(base).order_by(C.sla_due).limit(limit))
+                       C.channel, C.title).where(C.state == state, waiting)
+             .order_by(C.sla_due).limit(limit))
         rows += [_aware(r) for r in conn.execute(q).mappings()]
     rows.sort(key=lambda r: (r["sla_due"], r["id"]))
     return int(full) + partial, rows[:limit]
 
 
-def oldest_waiting(conn: Connection, teams: Iterable[str]) -> dict[str, Any]:
+def oldest_waiting(conn: Connection, teams: Iterable[str],
+                   known: Mapping[str, Mapping[str, int]] | None = None) -> dict[str, Any]:
     """Per team, when its oldest open case that needs an answer opened: the BACKLOG rollup
-    says which day, one read of ix_cases_team_opened per open state finds the instant."""
+    says which day, one read of that day's range of ix_cases_team_opened the instant."""
     first_day: dict[str, str] = {}
-    for team, days in backlog(conn).items():
-        first_day[team] = min(days)
+    for team, days in (backlog(conn) if known is None else known).items():
+        if days:
+            first_day[team] = min(days)
     out: dict[str, Any] = {}
     for team in teams:
         out[team] = None
         if team not in first_day:
             continue
         start = datetime.fromisoformat(first_day[team]).replace(tzinfo=UTC)
-        firsts = []
-        for state in OPEN:
-            q = (sa.select(C.opened_at).where(C.team == team, C.state == state,
-                                              C.respond.is_(True), C.opened_at >= start)
-                 .order_by(C.opened_at).limit(1))
-            v = conn.execute(q).scalar()
-            if v is not None:
-                firsts.append(utc(v))
-        out[team] = min(firsts) if firsts else None
+        q = (sa.select(sa.func.min(C.opened_at)).where(
+            C.team == team, C.state.in_(OPEN), C.respond.is_(True), C.opened_at >= start,
+            C.opened_at < start + timedelta(days=1)))
+        v = conn.execute(q).scalar()
+        out[team] = utc(v) if v is not None else None
     return out
 
 
