@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -20,6 +20,7 @@ from escapevelocity.services import reports
 from escapevelocity.services.cases import rebuild_projection
 
 DAYS = 10
+NOW = datetime(2026, 11, 20, 14, 0, tzinfo=UTC)  # conftest's NOW (the `clock` fixture)
 
 
 def _period(clock) -> kpis.Period:
@@ -89,7 +90,7 @@ def test_the_migration_counts_cases_that_are_already_there(workspace, clock):
 
 @pytest.mark.postgres
 def test_sqlite_and_postgresql_give_identical_figures(tmp_path, request):
-    from conftest import NOW, PASSWORD
+    from web_kit import PASSWORD
 
     from escapevelocity.domain.clock import FixedClock
     from escapevelocity.services.seed import seed_demo

@@ -139,7 +139,7 @@ def at_risk(conn: Connection, until: datetime, limit: int = 200) -> tuple[int, l
     for state in kpis.WAITING_STATES:  # in due order within one state: a range, no sort
         q = (sa.select(C.id, C.team, C.track, C.priority, C.assignee, C.sla_due, C.opened_at,
                        C.channel, C.title).where(C.state == state, waiting)
-             .order_by(C.sla_due).limit(limit))
+             .order_by(C.sla_due, C.id).limit(limit))
         rows += [_aware(r) for r in conn.execute(q).mappings()]
     rows.sort(key=lambda r: (r["sla_due"], r["id"]))
     return int(full) + partial, rows[:limit]
@@ -171,7 +171,8 @@ def newest(conn: Connection, since: Any, limit: int = 12) -> list[dict]:
     """The newest cases opened since `since` (ix_cases_opened, read backwards)."""
     q = (sa.select(C.id, C.team, C.track, C.priority, C.channel, C.title, C.sentiment,
                    C.situation, C.author_class, C.opened_at)
-         .where(C.opened_at >= since).order_by(C.opened_at.desc()).limit(limit * 5))
+         .where(C.opened_at >= since).order_by(C.opened_at.desc(), C.id.desc())
+         .limit(limit * 5))
     return [_aware(r) for r in conn.execute(q).mappings()]
 
 
