@@ -336,6 +336,22 @@ def figures(period: Period, cells: Iterable[tuple[Cell, Mapping[str, int]]],
     return f
 
 
+def only_teams(cells: Iterable[tuple[Cell, Mapping[str, int]]],
+               counts: Iterable[tuple[str, str, str, int]], teams: frozenset[str]
+               ) -> tuple[list, list]:
+    """The rows of the teams a member sees (cells by their team; counters whose key starts
+    with a team or has it second; counters without a team, such as no-reply rules, left out)."""
+    kept_cells = [(c, v) for c, v in cells if c[5] in teams]
+    kept = []
+    for day, family, key, n in counts:
+        parts = key.split("|")
+        team = (parts[0] if family in (TTFR, TTR, BACKLOG)
+                else parts[1] if family == SLA and len(parts) > 1 else None)
+        if team is not None and team in teams:
+            kept.append((day, family, key, n))
+    return kept_cells, kept
+
+
 def by_day_bucket(rows: Mapping[str, int], period: Period) -> dict[int, int]:
     """A histogram from "<day> <bucket>" keyed counters (an event rollup), for the period."""
     lo, hi = period.start.isoformat(), period.end.isoformat()

@@ -120,11 +120,21 @@ C = t.cases.c
 OPEN = ("queued", "assigned", "claimed", "replied")
 
 
-def at_risk(conn: Connection, until: datetime, limit: int = 200) -> tuple[int, list[dict]]:
+def at_risk(conn: Connection, until: datetime, limit: int = 200,
+            teams: Iterable[str] | None = None) -> tuple[int, list[dict]]:
     """Open cases that need a first answer and have none, due before `until` (near or past):
     (how many, the most urgent `limit`). The count sums the DUE rollup's whole hours before
     `until`'s hour and counts the rest of that hour by index; the list reads
     ix_cases_state_due in due order, one waiting state at a time, and stops at `limit`."""
+    if teams is not None:  # a member who sees some teams: their cases only, by ix_cases_inbox
+        waiting = sa.and_(C.team.in_(sorted(teams)), C.state.in_(kpis.WAITING_STATES),
+                          C.respond.is_(True), C.sla_due.is_not(None), C.sla_due <= until,
+                          C.first_response_at.is_(None))
+        n = conn.execute(sa.select(sa.func.count()).select_from(t.cases).where(waiting)
+                         ).scalar_one()
+        q = (sa.select(C.id, C.team, C.track, C.priority, C.assignee, C.sla_due, C.opened_at,
+                       C.channel, C.title).where(waiting).order_by(C.sla_due, C.id).limit(limit))
+        return n, [_aware(r) for r in conn.execute(q).mappings()]
     c = t.kpi_counts.c
     hour = until.replace(minute=0, second=0, microsecond=0)
     day, hh = hour.date().isoformat(), f"{hour.hour:02d}"
