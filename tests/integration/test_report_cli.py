@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import email
 import io
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,8 @@ from typer.testing import CliRunner
 
 from escapevelocity.cli.main import app
 from escapevelocity.domain import kpis
+
+NOW = datetime(2026, 11, 20, 14, 0, tzinfo=UTC)  # conftest's NOW
 
 
 @pytest.fixture
@@ -35,7 +38,6 @@ def filled(tmp_path):
 
 
 def _now():
-    from datetime import UTC, datetime
     return datetime.now(UTC)
 
 

@@ -297,9 +297,9 @@ REPORT_ROLES = frozenset({"analyst"})  # dashboards, reports, exports (DESIGN.md
 
 
 def may_read_reports(org: Organisation, member: Member) -> bool:
-    """Reports and the wall add up every team's cases, so they are for members who see every
-    team (strategists, admins, hub members over all spokes) and for analysts; an agency or a
-    spoke member would otherwise read the figures of teams kept from them."""
+    """Whether the member reads every team's figures on the reports and the wall: members who
+    see every team (strategists, admins, hub members over all spokes) and analysts. Anyone
+    else reads the figures of the teams they see, never those of teams kept from them."""
     current = org.member(member.id)
     if current is None:
         return False

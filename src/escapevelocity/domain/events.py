@@ -284,12 +284,14 @@ class Approved(EventBase, frozen=True, kw_only=True, tag="approved"):
     text: str = ""
     note: str = ""
     submitter: str = ""
+    waited: float | None = None  # minutes since the draft was submitted (reports, issue 19)
 
 
 class Rejected(EventBase, frozen=True, kw_only=True, tag="rejected"):
     draft: str = ""
     note: str = ""
     submitter: str = ""
+    waited: float | None = None  # minutes since the draft was submitted (reports, issue 19)
 
 
 class ApprovalEscalated(EventBase, frozen=True, kw_only=True, tag="approval_escalated"):

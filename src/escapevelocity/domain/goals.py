@@ -31,6 +31,7 @@ KPIS: dict[str, tuple[str, str]] = {
     "leads": ("Leads passed to sales", "cases"),
     "private": ("Moved to a private channel", "cases"),
     "approvals": ("Replies that needed approval", "cases"),
+    "approval_wait_p90": ("Approval waiting time, p90", "min"),
     "incidents": ("Incidents", "incidents"),
     "crisis_minutes": ("Time in crisis", "min"),
     "backlog": ("Backlog (open cases that need an answer)", "cases"),
@@ -122,7 +123,8 @@ def values(figures: Any, *, at_risk: int, incidents: int, crisis_minutes: float,
         "ttr_p50": edge(ttr["p50"]), "ttr_p90": edge(ttr["p90"]),
         "csat": None if figures.csat is None else round(figures.csat, 2),
         "leads": t.get("leads", 0), "private": t.get("private", 0),
-        "approvals": t.get("approvals", 0), "incidents": incidents,
+        "approvals": t.get("approvals", 0),
+        "approval_wait_p90": edge(figures.percentiles("approval")["p90"]), "incidents": incidents,
         "crisis_minutes": round(crisis_minutes), "backlog": backlog,
     }
 

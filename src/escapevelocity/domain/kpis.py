@@ -250,6 +250,7 @@ class Figures:
     no_reply: dict[str, int] = field(default_factory=dict)
     backlog_by_day: dict[str, int] = field(default_factory=dict)  # opened day -> open cases
     channel_daily: dict[str, dict[str, int]] = field(default_factory=dict)
+    approval_wait: dict[int, int] = field(default_factory=dict)  # bucket -> decisions
 
     # derived --------------------------------------------------------------------------------
     def share(self, a: str, b: str) -> float | None:
@@ -281,7 +282,7 @@ class Figures:
         return out
 
     def percentiles(self, which: str) -> dict[str, tuple[float, float] | None]:
-        hist = self.ttfr if which == TTFR else self.ttr
+        hist = {TTFR: self.ttfr, TTR: self.ttr}.get(which, self.approval_wait)
         return {"p50": percentile(hist, 0.5), "p90": percentile(hist, 0.9)}
 
     def channel_share(self) -> dict[str, float]:
@@ -333,6 +334,33 @@ def figures(period: Period, cells: Iterable[tuple[Cell, Mapping[str, int]]],
             f.no_reply[key] = f.no_reply.get(key, 0) + n
     f.sla = sla_all
     return f
+
+
+def only_teams(cells: Iterable[tuple[Cell, Mapping[str, int]]],
+               counts: Iterable[tuple[str, str, str, int]], teams: frozenset[str]
+               ) -> tuple[list, list]:
+    """The rows of the teams a member sees (cells by their team; counters whose key starts
+    with a team or has it second; counters without a team, such as no-reply rules, left out)."""
+    kept_cells = [(c, v) for c, v in cells if c[5] in teams]
+    kept = []
+    for day, family, key, n in counts:
+        parts = key.split("|")
+        team = (parts[0] if family in (TTFR, TTR, BACKLOG)
+                else parts[1] if family == SLA and len(parts) > 1 else None)
+        if team is not None and team in teams:
+            kept.append((day, family, key, n))
+    return kept_cells, kept
+
+
+def by_day_bucket(rows: Mapping[str, int], period: Period) -> dict[int, int]:
+    """A histogram from "<day> <bucket>" keyed counters (an event rollup), for the period."""
+    lo, hi = period.start.isoformat(), period.end.isoformat()
+    out: dict[int, int] = {}
+    for key, n in rows.items():
+        day, _, k = key.partition(" ")
+        if lo <= day < hi and k.isdigit() and n:
+            out[int(k)] = out.get(int(k), 0) + n
+    return out
 
 
 def age_buckets(backlog_by_day: Mapping[str, int], today: date) -> dict[str, int]:

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from datetime import UTC
 from typing import Any
 
 from escapevelocity.domain import events as ev
+from escapevelocity.domain import kpis
 
 RULE_HITS = "rule_hits"  # key: "<playbook version> <rule id>"; DECIDED events per rule
 CORRECTIONS = "corrections"  # key: "<signal> <label>"; CORRECTED events
@@ -27,10 +29,13 @@ DEFLECTION = "deflection"
 ADVOCACY = "advocacy"
 SAVED_REPLIES = "saved_replies"  # key: a saved reply's name; replies sent with it (usage)
 SAVED_PREFIX = "saved:"  # a Replied event's template naming a saved reply
-NAMES = (RULE_HITS, CORRECTIONS, DEFLECTION, ADVOCACY, SAVED_REPLIES)
+# key: "<UTC day> <histogram bucket>" (domain/kpis.py); approvals decided, by minutes waited
+APPROVAL_WAIT = "approval_wait"
+NAMES = (RULE_HITS, CORRECTIONS, DEFLECTION, ADVOCACY, SAVED_REPLIES, APPROVAL_WAIT)
+# the only events that move a counter
 KINDS = frozenset({ev.DECIDED, ev.CORRECTED, ev.REPLIED, ev.ANSWER_USED, ev.COMMUNITY_RESOLVED,
                    ev.AUTO_REPLIED, ev.AUTO_REPLY_WITHDRAWN, ev.ADVOCATE_INVITED,
-                   ev.ADVOCATE_LEDGER})  # the only events that move a counter
+                   ev.ADVOCATE_LEDGER, ev.APPROVED, ev.REJECTED})
 KEY_CHARS = 300  # keys are bounded: a hostile rule id or label cannot grow the table's rows
 
 
@@ -56,6 +61,11 @@ def deltas(events: Iterable[Any]) -> Counter[tuple[str, str]]:
                 out[(SAVED_REPLIES, _key(template[len(SAVED_PREFIX):]))] += 1
         elif e.kind in _COMMUNITY_KINDS:
             out.update(_community(e))
+        elif e.kind in (ev.APPROVED, ev.REJECTED):
+            waited = data.get("waited")
+            if isinstance(waited, int | float):
+                out[(APPROVAL_WAIT, _key(e.at.astimezone(UTC).date().isoformat(),
+                                         kpis.bucket(max(0.0, waited))))] += 1
         elif "signal" in data and "label" in data:
             out[(CORRECTIONS, _key(data["signal"], data["label"]))] += 1
     return out

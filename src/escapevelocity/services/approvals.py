@@ -117,6 +117,12 @@ def _pending(tx: Tx, case_id: str, draft_id: str
     return case, draft
 
 
+def _waited(draft: Draft, now: datetime) -> float | None:
+    """Minutes the draft waited for its decision (the reports' approval waiting time)."""
+    at = getattr(draft, "submitted_at", None)
+    return None if at is None else round((now - at).total_seconds() / 60, 2)
+
+
 def _approver(tx: Tx, member: str, case: dict[str, Any],
               draft: Draft) -> Member:
     who = authorize(tx, member, perm.APPROVE, case)
@@ -175,7 +181,7 @@ def approve(store: SqlStore, clock: Clock, case_id: str, member: str, draft_id: 
             final = draft.text
         approved = ev.make(case_id, ev.APPROVED, now, member,
                          {"draft": draft_id, "text": final, "note": note[:MAX_TEXT],
-                          "submitter": draft.submitter})
+                          "submitter": draft.submitter, "waited": _waited(draft, now)})
         from escapevelocity.services import replies
 
         way = replies.route(tx, case)
@@ -196,8 +202,10 @@ def reject(store: SqlStore, clock: Clock, case_id: str, member: str, draft_id: s
     with store.begin() as tx:
         case, draft = _pending(tx, case_id, draft_id)
         _approver(tx, member, case, draft)
-        event = ev.make(case_id, ev.REJECTED, clock.now(), member,
-                      {"draft": draft_id, "note": note[:MAX_TEXT], "submitter": draft.submitter})
+        now = clock.now()
+        event = ev.make(case_id, ev.REJECTED, now, member,
+                      {"draft": draft_id, "note": note[:MAX_TEXT], "submitter": draft.submitter,
+                       "waited": _waited(draft, now)})
         commit(tx, case, event)
         return event
 

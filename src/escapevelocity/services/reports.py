@@ -44,26 +44,38 @@ class Report:
         return out
 
 
-def figures(store: SqlStore, period: Period) -> Figures:
+def figures(store: SqlStore, period: Period, teams: frozenset[str] | None = None) -> Figures:
     with store.begin() as tx:
-        return _figures(tx, period)
+        return _figures(tx, period, teams)
 
 
-def _figures(tx: Any, period: Period) -> Figures:
+def _figures(tx: Any, period: Period, teams: frozenset[str] | None = None) -> Figures:
+    """The period's figures; `teams`: only these teams' (a member who does not see every
+    team; the approval waiting time and the no-reply rules have no team and are left out)."""
+    from escapevelocity.domain import rollups
+
     lo, hi = period.start.isoformat(), period.end.isoformat()
-    return kpis.figures(period, tx.kpis.cells(lo, hi), tx.kpis.counts(lo, hi, FAMILIES))
+    cells, counts = tx.kpis.cells(lo, hi), tx.kpis.counts(lo, hi, FAMILIES)
+    if teams is not None:
+        cells, counts = kpis.only_teams(cells, counts, teams)
+    f = kpis.figures(period, cells, counts)
+    if teams is None:
+        f.approval_wait = kpis.by_day_bucket(tx.events.rollup(rollups.APPROVAL_WAIT), period)
+    return f
 
 
 def report(store: SqlStore, period: Period, now: datetime,
-           goals: Any = None) -> Report:
+           goals: Any = None, teams: frozenset[str] | None = None) -> Report:
     from escapevelocity.services.crisis import incidents as all_incidents
 
     with store.begin() as tx:
-        current = _figures(tx, period)
-        previous = _figures(tx, period.previous())
-        n, risky = tx.kpis.at_risk(now + timedelta(minutes=AT_RISK_MINUTES), limit=50)
+        current = _figures(tx, period, teams)
+        previous = _figures(tx, period.previous(), teams)
+        n, risky = tx.kpis.at_risk(now + timedelta(minutes=AT_RISK_MINUTES), limit=50,
+                                   teams=teams)
         backlog = {team: kpis.age_buckets(days, now.date())
-                   for team, days in tx.kpis.backlog().items()}
+                   for team, days in tx.kpis.backlog().items()
+                   if teams is None or team in teams}
     start = datetime.combine(period.start, datetime.min.time(), now.tzinfo)
     end = datetime.combine(period.end, datetime.min.time(), now.tzinfo)
     inc = [i for i in all_incidents(store)
@@ -74,16 +86,25 @@ def report(store: SqlStore, period: Period, now: datetime,
                   goals)
 
 
-def wall(store: SqlStore, org: Any, now: datetime, crisis: Mapping[str, Any]) -> dict:
-    """Everything the command-center wall shows, as JSON-ready values."""
+def wall(store: SqlStore, org: Any, now: datetime, crisis: Mapping[str, Any],
+         teams: frozenset[str] | None = None) -> dict:
+    """Everything the command-center wall shows, as JSON-ready values (`teams`: only these
+    teams' cases, for a member who does not see every team)."""
     today = kpis.Period(now.date(), now.date() + timedelta(days=1))
+    lo, hi = today.start.isoformat(), today.end.isoformat()
     with store.begin() as tx:
-        f = _figures(tx, today)
-        hours = tx.kpis.counts(today.start.isoformat(), today.end.isoformat(), [kpis.HOUR])
-        n, risky = tx.kpis.at_risk(now + timedelta(minutes=AT_RISK_MINUTES), limit=12)
-        queues = {team: sum(days.values()) for team, days in tx.kpis.backlog().items()}
-        teams = [t.id for t in org.teams]
-        oldest = tx.kpis.oldest_waiting(teams)
+        cells = tx.kpis.cells(lo, hi)
+        if teams is not None:
+            cells, _ = kpis.only_teams(cells, [], teams)
+        f = kpis.figures(today, cells, [])  # the wall shows cells only
+        hours = (tx.kpis.counts(today.start.isoformat(), today.end.isoformat(), [kpis.HOUR])
+                 if teams is None else [])  # by hour has no team
+        n, risky = tx.kpis.at_risk(now + timedelta(minutes=AT_RISK_MINUTES), limit=12,
+                                   teams=teams)
+        backlog = tx.kpis.backlog()
+        queues = {team: sum(days.values()) for team, days in backlog.items()}
+        shown = [t.id for t in org.teams if teams is None or t.id in teams]
+        oldest = tx.kpis.oldest_waiting(shown, backlog)
         presence = tx.org.presence()
         fresh = tx.kpis.newest(now - timedelta(hours=24))
     by_hour: dict[int, dict[str, int]] = {}
@@ -91,6 +112,7 @@ def wall(store: SqlStore, org: Any, now: datetime, crisis: Mapping[str, Any]) ->
         hour, _, sentiment = key.partition("|")
         slot = by_hour.setdefault(int(hour), {})
         slot[sentiment or "unknown"] = slot.get(sentiment or "unknown", 0) + count
+    fresh = [c for c in fresh if teams is None or c["team"] in teams]
     notable = [c for c in fresh if c["priority"] in ("p1", "p2")
                or (c["sentiment"] == "negative" and c["author_class"] in (
                    "influencer", "journalist"))][:8]
@@ -103,7 +125,7 @@ def wall(store: SqlStore, org: Any, now: datetime, crisis: Mapping[str, Any]) ->
         "teams": [{"team": t, "queue": queues.get(t, 0),
                    "oldest": oldest[t].isoformat() if oldest.get(t) else None,
                    "oldest_minutes": (round((now - _aware(oldest[t])).total_seconds() / 60)
-                                      if oldest.get(t) else None)} for t in teams],
+                                      if oldest.get(t) else None)} for t in shown],
         "at_risk": {"count": n, "cases": [_brief(c, now) for c in risky]},
         "online": sorted(names.get(m, m) for m, p in presence.items() if p == "online"),
         "crisis": dict(crisis),

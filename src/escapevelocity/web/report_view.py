@@ -48,6 +48,7 @@ def context(r: Report, period_text: str) -> dict[str, Any]:
     t, p = cur.totals, prev.totals
     ttfr, ttfr_prev = cur.percentiles(kpis.TTFR), prev.percentiles(kpis.TTFR)
     ttr, ttr_prev = cur.percentiles(kpis.TTR), prev.percentiles(kpis.TTR)
+    wait, wait_prev = cur.percentiles("approval"), prev.percentiles("approval")
 
     def row(key: str, label: str, value: str, before: str, change: str,
             measure: str | None = None) -> dict[str, Any]:
@@ -82,6 +83,10 @@ def context(r: Report, period_text: str) -> dict[str, Any]:
         count("private", "Moved to a private channel", "private"),
         count("approvals", "Replies that needed approval", "approvals"),
         count("approvals_pending", "Approvals still waiting", "approvals_pending"),
+        row("approval_wait_p50", "Approval waiting time, median (drafts decided)",
+            _minutes(wait["p50"]), _minutes(wait_prev["p50"]), "", "approvals"),
+        row("approval_wait_p90", "Approval waiting time, p90", _minutes(wait["p90"]),
+            _minutes(wait_prev["p90"]), "", "approvals"),
         row("csat", "CSAT (1-5)", "–" if cur.csat is None else f"{cur.csat:.2f}",
             "–" if prev.csat is None else f"{prev.csat:.2f}", _change(cur.csat, prev.csat),
             "csat_n"),

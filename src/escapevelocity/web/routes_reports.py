@@ -6,9 +6,9 @@
 /reports/goals        the business goals and their KPI targets (YAML; saving is audited)
 /wall                 kiosk page for a large screen; /wall/data its JSON, refreshed on /live
 
-Figures add up every team, so they are for members who see every team and for analysts
-(domain/access.py may_read_reports); the cases behind them list only the teams the member
-sees; saving goals needs `configure`.
+Members who see every team, and analysts, read every team's figures (domain/access.py
+may_read_reports); any other member reads the figures of the teams they see; the cases
+behind them list only those teams; saving goals needs `configure`.
 """
 
 from __future__ import annotations
@@ -30,11 +30,15 @@ from escapevelocity.web import auth, report_view
 
 
 def reader(request: Request, member: Member = Depends(auth.member_of)) -> Member:
-    """The signed-in member, if the access policy lets them read workspace-wide figures."""
-    if not may_read_reports(auth.org_of(request), member):
-        raise HTTPException(403, "reports add up every team's cases: they are for members "
-                                 "who see every team, and analysts")
+    """The signed-in member; `sight(request, member)` says whose figures they read."""
     return member
+
+
+def sight(request: Request, member: Member) -> frozenset[str] | None:
+    """None: every team's figures (domain/access.py may_read_reports); else the teams the
+    member sees, whose figures alone the pages add up."""
+    org = auth.org_of(request)
+    return None if may_read_reports(org, member) else visible_teams(org, member)
 
 
 router = APIRouter(tags=["reports"])
@@ -49,21 +53,21 @@ def _period(request: Request, text: str) -> kpis.Period:
         raise HTTPException(400, str(exc)) from None
 
 
-def build(request: Request, text: str) -> dict[str, Any]:
+def build(request: Request, text: str, teams: frozenset[str] | None = None) -> dict[str, Any]:
     ws = request.app.state.workspace
     period = _period(request, text)
     try:
         goals = goal_store.load(ws.store)
     except goal_maths.GoalsError:
         goals = None
-    r = reports.report(ws.store, period, ws.clock.now(), goals)
-    return report_view.context(r, text)
+    r = reports.report(ws.store, period, ws.clock.now(), goals, teams)
+    return {**report_view.context(r, text), "teams_only": sorted(teams) if teams else None}
 
 
 @router.get("/reports", response_class=HTMLResponse)
 async def reports_page(request: Request, member: Member = Depends(reader),
                        period: str = Query("7d", max_length=40)) -> HTMLResponse:
-    ctx = await run_in_threadpool(build, request, period)
+    ctx = await run_in_threadpool(build, request, period, sight(request, member))
     return request.app.state.render(request, "reports.html",
                                     {"me": member, "periods": PERIODS, **ctx})
 
@@ -74,7 +78,7 @@ async def reports_data(request: Request, member: Member = Depends(reader),
     def run() -> dict[str, Any]:
         ws = request.app.state.workspace
         p = _period(request, period)
-        r = reports.report(ws.store, p, ws.clock.now())
+        r = reports.report(ws.store, p, ws.clock.now(), teams=sight(request, member))
         f = r.current
         return {"period": [p.start.isoformat(), p.end.isoformat()], "totals": f.totals,
                 "by": f.by, "daily": f.daily, "no_reply": f.no_reply, "sla": f.sla,
@@ -170,19 +174,20 @@ async def goals_save(request: Request, member: Member = Depends(reader),
 
 # --- the wall ---------------------------------------------------------------------------------
 
-def wall_data(request: Request) -> dict[str, Any]:
+def wall_data(request: Request, member: Member) -> dict[str, Any]:
     from escapevelocity.web.app import _crisis_state
 
     ws = request.app.state.workspace
     state = _crisis_state(ws)
     crisis = {"level": state.level, "incident": state.incident, "reason": state.reason,
               "since": state.since.isoformat() if state.since else None}
-    return reports.wall(ws.store, auth.org_of(request), ws.clock.now(), crisis)
+    return reports.wall(ws.store, auth.org_of(request), ws.clock.now(), crisis,
+                        sight(request, member))
 
 
 @router.get("/wall", response_class=HTMLResponse)
 async def wall_page(request: Request, member: Member = Depends(reader)) -> HTMLResponse:
-    data = await run_in_threadpool(wall_data, request)
+    data = await run_in_threadpool(wall_data, request, member)
     with request.app.state.workspace.store.begin() as tx:
         after = tx.events.last_seq()
     return request.app.state.render(request, "wall.html",
@@ -191,4 +196,4 @@ async def wall_page(request: Request, member: Member = Depends(reader)) -> HTMLR
 
 @router.get("/wall/data")
 async def wall_json(request: Request, member: Member = Depends(reader)) -> JSONResponse:
-    return JSONResponse(await run_in_threadpool(wall_data, request))
+    return JSONResponse(await run_in_threadpool(wall_data, request, member))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -120,52 +120,60 @@ C = t.cases.c
 OPEN = ("queued", "assigned", "claimed", "replied")
 
 
-def at_risk(conn: Connection, until: datetime, limit: int = 200) -> tuple[int, list[dict]]:
+def at_risk(conn: Connection, until: datetime, limit: int = 200,
+            teams: Iterable[str] | None = None) -> tuple[int, list[dict]]:
     """Open cases that need a first answer and have none, due before `until` (near or past):
     (how many, the most urgent `limit`). The count sums the DUE rollup's whole hours before
     `until`'s hour and counts the rest of that hour by index; the list reads
     ix_cases_state_due in due order, one waiting state at a time, and stops at `limit`."""
+    if teams is not None:  # a member who sees some teams: their cases only, by ix_cases_inbox
+        waiting = sa.and_(C.team.in_(sorted(teams)), C.state.in_(kpis.WAITING_STATES),
+                          C.respond.is_(True), C.sla_due.is_not(None), C.sla_due <= until,
+                          C.first_response_at.is_(None))
+        n = conn.execute(sa.select(sa.func.count()).select_from(t.cases).where(waiting)
+                         ).scalar_one()
+        q = (sa.select(C.id, C.team, C.track, C.priority, C.assignee, C.sla_due, C.opened_at,
+                       C.channel, C.title).where(waiting).order_by(C.sla_due, C.id).limit(limit))
+        return n, [_aware(r) for r in conn.execute(q).mappings()]
     c = t.kpi_counts.c
     hour = until.replace(minute=0, second=0, microsecond=0)
     day, hh = hour.date().isoformat(), f"{hour.hour:02d}"
     full = conn.execute(sa.select(sa.func.coalesce(sa.func.sum(c["count"]), 0)).where(
         c.family == kpis.DUE, sa.or_(c.day < day, sa.and_(c.day == day, c.key < hh)))
     ).scalar_one()
-    partial = 0
+    waiting = sa.and_(C.respond.is_(True), C.sla_due.is_not(None), C.sla_due <= until,
+                      C.first_response_at.is_(None))
+    partial = conn.execute(sa.select(sa.func.count()).select_from(t.cases).where(
+        C.state.in_(kpis.WAITING_STATES), waiting, C.sla_due >= hour)).scalar_one()
     rows: list[dict] = []
-    for state in kpis.WAITING_STATES:
-        base = sa.and_(C.state == state, C.respond.is_(True), C.sla_due.is_not(None),
-                       C.sla_due <= until, C.first_response_at.is_(None))
-        partial += conn.execute(sa.select(sa.func.count()).select_from(t.cases).where(
-            base, C.sla_due >= hour)).scalar_one()
+    for state in kpis.WAITING_STATES:  # in due order within one state: a range, no sort
         q = (sa.select(C.id, C.team, C.track, C.priority, C.assignee, C.sla_due, C.opened_at,
-                       C.channel, C.title).where(base).order_by(C.sla_due).limit(limit))
+                       C.channel, C.title).where(C.state == state, waiting)
+             .order_by(C.sla_due, C.id).limit(limit))
         rows += [_aware(r) for r in conn.execute(q).mappings()]
     rows.sort(key=lambda r: (r["sla_due"], r["id"]))
     return int(full) + partial, rows[:limit]
 
 
-def oldest_waiting(conn: Connection, teams: Iterable[str]) -> dict[str, Any]:
+def oldest_waiting(conn: Connection, teams: Iterable[str],
+                   known: Mapping[str, Mapping[str, int]] | None = None) -> dict[str, Any]:
     """Per team, when its oldest open case that needs an answer opened: the BACKLOG rollup
-    says which day, one read of ix_cases_team_opened per open state finds the instant."""
+    says which day, one read of that day's range of ix_cases_team_opened the instant."""
     first_day: dict[str, str] = {}
-    for team, days in backlog(conn).items():
-        first_day[team] = min(days)
+    for team, days in (backlog(conn) if known is None else known).items():
+        if days:
+            first_day[team] = min(days)
     out: dict[str, Any] = {}
     for team in teams:
         out[team] = None
         if team not in first_day:
             continue
         start = datetime.fromisoformat(first_day[team]).replace(tzinfo=UTC)
-        firsts = []
-        for state in OPEN:
-            q = (sa.select(C.opened_at).where(C.team == team, C.state == state,
-                                              C.respond.is_(True), C.opened_at >= start)
-                 .order_by(C.opened_at).limit(1))
-            v = conn.execute(q).scalar()
-            if v is not None:
-                firsts.append(utc(v))
-        out[team] = min(firsts) if firsts else None
+        q = (sa.select(sa.func.min(C.opened_at)).where(
+            C.team == team, C.state.in_(OPEN), C.respond.is_(True), C.opened_at >= start,
+            C.opened_at < start + timedelta(days=1)))
+        v = conn.execute(q).scalar()
+        out[team] = utc(v) if v is not None else None
     return out
 
 
@@ -173,7 +181,8 @@ def newest(conn: Connection, since: Any, limit: int = 12) -> list[dict]:
     """The newest cases opened since `since` (ix_cases_opened, read backwards)."""
     q = (sa.select(C.id, C.team, C.track, C.priority, C.channel, C.title, C.sentiment,
                    C.situation, C.author_class, C.opened_at)
-         .where(C.opened_at >= since).order_by(C.opened_at.desc()).limit(limit * 5))
+         .where(C.opened_at >= since).order_by(C.opened_at.desc(), C.id.desc())
+         .limit(limit * 5))
     return [_aware(r) for r in conn.execute(q).mappings()]
 
 
