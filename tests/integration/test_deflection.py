@@ -4,6 +4,7 @@ counted as resolved by the community (and one we answered is not)."""
 from __future__ import annotations
 
 from engage_kit import case, open_case
+from web_kit import login
 
 from escapevelocity.domain import events as ev
 from escapevelocity.domain.answers.deflection import resolved_by_community
@@ -36,6 +37,31 @@ def test_a_peer_answer_resolved_without_our_reply_is_a_deflection(workspace):
         found = tx.events.of_kind(ev.COMMUNITY_RESOLVED)
         assert tx.events.rollup("deflection") == {"community_resolved": 1}
     assert [(e.stream, e.ref) for e in found] == [(peered, "peer answer by @helper")]
+
+
+def test_the_reports_show_deflection_with_the_cases_behind_it(workspace, app):
+    ws = workspace
+    peered = open_case(ws, ws.clock, "how do I turn on roaming abroad?", handle="asker")
+    _peer_answers(ws, peered, 3)
+    cases.resolve(ws.store, ws.clock, peered, "ana")
+    client, _ = login(app, "sam")  # the strategist reads every team's figures
+    page = client.get("/reports?period=7d").text
+    row = page[page.index('data-kpi="community_resolved"'):]
+    row = row[:row.index("</tr>")]
+    assert '<td class="value">1</td>' in row and f'href="/cases/{peered}"' in row
+    before = client.get("/reports?period=2020-01-01..2020-01-08").text
+    assert 'data-kpi="community_resolved"><th scope="row">Resolved by the community, no ' \
+           'reply from us</th><td class="value">0</td>' in before  # another period: none
+    with ws.store.begin() as tx:
+        team = tx.cases.get(peered)["team"]
+    from escapevelocity.services.answers import period_figures
+    start, end = ws.clock.now().replace(year=2000), ws.clock.now().replace(year=2100)
+    mine = {f["key"]: f["count"] for f in period_figures(ws.store, start, end,
+                                                          frozenset({team}))}
+    other = {f["key"]: f["count"] for f in period_figures(ws.store, start, end,
+                                                           frozenset({"no-such-team"}))}
+    assert mine["community_resolved"] == 1 and other["community_resolved"] == 0
+    assert "advocates_invited" not in mine  # not a team's figure
 
 
 def test_the_rule():

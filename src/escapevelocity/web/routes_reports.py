@@ -13,6 +13,7 @@ behind them list only those teams; saving goals needs `configure`.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, time
 from typing import Any
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
@@ -24,8 +25,8 @@ from escapevelocity.domain import kpis
 from escapevelocity.domain import permissions as perm
 from escapevelocity.domain.access import may_read_reports, visible_teams
 from escapevelocity.domain.org import Member
+from escapevelocity.services import answers, reports
 from escapevelocity.services import goals as goal_store
-from escapevelocity.services import reports
 from escapevelocity.web import auth, report_view
 
 
@@ -61,7 +62,16 @@ def build(request: Request, text: str, teams: frozenset[str] | None = None) -> d
     except goal_maths.GoalsError:
         goals = None
     r = reports.report(ws.store, period, ws.clock.now(), goals, teams)
-    return {**report_view.context(r, text), "teams_only": sorted(teams) if teams else None}
+    return {**report_view.context(r, text), "teams_only": sorted(teams) if teams else None,
+            "community": community(ws.store, period, teams)}
+
+
+def community(store: Any, period: kpis.Period, teams: frozenset[str] | None = None
+              ) -> list[dict[str, Any]]:
+    """Deflection and advocacy over the period's days (services/answers.period_figures)."""
+    start = datetime.combine(period.start, time(), tzinfo=UTC)
+    end = datetime.combine(period.end, time(), tzinfo=UTC)
+    return answers.period_figures(store, start, end, teams)
 
 
 @router.get("/reports", response_class=HTMLResponse)
