@@ -83,7 +83,7 @@ class Facts:
                  "drills whose median score met the pass mark"),
             Fact("playbook_reviews", "playbook reviews" + w, self.playbook_reviews,
                  "/playbook", "playbook versions approved or activated"),
-            Fact("kpis_tracked", "KPIs tracked against goals", self.kpis_tracked, "/maturity",
+            Fact("kpis_tracked", "KPIs tracked against goals", self.kpis_tracked, "/reports/goals",
                  "KPIs with a target in the workspace's goals document"),
             Fact("members", "members", self.members, "/team", "members of the organisation"),
             Fact("members_trained", "members trained", self.members_trained, "/training",
