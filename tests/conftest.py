@@ -39,6 +39,13 @@ def pytest_configure(config) -> None:
     workspace.SCRYPT_N = 2**4  # tests only; production keeps 2**14 (see SCRYPT_N)
 
 
+def pytest_collection_modifyitems(config, items) -> None:
+    """Browser tests last: their session-wide Chromium keeps Playwright's event loop running
+    in the main thread, where any later test's asyncio.run() (the NATS bus, say) would fail."""
+    browser = Path(__file__).parent / "browser"
+    items.sort(key=lambda item: Path(str(item.fspath)).is_relative_to(browser))
+
+
 
 
 @pytest.fixture(scope="session")

@@ -46,15 +46,16 @@ def test_page_shows_the_diagram_with_hits(client):
 
 def test_draft_check_uses_the_cli_validation_and_escapes(client):
     http, _, csrf = client
-    bad = Path(default_playbook_path()).read_text().replace(
-        "{author_class: journalist}", "{author_class: '<b>x</b>'}")
+    source = Path(default_playbook_path()).read_text()
+    bad = source.replace("{author_class: journalist}", "{author_class: '<b>x</b>'}")
+    line = source[:source.index("{author_class: journalist}")].count("\n") + 1
     page = http.post("/playbook/check", data={"source": bad, "csrf": csrf})
     assert page.status_code == 422
-    assert "line 62" in page.text and "unknown author_class" in page.text
+    assert f"line {line}" in page.text and "unknown author_class" in page.text
     assert "<b>x</b>" not in page.text
     assert http.post("/playbook/check", data={"source": bad}).status_code == 403  # no CSRF
     api = http.post("/api/playbook/check", content=bad.encode())
-    assert api.status_code == 422 and api.json()["findings"][0]["line"] == 62
+    assert api.status_code == 422 and api.json()["findings"][0]["line"] == line
     good = http.post("/api/playbook/check",
                      content=Path(default_playbook_path()).read_bytes())
     assert good.status_code == 200 and good.json()["ok"] is True

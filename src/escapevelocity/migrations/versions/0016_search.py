@@ -14,6 +14,13 @@ depends_on = None
 
 When = sa.DateTime(timezone=True)
 
+# A row whose body is not JSON (a damaged or hand-made row) is indexed as no words: the
+# trigger must never refuse the row it indexes (accepted mentions are never lost).
+def _text(row: str) -> str:
+    return (f"CASE WHEN json_valid({row}body) THEN coalesce(json_extract({row}body, '$.text'), '')"
+            " ELSE '' END")
+
+
 # SQLite: a contentless FTS5 table keyed by the mention's row id, kept by triggers, so every
 # insert path (ingest, imports, copies) writes the words in the same transaction as the row.
 SQLITE_UP = [
@@ -21,17 +28,17 @@ SQLITE_UP = [
     "tokenize='unicode61 remove_diacritics 2')",
     "CREATE TRIGGER mention_words_ai AFTER INSERT ON mentions BEGIN "
     "INSERT INTO mention_words(rowid, text) "
-    "VALUES (new.id, coalesce(json_extract(new.body, '$.text'), '')); END",
+    f"VALUES (new.id, {_text('new.')}); END",
     "CREATE TRIGGER mention_words_ad AFTER DELETE ON mentions BEGIN "
     "INSERT INTO mention_words(mention_words, rowid, text) "
-    "VALUES ('delete', old.id, coalesce(json_extract(old.body, '$.text'), '')); END",
+    f"VALUES ('delete', old.id, {_text('old.')}); END",
     "CREATE TRIGGER mention_words_au AFTER UPDATE OF body ON mentions BEGIN "
     "INSERT INTO mention_words(mention_words, rowid, text) "
-    "VALUES ('delete', old.id, coalesce(json_extract(old.body, '$.text'), '')); "
+    f"VALUES ('delete', old.id, {_text('old.')}); "
     "INSERT INTO mention_words(rowid, text) "
-    "VALUES (new.id, coalesce(json_extract(new.body, '$.text'), '')); END",
+    f"VALUES (new.id, {_text('new.')}); END",
     "INSERT INTO mention_words(rowid, text) "
-    "SELECT id, coalesce(json_extract(body, '$.text'), '') FROM mentions",
+    f"SELECT id, {_text('')} FROM mentions",
 ]
 SQLITE_DOWN = ["DROP TRIGGER IF EXISTS mention_words_au", "DROP TRIGGER IF EXISTS mention_words_ad",
                "DROP TRIGGER IF EXISTS mention_words_ai", "DROP TABLE IF EXISTS mention_words"]
@@ -41,12 +48,12 @@ SQLITE_DOWN = ["DROP TRIGGER IF EXISTS mention_words_au", "DROP TRIGGER IF EXIST
 PG_UP = [
     "ALTER TABLE mentions ADD COLUMN words tsvector",
     "CREATE FUNCTION mention_words() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-    "NEW.words := to_tsvector('simple'::regconfig, coalesce(NEW.body::json ->> 'text', '')); "
+    "BEGIN NEW.words := to_tsvector('simple'::regconfig, coalesce(NEW.body::json ->> 'text', "
+    "'')); EXCEPTION WHEN invalid_text_representation THEN NEW.words := NULL; END; "
     "RETURN NEW; END $$",
     "CREATE TRIGGER mention_words BEFORE INSERT OR UPDATE OF body ON mentions "
     "FOR EACH ROW EXECUTE FUNCTION mention_words()",
-    "UPDATE mentions SET words = to_tsvector('simple'::regconfig, "
-    "coalesce(body::json ->> 'text', ''))",
+    "UPDATE mentions SET body = body",  # the trigger indexes every stored row
     "CREATE INDEX ix_mentions_words ON mentions USING gin (words)",
 ]
 PG_DOWN = ["DROP INDEX IF EXISTS ix_mentions_words",
