@@ -156,3 +156,38 @@ def test_reddit_private_message_is_sent_once(reddit):
     assert result.network_id == "t4_2m001"
     assert reddit.sent[0]["data"]["dest"] == "rosa_k"
     assert reddit.sent[0]["data"]["subject"] == "About checkout broken"
+
+
+def test_a_post_past_reddits_reply_window_is_recorded_not_answered(workspace, reddit):
+    """Reddit archives a post after 180 days (Capabilities.reply_window): the button says so
+    and the reply is recorded only; a post inside the window is answered as usual."""
+    from datetime import timedelta
+
+    from escapevelocity.adapters.store import connections as repo
+    from escapevelocity.domain.records import Author, Mention
+    from escapevelocity.services import replies
+    from escapevelocity.services.intake import Intake
+
+    now = workspace.clock.now()
+    with workspace.store.begin() as tx:
+        tx.connections.add(repo.StoredConnection(
+            name="acme-reddit", channel="reddit", settings=_settings(reddit),
+            sealed=sealer().seal(SECRETS)), now)
+    Intake(workspace, None).take([Mention(
+        source_id="t3_old", channel="reddit", via="acme-reddit", author=Author(handle="u/kim"),
+        text="my order never arrived and nobody answers, I want a refund",
+        created_at=now - timedelta(days=181))])
+    with workspace.store.begin() as tx:
+        old = tx.mentions.case_ids([("reddit", "t3_old")])["reddit:t3_old"]
+    go_live(workspace, "acme-reddit")
+    with workspace.store.begin() as tx:
+        way = replies.route(tx, tx.cases.get(old), now)
+    assert way.closed and way.dry_run
+    assert "no longer takes replies" in way.label("public")
+    event = reply(workspace, old, "Sorry for the wait!")
+    assert event.data["dry_run"] is True and deliver(workspace, event) is None
+    assert reddit.comments == []
+    fresh = ingest(workspace, channel="reddit", source_id=POST, handle="u/rosa_k",
+                   via="acme-reddit")
+    sent = deliver(workspace, reply(workspace, fresh, "Sorry! Sent you a message."))
+    assert sent.kind == ev.REPLY_SENT and len(reddit.comments) == 1

@@ -52,3 +52,15 @@ def test_form_text_becomes_typed_settings():
     assert coerce("timeout", "2.5") == 2.5 and coerce("base_url", " https://a ") == "https://a"
     assert shown({"urls": ["a", "b"], "ssl": True, "handles": {"d": "h"}}) == {
         "urls": "a, b", "ssl": "true"}
+
+
+def test_a_reply_window_closes_after_its_length_and_none_never_does():
+    from datetime import UTC, datetime, timedelta
+
+    from escapevelocity.domain.outbound import window_closed
+
+    posted = datetime(2026, 1, 1, tzinfo=UTC)
+    day = timedelta(days=1)
+    assert not window_closed(180 * day, posted, posted + 180 * day)
+    assert window_closed(180 * day, posted, posted + 181 * day)
+    assert not window_closed(None, posted, posted + 10_000 * day)

@@ -12,6 +12,7 @@ email; the networks' clients live in channels/<network>/client.py and declare `p
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import msgspec
@@ -63,15 +64,24 @@ class Mode(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         return (value or self.workspace) == LIVE
 
 
-def reply_label(visibility: str, *, live: bool, can_send: bool, title: str) -> str:
+def reply_label(visibility: str, *, live: bool, can_send: bool, title: str,
+                closed: bool = False) -> str:
     """What a reply button says: where the words will go, so nobody posts to a network
     believing it a rehearsal, nor rehearses believing it posted."""
     base = f"Send {visibility} reply" if visibility else "Reply"
     if not live:
         return f"{base} (dry run)"
+    if closed:
+        return f"{base} (recorded only: {title} no longer takes replies to a post this old)"
     if not can_send:
         return f"{base} (recorded only: {title or 'this channel'} cannot send)"
     return f"{base} — sends to {title}"
+
+
+def window_closed(window: timedelta | None, posted_at: datetime, now: datetime) -> bool:
+    """Whether the network has stopped taking replies to a post this old (a channel's
+    Capabilities.reply_window: Reddit archives posts after 180 days); None: never."""
+    return window is not None and now - posted_at > window
 
 
 def idempotency_key(case_id: str, reply_seq: int) -> str:

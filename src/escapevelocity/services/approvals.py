@@ -184,7 +184,7 @@ def approve(store: SqlStore, clock: Clock, case_id: str, member: str, draft_id: 
                           "submitter": draft.submitter, "waited": _waited(draft, now)})
         from escapevelocity.services import replies
 
-        way = replies.route(tx, case)
+        way = replies.route(tx, case, now)
         sent = ev.make(case_id, ev.REPLIED, now, draft.submitter, {
             "text": final, "template": draft.template, "visibility": draft.visibility,
             "dry_run": way.dry_run, "draft": draft_id, "approved_by": member,

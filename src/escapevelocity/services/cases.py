@@ -155,7 +155,7 @@ def reply(store: SqlStore, clock: Clock, case_id: str, member: str, text: str, *
         rules = policy(tx)
         changed = (changes_since(tx, case_id, seen_seq, member)
                    if seen_seq is not None else None)
-        way = replies.route(tx, case)
+        way = replies.route(tx, case, now)
         if not way.dry_run and way.max_chars and len(text) > way.max_chars:
             raise CaseError(f"the reply is {len(text)} characters; {way.title} takes "
                             f"{way.max_chars}")

@@ -55,6 +55,7 @@ class ReplyRoute:
     can_send: bool
     live: bool
     max_chars: int = 0  # the network's limit (Capabilities.max_chars); 0: none
+    closed: bool = False  # the post is older than the channel's reply window: cannot send
 
     @property
     def dry_run(self) -> bool:
@@ -62,7 +63,7 @@ class ReplyRoute:
 
     def label(self, visibility: str) -> str:
         return outbound.reply_label(visibility, live=self.live, can_send=self.can_send,
-                                    title=self.title)
+                                    title=self.title, closed=self.closed)
 
 
 def _customer_mention(tx: Tx, case: Mapping[str, Any],
@@ -80,7 +81,9 @@ def _customer_mention(tx: Tx, case: Mapping[str, Any],
     return found or earliest
 
 
-def route(tx: Tx, case: Mapping[str, Any]) -> ReplyRoute:
+def route(tx: Tx, case: Mapping[str, Any], now: datetime | None = None) -> ReplyRoute:
+    """Where a reply to the case goes now; with `now`, a post older than the channel's reply
+    window cannot be answered there (the reply is recorded only, and the button says why)."""
     from escapevelocity.channels import registry
 
     mode = outbound.load_mode(tx.documents.get(outbound.MODE_DOCUMENT))
@@ -91,9 +94,11 @@ def route(tx: Tx, case: Mapping[str, Any]) -> ReplyRoute:
         return ReplyRoute("", "", channel or "this channel", False, mode.live(channel))
     spec = registry().get(conn.channel)
     can = bool(spec and conn.enabled and spec.can_send(conn.settings))
-    return ReplyRoute(conn.name, conn.channel, spec.title if spec else conn.channel, can,
-                      mode.live_for(conn.name, conn.channel),
-                      spec.capabilities.max_chars if spec else 0)
+    closed = bool(spec and now is not None and mention is not None and outbound.window_closed(
+        spec.capabilities.reply_window, mention.created_at, now))
+    return ReplyRoute(conn.name, conn.channel, spec.title if spec else conn.channel,
+                      can and not closed, mode.live_for(conn.name, conn.channel),
+                      spec.capabilities.max_chars if spec else 0, closed)
 
 
 def private_sender(tx: Tx, case: Mapping[str, Any], key: str, at: datetime, *,
@@ -103,7 +108,7 @@ def private_sender(tx: Tx, case: Mapping[str, Any], key: str, at: datetime, *,
     when it cannot (then domain/outbound.private_route decides, e.g. email)."""
     from escapevelocity.channels import registry
 
-    way = route(tx, case)
+    way = route(tx, case, at)
     spec = registry().get(way.channel) if way.channel else None
     if not way.can_send or spec is None or not spec.capabilities.private:
         return None

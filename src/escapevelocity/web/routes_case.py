@@ -52,7 +52,7 @@ def case_view(request: Request, seen: CaseAccess) -> dict[str, Any]:
         history = tx.events.stream(case_id)
         earlier = tx.cases.count_by_author(case["channel"], case["author_handle"],
                                            exclude=case_id)
-        way = replies.route(tx, case)
+        way = replies.route(tx, case, seen.now)
         needs_factor = tx.signin.factor_rule().missing(member)
     case["title"] = mask_pii(case["title"])
     # the latest decision: a correction decides again (services/corrections.py)

@@ -206,7 +206,7 @@ def _queue(request: Request, member: Member, everyone: bool) -> dict[str, Any]:
         drafts = {d.id: d for d in approvals.drafts(ws.store, case["id"], member.id)}
         with ws.store.begin() as tx:
             said = conversation(tx.mentions.of_case(case["id"]))
-            way = replies.route(tx, case)
+            way = replies.route(tx, case, now)
         case["title"] = mask_pii(case["title"])
         draft = drafts.get(case["approval_draft"])
         can = access.allowed_actions(org, member, case, now,
