@@ -105,7 +105,6 @@ def test_a_web_replica_stopped_mid_stream_loses_no_change(nats_server, pg, tmp_p
     env = {**os.environ, "EV_DATABASE_URL": pg, "EV_BUS": nats_server.url,
            "EV_NATS_PREFIX": prefix, "EV_SECRET_KEY": "r" * 32, "EV_VAR_DIR": str(tmp_path),
            "EV_NATS_FETCH": "20", "EV_LOG_FORMAT": "text"}
-    env.pop("CI", None)
     ports = [natsd.free_port(), natsd.free_port()]
     urls = [f"http://127.0.0.1:{p}" for p in ports]
     procs: list[subprocess.Popen] = []
