@@ -10,6 +10,8 @@
    batches, no workers: accepted = validated and acknowledged by JetStream.
 4. accept -> case visible at a steady 500 mentions/s (`ev serve` + 2 workers): per mention,
    from the 202 to the moment its row is seen in PostgreSQL (polled every 50 ms); p50, p99.
+5. a burst of 100,000 mentions over HTTP, the backlog drained, its lag read from /metrics
+   (burst.py).
 
 Each configuration gets its own copy of one seeded database (CREATE DATABASE … TEMPLATE) and
 its own stream prefix on a private nats-server. The machine is shared: compare the ratios.
@@ -370,7 +372,7 @@ def steady(dbs: Databases, nats: natsd.NatsServer, folder: Path, rate: int = 500
 # --- the whole run -------------------------------------------------------------------------------
 
 def run(n: int = 20_000, worker_counts: tuple[int, ...] = (1, 2, 4),
-        http_n: int = 60_000, steady_s: float = 20.0) -> dict:
+        http_n: int = 60_000, steady_s: float = 20.0, burst_n: int = 100_000) -> dict:
     folder = Path(tempfile.mkdtemp(prefix="ev-bench-scale-"))
     load = lambda: f"{os.getloadavg()[0]:.1f}"  # noqa: E731
     result: dict = {"machine": describe(), "mentions": n, "load_before": load()}
@@ -391,6 +393,9 @@ def run(n: int = 20_000, worker_counts: tuple[int, ...] = (1, 2, 4),
         result["http_embedded"] = http_accept(http_mentions[:10_000], dbs, None, folder)
         print("4. steady 500/s …", flush=True)
         result["steady"] = steady(dbs, nats, folder, seconds=steady_s)
+        print(f"5. burst of {burst_n:,} …", flush=True)
+        from escapevelocity.bench.burst import burst
+        result["burst"] = burst(dbs, nats, folder, burst_n)
     finally:
         nats.close()
         dbs.drop()
@@ -431,6 +436,9 @@ def lines(r: dict) -> list[dict]:
                           f"({s['workers']} workers): p50 {s['p50_s'] * 1000:.0f} ms, "
                           f"p99 {s['p99_s'] * 1000:.0f} ms ({s['visible']:,}/{s['accepted']:,} "
                           "visible)", "target": None, "met": None})
+    if "burst" in r:
+        from escapevelocity.bench.burst import line
+        out.append(line(r["burst"]))
     out.append({"figure": f"machine: {r['machine']}; load average {r['load_before']} before, "
                           f"{r['load_after']} after", "target": None, "met": None})
     return out

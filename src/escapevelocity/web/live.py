@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from escapevelocity.adapters.bus import Tail
 from escapevelocity.domain.access import visible_teams
 from escapevelocity.domain.org import Member
 from escapevelocity.web.auth import member_of, org_of
@@ -29,15 +30,15 @@ NUDGED_POLL_SECONDS = 2.0
 HEARTBEAT_SECONDS = 15.0
 
 
-def _changes(request: Request, member: Member, after: int) -> tuple[int, list[dict]]:
-    feed = request.app.state.feed
+def _changes(request: Request, member: Member, after: int | Tail) -> tuple[int, list[dict]]:
+    """What changed past the cursor that the member may see, and the position a page may
+    resume from (adapters/bus/feed.py `Tail`: below any change that may still commit)."""
+    tail = after if isinstance(after, Tail) else Tail(request.app.state.feed, after)
     teams = visible_teams(org_of(request), member)
-    changes = feed.after(after, limit=2000)
-    if not changes:
-        return after, []
+    changes = tail.poll(limit=2000)
     out = [{"case": c.case_id, "kind": c.kind, "seq": c.seq, "team": c.team} for c in changes
            if c.team in teams or c.case_id.startswith("incident:")]
-    return changes[-1].seq, out
+    return tail.cursor, out
 
 
 def _bell(request: Request, member: Member) -> dict:
@@ -66,6 +67,7 @@ async def live(request: Request, member: Member = Depends(member_of),
     stopping: threading.Event = request.app.state.stopping
 
     async def stream() -> AsyncIterator[str]:
+        tail = Tail(request.app.state.feed, after)
         cursor = after
         quiet = 0.0
         last_bell: dict | None = None
@@ -75,7 +77,7 @@ async def live(request: Request, member: Member = Depends(member_of),
         while not stopping.is_set() and not await request.is_disconnected():
             seen = nudge.generation if nudge is not None else 0
             began = loop.time()
-            cursor, changes = await run_in_threadpool(_changes, request, member, cursor)
+            cursor, changes = await run_in_threadpool(_changes, request, member, tail)
             if changes:
                 quiet = 0.0
                 yield f"id: {cursor}\nevent: changes\ndata: {json.dumps(changes)}\n\n"

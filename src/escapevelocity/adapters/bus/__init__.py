@@ -6,7 +6,7 @@ notifications (`InlineBus`). The scale-out deployment puts NATS JetStream behind
 never know which they have.
 """
 
-from escapevelocity.adapters.bus.feed import Change, Feed, LogTailFeed, Nudge
+from escapevelocity.adapters.bus.feed import Change, Feed, LogTailFeed, Nudge, Tail
 from escapevelocity.adapters.bus.inline import Bus, InlineBus
 
-__all__ = ["Bus", "Change", "Feed", "InlineBus", "LogTailFeed", "Nudge"]
+__all__ = ["Bus", "Change", "Feed", "InlineBus", "LogTailFeed", "Nudge", "Tail"]
