@@ -75,8 +75,11 @@ def schemas(spec: dict[str, Any]) -> list[dict[str, Any]]:
 
 @router.get("/api/reference", response_class=HTMLResponse)
 def reference(request: Request) -> HTMLResponse:
+    from escapevelocity.web.errors import logged_in
+
+    logged_in(request)  # public, but a member who came from Settings keeps the navigation
     spec = request.app.openapi()
-    return request.app.state.templates.TemplateResponse(request, "api_reference.html", {
+    return request.app.state.render(request, "api_reference.html", {
         "title": spec.get("info", {}).get("title", ""), "operations": operations(spec),
         "schemas": schemas(spec)})
 
