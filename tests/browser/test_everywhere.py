@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -71,12 +72,16 @@ ARTICLE = "# How do I turn on roaming abroad\n\nOpen the app, Plan > Roaming, sw
 
 
 def _seed_more(srv: Server, kb: Path) -> None:
-    """Search words and a saved view, a knowledge article and a case it answers, a requested
-    spoke, a policy to acknowledge, an API token, and a member (mei) with a second factor."""
+    """Search words and a saved view, a knowledge article and a case it answers, a saved
+    reply, an advocate (thanked by other customers) invited, a requested spoke, a policy to
+    acknowledge, an API token, a channel connection (nothing secret: its edit page unseals
+    nothing), and a member (mei) with a second factor."""
     import pyotp
 
+    from escapevelocity.adapters.store.connections import StoredConnection
+    from escapevelocity.domain import saved_replies as lib
     from escapevelocity.domain import search
-    from escapevelocity.services import answers, second_factor, tokens
+    from escapevelocity.services import advocacy, answers, saved_replies, second_factor, tokens
     from escapevelocity.services import governance as gov
     from escapevelocity.services import search as finder
 
@@ -89,10 +94,26 @@ def _seed_more(srv: Server, kb: Path) -> None:
                               "created_at": "2026-11-20T13:59:00Z",
                               "text": "how do I turn on roaming abroad?",
                               "author": {"handle": "kim", "name": "Kim"}}])["case_ids"][0]
+    saved_replies.save(ws.store, ws.clock, "sam", lib.SavedReply(
+        name="outage", title="Outage: we are on it", situations=("complaint",),
+        text="Hi {{author}}, sorry: there is an outage in your area and {{team}} is on it."))
+    srv.post([{"source_id": f"adv{n}", "channel": "twitter", "kind": "post", "text": text,
+               "author": {"handle": handle, "followers": 1200 if handle == "kim" else 10},
+               "created_at": "2026-11-20T13:59:00Z"}
+              for n, (handle, text) in enumerate([
+                  ("kim", "love the new Orbit app, great work"),
+                  ("kim", "the Orbit app is brilliant, thank you"),
+                  ("lee", "thanks @kim that fixed my roaming problem"),
+                  ("max", "thank you so much @kim, roaming works again")])])
+    advocacy.invite(ws.store, ws.clock, "sam", "twitter", "kim")
     gov.request_spoke(ws.store, ws.clock, "sam", team="hr", name="People & HR", hub="hub",
                       unit="Human Resources", reason="careers questions")
     gov.publish_policy(ws.store, ws.clock, "sam", "social", "Social media policy", "Be kind.")
     tokens.create(ws.store, ws.clock, by="sam", name="reporting script")
+    with ws.store.begin() as tx:
+        tx.connections.add(StoredConnection(name="blogs", channel="rss",
+                                            settings={"urls": ["http://127.0.0.1:9/feed"]}),
+                           ws.clock.now())
     enrolment = second_factor.start(ws.store, ws.clock, "mei")
     second_factor.confirm(ws.store, ws.clock, "mei", pyotp.TOTP(enrolment.secret).now())
 
@@ -179,7 +200,8 @@ def _pages(site) -> list[tuple[str, str, int]]:
         ("api-reference", "/api/reference", 200),
         ("admin-dead", "/admin/dead", 200),
         ("admin-team-new", "/admin/teams/new", 200),
-        ("channel-new", "/admin/channels/new", 200),
+        ("channel-new", "/admin/channels/new?channel=mastodon", 200),
+        ("channel-edit", "/admin/channels/blogs/edit", 200),
     ]
 
 
@@ -228,10 +250,11 @@ WALLS = ("wall",)  # kiosk: a screen on the wall, deliberately without navigatio
 def test_every_page_at_desktop_and_phone_width_passes_axe(site, pages):
     SHOTS.mkdir(parents=True, exist_ok=True)
     problems: list[str] = []
-    swept = []
+    swept: dict[str, float] = {}  # page@width: seconds (load, checks, axe, screenshot)
     for name, path, status in _pages(site):
         for width, _, scheme in WIDTHS:
             page = pages(WHO.get(name, "sam"), width)
+            began = time.monotonic()
             _sso(site, name == "login-sso")
             response = page.goto(f"{site.url}{path}")
             assert response is not None and response.status == status, (name, response.status)
@@ -257,7 +280,7 @@ def test_every_page_at_desktop_and_phone_width_passes_axe(site, pages):
                 problems.append(f"{name} @{width} {scheme}: {v['impact']} {v['id']}: {v['help']} "
                                 f"{v['nodes']}")
             page.screenshot(path=str(SHOTS / f"{name}-{width}.png"), full_page=True)
-            swept.append(f"{name}@{width}")
+            swept[f"{name}@{width}"] = round(time.monotonic() - began, 2)
     (SHOTS / "swept.json").write_text(json.dumps(swept, indent=1))
     assert not problems, "\n".join(problems)
 
