@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from axe_kit import serious_violations
+from axe_kit import AXE, serious_violations
 from conftest import PASSWORD, Server
 from playwright.sync_api import expect
 
@@ -138,6 +138,7 @@ def pages(browser, site):
             height, scheme = next((h, c) for w, h, c in WIDTHS if w == width)
             ctx = browser.new_context(viewport={"width": width, "height": height},
                                       color_scheme=scheme, bypass_csp=True)
+            ctx.add_init_script(path=str(AXE))  # in every page loaded: not sent each time
             page = ctx.new_page()
             if member:  # "2fa:mei": mei's password accepted, her code not yet given
                 page.goto(f"{site.url}/login")
