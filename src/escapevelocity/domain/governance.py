@@ -179,7 +179,8 @@ def approvable(p: Program, team: str, approver: Member) -> str | None:
         return f"{team} is already live"
     gaps = missing(p, team)
     if gaps:
-        return f"{team}'s readiness checklist is not complete: " + ", ".join(i.id for i in gaps)
+        return f"{team}'s readiness checklist is not complete: " + ", ".join(
+            i.id.replace("_", " ") for i in gaps)  # read as words: "tough conversations"
     if approver.id == s.requested_by or approver.id in s.members:
         return "the hub approves a spoke's readiness, not its own members"
     return None

@@ -70,7 +70,7 @@ def answer(request: Request, status: int, message: str,
                             headers=headers)
     if wants_json(request):
         return JSONResponse({"detail": message}, status_code=status, headers=headers)
-    _logged_in(request)
+    logged_in(request)
     page = request.app.state.render(request, "error.html", {
         "status": status, "title": TITLES.get(status, "Something went wrong"),
         "message": message, "back": way_back(request)}, status)
@@ -79,7 +79,7 @@ def answer(request: Request, status: int, message: str,
     return page
 
 
-def _logged_in(request: Request) -> None:
+def logged_in(request: Request) -> None:
     """The member of the session, if any, for the layout's navigation: an unknown address
     (404 before any route ran) still shows the app's layout to a logged-in member."""
     if getattr(request.state, "member", None) is not None or "session" not in request.scope:

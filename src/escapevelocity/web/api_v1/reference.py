@@ -9,6 +9,8 @@ answers and the schemas they use, as plain HTML. The machine-readable descriptio
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -64,8 +66,23 @@ def operations(spec: dict[str, Any]) -> list[dict[str, Any]]:
     return sorted(out, key=lambda o: (o["tag"], o["path"], o["method"]))
 
 
-def schemas(spec: dict[str, Any]) -> list[dict[str, Any]]:
+def _used(spec: dict[str, Any]) -> set[str]:
+    """The schemas the API's operations use, directly or inside another: not the bodies of the
+    web pages' forms, which share the app's OpenAPI description."""
     found = spec.get("components", {}).get("schemas", {})
+    todo = [item for path, item in spec.get("paths", {}).items() if path.startswith("/api/")]
+    used: set[str] = set()
+    while todo:
+        for name in re.findall(r'"#/components/schemas/([^"]+)"', json.dumps(todo.pop())):
+            if name not in used and name in found:
+                used.add(name)
+                todo.append(found[name])
+    return used
+
+
+def schemas(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    used = _used(spec)
+    found = {k: v for k, v in spec.get("components", {}).get("schemas", {}).items() if k in used}
     return [{"name": name, "fields": [
         {"name": f, "type": _type(s), "required": f in body.get("required", []),
          "description": s.get("description", "")}
@@ -75,8 +92,11 @@ def schemas(spec: dict[str, Any]) -> list[dict[str, Any]]:
 
 @router.get("/api/reference", response_class=HTMLResponse)
 def reference(request: Request) -> HTMLResponse:
+    from escapevelocity.web.errors import logged_in
+
+    logged_in(request)  # public, but a member who came from Settings keeps the navigation
     spec = request.app.openapi()
-    return request.app.state.templates.TemplateResponse(request, "api_reference.html", {
+    return request.app.state.render(request, "api_reference.html", {
         "title": spec.get("info", {}).get("title", ""), "operations": operations(spec),
         "schemas": schemas(spec)})
 
