@@ -123,13 +123,14 @@
         team === "all" || !c.team || c.team === team;
     }).map(function (c) { return c.case; });
     if (!ids.length) return;
-    if (ids.length > 200) {
+    const shown = ids.filter(function (id) { return document.getElementById("row-" + id); });
+    if (ids.length > 200 || shown.length < ids.length) {
+      // A case entering the view (or a burst): re-read the page. htmx keeps only the last of
+      // the requests queued behind one in flight, which is harmless for a whole page and lost
+      // rows when each request carried different ones (a new case's row never came).
       htmx.ajax("GET", rows.dataset.rowsUrl, {target: "#rows", swap: "innerHTML"});
       return;
     }
-    const shown = ids.filter(function (id) { return document.getElementById("row-" + id); });
-    const empty = rows.querySelector("td.empty");
-    if (empty && shown.length < ids.length) empty.parentNode.remove();
     htmx.ajax("GET", rows.dataset.rowsUrl + "&ids=" + ids.join(",") + "&shown=" + shown.join(","),
               {target: "#rows", swap: "none"});
   }
