@@ -34,29 +34,48 @@ def _id_key(value: Any) -> tuple[int, str]:
     return (len(s), s)  # snowflake ids: compare as numbers of any length
 
 
-class MastodonConnector:
+class MastodonSession:
+    """One Mastodon.py client on a requests session that remembers its last response: the
+    listening connector and the reply sender both read its status and Retry-After."""
+
     def __init__(self, settings: Mapping[str, Any], secrets: Mapping[str, str],
-                 keep: Callable[[Mention], bool]) -> None:
+                 timeout: float) -> None:
         import requests
         from mastodon import Mastodon
 
-        self.keep = keep
-        self.hashtags = [str(h).lstrip("#") for h in settings.get("hashtags") or ()]
-        self.search = str(settings.get("search") or "")
-        self.mentions = bool(settings.get("mentions", True))
         self.session = requests.Session()
         self.last_response: Any = None
         self.session.hooks["response"].append(self._remember)
-        self.rejected = 0
         self.api = Mastodon(
             access_token=reveal(secrets.get("token", "")) or None,
             api_base_url=str(settings["base_url"]), ratelimit_method="throw",
-            request_timeout=float(settings.get("timeout") or 10), session=self.session,
-            version_check_mode="none", user_agent="escapevelocity")
+            request_timeout=timeout, session=self.session, version_check_mode="none",
+            user_agent="escapevelocity")
 
     def _remember(self, response: Any, *args: Any, **kwargs: Any) -> Any:
         self.last_response = response
         return response
+
+    def _retry_after(self) -> float | None:
+        headers = getattr(self.last_response, "headers", {}) or {}
+        after = retry_after_seconds(headers.get("Retry-After"))
+        if after is None and self.api.ratelimit_reset:
+            after = max(0.0, float(self.api.ratelimit_reset) - time.time())
+        return after
+
+    def close(self) -> None:
+        self.session.close()
+
+
+class MastodonConnector(MastodonSession):
+    def __init__(self, settings: Mapping[str, Any], secrets: Mapping[str, str],
+                 keep: Callable[[Mention], bool]) -> None:
+        super().__init__(settings, secrets, float(settings.get("timeout") or 10))
+        self.keep = keep
+        self.hashtags = [str(h).lstrip("#") for h in settings.get("hashtags") or ()]
+        self.search = str(settings.get("search") or "")
+        self.mentions = bool(settings.get("mentions", True))
+        self.rejected = 0
 
     def streams(self) -> list[str]:
         out = ["mentions"] if self.mentions else []
@@ -132,13 +151,3 @@ class MastodonConnector:
         if not isinstance(got, list):
             raise Malformed("Mastodon answered an unexpected shape (not a list)")
         return sorted(got, key=lambda i: _id_key(i["id"]))
-
-    def _retry_after(self) -> float | None:
-        headers = getattr(self.last_response, "headers", {}) or {}
-        after = retry_after_seconds(headers.get("Retry-After"))
-        if after is None and self.api.ratelimit_reset:
-            after = max(0.0, float(self.api.ratelimit_reset) - time.time())
-        return after
-
-    def close(self) -> None:
-        self.session.close()

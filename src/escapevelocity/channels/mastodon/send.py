@@ -9,36 +9,21 @@ answers with the status already made instead of posting it again.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from typing import Any
 
-from escapevelocity.adapters.secrets import reveal
-from escapevelocity.channels.base import retry_after_seconds
+from escapevelocity.channels.mastodon.client import MastodonSession
 from escapevelocity.domain.outbound import SendResult
 
 MAX_CHARS = 500
 
 
-class MastodonSender:
+class MastodonSender(MastodonSession):
     name, private = "mastodon", True
 
     def __init__(self, settings: Mapping[str, Any], secrets: Mapping[str, str]) -> None:
-        import requests
-        from mastodon import Mastodon
-
-        self.session = requests.Session()
-        self.last_response: Any = None
-        self.session.hooks["response"].append(self._remember)
-        self.api = Mastodon(
-            access_token=reveal(secrets.get("token", "")) or None,
-            api_base_url=str(settings["base_url"]), ratelimit_method="throw",
-            request_timeout=float(settings.get("send_timeout") or settings.get("timeout") or 10),
-            session=self.session, version_check_mode="none", user_agent="escapevelocity")
-
-    def _remember(self, response: Any, *args: Any, **kwargs: Any) -> Any:
-        self.last_response = response
-        return response
+        super().__init__(settings, secrets, float(settings.get("send_timeout")
+                                                  or settings.get("timeout") or 10))
 
     def send_reply(self, case: Mapping[str, Any], text: str, visibility: str) -> SendResult:
         try:
@@ -88,13 +73,3 @@ class MastodonSender:
         if isinstance(exc, MastodonError | ValueError | KeyError | TypeError):
             return SendResult(error=f"Mastodon: {exc}")
         raise exc
-
-    def _retry_after(self) -> float | None:
-        headers = getattr(self.last_response, "headers", {}) or {}
-        after = retry_after_seconds(headers.get("Retry-After"))
-        if after is None and self.api.ratelimit_reset:
-            after = max(0.0, float(self.api.ratelimit_reset) - time.time())
-        return after
-
-    def close(self) -> None:
-        self.session.close()
