@@ -6,9 +6,12 @@ from __future__ import annotations
 import json
 import socket
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib.resources import files
 
+import pytest
 import yaml
 
 
@@ -16,6 +19,32 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+class SmtpInbox:
+    """What the local SMTP server received (aiosmtpd's handler)."""
+
+    def __init__(self) -> None:
+        self.envelopes = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.envelopes.append(envelope)
+        return "250 OK"
+
+
+@contextmanager
+def smtp_inbox() -> Iterator[tuple[SmtpInbox, int]]:
+    """A real SMTP server process on 127.0.0.1 for the block: (what it received, its port)."""
+    pytest.importorskip("aiosmtpd")
+    from aiosmtpd.controller import Controller
+
+    inbox, port = SmtpInbox(), free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield inbox, port
+    finally:
+        controller.stop()
 
 
 def with_emails(ws, extra: list[dict] | None = None) -> None:

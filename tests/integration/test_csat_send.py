@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 from engage_kit import case, open_case, with_admin
-from notify_kit import free_port
+from notify_kit import smtp_inbox
 
 from escapevelocity.adapters.outbound import EmailSender, Senders
 from escapevelocity.domain import events as ev
@@ -98,28 +98,12 @@ def test_only_admins_switch_to_live(ws, clock):
 
 
 def test_csat_question_by_email_reaches_the_customer_only(ws, clock):
-    pytest.importorskip("aiosmtpd")
-    from aiosmtpd.controller import Controller
-
-    class Inbox:
-        def __init__(self) -> None:
-            self.envelopes = []
-
-        async def handle_DATA(self, server, session, envelope):
-            self.envelopes.append(envelope)
-            return "250 OK"
-
-    inbox, port = Inbox(), free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
+    with smtp_inbox() as (inbox, port):
         switch.set_mode(ws.store, clock, "ada", "live", connection="email")
         resolved(ws, clock, open_case(ws, clock))  # a twitter case: stays dry run
         cid = resolved(ws, clock, email_case(ws, clock, "kim@customer.test"))
         senders = Senders({"email": EmailSender("127.0.0.1", port, "care@brand.test")})
         sent = {e.stream: e for e in followup.tick(ws.store, clock, senders=senders)}
-    finally:
-        controller.stop()
     assert sent[cid].data["dry_run"] is False and sent[cid].data["via"] == "email"
     assert sent[cid].data["network_id"] == f"smtp:kim@customer.test:{cid}"
     assert [e.data["dry_run"] for k, e in sent.items() if k != cid] == [True]

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 from engage_kit import open_case
-from notify_kit import Receiver, free_port, with_emails
+from notify_kit import Receiver, smtp_inbox, with_emails
 
 from escapevelocity.adapters.notify.pager import Page
 from escapevelocity.adapters.notify.transports import (
@@ -115,22 +115,7 @@ def test_a_page_lands_in_the_bell_and_by_email(ws, clock):
 
 
 def test_email_through_a_real_smtp_server_reaches_the_right_member_only(ws, clock):
-    pytest.importorskip("aiosmtpd")
-    from aiosmtpd.controller import Controller
-
-    class Inbox:
-        def __init__(self) -> None:
-            self.envelopes = []
-
-        async def handle_DATA(self, server, session, envelope):
-            self.envelopes.append(envelope)
-            return "250 OK"
-
-    inbox = Inbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
+    with smtp_inbox() as (inbox, port):
         notifier = Notifier(ws.store, clock,
                             {"email": EmailTransport("127.0.0.1", port, "ev@example.test")},
                             base_url="https://ev.example.test")
@@ -141,8 +126,6 @@ def test_email_through_a_real_smtp_server_reaches_the_right_member_only(ws, cloc
         cid = open_case(ws, clock)
         annotate.note(ws.store, clock, cid, "ana", "@priya the bill, please")
         assert notifier.tick()["delivered"] == 1
-    finally:
-        controller.stop()
     [mail] = inbox.envelopes
     assert mail.rcpt_tos == ["priya@example.test"]
     body = mail.content.decode()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from needs import require
-from notify_kit import Receiver, free_port
+from notify_kit import Receiver, smtp_inbox
 from report_kit import fill, from_log
 from typer.testing import CliRunner
 
@@ -69,33 +69,15 @@ def test_pdf_by_headless_chromium(filled, tmp_path):
 
 
 def test_emailed_and_posted_on_a_schedule(filled):
-    pytest.importorskip("aiosmtpd")
-    from aiosmtpd.controller import Controller
-
-    class Inbox:
-        def __init__(self) -> None:
-            self.envelopes = []
-
-        async def handle_DATA(self, server, session, envelope):
-            self.envelopes.append(envelope)
-            return "250 OK"
-
-    inbox = Inbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        with Receiver() as hook:
-            out = _run(filled, "--period", "7d", "--format", "html", "--email", "cmo@example.test",
-                       "--webhook", hook.url, "--every", "1m", "--times", "1",
-                       env={"EV_NOTIFY_SMTP": f"127.0.0.1:{port}",
-                            "EV_NOTIFY_FROM": "ev@example.test"})
-            assert "emailed cmo@example.test" in out and "webhook HTTP 200" in out
-            body = hook.json(0)
-            assert body["period"] == "7d" and body["values"]["volume"] > 0
-            assert "<html" in body["document"]
-    finally:
-        controller.stop()
+    with smtp_inbox() as (inbox, port), Receiver() as hook:
+        out = _run(filled, "--period", "7d", "--format", "html", "--email", "cmo@example.test",
+                   "--webhook", hook.url, "--every", "1m", "--times", "1",
+                   env={"EV_NOTIFY_SMTP": f"127.0.0.1:{port}",
+                        "EV_NOTIFY_FROM": "ev@example.test"})
+        assert "emailed cmo@example.test" in out and "webhook HTTP 200" in out
+        body = hook.json(0)
+        assert body["period"] == "7d" and body["values"]["volume"] > 0
+        assert "<html" in body["document"]
     [mail] = inbox.envelopes
     assert mail.rcpt_tos == ["cmo@example.test"]
     msg = email.message_from_bytes(mail.content)
