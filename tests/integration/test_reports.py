@@ -70,20 +70,12 @@ def test_figures_equal_the_log_and_rebuild_from_it(workspace, clock):
 
 
 def test_the_migration_counts_cases_that_are_already_there(workspace, clock):
-    from importlib.resources import files
-
-    from alembic import command
-    from alembic.config import Config
+    from test_migration_typed_events import _alembic
 
     fill(workspace, clock, days=3, per_day=30)
     kept = _kept(workspace.store)
-    here = files("escapevelocity") / "migrations"
-    cfg = Config(str(here / "alembic.ini"))
-    cfg.set_main_option("script_location", str(here))
-    with workspace.store.engine.begin() as tx:
-        cfg.attributes["connection"] = tx
-        command.downgrade(cfg, "0018_reports-1")
-        assert not sa.inspect(tx).has_table("kpi_cells")
+    _alembic(workspace.store, "downgrade", "0018_reports-1")
+    assert not sa.inspect(workspace.store.engine).has_table("kpi_cells")
     workspace.store.migrate()
     assert _kept(workspace.store) == kept
 

@@ -19,16 +19,15 @@ import re
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from importlib.resources import files
 from pathlib import Path
 
 import psycopg
 import pytest
 import sqlalchemy as sa
 from alembic import command
-from alembic.config import Config
 from alembic.script import ScriptDirectory
 from needs import require
+from test_migration_typed_events import _config
 
 pytestmark = pytest.mark.postgres
 PG_ADMIN = os.environ.get("EV_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -56,9 +55,7 @@ def old_db() -> Iterator[str]:
 
 
 def _alembic(url: str, revision: str) -> None:
-    here = files("escapevelocity") / "migrations"
-    cfg = Config(str(here / "alembic.ini"))
-    cfg.set_main_option("script_location", str(here))
+    cfg = _config()  # the one alembic set-up of the migration tests
     engine = sa.create_engine(url)
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
@@ -111,10 +108,7 @@ def test_upgrade_from_the_previous_release_keeps_everything(old_db):
         mention_ix = {i["name"] for i in inspector.get_indexes("mentions")}
         case_ix = {i["name"] for i in inspector.get_indexes("cases")}
         token = conn.execute(sa.text("SELECT kind, scopes FROM api_tokens")).one()
-    here = files("escapevelocity") / "migrations"
-    cfg = Config(str(here / "alembic.ini"))
-    cfg.set_main_option("script_location", str(here))
-    assert version == ScriptDirectory.from_config(cfg).get_current_head()
+    assert version == ScriptDirectory.from_config(_config()).get_current_head()
     assert {"kpi_cells", "kpi_counts", "saved_views", "author_links", "api_idempotency",
             "second_factors"} <= tables
     assert "ix_mentions_words" in mention_ix
