@@ -60,3 +60,5 @@ def test_streams_are_named_for_what_they_hold():
     assert ev.stream_kind("c0123456789ab") == ev.CASE
     assert ev.stream_kind(ev.incident_stream("x")) == ev.INCIDENT
     assert ev.stream_kind(ev.playbook_stream(3)) == ev.PLAYBOOK
+    # every stream the rebuild skips as no case is named as no case here too
+    assert all(ev.stream_kind(p + "x") not in (ev.CASE, "") for p in ev.NON_CASE_PREFIXES)

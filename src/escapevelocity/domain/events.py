@@ -60,25 +60,10 @@ SYSTEM = "system"
 
 
 def stream_kind(stream: str) -> str:
-    """Which aggregate a stream id names: `case`, `incident`, `playbook`, or one of the
-    community records (`advocate`, `saved-reply`, `knowledge`)."""
-    if stream.startswith(INCIDENT_PREFIX):
-        return INCIDENT
-    if stream.startswith(PLAYBOOK_PREFIX):
-        return PLAYBOOK
-    if stream.startswith(CONFIG_PREFIX):
-        return CONFIG
-    if stream.startswith(WORKSPACE_PREFIX):
-        return WORKSPACE
-    if stream.startswith(GOVERNANCE_PREFIX):
-        return GOVERNANCE
-    if stream.startswith(VIEW_PREFIX):
-        return "view"
-    if stream.startswith(PERSON_PREFIX):
-        return "person"
-    if stream.startswith(ORG_PREFIX):
-        return ORG
-    for prefix in (ADVOCATE_PREFIX, SAVED_REPLY_PREFIX, KNOWLEDGE_PREFIX):
+    """Which aggregate a stream id names: `case`, or the name of its non-case prefix
+    (`incident`, `playbook`, `config`, `token`, `advocate`, …): one list, NON_CASE_PREFIXES,
+    says both what the rebuild skips and what this answers."""
+    for prefix in NON_CASE_PREFIXES:
         if stream.startswith(prefix):
             return prefix[:-1]
     return CASE
