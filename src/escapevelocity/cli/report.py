@@ -42,10 +42,10 @@ def build(ws, period_text: str, fmt: str) -> tuple[bytes, str, dict]:
         goals = goal_store.load(ws.store)
     except goal_maths.GoalsError:
         goals = None
-    from escapevelocity.web.routes_reports import community
+    from escapevelocity.services import answers
 
     ctx = report_view.context(reports.report(ws.store, period, now, goals), period_text)
-    ctx["community"] = community(ws.store, period)
+    ctx["community"] = answers.period_figures(ws.store, period)
     title = f"Social care report, {period.start} to {period.end}"
     if fmt == "csv":
         return report_render.figures_csv(ctx).encode(), "text/csv", ctx["values"]

@@ -211,6 +211,11 @@ class Period:
     def days(self) -> int:
         return (self.end - self.start).days
 
+    def instants(self) -> tuple[datetime, datetime]:
+        """The period as UTC instants [start, end), for reads by time."""
+        return (datetime.combine(self.start, datetime.min.time(), UTC),
+                datetime.combine(self.end, datetime.min.time(), UTC))
+
     def previous(self) -> Period:
         return Period(self.start - timedelta(days=self.days), self.start)
 

@@ -24,7 +24,6 @@ import os
 import threading
 import weakref
 from collections.abc import Sequence
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +35,7 @@ from escapevelocity.domain.answers import sources
 from escapevelocity.domain.answers.match import Entry, Index, Suggestion
 from escapevelocity.domain.clock import Clock
 from escapevelocity.domain.events import Event
+from escapevelocity.domain.kpis import Period
 from escapevelocity.services import cases as commands
 from escapevelocity.services.casetx import CaseError, authorize, commit, load
 
@@ -299,15 +299,15 @@ COMMUNITY_FIGURES = (
 )
 
 
-def period_figures(store: SqlStore, start: datetime, end: datetime,
-                   teams: frozenset[str] | None = None, limit: int = 20_000
-                   ) -> list[dict[str, Any]]:
-    """Deflection and advocacy between `start` and `end`: one row per figure with its count
+def period_figures(store: SqlStore, period: Period, teams: frozenset[str] | None = None,
+                   limit: int = 20_000) -> list[dict[str, Any]]:
+    """Deflection and advocacy over the period's days: one row per figure with its count
     and the cases (or advocates) behind it, read from the events of those kinds (few: a report
     reads them, not the whole log). With `teams`, only cases of those teams count and the
     advocacy rows (not a team's) are left out."""
     kinds = (ev.ANSWER_USED, ev.COMMUNITY_RESOLVED, ev.AUTO_REPLIED, ev.AUTO_REPLY_WITHDRAWN,
              ev.ADVOCATE_INVITED, ev.ADVOCATE_LEDGER)
+    start, end = period.instants()
     with store.begin() as tx:
         got = [e for e in tx.events.of_kinds(kinds, since=start, limit=limit) if e.at < end]
         case_teams = tx.cases.teams_of(e.stream for e in got

@@ -169,9 +169,7 @@ def cases_behind(store: SqlStore, period: Period, measure: str,
 
 def _cases_behind(store: SqlStore, period: Period, measure: str,
                   where: Mapping[str, str], limit: int | None) -> Iterator[dict[str, Any]]:
-    from datetime import UTC
-    start = datetime.combine(period.start, datetime.min.time(), UTC)
-    end = datetime.combine(period.end, datetime.min.time(), UTC)
+    start, end = period.instants()
     n = 0
     with store.begin() as tx:
         for case in tx.kpis.in_period(start, end, where):

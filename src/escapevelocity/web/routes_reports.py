@@ -13,7 +13,6 @@ behind them list only those teams; saving goals needs `configure`.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time
 from typing import Any
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
@@ -63,15 +62,8 @@ def build(request: Request, text: str, teams: frozenset[str] | None = None) -> d
         goals = None
     r = reports.report(ws.store, period, ws.clock.now(), goals, teams)
     return {**report_view.context(r, text), "teams_only": sorted(teams) if teams else None,
-            "community": community(ws.store, period, teams)}
+            "community": answers.period_figures(ws.store, period, teams)}
 
-
-def community(store: Any, period: kpis.Period, teams: frozenset[str] | None = None
-              ) -> list[dict[str, Any]]:
-    """Deflection and advocacy over the period's days (services/answers.period_figures)."""
-    start = datetime.combine(period.start, time(), tzinfo=UTC)
-    end = datetime.combine(period.end, time(), tzinfo=UTC)
-    return answers.period_figures(store, start, end, teams)
 
 
 @router.get("/reports", response_class=HTMLResponse)
