@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
+from escapevelocity.domain.clock import SystemClock
+from escapevelocity.services import annotate
+
 LEGAL = '#correct-form select[name="label"] option[value="legal"]'
 
 
@@ -24,6 +27,12 @@ def test_a_situation_correction_moves_the_case(browser, server, log_in):
     page.select_option('#correct-form select[name="signal"]', "sentiment")
     expect(labels).to_have_count(3)
     expect(page.locator(LEGAL)).to_have_count(0)
+    # a colleague's note changes the case mid-choice: the live refresh of the panel keeps the
+    # open form and the chosen signal (the race that reset it under load)
+    annotate.note(server.workspace.store, SystemClock(), case_id, "sam", "checking the thread")
+    expect(page.locator("#case")).to_contain_text("note added")
+    expect(page.locator("details.correct")).to_have_attribute("open", "")
+    expect(labels).to_have_count(3)
     page.select_option('#correct-form select[name="signal"]', "situation")
     expect(page.locator(LEGAL)).to_have_count(1)
     page.select_option('#correct-form select[name="label"]', "legal")
