@@ -240,6 +240,11 @@ def create_app(workspace: Workspace, settings: Settings, *,
             workspace.store.on_commit.append(hook)
             app.state.nudge = Nudge()
             await app.state.publisher.on_changes(app.state.nudge.set)
+            # who views a case, seen by every replica (the KV bucket <PREFIX>_presence)
+            from escapevelocity.adapters import presence
+
+            app.state.presence = presence.NatsPresence(
+                app.state.publisher.nc, app.state.publisher.prefix, ttl=presence.TTL)
         thread, stop = None, threading.Event()  # this run's: an old pass never restarts
         if tick_seconds:
             thread = threading.Thread(target=ticker, args=(stop,), name="ev-ticker",
@@ -254,6 +259,7 @@ def create_app(workspace: Workspace, settings: Settings, *,
         if app.state.publisher is not None:
             await app.state.publisher.close()
             app.state.publisher = None
+            app.state.presence = None
         waited = 0.0
         while thread is not None and thread.is_alive() and waited < STOP_GRACE:
             await asyncio.sleep(0.05)
@@ -271,6 +277,7 @@ def create_app(workspace: Workspace, settings: Settings, *,
     app.state.intake = intake
     app.state.publisher = None  # the JetStream intake when EV_BUS=nats:// (lifespan connects)
     app.state.nudge = None  # its change notices for live views (web/live.py)
+    app.state.presence = None  # who views a case: memory, or NATS KV (web/routes_people.py)
     app.state.notifier = notifier
     app.state.webhooks = Webhooks.from_env(workspace.store, workspace.clock)
     app.state.feed = feed or LogTailFeed(workspace.store)  # what live views read

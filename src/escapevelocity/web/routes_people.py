@@ -2,7 +2,10 @@
 case (/cases/<id>/presence): who else has it open, who is typing.
 
 Routes parse and call services/people; presence goes through the `Presence` port on
-app.state (adapters/presence.py), in memory unless a deployment puts another one there.
+app.state (adapters/presence.py): in memory in the embedded mode, the NATS key-value bucket in
+the scale-out mode (EV_BUS=nats://, put there by the app's lifespan), so every replica sees
+every viewer. When NATS is down the heartbeat answers 503 with the reason (JSON for the page's
+script), and the case page carries on without "who else is here".
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from escapevelocity.adapters.presence import MemoryPresence, Presence
+from escapevelocity.adapters.presence import MemoryPresence, Presence, PresenceUnavailable
 from escapevelocity.domain import permissions as perm
 from escapevelocity.domain.org import Member
 from escapevelocity.domain.records import CHANNELS
@@ -79,6 +82,8 @@ async def unlink(request: Request, channel: str, handle: str,
 def presence_of(request: Request) -> Presence:
     state = request.app.state
     if getattr(state, "presence", None) is None:
+        if state.settings.bus.startswith("nats://"):  # the lifespan connects it
+            raise PresenceUnavailable("not connected to NATS yet")
         state.presence = MemoryPresence()
     return state.presence
 
@@ -89,14 +94,17 @@ async def beat(request: Request, seen: CaseAccess = Depends(visible_case)) -> JS
     else is here."""
     form = await request.form()
     state = str(form.get("state", "viewing"))
-    presence = presence_of(request)
     now = request.app.state.workspace.clock.now()
-    if state == "gone":
-        presence.leave(seen.id, seen.member.id)
-    else:
-        try:
-            presence.beat(seen.id, seen.member.id, state, now)
-        except ValueError as exc:
-            raise HTTPException(400, str(exc)) from None
-    others = {m: s for m, s in presence.on(seen.id, now).items() if m != seen.member.id}
+    try:
+        presence = presence_of(request)
+        if state == "gone":
+            here = await presence.leave(seen.id, seen.member.id, now)
+        else:
+            here = await presence.beat(seen.id, seen.member.id, state, now)
+    except ValueError as exc:
+        raise HTTPException(400, str(exc)) from None
+    except PresenceUnavailable as exc:  # logged once by the adapter, not at every beat
+        raise HTTPException(503, f"Who else is on this case is unknown for now ({exc}).",
+                            headers={"Retry-After": "5"}) from None
+    others = {m: s for m, s in here.items() if m != seen.member.id}
     return JSONResponse({"others": [{"member": m, "state": s} for m, s in others.items()]})

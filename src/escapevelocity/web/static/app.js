@@ -57,11 +57,17 @@
       const state = Date.now() - typedAt < 5000 ? "typing" : "viewing";
       fetch("/cases/" + el.dataset.case + "/presence", {
         method: "POST", credentials: "same-origin",
-        headers: {"X-CSRF-Token": csrf || "", "Content-Type": "application/x-www-form-urlencoded"},
+        headers: {"X-CSRF-Token": csrf || "", "Accept": "application/json",
+                  "Content-Type": "application/x-www-form-urlencoded"},
         body: "state=" + state
-      }).then(function (r) { return r.ok ? r.json() : null; }).then(function (data) {
+      }).then(function (r) {
+        // 503: the shared presence store is down (scale-out mode); say so, keep beating
+        return r.ok || r.status === 503 ? r.json().then(function (d) { d.ok = r.ok; return d; }) : null;
+      }).then(function (data) {
         const now = document.getElementById("presence");
         if (!data || !now) return;
+        now.classList.toggle("hint", !data.ok);
+        if (!data.ok) { now.textContent = data.detail || ""; return; }
         now.textContent = data.others.map(function (o) {
           return o.member + (o.state === "typing" ? " is typing a reply" : " is viewing");
         }).join(" · ");
