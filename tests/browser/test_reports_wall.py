@@ -102,6 +102,6 @@ def test_the_wall_is_live_and_recovers_after_a_reconnect(browser, server, log_in
 
     CrisisMode(ws.store, ws.clock).declare("crisis2", "sam", "fires reported")
     expect(page.locator("#wall-crisis")).to_be_visible(timeout=10_000)
-    expect(page.locator("#wall-crisis-level")).to_have_text("CRISIS2")
+    expect(page.locator("#wall-crisis-level")).to_have_text("Crisis level 2")
     page.screenshot(path=str(SHOTS / "wall-crisis.png"), full_page=True)
     page.context.close()

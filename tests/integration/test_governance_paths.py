@@ -144,6 +144,11 @@ def test_a_live_incident_gets_an_after_action_report(workspace, clock):
     assert 'id="cases">2<' in text and 'id="answered">1 of 2<' in text
     assert "1 of 2 cases that needed an answer got none" in text
     assert "first statement after 25.0 min" in text and "crisis2" in text
+    # the browser tab names the incident as people do, not by its id
+    title = text.split("<title>", 1)[1].split("</title>", 1)[0]
+    assert title == ("After-action report: Crisis level 2 incident of Fri 20 Nov 14:00"
+                     " · Escape Velocity")
+    assert 'id="peak"><span class="level crisis2">Crisis level 2<' in text
     assert client.get("/incidents/incident:nope/report").status_code == 404
 
 

@@ -18,6 +18,15 @@ def words(value: Any) -> str:
         else str(value)
 
 
+def level_name(value: Any) -> str:
+    """A crisis level as people say it: "crisis2" -> "Crisis level 2", "watch" -> "Watch"
+    (the level ids stay in the records, the playbook and the CSS classes)."""
+    level = "" if value is None else str(value)
+    if level.startswith("crisis") and level[6:].isdigit():
+        return f"Crisis level {level[6:]}"
+    return words(level).capitalize()
+
+
 def minutes(value: Any) -> str:
     """A duration in minutes as words: 45 -> "45 min", 90 -> "1 h 30 min", 1440 -> "1 day",
     10080 -> "7 days"; empty -> "—"."""
@@ -90,4 +99,4 @@ def describe(event: Any) -> str:
 
 
 def install(env: Any) -> None:
-    env.filters.update(words=words, minutes=minutes, describe=describe)
+    env.filters.update(words=words, minutes=minutes, describe=describe, level=level_name)

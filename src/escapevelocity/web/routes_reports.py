@@ -27,6 +27,7 @@ from escapevelocity.domain.org import Member
 from escapevelocity.services import answers, reports
 from escapevelocity.services import goals as goal_store
 from escapevelocity.web import auth, report_view
+from escapevelocity.web.labels import level_name
 
 
 def reader(request: Request, member: Member = Depends(auth.member_of)) -> Member:
@@ -181,7 +182,8 @@ def wall_data(request: Request, member: Member) -> dict[str, Any]:
 
     ws = request.app.state.workspace
     state = _crisis_state(ws)
-    crisis = {"level": state.level, "incident": state.incident, "reason": state.reason,
+    crisis = {"level": state.level, "name": level_name(state.level),  # the id for CSS
+              "incident": state.incident, "reason": state.reason,
               "since": state.since.isoformat() if state.since else None}
     return reports.wall(ws.store, auth.org_of(request), ws.clock.now(), crisis,
                         sight(request, member))

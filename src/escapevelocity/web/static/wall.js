@@ -79,7 +79,7 @@
     if (banner) {
       banner.hidden = d.crisis.level === "normal";
       banner.className = "wall-crisis level-" + d.crisis.level;
-      text(document.getElementById("wall-crisis-level"), d.crisis.level.toUpperCase());
+      text(document.getElementById("wall-crisis-level"), d.crisis.name);
       text(document.getElementById("wall-crisis-reason"), d.crisis.reason || "");
     }
     body.setAttribute("data-updated", d.now);
