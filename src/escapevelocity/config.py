@@ -12,6 +12,8 @@ EV_AWAY_AFTER_MINUTES  auto-away: members idle this long are away for routing, s
                   long offline (default 10; 0 routes by declared presence only)
 EV_MENTION_EARLIEST    mentions written before this date are refused (default 2006-01-01)
 EV_MENTION_FUTURE_HOURS  nor more than this many hours ahead of now (default 24)
+EV_METRICS_OPEN   1: /metrics answers anyone (only where nothing but Prometheus reaches it);
+                  default: it asks for a bearer API token with the `metrics` scope
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ()
     hsts_seconds: int = 0
     mention_window: Window = field(default=WINDOW)  # when a mention may have been written
+    metrics_open: bool = False  # /metrics without a token (EV_METRICS_OPEN=1)
 
     def masked(self) -> dict[str, str]:
         url = self.database_url
@@ -50,6 +53,7 @@ class Settings:
                 "secure_cookies": str(self.secure_cookies).lower(),
                 "trusted_proxies": ",".join(self.trusted_proxies) or "none",
                 "hsts_seconds": str(self.hsts_seconds),
+                "metrics": "open" if self.metrics_open else "token (metrics scope)",
                 "mention_window": f"{self.mention_window.earliest:%Y-%m-%d} to now + "
                                   f"{self.mention_window.future.total_seconds() / 3600:g} h"}
 
@@ -105,4 +109,4 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
                     max_body_bytes=max_body, away_after_minutes=max(away, 0.0),
                     secure_cookies=env.get("EV_SECURE_COOKIES", "") == "1",
                     trusted_proxies=proxies, hsts_seconds=max(hsts, 0),
-                    mention_window=window)
+                    mention_window=window, metrics_open=env.get("EV_METRICS_OPEN", "") == "1")

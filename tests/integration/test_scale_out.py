@@ -377,7 +377,7 @@ def test_http_accepts_into_the_stream_and_workers_make_the_cases(nats_server, pg
     monkeypatch.setenv("EV_NATS_PREFIX", prefix)
     sent = _mentions(prefix, 300, seed=35)
     app, ws = _app(pg, nats_server.url)
-    token = ws.new_api_token(f"api-{prefix}")
+    token = ws.new_api_token(f"api-{prefix}", scopes="ingest metrics")
     auth = {"Authorization": f"Bearer {token}"}
     with TestClient(app) as client:
         assert client.get("/readyz").json() == {"ready": True,
@@ -388,7 +388,7 @@ def test_http_accepts_into_the_stream_and_workers_make_the_cases(nats_server, pg
             assert r.status_code == 202, r.text
             assert r.json()["accepted"] == 100 and len(r.json()["refused"]) == 1
         assert _stored(pg, prefix) == 0  # accepted means in the stream, not yet triaged
-        metrics = client.get("/metrics").text
+        metrics = client.get("/metrics", headers=auth).text
         assert "ev_mentions_accepted_total" in metrics and "ev_sla_at_risk" in metrics
         lag = [line for line in metrics.splitlines()
                if line.startswith("ev_queue_lag_messages ")]

@@ -35,11 +35,11 @@ from escapevelocity.bench.scale import (
 TARGET_S = 20.0  # the issue: 100,000 accepted in under 20 s
 
 
-def _lag(port: int) -> float | None:
+def _lag(port: int, token: str) -> float | None:
     """ev_queue_lag_messages as /metrics shows it (None if the scrape failed)."""
     try:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        conn.request("GET", "/metrics")
+        conn.request("GET", "/metrics", headers={"Authorization": f"Bearer {token}"})
         text = conn.getresponse().read().decode()
         conn.close()
     except OSError:
@@ -99,7 +99,7 @@ def burst(dbs: Databases, nats: natsd.NatsServer, folder: Path, n: int = 100_000
 
     def sampler() -> None:
         while not stop.is_set():
-            lag = _lag(port)
+            lag = _lag(port, token)
             if lag is not None:
                 samples.append((time.perf_counter() - began, lag))
             stop.wait(0.25)

@@ -227,7 +227,7 @@ def _serve(url: str, env: dict, folder: Path, tag: str) -> tuple[subprocess.Pope
     from escapevelocity.services.workspace import Workspace
 
     ws = Workspace.open(url, SystemClock(), migrate=False)
-    token = ws.new_api_token(f"bench-{tag}")
+    token = ws.new_api_token(f"bench-{tag}", scopes="ingest metrics")  # posts, scrapes
     ws.store.close()
     port = natsd.free_port()
     log = (folder / f"serve-{tag}.log").open("wb")

@@ -23,7 +23,9 @@ from escapevelocity.domain.org import Member
 from escapevelocity.services.casetx import acting
 
 READ, ACT, INGEST, REPORTS, ADMIN = "cases:read", "cases:act", "ingest", "reports", "admin"
-SCOPES = (READ, ACT, INGEST, REPORTS, ADMIN)
+METRICS = "metrics"  # scrape /metrics (Prometheus): operational figures, no case content
+SCOPES = (READ, ACT, INGEST, REPORTS, ADMIN, METRICS)
+ACTS_AS_NOBODY = frozenset({INGEST, METRICS})  # what a service token without a member may do
 PERSONAL, SERVICE = "personal", "service"
 MAX_NAME = 80
 
@@ -75,6 +77,8 @@ def create(store: SqlStore, clock: Clock, *, by: str, name: str, kind: str = PER
     if kind == PERSONAL and INGEST in chosen:
         raise TokenError("ingest is for service tokens: mentions come from integrations, "
                          "not from a member")
+    if kind == PERSONAL and METRICS in chosen:
+        raise TokenError("metrics is for service tokens: Prometheus scrapes, not a member")
     now = clock.now()
     if expires is not None and expires <= now:
         raise TokenError("the expiry is in the past")
@@ -90,9 +94,9 @@ def create(store: SqlStore, clock: Clock, *, by: str, name: str, kind: str = PER
             perm.check((maker.role,), perm.CONFIGURE, member=by)
             if member is not None and tx.org.member(member) is None:
                 raise TokenError(f"no member {member!r} to act as")
-            if member is None and set(chosen) - {INGEST}:
+            if member is None and set(chosen) - ACTS_AS_NOBODY:
                 raise TokenError("a service token that reads or acts needs a member to act as "
-                                 "(--member); only an ingest token acts as nobody")
+                                 "(--member); only an ingest or metrics token acts as nobody")
         token_id = tx.signin.add_token(secret_hash(secret), name, now, member=member,
                                        scopes=" ".join(chosen), expires=expires, kind=kind,
                                        created_by=by)

@@ -121,10 +121,10 @@ class Workspace:
         with self.store.begin() as tx:
             return check_password(password, tx.auth.password_hash(member))
 
-    def new_api_token(self, name: str) -> str:
+    def new_api_token(self, name: str, scopes: str = "ingest") -> str:
         token = "ev_" + secrets.token_urlsafe(24)
         with self.store.begin() as tx:
-            tx.signin.add_token(token_hash(token), name, self.clock.now())
+            tx.signin.add_token(token_hash(token), name, self.clock.now(), scopes=scopes)
         return token
 
     def api_token_name(self, token: str) -> str | None:

@@ -4,6 +4,12 @@
 /healthz (web/app.py) says the process answers; /readyz also checks what a request needs: the
 database and, in the scale-out mode, the NATS connection the intake publishes to. A load
 balancer takes a replica out while /readyz answers 503.
+
+/metrics tells intake rates, queue lag, SLA at risk and the channel connections' names and
+health: not for anyone who can reach the port. It asks for a bearer API token with the
+`metrics` scope (a service token acting as nobody: `ev token create prometheus --as ADMIN
+--service --scope metrics`), unless the workspace's settings open it (EV_METRICS_OPEN=1, for
+a port only Prometheus reaches).
 """
 
 from __future__ import annotations
@@ -19,7 +25,9 @@ from escapevelocity.domain import permissions as perm
 from escapevelocity.domain.channel_health import PROBLEMS
 from escapevelocity.domain.org import Member
 from escapevelocity.services import metrics
+from escapevelocity.services.tokens import METRICS
 from escapevelocity.web import auth
+from escapevelocity.web.api_v1.auth import need, principal
 
 router = APIRouter(tags=["ops"])
 AT_RISK_WITHIN = timedelta(hours=1)
@@ -47,7 +55,14 @@ async def readyz(request: Request) -> JSONResponse:
     return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
 
 
-@router.get("/metrics", include_in_schema=False)
+async def scraper(request: Request) -> None:
+    """Who may read /metrics: anyone when EV_METRICS_OPEN=1, else a live token with the
+    `metrics` scope (401 without one, 403 with a token that lacks it)."""
+    if not request.app.state.settings.metrics_open:
+        await need(METRICS)(await principal(request, None))
+
+
+@router.get("/metrics", include_in_schema=False, dependencies=[Depends(scraper)])
 async def metrics_page(request: Request) -> Response:
     if not metrics.available():
         return Response("prometheus-client is not installed (the scale extra)\n",
