@@ -125,3 +125,37 @@ def test_who_is_viewing_and_who_is_typing_on_a_case(browser, server, log_in):
     expect(ana.locator("#presence")).to_contain_text("priya is typing a reply", timeout=15_000)
     for page in (ana, priya):
         page.context.close()
+
+
+def test_presence_unavailable_is_said_on_the_page_not_an_error_loop(browser, server, log_in):
+    """The scale-out mode's presence store down (NATS unreachable): the heartbeat answers 503
+    and the case page says who else is here is unknown, stays put and keeps beating; when the
+    store answers again the line comes back by itself."""
+    from escapevelocity.adapters.presence import MemoryPresence, PresenceUnavailable
+
+    class Down:  # what NatsPresence raises while NATS cannot be reached
+        async def beat(self, *_a):
+            raise PresenceUnavailable("not connected to NATS")
+
+        leave = on = beat
+
+    case_id = server.post([_mention(701, "my bill doubled this month, help", "lou")]
+                          )["case_ids"][0]
+    ana = log_in(browser, server, "ana")
+    priya = log_in(browser, server, "priya")
+    before = server.app.state.presence
+    server.app.state.presence = Down()
+    try:
+        ana.goto(f"{server.url}/cases/{case_id}")
+        line = ana.locator("#presence")
+        expect(line).to_contain_text("unknown for now", timeout=15_000)
+        expect(line).to_have_class(re.compile(r"\bhint\b"))
+        assert ana.url.endswith(f"/cases/{case_id}")  # no error page, no reload
+        server.app.state.presence = MemoryPresence()
+        priya.goto(f"{server.url}/cases/{case_id}")
+        expect(line).to_contain_text("priya is viewing", timeout=15_000)
+        expect(line).not_to_have_class(re.compile(r"\bhint\b"))
+    finally:
+        server.app.state.presence = before
+        for page in (ana, priya):
+            page.context.close()
