@@ -162,6 +162,20 @@ def test_nats_down_answers_503_with_the_reason_logged_once_and_recovers(pg, capl
                 r = _beat(sam, sc, case)
             assert r.status_code == 200 and r.json() == {"others": []}
             assert any("presence is back" in x.getMessage() for x in caplog.records)
+
+            # A NATS that comes back without its store (a new server on the same address):
+            # the bucket is made again, presence resumes.
+            server.stop()
+            fresh = natsd.NatsServer(port=server.port).start()
+            try:
+                deadline = time.monotonic() + 20
+                r = _beat(sam, sc, case)
+                while r.status_code != 200 and time.monotonic() < deadline:
+                    time.sleep(0.2)
+                    r = _beat(sam, sc, case)
+                assert r.status_code == 200 and r.json() == {"others": []}
+            finally:
+                fresh.close()
         ws.store.close()
     finally:
         server.close()

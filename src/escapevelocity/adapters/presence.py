@@ -201,6 +201,7 @@ class NatsPresence:
             self._went_down(str(exc))
             raise
         except (nats.errors.Error, TimeoutError, OSError) as exc:
+            self._kv = None  # made again on the next call (a NATS that lost its store)
             self._went_down(f"{exc.__class__.__name__}: {exc}"[:200])
             raise PresenceUnavailable(f"NATS did not answer ({exc.__class__.__name__})") \
                 from None
