@@ -138,6 +138,9 @@ def test_a_live_incident_gets_an_after_action_report(workspace, clock):
     client.post("/incidents/stand-down", data={"note": "over", "csrf": csrf})
     page = client.get(f"/incidents/{incident}")
     assert f'href="/incidents/{incident}/report"' in page.text
+    # the incident page too names it by its onset, not by its id
+    assert "<title>Incident of Fri 20 Nov 14:00 · Escape Velocity</title>" in page.text
+    assert "<h1>Incident of Fri 20 Nov 14:00</h1>" in page.text
     report = client.get(f"/incidents/{incident}/report")
     assert report.status_code == 200
     text = report.text
