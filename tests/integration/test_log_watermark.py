@@ -115,3 +115,19 @@ def test_a_reader_resumes_from_its_watermark_in_a_new_process(ws, clock):
     assert mentions_of(ws, "priya") == [cid]
     low, high = marks(ws)[NOTIFY]
     assert low == high
+
+
+def test_the_stored_watermark_keeps_its_holes_and_when_each_was_missed(ws):
+    """A rolled-back batch is one run in the row, read back seq by seq (SQLite and PostgreSQL)."""
+    from types import MappingProxyType
+
+    missing = {**dict.fromkeys(range(101, 1101), 5.0), 1200: 7.5}
+    mark = watermark.Watermark(100, 1300, MappingProxyType(missing))
+    with ws.store.begin() as tx:
+        tx.notifications.watermark("test-reader", start=50)
+        tx.notifications.set_watermark("test-reader", mark)
+    with ws.store.begin() as tx:
+        assert tx.notifications.watermark("test-reader", lock=True) == mark
+        tx.notifications.set_cursor("test-reader", 1300)  # an operator's reset: no hole left
+    with ws.store.begin() as tx:
+        assert tx.notifications.watermark("test-reader") == watermark.Watermark.at(1300)

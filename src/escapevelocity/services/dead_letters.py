@@ -19,6 +19,8 @@ replay is recorded after the mentions are back on the intake (nothing is lost if
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -29,8 +31,9 @@ from escapevelocity.domain import permissions as perm
 from escapevelocity.domain.clock import Clock
 from escapevelocity.services.casetx import authorize
 
+log = logging.getLogger(__name__)
 STREAM = ev.config_stream("dead_letters")
-REPLAYED, DISCARDED, GONE, KEPT = "replayed", "discarded", "gone", "kept"
+REPLAYED, DISCARDED, GONE, KEPT, FAILED = "replayed", "discarded", "gone", "kept", "failed"
 REASON_CHARS = 300
 KEYS_KEPT = 100  # mention keys recorded per message (a message holds a few dozen)
 
@@ -44,7 +47,7 @@ class DeadLetterBus(Protocol):
 @dataclass(frozen=True)
 class Outcome:
     seq: int
-    outcome: str  # replayed / discarded / gone / kept
+    outcome: str  # replayed / discarded / gone / kept / failed
     detail: str
 
     @property
@@ -56,19 +59,18 @@ async def replay(store: SqlStore, clock: Clock, bus: DeadLetterBus, member: str 
                  seqs: list[int]) -> list[Outcome]:
     """Put these dead letters back on the intake; one outcome per sequence, in order."""
     await asyncio.to_thread(_may, store, member)
-    out: list[Outcome] = []
-    for seq in dict.fromkeys(seqs):
+
+    async def one(seq: int) -> Outcome:
         dead = await bus.dead_one(seq)
         if dead is None:
-            out.append(Outcome(seq, GONE, "not in the dead letters (replayed or discarded)"))
-            continue
+            return Outcome(seq, GONE, "not in the dead letters (replayed or discarded)")
         back = await bus.requeue(dead)
         if not back:
-            out.append(Outcome(seq, KEPT, "it does not decode: nothing to replay (discard it)"))
-            continue
+            return Outcome(seq, KEPT, "it does not decode: nothing to replay (discard it)")
         await asyncio.to_thread(_audit, store, clock, member, dead, REPLAYED, "")
-        out.append(Outcome(seq, REPLAYED, f"{back} mention(s) back on the intake"))
-    return out
+        return Outcome(seq, REPLAYED, f"{back} mention(s) back on the intake")
+
+    return [await _each(one, seq) for seq in dict.fromkeys(seqs)]
 
 
 async def discard(store: SqlStore, clock: Clock, bus: DeadLetterBus, member: str | None,
@@ -78,18 +80,28 @@ async def discard(store: SqlStore, clock: Clock, bus: DeadLetterBus, member: str
     if not reason:
         raise ValueError("say why these messages are discarded")
     await asyncio.to_thread(_may, store, member)
-    out: list[Outcome] = []
-    for seq in dict.fromkeys(seqs):
+
+    async def one(seq: int) -> Outcome:
         dead = await bus.dead_one(seq)
         if dead is None:
-            out.append(Outcome(seq, GONE, "not in the dead letters (replayed or discarded)"))
-            continue
+            return Outcome(seq, GONE, "not in the dead letters (replayed or discarded)")
         await asyncio.to_thread(_audit, store, clock, member, dead, DISCARDED, reason)
         if await bus.discard(seq):
-            out.append(Outcome(seq, DISCARDED, reason))
-        else:  # gone meanwhile (another admin): the record says it was asked, with why
-            out.append(Outcome(seq, GONE, "removed meanwhile by someone else"))
-    return out
+            return Outcome(seq, DISCARDED, reason)
+        # gone meanwhile (another admin): the record says it was asked, with why
+        return Outcome(seq, GONE, "removed meanwhile by someone else")
+
+    return [await _each(one, seq) for seq in dict.fromkeys(seqs)]
+
+
+async def _each(one: Callable[[int], Awaitable[Outcome]], seq: int) -> Outcome:
+    """One message's act; a failure (NATS or the database away) is that message's outcome,
+    and the others are still tried."""
+    try:
+        return await one(seq)
+    except Exception as exc:
+        log.warning("dead letter %s: %s", seq, exc)
+        return Outcome(seq, FAILED, f"{exc.__class__.__name__}: {str(exc)[:200]}")
 
 
 def history(store: SqlStore, limit: int = 50) -> list[ev.Event]:
