@@ -4,7 +4,7 @@ nothing twice (services/logreader.py, domain/watermark.py).
 On PostgreSQL seq comes from a sequence at insert, not at commit: a worker's transaction that
 took seq n and commits after another took and committed n+1 must still be read. The readers'
 persisted cursor is the low watermark; the events above it already handled are not handled
-again; a hole whose transaction rolled back is given up after GAP_SECONDS."""
+again; a hole whose transaction rolled back is given up after logreader.GAP_SECONDS."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from notify_kit import Receiver
 
 from escapevelocity.domain import events as ev
 from escapevelocity.domain import watermark
+from escapevelocity.services import logreader
 from escapevelocity.services.notify import READER as NOTIFY
 from escapevelocity.services.notify import Notifier
 from escapevelocity.services.webhooks import READER as HOOKS
@@ -98,7 +99,7 @@ def test_a_seq_that_never_commits_holds_the_cursor_only_for_the_gap(ws, clock):
     assert notifier.sweep() == 1 and mentions_of(ws, "priya") == []
     low, high = marks(ws)[NOTIFY]
     assert high - low == 4  # the rolled-back pair and the two after it
-    clock.advance(seconds=watermark.GAP_SECONDS - 1)
+    clock.advance(seconds=logreader.GAP_SECONDS - 1)
     assert notifier.sweep() == 0 and marks(ws)[NOTIFY] == (low, high)
     clock.advance(seconds=1)
     assert notifier.sweep() == 0 and marks(ws)[NOTIFY] == (high, high)  # given up

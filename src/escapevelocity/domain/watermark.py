@@ -12,9 +12,11 @@ So a reader keeps a `Watermark` instead of a plain cursor:
 
 Every seq in (low, high] that is not missing has been handled, so a reader reads again only
 the missing seqs and what lies past `high`: nothing is handled twice, and new events are never
-held back by a hole. A hole is waited for `GAP_SECONDS` (its transaction may still commit);
-after that it is given up (the transaction rolled back: that seq never comes). A hole wider than
-`MAX_SPAN` (a rebuild, a restore) is passed over at once rather than timed seq by seq.
+held back by a hole. A hole is waited for a while (its transaction may still commit: the
+reader's `gap`, `GAP_SECONDS` for the live tail, longer for the stored readers); after that it
+is given up (the transaction rolled back: that seq never comes, or it committed too late).
+A hole wider than `MAX_SPAN` (a rebuild, a restore) is passed over at once rather than timed
+seq by seq.
 
 One rule for every log reader: the live tail (adapters/bus/feed.py `Tail`, in memory) and the
 readers that keep their watermark in the store (services/logreader.py: notifications and the

@@ -23,6 +23,11 @@ from escapevelocity.adapters.store import Tx
 from escapevelocity.domain.events import Event
 from escapevelocity.domain.watermark import Watermark
 
+# How long a hole is waited for. Longer than the live stream's (domain/watermark.GAP_SECONDS):
+# here waiting costs one indexed read of the holes per pass, nothing is held back, and giving
+# up on a slow batch that commits later loses its notifications and webhooks for good.
+GAP_SECONDS = 60.0
+
 
 @dataclass
 class Batch:
@@ -34,7 +39,7 @@ class Batch:
     def done(self, now: datetime) -> Watermark:
         """Record the batch as handled (and time the holes it opened) in the open transaction."""
         mark = self.mark.advance([e.seq for e in self.events if e.seq is not None],
-                                 now.timestamp())
+                                 now.timestamp(), gap=GAP_SECONDS)
         self.tx.notifications.set_watermark(self.reader, mark)
         return mark
 
