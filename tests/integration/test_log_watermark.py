@@ -132,3 +132,24 @@ def test_the_stored_watermark_keeps_its_holes_and_when_each_was_missed(ws):
         tx.notifications.set_cursor("test-reader", 1300)  # an operator's reset: no hole left
     with ws.store.begin() as tx:
         assert tx.notifications.watermark("test-reader") == watermark.Watermark.at(1300)
+
+
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+def test_two_processes_starting_a_reader_at_once_make_one_row(ws):
+    """A replica's live stream and a worker may both be the first to run a reader."""
+    import threading
+    import time
+
+    got: list = []
+
+    def second() -> None:
+        with ws.store.begin() as tx:  # waits on the first one's uncommitted row, then reads it
+            got.append(tx.notifications.watermark("new-reader", lock=True, start=9))
+
+    with ws.store.begin() as tx:
+        first = tx.notifications.watermark("new-reader", lock=True, start=5)
+        other = threading.Thread(target=second)
+        other.start()
+        time.sleep(0.5)
+    other.join(10)
+    assert first == watermark.Watermark.at(5) and got == [first]

@@ -31,8 +31,13 @@ def watermark(conn: Connection, name: str, *, lock: bool = False, start: int = 0
     C = t.log_cursors.c
     q = sa.select(C.seq, C.high, C.holes).where(C.name == name)
     row = conn.execute(q.with_for_update() if lock else q).first()
-    if row is None:
-        conn.execute(sa.insert(t.log_cursors).values(name=name, seq=start, high=start, holes=""))
+    if row is None:  # two processes starting the reader at once: one row, the first one's
+        if conn.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        conn.execute(insert(t.log_cursors).values(name=name, seq=start, high=start, holes="")
+                     .on_conflict_do_nothing(index_elements=[t.log_cursors.c.name]))
         row = conn.execute(q.with_for_update() if lock else q).one()
     low = int(row.seq)
     high = low if row.high is None else max(low, int(row.high))
