@@ -37,10 +37,12 @@ class Batch:
     events: list[Event]  # in log order: holes that filled, then new events past `high`
 
     def done(self, now: datetime) -> Watermark:
-        """Record the batch as handled (and time the holes it opened) in the open transaction."""
+        """Record the batch as handled (and time the holes it opened) in the open transaction;
+        an idle pass (nothing read, no hole given up) writes nothing."""
         mark = self.mark.advance([e.seq for e in self.events if e.seq is not None],
                                  now.timestamp(), gap=GAP_SECONDS)
-        self.tx.notifications.set_watermark(self.reader, mark)
+        if mark != self.mark:
+            self.tx.notifications.set_watermark(self.reader, mark)
         return mark
 
 
