@@ -12,7 +12,7 @@ import typer
 from escapevelocity.cli.common import err, fail, open_workspace
 from escapevelocity.config import load_settings
 
-dead_app = typer.Typer(help="Intake messages no worker could triage: list and replay.",
+dead_app = typer.Typer(help="Intake messages no worker could triage: list, replay, discard.",
                        no_args_is_help=True)
 
 
@@ -66,13 +66,54 @@ def dead_list(limit: int = typer.Option(200, help="show at most this many")) -> 
 
 
 @dead_app.command("replay")
-def dead_replay(seqs: list[int] = typer.Argument(None, help="sequences (default: all)")) -> None:
-    """Put dead letters back on the intake (after the cause is fixed)."""
+def dead_replay(seqs: list[int] = typer.Argument(None, help="sequences (default: all)"),
+                by: str | None = typer.Option(None, "--by",
+                                              help="member id of who replays (audited)")
+                ) -> None:
+    """Put dead letters back on the intake (after the cause is fixed).
+
+    Intake stores a mention once per channel and source id: a replayed mention never makes a
+    second case. One line per message (seq, outcome, what happened); exits 1 when one stays."""
+    from escapevelocity.services import dead_letters
+
+    _act(lambda ws, js, chosen: dead_letters.replay(ws.store, ws.clock, js, by, chosen), seqs,
+         "replayed")
+
+
+@dead_app.command("discard")
+def dead_discard(seqs: list[int] = typer.Argument(..., help="sequences"),
+                 reason: str = typer.Option(..., "--reason", help="why (audited)"),
+                 by: str | None = typer.Option(None, "--by",
+                                               help="member id of who discards (audited)")
+                 ) -> None:
+    """Delete dead letters for good, saying why; the audit keeps which mentions they held."""
+    from escapevelocity.services import dead_letters
+
+    _act(lambda ws, js, chosen: dead_letters.discard(ws.store, ws.clock, js, by, chosen,
+                                                     reason), seqs, "discarded")
+
+
+def _act(run, seqs: list[int] | None, verb: str) -> None:
+    """Run a replay or discard and print one line per message: seq, outcome, what happened;
+    exits 1 when one of them was not done."""
+    from escapevelocity.domain.permissions import PermissionDenied
+
+    ws = open_workspace()
+
     async def go(js):
         chosen = seqs or [d.seq for d in await js.dead(100_000)]
-        return await js.replay(chosen)
+        return await run(ws, js, chosen)
 
-    err.print(f"{asyncio.run(_with_js(go))} dead letter(s) replayed")
+    try:
+        results = asyncio.run(_with_js(go))
+    except (ValueError, PermissionDenied) as exc:
+        raise fail(str(exc)) from None
+    for r in results:
+        typer.echo(f"{r.seq}\t{r.outcome}\t{r.detail}")
+    done = sum(r.ok for r in results)
+    err.print(f"{done} of {len(results)} dead letter(s) {verb}")
+    if done < len(results):
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:

@@ -3,9 +3,10 @@ notifications.py), store them, then deliver the email and Slack ones with retrie
 
 Runs after commit — from the clock-driven worker and from the live stream when it sees new
 events — never inside a command's transaction, so a slow SMTP server cannot hold a case lock
-and a failed delivery cannot undo a reply. Reading the log with a locked cursor makes a pass
-idempotent: two processes never tell a member twice about one event. Events older than
-`HISTORY` (a backfill, an import) tell nobody.
+and a failed delivery cannot undo a reply. Reading the log with a locked watermark
+(services/logreader.py) makes a pass idempotent: two processes never tell a member twice about
+one event, and an event that commits after a higher seq (PostgreSQL) is still told. Events
+older than `HISTORY` (a backfill, an import) tell nobody.
 
 `Notifier.page` makes it a `Pager` too, so crisis pages and channel-health alerts that arrive
 as pages land in the same bell and transports.
@@ -23,6 +24,7 @@ from escapevelocity.adapters.store import SqlStore
 from escapevelocity.domain import events as ev
 from escapevelocity.domain import notifications as dn
 from escapevelocity.domain.clock import Clock
+from escapevelocity.services import logreader
 
 log = logging.getLogger(__name__)
 READER = "notifications"
@@ -45,10 +47,10 @@ class Notifier:
         made = 0
         for _ in range(100):  # bounded: a huge backlog is finished by the next pass
             with self.store.begin() as tx:
-                seq = tx.notifications.cursor(READER, lock=True,
-                                start=tx.events.last_seq())
-                events = tx.events.since(seq, limit=BATCH)
+                batch = logreader.take(tx, READER, limit=BATCH)
+                events = batch.events
                 if not events:
+                    batch.done(now)  # holes that waited long enough are given up
                     return made
                 org = tx.org.load()
                 prefs = tx.notifications.all_prefs()
@@ -63,7 +65,7 @@ class Notifier:
                             note, org, prefs.get(note.member, dn.DEFAULT_PREFS), now))
                         if chosen and tx.notifications.add(note, chosen, now) is not None:
                             made += 1
-                tx.notifications.set_cursor(READER, events[-1].seq or seq)
+                batch.done(now)
         return made
 
     def _carried(self, chosen: list[str]) -> list[str]:

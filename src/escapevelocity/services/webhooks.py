@@ -1,6 +1,7 @@
 """Signed webhooks to a CRM or contact center, and the customer lookup hook.
 
-Like notifications, the outbox is filled from the event log after commit (its own cursor), so
+Like notifications, the outbox is filled from the event log after commit (its own watermark,
+services/logreader.py: an event that commits after a higher seq is still posted, once), so
 a receiver that is down never slows or undoes a command. Each delivery is POSTed as JSON with
 an HMAC-SHA256 signature (domain/webhooks.py), retried with exponential backoff, and after
 `MAX_ATTEMPTS` becomes a dead letter that an admin replays from /admin/webhooks.
@@ -27,6 +28,7 @@ from escapevelocity.domain import permissions as perm
 from escapevelocity.domain import webhooks as wh
 from escapevelocity.domain.clock import Clock
 from escapevelocity.domain.events import Event
+from escapevelocity.services import logreader
 from escapevelocity.services.casetx import authorize, commit, load
 
 log = logging.getLogger(__name__)
@@ -62,21 +64,19 @@ class Webhooks:
         now = now or self.clock.now()
         queued, created = 0, []
         with self.store.begin() as tx:
-            seq = tx.notifications.cursor(READER, lock=True,
-                                     start=tx.events.last_seq())
-            events = tx.events.since(seq, limit=1000)
-            if not events:
-                return 0
+            batch = logreader.take(tx, READER, limit=1000)
+            events = batch.events
             found = [(e, wh.topic(e)) for e in events if now - e.at <= HISTORY]
             found = [(e, name) for e, name in found if name]
             cases = tx.cases.get_many({e.stream for e, _ in found})
             for e, name in found:
                 delivery = str(uuid.uuid5(uuid.NAMESPACE_URL, f"ev:{e.seq}:{name}"))
                 raw = json.dumps(wh.body(delivery, name, e, cases.get(e.stream)))
-                queued += tx.webhooks.enqueue(delivery, name, e.stream, raw, now)
-                if name == wh.CASE_CREATED:
+                fresh = tx.webhooks.enqueue(delivery, name, e.stream, raw, now)
+                queued += fresh
+                if fresh and name == wh.CASE_CREATED:
                     created.append(e.stream)
-            tx.notifications.set_cursor(READER, events[-1].seq or seq)
+            batch.done(now)
         if self.lookup_url:
             for case_id in created:
                 self.lookup(case_id)

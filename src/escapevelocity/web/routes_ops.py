@@ -1,5 +1,6 @@
 """Operations endpoints: /readyz (may this replica take traffic), /metrics (Prometheus) and
-/admin/dead (the intake's dead letters, for members who may configure the workspace).
+/admin/dead (the intake's dead letters to replay or discard, for members who may configure
+the workspace).
 
 /healthz (web/app.py) says the process answers; /readyz also checks what a request needs: the
 database and, in the scale-out mode, the NATS connection the intake publishes to. A load
@@ -24,7 +25,8 @@ from starlette.concurrency import run_in_threadpool
 from escapevelocity.domain import permissions as perm
 from escapevelocity.domain.channel_health import PROBLEMS
 from escapevelocity.domain.org import Member
-from escapevelocity.services import metrics
+from escapevelocity.domain.permissions import PermissionDenied
+from escapevelocity.services import dead_letters, metrics
 from escapevelocity.services.tokens import METRICS
 from escapevelocity.web import auth
 from escapevelocity.web.api_v1.auth import need, principal
@@ -85,17 +87,71 @@ async def metrics_page(request: Request) -> Response:
     return Response(body, media_type=ctype)
 
 
+MAX_CHOSEN = 200  # messages one form acts on (the page lists 200)
+
+
 @router.get("/admin/dead", response_class=HTMLResponse)
 async def dead_page(request: Request, member: Member = Depends(auth.member_of)) -> HTMLResponse:
-    """Read-only: replaying is `ev dead replay` (an operator's act, after fixing the cause)."""
+    """The dead letters, with replay and discard (services/dead_letters.py)."""
+    _configure_only(member)
+    return await _dead(request, member)
+
+
+@router.post("/admin/dead", response_class=HTMLResponse)
+async def dead_act(request: Request, member: Member = Depends(auth.member_of)) -> HTMLResponse:
+    """Replay or discard the ticked dead letters: the first post asks (what, which, why), the
+    confirmed one acts and shows each message's outcome."""
+    _configure_only(member)
+    await auth.check_csrf(request)
+    form = await request.form()
+    action = str(form.get("action", ""))
+    reason = " ".join(str(form.get("reason", ""))[:2000].split())[:dead_letters.REASON_CHARS]
+    seqs = [int(x) for x in form.getlist("seq") if str(x).isdigit() and len(str(x)) < 19]
+    seqs = list(dict.fromkeys(seqs))
+    publisher = getattr(request.app.state, "publisher", None)
+    error = ""
+    if publisher is None:
+        error = "the embedded mode has no dead letters"
+    elif action not in (dead_letters.REPLAYED, dead_letters.DISCARDED):
+        error = "choose replay or discard"
+    elif not seqs:
+        error = "tick the messages to act on"
+    elif len(seqs) > MAX_CHOSEN:
+        error = f"at most {MAX_CHOSEN} messages at a time"
+    elif action == dead_letters.DISCARDED and not reason:
+        error = "say why these messages are discarded"
+    if error:
+        return await _dead(request, member, error=error, status=422)
+    if str(form.get("confirm", "")) != "yes":
+        return await _dead(request, member, confirm={"action": action, "seqs": seqs,
+                                                     "reason": reason})
+    ws = request.app.state.workspace
+    try:
+        if action == dead_letters.REPLAYED:
+            results = await dead_letters.replay(ws.store, ws.clock, publisher, member.id, seqs)
+        else:
+            results = await dead_letters.discard(ws.store, ws.clock, publisher, member.id,
+                                                 seqs, reason)
+    except PermissionDenied as exc:
+        raise HTTPException(403, str(exc)) from None
+    return await _dead(request, member, results=results)
+
+
+def _configure_only(member: Member) -> None:
     if not perm.allowed([member.role], perm.CONFIGURE):
         raise HTTPException(404, "not found")  # administration pages, as /admin/channels
+
+
+async def _dead(request: Request, member: Member, *, status: int = 200, **extra: object
+                ) -> HTMLResponse:
     publisher = getattr(request.app.state, "publisher", None)
     rows = []
     if publisher is not None:
-        for d in await publisher.dead(limit=200):
+        for d in await publisher.dead(limit=MAX_CHOSEN):
             rows.append({"seq": d.seq, "subject": d.subject, "reason": d.reason,
                          "deliveries": d.deliveries, "mentions": d.mentions(),
                          "size": len(d.data)})
+    history = await run_in_threadpool(dead_letters.history, request.app.state.workspace.store)
     return request.app.state.render(request, "admin_dead.html", {
-        "me": member, "rows": rows, "scaled": publisher is not None})
+        "me": member, "rows": rows, "scaled": publisher is not None, "history": history,
+        "confirm": None, "results": None, "error": "", **extra}, status)

@@ -17,6 +17,7 @@ from typing import Protocol
 import msgspec
 
 from escapevelocity.adapters.store import SqlStore
+from escapevelocity.domain import watermark
 
 
 class Change(msgspec.Struct, frozen=True):
@@ -72,59 +73,35 @@ class Nudge:
 class Tail:
     """Reads a feed past a cursor without skipping a change that commits late.
 
-    On PostgreSQL a sequence hands out `seq` when a row is inserted, not when it commits: two
-    workers committing at once can make seq 105 visible before seq 100, and a reader that moved
-    its cursor to 105 would never see 100. So the cursor (what a page resumes from: the SSE
-    event id) stops below the first missing seq; what lies above it is told once (`told`) and
-    read again until the hole fills, or until it has been missing GAP_SECONDS (its transaction
-    rolled back: that seq never comes). A page resuming from the cursor may be told a change
-    twice, never not at all (it re-fetches fragments: telling twice is harmless)."""
+    The live view's watermark (domain/watermark.py): the cursor (what a page resumes from:
+    the SSE event id) is its low mark, so it stops below the first missing seq; what lies above
+    it is told once and only missing seqs are read again, until they fill or time out. A page
+    resuming from the cursor may be told a change twice, never not at all (it re-fetches
+    fragments: telling twice is harmless)."""
 
-    GAP_SECONDS = 10.0
-    MAX_SPAN = 100_000  # a hole this wide is not timed seq by seq (a rebuild, a restore)
+    GAP_SECONDS = watermark.GAP_SECONDS
+    MAX_SPAN = watermark.MAX_SPAN
 
     def __init__(self, feed: Feed, after: int, clock: Callable[[], float] = time.monotonic
                  ) -> None:
         self.feed = feed
-        self.cursor = after
+        self.mark = watermark.Watermark.at(after)
         self.clock = clock
-        self.told: set[int] = set()
-        self.missing_since: dict[int, float] = {}
-        self.skips: dict[int, int] = {}  # from -> to: a wide hole, never waited for
+
+    @property
+    def cursor(self) -> int:
+        return self.mark.low
 
     def poll(self, limit: int = 2000) -> list[Change]:
         """The changes not told yet, in log order: new ones past the highest seq told (so a
         hole never holds them back), and any that filled a hole below it."""
-        high = max(self.told, default=self.cursor)
+        mark = self.mark
         late: list[Change] = []
-        if self.missing_since:
-            late = [c for c in self.feed.after(self.cursor, limit=min(high - self.cursor, limit))
-                    if c.seq in self.missing_since]
-        fresh = self.feed.after(high, limit=limit)
-        now = self.clock()
-        prev = high
-        for c in fresh:  # time each hole; a hole too wide to time seq by seq is passed over
-            if c.seq - prev - 1 > self.MAX_SPAN:
-                self.skips[prev] = c.seq - 1
-            else:
-                for seq in range(prev + 1, c.seq):
-                    self.missing_since.setdefault(seq, now)
-            prev = c.seq
+        if mark.missing:
+            late = [c for c in self.feed.after(mark.low, limit=min(mark.high - mark.low, limit))
+                    if c.seq in mark.missing]
+        fresh = self.feed.after(mark.high, limit=limit)
         out = late + fresh
-        for c in out:
-            self.told.add(c.seq)
-            self.missing_since.pop(c.seq, None)
-        pos = self.cursor
-        while True:
-            if pos in self.skips:
-                pos = self.skips[pos]
-            elif pos + 1 in self.told or (pos + 1 in self.missing_since and
-                                          now - self.missing_since[pos + 1] >= self.GAP_SECONDS):
-                pos += 1
-            else:
-                break
-        self.cursor = pos
-        self.told = {s for s in self.told if s > pos}
-        self.missing_since = {s: t for s, t in self.missing_since.items() if s > pos}
-        self.skips = {a: b for a, b in self.skips.items() if a >= pos}
+        self.mark = mark.advance([c.seq for c in out], self.clock(), gap=self.GAP_SECONDS,
+                                 max_span=self.MAX_SPAN)
         return out

@@ -246,17 +246,45 @@ class JetStream:
             seq += 1
         return out
 
+    async def dead_one(self, seq: int) -> Dead | None:
+        """One dead letter by its sequence; None when it is gone (replayed, discarded)."""
+        from nats.js.errors import NotFoundError
+
+        try:
+            raw = await self.js.get_msg(self.dead_stream, seq)
+        except NotFoundError:
+            return None
+        h = raw.headers or {}
+        return Dead(seq, h.get("Ev-Subject", ""), h.get("Ev-Reason", ""),
+                    int(h.get("Ev-Deliveries", "0") or 0), raw.data or b"")
+
+    async def requeue(self, dead: Dead) -> int:
+        """Put a dead letter's mentions back on the intake (by partition), then delete it from
+        the dead letters; returns how many mentions went back (0: it does not decode, and stays).
+        Published before it is deleted: a crash between the two leaves it in both places, and a
+        second replay is harmless, since intake stores a mention once per channel and source id."""
+        mentions = dead.mentions()
+        if not mentions:
+            return 0
+        await self.publish(mentions)
+        await self.discard(dead.seq)
+        return len(mentions)
+
+    async def discard(self, seq: int) -> bool:
+        """Delete a dead letter for good (the caller records why, before)."""
+        from nats.js.errors import NotFoundError
+
+        try:
+            return bool(await self.js.delete_msg(self.dead_stream, seq))
+        except NotFoundError:
+            return False
+
     async def replay(self, seqs: Iterable[int]) -> int:
-        """Put dead messages back on the intake (their mentions, by partition) and delete them
-        from the dead-letter stream; ones that do not decode stay dead."""
+        """Requeue these dead letters; ones that do not decode stay dead. Returns how many
+        went back."""
         done = 0
-        for d in await self.dead(limit=100_000):
-            if d.seq not in set(seqs):
-                continue
-            mentions = d.mentions()
-            if mentions is None:
-                continue
-            await self.publish(mentions)
-            await self.js.delete_msg(self.dead_stream, d.seq)
-            done += 1
+        for seq in dict.fromkeys(seqs):
+            dead = await self.dead_one(seq)
+            if dead is not None and await self.requeue(dead):
+                done += 1
         return done

@@ -70,6 +70,14 @@ class Events(Repo):
         """Events after `seq`, oldest first (the live feed's cursor)."""
         return self._read(sa.select(t.events).where(E.seq > seq).order_by(E.seq).limit(limit))
 
+    def numbered(self, seqs: Iterable[int]) -> list[Event]:
+        """The events with these seqs that are visible now, in log order (a log reader's
+        holes: which of the seqs it waits for have committed since)."""
+        out: list[Event] = []
+        for chunk in chunks(sorted(set(seqs)), 500):
+            out += self._read(sa.select(t.events).where(E.seq.in_(chunk)).order_by(E.seq))
+        return out
+
     def after(self, seq: int, kinds: Sequence[str], limit: int = 20_000) -> list[Event]:
         """Events of `kinds` after `seq`, the newest `limit` of them, oldest first (a range scan
         of the primary key: cheap to poll)."""

@@ -1,4 +1,4 @@
-"""Notifications, their deliveries, members' preferences, log cursors and the webhook outbox.
+"""Notifications, their deliveries, members' preferences and the log readers' watermarks.
 
 Plain functions over a SQLAlchemy `Connection`, so they join whatever transaction the caller
 holds (the store is becoming a unit of work: these become a repository of it unchanged).
@@ -6,8 +6,10 @@ holds (the store is becoming a unit of work: these become a repository of it unc
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+from collections.abc import Iterable, Mapping
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 
 import msgspec
@@ -16,24 +18,61 @@ from sqlalchemy.engine import Connection
 
 from escapevelocity.adapters.store import schema as t
 from escapevelocity.domain.notifications import Notification, Prefs, load_prefs
+from escapevelocity.domain.watermark import Watermark
 
 N, D = t.notifications, t.notification_deliveries
 
 
-def cursor(conn: Connection, name: str, *, lock: bool = False, start: int = 0) -> int:
-    """Where reader `name` has got to in the event log (created at `start`: a reader switched
-    on in a workspace with years of log starts at its end, not at the first event). `lock`:
-    hold the row so two processes do not read the same stretch (FOR UPDATE on PostgreSQL)."""
-    q = sa.select(t.log_cursors.c.seq).where(t.log_cursors.c.name == name)
-    seq = conn.execute(q.with_for_update() if lock else q).scalar()
-    if seq is None:
-        conn.execute(sa.insert(t.log_cursors).values(name=name, seq=start))
-        seq = conn.execute(q.with_for_update() if lock else q).scalar()
-    return int(seq)
+def watermark(conn: Connection, name: str, *, lock: bool = False, start: int = 0) -> Watermark:
+    """Where reader `name` has got to in the event log (domain/watermark.py), created at
+    `start`: a reader switched on in a workspace with years of log starts at its end, not at
+    the first event. `lock`: hold the row so two processes do not read the same stretch (FOR
+    UPDATE on PostgreSQL; SQLite has one writer at a time)."""
+    C = t.log_cursors.c
+    q = sa.select(C.seq, C.high, C.holes).where(C.name == name)
+    row = conn.execute(q.with_for_update() if lock else q).first()
+    if row is None:  # two processes starting the reader at once: one row, the first one's
+        if conn.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        conn.execute(insert(t.log_cursors).values(name=name, seq=start, high=start, holes="")
+                     .on_conflict_do_nothing(index_elements=[t.log_cursors.c.name]))
+        row = conn.execute(q.with_for_update() if lock else q).one()
+    low = int(row.seq)
+    high = low if row.high is None else max(low, int(row.high))
+    return Watermark(low, high, MappingProxyType(_holes(row.holes)))
+
+
+def set_watermark(conn: Connection, name: str, mark: Watermark) -> None:
+    conn.execute(sa.update(t.log_cursors).where(t.log_cursors.c.name == name).values(
+        seq=mark.low, high=mark.high, holes=_runs(mark.missing)))
 
 
 def set_cursor(conn: Connection, name: str, seq: int) -> None:
-    conn.execute(sa.update(t.log_cursors).where(t.log_cursors.c.name == name).values(seq=seq))
+    """Move reader `name` to `seq`: everything at or below it counts as handled, nothing
+    above it, no hole waited for (an operator's reset, a test)."""
+    set_watermark(conn, name, Watermark.at(seq))
+
+
+def _runs(missing: Mapping[int, float]) -> str:
+    """Missing seqs as JSON runs [first, last, since]: a rolled-back batch of a thousand events
+    is one run, not a thousand keys."""
+    runs: list[list[float]] = []
+    for seq in sorted(missing):
+        since = missing[seq]
+        if runs and runs[-1][1] == seq - 1 and runs[-1][2] == since:
+            runs[-1][1] = seq
+        else:
+            runs.append([seq, seq, since])
+    return json.dumps(runs) if runs else ""
+
+
+def _holes(raw: str | None) -> dict[int, float]:
+    out: dict[int, float] = {}
+    for first, last, since in json.loads(raw) if raw else []:
+        out.update(dict.fromkeys(range(int(first), int(last) + 1), float(since)))
+    return out
 
 
 def add(conn: Connection, note: Notification, transports: Iterable[str], now: datetime

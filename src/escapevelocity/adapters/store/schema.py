@@ -278,11 +278,14 @@ notification_prefs = sa.Table(
     sa.Column("body", sa.Text, nullable=False),  # domain.notifications.Prefs as JSON
 )
 
-# Where each log reader (notifications, outbound webhooks) has got to in the event log.
+# Where each log reader (notifications, outbound webhooks) has got to in the event log: its
+# watermark (domain/watermark.py; `high` and `holes` from migration 0021_log_watermark).
 log_cursors = sa.Table(
     "log_cursors", metadata,
     sa.Column("name", sa.String(64), primary_key=True),
-    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("seq", sa.BigInteger, nullable=False),  # the low mark: all at or below handled
+    sa.Column("high", sa.BigInteger),  # the highest seq handled (NULL: the same as seq)
+    sa.Column("holes", sa.Text, nullable=False, server_default=""),  # missing seqs (JSON runs)
 )
 
 # Signed CRM / contact-center webhooks: an outbox retried with backoff; `dead` rows are the
