@@ -131,15 +131,27 @@ def test_a_units_channel_sends_nothing_until_the_hub_approves_it(workspace, inst
     assert gov.rebuild(ws.store, ws.clock) == gov.program(ws.store)
 
 
+def _ev(ws, *args):
+    from typer.testing import CliRunner
+
+    from escapevelocity.cli.main import app
+
+    return CliRunner().invoke(app, [*args, "--database", ws.store.url], env={"COLUMNS": "200"})
+
+
 def test_the_hub_rejects_a_request_and_says_why(workspace):
     ws = workspace
-    cr.request_channel(ws.store, ws.clock, "lucy", connection="sales-news", channel="rss",
-                       team="sales", reason="competitor news")
+    out = _ev(ws, "governance", "channel-request", "sales-news", "--channel", "rss",
+              "--team", "sales", "--as", "lucy", "--reason", "competitor news")
+    assert out.exit_code == 0 and "sales-news: requested" in out.stdout, out.output
     with pytest.raises(GovernanceError, match="say why"):
         cr.reject(ws.store, ws.clock, "sam", "sales-news", "  ")
     with pytest.raises(PermissionDenied):
         cr.reject(ws.store, ws.clock, "lucy", "sales-news", "no")
-    cr.reject(ws.store, ws.clock, "sam", "sales-news", "no staff named for weekends")
+    out = _ev(ws, "governance", "channel-reject", "sales-news", "--as", "sam",
+              "--reason", "no staff named for weekends")
+    assert out.exit_code == 0, out.output
+    assert "sales-news\trss\tsales\trejected" in _ev(ws, "governance", "channels").stdout
     c = gov.program(ws.store).channels["sales-news"]
     assert c.state == governance.REJECTED and c.why_closed == "no staff named for weekends"
     with pytest.raises(GovernanceError, match="rejected"):
