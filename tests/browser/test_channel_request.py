@@ -69,6 +69,10 @@ def test_a_units_channel_goes_from_request_to_shadow_to_live(browser, server, lo
     expect(sam.locator("#channel-state")).to_have_text("shadow")
     expect(sam.locator("#why-not")).to_contain_text("not complete: understanding")
     assert not outbound.mode(ws.store).live_for("care-masto")
+    sam.goto(f"{server.url}/admin/channels")  # the Channels page sends the admin here
+    row = sam.locator('tr[data-connection="care-masto"]')
+    expect(row).to_contain_text("care's channel, shadow: goes live when the hub approves")
+    expect(row.locator("select[name=mode]")).to_have_count(0)
 
     # Shadow: what comes through it is care's "would get"; a reply through it is a dry run.
     first = _through_care_masto(server, 1)

@@ -119,9 +119,15 @@ def test_a_units_channel_sends_nothing_until_the_hub_approves_it(workspace, inst
         assert tx.cases.get(elsewhere)["team"] == "hub"
         assert tx.cases.get(praised)["team"] == "care"
 
-    # Withdrawn: the connection stops listening and sends nothing more.
+    # Withdrawn: the connection stops listening and sends nothing more, not even a reply
+    # recorded live just before.
+    late = reply(ws, case_id, "One more thing.")
+    assert late.data["dry_run"] is False
     cr.withdraw(ws.store, ws.clock, "tom", "care-masto", "the account is closing")
     assert _route(ws, case_id).dry_run
+    failed = deliver(ws, late)
+    assert failed.kind == ev.SEND_FAILED and "may not send" in failed.data["error"]
+    assert len(instance.posted) == 1
     with ws.store.begin() as tx:
         assert not tx.connections.get("care-masto").enabled
         kinds = [e.kind for e in tx.events.stream(ev.GOVERNANCE_PREFIX + "channel:care-masto")]

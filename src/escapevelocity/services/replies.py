@@ -165,6 +165,9 @@ def deliver(store: SqlStore, clock: Clock, case_id: str, reply_seq: int | None =
         name = str(replied.data.get("connection") or "")
         conn: StoredConnection | None = tx.connections.get(name) if name else None
         mention = _customer_mention(tx, case, before=replied.at)
+        # a unit's channel withdrawn (or rejected) between the reply and its send
+        blocked = bool(name) and governance.sends_blocked(governance.decode(
+            tx.documents.get(governance.DOCUMENT)), name)
     key = outbound.idempotency_key(case_id, reply_seq)
     text, visibility = str(replied.data.get("text") or ""), str(
         replied.data.get("visibility") or "public")
@@ -172,6 +175,9 @@ def deliver(store: SqlStore, clock: Clock, case_id: str, reply_seq: int | None =
     tries = 0
     if conn is None or spec is None or mention is None:
         result = SendResult(error=f"no connection {name!r} to send through")
+    elif blocked:
+        result = SendResult(error=f"{name} is a business unit's channel that may not send now "
+                                  "(withdrawn, rejected or not approved)")
     elif not spec.can_send(conn.settings):
         result = SendResult(error=f"{spec.title} cannot send replies with this connection's "
                                   "settings")
