@@ -80,7 +80,7 @@ def test_a_units_channel_goes_from_request_to_shadow_to_live(browser, server, lo
     priya.goto(server.url + PAGE)
     item = priya.locator(f'#shadow-queue li[data-case="{first}"]')
     expect(item).to_contain_text("broadband is down again")
-    item.locator("input[name=text]").fill("Hi Rosa, care here: a engineer is on the way.")
+    item.locator("input[name=text]").fill("Hi Rosa, care here: an engineer is on the way.")
     item.locator("button").click()
     expect(priya.locator(f'#shadow-queue li[data-case="{first}"] .draft')).to_contain_text(
         "priya would have sent: Hi Rosa, care here")
