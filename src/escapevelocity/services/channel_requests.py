@@ -209,7 +209,7 @@ def _came_through(tx: Tx, case_id: str, connection: str) -> bool:
 
 def queue(store: SqlStore, connection: str, limit: int = 100) -> list[ShadowCase]:
     """The cases that came through the connection since the hub connected it: what the unit
-    would get (the team the playbook names answers them; replies through the connection are dry runs)."""
+    would get (the team the playbook names answers them; replies through it are dry runs)."""
     with store.begin() as tx:
         c = _request(program_in(tx), connection)
         if c.connected_at is None:
