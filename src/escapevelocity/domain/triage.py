@@ -50,11 +50,12 @@ class Triager:
         return self.playbook.decide(self.relevance.masked(mention), self.signals(mention),
                                     context)
 
-    def triage(self, mention: Mention, state: RoutingState, now: datetime,
-               context: Context = Context(), signals: Signals | None = None,
-               prefer: str | None = None) -> Triage:
-        signals = signals or self.signals(mention)
-        # the playbook's keyword lists read the masked text too ("Fire TV Stick" is no fire)
+    def decide_with(self, mention: Mention, signals: Signals,
+                    context: Context = Context()) -> Decision:
+        """The playbook's decision on these signals, then the unit's own channel: a mention
+        that came through a live unit-owned connection goes to the unit when the playbook
+        gave it to a hub (domain/governance.unit_team). Ingest and a correction both ask here,
+        so a corrected case does not fall back to the hub."""
         decision = self.playbook.decide(self.relevance.masked(mention), signals, context)
         if self.owners and mention.via in self.owners:
             team = unit_team(decision.team, mention.via, self.owners, self.org)
@@ -62,5 +63,13 @@ class Triager:
                 decision = msgspec.structs.replace(
                     decision, team=team, explanation=f"{decision.explanation}; {team}'s own "
                     f"channel ({mention.via})")
+        return decision
+
+    def triage(self, mention: Mention, state: RoutingState, now: datetime,
+               context: Context = Context(), signals: Signals | None = None,
+               prefer: str | None = None) -> Triage:
+        signals = signals or self.signals(mention)
+        # the playbook's keyword lists read the masked text too ("Fire TV Stick" is no fire)
+        decision = self.decide_with(mention, signals, context)
         assignment = route(decision, signals, self.org, state, now, prefer=prefer)
         return Triage(mention, signals, decision, assignment)
