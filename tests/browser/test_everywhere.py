@@ -109,6 +109,7 @@ def _seed_more(srv: Server, kb: Path) -> None:
     gov.request_spoke(ws.store, ws.clock, "sam", team="hr", name="People & HR", hub="hub",
                       unit="Human Resources", reason="careers questions")
     gov.publish_policy(ws.store, ws.clock, "sam", "social", "Social media policy", "Be kind.")
+    _channel_in_shadow(srv)
     tokens.create(ws.store, ws.clock, by="sam", name="reporting script")
     with ws.store.begin() as tx:
         tx.connections.add(StoredConnection(name="blogs", channel="rss",
@@ -116,6 +117,29 @@ def _seed_more(srv: Server, kb: Path) -> None:
                            ws.clock.now())
     enrolment = second_factor.start(ws.store, ws.clock, "mei")
     second_factor.confirm(ws.store, ws.clock, "mei", pyotp.TOTP(enrolment.secret).now())
+
+
+def _channel_in_shadow(srv: Server) -> None:
+    """Care's own Mastodon account, connected by the hub in shadow mode, with a mention that
+    came through it (its shadow queue) and a draft."""
+    from escapevelocity.adapters.secrets import Sealer
+    from escapevelocity.domain.records import Author, Mention
+    from escapevelocity.services import channel_requests as cr
+    from escapevelocity.services.intake import Intake
+
+    ws = srv.workspace
+    cr.request_channel(ws.store, ws.clock, "tom", connection="care-masto", channel="mastodon",
+                       team="care", account="@care@acme.social", members=["priya"],
+                       reason="customers ask care directly on Mastodon")
+    cr.connect(ws.store, ws.clock, Sealer("c" * 32), "sam", "care-masto",
+               settings={"base_url": "http://127.0.0.1:9"}, secrets={"token": "t"})
+    Intake(ws, None).take([Mention(source_id="masto1", channel="mastodon", via="care-masto",
+                                   text="my broadband is down, can care help?",
+                                   author=Author(handle="rosa@fosstodon.org"),
+                                   created_at=ws.clock.now())])
+    with ws.store.begin() as tx:
+        srv.masto_case = tx.mentions.case_ids([("mastodon", "masto1")])["mastodon:masto1"]
+    cr.draft(ws.store, ws.clock, "priya", "care-masto", srv.masto_case, "Hi Rosa, on it.")
 
 
 def _sso(site, on: bool) -> None:
@@ -192,6 +216,7 @@ def _pages(site) -> list[tuple[str, str, int]]:
         ("reports-cases", "/reports/cases?period=7d&measure=cases", 200),
         ("wall", "/wall", 200),
         ("governance", "/governance", 200), ("governance-spoke", "/governance/spokes/hr", 200),
+        ("governance-channel", "/governance/channels/care-masto", 200),
         ("training", "/training", 200), ("maturity", "/maturity", 200),
         ("incident-report", f"/incidents/{incident}/report", 200),
         ("answers", "/answers", 200), ("replies", "/replies", 200),

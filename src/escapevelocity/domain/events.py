@@ -560,6 +560,7 @@ class ReadinessItemDone(EventBase, frozen=True, kw_only=True, tag="readiness_ite
     team: str
     item: str
     evidence: str = ""
+    connection: str = ""  # set: the item is met by the team's channel request, not a spoke
 
 
 class SpokeApproved(EventBase, frozen=True, kw_only=True, tag="spoke_approved"):
@@ -574,6 +575,40 @@ class ShadowDrafted(EventBase, frozen=True, kw_only=True, tag="shadow_drafted"):
     team: str
     case: str
     text: str = ""
+    connection: str = ""  # set: drafted for a case that came through a shadow connection
+
+
+class ChannelRequested(EventBase, frozen=True, kw_only=True, tag="channel_requested"):
+    """A business unit asked for a channel connection of its own (issue 23): the hub connects
+    it in shadow mode and makes it live once its readiness checklist is approved."""
+    connection: str  # the name the connection will have
+    channel: str  # the network (channels/<name>)
+    team: str  # the unit that will staff it
+    account: str = ""  # the account or handle on the network
+    reason: str = ""
+    members: list[str] = []
+
+
+class ChannelConnected(EventBase, frozen=True, kw_only=True, tag="channel_connected"):
+    """The hub created the requested connection, in shadow mode (its switch dry run)."""
+    connection: str
+
+
+class ChannelApproved(EventBase, frozen=True, kw_only=True, tag="channel_approved"):
+    """The hub approved the request's completed checklist: the connection is live."""
+    connection: str
+    checklist_version: int = 0
+    note: str = ""
+
+
+class ChannelRejected(EventBase, frozen=True, kw_only=True, tag="channel_rejected"):
+    connection: str
+    reason: str
+
+
+class ChannelWithdrawn(EventBase, frozen=True, kw_only=True, tag="channel_withdrawn"):
+    connection: str
+    note: str = ""
 
 
 class PolicyPublished(EventBase, frozen=True, kw_only=True, tag="policy_published"):
@@ -731,6 +766,8 @@ Event = (Opened | MentionAdded | Decided | Assigned | Claimed | Released | Repli
          | TokenCreated | TokenRevoked | SecondFactorEnrolled | SecondFactorRoles
          | GoalsSaved
          | ChecklistSaved | SpokeRequested | ReadinessItemDone | SpokeApproved | ShadowDrafted
+         | ChannelRequested | ChannelConnected | ChannelApproved | ChannelRejected
+         | ChannelWithdrawn
          | PolicyPublished | PolicyAcknowledged | TrainingRuleSet | DrillScored
          | ViewSaved | ViewDeleted | IdentitiesLinked | IdentityUnlinked
          | OrgChanged | MemberSignedOn
@@ -772,6 +809,9 @@ READINESS_ITEM_DONE, SPOKE_APPROVED = "readiness_item_done", "spoke_approved"
 SHADOW_DRAFTED, POLICY_PUBLISHED = "shadow_drafted", "policy_published"
 POLICY_ACKNOWLEDGED, TRAINING_RULE_SET = "policy_acknowledged", "training_rule_set"
 DRILL_SCORED = "drill_scored"
+CHANNEL_REQUESTED, CHANNEL_CONNECTED = "channel_requested", "channel_connected"
+CHANNEL_APPROVED, CHANNEL_REJECTED = "channel_approved", "channel_rejected"
+CHANNEL_WITHDRAWN = "channel_withdrawn"
 
 VIEW_SAVED, VIEW_DELETED = "view_saved", "view_deleted"
 IDENTITIES_LINKED, IDENTITY_UNLINKED = "identities_linked", "identity_unlinked"

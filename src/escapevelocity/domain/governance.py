@@ -15,6 +15,10 @@ What the state decides, here and nowhere else:
 - `overlay(org, program)`: the organisation with requested spokes added and each governed
   team's mode (`shadow` until its checklist is approved, then `live`). Routing sends a shadow
   team's cases to its hub; the access policy gives a shadow team no reply rights.
+- `channel_approvable`, `sends_blocked`, `unit_team`: a business unit's own channel connection
+  (requested on the same flow as a spoke) is created in shadow mode, its switch held at dry
+  run, its mentions shown to the unit as "would get"; approval makes it live and routes what
+  the playbook gives a hub to the unit.
 - `training_gaps(program, member)`: what a member still lacks (a policy version not
   acknowledged, no passing drill score); engagement.approval_need holds their public replies
   for approval while the list is not empty.
@@ -84,6 +88,51 @@ class Spoke(msgspec.Struct):
         return LIVE if self.approved_at is not None else SHADOW
 
 
+REQUESTED, REJECTED, WITHDRAWN = "requested", "rejected", "withdrawn"
+
+
+class ChannelRequest(msgspec.Struct):
+    """A business unit's request for a channel connection of its own. `state`: requested (the
+    hub has not connected it), shadow (connected, nothing sent), live, rejected, withdrawn."""
+
+    connection: str
+    channel: str
+    team: str
+    account: str = ""
+    reason: str = ""
+    members: list[str] = []
+    requested_by: str = ""
+    requested_at: datetime | None = None
+    done: dict[str, str] = {}
+    evidence: dict[str, str] = {}
+    connected_by: str | None = None
+    connected_at: datetime | None = None
+    approved_by: str | None = None
+    approved_at: datetime | None = None
+    approved_version: int | None = None
+    closed_by: str | None = None  # who rejected or withdrew it
+    closed_at: datetime | None = None
+    closed: str = ""  # REJECTED or WITHDRAWN
+    why_closed: str = ""
+    drafts: int = 0
+
+    @property
+    def state(self) -> str:
+        if self.closed:
+            return self.closed
+        if self.approved_at is not None:
+            return LIVE
+        return SHADOW if self.connected_at is not None else REQUESTED
+
+    @property
+    def mode(self) -> str:
+        return LIVE if self.state == LIVE else SHADOW
+
+    @property
+    def open(self) -> bool:
+        return self.state in (REQUESTED, SHADOW)
+
+
 class Policy(msgspec.Struct, frozen=True):
     id: str
     version: int
@@ -99,6 +148,7 @@ class Program(msgspec.Struct):
     checklist_version: int = 0
     checklist: list[ChecklistItem] = []
     spokes: dict[str, Spoke] = {}
+    channels: dict[str, ChannelRequest] = {}  # connection name -> its request
     policies: dict[str, Policy] = {}  # id -> current version
     acks: dict[str, dict[str, int]] = {}  # member -> policy -> version acknowledged
     best_drill: dict[str, float] = {}  # member -> best drill score
@@ -112,7 +162,8 @@ class Program(msgspec.Struct):
 
 KINDS = (ev.CHECKLIST_SAVED, ev.SPOKE_REQUESTED, ev.READINESS_ITEM_DONE, ev.SPOKE_APPROVED,
          ev.SHADOW_DRAFTED, ev.POLICY_PUBLISHED, ev.POLICY_ACKNOWLEDGED, ev.TRAINING_RULE_SET,
-         ev.DRILL_SCORED)
+         ev.DRILL_SCORED, ev.CHANNEL_REQUESTED, ev.CHANNEL_CONNECTED, ev.CHANNEL_APPROVED,
+         ev.CHANNEL_REJECTED, ev.CHANNEL_WITHDRAWN)
 
 
 def apply(p: Program, e: Event) -> Program:
@@ -121,6 +172,30 @@ def apply(p: Program, e: Event) -> Program:
         case ev.ChecklistSaved():
             p.checklist_version = e.version
             p.checklist = [ChecklistItem(str(i["id"]), str(i["text"])) for i in e.items]
+        case ev.ReadinessItemDone() if e.connection:
+            if e.connection in p.channels:
+                c = p.channels[e.connection]
+                c.done = {**c.done, e.item: e.actor}
+                c.evidence = {**c.evidence, e.item: e.evidence}
+        case ev.ShadowDrafted() if e.connection:
+            if e.connection in p.channels:
+                p.channels[e.connection].drafts += 1
+        case ev.ChannelRequested():
+            p.channels[e.connection] = ChannelRequest(
+                e.connection, e.channel, e.team, e.account, e.reason, list(e.members), e.actor,
+                e.at)
+        case ev.ChannelConnected() if e.connection in p.channels:
+            c = p.channels[e.connection]
+            c.connected_by, c.connected_at = e.actor, e.at
+        case ev.ChannelApproved() if e.connection in p.channels:
+            c = p.channels[e.connection]
+            c.approved_by, c.approved_at, c.approved_version = e.actor, e.at, e.checklist_version
+        case ev.ChannelRejected() if e.connection in p.channels:
+            c = p.channels[e.connection]
+            c.closed, c.closed_by, c.closed_at, c.why_closed = REJECTED, e.actor, e.at, e.reason
+        case ev.ChannelWithdrawn() if e.connection in p.channels:
+            c = p.channels[e.connection]
+            c.closed, c.closed_by, c.closed_at, c.why_closed = WITHDRAWN, e.actor, e.at, e.note
         case ev.SpokeRequested():
             p.spokes[e.team] = Spoke(e.team, e.name, e.hub, e.unit, e.reason, list(e.members),
                                      e.actor, e.at)
@@ -248,6 +323,60 @@ def member_teams(member: Member, p: Program) -> Member:
     extra = [s.team for s in p.spokes.values() if member.id in s.members
              and s.team not in member.teams]
     return msgspec.structs.replace(member, teams=[*member.teams, *extra]) if extra else member
+
+
+# --- a unit's own channel ------------------------------------------------------------------
+
+def channel_missing(p: Program, connection: str) -> list[ChecklistItem]:
+    c = p.channels.get(connection)
+    done = c.done if c else {}
+    return [i for i in p.items() if i.id not in done]
+
+
+def channel_approvable(p: Program, connection: str, approver: Member) -> str | None:
+    """Why the channel request cannot be approved by `approver` now, or None when it can. The
+    same checklist and the same separation of duties as a spoke; and the hub must have
+    connected it (in shadow) first, so the unit has seen what it would get."""
+    c = p.channels.get(connection)
+    if c is None:
+        return f"no channel {connection!r} was requested"
+    if c.state != SHADOW:
+        return {LIVE: f"{connection} is already live",
+                REQUESTED: f"the hub has not connected {connection} yet: connect it in shadow "
+                           "mode first",
+                REJECTED: f"{connection} was rejected", WITHDRAWN: f"{connection} was withdrawn"
+                }[c.state]
+    gaps = channel_missing(p, connection)
+    if gaps:
+        return f"{connection}'s readiness checklist is not complete: " + ", ".join(
+            i.id.replace("_", " ") for i in gaps)
+    if approver.id == c.requested_by or approver.id in c.members:
+        return "the hub approves a unit's readiness, not the unit's own members"
+    return None
+
+
+def sends_blocked(p: Program, connection: str) -> bool:
+    """Nothing may be sent through this connection: a unit asked for it and the hub has not
+    approved it (or rejected it, or the unit withdrew it). A connection governance never heard
+    of follows its switch."""
+    c = p.channels.get(connection)
+    return c is not None and c.state != LIVE
+
+
+def owners(p: Program) -> dict[str, str]:
+    """Live unit-owned connections: connection name -> the unit's team."""
+    return {c.connection: c.team for c in p.channels.values() if c.state == LIVE}
+
+
+def unit_team(decided: str, via: str, owned: dict[str, str], org: Organisation) -> str:
+    """The team a mention that came through `via` goes to: a live unit-owned connection takes
+    what the playbook gave a hub (the catch-all); what it gave a specialised team (legal,
+    crisis, …) stays there, so the unit's own channel cannot bypass a rule."""
+    owner = owned.get(via) if via else None
+    if owner is None or owner == decided or org.team(owner) is None:
+        return decided
+    team = org.team(decided)
+    return owner if team is None or team.kind == "hub" else decided
 
 
 # --- training --------------------------------------------------------------------------------

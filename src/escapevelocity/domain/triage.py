@@ -10,8 +10,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import msgspec
+
 from escapevelocity.domain.brand import BrandProfile
 from escapevelocity.domain.enrich import Enricher
+from escapevelocity.domain.governance import unit_team
 from escapevelocity.domain.org import Organisation
 from escapevelocity.domain.playbook import Context, Playbook
 from escapevelocity.domain.records import Decision, Mention, Signals, Triage
@@ -25,6 +28,8 @@ class Triager:
     playbook: Playbook
     org: Organisation
     brand: BrandProfile = field(default_factory=BrandProfile)
+    # live unit-owned connections -> the unit's team (domain/governance.owners)
+    owners: dict[str, str] = field(default_factory=dict)
     relevance: Relevance = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -45,11 +50,26 @@ class Triager:
         return self.playbook.decide(self.relevance.masked(mention), self.signals(mention),
                                     context)
 
+    def decide_with(self, mention: Mention, signals: Signals,
+                    context: Context = Context()) -> Decision:
+        """The playbook's decision on these signals, then the unit's own channel: a mention
+        that came through a live unit-owned connection goes to the unit when the playbook
+        gave it to a hub (domain/governance.unit_team). Ingest and a correction both ask here,
+        so a corrected case does not fall back to the hub."""
+        decision = self.playbook.decide(self.relevance.masked(mention), signals, context)
+        if self.owners and mention.via in self.owners:
+            team = unit_team(decision.team, mention.via, self.owners, self.org)
+            if team != decision.team:
+                decision = msgspec.structs.replace(
+                    decision, team=team, explanation=f"{decision.explanation}; {team}'s own "
+                    f"channel ({mention.via})")
+        return decision
+
     def triage(self, mention: Mention, state: RoutingState, now: datetime,
                context: Context = Context(), signals: Signals | None = None,
                prefer: str | None = None) -> Triage:
         signals = signals or self.signals(mention)
         # the playbook's keyword lists read the masked text too ("Fire TV Stick" is no fire)
-        decision = self.playbook.decide(self.relevance.masked(mention), signals, context)
+        decision = self.decide_with(mention, signals, context)
         assignment = route(decision, signals, self.org, state, now, prefer=prefer)
         return Triage(mention, signals, decision, assignment)

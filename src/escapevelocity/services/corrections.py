@@ -55,9 +55,8 @@ def correct(workspace: Workspace, case_id: str, member: str, signal: str, label:
         mention = msgspec.json.decode(first.body, type=Mention)
         said = _current_signals(tx.events.stream(case_id),
                                 msgspec.json.decode(first.signals, type=Signals))
-        masked = triager.relevance.masked(mention)
         new, decision = rules.redecide(
-            triager.playbook, lambda s: triager.playbook.decide(masked, s, Context()),
+            triager.playbook, lambda s: triager.decide_with(mention, s, Context()),
             said, signal, label, member)
         state = routing_state(store, tx, now, triager.playbook,
                               away_after=workspace.away_after)

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from datetime import datetime
 
 import msgspec
 
 from escapevelocity.adapters.outbound import EmailSender, Senders
-from escapevelocity.adapters.store import SqlStore
+from escapevelocity.adapters.store import SqlStore, Tx
 from escapevelocity.domain import events as ev
-from escapevelocity.domain import outbound
+from escapevelocity.domain import governance, outbound
 from escapevelocity.domain import permissions as perm
 from escapevelocity.domain.clock import Clock
 from escapevelocity.services.casetx import authorize
@@ -31,26 +32,36 @@ def mode(store: SqlStore) -> outbound.Mode:
 def set_mode(store: SqlStore, clock: Clock, member: str, value: str,
              connection: str | None = None) -> outbound.Mode:
     """Switch the workspace (or one connection, by channel name) to dry_run or live; a
-    connection set to "" follows the workspace again."""
+    connection set to "" follows the workspace again. A unit's requested connection stays
+    dry run until the hub approves its readiness (domain/governance.sends_blocked)."""
     if value not in outbound.MODES and not (connection and value == ""):
         raise ValueError(f"outbound mode is dry_run or live, not {value!r}")
     with store.begin() as tx:
         authorize(tx, member, perm.CONFIGURE)
-        current = outbound.load_mode(tx.documents.get(outbound.MODE_DOCUMENT))
-        if connection:
-            connections = {k: v for k, v in current.connections.items() if k != connection}
-            if value:
-                connections[connection] = value
-            new = outbound.Mode(current.workspace, connections)
-        else:
-            new = outbound.Mode(value, current.connections)
-        now = clock.now()
-        tx.documents.put(outbound.MODE_DOCUMENT, msgspec.json.encode(new).decode(), now)
-        if new != current:  # the audit: who switched what, from what to what
-            tx.events.append([ev.ConfigChanged(
-                stream=ev.config_stream(outbound.MODE_DOCUMENT), at=now, actor=member,
-                what=outbound.MODE_DOCUMENT, name=connection or "",
-                before=msgspec.to_builtins(current), after=msgspec.to_builtins(new))])
+        if connection and value != outbound.DRY_RUN and governance.sends_blocked(
+                governance.decode(tx.documents.get(governance.DOCUMENT)), connection):
+            raise ValueError(f"{connection} is a unit's own channel in shadow mode: it goes "
+                             "live when the hub approves its readiness checklist")
+        return set_mode_in(tx, clock.now(), member, value, connection)
+
+
+def set_mode_in(tx: Tx, now: datetime, member: str, value: str,
+                connection: str | None = None) -> outbound.Mode:
+    """`set_mode` in the caller's transaction, the member already authorised."""
+    current = outbound.load_mode(tx.documents.get(outbound.MODE_DOCUMENT))
+    if connection:
+        connections = {k: v for k, v in current.connections.items() if k != connection}
+        if value:
+            connections[connection] = value
+        new = outbound.Mode(current.workspace, connections)
+    else:
+        new = outbound.Mode(value, current.connections)
+    tx.documents.put(outbound.MODE_DOCUMENT, msgspec.json.encode(new).decode(), now)
+    if new != current:  # the audit: who switched what, from what to what
+        tx.events.append([ev.ConfigChanged(
+            stream=ev.config_stream(outbound.MODE_DOCUMENT), at=now, actor=member,
+            what=outbound.MODE_DOCUMENT, name=connection or "",
+            before=msgspec.to_builtins(current), after=msgspec.to_builtins(new))])
     return new
 
 

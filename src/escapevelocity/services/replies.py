@@ -27,7 +27,7 @@ from escapevelocity.adapters.outbound import send_with_retries
 from escapevelocity.adapters.store import SqlStore, Tx
 from escapevelocity.adapters.store.connections import StoredConnection
 from escapevelocity.domain import events as ev
-from escapevelocity.domain import outbound
+from escapevelocity.domain import governance, outbound
 from escapevelocity.domain.clock import Clock
 from escapevelocity.domain.events import Event
 from escapevelocity.domain.outbound import SendResult
@@ -96,8 +96,11 @@ def route(tx: Tx, case: Mapping[str, Any], now: datetime | None = None) -> Reply
     can = bool(spec and conn.enabled and spec.can_send(conn.settings))
     closed = bool(spec and now is not None and mention is not None and outbound.window_closed(
         spec.capabilities.reply_window, mention.created_at, now))
+    # a unit's own connection sends nothing until the hub approves its readiness
+    blocked = governance.sends_blocked(governance.decode(tx.documents.get(
+        governance.DOCUMENT)), conn.name)
     return ReplyRoute(conn.name, conn.channel, spec.title if spec else conn.channel,
-                      can and not closed, mode.live_for(conn.name, conn.channel),
+                      can and not closed, mode.live_for(conn.name, conn.channel) and not blocked,
                       spec.capabilities.max_chars if spec else 0, closed)
 
 
@@ -162,6 +165,9 @@ def deliver(store: SqlStore, clock: Clock, case_id: str, reply_seq: int | None =
         name = str(replied.data.get("connection") or "")
         conn: StoredConnection | None = tx.connections.get(name) if name else None
         mention = _customer_mention(tx, case, before=replied.at)
+        # a unit's channel withdrawn (or rejected) between the reply and its send
+        blocked = bool(name) and governance.sends_blocked(governance.decode(
+            tx.documents.get(governance.DOCUMENT)), name)
     key = outbound.idempotency_key(case_id, reply_seq)
     text, visibility = str(replied.data.get("text") or ""), str(
         replied.data.get("visibility") or "public")
@@ -169,6 +175,9 @@ def deliver(store: SqlStore, clock: Clock, case_id: str, reply_seq: int | None =
     tries = 0
     if conn is None or spec is None or mention is None:
         result = SendResult(error=f"no connection {name!r} to send through")
+    elif blocked:
+        result = SendResult(error=f"{name} is a business unit's channel that may not send now "
+                                  "(withdrawn, rejected or not approved)")
     elif not spec.can_send(conn.settings):
         result = SendResult(error=f"{spec.title} cannot send replies with this connection's "
                                   "settings")

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from escapevelocity.adapters.store import SqlStore, Tx, signin
-from escapevelocity.domain import yamlsafe
+from escapevelocity.domain import governance, yamlsafe
 from escapevelocity.domain.brand import BrandProfile
 from escapevelocity.domain.brand import parse_yaml as parse_brand
 from escapevelocity.domain.clock import Clock
@@ -160,13 +160,18 @@ class Workspace:
                 raise RuntimeError("this workspace has no active playbook: run `ev workspace init`")
             # a spoke's mode changes routing; the organisation's text: an admin page or
             # `ev org apply` in another process
+            # (the governance text too: under a drill's or a test's clock two versions may
+            # carry the same time)
+            program = tx.documents.get(governance.DOCUMENT) or ""
             stamp = (active[0], self._models_stamp(tx), tx.brand_versions.stamp(),
-                     tx.documents.stamps("governance"), hash(tx.documents.get("org") or ""))
+                     hash(program), hash(tx.documents.get("org") or ""))
             if self._triager is None or self._playbook_version != stamp:
                 vocab_yaml = tx.documents.get("vocabulary") or ""
                 vocabulary = Vocabulary.from_dict(yamlsafe.load(vocab_yaml) or {})
                 playbook: Playbook = compile_playbook(active[1], version=f"v{active[0]}")
                 org = tx.org.load()
+                # a unit's own connection, once live, takes what the playbook gives a hub
+                owned = governance.owners(governance.decode(program))
                 found = tx.brand_versions.latest()
                 brand = parse_brand(found.yaml) if found else BrandProfile()
         if self._triager is None or self._playbook_version != stamp:
@@ -175,7 +180,7 @@ class Workspace:
             # Models learned from this workspace's corrections refine the shipped rules; a
             # model's sentence vectors are read off the hot path (services/refine.py).
             enricher = Enricher(vocabulary, models=load_models(self.store), defer_vectors=True)
-            self._triager = Triager(enricher, playbook, org, brand)
+            self._triager = Triager(enricher, playbook, org, brand, owned)
             self._playbook_version = stamp
         return self._triager
 

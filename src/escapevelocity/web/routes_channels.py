@@ -17,10 +17,12 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from escapevelocity.domain import governance
 from escapevelocity.domain import permissions as perm
 from escapevelocity.domain.org import Member
 from escapevelocity.domain.permissions import PermissionDenied
 from escapevelocity.services import connections as service
+from escapevelocity.services import governance as governance_service
 from escapevelocity.services import outbound
 from escapevelocity.web import auth
 
@@ -45,13 +47,17 @@ def _rows(request: Request) -> dict[str, Any]:
     with store.begin() as tx:
         rows = tx.connections.all_()
     mode = outbound.mode(store)
+    program = governance_service.program(store)
     channels = registry()
     out = []
     for c in rows:
         spec = channels.get(c.channel)
         can = bool(spec and c.enabled and spec.can_send(c.settings))
-        live = mode.live_for(c.name, c.channel)
-        out.append({"c": c, "title": spec.title if spec else c.channel,
+        # a unit's own channel: its request's page turns it live (domain/governance)
+        held = program.channels.get(c.name) if governance.sends_blocked(program, c.name) \
+            else None
+        live = mode.live_for(c.name, c.channel) and held is None
+        out.append({"c": c, "title": spec.title if spec else c.channel, "held": held,
                     "caps": spec.capabilities if spec else None,
                     "secrets": spec.secrets if spec else (), "push": spec and not spec.pull,
                     "switch": mode.connections.get(c.name) or "",

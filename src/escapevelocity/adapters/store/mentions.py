@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from datetime import datetime
 
+import msgspec
 import sqlalchemy as sa
 
 from escapevelocity.adapters.store import bulk_pg
@@ -149,3 +151,22 @@ class Mentions(Repo):
         m = t.mentions.c
         return [r[0] for r in self._conn.execute(sa.select(m.signals).order_by(m.id.desc())
                                                  .limit(limit))]
+
+    def cases_via(self, channel: str, via: str, since: datetime, limit: int
+                  ) -> list[tuple[str, datetime]]:
+        """(case id, first received) of the cases with a mention that came through the
+        connection `via` since `since`, newest first: a unit's shadow queue. The channel and
+        the time narrow the rows; the body (the Mention's JSON, compact) says which
+        connection, and is checked again decoded."""
+        m = t.mentions.c
+        needle = '"via":' + msgspec.json.encode(via).decode()
+        rows = self._conn.execute(
+            sa.select(m.case_id, m.received_at, m.body)
+            .where(m.channel == channel, m.received_at >= since,
+                   m.body.contains(needle, autoescape=True))
+            .order_by(m.id.desc()).limit(limit * 4))
+        out: dict[str, datetime] = {}
+        for case_id, at, body in rows:
+            if msgspec.json.decode(body).get("via") == via:
+                out[case_id] = at  # newest first, so the last seen is the case's first
+        return sorted(out.items(), key=lambda kv: kv[1], reverse=True)[:limit]
