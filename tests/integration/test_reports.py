@@ -359,3 +359,27 @@ def test_crisis_time_and_drill_scores_on_the_page_and_in_the_csv(app, workspace,
     assert any(x.startswith("time in crisis mode:") and ",45.0," in x for x in lines)
     assert any(x.startswith('"drill score, mean: outage@2026-11-20 (2 players, 1 passed)"')
                for x in lines)
+
+
+def test_a_playbook_version_waiting_for_approval_counts_its_wait(app, workspace, clock):
+    """Automation waits too: a playbook version whose activation needs legal's approval
+    counts from its request to the decision, beside the reply drafts."""
+    from test_playbook_workflow import variant
+
+    from escapevelocity.services import playbooks
+
+    out = playbooks.save(workspace.store, clock, variant("Legal checked", "legal"),
+                         member="sam", note="legal signs off", activate=True)
+    assert out.status == "pending"
+    clock.advance(minutes=95)
+    playbooks.approve(workspace.store, clock, out.version, member="omar", note="fine")
+    r = reports.report(workspace.store, kpis.Period.last(1, clock.now()), clock.now())
+    assert r.stream_waits == {"playbook_version": [(playbooks.stream(out.version), 95.0)]}
+    assert r.current.approval_kinds == {"playbook_version": {kpis.bucket(95.0): 1}}
+    lo, hi = r.current.percentiles("approval")["p50"]
+    assert lo <= 95 <= hi
+    client, _ = login(app, "sam")
+    html = client.get("/reports?period=1d").text
+    assert 'data-approval="playbook_version"' in html
+    assert client.get("/reports/data.json?period=1d").json()["approval_wait"] == {
+        "playbook_version": {str(kpis.bucket(95.0)): 1}}
