@@ -27,12 +27,11 @@ def upgrade() -> None:
                                    server_default=""))
         batch.add_column(sa.Column("first_response_minutes", sa.Float))
         batch.add_column(sa.Column("resolution_minutes", sa.Float))
+    import json
+
     from escapevelocity.adapters.store import kpis
     from escapevelocity.adapters.store.base import dt_out
     from escapevelocity.domain import kpis as kpi_maths
-
-    import json
-
     from escapevelocity.domain.cases import topics_of
 
     conn = op.get_bind()
