@@ -99,7 +99,8 @@ def report(store: SqlStore, period: Period, now: datetime,
         previous = _figures(tx, period.previous(), teams)
         waits = _stream_waits(tx, period) if teams is None else {}
         heads = tx.events.incident_heads()
-        scored = tx.events.of_kind(ev.DRILL_SCORED, limit=100_000)
+        # people's drill scores are training records: for whoever reads every team's figures
+        scored = tx.events.of_kind(ev.DRILL_SCORED, limit=100_000) if teams is None else []
         n, risky = tx.kpis.at_risk(now + timedelta(minutes=AT_RISK_MINUTES), limit=50,
                                    teams=teams)
         backlog = {team: kpis.age_buckets(days, now.date())
