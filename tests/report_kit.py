@@ -150,6 +150,7 @@ def from_log(store, start: date, end: date, now: datetime, *, office: bool = Fal
     ttfr: list[float] = []
     ttr: list[float] = []
     topics: dict[str, Counter] = defaultdict(Counter)
+    timed: Counter = Counter()  # cases with a business time (answered or resolved), by track
 
     def minutes(c: dict, a: datetime, b: datetime) -> float:
         if office and c["track"] == OFFICE_TRACK:
@@ -174,6 +175,8 @@ def from_log(store, start: date, end: date, now: datetime, *, office: bool = Fal
             topics[topic][c["sentiment"]] += 1
         if c["resolved"]:
             ttr.append(minutes(c, c["opened"], c["resolved_at"]))
+        if c["resolved"] or c["first"] is not None:
+            timed[c["track"]] += 1
         if not c["respond"]:
             out["no_reply"] += 1
             no_reply[c["rule"]] += 1
@@ -200,5 +203,6 @@ def from_log(store, start: date, end: date, now: datetime, *, office: bool = Fal
             "ttfr_p90": sorted(ttfr)[max(0, -(-9 * len(ttfr) // 10) - 1)] if ttfr else None,
             "ttr_median": statistics.median_low(ttr) if ttr else None,
             "ttfr_all": sorted(ttfr), "topics": {k: dict(v) for k, v in topics.items()},
+            "timed": dict(timed),
             "sla_team": {k: dict(v) for k, v in sla_team.items()}, "at_risk": at_risk,
             "queues": dict(queues)}

@@ -77,6 +77,14 @@ def test_reports_page_shows_the_figures_of_the_log(browser, server, log_in):
     page.goto(f"{server.url}/reports?period=7d")
     page.click(f'#topic-table tr[data-topic="{topic}"] td.value a')
     assert page.locator("#drill-table tbody tr").count() == min(sum(by.values()), 200)
+
+    # … and the cases timed on the office calendar: exactly the support cases answered or
+    # resolved, by the test's own reading of the log.
+    page.goto(f"{server.url}/reports?period=7d")
+    office = page.locator('#calendar-table tr[data-calendar="office"] td.value')
+    assert _num(office.inner_text()) == want["timed"].get("support", 0)
+    office.locator("a").click()
+    assert page.locator("#drill-table tbody tr").count() == min(want["timed"]["support"], 200)
     page.context.close()
 
 

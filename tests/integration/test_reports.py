@@ -301,6 +301,11 @@ def test_business_time_on_the_track_calendar_equals_the_log(workspace, clock):
         assert r["sla_calendar"] == "office"
         assert r["first_response_minutes"] == pytest.approx(office_minutes(opened, first),
                                                             abs=0.01)
+    for cal, tracks in f.calendars.items():  # each calendar's count drills to its cases
+        behind = list(reports.cases_behind(workspace.store, period, "timed",
+                                           {"sla_calendar": cal}))
+        assert len(behind) == sum(tracks.values()), cal
+        assert {c["track"] for c in behind} == set(tracks), cal
     kept = _kept(workspace.store)
     rebuild_projection(workspace.store)  # the rebuild fixes the same business times
     assert _kept(workspace.store) == kept

@@ -169,3 +169,15 @@ def test_drill_scores_of_the_period_by_drill():
     assert kpis.drill_scores(scored, p) == [{
         "drill": "outage@2026-11-20", "passed": 1, "seqs": [9, 10], "members": ["ana", "omar"],
         "players": 2, "mean": 71.8, "lowest": 61.0, "best": 82.5}]
+
+
+def test_the_timed_cases_are_the_ones_the_calendar_counter_counts():
+    answered = _case(first_response_at=T0 + timedelta(minutes=5), state="replied")
+    closed = _case(state="resolved", resolved_at=T0 + timedelta(hours=1))
+    reopened = {**closed, "state": "queued"}
+    for case in (_case(), answered, closed, reopened):
+        _, counts = kpis.contribution(case)
+        counted = any(family == kpis.CALENDAR for _, family, _ in counts)
+        assert kpis.is_timed(case) == counted
+    assert [kpis.is_timed(c) for c in (_case(), answered, closed, reopened)] == [
+        False, True, True, False]

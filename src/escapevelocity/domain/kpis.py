@@ -200,7 +200,7 @@ def contribution(case: Mapping[str, Any]) -> tuple[dict[tuple[Cell, str], int],
     done = resolution_minutes(case)
     if done is not None:
         counts[(day, TTR, f"{team}|{bucket(done)}")] = 1
-    if used is not None or done is not None:
+    if used is not None or done is not None:  # is_timed
         counts[(day, CALENDAR, f"{team}|{_dim(get('sla_calendar'))}|{cell[6]}")] = 1
     if outcome is not None:
         counts[(day, SLA, f"{cell[6]}|{team}|{_dim(get('assignee'))}|{outcome}")] = 1
@@ -213,6 +213,18 @@ def contribution(case: Mapping[str, Any]) -> tuple[dict[tuple[Cell, str], int],
             due = due.astimezone(UTC) if due.tzinfo is not None else due
             counts[(due.date().isoformat(), DUE, f"{due.hour:02d}")] = 1
     return cells, counts
+
+
+# Measures the drill-down knows beyond the cells' (counted by a counter family instead):
+# "timed", the cases with a business time, behind the CALENDAR counter.
+DRILL_MEASURES = ("timed",)
+
+
+def is_timed(case: Mapping[str, Any]) -> bool:
+    """Whether a case has a business time (an answer, or a resolution): what the CALENDAR
+    counter counts."""
+    return ((case.get("first_response_at") is not None and case.get("opened_at") is not None)
+            or resolution_minutes(case) is not None)
 
 
 def measures(case: Mapping[str, Any]) -> list[str]:

@@ -186,14 +186,19 @@ EXPORT_COLUMNS = ("id", "opened_at", "channel", "situation", "sentiment", "autho
                   "resolution_minutes", "title")
 
 
+# Filters beyond the cells' dimensions: a topic (among the case's topics) and the calendar
+# its business times were counted on (a column of the case row).
+EXTRA_FILTERS = ("topic", "sla_calendar")
+
+
 def cases_behind(store: SqlStore, period: Period, measure: str,
                  where: Mapping[str, str], limit: int | None = None
                  ) -> Iterator[dict[str, Any]]:
     """The cases a figure counts: opened in the period, with these dimensions, counted in
     `measure` by the same rule the rollups use (kpis.measures), newest first."""
-    if measure not in kpis.MEASURES:
+    if measure not in kpis.MEASURES and measure not in kpis.DRILL_MEASURES:
         raise ValueError(f"no measure {measure[:40]!r}")
-    bad = set(where) - set(kpis.DIMS) - {"topic"}
+    bad = set(where) - set(kpis.DIMS) - set(EXTRA_FILTERS)
     if bad:
         raise ValueError(f"no dimension {sorted(bad)[0][:40]!r}")
     return _cases_behind(store, period, measure, where, limit)
@@ -204,12 +209,14 @@ def _cases_behind(store: SqlStore, period: Period, measure: str,
     start, end = period.instants()
     topic = where.get("topic")
     where = {k: v for k, v in where.items() if k != "topic"}
+    timed = measure == "timed"
     n = 0
     with store.begin() as tx:
         for case in tx.kpis.in_period(start, end, where):
             if topic is not None and topic not in (case.get("topics") or "").split(","):
                 continue  # "" is the cases without a topic, as the rollup counts them
-            if measure in kpis.measures(_aware_case(case)):
+            case = _aware_case(case)
+            if kpis.is_timed(case) if timed else measure in kpis.measures(case):
                 yield case
                 n += 1
                 if limit is not None and n >= limit:

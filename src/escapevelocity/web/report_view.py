@@ -134,7 +134,8 @@ def context(r: Report, period_text: str) -> dict[str, Any]:
                    for tp, n, by in topic_rows],
         "calendars": [{"calendar": cal or "around the clock (no calendar)",
                        "tracks": ", ".join(f"{tr or '–'} ({n:,})" for tr, n in sorted(
-                           tracks.items())), "cases": sum(tracks.values())}
+                           tracks.items())), "cases": sum(tracks.values()),
+                       "link": drill_link(period_text, "timed", sla_calendar=cal)}
                       for cal, tracks in sorted(cur.calendars.items())],
         "approval_kinds": [{"kind": k, "label": kpis.approval_label(k), "decided": p["n"],
                             "p50": _minutes(p["p50"]), "p90": _minutes(p["p90"])}

@@ -106,7 +106,7 @@ def _drill(request: Request, member: Member, period: str, measure: str,
            limit: int | None):
     ws = request.app.state.workspace
     p = _period(request, period)
-    where = {d: request.query_params[d][:64] for d in (*kpis.DIMS, "topic")
+    where = {d: request.query_params[d][:64] for d in (*kpis.DIMS, *reports.EXTRA_FILTERS)
              if d in request.query_params}
     seen = visible_teams(auth.org_of(request), member)
     try:

@@ -253,12 +253,13 @@ def newest(conn: Connection, since: Any, limit: int = 12) -> list[dict]:
 
 def in_period(conn: Connection, start: Any, end: Any, where: Mapping[str, str],
               batch: int = 2000) -> Iterable[dict[str, Any]]:
-    """Every case opened in [start, end) whose dimensions equal `where`, newest first
-    (ix_cases_opened), streamed."""
+    """Every case opened in [start, end) whose dimensions (or its `sla_calendar`) equal
+    `where`, newest first (ix_cases_opened), streamed."""
     q = sa.select(t.cases).where(C.opened_at >= start, C.opened_at < end)
     for dim, value in where.items():
         col = C[dim]
-        q = q.where(col.is_(None) if value == "" else col == value)
+        # "" is the rollups' key for no value: a NULL or an empty text alike
+        q = q.where(sa.or_(col.is_(None), col == "") if value == "" else col == value)
     q = q.order_by(C.opened_at.desc(), C.id).execution_options(yield_per=batch)
     for r in conn.execute(q).mappings():
         yield _aware(r)
