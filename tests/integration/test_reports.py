@@ -264,6 +264,14 @@ def test_approval_waiting_time_from_the_log(workspace, clock):
     assert lo <= 45 <= hi
     lo, hi = f.percentiles("approval")["p90"]
     assert lo <= 200 <= hi
+    # a draft still waiting counts live, from its submission to now
+    cid = open_case(workspace, clock, LEGAL)
+    cases.claim(workspace.store, clock, cid, "ana")
+    cases.reply(workspace.store, clock, cid, "ana", "We're sorry. Please DM us.")
+    clock.advance(minutes=17)
+    r = reports.report(workspace.store, kpis.Period.last(1, clock.now()), clock.now())
+    assert [(w["kind"], w["count"], w["oldest_minutes"], w["items"]) for w in r.waiting] == [
+        ("reply_playbook", 1, 17.0, [(cid, 17.0)])]
     kept = dict(f.approval_wait)
     rebuild_projection(workspace.store)  # the event rollup comes back from the log alone
     assert reports.figures(workspace.store, kpis.Period.last(1, clock.now())).approval_wait \
@@ -388,3 +396,10 @@ def test_a_playbook_version_waiting_for_approval_counts_its_wait(app, workspace,
     assert 'data-approval="playbook_version"' in html
     assert client.get("/reports/data.json?period=1d").json()["approval_wait"] == {
         "playbook_version": {str(kpis.bucket(95.0)): 1}}
+    later = playbooks.save(workspace.store, clock, variant("Legal again", "legal"),
+                           member="sam", note="another", activate=True)
+    clock.advance(minutes=12)
+    r = reports.report(workspace.store, kpis.Period.last(1, clock.now()), clock.now())
+    assert [(w["kind"], w["items"]) for w in r.waiting] == [
+        ("playbook_version", [(playbooks.stream(later.version), 12.0)])]
+    assert 'data-waiting="playbook_version"' in client.get("/reports?period=1d").text

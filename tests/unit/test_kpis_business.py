@@ -181,3 +181,20 @@ def test_the_timed_cases_are_the_ones_the_calendar_counter_counts():
         assert kpis.is_timed(case) == counted
     assert [kpis.is_timed(c) for c in (_case(), answered, closed, reopened)] == [
         False, True, True, False]
+
+
+def test_what_waits_for_approval_now_by_kind_longest_first():
+    at = datetime(2026, 11, 20, 10, tzinfo=UTC)
+    events = [E("playbook:3", "playbook_requested", at, seq=1),
+              E("playbook:3", "playbook_approved", at + timedelta(minutes=5), seq=2),
+              E("playbook:4", "playbook_requested", at + timedelta(minutes=6), seq=3)]
+    pending = kpis.stream_pending(events, {"playbook_requested": "playbook_version"},
+                                  {"playbook_approved": "approved"})
+    assert pending == [("playbook:4", "playbook_version", at + timedelta(minutes=6))]
+    now = at + timedelta(hours=1)
+    rows = kpis.waiting_now([*pending, ("c1", "reply_risk", at + timedelta(minutes=50)),
+                             ("c2", "reply_risk", at), ("c3", "reply_risk", at)], now)
+    assert [(r["kind"], r["count"], r["oldest_minutes"], r["median_minutes"], r["items"])
+            for r in rows] == [
+        ("playbook_version", 1, 54.0, 54.0, [("playbook:4", 54.0)]),
+        ("reply_risk", 3, 60.0, 60.0, [("c2", 60.0), ("c3", 60.0), ("c1", 10.0)])]

@@ -556,6 +556,38 @@ def change(now: float | None, before: float | None) -> float | None:
     return (now - before) / before
 
 
+def stream_pending(events: Iterable[Any], requested: Mapping[str, str],
+                   decided: Mapping[str, str]) -> list[tuple[str, str, datetime]]:
+    """Requests on streams of their own still waiting for a decision: (stream, approval
+    kind, since when)."""
+    asked: dict[str, tuple[datetime, str]] = {}
+    for e in sorted(events, key=lambda x: (x.seq or 0, x.at)):
+        if e.kind in requested:
+            asked[e.stream] = (e.at, requested[e.kind])
+        elif e.kind in decided:
+            asked.pop(e.stream, None)
+    return [(stream, kind, at) for stream, (at, kind) in sorted(asked.items())]
+
+
+def waiting_now(items: Iterable[tuple[str, str, datetime]], now: datetime
+                ) -> list[dict[str, Any]]:
+    """What waits for approval now, by kind: how many, the oldest and the median wait in
+    minutes, and the items themselves (ref, minutes), longest waiting first. Live, like "SLA
+    at risk now": a wait still running is not in the decided histograms."""
+    by: dict[str, list[tuple[str, float]]] = {}
+    for ref, kind, since in items:
+        by.setdefault(kind, []).append(
+            (ref, round(max(0.0, (now - since).total_seconds() / 60), 1)))
+    out = []
+    for kind, rows in sorted(by.items()):
+        rows.sort(key=lambda r: (-r[1], r[0]))
+        waits = sorted(m for _, m in rows)
+        out.append({"kind": kind, "label": approval_label(kind), "count": len(rows),
+                    "oldest_minutes": rows[0][1],
+                    "median_minutes": waits[(len(waits) - 1) // 2], "items": rows})
+    return out
+
+
 # --- crisis time and drill scores ---------------------------------------------------------------
 
 CRISIS_LEVELS = ("crisis1", "crisis2", "crisis3")  # "in crisis mode"; watch is not

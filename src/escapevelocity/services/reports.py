@@ -39,6 +39,7 @@ class Report:
     drills: list[dict[str, Any]] = field(default_factory=list)  # kpis.drill_scores
     # approvals kept on streams of their own: kind -> [(stream, minutes waited)]
     stream_waits: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
+    waiting: list[dict[str, Any]] = field(default_factory=list)  # kpis.waiting_now
 
     @property
     def backlog_total(self) -> dict[str, int]:
@@ -90,6 +91,31 @@ def _stream_waits(tx: Any, period: Period) -> dict[str, list[tuple[str, float]]]
     return kpis.stream_waits(found, period, _REQUESTED, _DECIDED)
 
 
+PENDING_DRAFTS = 500  # the longest-waiting drafts read for "waiting for approval now"
+
+
+def _waiting(tx: Any, teams: frozenset[str] | None) -> list[tuple[str, str, datetime]]:
+    """What waits for approval now, (ref, kind, since): pending reply drafts (cases, read by
+    ix_cases_approval_due, the submission from the draft's approval_requested event) and,
+    for whoever reads every team, playbook versions and spokes awaiting their decision."""
+    cases = [c for c in tx.cases.awaiting_approval(limit=PENDING_DRAFTS)
+             if teams is None or c["team"] in teams]
+    logs = tx.events.streams(c["id"] for c in cases)
+    out = []
+    for c in cases:
+        asked = [e for e in logs.get(c["id"], ()) if e.kind == ev.APPROVAL_REQUESTED
+                 and e.draft == c["approval_draft"]]
+        if asked:
+            edited = any(e.kind == ev.APPROVAL_EDITED and getattr(e, "draft", "") ==
+                         c["approval_draft"] for e in logs[c["id"]])
+            out.append((c["id"], kpis.approval_kind(asked[-1].reasons, edited), asked[-1].at))
+    if teams is None:
+        found = [e for kind in (*_REQUESTED, *_DECIDED)
+                 for e in tx.events.of_kind(kind, limit=100_000)]
+        out += kpis.stream_pending(found, _REQUESTED, _DECIDED)
+    return out
+
+
 def report(store: SqlStore, period: Period, now: datetime,
            goals: Any = None, teams: frozenset[str] | None = None) -> Report:
     from escapevelocity.services.crisis import incidents as all_incidents
@@ -98,6 +124,7 @@ def report(store: SqlStore, period: Period, now: datetime,
         current = _figures(tx, period, teams)
         previous = _figures(tx, period.previous(), teams)
         waits = _stream_waits(tx, period) if teams is None else {}
+        waiting = kpis.waiting_now(_waiting(tx, teams), now)
         heads = tx.events.incident_heads()
         # people's drill scores are training records: for whoever reads every team's figures
         scored = tx.events.of_kind(ev.DRILL_SCORED, limit=100_000) if teams is None else []
@@ -114,7 +141,8 @@ def report(store: SqlStore, period: Period, now: datetime,
                    .total_seconds() / 60) for i in inc)
     return Report(period, now, current, previous, n, risky, backlog, inc, max(0.0, minutes),
                   goals, crisis=kpis.crisis_time(heads, period, now),
-                  drills=kpis.drill_scores(scored, period), stream_waits=waits)
+                  drills=kpis.drill_scores(scored, period), stream_waits=waits,
+                  waiting=waiting)
 
 
 def wall(store: SqlStore, org: Any, now: datetime, crisis: Mapping[str, Any],

@@ -145,6 +145,7 @@ def context(r: Report, period_text: str) -> dict[str, Any]:
                                                     for lv, m in i["minutes"].items())}
                    for i in r.crisis],
         "drills": r.drills,
+        "waiting": r.waiting,
     }
 
 
