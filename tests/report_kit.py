@@ -12,7 +12,8 @@ import json
 import random
 import statistics
 from collections import Counter, defaultdict
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
@@ -21,6 +22,39 @@ from escapevelocity.demo.generator import generate
 from escapevelocity.domain import events as ev
 from escapevelocity.services import casetx
 from escapevelocity.services.ingest import batches, ingest_batch
+
+# The business calendar the calendar tests put on the "support" track: Berlin office hours.
+OFFICE = {"timezone": "Europe/Berlin", "hours": {"mon-fri": "09:00-17:00"}}
+OFFICE_TRACK = "support"
+
+
+def with_office_calendar(ws) -> None:
+    """A new active playbook version: the demo's, with the support track's SLA on OFFICE."""
+    import yaml
+
+    with ws.store.begin() as tx:
+        _, source = tx.playbooks.active()
+    data = yaml.safe_load(source)
+    data.setdefault("calendars", {})["office"] = OFFICE
+    data["tracks"][OFFICE_TRACK]["calendar"] = "office"
+    ws.save_playbook(yaml.safe_dump(data, sort_keys=False), author="system",
+                     note="office hours for support (reports test)")
+
+
+def office_minutes(a: datetime, b: datetime) -> float:
+    """Business minutes of OFFICE in [a, b), day by day in Berlin time: the tests' own
+    arithmetic (zoneinfo and datetime only), not domain/calendar.py's."""
+    zone = ZoneInfo("Europe/Berlin")
+    total = 0.0
+    day = a.astimezone(zone).date()
+    while datetime.combine(day, time(0), zone) < b:
+        if day.weekday() < 5:
+            lo = max(a, datetime.combine(day, time(9), zone))
+            hi = min(b, datetime.combine(day, time(17), zone))
+            if hi > lo:
+                total += (hi - lo).total_seconds() / 60
+        day += timedelta(days=1)
+    return total
 
 
 def fill(ws, clock, *, days: int = 10, per_day: int = 40, seed: int = 11,
@@ -69,8 +103,10 @@ def _commit(ws, events_by_case: dict) -> None:
             casetx.commit(tx, casetx.load(tx, case_id), *events)
 
 
-def from_log(store, start: date, end: date, now: datetime) -> dict:
-    """The figures of cases opened in days [start, end), from the event log alone."""
+def from_log(store, start: date, end: date, now: datetime, *, office: bool = False) -> dict:
+    """The figures of cases opened in days [start, end), from the event log alone. `office`:
+    the support track's times are OFFICE business minutes (with_office_calendar), the
+    others' elapsed minutes."""
     with store.begin() as tx:
         rows = tx.conn.execute(sa.select(t.events.c.stream, t.events.c.kind, t.events.c.at,
                                          t.events.c.data).order_by(t.events.c.seq)).all()
@@ -86,6 +122,7 @@ def from_log(store, start: date, end: date, now: datetime) -> dict:
             c.update(opened=at, channel=d["channel"])
         elif kind == "decided":
             dec, sig = d["decision"], d["signals"]
+            c["topics"] = sorted({str(x) for x in sig.get("topics") or ()})
             c.update(respond=dec["respond"], team=dec["team"], track=dec["track"],
                      sla=dec["sla_minutes"], visibility=dec.get("visibility", "public"),
                      situation=sig["situation"], sentiment=sig["sentiment_label"],
@@ -94,12 +131,14 @@ def from_log(store, start: date, end: date, now: datetime) -> dict:
         elif kind == "signals_revised" and d.get("first"):
             c.update(situation=d["signals"]["situation"],
                      sentiment=d["signals"]["sentiment_label"])
+            c["topics"] = sorted({str(x) for x in d["signals"].get("topics") or ()})
         elif kind == "assigned":
             c["team"], c["assignee"] = d.get("team"), d.get("member")
         elif kind == "replied" and c["first"] is None:
             c["first"] = at
         elif kind == "resolved":
             c["resolved"] = True
+            c["resolved_at"] = at
         elif kind == "reopened":
             c["resolved"] = False
         elif kind == "followup_answered" and d.get("csat") is not None:
@@ -109,6 +148,14 @@ def from_log(store, start: date, end: date, now: datetime) -> dict:
     out: Counter = Counter()
     channels: Counter = Counter()
     ttfr: list[float] = []
+    ttr: list[float] = []
+    topics: dict[str, Counter] = defaultdict(Counter)
+    timed: Counter = Counter()  # cases with a business time (answered or resolved), by track
+
+    def minutes(c: dict, a: datetime, b: datetime) -> float:
+        if office and c["track"] == OFFICE_TRACK:
+            return office_minutes(a, b)
+        return (b - a).total_seconds() / 60
     sla_team: dict[str, Counter] = defaultdict(Counter)
     no_reply: Counter = Counter()
     at_risk = 0
@@ -124,6 +171,12 @@ def from_log(store, start: date, end: date, now: datetime) -> dict:
             continue
         out["cases"] += 1
         channels[c["channel"]] += 1
+        for topic in c.get("topics") or [""]:
+            topics[topic][c["sentiment"]] += 1
+        if c["resolved"]:
+            ttr.append(minutes(c, c["opened"], c["resolved_at"]))
+        if c["resolved"] or c["first"] is not None:
+            timed[c["track"]] += 1
         if not c["respond"]:
             out["no_reply"] += 1
             no_reply[c["rule"]] += 1
@@ -131,7 +184,7 @@ def from_log(store, start: date, end: date, now: datetime) -> dict:
             out["needs_reply"] += 1
             if c["first"] is not None:
                 out["responded"] += 1
-                used = (c["first"] - c["opened"]).total_seconds() / 60
+                used = minutes(c, c["opened"], c["first"])
                 ttfr.append(used)
                 outcome = "met" if used <= c["sla"] else "late"
                 out[f"sla_{outcome}"] += 1
@@ -148,5 +201,8 @@ def from_log(store, start: date, end: date, now: datetime) -> dict:
     return {"totals": dict(out), "channels": dict(channels), "no_reply": dict(no_reply),
             "ttfr_median": statistics.median_low(ttfr) if ttfr else None,
             "ttfr_p90": sorted(ttfr)[max(0, -(-9 * len(ttfr) // 10) - 1)] if ttfr else None,
+            "ttr_median": statistics.median_low(ttr) if ttr else None,
+            "ttfr_all": sorted(ttfr), "topics": {k: dict(v) for k, v in topics.items()},
+            "timed": dict(timed),
             "sla_team": {k: dict(v) for k, v in sla_team.items()}, "at_risk": at_risk,
             "queues": dict(queues)}

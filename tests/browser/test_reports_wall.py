@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from playwright.sync_api import expect
-from report_kit import fill, from_log
+from report_kit import fill, from_log, with_office_calendar
 
 SHOTS = Path("var/screenshots")
 
@@ -25,6 +25,7 @@ def _num(text: str) -> int:
 
 def test_reports_page_shows_the_figures_of_the_log(browser, server, log_in):
     ws = server.workspace
+    with_office_calendar(ws)  # support's SLA runs on Berlin office hours
     fill(ws, ws.clock, days=8, per_day=20)
     SHOTS.mkdir(parents=True, exist_ok=True)
     page = log_in(browser, server, "sam")
@@ -32,7 +33,8 @@ def test_reports_page_shows_the_figures_of_the_log(browser, server, log_in):
     expect(page.locator("h1")).to_have_text("Reports")
     now = datetime.now(UTC)
     start = now.date() - timedelta(days=6)
-    want = from_log(ws.store, start, now.date() + timedelta(days=1), now)
+    # the test's own arithmetic: support's times in office minutes, the others' elapsed
+    want = from_log(ws.store, start, now.date() + timedelta(days=1), now, office=True)
     t = want["totals"]
     assert _num(page.locator('#kpi-table tr[data-kpi="volume"] td.value').inner_text()) \
         == t["cases"]
@@ -52,8 +54,15 @@ def test_reports_page_shows_the_figures_of_the_log(browser, server, log_in):
     for channel, n in want["channels"].items():
         cell = page.locator(f'#channel-table tr[data-channel="{channel}"] td.value')
         assert _num(cell.inner_text()) == n, channel
-    assert page.locator("figure.chart img").count() == 4
-    assert page.locator("figure.chart table").count() == 4  # a table beside each chart
+    # which calendar applies is said on the page
+    expect(page.locator('#calendar-table tr[data-calendar="office"] td').first
+           ).to_contain_text("support")
+    for topic, by in want["topics"].items():  # volume by topic, and its sentiment
+        row = page.locator(f'#topic-table tr[data-topic="{topic}"]')
+        assert _num(row.locator("td.value").inner_text()) == sum(by.values()), topic
+        assert _num(row.locator("td").nth(1).inner_text()) == by.get("negative", 0), topic
+    assert page.locator("figure.chart img").count() == 5
+    assert page.locator("figure.chart table").count() == 5  # a table beside each chart
     page.screenshot(path=str(SHOTS / "reports.png"), full_page=True)
 
     # Every figure drills down to its cases.
@@ -61,6 +70,21 @@ def test_reports_page_shows_the_figures_of_the_log(browser, server, log_in):
     expect(page.locator("h1")).to_contain_text("leads")
     assert page.locator("#drill-table tbody tr").count() == min(t.get("leads", 0), 200)
     page.screenshot(path=str(SHOTS / "reports-drill-down.png"), full_page=True)
+
+    # … and a topic's figure to the cases that carry the topic.
+    topic, by = max(((k, v) for k, v in want["topics"].items() if k),
+                    key=lambda kv: sum(kv[1].values()))
+    page.goto(f"{server.url}/reports?period=7d")
+    page.click(f'#topic-table tr[data-topic="{topic}"] td.value a')
+    assert page.locator("#drill-table tbody tr").count() == min(sum(by.values()), 200)
+
+    # … and the cases timed on the office calendar: exactly the support cases answered or
+    # resolved, by the test's own reading of the log.
+    page.goto(f"{server.url}/reports?period=7d")
+    office = page.locator('#calendar-table tr[data-calendar="office"] td.value')
+    assert _num(office.inner_text()) == want["timed"].get("support", 0)
+    office.locator("a").click()
+    assert page.locator("#drill-table tbody tr").count() == min(want["timed"]["support"], 200)
     page.context.close()
 
 

@@ -55,9 +55,14 @@ def test_html_and_csv_files_carry_the_figures_of_the_log(filled, tmp_path):
     want = from_log(filled.store, p.start, p.end, now)
     assert rows["volume"][2] == f"{want['totals']['cases']:,}"
     assert rows["leads"][2] == f"{want['totals'].get('leads', 0):,}"
+    every = list(csv.reader(io.StringIO((tmp_path / "r.csv").read_text())))
+    topics = {r[0].removeprefix("volume by topic: "): int(r[2]) for r in every
+              if r[1] == "topic_cases"}
+    assert topics == {k or "no topic": sum(v.values()) for k, v in want["topics"].items()}
     _run(filled, "--period", "7d", "--format", "html", "--out", str(tmp_path / "r.html"))
     html = (tmp_path / "r.html").read_text()
-    assert html.count("data:image/svg+xml;base64,") == 4 and "<script" not in html
+    assert html.count("data:image/svg+xml;base64,") == 5 and "<script" not in html
+    assert 'id="crisis-table"' in html and 'id="drill-scores-table"' in html
     assert 'href="/cases/' not in html  # no links back into the app from a file
 
 

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 from needs import require
-from report_kit import fill, from_log
+from report_kit import OFFICE_TRACK, fill, from_log, office_minutes, with_office_calendar
 from web_kit import login
 
 from escapevelocity.adapters.store import schema as t
@@ -103,6 +103,7 @@ def test_sqlite_and_postgresql_give_identical_figures(tmp_path, request):
         ws = Workspace.open(url, clock)
         try:
             seed_demo(ws, password=PASSWORD)
+            with_office_calendar(ws)  # business time on a calendar, topics, on both
             fill(ws, clock, days=DAYS, per_day=30)
             period = _period(clock)
             r = reports.report(ws.store, period, clock.now())
@@ -112,6 +113,7 @@ def test_sqlite_and_postgresql_give_identical_figures(tmp_path, request):
             ws.store.close()
     a, b = out
     assert a[0].totals["cases"] > 30
+    assert "office" in a[0].calendars and len(a[0].topics) > 1
     assert a == b
 
 
@@ -136,7 +138,7 @@ def test_every_figure_lists_and_exports_its_cases(app, workspace, clock):
     assert client.get("/reports/cases?period=7d&measure=nope").status_code == 400
     assert client.get("/reports?period=9999d").status_code == 400
     html = client.get("/reports?period=7d").text
-    assert html.count('<img src="data:image/svg+xml;base64,') == 4
+    assert html.count('<img src="data:image/svg+xml;base64,') == 5  # topics: the fifth
     assert "<script" not in html.split("<main", 1)[1]
 
 
@@ -256,11 +258,148 @@ def test_approval_waiting_time_from_the_log(workspace, clock):
         waits.append(minutes)
     f = reports.figures(workspace.store, kpis.Period.last(1, clock.now()))
     assert sum(f.approval_wait.values()) == 2
+    # both held by the playbook (legal on this case): one kind, its waits traced to events
+    assert {k: sum(h.values()) for k, h in f.approval_kinds.items()} == {"reply_playbook": 2}
     lo, hi = f.percentiles("approval")["p50"]
     assert lo <= 45 <= hi
     lo, hi = f.percentiles("approval")["p90"]
     assert lo <= 200 <= hi
+    # a draft still waiting counts live, from its submission to now
+    cid = open_case(workspace, clock, LEGAL)
+    cases.claim(workspace.store, clock, cid, "ana")
+    cases.reply(workspace.store, clock, cid, "ana", "We're sorry. Please DM us.")
+    clock.advance(minutes=17)
+    r = reports.report(workspace.store, kpis.Period.last(1, clock.now()), clock.now())
+    assert [(w["kind"], w["count"], w["oldest_minutes"], w["items"]) for w in r.waiting] == [
+        ("reply_playbook", 1, 17.0, [(cid, 17.0)])]
     kept = dict(f.approval_wait)
     rebuild_projection(workspace.store)  # the event rollup comes back from the log alone
     assert reports.figures(workspace.store, kpis.Period.last(1, clock.now())).approval_wait \
         == kept
+
+
+def test_business_time_on_the_track_calendar_equals_the_log(workspace, clock):
+    """The support track's SLA runs on office hours: times to first response and to
+    resolution, and SLA met, count business minutes there, elapsed minutes elsewhere."""
+    with_office_calendar(workspace)
+    fill(workspace, clock, days=DAYS)
+    period = _period(clock)
+    f = reports.figures(workspace.store, period)
+    want = from_log(workspace.store, period.start, period.end, clock.now(), office=True)
+    wall = from_log(workspace.store, period.start, period.end, clock.now())
+    for k in ("responded", "missed", "sla_met", "sla_late"):
+        assert f.totals.get(k, 0) == want["totals"].get(k, 0), k
+    # the calendar changes the outcome of some cases (nights and weekends stop the clock)
+    assert want["totals"]["sla_met"] > wall["totals"]["sla_met"]
+    for team, outcomes in want["sla_team"].items():
+        assert f.sla["team"][team] == outcomes, team
+    for which, value in ((kpis.TTFR, want["ttfr_median"]), (kpis.TTR, want["ttr_median"])):
+        lo, hi = f.percentiles(which)["p50"]
+        assert lo <= value <= hi, which
+    assert OFFICE_TRACK in f.calendars["office"]
+    assert OFFICE_TRACK not in f.calendars.get("", {})
+    with workspace.store.begin() as tx:  # each row's business minutes, by the test's arithmetic
+        rows = tx.conn.execute(sa.select(t.cases).where(
+            t.cases.c.track == OFFICE_TRACK, t.cases.c.first_response_at.is_not(None))
+        ).mappings().all()
+    assert rows
+    for r in rows:
+        opened, first = (x if x.tzinfo else x.replace(tzinfo=UTC)
+                         for x in (r["opened_at"], r["first_response_at"]))
+        assert r["sla_calendar"] == "office"
+        assert r["first_response_minutes"] == pytest.approx(office_minutes(opened, first),
+                                                            abs=0.01)
+    for cal, tracks in f.calendars.items():  # each calendar's count drills to its cases
+        behind = list(reports.cases_behind(workspace.store, period, "timed",
+                                           {"sla_calendar": cal}))
+        assert len(behind) == sum(tracks.values()), cal
+        assert {c["track"] for c in behind} == set(tracks), cal
+    kept = _kept(workspace.store)
+    rebuild_projection(workspace.store)  # the rebuild fixes the same business times
+    assert _kept(workspace.store) == kept
+
+
+def test_volume_by_topic_drills_down_and_exports(app, workspace, clock):
+    fill(workspace, clock, days=4, per_day=30)
+    period = kpis.Period.last(7, clock.now())
+    want = from_log(workspace.store, period.start, period.end, clock.now())
+    f = reports.figures(workspace.store, period)
+    assert f.topics == want["topics"] and len(f.topics) > 2
+    client, _ = login(app, "sam")
+    data = client.get("/reports/data.json?period=7d").json()
+    assert data["topics"] == want["topics"]
+    topic, by = max(((k, v) for k, v in want["topics"].items() if k),
+                    key=lambda kv: sum(kv[1].values()))
+    rows = list(csv.reader(io.StringIO(
+        client.get(f"/reports/cases.csv?period=7d&measure=cases&topic={topic}").text)))
+    assert len(rows) - 1 == sum(by.values())
+    at = rows[0].index("topics")
+    assert all(topic in r[at].split(",") for r in rows[1:])
+    js = client.get(f"/reports/cases.json?period=7d&measure=cases&topic={topic}"
+                    "&sentiment=negative").json()
+    assert len(js) == by.get("negative", 0)
+    html = client.get("/reports?period=7d").text
+    assert f'href="/reports/cases?period=7d&amp;measure=cases&amp;topic={topic}"' in html
+    assert 'id="topic-table"' in html
+
+
+def test_crisis_time_and_drill_scores_on_the_page_and_in_the_csv(app, workspace, clock):
+    from escapevelocity.cli.report import build
+    from escapevelocity.services import governance
+    from escapevelocity.services.crisis import CrisisMode
+
+    crisis = CrisisMode(workspace.store, clock)
+    crisis.declare("watch", "sam", "a rumour")
+    clock.advance(minutes=20)
+    crisis.declare("crisis2", "sam", "fires reported")
+    clock.advance(minutes=45)
+    governance.record_drill_score(workspace.store, clock, "ana", "outage@2026-11-20", 82.0)
+    governance.record_drill_score(workspace.store, clock, "omar", "outage@2026-11-20", 40.0)
+    r = reports.report(workspace.store, kpis.Period.last(1, clock.now()), clock.now())
+    [incident] = r.crisis
+    assert incident["minutes"] == {"crisis2": 45.0, "watch": 20.0}
+    assert incident["crisis_minutes"] == 45.0 and incident["peak"] == "crisis2"
+    [drill] = r.drills
+    assert (drill["players"], drill["mean"], drill["best"]) == (2, 61.0, 82.0)
+    with workspace.store.begin() as tx:  # the trace: the events the scores come from
+        assert sorted(e.seq for e in tx.events.of_kind("drill_scored")) == sorted(drill["seqs"])
+    client, _ = login(app, "sam")
+    html = client.get("/reports?period=1d").text
+    assert f'data-incident="{incident["id"]}"' in html and "45 min" in html
+    assert 'data-drill="outage@2026-11-20"' in html
+    data, _, _ = build(workspace, "1d", "csv")
+    lines = data.decode().splitlines()
+    assert any(x.startswith("time in crisis mode:") and ",45.0," in x for x in lines)
+    assert any(x.startswith('"drill score, mean: outage@2026-11-20 (2 players, 1 passed)"')
+               for x in lines)
+
+
+def test_a_playbook_version_waiting_for_approval_counts_its_wait(app, workspace, clock):
+    """Automation waits too: a playbook version whose activation needs legal's approval
+    counts from its request to the decision, beside the reply drafts."""
+    from test_playbook_workflow import variant
+
+    from escapevelocity.services import playbooks
+
+    out = playbooks.save(workspace.store, clock, variant("Legal checked", "legal"),
+                         member="sam", note="legal signs off", activate=True)
+    assert out.status == "pending"
+    clock.advance(minutes=95)
+    playbooks.approve(workspace.store, clock, out.version, member="omar", note="fine")
+    r = reports.report(workspace.store, kpis.Period.last(1, clock.now()), clock.now())
+    assert r.stream_waits == {"playbook_version": [(playbooks.stream(out.version), 95.0)]}
+    assert r.current.approval_kinds == {"playbook_version": {kpis.bucket(95.0): 1}}
+    lo, hi = r.current.percentiles("approval")["p50"]
+    assert lo <= 95 <= hi
+    client, _ = login(app, "sam")
+    html = client.get("/reports?period=1d").text
+    assert 'data-approval="playbook_version"' in html
+    assert client.get("/reports/data.json?period=1d").json()["approval_wait"] == {
+        "playbook_version": {str(kpis.bucket(95.0)): 1}}
+    later = playbooks.save(workspace.store, clock, variant("Legal again", "legal"),
+                           member="sam", note="another", activate=True)
+    clock.advance(minutes=12)
+    r = reports.report(workspace.store, kpis.Period.last(1, clock.now()), clock.now())
+    assert [(w["kind"], w["items"]) for w in r.waiting] == [
+        ("playbook_version", [(playbooks.stream(later.version), 12.0)])]
+    assert 'data-waiting="playbook_version"' in client.get("/reports?period=1d").text

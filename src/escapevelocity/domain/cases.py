@@ -44,6 +44,11 @@ def empty(case_id: str) -> dict[str, Any]:
         # when the SLA tick must look at the case again (its next warning, breach or ladder
         # step; the time of any other event, which may move the clocks); None: never
         "next_deadline": None,
+        # reports (migration 0023): the first decision's topics, comma-joined and sorted; the
+        # SLA calendar and the business minutes to the first answer and to resolution, which
+        # the store fixes when it writes them (domain/kpis.py business_times)
+        "topics": "", "sla_calendar": "", "first_response_minutes": None,
+        "resolution_minutes": None,
     }
 
 
@@ -75,12 +80,14 @@ def apply(case: dict[str, Any], event: Event) -> dict[str, Any]:
                      author_class=sig.get("author_class", "customer"))
             start = c["opened_at"] or event.at
             c["sla_due"] = start + timedelta(minutes=dec["sla_minutes"])
+            c["topics"] = topics_of(sig)
             c["tags"] = _joined(c["tags"], dec.get("tags", ()), ())
             c["flags"] = _joined(c["flags"], dec.get("flags", ()), ())
         case ev.SignalsRevised():
             if event.first:
                 c.update(situation=event.signals["situation"],
-                         sentiment=event.signals["sentiment_label"])
+                         sentiment=event.signals["sentiment_label"],
+                         topics=topics_of(event.signals))
         case ev.Assigned():
             c["team"] = event.team
             c["assignee"] = event.member
@@ -158,6 +165,20 @@ def _apply_engagement(c: dict[str, Any], event: Event) -> None:
 def split(value: str | None) -> list[str]:
     """The tags or flags of a case as a list."""
     return [x for x in (value or "").split(",") if x]
+
+
+MAX_TOPICS, TOPIC_CHARS = 8, 32
+
+
+def topics_of(signals: Any) -> str:
+    """The topics of a decision's signals as the case keeps them: comma-joined, sorted, at
+    most MAX_TOPICS of TOPIC_CHARS each (a workspace's topic names, but bounded all the same:
+    they come from configuration that may be edited, and key the report rollups)."""
+    raw = signals.get("topics") if isinstance(signals, dict) else None
+    if not isinstance(raw, list | tuple):
+        return ""
+    clean = {str(x)[:TOPIC_CHARS].replace(",", " ").replace("|", "/").strip() for x in raw}
+    return ",".join(sorted(x for x in clean if x)[:MAX_TOPICS])
 
 
 def _joined(current: str, add: Any, remove: Any) -> str:

@@ -270,6 +270,7 @@ class Approved(EventBase, frozen=True, kw_only=True, tag="approved"):
     note: str = ""
     submitter: str = ""
     waited: float | None = None  # minutes since the draft was submitted (reports, issue 19)
+    approval_kind: str = ""  # why it waited (kpis.approval_kind); "" in older logs: a reply
 
 
 class Rejected(EventBase, frozen=True, kw_only=True, tag="rejected"):
@@ -277,6 +278,7 @@ class Rejected(EventBase, frozen=True, kw_only=True, tag="rejected"):
     note: str = ""
     submitter: str = ""
     waited: float | None = None  # minutes since the draft was submitted (reports, issue 19)
+    approval_kind: str = ""  # why it waited (domain/kpis.approval_kind)
 
 
 class ApprovalEscalated(EventBase, frozen=True, kw_only=True, tag="approval_escalated"):

@@ -7,7 +7,12 @@ same transaction as the events by adding `contribution(new) - contribution(old)`
 case row is written, and `ev workspace rebuild` recomputes them from the rebuilt projection.
 A report over a period sums a few thousand rows instead of rescanning the log.
 
-Times (to first response, to resolution) go into a mergeable histogram: log-spaced buckets
+Times (to first response, to resolution) are business minutes on the calendar of the case's
+track (the SLA's calendar, domain/calendar.py; around the clock when the track has none): the
+store fixes them in the case row when it writes the answer or the resolution
+(`business_times`), so a later change of calendar never recounts a case differently, and the
+SLA outcome compares the same business minutes with the decision's budget, as the SLA clocks
+do. They go into a mergeable histogram: log-spaced buckets
 (each 20 % wider than the last, from one minute to past 80 days), so the histograms of many
 days and teams add up by summing counts, and a percentile is read from the summed counts with
 at most 20 % relative error (the bucket's upper edge is reported, and the bucket itself).
@@ -21,10 +26,13 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from escapevelocity.domain.calendar import BusinessCalendar
 
 DIMS = ("channel", "situation", "sentiment", "author_class", "team", "track")
 # Per-case 0/1 (or sums) kept in the cell of (day, *DIMS).
@@ -38,6 +46,9 @@ KEY_CHARS = 64  # every dimension value is bounded (a hostile label cannot grow 
 TTFR, TTR, SLA, NO_REPLY, HOUR = "ttfr", "ttr", "sla", "no_reply", "hour"
 BACKLOG = "backlog"  # key: team; open cases that need an answer, by the day they opened
 DUE = "due"  # key: hour "HH"; cases waiting for a first answer, by the day and hour it is due
+TOPIC = "topic"  # key: team|topic|sentiment; a case counts once under each of its topics
+CALENDAR = "calendar"  # key: team|calendar|track; cases with a business time, by its calendar
+NO_TOPIC = ""
 WAITING_STATES = ("queued", "assigned", "claimed")  # a replied case has its first answer
 RATIO = 1.2  # histogram buckets: [0, 1) minute, then [1.2^(k-1), 1.2^k)
 MAX_BUCKET = 64
@@ -90,22 +101,73 @@ def is_lead(case: Mapping[str, Any]) -> bool:
 
 def sla_outcome(case: Mapping[str, Any]) -> str | None:
     """First-response outcome of a case that needed an answer: met, late, missed (resolved
-    without an answer) or None (still open: live, see `at_risk`). Measured in elapsed minutes
-    from opening against the decision's budget."""
+    without an answer) or None (still open: live, see `at_risk`). The business minutes to the
+    first answer (elapsed minutes for a row written before they were kept) against the
+    decision's budget, which the SLA clocks also count in business minutes."""
     if not case.get("respond") or case.get("sla_minutes") is None or case["opened_at"] is None:
         return None
     first = case.get("first_response_at")
     if first is not None:
-        used = (first - case["opened_at"]).total_seconds() / 60
-        return "met" if used <= case["sla_minutes"] else "late"
+        used = first_response_minutes(case)
+        return "met" if used is not None and used <= case["sla_minutes"] else "late"
     return "missed" if case.get("state") == "resolved" else None
+
+
+def first_response_minutes(case: Mapping[str, Any]) -> float | None:
+    """Business minutes from opening to the first answer (see `business_times`)."""
+    kept = case.get("first_response_minutes")
+    if kept is not None:
+        return kept
+    first, opened = case.get("first_response_at"), case.get("opened_at")
+    return None if first is None or opened is None else (first - opened).total_seconds() / 60
+
+
+def resolution_minutes(case: Mapping[str, Any]) -> float | None:
+    """Business minutes from opening to resolution, for a resolved case."""
+    if case.get("state") != "resolved":
+        return None
+    kept = case.get("resolution_minutes")
+    if kept is not None:
+        return kept
+    done, opened = case.get("resolved_at"), case.get("opened_at")
+    return None if done is None or opened is None else (done - opened).total_seconds() / 60
+
+
+def business_times(case: Mapping[str, Any],
+                   calendar_of: Callable[[str | None], tuple[str, BusinessCalendar]]
+                   ) -> dict[str, Any]:
+    """The fields to write with a case so that its business times are fixed once: the
+    business minutes to its first answer and to its resolution on its track's calendar
+    (`calendar_of(track)` gives the name, "" around the clock, and the calendar), computed
+    when the instant appears and kept after; cleared when the instant goes (a reopened case).
+    Rounded to a hundredth of a minute, so both databases store the same float."""
+    out: dict[str, Any] = {}
+    opened = case.get("opened_at")
+    first = case.get("first_response_at")
+    resolved = case.get("resolved_at") if case.get("state") == "resolved" else None
+    need_first = first is not None and case.get("first_response_minutes") is None
+    need_done = resolved is not None and case.get("resolution_minutes") is None
+    if first is None and case.get("first_response_minutes") is not None:
+        out["first_response_minutes"] = None
+    if resolved is None and case.get("resolution_minutes") is not None:
+        out["resolution_minutes"] = None
+    if opened is None or not (need_first or need_done):
+        return out
+    name, cal = calendar_of(case.get("track"))
+    out["sla_calendar"] = name[:KEY_CHARS]
+    if need_first:
+        out["first_response_minutes"] = round(cal.minutes(opened, first), 2)
+    if need_done:
+        out["resolution_minutes"] = round(cal.minutes(opened, resolved), 2)
+    return out
 
 
 Cell = tuple[str, ...]  # (day, *DIMS)
 # The fields a contribution reads: a write that changes none of them moves no counter.
 FIELDS = ("opened_at", "channel", "situation", "sentiment", "author_class", "team", "track",
           "respond", "first_response_at", "state", "resolved_at", "visibility",
-          "approval_state", "csat", "sla_minutes", "assignee", "rule_id", "sla_due")
+          "approval_state", "csat", "sla_minutes", "assignee", "rule_id", "sla_due", "topics",
+          "sla_calendar", "first_response_minutes", "resolution_minutes")
 
 
 def contribution(case: Mapping[str, Any]) -> tuple[dict[tuple[Cell, str], int],
@@ -128,13 +190,18 @@ def contribution(case: Mapping[str, Any]) -> tuple[dict[tuple[Cell, str], int],
     if csat is not None:
         cells[(cell, "csat_sum")] = int(csat)
     counts = {(day, HOUR, f"{opened.hour:02d}|{cell[3]}"): 1}
+    for topic in (get("topics") or NO_TOPIC).split(","):
+        counts[(day, TOPIC, f"{team}|{_dim(topic)}|{cell[3]}")] = 1
     first = get("first_response_at")
-    if first is not None:
-        counts[(day, TTFR, f"{team}|{bucket((first - opened).total_seconds() / 60)}")] = 1
-    resolved = get("resolved_at")
     state = get("state")
-    if resolved is not None and state == "resolved":
-        counts[(day, TTR, f"{team}|{bucket((resolved - opened).total_seconds() / 60)}")] = 1
+    used = first_response_minutes(case) if first is not None else None
+    if used is not None:
+        counts[(day, TTFR, f"{team}|{bucket(used)}")] = 1
+    done = resolution_minutes(case)
+    if done is not None:
+        counts[(day, TTR, f"{team}|{bucket(done)}")] = 1
+    if used is not None or done is not None:  # is_timed
+        counts[(day, CALENDAR, f"{team}|{_dim(get('sla_calendar'))}|{cell[6]}")] = 1
     if outcome is not None:
         counts[(day, SLA, f"{cell[6]}|{team}|{_dim(get('assignee'))}|{outcome}")] = 1
     if not get("respond", True):
@@ -146,6 +213,18 @@ def contribution(case: Mapping[str, Any]) -> tuple[dict[tuple[Cell, str], int],
             due = due.astimezone(UTC) if due.tzinfo is not None else due
             counts[(due.date().isoformat(), DUE, f"{due.hour:02d}")] = 1
     return cells, counts
+
+
+# Measures the drill-down knows beyond the cells' (counted by a counter family instead):
+# "timed", the cases with a business time, behind the CALENDAR counter.
+DRILL_MEASURES = ("timed",)
+
+
+def is_timed(case: Mapping[str, Any]) -> bool:
+    """Whether a case has a business time (an answer, or a resolution): what the CALENDAR
+    counter counts."""
+    return ((case.get("first_response_at") is not None and case.get("opened_at") is not None)
+            or resolution_minutes(case) is not None)
 
 
 def measures(case: Mapping[str, Any]) -> list[str]:
@@ -256,6 +335,11 @@ class Figures:
     backlog_by_day: dict[str, int] = field(default_factory=dict)  # opened day -> open cases
     channel_daily: dict[str, dict[str, int]] = field(default_factory=dict)
     approval_wait: dict[int, int] = field(default_factory=dict)  # bucket -> decisions
+    # what waited for approval -> bucket -> decisions (reply drafts by reason, playbook
+    # versions, spokes); `approval_wait` is their sum
+    approval_kinds: dict[str, dict[int, int]] = field(default_factory=dict)
+    topics: dict[str, dict[str, int]] = field(default_factory=dict)  # topic -> sentiment -> n
+    calendars: dict[str, dict[str, int]] = field(default_factory=dict)  # calendar -> track -> n
 
     # derived --------------------------------------------------------------------------------
     def share(self, a: str, b: str) -> float | None:
@@ -289,6 +373,18 @@ class Figures:
     def percentiles(self, which: str) -> dict[str, tuple[float, float] | None]:
         hist = {TTFR: self.ttfr, TTR: self.ttr}.get(which, self.approval_wait)
         return {"p50": percentile(hist, 0.5), "p90": percentile(hist, 0.9)}
+
+    def topic_volume(self) -> list[tuple[str, int, dict[str, int]]]:
+        """(topic, cases, cases by sentiment), most cases first; "" is the cases without a
+        topic. A case with two topics counts under both, so these add up to more than
+        the period's cases."""
+        rows = [(t, sum(s.values()), dict(sorted(s.items()))) for t, s in self.topics.items()]
+        return sorted(rows, key=lambda r: (-r[1], r[0]))
+
+    def approval_percentiles(self) -> dict[str, dict[str, tuple[float, float] | None]]:
+        """Per kind of approval: the median and p90 of the minutes it waited."""
+        return {k: {"p50": percentile(h, 0.5), "p90": percentile(h, 0.9), "n": sum(h.values())}
+                for k, h in sorted(self.approval_kinds.items())}
 
     def channel_share(self) -> dict[str, float]:
         n = self.totals.get("cases", 0)
@@ -337,6 +433,14 @@ def figures(period: Period, cells: Iterable[tuple[Cell, Mapping[str, int]]],
                 o[outcome] = o.get(outcome, 0) + n
         elif family == NO_REPLY:
             f.no_reply[key] = f.no_reply.get(key, 0) + n
+        elif family == TOPIC:
+            _, topic, sentiment = [*key.split("|"), "", ""][:3]
+            slot = f.topics.setdefault(topic, {})
+            slot[sentiment] = slot.get(sentiment, 0) + n
+        elif family == CALENDAR:
+            _, cal, track = [*key.split("|"), "", ""][:3]
+            slot = f.calendars.setdefault(cal, {})
+            slot[track] = slot.get(track, 0) + n
     f.sla = sla_all
     return f
 
@@ -350,7 +454,7 @@ def only_teams(cells: Iterable[tuple[Cell, Mapping[str, int]]],
     kept = []
     for day, family, key, n in counts:
         parts = key.split("|")
-        team = (parts[0] if family in (TTFR, TTR, BACKLOG)
+        team = (parts[0] if family in (TTFR, TTR, BACKLOG, TOPIC, CALENDAR)
                 else parts[1] if family == SLA and len(parts) > 1 else None)
         if team is not None and team in teams:
             kept.append((day, family, key, n))
@@ -358,13 +462,79 @@ def only_teams(cells: Iterable[tuple[Cell, Mapping[str, int]]],
 
 
 def by_day_bucket(rows: Mapping[str, int], period: Period) -> dict[int, int]:
-    """A histogram from "<day> <bucket>" keyed counters (an event rollup), for the period."""
-    lo, hi = period.start.isoformat(), period.end.isoformat()
+    """A histogram from "<day> <bucket>[ <kind>]" keyed counters (an event rollup), for the
+    period, every kind together."""
     out: dict[int, int] = {}
+    for hist in by_kind_bucket(rows, period).values():
+        for k, n in hist.items():
+            out[k] = out.get(k, 0) + n
+    return out
+
+
+def by_kind_bucket(rows: Mapping[str, int], period: Period) -> dict[str, dict[int, int]]:
+    """kind -> histogram from "<day> <bucket>[ <kind>]" keyed counters, for the period (a key
+    without a kind, written before kinds were kept, is a reply draft: REPLY)."""
+    lo, hi = period.start.isoformat(), period.end.isoformat()
+    out: dict[str, dict[int, int]] = {}
     for key, n in rows.items():
-        day, _, k = key.partition(" ")
+        day, _, rest = key.partition(" ")
+        k, _, kind = rest.partition(" ")
         if lo <= day < hi and k.isdigit() and n:
-            out[int(k)] = out.get(int(k), 0) + n
+            hist = out.setdefault(kind or REPLY, {})
+            hist[int(k)] = hist.get(int(k), 0) + n
+    return out
+
+
+# --- what waits for approval --------------------------------------------------------------------
+# A reply draft waits for the weightiest of its reasons (domain/engagement.approval_need says
+# them in words); "+edited" when the approver changed the wording before deciding. Playbook
+# versions (the automation: rules, routing, auto-replies) wait for their approver, and a spoke
+# for its hub: their waits are read from their own streams' request and decision events.
+REPLY = "reply"  # a reply draft decided before the kinds were recorded
+_REASONS = (("training", ("has not completed training", "is in training")),
+            ("role", ("role need approval",)), ("playbook", ("the playbook requires",)),
+            ("risk", ("risk list",)))
+APPROVAL_KINDS = (REPLY, *(f"reply_{k}{e}" for k, _ in _REASONS for e in ("", "+edited")),
+                  f"{REPLY}+edited", "playbook_version", "spoke")
+APPROVAL_LABELS = {"reply": "Reply drafts", "reply_training": "Replies by untrained members",
+                   "reply_role": "Replies by a role that needs approval",
+                   "reply_playbook": "Replies the playbook holds for approval",
+                   "reply_risk": "Replies that match the risk list",
+                   "playbook_version": "Playbook versions (automation rules)",
+                   "spoke": "Spokes waiting for their hub"}
+
+
+def approval_kind(reasons: Iterable[str], edited: bool) -> str:
+    """The kind a reply draft's wait counts under: its first reason in the order of
+    _REASONS (training, role, playbook, risk list), "+edited" when the approver changed it."""
+    text = " ".join(reasons)
+    kind = next((f"reply_{k}" for k, cues in _REASONS if any(c in text for c in cues)), REPLY)
+    return kind + ("+edited" if edited else "")
+
+
+def approval_label(kind: str) -> str:
+    base, _, edited = kind.partition("+")
+    label = APPROVAL_LABELS.get(base, base)
+    return label + (", edited by the approver" if edited else "")
+
+
+def stream_waits(events: Iterable[Any], period: Period, requested: Mapping[str, str],
+                 decided: Mapping[str, str]) -> dict[str, list[tuple[str, float]]]:
+    """Approvals kept on streams of their own (playbook versions, spokes): for each request
+    (`requested`: event kind -> approval kind) decided in the period by one of `decided`'s
+    kinds, (stream, minutes waited), by approval kind. A request waits from its latest
+    request to the first decision after it."""
+    lo, hi = period.instants()
+    asked: dict[str, Any] = {}
+    out: dict[str, list[tuple[str, float]]] = {}
+    for e in sorted(events, key=lambda x: (x.seq or 0, x.at)):
+        if e.kind in requested:
+            asked[e.stream] = (e.at, requested[e.kind])
+        elif e.kind in decided and e.stream in asked:
+            at, kind = asked.pop(e.stream)
+            if lo <= e.at < hi:
+                out.setdefault(kind, []).append(
+                    (e.stream, round(max(0.0, (e.at - at).total_seconds() / 60), 2)))
     return out
 
 
@@ -384,3 +554,100 @@ def change(now: float | None, before: float | None) -> float | None:
     if now is None or not before:
         return None
     return (now - before) / before
+
+
+def stream_pending(events: Iterable[Any], requested: Mapping[str, str],
+                   decided: Mapping[str, str]) -> list[tuple[str, str, datetime]]:
+    """Requests on streams of their own still waiting for a decision: (stream, approval
+    kind, since when)."""
+    asked: dict[str, tuple[datetime, str]] = {}
+    for e in sorted(events, key=lambda x: (x.seq or 0, x.at)):
+        if e.kind in requested:
+            asked[e.stream] = (e.at, requested[e.kind])
+        elif e.kind in decided:
+            asked.pop(e.stream, None)
+    return [(stream, kind, at) for stream, (at, kind) in sorted(asked.items())]
+
+
+def waiting_now(items: Iterable[tuple[str, str, datetime]], now: datetime
+                ) -> list[dict[str, Any]]:
+    """What waits for approval now, by kind: how many, the oldest and the median wait in
+    minutes, and the items themselves (ref, minutes), longest waiting first. Live, like "SLA
+    at risk now": a wait still running is not in the decided histograms."""
+    by: dict[str, list[tuple[str, float]]] = {}
+    for ref, kind, since in items:
+        by.setdefault(kind, []).append(
+            (ref, round(max(0.0, (now - since).total_seconds() / 60), 1)))
+    out = []
+    for kind, rows in sorted(by.items()):
+        rows.sort(key=lambda r: (-r[1], r[0]))
+        waits = sorted(m for _, m in rows)
+        out.append({"kind": kind, "label": approval_label(kind), "count": len(rows),
+                    "oldest_minutes": rows[0][1],
+                    "median_minutes": waits[(len(waits) - 1) // 2], "items": rows})
+    return out
+
+
+# --- crisis time and drill scores ---------------------------------------------------------------
+
+CRISIS_LEVELS = ("crisis1", "crisis2", "crisis3")  # "in crisis mode"; watch is not
+
+
+def crisis_time(heads: Iterable[Any], period: Period, now: datetime) -> list[dict[str, Any]]:
+    """Per incident that overlaps the period: minutes at each level within the period (to
+    now while it is still open), and its minutes in crisis mode (any crisis level). `heads`:
+    the incidents' opened / level / stood-down events (Event objects with .stream, .kind,
+    .at and, for the first two, .level), in log order. Newest incident first."""
+    lo, hi = period.instants()
+    end_of = min(hi, now)
+    spans: dict[str, list[tuple[datetime, str | None]]] = {}
+    for e in heads:
+        level = getattr(e, "level", None) if e.kind != "incident_stood_down" else None
+        spans.setdefault(e.stream, []).append((e.at, level))
+    out = []
+    for stream, marks in spans.items():
+        levels: dict[str, float] = {}
+        for (at, level), nxt in zip(marks, [*marks[1:], (None, None)], strict=True):
+            if level is None:
+                continue
+            stop = nxt[0] if nxt[0] is not None else end_of
+            a, b = max(at, lo), min(stop, end_of)
+            if b > a:
+                levels[level] = levels.get(level, 0.0) + (b - a).total_seconds() / 60
+        opened, closed = marks[0][0], (marks[-1][0] if marks[-1][1] is None else None)
+        if opened >= end_of or (closed is not None and closed < lo):
+            continue
+        out.append({"id": stream, "opened_at": opened, "closed_at": closed,
+                    "minutes": {k: round(v, 1) for k, v in sorted(levels.items())},
+                    "crisis_minutes": round(sum(v for k, v in levels.items()
+                                                if k in CRISIS_LEVELS), 1),
+                    "peak": max((m[1] for m in marks if m[1]), key=_rank, default="normal")})
+    return sorted(out, key=lambda i: i["opened_at"], reverse=True)
+
+
+def _rank(level: str) -> int:
+    order = ("normal", "watch", *CRISIS_LEVELS)
+    return order.index(level) if level in order else 0
+
+
+def drill_scores(scored: Iterable[Any], period: Period) -> list[dict[str, Any]]:
+    """The drills played by people whose scores were recorded in the period (drill_scored
+    events, one per player): per drill, players, mean, lowest and best score, how many
+    passed the pass mark of the time, and the events' sequence numbers (the trace)."""
+    lo, hi = period.instants()
+    by: dict[str, dict[str, Any]] = {}
+    for e in scored:
+        if not lo <= e.at < hi:
+            continue
+        d = by.setdefault(e.drill or "?", {"drill": e.drill or "?", "scores": [], "passed": 0,
+                                           "seqs": [], "members": []})
+        d["scores"].append(float(e.score))
+        d["passed"] += float(e.score) >= e.min_score
+        d["seqs"].append(e.seq)
+        d["members"].append(e.member)
+    out = []
+    for d in by.values():
+        s = d.pop("scores")
+        out.append({**d, "players": len(s), "mean": round(sum(s) / len(s), 1),
+                    "lowest": min(s), "best": max(s)})
+    return sorted(out, key=lambda d: d["drill"])

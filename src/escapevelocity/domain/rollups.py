@@ -64,8 +64,11 @@ def deltas(events: Iterable[Any]) -> Counter[tuple[str, str]]:
         elif e.kind in (ev.APPROVED, ev.REJECTED):
             waited = data.get("waited")
             if isinstance(waited, int | float):
+                kind = data.get("approval_kind") or ""
+                kind = kind if isinstance(kind, str) and kind in kpis.APPROVAL_KINDS else ""
                 out[(APPROVAL_WAIT, _key(e.at.astimezone(UTC).date().isoformat(),
-                                         kpis.bucket(max(0.0, waited))))] += 1
+                                         kpis.bucket(max(0.0, waited)),
+                                         *((kind,) if kind else ())))] += 1
         elif "signal" in data and "label" in data:
             out[(CORRECTIONS, _key(data["signal"], data["label"]))] += 1
     return out

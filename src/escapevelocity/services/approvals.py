@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from escapevelocity.adapters.store import SqlStore, Tx
-from escapevelocity.domain import access, engagement
+from escapevelocity.domain import access, engagement, kpis
 from escapevelocity.domain import events as ev
 from escapevelocity.domain import permissions as perm
 from escapevelocity.domain.clock import Clock
@@ -123,6 +123,12 @@ def _waited(draft: Draft, now: datetime) -> float | None:
     return None if at is None else round((now - at).total_seconds() / 60, 2)
 
 
+def _edited(draft: Draft, final: str | None) -> bool:
+    """Whether the approver changed the wording (an edit, or sending another text)."""
+    return (any(isinstance(e, ev.ApprovalEdited) for e in draft.history)
+            or (final is not None and final != draft.options[0]))
+
+
 def _approver(tx: Tx, member: str, case: dict[str, Any],
               draft: Draft) -> Member:
     who = authorize(tx, member, perm.APPROVE, case)
@@ -181,7 +187,9 @@ def approve(store: SqlStore, clock: Clock, case_id: str, member: str, draft_id: 
             final = draft.text
         approved = ev.make(case_id, ev.APPROVED, now, member,
                          {"draft": draft_id, "text": final, "note": note[:MAX_TEXT],
-                          "submitter": draft.submitter, "waited": _waited(draft, now)})
+                          "submitter": draft.submitter, "waited": _waited(draft, now),
+                          "approval_kind": kpis.approval_kind(draft.reasons,
+                                                              _edited(draft, final))})
         from escapevelocity.services import replies
 
         way = replies.route(tx, case, now)
@@ -205,7 +213,9 @@ def reject(store: SqlStore, clock: Clock, case_id: str, member: str, draft_id: s
         now = clock.now()
         event = ev.make(case_id, ev.REJECTED, now, member,
                       {"draft": draft_id, "note": note[:MAX_TEXT], "submitter": draft.submitter,
-                       "waited": _waited(draft, now)})
+                       "waited": _waited(draft, now),
+                       "approval_kind": kpis.approval_kind(draft.reasons,
+                                                           _edited(draft, None))})
         commit(tx, case, event)
         return event
 

@@ -10,15 +10,16 @@ import csv
 import io
 import json
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from escapevelocity.adapters.store.uow import SqlStore
+from escapevelocity.domain import events as ev
 from escapevelocity.domain import kpis
 from escapevelocity.domain.kpis import Figures, Period
 
-FAMILIES = (kpis.TTFR, kpis.TTR, kpis.SLA, kpis.NO_REPLY)
+FAMILIES = (kpis.TTFR, kpis.TTR, kpis.SLA, kpis.NO_REPLY, kpis.TOPIC, kpis.CALENDAR)
 AT_RISK_MINUTES = 30  # "near": due within this many minutes (or already past)
 
 
@@ -34,6 +35,11 @@ class Report:
     incidents: list[dict[str, Any]]
     crisis_minutes: float
     goals: Any  # domain.goals.Goals, or None
+    crisis: list[dict[str, Any]] = field(default_factory=list)  # kpis.crisis_time
+    drills: list[dict[str, Any]] = field(default_factory=list)  # kpis.drill_scores
+    # approvals kept on streams of their own: kind -> [(stream, minutes waited)]
+    stream_waits: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
+    waiting: list[dict[str, Any]] = field(default_factory=list)  # kpis.waiting_now
 
     @property
     def backlog_total(self) -> dict[str, int]:
@@ -60,8 +66,54 @@ def _figures(tx: Any, period: Period, teams: frozenset[str] | None = None) -> Fi
         cells, counts = kpis.only_teams(cells, counts, teams)
     f = kpis.figures(period, cells, counts)
     if teams is None:
-        f.approval_wait = kpis.by_day_bucket(tx.events.rollup(rollups.APPROVAL_WAIT), period)
+        f.approval_kinds = kpis.by_kind_bucket(tx.events.rollup(rollups.APPROVAL_WAIT), period)
+        for kind, waits in _stream_waits(tx, period).items():
+            hist = f.approval_kinds.setdefault(kind, {})
+            for _, minutes in waits:
+                hist[kpis.bucket(minutes)] = hist.get(kpis.bucket(minutes), 0) + 1
+        f.approval_wait = {}
+        for hist in f.approval_kinds.values():
+            for k, n in hist.items():
+                f.approval_wait[k] = f.approval_wait.get(k, 0) + n
     return f
+
+
+_REQUESTED = {ev.PLAYBOOK_REQUESTED: "playbook_version", ev.SPOKE_REQUESTED: "spoke"}
+_DECIDED = {ev.PLAYBOOK_APPROVED: "approved", ev.PLAYBOOK_REJECTED: "rejected",
+            ev.SPOKE_APPROVED: "approved"}
+
+
+def _stream_waits(tx: Any, period: Period) -> dict[str, list[tuple[str, float]]]:
+    """Playbook versions and spokes that waited for approval, decided in the period (their
+    request and decision events: a few per version or spoke, by ix_events_kind)."""
+    found = [e for kind in (*_REQUESTED, *_DECIDED)
+             for e in tx.events.of_kind(kind, limit=100_000)]
+    return kpis.stream_waits(found, period, _REQUESTED, _DECIDED)
+
+
+PENDING_DRAFTS = 500  # the longest-waiting drafts read for "waiting for approval now"
+
+
+def _waiting(tx: Any, teams: frozenset[str] | None) -> list[tuple[str, str, datetime]]:
+    """What waits for approval now, (ref, kind, since): pending reply drafts (cases, read by
+    ix_cases_approval_due, the submission from the draft's approval_requested event) and,
+    for whoever reads every team, playbook versions and spokes awaiting their decision."""
+    cases = [c for c in tx.cases.awaiting_approval(limit=PENDING_DRAFTS)
+             if teams is None or c["team"] in teams]
+    logs = tx.events.streams(c["id"] for c in cases)
+    out = []
+    for c in cases:
+        asked = [e for e in logs.get(c["id"], ()) if e.kind == ev.APPROVAL_REQUESTED
+                 and e.draft == c["approval_draft"]]
+        if asked:
+            edited = any(e.kind == ev.APPROVAL_EDITED and getattr(e, "draft", "") ==
+                         c["approval_draft"] for e in logs[c["id"]])
+            out.append((c["id"], kpis.approval_kind(asked[-1].reasons, edited), asked[-1].at))
+    if teams is None:
+        found = [e for kind in (*_REQUESTED, *_DECIDED)
+                 for e in tx.events.of_kind(kind, limit=100_000)]
+        out += kpis.stream_pending(found, _REQUESTED, _DECIDED)
+    return out
 
 
 def report(store: SqlStore, period: Period, now: datetime,
@@ -71,6 +123,11 @@ def report(store: SqlStore, period: Period, now: datetime,
     with store.begin() as tx:
         current = _figures(tx, period, teams)
         previous = _figures(tx, period.previous(), teams)
+        waits = _stream_waits(tx, period) if teams is None else {}
+        waiting = kpis.waiting_now(_waiting(tx, teams), now)
+        heads = tx.events.incident_heads()
+        # people's drill scores are training records: for whoever reads every team's figures
+        scored = tx.events.of_kind(ev.DRILL_SCORED, limit=100_000) if teams is None else []
         n, risky = tx.kpis.at_risk(now + timedelta(minutes=AT_RISK_MINUTES), limit=50,
                                    teams=teams)
         backlog = {team: kpis.age_buckets(days, now.date())
@@ -83,7 +140,9 @@ def report(store: SqlStore, period: Period, now: datetime,
     minutes = sum(((min(i["closed_at"] or now, end, now) - max(i["opened_at"], start))
                    .total_seconds() / 60) for i in inc)
     return Report(period, now, current, previous, n, risky, backlog, inc, max(0.0, minutes),
-                  goals)
+                  goals, crisis=kpis.crisis_time(heads, period, now),
+                  drills=kpis.drill_scores(scored, period), stream_waits=waits,
+                  waiting=waiting)
 
 
 def wall(store: SqlStore, org: Any, now: datetime, crisis: Mapping[str, Any],
@@ -151,7 +210,13 @@ def _brief(c: Mapping[str, Any], now: datetime) -> dict[str, Any]:
 EXPORT_COLUMNS = ("id", "opened_at", "channel", "situation", "sentiment", "author_class",
                   "team", "track", "assignee", "priority", "state", "respond", "rule_id",
                   "visibility", "first_response_at", "resolved_at", "sla_minutes", "sla_due",
-                  "csat", "approval_state", "title")
+                  "csat", "approval_state", "topics", "sla_calendar", "first_response_minutes",
+                  "resolution_minutes", "title")
+
+
+# Filters beyond the cells' dimensions: a topic (among the case's topics) and the calendar
+# its business times were counted on (a column of the case row).
+EXTRA_FILTERS = ("topic", "sla_calendar")
 
 
 def cases_behind(store: SqlStore, period: Period, measure: str,
@@ -159,9 +224,9 @@ def cases_behind(store: SqlStore, period: Period, measure: str,
                  ) -> Iterator[dict[str, Any]]:
     """The cases a figure counts: opened in the period, with these dimensions, counted in
     `measure` by the same rule the rollups use (kpis.measures), newest first."""
-    if measure not in kpis.MEASURES:
+    if measure not in kpis.MEASURES and measure not in kpis.DRILL_MEASURES:
         raise ValueError(f"no measure {measure[:40]!r}")
-    bad = set(where) - set(kpis.DIMS)
+    bad = set(where) - set(kpis.DIMS) - set(EXTRA_FILTERS)
     if bad:
         raise ValueError(f"no dimension {sorted(bad)[0][:40]!r}")
     return _cases_behind(store, period, measure, where, limit)
@@ -170,10 +235,16 @@ def cases_behind(store: SqlStore, period: Period, measure: str,
 def _cases_behind(store: SqlStore, period: Period, measure: str,
                   where: Mapping[str, str], limit: int | None) -> Iterator[dict[str, Any]]:
     start, end = period.instants()
+    topic = where.get("topic")
+    where = {k: v for k, v in where.items() if k != "topic"}
+    timed = measure == "timed"
     n = 0
     with store.begin() as tx:
         for case in tx.kpis.in_period(start, end, where):
-            if measure in kpis.measures(_aware_case(case)):
+            if topic is not None and topic not in (case.get("topics") or "").split(","):
+                continue  # "" is the cases without a topic, as the rollup counts them
+            case = _aware_case(case)
+            if kpis.is_timed(case) if timed else measure in kpis.measures(case):
                 yield case
                 n += 1
                 if limit is not None and n >= limit:

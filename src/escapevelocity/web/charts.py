@@ -106,3 +106,21 @@ def backlog_age(buckets: Mapping[str, int]) -> Chart:
     chart.add("open cases", list(buckets.values()))
     return Chart("Backlog by age", _render(chart), ["age", "open cases"],
                  [[k, str(v)] for k, v in buckets.items()])
+
+
+TOPIC_SENTIMENTS = ("negative", "neutral", "positive")
+
+
+def topic_volume(rows: Sequence[tuple[str, int, Mapping[str, int]]], limit: int = 15) -> Chart:
+    """Cases per topic, stacked by sentiment (the `limit` biggest topics; "" is no topic)."""
+    shown = list(rows[:limit])
+    labels = [t or "no topic" for t, _, _ in shown]
+    chart = _base(pygal.HorizontalStackedBar, "Volume and sentiment by topic")
+    chart.x_labels = labels
+    for i, s in enumerate(TOPIC_SENTIMENTS):
+        chart.add(s, [by.get(s, 0) for _, _, by in shown],
+                  stroke_style={"dasharray": DASHES[i]} if DASHES[i] else None)
+    table = [[t or "no topic", *(str(by.get(s, 0)) for s in TOPIC_SENTIMENTS), str(n)]
+             for t, n, by in shown]
+    return Chart("Volume and sentiment by topic", _render(chart),
+                 ["topic", *TOPIC_SENTIMENTS, "all"], table)

@@ -40,7 +40,34 @@ def figures_csv(context: dict[str, Any]) -> str:
     for c in context["channels"]:
         w.writerow([f"share of volume: {c['channel']}", "channel_share", c["share"],
                     c["previous"], ""])
+    for c in context.get("calendars", ()):
+        w.writerow([_safe(f"cases timed on calendar: {c['calendar']} ({c['tracks']})"),
+                    "calendar_cases", c["cases"], "", ""])
+    for t in context.get("topics", ()):
+        w.writerow([_safe(f"volume by topic: {t['label']}"), "topic_cases", t["cases"], "", ""])
+        for s in ("negative", "neutral", "positive"):
+            w.writerow([_safe(f"volume by topic: {t['label']}, {s}"), "topic_sentiment",
+                        t["sentiment"].get(s, 0), "", ""])
+    for a in context.get("approval_kinds", ()):
+        w.writerow([f"approvals decided: {a['label']}", "approval_decided", a["decided"],
+                    "", ""])
+        w.writerow([f"approval wait, median: {a['label']}", "approval_wait_p50", a["p50"],
+                    "", ""])
+        w.writerow([f"approval wait, p90: {a['label']}", "approval_wait_p90", a["p90"],
+                    "", ""])
+    for i in context.get("crisis_time", ()):
+        w.writerow([_safe(f"time in crisis mode: {i['id']} (peak {i['peak']})"),
+                    "crisis_mode_minutes", i["crisis_minutes"], "", ""])
+    for d in context.get("drills", ()):
+        w.writerow([_safe(f"drill score, mean: {d['drill']} ({d['players']} players, "
+                          f"{d['passed']} passed)"), "drill_score_mean", d["mean"], "", ""])
     return buf.getvalue()
+
+
+def _safe(label: str) -> str:
+    """A label that carries a configured or typed name (topic, drill, incident) and that a
+    spreadsheet would run as a formula gets a leading apostrophe."""
+    return "'" + label if label[:1] in ("=", "+", "-", "@", "\t", "\r") else label
 
 
 def pdf(document: str) -> bytes:

@@ -71,13 +71,13 @@ def context(r: Report, period_text: str) -> dict[str, Any]:
             _pct(prev.missed_share), _change(cur.missed_share, prev.missed_share), "missed"),
         row("sla_attainment", "First-response SLA met (finished cases)", _pct(att),
             _pct(att_prev), _change(att, att_prev), "sla_met"),
-        row("ttfr_p50", "Time to first response, median", _minutes(ttfr["p50"]),
-            _minutes(ttfr_prev["p50"]), "", "responded"),
-        row("ttfr_p90", "Time to first response, p90", _minutes(ttfr["p90"]),
+        row("ttfr_p50", "Time to first response, median (business time)",
+            _minutes(ttfr["p50"]), _minutes(ttfr_prev["p50"]), "", "responded"),
+        row("ttfr_p90", "Time to first response, p90 (business time)", _minutes(ttfr["p90"]),
             _minutes(ttfr_prev["p90"]), "", "responded"),
-        row("ttr_p50", "Time to resolution, median", _minutes(ttr["p50"]),
+        row("ttr_p50", "Time to resolution, median (business time)", _minutes(ttr["p50"]),
             _minutes(ttr_prev["p50"]), "", "resolved"),
-        row("ttr_p90", "Time to resolution, p90", _minutes(ttr["p90"]),
+        row("ttr_p90", "Time to resolution, p90 (business time)", _minutes(ttr["p90"]),
             _minutes(ttr_prev["p90"]), "", "resolved"),
         count("leads", "Leads passed to sales", "leads"),
         count("private", "Moved to a private channel", "private"),
@@ -91,6 +91,10 @@ def context(r: Report, period_text: str) -> dict[str, Any]:
             "–" if prev.csat is None else f"{prev.csat:.2f}", _change(cur.csat, prev.csat),
             "csat_n"),
         count("crisis", "Crisis cases", "crisis"),
+        row("crisis_mode_minutes", "Time in crisis mode (incidents at a crisis level)",
+            f"{sum(i['crisis_minutes'] for i in r.crisis):,.0f} min", "", "", None),
+        row("drill_players", "Drill scores recorded (players)",
+            _num(sum(d["players"] for d in r.drills)), "", "", None),
         count("open", "Still open (of this period's cases)", "open"),
     ]
     backlog_total = sum(r.backlog_total.values())
@@ -101,8 +105,11 @@ def context(r: Report, period_text: str) -> dict[str, Any]:
     volume.links = [drill_link(f"{d}..{d}", "cases") for d in cur.period.day_list()]
     by_team = charts.sla_by_team(cur.attainment("team"), outcomes)
     by_team.links = [drill_link(period_text, "needs_reply", team=row[0]) for row in by_team.rows]
+    topic_rows = cur.topic_volume()
+    by_topic = charts.topic_volume(topic_rows)
+    by_topic.links = [drill_link(period_text, "cases", topic=row[0]) for row in topic_rows[:15]]
     made = [volume, charts.response_times(cur.ttfr, kpis.bucket_edges), by_team,
-            charts.backlog_age(r.backlog_total)]
+            charts.backlog_age(r.backlog_total), by_topic]
     return {
         "report": r, "period_text": period_text, "figures": figures, "charts": made,
         "at_risk": r.at_risk, "at_risk_cases": r.at_risk_cases,
@@ -122,6 +129,23 @@ def context(r: Report, period_text: str) -> dict[str, Any]:
         "incidents": r.incidents, "crisis_minutes": round(r.crisis_minutes),
         "goals": goal_maths.evaluate(r.goals, vals) if r.goals else [],
         "values": vals,
+        "topics": [{"topic": tp, "label": tp or "no topic", "cases": n,
+                    "sentiment": by, "link": drill_link(period_text, "cases", topic=tp)}
+                   for tp, n, by in topic_rows],
+        "calendars": [{"calendar": cal or "around the clock (no calendar)",
+                       "tracks": ", ".join(f"{tr or '–'} ({n:,})" for tr, n in sorted(
+                           tracks.items())), "cases": sum(tracks.values()),
+                       "link": drill_link(period_text, "timed", sla_calendar=cal)}
+                      for cal, tracks in sorted(cur.calendars.items())],
+        "approval_kinds": [{"kind": k, "label": kpis.approval_label(k), "decided": p["n"],
+                            "p50": _minutes(p["p50"]), "p90": _minutes(p["p90"])}
+                           for k, p in cur.approval_percentiles().items()],
+        "stream_waits": {k: v for k, v in r.stream_waits.items()},
+        "crisis_time": [{**i, "minutes_text": ", ".join(f"{lv} {m:,.0f} min"
+                                                    for lv, m in i["minutes"].items())}
+                   for i in r.crisis],
+        "drills": r.drills,
+        "waiting": r.waiting,
     }
 
 

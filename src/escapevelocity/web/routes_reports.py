@@ -87,6 +87,16 @@ async def reports_data(request: Request, member: Member = Depends(reader),
                 "by": f.by, "daily": f.daily, "no_reply": f.no_reply, "sla": f.sla,
                 "ttfr": {str(k): v for k, v in sorted(f.ttfr.items())},
                 "ttr": {str(k): v for k, v in sorted(f.ttr.items())},
+                "topics": {tp or "": by for tp, _, by in f.topic_volume()},
+                "calendars": f.calendars,
+                "approval_wait": {kind: {str(k): v for k, v in sorted(h.items())}
+                                  for kind, h in sorted(f.approval_kinds.items())},
+                "approvals_on_streams": r.stream_waits,
+                "crisis": [{**i, "opened_at": i["opened_at"].isoformat(),
+                            "closed_at": i["closed_at"].isoformat() if i["closed_at"] else None}
+                           for i in r.crisis],
+                "drills": r.drills,
+                "waiting_for_approval": r.waiting,
                 "values": goal_maths.values(f, at_risk=r.at_risk, incidents=len(r.incidents),
                                             crisis_minutes=r.crisis_minutes,
                                             backlog=sum(r.backlog_total.values())),
@@ -98,7 +108,8 @@ def _drill(request: Request, member: Member, period: str, measure: str,
            limit: int | None):
     ws = request.app.state.workspace
     p = _period(request, period)
-    where = {d: request.query_params[d][:64] for d in kpis.DIMS if d in request.query_params}
+    where = {d: request.query_params[d][:64] for d in (*kpis.DIMS, *reports.EXTRA_FILTERS)
+             if d in request.query_params}
     seen = visible_teams(auth.org_of(request), member)
     try:
         found = reports.cases_behind(ws.store, p, measure, where)

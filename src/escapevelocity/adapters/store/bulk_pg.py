@@ -30,6 +30,8 @@ def pg_type(column: sa.Column) -> str:
         return "bigint"
     if isinstance(kind, sa.Integer):
         return "integer"
+    if isinstance(kind, sa.Float):
+        return "double precision"
     return "text"
 
 

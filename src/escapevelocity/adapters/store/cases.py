@@ -36,6 +36,7 @@ class Cases(Repo):
         # The rows this transaction read or wrote, by id: what a write moves the KPI rollups
         # from (domain/kpis.py), without reading the row again (every writer reads first).
         self._known: dict[str, dict[str, Any]] = {}
+        self._calendars: list = []  # the active playbook's calendars, once read (kpi_store)
 
     def _old(self, expect: dict[str, int]) -> dict[str, dict[str, Any]]:
         """The rows as they are now of the cases about to be written at these versions."""
@@ -337,6 +338,7 @@ class Cases(Repo):
 
     def insert(self, cases: list[dict[str, Any]]) -> None:
         if cases:
+            cases = kpi_store.with_business_times(cases, self._conn, self._calendars)
             self._insert_rows(cases)
             kpi_store.apply(self._conn, ((None, c) for c in cases))
             self._known.update((c["id"], dict(c)) for c in cases)
@@ -359,7 +361,8 @@ class Cases(Repo):
     def update(self, case: dict[str, Any], expect_version: int) -> bool:
         """Optimistic write: fails (False) if someone changed the case since it was read."""
         old = self._old({case["id"]: expect_version}).get(case["id"])
-        values = {k: case[k] for k in COLUMNS if k != "id"}
+        [case] = kpi_store.with_business_times([case], self._conn, self._calendars)
+        values = {k: case.get(k, _DEFAULTS.get(k)) for k in COLUMNS if k != "id"}
         res = self._conn.execute(t.cases.update().where(C.id == case["id"],
                                                         C.version == expect_version)
                                  .values(**values))
@@ -374,6 +377,9 @@ class Cases(Repo):
         if not updates:
             return True
         old = self._old({c["id"]: v for c, v in updates})
+        timed = kpi_store.with_business_times([c for c, _ in updates], self._conn,
+                                              self._calendars)
+        updates = [(c, v) for c, (_, v) in zip(timed, updates, strict=True)]
         kpi_store.apply(self._conn, [(old.get(c["id"]), c) for c, _ in updates])
         self._known.update((c["id"], dict(c)) for c, _ in updates)
         columns = [k for k in COLUMNS if k != "id"]
@@ -410,15 +416,20 @@ class Cases(Repo):
         """The rebuild: the projection becomes exactly `cases`."""
         self._conn.execute(sa.delete(t.cases))
         self._known.clear()
+        cases = kpi_store.with_business_times(cases, self._conn, self._calendars)
         for chunk in chunks(cases, 1000):
             self._insert_rows(chunk)
         kpi_store.rebuild(self._conn, cases)
         self._known.clear()
 
 
+_DEFAULTS = {"topics": "", "sla_calendar": ""}  # NOT NULL columns a hand-made row may lack
+
+
 def _values(case: dict[str, Any], columns: Sequence[str], dt: Any) -> tuple:
     return tuple([dt(v) if v is not None and k in DT_SET else v
-                  for k, v in zip(columns, [case[k] for k in columns], strict=True)])
+                  for k, v in zip(columns, [case[k] if k in case else _DEFAULTS.get(k)
+                                            for k in columns], strict=True)])
 
 
 def _case(row: sa.Row) -> dict[str, Any]:

@@ -8,7 +8,7 @@ touch the same counters lock them in the same order on PostgreSQL.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,6 +20,71 @@ from escapevelocity.adapters.store.base import utc
 from escapevelocity.domain import kpis
 
 CELL_KEYS = ("day", *kpis.DIMS)
+AROUND_THE_CLOCK = ""  # the calendar name of a track without one
+
+
+def calendars(conn: Connection) -> Callable[[str | None], tuple[str, Any]]:
+    """track -> (calendar name, BusinessCalendar) of the active playbook (around the clock for
+    a track without a calendar, or without an active playbook in the store): what the store
+    fixes a case's business times on (domain/kpis.py business_times). Compiled once per
+    playbook text (a version's text never changes)."""
+    from escapevelocity.domain.calendar import ALWAYS
+
+    source = conn.execute(sa.select(t.playbooks.c.source)
+                          .where(t.playbooks.c.active.is_(True))).scalar()
+    tracks = _compiled(source) if source else {}
+
+    def of(track: str | None) -> tuple[str, Any]:
+        return tracks.get(track or "", (AROUND_THE_CLOCK, ALWAYS))
+    return of
+
+
+_COMPILED: dict[str, dict[str, tuple[str, Any]]] = {}
+
+
+def _compiled(source: str) -> dict[str, tuple[str, Any]]:
+    import hashlib
+
+    from escapevelocity.domain.calendar import ALWAYS, from_spec
+    from escapevelocity.domain.playbook import PlaybookError, compile_playbook
+
+    key = hashlib.sha256(source.encode()).hexdigest()
+    found = _COMPILED.get(key)
+    if found is None:
+        try:
+            spec = compile_playbook(source, version="calendars").spec
+        except PlaybookError:  # an active playbook always compiled; a damaged row: clock time
+            spec = None
+        found = {}
+        if spec is not None:
+            cals = {name: from_spec(c, name) for name, c in spec.calendars.items()}
+            for track, tr in spec.tracks.items():
+                if tr.calendar and tr.calendar in cals:
+                    found[track] = (tr.calendar, cals[tr.calendar])
+                else:
+                    found[track] = (AROUND_THE_CLOCK, ALWAYS)
+        if len(_COMPILED) > 64:  # a long-lived process that saw many versions
+            _COMPILED.clear()
+        _COMPILED[key] = found
+    return found
+
+
+def with_business_times(cases: Iterable[dict[str, Any]], conn: Connection,
+                        resolver: list | None = None) -> list[dict[str, Any]]:
+    """`cases` with their business times fixed (kpis.business_times); the active playbook's
+    calendars are read once, and only when a case needs them. `resolver`: a one-slot list
+    that keeps the calendars for the rest of the transaction."""
+    holder = resolver if resolver is not None else []
+
+    def calendar_of(track: str | None) -> tuple[str, Any]:
+        if not holder:
+            holder.append(calendars(conn))
+        return holder[0](track)
+    out = []
+    for case in cases:
+        moved = kpis.business_times(case, calendar_of)
+        out.append({**case, **moved} if moved else case)
+    return out
 
 
 def _insert(conn: Connection):
@@ -188,12 +253,13 @@ def newest(conn: Connection, since: Any, limit: int = 12) -> list[dict]:
 
 def in_period(conn: Connection, start: Any, end: Any, where: Mapping[str, str],
               batch: int = 2000) -> Iterable[dict[str, Any]]:
-    """Every case opened in [start, end) whose dimensions equal `where`, newest first
-    (ix_cases_opened), streamed."""
+    """Every case opened in [start, end) whose dimensions (or its `sla_calendar`) equal
+    `where`, newest first (ix_cases_opened), streamed."""
     q = sa.select(t.cases).where(C.opened_at >= start, C.opened_at < end)
     for dim, value in where.items():
         col = C[dim]
-        q = q.where(col.is_(None) if value == "" else col == value)
+        # "" is the rollups' key for no value: a NULL or an empty text alike
+        q = q.where(sa.or_(col.is_(None), col == "") if value == "" else col == value)
     q = q.order_by(C.opened_at.desc(), C.id).execution_options(yield_per=batch)
     for r in conn.execute(q).mappings():
         yield _aware(r)

@@ -391,3 +391,15 @@ author_links = sa.Table(
     sa.Column("linked_at", When, nullable=False),
     sa.Index("ix_author_links_person", "person"),
 )
+# --- reports (migration 0023_reports_calendar): topics, and the business time of the answer -----
+# `topics`: the first decision's topics, comma-joined and sorted (the topic dimension);
+# `sla_calendar`: the business calendar the track's SLA runs on ("" around the clock);
+# `first_response_minutes`, `resolution_minutes`: business minutes on that calendar, fixed when
+# the answer or the resolution is written, so the KPI rollups never recount them differently.
+for _column in (
+    sa.Column("topics", sa.String(300), nullable=False, server_default=""),
+    sa.Column("sla_calendar", sa.String(64), nullable=False, server_default=""),
+    sa.Column("first_response_minutes", sa.Float),
+    sa.Column("resolution_minutes", sa.Float),
+):
+    cases.append_column(_column)
