@@ -2,7 +2,7 @@
 rollups recomputed with them
 
 Revision ID: 0023_reports_calendar
-Revises: 0016_search
+Revises: 0021_log_watermark
 
 The business minutes of the cases already answered or resolved are computed on the active
 playbook's calendars (as the store will keep them from now on), then every KPI rollup is
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0023_reports_calendar"
-down_revision = "0016_search"
+down_revision = "0021_log_watermark"
 branch_labels = None
 depends_on = None
 
