@@ -104,7 +104,9 @@ def _ingest_once(store: SqlStore, triager: Triager, now: datetime, batch: list[M
         seen = Seen(known, by_author, history, frozenset(triager.enricher.vocabulary.vips))
         plan = plan_batch(batch, seen, signals, decide, now, context)
         report = plan.report
-        if tx.mentions.insert_rows_ignoring(plan.mention_rows) < len(plan.mention_rows):
+        # the log's rows are made ready beside the mentions' and cases' writes (PostgreSQL)
+        ready = tx.events.prepare(plan.events + plan.joins)
+        if tx.mentions.insert_new(plan.mention_rows) < len(plan.mention_rows):
             raise Conflict("a concurrent writer stored some of these mentions first")
         tx.cases.insert(sorted(plan.new_cases.values(), key=lambda c: c["id"]))
         extra: list[Event] = []
@@ -117,5 +119,5 @@ def _ingest_once(store: SqlStore, triager: Triager, now: datetime, batch: list[M
             report.teams |= {current[i]["team"] for i in read}
             if not tx.cases.update_many([(current[i], read[i]) for i in sorted(read)]):
                 raise Conflict("a case changed during ingest")
-        tx.events.append(plan.events + plan.joins + extra)
+        tx.events.append(plan.events + plan.joins + extra, prepared=ready)
     return report

@@ -92,6 +92,22 @@ class Mentions(Repo):
         finally:
             cur.close()
 
+    def insert_new(self, rows: list[tuple]) -> int:
+        """Ingest's write of mentions it found not stored, under the keys' locks
+        (`tx.lock_keys`): on PostgreSQL one COPY (no per-row conflict check to plan; the
+        unique index still refuses a key a writer outside those locks stored first, and that
+        unique violation rolls the batch back to be planned again, services/retry.py, as a
+        short count does). SQLite: `insert_rows_ignoring`. Returns how many were written."""
+        if self._sqlite or not rows:
+            return self.insert_rows_ignoring(rows)
+        cur = self._cursor()
+        try:
+            bulk_pg.copy_rows(cur, "mentions", COLUMNS,
+                              [(*row[:8], bool(row[8])) for row in rows])
+        finally:
+            cur.close()
+        return len(rows)
+
     def of_case(self, case_id: str) -> list[sa.Row]:
         """A case's mentions in the order they were written."""
         return list(self._conn.execute(sa.select(t.mentions)
