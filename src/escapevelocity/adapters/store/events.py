@@ -8,6 +8,7 @@ business and the table stays readable by any tool.
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -33,7 +34,17 @@ class Prepared:
         self.events, self.work = events, work
 
 
-_HELPER = ThreadPoolExecutor(max_workers=4, thread_name_prefix="ev-events-prepare")
+_HELPERS: dict[int, ThreadPoolExecutor] = {}
+
+
+def _helper() -> ThreadPoolExecutor:
+    """This process's helper threads (a forked child would inherit a pool whose threads do
+    not exist in it, and its work would never run)."""
+    pool = _HELPERS.get(os.getpid())
+    if pool is None:
+        pool = _HELPERS[os.getpid()] = ThreadPoolExecutor(
+            max_workers=4, thread_name_prefix="ev-events-prepare")
+    return pool
 
 
 def _format(events: Sequence[Event]) -> tuple[list[str], Counter]:
@@ -55,7 +66,7 @@ class Events(Repo):
         events = list(events)
         if self._sqlite or not events:
             return Prepared(events, None)
-        return Prepared(events, _HELPER.submit(_format, events))
+        return Prepared(events, _helper().submit(_format, events))
 
     def append(self, events: Iterable[Event], prepared: Prepared | None = None) -> None:
         """Append to the log; the rollup counters move in the same transaction."""
