@@ -85,6 +85,25 @@ def test_eight_interleaved_writers_with_duplicates_store_every_key_once(workspac
     assert sum(r.accepted for r in results) == len(expected)  # acknowledged = stored
 
 
+def test_the_same_keys_under_other_authors_at_once_are_stored_once(workspace, clock):
+    """Ingest queues writers on their authors' locks; hostile input can send a mention key
+    again under another author, which those locks do not see. The unique index refuses the
+    later writer's copy and its batch is planned again: each key once, one case per key."""
+    keys = [str(i) for i in range(30)]
+    batches = [[m(k, f"{who}{i % 5}", i) for i, k in enumerate(keys)] for who in ("a", "b", "c")]
+    accepted = opened = 0
+    for _ in range(2):
+        results = _race(workspace, clock, batches)
+        assert not [r for r in results if isinstance(r, Exception)], results
+        accepted += sum(r.accepted for r in results)
+        opened += sum(r.opened for r in results)
+    stored = _stored(workspace)  # also: one case per opened event
+    assert len(stored) == 30 and set(stored.values()) == {1}
+    assert accepted == 30  # acknowledged = stored, the second round all duplicates
+    with workspace.store.begin() as tx:
+        assert tx.count("cases") == opened
+
+
 BAD_VALUES = {
     "NUL in the text": {"text": "fine until \u0000 here"},
     "NUL in the handle": {"author": "kim\u0000"},

@@ -32,6 +32,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -110,16 +111,35 @@ def _pct(values: list[float], q: float) -> float:
 
 # --- 1. ingest, one process ----------------------------------------------------------------------
 
+def _backend_cpu(ws) -> Callable[[], float | None]:
+    """CPU seconds of the PostgreSQL backend serving `ws` so far (None when the server's
+    /proc is not this machine's): the server's half of a PostgreSQL ingest, which the
+    process's own CPU time does not see."""
+    with ws.store.engine.connect() as conn:  # the pool hands this connection out again
+        pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+
+    def read() -> float | None:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return read
+
+
 def ingest_one_process(mentions: list, dbs: Databases, folder: Path, batch: int,
-                       runs: int = 2) -> dict:
+                       runs: int = 3) -> dict:
     """SQLite and PostgreSQL runs interleaved (the machine changes under a long run); the
-    figure is the median of each database's runs, the ratio the median of per-pair ratios."""
+    figure is the median of each database's runs, the ratio the median of per-pair ratios.
+    Beside the rates, CPU seconds per run: this process's, and for PostgreSQL its backend's
+    (on a loaded shared machine the wall clock mostly measures the queue for a core)."""
     from escapevelocity.domain.clock import SystemClock
     from escapevelocity.services.ingest import batches, ingest_batch
     from escapevelocity.services.seed import seed_demo
     from escapevelocity.services.workspace import Workspace
 
     rates: dict[str, list[float]] = {"sqlite": [], "postgresql": []}
+    cpu: dict[str, list[str]] = {"sqlite": [], "postgresql": []}
     for run in range(runs):
         for db, url in (("sqlite", f"sqlite:///{folder / f'ingest-{run}.db'}"),
                         ("postgresql", dbs.copy())):
@@ -127,16 +147,24 @@ def ingest_one_process(mentions: list, dbs: Databases, folder: Path, batch: int,
             if db == "sqlite":
                 seed_demo(ws, password="bench-scale-password")
             triager = ws.triager()
+            server = _backend_cpu(ws) if db == "postgresql" else (lambda: None)
+            server_before, cpu_before = server(), time.process_time()
             began = time.perf_counter()
             for chunk in batches(mentions, batch):
                 ingest_batch(ws.store, triager, ws.clock.now(), chunk)
             rates[db].append(len(mentions) / (time.perf_counter() - began))
+            used = f"{time.process_time() - cpu_before:.1f}"
+            server_after = server()
+            if server_before is not None and server_after is not None:
+                used += f"+{server_after - server_before:.1f}"
+            cpu[db].append(used)
             ws.store.close()
     return {"sqlite": statistics.median(rates["sqlite"]),
             "postgresql": statistics.median(rates["postgresql"]),
             "ratio": statistics.median(p / s for p, s in zip(rates["postgresql"],
                                                              rates["sqlite"], strict=True)),
-            "runs": {k: [round(x) for x in v] for k, v in rates.items()}}
+            "runs": {k: [round(x) for x in v] for k, v in rates.items()},
+            "cpu_s": cpu}
 
 
 def embedded_intake(mentions: list, dbs: Databases) -> float:
@@ -409,7 +437,8 @@ def lines(r: dict) -> list[dict]:
     out = [{"figure": f"ingest, one process, {r['mentions']:,} mentions: PostgreSQL "
                       f"{ing['postgresql']:,.0f}/s, SQLite {ing['sqlite']:,.0f}/s "
                       f"(PG/SQLite {ing['ratio']:.2f}×, median of per-pair ratios; "
-                      f"runs {ing['runs']})",
+                      f"runs {ing['runs']}; CPU s a run, process+server "
+                      f"{ing.get('cpu_s')})",
             "target": "PG ≥ SQLite", "met": ing["ratio"] >= 1.0}]
     base = r["embedded_100"]
     one = r["workers"][0]["mentions_per_s"]

@@ -347,11 +347,11 @@ class Cases(Repo):
         if cases:
             cur = self._cursor()
             try:
-                dt = self._b.dt_memo()
                 if not self._sqlite:  # new cases only: COPY (adapters/store/bulk_pg)
                     bulk_pg.copy_rows(cur, "cases", COLUMNS,
-                                      [_values(c, COLUMNS, dt) for c in cases])
+                                      ([c[k] for k in COLUMNS] for c in cases))
                     return
+                dt = self._b.dt_memo()
                 cur.executemany(f"INSERT INTO cases ({', '.join(COLUMNS)}) "
                                 f"VALUES ({self._b.marks(len(COLUMNS))})",
                                 [_values(c, COLUMNS, dt) for c in cases])

@@ -8,7 +8,10 @@ business and the table stays readable by any tool.
 from __future__ import annotations
 
 import json
+import os
+from collections import Counter
 from collections.abc import Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -24,25 +27,89 @@ from escapevelocity.domain.events import Event
 E = t.events.c
 
 
+class Prepared:
+    """Events made ready for `append` while the transaction does other work (`prepare`)."""
+
+    def __init__(self, events: Sequence[Event], work: Future | None) -> None:
+        self.events, self.work = events, work
+
+
+_HELPERS: dict[int, ThreadPoolExecutor] = {}
+
+
+def _helper() -> ThreadPoolExecutor:
+    """This process's helper threads (a forked child would inherit a pool whose threads do
+    not exist in it, and its work would never run)."""
+    pool = _HELPERS.get(os.getpid())
+    if pool is None:
+        pool = _HELPERS[os.getpid()] = ThreadPoolExecutor(
+            max_workers=4, thread_name_prefix="ev-events-prepare")
+    return pool
+
+
+def _format(events: Sequence[Event]) -> tuple[list[str], Counter]:
+    """COPY text chunks of `events` and their rollup deltas (pure: no connection)."""
+    texts = []
+    for i in range(0, len(events), bulk_pg.COPY_CHUNK):
+        texts.append(bulk_pg.copy_text([(e.stream, e.kind, e.at, e.actor, ev.payload_json(e))
+                                        for e in events[i:i + bulk_pg.COPY_CHUNK]]))
+    return texts, rollups.deltas(events)
+
+
 class Events(Repo):
-    def append(self, events: Iterable[Event]) -> None:
+    def prepare(self, events: Sequence[Event]) -> Prepared:
+        """Start making `events` ready to append (the payload JSON, COPY's text, the rollup
+        deltas) in a helper thread, on PostgreSQL: the caller's next statements wait on the
+        server (ingest's mentions COPY: the full-text words, the indexes) and release the
+        GIL, so this work runs beside them instead of after them. Pass the result to
+        `append` with events that begin with these. SQLite: nothing to overlap."""
+        events = list(events)
+        if self._sqlite or not events:
+            return Prepared(events, None)
+        return Prepared(events, _helper().submit(_format, events))
+
+    def append(self, events: Iterable[Event], prepared: Prepared | None = None) -> None:
         """Append to the log; the rollup counters move in the same transaction."""
         events = list(events)
-        dt = self._b.dt_memo()
-        rows = [(e.stream, e.kind, dt(e.at), e.actor, ev.payload_json(e)) for e in events]
-        if rows:
-            cur = self._cursor()
-            try:
-                if self._sqlite:
-                    cur.executemany("INSERT INTO events (stream, kind, at, actor, data) "
-                                    f"VALUES ({self._b.marks(5)})", rows)
-                else:  # COPY keeps the rows' order, so seq follows the batch (bulk_pg)
-                    bulk_pg.copy_rows(cur, "events", ("stream", "kind", "at", "actor", "data"),
-                                      rows)
-            finally:
-                cur.close()
-            rollup_store.add(self._conn, events)
-            self._tx.appended = True
+        if not events:
+            return
+        cur = self._cursor()
+        try:
+            if self._sqlite:
+                dt = self._b.dt_memo()
+                cur.executemany("INSERT INTO events (stream, kind, at, actor, data) "
+                                f"VALUES ({self._b.marks(5)})",
+                                [(e.stream, e.kind, dt(e.at), e.actor, ev.payload_json(e))
+                                 for e in events])
+                rollup_store.add(self._conn, events)
+            else:  # COPY keeps the rows' order, so seq follows the batch (bulk_pg)
+                texts, delta = self._ready(events, prepared)
+                with cur.copy("COPY events (stream, kind, at, actor, data) FROM STDIN") as copy:
+                    for text in texts:
+                        copy.write(text.encode())
+                rollup_store.add_deltas(self._conn, delta)
+        finally:
+            cur.close()
+        self._tx.appended = True
+
+    @staticmethod
+    def _ready(events: list[Event], prepared: Prepared | None) -> tuple[list[str], Counter]:
+        """The COPY text and rollup deltas of `events`: what `prepared` made of its prefix
+        (when `events` does begin with those very events), the rest made here."""
+        done = 0
+        texts: list[str] = []
+        delta: Counter = Counter()
+        if prepared is not None and prepared.work is not None:
+            n = len(prepared.events)
+            if n <= len(events) and all(a is b for a, b in zip(prepared.events, events[:n],
+                                                                strict=True)):
+                texts, delta = prepared.work.result()
+                texts, delta, done = list(texts), Counter(delta), n
+        if done < len(events):
+            more, more_delta = _format(events[done:])
+            texts += more
+            delta.update(more_delta)
+        return texts, delta
 
     def stream(self, stream: str) -> list[Event]:
         """One stream's events in log order."""

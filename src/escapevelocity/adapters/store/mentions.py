@@ -71,8 +71,7 @@ class Mentions(Repo):
         """Rows are tuples in COLUMNS order (body and signals JSON text), inserted or ignored
         on the natural key (channel, source_id); returns how many rows were written. Fewer than
         given means a concurrent writer stored some first (the caller replans): the insert
-        itself never fails on a duplicate, on either database. Ingest locks the keys first
-        (`tx.lock_keys`), so concurrent writers never deadlock here."""
+        itself never fails on a duplicate, on either database."""
         if not rows:
             return 0
         dt = self._b.dt_memo()
@@ -93,6 +92,22 @@ class Mentions(Repo):
             return cur.rowcount
         finally:
             cur.close()
+
+    def insert_new(self, rows: list[tuple]) -> int:
+        """Ingest's write of mentions it found not stored, under their authors' locks
+        (`tx.lock_keys`): on PostgreSQL one COPY (no per-row conflict check to plan; the
+        unique index still refuses a key a writer outside those locks stored first, and that
+        unique violation rolls the batch back to be planned again, services/retry.py, as a
+        short count does). SQLite: `insert_rows_ignoring`. Returns how many were written."""
+        if self._sqlite or not rows:
+            return self.insert_rows_ignoring(rows)
+        cur = self._cursor()
+        try:
+            bulk_pg.copy_rows(cur, "mentions", COLUMNS,
+                              [(*row[:8], bool(row[8])) for row in rows])
+        finally:
+            cur.close()
+        return len(rows)
 
     def of_case(self, case_id: str) -> list[sa.Row]:
         """A case's mentions in the order they were written."""

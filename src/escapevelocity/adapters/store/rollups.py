@@ -33,6 +33,11 @@ def add(conn: Connection, events: Iterable[Any]) -> None:
     _apply(conn, rollups.deltas(events))
 
 
+def add_deltas(conn: Connection, delta: Counter[tuple[str, str]]) -> None:
+    """`add` with the deltas already made (rollups.deltas of the events appended)."""
+    _apply(conn, delta)
+
+
 def _apply(conn: Connection, delta: Counter[tuple[str, str]]) -> None:
     if delta and conn.dialect.name == "postgresql":  # one statement (adapters/store/bulk_pg)
         items = sorted(delta.items())

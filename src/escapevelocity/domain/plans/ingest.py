@@ -68,8 +68,8 @@ class Seen:
 class BatchPlan:
     report: IngestReport
     # in the store's MENTION_COLUMNS order, in arrival order: a case's first mention is the one
-    # with the lowest row id (services/refine). Writers do not deadlock on them: ingest locks
-    # the keys in sorted order before it reads (Tx.lock_keys).
+    # with the lowest row id (services/refine). Writers of the same mentions queue before they
+    # read: ingest locks their authors in sorted order (Tx.lock_keys).
     mention_rows: list[tuple]
     new_cases: dict[str, dict[str, Any]]
     events: list[Event]  # of the cases this batch opens
