@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
+from escapevelocity.domain.clock import SystemClock
+from escapevelocity.services import annotate
+
 
 def _mention(i: int, text: str, handle: str) -> dict:
     return {"source_id": f"b{i}", "channel": "twitter", "text": text,
@@ -35,8 +38,24 @@ def test_a_claim_and_reply_show_up_live_in_another_member_s_inbox(browser, serve
                                                        "troubles. Is there anything we can do "
                                                        "to help? Please send us a DM so we can "
                                                        "look into it.")
+    # The race that failed under load: a live refresh of the panel answered while the reply
+    # is still out took the panel the reply's answer was aimed at ("Reply recorded" never
+    # came). Made certain here: the reply waits in the browser while a colleague's tag (a
+    # change that is not to the conversation, so the send-time guard lets the reply through)
+    # refreshes the panel live; only once that refresh is answered does the reply go on.
+    held = []
+    priya.route("**/reply", lambda route: held.append(route))
     priya.click("text=Send public reply")
+    while not held:
+        priya.wait_for_timeout(20)
+    with priya.expect_response(lambda r: r.url.endswith("/panel")):
+        annotate.tag(server.workspace.store, SystemClock(), case_id, "ana", add=["refund"])
+    held[0].continue_()
     expect(priya.locator("text=Reply recorded")).to_be_visible()
+    # the colleague's change is shown after all (asked again), and the outcome is kept
+    expect(priya.locator("#case")).to_contain_text("tags changed")
+    expect(priya.locator("text=Reply recorded")).to_be_visible()
+    priya.unroute("**/reply")
     expect(row).to_have_attribute("data-state", "replied", timeout=10_000)
 
     # A new mention arriving through the API shows up too.

@@ -87,27 +87,19 @@
   let timer = null;
   let pending = new Map();  // case id -> the latest change named for it
 
-  // The outcome of the member's last action ("Reply recorded", a refusal) is shown once; a
-  // live refresh of the panel (the only GET that swaps #case) must not wipe it away. It is
-  // read from the panel at swap time, so a refresh that started before the action's answer
-  // arrived keeps it too.
-  let outcome = [];
-  body.addEventListener("htmx:beforeSwap", function (e) {
-    const d = e.detail;
-    if (d.target && d.target.id === "case" && d.requestConfig && d.requestConfig.verb === "get") {
-      outcome = Array.from(d.target.querySelectorAll(".flash.ok, .flash.error"))
-        .map(function (f) { return f.outerHTML; });
-    }
-  });
-  body.addEventListener("htmx:afterSwap", function () {
-    if (!outcome.length) return;
-    const kept = outcome;
-    outcome = [];
-    const fresh = document.getElementById("case");
-    const head = fresh && fresh.querySelector(".case-head");
-    if (!head || fresh.querySelector(".flash.ok, .flash.error")) return;
-    kept.forEach(function (html) { head.insertAdjacentHTML("beforeend", html); });
-  });
+  // Live refreshes are fetched here and swapped with htmx.swap, each kind through its own small
+  // queue: one request in flight, and whatever changes while it is out are gathered and sent
+  // when it comes back. (htmx.ajax put every request on one queue on <body> that keeps only
+  // the last request waiting behind the one in flight, so a row refresh naming other cases,
+  // or the panel's refresh, could be dropped and a change never shown.)
+  function fetchFragment(url) {
+    // HX-Request: an ended session answers 401 instead of redirecting to the login page
+    return fetch(url, {credentials: "same-origin", headers: {"HX-Request": "true"}})
+      .then(function (r) {
+        if (!r.ok || r.redirected) throw new Error("live refresh: " + r.status);
+        return r.text();
+      });
+  }
 
   // The inbox asks only for the rows that changed (routes_inbox: out-of-band swaps replace,
   // add or delete them); a burst larger than the server takes re-reads the page. Events that
@@ -115,25 +107,111 @@
   const UNSEEN = new Set(["note_added", "tags_changed", "flags_changed", "crm_linked",
     "sla_warning", "followup_scheduled", "followup_sent", "followup_invited",
     "followup_cancelled", "followup_answered", "send_failed", "approval_edited"]);
+  const rowsQueue = {ids: new Set(), page: false, busy: false};
   function refreshRows(rows, changed) {
     const team = rows.dataset.team || "all";
-    const ids = changed.filter(function (c) {
-      if (c.kinds && c.kinds.every(function (k) { return UNSEEN.has(k); })) return false;
-      return document.getElementById("row-" + c.case) ||
-        team === "all" || !c.team || c.team === team;
-    }).map(function (c) { return c.case; });
-    if (!ids.length) return;
-    const shown = ids.filter(function (id) { return document.getElementById("row-" + id); });
-    if (ids.length > 200 || shown.length < ids.length) {
-      // A case entering the view (or a burst): re-read the page. htmx keeps only the last of
-      // the requests queued behind one in flight, which is harmless for a whole page and lost
-      // rows when each request carried different ones (a new case's row never came).
-      htmx.ajax("GET", rows.dataset.rowsUrl, {target: "#rows", swap: "innerHTML"});
-      return;
-    }
-    htmx.ajax("GET", rows.dataset.rowsUrl + "&ids=" + ids.join(",") + "&shown=" + shown.join(","),
-              {target: "#rows", swap: "none"});
+    changed.forEach(function (c) {
+      if (c.kinds && c.kinds.every(function (k) { return UNSEEN.has(k); })) return;
+      if (document.getElementById("row-" + c.case) || team === "all" || !c.team ||
+          c.team === team) rowsQueue.ids.add(c.case);
+    });
+    sendRows();
   }
+  function sendRows() {
+    const rows = document.getElementById("rows");
+    if (rowsQueue.busy || !rows || (!rowsQueue.page && !rowsQueue.ids.size)) return;
+    const ids = Array.from(rowsQueue.ids);
+    const page = rowsQueue.page;
+    rowsQueue.ids = new Set();
+    rowsQueue.page = false;
+    // what the page shows is read now, after every earlier answer was applied
+    const shown = ids.filter(function (id) { return document.getElementById("row-" + id); });
+    const whole = page || ids.length > 200 || shown.length < ids.length;
+    // A case entering the view (or a burst): re-read the page; else only the changed rows.
+    const url = whole ? rows.dataset.rowsUrl
+      : rows.dataset.rowsUrl + "&ids=" + ids.join(",") + "&shown=" + shown.join(",");
+    rowsQueue.busy = true;
+    fetchFragment(url).then(function (html) {
+      htmx.swap("#rows", html, {swapStyle: whole ? "innerHTML" : "none"});
+    }).catch(function () {
+      // not applied: ask again for the same cases with the next change, or in a few seconds
+      if (whole) rowsQueue.page = true;
+      ids.forEach(function (id) { rowsQueue.ids.add(id); });
+      setTimeout(sendRows, 3000);
+    }).finally(function () {
+      rowsQueue.busy = false;
+      sendRows();
+    });
+  }
+
+  // The case panel. The member's own actions (claim, reply, resolve: htmx requests that swap
+  // #case) win over live refreshes: a refresh answered while an action is out, or after one
+  // started, is dropped and asked again once the action is done (its answer says whether the
+  // case changed meanwhile, so it is asked for even while an action is out). (Swapped in, it replaced the
+  // #case the action's answer was aimed at, so that answer, "Reply recorded", landed nowhere;
+  // or its older view overwrote the action's newer one.)
+  const panelQueue = {dirty: false, busy: false, epoch: 0, actions: new Set()};
+  function acting() {
+    panelQueue.actions.forEach(function (xhr) {  // 0 after an abort, 4 once answered
+      if (xhr.readyState === 0 || xhr.readyState === 4) panelQueue.actions.delete(xhr);
+    });
+    return panelQueue.actions.size > 0;
+  }
+  function isPanelAction(d) {
+    return d && d.target && d.target.id === "case" && d.xhr;
+  }
+  body.addEventListener("htmx:beforeRequest", function (e) {
+    if (!isPanelAction(e.detail)) return;
+    panelQueue.actions.add(e.detail.xhr);
+    panelQueue.epoch += 1;
+  });
+  body.addEventListener("htmx:afterRequest", function (e) {
+    if (!isPanelAction(e.detail)) return;
+    panelQueue.actions.delete(e.detail.xhr);
+    if (panelQueue.dirty) refreshPanel();
+  });
+
+  // The outcome of the member's last action ("Reply recorded", a refusal) is shown once; a
+  // live refresh of the panel must not wipe it away, so it is carried into the fresh panel
+  // when that has no outcome of its own.
+  function swapPanel(html) {
+    const old = document.getElementById("case");
+    if (!old) return;
+    const outcome = Array.from(old.querySelectorAll(".flash.ok, .flash.error"))
+      .map(function (f) { return f.outerHTML; });
+    htmx.swap(old, html, {swapStyle: "outerHTML"});
+    const fresh = document.getElementById("case");
+    const head = fresh && fresh.querySelector(".case-head");
+    if (!outcome.length || !head || fresh.querySelector(".flash.ok, .flash.error")) return;
+    outcome.forEach(function (h) { head.insertAdjacentHTML("beforeend", h); });
+  }
+
+  function refreshPanel() {
+    const panel = document.getElementById("case");
+    if (!panel) return;
+    panelQueue.dirty = true;
+    // Keep a half-written reply: not while the member types one (done when they leave the box).
+    const box = document.getElementById("reply-text");
+    if (panelQueue.busy || (box && document.activeElement === box)) return;
+    panelQueue.dirty = false;
+    panelQueue.busy = true;
+    const epoch = panelQueue.epoch;
+    fetchFragment(panel.dataset.panelUrl).then(function (html) {
+      if (acting() || epoch !== panelQueue.epoch) panelQueue.dirty = true;  // stale: ask again
+      else swapPanel(html);
+    }).catch(function () {
+      panelQueue.dirty = true;
+      setTimeout(function () { if (panelQueue.dirty) refreshPanel(); }, 3000);
+    }).finally(function () {
+      panelQueue.busy = false;
+      if (panelQueue.dirty && !acting()) refreshPanel();
+    });
+  }
+  document.addEventListener("focusout", function (e) {
+    if (e.target && e.target.id === "reply-text" && panelQueue.dirty) {
+      setTimeout(function () { if (panelQueue.dirty) refreshPanel(); }, 0);
+    }
+  });
 
   function refresh() {
     timer = null;
@@ -142,13 +220,7 @@
     const rows = document.getElementById("rows");
     if (rows && window.htmx) refreshRows(rows, Array.from(changed.values()));
     const panel = document.getElementById("case");
-    if (panel && changed.has(panel.dataset.case) && window.htmx) {
-      // Keep a half-written reply: only refresh when the member is not typing one.
-      const box = document.getElementById("reply-text");
-      if (!box || document.activeElement !== box) {
-        htmx.ajax("GET", panel.dataset.panelUrl, {target: "#case", swap: "outerHTML"});
-      }
-    }
+    if (panel && changed.has(panel.dataset.case) && window.htmx) refreshPanel();
     document.dispatchEvent(new CustomEvent("ev:changes", {detail: Array.from(changed.keys())}));
   }
 
