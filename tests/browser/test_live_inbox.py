@@ -3,6 +3,10 @@ and hostile mention text never runs as script."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import pytest
+from conftest import PASSWORD, Server
 from playwright.sync_api import expect
 
 from escapevelocity.domain.clock import SystemClock
@@ -125,3 +129,68 @@ def test_keyboard_moves_opens_and_claims(browser, server, log_in):
     priya.keyboard.press("r")
     assert priya.evaluate("document.activeElement.id") == "reply-text"
     priya.context.close()
+
+
+@pytest.fixture
+def quiet_server(tmp_path) -> Iterator[Server]:
+    """The demo workspace without the SLA tick, whose events touch every open case: here only
+    the test's own changes may reach the inbox."""
+    from escapevelocity.config import Settings
+    from escapevelocity.services.seed import seed_demo
+    from escapevelocity.services.workspace import Workspace
+    from escapevelocity.web.app import create_app
+
+    ws = Workspace.open(f"sqlite:///{tmp_path / 'ev.db'}", SystemClock())
+    seed_demo(ws, password=PASSWORD)
+    app = create_app(ws, Settings(database_url="unused", secret_key="b" * 32), tick_seconds=None)
+    with Server(app, ws) as srv:
+        yield srv
+    ws.store.close()
+
+
+def test_changes_made_while_a_row_refresh_is_out_all_reach_the_inbox(browser, quiet_server,
+                                                                      log_in):
+    """htmx kept only the last request queued behind one in flight: with a row refresh out,
+    a second refresh (case B) waiting behind it was replaced by a third (case C), and B's row
+    never changed. Here the first row refresh is held in the browser while B and C change,
+    each in its own live update; then all three rows must show their new holder."""
+    from escapevelocity.services import cases
+
+    server = quiet_server
+    first, second, third = server.post([
+        _mention(40 + i, f"my broadband {what} again, please help", f"kit{i}")
+        for i, what in enumerate(("dropped", "stalled", "failed"))])["case_ids"]
+    ana = log_in(browser, server, "ana")
+    rows = {c: ana.locator(f'tr[data-case="{c}"]') for c in (first, second, third)}
+    for row in rows.values():
+        expect(row).to_be_visible()
+    expect(ana.locator("body[data-live=on]")).to_have_count(1, timeout=10_000)
+    ana.evaluate("""() => { window.__changed = [];
+        document.addEventListener("ev:changes", e => window.__changed.push(...e.detail)); }""")
+    held, holding = [], [True]
+
+    def hold(route):
+        if holding[0]:
+            held.append(route)
+        else:
+            route.continue_()
+
+    ana.route("**/inbox/rows?*", hold)
+    ws = server.workspace
+    cases.claim(ws.store, SystemClock(), first, "priya")
+    while not held:  # the first case's row refresh is out (and stays out)
+        ana.wait_for_timeout(20)
+    for case_id, member in ((second, "tom"), (third, "priya")):  # two live updates meanwhile
+        ana.evaluate("window.__changed = []")
+        cases.claim(ws.store, SystemClock(), case_id, member)
+        ana.wait_for_function("id => window.__changed.includes(id)", arg=case_id)
+    holding[0] = False
+    for route in held:
+        route.continue_()
+    expect(rows[first].locator("td.holder")).to_have_text("priya", timeout=10_000)
+    expect(rows[second].locator("td.holder")).to_have_text("tom", timeout=10_000)
+    expect(rows[third].locator("td.holder")).to_have_text("priya", timeout=10_000)
+    for row in rows.values():
+        expect(row).to_have_attribute("data-state", "claimed")
+    ana.unroute("**/inbox/rows?*")
+    ana.context.close()
