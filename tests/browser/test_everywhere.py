@@ -401,18 +401,21 @@ def test_lists_reflow_into_cards_on_a_phone(site, browser):
     expect(page.locator("body[data-live=on]")).to_have_count(1, timeout=10_000)
     row = page.locator(f'#rows tr[data-case="{case_id}"]')
     expect(row).to_be_visible()
-    page.keyboard.press("j")
-    page.keyboard.press("j")
-    expect(page.locator("tr.case-row.selected")).to_have_count(1)
-    assert page.locator("tr.case-row").nth(1).get_attribute("class").count("selected") == 1
+    at = page.locator("#rows tr.case-row").evaluate_all(
+        "(rows, id) => rows.findIndex(r => r.dataset.case === id)", case_id)
+    for _ in range(at + 1):  # j down to the new case's card
+        page.keyboard.press("j")
+    expect(row).to_have_class(re.compile(r"\bselected\b"))
     ws = site.workspace
     cases.claim(ws.store, SystemClock(), case_id, "priya")
     expect(row.locator("td.holder")).to_have_text("priya", timeout=10_000)
     expect(row).to_have_attribute("data-state", "claimed")
+    expect(row).to_have_class(re.compile(r"\bselected\b"))  # the cursor stays on its case
+    expect(page.locator("tr.case-row.selected")).to_have_count(1)
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     assert _cells_off_screen(page, "#rows tr.case-row") == []
-    page.keyboard.press("k")
-    assert "selected" in page.locator("tr.case-row").nth(0).get_attribute("class")
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"**/cases/{case_id}")
 
     # the bulk list: tick a card's box with a tap
     page.goto(f"{site.url}/bulk")

@@ -21,8 +21,14 @@
   });
 
   // Keyboard: j/k move through the inbox, Enter opens; on a case, c claims, r replies,
-  // e resolves, u goes back to the inbox. Never while typing.
-  let cursor = -1;
+  // e resolves, u goes back to the inbox. Never while typing. The cursor is a case, not a
+  // position: a live update that replaces, adds or removes rows keeps it on the same case.
+  let chosen = null;  // data-case of the selected row
+  function markChosen() {
+    document.querySelectorAll("tr.case-row").forEach(function (r) {
+      r.classList.toggle("selected", r.dataset.case === chosen);
+    });
+  }
   document.addEventListener("keydown", function (e) {
     if (e.ctrlKey || e.metaKey || e.altKey) return;
     const t = e.target;
@@ -30,10 +36,12 @@
     const rows = Array.from(document.querySelectorAll("tr.case-row"));
     const click = function (sel) { const el = document.querySelector(sel); if (el) el.click(); };
     if ((e.key === "j" || e.key === "k") && rows.length) {
-      cursor = Math.max(0, Math.min(rows.length - 1, cursor + (e.key === "j" ? 1 : -1)));
-      rows.forEach(function (r, i) { r.classList.toggle("selected", i === cursor); });
-      rows[cursor].scrollIntoView({block: "nearest"});
-    } else if (e.key === "Enter" && rows[cursor]) {
+      const at = rows.findIndex(function (r) { return r.dataset.case === chosen; });
+      const next = at < 0 ? 0 : Math.max(0, Math.min(rows.length - 1, at + (e.key === "j" ? 1 : -1)));
+      chosen = rows[next].dataset.case;
+      markChosen();
+      rows[next].scrollIntoView({block: "nearest"});
+    } else if (e.key === "Enter" && chosen) {
       click("tr.case-row.selected td.title a");
     } else if (e.key === "c") { click("#claim");
     } else if (e.key === "r") {
@@ -133,6 +141,7 @@
     rowsQueue.busy = true;
     fetchFragment(url).then(function (html) {
       htmx.swap("#rows", html, {swapStyle: whole ? "innerHTML" : "none"});
+      markChosen();  // a replaced row comes without the cursor's mark
     }).catch(function () {
       // not applied: ask again for the same cases with the next change, or in a few seconds
       if (whole) rowsQueue.page = true;
