@@ -194,3 +194,21 @@ def test_changes_made_while_a_row_refresh_is_out_all_reach_the_inbox(browser, qu
         expect(row).to_have_attribute("data-state", "claimed")
     ana.unroute("**/inbox/rows?*")
     ana.context.close()
+
+
+def test_a_live_refresh_keeps_the_reply_being_written(browser, server, log_in):
+    """The panel waits while the member types a reply and refreshes when they leave the box:
+    that refresh (here a colleague's tag) keeps the words they wrote."""
+    case_id = server.post([_mention(50, "the app logs me out every hour", "noa")])["case_ids"][0]
+    priya = log_in(browser, server, "priya")
+    priya.goto(f"{server.url}/cases/{case_id}")
+    expect(priya.locator("body[data-live=on]")).to_have_count(1, timeout=10_000)
+    priya.click("#claim")
+    expect(priya.locator("text=You hold this case")).to_be_visible()
+    priya.fill("#reply-text", "Sorry Noa, a fix for the logouts ships tonight.")
+    priya.locator("#reply-text").blur()
+    annotate.tag(server.workspace.store, SystemClock(), case_id, "ana", add=["app"])
+    expect(priya.locator("#case")).to_contain_text("tags changed", timeout=10_000)
+    expect(priya.locator("#reply-text")).to_have_value(
+        "Sorry Noa, a fix for the logouts ships tonight.")
+    priya.context.close()

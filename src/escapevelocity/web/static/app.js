@@ -182,14 +182,25 @@
 
   // The outcome of the member's last action ("Reply recorded", a refusal) is shown once; a
   // live refresh of the panel must not wipe it away, so it is carried into the fresh panel
-  // when that has no outcome of its own.
+  // when that has no outcome of its own. So is a reply being written (and its template): the
+  // panel is refreshed once the member leaves the box, which must not throw their words away.
   function swapPanel(html) {
     const old = document.getElementById("case");
     if (!old) return;
     const outcome = Array.from(old.querySelectorAll(".flash.ok, .flash.error"))
       .map(function (f) { return f.outerHTML; });
+    const box = document.getElementById("reply-text");
+    const written = box && box.value !== box.defaultValue ? box.value : null;
+    const picker = document.getElementById("template");
+    const picked = picker ? picker.value : null;
     htmx.swap(old, html, {swapStyle: "outerHTML"});
     const fresh = document.getElementById("case");
+    const freshBox = document.getElementById("reply-text");
+    if (written !== null && freshBox) {
+      const freshPicker = document.getElementById("template");
+      if (freshPicker && picked !== null) freshPicker.value = picked;
+      freshBox.value = written;
+    }
     const head = fresh && fresh.querySelector(".case-head");
     if (!outcome.length || !head || fresh.querySelector(".flash.ok, .flash.error")) return;
     outcome.forEach(function (h) { head.insertAdjacentHTML("beforeend", h); });
