@@ -212,3 +212,34 @@ def test_a_live_refresh_keeps_the_reply_being_written(browser, server, log_in):
     expect(priya.locator("#reply-text")).to_have_value(
         "Sorry Noa, a fix for the logouts ships tonight.")
     priya.context.close()
+
+
+def test_a_failed_row_refresh_is_asked_again_later_not_in_a_loop(browser, quiet_server, log_in):
+    """The server does not answer row refreshes for a while: nothing is asked again for 3 s
+    (no burst of retries), and once it answers the change still reaches the row."""
+    from escapevelocity.services import cases
+
+    server = quiet_server
+    case_id = server.post([_mention(60, "my broadband dropped again, please help",
+                                    "ola")])["case_ids"][0]
+    ana = log_in(browser, server, "ana")
+    row = ana.locator(f'tr[data-case="{case_id}"]')
+    expect(row).to_be_visible()
+    expect(ana.locator("body[data-live=on]")).to_have_count(1, timeout=10_000)
+    asked, failing = [], [True]
+
+    def answer(route):
+        asked.append(route.request.url)
+        route.abort() if failing[0] else route.continue_()
+
+    ana.route("**/inbox/rows?*", answer)
+    cases.claim(server.workspace.store, SystemClock(), case_id, "tom")
+    while not asked:
+        ana.wait_for_timeout(20)
+    ana.wait_for_timeout(2_000)  # a retry loop would have asked many times by now
+    assert len(asked) == 1, len(asked)
+    failing[0] = False
+    expect(row.locator("td.holder")).to_have_text("tom", timeout=10_000)
+    assert len(asked) == 2, len(asked)
+    ana.unroute("**/inbox/rows?*")
+    ana.context.close()

@@ -100,6 +100,12 @@
   // when it comes back. (htmx.ajax put every request on one queue on <body> that keeps only
   // the last request waiting behind the one in flight, so a row refresh naming other cases,
   // or the panel's refresh, could be dropped and a change never shown.)
+  // A refresh that fails (server away, session ended) is asked again later, waiting longer
+  // each time (3 s doubling to a minute), never in a tight loop.
+  function backoff(q) {
+    q.wait = Math.min(60000, q.wait ? q.wait * 2 : 3000);
+    return q.wait;
+  }
   function fetchFragment(url) {
     // HX-Request: an ended session answers 401 instead of redirecting to the login page
     return fetch(url, {credentials: "same-origin", headers: {"HX-Request": "true"}})
@@ -115,7 +121,7 @@
   const UNSEEN = new Set(["note_added", "tags_changed", "flags_changed", "crm_linked",
     "sla_warning", "followup_scheduled", "followup_sent", "followup_invited",
     "followup_cancelled", "followup_answered", "send_failed", "approval_edited"]);
-  const rowsQueue = {ids: new Set(), page: false, busy: false};
+  const rowsQueue = {ids: new Set(), page: false, busy: false, wait: 0, retry: null};
   function refreshRows(rows, changed) {
     const team = rows.dataset.team || "all";
     changed.forEach(function (c) {
@@ -127,7 +133,8 @@
   }
   function sendRows() {
     const rows = document.getElementById("rows");
-    if (rowsQueue.busy || !rows || (!rowsQueue.page && !rowsQueue.ids.size)) return;
+    if (rowsQueue.busy || rowsQueue.retry || !rows ||
+        (!rowsQueue.page && !rowsQueue.ids.size)) return;
     const ids = Array.from(rowsQueue.ids);
     const page = rowsQueue.page;
     rowsQueue.ids = new Set();
@@ -142,11 +149,13 @@
     fetchFragment(url).then(function (html) {
       htmx.swap("#rows", html, {swapStyle: whole ? "innerHTML" : "none"});
       markChosen();  // a replaced row comes without the cursor's mark
+      rowsQueue.wait = 0;
     }).catch(function () {
-      // not applied: ask again for the same cases with the next change, or in a few seconds
+      // not applied: these cases are asked for again, with whatever changes meanwhile
       if (whole) rowsQueue.page = true;
       ids.forEach(function (id) { rowsQueue.ids.add(id); });
-      setTimeout(sendRows, 3000);
+      rowsQueue.retry = setTimeout(function () { rowsQueue.retry = null; sendRows(); },
+                                   backoff(rowsQueue));
     }).finally(function () {
       rowsQueue.busy = false;
       sendRows();
@@ -155,11 +164,12 @@
 
   // The case panel. The member's own actions (claim, reply, resolve: htmx requests that swap
   // #case) win over live refreshes: a refresh answered while an action is out, or after one
-  // started, is dropped and asked again once the action is done (its answer says whether the
-  // case changed meanwhile, so it is asked for even while an action is out). (Swapped in, it replaced the
-  // #case the action's answer was aimed at, so that answer, "Reply recorded", landed nowhere;
-  // or its older view overwrote the action's newer one.)
-  const panelQueue = {dirty: false, busy: false, epoch: 0, actions: new Set()};
+  // started, is dropped and asked again once the action is done. Swapped in, it replaced the
+  // #case the action's answer was aimed at, so that answer ("Reply recorded") landed nowhere,
+  // or its older view overwrote the action's newer one. (It is still sent during an action:
+  // one request, and the panel is current the moment the action is answered.)
+  const panelQueue = {dirty: false, busy: false, epoch: 0, actions: new Set(), wait: 0,
+                      retry: null};
   function acting() {
     panelQueue.actions.forEach(function (xhr) {  // 0 after an abort, 4 once answered
       if (xhr.readyState === 0 || xhr.readyState === 4) panelQueue.actions.delete(xhr);
@@ -212,16 +222,18 @@
     panelQueue.dirty = true;
     // Keep a half-written reply: not while the member types one (done when they leave the box).
     const box = document.getElementById("reply-text");
-    if (panelQueue.busy || (box && document.activeElement === box)) return;
+    if (panelQueue.busy || panelQueue.retry || (box && document.activeElement === box)) return;
     panelQueue.dirty = false;
     panelQueue.busy = true;
     const epoch = panelQueue.epoch;
     fetchFragment(panel.dataset.panelUrl).then(function (html) {
+      panelQueue.wait = 0;
       if (acting() || epoch !== panelQueue.epoch) panelQueue.dirty = true;  // stale: ask again
       else swapPanel(html);
     }).catch(function () {
       panelQueue.dirty = true;
-      setTimeout(function () { if (panelQueue.dirty) refreshPanel(); }, 3000);
+      panelQueue.retry = setTimeout(function () { panelQueue.retry = null; refreshPanel(); },
+                                    backoff(panelQueue));
     }).finally(function () {
       panelQueue.busy = false;
       if (panelQueue.dirty && !acting()) refreshPanel();
