@@ -364,3 +364,87 @@ def test_keyboard_skip_link_and_focus_ring(site, browser):
     focused = page.evaluate("document.activeElement.tagName")
     assert re.fullmatch(r"A|BUTTON|INPUT|SELECT|TEXTAREA|TR", focused), focused
     ctx.close()
+
+
+CARD_LISTS = (("inbox", "/inbox", "#rows tr.case-row"),
+              ("bulk", "/bulk", "#bulk-form table.cards tbody tr"),
+              ("search", "/search?q=broadband&channel=twitter&status=open",
+               "table.results tbody tr"),
+              ("profile", "/people/twitter/kim0", "table.cards tbody tr"),
+              ("team", "/team", "table.members tr[data-member]"))
+
+
+def _cells_off_screen(page, rows: str) -> list[str]:
+    """Cells of the list's rows that are hidden or stick out of the 390 px viewport."""
+    return page.evaluate("""sel => {
+        const out = [];
+        document.querySelectorAll(sel).forEach((tr, i) => {
+            if (getComputedStyle(tr).display !== 'flex') out.push(`row ${i}: not a card`);
+            tr.querySelectorAll('td').forEach(td => {
+                const r = td.getBoundingClientRect();
+                if (td.textContent.trim() && (r.width === 0 || r.left < 0 || r.right > innerWidth))
+                    out.push(`row ${i} ${td.className || td.dataset.label || ''}: ` +
+                             `${Math.round(r.left)}..${Math.round(r.right)}`);
+            });
+        });
+        return out.slice(0, 8);
+    }""", rows)
+
+
+def test_lists_reflow_into_cards_on_a_phone(site, browser):
+    """At 390x844 the inbox, bulk list, search results, a customer's cases and the team page
+    show one card per row: nothing scrolls sideways (the page or the table's own box), every
+    cell with something in it is on screen; in the inbox j/k still move and a live change still
+    replaces its row; in the bulk list a row is ticked with a tap."""
+    from escapevelocity.domain.clock import SystemClock
+    from escapevelocity.services import cases
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    ctx = browser.new_context(viewport={"width": 390, "height": 844}, color_scheme="dark")
+    page = ctx.new_page()
+    page.goto(f"{site.url}/login")
+    page.fill("input[name=member]", "sam")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/inbox")
+    for name, path, rows in CARD_LISTS:
+        page.goto(f"{site.url}{path}")
+        assert page.locator(rows).count() >= 1, name
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, (name, width, _wide(page))
+        inner = page.evaluate("""() => Array.from(document.querySelectorAll('table.cards'))
+            .filter(t => t.scrollWidth > t.clientWidth + 1).map(t => t.scrollWidth)""")
+        assert inner == [], (name, "a table scrolls inside its box", inner)
+        assert _cells_off_screen(page, rows) == [], name
+        page.screenshot(path=str(SHOTS / f"{name}-cards-390.png"), full_page=True)
+
+    # the inbox: keyboard and live rows work on the cards too
+    case_id = site.post([{"source_id": "phone1", "channel": "twitter", "kind": "post",
+                          "text": SUPPORT + " on my phone", "author": {"handle": "pho"},
+                          "created_at": "2026-11-20T13:59:00Z"}])["case_ids"][0]
+    page.goto(f"{site.url}/inbox")
+    expect(page.locator("body[data-live=on]")).to_have_count(1, timeout=10_000)
+    row = page.locator(f'#rows tr[data-case="{case_id}"]')
+    expect(row).to_be_visible()
+    at = page.locator("#rows tr.case-row").evaluate_all(
+        "(rows, id) => rows.findIndex(r => r.dataset.case === id)", case_id)
+    for _ in range(at + 1):  # j down to the new case's card
+        page.keyboard.press("j")
+    expect(row).to_have_class(re.compile(r"\bselected\b"))
+    ws = site.workspace
+    cases.claim(ws.store, SystemClock(), case_id, "priya")
+    expect(row.locator("td.holder")).to_have_text("priya", timeout=10_000)
+    expect(row).to_have_attribute("data-state", "claimed")
+    expect(row).to_have_class(re.compile(r"\bselected\b"))  # the cursor stays on its case
+    expect(page.locator("tr.case-row.selected")).to_have_count(1)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    assert _cells_off_screen(page, "#rows tr.case-row") == []
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"**/cases/{case_id}")
+
+    # the bulk list: tick a card's box with a tap
+    page.goto(f"{site.url}/bulk")
+    box = page.locator("#bulk-form table.cards input[name=case]").first
+    box.click()
+    expect(box).to_be_checked()
+    ctx.close()

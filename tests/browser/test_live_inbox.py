@@ -3,7 +3,14 @@ and hostile mention text never runs as script."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import pytest
+from conftest import PASSWORD, Server
 from playwright.sync_api import expect
+
+from escapevelocity.domain.clock import SystemClock
+from escapevelocity.services import annotate
 
 
 def _mention(i: int, text: str, handle: str) -> dict:
@@ -35,8 +42,24 @@ def test_a_claim_and_reply_show_up_live_in_another_member_s_inbox(browser, serve
                                                        "troubles. Is there anything we can do "
                                                        "to help? Please send us a DM so we can "
                                                        "look into it.")
+    # The race that failed under load: a live refresh of the panel answered while the reply
+    # is still out took the panel the reply's answer was aimed at ("Reply recorded" never
+    # came). Made certain here: the reply waits in the browser while a colleague's tag (a
+    # change that is not to the conversation, so the send-time guard lets the reply through)
+    # refreshes the panel live; only once that refresh is answered does the reply go on.
+    held = []
+    priya.route("**/reply", lambda route: held.append(route))
     priya.click("text=Send public reply")
+    while not held:
+        priya.wait_for_timeout(20)
+    with priya.expect_response(lambda r: r.url.endswith("/panel")):
+        annotate.tag(server.workspace.store, SystemClock(), case_id, "ana", add=["refund"])
+    held[0].continue_()
     expect(priya.locator("text=Reply recorded")).to_be_visible()
+    # the colleague's change is shown after all (asked again), and the outcome is kept
+    expect(priya.locator("#case")).to_contain_text("tags changed")
+    expect(priya.locator("text=Reply recorded")).to_be_visible()
+    priya.unroute("**/reply")
     expect(row).to_have_attribute("data-state", "replied", timeout=10_000)
 
     # A new mention arriving through the API shows up too.
@@ -106,3 +129,117 @@ def test_keyboard_moves_opens_and_claims(browser, server, log_in):
     priya.keyboard.press("r")
     assert priya.evaluate("document.activeElement.id") == "reply-text"
     priya.context.close()
+
+
+@pytest.fixture
+def quiet_server(tmp_path) -> Iterator[Server]:
+    """The demo workspace without the SLA tick, whose events touch every open case: here only
+    the test's own changes may reach the inbox."""
+    from escapevelocity.config import Settings
+    from escapevelocity.services.seed import seed_demo
+    from escapevelocity.services.workspace import Workspace
+    from escapevelocity.web.app import create_app
+
+    ws = Workspace.open(f"sqlite:///{tmp_path / 'ev.db'}", SystemClock())
+    seed_demo(ws, password=PASSWORD)
+    app = create_app(ws, Settings(database_url="unused", secret_key="b" * 32), tick_seconds=None)
+    with Server(app, ws) as srv:
+        yield srv
+    ws.store.close()
+
+
+def test_changes_made_while_a_row_refresh_is_out_all_reach_the_inbox(browser, quiet_server,
+                                                                      log_in):
+    """htmx kept only the last request queued behind one in flight: with a row refresh out,
+    a second refresh (case B) waiting behind it was replaced by a third (case C), and B's row
+    never changed. Here the first row refresh is held in the browser while B and C change,
+    each in its own live update; then all three rows must show their new holder."""
+    from escapevelocity.services import cases
+
+    server = quiet_server
+    first, second, third = server.post([
+        _mention(40 + i, f"my broadband {what} again, please help", f"kit{i}")
+        for i, what in enumerate(("dropped", "stalled", "failed"))])["case_ids"]
+    ana = log_in(browser, server, "ana")
+    rows = {c: ana.locator(f'tr[data-case="{c}"]') for c in (first, second, third)}
+    for row in rows.values():
+        expect(row).to_be_visible()
+    expect(ana.locator("body[data-live=on]")).to_have_count(1, timeout=10_000)
+    ana.evaluate("""() => { window.__changed = [];
+        document.addEventListener("ev:changes", e => window.__changed.push(...e.detail)); }""")
+    held, holding = [], [True]
+
+    def hold(route):
+        if holding[0]:
+            held.append(route)
+        else:
+            route.continue_()
+
+    ana.route("**/inbox/rows?*", hold)
+    ws = server.workspace
+    cases.claim(ws.store, SystemClock(), first, "priya")
+    while not held:  # the first case's row refresh is out (and stays out)
+        ana.wait_for_timeout(20)
+    for case_id, member in ((second, "tom"), (third, "priya")):  # two live updates meanwhile
+        ana.evaluate("window.__changed = []")
+        cases.claim(ws.store, SystemClock(), case_id, member)
+        ana.wait_for_function("id => window.__changed.includes(id)", arg=case_id)
+    holding[0] = False
+    for route in held:
+        route.continue_()
+    expect(rows[first].locator("td.holder")).to_have_text("priya", timeout=10_000)
+    expect(rows[second].locator("td.holder")).to_have_text("tom", timeout=10_000)
+    expect(rows[third].locator("td.holder")).to_have_text("priya", timeout=10_000)
+    for row in rows.values():
+        expect(row).to_have_attribute("data-state", "claimed")
+    ana.unroute("**/inbox/rows?*")
+    ana.context.close()
+
+
+def test_a_live_refresh_keeps_the_reply_being_written(browser, server, log_in):
+    """The panel waits while the member types a reply and refreshes when they leave the box:
+    that refresh (here a colleague's tag) keeps the words they wrote."""
+    case_id = server.post([_mention(50, "the app logs me out every hour", "noa")])["case_ids"][0]
+    priya = log_in(browser, server, "priya")
+    priya.goto(f"{server.url}/cases/{case_id}")
+    expect(priya.locator("body[data-live=on]")).to_have_count(1, timeout=10_000)
+    priya.click("#claim")
+    expect(priya.locator("text=You hold this case")).to_be_visible()
+    priya.fill("#reply-text", "Sorry Noa, a fix for the logouts ships tonight.")
+    priya.locator("#reply-text").blur()
+    annotate.tag(server.workspace.store, SystemClock(), case_id, "ana", add=["app"])
+    expect(priya.locator("#case")).to_contain_text("tags changed", timeout=10_000)
+    expect(priya.locator("#reply-text")).to_have_value(
+        "Sorry Noa, a fix for the logouts ships tonight.")
+    priya.context.close()
+
+
+def test_a_failed_row_refresh_is_asked_again_later_not_in_a_loop(browser, quiet_server, log_in):
+    """The server does not answer row refreshes for a while: nothing is asked again for 3 s
+    (no burst of retries), and once it answers the change still reaches the row."""
+    from escapevelocity.services import cases
+
+    server = quiet_server
+    case_id = server.post([_mention(60, "my broadband dropped again, please help",
+                                    "ola")])["case_ids"][0]
+    ana = log_in(browser, server, "ana")
+    row = ana.locator(f'tr[data-case="{case_id}"]')
+    expect(row).to_be_visible()
+    expect(ana.locator("body[data-live=on]")).to_have_count(1, timeout=10_000)
+    asked, failing = [], [True]
+
+    def answer(route):
+        asked.append(route.request.url)
+        route.abort() if failing[0] else route.continue_()
+
+    ana.route("**/inbox/rows?*", answer)
+    cases.claim(server.workspace.store, SystemClock(), case_id, "tom")
+    while not asked:
+        ana.wait_for_timeout(20)
+    ana.wait_for_timeout(2_000)  # a retry loop would have asked many times by now
+    assert len(asked) == 1, len(asked)
+    failing[0] = False
+    expect(row.locator("td.holder")).to_have_text("tom", timeout=10_000)
+    assert len(asked) == 2, len(asked)
+    ana.unroute("**/inbox/rows?*")
+    ana.context.close()

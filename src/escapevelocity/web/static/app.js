@@ -21,8 +21,14 @@
   });
 
   // Keyboard: j/k move through the inbox, Enter opens; on a case, c claims, r replies,
-  // e resolves, u goes back to the inbox. Never while typing.
-  let cursor = -1;
+  // e resolves, u goes back to the inbox. Never while typing. The cursor is a case, not a
+  // position: a live update that replaces, adds or removes rows keeps it on the same case.
+  let chosen = null;  // data-case of the selected row
+  function markChosen() {
+    document.querySelectorAll("tr.case-row").forEach(function (r) {
+      r.classList.toggle("selected", r.dataset.case === chosen);
+    });
+  }
   document.addEventListener("keydown", function (e) {
     if (e.ctrlKey || e.metaKey || e.altKey) return;
     const t = e.target;
@@ -30,10 +36,12 @@
     const rows = Array.from(document.querySelectorAll("tr.case-row"));
     const click = function (sel) { const el = document.querySelector(sel); if (el) el.click(); };
     if ((e.key === "j" || e.key === "k") && rows.length) {
-      cursor = Math.max(0, Math.min(rows.length - 1, cursor + (e.key === "j" ? 1 : -1)));
-      rows.forEach(function (r, i) { r.classList.toggle("selected", i === cursor); });
-      rows[cursor].scrollIntoView({block: "nearest"});
-    } else if (e.key === "Enter" && rows[cursor]) {
+      const at = rows.findIndex(function (r) { return r.dataset.case === chosen; });
+      const next = at < 0 ? 0 : Math.max(0, Math.min(rows.length - 1, at + (e.key === "j" ? 1 : -1)));
+      chosen = rows[next].dataset.case;
+      markChosen();
+      rows[next].scrollIntoView({block: "nearest"});
+    } else if (e.key === "Enter" && chosen) {
       click("tr.case-row.selected td.title a");
     } else if (e.key === "c") { click("#claim");
     } else if (e.key === "r") {
@@ -93,27 +101,25 @@
   let timer = null;
   let pending = new Map();  // case id -> the latest change named for it
 
-  // The outcome of the member's last action ("Reply recorded", a refusal) is shown once; a
-  // live refresh of the panel (the only GET that swaps #case) must not wipe it away. It is
-  // read from the panel at swap time, so a refresh that started before the action's answer
-  // arrived keeps it too.
-  let outcome = [];
-  body.addEventListener("htmx:beforeSwap", function (e) {
-    const d = e.detail;
-    if (d.target && d.target.id === "case" && d.requestConfig && d.requestConfig.verb === "get") {
-      outcome = Array.from(d.target.querySelectorAll(".flash.ok, .flash.error"))
-        .map(function (f) { return f.outerHTML; });
-    }
-  });
-  body.addEventListener("htmx:afterSwap", function () {
-    if (!outcome.length) return;
-    const kept = outcome;
-    outcome = [];
-    const fresh = document.getElementById("case");
-    const head = fresh && fresh.querySelector(".case-head");
-    if (!head || fresh.querySelector(".flash.ok, .flash.error")) return;
-    kept.forEach(function (html) { head.insertAdjacentHTML("beforeend", html); });
-  });
+  // Live refreshes are fetched here and swapped with htmx.swap, each kind through its own small
+  // queue: one request in flight, and whatever changes while it is out are gathered and sent
+  // when it comes back. (htmx.ajax put every request on one queue on <body> that keeps only
+  // the last request waiting behind the one in flight, so a row refresh naming other cases,
+  // or the panel's refresh, could be dropped and a change never shown.)
+  // A refresh that fails (server away, session ended) is asked again later, waiting longer
+  // each time (3 s doubling to a minute), never in a tight loop.
+  function backoff(q) {
+    q.wait = Math.min(60000, q.wait ? q.wait * 2 : 3000);
+    return q.wait;
+  }
+  function fetchFragment(url) {
+    // HX-Request: an ended session answers 401 instead of redirecting to the login page
+    return fetch(url, {credentials: "same-origin", headers: {"HX-Request": "true"}})
+      .then(function (r) {
+        if (!r.ok || r.redirected) throw new Error("live refresh: " + r.status);
+        return r.text();
+      });
+  }
 
   // The inbox asks only for the rows that changed (routes_inbox: out-of-band swaps replace,
   // add or delete them); a burst larger than the server takes re-reads the page. Events that
@@ -121,25 +127,129 @@
   const UNSEEN = new Set(["note_added", "tags_changed", "flags_changed", "crm_linked",
     "sla_warning", "followup_scheduled", "followup_sent", "followup_invited",
     "followup_cancelled", "followup_answered", "send_failed", "approval_edited"]);
+  const rowsQueue = {ids: new Set(), page: false, busy: false, wait: 0, retry: null};
   function refreshRows(rows, changed) {
     const team = rows.dataset.team || "all";
-    const ids = changed.filter(function (c) {
-      if (c.kinds && c.kinds.every(function (k) { return UNSEEN.has(k); })) return false;
-      return document.getElementById("row-" + c.case) ||
-        team === "all" || !c.team || c.team === team;
-    }).map(function (c) { return c.case; });
-    if (!ids.length) return;
-    const shown = ids.filter(function (id) { return document.getElementById("row-" + id); });
-    if (ids.length > 200 || shown.length < ids.length) {
-      // A case entering the view (or a burst): re-read the page. htmx keeps only the last of
-      // the requests queued behind one in flight, which is harmless for a whole page and lost
-      // rows when each request carried different ones (a new case's row never came).
-      htmx.ajax("GET", rows.dataset.rowsUrl, {target: "#rows", swap: "innerHTML"});
-      return;
-    }
-    htmx.ajax("GET", rows.dataset.rowsUrl + "&ids=" + ids.join(",") + "&shown=" + shown.join(","),
-              {target: "#rows", swap: "none"});
+    changed.forEach(function (c) {
+      if (c.kinds && c.kinds.every(function (k) { return UNSEEN.has(k); })) return;
+      if (document.getElementById("row-" + c.case) || team === "all" || !c.team ||
+          c.team === team) rowsQueue.ids.add(c.case);
+    });
+    sendRows();
   }
+  function sendRows() {
+    const rows = document.getElementById("rows");
+    if (rowsQueue.busy || rowsQueue.retry || !rows ||
+        (!rowsQueue.page && !rowsQueue.ids.size)) return;
+    const ids = Array.from(rowsQueue.ids);
+    const page = rowsQueue.page;
+    rowsQueue.ids = new Set();
+    rowsQueue.page = false;
+    // what the page shows is read now, after every earlier answer was applied
+    const shown = ids.filter(function (id) { return document.getElementById("row-" + id); });
+    const whole = page || ids.length > 200 || shown.length < ids.length;
+    // A case entering the view (or a burst): re-read the page; else only the changed rows.
+    const url = whole ? rows.dataset.rowsUrl
+      : rows.dataset.rowsUrl + "&ids=" + ids.join(",") + "&shown=" + shown.join(",");
+    rowsQueue.busy = true;
+    fetchFragment(url).then(function (html) {
+      htmx.swap("#rows", html, {swapStyle: whole ? "innerHTML" : "none"});
+      markChosen();  // a replaced row comes without the cursor's mark
+      rowsQueue.wait = 0;
+    }).catch(function () {
+      // not applied: these cases are asked for again, with whatever changes meanwhile
+      if (whole) rowsQueue.page = true;
+      ids.forEach(function (id) { rowsQueue.ids.add(id); });
+      rowsQueue.retry = setTimeout(function () { rowsQueue.retry = null; sendRows(); },
+                                   backoff(rowsQueue));
+    }).finally(function () {
+      rowsQueue.busy = false;
+      sendRows();
+    });
+  }
+
+  // The case panel. The member's own actions (claim, reply, resolve: htmx requests that swap
+  // #case) win over live refreshes: a refresh answered while an action is out, or after one
+  // started, is dropped and asked again once the action is done. Swapped in, it replaced the
+  // #case the action's answer was aimed at, so that answer ("Reply recorded") landed nowhere,
+  // or its older view overwrote the action's newer one. (It is still sent during an action:
+  // one request, and the panel is current the moment the action is answered.)
+  const panelQueue = {dirty: false, busy: false, epoch: 0, actions: new Set(), wait: 0,
+                      retry: null};
+  function acting() {
+    panelQueue.actions.forEach(function (xhr) {  // 0 after an abort, 4 once answered
+      if (xhr.readyState === 0 || xhr.readyState === 4) panelQueue.actions.delete(xhr);
+    });
+    return panelQueue.actions.size > 0;
+  }
+  function isPanelAction(d) {
+    return d && d.target && d.target.id === "case" && d.xhr;
+  }
+  body.addEventListener("htmx:beforeRequest", function (e) {
+    if (!isPanelAction(e.detail)) return;
+    panelQueue.actions.add(e.detail.xhr);
+    panelQueue.epoch += 1;
+  });
+  body.addEventListener("htmx:afterRequest", function (e) {
+    if (!isPanelAction(e.detail)) return;
+    panelQueue.actions.delete(e.detail.xhr);
+    if (panelQueue.dirty) refreshPanel();
+  });
+
+  // The outcome of the member's last action ("Reply recorded", a refusal) is shown once; a
+  // live refresh of the panel must not wipe it away, so it is carried into the fresh panel
+  // when that has no outcome of its own. So is a reply being written (and its template): the
+  // panel is refreshed once the member leaves the box, which must not throw their words away.
+  function swapPanel(html) {
+    const old = document.getElementById("case");
+    if (!old) return;
+    const outcome = Array.from(old.querySelectorAll(".flash.ok, .flash.error"))
+      .map(function (f) { return f.outerHTML; });
+    const box = document.getElementById("reply-text");
+    const written = box && box.value !== box.defaultValue ? box.value : null;
+    const picker = document.getElementById("template");
+    const picked = picker ? picker.value : null;
+    htmx.swap(old, html, {swapStyle: "outerHTML"});
+    const fresh = document.getElementById("case");
+    const freshBox = document.getElementById("reply-text");
+    if (written !== null && freshBox) {
+      const freshPicker = document.getElementById("template");
+      if (freshPicker && picked !== null) freshPicker.value = picked;
+      freshBox.value = written;
+    }
+    const head = fresh && fresh.querySelector(".case-head");
+    if (!outcome.length || !head || fresh.querySelector(".flash.ok, .flash.error")) return;
+    outcome.forEach(function (h) { head.insertAdjacentHTML("beforeend", h); });
+  }
+
+  function refreshPanel() {
+    const panel = document.getElementById("case");
+    if (!panel) return;
+    panelQueue.dirty = true;
+    // Keep a half-written reply: not while the member types one (done when they leave the box).
+    const box = document.getElementById("reply-text");
+    if (panelQueue.busy || panelQueue.retry || (box && document.activeElement === box)) return;
+    panelQueue.dirty = false;
+    panelQueue.busy = true;
+    const epoch = panelQueue.epoch;
+    fetchFragment(panel.dataset.panelUrl).then(function (html) {
+      panelQueue.wait = 0;
+      if (acting() || epoch !== panelQueue.epoch) panelQueue.dirty = true;  // stale: ask again
+      else swapPanel(html);
+    }).catch(function () {
+      panelQueue.dirty = true;
+      panelQueue.retry = setTimeout(function () { panelQueue.retry = null; refreshPanel(); },
+                                    backoff(panelQueue));
+    }).finally(function () {
+      panelQueue.busy = false;
+      if (panelQueue.dirty && !acting()) refreshPanel();
+    });
+  }
+  document.addEventListener("focusout", function (e) {
+    if (e.target && e.target.id === "reply-text" && panelQueue.dirty) {
+      setTimeout(function () { if (panelQueue.dirty) refreshPanel(); }, 0);
+    }
+  });
 
   function refresh() {
     timer = null;
@@ -148,13 +258,7 @@
     const rows = document.getElementById("rows");
     if (rows && window.htmx) refreshRows(rows, Array.from(changed.values()));
     const panel = document.getElementById("case");
-    if (panel && changed.has(panel.dataset.case) && window.htmx) {
-      // Keep a half-written reply: only refresh when the member is not typing one.
-      const box = document.getElementById("reply-text");
-      if (!box || document.activeElement !== box) {
-        htmx.ajax("GET", panel.dataset.panelUrl, {target: "#case", swap: "outerHTML"});
-      }
-    }
+    if (panel && changed.has(panel.dataset.case) && window.htmx) refreshPanel();
     document.dispatchEvent(new CustomEvent("ev:changes", {detail: Array.from(changed.keys())}));
   }
 
