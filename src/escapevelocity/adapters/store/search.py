@@ -68,59 +68,71 @@ class Search(Repo):
                 out.append(C.opened_at < end)
         return out
 
-    def _window(self, q: Query, size: int) -> sa.Subquery | None:
-        """The newest `size` mentions with `q`'s words (id, case_id, created_at, at; None: no
-        words), read from the text index newest first and stopped there: what a search with
-        words looks at."""
+    def _window(self, q: Query, size: int, before: int | None = None) -> sa.Subquery | None:
+        """The newest `size` mentions with `q`'s words older than mention `before` (id,
+        case_id, created_at, at; None: no words), read from the text index newest first and
+        stopped there: what a search with words looks at."""
         cols = (M.case_id, M.created_at)
         if self._sqlite:
             match = search.fts5_match(q.text)
             if not match:
                 return None
-            return (sa.select(_WORDS.c.rowid.label("id"), *cols, _WORDS.c.rowid.label("at"))
-                    .select_from(_WORDS.join(t.mentions, M.id == _WORDS.c.rowid))
-                    .where(sa.text("mention_words MATCH :match").bindparams(match=match))
-                    .order_by(_WORDS.c.rowid.desc()).limit(size).subquery())
+            sel = (sa.select(_WORDS.c.rowid.label("id"), *cols, _WORDS.c.rowid.label("at"))
+                   .select_from(_WORDS.join(t.mentions, M.id == _WORDS.c.rowid))
+                   .where(sa.text("mention_words MATCH :match").bindparams(match=match)))
+            if before is not None:
+                sel = sel.where(_WORDS.c.rowid < before)
+            return sel.order_by(_WORDS.c.rowid.desc()).limit(size).subquery()
         tsq = search.tsquery(q.text)
         if not tsq:
             return None
-        return (sa.select(M.id, *cols, M.id.label("at"))
-                .where(sa.text("mentions.words @@ to_tsquery('simple', :tsq)")
-                       .bindparams(tsq=tsq))
-                .order_by(M.id.desc()).limit(size).subquery())
+        sel = (sa.select(M.id, *cols, M.id.label("at"))
+               .where(sa.text("mentions.words @@ to_tsquery('simple', :tsq)")
+                      .bindparams(tsq=tsq)))
+        if before is not None:
+            sel = sel.where(M.id < before)
+        return sel.order_by(M.id.desc()).limit(size).subquery()
 
     def _walk(self, q: Query, teams: Sequence[str], now: datetime, want: int,
               distinct_cases: bool) -> tuple[list[Any], bool]:
         """Hits of the words that pass the filters, newest first: case ids (distinct) or
         mention ids, at least `want` of them when there are, over a window of the newest hits
-        that grows from COUNT_WINDOW to SEARCH_WINDOW. Returns them and whether the window was
-        full (more hits may lie beyond it)."""
+        that grows from COUNT_WINDOW to SEARCH_WINDOW (x4 a step). Returns them and whether the
+        window was full (more hits may lie beyond it).
+
+        Each step reads only the hits the window grew by (keyset: older than the last hit
+        read), so no hit is read twice; what a window of n hits finds is the first n hits'
+        findings, so the answer is the one a single read of the whole window would give."""
         if self._window(q, 1) is None:
             return self._walk_cases(q, teams, now, want)
-        size = search.COUNT_WINDOW
+        where = self.case_filters(q, teams, now)
+        if q.show == "mentions":
+            start, end = search.day_range(q)
+        size, read, last = search.COUNT_WINDOW, 0, None
+        found: dict[Any, None] = {}  # insertion-ordered: hit order, a case at its newest hit
         while True:
-            w = self._window(q, size)
+            w = self._window(q, size - read, last)
             assert w is not None
-            where = self.case_filters(q, teams, now)
+            on = [C.id == w.c.case_id, *where]
             if q.show == "mentions":
-                start, end = search.day_range(q)
                 if start:
-                    where.append(w.c.created_at >= start)
+                    on.append(w.c.created_at >= start)
                 if end:
-                    where.append(w.c.created_at < end)
+                    on.append(w.c.created_at < end)
             # An outer join keeps every hit of the window, so its length says whether the
             # window was full; a hit whose case fails the filters comes back with no case.
             rows = self._conn.execute(
-                sa.select(w.c.id, C.id).select_from(
-                    w.outerjoin(t.cases, sa.and_(C.id == w.c.case_id, *where)))
+                sa.select(w.c.id, C.id).select_from(w.outerjoin(t.cases, sa.and_(*on)))
                 .order_by(w.c.at.desc(), w.c.id.desc())).all()
-            full = len(rows) >= size
-            if distinct_cases:
-                found = list(dict.fromkeys(c for _, c in rows if c is not None))
-            else:
-                found = [m for m, c in rows if c is not None]
+            read += len(rows)
+            if rows:
+                last = rows[-1][0]
+            for m, c in rows:
+                if c is not None:
+                    found.setdefault(c if distinct_cases else m)
+            full = read >= size
             if len(found) >= want or not full or size >= search.SEARCH_WINDOW:
-                return found, full
+                return list(found), full
             size = min(size * 4, search.SEARCH_WINDOW)
 
     def _walk_cases(self, q: Query, teams: Sequence[str], now: datetime, want: int
