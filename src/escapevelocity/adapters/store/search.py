@@ -10,7 +10,9 @@ page) and says when more may lie beyond.
 
 Cases are shown newest first (ix_cases_opened) when there are no words; with words, by their
 newest matching mention, read newest first from the text index and stopped once the page is
-full.
+full. The window grows by keyset (each hit read once); on PostgreSQL, whose GIN index has no
+order, a word expected often is read in ranges of mention ids so the planner can intersect
+the GIN bitmap with the range (`Search._hits`).
 """
 
 from __future__ import annotations
