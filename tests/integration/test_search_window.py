@@ -5,8 +5,7 @@ and stops once a page is full. Here the windows are made small and the answer is
 against the definition, worked out in Python from the rows written: the hits newest first, the
 window the first size of the schedule whose hits fill the page (or that is not full), the
 cases (distinct, at their newest hit) or mentions in it that pass the filters, and the page a
-slice of those. Pages, counts and "more" must be exactly that, whatever the steps read (on
-PostgreSQL, ranges of ids or one unbounded read).
+slice of those. Pages, counts and "more" must be exactly that, whatever the steps read.
 """
 
 from __future__ import annotations
@@ -81,18 +80,11 @@ def _expected(ws, attrs, q: Query, word: str, filters) -> tuple[list, int, bool]
         size = min(size * 4, search.SEARCH_WINDOW)
 
 
-# PostgreSQL reads by ranges of ids unless the planner expects few hits (PG_RARE: 0, always
-# ranges; 10**9, never), none wider than PG_MAX_SPAN ids (16: many small ranges).
-@pytest.mark.parametrize("count_window, search_window, pg_rare, pg_max_span", [
-    (4, 100, 0, 16), (10, 37, 10**9, 131_072), (1000, 100_000, 4, 131_072)])
+@pytest.mark.parametrize("count_window, search_window", [(4, 100), (10, 37), (1000, 100_000)])
 def test_pages_counts_and_more_are_those_of_the_window_definition(
-        workspace, clock, monkeypatch, count_window, search_window, pg_rare, pg_max_span):
-    from escapevelocity.adapters.store import search as store_search
-
+        workspace, clock, monkeypatch, count_window, search_window):
     monkeypatch.setattr(search, "COUNT_WINDOW", count_window)
     monkeypatch.setattr(search, "SEARCH_WINDOW", search_window)
-    monkeypatch.setattr(store_search, "PG_RARE", pg_rare)
-    monkeypatch.setattr(store_search, "PG_MAX_SPAN", pg_max_span)
     attrs = _fixture(workspace, clock.now())
     with workspace.store.begin() as tx:
         teams = sorted(t.id for t in tx.org.load().teams)

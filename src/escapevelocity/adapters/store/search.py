@@ -10,14 +10,12 @@ page) and says when more may lie beyond.
 
 Cases are shown newest first (ix_cases_opened) when there are no words; with words, by their
 newest matching mention, read newest first from the text index and stopped once the page is
-full. The window grows by keyset (each hit read once); on PostgreSQL, whose GIN index has no
-order, a word expected often is read in ranges of mention ids so the planner can intersect
-the GIN bitmap with the range (`Search._hits`).
+full. On SQLite the window grows by keyset, each hit read once (`Search._hits` says why not
+on PostgreSQL).
 """
 
 from __future__ import annotations
 
-import json
 import secrets
 from collections.abc import Sequence
 from dataclasses import replace
@@ -38,10 +36,6 @@ M = t.mentions.c
 V = t.saved_views.c
 # The FTS5 table (not in schema.py's metadata: a virtual table the migration makes).
 _WORDS = sa.table("mention_words", sa.column("rowid", sa.Integer))
-# PostgreSQL reads the hits of words it expects more than PG_RARE times the hits wanted in
-# ranges of mention ids (Search._hits), none wider than PG_MAX_SPAN ids.
-PG_RARE = 4
-PG_MAX_SPAN = 131_072
 
 
 class Search(Repo):
@@ -75,12 +69,10 @@ class Search(Repo):
                 out.append(C.opened_at < end)
         return out
 
-    def _window(self, q: Query, size: int, before: int | None = None,
-                since: int | None = None) -> sa.Subquery | None:
-        """The newest `size` mentions with `q`'s words older than mention `before` and not
-        older than `since` (PostgreSQL only) (id, case_id, created_at, at; None: no words),
-        read from the text index newest first and stopped there: what a search with words
-        looks at."""
+    def _window(self, q: Query, size: int, before: int | None = None) -> sa.Subquery | None:
+        """The newest `size` mentions with `q`'s words older than mention `before` (id,
+        case_id, created_at, at; None: no words), read from the text index newest first and
+        stopped there: what a search with words looks at."""
         cols = (M.case_id, M.created_at)
         if self._sqlite:
             match = search.fts5_match(q.text)
@@ -100,62 +92,26 @@ class Search(Repo):
                       .bindparams(tsq=tsq)))
         if before is not None:
             sel = sel.where(M.id < before)
-        if since is not None:
-            sel = sel.where(M.id >= since)
         return sel.order_by(M.id.desc()).limit(size).subquery()
 
-    def _hits(self, q: Query, on: Any, need: int, before: int | None,
-              memo: dict[str, Any]) -> list[Any]:
-        """The next `need` hits of the words older than mention `before` (all of them when
-        fewer), newest first, as (mention id, case id when the case passes `on`).
+    def _hits(self, q: Query, on: Any, size: int, read: int, last: int | None) -> list[Any]:
+        """Hits `read` to `size` of the words, newest first, as (mention id, case id when the
+        case passes `on`), `last` being the id of hit `read` - 1.
 
-        SQLite's FTS5 reads a word's hits newest first itself. PostgreSQL's GIN index has no
-        order: without a bound, a word found often is read as the primary key backwards with
-        the words as a filter, every row's tsvector tested, and a word in 1.5% of mentions
-        cost 67,000 rows (5,800 pages, 280 ms) for 1,000 hits. So when the planner expects
-        many hits (its estimate for the words, `_estimate`), ids are read in ranges from the
-        newest down, the first sized to hold about twice the hits wanted, each next one 4x
-        the last (at most MAX_SPAN ids, so the id bitmap stays exact): bounded, the planner
-        intersects the words' GIN bitmap with the range (BitmapAnd; 12 ms for the same 1,000
-        hits) or, for a very common word, reads the range backwards and stops early. A word
-        expected rarely is one unbounded read (its GIN bitmap is small). The ranges are
-        consecutive, so the hits come in the same order as one unbounded read."""
-        def read(size: int, hi: int | None, lo: int | None) -> list[Any]:
-            w = self._window(q, size, hi, lo)
-            assert w is not None
-            return self._conn.execute(
-                sa.select(w.c.id, C.id).select_from(w.outerjoin(t.cases, on(w)))
-                .order_by(w.c.at.desc(), w.c.id.desc())).all()
-
-        if self._sqlite:
-            return read(need, before, None)
-        if not memo:  # once a search: the newest id and the planner's estimate of the hits
-            memo["top"] = self._conn.execute(sa.select(sa.func.max(M.id))).scalar()
-            memo["expected"] = self._estimate(q)
-        top, expected = memo["top"], memo["expected"]
-        if top is None or expected <= need * PG_RARE:
-            return read(need, before, None)
-        hi = top + 1 if before is None else before
-        out: list[Any] = []
-        span = min(PG_MAX_SPAN, max(need, int(2 * need * top / expected)))
-        while len(out) < need:
-            lo = hi - span if hi - span > 1 else None  # None: the last range, to the oldest
-            out += read(need - len(out), hi, lo)
-            if lo is None:
-                break
-            hi, span = lo, min(PG_MAX_SPAN, span * 4)
-        return out
-
-    def _estimate(self, q: Query) -> float:
-        """PostgreSQL's estimate of how many mentions have `q`'s words (from the tsvector
-        column's statistics; planning only, nothing is read)."""
-        plan = self._conn.execute(sa.text(
-            "EXPLAIN (FORMAT JSON) SELECT 1 FROM mentions "
-            "WHERE words @@ to_tsquery('simple', :tsq)"), {"tsq": search.tsquery(q.text)}
-        ).scalar_one()
-        if isinstance(plan, str):
-            plan = json.loads(plan)
-        return float(plan[0]["Plan"]["Plan Rows"])
+        SQLite reads only those (keyset: older than `last`): FTS5 walks a word's hits newest
+        first and starts anywhere, so no hit is read twice. PostgreSQL reads the newest `size`
+        again and drops the first `read`: with a bound on the id its planner switched, for
+        some words, from reading the primary key backwards (stopping at `size` hits) to the
+        whole GIN bitmap with a sort, and the second step of "signal" + 3 filters went from
+        185-233 ms to 400-800 ms on the 1M-mention bench fixture (read again, those hits are
+        in shared buffers)."""
+        before = last if self._sqlite else None
+        w = self._window(q, size - read if self._sqlite else size, before)
+        assert w is not None
+        rows = self._conn.execute(
+            sa.select(w.c.id, C.id).select_from(w.outerjoin(t.cases, on(w)))
+            .order_by(w.c.at.desc(), w.c.id.desc())).all()
+        return rows if self._sqlite else rows[read:]
 
     def _walk(self, q: Query, teams: Sequence[str], now: datetime, want: int,
               distinct_cases: bool) -> tuple[list[Any], bool]:
@@ -164,9 +120,9 @@ class Search(Repo):
         that grows from COUNT_WINDOW to SEARCH_WINDOW (x4 a step). Returns them and whether the
         window was full (more hits may lie beyond it).
 
-        Each step reads only the hits the window grew by (keyset: older than the last hit
-        read), so no hit is read twice; what a window of n hits finds is the first n hits'
-        findings, so the answer is the one a single read of the whole window would give."""
+        Each step takes only the hits the window grew by (`_hits`); what a window of n hits
+        finds is the first n hits' findings, so the answer is the one a single read of the
+        whole window would give."""
         if self._window(q, 1) is None:
             return self._walk_cases(q, teams, now, want)
         where = self.case_filters(q, teams, now)
@@ -186,9 +142,8 @@ class Search(Repo):
 
         size, read, last = search.COUNT_WINDOW, 0, None
         found: dict[Any, None] = {}  # insertion-ordered: hit order, a case at its newest hit
-        memo: dict[str, Any] = {}
         while True:
-            rows = self._hits(q, on, size - read, last, memo)
+            rows = self._hits(q, on, size, read, last)
             read += len(rows)
             if rows:
                 last = rows[-1][0]
