@@ -69,10 +69,12 @@ class Search(Repo):
                 out.append(C.opened_at < end)
         return out
 
-    def _window(self, q: Query, size: int, before: int | None = None) -> sa.Subquery | None:
-        """The newest `size` mentions with `q`'s words older than mention `before` (id,
-        case_id, created_at, at; None: no words), read from the text index newest first and
-        stopped there: what a search with words looks at."""
+    def _window(self, q: Query, size: int, before: int | None = None, skip: int = 0
+                ) -> sa.Subquery | None:
+        """The newest `size` mentions with `q`'s words older than mention `before` (SQLite)
+        or past the newest `skip` (PostgreSQL) (id, case_id, created_at, at; None: no words),
+        read from the text index newest first and stopped there: what a search with words
+        looks at."""
         cols = (M.case_id, M.created_at)
         if self._sqlite:
             match = search.fts5_match(q.text)
@@ -90,28 +92,27 @@ class Search(Repo):
         sel = (sa.select(M.id, *cols, M.id.label("at"))
                .where(sa.text("mentions.words @@ to_tsquery('simple', :tsq)")
                       .bindparams(tsq=tsq)))
-        if before is not None:
-            sel = sel.where(M.id < before)
-        return sel.order_by(M.id.desc()).limit(size).subquery()
+        return sel.order_by(M.id.desc()).offset(skip).limit(size).subquery()
 
     def _hits(self, q: Query, on: Any, size: int, read: int, last: int | None) -> list[Any]:
         """Hits `read` to `size` of the words, newest first, as (mention id, case id when the
         case passes `on`), `last` being the id of hit `read` - 1.
 
         SQLite reads only those (keyset: older than `last`): FTS5 walks a word's hits newest
-        first and starts anywhere, so no hit is read twice. PostgreSQL reads the newest `size`
-        again and drops the first `read`: with a bound on the id its planner switched, for
-        some words, from reading the primary key backwards (stopping at `size` hits) to the
-        whole GIN bitmap with a sort, and the second step of "signal" + 3 filters went from
-        185-233 ms to 400-800 ms on the 1M-mention bench fixture (read again, those hits are
-        in shared buffers)."""
-        before = last if self._sqlite else None
-        w = self._window(q, size - read if self._sqlite else size, before)
+        first and starts anywhere, so no hit is read twice. PostgreSQL skips the first `read`
+        (OFFSET in the window, so their cases are not joined again) but does not bound the id:
+        with `id < last` its planner switched, for some words, from reading the primary key
+        backwards (stopping at `size` hits) to the whole GIN bitmap and a sort, and the
+        second step of "signal" + 3 filters went from 185-233 ms to 400-800 ms on the
+        1M-mention bench fixture."""
+        if self._sqlite:
+            w = self._window(q, size - read, last)
+        else:
+            w = self._window(q, size - read, skip=read)
         assert w is not None
-        rows = self._conn.execute(
+        return self._conn.execute(
             sa.select(w.c.id, C.id).select_from(w.outerjoin(t.cases, on(w)))
             .order_by(w.c.at.desc(), w.c.id.desc())).all()
-        return rows if self._sqlite else rows[read:]
 
     def _walk(self, q: Query, teams: Sequence[str], now: datetime, want: int,
               distinct_cases: bool) -> tuple[list[Any], bool]:
