@@ -100,8 +100,10 @@ def test_pages_counts_and_more_are_those_of_the_window_definition(
     checked = 0
     for word, params, filters in shapes:
         for show in ("cases", "mentions"):
-            for page in (1, 2, 3, 5, 9, 20):
-                q = Query(text=word, show=show, page=page, per_page=7, **params)
+            # Pages whose end (`want`) lies inside, past or exactly at a window's size.
+            for per_page, page in ((7, 1), (7, 2), (7, 3), (7, 5), (7, 9), (7, 20), (4, 1),
+                                   (4, 4), (10, 1), (1000, 1)):
+                q = Query(text=word, show=show, page=page, per_page=per_page, **params)
                 with workspace.store.begin() as tx:
                     read = tx.search.mentions if show == "mentions" else tx.search.cases
                     rows, total, more = read(q, teams, clock.now())

@@ -121,9 +121,10 @@ class Search(Repo):
         that grows from COUNT_WINDOW to SEARCH_WINDOW (x4 a step). Returns them and whether the
         window was full (more hits may lie beyond it).
 
-        Each step takes only the hits the window grew by (`_hits`); what a window of n hits
-        finds is the first n hits' findings, so the answer is the one a single read of the
-        whole window would give."""
+        Each step reads only the hits the window grew by (`_hits`), and a page deeper than
+        the window reads ahead to the size that could hold it; what a window of n hits finds
+        is the first n hits' findings, so the answer is the one a single read of each window
+        would give."""
         if self._window(q, 1) is None:
             return self._walk_cases(q, teams, now, want)
         where = self.case_filters(q, teams, now)
@@ -141,17 +142,24 @@ class Search(Repo):
                     out.append(w.c.created_at < end)
             return sa.and_(*out)
 
-        size, read, last = search.COUNT_WINDOW, 0, None
-        found: dict[Any, None] = {}  # insertion-ordered: hit order, a case at its newest hit
+        size, ended = search.COUNT_WINDOW, False
+        hits: list[Any] = []
         while True:
-            rows = self._hits(q, on, size, read, last)
-            read += len(rows)
-            if rows:
-                last = rows[-1][0]
-            for m, c in rows:
-                if c is not None:
-                    found.setdefault(c if distinct_cases else m)
-            full = read >= size
+            if len(hits) < size and not ended:
+                # A page as deep as the window (`want` cases or mentions, at most one a hit)
+                # is all but never filled by it: read on past `want` in the same step (the
+                # smaller window is still judged on its own hits, the first `size`).
+                upto = size
+                while upto <= want and upto < search.SEARCH_WINDOW:
+                    upto = min(upto * 4, search.SEARCH_WINDOW)
+                rows = self._hits(q, on, upto, len(hits), hits[-1][0] if hits else None)
+                ended = len(hits) + len(rows) < upto
+                hits += rows
+            window = hits[:size]
+            # insertion-ordered: hit order, a case at its newest hit
+            found = dict.fromkeys((c if distinct_cases else m) for m, c in window
+                                  if c is not None)
+            full = len(window) >= size
             if len(found) >= want or not full or size >= search.SEARCH_WINDOW:
                 return list(found), full
             size = min(size * 4, search.SEARCH_WINDOW)
