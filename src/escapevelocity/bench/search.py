@@ -1,4 +1,4 @@
-"""Search over 1,000,000 mentions on SQLite and PostgreSQL: p50 / p99 per query type.
+"""Search over 1,000,000 mentions on SQLite and PostgreSQL: p50 / p95 / p99 per query type.
 
 Issue 18 asks search to answer in under 200 ms over a million mentions. Triaging a million
 mentions takes far longer than the question needs, so the fixture is written by bulk insert
@@ -12,6 +12,12 @@ Each query type runs `RUNS` times with words drawn in turn from its class, throu
 `tx.search` as the /search page calls it (one page of 50 and the capped count); the baseline
 in the same run is the same page read with a LIKE '%word%' over the mentions' JSON, the way a
 search without the index would have to (a few runs: it is slow).
+
+The fixture takes minutes to build (6 on SQLite, 9 on PostgreSQL on the shared 2-core box).
+EV_BENCH_SEARCH_CACHE=<dir> keeps it between runs (<dir>/search-<n>.db and the PostgreSQL
+database ev_bench_search_<n>), migrated to the head when reused, so a change to search or its
+indexes is timed on the same rows. With RUNS=60, p99 is the slowest run: on a loaded machine
+it measures the scheduler as much as the query, so compare runs made back to back.
 """
 
 from __future__ import annotations
