@@ -360,7 +360,8 @@ sa.Index("ix_cases_team_opened", cases.c.team, cases.c.state, cases.c.respond,
          cases.c.opened_at)
 # SLA at risk now: open cases by due time (ix_cases_due also holds every resolved case).
 sa.Index("ix_cases_state_due", cases.c.state, cases.c.respond, cases.c.sla_due)
-sa.Index("ix_cases_opened", cases.c.opened_at)
+# Newest cases first, ties by id (search without words, select all matching): 0022.
+sa.Index("ix_cases_opened", cases.c.opened_at, cases.c.id)
 
 
 # --- search, saved views, linked identities (issue 18, migration 0016_search) ---------------
