@@ -2,7 +2,7 @@
 without words, select all matching, the reports' drill-down) is one ordered index read
 
 Revision ID: 0022_search_paths
-Revises: 0016_search
+Revises: 0023_reports_calendar
 
 Search without words reads the newest cases in sight in the order (opened_at DESC, id DESC):
 the id breaks ties so pages never overlap. With ix_cases_opened on opened_at alone, SQLite
@@ -13,7 +13,7 @@ incremental sort. The wider index serves every query the old one did (same leadi
 from alembic import op
 
 revision = "0022_search_paths"
-down_revision = "0016_search"
+down_revision = "0023_reports_calendar"
 branch_labels = None
 depends_on = None
 
