@@ -44,39 +44,18 @@ def pytest_configure(config) -> None:
     workspace.SCRYPT_N = 2**4  # tests only; production keeps 2**14 (see SCRYPT_N)
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups off the marks
 def pytest_collection_modifyitems(config, items) -> None:
     """Browser tests last: their session-wide Chromium keeps Playwright's event loop running
     in the main thread, where any later test's asyncio.run() (the NATS bus, say) would fail.
 
-    For pytest-xdist (`make test JOBS=2`, run with --dist loadgroup --no-loadscope-reorder):
-    each test is its own unit of work, handed out in this order, except that the browser tests
-    form BROWSER_GROUPS groups of whole files (dispatched last, so a worker that starts one
-    runs only browser tests after it) and a module with a module-scoped fixture (a nats-server,
-    a seeded database of its own) is one group, so that fixture is built once, not per worker.
+    With pytest-xdist (`make test JOBS=2`: --dist loadfile --no-loadscope-reorder) each file
+    goes whole to one worker (its module fixtures, a nats-server or a drill, built once), in
+    this order: every other file is handed out before the first browser file, so a worker
+    that starts a browser file runs only browser files after it. (Not --dist loadgroup: with
+    pytest 9, pytest-xdist 3.8 cannot rename the tests into their groups, and ignores them.)
     """
     browser = Path(__file__).parent / "browser"
     items.sort(key=lambda item: Path(str(item.fspath)).is_relative_to(browser))
-    browser_files = sorted({Path(str(i.fspath)).name for i in items
-                            if Path(str(i.fspath)).is_relative_to(browser)})
-    for item in items:
-        path = Path(str(item.fspath))
-        if path.is_relative_to(browser):
-            group = f"browser-{browser_files.index(path.name) % BROWSER_GROUPS}"
-        elif _has_module_fixture(item):
-            group = path.stem
-        else:
-            continue
-        item.add_marker(pytest.mark.xdist_group(group))
-
-
-BROWSER_GROUPS = 2  # one per worker at -n 2: the browser files split in name order
-
-
-def _has_module_fixture(item) -> bool:
-    info = getattr(item, "_fixtureinfo", None)
-    defs = info.name2fixturedefs.values() if info is not None else ()
-    return any(d.scope in ("module", "package", "class") for ds in defs for d in ds)
 
 
 
