@@ -10,8 +10,9 @@ with a tiny scrypt factor in tests only (`services.workspace.SCRYPT_N`; the hash
 
 The session's PostgreSQL database commits without waiting for the WAL flush
 (synchronous_commit = off, set on the database for test connections only). What a test can see
-is the same; only a crash of the server could lose the last commits of a throwaway database,
-and under a loaded disk the flush per commit was most of the wall time of the PostgreSQL half.
+is the same; only a crash of the server could lose the last commits of a throwaway database.
+On this shared machine, copying the seeded rows back took 0.17-0.28 s with the flush and
+0.07-0.10 s without, and every store command of a test commits.
 """
 
 from __future__ import annotations
