@@ -38,6 +38,12 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 SNAPSHOT = "ev_seeded"  # PostgreSQL schema holding the seeded rows
 
+# pytest-xdist workers start with COLUMNS=80 in their environment, and a Rich console made at
+# import (the CLI modules' `out`) keeps the width it sees then, so a CLI test's own COLUMNS
+# (CliRunner env) was ignored and long paths wrapped in its output. Gone before the test
+# modules import the CLI.
+os.environ.pop("COLUMNS", None)
+
 
 def pytest_configure(config) -> None:
     from escapevelocity.services import workspace
