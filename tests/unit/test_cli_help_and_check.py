@@ -1,5 +1,5 @@
-"""`--help` shows no <bool> type after on/off flags; `ev playbook check` with no file checks
-the workspace's active playbook."""
+"""`--help` shows no <bool> type after on/off flags. (`ev playbook check` with no file, which
+opens a database, is in tests/integration/test_playbook_check_cli.py.)"""
 
 import typer
 from typer.testing import CliRunner
@@ -19,13 +19,3 @@ def test_help_shows_no_bool_types():
     r = runner.invoke(app, ["workspace", "init", "--help"])
     assert "<bool>" not in r.output and "--demo" in r.output and "<path>" in r.output
 
-
-def test_playbook_check_without_a_file_checks_the_active_one(tmp_path):
-    url = f"sqlite:///{tmp_path / 'a.db'}"
-    r = runner.invoke(app, ["playbook", "check", "--database", url])
-    assert r.exit_code != 0  # no workspace yet: says so, no traceback
-    assert runner.invoke(app, ["workspace", "init", "--database", url, "--name", "Acme"]
-                         ).exit_code == 0
-    r = runner.invoke(app, ["playbook", "check", "--database", url])
-    assert r.exit_code == 0, r.output
-    assert "0 error(s)" in r.output and "20 rules" in r.output
