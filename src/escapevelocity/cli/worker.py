@@ -17,9 +17,6 @@ dead_app = typer.Typer(help="Intake messages no worker could triage: list, repla
 
 
 def _bus() -> str:
-    from escapevelocity.services.logs import configure
-
-    configure()
     bus = load_settings().bus
     if not bus.startswith("nats://"):
         raise fail("set EV_BUS=nats://host:4222 (workers pull from NATS JetStream; the embedded "
@@ -35,7 +32,11 @@ def worker_command(
     """Pull accepted mentions from NATS JetStream, triage, store, acknowledge. Any number."""
     from escapevelocity.adapters.bus.jetstream import prefix_from_env
     from escapevelocity.services import triage_worker
+    from escapevelocity.services.logs import configure
 
+    # JSON log lines are for the long-running worker only: `ev dead` is a command a person
+    # reads, and a root handler set by it would outlive it (in tests, writing to a closed stream)
+    configure()
     url = _bus()
     ws = open_workspace()
     err.print(f"ev worker: {url} prefix {prefix_from_env()}, {ws.store.dialect}")

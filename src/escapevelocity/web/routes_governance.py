@@ -196,7 +196,7 @@ def _channel_action(name: str) -> str:
 @router.post("/governance/channels/{name}/connect", dependencies=[Depends(auth.check_csrf)])
 async def connect_channel(request: Request, name: str,
                           member: Member = Depends(auth.member_of)) -> RedirectResponse:
-    """The hub's connect form: the channel's settings (`s_<key>`), its secrets (`k_<key>`)
+    """The hub's connect form: the channel's settings (`s_<key>`), its credentials (`k_<key>`)
     and the listening query, as on the Channels page."""
     from escapevelocity.web.routes_hooks import _sealer
 
