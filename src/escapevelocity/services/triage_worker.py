@@ -4,7 +4,9 @@ It pulls accepted mentions from NATS JetStream (adapters/bus/jetstream.py), part
 partition, triages and stores each fetch in one transaction through the same intake as the
 embedded mode (services/intake.py: crisis detectors, then services/ingest.py), and
 acknowledges the messages only after that transaction commits. Run any number of them on any
-machine: what one holds unacknowledged when it dies is delivered again to another, and ingest
+machine: a partition is fetched only by the worker holding its lease (one at a time, so an
+author's posts are triaged in order), released after the round's acknowledgements; what one
+holds unacknowledged when it dies is delivered again to another, and ingest
 finds already-stored mentions by their (channel, source id) key inside the same transaction,
 so a redelivered mention never makes a second case or event.
 
@@ -84,7 +86,17 @@ class TriageWorker:
                 else:
                     msgs += result
             if msgs:
-                await self.handle(msgs)
+                try:
+                    await self.handle(msgs)
+                except BaseException:
+                    # some may be unacknowledged: their partitions stay leased until the leases
+                    # expire, when those messages are due again (no later one overtakes them)
+                    for p in self.js.holding():
+                        self.js.abandon(p)
+                    raise
+                # all acknowledged (or dead-lettered, or nak'd): the partitions are free again
+                await asyncio.gather(*(self.js.release(p) for p in self.js.holding()),
+                                     return_exceptions=True)
             else:
                 if any(isinstance(r, BaseException) for r in got):
                     await asyncio.sleep(0.5)
