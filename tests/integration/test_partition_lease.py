@@ -10,6 +10,7 @@ import importlib.util
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 from needs import require
@@ -75,6 +76,30 @@ def test_a_partition_is_worked_by_one_worker_until_it_acknowledges(nats_server):
     asyncio.run(go())
 
 
+def test_a_busy_partition_is_kept_then_let_go_to_spread_the_work(nats_server, monkeypatch):
+    async def go() -> None:
+        one, two = await _two(nats_server.url)
+        try:
+            await _post(one, b"d1", b"d2")
+            for m in await one.fetch(0, batch=1):
+                await m.ack()
+            await one.finished(0)  # busy, held less than HOLD_S: kept for the next round
+            assert one.holding() == [0] and await two.fetch(0, batch=1, timeout=0.1) == []
+            monkeypatch.setattr("escapevelocity.adapters.bus.jetstream.HOLD_S", 0.0)
+            for m in await one.fetch(0, batch=1):
+                await m.ack()
+            await _post(one, b"d3")
+            await one.finished(0)  # held long enough: let go, and rested from
+            assert one.holding() == []
+            assert await one.fetch(0, batch=1, timeout=0.1) == []  # resting: not retaken
+            assert [m.data for m in await two.fetch(0, batch=1)] == [b"d3"]
+        finally:
+            await one.close()
+            await two.close()
+
+    asyncio.run(go())
+
+
 def test_a_lease_is_renewed_while_its_holder_works(nats_server):
     async def go() -> None:
         one, two = await _two(nats_server.url)
@@ -124,3 +149,52 @@ def test_a_crashed_holders_partition_is_taken_over_in_order(nats_server):
     assert waited >= ACK_WAIT, waited
     assert data[:2] == [b"c1", b"c2"] and deliveries[:2] == [2, 2]
     assert data == [b"c1", b"c2", b"c3"] or data == [b"c1", b"c2"]
+
+
+class _Recorder:
+    """An intake that only notes what was committed, in commit order (across both workers:
+    the order of the shared list is the order the database would have seen)."""
+
+    def __init__(self, committed: list[str]) -> None:
+        self.committed = committed
+
+    def take(self, mentions: list) -> None:
+        time.sleep(0.03)  # a transaction's time: the other worker's round runs meanwhile
+        self.committed.extend(m.source_id for m in mentions)
+
+
+def test_two_workers_commit_an_authors_posts_in_order(nats_server):
+    import msgspec
+
+    from escapevelocity.demo.generator import generate
+    from escapevelocity.services.triage_worker import TriageWorker
+
+    base = next(iter(generate(1, seed=7, start=datetime.now(UTC))))
+    posts = [msgspec.structs.replace(base, source_id=f"post-{i:03d}", in_reply_to=None,
+                                     thread_id=None) for i in range(120)]
+    committed: list[str] = []
+
+    async def go() -> None:
+        one, two = await _two(nats_server.url)
+        workers = [TriageWorker(_Recorder(committed), js, tick_seconds=None)
+                   for js in (one, two)]
+        tasks = [asyncio.create_task(w.run()) for w in workers]
+        try:
+            for post in posts:  # one at a time: each fetch is a partial batch
+                await one.publish([post])
+                await asyncio.sleep(0.005)
+            deadline = time.monotonic() + 30
+            while len(committed) < len(posts) and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+        finally:
+            for w in workers:
+                w.stop.set()
+            await asyncio.gather(*tasks)
+            held = one.holding() + two.holding()
+            await one.close()
+            await two.close()
+        assert held == []  # every round let its partitions go
+        print("processed by each worker:", [w.processed for w in workers])
+
+    asyncio.run(go())
+    assert committed == [p.source_id for p in posts]

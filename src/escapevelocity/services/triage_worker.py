@@ -5,7 +5,8 @@ partition, triages and stores each fetch in one transaction through the same int
 embedded mode (services/intake.py: crisis detectors, then services/ingest.py), and
 acknowledges the messages only after that transaction commits. Run any number of them on any
 machine: a partition is fetched only by the worker holding its lease (one at a time, so an
-author's posts are triaged in order), released after the round's acknowledgements; what one
+author's posts are triaged in order), kept while busy and let go now and then so the work
+spreads, never with unacknowledged messages in hand; what one
 holds unacknowledged when it dies is delivered again to another, and ingest
 finds already-stored mentions by their (channel, source id) key inside the same transaction,
 so a redelivered mention never makes a second case or event.
@@ -94,8 +95,8 @@ class TriageWorker:
                     for p in self.js.holding():
                         self.js.abandon(p)
                     raise
-                # all acknowledged (or dead-lettered, or nak'd): the partitions are free again
-                await asyncio.gather(*(self.js.release(p) for p in self.js.holding()),
+                # all acknowledged (or dead-lettered, or nak'd): kept, or let go to spread
+                await asyncio.gather(*(self.js.finished(p) for p in self.js.holding()),
                                      return_exceptions=True)
             else:
                 if any(isinstance(r, BaseException) for r in got):

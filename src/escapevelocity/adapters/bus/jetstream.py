@@ -36,6 +36,7 @@ import asyncio
 import contextlib
 import hashlib
 import os
+import time
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -54,6 +55,12 @@ MAX_DELIVER = 5  # then the message is dead-lettered
 # A partition lease outlives the ack wait of the messages its dead holder had in hand by this
 # much: whoever takes the partition over finds them due again (redeliveries come first).
 LEASE_MARGIN_S = 1.0
+# A worker keeps a busy partition's lease from round to round (no lease traffic while it is
+# busy) for this long, then lets it go and leaves it alone for REST_S, long enough for a waiting
+# worker (it tries every round, ~50 ms when idle) to take it: without that rest the worker that
+# released would take it straight back, and one worker would do all the work.
+HOLD_S = 1.0
+REST_S = 0.2
 # Messages a worker takes from one partition at a time, and so the partition's in-flight
 # limit (max_ack_pending): at ~12 mentions a message (a 100-mention HTTP batch over 8
 # partitions), a fetch is a few thousand mentions, one transaction.
@@ -116,6 +123,8 @@ class JetStream:
         self._parts: Any = None
         self._lease_ttl = ACK_WAIT_S + LEASE_MARGIN_S
         self._held: dict[int, int] = {}  # partition -> the lease's revision
+        self._taken_at: dict[int, float] = {}  # partition -> when we took it (monotonic)
+        self._rest_until: dict[int, float] = {}  # partition -> not ours to take before
         self._renewer: asyncio.Task | None = None
         self._lease_lock = asyncio.Lock()  # a renewal and a release of one key never cross
 
@@ -188,13 +197,15 @@ class JetStream:
     async def fetch(self, partition: int, batch: int = FETCH, timeout: float = 0.25
                     ) -> list[Any]:
         """The partition's next messages, when this connection holds (or can take) the
-        partition's lease; nothing when another worker holds it. With messages, the lease stays
-        held (and renewed) until `release`, to be called after they are acknowledged; without,
-        a lease taken for this fetch is let go at once."""
+        partition's lease; nothing when another worker holds it (after `timeout`, as an empty
+        fetch). Call it again, or `finished`, only once what it gave is acknowledged: with
+        messages the lease stays held (and renewed); without, it is let go."""
         import nats.errors
 
-        taken = partition not in self._held
-        if taken and not await self._take(partition):
+        if partition not in self._held and (
+                time.monotonic() < self._rest_until.get(partition, 0.0)
+                or not await self._take(partition)):
+            await asyncio.sleep(timeout)  # as long as an empty fetch: a round, not a spin
             return []
         sub = await self.consumer(partition)
         try:
@@ -202,13 +213,20 @@ class JetStream:
         except (TimeoutError, nats.errors.TimeoutError):
             msgs = []
         except BaseException:
-            if taken:
-                with contextlib.suppress(Exception):
-                    await self.release(partition)
+            with contextlib.suppress(Exception):
+                await self.release(partition)
             raise
-        if not msgs and taken:
+        if not msgs:
             await self.release(partition)
         return msgs
+
+    async def finished(self, partition: int) -> None:
+        """The partition's fetched messages are acknowledged: keep the lease for the next
+        round, or, held HOLD_S already, let it go and rest from it (so the work spreads)."""
+        taken = self._taken_at.get(partition)
+        if taken is not None and time.monotonic() - taken >= HOLD_S:
+            self._rest_until[partition] = time.monotonic() + REST_S
+            await self.release(partition)
 
     async def _leases(self) -> Any:
         if self._parts is None:
@@ -233,6 +251,7 @@ class JetStream:
         kv = await self._leases()
         try:
             self._held[partition] = await kv.create(f"p.{partition}", self.holder.encode())
+            self._taken_at[partition] = time.monotonic()
         except KeyWrongLastSequenceError:
             return False
         except KeyNotFoundError:  # another's lease expired between the create and its check:
@@ -256,7 +275,7 @@ class JetStream:
                     except KeyWrongLastSequenceError:
                         self._held.pop(partition, None)
                     except Exception:  # NATS away: try again next time, while the TTL lasts
-                        continue
+                        break  # (one timeout, not one a partition, with the lock held)
 
     async def release(self, partition: int) -> None:
         """Let the partition go (after its messages are acknowledged): delete the lease key,
