@@ -35,6 +35,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import json
 import os
 import time
 import uuid
@@ -59,8 +60,9 @@ LEASE_MARGIN_S = 1.0
 # busy) for this long, then lets it go and leaves it alone for REST_S, long enough for a waiting
 # worker (it tries every round, ~50 ms when idle) to take it: without that rest the worker that
 # released would take it straight back, and one worker would do all the work.
-HOLD_S = 1.0
+HOLD_S = float(os.environ.get("EV_NATS_LEASE_HOLD", "0.3"))
 REST_S = 0.2
+PULL_ANSWER_S = 2.0  # the server answers a no-wait pull at once: longer means NATS is away
 # Messages a worker takes from one partition at a time, and so the partition's in-flight
 # limit (max_ack_pending): at ~12 mentions a message (a 100-mention HTTP batch over 8
 # partitions), a fetch is a few thousand mentions, one transaction.
@@ -200,24 +202,53 @@ class JetStream:
         partition's lease; nothing when another worker holds it (after `timeout`, as an empty
         fetch). Call it again, or `finished`, only once what it gave is acknowledged: with
         messages the lease stays held (and renewed); without, it is let go."""
-        import nats.errors
-
         if partition not in self._held and (
                 time.monotonic() < self._rest_until.get(partition, 0.0)
                 or not await self._take(partition)):
             await asyncio.sleep(timeout)  # as long as an empty fetch: a round, not a spin
             return []
-        sub = await self.consumer(partition)
         try:
-            msgs = await sub.fetch(batch, timeout=timeout)
-        except (TimeoutError, nats.errors.TimeoutError):
-            msgs = []
+            msgs = await self._pull(partition, batch)
         except BaseException:
             with contextlib.suppress(Exception):
                 await self.release(partition)
             raise
         if not msgs:
             await self.release(partition)
+            await asyncio.sleep(timeout)  # nothing waiting: a round's pause, not a spin
+        return msgs
+
+    async def _pull(self, partition: int, batch: int) -> list[Any]:
+        """One no-wait pull request on its own inbox: the server answers at once with what is
+        waiting (up to `batch`) and, when that is less, a status that ends the answer; nothing
+        comes after it. (nats-py's `fetch` leaves a lingering request when nothing is waiting,
+        and what the server sends on it just after the client gave up is delivered to us but
+        read by no one: with the lease let go, another worker would overtake those messages.)"""
+        await self.consumer(partition)  # the durable exists
+        queue: asyncio.Queue = asyncio.Queue()
+
+        async def cb(msg: Any) -> None:
+            queue.put_nowait(msg)
+
+        inbox = self.nc.new_inbox()
+        sub = await self.nc.subscribe(inbox, cb=cb)
+        msgs: list[Any] = []
+        try:
+            await self.nc.publish(
+                f"$JS.API.CONSUMER.MSG.NEXT.{self.stream}.triage-{partition}",
+                json.dumps({"batch": batch, "no_wait": True}).encode(), reply=inbox)
+            loop = asyncio.get_running_loop()
+            until = loop.time() + PULL_ANSWER_S
+            while len(msgs) < batch:
+                msg = await asyncio.wait_for(queue.get(), max(until - loop.time(), 0.001))
+                if msg.headers and msg.headers.get("Status"):  # 404/408/409: the answer ends
+                    break
+                msgs.append(msg)
+        except TimeoutError:  # NATS away: what came is ours; the rest is delivered again
+            pass
+        finally:
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
         return msgs
 
     async def finished(self, partition: int) -> None:
