@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 # fetched more commits (and acknowledges) in several.
 BATCH_MENTIONS = DEFAULT_BATCH_SIZE
 IDLE_FETCH_S = 0.05  # how long a round waits on partitions with nothing to give
+STOP_GRACE_S = 10.0  # a stopping worker finishes its round (commit, acks) within this
 
 
 class TriageWorker:
@@ -63,6 +64,10 @@ class TriageWorker:
             tasks.append(asyncio.create_task(self._ticks()))
         try:
             await self.stop.wait()
+            # the round in hand ends (committed, acknowledged) and its leases are let go, so
+            # other workers need not wait for them to expire; then the rest is cancelled
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(tasks[0]), timeout=STOP_GRACE_S)
         finally:
             for t in tasks:
                 t.cancel()
@@ -104,6 +109,9 @@ class TriageWorker:
                 if time.monotonic() - lag_at > 1.0:  # the queue-lag gauge, once a second
                     lag_at = time.monotonic()
                     metrics.set_lag_from(await self._lag())
+        # stopped between rounds: everything fetched is acknowledged, the partitions are free
+        await asyncio.gather(*(self.js.release(p) for p in self.js.holding()),
+                             return_exceptions=True)
 
     async def _lag(self) -> int | None:
         try:
