@@ -4,7 +4,10 @@ It pulls accepted mentions from NATS JetStream (adapters/bus/jetstream.py), part
 partition, triages and stores each fetch in one transaction through the same intake as the
 embedded mode (services/intake.py: crisis detectors, then services/ingest.py), and
 acknowledges the messages only after that transaction commits. Run any number of them on any
-machine: what one holds unacknowledged when it dies is delivered again to another, and ingest
+machine: a partition is fetched only by the worker holding its lease (one at a time, so an
+author's posts are triaged in order), kept while busy and let go now and then so the work
+spreads, never with unacknowledged messages in hand; what one
+holds unacknowledged when it dies is delivered again to another, and ingest
 finds already-stored mentions by their (channel, source id) key inside the same transaction,
 so a redelivered mention never makes a second case or event.
 
@@ -39,6 +42,7 @@ log = logging.getLogger(__name__)
 # fetched more commits (and acknowledges) in several.
 BATCH_MENTIONS = DEFAULT_BATCH_SIZE
 IDLE_FETCH_S = 0.05  # how long a round waits on partitions with nothing to give
+STOP_GRACE_S = 10.0  # a stopping worker finishes its round (commit, acks) within this
 
 
 class TriageWorker:
@@ -60,6 +64,10 @@ class TriageWorker:
             tasks.append(asyncio.create_task(self._ticks()))
         try:
             await self.stop.wait()
+            # the round in hand ends (committed, acknowledged) and its leases are let go, so
+            # other workers need not wait for them to expire; then the rest is cancelled
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(tasks[0]), timeout=STOP_GRACE_S)
         finally:
             for t in tasks:
                 t.cancel()
@@ -84,13 +92,26 @@ class TriageWorker:
                 else:
                     msgs += result
             if msgs:
-                await self.handle(msgs)
+                try:
+                    await self.handle(msgs)
+                except BaseException:
+                    # some may be unacknowledged: their partitions stay leased until the leases
+                    # expire, when those messages are due again (no later one overtakes them)
+                    for p in self.js.holding():
+                        self.js.abandon(p)
+                    raise
+                # all acknowledged (or dead-lettered, or nak'd): kept, or let go to spread
+                await asyncio.gather(*(self.js.finished(p) for p in self.js.holding()),
+                                     return_exceptions=True)
             else:
                 if any(isinstance(r, BaseException) for r in got):
                     await asyncio.sleep(0.5)
                 if time.monotonic() - lag_at > 1.0:  # the queue-lag gauge, once a second
                     lag_at = time.monotonic()
                     metrics.set_lag_from(await self._lag())
+        # stopped between rounds: everything fetched is acknowledged, the partitions are free
+        await asyncio.gather(*(self.js.release(p) for p in self.js.holding()),
+                             return_exceptions=True)
 
     async def _lag(self) -> int | None:
         try:

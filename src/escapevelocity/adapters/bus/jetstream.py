@@ -6,19 +6,28 @@ Streams and subjects (PREFIX from EV_NATS_PREFIX, default "ev"; tests use their 
     <PREFIX>_MENTIONS  subjects <prefix>.mentions.<p>   work queue: a message is gone once acked
     <PREFIX>_DEAD      subject  <prefix>.dead           poison messages, kept for a person to see
     KV <PREFIX>_leases                                  one key per clock tick (who runs it)
+    KV <PREFIX>_partitions                              one key per partition being worked
 
 A message is a JSON list of mentions (msgspec `Mention` wire shape), all of one partition `p`
 (a hash of channel and author): an author's posts stay in one partition, in order. Each
-partition has its own durable pull consumer whose `max_ack_pending` is one fetch, so a
-partition is worked by one worker at a time and its messages are triaged in the order they
-were accepted (a follow-up after its first post, a reply after the post it answers when both
-come from the same author); the partitions spread the load across workers.
+partition has its own durable pull consumer, shared by all workers. The consumer alone does not
+keep the order: its `max_ack_pending` counts messages, so after a partial fetch (fewer waiting
+than FETCH) a second worker could fetch the partition's later messages while the first still
+holds the earlier ones, and commit them first. So a worker fetches from a partition only while
+it holds the partition's lease in the KV bucket <PREFIX>_partitions (a create, which fails when
+another holds it; renewed while the worker works; deleted, expecting its own revision, after
+the acknowledgements). A partition is thus worked by one worker at a time and its messages are
+triaged in the order they were accepted (a follow-up after its first post, a reply after the
+post it answers when both come from the same author); the partitions spread the load.
 
 Acknowledgement comes after the worker's transaction commits; a worker killed before that
 leaves its messages unacknowledged and JetStream delivers them again after ACK_WAIT (ingest
-finds them stored by key and adds nothing: effects are idempotent). A message delivered
-MAX_DELIVER times without success, or one that does not decode, goes to the dead-letter stream
-with the reason, for `ev dead list` / `ev dead replay` (and the /admin/dead page).
+finds them stored by key and adds nothing: effects are idempotent). Its partition leases are
+not renewed any more and expire a little after ACK_WAIT (the bucket's TTL), so the worker
+that takes the partition over is handed the redelivered messages before any later one. A
+message delivered MAX_DELIVER times without success, or one that does not decode, goes to the
+dead-letter stream with the reason, for `ev dead list` / `ev dead replay` (and the
+/admin/dead page).
 """
 
 from __future__ import annotations
@@ -26,7 +35,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import json
 import os
+import time
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -41,6 +53,16 @@ PARTITIONS = 8
 # stuck for long. Set when the consumers are created (a new EV_NATS_PREFIX picks it up).
 ACK_WAIT_S = float(os.environ.get("EV_NATS_ACK_WAIT", "30"))
 MAX_DELIVER = 5  # then the message is dead-lettered
+# A partition lease outlives the ack wait of the messages its dead holder had in hand by this
+# much: whoever takes the partition over finds them due again (redeliveries come first).
+LEASE_MARGIN_S = 1.0
+# A worker keeps a busy partition's lease from round to round (no lease traffic while it is
+# busy) for this long, then lets it go and leaves it alone for REST_S, long enough for a waiting
+# worker (it tries every round, ~50 ms when idle) to take it: without that rest the worker that
+# released would take it straight back, and one worker would do all the work.
+HOLD_S = float(os.environ.get("EV_NATS_LEASE_HOLD", "0.3"))
+REST_S = 0.2
+PULL_ANSWER_S = 2.0  # the server answers a no-wait pull at once: longer means NATS is away
 # Messages a worker takes from one partition at a time, and so the partition's in-flight
 # limit (max_ack_pending): at ~12 mentions a message (a 100-mention HTTP batch over 8
 # partitions), a fetch is a few thousand mentions, one transaction.
@@ -98,6 +120,15 @@ class JetStream:
         self._subs: dict[int, Any] = {}
         self._kv: Any = None
         self._notices: set[asyncio.Future] = set()
+        # partition leases: who we are (one per connection), the bucket, what we hold
+        self.holder = uuid.uuid4().hex
+        self._parts: Any = None
+        self._lease_ttl = ACK_WAIT_S + LEASE_MARGIN_S
+        self._held: dict[int, int] = {}  # partition -> the lease's revision
+        self._taken_at: dict[int, float] = {}  # partition -> when we took it (monotonic)
+        self._rest_until: dict[int, float] = {}  # partition -> not ours to take before
+        self._renewer: asyncio.Task | None = None
+        self._lease_lock = asyncio.Lock()  # a renewal and a release of one key never cross
 
     def subject(self, partition: int) -> str:
         return f"{self.prefix}.mentions.{partition}"
@@ -128,6 +159,10 @@ class JetStream:
                 await self.js.add_stream(config)
 
     async def close(self) -> None:
+        if self._renewer is not None:
+            self._renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._renewer
         if self.nc is not None and not self.nc.is_closed:
             await self.nc.close()
 
@@ -163,13 +198,134 @@ class JetStream:
 
     async def fetch(self, partition: int, batch: int = FETCH, timeout: float = 0.25
                     ) -> list[Any]:
-        import nats.errors
-
-        sub = await self.consumer(partition)
-        try:
-            return await sub.fetch(batch, timeout=timeout)
-        except (TimeoutError, nats.errors.TimeoutError):
+        """The partition's next messages, when this connection holds (or can take) the
+        partition's lease; nothing when another worker holds it (after `timeout`, as an empty
+        fetch). Call it again, or `finished`, only once what it gave is acknowledged: with
+        messages the lease stays held (and renewed); without, it is let go."""
+        if partition not in self._held and (
+                time.monotonic() < self._rest_until.get(partition, 0.0)
+                or not await self._take(partition)):
+            await asyncio.sleep(timeout)  # as long as an empty fetch: a round, not a spin
             return []
+        try:
+            msgs = await self._pull(partition, batch)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await self.release(partition)
+            raise
+        if not msgs:
+            await self.release(partition)
+            await asyncio.sleep(timeout)  # nothing waiting: a round's pause, not a spin
+        return msgs
+
+    async def _pull(self, partition: int, batch: int) -> list[Any]:
+        """One no-wait pull request on its own inbox: the server answers at once with what is
+        waiting (up to `batch`) and, when that is less, a status that ends the answer; nothing
+        comes after it. (nats-py's `fetch` leaves a lingering request when nothing is waiting,
+        and what the server sends on it just after the client gave up is delivered to us but
+        read by no one: with the lease let go, another worker would overtake those messages.)"""
+        await self.consumer(partition)  # the durable exists
+        queue: asyncio.Queue = asyncio.Queue()
+
+        async def cb(msg: Any) -> None:
+            queue.put_nowait(msg)
+
+        inbox = self.nc.new_inbox()
+        sub = await self.nc.subscribe(inbox, cb=cb)
+        msgs: list[Any] = []
+        try:
+            await self.nc.publish(
+                f"$JS.API.CONSUMER.MSG.NEXT.{self.stream}.triage-{partition}",
+                json.dumps({"batch": batch, "no_wait": True}).encode(), reply=inbox)
+            loop = asyncio.get_running_loop()
+            until = loop.time() + PULL_ANSWER_S
+            while len(msgs) < batch:
+                msg = await asyncio.wait_for(queue.get(), max(until - loop.time(), 0.001))
+                if msg.headers and msg.headers.get("Status"):  # 404/408/409: the answer ends
+                    break
+                msgs.append(msg)
+        except TimeoutError:  # NATS away: what came is ours; the rest is delivered again
+            pass
+        finally:
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
+        return msgs
+
+    async def finished(self, partition: int) -> None:
+        """The partition's fetched messages are acknowledged: keep the lease for the next
+        round, or, held HOLD_S already, let it go and rest from it (so the work spreads)."""
+        taken = self._taken_at.get(partition)
+        if taken is not None and time.monotonic() - taken >= HOLD_S:
+            self._rest_until[partition] = time.monotonic() + REST_S
+            await self.release(partition)
+
+    async def _leases(self) -> Any:
+        if self._parts is None:
+            from nats.js.errors import BadRequestError
+
+            bucket = f"{self.prefix.upper()}_partitions"
+            try:
+                self._parts = await self.js.create_key_value(
+                    bucket=bucket, ttl=ACK_WAIT_S + LEASE_MARGIN_S)
+            except BadRequestError:  # made before with other settings: its TTL is the lease's
+                self._parts = await self.js.key_value(bucket)
+            info = await self.js.stream_info(f"KV_{bucket}")
+            self._lease_ttl = float(info.config.max_age or self._lease_ttl)
+        return self._parts
+
+    async def _take(self, partition: int) -> bool:
+        """Create the partition's lease key: fails while another holder's key lives (until it
+        is deleted or its TTL runs out). A key of our own that we stopped renewing (`abandon`)
+        counts as another's: its messages may still be in flight."""
+        from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
+
+        kv = await self._leases()
+        try:
+            self._held[partition] = await kv.create(f"p.{partition}", self.holder.encode())
+            self._taken_at[partition] = time.monotonic()
+        except KeyWrongLastSequenceError:
+            return False
+        except KeyNotFoundError:  # another's lease expired between the create and its check:
+            return False  # free at the next round
+        if self._renewer is None or self._renewer.done():
+            self._renewer = asyncio.create_task(self._renew())
+        return True
+
+    async def _renew(self) -> None:
+        """Rewrite each held lease (expecting its revision) a few times a TTL, so it lives as
+        long as this connection works the partition; one lost (expired, taken over) is dropped."""
+        from nats.js.errors import KeyWrongLastSequenceError
+
+        while self._held:
+            await asyncio.sleep(self._lease_ttl / 4)
+            async with self._lease_lock:
+                for partition, revision in list(self._held.items()):
+                    try:
+                        self._held[partition] = await self._parts.update(
+                            f"p.{partition}", self.holder.encode(), last=revision)
+                    except KeyWrongLastSequenceError:
+                        self._held.pop(partition, None)
+                    except Exception:  # NATS away: try again next time, while the TTL lasts
+                        break  # (one timeout, not one a partition, with the lock held)
+
+    async def release(self, partition: int) -> None:
+        """Let the partition go (after its messages are acknowledged): delete the lease key,
+        only if it is still ours."""
+        from nats.js.errors import APIError
+
+        async with self._lease_lock:
+            revision = self._held.pop(partition, None)
+            if revision is not None:
+                with contextlib.suppress(APIError):  # not ours any more: nothing to let go
+                    await self._parts.delete(f"p.{partition}", last=revision)
+
+    def abandon(self, partition: int) -> None:
+        """Stop renewing the partition's lease without deleting it (its messages were not all
+        acknowledged): it expires after the ack wait, when they are due again."""
+        self._held.pop(partition, None)
+
+    def holding(self) -> list[int]:
+        return list(self._held)
 
     async def dead_letter(self, msg: Any, reason: str, data: bytes | None = None) -> None:
         """Keep a poison message (or the poison part of one) in the dead-letter stream."""
