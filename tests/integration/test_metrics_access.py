@@ -47,3 +47,25 @@ def test_the_settings_may_open_metrics(workspace):
                                          metrics_open=True), tick_seconds=None)
     r = TestClient(app).get("/metrics")
     assert r.status_code == (200 if HAS_PROM else 404)
+
+
+@pytest.mark.skipif(not HAS_PROM, reason="prometheus-client (the scale extra) is not installed")
+def test_the_workers_metrics_port_listens_on_loopback_unless_told():
+    """`ev worker`'s own metrics server has no sign-in, so by default nothing but this machine
+    reaches it; EV_METRICS_HOST names the private address a remote Prometheus scrapes."""
+    import socket
+    import urllib.request
+
+    from escapevelocity.services import metrics
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = metrics.serve(port)
+    try:
+        assert server.server_address[0] == "127.0.0.1"
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+            assert r.status == 200 and b"python_info" in r.read()
+    finally:
+        server.shutdown()
+        server.server_close()

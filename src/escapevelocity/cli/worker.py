@@ -28,6 +28,9 @@ def worker_command(
     tick_seconds: float = typer.Option(5.0, help="clock-job period (0: this worker runs none)"),
     metrics_port: int = typer.Option(0, envvar="EV_METRICS_PORT",
                                      help="serve Prometheus metrics on this port (0: off)"),
+    metrics_host: str = typer.Option("127.0.0.1", envvar="EV_METRICS_HOST",
+                                     help="the address the metrics port listens on (no sign-in: "
+                                          "loopback, or the private address Prometheus scrapes)"),
 ) -> None:
     """Pull accepted mentions from NATS JetStream, triage, store, acknowledge. Any number."""
     from escapevelocity.adapters.bus.jetstream import prefix_from_env
@@ -42,7 +45,8 @@ def worker_command(
     err.print(f"ev worker: {url} prefix {prefix_from_env()}, {ws.store.dialect}")
     asyncio.run(triage_worker.serve(ws, url, prefix_from_env(),
                                     tick_seconds=tick_seconds or None,
-                                    metrics_port=metrics_port or None))
+                                    metrics_port=metrics_port or None,
+                                    metrics_host=metrics_host))
 
 
 async def _with_js(fn):

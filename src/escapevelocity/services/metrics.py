@@ -65,7 +65,12 @@ def render(refresh: Callable[[], None] | None = None) -> tuple[bytes, str]:
     return prom.generate_latest(), prom.CONTENT_TYPE_LATEST
 
 
-def serve(port: int) -> None:
-    """A metrics endpoint for a process without a web server (`ev worker`)."""
-    if prom is not None:
-        prom.start_http_server(port, addr="0.0.0.0")
+def serve(port: int, host: str = "127.0.0.1"):
+    """A metrics endpoint for a process without a web server (`ev worker`). It has no sign-in
+    (the Prometheus client's own server), so it listens on loopback unless the deployment
+    names the private address Prometheus scrapes (EV_METRICS_HOST). Returns the server (tests
+    shut it down), or None without the scale extra."""
+    if prom is None:
+        return None
+    server, _thread = prom.start_http_server(port, addr=host)
+    return server

@@ -241,7 +241,7 @@ def _size(value: Any) -> Any:
 
 
 async def serve(workspace: Any, url: str, prefix: str, *, tick_seconds: float | None,
-                metrics_port: int | None = None) -> None:
+                metrics_port: int | None = None, metrics_host: str = "127.0.0.1") -> None:
     """The `ev worker` process: connect, pull until SIGTERM/SIGINT."""
     import signal
 
@@ -258,7 +258,7 @@ async def serve(workspace: Any, url: str, prefix: str, *, tick_seconds: float | 
     worker = TriageWorker(intake, js, tick_seconds=tick_seconds, notifier=notifier,
                           webhooks=Webhooks.from_env(workspace.store, workspace.clock))
     if metrics_port:
-        metrics.serve(metrics_port)
+        metrics.serve(metrics_port, metrics_host)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, worker.stop.set)
