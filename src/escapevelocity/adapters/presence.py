@@ -121,9 +121,10 @@ class NatsPresence:
     """
 
     def __init__(self, nc: Any, prefix: str = "ev", ttl: timedelta = TTL,
-                 timeout_s: float = 2.0) -> None:
+                 timeout_s: float = 2.0, js_options: dict[str, str] | None = None) -> None:
         self._nc = nc
-        self._js = nc.jetstream(timeout=timeout_s)
+        # js_options: the JetStream domain or API prefix (jetstream.api_from_env)
+        self._js = nc.jetstream(timeout=timeout_s, **(js_options or {}))
         self.bucket = f"{prefix.upper()}_presence"
         self._ttl = ttl
         self._kv: Any = None

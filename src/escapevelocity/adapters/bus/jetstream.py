@@ -76,6 +76,27 @@ def prefix_from_env(env: dict[str, str] | None = None) -> str:
     return env.get("EV_NATS_PREFIX", "ev")
 
 
+def api_from_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    """Where the JetStream API answers, as `JetStream`'s keyword arguments: EV_NATS_JS_DOMAIN
+    (a leaf node or hub's JetStream domain: `$JS.<domain>.API`) or EV_NATS_API_PREFIX (an
+    account that imports another's JetStream under its own prefix); neither: `$JS.API`. Both
+    set is refused: which one the operator meant cannot be guessed."""
+    env = os.environ if env is None else env
+    domain = env.get("EV_NATS_JS_DOMAIN", "").strip()
+    prefix = env.get("EV_NATS_API_PREFIX", "").strip().rstrip(".")
+    if domain and prefix:
+        raise ValueError("set EV_NATS_JS_DOMAIN or EV_NATS_API_PREFIX, not both")
+    if domain and not _token(domain):
+        raise ValueError(f"EV_NATS_JS_DOMAIN must be one subject token, got {domain!r}")
+    if prefix and not all(_token(t) for t in prefix.split(".")):
+        raise ValueError(f"EV_NATS_API_PREFIX must be a subject (JS.hub.API), got {prefix!r}")
+    return {"domain": domain} if domain else {"api_prefix": prefix} if prefix else {}
+
+
+def _token(text: str) -> bool:
+    return bool(text) and not any(c in text for c in ".*> \t\r\n")
+
+
 def partition_of(m: Mention, partitions: int = PARTITIONS) -> int:
     """The partition of an author on a channel (stable across processes and restarts)."""
     h = hashlib.blake2b(f"{m.channel}\0{m.author.handle}".encode(), digest_size=4).digest()
@@ -110,8 +131,18 @@ class Dead:
 class JetStream:
     """One NATS connection and the intake's streams, consumers and lease bucket."""
 
-    def __init__(self, url: str, prefix: str = "ev", partitions: int = PARTITIONS) -> None:
+    def __init__(self, url: str, prefix: str = "ev", partitions: int = PARTITIONS, *,
+                 domain: str | None = None, api_prefix: str | None = None) -> None:
         self.url, self.prefix, self.partitions = url, prefix, partitions
+        # where JetStream's API answers (api_from_env): nats-py's context is told, and so is
+        # `_pull`, which sends its pull requests itself
+        if domain and api_prefix:
+            raise ValueError("a JetStream domain or an API prefix, not both")
+        self.js_options: dict[str, str] = (
+            {"domain": domain} if domain else {"prefix": api_prefix.rstrip(".")}
+            if api_prefix else {})
+        self.api = (f"$JS.{domain}.API" if domain
+                    else api_prefix.rstrip(".") if api_prefix else "$JS.API")
         self.stream = f"{prefix.upper()}_MENTIONS"
         self.dead_stream = f"{prefix.upper()}_DEAD"
         self.dead_subject = f"{prefix}.dead"
@@ -133,6 +164,15 @@ class JetStream:
     def subject(self, partition: int) -> str:
         return f"{self.prefix}.mentions.{partition}"
 
+    @staticmethod
+    def partition_of_subject(subject: str) -> int:
+        """The partition a fetched message came from (its subject's last token)."""
+        return int(subject.rsplit(".", 1)[1])
+
+    def pull_subject(self, partition: int) -> str:
+        """Where a pull request for the partition's consumer goes (under the configured API)."""
+        return f"{self.api}.CONSUMER.MSG.NEXT.{self.stream}.triage-{partition}"
+
     async def connect(self, name: str = "ev") -> JetStream:
         import nats
 
@@ -140,7 +180,7 @@ class JetStream:
         self.nc = await nats.connect(self.url, name=name, max_reconnect_attempts=-1,
                                      reconnect_time_wait=0.25, connect_timeout=2,
                                      allow_reconnect=True)
-        self.js = self.nc.jetstream(timeout=5)
+        self.js = self.nc.jetstream(timeout=5, **self.js_options)
         await self._ensure()
         return self
 
@@ -234,9 +274,9 @@ class JetStream:
         sub = await self.nc.subscribe(inbox, cb=cb)
         msgs: list[Any] = []
         try:
-            await self.nc.publish(
-                f"$JS.API.CONSUMER.MSG.NEXT.{self.stream}.triage-{partition}",
-                json.dumps({"batch": batch, "no_wait": True}).encode(), reply=inbox)
+            await self.nc.publish(self.pull_subject(partition),
+                                  json.dumps({"batch": batch, "no_wait": True}).encode(),
+                                  reply=inbox)
             loop = asyncio.get_running_loop()
             until = loop.time() + PULL_ANSWER_S
             while len(msgs) < batch:
@@ -294,19 +334,28 @@ class JetStream:
     async def _renew(self) -> None:
         """Rewrite each held lease (expecting its revision) a few times a TTL, so it lives as
         long as this connection works the partition; one lost (expired, taken over) is dropped."""
-        from nats.js.errors import KeyWrongLastSequenceError
-
         while self._held:
             await asyncio.sleep(self._lease_ttl / 4)
-            async with self._lease_lock:
-                for partition, revision in list(self._held.items()):
-                    try:
-                        self._held[partition] = await self._parts.update(
-                            f"p.{partition}", self.holder.encode(), last=revision)
-                    except KeyWrongLastSequenceError:
-                        self._held.pop(partition, None)
-                    except Exception:  # NATS away: try again next time, while the TTL lasts
-                        break  # (one timeout, not one a partition, with the lock held)
+            await self.renew()
+
+    async def renew(self, partitions: Iterable[int] | None = None) -> None:
+        """Rewrite the held leases now (all, or these): each lives a TTL from here. The
+        triage worker calls it after keeping its messages in progress, so a lease never runs
+        out before the messages it guards are due again."""
+        from nats.js.errors import KeyWrongLastSequenceError
+
+        async with self._lease_lock:
+            for partition in list(self._held if partitions is None else partitions):
+                revision = self._held.get(partition)
+                if revision is None:
+                    continue
+                try:
+                    self._held[partition] = await self._parts.update(
+                        f"p.{partition}", self.holder.encode(), last=revision)
+                except KeyWrongLastSequenceError:
+                    self._held.pop(partition, None)
+                except Exception:  # NATS away: try again next time, while the TTL lasts
+                    break  # (one timeout, not one a partition, with the lock held)
 
     async def release(self, partition: int) -> None:
         """Let the partition go (after its messages are acknowledged): delete the lease key,
@@ -323,6 +372,15 @@ class JetStream:
         """Stop renewing the partition's lease without deleting it (its messages were not all
         acknowledged): it expires after the ack wait, when they are due again."""
         self._held.pop(partition, None)
+
+    async def hand_back(self, partition: int) -> None:
+        """`abandon`, after one last renewal: the partition's unacknowledged messages (a
+        message that kept failing and the later ones, in hand when the worker was asked to
+        stop) are due again an ack wait after they were last kept in progress, and the lease
+        now outlives that, so whoever takes the partition next is handed them first."""
+        with contextlib.suppress(Exception):
+            await self.renew([partition])
+        self.abandon(partition)
 
     def holding(self) -> list[int]:
         return list(self._held)
