@@ -48,6 +48,7 @@ import msgspec
 from escapevelocity.domain.records import Mention
 
 PARTITIONS = 8
+DEFAULT_API = "$JS.API"
 # A fetched batch not acknowledged this long is delivered again (to any worker): longer than
 # the slowest batch on a busy machine, short enough that a killed worker's batch is not
 # stuck for long. Set when the consumers are created (a new EV_NATS_PREFIX picks it up).
@@ -91,6 +92,39 @@ def api_from_env(env: dict[str, str] | None = None) -> dict[str, str]:
     if prefix and not all(_token(t) for t in prefix.split(".")):
         raise ValueError(f"EV_NATS_API_PREFIX must be a subject (JS.hub.API), got {prefix!r}")
     return {"domain": domain} if domain else {"api_prefix": prefix} if prefix else {}
+
+
+def api_of(js_options: dict[str, str]) -> str:
+    """The JetStream API's subject prefix for nats-py's `jetstream(**js_options)`."""
+    if js_options.get("domain"):
+        return f"$JS.{js_options['domain']}.API"
+    return js_options.get("prefix") or DEFAULT_API
+
+
+class _PutsUnderApi:
+    """A JetStream context whose publishes to a KV bucket's keys go under the API prefix.
+
+    nats-py (2.16) writes a key to `$KV.<bucket>.<key>` whatever the context's prefix; under a
+    domain or an imported API prefix nothing answers there (a leaf node's own JetStream, or
+    an account without one), and the write must go to `<api>.$KV.<bucket>.<key>`, which the
+    server owning the bucket maps back (as nats.go does). Reads already go through the API."""
+
+    def __init__(self, js: Any, api: str) -> None:
+        self._js, self._api = js, api
+
+    async def publish(self, subject: str, *args: Any, **kwargs: Any) -> Any:
+        return await self._js.publish(f"{self._api}.{subject}", *args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._js, name)
+
+
+def kv_under_api(kv: Any, js_options: dict[str, str]) -> Any:
+    """A nats-py KeyValue whose writes reach its bucket under this API (see _PutsUnderApi)."""
+    api = api_of(js_options)
+    if api != DEFAULT_API:
+        kv._js = _PutsUnderApi(kv._js, api)
+    return kv
 
 
 def _token(text: str) -> bool:
@@ -141,8 +175,7 @@ class JetStream:
         self.js_options: dict[str, str] = (
             {"domain": domain} if domain else {"prefix": api_prefix.rstrip(".")}
             if api_prefix else {})
-        self.api = (f"$JS.{domain}.API" if domain
-                    else api_prefix.rstrip(".") if api_prefix else "$JS.API")
+        self.api = api_of(self.js_options)
         self.stream = f"{prefix.upper()}_MENTIONS"
         self.dead_stream = f"{prefix.upper()}_DEAD"
         self.dead_subject = f"{prefix}.dead"
@@ -305,10 +338,11 @@ class JetStream:
 
             bucket = f"{self.prefix.upper()}_partitions"
             try:
-                self._parts = await self.js.create_key_value(
+                parts = await self.js.create_key_value(
                     bucket=bucket, ttl=ACK_WAIT_S + LEASE_MARGIN_S)
             except BadRequestError:  # made before with other settings: its TTL is the lease's
-                self._parts = await self.js.key_value(bucket)
+                parts = await self.js.key_value(bucket)
+            self._parts = kv_under_api(parts, self.js_options)
             info = await self.js.stream_info(f"KV_{bucket}")
             self._lease_ttl = float(info.config.max_age or self._lease_ttl)
         return self._parts
@@ -430,10 +464,11 @@ class JetStream:
 
         if self._kv is None:
             try:
-                self._kv = await self.js.create_key_value(
+                kv = await self.js.create_key_value(
                     bucket=f"{self.prefix.upper()}_leases", ttl=max(ttl_s * 4, 2.0))
             except BadRequestError:
-                self._kv = await self.js.key_value(f"{self.prefix.upper()}_leases")
+                kv = await self.js.key_value(f"{self.prefix.upper()}_leases")
+            self._kv = kv_under_api(kv, self.js_options)
         try:
             await self._kv.create(f"tick.{slot}", holder.encode())
             return True
