@@ -100,13 +100,14 @@ class _Flaky:
     transaction, ("fail-batch", source_id) for one of a transaction holding it and others."""
 
     def __init__(self, intake, bad: str, error: Exception, times: int,
-                 seen: list[tuple[str, str]]) -> None:
+                 seen: list[tuple[str, str]], until: float = 0.0) -> None:
         self.intake, self.bad, self.error, self.times = intake, bad, error, times
         self.workspace, self.crisis = intake.workspace, intake.crisis
-        self.seen = seen
+        self.seen, self.until = seen, until  # until: fails only before (monotonic), if set
 
     def take(self, mentions: list):
-        if self.times and any(m.source_id == self.bad for m in mentions):
+        if (self.times and (not self.until or time.monotonic() < self.until)
+                and any(m.source_id == self.bad for m in mentions)):
             self.times -= 1
             self.seen.append(("fail" if len(mentions) == 1 else "fail-batch", self.bad))
             raise self.error
@@ -275,3 +276,53 @@ def test_a_worker_stopped_while_a_message_fails_hands_the_partition_back_in_orde
     assert _commits(first) == ids[:K], first
     assert _commits(second) == ids[K:], f"the second worker did not start at K: {second}"
     assert _logged_order(pg, tag) == ids
+
+
+def test_a_long_outage_hands_the_partition_back_and_other_partitions_go_on(nats_server, pg):
+    """The database refuses one partition's message for longer than the ack wait: the worker
+    does not sit on its other partitions meanwhile (the round ends, the waiting partition is
+    handed back), and when the message goes through, its partition follows in order."""
+    import msgspec
+
+    from escapevelocity.adapters.bus.jetstream import JetStream, partition_of
+    from escapevelocity.services.triage_worker import TriageWorker
+
+    tag = f"wl{uuid.uuid4().hex[:6]}"
+    posts = _posts(tag, 6)
+    ids = [p.source_id for p in posts]
+    def by(n: int):
+        author = msgspec.structs.replace(posts[0].author, handle=f"{tag}other{n}")
+        return msgspec.structs.replace(posts[0], source_id=f"{tag}-other-{n}", author=author)
+    other = next(m for m in map(by, range(100)) if partition_of(m) != partition_of(posts[0]))
+    seen: list[tuple[str, str]] = []
+    outage = 2 * ACK_WAIT
+
+    async def go() -> None:
+        js = await JetStream(nats_server.url, tag).connect()
+        try:
+            await _publish(js, posts)
+            intake = _Flaky(_intake(pg), ids[K], _cut(), times=1000, seen=seen,
+                            until=time.monotonic() + outage)
+            worker = TriageWorker(intake, js, tick_seconds=None)
+            task = asyncio.create_task(worker.run())
+            try:
+                while ("fail", ids[K]) not in seen:
+                    await asyncio.sleep(0.05)
+                await js.publish([other])  # another author, another partition, a later round
+                deadline = time.monotonic() + 30
+                while await js.lag() and time.monotonic() < deadline:
+                    await asyncio.sleep(0.1)
+            finally:
+                worker.stop.set()
+                await task
+            assert await js.lag() == 0, "not drained"
+            intake.intake.workspace.store.close()
+        finally:
+            await js.close()
+
+    asyncio.run(go())
+    commits = _commits(seen)
+    assert commits.index(other.source_id) < commits.index(ids[K]), \
+        f"the other partition waited for the outage: {commits}"
+    assert [c for c in commits if c != other.source_id] == ids
+    assert [k for k in _logged_order(pg, tag) if k != other.source_id] == ids

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import os
 import socket
 import time
@@ -47,7 +48,8 @@ IDLE_FETCH_S = 0.05  # how long a round waits on partitions with nothing to give
 STOP_GRACE_S = 10.0  # a stopping worker finishes its round (commit, acks) within this
 # A message whose transaction failed is retried in place, its partition waiting behind it:
 # first after this long, doubling up to RETRY_MAX_S (a poison message is dead-lettered after
-# MAX_DELIVER attempts, ~4 s; a database that stays away is tried every RETRY_MAX_S).
+# MAX_DELIVER attempts, ~4 s; a database that stays away is retried for an ack wait, then the
+# partition is handed back and its messages come again after the lease runs out).
 RETRY_FIRST_S = 0.25
 RETRY_MAX_S = 10.0
 
@@ -219,20 +221,24 @@ class TriageWorker:
         """Each partition's messages in order, each in its own transaction. A message that
         fails is retried in place with growing waits (RETRY_FIRST_S doubling up to
         RETRY_MAX_S) while its partition's later messages wait behind it, unacknowledged and
-        kept in progress: a transient failure (a cut or busy database whose retries ran out)
-        is retried for as long as it lasts; any other is dead-lettered after MAX_DELIVER
-        attempts (deliveries before this one count), and the partition goes on. Other
-        partitions are not held back by one that waits. Asked to stop, or the lease lost,
-        while a message waits: its partition is `stuck`, the rest of it left unacknowledged."""
+        kept in progress. A message failing for good is dead-lettered after MAX_DELIVER
+        attempts (deliveries before this one count) and the partition goes on. A transient
+        failure (a database cut or busy beyond the intake's own retries) is retried for an
+        ack wait; then the partition is `stuck` (handed back: its messages come again, in
+        order, to whichever worker takes it next), so the round ends and this worker's other
+        partitions go on. Other partitions are not held back by one that waits. Asked to
+        stop, or the lease lost, while a message waits: its partition is `stuck` at once."""
         queues: dict[int, deque[tuple[Any, list]]] = {}
         for item in good:
             queues.setdefault(_partition(item[0]), deque()).append(item)
         failures: dict[int, int] = {}  # id(msg) -> failed attempts here
         due: dict[int, float] = {}  # a waiting partition -> when its failed message goes again
+        since: dict[int, float] = {}  # a partition waiting on a transient failure -> since when
         while queues:
             for p in list(queues):
                 if p in due:
-                    if self.stop.is_set() or p not in self.js.holding():
+                    if (self.stop.is_set() or p not in self.js.holding()
+                            or time.monotonic() - since.get(p, math.inf) > jetstream.ACK_WAIT_S):
                         stuck.add(p)
                         del queues[p]
                         continue
@@ -241,11 +247,17 @@ class TriageWorker:
                     del due[p]
                 queue = queues[p]
                 while queue:
-                    wait = await self._try_one(*queue[0], failures, unacked)
-                    if wait is not None:
+                    failed = await self._try_one(*queue[0], failures, unacked)
+                    if failed is not None:
+                        wait, passing = failed
                         due[p] = time.monotonic() + wait
+                        if passing:
+                            since.setdefault(p, time.monotonic())
+                        else:
+                            since.pop(p, None)
                         break
                     queue.popleft()
+                    since.pop(p, None)
                 if not queue:
                     del queues[p]
             if queues:
@@ -254,9 +266,10 @@ class TriageWorker:
                     await asyncio.wait_for(self.stop.wait(), timeout=max(until, 0.001))
 
     async def _try_one(self, msg: Any, ms: list, failures: dict[int, int],
-                       unacked: dict[int, Any]) -> float | None:
+                       unacked: dict[int, Any]) -> tuple[float, bool] | None:
         """One message in its own transaction: None when it is done with (committed and
-        acknowledged, or dead-lettered), else how long to wait before trying it again."""
+        acknowledged, or dead-lettered), else how long to wait before trying it again and
+        whether the failure was transient."""
         began = time.perf_counter()
         try:
             if ms:
@@ -265,7 +278,8 @@ class TriageWorker:
             failed = failures[id(msg)] = failures.get(id(msg), 0) + 1
             deliveries = msg.metadata.num_delivered if msg.metadata else 1
             attempts = deliveries - 1 + failed
-            if not transient(exc) and attempts >= MAX_DELIVER:
+            passing = transient(exc)
+            if not passing and attempts >= MAX_DELIVER:
                 log.error("message dead-lettered after %s attempts: %s", attempts, exc)
                 await self.js.dead_letter(msg, f"{exc.__class__.__name__}: {exc}")
                 await self._ack(msg, unacked)
@@ -275,7 +289,7 @@ class TriageWorker:
             log.warning("message on %s failed (attempt %s, %s: %s): its partition waits, "
                         "retried in %.2f s", msg.subject, attempts, exc.__class__.__name__,
                         str(exc).splitlines()[0][:200] if str(exc) else "", wait)
-            return wait
+            return wait, passing
         await self._ack(msg, unacked)
         self._done(len(ms), began, [(msg, ms)])
         return None

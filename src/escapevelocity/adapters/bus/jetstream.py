@@ -190,6 +190,7 @@ class JetStream:
         self._lease_ttl = ACK_WAIT_S + LEASE_MARGIN_S
         self._held: dict[int, int] = {}  # partition -> the lease's revision
         self._taken_at: dict[int, float] = {}  # partition -> when we took it (monotonic)
+        self._renewed_at: dict[int, float] = {}  # partition -> its lease last written
         self._rest_until: dict[int, float] = {}  # partition -> not ours to take before
         self._renewer: asyncio.Task | None = None
         self._lease_lock = asyncio.Lock()  # a renewal and a release of one key never cross
@@ -280,6 +281,14 @@ class JetStream:
                 or not await self._take(partition)):
             await asyncio.sleep(timeout)  # as long as an empty fetch: a round, not a spin
             return []
+        if time.monotonic() - self._renewed_at.get(partition, 0.0) > LEASE_MARGIN_S / 2:
+            # kept from an earlier round: renewed now, the lease outlives by LEASE_MARGIN_S
+            # at least the ack wait of what this fetch hands out (were this worker to die
+            # with them, whoever takes the partition next finds them due first)
+            await self.renew([partition])
+            if time.monotonic() - self._renewed_at.get(partition, 0.0) > LEASE_MARGIN_S / 2:
+                await asyncio.sleep(timeout)  # lost, or NATS away: not ours to fetch now
+                return []
         try:
             msgs = await self._pull(partition, batch)
         except BaseException:
@@ -356,7 +365,7 @@ class JetStream:
         kv = await self._leases()
         try:
             self._held[partition] = await kv.create(f"p.{partition}", self.holder.encode())
-            self._taken_at[partition] = time.monotonic()
+            self._taken_at[partition] = self._renewed_at[partition] = time.monotonic()
         except KeyWrongLastSequenceError:
             return False
         except KeyNotFoundError:  # another's lease expired between the create and its check:
@@ -384,8 +393,10 @@ class JetStream:
                 if revision is None:
                     continue
                 try:
+                    written = time.monotonic()
                     self._held[partition] = await self._parts.update(
                         f"p.{partition}", self.holder.encode(), last=revision)
+                    self._renewed_at[partition] = written
                 except KeyWrongLastSequenceError:
                     self._held.pop(partition, None)
                 except Exception:  # NATS away: try again next time, while the TTL lasts
