@@ -1,8 +1,15 @@
-"""The scale-out intake through a JetStream domain (issue 20), on real nats-servers of our
-own: a hub with domain `hub` holding the streams and buckets, and a leaf node (with its own
+"""The scale-out intake through a JetStream domain or an imported API prefix (issue 20), on
+real nats-servers of our own.
+
+Domain: a hub with domain `hub` holding the streams and buckets, and a leaf node (with its own
 JetStream, domain `leaf`) that the workers connect to, as a site or an edge deployment would.
 On the leaf `$JS.API` is the leaf's own JetStream, so every API call, pull request and KV
-write must go under `$JS.hub.API` (EV_NATS_JS_DOMAIN=hub) to reach the hub's streams."""
+write must go under `$JS.hub.API` (EV_NATS_JS_DOMAIN=hub) to reach the hub's streams.
+
+API prefix: one server, the streams in account JS, the workers in account APP, which has no
+JetStream of its own and imports JS's API as `JS.acme.API` (EV_NATS_API_PREFIX), with the
+acknowledgements, the KV writes and the intake's subjects: the configuration docs/deploy.md
+gives operators."""
 
 from __future__ import annotations
 
@@ -55,6 +62,41 @@ async def _until_linked(url: str) -> None:
                 await asyncio.sleep(0.1)
     finally:
         await nc.close()
+
+
+# docs/deploy.md shows this configuration: keep the two in step
+ACCOUNTS = """
+accounts {
+  JS {
+    jetstream: enabled
+    users: [ {user: js, password: js} ]
+    exports: [
+      {service: "$JS.API.>", response_type: stream}
+      {service: "$JS.ACK.>"}
+      {service: "$KV.>"}
+      {service: "eva.>"}
+    ]
+  }
+  APP {
+    users: [ {user: app, password: app} ]
+    imports: [
+      {service: {account: JS, subject: "$JS.API.>"}, to: "JS.acme.API.>"}
+      {service: {account: JS, subject: "$JS.ACK.>"}}
+      {service: {account: JS, subject: "$KV.>"}, to: "JS.acme.API.$KV.>"}
+      {service: {account: JS, subject: "eva.>"}}
+    ]
+  }
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def accounts() -> Iterator[natsd.NatsServer]:
+    require(natsd.available(), f"nats-server at {natsd.NATS_SERVER}")
+    require(importlib.util.find_spec("nats") is not None, "the scale extra (nats-py)")
+    server = natsd.NatsServer(conf=ACCOUNTS).start()
+    yield server
+    server.close()
 
 
 class _Recorder:
@@ -137,3 +179,42 @@ def test_presence_through_a_domain(hub_and_leaf):
             await nc.close()
 
     assert asyncio.run(go()) == {"ana": "typing"}
+
+
+def test_a_worker_in_an_account_importing_jetstream(accounts, monkeypatch):
+    import msgspec
+
+    from escapevelocity.adapters.bus.jetstream import JetStream, api_from_env
+    from escapevelocity.demo.generator import generate
+    from escapevelocity.services.triage_worker import TriageWorker
+
+    monkeypatch.setenv("EV_NATS_API_PREFIX", "JS.acme.API")
+    app_url = accounts.url.replace("nats://", "nats://app:app@")
+    posts = [msgspec.structs.replace(m, source_id=f"acc-{i:03d}", in_reply_to=None,
+                                     thread_id=None)
+             for i, m in enumerate(generate(40, seed=10, start=datetime.now(UTC)))]
+    committed: list[str] = []
+
+    async def go() -> None:
+        js = await JetStream(app_url, "eva", **api_from_env()).connect()
+        worker = TriageWorker(_Recorder(committed), js, tick_seconds=None)
+        task = asyncio.create_task(worker.run())
+        try:
+            await js.publish(posts)
+            await js.publish_raw(2, b"{not json")
+            deadline = time.monotonic() + 20
+            while (len(committed) < len(posts) or await js.lag()) and \
+                    time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+            assert await js.take_tick(7, "a", 5.0) and not await js.take_tick(7, "b", 5.0)
+        finally:
+            worker.stop.set()
+            await task
+        try:
+            assert await js.lag() == 0
+            assert [d.reason[:15] for d in await js.dead()] == ["does not decode"]
+        finally:
+            await js.close()
+
+    asyncio.run(go())
+    assert sorted(committed) == sorted(p.source_id for p in posts)

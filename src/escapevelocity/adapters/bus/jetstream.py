@@ -24,10 +24,17 @@ Acknowledgement comes after the worker's transaction commits; a worker killed be
 leaves its messages unacknowledged and JetStream delivers them again after ACK_WAIT (ingest
 finds them stored by key and adds nothing: effects are idempotent). Its partition leases are
 not renewed any more and expire a little after ACK_WAIT (the bucket's TTL), so the worker
-that takes the partition over is handed the redelivered messages before any later one. A
-message delivered MAX_DELIVER times without success, or one that does not decode, goes to the
-dead-letter stream with the reason, for `ev dead list` / `ev dead replay` (and the
-/admin/dead page).
+that takes the partition over is handed the redelivered messages before any later one: a
+lease is always written after the messages it guards were last handed out or kept in progress
+(renewed before a fetch, and after each keep-alive). A message that fails is retried in place
+while its partition's later messages wait behind it (services/triage_worker.py); one that
+fails MAX_DELIVER times for good, or does not decode, goes to the dead-letter stream with the
+reason, for `ev dead list` / `ev dead replay` (and the /admin/dead page).
+
+The JetStream API is `$JS.API` unless EV_NATS_JS_DOMAIN (a leaf node reaching its hub's
+JetStream: `$JS.<domain>.API`) or EV_NATS_API_PREFIX (an account importing another's) says
+otherwise (`api_from_env`); the pull requests and the KV writes, which nats-py does not
+route, go there too.
 """
 
 from __future__ import annotations
