@@ -137,10 +137,11 @@ class TriageWorker:
         fails, its messages are tried one by one (`_one_by_one`) so one poison message does not
         hold back the rest, and never out of order within a partition.
 
-        Returns the partitions left with unacknowledged messages (the worker was asked to stop,
-        or lost the lease, while one of their messages kept failing): the caller hands them
-        back (`JetStream.hand_back`), never releases them, so their messages are delivered
-        again, in order, before any later one of the partition."""
+        Returns the partitions left with unacknowledged messages (one of their messages kept
+        failing for a transient reason for an ack wait, or the worker was asked to stop or
+        lost the lease while it waited): the caller hands them back (`JetStream.hand_back`),
+        never releases them, so their messages are delivered again, in order, before any
+        later one of the partition."""
         good: list[tuple[Any, list]] = []
         for msg in msgs:
             try:
