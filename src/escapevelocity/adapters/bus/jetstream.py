@@ -427,9 +427,9 @@ class JetStream:
 
     async def hand_back(self, partition: int) -> None:
         """`abandon`, after one last renewal: the partition's unacknowledged messages (a
-        message that kept failing and the later ones, in hand when the worker was asked to
-        stop) are due again an ack wait after they were last kept in progress, and the lease
-        now outlives that, so whoever takes the partition next is handed them first."""
+        message that kept failing and the later ones behind it) are due again an ack wait
+        after they were last kept in progress, and the lease now outlives that, so whoever
+        takes the partition next (this worker included) is handed them first, in order."""
         with contextlib.suppress(Exception):
             await self.renew([partition])
         self.abandon(partition)
