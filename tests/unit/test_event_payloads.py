@@ -11,7 +11,9 @@ kind's struct) stored. Two checks, no database:
 
 from __future__ import annotations
 
+import ast
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -207,3 +209,27 @@ def test_the_tick_stores_as_before():
     requeued, drained = pending["c2"]
     assert (requeued.member, requeued.previous, drained.member) == (None, "tom", "ana")
     stored_as_before([*pending["c1"], *pending["c2"]])
+
+
+def test_no_producer_builds_an_event_from_a_dict():
+    """Producers construct the kind's struct; `events.make` (a dict payload, checked only at
+    run time) is left to tests that hold events as data."""
+    src = Path(ev.__file__).parents[1]
+    calls = []
+    for path in sorted(src.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr == "make" and isinstance(node.func.value, ast.Name)
+                    and node.func.value.id in ("ev", "events")):
+                calls.append(f"{path.relative_to(src)}:{node.lineno}")
+            if (isinstance(node, ast.ImportFrom) and (node.module or "").endswith("events")
+                    and any(a.name == "make" for a in node.names)):
+                calls.append(f"{path.relative_to(src)}:{node.lineno} (import)")
+    assert calls == []
+
+
+def test_a_missing_or_misspelt_field_fails_where_the_event_is_made():
+    with pytest.raises(TypeError, match="until"):
+        ev.Claimed(stream="c1", at=T0, actor="ana")  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="untill"):
+        ev.Claimed(stream="c1", at=T0, actor="ana", until=T0, untill=T0)  # type: ignore[call-arg]
