@@ -235,7 +235,7 @@ _MARKS: dict[str, type[ev.SlaWarning] | type[ev.SlaBreached]] = {
 def sla_events(case: CaseClocks, warn_at: float, done: set[tuple[str, str, str]],
                now: datetime) -> list[Event]:
     """Warning and breach events not yet in the log (`done` holds (kind, clock, since))."""
-    out = []
+    out: list[Event] = []
     for c in case.clocks:
         if c.stopped is not None and not c.breached:
             continue
