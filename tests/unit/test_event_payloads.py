@@ -15,6 +15,7 @@ import ast
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import msgspec
 import pytest
@@ -145,6 +146,17 @@ def test_the_typed_constructor_stores_what_the_dict_path_stored(kind, data, type
     assert typed.kind == kind
     assert ev.payload_json(typed) == ev.payload_json(before)
     assert typed == before  # and the same event in memory (a datetime, not its text)
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata"])
+def test_a_datetime_stores_as_its_iso_text_did_in_any_zone(zone):
+    """Producers sent due times as ISO text (`due.isoformat()`); now the datetime itself, which
+    may carry a business calendar's zone: the stored text is the same."""
+    due = LATER.astimezone(ZoneInfo(zone))
+    typed = ev.FollowupScheduled(stream="c1", at=T0, actor=SYS, due=due, ask="csat")
+    before = as_before("c1", ev.FOLLOWUP_SCHEDULED, T0, SYS,
+                       {"due": due.isoformat(), "ask": "csat"})
+    assert ev.payload_json(typed) == ev.payload_json(before)
 
 
 def stored_as_before(events: list[Event]) -> None:
