@@ -448,3 +448,45 @@ def test_lists_reflow_into_cards_on_a_phone(site, browser):
     box.click()
     expect(box).to_be_checked()
     ctx.close()
+
+
+def _boxes_scrolling_sideways(page) -> list[str]:
+    """Tables (or the box around one) that are wider than the viewport or scroll inside their
+    own box: on a phone a care lead would have to swipe sideways inside them to read a row or
+    reach its buttons. Each as 'what scrollWidth/clientWidth'."""
+    return page.evaluate("""() => {
+        const out = [];
+        const boxes = new Set(document.querySelectorAll('main table, main .table-wrap'));
+        for (const t of document.querySelectorAll('main table'))
+            for (let p = t.parentElement; p && p.tagName !== 'MAIN'; p = p.parentElement) {
+                const o = getComputedStyle(p).overflowX;
+                if (o === 'auto' || o === 'scroll') boxes.add(p);
+            }
+        for (const el of boxes) {
+            const r = el.getBoundingClientRect();
+            if (r.width === 0) continue;  // not shown (a closed <details>)
+            if (el.scrollWidth > el.clientWidth + 1 || r.right > innerWidth + 1 || r.left < -1)
+                out.push(el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') +
+                         (typeof el.className === 'string' && el.className
+                          ? '.' + el.className.trim().split(/\\s+/).join('.') : '') +
+                         ` ${el.scrollWidth}/${el.clientWidth}`);
+        }
+        return out;
+    }""")
+
+
+def test_no_table_scrolls_sideways_on_a_phone(site, pages):
+    """At 390 px every table on every page reads without swiping sideways: neither the table
+    nor a box around it is wider than the viewport or scrolls inside itself (the page not
+    scrolling sideways is checked by the sweep above; this is the table's own box)."""
+    problems: list[str] = []
+    for name, path, status in _pages(site):
+        if name in WALLS:  # a kiosk screen, not read on a phone
+            continue
+        page = pages(WHO.get(name, "sam"), 390)
+        _sso(site, name == "login-sso")
+        response = page.goto(f"{site.url}{path}")
+        assert response is not None and response.status == status, (name, response.status)
+        if wide := _boxes_scrolling_sideways(page):
+            problems.append(f"{name}: {', '.join(wide)}")
+    assert not problems, "\n".join(problems)
