@@ -489,4 +489,32 @@ def test_no_table_scrolls_sideways_on_a_phone(site, pages):
         assert response is not None and response.status == status, (name, response.status)
         if wide := _boxes_scrolling_sideways(page):
             problems.append(f"{name}: {', '.join(wide)}")
+        if out := _table_cells_and_controls_out_of_reach(page):
+            problems.append(f"{name}: {', '.join(out)}")
     assert not problems, "\n".join(problems)
+
+
+def _table_cells_and_controls_out_of_reach(page) -> list[str]:
+    """In the tables of a page: a cell with something in it that is off screen, or a button,
+    field or menu smaller than a 24 px touch target (WCAG 2.5.8) or taken out of the tab
+    order."""
+    return page.evaluate("""() => {
+        const out = [];
+        for (const td of document.querySelectorAll('main table td')) {
+            const r = td.getBoundingClientRect();
+            if (td.textContent.trim() && r.width > 0 && (r.left < -1 || r.right > innerWidth + 1))
+                out.push(`cell "${td.textContent.trim().slice(0, 20)}" at ` +
+                         `${Math.round(r.left)}..${Math.round(r.right)}`);
+        }
+        const controls = 'button, select, input:not([type=hidden]), textarea';
+        for (const el of document.querySelectorAll(`main table :is(${controls})`)) {
+            const r = el.getBoundingClientRect();
+            const what = `${el.tagName.toLowerCase()} "${el.name || el.textContent.trim()}"`;
+            if (r.width === 0) continue;  // not shown
+            if (r.width < 24 || r.height < 24)
+                out.push(`${what} is ${Math.round(r.width)}x${Math.round(r.height)}`);
+            if (r.left < -1 || r.right > innerWidth + 1) out.push(`${what} off screen`);
+            if (el.tabIndex < 0) out.push(`${what} not reachable by Tab`);
+        }
+        return out.slice(0, 8);
+    }""")
