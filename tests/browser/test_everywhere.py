@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from axe_kit import AXE, serious_violations
 from conftest import PASSWORD, Server
+from phone_kit import table_cells_and_controls_out_of_reach, tables_scrolling_sideways
 from playwright.sync_api import expect
 
 SHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
@@ -450,31 +451,6 @@ def test_lists_reflow_into_cards_on_a_phone(site, browser):
     ctx.close()
 
 
-def _boxes_scrolling_sideways(page) -> list[str]:
-    """Tables (or the box around one) that are wider than the viewport or scroll inside their
-    own box: on a phone a care lead would have to swipe sideways inside them to read a row or
-    reach its buttons. Each as 'what scrollWidth/clientWidth'."""
-    return page.evaluate("""() => {
-        const out = [];
-        const boxes = new Set(document.querySelectorAll('main table, main .table-wrap'));
-        for (const t of document.querySelectorAll('main table'))
-            for (let p = t.parentElement; p && p.tagName !== 'MAIN'; p = p.parentElement) {
-                const o = getComputedStyle(p).overflowX;
-                if (o === 'auto' || o === 'scroll') boxes.add(p);
-            }
-        for (const el of boxes) {
-            const r = el.getBoundingClientRect();
-            if (r.width === 0) continue;  // not shown (a closed <details>)
-            if (el.scrollWidth > el.clientWidth + 1 || r.right > innerWidth + 1 || r.left < -1)
-                out.push(el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') +
-                         (typeof el.className === 'string' && el.className
-                          ? '.' + el.className.trim().split(/\\s+/).join('.') : '') +
-                         ` ${el.scrollWidth}/${el.clientWidth}`);
-        }
-        return out;
-    }""")
-
-
 def test_no_table_scrolls_sideways_on_a_phone(site, pages):
     """At 390 px every table on every page reads without swiping sideways: neither the table
     nor a box around it is wider than the viewport or scrolls inside itself (the page not
@@ -487,37 +463,11 @@ def test_no_table_scrolls_sideways_on_a_phone(site, pages):
         _sso(site, name == "login-sso")
         response = page.goto(f"{site.url}{path}")
         assert response is not None and response.status == status, (name, response.status)
-        if wide := _boxes_scrolling_sideways(page):
+        if wide := tables_scrolling_sideways(page):
             problems.append(f"{name}: {', '.join(wide)}")
-        if out := _table_cells_and_controls_out_of_reach(page):
+        if out := table_cells_and_controls_out_of_reach(page):
             problems.append(f"{name}: {', '.join(out)}")
     assert not problems, "\n".join(problems)
-
-
-def _table_cells_and_controls_out_of_reach(page) -> list[str]:
-    """In the tables of a page: a cell with something in it that is off screen, or a button,
-    field or menu smaller than a 24 px touch target (WCAG 2.5.8) or taken out of the tab
-    order."""
-    return page.evaluate("""() => {
-        const out = [];
-        for (const td of document.querySelectorAll('main table td')) {
-            const r = td.getBoundingClientRect();
-            if (td.textContent.trim() && r.width > 0 && (r.left < -1 || r.right > innerWidth + 1))
-                out.push(`cell "${td.textContent.trim().slice(0, 20)}" at ` +
-                         `${Math.round(r.left)}..${Math.round(r.right)}`);
-        }
-        const controls = 'button, select, input:not([type=hidden]), textarea';
-        for (const el of document.querySelectorAll(`main table :is(${controls})`)) {
-            const r = el.getBoundingClientRect();
-            const what = `${el.tagName.toLowerCase()} "${el.name || el.textContent.trim()}"`;
-            if (r.width === 0) continue;  // not shown
-            if (r.width < 24 || r.height < 24)
-                out.push(`${what} is ${Math.round(r.width)}x${Math.round(r.height)}`);
-            if (r.left < -1 || r.right > innerWidth + 1) out.push(`${what} off screen`);
-            if (el.tabIndex < 0) out.push(`${what} not reachable by Tab`);
-        }
-        return out.slice(0, 8);
-    }""")
 
 
 ADMIN_TABLES = (("admin-members", "/admin/members", "#members", "Role"),
@@ -548,10 +498,12 @@ def test_admin_tables_read_as_labelled_cards_on_a_phone(site, browser):
             page.goto(f"{site.url}{path}")
             shape = page.evaluate("""([sel, column]) => {
                 const t = document.querySelector(sel);
-                const rows = Array.from(t.querySelectorAll('tr')).filter(r => r.querySelector('td'));
+                const rows = Array.from(t.querySelectorAll('tr'))
+                    .filter(r => r.querySelector('td'));
                 const labelled = Array.from(t.querySelectorAll('td[data-label]'))
                     .filter(td => td.dataset.label === column);
-                const shown = labelled.length ? getComputedStyle(labelled[0], '::before').content : '';
+                const shown = labelled.length
+                    ? getComputedStyle(labelled[0], '::before').content : '';
                 return {table: getComputedStyle(t).display, rows: rows.length,
                         cards: rows.filter(r => getComputedStyle(r).display === 'flex').length,
                         labelled: labelled.length, shown};
