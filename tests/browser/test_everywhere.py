@@ -517,7 +517,17 @@ def test_admin_tables_read_as_labelled_cards_on_a_phone(site, browser):
                 assert shape["table"] == "table" and shape["cards"] == 0, (name, shape)
                 assert shape["shown"] in ("none", "normal"), (name, shape)
                 expect(page.locator(f"{table} th").first).to_be_visible()
-        if width == 390:
+        if width == 390:  # the keyboard reaches a card's button, and it is on screen
+            page.goto(f"{site.url}/admin/members")
+            for _ in range(80):
+                page.keyboard.press("Tab")
+                if page.evaluate("document.activeElement.closest('#members button') !== null"):
+                    break
+            focused = page.evaluate("""() => { const r = document.activeElement
+                .getBoundingClientRect(); return [document.activeElement.textContent.trim(),
+                Math.round(r.left), Math.round(r.right), Math.round(r.height)]; }""")
+            assert focused[0].startswith("Deactivate"), focused
+            assert focused[1] >= 0 and focused[2] <= 390 and focused[3] >= 24, focused
             page.goto(f"{site.url}/settings/tokens")
             card = page.locator(f'#token-list tr[data-token="{made.id}"]')
             card.get_by_role("button", name="Revoke").click()
