@@ -33,9 +33,9 @@ def tables_scrolling_sideways(page) -> list[str]:
 
 
 def table_cells_and_controls_out_of_reach(page) -> list[str]:
-    """In the tables of a page: a cell with something in it that is off screen, or a button,
-    field or menu smaller than a 24 px touch target (WCAG 2.5.8) or taken out of the tab
-    order."""
+    """In the tables of a page: a cell with something in it that is off screen, a label shown
+    with no value after it, or a button, field or menu smaller than a 24 px touch target
+    (WCAG 2.5.8) or taken out of the tab order."""
     return page.evaluate("""() => {
         const out = [];
         for (const td of document.querySelectorAll('main table td')) {
@@ -45,6 +45,10 @@ def table_cells_and_controls_out_of_reach(page) -> list[str]:
                          `${Math.round(r.left)}..${Math.round(r.right)}`);
         }
         const controls = 'button, select, input:not([type=hidden]), textarea';
+        for (const td of document.querySelectorAll('main table td[data-label]'))
+            if (getComputedStyle(td).display !== 'none' && !td.textContent.trim() &&
+                !td.querySelector(`${controls}, img, svg`))
+                out.push(`a label "${td.dataset.label}" with no value`);
         for (const el of document.querySelectorAll(`main table :is(${controls})`)) {
             const r = el.getBoundingClientRect();
             const what = `${el.tagName.toLowerCase()} "${el.name || el.textContent.trim()}"`;

@@ -59,8 +59,14 @@
       Array.prototype.forEach.call(row.cells, function (cell) {
         var name = names[col];
         col += cell.colSpan;
+        if (cell.tagName !== "TD") return;
+        // nothing in it (only spaces): on a card a lone label would read as a missing value
+        var blank = !cell.textContent.trim() &&
+          !cell.querySelector("input, select, textarea, button, img, svg, canvas, iframe");
+        cell.toggleAttribute("data-blank", blank);
+        if (blank) return;
         // a cell across columns (an empty list's sentence) belongs to none of them
-        if (cell.tagName === "TD" && cell.colSpan === 1 && name && !cell.hasAttribute("data-label"))
+        if (cell.colSpan === 1 && name && !cell.hasAttribute("data-label"))
           cell.setAttribute("data-label", name);
       });
     });
