@@ -32,10 +32,10 @@ def tables_scrolling_sideways(page) -> list[str]:
     }""")
 
 
-def table_cells_and_controls_out_of_reach(page) -> list[str]:
-    """In the tables of a page: a cell with something in it that is off screen, a label shown
-    with no value after it, or a button, field or menu smaller than a 24 px touch target
-    (WCAG 2.5.8) or taken out of the tab order."""
+def cells_and_controls_out_of_reach(page) -> list[str]:
+    """In the tables of a page: a cell with something in it that is off screen, or a label
+    shown with no value after it; anywhere in the page: a button, field, menu or tick box
+    smaller than a 24 px touch target (WCAG 2.5.8), off screen, or out of the tab order."""
     return page.evaluate("""() => {
         const out = [];
         for (const td of document.querySelectorAll('main table td')) {
@@ -49,7 +49,7 @@ def table_cells_and_controls_out_of_reach(page) -> list[str]:
             if (getComputedStyle(td).display !== 'none' && !td.textContent.trim() &&
                 !td.querySelector(`${controls}, img, svg`))
                 out.push(`a label "${td.dataset.label}" with no value`);
-        for (const el of document.querySelectorAll(`main table :is(${controls})`)) {
+        for (const el of document.querySelectorAll(`main :is(${controls})`)) {
             const r = el.getBoundingClientRect();
             const what = `${el.tagName.toLowerCase()} "${el.name || el.textContent.trim()}"`;
             if (r.width === 0) continue;  // not shown

@@ -13,7 +13,7 @@ from pathlib import Path
 from axe_kit import serious_violations
 from conftest import PASSWORD, Server
 from needs import require
-from phone_kit import table_cells_and_controls_out_of_reach, tables_scrolling_sideways
+from phone_kit import cells_and_controls_out_of_reach, tables_scrolling_sideways
 
 from escapevelocity.bench import natsd
 
@@ -95,7 +95,7 @@ def _on_a_phone(browser, server, cookies) -> None:
     page = ctx.new_page()
     page.goto(f"{server.url}/admin/dead")
     assert tables_scrolling_sideways(page) == []
-    assert table_cells_and_controls_out_of_reach(page) == []
+    assert cells_and_controls_out_of_reach(page) == []
     assert page.locator("tr[data-seq='1']").evaluate("r => getComputedStyle(r).display") == "flex"
     page.locator("tr[data-seq='1'] input[name=seq]").click()
     assert page.locator("tr[data-seq='1'] input[name=seq]").is_checked()

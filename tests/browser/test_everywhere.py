@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from axe_kit import AXE, serious_violations
 from conftest import PASSWORD, Server
-from phone_kit import table_cells_and_controls_out_of_reach, tables_scrolling_sideways
+from phone_kit import cells_and_controls_out_of_reach, tables_scrolling_sideways
 from playwright.sync_api import expect
 
 SHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
@@ -465,7 +465,7 @@ def test_no_table_scrolls_sideways_on_a_phone(site, pages):
         assert response is not None and response.status == status, (name, response.status)
         if wide := tables_scrolling_sideways(page):
             problems.append(f"{name}: {', '.join(wide)}")
-        if out := table_cells_and_controls_out_of_reach(page):
+        if out := cells_and_controls_out_of_reach(page):
             problems.append(f"{name}: {', '.join(out)}")
     assert not problems, "\n".join(problems)
 
