@@ -15,8 +15,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from escapevelocity.adapters.store.uow import SqlStore
+from escapevelocity.domain import drilldowns, kpis
 from escapevelocity.domain import events as ev
-from escapevelocity.domain import kpis
 from escapevelocity.domain.kpis import Figures, Period
 
 FAMILIES = (kpis.TTFR, kpis.TTR, kpis.SLA, kpis.NO_REPLY, kpis.TOPIC, kpis.CALENDAR)
@@ -40,6 +40,7 @@ class Report:
     # approvals kept on streams of their own: kind -> [(stream, minutes waited)]
     stream_waits: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
     waiting: list[dict[str, Any]] = field(default_factory=list)  # kpis.waiting_now
+    scorecards: list[dict[str, Any]] = field(default_factory=list)  # drilldowns.scorecards
 
     @property
     def backlog_total(self) -> dict[str, int]:
@@ -128,6 +129,8 @@ def report(store: SqlStore, period: Period, now: datetime,
         heads = tx.events.incident_heads()
         # people's drill scores are training records: for whoever reads every team's figures
         scored = tx.events.of_kind(ev.DRILL_SCORED, limit=100_000) if teams is None else []
+        cards = (tx.events.of_kind(ev.DRILL_SCORECARD, limit=100_000) if teams is None
+                 else [])
         n, risky = tx.kpis.at_risk(now + timedelta(minutes=AT_RISK_MINUTES), limit=50,
                                    teams=teams)
         backlog = {team: kpis.age_buckets(days, now.date())
@@ -142,7 +145,7 @@ def report(store: SqlStore, period: Period, now: datetime,
     return Report(period, now, current, previous, n, risky, backlog, inc, max(0.0, minutes),
                   goals, crisis=kpis.crisis_time(heads, period, now),
                   drills=kpis.drill_scores(scored, period), stream_waits=waits,
-                  waiting=waiting)
+                  waiting=waiting, scorecards=drilldowns.scorecards(cards, period))
 
 
 def wall(store: SqlStore, org: Any, now: datetime, crisis: Mapping[str, Any],
