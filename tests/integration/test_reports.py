@@ -408,6 +408,8 @@ def test_volume_by_topic_drills_down_and_exports(app, workspace, clock):
 
 
 def test_crisis_time_and_drill_scores_on_the_page_and_in_the_csv(app, workspace, clock):
+    from report_kit import synthetic_scorecard
+
     from escapevelocity.cli.report import build
     from escapevelocity.services import governance
     from escapevelocity.services.crisis import CrisisMode
@@ -419,6 +421,8 @@ def test_crisis_time_and_drill_scores_on_the_page_and_in_the_csv(app, workspace,
     clock.advance(minutes=45)
     governance.record_drill_score(workspace.store, clock, "ana", "outage@2026-11-20", 82.0)
     governance.record_drill_score(workspace.store, clock, "omar", "outage@2026-11-20", 40.0)
+    with workspace.store.begin() as tx:
+        tx.events.append([synthetic_scorecard(clock.now(), "outage-1")])
     r = reports.report(workspace.store, kpis.Period.last(1, clock.now()), clock.now())
     [incident] = r.crisis
     assert incident["minutes"] == {"crisis2": 45.0, "watch": 20.0}
@@ -436,6 +440,8 @@ def test_crisis_time_and_drill_scores_on_the_page_and_in_the_csv(app, workspace,
     assert any(x.startswith("time in crisis mode:") and ",45.0," in x for x in lines)
     assert any(x.startswith('"drill score, mean: outage@2026-11-20 (2 players, 1 passed)"')
                for x in lines)
+    assert '"drill run scorecard: outage-1 (service-outage, 1 of 2 checks met)",' \
+        'drill_run_score,50.0,,' in lines
 
 
 def test_a_playbook_version_waiting_for_approval_counts_its_wait(app, workspace, clock):
