@@ -305,9 +305,11 @@ class Drill:
             with store.begin() as tx:
                 streams = tx.events.streams(tx.events.case_streams())
             self.people = score_people(self.players, cases, streams)
-        self.done = True
-        if self.on_finish is not None:
-            self.on_finish(self)
+        try:  # done once the scores are recorded: whoever sees `done` finds them in the log
+            if self.on_finish is not None:
+                self.on_finish(self)
+        finally:
+            self.done = True
         return self.scorecard
 
     def report_html(self) -> str:

@@ -90,8 +90,7 @@ def incident_cases(store: SqlStore, incident_id: str) -> list[dict[str, Any]] | 
 
 def drill_runs(store: SqlStore, period: Period) -> list[dict[str, Any]]:
     with store.begin() as tx:
-        return drilldowns.scorecards(tx.events.of_kind(ev.DRILL_SCORECARD, limit=MANY),
-                                     period)
+        return drilldowns.scorecards(reports.drill_cards(tx, period), period)
 
 
 def drill_run(store: SqlStore, seq: int) -> ev.DrillScorecard | None:
@@ -104,7 +103,7 @@ def drill_players(store: SqlStore, period: Period, drill: str | None) -> list[di
     with store.begin() as tx:
         rows = drilldowns.players(tx.events.of_kind(ev.DRILL_SCORED, limit=MANY), period,
                                   drill)
-        runs = {e.run: e.seq for e in tx.events.of_kind(ev.DRILL_SCORECARD, limit=MANY)}
+        runs = {e.run: e.seq for e in reports.drill_cards(tx, period)}  # scored together
     for r in rows:  # the run's report, when its scorecard is in the log
         r["run_link"] = f"/reports/drill-runs/{runs[r['run']]}" if r["run"] in runs else ""
     return rows

@@ -117,6 +117,15 @@ def _waiting(tx: Any, teams: frozenset[str] | None) -> list[tuple[str, str, date
     return out
 
 
+RUNS = 1_000  # drill runs' scorecards read for a period (each carries its whole card)
+
+
+def drill_cards(tx: Any, period: Period) -> list[Any]:
+    """The drill_scorecard events recorded since the period began (ix_events_kind, newest
+    first, at most RUNS): their cards are large, so they are not all decoded at every view."""
+    return tx.events.of_kinds([ev.DRILL_SCORECARD], since=period.instants()[0], limit=RUNS)
+
+
 def report(store: SqlStore, period: Period, now: datetime,
            goals: Any = None, teams: frozenset[str] | None = None) -> Report:
     from escapevelocity.services.crisis import incidents as all_incidents
@@ -129,8 +138,7 @@ def report(store: SqlStore, period: Period, now: datetime,
         heads = tx.events.incident_heads()
         # people's drill scores are training records: for whoever reads every team's figures
         scored = tx.events.of_kind(ev.DRILL_SCORED, limit=100_000) if teams is None else []
-        cards = (tx.events.of_kind(ev.DRILL_SCORECARD, limit=100_000) if teams is None
-                 else [])
+        cards = drill_cards(tx, period) if teams is None else []
         n, risky = tx.kpis.at_risk(now + timedelta(minutes=AT_RISK_MINUTES), limit=50,
                                    teams=teams)
         backlog = {team: kpis.age_buckets(days, now.date())

@@ -106,7 +106,7 @@ def start_drill(request: Request, scenario: str = Form(..., max_length=64),
     return RedirectResponse(f"/drills/{scenario}", status_code=303)
 
 
-def start_with_people(app: Any, drill: drills.Drill) -> None:
+def start_with_people(app: Any, drill: drills.Drill) -> Any:
     """Start a drill in the background. When it finishes, its scorecard goes to the live
     workspace's log (the reports list drill runs), and so do its players' scores (training:
     a passed drill), with the sandbox cases each handled."""
@@ -123,7 +123,7 @@ def start_with_people(app: Any, drill: drills.Drill) -> None:
             gov.record_drill_score(ws.store, ws.clock, p.member, name, p.score,
                                    drills.person_details(done, p))
     drill.on_finish = record
-    drills.start_in_background(drill)
+    return drills.start_in_background(drill)  # the thread: done once the log has the scores
 
 
 @router.post("/drills/{name}/join", dependencies=[Depends(auth.check_csrf)])
