@@ -210,14 +210,20 @@ def from_log(store, start: date, end: date, now: datetime, *, office: bool = Fal
 
 # --- the rows that are not case counts: approvals, incidents, drills ----------------------------
 
-def synthetic_scorecard(at: datetime, run: str, *, delay: float | None = 12.0,
-                        routing: float | None = 0.875, met: tuple[bool, ...] = (True, False)):
-    """A drill_scorecard event for a run that did not happen (a full drill takes a while):
-    a Scorecard with every field at its type's zero, these figures and checks."""
+def synthetic_scorecard(at: datetime, run: str, **figures):
+    """A drill_scorecard event for a run that did not happen (a full drill takes a while)."""
+    from escapevelocity.services.drill import card_event
+
+    return card_event(synthetic_card(at, **figures), run, at, timeline=[
+        {"at": at, "kind": "opened", "actor": "sam", "text": "drill: outage"}])
+
+
+def synthetic_card(at: datetime, *, delay: float | None = 12.0, routing: float | None = 0.875,
+                   met: tuple[bool, ...] = (True, False)):
+    """A Scorecard with every field at its type's zero, these figures and checks."""
     import msgspec
 
     from escapevelocity.drill.score import Scorecard
-    from escapevelocity.services.drill import card_event
 
     zero = {"IntType": 0, "FloatType": 0.0, "StrType": "", "BoolType": False,
             "ListType": [], "DictType": {}, "UnionType": None, "StructType": {},
@@ -228,9 +234,7 @@ def synthetic_scorecard(at: datetime, run: str, *, delay: float | None = 12.0,
                   routing_accuracy=routing, detected=delay is not None,
                   regular_group={"sla_met": 3, "breached": 1},
                   checks=[[f"check {i}", "x", "y", ok] for i, ok in enumerate(met)])
-    card = msgspec.convert(fields, type=Scorecard)
-    return card_event(card, run, at, timeline=[{"at": at, "kind": "opened", "actor": "sam",
-                                                "text": "drill: outage"}])
+    return msgspec.convert(fields, type=Scorecard)
 
 
 def beyond_cases(store, start: date, end: date, now: datetime) -> dict:

@@ -210,3 +210,29 @@ def test_a_finished_drill_appends_its_scorecard_to_the_live_log(app, workspace, 
     assert (row["run"], row["score"]) == (e.run, round(100 * e.checks_met / e.checks, 1))
     page = client.get(f"/reports/drill-runs/{e.seq}").text
     assert page == short_drill.report_html()  # the same report, from the log alone
+
+
+def test_ev_drill_run_records_the_scorecard_where_a_workspace_is_set_up(
+        workspace, clock, monkeypatch, tmp_path):
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from report_kit import synthetic_card
+
+    from escapevelocity.cli.drill import _record
+    from escapevelocity.domain import events as ev
+
+    done = SimpleNamespace(scorecard=synthetic_card(clock.now()), players=(),
+                           path=Path("var/drills/service-outage-20261120-140000.db"),
+                           scenario=SimpleNamespace(timezone="Europe/London"),
+                           incident_events=[])
+    monkeypatch.setenv("EV_DATABASE_URL", workspace.store.url)
+    _record(done)
+    with workspace.store.begin() as tx:
+        [e] = tx.events.of_kind(ev.DRILL_SCORECARD)
+    assert (e.run, e.score, e.timezone) == ("service-outage-20261120-140000", 50.0,
+                                            "Europe/London")
+    nowhere = tmp_path / "none.db"
+    monkeypatch.setenv("EV_DATABASE_URL", f"sqlite:///{nowhere}")
+    _record(done)  # no workspace here: said, and no empty database left behind
+    assert not nowhere.exists()
