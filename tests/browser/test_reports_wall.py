@@ -220,15 +220,19 @@ def test_rows_beyond_case_counts_drill_down_to_their_items(browser, server, log_
         expect(page.locator("h1")).to_have_text("Drill report: Network outage")
         page.goto(report)
 
-    # every drill-down page: no sideways scroll on a phone, no serious axe finding
-    page.set_viewport_size({"width": 390, "height": 844})
+    # every drill-down page: no sideways scroll on a phone (dark, as test_everywhere sweeps
+    # phones), no serious axe finding
     incident = next(iter(want["incidents"]))
-    for path in ("/reports?period=1d", "/reports/approvals?period=1d&state=decided",
-                 "/reports/approvals?period=1d&state=waiting", "/reports/incidents?period=1d",
-                 f"/reports/incidents/{incident}/cases", "/reports/drill-runs?period=1d",
-                 "/reports/drill-scores?period=1d"):
-        page.goto(f"{server.url}{path}")
-        assert page.evaluate("document.documentElement.scrollWidth") <= 390, path
-        assert serious_violations(page) == [], path
+    paths = ("/reports?period=1d", "/reports/approvals?period=1d&state=decided",
+             "/reports/approvals?period=1d&state=waiting", "/reports/incidents?period=1d",
+             f"/reports/incidents/{incident}/cases", "/reports/drill-runs?period=1d",
+             "/reports/drill-scores?period=1d")
+    for width, height, scheme in ((1400, 900, "light"), (390, 844, "dark")):
+        page.set_viewport_size({"width": width, "height": height})
+        page.emulate_media(color_scheme=scheme)
+        for path in paths:
+            page.goto(f"{server.url}{path}")
+            assert page.evaluate("document.documentElement.scrollWidth") <= width, path
+            assert serious_violations(page) == [], (path, scheme)
     page.screenshot(path=str(SHOTS / "reports-drill-scores-390.png"), full_page=True)
     page.context.close()
