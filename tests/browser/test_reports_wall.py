@@ -234,5 +234,8 @@ def test_rows_beyond_case_counts_drill_down_to_their_items(browser, server, log_
             page.goto(f"{server.url}{path}")
             assert page.evaluate("document.documentElement.scrollWidth") <= width, path
             assert serious_violations(page) == [], (path, scheme)
+            if path == paths[0]:
+                page.screenshot(path=str(SHOTS / f"reports-beyond-cases-{width}.png"),
+                                full_page=True)
     page.screenshot(path=str(SHOTS / "reports-drill-scores-390.png"), full_page=True)
     page.context.close()

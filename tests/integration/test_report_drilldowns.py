@@ -167,6 +167,8 @@ def test_drill_run_scorecards_are_listed_from_the_log(app, workspace, clock):
                   for r in rows) == sorted((w["run"], w["score"], w["detection_delay_min"],
                                             w["routing_accuracy"]) for w in want["runs"])
     assert {r["run"]: r["score"] for r in rows} == {"outage-1": 50.0, "outage-2": 100.0}
+    data = client.get("/reports/data.json?period=1d").json()["drill_runs"]
+    assert [(d["run"], d["score"]) for d in data] == [(r["run"], r["score"]) for r in rows]
     html = client.get("/reports?period=1d").text
     for w in want["runs"]:
         assert f'href="/reports/drill-runs/{w["seq"]}"' in html
