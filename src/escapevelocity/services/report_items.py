@@ -44,8 +44,10 @@ def approvals(store: SqlStore, period: Period, now: datetime, kind: str | None,
         raise ValueError("state is decided or waiting")
     with store.begin() as tx:
         if state == drilldowns.DECIDED:
+            # decided since the period began: one kind a query (a range of ix_events_kind)
             decided = [e for k in (ev.APPROVED, ev.REJECTED)
-                       for e in tx.events.of_kind(k, limit=MANY)]
+                       for e in tx.events.of_kinds([k], since=period.instants()[0],
+                                                   limit=MANY)]
             rows = (drilldowns.draft_waits(decided, period)
                     + drilldowns.stream_rows(reports._stream_waits(tx, period)))
         else:
