@@ -267,12 +267,14 @@ def beyond_cases(store, start: date, end: date, now: datetime) -> dict:
             pending[(stream, d["draft"])] = at
         elif kind == "approval_withdrawn":
             pending.pop((stream, d.get("draft", "")), None)
-        elif kind == "playbook_requested":
+        elif kind in ("playbook_requested", "spoke_requested"):
             asked[stream] = at
-        elif kind in ("playbook_approved", "playbook_rejected") and stream in asked:
+        elif kind in ("playbook_approved", "playbook_rejected", "spoke_approved") \
+                and stream in asked:
             began = asked.pop(stream)
             if lo <= at < hi:
-                decided["playbook_version"].append((stream, (at - began).total_seconds() / 60))
+                decided["spoke" if kind == "spoke_approved" else "playbook_version"].append(
+                    (stream, (at - began).total_seconds() / 60))
         elif kind in ("incident_opened", "incident_level"):
             levels[stream].append((at, d.get("level")))
         elif kind == "incident_stood_down":

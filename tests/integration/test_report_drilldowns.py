@@ -238,3 +238,29 @@ def test_ev_drill_run_records_the_scorecard_where_a_workspace_is_set_up(
     monkeypatch.setenv("EV_DATABASE_URL", f"sqlite:///{nowhere}")
     _record(done)  # no workspace here: said, and no empty database left behind
     assert not nowhere.exists()
+
+
+def test_a_spoke_s_wait_drills_down_to_its_page(app, workspace, clock):
+    from escapevelocity.domain import governance
+    from escapevelocity.services import governance as gov
+
+    gov.request_spoke(workspace.store, clock, "ana", team="hr", name="People", hub="hub",
+                      members=["raj"])
+    client, _ = login(app, "sam")
+    [row] = client.get("/reports/approvals.json?period=1d&state=waiting").json()
+    assert (row["kind"], row["ref"], row["link"]) == (
+        "spoke", "governance:spoke:hr", "/governance/spokes/hr")
+    for item, _ in governance.DEFAULT_CHECKLIST:
+        gov.complete_item(workspace.store, clock, "raj", "hr", item, "done")
+    clock.advance(minutes=80)
+    gov.approve_spoke(workspace.store, clock, "sam", "hr")
+    now = clock.now()
+    want = beyond_cases(workspace.store, now.date(), now.date() + timedelta(days=1), now)
+    assert client.get("/reports/approvals.json?period=1d&state=waiting").json() == []
+    [row] = client.get("/reports/approvals.json?period=1d&kind=spoke").json()
+    assert (row["ref"], row["minutes"]) == ("governance:spoke:hr", 80.0) == want["decided"][
+        "spoke"][0]
+    assert 'href="/reports/approvals?period=1d&amp;kind=spoke&amp;state=decided"' in \
+        client.get("/reports?period=1d").text
+    assert 'href="/governance/spokes/hr"' in client.get(
+        "/reports/approvals?period=1d&kind=spoke").text
