@@ -46,6 +46,13 @@ def test_positive_and_negation(text):
     assert sig(text).sentiment_label == "positive", (text, sig(text).because)
 
 
+def test_a_stretched_word_reads_as_the_word_it_stretches():
+    assert sig("soooo gooood").sentiment == sig("so good").sentiment > 0
+    assert sig("I loveeee it").sentiment_label == "positive"
+    assert sig("this is baaaad").sentiment_label == "negative"
+    assert sig("zzzz").sentiment_label == "neutral"  # no known word: left as written
+
+
 def test_neutral_questions_and_brand_names_stay_neutral():
     assert sig("@united what time does the lounge open?").sentiment_label == "neutral"
     assert sig("please follow so I can DM my confirmation number").sentiment_label == "neutral"

@@ -49,6 +49,7 @@ cdef Py_ssize_t MAX_TEXT = _py.MAX_TEXT
 cdef object URL_SUB = _py.URL.sub
 cdef object IS_NORMALIZED = _py.unicodedata.is_normalized
 cdef object FOLD_TABLE = _py.FOLD_TABLE
+cdef object UNSTRETCH = _py.unstretch
 # The word sets kernels.Words answers for, one bit each.
 cdef int F_ENGLISH = 1, F_SECOND = 2, F_JUDGEMENT = 4, F_FAILURE = 8, F_EVALUATIVE = 16
 # kernels.Entry's fields, by position (an Entry is a tuple)
@@ -243,6 +244,23 @@ cdef inline bint is_emoji(Py_UCS4 c) noexcept:
 
 cdef inline bint is_mouth(Py_UCS4 c) noexcept:
     return c in u"()[]dpo/\\|*$@3"
+
+
+cdef bint stretched(str plain) noexcept:
+    """kernels._STRETCHED: a letter a-z three times in a row ("soooo")."""
+    cdef Py_ssize_t i, n = PyUnicode_GET_LENGTH(plain)
+    cdef Py_UCS4 c, prev = 0
+    cdef int run = 0
+    for i in range(n):
+        c = PyUnicode_READ_CHAR(plain, i)
+        if c == prev and is_az(c):
+            run += 1
+            if run == 2:
+                return True
+        else:
+            run = 0
+        prev = c
+    return False
 
 
 cpdef list words(str plain):
@@ -644,7 +662,7 @@ cdef class Kernels:
     cdef unsigned long long bloom[1024]
     cdef unsigned long long modifier_bloom[1024]
     cdef dict entries, entries_broadcast, idioms
-    cdef frozenset zero
+    cdef frozenset zero, known
     # word -> the bits of the sets it is in (F_*), and its bloom as above
     cdef dict word_flags
     cdef unsigned long long flags_bloom[1024]
@@ -662,6 +680,7 @@ cdef class Kernels:
         self.entries_broadcast = reference.entries_broadcast
         self.idioms = reference.idioms
         self.zero = reference.zero
+        self.known = reference.known
         for i in range(1024):
             self.bloom[i] = 0
             self.modifier_bloom[i] = 0
@@ -699,6 +718,8 @@ cdef class Kernels:
         plain = URL_SUB(u" ", lower) if (u"http" in lower or u"www." in lower) else lower
         # words and sentiment in one pass over the words (each kernel alone makes its own)
         cdef list tokens = words(plain)
+        if stretched(plain):
+            tokens = UNSTRETCH(tokens, self.known)
         cdef list firsts = [None, None, None]
         cdef int seen = 0, chars = char_marks(lower)
         cdef Py_ssize_t but
@@ -765,6 +786,8 @@ cdef class Kernels:
     cpdef object words(self, str plain, bint ascii_text):
         """kernels.Kernels.words: the cut, and the first word of each set, in one pass."""
         cdef list tokens = words(plain)
+        if stretched(plain):
+            tokens = UNSTRETCH(tokens, self.known)
         cdef list firsts = [None, None, None]
         cdef int seen = 0
         cdef Py_ssize_t but

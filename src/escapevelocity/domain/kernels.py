@@ -64,7 +64,7 @@ _IS_TAG = methodcaller("startswith", "#")
 # Customer-service weighting: when a post carries both praise words and complaint evidence, the
 # complaint is what needs handling ("thanks for the robotic and non helpful assistance"), so
 # positive words count for less next to negative ones; polite "thanks" rarely makes a post happy.
-MIXED_POSITIVE_SCALE = 0.5
+MIXED_POSITIVE_SCALE = 0.7
 NEGATIVE_WEIGHT = 1.15
 # A negation that negates no sentiment word ("it won't load", "hasn't arrived", "can't log in")
 # is itself evidence of a problem: mildly negative, enough for a complaint to a brand (score
@@ -85,6 +85,31 @@ class Entry(NamedTuple):
     negatable: bool  # a negation before it flips it (words; not emoji, nor "yet")
     hedge: frozenset[str] | None  # the next words that make it a hedge ("kind of")
     negation_alone: bool  # a negation that counts on its own when it negates nothing
+
+
+# A letter written three times or more: "soooo good", "loveeee it", "yessss", "nooooo".
+_STRETCHED = re.compile(r"([a-z])\1\1").search
+_RUN = re.compile(r"([a-z])\1{2,}")
+
+
+def unstretch(tokens: list[str], known: frozenset[str]) -> list[str]:
+    """The words of a post with each stretched word ("goood", "soooo", "loveeee", "looool")
+    read as the word it stretches: its runs cut to two letters if that is a known word
+    ("good"), else to one ("so", "love", "lol"); a word neither form of which is known is left
+    as written. Shared by both builds of the kernels (hotpath.pyx calls this one): it runs only
+    for the few posts with a letter three times in a row."""
+    out = []
+    for tok in tokens:
+        if len(tok) > 2 and _RUN.search(tok):
+            two = _RUN.sub(r"\1\1", tok)
+            if two in known:
+                tok = two
+            else:
+                one = _RUN.sub(r"\1", tok)
+                if one in known:
+                    tok = one
+        out.append(tok)
+    return out
 
 
 class Words(NamedTuple):
@@ -182,6 +207,8 @@ class Kernels:
         self.hashtag_cues = enricher.hashtag_cues
         self.hashtag_affixes = tuple(k for k, _ in self.hashtag_cues)
         self._tags: dict[str, float] = {}  # memo of hashtag: tags repeat
+        # what a stretched word may be read as: a sentiment word, a booster or a negation
+        self.known = frozenset(enricher.entries) | MODIFIER_WORDS
 
     def read(self, text: str) -> Reading:
         """A post through every kernel: one lower-casing, one scan, one word cut."""
@@ -238,6 +265,8 @@ class Kernels:
     def words(self, plain: str, ascii_text: bool) -> Words:
         """The word cutter, and the first word of each set the rules ask about."""
         tokens = (WORD_ASCII if ascii_text else WORD).findall(plain)
+        if _STRETCHED(plain):
+            tokens = unstretch(tokens, self.known)
         return Words(tokens, not ENGLISH.isdisjoint(tokens), not SECOND_PERSON.isdisjoint(tokens),
                      _first(tokens, JUDGEMENTS), _first(tokens, self.failures),
                      _first(tokens, self.evaluative))
