@@ -111,7 +111,8 @@ HOSTILE = ["", " ", "x" * 100_000, "\udcff invalid \ud800", "😡😡😡", "htt
            "call 555-123-4567 or jo.b+x@mail.co.uk 4111 1111 1111 1111", "1 Main Street",
            "K\u212a 1 \u212a", "don\u2019t", "ǅ", "İstanbul", "\x00\x01\x7f", "!!!???!?",
            "Good Morning America is GREAT", "not bad at all, but terrible service",
-           "soooo gooood!!! loveeee it, nooooo, SOOOO BAAAD, zzzz, #faiiil aaa"]
+           "soooo gooood!!! loveeee it, nooooo, SOOOO BAAAD, zzzz, #faiiil aaa",
+           "No, it's great. not! good; never: bad? no.. nooooo, good"]
 
 
 @pytest.mark.parametrize("text", HOSTILE)
@@ -130,7 +131,7 @@ PIECES = st.sampled_from([
     " delayed ", " thanks ", " you ", " your ", " refund ", " lawyer ", " fire ", " buy ",
     " yeah right ", " useless ", " still ", " awful ", " the ", " incompetent ",
     " #fail ", " #nothappy ", " Good Morning ", "http://x.co/a ", "www.a.b ",
-    " soooo ", " goood ", "ooo", "eee", " loveeee ", " NOOO ",
+    " soooo ", " goood ", "ooo", "eee", " loveeee ", " NOOO ", " no, ", " not. ", "never! ",
     "acc no 123456", "555 123 4567", "12 High Road", "me@orbit.com", " ORBIT ", "@orbit ",
 ])
 TEXT = st.lists(PIECES, max_size=30).map("".join)

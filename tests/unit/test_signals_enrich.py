@@ -53,6 +53,13 @@ def test_a_stretched_word_reads_as_the_word_it_stretches():
     assert sig("zzzz").sentiment_label == "neutral"  # no known word: left as written
 
 
+def test_a_negation_does_not_reach_past_the_end_of_its_clause():
+    assert sig("No, it's great").sentiment_label == "positive"
+    assert sig("Not a chance? Well, good for you").sentiment_label == "positive"
+    assert sig("it's not great").sentiment < 0  # within its clause it still negates
+    assert sig("never, ever again. Awful").sentiment_label == "negative"
+
+
 def test_neutral_questions_and_brand_names_stay_neutral():
     assert sig("@united what time does the lounge open?").sentiment_label == "neutral"
     assert sig("please follow so I can DM my confirmation number").sentiment_label == "neutral"

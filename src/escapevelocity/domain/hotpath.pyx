@@ -872,6 +872,8 @@ cdef class Kernels:
         cdef bint problem = False, all_caps, is_problem, negatable, alone
         cdef str upper
         cdef object covered, hedge, entry, modifiers
+        cdef frozenset ends = None  # kernels.Kernels.clause_ends, read when a negation is met
+        cdef Py_ssize_t k, reach
         if hits:
             upper = text if text != lower else u""
             all_caps = bool(upper) and text.isupper() and len(set(CAPS_FINDALL(text))) >= 3
@@ -905,7 +907,14 @@ cdef class Kernels:
                 hedge = (<tuple>entry)[5]
                 alone = (<tuple>entry)[6]
                 if alone:
-                    for t in tokens[i + 1:i + 4]:
+                    if ends is None:
+                        ends = self.reference.clause_ends(lower)
+                    reach = i + 4
+                    for k in range(i, i + 3 if i + 3 < ntok else ntok):
+                        if tokens[k] in ends:
+                            reach = k + 1
+                            break
+                    for t in tokens[i + 1:reach]:
                         found = PyDict_GetItem(entries, t)
                         if found != NULL and (<tuple>found)[NEGATABLE] and \
                                 not (<tuple>found)[NEGATION_ALONE_FIELD] and \
@@ -925,10 +934,17 @@ cdef class Kernels:
                 if modifiers is not None and negatable:
                     for j in range(i - 3 if i > 3 else 0, i):
                         found = PyDict_GetItem(MODIFIERS, tokens[j])
-                        if found != NULL:
-                            m = <double><object>found
-                            if m > 0 or (tokens[j], tokens[j + 1]) not in NOT_NEGATING:
-                                scale *= m
+                        if found == NULL:
+                            continue
+                        m = <double><object>found
+                        if m < 0:
+                            if (tokens[j], tokens[j + 1]) in NOT_NEGATING:
+                                continue
+                            if ends is None:
+                                ends = self.reference.clause_ends(lower)
+                            if not ends.isdisjoint(tokens[j:i]):
+                                continue
+                        scale *= m
                 if upper:
                     if all_caps or (shout and shout in upper and whole_word(shout, upper)):
                         scale *= 1.3

@@ -112,6 +112,12 @@ def unstretch(tokens: list[str], known: frozenset[str]) -> list[str]:
     return out
 
 
+# A clause ends at , . ; : ! or ?, and a negation does not reach past it ("No, it's great",
+# "not yet! good to see you"): the words written just before such a mark, cut as the word
+# cutter cuts them.
+_CLAUSE_END = re.compile(r"([a-z][a-z'0-9]*)\s*[,.;:!?]").findall
+
+
 class Words(NamedTuple):
     """A post's words, and what the rules ask of them, answered in the cut's pass."""
 
@@ -303,6 +309,7 @@ class Kernels:
                 len({w for w in _CAPS.findall(text)}) >= 3
             but = tokens.index("but") if "but" in tokens else -1
             modifiers = MODIFIERS if not MODIFIER_WORDS.isdisjoint(tokens) else None
+            ends = None  # the words a clause ends after (_CLAUSE_END), read when a negation is met
             # A negated idiom ("no problem", "couldn't be happier", "not bad") is scored as a
             # whole: its words are not also negated one by one.
             idioms = self.idioms
@@ -320,7 +327,14 @@ class Kernels:
                     entry = Entry(v, False, "", "", True, None, False)
                 v, is_problem, shout, title, negatable, hedge, alone = entry
                 if alone:
-                    for t in tokens[i + 1:i + 4]:
+                    if ends is None:
+                        ends = self.clause_ends(lower)
+                    reach = i + 4  # the three words after it, within its clause
+                    for k in range(i, min(i + 3, len(tokens))):
+                        if tokens[k] in ends:
+                            reach = k + 1
+                            break
+                    for t in tokens[i + 1:reach]:
                         after = entries.get(t)
                         if after is not None and after.negatable and not after.negation_alone \
                                 and t[0].isalpha():
@@ -339,9 +353,16 @@ class Kernels:
                 if modifiers is not None and negatable:
                     for j in range(i - 3 if i > 3 else 0, i):
                         m = modifiers.get(tokens[j])
-                        if m is not None and (m > 0 or (tokens[j], tokens[j + 1])
-                                              not in NOT_NEGATING):
-                            scale *= m
+                        if m is None:
+                            continue
+                        if m < 0:
+                            if (tokens[j], tokens[j + 1]) in NOT_NEGATING:
+                                continue  # "not only", "nothing but"
+                            if ends is None:
+                                ends = self.clause_ends(lower)
+                            if not ends.isdisjoint(tokens[j:i]):
+                                continue  # a clause ended between: "No, it's great"
+                        scale *= m
                 if upper:
                     if all_caps or (shout and shout in upper and _whole_word(shout, upper)):
                         scale *= 1.3
@@ -402,6 +423,13 @@ class Kernels:
             names = reasons[0][1] if reasons else ""
         rounded = int(score * 10_000 + (0.5 if score > 0 else -0.5)) / 10_000  # round() is slow
         return rounded, ("negative: " if score < 0 else "positive: ") + names
+
+    def clause_ends(self, lower: str) -> frozenset[str]:
+        """The words of `lower` a clause ends after (a , . ; : ! or ? follows), as the word cutter
+        gives them (a stretched word as the word it stretches): a negation does not reach past
+        one. Read only for posts with a negation (hotpath.pyx calls this one too)."""
+        found = _CLAUSE_END(lower)
+        return frozenset(unstretch(found, self.known) if _STRETCHED(lower) else found)
 
     def hashtag(self, tag: str) -> float:
         """#unitedfail, #badservice, #loveit, #nothappy: a known word, a negated one, or a known
