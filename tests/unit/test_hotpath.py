@@ -132,6 +132,7 @@ PIECES = st.sampled_from([
     " yeah right ", " useless ", " still ", " awful ", " the ", " incompetent ",
     " #fail ", " #nothappy ", " Good Morning ", "http://x.co/a ", "www.a.b ",
     " soooo ", " goood ", "ooo", "eee", " loveeee ", " NOOO ", " no, ", " not. ", "never! ",
+    "\u00a0", "\u3000", "\x1c",
     "acc no 123456", "555 123 4567", "12 High Road", "me@orbit.com", " ORBIT ", "@orbit ",
 ])
 TEXT = st.lists(PIECES, max_size=30).map("".join)
@@ -154,6 +155,13 @@ def test_the_word_cutter_is_the_word_regex(text):
         # the word facts: the first judgement, failure and evaluative word, English, "you"
         assert compiled.kernels.words(lower, lower.isascii()) == \
             python.kernels.words(lower, lower.isascii())
+
+
+@settings(max_examples=1_500, deadline=None)
+@given(TEXT)
+def test_the_clause_ends_are_the_clause_regex(text):
+    lower = text.lower()
+    assert hotpath.clause_words(lower) == kernels._CLAUSE_END(lower)
 
 
 @settings(max_examples=1_500, deadline=None)

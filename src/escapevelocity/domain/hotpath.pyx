@@ -263,6 +263,39 @@ cdef bint stretched(str plain) noexcept:
     return False
 
 
+cpdef list clause_words(str lower):
+    """kernels._CLAUSE_END(lower), as a C loop: each run of a-z, ' and 0-9 from its first a-z
+    letter, when whitespace (or nothing) and then one of , . ; : ! ? follow it."""
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(lower)
+    cdef Py_ssize_t i = 0, start, j
+    cdef Py_UCS4 c
+    cdef list out = []
+    while i < n:
+        c = PyUnicode_READ_CHAR(lower, i)
+        if not (is_az(c) or c == u"'" or u'0' <= c <= u'9'):
+            i += 1
+            continue
+        start = -1
+        while i < n:
+            c = PyUnicode_READ_CHAR(lower, i)
+            if is_az(c):
+                if start < 0:
+                    start = i
+            elif not (c == u"'" or u'0' <= c <= u'9'):
+                break
+            i += 1
+        if start < 0:
+            continue
+        j = i
+        while j < n and PyUnicode_READ_CHAR(lower, j).isspace():
+            j += 1
+        if j < n:
+            c = PyUnicode_READ_CHAR(lower, j)
+            if c == u',' or c == u'.' or c == u';' or c == u':' or c == u'!' or c == u'?':
+                out.append(PyUnicode_Substring(lower, start, i))
+    return out
+
+
 cpdef list words(str plain):
     """lexicons.WORD.findall(plain), as a C loop: words and hashtags, emoticons, "<3", runs of
     ! and ?, and single emoji; the same tokens in the same order (the regex's alternatives are
@@ -736,6 +769,13 @@ cdef class Kernels:
         """kernels.Kernels.cut: the WORD regex's tokens."""
         return words(plain)
 
+    cdef frozenset clause_ends(self, str lower):
+        """kernels.Kernels.clause_ends."""
+        cdef list found = clause_words(lower)
+        if stretched(lower):
+            found = UNSTRETCH(found, self.known)
+        return frozenset(found)
+
     cpdef tuple pii(self, str text, bint ascii_text):
         """kernels.Kernels.pii."""
         return find_pii(text) if may_have_pii(text, ascii_text) else ()
@@ -908,7 +948,7 @@ cdef class Kernels:
                 alone = (<tuple>entry)[6]
                 if alone:
                     if ends is None:
-                        ends = self.reference.clause_ends(lower)
+                        ends = self.clause_ends(lower)
                     reach = i + 4
                     for k in range(i, i + 3 if i + 3 < ntok else ntok):
                         if tokens[k] in ends:
@@ -941,7 +981,7 @@ cdef class Kernels:
                             if (tokens[j], tokens[j + 1]) in NOT_NEGATING:
                                 continue
                             if ends is None:
-                                ends = self.reference.clause_ends(lower)
+                                ends = self.clause_ends(lower)
                             if not ends.isdisjoint(tokens[j:i]):
                                 continue
                         scale *= m
