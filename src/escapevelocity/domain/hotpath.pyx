@@ -485,17 +485,24 @@ cdef list kept(list spans):
 
 
 cdef int M_TAG = 1, M_BANG = 2, M_Q = 4, M_AT = 8, M_BANGBANG = 16, M_QPAIR = 32
+cdef int M_STRETCH = 64  # a letter a-z three times in a row (kernels._STRETCHED)
 
 
 cdef int char_marks(str lower) noexcept:
     """One pass for the characters the rules test for ('#', '!', '?', '@', "!!", and any of
-    "?!", "!?", "??"), where each `in` would be a search of its own; bits 8 and up count the
-    '!', up to 4 (all the rules read)."""
+    "?!", "!?", "??", a letter three times in a row), where each `in` would be a search of its
+    own; bits 8 and up count the '!', up to 4 (all the rules read)."""
     cdef Py_ssize_t i, n = PyUnicode_GET_LENGTH(lower)
     cdef Py_UCS4 c, prev = 0
-    cdef int marks = 0, bangs = 0
+    cdef int marks = 0, bangs = 0, run = 0
     for i in range(n):
         c = PyUnicode_READ_CHAR(lower, i)
+        if c == prev and u'a' <= c <= u'z':
+            run += 1
+            if run == 2:
+                marks |= M_STRETCH
+        else:
+            run = 0
         if c == u'!':
             marks |= M_BANG
             if bangs < 4:
@@ -750,11 +757,13 @@ cdef class Kernels:
         scan = self.scan(folded)
         plain = URL_SUB(u" ", lower) if (u"http" in lower or u"www." in lower) else lower
         # words and sentiment in one pass over the words (each kernel alone makes its own)
+        cdef int seen = 0, chars = char_marks(lower)
         cdef list tokens = words(plain)
-        if stretched(plain):
+        # a run in `lower` but not in `plain` is in a URL, whose words are not among the tokens:
+        # unstretch leaves them as they are, as kernels.Kernels.words does
+        if chars & M_STRETCH:
             tokens = UNSTRETCH(tokens, self.known)
         cdef list firsts = [None, None, None]
-        cdef int seen = 0, chars = char_marks(lower)
         cdef Py_ssize_t but
         cdef bint has_modifier
         cdef list hits = self.word_pass(tokens, lower, chars, &but, &has_modifier, &seen, firsts)
@@ -913,7 +922,8 @@ cdef class Kernels:
         cdef str upper
         cdef object covered, hedge, entry, modifiers
         cdef frozenset ends = None  # kernels.Kernels.clause_ends, read when a negation is met
-        cdef Py_ssize_t k, reach
+        cdef Py_ssize_t k
+        cdef bint negates
         if hits:
             upper = text if text != lower else u""
             all_caps = bool(upper) and text.isupper() and len(set(CAPS_FINDALL(text))) >= 3
@@ -947,20 +957,18 @@ cdef class Kernels:
                 hedge = (<tuple>entry)[5]
                 alone = (<tuple>entry)[6]
                 if alone:
-                    if ends is None:
-                        ends = self.clause_ends(lower)
-                    reach = i + 4
-                    for k in range(i, i + 3 if i + 3 < ntok else ntok):
-                        if tokens[k] in ends:
-                            reach = k + 1
-                            break
-                    for t in tokens[i + 1:reach]:
+                    negates = False
+                    for k in range(i + 1, i + 4 if i + 4 < ntok else ntok):
+                        t = <str>tokens[k]
                         found = PyDict_GetItem(entries, t)
                         if found != NULL and (<tuple>found)[NEGATABLE] and \
                                 not (<tuple>found)[NEGATION_ALONE_FIELD] and \
                                 PyUnicode_READ_CHAR(t, 0).isalpha():
+                            if ends is None:
+                                ends = self.clause_ends(lower)
+                            negates = ends.isdisjoint(tokens[i:k])
                             break
-                    else:
+                    if not negates:
                         reasons.append((-abs(NEGATION_ALONE), tok))
                         neg += NEGATION_ALONE
                     continue

@@ -327,19 +327,18 @@ class Kernels:
                     entry = Entry(v, False, "", "", True, None, False)
                 v, is_problem, shout, title, negatable, hedge, alone = entry
                 if alone:
-                    if ends is None:
-                        ends = self.clause_ends(lower)
-                    reach = i + 4  # the three words after it, within its clause
-                    for k in range(i, min(i + 3, len(tokens))):
-                        if tokens[k] in ends:
-                            reach = k + 1
-                            break
-                    for t in tokens[i + 1:reach]:
+                    negates = False
+                    # the first word it could negate among the three after it: it does if no
+                    # clause ends before it ("not good", counted there; not "No, it's great")
+                    for k, t in enumerate(tokens[i + 1:i + 4], i + 1):
                         after = entries.get(t)
                         if after is not None and after.negatable and not after.negation_alone \
                                 and t[0].isalpha():
-                            break  # it negates the word after it ("not good"): counted there
-                    else:
+                            if ends is None:
+                                ends = self.clause_ends(lower)
+                            negates = ends.isdisjoint(tokens[i:k])
+                            break
+                    if not negates:  # it negates nothing: "won't load", "hasn't arrived"
                         reasons.append((-abs(NEGATION_ALONE), tok))
                         neg += NEGATION_ALONE
                     continue
