@@ -131,7 +131,7 @@ PIECES = st.sampled_from([
     " delayed ", " thanks ", " you ", " your ", " refund ", " lawyer ", " fire ", " buy ",
     " yeah right ", " useless ", " still ", " awful ", " the ", " incompetent ",
     " #fail ", " #nothappy ", " Good Morning ", "http://x.co/a ", "www.a.b ",
-    " soooo ", " goood ", "ooo", "eee", " loveeee ", " NOOO ", " no, ", " not. ", "never! ",
+    " soooo ", " goood ", "ooo", "eee", " loveeee ", " NOOO ", " no, ", " not. ", "never! ", ". ",
     "\u00a0", "\u3000", "\x1c",
     "acc no 123456", "555 123 4567", "12 High Road", "me@orbit.com", " ORBIT ", "@orbit ",
 ])
@@ -162,6 +162,7 @@ def test_the_word_cutter_is_the_word_regex(text):
 def test_the_clause_ends_are_the_clause_regex(text):
     lower = text.lower()
     assert hotpath.clause_words(lower) == kernels._CLAUSE_END(lower)
+    assert hotpath.clause_words(lower, True) == kernels._SENTENCE_END(lower)
 
 
 @settings(max_examples=1_500, deadline=None)

@@ -60,6 +60,11 @@ def test_a_negation_does_not_reach_past_the_end_of_its_clause():
     assert sig("never, ever again. Awful").sentiment_label == "negative"
 
 
+def test_but_weighs_the_words_of_its_own_sentence():
+    assert sig("Great crew. The seat was fine but the wifi died").sentiment > \
+        sig("Great crew, the seat was fine but the wifi died").sentiment
+
+
 def test_neutral_questions_and_brand_names_stay_neutral():
     assert sig("@united what time does the lounge open?").sentiment_label == "neutral"
     assert sig("please follow so I can DM my confirmation number").sentiment_label == "neutral"

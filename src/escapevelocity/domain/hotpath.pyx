@@ -50,6 +50,7 @@ cdef object URL_SUB = _py.URL.sub
 cdef object IS_NORMALIZED = _py.unicodedata.is_normalized
 cdef object FOLD_TABLE = _py.FOLD_TABLE
 cdef object UNSTRETCH = _py.unstretch
+cdef object SENTENCE_OF = _py.Kernels.sentence_of
 # The word sets kernels.Words answers for, one bit each.
 cdef int F_ENGLISH = 1, F_SECOND = 2, F_JUDGEMENT = 4, F_FAILURE = 8, F_EVALUATIVE = 16
 # kernels.Entry's fields, by position (an Entry is a tuple)
@@ -263,9 +264,10 @@ cdef bint stretched(str plain) noexcept:
     return False
 
 
-cpdef list clause_words(str lower):
-    """kernels._CLAUSE_END(lower), as a C loop: each run of a-z, ' and 0-9 from its first a-z
-    letter, when whitespace (or nothing) and then one of , . ; : ! ? follow it."""
+cpdef list clause_words(str lower, bint sentence=False):
+    """kernels._CLAUSE_END(lower) (with `sentence`, kernels._SENTENCE_END), as a C loop: each
+    run of a-z, ' and 0-9 from its first a-z letter, when whitespace (or nothing) and then one
+    of , . ; : ! ? (of . ! ?) follow it."""
     cdef Py_ssize_t n = PyUnicode_GET_LENGTH(lower)
     cdef Py_ssize_t i = 0, start, j
     cdef Py_UCS4 c
@@ -291,7 +293,8 @@ cpdef list clause_words(str lower):
             j += 1
         if j < n:
             c = PyUnicode_READ_CHAR(lower, j)
-            if c == u',' or c == u'.' or c == u';' or c == u':' or c == u'!' or c == u'?':
+            if c == u'.' or c == u'!' or c == u'?' or \
+                    (not sentence and (c == u',' or c == u';' or c == u':')):
                 out.append(PyUnicode_Substring(lower, start, i))
     return out
 
@@ -778,9 +781,9 @@ cdef class Kernels:
         """kernels.Kernels.cut: the WORD regex's tokens."""
         return words(plain)
 
-    cdef frozenset clause_ends(self, str lower):
+    cdef frozenset clause_ends(self, str lower, bint sentence=False):
         """kernels.Kernels.clause_ends."""
-        cdef list found = clause_words(lower)
+        cdef list found = clause_words(lower, sentence)
         if stretched(lower):
             found = UNSTRETCH(found, self.known)
         return frozenset(found)
@@ -922,9 +925,11 @@ cdef class Kernels:
         cdef str upper
         cdef object covered, hedge, entry, modifiers
         cdef frozenset ends = None  # kernels.Kernels.clause_ends, read when a negation is met
-        cdef Py_ssize_t k
+        cdef Py_ssize_t k, first = 0, last = 0
         cdef bint negates
         if hits:
+            if but >= 0:  # the sentence "but" is in (kernels.Kernels.sentence_of)
+                first, last = SENTENCE_OF(tokens, but, self.clause_ends(lower, True))
             upper = text if text != lower else u""
             all_caps = bool(upper) and text.isupper() and len(set(CAPS_FINDALL(text))) >= 3
             modifiers = MODIFIERS if has_modifier else None
@@ -998,7 +1003,7 @@ cdef class Kernels:
                         scale *= 1.3
                     if title and title in text and in_name(title, text):
                         scale *= NAME_SCALE
-                if but >= 0:
+                if but >= 0 and first <= i < last:
                     scale *= 0.5 if i < but else 1.5 if i > but else 1.0
                 if scale < 0 < v:
                     problem = True

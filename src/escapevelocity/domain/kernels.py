@@ -116,6 +116,9 @@ def unstretch(tokens: list[str], known: frozenset[str]) -> list[str]:
 # "not yet! good to see you"): the words written just before such a mark, cut as the word
 # cutter cuts them.
 _CLAUSE_END = re.compile(r"([a-z][a-z'0-9]*)\s*[,.;:!?]").findall
+# A sentence ends at . ! or ?: "but" weighs the words of its own sentence ("Great crew. The
+# seat was fine but the wifi died": "Great" is not the half-meant part).
+_SENTENCE_END = re.compile(r"([a-z][a-z'0-9]*)\s*[.!?]").findall
 
 
 class Words(NamedTuple):
@@ -308,6 +311,8 @@ class Kernels:
             all_caps = bool(upper) and text.isupper() and \
                 len({w for w in _CAPS.findall(text)}) >= 3
             but = tokens.index("but") if "but" in tokens else -1
+            if but >= 0:  # its sentence: from the last sentence end before it to the next
+                first, last = self.sentence_of(tokens, but, self.clause_ends(lower, True))
             modifiers = MODIFIERS if not MODIFIER_WORDS.isdisjoint(tokens) else None
             ends = None  # the words a clause ends after (_CLAUSE_END), read when a negation is met
             # A negated idiom ("no problem", "couldn't be happier", "not bad") is scored as a
@@ -367,7 +372,7 @@ class Kernels:
                         scale *= 1.3
                     if title and title in text and _in_name(title, text):
                         scale *= NAME_SCALE
-                if but >= 0:  # VADER: what follows "but" is what the writer means
+                if but >= 0 and first <= i < last:  # VADER: what follows "but" is what is meant
                     scale *= 0.5 if i < but else 1.5 if i > but else 1.0
                 if scale < 0 < v:  # "not helpful", "non helpful": a service that failed
                     problem = True
@@ -423,12 +428,28 @@ class Kernels:
         rounded = int(score * 10_000 + (0.5 if score > 0 else -0.5)) / 10_000  # round() is slow
         return rounded, ("negative: " if score < 0 else "positive: ") + names
 
-    def clause_ends(self, lower: str) -> frozenset[str]:
-        """The words of `lower` a clause ends after (a , . ; : ! or ? follows), as the word cutter
-        gives them (a stretched word as the word it stretches): a negation does not reach past
-        one. Read only for posts with a negation (hotpath.pyx calls this one too)."""
-        found = _CLAUSE_END(lower)
+    def clause_ends(self, lower: str, sentence: bool = False) -> frozenset[str]:
+        """The words of `lower` a clause ends after (a , . ; : ! or ? follows), or with
+        `sentence` a sentence (. ! or ?), as the word cutter gives them (a stretched word as the
+        word it stretches): a negation does not reach past a clause end, "but" past a sentence
+        end. Read only for posts with a negation or a "but"."""
+        found = (_SENTENCE_END if sentence else _CLAUSE_END)(lower)
         return frozenset(unstretch(found, self.known) if _STRETCHED(lower) else found)
+
+    @staticmethod
+    def sentence_of(tokens: list[str], at: int, ends: frozenset[str]) -> tuple[int, int]:
+        """The tokens [first, last) of the sentence token `at` is in, given the words a
+        sentence ends after (hotpath.pyx calls this one too)."""
+        first, last = 0, len(tokens)
+        for k in range(at - 1, -1, -1):
+            if tokens[k] in ends:
+                first = k + 1
+                break
+        for k in range(at, len(tokens)):
+            if tokens[k] in ends:
+                last = k + 1
+                break
+        return first, last
 
     def hashtag(self, tag: str) -> float:
         """#unitedfail, #badservice, #loveit, #nothappy: a known word, a negated one, or a known
