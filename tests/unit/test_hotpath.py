@@ -110,7 +110,9 @@ HOSTILE = ["", " ", "x" * 100_000, "\udcff invalid \ud800", "😡😡😡", "htt
            "a:)", "::)", "#NotHappy #fail #", "##x", "SO ANGRY AT THIS STUPID AIRLINE",
            "call 555-123-4567 or jo.b+x@mail.co.uk 4111 1111 1111 1111", "1 Main Street",
            "K\u212a 1 \u212a", "don\u2019t", "ǅ", "İstanbul", "\x00\x01\x7f", "!!!???!?",
-           "Good Morning America is GREAT", "not bad at all, but terrible service"]
+           "Good Morning America is GREAT", "not bad at all, but terrible service",
+           "soooo gooood!!! loveeee it, nooooo, SOOOO BAAAD, zzzz, #faiiil aaa",
+           "No, it's great. not! good; never: bad? no.. nooooo, good"]
 
 
 @pytest.mark.parametrize("text", HOSTILE)
@@ -129,6 +131,8 @@ PIECES = st.sampled_from([
     " delayed ", " thanks ", " you ", " your ", " refund ", " lawyer ", " fire ", " buy ",
     " yeah right ", " useless ", " still ", " awful ", " the ", " incompetent ",
     " #fail ", " #nothappy ", " Good Morning ", "http://x.co/a ", "www.a.b ",
+    " soooo ", " goood ", "ooo", "eee", " loveeee ", " NOOO ", " no, ", " not. ", "never! ", ". ",
+    "\u00a0", "\u3000", "\x1c",
     "acc no 123456", "555 123 4567", "12 High Road", "me@orbit.com", " ORBIT ", "@orbit ",
 ])
 TEXT = st.lists(PIECES, max_size=30).map("".join)
@@ -151,6 +155,14 @@ def test_the_word_cutter_is_the_word_regex(text):
         # the word facts: the first judgement, failure and evaluative word, English, "you"
         assert compiled.kernels.words(lower, lower.isascii()) == \
             python.kernels.words(lower, lower.isascii())
+
+
+@settings(max_examples=1_500, deadline=None)
+@given(TEXT)
+def test_the_clause_ends_are_the_clause_regex(text):
+    lower = text.lower()
+    assert hotpath.clause_words(lower) == kernels._CLAUSE_END(lower)
+    assert hotpath.clause_words(lower, True) == kernels._SENTENCE_END(lower)
 
 
 @settings(max_examples=1_500, deadline=None)

@@ -46,6 +46,25 @@ def test_positive_and_negation(text):
     assert sig(text).sentiment_label == "positive", (text, sig(text).because)
 
 
+def test_a_stretched_word_reads_as_the_word_it_stretches():
+    assert sig("soooo gooood").sentiment == sig("so good").sentiment > 0
+    assert sig("I loveeee it").sentiment_label == "positive"
+    assert sig("this is baaaad").sentiment_label == "negative"
+    assert sig("zzzz").sentiment_label == "neutral"  # no known word: left as written
+
+
+def test_a_negation_does_not_reach_past_the_end_of_its_clause():
+    assert sig("No, it's great").sentiment_label == "positive"
+    assert sig("Not a chance? Well, good for you").sentiment_label == "positive"
+    assert sig("it's not great").sentiment < 0  # within its clause it still negates
+    assert sig("never, ever again. Awful").sentiment_label == "negative"
+
+
+def test_but_weighs_the_words_of_its_own_sentence():
+    assert sig("Great crew. The seat was fine but the wifi died").sentiment > \
+        sig("Great crew, the seat was fine but the wifi died").sentiment
+
+
 def test_neutral_questions_and_brand_names_stay_neutral():
     assert sig("@united what time does the lounge open?").sentiment_label == "neutral"
     assert sig("please follow so I can DM my confirmation number").sentiment_label == "neutral"

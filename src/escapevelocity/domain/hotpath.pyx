@@ -49,6 +49,8 @@ cdef Py_ssize_t MAX_TEXT = _py.MAX_TEXT
 cdef object URL_SUB = _py.URL.sub
 cdef object IS_NORMALIZED = _py.unicodedata.is_normalized
 cdef object FOLD_TABLE = _py.FOLD_TABLE
+cdef object UNSTRETCH = _py.unstretch
+cdef object SENTENCE_OF = _py.Kernels.sentence_of
 # The word sets kernels.Words answers for, one bit each.
 cdef int F_ENGLISH = 1, F_SECOND = 2, F_JUDGEMENT = 4, F_FAILURE = 8, F_EVALUATIVE = 16
 # kernels.Entry's fields, by position (an Entry is a tuple)
@@ -245,6 +247,58 @@ cdef inline bint is_mouth(Py_UCS4 c) noexcept:
     return c in u"()[]dpo/\\|*$@3"
 
 
+cdef bint stretched(str plain) noexcept:
+    """kernels._STRETCHED: a letter a-z three times in a row ("soooo")."""
+    cdef Py_ssize_t i, n = PyUnicode_GET_LENGTH(plain)
+    cdef Py_UCS4 c, prev = 0
+    cdef int run = 0
+    for i in range(n):
+        c = PyUnicode_READ_CHAR(plain, i)
+        if c == prev and is_az(c):
+            run += 1
+            if run == 2:
+                return True
+        else:
+            run = 0
+        prev = c
+    return False
+
+
+cpdef list clause_words(str lower, bint sentence=False):
+    """kernels._CLAUSE_END(lower) (with `sentence`, kernels._SENTENCE_END), as a C loop: each
+    run of a-z, ' and 0-9 from its first a-z letter, when whitespace (or nothing) and then one
+    of , . ; : ! ? (of . ! ?) follow it."""
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(lower)
+    cdef Py_ssize_t i = 0, start, j
+    cdef Py_UCS4 c
+    cdef list out = []
+    while i < n:
+        c = PyUnicode_READ_CHAR(lower, i)
+        if not (is_az(c) or c == u"'" or u'0' <= c <= u'9'):
+            i += 1
+            continue
+        start = -1
+        while i < n:
+            c = PyUnicode_READ_CHAR(lower, i)
+            if is_az(c):
+                if start < 0:
+                    start = i
+            elif not (c == u"'" or u'0' <= c <= u'9'):
+                break
+            i += 1
+        if start < 0:
+            continue
+        j = i
+        while j < n and PyUnicode_READ_CHAR(lower, j).isspace():
+            j += 1
+        if j < n:
+            c = PyUnicode_READ_CHAR(lower, j)
+            if c == u'.' or c == u'!' or c == u'?' or \
+                    (not sentence and (c == u',' or c == u';' or c == u':')):
+                out.append(PyUnicode_Substring(lower, start, i))
+    return out
+
+
 cpdef list words(str plain):
     """lexicons.WORD.findall(plain), as a C loop: words and hashtags, emoticons, "<3", runs of
     ! and ?, and single emoji; the same tokens in the same order (the regex's alternatives are
@@ -434,17 +488,24 @@ cdef list kept(list spans):
 
 
 cdef int M_TAG = 1, M_BANG = 2, M_Q = 4, M_AT = 8, M_BANGBANG = 16, M_QPAIR = 32
+cdef int M_STRETCH = 64  # a letter a-z three times in a row (kernels._STRETCHED)
 
 
 cdef int char_marks(str lower) noexcept:
     """One pass for the characters the rules test for ('#', '!', '?', '@', "!!", and any of
-    "?!", "!?", "??"), where each `in` would be a search of its own; bits 8 and up count the
-    '!', up to 4 (all the rules read)."""
+    "?!", "!?", "??", a letter three times in a row), where each `in` would be a search of its
+    own; bits 8 and up count the '!', up to 4 (all the rules read)."""
     cdef Py_ssize_t i, n = PyUnicode_GET_LENGTH(lower)
     cdef Py_UCS4 c, prev = 0
-    cdef int marks = 0, bangs = 0
+    cdef int marks = 0, bangs = 0, run = 0
     for i in range(n):
         c = PyUnicode_READ_CHAR(lower, i)
+        if c == prev and u'a' <= c <= u'z':
+            run += 1
+            if run == 2:
+                marks |= M_STRETCH
+        else:
+            run = 0
         if c == u'!':
             marks |= M_BANG
             if bangs < 4:
@@ -644,7 +705,7 @@ cdef class Kernels:
     cdef unsigned long long bloom[1024]
     cdef unsigned long long modifier_bloom[1024]
     cdef dict entries, entries_broadcast, idioms
-    cdef frozenset zero
+    cdef frozenset zero, known
     # word -> the bits of the sets it is in (F_*), and its bloom as above
     cdef dict word_flags
     cdef unsigned long long flags_bloom[1024]
@@ -662,6 +723,7 @@ cdef class Kernels:
         self.entries_broadcast = reference.entries_broadcast
         self.idioms = reference.idioms
         self.zero = reference.zero
+        self.known = reference.known
         for i in range(1024):
             self.bloom[i] = 0
             self.modifier_bloom[i] = 0
@@ -698,9 +760,13 @@ cdef class Kernels:
         scan = self.scan(folded)
         plain = URL_SUB(u" ", lower) if (u"http" in lower or u"www." in lower) else lower
         # words and sentiment in one pass over the words (each kernel alone makes its own)
-        cdef list tokens = words(plain)
-        cdef list firsts = [None, None, None]
         cdef int seen = 0, chars = char_marks(lower)
+        cdef list tokens = words(plain)
+        # a run in `lower` but not in `plain` is in a URL, whose words are not among the tokens:
+        # unstretch leaves them as they are, as kernels.Kernels.words does
+        if chars & M_STRETCH:
+            tokens = UNSTRETCH(tokens, self.known)
+        cdef list firsts = [None, None, None]
         cdef Py_ssize_t but
         cdef bint has_modifier
         cdef list hits = self.word_pass(tokens, lower, chars, &but, &has_modifier, &seen, firsts)
@@ -714,6 +780,13 @@ cdef class Kernels:
     def cut(self, str plain):
         """kernels.Kernels.cut: the WORD regex's tokens."""
         return words(plain)
+
+    cdef frozenset clause_ends(self, str lower, bint sentence=False):
+        """kernels.Kernels.clause_ends."""
+        cdef list found = clause_words(lower, sentence)
+        if stretched(lower):
+            found = UNSTRETCH(found, self.known)
+        return frozenset(found)
 
     cpdef tuple pii(self, str text, bint ascii_text):
         """kernels.Kernels.pii."""
@@ -765,6 +838,8 @@ cdef class Kernels:
     cpdef object words(self, str plain, bint ascii_text):
         """kernels.Kernels.words: the cut, and the first word of each set, in one pass."""
         cdef list tokens = words(plain)
+        if stretched(plain):
+            tokens = UNSTRETCH(tokens, self.known)
         cdef list firsts = [None, None, None]
         cdef int seen = 0
         cdef Py_ssize_t but
@@ -849,7 +924,12 @@ cdef class Kernels:
         cdef bint problem = False, all_caps, is_problem, negatable, alone
         cdef str upper
         cdef object covered, hedge, entry, modifiers
+        cdef frozenset ends = None  # kernels.Kernels.clause_ends, read when a negation is met
+        cdef Py_ssize_t k, first = 0, last = 0
+        cdef bint negates
         if hits:
+            if but >= 0:  # the sentence "but" is in (kernels.Kernels.sentence_of)
+                first, last = SENTENCE_OF(tokens, but, self.clause_ends(lower, True))
             upper = text if text != lower else u""
             all_caps = bool(upper) and text.isupper() and len(set(CAPS_FINDALL(text))) >= 3
             modifiers = MODIFIERS if has_modifier else None
@@ -882,13 +962,18 @@ cdef class Kernels:
                 hedge = (<tuple>entry)[5]
                 alone = (<tuple>entry)[6]
                 if alone:
-                    for t in tokens[i + 1:i + 4]:
+                    negates = False
+                    for k in range(i + 1, i + 4 if i + 4 < ntok else ntok):
+                        t = <str>tokens[k]
                         found = PyDict_GetItem(entries, t)
                         if found != NULL and (<tuple>found)[NEGATABLE] and \
                                 not (<tuple>found)[NEGATION_ALONE_FIELD] and \
                                 PyUnicode_READ_CHAR(t, 0).isalpha():
+                            if ends is None:
+                                ends = self.clause_ends(lower)
+                            negates = ends.isdisjoint(tokens[i:k])
                             break
-                    else:
+                    if not negates:
                         reasons.append((-abs(NEGATION_ALONE), tok))
                         neg += NEGATION_ALONE
                     continue
@@ -902,16 +987,23 @@ cdef class Kernels:
                 if modifiers is not None and negatable:
                     for j in range(i - 3 if i > 3 else 0, i):
                         found = PyDict_GetItem(MODIFIERS, tokens[j])
-                        if found != NULL:
-                            m = <double><object>found
-                            if m > 0 or (tokens[j], tokens[j + 1]) not in NOT_NEGATING:
-                                scale *= m
+                        if found == NULL:
+                            continue
+                        m = <double><object>found
+                        if m < 0:
+                            if (tokens[j], tokens[j + 1]) in NOT_NEGATING:
+                                continue
+                            if ends is None:
+                                ends = self.clause_ends(lower)
+                            if not ends.isdisjoint(tokens[j:i]):
+                                continue
+                        scale *= m
                 if upper:
                     if all_caps or (shout and shout in upper and whole_word(shout, upper)):
                         scale *= 1.3
                     if title and title in text and in_name(title, text):
                         scale *= NAME_SCALE
-                if but >= 0:
+                if but >= 0 and first <= i < last:
                     scale *= 0.5 if i < but else 1.5 if i > but else 1.0
                 if scale < 0 < v:
                     problem = True

@@ -64,7 +64,7 @@ _IS_TAG = methodcaller("startswith", "#")
 # Customer-service weighting: when a post carries both praise words and complaint evidence, the
 # complaint is what needs handling ("thanks for the robotic and non helpful assistance"), so
 # positive words count for less next to negative ones; polite "thanks" rarely makes a post happy.
-MIXED_POSITIVE_SCALE = 0.5
+MIXED_POSITIVE_SCALE = 0.7
 NEGATIVE_WEIGHT = 1.15
 # A negation that negates no sentiment word ("it won't load", "hasn't arrived", "can't log in")
 # is itself evidence of a problem: mildly negative, enough for a complaint to a brand (score
@@ -85,6 +85,40 @@ class Entry(NamedTuple):
     negatable: bool  # a negation before it flips it (words; not emoji, nor "yet")
     hedge: frozenset[str] | None  # the next words that make it a hedge ("kind of")
     negation_alone: bool  # a negation that counts on its own when it negates nothing
+
+
+# A letter written three times or more: "soooo good", "loveeee it", "yessss", "nooooo".
+_STRETCHED = re.compile(r"([a-z])\1\1").search
+_RUN = re.compile(r"([a-z])\1{2,}")
+
+
+def unstretch(tokens: list[str], known: frozenset[str]) -> list[str]:
+    """The words of a post with each stretched word ("goood", "soooo", "loveeee", "looool")
+    read as the word it stretches: its runs cut to two letters if that is a known word
+    ("good"), else to one ("so", "love", "lol"); a word neither form of which is known is left
+    as written. Shared by both builds of the kernels (hotpath.pyx calls this one): it runs only
+    for the few posts with a letter three times in a row."""
+    out = []
+    for tok in tokens:
+        if len(tok) > 2 and _RUN.search(tok):
+            two = _RUN.sub(r"\1\1", tok)
+            if two in known:
+                tok = two
+            else:
+                one = _RUN.sub(r"\1", tok)
+                if one in known:
+                    tok = one
+        out.append(tok)
+    return out
+
+
+# A clause ends at , . ; : ! or ?, and a negation does not reach past it ("No, it's great",
+# "not yet! good to see you"): the words written just before such a mark, cut as the word
+# cutter cuts them.
+_CLAUSE_END = re.compile(r"([a-z][a-z'0-9]*)\s*[,.;:!?]").findall
+# A sentence ends at . ! or ?: "but" weighs the words of its own sentence ("Great crew. The
+# seat was fine but the wifi died": "Great" is not the half-meant part).
+_SENTENCE_END = re.compile(r"([a-z][a-z'0-9]*)\s*[.!?]").findall
 
 
 class Words(NamedTuple):
@@ -182,6 +216,8 @@ class Kernels:
         self.hashtag_cues = enricher.hashtag_cues
         self.hashtag_affixes = tuple(k for k, _ in self.hashtag_cues)
         self._tags: dict[str, float] = {}  # memo of hashtag: tags repeat
+        # what a stretched word may be read as: a sentiment word, a booster or a negation
+        self.known = frozenset(enricher.entries) | MODIFIER_WORDS
 
     def read(self, text: str) -> Reading:
         """A post through every kernel: one lower-casing, one scan, one word cut."""
@@ -238,6 +274,8 @@ class Kernels:
     def words(self, plain: str, ascii_text: bool) -> Words:
         """The word cutter, and the first word of each set the rules ask about."""
         tokens = (WORD_ASCII if ascii_text else WORD).findall(plain)
+        if _STRETCHED(plain):
+            tokens = unstretch(tokens, self.known)
         return Words(tokens, not ENGLISH.isdisjoint(tokens), not SECOND_PERSON.isdisjoint(tokens),
                      _first(tokens, JUDGEMENTS), _first(tokens, self.failures),
                      _first(tokens, self.evaluative))
@@ -273,7 +311,10 @@ class Kernels:
             all_caps = bool(upper) and text.isupper() and \
                 len({w for w in _CAPS.findall(text)}) >= 3
             but = tokens.index("but") if "but" in tokens else -1
+            if but >= 0:  # its sentence: from the last sentence end before it to the next
+                first, last = self.sentence_of(tokens, but, self.clause_ends(lower, True))
             modifiers = MODIFIERS if not MODIFIER_WORDS.isdisjoint(tokens) else None
+            ends = None  # the words a clause ends after (_CLAUSE_END), read when a negation is met
             # A negated idiom ("no problem", "couldn't be happier", "not bad") is scored as a
             # whole: its words are not also negated one by one.
             idioms = self.idioms
@@ -291,12 +332,18 @@ class Kernels:
                     entry = Entry(v, False, "", "", True, None, False)
                 v, is_problem, shout, title, negatable, hedge, alone = entry
                 if alone:
-                    for t in tokens[i + 1:i + 4]:
+                    negates = False
+                    # the first word it could negate among the three after it: it does if no
+                    # clause ends before it ("not good", counted there; not "No, it's great")
+                    for k, t in enumerate(tokens[i + 1:i + 4], i + 1):
                         after = entries.get(t)
                         if after is not None and after.negatable and not after.negation_alone \
                                 and t[0].isalpha():
-                            break  # it negates the word after it ("not good"): counted there
-                    else:
+                            if ends is None:
+                                ends = self.clause_ends(lower)
+                            negates = ends.isdisjoint(tokens[i:k])
+                            break
+                    if not negates:  # it negates nothing: "won't load", "hasn't arrived"
                         reasons.append((-abs(NEGATION_ALONE), tok))
                         neg += NEGATION_ALONE
                     continue
@@ -310,15 +357,22 @@ class Kernels:
                 if modifiers is not None and negatable:
                     for j in range(i - 3 if i > 3 else 0, i):
                         m = modifiers.get(tokens[j])
-                        if m is not None and (m > 0 or (tokens[j], tokens[j + 1])
-                                              not in NOT_NEGATING):
-                            scale *= m
+                        if m is None:
+                            continue
+                        if m < 0:
+                            if (tokens[j], tokens[j + 1]) in NOT_NEGATING:
+                                continue  # "not only", "nothing but"
+                            if ends is None:
+                                ends = self.clause_ends(lower)
+                            if not ends.isdisjoint(tokens[j:i]):
+                                continue  # a clause ended between: "No, it's great"
+                        scale *= m
                 if upper:
                     if all_caps or (shout and shout in upper and _whole_word(shout, upper)):
                         scale *= 1.3
                     if title and title in text and _in_name(title, text):
                         scale *= NAME_SCALE
-                if but >= 0:  # VADER: what follows "but" is what the writer means
+                if but >= 0 and first <= i < last:  # VADER: what follows "but" is what is meant
                     scale *= 0.5 if i < but else 1.5 if i > but else 1.0
                 if scale < 0 < v:  # "not helpful", "non helpful": a service that failed
                     problem = True
@@ -373,6 +427,29 @@ class Kernels:
             names = reasons[0][1] if reasons else ""
         rounded = int(score * 10_000 + (0.5 if score > 0 else -0.5)) / 10_000  # round() is slow
         return rounded, ("negative: " if score < 0 else "positive: ") + names
+
+    def clause_ends(self, lower: str, sentence: bool = False) -> frozenset[str]:
+        """The words of `lower` a clause ends after (a , . ; : ! or ? follows), or with
+        `sentence` a sentence (. ! or ?), as the word cutter gives them (a stretched word as the
+        word it stretches): a negation does not reach past a clause end, "but" past a sentence
+        end. Read only for posts with a negation or a "but"."""
+        found = (_SENTENCE_END if sentence else _CLAUSE_END)(lower)
+        return frozenset(unstretch(found, self.known) if _STRETCHED(lower) else found)
+
+    @staticmethod
+    def sentence_of(tokens: list[str], at: int, ends: frozenset[str]) -> tuple[int, int]:
+        """The tokens [first, last) of the sentence token `at` is in, given the words a
+        sentence ends after (hotpath.pyx calls this one too)."""
+        first, last = 0, len(tokens)
+        for k in range(at - 1, -1, -1):
+            if tokens[k] in ends:
+                first = k + 1
+                break
+        for k in range(at, len(tokens)):
+            if tokens[k] in ends:
+                last = k + 1
+                break
+        return first, last
 
     def hashtag(self, tag: str) -> float:
         """#unitedfail, #badservice, #loveit, #nothappy: a known word, a negated one, or a known
