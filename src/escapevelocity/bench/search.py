@@ -113,7 +113,8 @@ def build(url: str, n_mentions: int, progress=print):
 def _suspend_text_index(ws):
     """A bulk load builds the text index once at the end instead of row by row (SQLite: the
     insert trigger off, then one INSERT ... SELECT into the FTS5 table; PostgreSQL: the GIN
-    index dropped and built again; its trigger still sets each row's tsvector). Returns the
+    index of `mention_terms` dropped and built again; the trigger still writes each row's
+    words there). Returns the
     function that puts it back, exactly as the migration made it."""
     with ws.store.engine.begin() as conn:
         if ws.store.dialect == "sqlite":
@@ -122,8 +123,9 @@ def _suspend_text_index(ws):
             conn.exec_driver_sql("DROP TRIGGER mention_words_ai")
         else:
             ddl = conn.exec_driver_sql("SELECT indexdef FROM pg_indexes "
-                                       "WHERE indexname = 'ix_mentions_words'").scalar_one()
-            conn.exec_driver_sql("DROP INDEX ix_mentions_words")
+                                       "WHERE indexname = 'ix_mention_terms_words'"
+                                       ).scalar_one()
+            conn.exec_driver_sql("DROP INDEX ix_mention_terms_words")
 
     def rebuild() -> None:
         with ws.store.engine.begin() as conn:
