@@ -207,17 +207,15 @@ def time_baseline(ws, teams: list[str], runs: int = 3) -> float:
 
 
 def run(n_mentions: int | None = None, pg: bool | None = None) -> dict:
-    from escapevelocity.bench.pages import _drop_pg, _pg_database
+    from escapevelocity.bench.targets import targets
 
     n = n_mentions or int(os.environ.get("EV_BENCH_MENTIONS", "1000000"))
     cache = os.environ.get("EV_BENCH_SEARCH_CACHE", "")
     results, lines = {}, []
-    with tempfile.TemporaryDirectory() as tmp:
-        targets = [("sqlite", f"sqlite:///{Path(cache or tmp) / f'search-{n}.db'}")]
-        pg_url = (_cached_pg(n) if cache else _pg_database()) if pg is not False else None
-        if pg_url:
-            targets.append(("postgresql", pg_url))
-        for name, url in targets:
+    with (tempfile.TemporaryDirectory() as tmp,
+          targets(cache or tmp, f"search-{n}.db", pg,
+                  keep=f"ev_bench_search_{n}" if cache else "") as dbs):
+        for name, url in dbs:
             try:
                 ws, teams = _reuse(url, n) if cache else (None, None)
                 if ws is None:
@@ -247,29 +245,7 @@ def run(n_mentions: int | None = None, pg: bool | None = None) -> dict:
                                     f"one common word: {baseline:,.0f} ms, "
                                     f"{baseline / indexed:,.1f}x the indexed p50",
                           "target": None, "met": None})
-        if pg_url and not cache:
-            _drop_pg(pg_url)
     return {"lines": lines, "results": results}
-
-
-def _cached_pg(n: int) -> str | None:
-    """EV_BENCH_SEARCH_CACHE: a PostgreSQL database kept between runs (made when missing)."""
-    import sqlalchemy as sa
-
-    from escapevelocity.bench.pages import PG_ADMIN
-
-    name = f"ev_bench_search_{n}"
-    try:
-        admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            if conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"),
-                            {"n": name}).first() is None:
-                conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-        admin.dispose()
-    except Exception as exc:
-        print(f"PostgreSQL not reachable ({exc.__class__.__name__}): SQLite only")
-        return None
-    return PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
 
 
 def _reuse(url: str, n: int):

@@ -20,8 +20,9 @@ and reads only the hits in that range instead of either every row from the newes
 word in 1.5% of mentions: 250,000 rows for 4,000 hits) or every hit of the word in the table.
 
 An AFTER trigger on `mentions` keeps it in the writer's transaction, whatever the insert path
-(ingest, COPY, imports, copies of whole rows); an upsert, so copying a snapshot of both
-tables back (the test fixtures) in either order leaves one row a mention. `mentions.words`
+(ingest, COPY, imports, copies of whole rows); an upsert, so a copy of both tables put
+back side table first (the test fixtures: schema.metadata.sorted_tables has mention_terms
+before mentions) leaves one row a mention. `mentions.words`
 and its GIN index go (two GIN indexes a mention would double the ingest's index work).
 SQLite is unchanged: its FTS5 table `mention_words` is already narrow and ordered by id.
 """
