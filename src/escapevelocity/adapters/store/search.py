@@ -2,16 +2,17 @@
 
 A `domain.search.Query` becomes SQL here and nowhere else. Words are matched through the
 full-text index of each database (SQLite: the FTS5 table `mention_words`, kept by triggers
-on `mentions`; PostgreSQL: the tsvector `mentions.words`, set by a trigger, and its GIN
-index; migration 0016_search), so the words of a mention are indexed by the same INSERT
-that stores it, in the ingest's transaction. Every read with words is bounded: it looks at
+on `mentions`, migration 0016_search; PostgreSQL: the tsvector of the side table
+`mention_terms`, written by a trigger on `mentions`, and its GIN index, 0024_search_side),
+so the words of a mention are indexed by the same INSERT that stores it, in the ingest's
+transaction. Every read with words is bounded: it looks at
 the newest hits of the words (`search.COUNT_WINDOW` to count, up to `search.SEARCH_WINDOW` to
 page) and says when more may lie beyond.
 
 Cases are shown newest first (ix_cases_opened) when there are no words; with words, by their
 newest matching mention, read newest first from the text index and stopped once the page is
-full. On SQLite the window grows by keyset, each hit read once (`Search._hits` says why not
-on PostgreSQL).
+full. The window grows by keyset, each hit read once; on PostgreSQL by ranges of ids
+(`Search._hits` says why).
 """
 
 from __future__ import annotations
