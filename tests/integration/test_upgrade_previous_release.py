@@ -111,7 +111,9 @@ def test_upgrade_from_the_previous_release_keeps_everything(old_db):
     assert version == ScriptDirectory.from_config(_config()).get_current_head()
     assert {"kpi_cells", "kpi_counts", "saved_views", "author_links", "api_idempotency",
             "second_factors"} <= tables
-    assert "ix_mentions_words" in mention_ix
+    assert "ix_mentions_words" not in mention_ix  # 0024: the words moved to mention_terms
+    assert "ix_mention_terms_words" in {i["name"] for i in sa.inspect(engine).get_indexes(
+        "mention_terms")} and "mention_terms" in tables
     assert {"ix_cases_team_opened", "ix_cases_state_due", "ix_cases_opened"} <= case_ix
     assert tuple(token) == ("service", "ingest")  # a pre-scope token keeps its one power
 

@@ -21,12 +21,12 @@ import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
 from escapevelocity.adapters.store import schema as t
+from escapevelocity.bench.targets import targets
 
 TARGET_MS = 1000.0
 PASSWORD = "bench-pages-password"
@@ -161,12 +161,8 @@ def run(n_cases: int | None = None, pg: bool | None = None) -> dict:
     """Page timings on SQLite (and PostgreSQL when reachable) at `n_cases` cases."""
     n_cases = n_cases or int(os.environ.get("EV_BENCH_CASES", "1000000"))
     results, lines = {}, []
-    with tempfile.TemporaryDirectory() as tmp:
-        targets = [("sqlite", f"sqlite:///{Path(tmp) / 'pages.db'}")]
-        pg_url = _pg_database() if pg is not False else None
-        if pg_url:
-            targets.append(("postgresql", pg_url))
-        for name, url in targets:
+    with tempfile.TemporaryDirectory() as tmp, targets(tmp, "pages.db", pg) as dbs:
+        for name, url in dbs:
             print(f"building a {n_cases:,}-case workspace on {name} …")
             ws, count = build(url, n_cases)
             try:
@@ -179,34 +175,7 @@ def run(n_cases: int | None = None, pg: bool | None = None) -> dict:
                 lines.append({"figure": f"{name} {row['page']}: {row['median_ms']:,.0f} ms "
                                         f"(HTTP {row['status']}, {count:,} cases)",
                               "target": f"< {TARGET_MS:,.0f} ms", "met": ok})
-        if pg_url:
-            _drop_pg(pg_url)
     return {"lines": lines, "results": results}
-
-
-PG_ADMIN = os.environ.get("EV_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-
-
-def _pg_database() -> str | None:
-    name = f"ev_bench_pages_{os.getpid()}"
-    try:
-        admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-        admin.dispose()
-    except Exception as exc:
-        print(f"PostgreSQL not reachable ({exc.__class__.__name__}): SQLite only")
-        return None
-    return PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
-
-
-def _drop_pg(url: str) -> None:
-    name = url.rsplit("/", 1)[1]
-    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 if __name__ == "__main__":

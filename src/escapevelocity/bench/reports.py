@@ -29,18 +29,12 @@ import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import sqlalchemy as sa
 
 from escapevelocity.adapters.store import schema as t
-from escapevelocity.bench.pages import (
-    PASSWORD,
-    _drop_pg,
-    _login,
-    _pg_database,
-    _rotated,
-)
+from escapevelocity.bench.pages import PASSWORD, _login, _rotated
+from escapevelocity.bench.targets import targets
 
 REPORT_MS, WALL_MS = 5000.0, 100.0
 SHIFTS = (1, 2, 4, 8, 1, 2, 4, 1, 3, 2, 1, 1)  # days back per copy round (first 9: 26)
@@ -209,12 +203,8 @@ def run(n_cases: int | None = None, pg: bool | None = None) -> dict:
     """Report and wall timings on SQLite (and PostgreSQL when reachable) at `n_cases`."""
     n_cases = n_cases or int(os.environ.get("EV_BENCH_CASES", "1000000"))
     results, lines = {}, []
-    with tempfile.TemporaryDirectory() as tmp:
-        targets = [("sqlite", f"sqlite:///{Path(tmp) / 'reports.db'}")]
-        pg_url = _pg_database() if pg is not False else None
-        if pg_url:
-            targets.append(("postgresql", pg_url))
-        for name, url in targets:
+    with tempfile.TemporaryDirectory() as tmp, targets(tmp, "reports.db", pg) as dbs:
+        for name, url in dbs:
             print(f"building a {n_cases:,}-case workspace over a month on {name} …")
             ws, count, _ = build(url, n_cases)
             try:
@@ -229,8 +219,6 @@ def run(n_cases: int | None = None, pg: bool | None = None) -> dict:
                                         f"(HTTP {row['status']}; {timings['in_window']:,} of "
                                         f"{count:,} cases in the 30 days)",
                               "target": f"< {target:,.0f} ms", "met": ok})
-        if pg_url:
-            _drop_pg(pg_url)
     return {"lines": lines, "results": results}
 
 

@@ -113,7 +113,8 @@ def build(url: str, n_mentions: int, progress=print):
 def _suspend_text_index(ws):
     """A bulk load builds the text index once at the end instead of row by row (SQLite: the
     insert trigger off, then one INSERT ... SELECT into the FTS5 table; PostgreSQL: the GIN
-    index dropped and built again; its trigger still sets each row's tsvector). Returns the
+    index of `mention_terms` dropped and built again; the trigger still writes each row's
+    words there). Returns the
     function that puts it back, exactly as the migration made it."""
     with ws.store.engine.begin() as conn:
         if ws.store.dialect == "sqlite":
@@ -122,8 +123,9 @@ def _suspend_text_index(ws):
             conn.exec_driver_sql("DROP TRIGGER mention_words_ai")
         else:
             ddl = conn.exec_driver_sql("SELECT indexdef FROM pg_indexes "
-                                       "WHERE indexname = 'ix_mentions_words'").scalar_one()
-            conn.exec_driver_sql("DROP INDEX ix_mentions_words")
+                                       "WHERE indexname = 'ix_mention_terms_words'"
+                                       ).scalar_one()
+            conn.exec_driver_sql("DROP INDEX ix_mention_terms_words")
 
     def rebuild() -> None:
         with ws.store.engine.begin() as conn:
@@ -205,17 +207,15 @@ def time_baseline(ws, teams: list[str], runs: int = 3) -> float:
 
 
 def run(n_mentions: int | None = None, pg: bool | None = None) -> dict:
-    from escapevelocity.bench.pages import _drop_pg, _pg_database
+    from escapevelocity.bench.targets import targets
 
     n = n_mentions or int(os.environ.get("EV_BENCH_MENTIONS", "1000000"))
     cache = os.environ.get("EV_BENCH_SEARCH_CACHE", "")
     results, lines = {}, []
-    with tempfile.TemporaryDirectory() as tmp:
-        targets = [("sqlite", f"sqlite:///{Path(cache or tmp) / f'search-{n}.db'}")]
-        pg_url = (_cached_pg(n) if cache else _pg_database()) if pg is not False else None
-        if pg_url:
-            targets.append(("postgresql", pg_url))
-        for name, url in targets:
+    with (tempfile.TemporaryDirectory() as tmp,
+          targets(cache or tmp, f"search-{n}.db", pg,
+                  keep=f"ev_bench_search_{n}" if cache else "") as dbs):
+        for name, url in dbs:
             try:
                 ws, teams = _reuse(url, n) if cache else (None, None)
                 if ws is None:
@@ -245,29 +245,7 @@ def run(n_mentions: int | None = None, pg: bool | None = None) -> dict:
                                     f"one common word: {baseline:,.0f} ms, "
                                     f"{baseline / indexed:,.1f}x the indexed p50",
                           "target": None, "met": None})
-        if pg_url and not cache:
-            _drop_pg(pg_url)
     return {"lines": lines, "results": results}
-
-
-def _cached_pg(n: int) -> str | None:
-    """EV_BENCH_SEARCH_CACHE: a PostgreSQL database kept between runs (made when missing)."""
-    import sqlalchemy as sa
-
-    from escapevelocity.bench.pages import PG_ADMIN
-
-    name = f"ev_bench_search_{n}"
-    try:
-        admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            if conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"),
-                            {"n": name}).first() is None:
-                conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-        admin.dispose()
-    except Exception as exc:
-        print(f"PostgreSQL not reachable ({exc.__class__.__name__}): SQLite only")
-        return None
-    return PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
 
 
 def _reuse(url: str, n: int):

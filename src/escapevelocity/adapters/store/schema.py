@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import UTC
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import TSVECTOR
 
 metadata = sa.MetaData()
 
@@ -365,9 +366,20 @@ sa.Index("ix_cases_opened", cases.c.opened_at, cases.c.id)
 
 
 # --- search, saved views, linked identities (issue 18, migration 0016_search) ---------------
-# The full-text index is not declared here: on SQLite the FTS5 table `mention_words` kept by
-# triggers on `mentions`; on PostgreSQL the column `mentions.words` (a trigger sets it) and its
-# GIN index. The migration makes both; adapters/store/search.py reads them.
+# The full-text index: on SQLite the FTS5 table `mention_words` kept by triggers on `mentions`
+# (0016, not declared here: a virtual table); on PostgreSQL `mention_terms`, a narrow copy of
+# each mention's words kept by a trigger on `mentions` (0025_search_side: why it is a table of
+# its own). adapters/store/search.py reads them.
+
+# PostgreSQL only (SQLite has no such table): written by the trigger, never by the code.
+mention_terms = sa.Table(
+    "mention_terms", metadata,
+    sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=False),  # the mention's
+    sa.Column("case_id", sa.String(32), nullable=False),
+    sa.Column("created_at", When, nullable=False),
+    sa.Column("words", TSVECTOR),  # strip()ped: no positions (no query uses them)
+    sa.Index("ix_mention_terms_words", "words", postgresql_using="gin"),
+)
 
 saved_views = sa.Table(
     "saved_views", metadata,

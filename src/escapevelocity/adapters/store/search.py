@@ -2,16 +2,17 @@
 
 A `domain.search.Query` becomes SQL here and nowhere else. Words are matched through the
 full-text index of each database (SQLite: the FTS5 table `mention_words`, kept by triggers
-on `mentions`; PostgreSQL: the tsvector `mentions.words`, set by a trigger, and its GIN
-index; migration 0016_search), so the words of a mention are indexed by the same INSERT
-that stores it, in the ingest's transaction. Every read with words is bounded: it looks at
+on `mentions`, migration 0016_search; PostgreSQL: the tsvector of the side table
+`mention_terms`, written by a trigger on `mentions`, and its GIN index, 0025_search_side),
+so the words of a mention are indexed by the same INSERT that stores it, in the ingest's
+transaction. Every read with words is bounded: it looks at
 the newest hits of the words (`search.COUNT_WINDOW` to count, up to `search.SEARCH_WINDOW` to
 page) and says when more may lie beyond.
 
 Cases are shown newest first (ix_cases_opened) when there are no words; with words, by their
 newest matching mention, read newest first from the text index and stopped once the page is
-full. On SQLite the window grows by keyset, each hit read once (`Search._hits` says why not
-on PostgreSQL).
+full. The window grows by keyset, each hit read once; on PostgreSQL by ranges of ids
+(`Search._hits` says why).
 """
 
 from __future__ import annotations
@@ -33,6 +34,12 @@ from escapevelocity.domain.search import Query
 
 C = t.cases.c
 M = t.mentions.c
+W = t.mention_terms.c  # PostgreSQL
+# Mention ids in blocks of 2**12, and groups of 2**4 blocks (2**16 ids): the lexemes
+# 'b <id >> 12>' and 'B <id >> 16>' of migration 0025_search_side, which must agree.
+BLOCK_BITS, GROUP_BITS = 12, 4
+# The first range of blocks a search with words reads on PostgreSQL (16,384 ids).
+FIRST_BLOCKS = 4
 V = t.saved_views.c
 # The FTS5 table (not in schema.py's metadata: a virtual table the migration makes).
 _WORDS = sa.table("mention_words", sa.column("rowid", sa.Integer))
@@ -69,18 +76,18 @@ class Search(Repo):
                 out.append(C.opened_at < end)
         return out
 
-    def _window(self, q: Query, size: int, before: int | None = None, skip: int = 0
+    def _window(self, q: Query, size: int, before: int | None = None, blocks: str = ""
                 ) -> sa.Subquery | None:
-        """The newest `size` mentions with `q`'s words older than mention `before` (SQLite)
-        or past the newest `skip` (PostgreSQL) (id, case_id, created_at, at; None: no words),
-        read from the text index newest first and stopped there: what a search with words
-        looks at."""
-        cols = (M.case_id, M.created_at)
+        """The newest `size` mentions with `q`'s words older than mention `before` (id,
+        case_id, created_at, at; None: no words), read from the text index newest first and
+        stopped there: what a search with words looks at. On PostgreSQL only among the ids of
+        `blocks` (`_blocks`)."""
         if self._sqlite:
             match = search.fts5_match(q.text)
             if not match:
                 return None
-            sel = (sa.select(_WORDS.c.rowid.label("id"), *cols, _WORDS.c.rowid.label("at"))
+            sel = (sa.select(_WORDS.c.rowid.label("id"), M.case_id, M.created_at,
+                             _WORDS.c.rowid.label("at"))
                    .select_from(_WORDS.join(t.mentions, M.id == _WORDS.c.rowid))
                    .where(sa.text("mention_words MATCH :match").bindparams(match=match)))
             if before is not None:
@@ -89,30 +96,72 @@ class Search(Repo):
         tsq = search.tsquery(q.text)
         if not tsq:
             return None
-        sel = (sa.select(M.id, *cols, M.id.label("at"))
-               .where(sa.text("mentions.words @@ to_tsquery('simple', :tsq)")
-                      .bindparams(tsq=tsq)))
-        return sel.order_by(M.id.desc()).offset(skip).limit(size).subquery()
+        # `id + 0`: the order and bound must not be read from the primary key. The planner
+        # cannot see that the blocks bound the ids, and walking the key backwards from
+        # `before` (its pick when the estimate was a few thousand hits) checked every row
+        # down to the range and, when the range held fewer hits than the limit, on down to
+        # the first mention: 4 s for "phone" + 3 filters on the bench. The GIN search finds
+        # the range's hits; sorting those few is the whole cost.
+        at = W.id + 0
+        sel = (sa.select(W.id, W.case_id, W.created_at, at.label("at"))
+               .where(sa.text("mention_terms.words @@ (to_tsquery('simple', :tsq) "
+                              "&& CAST(:blocks AS tsquery))")
+                      .bindparams(tsq=tsq, blocks=blocks or "'b 0'")))
+        if before is not None:
+            sel = sel.where(at < before)
+        return sel.order_by(at.desc()).limit(size).subquery()
 
-    def _hits(self, q: Query, on: Any, size: int, read: int, last: int | None) -> list[Any]:
+    def _hits(self, q: Query, on: Any, size: int, read: int, last: int | None,
+              pace: list[int]) -> list[Any]:
         """Hits `read` to `size` of the words, newest first, as (mention id, case id when the
-        case passes `on`), `last` being the id of hit `read` - 1.
+        case passes `on`), `last` being the id of hit `read` - 1: only those are read
+        (keyset, older than `last`), so no hit is read twice. `pace` is [ids looked through,
+        hits found] over the walk's earlier steps (PostgreSQL; updated here).
 
-        SQLite reads only those (keyset: older than `last`): FTS5 walks a word's hits newest
-        first and starts anywhere, so no hit is read twice. PostgreSQL skips the first `read`
-        (OFFSET in the window, so their cases are not joined again) but does not bound the id:
-        with `id < last` its planner switched, for some words, from reading the primary key
-        backwards (stopping at `size` hits) to the whole GIN bitmap and a sort, and the
-        second step of "signal" + 3 filters went from 185-233 ms to 400-800 ms on the
-        1M-mention bench fixture."""
+        SQLite: FTS5 walks a word's hits newest first and starts anywhere. PostgreSQL's GIN
+        index knows no order, and reading the primary key backwards checks every row down to
+        the last hit (a word in 1.5% of mentions: 250,000 rows for 4,000 hits). So the walk
+        goes down the ids in ranges of blocks (migration 0025_search_side), each read as one
+        GIN search of the words AND the range's blocks, which finds just the hits in that
+        range: a first range of FIRST_BLOCKS blocks, then as many ids as the pace so far says
+        the rest needs, with a quarter more (x16 the ids looked through while no hit is
+        found), the pace carried from step to step of the walk. A range of more than a group
+        ends at the nearest group edge (whole blocks and groups: few lexemes, and each costs
+        the GIN search a check of every candidate: 64 block lexemes ~100 ms, 4 group ones
+        ~2 ms on the bench)."""
+        def read_rows(w: sa.Subquery | None) -> list[Any]:
+            assert w is not None
+            return list(self._conn.execute(
+                sa.select(w.c.id, C.id).select_from(w.outerjoin(t.cases, on(w)))
+                .order_by(w.c.at.desc(), w.c.id.desc())).all())
+
+        n = size - read
         if self._sqlite:
-            w = self._window(q, size - read, last)
-        else:
-            w = self._window(q, size - read, skip=read)
-        assert w is not None
-        return self._conn.execute(
-            sa.select(w.c.id, C.id).select_from(w.outerjoin(t.cases, on(w)))
-            .order_by(w.c.at.desc(), w.c.id.desc())).all()
+            return read_rows(self._window(q, n, last))
+        top = last - 1 if last is not None else self._conn.execute(
+            sa.select(sa.func.max(W.id))).scalar()
+        rows: list[Any] = []
+        if top is None:
+            return rows
+        block, group = 1 << BLOCK_BITS, 1 << (BLOCK_BITS + GROUP_BITS)
+        while top >= 0 and len(rows) < n:
+            seen, found = pace  # ids looked through, hits found there
+            span = (-(-(n - len(rows)) * seen * 5 // (4 * found)) if found
+                    else FIRST_BLOCKS * block if not seen else 16 * seen)
+            lo = max(0, top - span + 1)
+            lo -= lo % block
+            if top - lo >= group and lo % group:  # at the nearest group edge: few lexemes
+                lo += group - lo % group if lo % group >= group // 2 else -(lo % group)
+            want = n - len(rows)
+            got = read_rows(self._window(q, want, last, _blocks(lo >> BLOCK_BITS,
+                                                                top >> BLOCK_BITS)))
+            rows += got
+            # a range read to its end was looked through; one that filled the page only
+            # down to its last hit
+            end = got[-1][0] if len(got) == want else lo
+            pace[0], pace[1] = seen + top - end + 1, found + len(got)
+            top = end - 1
+        return rows
 
     def _walk(self, q: Query, teams: Sequence[str], now: datetime, want: int,
               distinct_cases: bool) -> tuple[list[Any], bool]:
@@ -144,6 +193,7 @@ class Search(Repo):
 
         size, ended = search.COUNT_WINDOW, False
         hits: list[Any] = []
+        pace = [0, 0]
         while True:
             if len(hits) < size and not ended:
                 # A page as deep as the window (`want` cases or mentions, at most one a hit)
@@ -152,7 +202,8 @@ class Search(Repo):
                 upto = size
                 while upto <= want and upto < search.SEARCH_WINDOW:
                     upto = min(upto * 4, search.SEARCH_WINDOW)
-                rows = self._hits(q, on, upto, len(hits), hits[-1][0] if hits else None)
+                rows = self._hits(q, on, upto, len(hits), hits[-1][0] if hits else None,
+                                  pace)
                 ended = len(hits) + len(rows) < upto
                 hits += rows
             window = hits[:size]
@@ -261,6 +312,21 @@ class Search(Repo):
     def delete_view(self, view_id: str) -> bool:
         return bool(self._conn.execute(sa.delete(t.saved_views).where(V.id == view_id)
                                        ).rowcount)
+
+
+def _blocks(lo: int, hi: int) -> str:
+    """A tsquery matching the ids of blocks `lo` to `hi` (each BLOCK_BITS wide): the block
+    lexemes 0025_search_side puts in each mention's words, 'B n' for a whole group of
+    2**GROUP_BITS blocks, 'b n' for a block at the edges, so a long range stays a short OR."""
+    out = []
+    while hi >= lo:
+        if (hi + 1) % (1 << GROUP_BITS) == 0 and hi - (1 << GROUP_BITS) + 1 >= lo:
+            out.append(f"'B {hi >> GROUP_BITS}'")
+            hi -= 1 << GROUP_BITS
+        else:
+            out.append(f"'b {hi}'")
+            hi -= 1
+    return " | ".join(out)
 
 
 def _sla(state: str, now: datetime) -> Any:
