@@ -39,11 +39,10 @@ def _fixture(ws, now, n_cases: int = 150) -> dict[str, dict]:
         a = {"state": STATES[i % len(STATES)], "channel": CHANNELS[i % 3],
              "sentiment": SENTIMENTS[(i // 3) % 3], "team": team}
         attrs[case_id] = a
-        case = projection.empty(case_id) | a | {
-            "priority": "p2", "opened_at": opened, "updated_at": opened,
-            "last_mention_at": opened, "author_handle": f"qz{i}", "mention_count": 2,
-            "situation": "question", "author_class": "customer", "version": 1,
-            "title": f"case {i}"}
+        case = projection.Case(
+            id=case_id, **a, priority="p2", opened_at=opened, updated_at=opened,
+            last_mention_at=opened, author_handle=f"qz{i}", mention_count=2,
+            situation="question", author_class="customer", version=1, title=f"case {i}")
         cases.append(case)
         for k in range(2):
             n = 2 * i + k

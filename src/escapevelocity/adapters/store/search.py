@@ -26,7 +26,7 @@ import sqlalchemy as sa
 
 from escapevelocity.adapters.store import schema as t
 from escapevelocity.adapters.store.base import Repo, utc
-from escapevelocity.adapters.store.cases import _case
+from escapevelocity.adapters.store.cases import row_dict
 from escapevelocity.domain import search
 from escapevelocity.domain.cases import OPEN_STATES
 from escapevelocity.domain.search import Query
@@ -192,7 +192,7 @@ class Search(Repo):
             return [], 0, False
         ids, full = self._walk(q, teams, now, q.offset + q.per_page, True)
         page = ids[q.offset:q.offset + q.per_page]
-        found = {r.id: _case(r) for r in self._conn.execute(
+        found = {r.id: row_dict(r) for r in self._conn.execute(
             sa.select(t.cases).where(C.id.in_(page)))} if page else {}
         return [found[i] for i in page if i in found], len(ids), full
 
