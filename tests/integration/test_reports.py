@@ -313,7 +313,7 @@ def test_business_time_on_the_track_calendar_equals_the_log(workspace, clock):
         behind = list(reports.cases_behind(workspace.store, period, "timed",
                                            {"sla_calendar": cal}))
         assert len(behind) == sum(tracks.values()), cal
-        assert {c["track"] for c in behind} == set(tracks), cal
+        assert {c.track for c in behind} == set(tracks), cal
     kept = _kept(workspace.store)
     rebuild_projection(workspace.store)  # the rebuild fixes the same business times
     assert _kept(workspace.store) == kept

@@ -134,7 +134,7 @@ def test_bulk_on_all_matching_asks_with_the_count_then_reports_per_case(app, wor
 
 def _tags(ws, case_id: str) -> str:
     with ws.store.begin() as tx:
-        return tx.cases.get(case_id)["tags"]
+        return tx.cases.get(case_id).tags
 
 
 def test_profile_shows_cases_across_linked_identities_merge_and_unmerge(app, workspace, clock):

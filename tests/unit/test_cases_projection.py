@@ -70,13 +70,14 @@ def test_empty_has_the_defaults_the_dict_had():
         "first_response_minutes": None, "resolution_minutes": None,
     }
     assert msgspec.structs.asdict(cases.empty("c1")) == want
-    assert cases.FIELDS == tuple(want)  # the order of the cases table's columns
+    assert tuple(want) == cases.FIELDS  # the order of the cases table's columns
 
 
 def _engagement_log():
     t = [T0 + timedelta(minutes=i) for i in range(20)]
     return [*opened(), *[
-        ev.make("c1", ev.CLAIMED, t[1], "ana", {"until": (t[1] + timedelta(minutes=10)).isoformat()}),
+        ev.make("c1", ev.CLAIMED, t[1], "ana",
+                {"until": (t[1] + timedelta(minutes=10)).isoformat()}),
         ev.make("c1", ev.APPROVAL_REQUESTED, t[2], "ana",
                 {"draft": "d1", "approver": "lee", "due": t[5].isoformat()}),
         ev.make("c1", ev.TAGS_CHANGED, t[3], "ana", {"add": ["vip", "billing"], "remove": []}),
