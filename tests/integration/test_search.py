@@ -23,13 +23,13 @@ def test_words_are_searchable_in_the_ingest_transaction_and_filters_combine(work
     _ingest(workspace, clock, SUPPORT)
     q = search.parse({"q": "zeppelin"})
     found = finder.find(workspace.store, workspace.clock, "sam", q)
-    assert {r["id"] for r in found["rows"]} == {a, b} and found["total"] == 2
+    assert {r.id for r in found["rows"]} == {a, b} and found["total"] == 2
     # A prefix of the last word, several words (all must occur), and filters on top.
-    assert [r["id"] for r in finder.find(workspace.store, clock, "sam",
+    assert [r.id for r in finder.find(workspace.store, clock, "sam",
                                          search.parse({"q": "zeppelin refu*"}))["rows"]] == [a]
     neg = finder.find(workspace.store, clock, "sam",
                       search.parse({"q": "zeppelin", "sentiment": "negative"}))
-    assert [r["id"] for r in neg["rows"]] == [a]
+    assert [r.id for r in neg["rows"]] == [a]
     none = finder.find(workspace.store, clock, "sam",
                        search.parse({"q": "zeppelin", "channel": "email"}))
     assert none["rows"] == [] and none["total"] == 0
@@ -43,7 +43,7 @@ def test_hostile_words_are_text_not_operators(workspace, clock):
     for text in ['"', "NEAR(", "col:umn", "*", "a OR b", "') OR 1=1 --", "\\", "&|!"]:
         finder.find(workspace.store, clock, "sam", search.parse({"q": text}))  # never raises
     found = finder.find(workspace.store, clock, "sam", search.parse({"q": "col:umn NEAR"}))
-    assert [r["id"] for r in found["rows"]] == [a]
+    assert [r.id for r in found["rows"]] == [a]
 
 
 def test_search_pages_and_the_sight_of_a_spoke_member(app, workspace, clock):
@@ -224,4 +224,4 @@ def test_the_migration_makes_what_schema_py_declares_goes_back_and_backfills(wor
         assert not sa.inspect(conn).has_table("saved_views")
     workspace.store.migrate()  # back up: the words of every stored mention are indexed
     found = finder.find(workspace.store, clock, "sam", search.parse({"q": "xylophone"}))
-    assert {r["id"] for r in found["rows"]} == {a, b}
+    assert {r.id for r in found["rows"]} == {a, b}

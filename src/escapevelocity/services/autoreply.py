@@ -172,7 +172,7 @@ def withdraw(store: SqlStore, clock: Clock, case_id: str, member: str, note: str
         if take_back is None:
             error = f"{case.channel} cannot delete a sent message; reply with a correction"
         elif last.network_id:
-            result = take_back(case, last.network_id)
+            result = take_back(msgspec.structs.asdict(case), last.network_id)
             error = result.error or ""
         event = ev.AutoReplyWithdrawn(stream=case_id, at=now, actor=member,
                                       network_id=last.network_id, note=note[:500],

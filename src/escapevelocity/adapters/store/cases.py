@@ -446,15 +446,6 @@ def case_of_row(row: sa.Row) -> Case:
     return Case(*v)
 
 
-def row_dict(row: sa.Row) -> dict[str, Any]:
-    """A row of `SELECT cases.*` as a plain dict, its instants aware UTC: for the search
-    page's rows, which a template shows beside mention rows and never fold (not a Case)."""
-    d = dict(row._mapping)
-    for k in DT_COLUMNS:
-        d[k] = utc(d[k])
-    return d
-
-
 def _handles_by_channel(pairs: Iterable[tuple[str, str]]
                         ) -> Iterator[tuple[str, list[str]]]:
     """(channel, up to 500 handles) for (channel, handle) pairs: one IN list per query, so the
