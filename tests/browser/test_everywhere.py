@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from axe_kit import AXE, serious_violations
 from conftest import PASSWORD, Server
+from phone_kit import cells_and_controls_out_of_reach, tables_scrolling_sideways
 from playwright.sync_api import expect
 
 SHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
@@ -448,3 +449,90 @@ def test_lists_reflow_into_cards_on_a_phone(site, browser):
     box.click()
     expect(box).to_be_checked()
     ctx.close()
+
+
+def test_no_table_scrolls_sideways_on_a_phone(site, pages):
+    """At 390 px every table on every page reads without swiping sideways: neither the table
+    nor a box around it is wider than the viewport or scrolls inside itself (the page not
+    scrolling sideways is checked by the sweep above; this is the table's own box)."""
+    problems: list[str] = []
+    for name, path, status in _pages(site):
+        if name in WALLS:  # a kiosk screen, not read on a phone
+            continue
+        page = pages(WHO.get(name, "sam"), 390)
+        _sso(site, name == "login-sso")
+        response = page.goto(f"{site.url}{path}")
+        assert response is not None and response.status == status, (name, response.status)
+        if wide := tables_scrolling_sideways(page):
+            problems.append(f"{name}: {', '.join(wide)}")
+        if out := cells_and_controls_out_of_reach(page):
+            problems.append(f"{name}: {', '.join(out)}")
+    assert not problems, "\n".join(problems)
+
+
+ADMIN_TABLES = (("admin-members", "/admin/members", "#members", "Role"),
+                ("admin-teams", "/admin/teams", "#teams", "Routing"),
+                ("channels", "/admin/channels", "table.channels", "health"),
+                ("settings-tokens", "/settings/tokens", "#token-list", "scopes"),
+                ("reports-cases", "/reports/cases?period=7d&measure=cases", "#drill-table",
+                 "channel"))
+
+
+def test_admin_tables_read_as_labelled_cards_on_a_phone(site, browser):
+    """At 390 px the admin tables are one card per row, each value after its column's name
+    (taken from the header row), and a row's button still works with a tap: a token is revoked
+    from its card. At 1440 px the same tables are plain tables with their header row."""
+    from escapevelocity.services import tokens
+
+    _, made = tokens.create(site.workspace.store, site.workspace.clock, by="sam",
+                            name="phone test")
+    for width, scheme in ((390, "dark"), (1440, "light")):
+        ctx = browser.new_context(viewport={"width": width, "height": 844}, color_scheme=scheme)
+        page = ctx.new_page()
+        page.goto(f"{site.url}/login")
+        page.fill("input[name=member]", "sam")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url("**/inbox")
+        for name, path, table, column in ADMIN_TABLES:
+            page.goto(f"{site.url}{path}")
+            shape = page.evaluate("""([sel, column]) => {
+                const t = document.querySelector(sel);
+                const rows = Array.from(t.querySelectorAll('tr'))
+                    .filter(r => r.querySelector('td'));
+                const labelled = Array.from(t.querySelectorAll('td[data-label]'))
+                    .filter(td => td.dataset.label === column);
+                const shown = labelled.length
+                    ? getComputedStyle(labelled[0], '::before').content : '';
+                return {table: getComputedStyle(t).display, rows: rows.length,
+                        cards: rows.filter(r => getComputedStyle(r).display === 'flex').length,
+                        labelled: labelled.length, shown};
+            }""", [table, column])
+            assert shape["rows"] >= 1, (name, shape)
+            assert shape["labelled"] == shape["rows"], (name, width, shape)
+            if width == 390:
+                assert shape["cards"] == shape["rows"], (name, shape)
+                assert shape["shown"] == f'"{column} "', (name, shape)
+            else:
+                assert shape["table"] == "table" and shape["cards"] == 0, (name, shape)
+                assert shape["shown"] in ("none", "normal"), (name, shape)
+                expect(page.locator(f"{table} th").first).to_be_visible()
+        if width == 390:  # the keyboard reaches a card's button, and it is on screen
+            page.goto(f"{site.url}/admin/members")
+            for _ in range(80):
+                page.keyboard.press("Tab")
+                if page.evaluate("document.activeElement.closest('#members button') !== null"):
+                    break
+            focused = page.evaluate("""() => { const r = document.activeElement
+                .getBoundingClientRect(); return [document.activeElement.textContent.trim(),
+                Math.round(r.left), Math.round(r.right), Math.round(r.height)]; }""")
+            assert focused[0].startswith("Deactivate"), focused
+            assert focused[1] >= 0 and focused[2] <= 390 and focused[3] >= 24, focused
+            page.goto(f"{site.url}/settings/tokens")
+            card = page.locator(f'#token-list tr[data-token="{made.id}"]')
+            card.get_by_role("button", name="Revoke").click()
+            page.wait_for_url("**/settings/tokens*")
+            expect(page.locator(f'#token-list tr[data-token="{made.id}"]')).to_contain_text(
+                "revoked")
+            page.screenshot(path=str(SHOTS / "settings-tokens-cards-390.png"), full_page=True)
+        ctx.close()

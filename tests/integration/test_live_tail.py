@@ -31,13 +31,13 @@ def test_a_change_committed_late_with_a_lower_seq_is_still_told(pg_url):
         slow.events.append([_reply("c-late-slow")])
         with store.begin() as fast:
             fast.events.append([_reply("c-late-fast")])
-        told += [c.case_id for c in tail.poll()]
+        told += [c.stream for c in tail.poll()]
         seen_by_naive = naive.after(start)
         assert tail.cursor == start  # the page may not resume past the missing seq
-    told += [c.case_id for c in tail.poll()]
+    told += [c.stream for c in tail.poll()]
     assert sorted(told) == ["c-late-fast", "c-late-slow"]  # each told once
     # the cursor that only moves forward would have missed the slow one for good
-    assert [c.case_id for c in naive.after(seen_by_naive[-1].seq)] == []
+    assert [c.stream for c in naive.after(seen_by_naive[-1].seq)] == []
     assert tail.cursor == seen_by_naive[-1].seq
     store.close()
 

@@ -39,7 +39,7 @@ def note_and_resolve(case_id: str, who: str, at) -> list[ev.Event]:
 
 def mentions_of(ws, member: str) -> list[str]:
     with ws.store.begin() as tx:
-        return [n["case_id"] for n in tx.notifications.latest(member, 500)
+        return [n["stream"] for n in tx.notifications.latest(member, 500)
                 if n["kind"] == "mention"]
 
 

@@ -211,6 +211,40 @@ def test_the_migration_makes_the_tables_schema_py_declares_and_goes_back(ws):
         assert mine <= set(sa.inspect(tx).get_table_names())
 
 
+def test_0024_names_the_notifications_stream_and_keeps_the_rows(ws, clock):
+    """A crisis page's notification is about "incident:<id>": the column is `stream`, and a
+    row stored under the old name `case_id` comes through the upgrade and back."""
+    from importlib.resources import files
+
+    import sqlalchemy as sa
+    from alembic import command
+    from alembic.config import Config
+
+    Notifier(ws.store, clock, {}).page(Page(incident="incident:20261120-1400", role="pr-oncall",
+                                            member="sam", level="high", summary="paged",
+                                            at=clock.now()))
+    [before] = unread(ws, "sam")
+    assert before["stream"] == "incident:20261120-1400"
+    here = files("escapevelocity") / "migrations"
+    cfg = Config(str(here / "alembic.ini"))
+    cfg.set_main_option("script_location", str(here))
+
+    def columns(tx) -> set[str]:
+        return {c["name"] for c in sa.inspect(tx).get_columns("notifications")}
+
+    try:
+        with ws.store.engine.begin() as tx:
+            cfg.attributes["connection"] = tx
+            command.downgrade(cfg, "0024_notification_stream-1")
+            assert "case_id" in columns(tx) and "stream" not in columns(tx)
+            old = sa.table("notifications", sa.column("case_id"))
+            assert tx.execute(sa.select(old.c.case_id)).scalars().all() == [before["stream"]]
+    finally:
+        ws.store.migrate()
+    [after] = unread(ws, "sam")
+    assert after == before
+
+
 def test_sla_warning_breach_and_the_ladder_reach_the_assignee_lead_and_on_call(ws, clock):
     from escapevelocity.services import sla
 
@@ -223,7 +257,7 @@ def test_sla_warning_breach_and_the_ladder_reach_the_assignee_lead_and_on_call(w
     sla.tick(ws)
     notifier.sweep()
     kinds = {(n["member"], n["kind"]) for m in (first, "tom") for n in unread(ws, m)
-             if n["case_id"] == cid}
+             if n["stream"] == cid}
     assert (first, "sla_warning") in kinds
     clock.advance(minutes=15)
     sla.tick(ws)
@@ -233,12 +267,12 @@ def test_sla_warning_breach_and_the_ladder_reach_the_assignee_lead_and_on_call(w
     with ws.store.begin() as tx:
         now_with = tx.cases.get(cid).assignee
     told = {(n["member"], n["kind"], n["urgency"]) for m in {first, now_with, "tom"}
-            for n in unread(ws, m) if n["case_id"] == cid}
+            for n in unread(ws, m) if n["stream"] == cid}
     assert (first, "sla_breach", "urgent") in told
     assert ("tom", "sla_breach", "urgent") in told  # care's lead
     assert ("tom", "escalation", "normal") in told  # notify_lead
     assert (now_with, "assigned", "urgent") in told  # reassigned by the ladder
-    paged = [(n["kind"], n["urgency"]) for n in unread(ws, "sam") if n["case_id"] == cid]
+    paged = [(n["kind"], n["urgency"]) for n in unread(ws, "sam") if n["stream"] == cid]
     assert ("escalation", "urgent") in paged  # page_on_call: the hub's on-call
 
 
@@ -256,12 +290,12 @@ def test_approvals_waiting_and_overdue_reach_the_approver_on_call(ws, clock):
     cases.reply(ws.store, clock, cid, "ana", "We're sorry. Please DM us your details.")
     notifier.sweep()
     assert ("approval", "normal") in [(n["kind"], n["urgency"]) for n in unread(ws, "omar")
-                                      if n["case_id"] == cid]
+                                      if n["stream"] == cid]
     clock.advance(minutes=21)
     approvals.tick(ws.store, clock)
     notifier.sweep()
     assert ("approval", "urgent") in [(n["kind"], n["urgency"]) for n in unread(ws, "sam")
-                                      if n["case_id"] == cid]
+                                      if n["stream"] == cid]
 
 
 def test_with_no_mail_or_slack_set_up_the_bell_alone_and_nothing_fails(ws, clock, caplog):

@@ -93,7 +93,7 @@ def test_crisis_page_links_the_incident_and_is_not_sent_twice():
 
 def note(member: str, urgency: str = "normal", kind: str = "assigned") -> dn.Notification:
     return dn.Notification(member=member, kind=kind, text="t", link="/cases/c1",
-                           urgency=urgency, case_id="c1", at=DAY)
+                           urgency=urgency, stream="c1", at=DAY)
 
 
 def test_by_day_everyone_gets_their_chosen_transports():

@@ -121,9 +121,11 @@ class NatsPresence:
     """
 
     def __init__(self, nc: Any, prefix: str = "ev", ttl: timedelta = TTL,
-                 timeout_s: float = 2.0) -> None:
+                 timeout_s: float = 2.0, js_options: dict[str, str] | None = None) -> None:
         self._nc = nc
-        self._js = nc.jetstream(timeout=timeout_s)
+        # js_options: the JetStream domain or API prefix (jetstream.api_from_env)
+        self._js_options = js_options or {}
+        self._js = nc.jetstream(timeout=timeout_s, **self._js_options)
         self.bucket = f"{prefix.upper()}_presence"
         self._ttl = ttl
         self._kv: Any = None
@@ -153,11 +155,14 @@ class NatsPresence:
         if self._kv is None:
             from nats.js.errors import BadRequestError
 
+            from escapevelocity.adapters.bus.jetstream import kv_under_api
+
             try:
-                self._kv = await self._js.create_key_value(
+                kv = await self._js.create_key_value(
                     bucket=self.bucket, ttl=self._ttl.total_seconds(), history=1)
             except BadRequestError:  # made already (with other settings: the operator's)
-                self._kv = await self._js.key_value(self.bucket)
+                kv = await self._js.key_value(self.bucket)
+            self._kv = kv_under_api(kv, self._js_options)
         return self._kv
 
     @staticmethod

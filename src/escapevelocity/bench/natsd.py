@@ -31,10 +31,14 @@ class NatsServer:
     """`start()` / `stop()` / `restart()`; the store directory outlives restarts (JetStream
     keeps its streams there), and is removed by `close()`."""
 
-    def __init__(self, port: int | None = None, store_dir: str | None = None) -> None:
+    def __init__(self, port: int | None = None, store_dir: str | None = None,
+                 conf: str = "") -> None:
+        """`conf`: nats-server configuration beside the command line's (a JetStream domain,
+        leaf node links); the port, address and store directory stay the command line's."""
         self.port = port or free_port()
         self._own_dir = store_dir is None
         self.store_dir = store_dir or tempfile.mkdtemp(prefix="ev-nats-")
+        self.conf = conf
         self.proc: subprocess.Popen | None = None
 
     @property
@@ -43,8 +47,13 @@ class NatsServer:
 
     def start(self, wait_s: float = 10.0) -> NatsServer:
         log = Path(self.store_dir) / "server.log"
+        conf = []
+        if self.conf:
+            path = Path(self.store_dir) / "server.conf"
+            path.write_text(self.conf)
+            conf = ["-c", str(path)]
         self.proc = subprocess.Popen(
-            [NATS_SERVER, "-js", "-a", "127.0.0.1", "-p", str(self.port), "-sd",
+            [NATS_SERVER, *conf, "-js", "-a", "127.0.0.1", "-p", str(self.port), "-sd",
              self.store_dir, "-l", str(log)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + wait_s

@@ -1,6 +1,7 @@
 """`ev worker` (triage workers of the scale-out deployment) and `ev dead` (the dead letters).
 
-Both need EV_BUS=nats://host:4222 (and the `scale` extra); EV_NATS_PREFIX names the streams.
+Both need EV_BUS=nats://host:4222 (and the `scale` extra); EV_NATS_PREFIX names the streams;
+EV_NATS_JS_DOMAIN or EV_NATS_API_PREFIX says where JetStream's API answers, when not `$JS.API`.
 """
 
 from __future__ import annotations
@@ -24,6 +25,15 @@ def _bus() -> str:
     return bus
 
 
+def _api() -> dict[str, str]:
+    from escapevelocity.adapters.bus.jetstream import api_from_env
+
+    try:
+        return api_from_env()
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+
+
 def worker_command(
     tick_seconds: float = typer.Option(5.0, help="clock-job period (0: this worker runs none)"),
     metrics_port: int = typer.Option(0, envvar="EV_METRICS_PORT",
@@ -41,9 +51,11 @@ def worker_command(
     # reads, and a root handler set by it would outlive it (in tests, writing to a closed stream)
     configure()
     url = _bus()
+    api = _api()
     ws = open_workspace()
-    err.print(f"ev worker: {url} prefix {prefix_from_env()}, {ws.store.dialect}")
-    asyncio.run(triage_worker.serve(ws, url, prefix_from_env(),
+    where = "".join(f", {k} {v}" for k, v in api.items())
+    err.print(f"ev worker: {url} prefix {prefix_from_env()}{where}, {ws.store.dialect}")
+    asyncio.run(triage_worker.serve(ws, url, prefix_from_env(), api=api,
                                     tick_seconds=tick_seconds or None,
                                     metrics_port=metrics_port or None,
                                     metrics_host=metrics_host))
@@ -52,7 +64,7 @@ def worker_command(
 async def _with_js(fn):
     from escapevelocity.adapters.bus.jetstream import JetStream, prefix_from_env
 
-    js = await JetStream(_bus(), prefix_from_env()).connect(name="ev-dead")
+    js = await JetStream(_bus(), prefix_from_env(), **_api()).connect(name="ev-dead")
     try:
         return await fn(js)
     finally:

@@ -254,14 +254,15 @@ def fill(template: str, case: Case) -> str:
 
 def answer_events(case: Case, csat: int | None, thumbs: str | None, text: str,
                   actor: str, now: datetime, rules: Policy,
-                  **extra: object) -> list[Event]:
+                  mention: str | None = None) -> list[Event]:
     """The answer and, when the customer is happy, the invitation to update the public post
-    (pure; shared by `answer` and by ingest, where answers arrive as mentions)."""
+    (pure; shared by `answer` and by ingest, where answers arrive as mentions: `mention`)."""
     is_happy = happy(csat, thumbs, rules)
-    events = [ev.make(case.id, ev.FOLLOWUP_ANSWERED, now, actor, {
-        "csat": csat, "thumbs": thumbs, "happy": is_happy, "text": text[:500], **extra})]
+    events: list[Event] = [ev.FollowupAnswered(
+        stream=case.id, at=now, actor=actor, csat=csat, thumbs=thumbs, happy=is_happy,
+        text=text[:500], mention=mention)]
     if is_happy:
-        events.append(ev.make(case.id, ev.FOLLOWUP_INVITED, now, ev.SYSTEM, {
-            "text": fill(rules.invite, case), "visibility": case.visibility,
-            "dry_run": True}))
+        events.append(ev.FollowupInvited(
+            stream=case.id, at=now, actor=ev.SYSTEM, text=fill(rules.invite, case),
+            visibility=case.visibility, dry_run=True))
     return events

@@ -14,9 +14,9 @@ from datetime import datetime
 
 from escapevelocity.domain import events as ev
 from escapevelocity.domain.events import Event
-from escapevelocity.domain.org import Organisation, Team
+from escapevelocity.domain.org import EscalationStep, Organisation, Team
 from escapevelocity.domain.routing import Need, RoutingState, assign
-from escapevelocity.domain.sla import CaseClocks
+from escapevelocity.domain.sla import CaseClocks, Clock
 
 
 def need_of(events: Iterable[Event], team: str | None) -> Need:
@@ -44,6 +44,17 @@ def _up(org: Organisation, team: Team | None, attr: str) -> str | None:
     return None
 
 
+def _rung(case: CaseClocks, clock: Clock, i: int, step: EscalationStep, now: datetime, *,
+          to: str | None, previous: str | None = None, note: str | None = None) -> ev.Escalated:
+    """The `escalated` event of rung `i` (shares and minutes as floats: the stored JSON says
+    1.0, not 1, whatever number the ladder was written with)."""
+    return ev.Escalated(stream=case.case_id, at=now, actor=ev.SYSTEM, clock=clock.clock,
+                        since=clock.since.isoformat(), step=i, action=step.action,
+                        at_share=float(step.at), used=round(float(clock.used), 2),
+                        budget=float(clock.budget), to=to, track=case.track, team=case.team,
+                        previous=previous, note=note)
+
+
 def escalate(case: CaseClocks, org: Organisation, done: set[tuple[str, str, str]],
              state: RoutingState, need: Need, now: datetime) -> list[Event]:
     """Ladder events due for the case's running clocks. Mutates `done` and, on reassignment,
@@ -60,32 +71,27 @@ def escalate(case: CaseClocks, org: Organisation, done: set[tuple[str, str, str]
             if clock.share < step.at or key in done:
                 continue
             done.add(key)
-            data = {"clock": clock.clock, "since": clock.since.isoformat(), "step": i,
-                    "action": step.action, "at_share": step.at, "used": round(clock.used, 2),
-                    "budget": clock.budget, "track": case.track, "team": case.team}
             if step.action == "notify_assignee":
-                data["to"] = assignee or (f"team:{case.team}" if case.team else None)
-                out.append(ev.make(case.case_id, ev.ESCALATED, now, ev.SYSTEM, data))
+                out.append(_rung(case, clock, i, step, now, to=assignee or (
+                    f"team:{case.team}" if case.team else None)))
             elif step.action == "reassign":
                 a = assign(Need(case.team or need.team, need.track, need.topics, need.language),
                            org, state, now, exclude=[assignee] if assignee else [])
                 if assignee and a.member:
                     state.freed(assignee)
-                data.update(to=a.member, previous=assignee)
-                if a.member is None:  # nobody else has room: it stays where it is
-                    data["note"] = a.explanation
-                out.append(ev.make(case.case_id, ev.ESCALATED, now, ev.SYSTEM, data))
+                # nobody else has room: it stays where it is, and the rung says why
+                out.append(_rung(case, clock, i, step, now, to=a.member, previous=assignee,
+                                 note=a.explanation if a.member is None else None))
                 if a.member is not None:
                     why = (f"SLA {clock.clock.replace('_', ' ')} breached"
                            f"{f' with {assignee}' if assignee else ''}: {a.explanation}")
-                    out.append(ev.make(case.case_id, ev.ASSIGNED, now, ev.SYSTEM, {
-                        "team": a.team, "member": a.member, "strategy": a.strategy,
-                        "explanation": why, "escalation": True}))
+                    out.append(ev.Assigned(stream=case.case_id, at=now, actor=ev.SYSTEM,
+                                           team=a.team, member=a.member, strategy=a.strategy,
+                                           explanation=why, escalation=True))
                     assignee = a.member
             elif step.action == "notify_lead":
-                data["to"] = _up(org, team, "lead")
-                out.append(ev.make(case.case_id, ev.ESCALATED, now, ev.SYSTEM, data))
+                out.append(_rung(case, clock, i, step, now, to=_up(org, team, "lead")))
             elif step.action == "page_on_call":
-                data["to"] = _up(org, team, "on_call") or _up(org, team, "lead")
-                out.append(ev.make(case.case_id, ev.ESCALATED, now, ev.SYSTEM, data))
+                out.append(_rung(case, clock, i, step, now,
+                                 to=_up(org, team, "on_call") or _up(org, team, "lead")))
     return out

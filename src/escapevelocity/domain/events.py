@@ -834,9 +834,12 @@ PLAYBOOK_KINDS = (PLAYBOOK_SAVED, PLAYBOOK_REQUESTED, PLAYBOOK_APPROVED, PLAYBOO
 
 def make(stream: str, kind: str, at: datetime, actor: str,
          data: dict[str, Any] | None = None, seq: int | None = None) -> Event:
-    """An event from its parts, for a producer that picks the kind at run time: checks the
-    payload against the kind's struct, so a missing field, or a key the struct does not
-    know (which would be silently dropped from the log), fails here."""
+    """An event from a dict payload, for tests and tools that hold events as data (a table of
+    kinds and payloads). Not for producers: they construct the kind's struct (`Claimed(...)`),
+    so a field is checked where it is written and a type checker sees it; a unit test keeps
+    src/ free of calls to this (tests/unit/test_event_payloads.py). Checks the payload
+    against the kind's struct: a missing field, or a key the struct does not know (which
+    would be silently dropped from the log), fails here."""
     unknown = set(data or ()) - _NAMES[kind]
     if unknown:
         raise ValueError(f"{kind} has no field {', '.join(sorted(unknown))}")

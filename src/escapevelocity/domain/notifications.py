@@ -62,7 +62,9 @@ class Notification(msgspec.Struct, frozen=True, kw_only=True):
     text: str
     link: str
     urgency: str
-    case_id: str
+    # What it is about: the event's stream (a case id, "incident:<id>"), or a page's subject
+    # ("incident:<id>", "connection:<name>"); not always a case, so not called case_id.
+    stream: str
     at: datetime
     seq: int | None = None  # the event it comes from
     outside: bool = True  # may go by email / Slack (False: the pager already reached them)
@@ -73,10 +75,10 @@ def _clip(text: Any) -> str:
     return s if len(s) <= TEXT_CHARS else s[: TEXT_CHARS - 1] + "…"
 
 
-def _link(case_id: str) -> str:
-    if case_id.startswith(ev.INCIDENT_PREFIX):
-        return f"/incidents/{case_id.removeprefix(ev.INCIDENT_PREFIX)}"
-    return f"/cases/{case_id}"
+def _link(stream: str) -> str:
+    if stream.startswith(ev.INCIDENT_PREFIX):
+        return f"/incidents/{stream.removeprefix(ev.INCIDENT_PREFIX)}"
+    return f"/cases/{stream}"
 
 
 def _team_people(org: Organisation, to: str | None) -> list[str]:
@@ -149,7 +151,7 @@ def derive(event: ev.Event, org: Organisation, case: Case | None
         seen.add((member, nk))
         result.append(Notification(member=member, kind=nk, text=_clip(text),
                                    link=_link(event.stream), urgency=urg,
-                                   case_id=event.stream, at=event.at, seq=event.seq,
+                                   stream=event.stream, at=event.at, seq=event.seq,
                                    outside=outside))
     return result
 

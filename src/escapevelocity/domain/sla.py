@@ -228,19 +228,24 @@ def next_deadline(case: CaseClocks, warn_at: float, ladder: Iterable[float],
 
 # --- events a tick writes ------------------------------------------------------------------------
 
+_MARKS: dict[str, type[ev.SlaWarning] | type[ev.SlaBreached]] = {
+    ev.SLA_WARNING: ev.SlaWarning, ev.SLA_BREACHED: ev.SlaBreached}
+
+
 def sla_events(case: CaseClocks, warn_at: float, done: set[tuple[str, str, str]],
                now: datetime) -> list[Event]:
     """Warning and breach events not yet in the log (`done` holds (kind, clock, since))."""
-    out = []
+    out: list[Event] = []
     for c in case.clocks:
         if c.stopped is not None and not c.breached:
             continue
         for kind, reached in ((ev.SLA_WARNING, c.share >= warn_at), (ev.SLA_BREACHED, c.breached)):
             if reached and (kind, *c.key) not in done:
-                out.append(ev.make(case.case_id, kind, now, ev.SYSTEM, {
-                    "clock": c.clock, "since": c.since.isoformat(), "budget": c.budget,
-                    "used": round(c.used, 2), "due": c.due.isoformat() if c.due else None,
-                    "track": case.track, "team": case.team, "assignee": case.assignee}))
+                out.append(_MARKS[kind](
+                    stream=case.case_id, at=now, actor=ev.SYSTEM, clock=c.clock,
+                    since=c.since.isoformat(), budget=float(c.budget),
+                    used=round(float(c.used), 2), due=c.due, track=case.track, team=case.team,
+                    assignee=case.assignee))
                 done.add((kind, *c.key))
     return out
 

@@ -40,8 +40,8 @@ def note(store: SqlStore, clock: Clock, case_id: str, member: str, text: str) ->
         case = load(tx, case_id)
         authorize(tx, member, perm.NOTE, case)
         known = [m.id for m in tx.org.load().members]
-        event = ev.make(case_id, ev.NOTE_ADDED, clock.now(), member,
-                      {"text": text, "mentions": engagement.mentions(text, known)})
+        event = ev.NoteAdded(stream=case_id, at=clock.now(), actor=member, text=text,
+                             mentions=engagement.mentions(text, known))
         commit(tx, case, event)
         return event
 
@@ -57,6 +57,10 @@ def mentions_of(store: SqlStore, member: str, *, since: datetime | None = None,
 
 # --- tags and flags --------------------------------------------------------------------------
 
+_LABELS: dict[str, type[ev.TagsChanged] | type[ev.FlagsChanged]] = {
+    ev.TAGS_CHANGED: ev.TagsChanged, ev.FLAGS_CHANGED: ev.FlagsChanged}
+
+
 def _change(store: SqlStore, clock: Clock, case_id: str, member: str, kind: str,
             add: Iterable[str], remove: Iterable[str]) -> Event | None:
     add, remove = engagement.clean_tags(add), engagement.clean_tags(remove)
@@ -71,7 +75,8 @@ def _change(store: SqlStore, clock: Clock, case_id: str, member: str, kind: str,
             return None  # nothing to change: no event
         if len(now | set(add)) > engagement.MAX_TAGS:
             raise CaseError(f"a case holds at most {engagement.MAX_TAGS} {field}")
-        event = ev.make(case_id, kind, clock.now(), member, {"add": add, "remove": remove})
+        event = _LABELS[kind](stream=case_id, at=clock.now(), actor=member, add=add,
+                              remove=remove)
         commit(tx, case, event)
         return event
 
@@ -152,9 +157,9 @@ def link_crm(store: SqlStore, clock: Clock, case_id: str, member: str,
                 raise CaseError(f"no customer {crm_id!r} on the customer list")
             source = "member"
         record = found or Customer(crm_id=crm_id or "")
-        event = ev.make(case_id, ev.CRM_LINKED, clock.now(), member, {
-            "crm_id": record.crm_id, "name": record.name, "lists": record.lists,
-            "source": source})
+        event = ev.CrmLinked(stream=case_id, at=clock.now(), actor=member,
+                             crm_id=record.crm_id, name=record.name, lists=list(record.lists),
+                             source=source)
         commit(tx, case, event)
         return event
 

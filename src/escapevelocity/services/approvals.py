@@ -97,10 +97,11 @@ def hold(tx: Tx, case: Case, submitter: Member, text: str,
                         f"other than you can approve for {need.group}: ask an admin to set "
                         "the approval rotation")
     due = now + timedelta(minutes=rules.approval_sla_minutes)
-    event = ev.make(case.id, ev.APPROVAL_REQUESTED, now, submitter.id, {
-        "draft": f"d{case.version + 1}", "text": text, "template": template,
-        "visibility": case.visibility, "reasons": list(need.reasons), "group": need.group,
-        "approver": approver, "due": due.isoformat(), "rotation": order})
+    event = ev.ApprovalRequested(
+        stream=case.id, at=now, actor=submitter.id,
+        draft=f"d{case.version + 1}", text=text, template=template,
+        visibility=case.visibility, reasons=list(need.reasons), group=need.group,
+        approver=approver, due=due, rotation=order)
     commit(tx, case, event)
     return event
 
@@ -159,8 +160,8 @@ def edit(store: SqlStore, clock: Clock, case_id: str, member: str, draft_id: str
     with store.begin() as tx:
         case, draft = _pending(tx, case_id, draft_id)
         _approver(tx, member, case, draft)
-        event = ev.make(case_id, ev.APPROVAL_EDITED, clock.now(), member,
-                      {"draft": draft_id, "text": text})
+        event = ev.ApprovalEdited(stream=case_id, at=clock.now(), actor=member,
+                                  draft=draft_id, text=text)
         commit(tx, case, event)
         return event
 
@@ -185,19 +186,18 @@ def approve(store: SqlStore, clock: Clock, case_id: str, member: str, draft_id: 
             final = draft.options[choice]
         else:
             final = draft.text
-        approved = ev.make(case_id, ev.APPROVED, now, member,
-                         {"draft": draft_id, "text": final, "note": note[:MAX_TEXT],
-                          "submitter": draft.submitter, "waited": _waited(draft, now),
-                          "approval_kind": kpis.approval_kind(draft.reasons,
-                                                              _edited(draft, final))})
+        approved = ev.Approved(
+            stream=case_id, at=now, actor=member, draft=draft_id, text=final,
+            note=note[:MAX_TEXT], submitter=draft.submitter, waited=_waited(draft, now),
+            approval_kind=kpis.approval_kind(draft.reasons, _edited(draft, final)))
         from escapevelocity.services import replies
 
         way = replies.route(tx, case, now)
-        sent = ev.make(case_id, ev.REPLIED, now, draft.submitter, {
-            "text": final, "template": draft.template, "visibility": draft.visibility,
-            "dry_run": way.dry_run, "draft": draft_id, "approved_by": member,
-            "edited": final != draft.options[0],
-            **({"connection": way.connection} if way.connection else {})})
+        sent = ev.Replied(
+            stream=case_id, at=now, actor=draft.submitter, text=final,
+            template=draft.template, visibility=draft.visibility, dry_run=way.dry_run,
+            draft=draft_id, approved_by=member, edited=final != draft.options[0],
+            connection=way.connection or None)
         commit(tx, case, approved, sent)
         return sent
 
@@ -211,11 +211,10 @@ def reject(store: SqlStore, clock: Clock, case_id: str, member: str, draft_id: s
         case, draft = _pending(tx, case_id, draft_id)
         _approver(tx, member, case, draft)
         now = clock.now()
-        event = ev.make(case_id, ev.REJECTED, now, member,
-                      {"draft": draft_id, "note": note[:MAX_TEXT], "submitter": draft.submitter,
-                       "waited": _waited(draft, now),
-                       "approval_kind": kpis.approval_kind(draft.reasons,
-                                                           _edited(draft, None))})
+        event = ev.Rejected(
+            stream=case_id, at=now, actor=member, draft=draft_id, note=note[:MAX_TEXT],
+            submitter=draft.submitter, waited=_waited(draft, now),
+            approval_kind=kpis.approval_kind(draft.reasons, _edited(draft, None)))
         commit(tx, case, event)
         return event
 
@@ -230,8 +229,8 @@ def offer_alternative(store: SqlStore, clock: Clock, case_id: str, member: str, 
         if member != draft.submitter:
             raise perm.PermissionDenied("only the submitter offers alternatives",
                                         action=perm.REPLY, member=member)
-        event = ev.make(case_id, ev.APPROVAL_ALTERNATIVE, clock.now(), member,
-                      {"draft": draft_id, "text": text, "option": len(draft.options)})
+        event = ev.ApprovalAlternative(stream=case_id, at=clock.now(), actor=member,
+                                       draft=draft_id, text=text, option=len(draft.options))
         commit(tx, case, event)
         return event
 
@@ -243,7 +242,7 @@ def withdraw(store: SqlStore, clock: Clock, case_id: str, member: str, draft_id:
         if member != draft.submitter and who.role != "admin":
             raise perm.PermissionDenied("only the submitter (or an admin) withdraws a draft",
                                         action=perm.REPLY, member=member)
-        event = ev.make(case_id, ev.APPROVAL_WITHDRAWN, clock.now(), member, {"draft": draft_id})
+        event = ev.ApprovalWithdrawn(stream=case_id, at=clock.now(), actor=member, draft=draft_id)
         commit(tx, case, event)
         return event
 
@@ -266,11 +265,12 @@ def tick(store: SqlStore, clock: Clock, now: datetime | None = None) -> list[Eve
             order = engagement.rotation(draft.group, tx.org.load(), rules)
             nxt = engagement.next_approver(order, case.approver, exclude=[draft.submitter])
             nxt = nxt or case.approver
-            event = ev.make(case_id, ev.APPROVAL_ESCALATED, now, ev.SYSTEM, {
-                "draft": draft.id, "from": case.approver, "to": nxt,
-                "due": (now + timedelta(minutes=rules.approval_sla_minutes)).isoformat(),
-                "level": draft.escalations + 1,
-                "overdue_minutes": round((now - case.approval_due).total_seconds() / 60)})
+            event = ev.ApprovalEscalated(
+                stream=case_id, at=now, actor=ev.SYSTEM, draft=draft.id,
+                from_=case.approver, to=nxt,
+                due=now + timedelta(minutes=rules.approval_sla_minutes),
+                level=draft.escalations + 1,
+                overdue_minutes=round((now - case.approval_due).total_seconds() / 60))
             commit(tx, case, event)
             out.append(event)
     return out

@@ -102,7 +102,7 @@ def release(store: SqlStore, clock: Clock, case_id: str, member: str) -> Event:
         authorize(tx, member, perm.RELEASE, case)
         if case.claimed_by != member:
             raise CaseError("you do not hold the claim on this case")
-        event = ev.make(case_id, ev.RELEASED, clock.now(), member, {})
+        event = ev.Released(stream=case_id, at=clock.now(), actor=member)
         commit(tx, case, event)
         return event
 
@@ -197,7 +197,8 @@ def reopen(store: SqlStore, clock: Clock, case_id: str, member: str, note: str =
         authorize(tx, member, perm.REOPEN, case)
         if case.state != "resolved":
             raise CaseError("the case is not resolved")
-        event = ev.make(case_id, ev.REOPENED, clock.now(), member, {"note": note[:MAX_REPLY_CHARS]})
+        event = ev.Reopened(stream=case_id, at=clock.now(), actor=member,
+                            note=note[:MAX_REPLY_CHARS])
         commit(tx, case, event)
         return event
 
@@ -224,8 +225,8 @@ def assign(store: SqlStore, clock: Clock, case_id: str, member: str, to: str | N
                 raise CaseError(f"{to} is not on team {team}")
             if not perm.allowed((target.role,), perm.REPLY):
                 raise CaseError(f"{to} ({target.role}) cannot work cases")
-        event = ev.make(case_id, ev.ASSIGNED, clock.now(), member,
-                      {"team": team, "member": to, "by": member})
+        event = ev.Assigned(stream=case_id, at=clock.now(), actor=member, team=team, member=to,
+                            by=member)
         commit(tx, case, event)
         return event
 

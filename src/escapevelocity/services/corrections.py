@@ -65,16 +65,16 @@ def correct(workspace: Workspace, case_id: str, member: str, signal: str, label:
                 "author_class": said.author_class, "priority": case.priority or "",
                 "track": case.track or ""}[signal])
         changed = {"signal": signal, "from": was, "to": label, "why": why}
-        events = [ev.make(case_id, ev.CORRECTED, now, member,
-                        {"signal": signal, "label": label, "was": was, "why": why,
-                         "text": mention.text[:10_000], "mention": mention.key})]
-        events.append(ev.make(case_id, ev.DECIDED, now, member,
-                            {"decision": msgspec.to_builtins(decision),
-                             "signals": msgspec.to_builtins(new), "corrected": changed}))
+        events: list[Event] = [ev.Corrected(
+            stream=case_id, at=now, actor=member, signal=signal, label=label, was=was, why=why,
+            text=mention.text[:10_000], mention=mention.key)]
+        events.append(ev.Decided(stream=case_id, at=now, actor=member,
+                                 decision=msgspec.to_builtins(decision),
+                                 signals=msgspec.to_builtins(new), corrected=changed))
         if (assignment.team, assignment.member) != (case.team, case.assignee):
-            events.append(ev.make(case_id, ev.ASSIGNED, now, member,
-                                {"team": assignment.team, "member": assignment.member,
-                                 "strategy": assignment.strategy,
-                                 "explanation": f"after {member}'s correction of {signal}: "
-                                                f"{assignment.explanation}"}))
+            events.append(ev.Assigned(
+                stream=case_id, at=now, actor=member, team=assignment.team,
+                member=assignment.member, strategy=assignment.strategy,
+                explanation=f"after {member}'s correction of {signal}: "
+                            f"{assignment.explanation}"))
         return commit(tx, case, *events)

@@ -76,11 +76,10 @@ def tick(store: SqlStore, clock: Clock, now: datetime | None = None, *,
 
 def _send(case: Case, text: str, ask: str, route: outbound.Route, senders: Senders,
           now: datetime, own: tuple[Any, dict[str, Any]] | None = None) -> Event:
-    base = {"ask": ask, "text": text, "via": route.via, "to": route.to, "visibility": "private"}
     if not route.via:
-        return ev.make(case.id, ev.SEND_FAILED, now, ev.SYSTEM, {
-            "what": "followup", "via": "", "attempts": 0, "text": text,
-            "error": "no private channel to this customer and no email address known"})
+        return ev.SendFailed(
+            stream=case.id, at=now, actor=ev.SYSTEM, what="followup", via="", attempts=0,
+            text=text, error="no private channel to this customer and no email address known")
     if route.dry_run:
         result, tries = send_with_retries(DryRunSender(route.via), asdict(case), text,
                                          "private")
@@ -97,11 +96,12 @@ def _send(case: Case, text: str, ask: str, route: outbound.Route, senders: Sende
             result, tries = send_with_retries(sender, {**asdict(case), "to": route.to}, text,
                                              "private")
     if not result.ok:
-        return ev.make(case.id, ev.SEND_FAILED, now, ev.SYSTEM, {
-            "what": "followup", "via": route.via, "attempts": tries, "text": text,
-            "error": (result.error or "")[:300]})
-    return ev.make(case.id, ev.FOLLOWUP_SENT, now, ev.SYSTEM, {
-        **base, "dry_run": result.dry_run, "network_id": result.network_id, "attempts": tries})
+        return ev.SendFailed(stream=case.id, at=now, actor=ev.SYSTEM, what="followup",
+                             via=route.via, attempts=tries, text=text,
+                             error=(result.error or "")[:300])
+    return ev.FollowupSent(stream=case.id, at=now, actor=ev.SYSTEM, ask=ask, text=text,
+                           via=route.via, to=route.to, visibility="private",
+                           dry_run=result.dry_run, network_id=result.network_id, attempts=tries)
 
 
 def answer(store: SqlStore, clock: Clock, case_id: str, member: str, *,

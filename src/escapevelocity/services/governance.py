@@ -81,9 +81,10 @@ def save_checklist(store: SqlStore, clock: Clock, member: str, items: list[dict[
     with store.begin() as tx:
         _configurer(tx, member)
         version = program_in(tx).checklist_version + 1
-        _record(tx, ev.make(ev.GOVERNANCE_PREFIX + "checklist", ev.CHECKLIST_SAVED, clock.now(),
-                            member, {"version": version, "note": _text(note, "the note"),
-                                     "items": [{"id": i.id, "text": i.text} for i in checked]}))
+        _record(tx, ev.ChecklistSaved(
+            stream=ev.GOVERNANCE_PREFIX + "checklist", at=clock.now(), actor=member,
+            version=version, note=_text(note, "the note"),
+            items=[{"id": i.id, "text": i.text} for i in checked]))
     return version
 
 
@@ -108,11 +109,10 @@ def request_spoke(store: SqlStore, clock: Clock, member: str, *, team: str, name
         unknown = [m for m in staff if org.member(m) is None]
         if unknown:
             raise GovernanceError(f"unknown members: {', '.join(unknown)}")
-        p = _record(tx, ev.make(ev.GOVERNANCE_PREFIX + "spoke:" + team, ev.SPOKE_REQUESTED,
-                                clock.now(), who.id, {
-                                    "team": team, "name": name, "hub": hub,
-                                    "unit": _text(unit, "the business unit", 80),
-                                    "reason": _text(reason, "the reason"), "members": staff}))
+        p = _record(tx, ev.SpokeRequested(
+            stream=ev.GOVERNANCE_PREFIX + "spoke:" + team, at=clock.now(), actor=who.id,
+            team=team, name=name, hub=hub, unit=_text(unit, "the business unit", 80),
+            reason=_text(reason, "the reason"), members=staff))
         return p.spokes[team]
 
 
@@ -136,9 +136,9 @@ def complete_item(store: SqlStore, clock: Clock, member: str, team: str, item: s
             raise GovernanceError(f"the checklist has no item {item!r}")
         if s.mode == governance.LIVE:
             raise GovernanceError(f"{team} is already live")
-        _record(tx, ev.make(ev.GOVERNANCE_PREFIX + "spoke:" + team, ev.READINESS_ITEM_DONE,
-                            clock.now(), who.id, {"team": team, "item": item,
-                                                  "evidence": _text(evidence, "the evidence")}))
+        _record(tx, ev.ReadinessItemDone(
+            stream=ev.GOVERNANCE_PREFIX + "spoke:" + team, at=clock.now(), actor=who.id,
+            team=team, item=item, evidence=_text(evidence, "the evidence")))
 
 
 def approve_spoke(store: SqlStore, clock: Clock, member: str, team: str, note: str = "") -> None:
@@ -149,9 +149,9 @@ def approve_spoke(store: SqlStore, clock: Clock, member: str, team: str, note: s
         why = governance.approvable(p, team, who)
         if why:
             raise GovernanceError(why)
-        _record(tx, ev.make(ev.GOVERNANCE_PREFIX + "spoke:" + team, ev.SPOKE_APPROVED,
-                            clock.now(), who.id, {"team": team, "note": _text(note, "the note"),
-                                                  "checklist_version": p.checklist_version}))
+        _record(tx, ev.SpokeApproved(
+            stream=ev.GOVERNANCE_PREFIX + "spoke:" + team, at=clock.now(), actor=who.id,
+            team=team, note=_text(note, "the note"), checklist_version=p.checklist_version))
 
 
 @dataclass(frozen=True)
@@ -207,8 +207,8 @@ def shadow_draft(store: SqlStore, clock: Clock, member: str, team: str, case_id:
         if not any(isinstance(e, ev.Decided) and (e.decision or {}).get("team") == team
                    for e in tx.events.stream(case_id)):
             raise access.NotVisible(f"no such case in {team}'s shadow queue", member=who.id)
-        event = ev.make(ev.GOVERNANCE_PREFIX + "spoke:" + team, ev.SHADOW_DRAFTED, clock.now(),
-                        who.id, {"team": team, "case": case_id, "text": text})
+        event = ev.ShadowDrafted(stream=ev.GOVERNANCE_PREFIX + "spoke:" + team, at=clock.now(),
+                                 actor=who.id, team=team, case=case_id, text=text)
         _record(tx, event)
         return event
 
@@ -228,10 +228,9 @@ def publish_policy(store: SqlStore, clock: Clock, member: str, policy: str, titl
         _configurer(tx, member)
         current = program_in(tx).policies.get(policy)
         version = (current.version if current else 0) + 1
-        _record(tx, ev.make(ev.GOVERNANCE_PREFIX + "policy:" + policy, ev.POLICY_PUBLISHED,
-                            clock.now(), member, {"policy": policy, "version": version,
-                                                  "title": _text(title, "the title", 120),
-                                                  "text": text}))
+        _record(tx, ev.PolicyPublished(
+            stream=ev.GOVERNANCE_PREFIX + "policy:" + policy, at=clock.now(), actor=member,
+            policy=policy, version=version, title=_text(title, "the title", 120), text=text))
     return version
 
 
@@ -242,8 +241,9 @@ def acknowledge(store: SqlStore, clock: Clock, member: str, policy: str) -> int:
         current = program_in(tx).policies.get(policy)
         if current is None:
             raise GovernanceError(f"no policy {policy!r}")
-        _record(tx, ev.make(ev.GOVERNANCE_PREFIX + "member:" + who.id, ev.POLICY_ACKNOWLEDGED,
-                            clock.now(), who.id, {"policy": policy, "version": current.version}))
+        _record(tx, ev.PolicyAcknowledged(
+            stream=ev.GOVERNANCE_PREFIX + "member:" + who.id, at=clock.now(), actor=who.id,
+            policy=policy, version=current.version))
         return current.version
 
 
@@ -252,8 +252,8 @@ def set_min_score(store: SqlStore, clock: Clock, member: str, score: int) -> Non
         raise GovernanceError("the pass mark is between 0 and 100")
     with store.begin() as tx:
         _configurer(tx, member)
-        _record(tx, ev.make(ev.GOVERNANCE_PREFIX + "training", ev.TRAINING_RULE_SET,
-                            clock.now(), member, {"min_drill_score": score}))
+        _record(tx, ev.TrainingRuleSet(stream=ev.GOVERNANCE_PREFIX + "training",
+                                       at=clock.now(), actor=member, min_drill_score=score))
 
 
 def record_drill_score(store: SqlStore, clock: Clock, member: str, drill: str, score: float,
@@ -264,11 +264,10 @@ def record_drill_score(store: SqlStore, clock: Clock, member: str, drill: str, s
         if tx.org.member(member) is None:
             raise GovernanceError(f"{member} is not a member of this workspace")
         p = program_in(tx)
-        _record(tx, ev.make(ev.GOVERNANCE_PREFIX + "member:" + member, ev.DRILL_SCORED,
-                            clock.now(), actor, {"member": member, "drill": drill[:80],
-                                                 "score": round(float(score), 1),
-                                                 "min_score": p.min_score,
-                                                 "details": details or {}}))
+        _record(tx, ev.DrillScored(
+            stream=ev.GOVERNANCE_PREFIX + "member:" + member, at=clock.now(), actor=actor,
+            member=member, drill=drill[:80], score=round(float(score), 1),
+            min_score=p.min_score, details=details or {}))
         return score >= p.min_score
 
 

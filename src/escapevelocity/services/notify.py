@@ -123,7 +123,7 @@ class Notifier:
         if self.base_url and link.startswith(self.base_url):
             link = link.removeprefix(self.base_url) or "/"  # stored relative; made absolute on send
         note = dn.Notification(member=page.member, kind=kind, text=page.summary[:dn.TEXT_CHARS],
-                               link=link, urgency=dn.URGENT, case_id=page.incident, at=page.at)
+                               link=link, urgency=dn.URGENT, stream=page.incident, at=page.at)
         with self.store.begin() as tx:
             org = tx.org.load()
             chosen = self._carried(dn.route(note, org, tx.notifications.prefs(page.member),

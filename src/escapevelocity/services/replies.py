@@ -200,16 +200,16 @@ def deliver(store: SqlStore, clock: Clock, case_id: str, reply_seq: int | None =
     now = clock.now()
     channel = conn.channel if conn else ""
     if result.ok:
-        event = ev.make(case_id, ev.REPLY_SENT, now, ev.SYSTEM, {
-            "reply": reply_seq, "key": key, "via": channel, "connection": name,
-            "network_id": str(result.network_id or ""), "url": result.url[:500],
-            "visibility": visibility, "attempts": tries})
+        event: Event = ev.ReplySent(
+            stream=case_id, at=now, actor=ev.SYSTEM, reply=reply_seq, key=key, via=channel,
+            connection=name, network_id=str(result.network_id or ""), url=result.url[:500],
+            visibility=visibility, attempts=tries)
     else:
         log.warning("reply %s on %s not sent: %s", reply_seq, case_id, result.error)
-        event = ev.make(case_id, ev.SEND_FAILED, now, ev.SYSTEM, {
-            "what": "reply", "via": channel, "connection": name, "attempts": tries,
-            "text": text, "error": (result.error or "")[:300], "reply": reply_seq, "key": key,
-            "by": replied.actor})
+        event = ev.SendFailed(
+            stream=case_id, at=now, actor=ev.SYSTEM, what="reply", via=channel,
+            connection=name, attempts=tries, text=text, error=(result.error or "")[:300],
+            reply=reply_seq, key=key, by=replied.actor)
     for _ in range(3):  # another event landed on the case meanwhile: read it again
         with store.begin() as tx:
             if _outcome(tx.events.stream(case_id), reply_seq):

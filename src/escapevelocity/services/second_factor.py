@@ -111,8 +111,8 @@ def confirm(store: SqlStore, clock: Clock, member: str, code: str) -> list[str]:
         now = clock.now()
         tx.signin.put_factor(member, found.secret, enrolled_at=now,
                              recovery=tuple(_hash(c) for c in codes), last_step=step)
-        tx.events.append([ev.make(f"member:{member}", ev.SECOND_FACTOR_ENROLLED, now, member,
-                                  {"member": member})])
+        tx.events.append([ev.SecondFactorEnrolled(stream=f"member:{member}", at=now,
+                                                  actor=member, member=member)])
     return codes
 
 
@@ -152,8 +152,8 @@ def remove(store: SqlStore, clock: Clock, *, by: str, member: str) -> None:
         if by != member:
             perm.check((who.role,), perm.CONFIGURE, member=by)
         if tx.signin.remove_factor(member):
-            tx.events.append([ev.make(f"member:{member}", ev.SECOND_FACTOR_ENROLLED,
-                                      clock.now(), by, {"member": member, "removed": True})])
+            tx.events.append([ev.SecondFactorEnrolled(stream=f"member:{member}", at=clock.now(),
+                                                      actor=by, member=member, removed=True)])
 
 
 def required_roles(store: SqlStore) -> frozenset[str]:
@@ -175,6 +175,7 @@ def set_required_roles(store: SqlStore, clock: Clock, *, by: str,
         if before != wanted:
             now = clock.now()
             tx.signin.set_factor_roles(wanted, now)
-            tx.events.append([ev.make(STREAM, ev.SECOND_FACTOR_ROLES, now, by,
-                                      {"roles": sorted(wanted), "previous": sorted(before)})])
+            tx.events.append([ev.SecondFactorRoles(stream=STREAM, at=now, actor=by,
+                                                   roles=sorted(wanted),
+                                                   previous=sorted(before))])
     return wanted

@@ -129,8 +129,6 @@ def _record(workspace: Any, member: str, email: str, role: str, previous: str | 
             provisioned: bool) -> None:
     """The organisation changed by sign-on: an event in the log, as every change is."""
     with workspace.store.begin() as tx:
-        tx.events.append([ev.make(f"member:{member}", ev.MEMBER_SIGNED_ON,
-                                  workspace.clock.now(), member, {
-                                      "member": member, "email": email, "role": role,
-                                      "previous_role": previous,
-                                      "provisioned": provisioned})])
+        tx.events.append([ev.MemberSignedOn(
+            stream=f"member:{member}", at=workspace.clock.now(), actor=member, member=member,
+            email=email, role=role, previous_role=previous, provisioned=provisioned)])

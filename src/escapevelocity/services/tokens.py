@@ -100,9 +100,9 @@ def create(store: SqlStore, clock: Clock, *, by: str, name: str, kind: str = PER
         token_id = tx.signin.add_token(secret_hash(secret), name, now, member=member,
                                        scopes=" ".join(chosen), expires=expires, kind=kind,
                                        created_by=by)
-        tx.events.append([ev.make(f"token:{token_id}", ev.TOKEN_CREATED, now, by, {
-            "token": token_id, "name": name, "token_kind": kind, "member": member,
-            "scopes": chosen, "expires_at": expires})])
+        tx.events.append([ev.TokenCreated(
+            stream=f"token:{token_id}", at=now, actor=by, token=token_id, name=name,
+            token_kind=kind, member=member, scopes=chosen, expires_at=expires)])
         info = tx.signin.token_by_id(token_id)
     return secret, info
 
@@ -126,8 +126,8 @@ def revoke(store: SqlStore, clock: Clock, *, by: str, token_id: str) -> TokenInf
             raise LookupError(f"no token {token_id!r} of yours")
         if info.revoked_at is None:
             tx.signin.revoke_tokens(token_id, now)
-            tx.events.append([ev.make(f"token:{token_id}", ev.TOKEN_REVOKED, now, by,
-                                      {"token": token_id, "name": info.name})])
+            tx.events.append([ev.TokenRevoked(stream=f"token:{token_id}", at=now, actor=by,
+                                              token=token_id, name=info.name)])
         return tx.signin.token_by_id(token_id)
 
 

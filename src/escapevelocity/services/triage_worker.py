@@ -21,14 +21,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import os
 import socket
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
 import msgspec
 
+from escapevelocity.adapters.bus import jetstream
 from escapevelocity.adapters.bus.jetstream import MAX_DELIVER, JetStream, decode, encode
 from escapevelocity.services import metrics
 from escapevelocity.services.ingest import DEFAULT_BATCH_SIZE
@@ -43,6 +46,12 @@ log = logging.getLogger(__name__)
 BATCH_MENTIONS = DEFAULT_BATCH_SIZE
 IDLE_FETCH_S = 0.05  # how long a round waits on partitions with nothing to give
 STOP_GRACE_S = 10.0  # a stopping worker finishes its round (commit, acks) within this
+# A message whose transaction failed is retried in place, its partition waiting behind it:
+# first after this long, doubling up to RETRY_MAX_S (a poison message is dead-lettered after
+# MAX_DELIVER attempts, ~4 s; a database that stays away is retried for an ack wait, then the
+# partition is handed back and its messages come again after the lease runs out).
+RETRY_FIRST_S = 0.25
+RETRY_MAX_S = 10.0
 
 
 class TriageWorker:
@@ -93,14 +102,16 @@ class TriageWorker:
                     msgs += result
             if msgs:
                 try:
-                    await self.handle(msgs)
+                    stuck = await self.handle(msgs)
                 except BaseException:
                     # some may be unacknowledged: their partitions stay leased until the leases
                     # expire, when those messages are due again (no later one overtakes them)
                     for p in self.js.holding():
                         self.js.abandon(p)
                     raise
-                # all acknowledged (or dead-lettered, or nak'd): kept, or let go to spread
+                for p in stuck:  # the same, for the partitions a failing message held up
+                    await self.js.hand_back(p)
+                # all acknowledged (or dead-lettered): kept, or let go to spread
                 await asyncio.gather(*(self.js.finished(p) for p in self.js.holding()),
                                      return_exceptions=True)
             else:
@@ -119,12 +130,18 @@ class TriageWorker:
         except Exception:
             return None
 
-    async def handle(self, msgs: list[Any]) -> None:
+    async def handle(self, msgs: list[Any]) -> set[int]:
         """Store a round in transactions of about BATCH_MENTIONS, each acknowledged after it
-        commits. Undecodable messages are dead-lettered at once; when a transaction fails for
-        another reason than a busy or cut database, its messages are tried one by one so one
-        poison message does not hold back the rest, and a message that keeps failing is
-        dead-lettered after MAX_DELIVER tries."""
+        commits; every message not yet acknowledged is kept in progress meanwhile (with its
+        partition's lease). Undecodable messages are dead-lettered at once; when a transaction
+        fails, its messages are tried one by one (`_one_by_one`) so one poison message does not
+        hold back the rest, and never out of order within a partition.
+
+        Returns the partitions left with unacknowledged messages (one of their messages kept
+        failing for a transient reason for an ack wait, or the worker was asked to stop or
+        lost the lease while it waited): the caller hands them back (`JetStream.hand_back`),
+        never releases them, so their messages are delivered again, in order, before any
+        later one of the partition."""
         good: list[tuple[Any, list]] = []
         for msg in msgs:
             try:
@@ -153,15 +170,39 @@ class TriageWorker:
                 size = 0
             chunks[-1].append(item)
             size += len(item[1])
-        for i, chunk in enumerate(chunks):
-            if i:  # the later chunks wait their turn: their ack wait starts again
-                for later in chunks[i:]:
-                    for msg, _ in later:
-                        await msg.in_progress()
-            if chunk:
-                await self._commit(chunk)
+        unacked = {id(msg): msg for msg, _ in good}
+        stuck: set[int] = set()
+        keeper = asyncio.create_task(self._keep(unacked))
+        try:
+            for chunk in chunks:
+                # a partition stuck in an earlier chunk: its later messages wait with it
+                chunk = [(msg, ms) for msg, ms in chunk if _partition(msg) not in stuck]
+                if chunk:
+                    await self._commit(chunk, unacked, stuck)
+        finally:
+            keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keeper
+        return stuck
 
-    async def _commit(self, good: list[tuple[Any, list]]) -> None:
+    async def _keep(self, unacked: dict[int, Any]) -> None:
+        """While a round is worked (a long transaction, a message retried in place), keep its
+        unacknowledged messages from being delivered again, then renew the leases: a lease
+        thus always outlives the ack wait of the messages it guards."""
+        while True:
+            await asyncio.sleep(jetstream.ACK_WAIT_S / 3)
+            for msg in list(unacked.values()):
+                with contextlib.suppress(Exception):  # NATS away: the lease decides
+                    await msg.in_progress()
+            with contextlib.suppress(Exception):
+                await self.js.renew()
+
+    async def _ack(self, msg: Any, unacked: dict[int, Any]) -> None:
+        await msg.ack()
+        unacked.pop(id(msg), None)
+
+    async def _commit(self, good: list[tuple[Any, list]], unacked: dict[int, Any],
+                      stuck: set[int]) -> None:
         began = time.perf_counter()
         mentions = [m for _, ms in good for m in ms]
         try:
@@ -170,29 +211,89 @@ class TriageWorker:
         except Exception as exc:
             log.warning("batch of %s mentions failed (%s): trying message by message",
                         len(mentions), exc.__class__.__name__)
-            await self._one_by_one(good, exc)
+            await self._one_by_one(good, unacked, stuck)
             return
         for msg, _ in good:
-            await msg.ack()
+            await self._ack(msg, unacked)
         self._done(len(mentions), began, good)
 
-    async def _one_by_one(self, good: list[tuple[Any, list]], first: Exception) -> None:
-        for msg, ms in good:
-            began = time.perf_counter()
-            try:
+    async def _one_by_one(self, good: list[tuple[Any, list]], unacked: dict[int, Any],
+                          stuck: set[int]) -> None:
+        """Each partition's messages in order, each in its own transaction. A message that
+        fails is retried in place with growing waits (RETRY_FIRST_S doubling up to
+        RETRY_MAX_S) while its partition's later messages wait behind it, unacknowledged and
+        kept in progress. A message failing for good is dead-lettered after MAX_DELIVER
+        attempts (deliveries before this one count) and the partition goes on. A transient
+        failure (a database cut or busy beyond the intake's own retries) is retried for an
+        ack wait; then the partition is `stuck` (handed back: its messages come again, in
+        order, to whichever worker takes it next), so the round ends and this worker's other
+        partitions go on. Other partitions are not held back by one that waits. Asked to
+        stop, or the lease lost, while a message waits: its partition is `stuck` at once."""
+        queues: dict[int, deque[tuple[Any, list]]] = {}
+        for item in good:
+            queues.setdefault(_partition(item[0]), deque()).append(item)
+        failures: dict[int, int] = {}  # id(msg) -> failed attempts here
+        due: dict[int, float] = {}  # a waiting partition -> when its failed message goes again
+        since: dict[int, float] = {}  # a partition waiting on a transient failure -> since when
+        while queues:
+            for p in list(queues):
+                if p in due:
+                    if (self.stop.is_set() or p not in self.js.holding()
+                            or time.monotonic() - since.get(p, math.inf) > jetstream.ACK_WAIT_S):
+                        stuck.add(p)
+                        del queues[p]
+                        continue
+                    if time.monotonic() < due[p]:
+                        continue
+                    del due[p]
+                queue = queues[p]
+                while queue:
+                    failed = await self._try_one(*queue[0], failures, unacked)
+                    if failed is not None:
+                        wait, passing = failed
+                        due[p] = time.monotonic() + wait
+                        if passing:
+                            since.setdefault(p, time.monotonic())
+                        else:
+                            since.pop(p, None)
+                        break
+                    queue.popleft()
+                    since.pop(p, None)
+                if not queue:
+                    del queues[p]
+            if queues:
+                until = min(due.values()) - time.monotonic()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.stop.wait(), timeout=max(until, 0.001))
+
+    async def _try_one(self, msg: Any, ms: list, failures: dict[int, int],
+                       unacked: dict[int, Any]) -> tuple[float, bool] | None:
+        """One message in its own transaction: None when it is done with (committed and
+        acknowledged, or dead-lettered), else how long to wait before trying it again and
+        whether the failure was transient."""
+        began = time.perf_counter()
+        try:
+            if ms:
                 await asyncio.to_thread(self.intake.take, ms)
-            except Exception as exc:
-                deliveries = msg.metadata.num_delivered if msg.metadata else 1
-                if not transient(exc) and deliveries >= MAX_DELIVER:
-                    log.error("message dead-lettered after %s deliveries: %s", deliveries, exc)
-                    await self.js.dead_letter(msg, f"{exc.__class__.__name__}: {exc}")
-                    await msg.ack()
-                    metrics.DEAD.inc()
-                else:
-                    await msg.nak(delay=min(2.0 ** deliveries, 30.0))
-                continue
-            await msg.ack()
-            self._done(len(ms), began, [(msg, ms)])
+        except Exception as exc:
+            failed = failures[id(msg)] = failures.get(id(msg), 0) + 1
+            deliveries = msg.metadata.num_delivered if msg.metadata else 1
+            attempts = deliveries - 1 + failed
+            passing = transient(exc)
+            if not passing and attempts >= MAX_DELIVER:
+                log.error("message dead-lettered after %s attempts: %s", attempts, exc)
+                await self.js.dead_letter(msg, f"{exc.__class__.__name__}: {exc}")
+                await self._ack(msg, unacked)
+                metrics.DEAD.inc()
+                return None
+            wait = min(RETRY_FIRST_S * 2 ** (failed - 1), RETRY_MAX_S)
+            log.warning("message on %s failed (attempt %s, %s: %s): its partition waits, "
+                        "retried in %.2f s", msg.subject, attempts, exc.__class__.__name__,
+                        str(exc).splitlines()[0][:200] if str(exc) else "", wait)
+            return wait, passing
+        await self._ack(msg, unacked)
+        self._done(len(ms), began, [(msg, ms)])
+        return None
 
     def _done(self, count: int, began: float, good: list[tuple[Any, list]]) -> None:
         self.processed += count
@@ -232,6 +333,10 @@ class TriageWorker:
                 await asyncio.wait_for(self.stop.wait(), timeout=max(wait, 0.05))
 
 
+def _partition(msg: Any) -> int:
+    return JetStream.partition_of_subject(msg.subject)
+
+
 def _size(value: Any) -> Any:
     """What a tick job did, as a number for the log line (a count or the events' count)."""
     if isinstance(value, int):
@@ -241,11 +346,13 @@ def _size(value: Any) -> Any:
 
 
 async def serve(workspace: Any, url: str, prefix: str, *, tick_seconds: float | None,
-                metrics_port: int | None = None, metrics_host: str = "127.0.0.1") -> None:
-    """The `ev worker` process: connect, pull until SIGTERM/SIGINT."""
+                metrics_port: int | None = None, metrics_host: str = "127.0.0.1",
+                api: dict[str, str] | None = None) -> None:
+    """The `ev worker` process: connect, pull until SIGTERM/SIGINT. `api`: where the
+    JetStream API answers (jetstream.api_from_env)."""
     import signal
 
-    js = await JetStream(url, prefix).connect(name="ev-worker")
+    js = await JetStream(url, prefix, **(api or {})).connect(name="ev-worker")
     # every replica's live views hear of this worker's commits (web/live.py)
     workspace.store.on_commit.append(js.commit_hook(asyncio.get_running_loop()))
     from escapevelocity.adapters.notify.transports import transports_from_env

@@ -137,10 +137,10 @@ class Webhooks:
             case = load(tx, case_id)
             if case.crm_id:
                 return None  # a member linked it meanwhile
-            event = ev.make(case_id, ev.CRM_LINKED, self.clock.now(), ev.SYSTEM, {
-                "crm_id": crm_id, "name": str(found.get("name") or "")[:200],
-                "email": str(found.get("email") or "")[:200], "lists": [],
-                "source": "lookup hook"})
+            event = ev.CrmLinked(stream=case_id, at=self.clock.now(), actor=ev.SYSTEM,
+                                 crm_id=crm_id, name=str(found.get("name") or "")[:200],
+                                 email=str(found.get("email") or "")[:200], lists=[],
+                                 source="lookup hook")
             commit(tx, case, event)
         return event
 

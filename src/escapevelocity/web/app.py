@@ -256,10 +256,14 @@ def create_app(workspace: Workspace, settings: Settings, *,
         gc.freeze()
         hook = None
         if settings.bus.startswith("nats://"):  # scale-out: the intake publishes to JetStream
-            from escapevelocity.adapters.bus.jetstream import JetStream, prefix_from_env
+            from escapevelocity.adapters.bus.jetstream import (
+                JetStream,
+                api_from_env,
+                prefix_from_env,
+            )
 
-            app.state.publisher = await JetStream(settings.bus, prefix_from_env()).connect(
-                name="ev-serve")
+            app.state.publisher = await JetStream(
+                settings.bus, prefix_from_env(), **api_from_env()).connect(name="ev-serve")
             # live views on every replica wake on any process's commit (web/live.py)
             hook = app.state.publisher.commit_hook(asyncio.get_running_loop())
             workspace.store.on_commit.append(hook)
@@ -269,7 +273,8 @@ def create_app(workspace: Workspace, settings: Settings, *,
             from escapevelocity.adapters import presence
 
             app.state.presence = presence.NatsPresence(
-                app.state.publisher.nc, app.state.publisher.prefix, ttl=presence.TTL)
+                app.state.publisher.nc, app.state.publisher.prefix, ttl=presence.TTL,
+                js_options=app.state.publisher.js_options)
         thread, stop = None, threading.Event()  # this run's: an old pass never restarts
         if tick_seconds:
             thread = threading.Thread(target=ticker, args=(stop,), name="ev-ticker",

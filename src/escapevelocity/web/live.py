@@ -18,6 +18,7 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from escapevelocity.adapters.bus import Tail
+from escapevelocity.domain import events as ev
 from escapevelocity.domain.access import visible_teams
 from escapevelocity.domain.org import Member
 from escapevelocity.web.auth import member_of, org_of
@@ -36,8 +37,8 @@ def _changes(request: Request, member: Member, after: int | Tail) -> tuple[int, 
     tail = after if isinstance(after, Tail) else Tail(request.app.state.feed, after)
     teams = visible_teams(org_of(request), member)
     changes = tail.poll(limit=2000)
-    out = [{"case": c.case_id, "kind": c.kind, "seq": c.seq, "team": c.team} for c in changes
-           if c.team in teams or c.case_id.startswith("incident:")]
+    out = [{"case": c.stream, "kind": c.kind, "seq": c.seq, "team": c.team} for c in changes
+           if c.team in teams or c.stream.startswith(ev.INCIDENT_PREFIX)]
     return tail.cursor, out
 
 

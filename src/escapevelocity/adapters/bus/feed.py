@@ -22,7 +22,7 @@ from escapevelocity.domain import watermark
 
 class Change(msgspec.Struct, frozen=True):
     seq: int
-    case_id: str  # a case id, or a stream such as "incident:…" / "playbook:…"
+    stream: str  # the event's stream: a case id, or "incident:…", "playbook:…", …
     kind: str
     team: str | None  # the case's team now (None for non-case streams)
 

@@ -24,10 +24,17 @@ Acknowledgement comes after the worker's transaction commits; a worker killed be
 leaves its messages unacknowledged and JetStream delivers them again after ACK_WAIT (ingest
 finds them stored by key and adds nothing: effects are idempotent). Its partition leases are
 not renewed any more and expire a little after ACK_WAIT (the bucket's TTL), so the worker
-that takes the partition over is handed the redelivered messages before any later one. A
-message delivered MAX_DELIVER times without success, or one that does not decode, goes to the
-dead-letter stream with the reason, for `ev dead list` / `ev dead replay` (and the
-/admin/dead page).
+that takes the partition over is handed the redelivered messages before any later one: a
+lease is always written after the messages it guards were last handed out or kept in progress
+(renewed before a fetch, and after each keep-alive). A message that fails is retried in place
+while its partition's later messages wait behind it (services/triage_worker.py); one that
+fails MAX_DELIVER times for good, or does not decode, goes to the dead-letter stream with the
+reason, for `ev dead list` / `ev dead replay` (and the /admin/dead page).
+
+The JetStream API is `$JS.API` unless EV_NATS_JS_DOMAIN (a leaf node reaching its hub's
+JetStream: `$JS.<domain>.API`) or EV_NATS_API_PREFIX (an account importing another's) says
+otherwise (`api_from_env`); the pull requests and the KV writes, which nats-py does not
+route, go there too.
 """
 
 from __future__ import annotations
@@ -48,6 +55,7 @@ import msgspec
 from escapevelocity.domain.records import Mention
 
 PARTITIONS = 8
+DEFAULT_API = "$JS.API"
 # A fetched batch not acknowledged this long is delivered again (to any worker): longer than
 # the slowest batch on a busy machine, short enough that a killed worker's batch is not
 # stuck for long. Set when the consumers are created (a new EV_NATS_PREFIX picks it up).
@@ -74,6 +82,60 @@ _dec = msgspec.json.Decoder(list[Mention])
 def prefix_from_env(env: dict[str, str] | None = None) -> str:
     env = os.environ if env is None else env
     return env.get("EV_NATS_PREFIX", "ev")
+
+
+def api_from_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    """Where the JetStream API answers, as `JetStream`'s keyword arguments: EV_NATS_JS_DOMAIN
+    (a leaf node or hub's JetStream domain: `$JS.<domain>.API`) or EV_NATS_API_PREFIX (an
+    account that imports another's JetStream under its own prefix); neither: `$JS.API`. Both
+    set is refused: which one the operator meant cannot be guessed."""
+    env = os.environ if env is None else env
+    domain = env.get("EV_NATS_JS_DOMAIN", "").strip()
+    prefix = env.get("EV_NATS_API_PREFIX", "").strip().rstrip(".")
+    if domain and prefix:
+        raise ValueError("set EV_NATS_JS_DOMAIN or EV_NATS_API_PREFIX, not both")
+    if domain and not _token(domain):
+        raise ValueError(f"EV_NATS_JS_DOMAIN must be one subject token, got {domain!r}")
+    if prefix and not all(_token(t) for t in prefix.split(".")):
+        raise ValueError(f"EV_NATS_API_PREFIX must be a subject (JS.hub.API), got {prefix!r}")
+    return {"domain": domain} if domain else {"api_prefix": prefix} if prefix else {}
+
+
+def api_of(js_options: dict[str, str]) -> str:
+    """The JetStream API's subject prefix for nats-py's `jetstream(**js_options)`."""
+    if js_options.get("domain"):
+        return f"$JS.{js_options['domain']}.API"
+    return js_options.get("prefix") or DEFAULT_API
+
+
+class _PutsUnderApi:
+    """A JetStream context whose publishes to a KV bucket's keys go under the API prefix.
+
+    nats-py (2.16) writes a key to `$KV.<bucket>.<key>` whatever the context's prefix; under a
+    domain or an imported API prefix nothing answers there (a leaf node's own JetStream, or
+    an account without one), and the write must go to `<api>.$KV.<bucket>.<key>`, which the
+    server owning the bucket maps back (as nats.go does). Reads already go through the API."""
+
+    def __init__(self, js: Any, api: str) -> None:
+        self._js, self._api = js, api
+
+    async def publish(self, subject: str, *args: Any, **kwargs: Any) -> Any:
+        return await self._js.publish(f"{self._api}.{subject}", *args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._js, name)
+
+
+def kv_under_api(kv: Any, js_options: dict[str, str]) -> Any:
+    """A nats-py KeyValue whose writes reach its bucket under this API (see _PutsUnderApi)."""
+    api = api_of(js_options)
+    if api != DEFAULT_API:
+        kv._js = _PutsUnderApi(kv._js, api)
+    return kv
+
+
+def _token(text: str) -> bool:
+    return bool(text) and not any(c in text for c in ".*> \t\r\n")
 
 
 def partition_of(m: Mention, partitions: int = PARTITIONS) -> int:
@@ -110,8 +172,17 @@ class Dead:
 class JetStream:
     """One NATS connection and the intake's streams, consumers and lease bucket."""
 
-    def __init__(self, url: str, prefix: str = "ev", partitions: int = PARTITIONS) -> None:
+    def __init__(self, url: str, prefix: str = "ev", partitions: int = PARTITIONS, *,
+                 domain: str | None = None, api_prefix: str | None = None) -> None:
         self.url, self.prefix, self.partitions = url, prefix, partitions
+        # where JetStream's API answers (api_from_env): nats-py's context is told, and so is
+        # `_pull`, which sends its pull requests itself
+        if domain and api_prefix:
+            raise ValueError("a JetStream domain or an API prefix, not both")
+        self.js_options: dict[str, str] = (
+            {"domain": domain} if domain else {"prefix": api_prefix.rstrip(".")}
+            if api_prefix else {})
+        self.api = api_of(self.js_options)
         self.stream = f"{prefix.upper()}_MENTIONS"
         self.dead_stream = f"{prefix.upper()}_DEAD"
         self.dead_subject = f"{prefix}.dead"
@@ -126,12 +197,22 @@ class JetStream:
         self._lease_ttl = ACK_WAIT_S + LEASE_MARGIN_S
         self._held: dict[int, int] = {}  # partition -> the lease's revision
         self._taken_at: dict[int, float] = {}  # partition -> when we took it (monotonic)
+        self._renewed_at: dict[int, float] = {}  # partition -> its lease last written
         self._rest_until: dict[int, float] = {}  # partition -> not ours to take before
         self._renewer: asyncio.Task | None = None
         self._lease_lock = asyncio.Lock()  # a renewal and a release of one key never cross
 
     def subject(self, partition: int) -> str:
         return f"{self.prefix}.mentions.{partition}"
+
+    @staticmethod
+    def partition_of_subject(subject: str) -> int:
+        """The partition a fetched message came from (its subject's last token)."""
+        return int(subject.rsplit(".", 1)[1])
+
+    def pull_subject(self, partition: int) -> str:
+        """Where a pull request for the partition's consumer goes (under the configured API)."""
+        return f"{self.api}.CONSUMER.MSG.NEXT.{self.stream}.triage-{partition}"
 
     async def connect(self, name: str = "ev") -> JetStream:
         import nats
@@ -140,7 +221,7 @@ class JetStream:
         self.nc = await nats.connect(self.url, name=name, max_reconnect_attempts=-1,
                                      reconnect_time_wait=0.25, connect_timeout=2,
                                      allow_reconnect=True)
-        self.js = self.nc.jetstream(timeout=5)
+        self.js = self.nc.jetstream(timeout=5, **self.js_options)
         await self._ensure()
         return self
 
@@ -207,6 +288,14 @@ class JetStream:
                 or not await self._take(partition)):
             await asyncio.sleep(timeout)  # as long as an empty fetch: a round, not a spin
             return []
+        if time.monotonic() - self._renewed_at.get(partition, 0.0) > LEASE_MARGIN_S / 2:
+            # kept from an earlier round: renewed now, the lease outlives by LEASE_MARGIN_S
+            # at least the ack wait of what this fetch hands out (were this worker to die
+            # with them, whoever takes the partition next finds them due first)
+            await self.renew([partition])
+            if time.monotonic() - self._renewed_at.get(partition, 0.0) > LEASE_MARGIN_S / 2:
+                await asyncio.sleep(timeout)  # lost, or NATS away: not ours to fetch now
+                return []
         try:
             msgs = await self._pull(partition, batch)
         except BaseException:
@@ -234,9 +323,9 @@ class JetStream:
         sub = await self.nc.subscribe(inbox, cb=cb)
         msgs: list[Any] = []
         try:
-            await self.nc.publish(
-                f"$JS.API.CONSUMER.MSG.NEXT.{self.stream}.triage-{partition}",
-                json.dumps({"batch": batch, "no_wait": True}).encode(), reply=inbox)
+            await self.nc.publish(self.pull_subject(partition),
+                                  json.dumps({"batch": batch, "no_wait": True}).encode(),
+                                  reply=inbox)
             loop = asyncio.get_running_loop()
             until = loop.time() + PULL_ANSWER_S
             while len(msgs) < batch:
@@ -265,10 +354,11 @@ class JetStream:
 
             bucket = f"{self.prefix.upper()}_partitions"
             try:
-                self._parts = await self.js.create_key_value(
+                parts = await self.js.create_key_value(
                     bucket=bucket, ttl=ACK_WAIT_S + LEASE_MARGIN_S)
             except BadRequestError:  # made before with other settings: its TTL is the lease's
-                self._parts = await self.js.key_value(bucket)
+                parts = await self.js.key_value(bucket)
+            self._parts = kv_under_api(parts, self.js_options)
             info = await self.js.stream_info(f"KV_{bucket}")
             self._lease_ttl = float(info.config.max_age or self._lease_ttl)
         return self._parts
@@ -282,7 +372,7 @@ class JetStream:
         kv = await self._leases()
         try:
             self._held[partition] = await kv.create(f"p.{partition}", self.holder.encode())
-            self._taken_at[partition] = time.monotonic()
+            self._taken_at[partition] = self._renewed_at[partition] = time.monotonic()
         except KeyWrongLastSequenceError:
             return False
         except KeyNotFoundError:  # another's lease expired between the create and its check:
@@ -294,19 +384,30 @@ class JetStream:
     async def _renew(self) -> None:
         """Rewrite each held lease (expecting its revision) a few times a TTL, so it lives as
         long as this connection works the partition; one lost (expired, taken over) is dropped."""
-        from nats.js.errors import KeyWrongLastSequenceError
-
         while self._held:
             await asyncio.sleep(self._lease_ttl / 4)
-            async with self._lease_lock:
-                for partition, revision in list(self._held.items()):
-                    try:
-                        self._held[partition] = await self._parts.update(
-                            f"p.{partition}", self.holder.encode(), last=revision)
-                    except KeyWrongLastSequenceError:
-                        self._held.pop(partition, None)
-                    except Exception:  # NATS away: try again next time, while the TTL lasts
-                        break  # (one timeout, not one a partition, with the lock held)
+            await self.renew()
+
+    async def renew(self, partitions: Iterable[int] | None = None) -> None:
+        """Rewrite the held leases now (all, or these): each lives a TTL from here. The
+        triage worker calls it after keeping its messages in progress, so a lease never runs
+        out before the messages it guards are due again."""
+        from nats.js.errors import KeyWrongLastSequenceError
+
+        async with self._lease_lock:
+            for partition in list(self._held if partitions is None else partitions):
+                revision = self._held.get(partition)
+                if revision is None:
+                    continue
+                try:
+                    written = time.monotonic()
+                    self._held[partition] = await self._parts.update(
+                        f"p.{partition}", self.holder.encode(), last=revision)
+                    self._renewed_at[partition] = written
+                except KeyWrongLastSequenceError:
+                    self._held.pop(partition, None)
+                except Exception:  # NATS away: try again next time, while the TTL lasts
+                    break  # (one timeout, not one a partition, with the lock held)
 
     async def release(self, partition: int) -> None:
         """Let the partition go (after its messages are acknowledged): delete the lease key,
@@ -323,6 +424,15 @@ class JetStream:
         """Stop renewing the partition's lease without deleting it (its messages were not all
         acknowledged): it expires after the ack wait, when they are due again."""
         self._held.pop(partition, None)
+
+    async def hand_back(self, partition: int) -> None:
+        """`abandon`, after one last renewal: the partition's unacknowledged messages (a
+        message that kept failing and the later ones behind it) are due again an ack wait
+        after they were last kept in progress, and the lease now outlives that, so whoever
+        takes the partition next (this worker included) is handed them first, in order."""
+        with contextlib.suppress(Exception):
+            await self.renew([partition])
+        self.abandon(partition)
 
     def holding(self) -> list[int]:
         return list(self._held)
@@ -372,10 +482,11 @@ class JetStream:
 
         if self._kv is None:
             try:
-                self._kv = await self.js.create_key_value(
+                kv = await self.js.create_key_value(
                     bucket=f"{self.prefix.upper()}_leases", ttl=max(ttl_s * 4, 2.0))
             except BadRequestError:
-                self._kv = await self.js.key_value(f"{self.prefix.upper()}_leases")
+                kv = await self.js.key_value(f"{self.prefix.upper()}_leases")
+            self._kv = kv_under_api(kv, self.js_options)
         try:
             await self._kv.create(f"tick.{slot}", holder.encode())
             return True

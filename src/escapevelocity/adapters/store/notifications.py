@@ -85,7 +85,7 @@ def add(conn: Connection, note: Notification, transports: Iterable[str], now: da
         return None
     nid = conn.execute(sa.insert(N).values(
         member=note.member, kind=note.kind, text=note.text, link=note.link,
-        urgency=note.urgency, case_id=note.case_id, event_seq=note.seq, created_at=note.at,
+        urgency=note.urgency, stream=note.stream, event_seq=note.seq, created_at=note.at,
     ).returning(N.c.id)).scalar_one()
     for transport in transports:
         if transport != "web":
@@ -115,7 +115,7 @@ def mark_read(conn: Connection, member: str, at: datetime, ids: Iterable[int] | 
 
 
 def due_deliveries(conn: Connection, now: datetime, limit: int = 100) -> list[dict[str, Any]]:
-    q = (sa.select(D, N.c.member, N.c.kind, N.c.text, N.c.link, N.c.urgency, N.c.case_id)
+    q = (sa.select(D, N.c.member, N.c.kind, N.c.text, N.c.link, N.c.urgency, N.c.stream)
          .join(N, N.c.id == D.c.notification_id)
          .where(D.c.state == "pending", D.c.next_at <= now).order_by(D.c.id).limit(limit))
     return [dict(r._mapping) for r in conn.execute(q)]

@@ -250,7 +250,7 @@ notifications = sa.Table(
     sa.Column("text", sa.String(400), nullable=False),
     sa.Column("link", sa.String(200), nullable=False),
     sa.Column("urgency", sa.String(8), nullable=False),
-    sa.Column("case_id", sa.String(64), nullable=False),
+    sa.Column("stream", sa.String(64), nullable=False),  # what it is about (0024)
     sa.Column("event_seq", sa.BigInteger),  # the event it was derived from (None: a page)
     sa.Column("created_at", When, nullable=False),
     sa.Column("read_at", When),

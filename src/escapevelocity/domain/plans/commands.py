@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from escapevelocity.domain import access, engagement
 from escapevelocity.domain import events as ev
@@ -52,10 +51,8 @@ def plan_claim(case: Case, member: str, now: datetime, lease: timedelta, *,
     racing members exactly one wins; `override` takes it from whoever holds it)."""
     if case.state == "resolved":
         return Refusal("case", "the case is resolved; reopen it to work on it")
-    data: dict[str, Any] = {"until": (now + lease).isoformat()}
-    if override:
-        data |= {"override": True, "from": case.claimed_by}
-    return ev.make(case.id, ev.CLAIMED, now, member, data)
+    return ev.Claimed(stream=case.id, at=now, actor=member, until=now + lease,
+                      override=override, from_=case.claimed_by if override else None)
 
 
 def plan_reply(case: Case, member: str, text: str, now: datetime,
@@ -88,9 +85,9 @@ def plan_reply(case: Case, member: str, text: str, now: datetime,
     if changed:
         return Refusal("changed", "others wrote to the conversation meanwhile",
                        changed=tuple(changed))
-    return ev.make(case.id, ev.REPLIED, now, member, {
-        "text": text, "template": template, "visibility": case.visibility,
-        "dry_run": dry_run, **({"connection": connection} if connection else {})})
+    return ev.Replied(stream=case.id, at=now, actor=member, text=text, template=template,
+                      visibility=case.visibility, dry_run=dry_run,
+                      connection=connection or None)
 
 
 def plan_resolve(case: Case, member: str, now: datetime, rules: engagement.Policy,
@@ -104,7 +101,7 @@ def plan_resolve(case: Case, member: str, now: datetime, rules: engagement.Polic
     if case.approval_state == "pending":
         return Refusal("case", f"a reply is awaiting approval by {case.approver}; approve, "
                                "reject or withdraw it before resolving")
-    return [ev.make(case.id, ev.RESOLVED, now, member, {"note": note[:MAX_REPLY_CHARS]}),
+    return [ev.Resolved(stream=case.id, at=now, actor=member, note=note[:MAX_REPLY_CHARS]),
             *schedule_followup(case, now, rules)]
 
 
@@ -116,5 +113,5 @@ def schedule_followup(case: Case, now: datetime, rules: engagement.Policy
     if rule is None or case.first_response_at is None:
         return []
     due = now + timedelta(minutes=rule.after_minutes)
-    return [ev.make(case.id, ev.FOLLOWUP_SCHEDULED, now, ev.SYSTEM,
-                  {"due": due.isoformat(), "ask": rule.ask})]
+    return [ev.FollowupScheduled(stream=case.id, at=now, actor=ev.SYSTEM, due=due,
+                                 ask=rule.ask)]

@@ -86,24 +86,23 @@ def plan_tick(s: TickState, budgets: Mapping[str, Budget], org: Organisation,
         holder = c.claimed_by
         if (c.state == "claimed" and holder and c.claim_until
                 and c.claim_until < now and presence.get(holder, "offline") == "offline"):
-            e = ev.make(cid, ev.RELEASED, now, ev.SYSTEM, {
-                "holder": holder, "expired": True,
-                "reason": f"the claim lapsed and {holder} is offline"})
-            pending[cid].append(e)
-            after[cid] = projection.apply(c, e)
+            lapsed = ev.Released(stream=cid, at=now, actor=ev.SYSTEM, holder=holder,
+                                 expired=True, reason=f"the claim lapsed and {holder} is offline")
+            pending[cid].append(lapsed)
+            after[cid] = projection.apply(c, lapsed)
             report.released += 1
     held = [(cid, c.assignee, bool(c.claimed_by and c.claim_until and
                                       c.claim_until >= now))
             for cid, c in after.items() if c.state == "assigned"]
     for cid in stranded(held, presence):
         who = after[cid].assignee
-        e = ev.make(cid, ev.ASSIGNED, now, ev.SYSTEM, {
-            "team": after[cid].team, "member": None, "strategy": "queue",
-            "explanation": f"requeued: {who} went offline before claiming it",
-            "previous": who})
+        requeued = ev.Assigned(stream=cid, at=now, actor=ev.SYSTEM, team=after[cid].team,
+                               member=None, strategy="queue",
+                               explanation=f"requeued: {who} went offline before claiming it",
+                               previous=who)
         state.freed(who)
-        pending[cid].append(e)
-        after[cid] = projection.apply(after[cid], e)
+        pending[cid].append(requeued)
+        after[cid] = projection.apply(after[cid], requeued)
         report.requeued += 1
 
     # The backlog: earliest due first, to whoever has room now.
@@ -111,9 +110,9 @@ def plan_tick(s: TickState, budgets: Mapping[str, Budget], org: Organisation,
                        c.sla_due, c.opened_at or now)
                for cid, c in after.items() if c.state == "queued" and c.respond]
     for cid, a in drain(waiting, org, state, now):
-        pending[cid].append(ev.make(cid, ev.ASSIGNED, now, ev.SYSTEM, {
-            "team": a.team, "member": a.member, "strategy": a.strategy,
-            "explanation": f"from the queue: {a.explanation}"}))
+        pending[cid].append(ev.Assigned(stream=cid, at=now, actor=ev.SYSTEM, team=a.team,
+                                        member=a.member, strategy=a.strategy,
+                                        explanation=f"from the queue: {a.explanation}"))
         report.drained += 1
 
     for cid, e in clocks_of.items():  # last: it sets the case's next deadline
