@@ -206,3 +206,104 @@ def from_log(store, start: date, end: date, now: datetime, *, office: bool = Fal
             "timed": dict(timed),
             "sla_team": {k: dict(v) for k, v in sla_team.items()}, "at_risk": at_risk,
             "queues": dict(queues)}
+
+
+# --- the rows that are not case counts: approvals, incidents, drills ----------------------------
+
+def synthetic_scorecard(at: datetime, run: str, **figures):
+    """A drill_scorecard event for a run that did not happen (a full drill takes a while)."""
+    from escapevelocity.services.drill import card_event
+
+    return card_event(synthetic_card(at, **figures), run, at, timeline=[
+        {"at": at, "kind": "opened", "actor": "sam", "text": "drill: outage"}])
+
+
+def synthetic_card(at: datetime, *, delay: float | None = 12.0, routing: float | None = 0.875,
+                   met: tuple[bool, ...] = (True, False)):
+    """A Scorecard with every field at its type's zero, these figures and checks."""
+    import msgspec
+
+    from escapevelocity.drill.score import Scorecard
+
+    zero = {"IntType": 0, "FloatType": 0.0, "StrType": "", "BoolType": False,
+            "ListType": [], "DictType": {}, "UnionType": None, "StructType": {},
+            "DateTimeType": at.isoformat()}
+    fields = {f.name: zero[type(f.type).__name__]
+              for f in msgspec.inspect.type_info(Scorecard).fields}
+    fields.update(scenario="service-outage", title="Network outage", detection_delay_min=delay,
+                  routing_accuracy=routing, detected=delay is not None,
+                  regular_group={"sla_met": 3, "breached": 1},
+                  checks=[[f"check {i}", "x", "y", ok] for i, ok in enumerate(met)])
+    return msgspec.convert(fields, type=Scorecard)
+
+
+def beyond_cases(store, start: date, end: date, now: datetime) -> dict:
+    """The report's rows that are not case counts, from the raw `events` table alone:
+    reply drafts decided by kind (the minutes the decision recorded), playbook versions'
+    waits, drafts waiting now, incidents' minutes at a crisis level in the period and the
+    cases they affected, people's drill scores and the drill runs' scorecards."""
+    with store.begin() as tx:
+        rows = tx.conn.execute(sa.select(t.events.c.seq, t.events.c.stream, t.events.c.kind,
+                                         t.events.c.at, t.events.c.data)
+                               .order_by(t.events.c.seq)).all()
+    lo = datetime.combine(start, time(0), UTC)
+    hi = datetime.combine(end, time(0), UTC)
+    decided: dict[str, list] = defaultdict(list)
+    asked: dict[str, tuple] = {}
+    pending: dict[tuple, datetime] = {}
+    levels: dict[str, list] = defaultdict(list)
+    opened: dict[str, datetime] = {}
+    track: dict[str, tuple] = {}
+    scores: dict[str, list] = defaultdict(list)
+    runs = []
+    for seq, stream, kind, at, data in rows:
+        at = at if at.tzinfo else at.replace(tzinfo=UTC)
+        d = json.loads(data)
+        if kind in ("approved", "rejected"):
+            pending.pop((stream, d.get("draft", "")), None)
+            if isinstance(d.get("waited"), int | float) and start <= at.date() < end:
+                decided[d.get("approval_kind") or "reply"].append((stream, d["waited"]))
+        elif kind == "approval_requested":
+            pending[(stream, d["draft"])] = at
+        elif kind == "approval_withdrawn":
+            pending.pop((stream, d.get("draft", "")), None)
+        elif kind in ("playbook_requested", "spoke_requested"):
+            asked[stream] = at
+        elif kind in ("playbook_approved", "playbook_rejected", "spoke_approved") \
+                and stream in asked:
+            began = asked.pop(stream)
+            if lo <= at < hi:
+                decided["spoke" if kind == "spoke_approved" else "playbook_version"].append(
+                    (stream, (at - began).total_seconds() / 60))
+        elif kind in ("incident_opened", "incident_level"):
+            levels[stream].append((at, d.get("level")))
+        elif kind == "incident_stood_down":
+            levels[stream].append((at, None))
+        elif kind == "opened":
+            opened[stream] = at
+        elif kind == "decided":
+            track[stream] = (d["decision"]["track"], d["signals"]["situation"])
+        elif kind == "signals_revised" and d.get("first"):
+            track[stream] = (track.get(stream, ("", ""))[0], d["signals"]["situation"])
+        elif kind == "drill_scored" and lo <= at < hi:
+            scores[d.get("drill") or "?"].append((d["member"], d["score"]))
+        elif kind == "drill_scorecard" and lo <= at < hi:
+            runs.append({"seq": seq, **d})
+    stop = min(hi, now)
+    incidents = {}
+    for stream, marks in levels.items():
+        crisis = 0.0
+        for (at, level), nxt in zip(marks, [*marks[1:], (None, None)], strict=True):
+            if level in ("crisis1", "crisis2", "crisis3"):
+                a, b = max(at, lo), min(nxt[0] or stop, stop)
+                crisis += max(0.0, (b - a).total_seconds() / 60)
+        closed = marks[-1][0] if marks[-1][1] is None else None
+        if marks[0][0] >= stop or (closed is not None and closed < lo):
+            continue
+        affected = sorted(c for c, at in opened.items()
+                          if marks[0][0] <= at and (closed is None or at < closed)
+                          and "crisis" in track.get(c, ()))
+        incidents[stream] = {"crisis_minutes": crisis, "affected": affected}
+    return {"decided": dict(decided), "waiting": {k: (now - v).total_seconds() / 60
+                                                  for k, v in pending.items()},
+            "incidents": incidents, "scores": dict(scores), "runs": runs}

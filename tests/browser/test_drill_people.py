@@ -88,6 +88,12 @@ def test_two_members_play_a_drill_in_the_sandbox_inbox(browser, server, log_in, 
             recorded = [e for e in tx.events.of_kinds([ev.DRILL_SCORED])]
             assert {e.member for e in recorded} == set(players)
             assert all(tx.cases.get(cid) is None for cid in mine.values())
+            # each score keeps the sandbox cases its player handled, and names the run
+            assert {e.member: e.details["cases"] for e in recorded} == {
+                m: [mine[m]] for m in players}
+            [card] = tx.events.of_kinds([ev.DRILL_SCORECARD])
+            assert card.players == list(drill.players)
+            assert {e.details["run"] for e in recorded} == {card.run}
 
         pages["ana"].click("#drill-banner button")
         pages["ana"].wait_for_url("**/inbox")

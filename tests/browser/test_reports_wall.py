@@ -129,3 +129,113 @@ def test_the_wall_is_live_and_recovers_after_a_reconnect(browser, server, log_in
     expect(page.locator("#wall-crisis-level")).to_have_text("Crisis level 2")
     page.screenshot(path=str(SHOTS / "wall-crisis.png"), full_page=True)
     page.context.close()
+
+
+def _case(ws, text: str, n: int) -> str:
+    from escapevelocity.domain.cases import case_id_for
+    from escapevelocity.domain.records import Author, Mention
+    from escapevelocity.services.ingest import ingest
+
+    m = Mention(source_id=f"beyond{n}", channel="twitter", text=text,
+                author=Author(handle=f"beyond{n}"), created_at=datetime.now(UTC))
+    ingest(ws.store, ws.triager(), ws.clock, [m])
+    return case_id_for(m.key)
+
+
+def test_rows_beyond_case_counts_drill_down_to_their_items(browser, server, log_in):
+    """Approval waits by kind, what waits now, incidents and their cases, people's drill
+    scores and drill runs' scorecards: each row's figure equals the test's reading of the raw
+    log, and links to a list of exactly those items, readable at 390 px and axe-clean."""
+    from axe_kit import serious_violations
+    from report_kit import beyond_cases, synthetic_scorecard
+
+    from escapevelocity.services import approvals, cases, governance
+    from escapevelocity.services.crisis import CrisisMode
+
+    ws = server.workspace
+    legal = "I will sue you, my lawyer is preparing a lawsuit"
+    for n, decide in ((1, True), (2, False)):  # a draft decided, one waiting
+        cid = _case(ws, legal, n)
+        cases.claim(ws.store, ws.clock, cid, "ana")
+        cases.reply(ws.store, ws.clock, cid, "ana", "We're sorry. Please DM us.")
+        if decide:
+            [draft] = [d.id for d in approvals.drafts(ws.store, cid, "omar")]
+            approvals.approve(ws.store, ws.clock, cid, "omar", draft)
+    CrisisMode(ws.store, ws.clock).declare("crisis2", "sam", "fires reported")
+    for n, text in enumerate(("my phone caught fire while charging, my hand is burned",
+                              "the router is smoking, had to unplug it"), start=3):
+        _case(ws, text, n)
+    governance.record_drill_score(ws.store, ws.clock, "ana", "outage@2026-11-20", 82.0,
+                                  {"run": "outage-1", "cases": ["c1", "c2"]})
+    governance.record_drill_score(ws.store, ws.clock, "omar", "outage@2026-11-20", 40.0)
+    with ws.store.begin() as tx:
+        tx.events.append([synthetic_scorecard(datetime.now(UTC), "outage-1")])
+    page = log_in(browser, server, "sam")
+    page.goto(f"{server.url}/reports?period=1d")
+    now = datetime.now(UTC)
+    want = beyond_cases(ws.store, now.date(), now.date() + timedelta(days=1), now)
+    assert want["decided"] and want["waiting"] and want["incidents"] and want["runs"]
+    assert any(i["affected"] for i in want["incidents"].values())
+    report = f"{server.url}/reports?period=1d"
+
+    for kind, waits in want["decided"].items():
+        cell = page.locator(f'#approval-table tr[data-approval="{kind}"] td.value')
+        assert _num(cell.inner_text()) == len(waits), kind
+        cell.locator("a").click()
+        rows = page.locator("#items-table tbody tr")
+        assert sorted(rows.evaluate_all("rs => rs.map(r => r.dataset.ref)")) == sorted(
+            s for s, _ in waits), kind
+        page.goto(report)
+    cell = page.locator('#approval-waiting-table tr[data-waiting="reply_playbook"] td.value')
+    assert _num(cell.inner_text()) == len(want["waiting"])
+    cell.locator("a").click()
+    assert page.locator("#items-table tbody tr").count() == len(want["waiting"])
+
+    page.goto(report)
+    for incident, expect_ in want["incidents"].items():
+        row = page.locator(f'#crisis-table tr[data-incident="{incident}"]')
+        assert row.locator("td.value").inner_text() == f"{expect_['crisis_minutes']:,.0f} min"
+        row.get_by_role("link", name="the cases").click()
+        ids = page.locator("#items-table tbody tr").evaluate_all(
+            "rs => rs.map(r => r.dataset.case)")
+        assert sorted(ids) == expect_["affected"], incident
+        page.goto(report)
+    page.locator('#kpi-table tr[data-kpi="incidents"] td.value a').click()
+    assert page.locator("#items-table tbody tr").count() == len(want["incidents"])
+
+    page.goto(report)
+    for drill, scores in want["scores"].items():
+        cell = page.locator(f'#drill-scores-table tr[data-drill="{drill}"] td.value')
+        assert _num(cell.inner_text()) == len(scores)
+        cell.locator("a").click()
+        members = page.locator("#items-table tbody tr").evaluate_all(
+            "rs => rs.map(r => r.dataset.member)")
+        assert sorted(members) == sorted(m for m, _ in scores)
+        page.goto(report)
+    for run in want["runs"]:
+        row = page.locator(f'#drill-runs-table tr[data-run="{run["run"]}"]')
+        assert row.locator("td.value").inner_text() == f"{run['score']} %"
+        assert row.locator("td.routing").inner_text() == f"{100 * run['routing_accuracy']:.1f} %"
+        row.locator("th a").click()
+        expect(page.locator("h1")).to_have_text("Drill report: Network outage")
+        page.goto(report)
+
+    # every drill-down page: no sideways scroll on a phone (dark, as test_everywhere sweeps
+    # phones), no serious axe finding
+    incident = next(iter(want["incidents"]))
+    paths = ("/reports?period=1d", "/reports/approvals?period=1d&state=decided",
+             "/reports/approvals?period=1d&state=waiting", "/reports/incidents?period=1d",
+             f"/reports/incidents/{incident}/cases", "/reports/drill-runs?period=1d",
+             "/reports/drill-scores?period=1d")
+    for width, height, scheme in ((1400, 900, "light"), (390, 844, "dark")):
+        page.set_viewport_size({"width": width, "height": height})
+        page.emulate_media(color_scheme=scheme)
+        for path in paths:
+            page.goto(f"{server.url}{path}")
+            assert page.evaluate("document.documentElement.scrollWidth") <= width, path
+            assert serious_violations(page) == [], (path, scheme)
+            if path == paths[0]:
+                page.screenshot(path=str(SHOTS / f"reports-beyond-cases-{width}.png"),
+                                full_page=True)
+    page.screenshot(path=str(SHOTS / "reports-drill-scores-390.png"), full_page=True)
+    page.context.close()

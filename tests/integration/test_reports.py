@@ -105,16 +105,80 @@ def test_sqlite_and_postgresql_give_identical_figures(tmp_path, request):
             seed_demo(ws, password=PASSWORD)
             with_office_calendar(ws)  # business time on a calendar, topics, on both
             fill(ws, clock, days=DAYS, per_day=30)
+            beyond = _beyond_cases(ws, clock)  # approvals, an incident, drills
             period = _period(clock)
             r = reports.report(ws.store, period, clock.now())
             wall = reports.wall(ws.store, ws.triager().org, clock.now(), {"level": "normal"})
-            out.append((r.current, r.previous, r.at_risk, r.backlog, wall, _kept(ws.store)))
+            out.append((r.current, r.previous, r.at_risk, r.backlog, wall, _kept(ws.store),
+                        r.crisis, r.drills, r.scorecards, r.stream_waits, r.waiting,
+                        _items(ws, period, clock.now(), beyond)))
         finally:
             ws.store.close()
     a, b = out
     assert a[0].totals["cases"] > 30
     assert "office" in a[0].calendars and len(a[0].topics) > 1
-    assert a == b
+    assert a[6] and a[7] and a[8] and a[9] and a[10]  # every kind of row has figures
+    for n, (x, y) in enumerate(zip(a, b, strict=True)):
+        assert x == y, n
+
+
+def _beyond_cases(ws, clock) -> str:
+    """A reply draft decided and one waiting, a playbook version decided, an incident at a
+    crisis level, people's drill scores and a drill run's scorecard; the incident's id."""
+    from engage_kit import LEGAL
+    from report_kit import synthetic_scorecard
+    from test_playbook_workflow import variant
+
+    from escapevelocity.domain.cases import case_id_for
+    from escapevelocity.domain.records import Author, Mention
+    from escapevelocity.services import approvals, cases, governance, playbooks
+    from escapevelocity.services.crisis import CrisisMode
+    from escapevelocity.services.ingest import ingest
+
+    def open_case(ws, clock, text: str) -> str:  # the same case ids on both databases
+        m = Mention(source_id=f"beyond{clock.now():%H%M}", channel="twitter", text=text,
+                    author=Author(handle=f"beyond{clock.now():%H%M}"), created_at=clock.now())
+        ingest(ws.store, ws.triager(), clock, [m])
+        return case_id_for(m.key)
+
+    for decide in (True, False):
+        cid = open_case(ws, clock, LEGAL)
+        cases.claim(ws.store, clock, cid, "ana")
+        cases.reply(ws.store, clock, cid, "ana", "We're sorry. Please DM us.")
+        clock.advance(minutes=40)
+        if decide:
+            [draft] = [d.id for d in approvals.drafts(ws.store, cid, "omar")]
+            approvals.approve(ws.store, clock, cid, "omar", draft)
+    out = playbooks.save(ws.store, clock, variant("Legal checked", "legal"), member="sam",
+                         note="legal signs off", activate=True)
+    clock.advance(minutes=95)
+    playbooks.approve(ws.store, clock, out.version, member="omar", note="fine")
+    mode = CrisisMode(ws.store, clock)
+    incident = mode.declare("crisis2", "sam", "fires reported")
+    open_case(ws, clock, "my phone caught fire while charging, my hand is burned")
+    clock.advance(minutes=30)
+    governance.record_drill_score(ws.store, clock, "ana", "outage@2026-11-20", 82.0,
+                                  {"run": "outage-1", "cases": ["c1"]})
+    with ws.store.begin() as tx:
+        tx.events.append([synthetic_scorecard(clock.now(), "outage-1")])
+    return incident or mode.state.incident
+
+
+def _items(ws, period, now, incident: str) -> list:
+    """The drill-downs' lists (services/report_items.py), as the pages read them."""
+    from escapevelocity.services import report_items as items
+
+    def bare(rows: list) -> list:  # without log positions (a sequence may skip numbers)
+        def kept(k: str, v) -> bool:
+            return k != "seq" and not str(v).startswith("/reports/drill-runs/")
+        return [{k: v for k, v in r.items() if kept(k, v)} for r in rows]
+
+    return [bare(items.approvals(ws.store, period, now, None, "decided")),
+            bare(items.approvals(ws.store, period, now, None, "waiting")),
+            bare(items.incidents(ws.store, period, now)),
+            sorted(c.id for c in items.incident_cases(ws.store, incident) or ()),
+            bare(items.drill_runs(ws.store, period)),
+            bare(items.drill_players(ws.store, period, None))]
 
 
 def test_every_figure_lists_and_exports_its_cases(app, workspace, clock):
@@ -344,6 +408,8 @@ def test_volume_by_topic_drills_down_and_exports(app, workspace, clock):
 
 
 def test_crisis_time_and_drill_scores_on_the_page_and_in_the_csv(app, workspace, clock):
+    from report_kit import synthetic_scorecard
+
     from escapevelocity.cli.report import build
     from escapevelocity.services import governance
     from escapevelocity.services.crisis import CrisisMode
@@ -355,6 +421,8 @@ def test_crisis_time_and_drill_scores_on_the_page_and_in_the_csv(app, workspace,
     clock.advance(minutes=45)
     governance.record_drill_score(workspace.store, clock, "ana", "outage@2026-11-20", 82.0)
     governance.record_drill_score(workspace.store, clock, "omar", "outage@2026-11-20", 40.0)
+    with workspace.store.begin() as tx:
+        tx.events.append([synthetic_scorecard(clock.now(), "outage-1")])
     r = reports.report(workspace.store, kpis.Period.last(1, clock.now()), clock.now())
     [incident] = r.crisis
     assert incident["minutes"] == {"crisis2": 45.0, "watch": 20.0}
@@ -372,6 +440,8 @@ def test_crisis_time_and_drill_scores_on_the_page_and_in_the_csv(app, workspace,
     assert any(x.startswith("time in crisis mode:") and ",45.0," in x for x in lines)
     assert any(x.startswith('"drill score, mean: outage@2026-11-20 (2 players, 1 passed)"')
                for x in lines)
+    assert '"drill run scorecard: outage-1 (service-outage, 1 of 2 checks met)",' \
+        'drill_run_score,50.0,,' in lines
 
 
 def test_a_playbook_version_waiting_for_approval_counts_its_wait(app, workspace, clock):

@@ -34,6 +34,7 @@ REQUIRED = {  # the least each kind needs
     ev.POLICY_ACKNOWLEDGED: {"policy": "social", "version": 1},
     ev.TRAINING_RULE_SET: {"min_drill_score": 70},
     ev.DRILL_SCORED: {"member": "ana"},
+    ev.DRILL_SCORECARD: {"run": "service-outage-20261120-140000"},
     ev.VIEW_SAVED: {"name": "refunds", "owner_kind": "member", "owner": "ana",
                     "query": "q=refund"},
     ev.IDENTITIES_LINKED: {"identities": ["twitter:kim", "mastodon:kim"]},

@@ -74,6 +74,8 @@ def run_command(
                                             "(default var/drills/NAME-TIME.db)"),
     report: Path = typer.Option(None, help="HTML report path (default: next to the sandbox)"),
     json_out: Path = typer.Option(None, "--json", help="also write the scorecard as JSON"),
+    record: bool = typer.Option(True, help="append the scorecard to the live workspace's log "
+                                           "(its reports list drill runs), when there is one"),
 ) -> None:
     """Replay SCENARIO through the real pipeline into a sandbox and write the scorecard."""
     from escapevelocity.config import load_settings
@@ -122,6 +124,26 @@ def run_command(
         table.add_row(what, str(figure), str(target), "[green]yes[/]" if ok else "[red]no[/]")
     out.print(table)
     out.print(f"{drill.ingested} mentions in {took:.1f}s wall; report {report}")
+    if record:
+        _record(drill)
+
+
+def _record(drill) -> None:
+    """The scorecard into the configured workspace's log; a drill run without one (no
+    workspace set up here) still has its files."""
+    from escapevelocity.cli.common import open_workspace
+    from escapevelocity.services.drill import record_scorecard
+
+    try:
+        ws = open_workspace(ready=False)
+    except typer.Exit:
+        out.print("scorecard not recorded in a workspace (none set up here)")
+        return
+    try:
+        e = record_scorecard(ws.store, ws.clock, drill)
+    finally:
+        ws.store.close()
+    out.print(f"scorecard recorded in the workspace's log as {e.stream}")
 
 
 def register(app: typer.Typer) -> None:

@@ -638,6 +638,27 @@ class DrillScored(EventBase, frozen=True, kw_only=True, tag="drill_scored"):
     details: dict[str, Any] = {}
 
 
+class DrillScorecard(EventBase, frozen=True, kw_only=True, tag="drill_scorecard"):
+    """A drill run finished (stream "governance:drill:<digest of the run id>"): its
+    scorecard, so the live workspace's reports list drill runs over a period and can show a
+    run's report after its sandbox and the process that ran it are gone. The headline
+    figures are fields (the report's columns); `card` is the whole drill/score.py Scorecard
+    as JSON and `timeline` the incident timeline rows of its report (at most 200)."""
+    run: str
+    scenario: str = ""
+    title: str = ""
+    detection_delay_min: float | None = None  # first alert after the onset
+    routing_accuracy: float | None = None  # crisis posts on their expected track
+    sla_met: float | None = None  # regular customers' first-response SLA during the crisis
+    checks_met: int = 0
+    checks: int = 0
+    score: float = 0.0  # checks met, in percent
+    players: list[str] = []  # members who played (empty: the simulated team alone)
+    timezone: str = "UTC"
+    card: dict[str, Any] = {}
+    timeline: list[dict[str, Any]] = []
+
+
 # --- search and people (issue 18): streams "view:<id>" and "person:<id>" ----------------------
 
 class ViewSaved(EventBase, frozen=True, kw_only=True, tag="view_saved"):
@@ -770,7 +791,7 @@ Event = (Opened | MentionAdded | Decided | Assigned | Claimed | Released | Repli
          | ChecklistSaved | SpokeRequested | ReadinessItemDone | SpokeApproved | ShadowDrafted
          | ChannelRequested | ChannelConnected | ChannelApproved | ChannelRejected
          | ChannelWithdrawn
-         | PolicyPublished | PolicyAcknowledged | TrainingRuleSet | DrillScored
+         | PolicyPublished | PolicyAcknowledged | TrainingRuleSet | DrillScored | DrillScorecard
          | ViewSaved | ViewDeleted | IdentitiesLinked | IdentityUnlinked
          | OrgChanged | MemberSignedOn
          | AnswerUsed | CommunityResolved | AutoReplied | AutoReplyWithdrawn | AdvocateInvited
@@ -810,7 +831,7 @@ CHECKLIST_SAVED, SPOKE_REQUESTED = "checklist_saved", "spoke_requested"
 READINESS_ITEM_DONE, SPOKE_APPROVED = "readiness_item_done", "spoke_approved"
 SHADOW_DRAFTED, POLICY_PUBLISHED = "shadow_drafted", "policy_published"
 POLICY_ACKNOWLEDGED, TRAINING_RULE_SET = "policy_acknowledged", "training_rule_set"
-DRILL_SCORED = "drill_scored"
+DRILL_SCORED, DRILL_SCORECARD = "drill_scored", "drill_scorecard"
 CHANNEL_REQUESTED, CHANNEL_CONNECTED = "channel_requested", "channel_connected"
 CHANNEL_APPROVED, CHANNEL_REJECTED = "channel_approved", "channel_rejected"
 CHANNEL_WITHDRAWN = "channel_withdrawn"

@@ -35,6 +35,7 @@ class PersonScore:
     claim_minutes: float | None = None  # median, simulated time from opening
     answer_minutes: float | None = None
     score: float = 0.0
+    case_ids: tuple[str, ...] = ()  # the sandbox cases behind `cases` (the reports list them)
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,8 @@ def score(players: Sequence[str], cases: Mapping[str, Mapping[str, Any]],
         people.append(PersonScore(
             member, len(p["cases"]), len(p["claims"]), answers, p["within"], p["followed"],
             p["against"], p["escalations"], p["approvals"], _median(p["claims"]),
-            _median(p["answers"]), round(40 * speed + 30 * playbook + 30 * share, 1)))
+            _median(p["answers"]), round(40 * speed + 30 * playbook + 30 * share, 1),
+            tuple(sorted(p["cases"]))))
     team = TeamScore(len(players), len(streams), needing, answered, _median(first_answers),
                      sum(x.escalations for x in people), sum(x.approvals_asked for x in people),
                      round(statistics.mean(x.score for x in people), 1) if people else 0.0)

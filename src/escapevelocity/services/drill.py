@@ -14,6 +14,7 @@ service, lets the simulated team work, and records the level for the scorecard.
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 import threading
 import time
@@ -27,6 +28,7 @@ import msgspec
 import yaml
 
 from escapevelocity.adapters.notify.pager import RecordingPager
+from escapevelocity.domain import events as ev
 from escapevelocity.domain.clock import SimulatedClock
 from escapevelocity.drill import generate as gen
 from escapevelocity.drill import report
@@ -303,9 +305,11 @@ class Drill:
             with store.begin() as tx:
                 streams = tx.events.streams(tx.events.case_streams())
             self.people = score_people(self.players, cases, streams)
-        self.done = True
-        if self.on_finish is not None:
-            self.on_finish(self)
+        try:  # done once the scores are recorded: whoever sees `done` finds them in the log
+            if self.on_finish is not None:
+                self.on_finish(self)
+        finally:
+            self.done = True
         return self.scorecard
 
     def report_html(self) -> str:
@@ -313,6 +317,87 @@ class Drill:
             raise RuntimeError("the drill has not finished")
         return report.render(self.scorecard, report.timeline_rows(self.incident_events),
                              self.scenario.timezone)
+
+
+# --- the scorecard in the live workspace's log ------------------------------------------------
+
+RUN_PREFIX = ev.GOVERNANCE_PREFIX + "drill:"  # + a digest of the run id: streams are 32 chars
+TIMELINE_ROWS = 200  # the report shows at most this many timeline rows
+PERSON_CASES = 200  # sandbox case ids kept per player's score
+
+
+def run_id(drill: Drill) -> str:
+    """One run of a scenario: its sandbox file's name (scenario and wall time of the start)."""
+    return drill.path.stem[:120]
+
+
+def run_stream(run: str) -> str:
+    """The run's stream: the log's stream ids are at most 32 characters, a run id longer."""
+    return RUN_PREFIX + hashlib.sha256(run.encode()).hexdigest()[:14]
+
+
+def scorecard_event(drill: Drill, at: datetime, actor: str = ev.SYSTEM) -> ev.DrillScorecard:
+    """The finished drill's scorecard as a live-log event (domain/events.DrillScorecard)."""
+    if drill.scorecard is None:
+        raise RuntimeError("the drill has not finished")
+    return card_event(drill.scorecard, run_id(drill), at, players=drill.players,
+                      timezone=drill.scenario.timezone,
+                      timeline=report.timeline_rows(drill.incident_events), actor=actor)
+
+
+def card_event(card: Scorecard, run: str, at: datetime, *, players: Any = (),
+               timezone: str = "UTC", timeline: list[dict[str, Any]] | None = None,
+               actor: str = ev.SYSTEM) -> ev.DrillScorecard:
+    """A scorecard as a drill_scorecard event: its headline figures (score: the share of
+    its checks met, in percent) and the whole card, to render the run's report again."""
+    met = sum(1 for c in card.checks if c[3])
+    regular = card.regular_group.sla_met_share
+    rows = (timeline or [])[:TIMELINE_ROWS]
+    return ev.DrillScorecard(
+        stream=run_stream(run), at=at, actor=actor, run=run, scenario=card.scenario,
+        title=card.title, detection_delay_min=card.detection_delay_min,
+        routing_accuracy=(None if card.routing_accuracy is None
+                          else round(card.routing_accuracy, 4)),
+        sla_met=None if regular is None else round(regular, 4),
+        checks_met=met, checks=len(card.checks),
+        score=round(100 * met / len(card.checks), 1) if card.checks else 0.0,
+        players=list(players), timezone=timezone, card=msgspec.to_builtins(card),
+        timeline=[{**r, "at": r["at"].isoformat()} for r in rows])
+
+
+def record_scorecard(store: Any, clock: Any, drill: Drill) -> ev.DrillScorecard:
+    """Append the finished drill's scorecard to a live workspace's log (the reports list
+    drill runs from it): whoever finishes a drill, the web director or `ev drill run`."""
+    e = scorecard_event(drill, clock.now())
+    with store.begin() as tx:
+        tx.events.append([e])
+    return e
+
+
+def card_of(e: ev.DrillScorecard) -> Scorecard:
+    """The Scorecard a drill_scorecard event carries, to render its report again (its
+    plots' rows start with an instant, which JSON kept as text)."""
+    card = msgspec.convert(e.card, type=Scorecard)
+    for rows in (card.hourly, card.levels, card.injects):
+        for r in rows:
+            if r and isinstance(r[0], str):
+                r[0] = datetime.fromisoformat(r[0])
+    return card
+
+
+def report_of(e: ev.DrillScorecard) -> str:
+    """A recorded run's after-action report, from its event alone."""
+    rows = [{**r, "at": datetime.fromisoformat(r["at"])} for r in e.timeline
+            if isinstance(r, dict) and isinstance(r.get("at"), str)]
+    return report.render(card_of(e), rows, e.timezone or "UTC")
+
+
+def person_details(drill: Drill, p: Any) -> dict[str, Any]:
+    """What a player's drill_scored event keeps besides the score: their counts, the run,
+    and the sandbox cases they handled (the reports list them behind a drill score)."""
+    return {"answers": p.answers, "within_sla": p.within_sla, "followed": p.followed,
+            "escalations": p.escalations, "approvals_asked": p.approvals_asked,
+            "run": run_id(drill), "cases": list(p.case_ids[:PERSON_CASES])}
 
 
 def _incident_ids(drill: Drill) -> list[str]:

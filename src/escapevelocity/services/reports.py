@@ -16,8 +16,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from escapevelocity.adapters.store.uow import SqlStore
+from escapevelocity.domain import drilldowns, kpis
 from escapevelocity.domain import events as ev
-from escapevelocity.domain import kpis
 from escapevelocity.domain.cases import Case
 from escapevelocity.domain.kpis import Figures, Period
 
@@ -42,6 +42,7 @@ class Report:
     # approvals kept on streams of their own: kind -> [(stream, minutes waited)]
     stream_waits: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
     waiting: list[dict[str, Any]] = field(default_factory=list)  # kpis.waiting_now
+    scorecards: list[dict[str, Any]] = field(default_factory=list)  # drilldowns.scorecards
 
     @property
     def backlog_total(self) -> dict[str, int]:
@@ -118,6 +119,15 @@ def _waiting(tx: Any, teams: frozenset[str] | None) -> list[tuple[str, str, date
     return out
 
 
+RUNS = 1_000  # drill runs' scorecards read for a period (each carries its whole card)
+
+
+def drill_cards(tx: Any, period: Period) -> list[Any]:
+    """The drill_scorecard events recorded since the period began (ix_events_kind, newest
+    first, at most RUNS): their cards are large, so they are not all decoded at every view."""
+    return tx.events.of_kinds([ev.DRILL_SCORECARD], since=period.instants()[0], limit=RUNS)
+
+
 def report(store: SqlStore, period: Period, now: datetime,
            goals: Any = None, teams: frozenset[str] | None = None) -> Report:
     from escapevelocity.services.crisis import incidents as all_incidents
@@ -130,6 +140,7 @@ def report(store: SqlStore, period: Period, now: datetime,
         heads = tx.events.incident_heads()
         # people's drill scores are training records: for whoever reads every team's figures
         scored = tx.events.of_kind(ev.DRILL_SCORED, limit=100_000) if teams is None else []
+        cards = drill_cards(tx, period) if teams is None else []
         n, risky = tx.kpis.at_risk(now + timedelta(minutes=AT_RISK_MINUTES), limit=50,
                                    teams=teams)
         backlog = {team: kpis.age_buckets(days, now.date())
@@ -144,7 +155,7 @@ def report(store: SqlStore, period: Period, now: datetime,
     return Report(period, now, current, previous, n, risky, backlog, inc, max(0.0, minutes),
                   goals, crisis=kpis.crisis_time(heads, period, now),
                   drills=kpis.drill_scores(scored, period), stream_waits=waits,
-                  waiting=waiting)
+                  waiting=waiting, scorecards=drilldowns.scorecards(cards, period))
 
 
 def wall(store: SqlStore, org: Any, now: datetime, crisis: Mapping[str, Any],

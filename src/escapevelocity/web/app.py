@@ -378,6 +378,9 @@ def create_app(workspace: Workspace, settings: Settings, *,
     from escapevelocity.web import routes_reports
 
     app.include_router(routes_reports.router)  # reports, drill-down, goals, the wall
+    from escapevelocity.web import routes_drilldown
+
+    app.include_router(routes_drilldown.router)  # approvals, incidents, drills behind rows
 
     from escapevelocity.web import api_v1
 

@@ -61,6 +61,10 @@ def figures_csv(context: dict[str, Any]) -> str:
     for d in context.get("drills", ()):
         w.writerow([_safe(f"drill score, mean: {d['drill']} ({d['players']} players, "
                           f"{d['passed']} passed)"), "drill_score_mean", d["mean"], "", ""])
+    for c in context.get("scorecards", ()):
+        w.writerow([_safe(f"drill run scorecard: {c['run']} ({c['scenario']}, "
+                          f"{c['checks_met']} of {c['checks']} checks met)"),
+                    "drill_run_score", c["score"], "", ""])
     return buf.getvalue()
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
+from escapevelocity.domain import drilldowns, kpis
 from escapevelocity.domain import goals as goal_maths
-from escapevelocity.domain import kpis
 from escapevelocity.services.reports import Report
 from escapevelocity.web import charts
 
@@ -39,6 +39,11 @@ def _change(now: float | None, before: float | None) -> str:
 
 def drill_link(period: str, measure: str, **where: str) -> str:
     return "/reports/cases?" + urlencode({"period": period, "measure": measure, **where})
+
+
+def item_link(what: str, period: str, **query: str) -> str:
+    """A drill-down of a row that is not a case count (web/routes_drilldown.py)."""
+    return f"/reports/{what}?" + urlencode({"period": period, **query})
 
 
 def context(r: Report, period_text: str) -> dict[str, Any]:
@@ -91,10 +96,14 @@ def context(r: Report, period_text: str) -> dict[str, Any]:
             "–" if prev.csat is None else f"{prev.csat:.2f}", _change(cur.csat, prev.csat),
             "csat_n"),
         count("crisis", "Crisis cases", "crisis"),
-        row("crisis_mode_minutes", "Time in crisis mode (incidents at a crisis level)",
-            f"{sum(i['crisis_minutes'] for i in r.crisis):,.0f} min", "", "", None),
-        row("drill_players", "Drill scores recorded (players)",
-            _num(sum(d["players"] for d in r.drills)), "", "", None),
+        {**row("crisis_mode_minutes", "Time in crisis mode (incidents at a crisis level)",
+               f"{sum(i['crisis_minutes'] for i in r.crisis):,.0f} min", "", "", None),
+         "link": item_link("incidents", period_text)},
+        {**row("drill_players", "Drill scores recorded (players)",
+               _num(sum(d["players"] for d in r.drills)), "", "", None),
+         "link": item_link("drill-scores", period_text)},
+        {**row("drill_runs", "Drill runs scored (scorecards)", _num(len(r.scorecards)), "",
+               "", None), "link": item_link("drill-runs", period_text)},
         count("open", "Still open (of this period's cases)", "open"),
     ]
     backlog_total = sum(r.backlog_total.values())
@@ -138,14 +147,26 @@ def context(r: Report, period_text: str) -> dict[str, Any]:
                        "link": drill_link(period_text, "timed", sla_calendar=cal)}
                       for cal, tracks in sorted(cur.calendars.items())],
         "approval_kinds": [{"kind": k, "label": kpis.approval_label(k), "decided": p["n"],
-                            "p50": _minutes(p["p50"]), "p90": _minutes(p["p90"])}
+                            "p50": _minutes(p["p50"]), "p90": _minutes(p["p90"]),
+                            "link": item_link("approvals", period_text, kind=k,
+                                              state=drilldowns.DECIDED)}
                            for k, p in cur.approval_percentiles().items()],
-        "stream_waits": {k: v for k, v in r.stream_waits.items()},
+        "stream_waits": {k: [(ref, m, drilldowns.link(ref)) for ref, m in v]
+                         for k, v in r.stream_waits.items()},
         "crisis_time": [{**i, "minutes_text": ", ".join(f"{lv} {m:,.0f} min"
-                                                    for lv, m in i["minutes"].items())}
-                   for i in r.crisis],
-        "drills": r.drills,
-        "waiting": r.waiting,
+                                                        for lv, m in i["minutes"].items()),
+                         "cases_link": f"/reports/incidents/{i['id']}/cases?"
+                                       + urlencode({"period": period_text})}
+                        for i in r.crisis],
+        "incidents_link": item_link("incidents", period_text),
+        "drills": [{**d, "link": item_link("drill-scores", period_text, drill=d["drill"])}
+                   for d in r.drills],
+        "waiting": [{**w, "link": item_link("approvals", period_text, kind=w["kind"],
+                                            state=drilldowns.WAITING),
+                     "links": [drilldowns.link(ref) for ref, _ in w["items"][:5]]}
+                    for w in r.waiting],
+        "scorecards": r.scorecards,
+        "runs_link": item_link("drill-runs", period_text),
     }
 
 

@@ -106,23 +106,24 @@ def start_drill(request: Request, scenario: str = Form(..., max_length=64),
     return RedirectResponse(f"/drills/{scenario}", status_code=303)
 
 
-def start_with_people(app: Any, drill: drills.Drill) -> None:
-    """Start a drill in the background; its players' scores go to the live workspace's log
-    when it finishes (training: a passed drill), so the log keeps who passed what."""
+def start_with_people(app: Any, drill: drills.Drill) -> Any:
+    """Start a drill in the background. When it finishes, its scorecard goes to the live
+    workspace's log (the reports list drill runs), and so do its players' scores (training:
+    a passed drill), with the sandbox cases each handled."""
+    ws = app.state.workspace
     if drill.players:
-        ws = app.state.workspace
         sandbox_app(drill, app.state.settings)
 
-        def record(done: drills.Drill) -> None:
-            from escapevelocity.services import governance as gov
+    def record(done: drills.Drill) -> None:
+        from escapevelocity.services import governance as gov
 
-            name = f"{done.scenario.name}@{done.scenario.start:%Y-%m-%d}"
-            for p in done.people.people if done.people else ():
-                gov.record_drill_score(ws.store, ws.clock, p.member, name, p.score, {
-                    "answers": p.answers, "within_sla": p.within_sla, "followed": p.followed,
-                    "escalations": p.escalations, "approvals_asked": p.approvals_asked})
-        drill.on_finish = record
-    drills.start_in_background(drill)
+        drills.record_scorecard(ws.store, ws.clock, done)
+        name = f"{done.scenario.name}@{done.scenario.start:%Y-%m-%d}"
+        for p in done.people.people if done.people else ():
+            gov.record_drill_score(ws.store, ws.clock, p.member, name, p.score,
+                                   drills.person_details(done, p))
+    drill.on_finish = record
+    return drills.start_in_background(drill)  # the thread: done once the log has the scores
 
 
 @router.post("/drills/{name}/join", dependencies=[Depends(auth.check_csrf)])

@@ -96,6 +96,8 @@ async def reports_data(request: Request, member: Member = Depends(reader),
                             "closed_at": i["closed_at"].isoformat() if i["closed_at"] else None}
                            for i in r.crisis],
                 "drills": r.drills,
+                "drill_runs": [{**c, "finished_at": c["finished_at"].isoformat()}
+                               for c in r.scorecards],
                 "waiting_for_approval": r.waiting,
                 "values": goal_maths.values(f, at_risk=r.at_risk, incidents=len(r.incidents),
                                             crisis_minutes=r.crisis_minutes,
