@@ -29,8 +29,8 @@ def test_editing_a_member_and_an_sla_policy_moves_routing(server, browser, log_i
     # Before: a sales lead goes to the sales team's only member, due in 120 minutes.
     _post(server, "9001", now)
     before = _latest_case(server, "buyer9001")
-    assert (before["team"], before["assignee"]) == ("sales", "lucy"), before
-    assert before["sla_minutes"] == 120
+    assert (before.team, before.assignee) == ("sales", "lucy"), before
+    assert before.sla_minutes == 120
 
     # The admin pages: deactivate lucy, move raj from product into sales.
     page.goto(f"{server.url}/admin/members")
@@ -60,9 +60,9 @@ def test_editing_a_member_and_an_sla_policy_moves_routing(server, browser, log_i
     # After: the next sales lead routes to raj, due 45 minutes after it opened.
     _post(server, "9002", now + timedelta(seconds=1))
     after = _latest_case(server, "buyer9002")
-    assert (after["team"], after["assignee"]) == ("sales", "raj"), after
-    assert after["sla_minutes"] == 45
-    assert after["sla_due"] - after["opened_at"] == timedelta(minutes=45)
+    assert (after.team, after.assignee) == ("sales", "raj"), after
+    assert after.sla_minutes == 45
+    assert after.sla_due - after.opened_at == timedelta(minutes=45)
 
     # Every change is in the log, with who made it; the overview lists them.
     page.goto(f"{server.url}/admin")

@@ -40,7 +40,7 @@ def test_a_suggested_answer_in_one_click(browser, server, log_in, tmp_path):
     box.get_by_role("button", name="Reply with this answer").click()
     expect(page.locator("#case")).to_contain_text("Answer sent.")
     with ws.store.begin() as tx:
-        assert tx.cases.get(case_id)["state"] == "replied"
+        assert tx.cases.get(case_id).state == "replied"
         assert tx.events.rollup("deflection") == {"answer_used article": 1}
     for path in ("/answers", "/replies", "/advocates"):
         page.goto(f"{server.url}{path}")

@@ -15,7 +15,7 @@ def test_bell_counts_an_assignment_and_the_list_marks_it_read(browser, server, l
                   "author": {"handle": "kim", "name": "Kim"}}])
     with ws.store.begin() as tx:
         [cid] = tx.events.case_streams()
-        assert tx.cases.get(cid)["assignee"] != "priya"
+        assert tx.cases.get(cid).assignee != "priya"
     page = log_in(browser, server, "priya")
     expect(page.locator("body")).to_have_attribute("data-live", "on")
     expect(page.locator("#bell-count")).to_be_hidden()

@@ -24,7 +24,7 @@ def test_two_members_race_for_one_case_and_only_one_reply_is_sent(browser, serve
     for page in (priya, ana):  # each page answers its own click (won, or refused and why)
         expect(page.locator(".flash")).to_be_visible(timeout=10_000)
     with server.workspace.store.begin() as tx:
-        holder = tx.cases.get(case_id)["claimed_by"]
+        holder = tx.cases.get(case_id).claimed_by
     winner, loser = (priya, ana) if holder == "priya" else (ana, priya)
     winner_name = "priya" if winner is priya else "ana"
     loser.reload()

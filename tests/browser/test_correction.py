@@ -18,7 +18,7 @@ def test_a_situation_correction_moves_the_case(browser, server, log_in):
                             "author": {"handle": "kim", "name": "Kim"}}])["case_ids"][0]
     with server.workspace.store.begin() as tx:
         case = tx.cases.get(case_id)
-    assert (case["track"], case["team"]) == ("monitor", "hub")
+    assert (case.track, case.team) == ("monitor", "hub")
     page = log_in(browser, server, "ana")
     page.goto(f"{server.url}/cases/{case_id}")
     page.click("details.correct summary")
@@ -45,7 +45,7 @@ def test_a_situation_correction_moves_the_case(browser, server, log_in):
     with server.workspace.store.begin() as tx:
         case = tx.cases.get(case_id)
         events = tx.events.stream(case_id)
-    assert (case["track"], case["team"], case["situation"]) == ("legal_review", "legal", "legal")
+    assert (case.track, case.team, case.situation) == ("legal_review", "legal", "legal")
     decided = [e for e in events if e.kind == "decided"][-1]
     assert decided.actor == "ana"
     assert decided.data["corrected"]["why"] == "threatens to sue in the reply thread"

@@ -29,9 +29,9 @@ def _wait_for_cases(drill, players, timeout=30.0) -> dict[str, str]:
             found = {}
             for r in rows:
                 case = tx.cases.get(r["id"])
-                if case["assignee"] in players and case["assignee"] not in found \
-                        and case["state"] != "resolved":
-                    found[case["assignee"]] = r["id"]
+                if case.assignee in players and case.assignee not in found \
+                        and case.state != "resolved":
+                    found[case.assignee] = r["id"]
         if len(found) == len(players):
             return found
         time.sleep(0.3)

@@ -52,7 +52,7 @@ def test_a_spoke_goes_from_request_to_shadow_to_live(browser, server, log_in):
     _route_careers_to_hr(server.workspace)
     first = _careers(server, 1)
     with server.workspace.store.begin() as tx:
-        assert tx.cases.get(first)["team"] == "hub"
+        assert tx.cases.get(first).team == "hub"
     lucy.reload()
     item = lucy.locator(f'#shadow-queue li[data-case="{first}"]')
     expect(item).to_contain_text("careers openings")
@@ -92,7 +92,7 @@ def test_a_spoke_goes_from_request_to_shadow_to_live(browser, server, log_in):
     # Live: the next careers case is routed to the spoke itself.
     second = _careers(server, 2)
     with server.workspace.store.begin() as tx:
-        assert tx.cases.get(second)["team"] == "hr"
+        assert tx.cases.get(second).team == "hr"
         kinds = [e.kind for e in tx.events.stream(ev.GOVERNANCE_PREFIX + "spoke:hr")]
     assert kinds[0] == ev.SPOKE_REQUESTED and kinds[-1] == ev.SPOKE_APPROVED
     assert kinds.count(ev.READINESS_ITEM_DONE) == len(governance.DEFAULT_CHECKLIST)
@@ -125,7 +125,7 @@ def test_an_untrained_member_cannot_send_a_public_reply_from_the_page(browser, s
     expect(priya.locator("text=This reply needs approval")).to_be_visible()
     with server.workspace.store.begin() as tx:
         events = tx.events.stream(case_id)
-        assert tx.cases.get(case_id)["approval_state"] == "pending"
+        assert tx.cases.get(case_id).approval_state == "pending"
     assert not [e for e in events if e.kind == ev.REPLIED]
     held = [e for e in events if e.kind == ev.APPROVAL_REQUESTED]
     assert "priya has not completed training" in held[0].reasons[0]

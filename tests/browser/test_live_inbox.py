@@ -23,7 +23,7 @@ def test_a_claim_and_reply_show_up_live_in_another_member_s_inbox(browser, serve
     case_id = server.post([_mention(1, "my bill is wrong, I was charged twice this month",
                                     "kim")])["case_ids"][0]
     with server.workspace.store.begin() as tx:
-        assert tx.cases.get(case_id)["team"] == "care"
+        assert tx.cases.get(case_id).team == "care"
     ana = log_in(browser, server, "ana")  # hub: watches every queue
     row = ana.locator(f'tr[data-case="{case_id}"]')
     expect(row).to_be_visible()

@@ -9,6 +9,7 @@ from itertools import count
 import yaml
 
 from escapevelocity.domain import cases as projection
+from escapevelocity.domain.cases import Case
 from escapevelocity.domain.records import Author, Mention
 from escapevelocity.services.ingest import ingest
 
@@ -36,7 +37,7 @@ def open_case(ws, clock, text: str = SUPPORT, handle: str | None = None) -> str:
     return projection.case_id_for(m.key)
 
 
-def case(ws, case_id: str) -> dict:
+def case(ws, case_id: str) -> Case:
     with ws.store.begin() as tx:
         return tx.cases.get(case_id)
 

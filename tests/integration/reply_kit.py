@@ -46,7 +46,7 @@ def reply(workspace, case_id: str, text: str, member: str = AGENT):
 
     with workspace.store.begin() as tx:
         case = tx.cases.get(case_id)
-    if case["claimed_by"] != member:
+    if case.claimed_by != member:
         cases.claim(workspace.store, workspace.clock, case_id, member)
     event = cases.reply(workspace.store, workspace.clock, case_id, member, text)
     assert event.kind == ev.REPLIED, event

@@ -125,7 +125,7 @@ def test_after_approving_the_case_link_says_what_you_did(app, workspace, clock):
 def test_a_breached_sla_says_so_and_names_who_was_told(app, workspace, clock):
     cid = open_case(workspace, clock, SUPPORT)
     with workspace.store.begin() as tx:
-        first = tx.cases.get(cid)["assignee"]
+        first = tx.cases.get(cid).assignee
     tick(workspace)
     clock.advance(minutes=61)  # the support track answers within 60 minutes
     tick(workspace)
@@ -148,5 +148,5 @@ def test_approvals_are_ordered_by_priority_then_due(workspace, clock):
     legal = open_case(workspace, clock, LEGAL)  # P2, later
     cases.claim(store, clock, legal, "ana")
     cases.reply(store, clock, legal, "ana", "Sorry. Please DM us.")
-    order = [c["id"] for c in approvals.queue(store, "omar")]
+    order = [c.id for c in approvals.queue(store, "omar")]
     assert order == [legal, routine]

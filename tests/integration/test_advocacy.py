@@ -73,11 +73,11 @@ def test_candidates_program_and_community_routing(workspace, app):
     # a question kim is good at goes to the community spoke; its SLA clock is its own
     asked = _post(ws, 99, "newbie", "how do I turn on roaming in spain?")
     got = case(ws, asked)
-    assert got["team"] == "community" and got["situation"] == "question"
-    assert got["sla_due"] == got["opened_at"] + __import__("datetime").timedelta(
-        minutes=got["sla_minutes"])
+    assert got.team == "community" and got.situation == "question"
+    assert got.sla_due == got.opened_at + __import__("datetime").timedelta(
+        minutes=got.sla_minutes)
     other = _post(ws, 100, "newbie2", "how do I change my broadband router password?")
-    assert case(ws, other)["team"] != "community"
+    assert case(ws, other).team != "community"
 
 
 def test_thanks_are_read_from_the_words():

@@ -67,7 +67,7 @@ def test_search_is_the_pages_search_in_the_members_sight(app, workspace, clock):
     assert priya.get("/api/v1/search", params={"q": "lawsuit"}).json()["items"] == []
     # the /search page's own answer to the same query, case for case
     same = search.find(workspace.store, clock, "priya", parse({"q": "bill", "per_page": "200"}))
-    assert [c["id"] for c in same["rows"]] == [c["id"] for c in r.json()["items"]]
+    assert [c.id for c in same["rows"]] == [c["id"] for c in r.json()["items"]]
     bad = priya.get("/api/v1/search", params={"channel": "myspace"})
     assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_filter"
     assert "myspace" in bad.json()["error"]["message"]

@@ -42,7 +42,7 @@ def test_playbook_approval_holds_the_reply_and_no_path_sends_it(ws, clock):
     assert held.data["group"] == "legal" and held.data["approver"] == "omar"
     assert "the playbook requires approval by legal" in held.data["reasons"][0]
     c = case(ws, cid)
-    assert (c["approval_state"], c["approver"], c["claimed_by"]) == ("pending", "omar", None)
+    assert (c.approval_state, c.approver, c.claimed_by) == ("pending", "omar", None)
     draft = held.data["draft"]
     store = ws.store
     attempts = [
@@ -71,7 +71,7 @@ def test_playbook_approval_holds_the_reply_and_no_path_sends_it(ws, clock):
     assert sent.data["approved_by"] == "omar" and sent.data["draft"] == draft
     assert [e.data["text"] for e in replies(ws, cid)] == [held.data["text"]]
     c = case(ws, cid)
-    assert c["approval_state"] == "approved" and c["state"] == "replied"
+    assert c.approval_state == "approved" and c.state == "replied"
     with pytest.raises(CaseError, match="no longer awaiting"):
         approvals.approve(store, clock, cid, "omar", draft)  # approving twice sends nothing
     assert len(replies(ws, cid)) == 1
@@ -115,8 +115,8 @@ def test_sla_breach_escalates_to_the_next_approver(ws, clock):
     assert (up.kind, up.data["from"], up.data["to"], up.data["level"]) == (
         ev.APPROVAL_ESCALATED, "omar", "sam", 1)
     c = case(ws, cid)
-    assert c["approver"] == "sam" and c["approval_due"] == clock.now() + timedelta(minutes=20)
-    assert [x["id"] for x in approvals.queue(store, "sam")] == [cid]
+    assert c.approver == "sam" and c.approval_due == clock.now() + timedelta(minutes=20)
+    assert [x.id for x in approvals.queue(store, "sam")] == [cid]
     assert approvals.queue(store, "omar") == []
     assert approvals.tick(store, clock) == []  # a fresh SLA for sam
     clock.advance(minutes=21)
@@ -139,7 +139,7 @@ def test_approver_edits_rejects_and_the_submitter_offers_alternatives(ws, clock)
     with pytest.raises(CaseError, match="needs a note"):
         approvals.reject(store, clock, cid, "omar", draft, " ")
     approvals.reject(store, clock, cid, "omar", draft, "never admit fault in public")
-    assert case(ws, cid)["approval_state"] == "rejected" and replies(ws, cid) == []
+    assert case(ws, cid).approval_state == "rejected" and replies(ws, cid) == []
     cases.claim(store, clock, cid, "ana")
     again = cases.reply(store, clock, cid, "ana", "We're sorry. Please DM us.")
     assert again.kind == ev.APPROVAL_REQUESTED and again.data["draft"] != draft
@@ -194,8 +194,8 @@ def test_follow_up_asks_then_invites_a_happy_customer(ws, clock):
     cases.reply(store, clock, cid, "ana", "Fixed, sorry for the trouble.")
     cases.resolve(store, clock, cid, "ana")
     c = case(ws, cid)
-    assert c["followup_state"] == "scheduled"
-    assert c["followup_due"] == clock.now() + timedelta(hours=24)
+    assert c.followup_state == "scheduled"
+    assert c.followup_due == clock.now() + timedelta(hours=24)
     clock.advance(hours=23)
     assert followup.tick(store, clock) == []
     clock.advance(hours=1)
@@ -203,7 +203,7 @@ def test_follow_up_asks_then_invites_a_happy_customer(ws, clock):
     assert asked.kind == ev.FOLLOWUP_SENT and "from 1 (poor) to 5" in asked.data["text"]
     out = followup.answer(store, clock, cid, ev.SYSTEM, text="5/5 thanks")
     assert [e.kind for e in out] == [ev.FOLLOWUP_ANSWERED, ev.FOLLOWUP_INVITED]
-    assert case(ws, cid)["csat"] == 5 and case(ws, cid)["followup_state"] == "invited"
+    assert case(ws, cid).csat == 5 and case(ws, cid).followup_state == "invited"
     s = followup.summary(store, "eva")
     assert (s.asked, s.answered, s.csat_mean, s.invited) == (1, 1, 5.0, 1)
 
@@ -218,7 +218,7 @@ def test_unhappy_answer_gets_no_invitation_and_a_reopen_cancels(ws, clock):
         cases.resolve(store, clock, cid, "ana")
         ids.append(cid)
     cases.reopen(store, clock, ids[1], "ana")
-    assert case(ws, ids[1])["followup_state"] == "cancelled"
+    assert case(ws, ids[1]).followup_state == "cancelled"
     clock.advance(hours=25)
     [asked] = followup.tick(store, clock)
     assert asked.stream == ids[0]

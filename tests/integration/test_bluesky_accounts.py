@@ -40,7 +40,7 @@ def test_handles_become_dids_and_name_their_authors(workspace):
         assert resolved == ["rosa.bsky.social"]  # a DID is not looked up
         assert "wantedDids=did%3Aplc%3Auser0&wantedDids=did%3Aplc%3Auser1" in jet.handshakes[-1]
         with workspace.store.begin() as tx:
-            authors = {tx.cases.get(cid)["author_handle"] for cid in tx.mentions.case_ids(
+            authors = {tx.cases.get(cid).author_handle for cid in tx.mentions.case_ids(
                 [("bluesky", f"at://{e['did']}/app.bsky.feed.post/{e['commit']['rkey']}")
                  for e in jet.events if e.get("commit", {}).get("operation") == "create"]
             ).values()}

@@ -29,8 +29,8 @@ def test_hostile_text_comes_back_exactly_through_the_bulk_path(workspace, clock)
         case = tx.cases.get(case_id)
         events = tx.events.stream(case_id)
         rows = tx.mentions.of_case(case_id)
-    assert case["title"] == NASTY[:projection.TITLE_CHARS]
-    assert case["author_handle"] == "\\N" and case["mention_count"] == 2
+    assert case.title == NASTY[:projection.TITLE_CHARS]
+    assert case.author_handle == "\\N" and case.mention_count == 2
     assert events[0].title == NASTY[:projection.TITLE_CHARS]
     assert [msgspec.json.decode(r.body, type=Mention).text for r in rows] == [NASTY,
                                                                               "again\t\\N"]

@@ -116,12 +116,12 @@ def test_a_units_channel_sends_nothing_until_the_hub_approves_it(workspace, inst
     elsewhere = ingest(ws, channel="mastodon", source_id="https://x.example/3", handle="max",
                        via="", text=PRAISE)
     with ws.store.begin() as tx:
-        assert tx.cases.get(elsewhere)["team"] == "hub"
-        assert tx.cases.get(praised)["team"] == "care"
+        assert tx.cases.get(elsewhere).team == "hub"
+        assert tx.cases.get(praised).team == "care"
     # a correction decides the case again, through the same rule: it stays with care
     from escapevelocity.services import corrections
 
-    assert corrections.correct(ws, praised, "sam", "sentiment", "neutral")["team"] == "care"
+    assert corrections.correct(ws, praised, "sam", "sentiment", "neutral").team == "care"
 
     # Withdrawn: the connection stops listening and sends nothing more, not even a reply
     # recorded live just before.

@@ -75,10 +75,10 @@ def test_a_spike_opens_an_incident_raises_the_level_and_pages(overlay_workspace,
     ingest_batch(ws.store, triager, clock.now(), [regular], context=mode.context())
     with ws.store.begin() as tx:
         cases = tx.cases.get_many(report.case_ids)
-        assert {c["rule_id"] for c in cases.values()} == {"crisis-topic"}
-        assert {c["track"] for c in cases.values()} == {"crisis"}
+        assert {c.rule_id for c in cases.values()} == {"crisis-topic"}
+        assert {c.track for c in cases.values()} == {"crisis"}
         other = tx.cases.inbox(teams=["care"])
-        assert any(c["author_handle"] == regular.author.handle for c in other)
+        assert any(c.author_handle == regular.author.handle for c in other)
 
     # the state survives a restart, a person stands down, the projection ignores incidents
     again = CrisisMode(ws.store, clock, pager)

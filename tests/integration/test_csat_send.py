@@ -48,7 +48,7 @@ def test_dry_run_records_the_question_as_would_be_sent_through_the_channel(ws, c
     assert (sent.data["dry_run"], sent.data["via"], sent.data["visibility"]) == (
         True, "twitter", "private")
     assert sent.data["network_id"].startswith("dry-run:")
-    assert case(ws, cid)["followup_state"] == "asked"
+    assert case(ws, cid).followup_state == "asked"
 
 
 class Flaky:
@@ -82,7 +82,7 @@ def test_a_failed_send_is_visible_on_the_case(ws, clock, monkeypatch):
     broken = Flaky(failures=99)
     [failed] = followup.tick(ws.store, clock, senders=Senders({"twitter": broken}))
     assert failed.kind == ev.SEND_FAILED and failed.data["attempts"] == 3 == broken.calls
-    assert case(ws, cid)["followup_state"] == "failed"
+    assert case(ws, cid).followup_state == "failed"
     assert annotate.summarise(failed).startswith("SEND FAILED (followup by twitter, 3 tries)")
     assert followup.tick(ws.store, clock, senders=Senders({"twitter": broken})) == []  # once
 

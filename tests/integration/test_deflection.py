@@ -26,7 +26,7 @@ def test_a_peer_answer_resolved_without_our_reply_is_a_deflection(workspace):
     ws = workspace
     peered = open_case(ws, ws.clock, "how do I turn on roaming abroad?", handle="asker")
     _peer_answers(ws, peered, 1)
-    assert case(ws, peered)["mention_count"] == 2
+    assert case(ws, peered).mention_count == 2
     cases.resolve(ws.store, ws.clock, peered, "ana")
     answered = open_case(ws, ws.clock, "how do I turn on roaming abroad?", handle="asker2")
     _peer_answers(ws, answered, 2)
@@ -53,7 +53,7 @@ def test_the_reports_show_deflection_with_the_cases_behind_it(workspace, app):
     assert 'data-kpi="community_resolved"><th scope="row">Resolved by the community, no ' \
            'reply from us</th><td class="value">0</td>' in before  # another period: none
     with ws.store.begin() as tx:
-        team = tx.cases.get(peered)["team"]
+        team = tx.cases.get(peered).team
     from datetime import date
 
     from escapevelocity.domain.kpis import Period

@@ -34,14 +34,14 @@ def test_notes_mention_colleagues_and_their_inbox_finds_them(ws, clock):
 def test_tags_and_flags_change_by_events_and_playbook_tags_land_on_the_case(ws, clock):
     pii = open_case(ws, clock, "my account number is 12345678 and my bill is wrong")
     c = case(ws, pii)
-    assert "pii" in c["flags"].split(",") and "private-data" in c["tags"].split(",")
+    assert "pii" in c.flags.split(",") and "private-data" in c.tags.split(",")
     cid = open_case(ws, clock)
     annotate.tag(ws.store, clock, cid, "ana", add=["Billing", "vip"])
     assert annotate.tag(ws.store, clock, cid, "ana", add=["billing"]) is None  # no change
     annotate.tag(ws.store, clock, cid, "ana", remove=["vip"])
     annotate.flag(ws.store, clock, cid, "ana", add=["escalate"])
     c = case(ws, cid)
-    assert (c["tags"], c["flags"]) == ("billing", "escalate")
+    assert (c.tags, c.flags) == ("billing", "escalate")
     with pytest.raises(ValueError, match="tag"):
         annotate.tag(ws.store, clock, cid, "ana", add=["<script>"])
     assert kinds(ws, cid).count(ev.TAGS_CHANGED) == 2
@@ -57,7 +57,7 @@ def test_bulk_actions_report_a_result_per_case(ws, clock):
     assert [r.ok for r in out] == [True, False, True, True]
     assert "claimed by priya" in out[1].message
     out = bulk.run(ws.store, clock, "ana", ids[1:2], "assign", to="tom", team="care")
-    assert out[0].ok and case(ws, ids[1])["assignee"] == "tom"
+    assert out[0].ok and case(ws, ids[1]).assignee == "tom"
     with pytest.raises(PermissionDenied):
         bulk.run(ws.store, clock, "priya", ids, "tag", tags=["x"])
     legal = open_case(ws, clock, "I will sue you, my lawyer is preparing a lawsuit")
@@ -73,7 +73,7 @@ def test_crm_link_by_customer_list(ws, clock):
     e = annotate.link_crm(ws.store, clock, cid, "ana")
     assert (e.data["crm_id"], e.data["source"], e.data["lists"]) == ("CRM-1001", "customer list",
                                                                     ["vip"])
-    assert case(ws, cid)["crm_id"] == "CRM-1001"
+    assert case(ws, cid).crm_id == "CRM-1001"
     stranger = open_case(ws, clock, handle="zed")
     with pytest.raises(CaseError, match="not on the customer list"):
         annotate.link_crm(ws.store, clock, stranger, "ana")
@@ -129,7 +129,7 @@ def test_lease_extends_for_the_holder_and_an_admin_can_override(ws, clock):
         cases.claim(ws.store, clock, cid, "priya", override=True)
     e = cases.claim(ws.store, clock, cid, "ada", override=True)
     assert e.data == {"until": e.data["until"], "override": True, "from": "ana"}
-    assert case(ws, cid)["claimed_by"] == "ada"
+    assert case(ws, cid).claimed_by == "ada"
     with pytest.raises(ClaimTaken):
         cases.reply(ws.store, clock, cid, "ana", "too late")
 
@@ -167,6 +167,6 @@ def test_projection_rebuilt_from_the_log_matches_after_engagement(ws, clock):
     clock.advance(minutes=16)
     approvals.tick(ws.store, clock)
     before = {i: case(ws, i) for i in (a, b)}
-    assert before[b]["approval_state"] == "pending" and held.kind == ev.APPROVAL_REQUESTED
+    assert before[b].approval_state == "pending" and held.kind == ev.APPROVAL_REQUESTED
     cases.rebuild_projection(ws.store)
     assert {i: case(ws, i) for i in (a, b)} == before

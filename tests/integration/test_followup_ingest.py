@@ -15,7 +15,7 @@ from escapevelocity.services.ingest import ingest
 
 def _resolved_and_asked(ws, clock, handle: str) -> str:
     case_id = open_case(ws, clock, "my bill is wrong, please help", handle=handle)
-    assignee = case(ws, case_id)["assignee"] or "priya"
+    assignee = case(ws, case_id).assignee or "priya"
     cases.claim(ws.store, clock, case_id, assignee)
     cases.reply(ws.store, clock, case_id, assignee, "Sorry! We have fixed the bill.")
     cases.resolve(ws.store, clock, case_id, assignee)
@@ -41,7 +41,7 @@ def test_an_answer_is_recorded_not_reopened(workspace, clock, text, happy):
     got = kinds(workspace, case_id)
     assert ev.FOLLOWUP_ANSWERED in got and ev.REOPENED not in got
     assert (ev.FOLLOWUP_INVITED in got) is happy
-    assert case(workspace, case_id)["state"] == "resolved"
+    assert case(workspace, case_id).state == "resolved"
 
 
 def test_anything_else_reopens_the_case(workspace, clock):
@@ -49,4 +49,4 @@ def test_anything_else_reopens_the_case(workspace, clock):
     _customer_says(workspace, clock, case_id, "dov", "it is wrong AGAIN this month", 2)
     got = kinds(workspace, case_id)
     assert ev.REOPENED in got and ev.FOLLOWUP_ANSWERED not in got
-    assert case(workspace, case_id)["state"] != "resolved"
+    assert case(workspace, case_id).state != "resolved"

@@ -53,7 +53,7 @@ def test_untrained_public_replies_wait_for_approval_on_every_path(workspace, clo
                                       "--database", ws.store.url], env={"COLUMNS": "200"})
     assert out.exit_code == 0, out.output
     assert "held for approval" in out.stdout and "tom has not completed training" in out.stdout
-    assert case(ws, c2)["approval_state"] == "pending" and not _replies(ws, c2)
+    assert case(ws, c2).approval_state == "pending" and not _replies(ws, c2)
 
     # the page route (what the API and htmx post)
     c3 = open_case(ws, clock)
@@ -63,7 +63,7 @@ def test_untrained_public_replies_wait_for_approval_on_every_path(workspace, clo
     assert client.post(f"/cases/{c3}/claim", data={"csrf": csrf}).status_code in (200, 303)
     r = client.post(f"/cases/{c3}/reply", data={"csrf": csrf, "text": "Sorry, we are on it"})
     assert r.status_code in (200, 303)
-    assert case(ws, c3)["approval_state"] == "pending" and not _replies(ws, c3)
+    assert case(ws, c3).approval_state == "pending" and not _replies(ws, c3)
 
     # trained: acknowledged and a passed drill, and the same reply goes out
     gov.acknowledge(ws.store, clock, "priya", "social")

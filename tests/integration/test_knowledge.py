@@ -61,7 +61,7 @@ def test_sources_become_suggestions_and_deflection_is_counted(workspace, app, tm
     # a resolved case whose customer said they were happy joins the store
     resolved = open_case(ws, ws.clock, "my sim card is not working after the swap",
                          handle="happy1")
-    who = case(ws, resolved)["assignee"] or "ana"
+    who = case(ws, resolved).assignee or "ana"
     cases.claim(ws.store, ws.clock, resolved, who)
     cases.reply(ws.store, ws.clock, resolved, who, "Restart the phone after the swap.")
     cases.resolve(ws.store, ws.clock, resolved, who)
@@ -101,7 +101,7 @@ def test_sources_become_suggestions_and_deflection_is_counted(workspace, app, tm
     r = client.post(f"/cases/{bill}/community-resolved",
                     data={"csrf": csrf, "ref": "https://community.example/t/bill/9"},
                     follow_redirects=False)
-    assert r.status_code == 303 and case(ws, bill)["state"] == "resolved"
+    assert r.status_code == 303 and case(ws, bill).state == "resolved"
 
     with ws.store.begin() as tx:
         counts = tx.events.rollup("deflection")

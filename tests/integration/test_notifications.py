@@ -252,7 +252,7 @@ def test_sla_warning_breach_and_the_ladder_reach_the_assignee_lead_and_on_call(w
     notifier.sweep()
     cid = open_case(ws, clock, "my bill is wrong, I was overcharged twice")
     with ws.store.begin() as tx:
-        first = tx.cases.get(cid)["assignee"]
+        first = tx.cases.get(cid).assignee
     clock.advance(minutes=46)
     sla.tick(ws)
     notifier.sweep()
@@ -265,7 +265,7 @@ def test_sla_warning_breach_and_the_ladder_reach_the_assignee_lead_and_on_call(w
     sla.tick(ws)
     notifier.sweep()
     with ws.store.begin() as tx:
-        now_with = tx.cases.get(cid)["assignee"]
+        now_with = tx.cases.get(cid).assignee
     told = {(n["member"], n["kind"], n["urgency"]) for m in {first, now_with, "tom"}
             for n in unread(ws, m) if n["stream"] == cid}
     assert (first, "sla_breach", "urgent") in told

@@ -56,7 +56,7 @@ def test_save_lists_versions_and_activates_without_approval(workspace, clock):
     m = Mention("m1", "twitter", "my bill is wrong, please help", Author("kim"), clock.now())
     case_id = ingest(store, workspace.triager(), clock, [m]).case_ids[0]
     with store.begin() as tx:
-        assert tx.cases.get(case_id)["playbook_version"] == "v2"
+        assert tx.cases.get(case_id).playbook_version == "v2"
         assert tx.events.case_streams() == [case_id]
     assert rebuild_projection(store) == 1
 

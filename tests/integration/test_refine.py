@@ -129,7 +129,7 @@ def test_vectors_are_read_off_the_hot_path(workspace, clock, monkeypatch):
         with workspace.store.begin() as tx:
             for e in events:  # the case follows its first mention's revised signals
                 case = tx.cases.get(e.stream)
-                assert case["situation"] == e.data["signals"]["situation"]
+                assert case.situation == e.data["signals"]["situation"]
         shown = next(e for e in events if e.data["changed"])
         page = client.get(f"/cases/{shown.stream}").text
         assert "signals revised: complaint" in page and "provisional: a learned" not in page

@@ -176,7 +176,7 @@ def _items(ws, period, now, incident: str) -> list:
     return [bare(items.approvals(ws.store, period, now, None, "decided")),
             bare(items.approvals(ws.store, period, now, None, "waiting")),
             bare(items.incidents(ws.store, period, now)),
-            sorted(c["id"] for c in items.incident_cases(ws.store, incident) or ()),
+            sorted(c.id for c in items.incident_cases(ws.store, incident) or ()),
             bare(items.drill_runs(ws.store, period)),
             bare(items.drill_players(ws.store, period, None))]
 
@@ -377,7 +377,7 @@ def test_business_time_on_the_track_calendar_equals_the_log(workspace, clock):
         behind = list(reports.cases_behind(workspace.store, period, "timed",
                                            {"sla_calendar": cal}))
         assert len(behind) == sum(tracks.values()), cal
-        assert {c["track"] for c in behind} == set(tracks), cal
+        assert {c.track for c in behind} == set(tracks), cal
     kept = _kept(workspace.store)
     rebuild_projection(workspace.store)  # the rebuild fixes the same business times
     assert _kept(workspace.store) == kept

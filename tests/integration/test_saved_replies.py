@@ -37,7 +37,7 @@ def test_the_library_end_to_end(workspace, app):
 
     # a plain question: the question's saved reply is preselected, variables filled
     case_id = open_case(ws, ws.clock, "how do I change my plan in the app?", handle="kim")
-    assert case(ws, case_id)["situation"] == "question"
+    assert case(ws, case_id).situation == "question"
     csrf = login(agent, "ana", page=f"/cases/{case_id}")[1]
     agent.post(f"/cases/{case_id}/claim", data={"csrf": csrf})
     page = agent.get(f"/cases/{case_id}").text
@@ -51,10 +51,10 @@ def test_the_library_end_to_end(workspace, app):
     assert "Hi kim, here is how: Settings &gt; Plan. Ana Silva from the care team</p>" in page
     r = agent.post(f"/cases/{case_id}/reply", data={"csrf": csrf, "template": "saved:long-story",
                                                      "text": lib.fill(long_text, {})})
-    assert "too long" in r.text and case(ws, case_id)["state"] == "claimed"
+    assert "too long" in r.text and case(ws, case_id).state == "claimed"
     agent.post(f"/cases/{case_id}/reply", data={"csrf": csrf, "template": "saved:plan-question",
                                                  "text": "Hi kim, here is how: Settings > Plan."})
-    assert case(ws, case_id)["state"] == "replied"
+    assert case(ws, case_id).state == "replied"
     with ws.store.begin() as tx:
         assert tx.events.rollup("saved_replies") == {"plan-question": 1}
 

@@ -112,7 +112,7 @@ def test_a_viewer_on_one_replica_is_seen_from_the_other_and_fades_out(
         # Claims are global already: the claim is the case's row in PostgreSQL.
         cases.claim(ws1.store, ws1.clock, case, "sam")
         with ws2.store.begin() as tx:
-            assert tx.cases.get(case)["claimed_by"] == "sam"
+            assert tx.cases.get(case).claimed_by == "sam"
         with pytest.raises(ClaimTaken):
             cases.claim(ws2.store, ws2.clock, case, "ana")
     ws1.store.close()

@@ -23,13 +23,13 @@ def test_words_are_searchable_in_the_ingest_transaction_and_filters_combine(work
     _ingest(workspace, clock, SUPPORT)
     q = search.parse({"q": "zeppelin"})
     found = finder.find(workspace.store, workspace.clock, "sam", q)
-    assert {r["id"] for r in found["rows"]} == {a, b} and found["total"] == 2
+    assert {r.id for r in found["rows"]} == {a, b} and found["total"] == 2
     # A prefix of the last word, several words (all must occur), and filters on top.
-    assert [r["id"] for r in finder.find(workspace.store, clock, "sam",
+    assert [r.id for r in finder.find(workspace.store, clock, "sam",
                                          search.parse({"q": "zeppelin refu*"}))["rows"]] == [a]
     neg = finder.find(workspace.store, clock, "sam",
                       search.parse({"q": "zeppelin", "sentiment": "negative"}))
-    assert [r["id"] for r in neg["rows"]] == [a]
+    assert [r.id for r in neg["rows"]] == [a]
     none = finder.find(workspace.store, clock, "sam",
                        search.parse({"q": "zeppelin", "channel": "email"}))
     assert none["rows"] == [] and none["total"] == 0
@@ -43,7 +43,7 @@ def test_hostile_words_are_text_not_operators(workspace, clock):
     for text in ['"', "NEAR(", "col:umn", "*", "a OR b", "') OR 1=1 --", "\\", "&|!"]:
         finder.find(workspace.store, clock, "sam", search.parse({"q": text}))  # never raises
     found = finder.find(workspace.store, clock, "sam", search.parse({"q": "col:umn NEAR"}))
-    assert [r["id"] for r in found["rows"]] == [a]
+    assert [r.id for r in found["rows"]] == [a]
 
 
 def test_search_pages_and_the_sight_of_a_spoke_member(app, workspace, clock):
@@ -134,7 +134,7 @@ def test_bulk_on_all_matching_asks_with_the_count_then_reports_per_case(app, wor
 
 def _tags(ws, case_id: str) -> str:
     with ws.store.begin() as tx:
-        return tx.cases.get(case_id)["tags"]
+        return tx.cases.get(case_id).tags
 
 
 def test_profile_shows_cases_across_linked_identities_merge_and_unmerge(app, workspace, clock):
@@ -224,7 +224,7 @@ def test_the_migration_makes_what_schema_py_declares_goes_back_and_backfills(wor
         assert not sa.inspect(conn).has_table("saved_views")
     workspace.store.migrate()  # back up: the words of every stored mention are indexed
     found = finder.find(workspace.store, clock, "sam", search.parse({"q": "xylophone"}))
-    assert {r["id"] for r in found["rows"]} == {a, b}
+    assert {r.id for r in found["rows"]} == {a, b}
     if workspace.store.dialect != "postgresql":
         return
     # 0024's side table: as schema.py declares it; down to 0022 and up again, every stored
@@ -239,7 +239,7 @@ def test_the_migration_makes_what_schema_py_declares_goes_back_and_backfills(wor
         query = "SELECT count(*) FROM mention_terms WHERE words @@ CAST(:q AS tsquery)"
         assert conn.execute(sa.text(query), {"q": "xylophone & 'B 0'"}).scalar_one() == 2
     found = finder.find(workspace.store, clock, "sam", search.parse({"q": "xylophone"}))
-    assert {r["id"] for r in found["rows"]} == {a, b}
+    assert {r.id for r in found["rows"]} == {a, b}
 
 
 def test_search_answers_as_a_filter_over_every_row_would(workspace, clock):
@@ -267,21 +267,21 @@ def test_search_answers_as_a_filter_over_every_row_would(workspace, clock):
         new, rows = [], []
         for i in range(chunk * 25, chunk * 25 + 25):
             case_id, opened = f"cz{i:04d}", now
-            case = projection.empty(case_id) | {
-                "state": ("queued", "claimed", "resolved")[i % 3], "team": teams[i % len(teams)],
-                "priority": "p2", "opened_at": opened, "updated_at": opened,
-                "last_mention_at": opened, "author_handle": f"z{i}", "channel":
-                ("twitter", "email")[i % 2], "mention_count": 2, "situation": "question",
-                "sentiment": ("negative", "neutral", "positive")[i // 2 % 3],
-                "author_class": "customer", "version": 1, "tags": "", "title": "t"}
+            case = projection.Case(
+                id=case_id, state=("queued", "claimed", "resolved")[i % 3],
+                team=teams[i % len(teams)], priority="p2", opened_at=opened, updated_at=opened,
+                last_mention_at=opened, author_handle=f"z{i}", channel=("twitter", "email")[i % 2],
+                mention_count=2, situation="question",
+                sentiment=("negative", "neutral", "positive")[i // 2 % 3],
+                author_class="customer", version=1, tags="", title="t")
             cases[case_id] = case
             new.append(case)
             for k in range(2):
                 text = " ".join(rng.sample(vocab, rng.randint(1, 3)))
-                body = json.dumps({"source_id": f"z{i}-{k}", "channel": case["channel"],
+                body = json.dumps({"source_id": f"z{i}-{k}", "channel": case.channel,
                                    "text": text, "author": {"handle": f"z{i}"},
                                    "created_at": opened.isoformat()})
-                rows.append((case["channel"], f"z{i}-{k}", case_id, f"z{i}", opened, opened,
+                rows.append((case.channel, f"z{i}-{k}", case_id, f"z{i}", opened, opened,
                              body, "{}", False))
                 truth.append((set(text.split()), case_id))
         with ws.store.begin() as tx:
@@ -295,8 +295,8 @@ def test_search_answers_as_a_filter_over_every_row_would(workspace, clock):
         assert ids[-1] - ids[0] > 150_000  # over many blocks and groups
 
     def passes(case, f):
-        return all((case["state"] in ("queued", "assigned", "claimed", "replied")
-                    if k == "status" else case[k] == v) for k, v in f.items())
+        return all((case.state in ("queued", "assigned", "claimed", "replied")
+                    if k == "status" else getattr(case, k) == v) for k, v in f.items())
 
     for text in ("zorblat", "quimby vexilla", "gruntle mirthos zorblat", "vexil*"):
         for f in ({}, {"channel": "twitter"}, {"status": "open", "sentiment": "negative"}):
@@ -312,5 +312,5 @@ def test_search_answers_as_a_filter_over_every_row_would(workspace, clock):
                     q = search.parse({"q": text, "show": show, "page": str(page), **f})
                     with ws.store.begin() as tx:
                         rows, total, _ = getattr(tx.search, show)(q, teams, now)
-                    got += [r["id"] for r in rows]
+                    got += [r.id if show == "cases" else r["id"] for r in rows]
                 assert (got, total) == (expected, len(expected)), (text, f, show)

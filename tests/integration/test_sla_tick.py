@@ -26,7 +26,7 @@ def test_warning_breach_and_ladder_are_events_once(workspace, clock):
     assert [e.kind for e in tick(workspace).events] == [ev.SLA_CLOCK]
     with workspace.store.begin() as tx:
         case = tx.cases.get(cid)
-    assert case["next_deadline"] == clock.now() + timedelta(minutes=45)
+    assert case.next_deadline == clock.now() + timedelta(minutes=45)
     assert tick(workspace).events == []
     clock.advance(minutes=46)
     r = tick(workspace)
@@ -51,7 +51,7 @@ def test_warning_breach_and_ladder_are_events_once(workspace, clock):
 def test_reply_stops_the_clock_and_counts_as_met(workspace, clock):
     [cid] = _ingest(workspace, clock, ["my bill is wrong, I was overcharged twice"])
     with workspace.store.begin() as tx:
-        member = tx.cases.get(cid)["assignee"]
+        member = tx.cases.get(cid).assignee
     clock.advance(minutes=10)
     commands.claim(workspace.store, clock, cid, member)
     commands.reply(workspace.store, clock, cid, member, "Sorry about that, DM us please")
@@ -59,7 +59,7 @@ def test_reply_stops_the_clock_and_counts_as_met(workspace, clock):
     r = tick(workspace)
     assert r.breaches == 0 and r.escalations == 0
     with workspace.store.begin() as tx:
-        assert tx.cases.get(cid)["sla_due"] is None  # waiting on the customer
+        assert tx.cases.get(cid).sla_due is None  # waiting on the customer
     met = sla_attainment(workspace).by_member[("first_response", member)]
     assert (met.met, met.breached) == (1, 0)
     assert first_reply_history(workspace)[(member, "support")] == 10
@@ -71,20 +71,20 @@ def test_offline_members_lose_unclaimed_work_and_the_queue_drains(workspace, clo
     ids = _ingest(workspace, clock, ["my bill is wrong again",
                                     "I was overcharged on my bill, please fix it"])
     with workspace.store.begin() as tx:
-        assert {c["state"] for c in tx.cases.get_many(ids).values()} == {"queued"}
+        assert {c.state for c in tx.cases.get_many(ids).values()} == {"queued"}
     workspace.set_presence("tom", "online")
     clock.advance(minutes=1)
     r = tick(workspace)
     assert r.drained == 2
     with workspace.store.begin() as tx:
-        assert {c["assignee"] for c in tx.cases.get_many(ids).values()} == {"tom"}
+        assert {c.assignee for c in tx.cases.get_many(ids).values()} == {"tom"}
     workspace.set_presence("tom", "offline")
     clock.advance(minutes=1)
     r = tick(workspace)
     assert r.requeued == 2
     with workspace.store.begin() as tx:
         cases = tx.cases.get_many(ids).values()
-        assert {(c["state"], c["assignee"]) for c in cases} == {("queued", None)}
+        assert {(c.state, c.assignee) for c in cases} == {("queued", None)}
     assert all(e.data["explanation"].startswith("requeued: tom went offline")
                for i in ids for e in _log(workspace, i)[-1:])
     clock.advance(minutes=1)
@@ -100,11 +100,11 @@ def test_rebuild_recomputes_the_next_deadline_from_the_log(workspace, clock):
     tick(workspace)
     with workspace.store.begin() as tx:
         before = tx.cases.get_many(ids)
-    assert all(c["next_deadline"] > clock.now() for c in before.values())
+    assert all(c.next_deadline > clock.now() for c in before.values())
     rebuild_projection(workspace.store)
     with workspace.store.begin() as tx:
         assert tx.cases.get_many(ids) == before
         # only what is due is read: nothing now, both once their next deadline passes
         assert tx.cases.due_for_sla(clock.now(), 10) == []
-        later = max(c["next_deadline"] for c in before.values())
+        later = max(c.next_deadline for c in before.values())
         assert len(tx.cases.due_for_sla(later, 10)) == 2

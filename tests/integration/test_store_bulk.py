@@ -47,13 +47,13 @@ def test_bulk_cases_mentions_and_optimistic_updates(db_url):
             assert tx.cases.author_cases({("twitter", "kim")}, T0)[0] == {}
             [note] = tx.events.stream("ca")
             assert note.at == T0 and isinstance(note, ev.NoteAdded) and note.text == "x"
-        bumped = dict(got["ca"], version=got["ca"]["version"] + 1, mention_count=2)
+        bumped = projection.replace(got["ca"], version=got["ca"].version + 1, mention_count=2)
         with store.begin() as tx:
-            assert tx.cases.update_many([(bumped, got["ca"]["version"])])
-        stale = dict(got["cb"], version=9)
+            assert tx.cases.update_many([(bumped, got["ca"].version)])
+        stale = projection.replace(got["cb"], version=9)
         with store.begin() as tx:  # one stale version: the whole write reports failure
             assert not tx.cases.update_many([(stale, 99)])
         with store.begin() as tx:
-            assert tx.cases.get_many(["ca"])["ca"]["mention_count"] == 2
+            assert tx.cases.get_many(["ca"])["ca"].mention_count == 2
     finally:
         store.close()

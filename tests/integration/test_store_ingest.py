@@ -35,11 +35,11 @@ def test_a_complaint_becomes_a_routed_case_with_its_events(workspace, clock):
                     [m("1", "I was charged twice this month and nobody answers. Fix it!")])
     assert (report.accepted, report.opened) == (1, 1)
     [case] = cases_of(workspace)
-    assert case["team"] == "care" and case["track"] == "support"
-    assert case["assignee"] in {"ana", "priya", "tom", "mei", "joe"}
-    assert case["sla_due"] == clock.now() + timedelta(minutes=case["sla_minutes"])
+    assert case.team == "care" and case.track == "support"
+    assert case.assignee in {"ana", "priya", "tom", "mei", "joe"}
+    assert case.sla_due == clock.now() + timedelta(minutes=case.sla_minutes)
     with workspace.store.begin() as tx:
-        kinds = [e.kind for e in tx.events.stream(case["id"])]
+        kinds = [e.kind for e in tx.events.stream(case.id)]
     assert kinds == ["opened", "decided", "assigned"]
 
 
@@ -54,39 +54,39 @@ def test_duplicates_are_idempotent_and_replies_thread(workspace, clock):
     assert (r2.accepted, r2.duplicates) == (0, 5)
     rows = cases_of(workspace)
     assert len(rows) == 2
-    kim = next(c for c in rows if c["author_handle"] == "kim")
-    assert kim["mention_count"] == 3
+    kim = next(c for c in rows if c.author_handle == "kim")
+    assert kim.mention_count == 3
 
 
 def test_follow_up_after_resolution_reopens_the_case(workspace, clock):
     ingest(workspace.store, workspace.triager(), clock, [m("1", "my bill is wrong, please help")])
     [case] = cases_of(workspace)
-    member = case["assignee"]
-    commands.claim(workspace.store, clock, case["id"], member)
-    commands.reply(workspace.store, clock, case["id"], member, "Sorry! Please DM us.")
-    commands.resolve(workspace.store, clock, case["id"], member)
+    member = case.assignee
+    commands.claim(workspace.store, clock, case.id, member)
+    commands.reply(workspace.store, clock, case.id, member, "Sorry! Please DM us.")
+    commands.resolve(workspace.store, clock, case.id, member)
     clock.advance(minutes=30)
     ingest(workspace.store, workspace.triager(), clock, [m("2", "still wrong", reply_to="1")])
     [case] = cases_of(workspace)
-    assert case["state"] in ("assigned", "queued") and case["mention_count"] == 2
+    assert case.state in ("assigned", "queued") and case.mention_count == 2
 
 
 def test_claim_is_exclusive_and_reply_needs_the_claim(workspace, clock):
     ingest(workspace.store, workspace.triager(), clock, [m("1", "my bill is wrong, please help")])
     [case] = cases_of(workspace)
-    commands.claim(workspace.store, clock, case["id"], "ana")
+    commands.claim(workspace.store, clock, case.id, "ana")
     with pytest.raises(ClaimTaken) as info:
-        commands.claim(workspace.store, clock, case["id"], "priya")
+        commands.claim(workspace.store, clock, case.id, "priya")
     assert info.value.holder == "ana"
     with pytest.raises(ClaimTaken):
-        commands.reply(workspace.store, clock, case["id"], "priya", "hi")
+        commands.reply(workspace.store, clock, case.id, "priya", "hi")
     clock.advance(minutes=11)  # the lease ran out
-    commands.claim(workspace.store, clock, case["id"], "priya")
+    commands.claim(workspace.store, clock, case.id, "priya")
     with pytest.raises(CaseError):
-        commands.reply(workspace.store, clock, case["id"], "priya", "   ")
-    commands.reply(workspace.store, clock, case["id"], "priya", "We're on it.")
+        commands.reply(workspace.store, clock, case.id, "priya", "   ")
+    commands.reply(workspace.store, clock, case.id, "priya", "We're on it.")
     [case] = cases_of(workspace)
-    assert case["state"] == "replied" and case["first_response_at"] == clock.now()
+    assert case.state == "replied" and case.first_response_at == clock.now()
 
 
 def test_projection_is_rebuilt_identically_from_the_log(workspace, clock):
@@ -94,12 +94,12 @@ def test_projection_is_rebuilt_identically_from_the_log(workspace, clock):
 
     mentions = list(generate(300, seed=3, start=T0))
     ingest(workspace.store, workspace.triager(), clock, mentions, batch_size=64)
-    before = {c["id"]: c for c in cases_of(workspace)}
+    before = {c.id: c for c in cases_of(workspace)}
     first = next(iter(before))
     commands.claim(workspace.store, clock, first, "ana")
-    before = {c["id"]: c for c in cases_of(workspace)}
+    before = {c.id: c for c in cases_of(workspace)}
     assert rebuild_projection(workspace.store) == len(before)
-    after = {c["id"]: c for c in cases_of(workspace)}
+    after = {c.id: c for c in cases_of(workspace)}
     assert after == before
 
 

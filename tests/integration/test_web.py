@@ -88,7 +88,7 @@ def test_inbox_shows_the_team_s_cases_soonest_sla_first(app, token, clock):
         assert len(dues) >= 2
         store = app.state.workspace.store
         with store.begin() as tx:
-            due = [tx.cases.get(c)["sla_due"] for c in dues]
+            due = [tx.cases.get(c).sla_due for c in dues]
         assert due == sorted(due)
 
 
@@ -98,7 +98,7 @@ def test_a_spoke_member_cannot_open_another_spoke_s_case(app, token):
                        ).json()["case_ids"][0]
         store = app.state.workspace.store
         with store.begin() as tx:
-            team = tx.cases.get(case_id)["team"]
+            team = tx.cases.get(case_id).team
         outsider = "omar" if team != "legal" else "priya"
         login(client, outsider)
         assert client.get(f"/cases/{case_id}").status_code == 404
@@ -205,7 +205,7 @@ def test_live_stream_names_changed_cases_of_visible_teams_only(app, token, works
                    ).json()["case_ids"]
         org = app.state.org()
         with workspace.store.begin() as tx:
-            teams = {i: tx.cases.get(i)["team"] for i in ids}
+            teams = {i: tx.cases.get(i).team for i in ids}
         ana = org.member("ana")
         _, seen = _changes(Req(app), ana, 0)
         assert {c["case"] for c in seen} == set(ids)

@@ -220,7 +220,7 @@ def test_a_refused_case_action_changes_nothing_and_says_why(app, workspace, cloc
     r = eva.post(f"/cases/{cid}/resolve", data={"csrf": csrf}, follow_redirects=False)
     assert r.status_code == 403 and "may not resolve" in r.text
     assert [e.kind for e in events(workspace, cid)] == before
-    assert case(workspace, cid)["claimed_by"] is None
+    assert case(workspace, cid).claimed_by is None
 
 
 # --- scope: a case outside the member's teams does not exist for them ------------------------

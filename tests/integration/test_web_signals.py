@@ -50,7 +50,7 @@ def test_a_correction_re_decides_the_case(app, workspace):
                        ).json()["case_ids"][0]
         with workspace.store.begin() as tx:
             before = tx.cases.get(case_id)
-        assert (before["track"], before["respond"]) == ("monitor", False)
+        assert (before.track, before.respond) == ("monitor", False)
         login(client, "ana")
         csrf = csrf_of(client.get(f"/cases/{case_id}").text)
         form = client.get(f"/cases/{case_id}/correction-form", params={"signal": "sentiment"})
@@ -63,8 +63,8 @@ def test_a_correction_re_decides_the_case(app, workspace):
         with workspace.store.begin() as tx:
             after = tx.cases.get(case_id)
             events = tx.events.stream(case_id)
-        assert (after["track"], after["team"], after["respond"]) == ("support", "care", True)
-        assert after["situation"] == "complaint" and after["sla_due"] != before["sla_due"]
+        assert (after.track, after.team, after.respond) == ("support", "care", True)
+        assert after.situation == "complaint" and after.sla_due != before.sla_due
         decided = [e for e in events if e.kind == ev.DECIDED][-1]
         assert decided.actor == "ana" and decided.data["corrected"] == {
             "signal": "situation", "from": "off_topic", "to": "complaint",
@@ -78,7 +78,7 @@ def test_a_correction_re_decides_the_case(app, workspace):
                 follow_redirects=False)
             assert r.status_code == 303
             with workspace.store.begin() as tx:
-                assert tx.cases.get(case_id)[field] == want
+                assert getattr(tx.cases.get(case_id), field) == want
         bad = client.post("/signals/corrections", data={
             "case_id": case_id, "signal": "situation", "label": "p1", "csrf": csrf})
         assert bad.status_code == 422

@@ -117,10 +117,10 @@ def test_customer_lookup_fills_who_is_asking_and_a_slow_crm_costs_nothing(ws, cl
         cid = open_case(ws, clock, handle="kimdoe")
         hooks.tick()
         assert json.loads(crm.requests[-1][1])["handle"] == "kimdoe"
-        assert case(ws, cid)["crm_id"] == "C-42"
+        assert case(ws, cid).crm_id == "C-42"
         [linked] = [e for e in events(ws, cid) if e.kind == ev.CRM_LINKED]
         assert (linked.data["name"], linked.data["source"]) == ("Kim Doe", "lookup hook")
         crm.statuses = [500]
         other = open_case(ws, clock, handle="nobody")
         hooks.tick()
-        assert case(ws, other)["crm_id"] is None  # the CRM failed: the case is still there
+        assert case(ws, other).crm_id is None  # the CRM failed: the case is still there

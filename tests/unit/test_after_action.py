@@ -4,6 +4,7 @@ answered and breached, and findings drawn from those figures."""
 from datetime import UTC, datetime, timedelta
 
 from escapevelocity.domain import events as ev
+from escapevelocity.domain.cases import Case
 from escapevelocity.domain.crisis.after_action import summarise
 
 T0 = datetime(2026, 11, 20, 18, 0, tzinfo=UTC)
@@ -23,12 +24,12 @@ def test_the_report_counts_the_timeline_and_the_cases_and_says_what_to_learn():
                 ev.IncidentNote(stream=S, at=_at(90), actor="omar", text="we are sorry",
                                 note_kind="statement"),
                 ev.IncidentStoodDown(stream=S, at=_at(240), actor="sam")]
-    cases = [{"track": "crisis", "respond": True, "opened_at": _at(5),
-              "first_response_at": _at(15), "sla_due": _at(20)},
-             {"track": "crisis", "respond": True, "opened_at": _at(6),
-              "first_response_at": None, "sla_due": _at(21)},
-             {"track": "monitor", "respond": False, "opened_at": _at(7),
-              "first_response_at": None, "sla_due": None}]
+    cases = [Case(id="c1", track="crisis", respond=True, opened_at=_at(5),
+                  first_response_at=_at(15), sla_due=_at(20)),
+             Case(id="c2", track="crisis", respond=True, opened_at=_at(6),
+                  first_response_at=None, sla_due=_at(21)),
+             Case(id="c3", track="monitor", respond=False, opened_at=_at(7),
+                  first_response_at=None, sla_due=None)]
     r = summarise(S, timeline, cases, _at(500))
     assert (r.peak, r.minutes, r.pages, r.pages_failed) == ("crisis3", 240.0, 1, 1)
     assert (r.statements, r.minutes_to_statement) == (1, 90.0)

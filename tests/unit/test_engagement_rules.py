@@ -35,10 +35,11 @@ def test_every_role_has_a_row_and_refusals_explain():
 def test_approval_need_names_every_reason():
     policy = engagement.Policy(in_training=["ana"])
     ana, joe, sam = ORG.member("ana"), ORG.member("joe"), ORG.member("sam")
-    assert engagement.approval_need({"approval": ""}, sam, "Sorry!", policy) is None
-    need = engagement.approval_need({"approval": "legal"}, ana, "We admit liability.", policy)
+    assert engagement.approval_need(cases.Case(id="c1"), sam, "Sorry!", policy) is None
+    need = engagement.approval_need(cases.Case(id="c1", approval="legal"), ana,
+                                    "We admit liability.", policy)
     assert need.group == "legal" and len(need.reasons) == 3
-    need = engagement.approval_need({"approval": ""}, joe, "Sorry!", policy)
+    need = engagement.approval_need(cases.Case(id="c1"), joe, "Sorry!", policy)
     assert need.group == "approvers" and need.reasons == ("replies by the agency role need "
                                                           "approval",)
     # whole words only: "guaranteed" matches, "guarantees" in "unguaranteeable" does not
@@ -80,7 +81,8 @@ def test_mentions_tags_and_answers():
     policy = engagement.Policy()
     assert engagement.happy(4, None, policy) and not engagement.happy(3, None, policy)
     assert engagement.happy(None, "up", policy) and not engagement.happy(None, "down", policy)
-    assert engagement.fill("Hi {author_name} {unknown}", {"author_handle": "kim"}) == (
+    assert engagement.fill("Hi {author_name} {unknown}",
+                           cases.Case(id="c1", author_handle="kim")) == (
         "Hi kim {unknown}")
 
 
@@ -106,9 +108,9 @@ def test_engagement_projection_folds_approval_tags_and_followup():
                                                            "ask": "csat"}),
         ev.make("c1", ev.FOLLOWUP_ANSWERED, T0, ev.SYSTEM, {"csat": 4})]
     c = cases.replay("c1", log)
-    assert (c["approval_state"], c["approver"], c["approval_due"]) == ("approved", "lena", None)
-    assert c["tags"] == "a" and cases.split(c["tags"]) == ["a"]
-    assert (c["followup_state"], c["csat"]) == ("answered", 4)
+    assert (c.approval_state, c.approver, c.approval_due) == ("approved", "lena", None)
+    assert c.tags == "a" and cases.split(c.tags) == ["a"]
+    assert (c.followup_state, c.csat) == ("answered", 4)
 
 
 def test_the_documented_policy_example_loads():

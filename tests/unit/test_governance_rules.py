@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 from escapevelocity.domain import access, engagement, governance, maturity
 from escapevelocity.domain import events as ev
+from escapevelocity.domain.cases import Case
 from escapevelocity.domain.org import load_org
 from escapevelocity.domain.routing import Need, RoutingState, assign
 
@@ -94,11 +95,11 @@ def test_training_gaps_and_the_approval_they_force_on_public_replies():
                                 {"member": "lucy", "score": 60.0, "min_score": 70}))
     assert governance.training_gaps(p, "lucy") == [
         "pass a drill with a score of 70 or more (best so far 60)"]
-    case = {"visibility": "public", "approval": ""}
+    case = Case(id="c1", visibility="public", approval="")
     need = engagement.approval_need(case, ORG.member("lucy"), "Hello",
                                     engagement.Policy(), governance.training_gaps(p, "lucy"))
     assert need is not None and "lucy has not completed training" in need.reasons[0]
-    assert engagement.approval_need({"visibility": "private", "approval": ""},
+    assert engagement.approval_need(Case(id="c1", visibility="private", approval=""),
                                     ORG.member("lucy"), "Hello", engagement.Policy(),
                                     governance.training_gaps(p, "lucy")) is None
     governance.apply(p, ev.make("governance:member:lucy", ev.DRILL_SCORED,

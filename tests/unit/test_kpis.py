@@ -7,6 +7,7 @@ import random
 from datetime import UTC, date, datetime, timedelta
 
 from escapevelocity.domain import kpis
+from escapevelocity.domain.cases import Case
 
 T0 = datetime(2026, 11, 20, 9, tzinfo=UTC)
 
@@ -17,7 +18,7 @@ def _case(**kw):
             "first_response_at": None, "resolved_at": None, "channel": "twitter",
             "situation": "complaint", "sentiment": "negative", "author_class": "customer",
             "rule_id": "r", "approval_state": "", "csat": None}
-    return {**base, **kw}
+    return Case(**{**base, **kw})
 
 
 def test_every_value_lies_in_its_bucket_and_percentiles_are_within_a_bucket():

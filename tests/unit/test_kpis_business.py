@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from escapevelocity.domain import kpis
 from escapevelocity.domain.calendar import ALWAYS, from_dict
+from escapevelocity.domain.cases import Case, replace
 
 # Friday 20 Nov 2026, 15:30 UTC = 16:30 in Berlin: half an hour before closing.
 T0 = datetime(2026, 11, 20, 15, 30, tzinfo=UTC)
@@ -22,7 +23,7 @@ def _case(**kw):
             "situation": "complaint", "sentiment": "negative", "author_class": "customer",
             "rule_id": "r", "approval_state": "", "csat": None, "topics": "",
             "sla_calendar": "", "first_response_minutes": None, "resolution_minutes": None}
-    return {**base, **kw}
+    return Case(**{**base, **kw})
 
 
 def _berlin(track):
@@ -35,7 +36,7 @@ def test_business_minutes_skip_the_night_and_the_weekend():
     case = _case(first_response_at=first, state="replied")
     moved = kpis.business_times(case, _berlin)
     assert moved == {"sla_calendar": "berlin", "first_response_minutes": 45.0}
-    timed = {**case, **moved}
+    timed = replace(case, **moved)
     assert kpis.sla_outcome(timed) == "met"  # 45 business minutes of a 60-minute budget …
     assert kpis.sla_outcome(case) == "late"  # … where wall time says 3,885 minutes
     _, counts = kpis.contribution(timed)
@@ -49,12 +50,12 @@ def test_business_minutes_skip_the_night_and_the_weekend():
 def test_business_times_are_fixed_once_and_cleared_when_the_instant_goes():
     done = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # Monday 10:00 Berlin
     case = _case(state="resolved", resolved_at=done)
-    case = {**case, **kpis.business_times(case, _berlin)}
-    assert case["resolution_minutes"] == 90.0 and case["first_response_minutes"] is None
+    case = replace(case, **kpis.business_times(case, _berlin))
+    assert case.resolution_minutes == 90.0 and case.first_response_minutes is None
     # a later calendar (or none) never recounts what was fixed
     assert kpis.business_times(case, lambda track: ("", ALWAYS)) == {}
     assert kpis.resolution_minutes(case) == 90.0
-    reopened = {**case, "state": "queued", "resolved_at": None}
+    reopened = replace(case, state="queued", resolved_at=None)
     assert kpis.business_times(reopened, _berlin) == {"resolution_minutes": None}
     assert kpis.resolution_minutes(reopened) is None
 
@@ -87,7 +88,7 @@ def test_topics_count_once_each_with_their_sentiment_and_drill_by_team():
     assert {k for _, fam, k, _ in kept if fam == kpis.TOPIC} == {
         "care|billing|negative", "care|outage|negative"}
     # a retagged case moves from its old topics to its new ones
-    _, moved = kpis.delta(case, {**case, "topics": "billing"})
+    _, moved = kpis.delta(case, replace(case, topics="billing"))
     assert moved == {("2026-11-20", kpis.TOPIC, "care|outage|negative"): -1}
 
 
@@ -174,7 +175,7 @@ def test_drill_scores_of_the_period_by_drill():
 def test_the_timed_cases_are_the_ones_the_calendar_counter_counts():
     answered = _case(first_response_at=T0 + timedelta(minutes=5), state="replied")
     closed = _case(state="resolved", resolved_at=T0 + timedelta(hours=1))
-    reopened = {**closed, "state": "queued"}
+    reopened = replace(closed, state="queued")
     for case in (_case(), answered, closed, reopened):
         _, counts = kpis.contribution(case)
         counted = any(family == kpis.CALENDAR for _, family, _ in counts)

@@ -8,6 +8,7 @@ import pytest
 
 from escapevelocity.domain import events as ev
 from escapevelocity.domain import notifications as dn
+from escapevelocity.domain.cases import Case, replace
 from escapevelocity.domain.org import Member, Organisation, Shift, Team
 
 DAY = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)  # a Wednesday, noon UTC
@@ -19,7 +20,7 @@ ORG = Organisation(
     members=[Member(id="ana", name="Ana", teams=["care"], email="ana@x.test", shift=OFFICE),
              Member(id="lena", name="Lena", teams=["care"], email="lena@x.test", shift=OFFICE),
              Member(id="omar", name="Omar", teams=["care"], email="omar@x.test", shift=OFFICE)])
-CASE = {"id": "c1", "title": "Router down again", "assignee": "ana", "team": "care"}
+CASE = Case(id="c1", title="Router down again", assignee="ana", team="care")
 
 
 def event(kind: str, actor: str = ev.SYSTEM, **data) -> ev.Event:
@@ -62,7 +63,7 @@ def test_sla_warning_tells_the_assignee_and_a_breach_also_the_lead():
         ("ana", "sla_warning", "normal")]
     assert who(dn.derive(event(ev.SLA_BREACHED, clock="first_response"), ORG, CASE)) == [
         ("ana", "sla_breach", "urgent"), ("lena", "sla_breach", "urgent")]
-    queued = dict(CASE, assignee=None)
+    queued = replace(CASE, assignee=None)
     assert who(dn.derive(event(ev.SLA_WARNING, clock="first_response"), ORG, queued)) == [
         ("lena", "sla_warning", "normal")]
 
@@ -132,6 +133,6 @@ def test_preferences_are_validated():
 
 
 def test_text_is_bounded():
-    long = dict(CASE, title="x" * 5000)
+    long = replace(CASE, title="x" * 5000)
     [n] = dn.derive(event(ev.ASSIGNED, member="ana", team="care"), ORG, long)
     assert len(n.text) <= dn.TEXT_CHARS

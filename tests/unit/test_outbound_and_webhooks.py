@@ -5,16 +5,18 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import msgspec
 import pytest
 
 from escapevelocity.adapters.outbound import DryRunSender, send_with_retries
 from escapevelocity.domain import events as ev
 from escapevelocity.domain import outbound as ob
 from escapevelocity.domain import webhooks as wh
+from escapevelocity.domain.cases import Case
 
 AT = datetime(2026, 3, 4, 12, tzinfo=UTC)
-TWEET = {"id": "c1", "channel": "twitter", "author_handle": "kim"}
-POST = {"id": "c2", "channel": "rss", "author_handle": "a blog"}
+TWEET = Case(id="c1", channel="twitter", author_handle="kim")
+POST = Case(id="c2", channel="rss", author_handle="a blog")
 
 
 def test_private_channel_first_then_email_then_nothing():
@@ -30,7 +32,7 @@ def test_private_channel_first_then_email_then_nothing():
 
 
 def test_customer_email_from_an_email_case_or_a_crm_link():
-    assert ob.customer_email({"channel": "email", "author_handle": "k@x.test"}) == "k@x.test"
+    assert ob.customer_email(Case(id="c3", channel="email", author_handle="k@x.test")) == "k@x.test"
     assert ob.customer_email(TWEET, [{"crm_id": "C1", "email": "kim@x.test"}]) == "kim@x.test"
     assert ob.customer_email(TWEET, [{"crm_id": "C1"}]) == ""
 
@@ -68,7 +70,8 @@ def test_retries_only_transient_failures():
 
 def test_dry_run_sender_says_what_would_go():
     sender = DryRunSender("twitter")
-    result = sender.send_reply(TWEET, "How did we do?", "private")
+    # a sender is given a target mapping (services/replies._target), not a Case
+    result = sender.send_reply(msgspec.structs.asdict(TWEET), "How did we do?", "private")
     assert result.dry_run and result.network_id.startswith("dry-run:")
     assert sender.sent == [("c1", "How did we do?", "private")]
 
@@ -86,7 +89,7 @@ def test_topics(kind, data, topic):
 
 def test_body_carries_no_note_text_and_the_signature_checks():
     e = ev.make("c1", ev.FOLLOWUP_ANSWERED, AT, ev.SYSTEM, {"csat": 2, "text": "awful"}, seq=9)
-    body = wh.body("d1", wh.CSAT_RECEIVED, e, {"id": "c1", "title": "t", "opened_at": AT})
+    body = wh.body("d1", wh.CSAT_RECEIVED, e, Case(id="c1", title="t", opened_at=AT))
     # the typed event carries all its answer fields (a real answer always has them)
     assert body["event"]["data"] == {"csat": 2, "thumbs": None, "happy": False}
     assert body["case"]["id"] == "c1"

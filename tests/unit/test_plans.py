@@ -59,7 +59,7 @@ def test_a_batch_plan_skips_duplicates_and_threads_in_arrival_order():
     assert r.stored == ["twitter:9", "twitter:3", "twitter:5", "twitter:7"]
     assert [row[1] for row in plan.mention_rows] == ["9", "3", "5", "7"]  # arrival order
     [new] = plan.new_cases.values()
-    assert new["mention_count"] == 3  # 9 opened it, 3 (same author) and 5 (a reply) joined
+    assert new.mention_count == 3  # 9 opened it, 3 (same author) and 5 (a reply) joined
     assert [e.stream for e in plan.joins] == ["cold"]  # stored before: finished under lock
 
 
@@ -69,7 +69,7 @@ def test_a_join_reopens_a_resolved_case():
     join = ev.make("cold", ev.MENTION_ADDED, T0, ev.SYSTEM, {"mention": "twitter:7"})
     current, extra = plan_joins({"cold": case}, [join], {"twitter:7": "hello?"}, None, T0)
     assert [e.kind for e in extra] == [ev.REOPENED]
-    assert current["cold"]["state"] != "resolved"
+    assert current["cold"].state != "resolved"
 
 
 # --- the SLA tick ---------------------------------------------------------------------------
@@ -98,7 +98,7 @@ def _run(log, until, budgets, replies, every: timedelta | None):
             e = ev.make("c1", ev.REPLIED, T0 + timedelta(minutes=replies.pop(0)), "tom", {})
             log.append(e)
             case = projection.apply(case, e)
-        nd = case["next_deadline"]
+        nd = case.next_deadline
         if every is not None or (nd is not None and nd <= now):
             pending, _ = plan_tick(TickState({"c1": case}, {"c1": log}, ["c1"]), budgets, ORG,
                                    RoutingState(), now)
@@ -109,7 +109,7 @@ def _run(log, until, budgets, replies, every: timedelta | None):
         if every is not None:
             now += every
         else:  # jump to the next instant anything can happen: a deadline or a reply
-            nexts = [x for x in (case["next_deadline"],
+            nexts = [x for x in (case.next_deadline,
                                  T0 + timedelta(minutes=replies[0]) if replies else None)
                      if x is not None]
             if not nexts:
@@ -132,7 +132,7 @@ def test_ticking_only_at_deadlines_writes_what_ticking_every_minute_writes(repli
     minute, _ = _run(log, until, budgets, replies, every=timedelta(minutes=1))
     deadline, case = _run(log, until, budgets, replies, every=None)
     assert _written(deadline) == _written(minute)
-    assert case["next_deadline"] is None or case["next_deadline"] > T0
+    assert case.next_deadline is None or case.next_deadline > T0
 
 
 def test_an_idle_pass_plans_nothing_and_a_second_look_at_the_same_instant_neither():
@@ -145,7 +145,7 @@ def test_an_idle_pass_plans_nothing_and_a_second_look_at_the_same_instant_neithe
     [clock] = pending["c1"]
     assert isinstance(clock, ev.SlaClock) and clock.next == T0 + timedelta(minutes=45)
     case = projection.apply(case, clock)
-    assert case["next_deadline"] == T0 + timedelta(minutes=45)
+    assert case.next_deadline == T0 + timedelta(minutes=45)
 
 
 # --- the case commands ---------------------------------------------------------------------------

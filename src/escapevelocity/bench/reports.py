@@ -101,7 +101,7 @@ def _work_the_seed_day(ws, now: datetime, seed: int = 19) -> None:
         for case_id in ids:
             roll = rng.random()
             case = casetx.load(tx, case_id)
-            opened = case["opened_at"]
+            opened = case.opened_at
             if roll < 0.8:
                 at = min(now, opened + timedelta(
                     minutes=rng.choice([4, 12, 25, 40, 75, 150, 400, 1300])))
@@ -163,12 +163,11 @@ def build(url: str, n_cases: int, *, seed_mentions: int = 4000, rebuild: bool = 
 def rebuild_rollups(ws) -> None:
     """The rollups again from the projection alone, by the rebuild's own function."""
     from escapevelocity.adapters.store import kpis as kpi_store
-    from escapevelocity.adapters.store.base import utc
+    from escapevelocity.adapters.store.cases import case_of_row
 
-    dts = [c.name for c in t.cases.columns if isinstance(c.type, t.UtcDateTime)]
     with ws.store.engine.begin() as conn:
-        rows = conn.execute(sa.select(t.cases).execution_options(yield_per=5000)).mappings()
-        kpi_store.rebuild(conn, ({**r, **{k: utc(r[k]) for k in dts}} for r in rows))
+        rows = conn.execute(sa.select(t.cases).execution_options(yield_per=5000))
+        kpi_store.rebuild(conn, (case_of_row(r) for r in rows))
 
 
 def time_pages(ws, *, repeats: int = 5) -> dict:

@@ -73,7 +73,7 @@ def build(url: str, n_mentions: int, progress=print):
             handle = f"user{i % 300_000}"
             state = STATES[i % len(STATES)]
             sentiment = SENTIMENTS[(i // 3) % 3]
-            case = projection.empty(case_id) | {
+            fields: dict = {
                 "state": state, "team": teams[i % len(teams)], "priority": f"p{1 + i % 4}",
                 "sla_minutes": 60, "sla_due": opened + timedelta(hours=1),
                 "opened_at": opened, "updated_at": opened, "last_mention_at": opened,
@@ -88,13 +88,13 @@ def build(url: str, n_mentions: int, progress=print):
                 text = (f"{texts[n % len(texts)]} ref {_ref(n)} "
                         f"model{int(rng.paretovariate(1.2)) % 5000}")
                 if k == 0:
-                    case["title"] = text[:200]
+                    fields["title"] = text[:200]
                 body = json.dumps({"source_id": f"s{n}", "channel": channel, "text": text,
                                    "author": {"handle": handle},
                                    "created_at": opened.isoformat()})
                 rows.append((channel, f"s{n}", case_id, handle, opened + timedelta(minutes=k),
                              opened, body, json.dumps({"sentiment_label": sentiment}), False))
-            cases.append(case)
+            cases.append(projection.Case(id=case_id, **fields))
         with ws.store.begin() as tx:
             tx.cases.insert(cases)
             tx.mentions.insert_rows_ignoring(rows)

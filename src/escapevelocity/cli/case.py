@@ -40,7 +40,7 @@ def reply(case_id: str, text: str,
     try:
         with ws.store.begin() as tx:
             case = tx.cases.get(case_id)
-        if case is not None and case.get("claimed_by") != member:
+        if case is not None and case.claimed_by != member:
             cases.claim(ws.store, ws.clock, case_id, member)
         event = cases.reply(ws.store, ws.clock, case_id, member, text)
     except (CaseError, CaseNotFound, PermissionDenied) as exc:

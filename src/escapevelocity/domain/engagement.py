@@ -17,6 +17,7 @@ import msgspec
 
 from escapevelocity.domain import events as ev
 from escapevelocity.domain import permissions, yamlsafe
+from escapevelocity.domain.cases import Case
 from escapevelocity.domain.events import Event
 from escapevelocity.domain.org import Member, Organisation
 
@@ -102,7 +103,7 @@ def risk_matches(text: str, terms: Iterable[str]) -> list[str]:
     return [t for t in terms if re.search(r"(?<!\w)" + re.escape(t.lower()) + r"(?!\w)", low)]
 
 
-def approval_need(case: dict, member: Member, text: str, policy: Policy,
+def approval_need(case: Case, member: Member, text: str, policy: Policy,
                   untrained: Sequence[str] = (), org: Organisation | None = None
                   ) -> ApprovalNeed | None:
     """Why a reply needs approval (playbook, the member's role or training, risky words), or
@@ -112,11 +113,11 @@ def approval_need(case: dict, member: Member, text: str, policy: Policy,
     `risk_group`, else the role or training to the case team's hub (when `org` says which),
     else `default_group`."""
     reasons: list[str] = []
-    if untrained and case.get("visibility", "public") == "public":
+    if untrained and case.visibility == "public":
         reasons.append(f"{member.id} has not completed training: " + "; ".join(untrained))
     group = ""
-    if case.get("approval"):
-        group = case["approval"]
+    if case.approval:
+        group = case.approval
         reasons.append(f"the playbook requires approval by {group} on this case")
     held_for_author = False
     if member.role in policy.roles_needing_approval:
@@ -132,7 +133,7 @@ def approval_need(case: dict, member: Member, text: str, policy: Policy,
     if not reasons:
         return None
     if not group and held_for_author and org is not None:
-        team = org.team(case.get("team") or "")
+        team = org.team(case.team or "")
         group = (team.hub or (team.id if team.kind == "hub" else "")) if team else ""
     return ApprovalNeed(group or policy.default_group, tuple(reasons))
 
@@ -244,24 +245,24 @@ def happy(csat: int | None, thumbs: str | None, policy: Policy) -> bool:
     return (csat is not None and csat >= policy.happy_csat) or thumbs == "up"
 
 
-def fill(template: str, case: dict) -> str:
+def fill(template: str, case: Case) -> str:
     """A follow-up text with the case's facts; unknown placeholders are left as written."""
-    facts = {"author_name": case.get("author_handle") or "there",
-             "title": case.get("title") or "", "case_id": case.get("id") or ""}
+    facts = {"author_name": case.author_handle or "there",
+             "title": case.title or "", "case_id": case.id or ""}
     return re.sub(r"\{(\w+)\}", lambda m: str(facts.get(m.group(1), m.group(0))), template)
 
 
-def answer_events(case: dict, csat: int | None, thumbs: str | None, text: str,
+def answer_events(case: Case, csat: int | None, thumbs: str | None, text: str,
                   actor: str, now: datetime, rules: Policy,
                   mention: str | None = None) -> list[Event]:
     """The answer and, when the customer is happy, the invitation to update the public post
     (pure; shared by `answer` and by ingest, where answers arrive as mentions: `mention`)."""
     is_happy = happy(csat, thumbs, rules)
     events: list[Event] = [ev.FollowupAnswered(
-        stream=case["id"], at=now, actor=actor, csat=csat, thumbs=thumbs, happy=is_happy,
+        stream=case.id, at=now, actor=actor, csat=csat, thumbs=thumbs, happy=is_happy,
         text=text[:500], mention=mention)]
     if is_happy:
         events.append(ev.FollowupInvited(
-            stream=case["id"], at=now, actor=ev.SYSTEM, text=fill(rules.invite, case),
-            visibility=case["visibility"], dry_run=True))
+            stream=case.id, at=now, actor=ev.SYSTEM, text=fill(rules.invite, case),
+            visibility=case.visibility, dry_run=True))
     return events

@@ -25,6 +25,7 @@ open cases whose SLA is near or past now ("SLA at risk now": a finished-outcome 
 from __future__ import annotations
 
 import math
+import operator
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from escapevelocity.domain.calendar import BusinessCalendar
+    from escapevelocity.domain.cases import Case
 
 DIMS = ("channel", "situation", "sentiment", "author_class", "team", "track")
 # Per-case 0/1 (or sums) kept in the cell of (day, *DIMS).
@@ -95,45 +97,45 @@ def day_of(at: datetime | None) -> str | None:
     return at.date().isoformat() if at is not None else None
 
 
-def is_lead(case: Mapping[str, Any]) -> bool:
-    return case.get("track") == "sales_lead" or case.get("situation") == "lead"
+def is_lead(case: Case) -> bool:
+    return case.track == "sales_lead" or case.situation == "lead"
 
 
-def sla_outcome(case: Mapping[str, Any]) -> str | None:
+def sla_outcome(case: Case) -> str | None:
     """First-response outcome of a case that needed an answer: met, late, missed (resolved
     without an answer) or None (still open: live, see `at_risk`). The business minutes to the
     first answer (elapsed minutes for a row written before they were kept) against the
     decision's budget, which the SLA clocks also count in business minutes."""
-    if not case.get("respond") or case.get("sla_minutes") is None or case["opened_at"] is None:
+    if not case.respond or case.sla_minutes is None or case.opened_at is None:
         return None
-    first = case.get("first_response_at")
+    first = case.first_response_at
     if first is not None:
         used = first_response_minutes(case)
-        return "met" if used is not None and used <= case["sla_minutes"] else "late"
-    return "missed" if case.get("state") == "resolved" else None
+        return "met" if used is not None and used <= case.sla_minutes else "late"
+    return "missed" if case.state == "resolved" else None
 
 
-def first_response_minutes(case: Mapping[str, Any]) -> float | None:
+def first_response_minutes(case: Case) -> float | None:
     """Business minutes from opening to the first answer (see `business_times`)."""
-    kept = case.get("first_response_minutes")
+    kept = case.first_response_minutes
     if kept is not None:
         return kept
-    first, opened = case.get("first_response_at"), case.get("opened_at")
+    first, opened = case.first_response_at, case.opened_at
     return None if first is None or opened is None else (first - opened).total_seconds() / 60
 
 
-def resolution_minutes(case: Mapping[str, Any]) -> float | None:
+def resolution_minutes(case: Case) -> float | None:
     """Business minutes from opening to resolution, for a resolved case."""
-    if case.get("state") != "resolved":
+    if case.state != "resolved":
         return None
-    kept = case.get("resolution_minutes")
+    kept = case.resolution_minutes
     if kept is not None:
         return kept
-    done, opened = case.get("resolved_at"), case.get("opened_at")
+    done, opened = case.resolved_at, case.opened_at
     return None if done is None or opened is None else (done - opened).total_seconds() / 60
 
 
-def business_times(case: Mapping[str, Any],
+def business_times(case: Case,
                    calendar_of: Callable[[str | None], tuple[str, BusinessCalendar]]
                    ) -> dict[str, Any]:
     """The fields to write with a case so that its business times are fixed once: the
@@ -142,18 +144,18 @@ def business_times(case: Mapping[str, Any],
     when the instant appears and kept after; cleared when the instant goes (a reopened case).
     Rounded to a hundredth of a minute, so both databases store the same float."""
     out: dict[str, Any] = {}
-    opened = case.get("opened_at")
-    first = case.get("first_response_at")
-    resolved = case.get("resolved_at") if case.get("state") == "resolved" else None
-    need_first = first is not None and case.get("first_response_minutes") is None
-    need_done = resolved is not None and case.get("resolution_minutes") is None
-    if first is None and case.get("first_response_minutes") is not None:
+    opened = case.opened_at
+    first = case.first_response_at
+    resolved = case.resolved_at if case.state == "resolved" else None
+    need_first = first is not None and case.first_response_minutes is None
+    need_done = resolved is not None and case.resolution_minutes is None
+    if first is None and case.first_response_minutes is not None:
         out["first_response_minutes"] = None
-    if resolved is None and case.get("resolution_minutes") is not None:
+    if resolved is None and case.resolution_minutes is not None:
         out["resolution_minutes"] = None
     if opened is None or not (need_first or need_done):
         return out
-    name, cal = calendar_of(case.get("track"))
+    name, cal = calendar_of(case.track)
     out["sla_calendar"] = name[:KEY_CHARS]
     if need_first:
         out["first_response_minutes"] = round(cal.minutes(opened, first), 2)
@@ -170,30 +172,36 @@ FIELDS = ("opened_at", "channel", "situation", "sentiment", "author_class", "tea
           "sla_calendar", "first_response_minutes", "resolution_minutes")
 
 
-def contribution(case: Mapping[str, Any]) -> tuple[dict[tuple[Cell, str], int],
+_fields_of = operator.attrgetter(*FIELDS)
+
+
+def _same(old: Case, new: Case) -> bool:
+    return old is new or _fields_of(old) == _fields_of(new)
+
+
+def contribution(case: Case) -> tuple[dict[tuple[Cell, str], int],
                                                   dict[tuple[str, str, str], int]]:
     """What one case adds: (cell, measure) counts and (day, family, key) counts. On every
     write of a case (twice: old and new), so kept lean."""
-    get = case.get
-    opened = get("opened_at")
+    opened = case.opened_at
     if opened is None:
         return {}, {}
     if opened.tzinfo is not None:  # days and hours are UTC's, whatever the session's zone
         opened = opened.astimezone(UTC)
     day = opened.date().isoformat()
-    team = _dim(get("team"))
-    cell = (day, _dim(get("channel")), _dim(get("situation")), _dim(get("sentiment")),
-            _dim(get("author_class")), team, _dim(get("track")))
+    team = _dim(case.team)
+    cell = (day, _dim(case.channel), _dim(case.situation), _dim(case.sentiment),
+            _dim(case.author_class), team, _dim(case.track))
     outcome = sla_outcome(case)
     cells = {(cell, m): 1 for m in _measures(case, outcome)}
-    csat = get("csat")
+    csat = case.csat
     if csat is not None:
         cells[(cell, "csat_sum")] = int(csat)
     counts = {(day, HOUR, f"{opened.hour:02d}|{cell[3]}"): 1}
-    for topic in (get("topics") or NO_TOPIC).split(","):
+    for topic in (case.topics or NO_TOPIC).split(","):
         counts[(day, TOPIC, f"{team}|{_dim(topic)}|{cell[3]}")] = 1
-    first = get("first_response_at")
-    state = get("state")
+    first = case.first_response_at
+    state = case.state
     used = first_response_minutes(case) if first is not None else None
     if used is not None:
         counts[(day, TTFR, f"{team}|{bucket(used)}")] = 1
@@ -201,14 +209,14 @@ def contribution(case: Mapping[str, Any]) -> tuple[dict[tuple[Cell, str], int],
     if done is not None:
         counts[(day, TTR, f"{team}|{bucket(done)}")] = 1
     if used is not None or done is not None:  # is_timed
-        counts[(day, CALENDAR, f"{team}|{_dim(get('sla_calendar'))}|{cell[6]}")] = 1
+        counts[(day, CALENDAR, f"{team}|{_dim(case.sla_calendar)}|{cell[6]}")] = 1
     if outcome is not None:
-        counts[(day, SLA, f"{cell[6]}|{team}|{_dim(get('assignee'))}|{outcome}")] = 1
-    if not get("respond", True):
-        counts[(day, NO_REPLY, _dim(get("rule_id")))] = 1
+        counts[(day, SLA, f"{cell[6]}|{team}|{_dim(case.assignee)}|{outcome}")] = 1
+    if not case.respond:
+        counts[(day, NO_REPLY, _dim(case.rule_id))] = 1
     elif state in OPEN_STATES:
         counts[(day, BACKLOG, team)] = 1
-        due = get("sla_due")
+        due = case.sla_due
         if state in WAITING_STATES and first is None and due is not None:
             due = due.astimezone(UTC) if due.tzinfo is not None else due
             counts[(due.date().isoformat(), DUE, f"{due.hour:02d}")] = 1
@@ -220,23 +228,23 @@ def contribution(case: Mapping[str, Any]) -> tuple[dict[tuple[Cell, str], int],
 DRILL_MEASURES = ("timed",)
 
 
-def is_timed(case: Mapping[str, Any]) -> bool:
+def is_timed(case: Case) -> bool:
     """Whether a case has a business time (an answer, or a resolution): what the CALENDAR
     counter counts."""
-    return ((case.get("first_response_at") is not None and case.get("opened_at") is not None)
+    return ((case.first_response_at is not None and case.opened_at is not None)
             or resolution_minutes(case) is not None)
 
 
-def measures(case: Mapping[str, Any]) -> list[str]:
+def measures(case: Case) -> list[str]:
     """The 0/1 measures a case counts in (the drill-down filters cases by the same list)."""
     return _measures(case, sla_outcome(case))
 
 
-def _measures(case: Mapping[str, Any], outcome: str | None) -> list[str]:
+def _measures(case: Case, outcome: str | None) -> list[str]:
     out = ["cases"]
-    respond = bool(case.get("respond", True))
-    answered = case.get("first_response_at") is not None
-    state = case.get("state")
+    respond = bool(case.respond)
+    answered = case.first_response_at is not None
+    state = case.state
     out.append("needs_reply" if respond else "no_reply")
     if respond and answered:
         out.append("responded")
@@ -244,26 +252,26 @@ def _measures(case: Mapping[str, Any], outcome: str | None) -> list[str]:
         out.append("missed")
     elif outcome is not None:
         out.append(f"sla_{outcome}")
-    if case.get("visibility") == "private":
+    if case.visibility == "private":
         out.append("private")
     if is_lead(case):
         out.append("leads")
     out.append("resolved" if state == "resolved" else "open")
-    if case.get("approval_state"):
+    if case.approval_state:
         out.append("approvals")
-        if case["approval_state"] == "pending":
+        if case.approval_state == "pending":
             out.append("approvals_pending")
-    if case.get("csat") is not None:
+    if case.csat is not None:
         out.append("csat_n")
-    if case.get("situation") == "crisis" or case.get("track") == "crisis":
+    if case.situation == "crisis" or case.track == "crisis":
         out.append("crisis")
     return out
 
 
-def delta(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None
+def delta(old: Case | None, new: Case | None
           ) -> tuple[dict[tuple[Cell, str], int], dict[tuple[str, str, str], int]]:
     """contribution(new) - contribution(old), without the zeros (negative counts kept)."""
-    if old is not None and new is not None and all(old.get(f) == new.get(f) for f in FIELDS):
+    if old is not None and new is not None and _same(old, new):
         return {}, {}  # a claim, a note, a clock's next look: no counter moves
     cells, counts = contribution(new) if new is not None else ({}, {})
     if old is not None:

@@ -11,7 +11,6 @@ and delivers.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,6 +18,7 @@ from zoneinfo import ZoneInfo
 import msgspec
 
 from escapevelocity.domain import events as ev
+from escapevelocity.domain.cases import Case
 from escapevelocity.domain.org import Member, Organisation
 
 # Kinds a member can turn off one by one (preferences) and see in the bell.
@@ -98,12 +98,12 @@ def _lead(org: Organisation, team_id: str | None) -> str | None:
     return team.lead if team and team.lead else None
 
 
-def derive(event: ev.Event, org: Organisation, case: Mapping[str, Any] | None
+def derive(event: ev.Event, org: Organisation, case: Case | None
            ) -> list[Notification]:
     """The notifications one event produces. `case`: the case projection as it stands (for the
     assignee and team of SLA events), None for incidents. Nobody is told of their own act."""
     d, kind = event.data, event.kind
-    title = _clip((case or {}).get("title") or event.stream)
+    title = _clip((case.title if case else "") or event.stream)
     out: list[tuple[str, str, str, str]] = []  # member, kind, text, urgency
     outside = True
     if kind == ev.ASSIGNED and d.get("member"):
@@ -120,8 +120,8 @@ def derive(event: ev.Event, org: Organisation, case: Mapping[str, Any] | None
                     f"now yours: {title}", URGENT))
     elif kind in (ev.SLA_WARNING, ev.SLA_BREACHED):
         clock = str(d.get("clock", "")).replace("_", " ")
-        assignee = (case or {}).get("assignee")
-        lead = _lead(org, (case or {}).get("team"))
+        assignee = case.assignee if case else None
+        lead = _lead(org, case.team if case else None)
         if kind == ev.SLA_WARNING:
             who = [assignee or lead]
             text, nk, urg = f"SLA {clock} due soon: {title}", SLA_WARNING, NORMAL

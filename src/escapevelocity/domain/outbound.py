@@ -17,6 +17,8 @@ from typing import Any, Protocol
 
 import msgspec
 
+from escapevelocity.domain.cases import Case
+
 DRY_RUN, LIVE = "dry_run", "live"
 MODES = (DRY_RUN, LIVE)
 MODE_DOCUMENT = "outbound_mode"
@@ -104,21 +106,20 @@ class Route(msgspec.Struct, frozen=True):
     dry_run: bool
 
 
-def customer_email(case: Mapping[str, Any], crm: Iterable[Mapping[str, Any]] = ()) -> str:
+def customer_email(case: Case, crm: Iterable[Mapping[str, Any]] = ()) -> str:
     """The customer's email when we know it: the handle of an email case, else a CRM link's."""
-    handle = str(case.get("author_handle") or "")
-    if case.get("channel") == "email" and "@" in handle:
+    handle = case.author_handle or ""
+    if case.channel == "email" and "@" in handle:
         return handle
     return next((str(c["email"]) for c in crm if "@" in str(c.get("email") or "")), "")
 
 
-def private_route(case: Mapping[str, Any], mode: Mode, private: Iterable[str],
-                  email: str) -> Route:
+def private_route(case: Case, mode: Mode, private: Iterable[str], email: str) -> Route:
     """Where a private message to the case's customer goes: its own channel when that can
     write privately, else email when we know the address; dry run unless that path is live."""
-    channel = str(case.get("channel") or "")
+    channel = case.channel or ""
     if channel in set(private):
-        return Route(channel, str(case.get("author_handle") or ""), not mode.live(channel))
+        return Route(channel, case.author_handle or "", not mode.live(channel))
     if email:
         return Route("email", email, not mode.live("email"))
     return Route("", "", True)

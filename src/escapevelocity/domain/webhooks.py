@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Mapping
 from typing import Any
 
 from escapevelocity.domain import events as ev
+from escapevelocity.domain.cases import Case
 
 CASE_CREATED, CASE_ESCALATED, CASE_RESOLVED = "case.created", "case.escalated", "case.resolved"
 LEAD_TO_SALES, CSAT_RECEIVED = "lead.passed_to_sales", "csat.received"
@@ -43,9 +43,9 @@ def topic(event: ev.Event) -> str | None:
     return None
 
 
-def body(delivery_id: str, name: str, event: ev.Event, case: Mapping[str, Any] | None
+def body(delivery_id: str, name: str, event: ev.Event, case: Case | None
          ) -> dict[str, Any]:
-    facts = {k: (case or {}).get(k) for k in CASE_FIELDS}
+    facts = {k: getattr(case, k) if case else None for k in CASE_FIELDS}
     data = {k: v for k, v in event.data.items()
             if k in ("team", "member", "action", "clock", "csat", "thumbs", "happy", "add")}
     return {"delivery_id": delivery_id, "topic": name, "at": event.at.isoformat(),

@@ -52,7 +52,7 @@ def facts(tx: Tx, limit: int = RECENT_MENTIONS) -> list[adv.AuthorFacts]:
     happy = [e.stream for e in tx.events.of_kind(ev.FOLLOWUP_ANSWERED, limit=100_000)
              if isinstance(e, ev.FollowupAnswered) and e.happy]
     for case_id, case in tx.cases.get_many(set(happy)).items():
-        of(case["channel"], case["author_handle"]).happy.append(case_id)
+        of(case.channel, case.author_handle).happy.append(case_id)
     authors = {e.id: e.author for e in answers.community_entries(tx) if e.author}
     for e in tx.events.of_kind(ev.ANSWER_USED, limit=100_000):
         if isinstance(e, ev.AnswerUsed) and e.linked and authors.get(e.entry):
@@ -132,12 +132,12 @@ def route_to_community(store: SqlStore, clock: Clock, case_ids: list[str]) -> li
             return moved
         for case_id in dict.fromkeys(case_ids):
             case = load(tx, case_id)
-            if case["situation"] != "question" or case["team"] == COMMUNITY_TEAM \
-                    or case["first_response_at"] is not None:
+            if case.situation != "question" or case.team == COMMUNITY_TEAM \
+                    or case.first_response_at is not None:
                 continue
             rows = tx.mentions.of_case(case_id)
             topics = {t for r in rows for t in _signals.decode(r.signals).topics}
-            hit = adv.good_at([a for a in accepted if a[0] == case["channel"]], topics)
+            hit = adv.good_at([a for a in accepted if a[0] == case.channel], topics)
             if hit is None:
                 continue
             handle, shared = hit
@@ -145,6 +145,6 @@ def route_to_community(store: SqlStore, clock: Clock, case_ids: list[str]) -> li
                 stream=case_id, at=clock.now(), actor="system", team=COMMUNITY_TEAM,
                 member=None, strategy="community",
                 explanation=f"super user @{handle} answers {shared} questions",
-                previous=case["team"]))
+                previous=case.team))
             moved.append(case_id)
     return moved

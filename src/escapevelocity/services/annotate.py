@@ -68,7 +68,7 @@ def _change(store: SqlStore, clock: Clock, case_id: str, member: str, kind: str,
         case = load(tx, case_id)
         authorize(tx, member, perm.TAG, case)
         field = "tags" if kind == ev.TAGS_CHANGED else "flags"
-        now = set(_split(case[field]))
+        now = set(_split(case.tags if field == "tags" else case.flags))
         add = [t for t in add if t not in now]
         remove = [t for t in remove if t in now]
         if not add and not remove:
@@ -143,9 +143,9 @@ def link_crm(store: SqlStore, clock: Clock, case_id: str, member: str,
         authorize(tx, member, perm.CRM_LINK, case)
         customers = load_customers(tx.documents.get(CUSTOMERS_DOCUMENT))
         if crm_id is None:
-            found = find_customer(customers, case["channel"], case["author_handle"])
+            found = find_customer(customers, case.channel, case.author_handle)
             if found is None:
-                raise CaseError(f"{case['author_handle']} on {case['channel']} is not on the "
+                raise CaseError(f"{case.author_handle} on {case.channel} is not on the "
                                 "customer list; give the CRM id")
             source = "customer list"
         else:

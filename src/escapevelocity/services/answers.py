@@ -246,7 +246,7 @@ def community_resolved(store: SqlStore, clock: Clock, case_id: str, member: str,
     with store.begin() as tx:
         case = load(tx, case_id)
         authorize(tx, member, perm.RESOLVE, case)
-        if case["state"] == "resolved":
+        if case.state == "resolved":
             raise CaseError("the case is already resolved")
         if any(e.kind == ev.REPLIED for e in tx.events.stream(case_id)):
             raise CaseError("we replied on this case: it is not a community deflection")

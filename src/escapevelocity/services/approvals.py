@@ -16,12 +16,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from escapevelocity.adapters.store import SqlStore, Tx
 from escapevelocity.domain import access, engagement, kpis
 from escapevelocity.domain import events as ev
 from escapevelocity.domain import permissions as perm
+from escapevelocity.domain.cases import Case
 from escapevelocity.domain.clock import Clock
 from escapevelocity.domain.events import Event
 from escapevelocity.domain.org import Member
@@ -85,7 +85,7 @@ def fold_drafts(events: list[Event]) -> list[Draft]:
     return list(drafts.values())
 
 
-def hold(tx: Tx, case: dict[str, Any], submitter: Member, text: str,
+def hold(tx: Tx, case: Case, submitter: Member, text: str,
          template: str, need: engagement.ApprovalNeed, now: datetime,
          rules: engagement.Policy) -> Event:
     """Inside `cases.reply`'s transaction: store the reply as a draft for the approver on call."""
@@ -98,22 +98,22 @@ def hold(tx: Tx, case: dict[str, Any], submitter: Member, text: str,
                         "the approval rotation")
     due = now + timedelta(minutes=rules.approval_sla_minutes)
     event = ev.ApprovalRequested(
-        stream=case["id"], at=now, actor=submitter.id,
-        draft=f"d{case['version'] + 1}", text=text, template=template,
-        visibility=case["visibility"], reasons=list(need.reasons), group=need.group,
+        stream=case.id, at=now, actor=submitter.id,
+        draft=f"d{case.version + 1}", text=text, template=template,
+        visibility=case.visibility, reasons=list(need.reasons), group=need.group,
         approver=approver, due=due, rotation=order)
     commit(tx, case, event)
     return event
 
 
 def _pending(tx: Tx, case_id: str, draft_id: str
-             ) -> tuple[dict[str, Any], Draft]:
+             ) -> tuple[Case, Draft]:
     case = load(tx, case_id)
     drafts = {d.id: d for d in fold_drafts(tx.events.stream(case_id))}
     draft = drafts.get(draft_id)
     if draft is None:
         raise CaseError(f"no draft {draft_id!r} on this case")
-    if draft.state != "pending" or case["approval_draft"] != draft_id:
+    if draft.state != "pending" or case.approval_draft != draft_id:
         raise CaseError(f"this draft is no longer awaiting approval (it was {draft.state})")
     return case, draft
 
@@ -130,7 +130,7 @@ def _edited(draft: Draft, final: str | None) -> bool:
             or (final is not None and final != draft.options[0]))
 
 
-def _approver(tx: Tx, member: str, case: dict[str, Any],
+def _approver(tx: Tx, member: str, case: Case,
               draft: Draft) -> Member:
     who = authorize(tx, member, perm.APPROVE, case)
     if who.id == draft.submitter:
@@ -175,7 +175,7 @@ def approve(store: SqlStore, clock: Clock, case_id: str, member: str, draft_id: 
     with store.begin() as tx:
         case, draft = _pending(tx, case_id, draft_id)
         _approver(tx, member, case, draft)
-        if case["state"] == "resolved":
+        if case.state == "resolved":
             raise CaseError("the case was resolved meanwhile; reject or withdraw the draft")
         if text is not None:
             final = _text(text)
@@ -257,20 +257,20 @@ def tick(store: SqlStore, clock: Clock, now: datetime | None = None) -> list[Eve
     for case_id in due:
         with store.begin() as tx:
             case = load(tx, case_id)
-            if case["approval_state"] != "pending" or case["approval_due"] > now:
+            if case.approval_state != "pending" or case.approval_due > now:
                 continue  # decided or escalated by someone else meanwhile
             drafts = {d.id: d for d in fold_drafts(tx.events.stream(case_id))}
-            draft = drafts[case["approval_draft"]]
+            draft = drafts[case.approval_draft]
             rules = policy(tx)
             order = engagement.rotation(draft.group, tx.org.load(), rules)
-            nxt = engagement.next_approver(order, case["approver"], exclude=[draft.submitter])
-            nxt = nxt or case["approver"]
+            nxt = engagement.next_approver(order, case.approver, exclude=[draft.submitter])
+            nxt = nxt or case.approver
             event = ev.ApprovalEscalated(
                 stream=case_id, at=now, actor=ev.SYSTEM, draft=draft.id,
-                from_=case["approver"], to=nxt,
+                from_=case.approver, to=nxt,
                 due=now + timedelta(minutes=rules.approval_sla_minutes),
                 level=draft.escalations + 1,
-                overdue_minutes=round((now - case["approval_due"]).total_seconds() / 60))
+                overdue_minutes=round((now - case.approval_due).total_seconds() / 60))
             commit(tx, case, event)
             out.append(event)
     return out
@@ -284,7 +284,7 @@ def drafts(store: SqlStore, case_id: str, member: str) -> list[Draft]:
         return fold_drafts(tx.events.stream(case_id))
 
 
-def queue(store: SqlStore, member: str, *, everyone: bool = False) -> list[dict[str, Any]]:
+def queue(store: SqlStore, member: str, *, everyone: bool = False) -> list[Case]:
     """Cases with a draft awaiting approval: the member's own (on call for it), or all of them
     (`everyone`) for approvers watching the whole queue."""
     with store.begin() as tx:
@@ -296,7 +296,7 @@ def queue(store: SqlStore, member: str, *, everyone: bool = False) -> list[dict[
     seen = [c for c in rows if access.may_see(org, who, c, teams)]
     # Priority first (a P1 draft waits on nobody's P3), then the approval's due time.
     far = datetime.max.replace(tzinfo=UTC)
-    return sorted(seen, key=lambda c: (c.get("priority") or "p9", c.get("approval_due") or far))
+    return sorted(seen, key=lambda c: (c.priority or "p9", c.approval_due or far))
 
 
 def set_policy(store: SqlStore, clock: Clock, member: str, text: str) -> engagement.Policy:

@@ -26,6 +26,7 @@ from escapevelocity.domain import events as ev
 from escapevelocity.domain import outbound
 from escapevelocity.domain import permissions as perm
 from escapevelocity.domain.answers import guard
+from escapevelocity.domain.cases import Case
 from escapevelocity.domain.clock import Clock
 from escapevelocity.domain.events import Event
 from escapevelocity.domain.records import Mention, Signals
@@ -53,18 +54,18 @@ def crisis_level(tx: Tx) -> str:
     return msgspec.json.decode(raw, type=CrisisState).level if raw else "normal"
 
 
-def _author_key(case: dict[str, Any]) -> str:
-    return f"{case['channel']}:{case['author_handle']}"
+def _author_key(case: Case) -> str:
+    return f"{case.channel}:{case.author_handle}"
 
 
-def ask_for(tx: Tx, case: dict[str, Any], match: answers.Suggestion | None,
+def ask_for(tx: Tx, case: Case, match: answers.Suggestion | None,
             now: datetime) -> guard.AutoReplyAsk:
     """What the rule needs to know about `case`, read from the store."""
-    history = tx.events.stream(case["id"])
+    history = tx.events.stream(case.id)
     decided = next((e for e in reversed(history) if isinstance(e, ev.Decided)), None)
     decision = decided.decision if decided else {}
     signals = decided.signals if decided else {}
-    rows = tx.mentions.of_case(case["id"])
+    rows = tx.mentions.of_case(case.id)
     first = min((_mention.decode(r.body) for r in rows), key=lambda m: m.created_at,
                 default=None)
     sentiments = [_signals.decode(r.signals).sentiment_label for r in rows]
@@ -74,18 +75,18 @@ def ask_for(tx: Tx, case: dict[str, Any], match: answers.Suggestion | None,
               if isinstance(e, ev.AutoReplied) and e.author == key]
     return guard.AutoReplyAsk(
         playbook_allows=bool(decision.get("auto_reply")),
-        situation=case.get("situation") or signals.get("situation"),
+        situation=case.situation or signals.get("situation"),
         # the angriest thing the author said on this case counts
         sentiment="negative" if "negative" in sentiments else (
-            case.get("sentiment") or signals.get("sentiment_label")),
-        author_class=case.get("author_class") or signals.get("author_class"),
+            case.sentiment or signals.get("sentiment_label")),
+        author_class=case.author_class or signals.get("author_class"),
         reach=first.author.followers if first else 0,
         vip=bool(signals.get("vip")),
         crisis_level=crisis_level(tx),
         match_score=match.score if match else 0.0,
         answer_approved=bool(match and match.entry.approved),
         recent_auto_replies=recent, now=now,
-        already_replied=bool(case.get("first_response_at")) or case["state"] in (
+        already_replied=bool(case.first_response_at) or case.state in (
             "replied", "resolved") or any(e.kind == ev.REPLIED for e in history))
 
 
@@ -104,7 +105,7 @@ def attempt(store: SqlStore, clock: Clock, case_id: str, *, path: str,
         if peek is None:
             raise CaseError(f"no case {case_id!r}")
         question = " ".join(_mention.decode(r.body).text for r in tx.mentions.of_case(case_id))
-    match = best_approved(store, question or peek["title"])
+    match = best_approved(store, question or peek.title)
     with store.begin() as tx:
         case = load(tx, case_id)  # locked: a person replying meanwhile is seen here
         verdict = guard.verdict(ask_for(tx, case, match, now))
@@ -124,7 +125,7 @@ def attempt(store: SqlStore, clock: Clock, case_id: str, *, path: str,
             return Outcome(case_id, guard.Verdict(False, (f"send failed: {result.error}",)))
         replied = ev.Replied(stream=case_id, at=now, actor=AUTO_ACTOR, text=text,
                              template=f"auto:{match.entry.id}",
-                             visibility=case.get("visibility") or "public", dry_run=sent_dry)
+                             visibility=case.visibility or "public", dry_run=sent_dry)
         auto = ev.AutoReplied(stream=case_id, at=now, actor=AUTO_ACTOR, entry=match.entry.id,
                               score=match.score, text=text, reasons=list(verdict.reasons),
                               path=path, by=by[:64], author=_author_key(case),
@@ -139,12 +140,14 @@ def outbound_limit() -> int:
     return MAX_REPLY_CHARS
 
 
-def _send(tx: Tx, case: dict[str, Any], text: str, senders: Senders) -> tuple[Any, bool]:
+def _send(tx: Tx, case: Case, text: str, senders: Senders) -> tuple[Any, bool]:
     mode = outbound.load_mode(tx.documents.get(outbound.MODE_DOCUMENT))
-    sender = senders.get(case["channel"]) if mode.live(case["channel"]) else None
+    sender = senders.get(case.channel) if mode.live(case.channel) else None
     if sender is None:
-        sender = DryRunSender(case["channel"])
-    result, _ = send_with_retries(sender, case, text, case.get("visibility") or "public",
+        sender = DryRunSender(case.channel)
+    # a sender reads a target mapping (domain/outbound.Sender): here, the case's fields
+    result, _ = send_with_retries(sender, msgspec.structs.asdict(case), text,
+                                  case.visibility or "public",
                                   attempts=2, backoff=0.2)
     return result, bool(result.dry_run)
 
@@ -162,14 +165,14 @@ def withdraw(store: SqlStore, clock: Clock, case_id: str, member: str, note: str
                             if e.seq and autos[-1].seq and e.seq > autos[-1].seq):
             raise CaseError("this case has no automated reply to withdraw")
         last = autos[-1]
-        sender = (senders or Senders()).get(case["channel"]) if not last.dry_run else None
-        sender = sender or DryRunSender(case["channel"])
+        sender = (senders or Senders()).get(case.channel) if not last.dry_run else None
+        sender = sender or DryRunSender(case.channel)
         take_back = getattr(sender, "withdraw", None)
         error = ""
         if take_back is None:
-            error = f"{case['channel']} cannot delete a sent message; reply with a correction"
+            error = f"{case.channel} cannot delete a sent message; reply with a correction"
         elif last.network_id:
-            result = take_back(case, last.network_id)
+            result = take_back(msgspec.structs.asdict(case), last.network_id)
             error = result.error or ""
         event = ev.AutoReplyWithdrawn(stream=case_id, at=now, actor=member,
                                       network_id=last.network_id, note=note[:500],

@@ -89,10 +89,10 @@ def _take(tx: Tx, case_id: str, member: str, until: datetime,
         if tx.cases.try_claim(case_id, member, until, now):
             return
         case = tx.cases.get(case_id)
-        if case["state"] == "resolved":
+        if case.state == "resolved":
             raise CaseError("the case was resolved meanwhile")
         if _claimed_by_other(case, member, now):
-            raise ClaimTaken(case["claimed_by"], case["claim_until"])
+            raise ClaimTaken(case.claimed_by, case.claim_until)
     raise CaseError("the case keeps changing hands; try again")
 
 
@@ -100,7 +100,7 @@ def release(store: SqlStore, clock: Clock, case_id: str, member: str) -> Event:
     with store.begin() as tx:
         case = load(tx, case_id)
         authorize(tx, member, perm.RELEASE, case)
-        if case["claimed_by"] != member:
+        if case.claimed_by != member:
             raise CaseError("you do not hold the claim on this case")
         event = ev.Released(stream=case_id, at=clock.now(), actor=member)
         commit(tx, case, event)
@@ -180,9 +180,9 @@ def resolve(store: SqlStore, clock: Clock, case_id: str, member: str, note: str 
         authorize(tx, member, perm.RESOLVE, case)
         events = _refuse(plans.plan_resolve(case, member, now, policy(tx), note),
                          perm.RESOLVE, member)
-        if case["first_response_at"] is None:  # no reply from us: did a peer answer?
+        if case.first_response_at is None:  # no reply from us: did a peer answer?
             ref = deflection.resolved_by_community(
-                case["author_handle"], [r.author_handle for r in tx.mentions.of_case(case_id)],
+                case.author_handle, [r.author_handle for r in tx.mentions.of_case(case_id)],
                 replied=False)
             if ref:
                 events = [*events, ev.CommunityResolved(stream=case_id, at=now, actor=member,
@@ -195,7 +195,7 @@ def reopen(store: SqlStore, clock: Clock, case_id: str, member: str, note: str =
     with store.begin() as tx:
         case = load(tx, case_id)
         authorize(tx, member, perm.REOPEN, case)
-        if case["state"] != "resolved":
+        if case.state != "resolved":
             raise CaseError("the case is not resolved")
         event = ev.Reopened(stream=case_id, at=clock.now(), actor=member,
                             note=note[:MAX_REPLY_CHARS])
@@ -211,10 +211,10 @@ def assign(store: SqlStore, clock: Clock, case_id: str, member: str, to: str | N
         case = load(tx, case_id)
         authorize(tx, member, perm.ASSIGN, case)
         org = tx.org.load()
-        team = team or case["team"]
+        team = team or case.team
         if team is None or org.team(team) is None:
             raise CaseError(f"no team {team!r}")
-        if org.team(team).mode == "shadow" and team != case["team"]:
+        if org.team(team).mode == "shadow" and team != case.team:
             raise CaseError(f"{team} is in shadow mode: its hub answers its cases until the "
                             "hub approves its readiness checklist")
         if to is not None:

@@ -9,8 +9,6 @@ before the transaction commits.
 
 from __future__ import annotations
 
-from typing import Any
-
 from escapevelocity.adapters.store import Tx
 from escapevelocity.domain import access, engagement, permissions
 from escapevelocity.domain import cases as projection
@@ -20,6 +18,7 @@ from escapevelocity.domain.case_errors import (  # noqa: F401 (re-exported)
     ClaimTaken,
     ConversationChanged,
 )
+from escapevelocity.domain.cases import Case
 from escapevelocity.domain.events import Event
 from escapevelocity.domain.org import Member
 from escapevelocity.domain.permissions import PermissionDenied
@@ -29,19 +28,19 @@ CONVERSATION_KINDS = ("mention_added", "replied", "note_added", "approval_reques
                       "reopened")
 
 
-def load(tx: Tx, case_id: str) -> dict[str, Any]:
+def load(tx: Tx, case_id: str) -> Case:
     case = tx.cases.get(case_id, for_update=True)
     if case is None:
         raise CaseNotFound(f"no case {case_id!r}")
     return case
 
 
-def commit(tx: Tx, case: dict[str, Any], *events: Event) -> dict[str, Any]:
+def commit(tx: Tx, case: Case, *events: Event) -> Case:
     """Fold `events` into the case and write log and projection together; returns the case."""
     updated = case
     for e in events:
         updated = projection.apply(updated, e)
-    if not tx.cases.update(updated, case["version"]):
+    if not tx.cases.update(updated, case.version):
         raise CaseError("the case changed while you were working on it; reload and try again")
     tx.events.append(list(events))
     return updated
@@ -57,7 +56,7 @@ def acting(tx: Tx, member_id: str) -> Member:
 
 
 def authorize(tx: Tx, member_id: str, action: str,
-              case: dict[str, Any] | None = None) -> Member:
+              case: Case | None = None) -> Member:
     """The acting member, once the policy allows `action` (on `case`, when given: a case out
     of their sight raises access.NotVisible, a PermissionDenied)."""
     member = acting(tx, member_id)

@@ -221,8 +221,9 @@ def queue(store: SqlStore, connection: str, limit: int = 100) -> list[ShadowCase
                 drafts.setdefault(e.case, []).append((e.actor, e.text))
         out = []
         for case_id, at in found:
-            case = tx.cases.get(case_id) or {}
-            out.append(ShadowCase(case_id, case.get("title", ""), case.get("team"), at,
+            case = tx.cases.get(case_id)
+            out.append(ShadowCase(case_id, case.title if case else "",
+                                  case.team if case else None, at,
                                   drafts.get(case_id, [])))
         return out
 

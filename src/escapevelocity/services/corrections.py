@@ -7,14 +7,13 @@ actor and what changed and why in the data). One transaction; read → pure deci
 
 from __future__ import annotations
 
-from typing import Any
-
 import msgspec
 
 from escapevelocity.domain import correct as rules
 from escapevelocity.domain import events as ev
 from escapevelocity.domain import learn
 from escapevelocity.domain import permissions as perm
+from escapevelocity.domain.cases import Case
 from escapevelocity.domain.events import Event
 from escapevelocity.domain.playbook import Context
 from escapevelocity.domain.records import Mention, Signals
@@ -38,7 +37,7 @@ def _current_signals(events: list[Event], stored: Signals) -> Signals:
 
 
 def correct(workspace: Workspace, case_id: str, member: str, signal: str, label: str,
-            why: str = "") -> dict[str, Any]:
+            why: str = "") -> Case:
     """Correct `signal` of the case to `label` and re-decide; returns the updated case.
     Raises CorrectionError (a label the signal does not take), CaseError, PermissionDenied."""
     triager = workspace.triager()
@@ -63,8 +62,8 @@ def correct(workspace: Workspace, case_id: str, member: str, signal: str, label:
         assignment = route(decision, new, triager.org, state, now)
         was = (learn.rule_label(signal, said) if signal in learn.SIGNALS else
                {"situation": said.situation, "sentiment": said.sentiment_label,
-                "author_class": said.author_class, "priority": case.get("priority") or "",
-                "track": case.get("track") or ""}[signal])
+                "author_class": said.author_class, "priority": case.priority or "",
+                "track": case.track or ""}[signal])
         changed = {"signal": signal, "from": was, "to": label, "why": why}
         events: list[Event] = [ev.Corrected(
             stream=case_id, at=now, actor=member, signal=signal, label=label, was=was, why=why,
@@ -72,7 +71,7 @@ def correct(workspace: Workspace, case_id: str, member: str, signal: str, label:
         events.append(ev.Decided(stream=case_id, at=now, actor=member,
                                  decision=msgspec.to_builtins(decision),
                                  signals=msgspec.to_builtins(new), corrected=changed))
-        if (assignment.team, assignment.member) != (case.get("team"), case.get("assignee")):
+        if (assignment.team, assignment.member) != (case.team, case.assignee):
             events.append(ev.Assigned(
                 stream=case_id, at=now, actor=member, team=assignment.team,
                 member=assignment.member, strategy=assignment.strategy,

@@ -13,11 +13,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from msgspec.structs import asdict
+
 from escapevelocity.adapters.outbound import DryRunSender, Senders, send_with_retries
 from escapevelocity.adapters.store import SqlStore
 from escapevelocity.domain import engagement, outbound
 from escapevelocity.domain import events as ev
 from escapevelocity.domain import permissions as perm
+from escapevelocity.domain.cases import Case
 from escapevelocity.domain.clock import Clock
 from escapevelocity.domain.engagement import answer_events
 from escapevelocity.domain.events import Event
@@ -44,15 +47,15 @@ def tick(store: SqlStore, clock: Clock, now: datetime | None = None, *,
     for case_id in due:
         with store.begin() as tx:
             case = load(tx, case_id)
-            if case["followup_state"] != "scheduled" or case["followup_due"] > now:
+            if case.followup_state != "scheduled" or case.followup_due > now:
                 continue
             rules = policy(tx)
-            rule = rules.followups.get(case["track"] or "")
+            rule = rules.followups.get(case.track or "")
             ask = rule.ask if rule else "csat"
             text = engagement.fill(rules.ask_csat if ask == "csat" else rules.ask_thumbs, case)
             crm = [e.data for e in tx.events.stream(case_id) if e.kind == ev.CRM_LINKED]
             mode = outbound.load_mode(tx.documents.get(outbound.MODE_DOCUMENT))
-            key = f"ev-{case_id}-followup-{int(case['followup_due'].timestamp())}"
+            key = f"ev-{case_id}-followup-{int(case.followup_due.timestamp())}"
             own = replies.private_sender(tx, case, key, now, sealer=sealer)
         if own is not None:  # the connection the customer came by
             way, sender, target = own
@@ -64,21 +67,22 @@ def tick(store: SqlStore, clock: Clock, now: datetime | None = None, *,
             event = _send(case, text, ask, route, senders, now)
         with store.begin() as tx:
             case = load(tx, case_id)
-            if case["followup_state"] != "scheduled":
+            if case.followup_state != "scheduled":
                 continue  # the customer came back meanwhile (cancelled)
             commit(tx, case, event)
             out.append(event)
     return out
 
 
-def _send(case: dict[str, Any], text: str, ask: str, route: outbound.Route, senders: Senders,
+def _send(case: Case, text: str, ask: str, route: outbound.Route, senders: Senders,
           now: datetime, own: tuple[Any, dict[str, Any]] | None = None) -> Event:
     if not route.via:
         return ev.SendFailed(
-            stream=case["id"], at=now, actor=ev.SYSTEM, what="followup", via="", attempts=0,
+            stream=case.id, at=now, actor=ev.SYSTEM, what="followup", via="", attempts=0,
             text=text, error="no private channel to this customer and no email address known")
     if route.dry_run:
-        result, tries = send_with_retries(DryRunSender(route.via), case, text, "private")
+        result, tries = send_with_retries(DryRunSender(route.via), asdict(case), text,
+                                         "private")
     elif own is not None and own[0] is not None:
         try:
             result, tries = send_with_retries(own[0], own[1], text, "private")
@@ -89,12 +93,13 @@ def _send(case: dict[str, Any], text: str, ask: str, route: outbound.Route, send
         if sender is None:
             result, tries = outbound.SendResult(error=f"no live sender for {route.via}"), 0
         else:
-            result, tries = send_with_retries(sender, {**case, "to": route.to}, text, "private")
+            result, tries = send_with_retries(sender, {**asdict(case), "to": route.to}, text,
+                                             "private")
     if not result.ok:
-        return ev.SendFailed(stream=case["id"], at=now, actor=ev.SYSTEM, what="followup",
+        return ev.SendFailed(stream=case.id, at=now, actor=ev.SYSTEM, what="followup",
                              via=route.via, attempts=tries, text=text,
                              error=(result.error or "")[:300])
-    return ev.FollowupSent(stream=case["id"], at=now, actor=ev.SYSTEM, ask=ask, text=text,
+    return ev.FollowupSent(stream=case.id, at=now, actor=ev.SYSTEM, ask=ask, text=text,
                            via=route.via, to=route.to, visibility="private",
                            dry_run=result.dry_run, network_id=result.network_id, attempts=tries)
 
@@ -117,7 +122,7 @@ def answer(store: SqlStore, clock: Clock, case_id: str, member: str, *,
         case = load(tx, case_id)
         if member != ev.SYSTEM:
             authorize(tx, member, perm.FOLLOWUP, case)
-        if case["followup_state"] not in ("asked", "scheduled"):
+        if case.followup_state not in ("asked", "scheduled"):
             raise CaseError("no satisfaction question is open on this case")
         events = answer_events(case, csat, thumbs, text, member, now, policy(tx))
         commit(tx, case, *events)

@@ -181,8 +181,9 @@ def shadow_queue(store: SqlStore, team: str, limit: int = 100) -> list[ShadowCas
             if e.stream in seen:
                 continue
             seen.add(e.stream)
-            case = tx.cases.get(e.stream) or {}
-            out.append(ShadowCase(e.stream, case.get("title", ""), case.get("team"), e.at,
+            case = tx.cases.get(e.stream)
+            out.append(ShadowCase(e.stream, case.title if case else "",
+                                  case.team if case else None, e.at,
                                   drafts.get(e.stream, [])))
         return out
 

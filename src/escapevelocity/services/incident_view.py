@@ -13,6 +13,7 @@ from typing import Any
 
 from escapevelocity.adapters.store import SqlStore
 from escapevelocity.domain import events as ev
+from escapevelocity.domain.cases import replace
 from escapevelocity.domain.events import Event
 from escapevelocity.domain.pii import mask_pii
 
@@ -26,13 +27,13 @@ def summary(store: SqlStore, events: list[Event], now: datetime) -> dict[str, An
     end = next((e.at for e in events if e.kind == ev.INCIDENT_STOOD_DOWN), None)
     with store.begin() as tx:
         cases = tx.cases.opened_between(onset, end, limit=MAX_CASES)
-    affected = [c for c in cases if c.get("track") in CRISIS or c.get("situation") in CRISIS]
+    affected = [c for c in cases if c.track in CRISIS or c.situation in CRISIS]
     hours: Counter[datetime] = Counter()
     for c in cases:
-        if c.get("opened_at"):
-            hours[c["opened_at"].replace(minute=0, second=0, microsecond=0)] += 1
+        if c.opened_at:
+            hours[c.opened_at.replace(minute=0, second=0, microsecond=0)] += 1
     volume = sorted(hours.items())
-    sentiment = Counter(c.get("sentiment") or "unknown" for c in cases)
+    sentiment = Counter(c.sentiment or "unknown" for c in cases)
     workers: dict[str, set[str]] = {}
 
     def add(who: str | None, why: str) -> None:
@@ -46,10 +47,10 @@ def summary(store: SqlStore, events: list[Event], now: datetime) -> dict[str, An
                         ev.INCIDENT_STOOD_DOWN):
             add(e.actor, "on the timeline")
     for c in affected:
-        add(c.get("assignee"), "assigned an affected case")
-        add(c.get("claimed_by"), "answering an affected case")
-    shown = [dict(c, title=mask_pii(c["title"])) for c in sorted(
-        affected or cases, key=lambda c: (c.get("priority") or "p9", c.get("sla_due") or now)
+        add(c.assignee, "assigned an affected case")
+        add(c.claimed_by, "answering an affected case")
+    shown = [replace(c, title=mask_pii(c.title)) for c in sorted(
+        affected or cases, key=lambda c: (c.priority or "p9", c.sla_due or now)
     )[:SHOWN]]
     return {"onset": onset, "end": end, "total": len(cases), "capped": len(cases) >= MAX_CASES,
             "affected": len(affected), "cases": shown, "showing_affected": bool(affected),

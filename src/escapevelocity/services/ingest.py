@@ -112,15 +112,15 @@ def _ingest_once(store: SqlStore, triager: Triager, now: datetime, batch: list[M
         ready = tx.events.prepare(plan.events + plan.joins)
         if tx.mentions.insert_new(plan.mention_rows) < len(plan.mention_rows):
             raise Conflict("a concurrent writer stored some of these mentions first")
-        tx.cases.insert(sorted(plan.new_cases.values(), key=lambda c: c["id"]))
+        tx.cases.insert(sorted(plan.new_cases.values(), key=lambda c: c.id))
         extra: list[Event] = []
         if plan.joins:
             current = tx.cases.get_many({e.stream for e in plan.joins}, for_update=True)
-            read = {case_id: case["version"] for case_id, case in current.items()}
+            read = {case_id: case.version for case_id, case in current.items()}
             rules = (engagement.load_policy(tx.documents.get(engagement.POLICY_DOCUMENT))
                      if needs_policy(current) else None)
             current, extra = plan_joins(current, plan.joins, plan.texts, rules, now)
-            report.teams |= {current[i]["team"] for i in read}
+            report.teams |= {current[i].team for i in read}
             if not tx.cases.update_many([(current[i], read[i]) for i in sorted(read)]):
                 raise Conflict("a case changed during ingest")
         tx.events.append(plan.events + plan.joins + extra, prepared=ready)

@@ -15,6 +15,7 @@ from escapevelocity.adapters.store import SqlStore
 from escapevelocity.domain import access, profile, yamlsafe
 from escapevelocity.domain import events as ev
 from escapevelocity.domain import permissions as perm
+from escapevelocity.domain.cases import replace
 from escapevelocity.domain.clock import Clock
 from escapevelocity.domain.pii import mask_pii
 from escapevelocity.domain.records import CHANNELS, Mention, Signals
@@ -46,8 +47,8 @@ def read(store: SqlStore, member_id: str, channel: str, handle: str) -> dict[str
         sight = access.visible_teams(org, member)
         idents = tx.people.identities(me)
         cases = [c for c in tx.people.cases_of(idents) if access.may_see(org, member, c, sight)]
-        mentions = tx.people.mentions_of_cases([c["id"] for c in cases], limit=500)
-        events = [e for stream in tx.events.streams([c["id"] for c in cases]).values()
+        mentions = tx.people.mentions_of_cases([c.id for c in cases], limit=500)
+        events = [e for stream in tx.events.streams([c.id for c in cases]).values()
                   for e in stream]
         vocab = Vocabulary.from_dict(yamlsafe.load(tx.documents.get("vocabulary") or "") or {})
         customers = load_customers(tx.documents.get(CUSTOMERS_DOCUMENT))
@@ -70,18 +71,17 @@ def read(store: SqlStore, member_id: str, channel: str, handle: str) -> dict[str
     customer = next((c for ch, h in idents if (c := find_customer(customers, ch, h))), None)
     if customer and not crm:
         crm = {"crm_id": customer.crm_id, "name": customer.name, "lists": list(customer.lists)}
-    flags = {f for c in cases for f in (c["flags"] or "").split(",") if f}
+    flags = {f for c in cases for f in (c.flags or "").split(",") if f}
     out = profile.Profile(
         identities=idents, name=mask_pii(name), followers=followers, crm=crm,
         days=profile.sentiment_by_day(points), csat=csat,
         notes=[{**n, "text": mask_pii(n["text"])} for n in notes],
         marks=profile.marks(
             vip=any(h.lower() in vocab.vips for _, h in idents),
-            classes=[c["author_class"] or "" for c in cases], verified=verified,
+            classes=[c.author_class or "" for c in cases], verified=verified,
             lists=crm.get("lists", []) + (list(customer.lists) if customer else []),
             flags=flags))
-    for c in cases:
-        c["title"] = mask_pii(c["title"])
+    cases = [replace(c, title=mask_pii(c.title)) for c in cases]
     return {"profile": out, "cases": cases, "mentions": shown,
             "may_link": perm.allowed((member.role,), perm.CRM_LINK)}
 

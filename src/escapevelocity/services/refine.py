@@ -93,7 +93,7 @@ def _settle(workspace: Workspace, now: datetime, rows: list[Any]) -> int:
                     first=True, changed=list(changed), signals=msgspec.to_builtins(new)))
         # Cases locked together, in id order (as ingest locks them): no deadlock between them.
         cases = tx.cases.get_many({e.stream for e in events}, for_update=True)
-        read = {case_id: case["version"] for case_id, case in cases.items()}
+        read = {case_id: case.version for case_id, case in cases.items()}
         kept = [e for e in events if e.stream in cases]  # a case gone: the mention alone
         for e in kept:
             cases[e.stream] = projection.apply(cases[e.stream], e)

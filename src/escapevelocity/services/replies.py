@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,6 +28,7 @@ from escapevelocity.adapters.store import SqlStore, Tx
 from escapevelocity.adapters.store.connections import StoredConnection
 from escapevelocity.domain import events as ev
 from escapevelocity.domain import governance, outbound
+from escapevelocity.domain.cases import Case
 from escapevelocity.domain.clock import Clock
 from escapevelocity.domain.events import Event
 from escapevelocity.domain.outbound import SendResult
@@ -66,22 +67,22 @@ class ReplyRoute:
                                     title=self.title, closed=self.closed)
 
 
-def _customer_mention(tx: Tx, case: Mapping[str, Any],
+def _customer_mention(tx: Tx, case: Case,
                       before: datetime | None = None) -> Mention | None:
     """The customer's latest mention on the case (written before `before`, when any was: a
     network's clock may run ahead of ours): what a reply answers."""
     found = earliest = None
-    for row in tx.mentions.of_case(case["id"]):
+    for row in tx.mentions.of_case(case.id):
         m = _mention.decode(row.body)
         earliest = earliest or m
         if before is not None and m.created_at > before:
             continue
-        if found is None or m.author.handle == case["author_handle"]:
+        if found is None or m.author.handle == case.author_handle:
             found = m
     return found or earliest
 
 
-def route(tx: Tx, case: Mapping[str, Any], now: datetime | None = None) -> ReplyRoute:
+def route(tx: Tx, case: Case, now: datetime | None = None) -> ReplyRoute:
     """Where a reply to the case goes now; with `now`, a post older than the channel's reply
     window cannot be answered there (the reply is recorded only, and the button says why)."""
     from escapevelocity.channels import registry
@@ -90,7 +91,7 @@ def route(tx: Tx, case: Mapping[str, Any], now: datetime | None = None) -> Reply
     mention = _customer_mention(tx, case)
     conn = tx.connections.get(mention.via) if mention and mention.via else None
     if conn is None:
-        channel = str(case.get("channel") or "")
+        channel = str(case.channel or "")
         return ReplyRoute("", "", channel or "this channel", False, mode.live(channel))
     spec = registry().get(conn.channel)
     can = bool(spec and conn.enabled and spec.can_send(conn.settings))
@@ -104,7 +105,7 @@ def route(tx: Tx, case: Mapping[str, Any], now: datetime | None = None) -> Reply
                       spec.capabilities.max_chars if spec else 0, closed)
 
 
-def private_sender(tx: Tx, case: Mapping[str, Any], key: str, at: datetime, *,
+def private_sender(tx: Tx, case: Case, key: str, at: datetime, *,
                    sealer: Any = None) -> tuple[ReplyRoute, Any, dict[str, Any]] | None:
     """The case's connection when it can write to the customer privately (a satisfaction
     question goes the way the customer came): its route, its sender and the target; None
@@ -133,9 +134,9 @@ def _outcome(history: list[Event], seq: int) -> Event | None:
                  and e.data.get("reply") == seq), None)
 
 
-def _target(case: Mapping[str, Any], m: Mention, key: str, at: datetime) -> dict[str, Any]:
+def _target(case: Case, m: Mention, key: str, at: datetime) -> dict[str, Any]:
     """What a sender is given: the post to answer and who wrote it (domain/outbound.Sender)."""
-    return {"id": case["id"], "key": key, "title": case.get("title") or "",
+    return {"id": case.id, "key": key, "title": case.title or "",
             "source_id": m.source_id, "in_reply_to": m.in_reply_to, "thread_id": m.thread_id,
             "url": m.url, "author_handle": m.author.handle, "to": m.author.handle,
             "kind": m.kind, "at": at.isoformat(), "subject": m.text.split("\n", 1)[0][:200]}

@@ -18,6 +18,7 @@ from typing import Any
 from escapevelocity.adapters.store.uow import SqlStore
 from escapevelocity.domain import drilldowns, kpis
 from escapevelocity.domain import events as ev
+from escapevelocity.domain.cases import Case
 from escapevelocity.domain.kpis import Period
 from escapevelocity.services import reports
 
@@ -55,8 +56,9 @@ def approvals(store: SqlStore, period: Period, now: datetime, kind: str | None,
         rows = drilldowns.of_kind(rows, kind)
         cases = tx.cases.get_many(r["ref"] for r in rows if ":" not in r["ref"])
     for r in rows:
-        c = cases.get(r["ref"], {})
-        r.update(team=c.get("team"), channel=c.get("channel"), title=c.get("title"))
+        c = cases.get(r["ref"])
+        r.update(team=c.team if c else None, channel=c.channel if c else None,
+                 title=c.title if c else None)
     return rows
 
 
@@ -73,11 +75,11 @@ def incidents(store: SqlStore, period: Period, now: datetime) -> list[dict[str, 
     return out
 
 
-def _affected(c: Mapping[str, Any]) -> bool:
-    return c.get("track") in CRISIS or c.get("situation") in CRISIS
+def _affected(c: Case) -> bool:
+    return c.track in CRISIS or c.situation in CRISIS
 
 
-def incident_cases(store: SqlStore, incident_id: str) -> list[dict[str, Any]] | None:
+def incident_cases(store: SqlStore, incident_id: str) -> list[Case] | None:
     """The cases an incident affected (the incident page's rule), oldest first; None when
     there is no such incident."""
     with store.begin() as tx:
@@ -87,7 +89,7 @@ def incident_cases(store: SqlStore, incident_id: str) -> list[dict[str, Any]] | 
             return None
         end = next((e.at for e in heads if e.kind == ev.INCIDENT_STOOD_DOWN), None)
         found = tx.cases.opened_between(heads[0].at, end, limit=MAX_AFFECTED)
-    return [reports._aware_case(dict(c)) for c in found if _affected(c)]
+    return [c for c in found if _affected(c)]
 
 
 def drill_runs(store: SqlStore, period: Period) -> list[dict[str, Any]]:

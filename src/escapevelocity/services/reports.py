@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import operator
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -17,6 +18,7 @@ from typing import Any
 from escapevelocity.adapters.store.uow import SqlStore
 from escapevelocity.domain import drilldowns, kpis
 from escapevelocity.domain import events as ev
+from escapevelocity.domain.cases import Case
 from escapevelocity.domain.kpis import Figures, Period
 
 FAMILIES = (kpis.TTFR, kpis.TTR, kpis.SLA, kpis.NO_REPLY, kpis.TOPIC, kpis.CALENDAR)
@@ -100,16 +102,16 @@ def _waiting(tx: Any, teams: frozenset[str] | None) -> list[tuple[str, str, date
     ix_cases_approval_due, the submission from the draft's approval_requested event) and,
     for whoever reads every team, playbook versions and spokes awaiting their decision."""
     cases = [c for c in tx.cases.awaiting_approval(limit=PENDING_DRAFTS)
-             if teams is None or c["team"] in teams]
-    logs = tx.events.streams(c["id"] for c in cases)
+             if teams is None or c.team in teams]
+    logs = tx.events.streams(c.id for c in cases)
     out = []
     for c in cases:
-        asked = [e for e in logs.get(c["id"], ()) if e.kind == ev.APPROVAL_REQUESTED
-                 and e.draft == c["approval_draft"]]
+        asked = [e for e in logs.get(c.id, ()) if e.kind == ev.APPROVAL_REQUESTED
+                 and e.draft == c.approval_draft]
         if asked:
             edited = any(e.kind == ev.APPROVAL_EDITED and getattr(e, "draft", "") ==
-                         c["approval_draft"] for e in logs[c["id"]])
-            out.append((c["id"], kpis.approval_kind(asked[-1].reasons, edited), asked[-1].at))
+                         c.approval_draft for e in logs[c.id])
+            out.append((c.id, kpis.approval_kind(asked[-1].reasons, edited), asked[-1].at))
     if teams is None:
         found = [e for kind in (*_REQUESTED, *_DECIDED)
                  for e in tx.events.of_kind(kind, limit=100_000)]
@@ -223,6 +225,7 @@ EXPORT_COLUMNS = ("id", "opened_at", "channel", "situation", "sentiment", "autho
                   "visibility", "first_response_at", "resolved_at", "sla_minutes", "sla_due",
                   "csat", "approval_state", "topics", "sla_calendar", "first_response_minutes",
                   "resolution_minutes", "title")
+_export_values = operator.attrgetter(*EXPORT_COLUMNS)
 
 
 # Filters beyond the cells' dimensions: a topic (among the case's topics) and the calendar
@@ -232,7 +235,7 @@ EXTRA_FILTERS = ("topic", "sla_calendar")
 
 def cases_behind(store: SqlStore, period: Period, measure: str,
                  where: Mapping[str, str], limit: int | None = None
-                 ) -> Iterator[dict[str, Any]]:
+                 ) -> Iterator[Case]:
     """The cases a figure counts: opened in the period, with these dimensions, counted in
     `measure` by the same rule the rollups use (kpis.measures), newest first."""
     if measure not in kpis.MEASURES and measure not in kpis.DRILL_MEASURES:
@@ -244,7 +247,7 @@ def cases_behind(store: SqlStore, period: Period, measure: str,
 
 
 def _cases_behind(store: SqlStore, period: Period, measure: str,
-                  where: Mapping[str, str], limit: int | None) -> Iterator[dict[str, Any]]:
+                  where: Mapping[str, str], limit: int | None) -> Iterator[Case]:
     start, end = period.instants()
     topic = where.get("topic")
     where = {k: v for k, v in where.items() if k != "topic"}
@@ -252,9 +255,8 @@ def _cases_behind(store: SqlStore, period: Period, measure: str,
     n = 0
     with store.begin() as tx:
         for case in tx.kpis.in_period(start, end, where):
-            if topic is not None and topic not in (case.get("topics") or "").split(","):
+            if topic is not None and topic not in (case.topics or "").split(","):
                 continue  # "" is the cases without a topic, as the rollup counts them
-            case = _aware_case(case)
             if kpis.is_timed(case) if timed else measure in kpis.measures(case):
                 yield case
                 n += 1
@@ -262,21 +264,14 @@ def _cases_behind(store: SqlStore, period: Period, measure: str,
                     return
 
 
-def _aware_case(case: dict[str, Any]) -> dict[str, Any]:
-    for k in ("opened_at", "first_response_at", "resolved_at", "sla_due"):
-        if case.get(k) is not None:
-            case[k] = _aware(case[k])
-    return case
-
-
-def export_csv(cases: Iterable[Mapping[str, Any]]) -> Iterator[str]:
+def export_csv(cases: Iterable[Case]) -> Iterator[str]:
     """One row per case; text cells that a spreadsheet would run as a formula are quoted
     with a leading apostrophe (a mention title is hostile input)."""
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(EXPORT_COLUMNS)
     for c in cases:
-        w.writerow([_cell(c.get(k)) for k in EXPORT_COLUMNS])
+        w.writerow([_cell(v) for v in _export_values(c)])
         if buf.tell() > 32_000:
             yield buf.getvalue()
             buf.seek(0)
@@ -292,12 +287,12 @@ def _cell(v: Any) -> Any:
     return "" if v is None else v
 
 
-def export_json(cases: Iterable[Mapping[str, Any]]) -> Iterator[str]:
+def export_json(cases: Iterable[Case]) -> Iterator[str]:
     yield "["
     first = True
     for c in cases:
-        row = {k: (_aware(c[k]).isoformat() if isinstance(c.get(k), datetime) else c.get(k))
-               for k in EXPORT_COLUMNS}
+        row = {k: (_aware(v).isoformat() if isinstance(v, datetime) else v)
+               for k, v in zip(EXPORT_COLUMNS, _export_values(c), strict=True)}
         yield ("" if first else ",") + json.dumps(row)
         first = False
     yield "]"

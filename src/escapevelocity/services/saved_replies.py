@@ -15,6 +15,7 @@ from escapevelocity.adapters.store import SqlStore, Tx
 from escapevelocity.domain import access, rollups
 from escapevelocity.domain import events as ev
 from escapevelocity.domain import saved_replies as lib
+from escapevelocity.domain.cases import Case
 from escapevelocity.domain.clock import Clock
 from escapevelocity.domain.permissions import PermissionDenied
 from escapevelocity.domain.playbook.spec import SITUATIONS
@@ -64,27 +65,27 @@ def delete(store: SqlStore, clock: Clock, member: str, name: str) -> None:
                                                deleted=True)])
 
 
-def offered(tx: Tx, case: dict[str, Any], values: dict[str, str]) -> tuple[list[dict], str]:
+def offered(tx: Tx, case: Case, values: dict[str, str]) -> tuple[list[dict], str]:
     """The saved replies for `case` (its team's and everyone's, its situation's first), filled
     with `values`, each with its length check on the case's channel; and the one to
     preselect."""
     from escapevelocity.services.cases import MAX_REPLY_CHARS
 
-    replies = lib.ranked(library(tx).values(), case.get("situation"), case.get("team"))
+    replies = lib.ranked(library(tx).values(), case.situation, case.team)
     out = []
     for r in replies:
         text = lib.fill(r.text, values)
         out.append({"name": r.name, "title": r.title or r.name, "text": text,
                     "situations": r.situations, "team": r.team,
-                    "too_long": lib.too_long(text, case.get("channel") or "", MAX_REPLY_CHARS)})
-    return out, lib.preselect(replies, case.get("situation"))
+                    "too_long": lib.too_long(text, case.channel or "", MAX_REPLY_CHARS)})
+    return out, lib.preselect(replies, case.situation)
 
 
-def check_length(case: dict[str, Any], text: str) -> None:
+def check_length(case: Case, text: str) -> None:
     """CaseError when `text` is longer than the case's channel takes."""
     from escapevelocity.services.cases import MAX_REPLY_CHARS
     from escapevelocity.services.casetx import CaseError
 
-    problem = lib.too_long(text.strip(), case.get("channel") or "", MAX_REPLY_CHARS)
+    problem = lib.too_long(text.strip(), case.channel or "", MAX_REPLY_CHARS)
     if problem:
         raise CaseError(f"the reply is too long: {problem}")

@@ -48,7 +48,7 @@ def tick(workspace: Any, now: datetime | None = None, *, idle: timedelta | None 
         offline = sorted(m.id for m in org.members
                          if state.presence.get(m.id, "offline") == "offline")
         due = tx.cases.due_for_sla(now, MAX_DUE)
-        cases = {c["id"]: c for c in due}
+        cases = {c.id: c for c in due}
         cases.update(tx.cases.held_by(offline, now))
         room = sum(max(0, m.capacity - state.load.get(m.id, 0)) for m in org.members
                    if state.presence.get(m.id) == "online")
@@ -56,19 +56,19 @@ def tick(workspace: Any, now: datetime | None = None, *, idle: timedelta | None 
         if room:
             queued = tx.cases.queue_heads([t.id for t in org.teams], min(room, MAX_QUEUE))
             cases.update({k: v for k, v in queued.items() if k not in cases})
-        logs = tx.events.streams([c["id"] for c in due])
+        logs = tx.events.streams([c.id for c in due])
         needs = tx.events.routing_needs([k for k in queued if k not in logs])
-        needs = {k: Need(cases[k]["team"] or "", *v) for k, v in needs.items()}
-        pending, report = plan_tick(TickState(cases, logs, [c["id"] for c in due], needs),
+        needs = {k: Need(cases[k].team or "", *v) for k, v in needs.items()}
+        pending, report = plan_tick(TickState(cases, logs, [c.id for c in due], needs),
                                     budgets, org, state, now)
         # Write in three round trips, not two per case: lock what changes (in id order), skip
         # the cases someone acted on since they were read (the next tick sees them), write
         # the rest with one version-checked executemany and one append.
         now_held = tx.cases.get_many(pending, for_update=True)
         todo = sorted(cid for cid in pending
-                      if cid in now_held and now_held[cid]["version"] == cases[cid]["version"])
+                      if cid in now_held and now_held[cid].version == cases[cid].version)
         report.conflicts += len(pending) - len(todo)
-        updates = [(projection.apply_all(cases[cid], pending[cid]), cases[cid]["version"])
+        updates = [(projection.apply_all(cases[cid], pending[cid]), cases[cid].version)
                    for cid in todo]
         if not tx.cases.update_many(updates):
             raise Conflict("a case changed during the SLA tick")  # the worker runs it again

@@ -119,8 +119,8 @@ class Webhooks:
         """Ask the CRM who is asking; record a `crm_linked` event when it knows them."""
         with self.store.begin() as tx:
             case = load(tx, case_id)
-        query = json.dumps({"handle": case["author_handle"], "channel": case["channel"],
-                            "email": case["author_handle"] if "@" in case["author_handle"]
+        query = json.dumps({"handle": case.author_handle, "channel": case.channel,
+                            "email": case.author_handle if "@" in case.author_handle
                             else ""}).encode()
         request = urllib.request.Request(self.lookup_url, data=query, method="POST",
                                          headers={"Content-Type": "application/json"})
@@ -135,7 +135,7 @@ class Webhooks:
             return None
         with self.store.begin() as tx:
             case = load(tx, case_id)
-            if case.get("crm_id"):
+            if case.crm_id:
                 return None  # a member linked it meanwhile
             event = ev.CrmLinked(stream=case_id, at=self.clock.now(), actor=ev.SYSTEM,
                                  crm_id=crm_id, name=str(found.get("name") or "")[:200],

@@ -16,6 +16,7 @@ from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from escapevelocity.domain import access
+from escapevelocity.domain.cases import Case
 from escapevelocity.domain.org import Member, Organisation
 from escapevelocity.web.auth import check_csrf, member_of, org_of
 from escapevelocity.web.views import CASE_ID
@@ -29,13 +30,13 @@ class CaseAccess:
 
     member: Member
     org: Organisation
-    case: dict[str, Any]
+    case: Case
     now: datetime
     allowed: frozenset[str]
 
     @property
     def id(self) -> str:
-        return self.case["id"]
+        return self.case.id
 
 
 def not_found(member: Member) -> access.NotVisible:
@@ -64,14 +65,14 @@ class ActedBefore(access.NotVisible):
     """The case is out of the member's sight now, but they acted on it (decided its draft,
     say): the page says what they did and where the case went, instead of 'not found'."""
 
-    def __init__(self, member: Member, case: dict[str, Any], did: list[Any]) -> None:
+    def __init__(self, member: Member, case: Case, did: list[Any]) -> None:
         super().__init__(f"{member.id} no longer sees this case", member=member.id)
         self.case, self.did = case, did
 
 
-def _acted_before(ws: Any, member: Member, case: dict[str, Any]) -> ActedBefore | None:
+def _acted_before(ws: Any, member: Member, case: Case) -> ActedBefore | None:
     with ws.store.begin() as tx:
-        did = [e for e in tx.events.stream(case["id"]) if e.actor == member.id]
+        did = [e for e in tx.events.stream(case.id) if e.actor == member.id]
     return ActedBefore(member, case, did[-5:]) if did else None
 
 

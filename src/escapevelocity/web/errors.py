@@ -141,9 +141,10 @@ def install(app: FastAPI) -> None:
         from escapevelocity.web.deps import ActedBefore
 
         if isinstance(exc, ActedBefore) and not wants_json(request):
+            from escapevelocity.domain.cases import replace
             from escapevelocity.domain.pii import mask_pii
 
-            case = dict(exc.case, title=mask_pii(exc.case["title"]))
+            case = replace(exc.case, title=mask_pii(exc.case.title))
             # still 404 (the access ended with its reason), but a page that says why
             return request.app.state.render(request, "case_elsewhere.html", {
                 "case": case, "did": exc.did, "back": way_back(request)}, 404)

@@ -57,11 +57,11 @@ async def reply_with_answer(request: Request, seen: CaseAccess = Depends(visible
         found = answers.find(ws.store, entry)
         if found is None:
             raise CaseError(f"no answer {entry!r} in the knowledge store")
-        author = seen.case.get("author_handle") or ""
+        author = seen.case.author_handle or ""
         text = answers.link_text(author, found) if linked else found.answer
         if found.source == "saved":
             text = lib.fill(text, {"author": author, "handle": author, "case": seen.id,
-                                   "agent": seen.member.name, "team": seen.case.get("team") or ""})
+                                   "agent": seen.member.name, "team": seen.case.team or ""})
             saved_replies.check_length(seen.case, text)
         return answers.reply_with(ws.store, ws.clock, seen.id, seen.member.id, entry, text,
                                   linked=linked, score=score)

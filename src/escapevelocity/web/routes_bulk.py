@@ -47,8 +47,7 @@ async def _page(request: Request, member: Member, q: search.Query, status: int =
                 **extra: Any) -> HTMLResponse:
     ws = request.app.state.workspace
     found = await run_in_threadpool(finder.find, ws.store, ws.clock, member.id, q)
-    rows = found["rows"]
-    mask_rows(rows)
+    rows = mask_rows(found["rows"])
     links = page_links(q, found["total"], found["more"], "/bulk")
     links["last_row"] = q.offset + len(rows)
     context = {"me": member, "q": q, "cases": rows, "links": links,

@@ -18,8 +18,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from escapevelocity.domain import access, correct
+from escapevelocity.domain import cases as projection
 from escapevelocity.domain import events as ev
 from escapevelocity.domain.case_errors import ClaimTaken
+from escapevelocity.domain.cases import Case
 from escapevelocity.domain.org import Member
 from escapevelocity.domain.permissions import PermissionDenied
 from escapevelocity.domain.pii import mask_pii
@@ -46,15 +48,15 @@ def _sends(history: list[Any]) -> dict[int, Any]:
 def case_view(request: Request, seen: CaseAccess) -> dict[str, Any]:
     workspace = request.app.state.workspace
     store = workspace.store
-    case, case_id, member = dict(seen.case), seen.id, seen.member
+    case, case_id, member = seen.case, seen.id, seen.member
     with store.begin() as tx:
         mentions = conversation(tx.mentions.of_case(case_id))
         history = tx.events.stream(case_id)
-        earlier = tx.cases.count_by_author(case["channel"], case["author_handle"],
+        earlier = tx.cases.count_by_author(case.channel, case.author_handle,
                                            exclude=case_id)
         way = replies.route(tx, case, seen.now)
         needs_factor = tx.signin.factor_rule().missing(member)
-    case["title"] = mask_pii(case["title"])
+    case = projection.replace(case, title=mask_pii(case.title))
     # the latest decision: a correction decides again (services/corrections.py)
     decided = next((e.data for e in reversed(history) if e.kind == ev.DECIDED), {})
     assigned = [e for e in history if e.kind == ev.ASSIGNED]
@@ -86,19 +88,19 @@ def case_view(request: Request, seen: CaseAccess) -> dict[str, Any]:
     from escapevelocity.services.approvals import fold_drafts
 
     pending = next((d for d in fold_drafts(history) if d.state == "pending"
-                    and d.id == case.get("approval_draft")), None)
+                    and d.id == case.approval_draft), None)
     allowed = (access.allowed_actions(seen.org, member, seen.case, seen.now,
                                       submitter=pending.submitter) if pending else seen.allowed)
     from escapevelocity.web.routes_answers import suggestions_for  # the answers area's
 
-    question = " ".join(m["mention"].text for m in mentions[:3]) or case["title"]
+    question = " ".join(m["mention"].text for m in mentions[:3]) or case.title
     autos = [e for e in history if e.kind in (ev.AUTO_REPLIED, ev.AUTO_REPLY_WITHDRAWN)]
     author = first.author if first else None
     values = {"author": (author.name or author.handle) if author else "",
               "handle": author.handle if author else "", "agent": member.name or member.id,
-              "team": case.get("team") or "", "case": case_id}
+              "team": case.team or "", "case": case_id}
     return {"pending": pending, "breach": breach_summary(history, case),
-            "suggestions": suggestions_for(store, question, case.get("team"), values),
+            "suggestions": suggestions_for(store, question, case.team, values),
             "auto_reply": autos[-1] if autos and autos[-1].kind == ev.AUTO_REPLIED else None,
             "auto_rule": bool(decision.get("auto_reply")),
             "case": case, "timeline": timeline, "author": first.author if first else None,
@@ -112,14 +114,14 @@ def case_view(request: Request, seen: CaseAccess) -> dict[str, Any]:
             "max_reply": min(commands.MAX_REPLY_CHARS, way.max_chars or commands.MAX_REPLY_CHARS)
             if not way.dry_run else commands.MAX_REPLY_CHARS,
             "correctable": correct.labels(playbook), "correct_chosen": "situation",
-            "reply_label": way.label(case["visibility"]), "reply_live": not way.dry_run,
+            "reply_label": way.label(case.visibility), "reply_live": not way.dry_run,
             "unsent": unsent}
 
 
-def breach_summary(history: list[Any], case: dict[str, Any]) -> dict[str, Any] | None:
+def breach_summary(history: list[Any], case: Case) -> dict[str, Any] | None:
     """The latest SLA breach of an unresolved case and what the ladder did about it since
     (who was told, reassigned or not), for the case page's banner; None when not breached."""
-    if case.get("state") == "resolved":
+    if case.state == "resolved":
         return None
     breaches = [e for e in history if e.kind == ev.SLA_BREACHED]
     if not breaches:
@@ -135,7 +137,7 @@ def breach_summary(history: list[Any], case: dict[str, Any]) -> dict[str, Any] |
     return {"event": last, "steps": steps}
 
 
-def _composer(store: Any, case: dict[str, Any], decision: dict[str, Any],
+def _composer(store: Any, case: Case, decision: dict[str, Any],
               templates: dict[str, str], values: dict[str, str]) -> dict[str, Any]:
     """What the reply box offers: the saved replies for the case (its situation's first,
     preselected over the playbook's template when one fits) and the draft."""

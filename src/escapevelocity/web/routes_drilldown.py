@@ -120,7 +120,7 @@ async def incident_cases(request: Request, incident_id: str,
     if found is None:
         raise HTTPException(404, "no such incident")
     seen = visible_teams(auth.org_of(request), member)
-    rows = [c for c in found if c["team"] in seen]
+    rows = [c for c in found if c.team in seen]
     if fmt == ".csv":
         return StreamingResponse(reports.export_csv(rows), media_type="text/csv", headers={
             "Content-Disposition": 'attachment; filename="incident-cases.csv"'})

@@ -64,9 +64,9 @@ async def _act(request: Request, seen: CaseAccess, run: Callable[[], Any],
 def _engage_data(request: Request, member: Member, case_id: str) -> dict[str, Any]:
     ws = request.app.state.workspace
     seen = load_visible(request, member, case_id)
-    case = dict(seen.case, title=mask_pii(seen.case["title"]))
+    case = projection.replace(seen.case, title=mask_pii(seen.case.title))
     drafts = approvals.drafts(ws.store, case_id, member.id)
-    pending = next((d for d in drafts if d.id == case["approval_draft"]
+    pending = next((d for d in drafts if d.id == case.approval_draft
                     and d.state == "pending"), None)
     can = access.allowed_actions(seen.org, member, case, seen.now,
                                  submitter=pending.submitter if pending else None)
@@ -74,10 +74,10 @@ def _engage_data(request: Request, member: Member, case_id: str) -> dict[str, An
     with ws.store.begin() as tx:
         notes = [e for e in tx.events.stream(case_id) if e.kind == "note_added"]
         mentions = conversation(tx.mentions.of_case(case_id))
-    team_members = [m for m in seen.org.members if case["team"] in m.teams]
+    team_members = [m for m in seen.org.members if case.team in m.teams]
     return {"case": case, "drafts": drafts, "notes": notes, "trail": trail[-5:],
-            "mentions": mentions[-3:], "tags": projection.split(case["tags"]),
-            "flags": projection.split(case["flags"]), "team_members": team_members,
+            "mentions": mentions[-3:], "tags": projection.split(case.tags),
+            "flags": projection.split(case.flags), "team_members": team_members,
             "teams": seen.org.teams, "me": member, "max_note": annotate.MAX_NOTE_CHARS,
             "max_draft": approvals.MAX_TEXT, "can": {a: a in can for a in access.CASE_ACTIONS}}
 
@@ -203,17 +203,17 @@ def _queue(request: Request, member: Member, everyone: bool) -> dict[str, Any]:
     items = []
     now = ws.clock.now()
     for case in rows:
-        drafts = {d.id: d for d in approvals.drafts(ws.store, case["id"], member.id)}
+        drafts = {d.id: d for d in approvals.drafts(ws.store, case.id, member.id)}
         with ws.store.begin() as tx:
-            said = conversation(tx.mentions.of_case(case["id"]))
+            said = conversation(tx.mentions.of_case(case.id))
             way = replies.route(tx, case, now)
-        case["title"] = mask_pii(case["title"])
-        draft = drafts.get(case["approval_draft"])
+        case = projection.replace(case, title=mask_pii(case.title))
+        draft = drafts.get(case.approval_draft)
         can = access.allowed_actions(org, member, case, now,
                                      submitter=draft.submitter if draft else None)
         items.append({"case": case, "draft": draft, "said": said[-3:], "can": can,
                       "send_label": "Approve and " + way.label(
-                          draft.visibility if draft else case["visibility"]).replace(
+                          draft.visibility if draft else case.visibility).replace(
                           "Send", "send", 1), "live": not way.dry_run})
     return {"items": items, "may_approve": True}
 
@@ -235,7 +235,7 @@ async def audit(request: Request, seen: CaseAccess = Depends(visible_case)) -> H
     """A refusal (the role may not read audit trails) is the error page's 403."""
     ws = request.app.state.workspace
     trail = await run_in_threadpool(annotate.audit_trail, ws.store, seen.id, seen.member.id)
-    case = dict(seen.case, title=mask_pii(seen.case["title"]))
+    case = projection.replace(seen.case, title=mask_pii(seen.case.title))
     return request.app.state.render(request, "engage_audit.html",
                                     {"case": case, "trail": trail, "me": seen.member})
 

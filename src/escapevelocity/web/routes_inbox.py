@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from escapevelocity.domain import access
 from escapevelocity.domain import cases as projection
+from escapevelocity.domain.cases import Case
 from escapevelocity.domain.org import Member
 from escapevelocity.domain.pii import mask_pii
 from escapevelocity.web.auth import member_of, org_of
@@ -50,7 +51,7 @@ def _query(request: Request, member: Member, view: str, team: str, page: int
         if view == "mine":
             assigned = tx.cases.inbox(teams=teams, assignee=member.id, limit=want)
             claimed = [c for c in tx.cases.inbox(teams=teams, limit=max(500, want))
-                       if c["claimed_by"] == member.id and c["assignee"] != member.id]
+                       if c.claimed_by == member.id and c.assignee != member.id]
             rows = sorted(assigned + claimed, key=_due_key)
             total = tx.cases.count_where(teams, _states(view), assignee=member.id) + len(claimed)
         else:
@@ -58,11 +59,11 @@ def _query(request: Request, member: Member, view: str, team: str, page: int
             total = tx.cases.count_where(teams, _states(view))
         last_seq = tx.events.last_seq()
         views = tx.search.views(member.id, member.teams)
-    rows = rows[(page - 1) * PER_PAGE: want]
-    _shape(request, rows)
+    rows, holders = _shape(request, rows[(page - 1) * PER_PAGE: want])
     last = max(1, -(-total // PER_PAGE))
     base = f"/inbox?view={view}&team={team if team in dict(choices) else 'all'}"
-    return {"cases": rows, "view": view, "team": team if team in dict(choices) else "all",
+    return {"cases": rows, "holders": holders, "view": view,
+            "team": team if team in dict(choices) else "all",
             "teams": choices, "last_seq": last_seq, "states": projection.OPEN_STATES,
             "total": total, "page": page, "last": last, "per_page": PER_PAGE,
             "first_row": (page - 1) * PER_PAGE + 1, "last_row": (page - 1) * PER_PAGE + len(rows),
@@ -70,15 +71,16 @@ def _query(request: Request, member: Member, view: str, team: str, page: int
             "next": f"{base}&page={page + 1}" if page < last else None, "views": views}
 
 
-def _shape(request: Request, rows: list[dict[str, Any]]) -> None:
+def _shape(request: Request, rows: list[Case]) -> tuple[list[Case], dict[str, str | None]]:
+    """The rows as shown (titles masked) and who holds each, by id (an expired lease is shown
+    as not held)."""
     now = request.app.state.workspace.clock.now()
-    for row in rows:
-        row["title"] = mask_pii(row["title"])
-        row["holder"] = access.holder(row, now)  # an expired lease is shown as not held
+    return ([projection.replace(c, title=mask_pii(c.title)) for c in rows],
+            {c.id: access.holder(c, now) for c in rows})
 
 
-def _due_key(case: dict[str, Any]) -> tuple:
-    return (case["sla_due"] is None, case["sla_due"] or case["opened_at"])
+def _due_key(case: Case) -> tuple:
+    return (case.sla_due is None, case.sla_due or case.opened_at)
 
 
 def _changed(request: Request, member: Member, view: str, team: str, ids: list[str],
@@ -93,21 +95,23 @@ def _changed(request: Request, member: Member, view: str, team: str, ids: list[s
     replace, add, gone = [], [], []
     for case_id in ids:
         case = found.get(case_id)
-        fits = (case is not None and case["team"] in teams and case["team"] in sight
-                and case["state"] in _states(view)
-                and (view != "mine" or member.id in (case["assignee"], case["claimed_by"])))
+        fits = (case is not None and case.team in teams and case.team in sight
+                and case.state in _states(view)
+                and (view != "mine" or member.id in (case.assignee, case.claimed_by)))
         if fits:
             (replace if case_id in shown else add).append(case)
         elif case_id in shown:
             gone.append(case_id)
-    _shape(request, replace + add)
+    replace, holders = _shape(request, replace)
+    add, added = _shape(request, add)
+    holders.update(added)
     add.sort(key=_due_key, reverse=True)  # each is put first: the soonest ends on top
     total = None  # a count only when rows came or went (it is an index range, not free)
     if add or gone:
         with store.begin() as tx:
             total = tx.cases.count_where(teams, _states(view),
                                          assignee=member.id if view == "mine" else None)
-    return {"replace": replace, "add": add, "gone": gone, "total": total}
+    return {"replace": replace, "add": add, "gone": gone, "total": total, "holders": holders}
 
 
 @router.get("/inbox", response_class=HTMLResponse)

@@ -120,7 +120,7 @@ def _drill(request: Request, member: Member, period: str, measure: str,
     def visible():
         n = 0
         for c in found:
-            if c["team"] in seen:
+            if c.team in seen:
                 yield c
                 n += 1
                 if limit is not None and n >= limit:

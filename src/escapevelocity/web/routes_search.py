@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from escapevelocity.domain import cases as projection
 from escapevelocity.domain import permissions as perm
 from escapevelocity.domain import search
+from escapevelocity.domain.cases import Case, replace
 from escapevelocity.domain.org import Member
 from escapevelocity.domain.pii import mask_pii
 from escapevelocity.services import search as finder
@@ -46,10 +47,10 @@ def page_links(q: search.Query, total: int, more: bool, path: str) -> dict[str, 
             "first_row": q.offset + 1, "last_row": q.offset}
 
 
-def mask_rows(rows: list[dict[str, Any]]) -> None:
-    for r in rows:
-        if r.get("title"):
-            r["title"] = mask_pii(r["title"])
+def mask_rows(rows: list[Any]) -> list[Any]:
+    """The rows with their titles masked: Cases (a case search) or mention row dicts."""
+    return [replace(r, title=mask_pii(r.title)) if isinstance(r, Case)
+            else {**r, "title": mask_pii(r["title"])} if r.get("title") else r for r in rows]
 
 
 @router.get("/search", response_class=HTMLResponse)
@@ -57,8 +58,7 @@ async def search_page(request: Request, member: Member = Depends(member_of)) -> 
     ws = request.app.state.workspace
     q = search.parse(request.query_params)
     found = await run_in_threadpool(finder.find, ws.store, ws.clock, member.id, q)
-    rows = found["rows"]
-    mask_rows(rows)
+    rows = mask_rows(found["rows"])
     if q.show == "mentions":
         for r in rows:
             r["text"] = mask_pii(_text(r["body"]))

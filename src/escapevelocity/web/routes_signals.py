@@ -119,15 +119,15 @@ def record_correction(request: Request, case_id: str = Form(..., max_length=64),
     access.check(seen.org, member, seen.case, access.CORRECT)
     case = seen.case
     try:
-        updated = corrections.correct(workspace, case["id"], member.id, signal, label, why)
+        updated = corrections.correct(workspace, case.id, member.id, signal, label, why)
     except correct.CorrectionError as exc:
         raise HTTPException(422, str(exc)) from None
     except CaseError as exc:
         raise HTTPException(409, str(exc)) from None
     flash(request, f"{signal.replace('_', ' ')} corrected to {label.replace('_', ' ')}: "
-                   f"now {updated['track']} · {updated['priority'].upper()} · "
-                   f"{updated['team']}; the models learn from it.")
-    return RedirectResponse(f"/cases/{case['id']}", status_code=303)
+                   f"now {updated.track} · {updated.priority.upper()} · "
+                   f"{updated.team}; the models learn from it.")
+    return RedirectResponse(f"/cases/{case.id}", status_code=303)
 
 
 @router.post("/signals/retrain", dependencies=[Depends(auth.check_csrf)])

@@ -2,7 +2,8 @@
 
 Written in the same transaction as the events it folds, with an optimistic `version` check,
 so the inbox never shows a state the log does not hold; `replace_all` is the rebuild.
-The row mapping (datetime columns back to aware UTC) lives here, not in the domain.
+The row mapping (a row to a `Case`, datetime columns back to aware UTC; a `Case` to column
+values) lives here, not in the domain.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+import msgspec
 import sqlalchemy as sa
 
 from escapevelocity.adapters.store import bulk_pg
@@ -21,11 +23,15 @@ from escapevelocity.adapters.store.base import Repo, chunks, dt_out, utc
 from escapevelocity.domain import authors
 from escapevelocity.domain import cases as projection
 from escapevelocity.domain.authors import AuthorHistory
+from escapevelocity.domain.cases import Case
 
 COLUMNS = tuple(c.name for c in t.cases.columns)
 DT_COLUMNS = tuple(c.name for c in t.cases.columns
                    if isinstance(c.type, (sa.DateTime, t.UtcDateTime)))
 DT_SET = frozenset(DT_COLUMNS)
+_DT_INDEX = tuple(i for i, k in enumerate(COLUMNS) if k in DT_SET)
+# A Case is built from a row, and written as one, by position.
+assert COLUMNS == projection.FIELDS, "the cases table and domain/cases.Case differ"
 C = t.cases.c
 _PG_UPDATE_TYPES = (*(bulk_pg.pg_type(C[k]) for k in COLUMNS if k != "id"), "text", "integer")
 
@@ -35,22 +41,22 @@ class Cases(Repo):
         super().__init__(tx)
         # The rows this transaction read or wrote, by id: what a write moves the KPI rollups
         # from (domain/kpis.py), without reading the row again (every writer reads first).
-        self._known: dict[str, dict[str, Any]] = {}
+        self._known: dict[str, Case] = {}
         self._calendars: list = []  # the active playbook's calendars, once read (kpi_store)
 
-    def _old(self, expect: dict[str, int]) -> dict[str, dict[str, Any]]:
+    def _old(self, expect: dict[str, int]) -> dict[str, Case]:
         """The rows as they are now of the cases about to be written at these versions."""
         missing = [i for i, v in expect.items()
-                   if i not in self._known or self._known[i]["version"] != v]
+                   if i not in self._known or self._known[i].version != v]
         for chunk in chunks(sorted(set(missing)), 500):
             q = sa.select(t.cases).where(C.id.in_(chunk))
             for row in self._conn.execute(q):
-                self._known[row.id] = _case(row)
+                self._known[row.id] = case_of_row(row)
         return self._known
 
     # --- reads ---------------------------------------------------------------------------------
 
-    def get(self, case_id: str, *, for_update: bool = False) -> dict[str, Any] | None:
+    def get(self, case_id: str, *, for_update: bool = False) -> Case | None:
         """`for_update` locks the row on PostgreSQL (SQLite has one writer anyway)."""
         q = sa.select(t.cases).where(C.id == case_id)
         if for_update and not self._sqlite:
@@ -58,11 +64,11 @@ class Cases(Repo):
         row = self._conn.execute(q).first()
         if row is None:
             return None
-        self._known[case_id] = _case(row)
-        return dict(self._known[case_id])
+        case = self._known[case_id] = case_of_row(row)
+        return case
 
     def get_many(self, ids: Iterable[str], *, for_update: bool = False
-                 ) -> dict[str, dict[str, Any]]:
+                 ) -> dict[str, Case]:
         """Locked in id order, as every writer locks them: no deadlock between two batches."""
         out = {}
         for chunk in chunks(sorted(set(ids)), 500):
@@ -70,13 +76,12 @@ class Cases(Repo):
             if for_update and not self._sqlite:
                 q = q.with_for_update()
             for row in self._conn.execute(q):
-                out[row.id] = _case(row)
-                self._known[row.id] = dict(out[row.id])
+                out[row.id] = self._known[row.id] = case_of_row(row)
         return out
 
     def inbox(self, *, teams: Sequence[str] | None = None,
               states: Sequence[str] = projection.OPEN_STATES, assignee: str | None = None,
-              limit: int = 200) -> list[dict[str, Any]]:
+              limit: int = 200) -> list[Case]:
         q = sa.select(t.cases).where(C.state.in_(states))
         if teams is not None:
             q = q.where(C.team.in_(teams))
@@ -84,20 +89,20 @@ class Cases(Repo):
             q = q.where(C.assignee == assignee)
         if tuple(states) == ("resolved",):  # the resolved view: the latest first
             q = q.order_by(C.resolved_at.desc(), C.id).limit(limit)
-            return [_case(r) for r in self._conn.execute(q)]
+            return [case_of_row(r) for r in self._conn.execute(q)]
         # Soonest SLA first, then the cases with no SLA, oldest first: two reads in the order of
         # ix_cases_due that stop at `limit`, where one ORDER BY on "sla_due IS NULL" sorted every
         # open case (1.4 s at 176k cases).
-        rows = [_case(r) for r in self._conn.execute(
+        rows = [case_of_row(r) for r in self._conn.execute(
             q.where(C.sla_due.is_not(None)).order_by(C.sla_due, C.opened_at).limit(limit))]
         if len(rows) < limit:
-            rows += [_case(r) for r in self._conn.execute(
+            rows += [case_of_row(r) for r in self._conn.execute(
                 q.where(C.sla_due.is_(None)).order_by(C.opened_at).limit(limit - len(rows)))]
         return rows
 
     def page(self, *, teams: Sequence[str], member: str, states: Sequence[str] | None = None,
              assignee: str | None = None, filters: dict[str, str] | None = None,
-             search: str = "", after: str = "", limit: int = 50) -> list[dict[str, Any]]:
+             search: str = "", after: str = "", limit: int = 50) -> list[Case]:
         """A page of cases for the API, by id after `after` (a stable cursor): those of
         `teams` or assigned to `member`, narrowed by `states`, `assignee`, exact `filters`
         (team, priority, track, channel, situation) and `search` in the title."""
@@ -114,7 +119,7 @@ class Cases(Repo):
             q = q.where(sa.func.lower(C.title).like(pattern.lower(), escape="\\"))
         if after:
             q = q.where(C.id > after)
-        return [_case(r) for r in self._conn.execute(q.order_by(C.id).limit(limit))]
+        return [case_of_row(r) for r in self._conn.execute(q.order_by(C.id).limit(limit))]
 
     def count_where(self, teams: Sequence[str], states: Sequence[str],
                     assignee: str | None = None) -> int:
@@ -132,11 +137,11 @@ class Cases(Repo):
         """Every case id, from the projection (the log's case streams, without a DISTINCT)."""
         return [r[0] for r in self._conn.execute(sa.select(C.id).order_by(C.id))]
 
-    def where(self, column: str, value: Any, limit: int = 200) -> list[dict[str, Any]]:
+    def where(self, column: str, value: Any, limit: int = 200) -> list[Case]:
         """Newest first."""
         q = (sa.select(t.cases).where(C[column] == value)
              .order_by(C.updated_at.desc()).limit(limit))
-        return [_case(r) for r in self._conn.execute(q)]
+        return [case_of_row(r) for r in self._conn.execute(q)]
 
     def due(self, due: str, state: str, value: str, now: datetime,
             limit: int = 500) -> list[str]:
@@ -200,23 +205,23 @@ class Cases(Repo):
         return [(utc(due), utc(first)) for due, first in self._conn.execute(q)]
 
     def opened_between(self, start: datetime, end: datetime | None = None,
-                       limit: int = 5_000) -> list[dict[str, Any]]:
+                       limit: int = 5_000) -> list[Case]:
         """Cases opened in [start, end), oldest first, at most `limit` (ix_cases_opened): the
         incident page's affected cases and the after-action report's."""
         q = sa.select(t.cases).where(C.opened_at >= start)
         if end is not None:
             q = q.where(C.opened_at < end)
-        return [_case(r) for r in self._conn.execute(q.order_by(C.opened_at).limit(limit))]
+        return [case_of_row(r) for r in self._conn.execute(q.order_by(C.opened_at).limit(limit))]
 
     def awaiting_approval(self, approver: str | None = None, limit: int = 200
-                          ) -> list[dict[str, Any]]:
+                          ) -> list[Case]:
         """Cases whose draft waits for a decision (on `approver`, when given), most urgent
         first: read in the order of ix_cases_approval_due and stopped at `limit`."""
         q = sa.select(t.cases).where(C.approval_state == "pending")
         if approver is not None:
             q = q.where(C.approver == approver)
         q = q.order_by(C.approval_due, C.id).limit(limit)
-        return [_case(r) for r in self._conn.execute(q)]
+        return [case_of_row(r) for r in self._conn.execute(q)]
 
     def pending_approvals(self, approvers: Sequence[str]) -> list[tuple[str, str, str]]:
         """(case id, approver, draft) of drafts waiting on `approvers`, most urgent first."""
@@ -235,7 +240,8 @@ class Cases(Repo):
         return list(self._conn.execute(q))
 
     def outcomes(self) -> list[dict[str, Any]]:
-        """What a drill's scorecard reads of every case."""
+        """What a drill's scorecard reads of every case (a dict of these columns: a scan of
+        every case, where building whole Cases would cost for nothing)."""
         q = sa.select(C.id, C.track, C.rule_id, C.team, C.respond, C.priority, C.approval,
                       C.opened_at, C.first_response_at, C.sla_due, C.sla_minutes, C.state)
         return [dict(r) for r in self._conn.execute(q).mappings()]
@@ -303,92 +309,91 @@ class Cases(Repo):
 
     # --- what the clock jobs read (issue 14.2): only what is due, by index -----------------------
 
-    def due_for_sla(self, now: datetime, limit: int) -> list[dict[str, Any]]:
+    def due_for_sla(self, now: datetime, limit: int) -> list[Case]:
         """Open cases whose next deadline has passed, earliest first (ix_cases_next_deadline)."""
         q = (sa.select(t.cases).where(C.next_deadline.is_not(None), C.next_deadline <= now,
                                       C.state.in_(projection.OPEN_STATES))
              .order_by(C.next_deadline).limit(limit))
-        return [_case(r) for r in self._conn.execute(q)]
+        return [case_of_row(r) for r in self._conn.execute(q)]
 
     def held_by(self, offline: Sequence[str], now: datetime, limit: int = 2_000
-                ) -> dict[str, dict[str, Any]]:
+                ) -> dict[str, Case]:
         """Claims whose lease ran out (ix_cases_claims) and cases assigned to members who are
         offline (ix_cases_assignee): what the tick may release or requeue."""
         out = {}
         q = (sa.select(t.cases).where(C.state == "claimed", C.claim_until < now)
              .order_by(C.id).limit(limit))
-        out.update({r.id: _case(r) for r in self._conn.execute(q)})
+        out.update({r.id: case_of_row(r) for r in self._conn.execute(q)})
         for chunk in chunks(list(offline), 500):
             q = (sa.select(t.cases).where(C.assignee.in_(chunk), C.state == "assigned")
                  .order_by(C.id).limit(limit))
-            out.update({r.id: _case(r) for r in self._conn.execute(q)})
+            out.update({r.id: case_of_row(r) for r in self._conn.execute(q)})
         return out
 
-    def queue_heads(self, teams: Sequence[str], limit: int) -> dict[str, dict[str, Any]]:
+    def queue_heads(self, teams: Sequence[str], limit: int) -> dict[str, Case]:
         """Per team, the `limit` queued cases that need an answer, earliest due first (the
         inbox index): all the drain can hand out when members have that much room."""
         out = {}
         for team in teams:
             q = (sa.select(t.cases).where(C.team == team, C.state == "queued", C.respond)
                  .order_by(C.sla_due.is_(None), C.sla_due, C.opened_at).limit(limit))
-            out.update({r.id: _case(r) for r in self._conn.execute(q)})
+            out.update({r.id: case_of_row(r) for r in self._conn.execute(q)})
         return out
 
     # --- writes --------------------------------------------------------------------------------
 
-    def insert(self, cases: list[dict[str, Any]]) -> None:
+    def insert(self, cases: list[Case]) -> None:
         if cases:
             cases = kpi_store.with_business_times(cases, self._conn, self._calendars)
             self._insert_rows(cases)
             kpi_store.apply(self._conn, ((None, c) for c in cases))
-            self._known.update((c["id"], dict(c)) for c in cases)
+            self._known.update((c.id, c) for c in cases)
 
-    def _insert_rows(self, cases: list[dict[str, Any]]) -> None:
+    def _insert_rows(self, cases: list[Case]) -> None:
         if cases:
             cur = self._cursor()
             try:
                 if not self._sqlite:  # new cases only: COPY (adapters/store/bulk_pg)
-                    bulk_pg.copy_rows(cur, "cases", COLUMNS,
-                                      ([c[k] for k in COLUMNS] for c in cases))
+                    bulk_pg.copy_rows(cur, "cases", COLUMNS, (astuple(c) for c in cases))
                     return
                 dt = self._b.dt_memo()
                 cur.executemany(f"INSERT INTO cases ({', '.join(COLUMNS)}) "
                                 f"VALUES ({self._b.marks(len(COLUMNS))})",
-                                [_values(c, COLUMNS, dt) for c in cases])
+                                [_values(c, dt) for c in cases])
             finally:
                 cur.close()
 
-    def update(self, case: dict[str, Any], expect_version: int) -> bool:
+    def update(self, case: Case, expect_version: int) -> bool:
         """Optimistic write: fails (False) if someone changed the case since it was read."""
-        old = self._old({case["id"]: expect_version}).get(case["id"])
+        old = self._old({case.id: expect_version}).get(case.id)
         [case] = kpi_store.with_business_times([case], self._conn, self._calendars)
-        values = {k: case.get(k, _DEFAULTS.get(k)) for k in COLUMNS if k != "id"}
-        res = self._conn.execute(t.cases.update().where(C.id == case["id"],
+        values = dict(zip(COLUMNS[1:], astuple(case)[1:], strict=True))
+        res = self._conn.execute(t.cases.update().where(C.id == case.id,
                                                         C.version == expect_version)
                                  .values(**values))
         if res.rowcount == 1:
             kpi_store.apply(self._conn, [(old, case)])
-            self._known[case["id"]] = dict(case)
+            self._known[case.id] = case
         return res.rowcount == 1
 
-    def update_many(self, updates: list[tuple[dict[str, Any], int]]) -> bool:
+    def update_many(self, updates: list[tuple[Case, int]]) -> bool:
         """Optimistic writes of many cases (case, expected version) in one executemany; False
         (and the caller rolls back) if any of them changed since it was read."""
         if not updates:
             return True
-        old = self._old({c["id"]: v for c, v in updates})
+        old = self._old({c.id: v for c, v in updates})
         timed = kpi_store.with_business_times([c for c, _ in updates], self._conn,
                                               self._calendars)
         updates = [(c, v) for c, (_, v) in zip(timed, updates, strict=True)]
-        kpi_store.apply(self._conn, [(old.get(c["id"]), c) for c, _ in updates])
-        self._known.update((c["id"], dict(c)) for c, _ in updates)
+        kpi_store.apply(self._conn, [(old.get(c.id), c) for c, _ in updates])
+        self._known.update((c.id, c) for c, _ in updates)
         columns = [k for k in COLUMNS if k != "id"]
         dt = self._b.dt_memo()
         p = self._b.mark
         cur = self._cursor()
         try:
             if not self._sqlite:  # one UPDATE … FROM unnest (adapters/store/bulk_pg)
-                rows = [(*_values(c, columns, dt), c["id"], v) for c, v in updates]
+                rows = [(*_values(c, dt)[1:], c.id, v) for c, v in updates]
                 names = [*columns, "id", "expect_version"]
                 cur.execute(
                     f"UPDATE cases SET {', '.join(f'{k} = v.{k}' for k in columns)} "
@@ -399,7 +404,7 @@ class Cases(Repo):
             cur.executemany(
                 f"UPDATE cases SET {', '.join(f'{k} = {p}' for k in columns)} "
                 f"WHERE id = {p} AND version = {p}",
-                [(*_values(c, columns, dt), c["id"], v) for c, v in updates])
+                [(*_values(c, dt)[1:], c.id, v) for c, v in updates])
             return cur.rowcount == len(updates)
         finally:
             cur.close()
@@ -412,7 +417,7 @@ class Cases(Repo):
         ).values(claimed_by=member, claim_until=until))
         return res.rowcount == 1
 
-    def replace_all(self, cases: list[dict[str, Any]]) -> None:
+    def replace_all(self, cases: list[Case]) -> None:
         """The rebuild: the projection becomes exactly `cases`."""
         self._conn.execute(sa.delete(t.cases))
         self._known.clear()
@@ -423,20 +428,22 @@ class Cases(Repo):
         self._known.clear()
 
 
-_DEFAULTS = {"topics": "", "sla_calendar": ""}  # NOT NULL columns a hand-made row may lack
+astuple = msgspec.structs.astuple  # a Case's column values, in COLUMNS order
 
 
-def _values(case: dict[str, Any], columns: Sequence[str], dt: Any) -> tuple:
-    return tuple([dt(v) if v is not None and k in DT_SET else v
-                  for k, v in zip(columns, [case[k] if k in case else _DEFAULTS.get(k)
-                                            for k in columns], strict=True)])
+def _values(case: Case, dt: Any) -> tuple:
+    """The row of `case` for the DBAPI (its datetimes as the driver takes them)."""
+    v = astuple(case)
+    return tuple([dt(x) if x is not None and k in DT_SET else x
+                  for k, x in zip(COLUMNS, v, strict=True)])
 
 
-def _case(row: sa.Row) -> dict[str, Any]:
-    d = dict(row._mapping)
-    for k in DT_COLUMNS:
-        d[k] = utc(d[k])
-    return d
+def case_of_row(row: sa.Row) -> Case:
+    """A row of `SELECT cases.*` as a Case (by position), its instants aware UTC."""
+    v = list(row)
+    for i in _DT_INDEX:
+        v[i] = utc(v[i])
+    return Case(*v)
 
 
 def _handles_by_channel(pairs: Iterable[tuple[str, str]]

@@ -12,12 +12,14 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import msgspec
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from escapevelocity.adapters.store import schema as t
 from escapevelocity.adapters.store.base import utc
 from escapevelocity.domain import kpis
+from escapevelocity.domain.cases import Case
 
 CELL_KEYS = ("day", *kpis.DIMS)
 AROUND_THE_CLOCK = ""  # the calendar name of a track without one
@@ -69,8 +71,8 @@ def _compiled(source: str) -> dict[str, tuple[str, Any]]:
     return found
 
 
-def with_business_times(cases: Iterable[dict[str, Any]], conn: Connection,
-                        resolver: list | None = None) -> list[dict[str, Any]]:
+def with_business_times(cases: Iterable[Case], conn: Connection,
+                        resolver: list | None = None) -> list[Case]:
     """`cases` with their business times fixed (kpis.business_times); the active playbook's
     calendars are read once, and only when a case needs them. `resolver`: a one-slot list
     that keeps the calendars for the rest of the transaction."""
@@ -83,7 +85,7 @@ def with_business_times(cases: Iterable[dict[str, Any]], conn: Connection,
     out = []
     for case in cases:
         moved = kpis.business_times(case, calendar_of)
-        out.append({**case, **moved} if moved else case)
+        out.append(msgspec.structs.replace(case, **moved) if moved else case)
     return out
 
 
@@ -95,8 +97,7 @@ def _insert(conn: Connection):
     return insert
 
 
-def apply(conn: Connection, pairs: Iterable[tuple[Mapping[str, Any] | None,
-                                                 Mapping[str, Any] | None]]) -> None:
+def apply(conn: Connection, pairs: Iterable[tuple[Case | None, Case | None]]) -> None:
     """Move the rollups by what each (old, new) case pair changes."""
     cells: Counter = Counter()
     counts: Counter = Counter()
@@ -130,7 +131,7 @@ def _write(conn: Connection, cells: Counter, counts: Counter) -> None:
         conn.execute(stmt, sorted(rows, key=lambda r: (r["family"], r["day"], r["key"])))
 
 
-def rebuild(conn: Connection, cases: Iterable[Mapping[str, Any]]) -> None:
+def rebuild(conn: Connection, cases: Iterable[Case]) -> None:
     """Every KPI rollup again from the projection (itself rebuilt from the log)."""
     conn.execute(sa.delete(t.kpi_cells))
     conn.execute(sa.delete(t.kpi_counts))
@@ -252,17 +253,19 @@ def newest(conn: Connection, since: Any, limit: int = 12) -> list[dict]:
 
 
 def in_period(conn: Connection, start: Any, end: Any, where: Mapping[str, str],
-              batch: int = 2000) -> Iterable[dict[str, Any]]:
+              batch: int = 2000) -> Iterable[Case]:
     """Every case opened in [start, end) whose dimensions (or its `sla_calendar`) equal
     `where`, newest first (ix_cases_opened), streamed."""
+    from escapevelocity.adapters.store.cases import case_of_row  # it imports this module
+
     q = sa.select(t.cases).where(C.opened_at >= start, C.opened_at < end)
     for dim, value in where.items():
         col = C[dim]
         # "" is the rollups' key for no value: a NULL or an empty text alike
         q = q.where(sa.or_(col.is_(None), col == "") if value == "" else col == value)
     q = q.order_by(C.opened_at.desc(), C.id).execution_options(yield_per=batch)
-    for r in conn.execute(q).mappings():
-        yield _aware(r)
+    for r in conn.execute(q):
+        yield case_of_row(r)
 
 
 def _aware(row: Mapping[str, Any]) -> dict[str, Any]:

@@ -14,7 +14,8 @@ import sqlalchemy as sa
 
 from escapevelocity.adapters.store import schema as t
 from escapevelocity.adapters.store.base import Repo, chunks, utc
-from escapevelocity.adapters.store.cases import _case
+from escapevelocity.adapters.store.cases import case_of_row
+from escapevelocity.domain.cases import Case
 
 L = t.author_links.c
 C = t.cases.c
@@ -68,14 +69,14 @@ class People(Repo):
         return person
 
     def cases_of(self, identities: Sequence[Identity], limit: int = 500
-                 ) -> list[dict[str, Any]]:
+                 ) -> list[Case]:
         """The identities' cases, newest first (ix_cases_author per identity)."""
-        out: list[dict[str, Any]] = []
+        out: list[Case] = []
         for channel, handle in identities:
             q = (sa.select(t.cases).where(C.channel == channel, C.author_handle == handle)
                  .order_by(C.opened_at.desc()).limit(limit))
-            out += [_case(r) for r in self._conn.execute(q)]
-        out.sort(key=lambda c: c["opened_at"].isoformat() if c["opened_at"] else "",
+            out += [case_of_row(r) for r in self._conn.execute(q)]
+        out.sort(key=lambda c: c.opened_at.isoformat() if c.opened_at else "",
                  reverse=True)
         return out[:limit]
 

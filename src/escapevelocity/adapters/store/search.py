@@ -27,9 +27,9 @@ import sqlalchemy as sa
 
 from escapevelocity.adapters.store import schema as t
 from escapevelocity.adapters.store.base import Repo, utc
-from escapevelocity.adapters.store.cases import _case
+from escapevelocity.adapters.store.cases import case_of_row
 from escapevelocity.domain import search
-from escapevelocity.domain.cases import OPEN_STATES
+from escapevelocity.domain.cases import OPEN_STATES, Case
 from escapevelocity.domain.search import Query
 
 C = t.cases.c
@@ -236,14 +236,14 @@ class Search(Repo):
     # --- cases ---------------------------------------------------------------------------------
 
     def cases(self, q: Query, teams: Sequence[str], now: datetime
-              ) -> tuple[list[dict[str, Any]], int, bool]:
+              ) -> tuple[list[Case], int, bool]:
         """One page of matching cases, how many match, and whether more may (the count looks
         at the newest COUNT_WINDOW cases, or hits of the words)."""
         if not teams:
             return [], 0, False
         ids, full = self._walk(q, teams, now, q.offset + q.per_page, True)
         page = ids[q.offset:q.offset + q.per_page]
-        found = {r.id: _case(r) for r in self._conn.execute(
+        found = {r.id: case_of_row(r) for r in self._conn.execute(
             sa.select(t.cases).where(C.id.in_(page)))} if page else {}
         return [found[i] for i in page if i in found], len(ids), full
 

@@ -3,7 +3,7 @@
     with store.begin() as tx:
         case = tx.cases.get(case_id, for_update=True)
         tx.events.append(events)
-        tx.cases.update(new, case["version"])
+        tx.cases.update(new, case.version)
 
 Everything a command reads and writes goes through one `Tx`, so the log and the projection
 commit together or not at all, and nothing outside adapters/store/ holds a connection or

@@ -11,12 +11,13 @@ got one and how fast, SLA breaches, and findings in words, each from those figur
 from __future__ import annotations
 
 import statistics
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from escapevelocity.domain import events as ev
+from escapevelocity.domain.cases import Case
 from escapevelocity.domain.crisis.model import RANK
 from escapevelocity.domain.events import Event
 
@@ -71,9 +72,9 @@ def _q(xs: Sequence[float], q: float) -> float | None:
     return round(s[min(len(s) - 1, int(q * len(s)))], 1)
 
 
-def summarise(incident: str, timeline: Iterable[Event], cases: Iterable[Mapping[str, Any]],
+def summarise(incident: str, timeline: Iterable[Event], cases: Iterable[Case],
               now: datetime) -> AfterAction:
-    """`cases`: rows of the cases opened while the incident was open (opened_at,
+    """`cases`: the cases opened while the incident was open (their opened_at,
     first_response_at, sla_due, respond, track)."""
     events = sorted(timeline, key=lambda e: (e.at, e.seq or 0))
     opened = next((e.at for e in events if e.kind == ev.INCIDENT_OPENED), None)
@@ -85,23 +86,23 @@ def summarise(incident: str, timeline: Iterable[Event], cases: Iterable[Mapping[
     notes = [e for e in events if isinstance(e, ev.IncidentNote)]
     statements = [e for e in notes if e.note_kind == "statement"]
     end = closed or now
-    rows = [dict(c) for c in cases]
-    by_track: dict[str, list[dict[str, Any]]] = {}
+    rows = list(cases)
+    by_track: dict[str, list[Case]] = {}
     times: list[float] = []
     breached = needing = answered = 0
     for c in rows:
-        by_track.setdefault(c.get("track") or "untracked", []).append(c)
+        by_track.setdefault(c.track or "untracked", []).append(c)
     track_rows = []
     for track, group in sorted(by_track.items()):
         t_times, t_breached, t_answered = [], 0, 0
         for c in group:
-            if not c.get("respond", True):
+            if not c.respond:
                 continue
             needing += 1
-            first, due = _aware(c.get("first_response_at")), _aware(c.get("sla_due"))
+            first, due = _aware(c.first_response_at), _aware(c.sla_due)
             if first is not None:
                 t_answered += 1
-                t_times.append(_minutes(_aware(c.get("opened_at")), first) or 0.0)
+                t_times.append(_minutes(_aware(c.opened_at), first) or 0.0)
             if due is not None and (first or end) > due:
                 t_breached += 1
         answered += t_answered

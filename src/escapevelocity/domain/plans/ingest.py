@@ -24,6 +24,7 @@ from escapevelocity.domain import cases as projection
 from escapevelocity.domain import engagement
 from escapevelocity.domain import events as ev
 from escapevelocity.domain.authors import AuthorHistory, with_history
+from escapevelocity.domain.cases import Case
 from escapevelocity.domain.events import Event
 from escapevelocity.domain.playbook import Context
 from escapevelocity.domain.records import Mention, Signals
@@ -71,7 +72,7 @@ class BatchPlan:
     # with the lowest row id (services/refine). Writers of the same mentions queue before they
     # read: ingest locks their authors in sorted order (Tx.lock_keys).
     mention_rows: list[tuple]
-    new_cases: dict[str, dict[str, Any]]
+    new_cases: dict[str, Case]
     events: list[Event]  # of the cases this batch opens
     joins: list[Event]  # mention_added to cases stored before the batch (see plan_joins)
     texts: dict[str, str]  # mention key -> text, for answers to the satisfaction question
@@ -84,7 +85,7 @@ def plan_batch(batch: list[Mention], seen: Seen, signals: Mapping[str, Signals],
     report = IngestReport()
     known, by_author, history, vips = seen.known, seen.by_author, seen.history, seen.vips
     stored = set(known)
-    new_cases: dict[str, dict[str, Any]] = {}
+    new_cases: dict[str, Case] = {}
     joins: list[Event] = []
     rows: list[tuple] = []
     events: list[Event] = []
@@ -147,9 +148,9 @@ def plan_batch(batch: list[Mention], seen: Seen, signals: Mapping[str, Signals],
     return BatchPlan(report, rows, new_cases, events, joins, texts)
 
 
-def plan_joins(current: dict[str, dict[str, Any]], joins: list[Event], texts: Mapping[str, str],
+def plan_joins(current: dict[str, Case], joins: list[Event], texts: Mapping[str, str],
                rules: engagement.Policy | None, now: datetime
-               ) -> tuple[dict[str, dict[str, Any]], list[Event]]:
+               ) -> tuple[dict[str, Case], list[Event]]:
     """Apply the joins to the cases as read under lock: a resolved case reopens, unless the
     mention answers our satisfaction question (then the answer is recorded). Returns the
     updated cases and the extra events (reopened, answered)."""
@@ -158,7 +159,7 @@ def plan_joins(current: dict[str, dict[str, Any]], joins: list[Event], texts: Ma
     for e in joins:
         case = current[e.stream]
         updated = projection.apply(case, e)
-        if case["state"] == "resolved":
+        if case.state == "resolved":
             followed = _answer(case, texts.get(e.mention, ""), rules, now, e.mention)
             for f in followed or [ev.Reopened(stream=e.stream, at=now, actor=ev.SYSTEM,
                                               mention=e.mention)]:
@@ -168,15 +169,15 @@ def plan_joins(current: dict[str, dict[str, Any]], joins: list[Event], texts: Ma
     return current, extra
 
 
-def needs_policy(current: Mapping[str, dict[str, Any]]) -> bool:
+def needs_policy(current: Mapping[str, Case]) -> bool:
     """Whether plan_joins will read the engagement policy (only for cases that asked)."""
-    return any(c["state"] == "resolved" and c.get("followup_state") == "asked"
+    return any(c.state == "resolved" and c.followup_state == "asked"
                for c in current.values())
 
 
-def _answer(case: dict[str, Any], text: str, rules: engagement.Policy | None, now: datetime,
+def _answer(case: Case, text: str, rules: engagement.Policy | None, now: datetime,
             mention: str) -> list[Event]:
-    if case.get("followup_state") != "asked" or not text or rules is None:
+    if case.followup_state != "asked" or not text or rules is None:
         return []
     csat, thumbs = engagement.parse_answer(text)
     if csat is None and thumbs is None:

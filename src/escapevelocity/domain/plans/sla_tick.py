@@ -17,7 +17,6 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from escapevelocity.domain import cases as projection
 from escapevelocity.domain import events as ev
@@ -43,7 +42,7 @@ class TickReport:
 
 @dataclass
 class TickState:
-    cases: dict[str, dict[str, Any]]  # every case read this pass, by id
+    cases: dict[str, projection.Case]  # every case read this pass, by id
     logs: dict[str, list[Event]]  # the event logs of the due cases
     due: list[str]  # ids whose next deadline has passed
     needs: dict[str, Need] = field(default_factory=dict)  # routing needs of queued cases
@@ -64,16 +63,16 @@ def plan_tick(s: TickState, budgets: Mapping[str, Budget], org: Organisation,
         new = sla_events(clocks, org.sla.warn_at, done, now)
         report.warnings += sum(e.kind == ev.SLA_WARNING for e in new)
         report.breaches += sum(e.kind == ev.SLA_BREACHED for e in new)
-        steps = escalate(clocks, org, done, state, need_of(log, case["team"]), now)
+        steps = escalate(clocks, org, done, state, need_of(log, case.team), now)
         report.escalations += sum(e.kind == ev.ESCALATED for e in steps)
         pending[cid] += new + steps
         current = clocks.current()
         due = current.due if current else None
-        if due != case["sla_due"] and not (due and case["sla_due"] and
-                                           abs((due - case["sla_due"]).total_seconds()) < 1):
+        if due != case.sla_due and not (due and case.sla_due and
+                                           abs((due - case.sla_due).total_seconds()) < 1):
             report.clocks += 1
         else:
-            due = case["sla_due"]
+            due = case.sla_due
         ladder = [step.at for step in org.sla.ladder(clocks.track)]
         upcoming = next_deadline(clocks, org.sla.warn_at, ladder, done, now)
         clocks_of[cid] = ev.SlaClock(stream=cid, at=now, actor=ev.SYSTEM,
@@ -84,20 +83,20 @@ def plan_tick(s: TickState, budgets: Mapping[str, Budget], org: Organisation,
     # ran out while its holder went offline is let go, then unclaimed work is requeued.
     after = {cid: projection.apply_all(case, pending.get(cid, ())) for cid, case in s.cases.items()}
     for cid, c in after.items():
-        holder = c["claimed_by"]
-        if (c["state"] == "claimed" and holder and c["claim_until"]
-                and c["claim_until"] < now and presence.get(holder, "offline") == "offline"):
+        holder = c.claimed_by
+        if (c.state == "claimed" and holder and c.claim_until
+                and c.claim_until < now and presence.get(holder, "offline") == "offline"):
             lapsed = ev.Released(stream=cid, at=now, actor=ev.SYSTEM, holder=holder,
                                  expired=True, reason=f"the claim lapsed and {holder} is offline")
             pending[cid].append(lapsed)
             after[cid] = projection.apply(c, lapsed)
             report.released += 1
-    held = [(cid, c["assignee"], bool(c["claimed_by"] and c["claim_until"] and
-                                      c["claim_until"] >= now))
-            for cid, c in after.items() if c["state"] == "assigned"]
+    held = [(cid, c.assignee, bool(c.claimed_by and c.claim_until and
+                                      c.claim_until >= now))
+            for cid, c in after.items() if c.state == "assigned"]
     for cid in stranded(held, presence):
-        who = after[cid]["assignee"]
-        requeued = ev.Assigned(stream=cid, at=now, actor=ev.SYSTEM, team=after[cid]["team"],
+        who = after[cid].assignee
+        requeued = ev.Assigned(stream=cid, at=now, actor=ev.SYSTEM, team=after[cid].team,
                                member=None, strategy="queue",
                                explanation=f"requeued: {who} went offline before claiming it",
                                previous=who)
@@ -107,9 +106,9 @@ def plan_tick(s: TickState, budgets: Mapping[str, Budget], org: Organisation,
         report.requeued += 1
 
     # The backlog: earliest due first, to whoever has room now.
-    waiting = [Waiting(cid, s.needs.get(cid) or need_of(s.logs.get(cid, []), c["team"]),
-                       c["sla_due"], c["opened_at"] or now)
-               for cid, c in after.items() if c["state"] == "queued" and c["respond"]]
+    waiting = [Waiting(cid, s.needs.get(cid) or need_of(s.logs.get(cid, []), c.team),
+                       c.sla_due, c.opened_at or now)
+               for cid, c in after.items() if c.state == "queued" and c.respond]
     for cid, a in drain(waiting, org, state, now):
         pending[cid].append(ev.Assigned(stream=cid, at=now, actor=ev.SYSTEM, team=a.team,
                                         member=a.member, strategy=a.strategy,

@@ -37,6 +37,7 @@ def upgrade() -> None:
     # The rollups of the cases that are already there, as the store will keep them.
     from escapevelocity.adapters.store import kpis
     from escapevelocity.adapters.store.base import dt_out
+    from escapevelocity.domain.cases import Case
 
     conn = op.get_bind()
     cases = sa.table("cases", *[sa.column(c) for c in (
@@ -44,8 +45,9 @@ def upgrade() -> None:
         "opened_at", "first_response_at", "resolved_at", "channel", "situation", "sentiment",
         "author_class", "rule_id", "approval_state", "csat", "sla_due")])
     rows = conn.execute(sa.select(cases)).mappings()
-    kpis.rebuild(conn, ({**r, **{k: dt_out(r[k]) if r[k] is not None else None for k in
-                                 ("opened_at", "first_response_at", "resolved_at", "sla_due")}}
+    kpis.rebuild(conn, (Case(**{**r, **{k: dt_out(r[k]) if r[k] is not None else None for k in
+                                      ("opened_at", "first_response_at", "resolved_at",
+                                       "sla_due")}})
                         for r in rows))
 
 

@@ -32,7 +32,7 @@ def upgrade() -> None:
     from escapevelocity.adapters.store import kpis
     from escapevelocity.adapters.store.base import dt_out
     from escapevelocity.domain import kpis as kpi_maths
-    from escapevelocity.domain.cases import topics_of
+    from escapevelocity.domain.cases import Case, replace, topics_of
 
     conn = op.get_bind()
     events = sa.table("events", sa.column("seq"), sa.column("stream"), sa.column("kind"),
@@ -53,13 +53,13 @@ def upgrade() -> None:
         "sla_calendar", "first_response_minutes", "resolution_minutes")])
     rows = []
     for r in conn.execute(sa.select(cases)).mappings():
-        row = {**r, **{k: dt_out(r[k]) if r[k] is not None else None for k in TIMES},
-               "topics": topics.get(r["id"], "")}
-        rows.append({**row, **kpi_maths.business_times(row, calendar_of)})
-    changed = [{"i": r["id"], "t": r["topics"], "c": r["sla_calendar"],
-                "f": r["first_response_minutes"], "r": r["resolution_minutes"]} for r in rows
-               if r["topics"] or r["first_response_minutes"] is not None
-               or r["resolution_minutes"] is not None]
+        row = Case(**{**r, **{k: dt_out(r[k]) if r[k] is not None else None for k in TIMES},
+                      "topics": topics.get(r["id"], "")})
+        rows.append(replace(row, **kpi_maths.business_times(row, calendar_of)))
+    changed = [{"i": r.id, "t": r.topics, "c": r.sla_calendar,
+                "f": r.first_response_minutes, "r": r.resolution_minutes} for r in rows
+               if r.topics or r.first_response_minutes is not None
+               or r.resolution_minutes is not None]
     for i in range(0, len(changed), 5000):
         conn.execute(cases.update().where(cases.c.id == sa.bindparam("i")).values(
             topics=sa.bindparam("t"), sla_calendar=sa.bindparam("c"),

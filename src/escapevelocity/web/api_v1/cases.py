@@ -22,6 +22,7 @@ from escapevelocity.domain import access
 from escapevelocity.domain import cases as projection
 from escapevelocity.domain import events as ev
 from escapevelocity.domain import search as search_query
+from escapevelocity.domain.cases import Case
 from escapevelocity.domain.correct import CorrectionError
 from escapevelocity.domain.org import Member
 from escapevelocity.domain.pii import mask_pii
@@ -54,19 +55,19 @@ def _words(value: str | None) -> list[str]:
     return [w for w in (value or "").split(",") if w]
 
 
-def summary(case: dict[str, Any], allowed: frozenset[str], now: Any) -> m.CaseSummary:
+def summary(case: Case, allowed: frozenset[str], now: Any) -> m.CaseSummary:
     return m.CaseSummary(
-        id=case["id"], state=case["state"], team=case.get("team"),
-        assignee=case.get("assignee"), track=case.get("track"), priority=case["priority"],
-        visibility=case["visibility"], approval=case["approval"],
-        approval_state=case.get("approval_state") or "", channel=case["channel"],
-        author_handle=case["author_handle"], title=mask_pii(case["title"]),
-        holder=access.holder(case, now), claim_until=case.get("claim_until"),
-        sla_due=case.get("sla_due"), opened_at=case.get("opened_at"),
-        updated_at=case.get("updated_at"), resolved_at=case.get("resolved_at"),
-        mention_count=case["mention_count"], situation=case.get("situation"),
-        sentiment=case.get("sentiment"), tags=_words(case.get("tags")),
-        flags=_words(case.get("flags")), allowed_actions=sorted(allowed))
+        id=case.id, state=case.state, team=case.team,
+        assignee=case.assignee, track=case.track, priority=case.priority,
+        visibility=case.visibility, approval=case.approval,
+        approval_state=case.approval_state or "", channel=case.channel,
+        author_handle=case.author_handle, title=mask_pii(case.title),
+        holder=access.holder(case, now), claim_until=case.claim_until,
+        sla_due=case.sla_due, opened_at=case.opened_at,
+        updated_at=case.updated_at, resolved_at=case.resolved_at,
+        mention_count=case.mention_count, situation=case.situation,
+        sentiment=case.sentiment, tags=_words(case.tags),
+        flags=_words(case.flags), allowed_actions=sorted(allowed))
 
 
 def _cursor(value: str) -> str:
@@ -102,7 +103,7 @@ def _list(request: Request, member: Member, view: str, filters: dict[str, str], 
     rows = rows[:limit]
     items = [summary(c, access.allowed_actions(org, member, c, now, factor=factor), now)
              for c in rows if access.may_see(org, member, c)]
-    return items, (_encode(rows[-1]["id"]) if more and rows else None)
+    return items, (_encode(rows[-1].id) if more and rows else None)
 
 
 @router.get("/cases", response_model=m.CasePage, responses=m.ERRORS)

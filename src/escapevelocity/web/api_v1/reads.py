@@ -82,7 +82,7 @@ def author(request: Request, channel: str = Path(max_length=32),
         rows = tx.cases.page(teams=teams, member=member.id,
                              filters={"channel": channel, "author_handle": handle}, limit=100)
         rows = [c for c in rows if access.may_see(org, member, c)]
-        talk = conversation(tx.mentions.of_case(rows[-1]["id"])) if rows else []
+        talk = conversation(tx.mentions.of_case(rows[-1].id)) if rows else []
     if not rows:
         raise ApiError(404, "author_not_found", "no author by that handle on that channel in "
                        "your teams' cases")
