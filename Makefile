@@ -30,10 +30,10 @@ demo: install
 	$(BIN)/ev demo
 
 # CI runs `make test`, so lint (style and the import-graph contracts) runs there too.
-# JOBS: pytest-xdist workers (JOBS=2 on a 2-core machine); 0 runs the suite in one process.
-# Whole files are handed out in collection order, browser files last (tests/conftest.py
-# pytest_collection_modifyitems says why).
-JOBS ?= 0
+# JOBS: pytest-xdist workers, two by default (a 2-core machine); JOBS=0 runs the suite in one
+# process. Whole files are handed out in collection order: the longest first, browser files
+# last (tests/conftest.py pytest_collection_modifyitems says why).
+JOBS ?= 2
 test: install browser lint
 	$(BIN)/python -m pytest -q -n $(JOBS) --dist loadfile --no-loadscope-reorder
 	scripts/smoke_base_install.sh $(PY)

@@ -29,6 +29,7 @@ def test_reports_page_shows_the_figures_of_the_log(browser, server, log_in):
     fill(ws, ws.clock, days=8, per_day=20)
     SHOTS.mkdir(parents=True, exist_ok=True)
     page = log_in(browser, server, "sam")
+    rendered_after = datetime.now(UTC)
     page.goto(f"{server.url}/reports?period=7d")
     expect(page.locator("h1")).to_have_text("Reports")
     now = datetime.now(UTC)
@@ -49,8 +50,13 @@ def test_reports_page_shows_the_figures_of_the_log(browser, server, log_in):
         == f"{100 * t.get('sla_met', 0) / done:.1f} %"
     assert _num(page.locator('#kpi-table tr[data-kpi="leads"] td.value').inner_text()) \
         == t.get("leads", 0)
-    assert _num(page.locator('[data-kpi="sla_at_risk"]').first.inner_text()) \
-        == want["at_risk"]
+    # The server's clock is real: a case can pass its at-risk mark between the page's render
+    # and `now` (a loaded machine once took long enough), so the page's count is the test's
+    # count at some instant between the two readings.
+    at_risk = {want["at_risk"], from_log(ws.store, start, now.date() + timedelta(days=1),
+                                         rendered_after, office=True)["at_risk"]}
+    assert min(at_risk) <= _num(page.locator('[data-kpi="sla_at_risk"]').first.inner_text()) \
+        <= max(at_risk)
     for channel, n in want["channels"].items():
         cell = page.locator(f'#channel-table tr[data-channel="{channel}"] td.value')
         assert _num(cell.inner_text()) == n, channel
