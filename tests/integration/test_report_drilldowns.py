@@ -89,7 +89,10 @@ def test_approval_rows_drill_down_to_the_waits_behind_them(app, workspace, clock
     assert client.get("/reports/approvals?period=1d&kind=nope").status_code == 400
     assert client.get("/reports/approvals?period=1d&state=nope").status_code == 400
     other, _ = login(app, "priya")  # the figures of her teams only: not these
-    assert other.get("/reports/approvals?period=1d").status_code == 403
+    page = other.get("/reports/approvals?period=1d")  # in the layout, no rows, and why
+    assert page.status_code == 200 and "whole workspace" in page.text
+    assert 'class="topbar"' in page.text and "data-ref=" not in page.text
+    assert other.get("/reports/approvals.json?period=1d").json() == []
 
 
 def test_crisis_rows_drill_down_to_incidents_and_their_cases(app, workspace, clock):
@@ -178,7 +181,11 @@ def test_drill_run_scorecards_are_listed_from_the_log(app, workspace, clock):
     assert client.get("/reports/drill-runs/999999").status_code == 404
     assert len(_csv(client, "/reports/drill-runs.csv?period=1d")) == 3
     other, _ = login(app, "priya")
-    assert other.get("/reports/drill-runs?period=1d").status_code == 403
+    page = other.get("/reports/drill-runs?period=1d")
+    assert page.status_code == 200 and "whole workspace" in page.text
+    assert other.get("/reports/drill-runs.json?period=1d").json() == []
+    assert other.get("/reports/drill-scores.json?period=1d").json() == []
+    assert other.get(f"/reports/drill-runs/{want['runs'][0]['seq']}").status_code == 403
 
 
 @pytest.fixture

@@ -34,10 +34,23 @@ router = APIRouter(tags=["reports"])
 FORMATS = ("", ".csv", ".json")
 
 
+WITHHELD = ("These figures are the whole workspace's: your role reads the figures of your "
+            "teams, on the report page.")
+
+
 def _everything(request: Request, member: Member) -> None:
+    """For the one page that is a single item (a drill run's report): refused outright."""
     if not may_read_reports(auth.org_of(request), member):
-        raise HTTPException(403, "these figures are the whole workspace's: your role reads "
-                                 "the figures of your teams")
+        raise HTTPException(403, WITHHELD)
+
+
+def _withheld(request: Request, member: Member) -> dict[str, Any] | None:
+    """A list of the whole workspace's items, asked by a member who reads only their teams':
+    the page answers in the layout with no rows and says why (pages filter by the policy,
+    they do not refuse a signed-in member); the exports are empty."""
+    if may_read_reports(auth.org_of(request), member):
+        return None
+    return {"withheld": WITHHELD}
 
 
 def _answer(request: Request, member: Member, fmt: str, name: str, title: str,
@@ -76,18 +89,18 @@ async def approvals(request: Request, member: Member = Depends(reader),
                     kind: str = Query("", max_length=64),
                     state: str = Query("decided", max_length=16)) -> Response:
     fmt = _fmt(request)
-    _everything(request, member)
+    withheld = _withheld(request, member)
     if kind and kind not in kpis.APPROVAL_KINDS:
         raise HTTPException(400, f"no approval kind {kind[:40]!r}")
     ws = request.app.state.workspace
     p = _period(request, period)
-    rows = await _run(lambda: items.approvals(ws.store, p, ws.clock.now(), kind or None,
-                                              state))
+    rows = [] if withheld else await _run(
+        lambda: items.approvals(ws.store, p, ws.clock.now(), kind or None, state))
     what = kpis.approval_label(kind) if kind else "Everything"
     title = (f"{what}: approvals decided {p.start} to {p.end} (end excluded)"
              if state == "decided" else f"{what}: waiting for approval now")
     return _answer(request, member, fmt, f"approvals-{kind or 'all'}-{state}", title, rows,
-                   items.APPROVAL_COLUMNS, {"period_text": period})
+                   items.APPROVAL_COLUMNS, {"period_text": period, **(withheld or {})})
 
 
 @router.get("/reports/incidents", response_class=HTMLResponse)
@@ -138,13 +151,13 @@ async def incident_cases(request: Request, incident_id: str,
 async def drill_runs(request: Request, member: Member = Depends(reader),
                      period: str = Query("7d", max_length=40)) -> Response:
     fmt = _fmt(request)
-    _everything(request, member)
+    withheld = _withheld(request, member)
     ws = request.app.state.workspace
     p = _period(request, period)
-    rows = await _run(lambda: items.drill_runs(ws.store, p))
+    rows = [] if withheld else await _run(lambda: items.drill_runs(ws.store, p))
     return _answer(request, member, fmt, "drill-runs",
                    f"Drill runs scored {p.start} to {p.end} (end excluded)", rows,
-                   items.RUN_COLUMNS, {"period_text": period})
+                   items.RUN_COLUMNS, {"period_text": period, **(withheld or {})})
 
 
 @router.get("/reports/drill-runs/{seq}", response_class=HTMLResponse)
@@ -168,10 +181,12 @@ async def drill_scores(request: Request, member: Member = Depends(reader),
                        period: str = Query("7d", max_length=40),
                        drill: str = Query("", max_length=80)) -> Response:
     fmt = _fmt(request)
-    _everything(request, member)
+    withheld = _withheld(request, member)
     ws = request.app.state.workspace
     p = _period(request, period)
-    rows = await _run(lambda: items.drill_players(ws.store, p, drill or None))
+    rows = [] if withheld else await _run(
+        lambda: items.drill_players(ws.store, p, drill or None))
     return _answer(request, member, fmt, "drill-scores",
                    f"Drill scores of {drill or 'every drill'}, recorded {p.start} to {p.end} "
-                   "(end excluded)", rows, items.PLAYER_COLUMNS, {"period_text": period})
+                   "(end excluded)", rows, items.PLAYER_COLUMNS,
+                   {"period_text": period, **(withheld or {})})
