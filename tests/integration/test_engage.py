@@ -3,6 +3,7 @@ send-time guard, claim override and the assignee-only policy, on SQLite and Post
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 from engage_kit import case, kinds, open_case, with_admin
 
@@ -63,6 +64,30 @@ def test_bulk_actions_report_a_result_per_case(ws, clock):
     legal = open_case(ws, clock, "I will sue you, my lawyer is preparing a lawsuit")
     with_agency_bulk = bulk.run(ws.store, clock, "sam", [legal], "assign", to="joe")
     assert not with_agency_bulk[0].ok and "not on team legal" in with_agency_bulk[0].message
+
+
+def test_a_bulk_action_reads_a_case_written_meanwhile_again(ws, clock, monkeypatch):
+    """A clock job (or a colleague) writing a case between the command's read and its write
+    loses the bulk action's optimistic version check: the case is read again and tagged, not
+    reported skipped (the browser test saw "229 done, 1 skipped" under load)."""
+    from escapevelocity.services import casetx
+
+    ids = [open_case(ws, clock) for _ in range(2)]
+    real, stale = casetx.load, {ids[0]: 2, ids[1]: 9}  # reads left to serve a stale copy
+
+    def load(tx, case_id):  # the case as it was one write ago: the version check must fail
+        case = real(tx, case_id)
+        if stale.get(case_id, 0) > 0:
+            stale[case_id] -= 1
+            return msgspec.structs.replace(case, version=case.version - 1)
+        return case
+
+    monkeypatch.setattr(casetx, "load", load)
+    monkeypatch.setattr(annotate, "load", load)
+    out = bulk.run(ws.store, clock, "ana", ids, "tag", tags=["outage"])
+    assert out[0].ok and "outage" in case(ws, ids[0]).tags  # third read: fresh
+    assert not out[1].ok and "changed while you were working" in out[1].message
+    assert stale[ids[1]] == 9 - bulk.ATTEMPTS and "outage" not in case(ws, ids[1]).tags
 
 
 def test_crm_link_by_customer_list(ws, clock):

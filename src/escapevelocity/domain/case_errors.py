@@ -22,6 +22,11 @@ class CaseNotFound(CaseError):
     pass
 
 
+class CaseChanged(CaseError):
+    """The optimistic version check lost: someone (or a clock job) wrote the case between
+    this command's read and its write. Safe to run the command again on the fresh case."""
+
+
 class ConversationChanged(CaseError):
     """The send-time guard: the conversation moved on since the draft began."""
 

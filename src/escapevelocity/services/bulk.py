@@ -13,13 +13,14 @@ from dataclasses import dataclass
 
 from escapevelocity.adapters.store import SqlStore
 from escapevelocity.domain import permissions as perm
-from escapevelocity.domain.case_errors import ClaimTaken
+from escapevelocity.domain.case_errors import CaseChanged, ClaimTaken
 from escapevelocity.domain.clock import Clock
 from escapevelocity.services import annotate, cases
 from escapevelocity.services.casetx import CaseError, authorize
 
 ACTIONS = ("assign", "tag", "untag", "flag", "resolve")
 MAX_CASES = 500
+ATTEMPTS = 3  # a case written meanwhile (a clock job, a colleague) is read again and retried
 
 
 @dataclass(frozen=True)
@@ -45,21 +46,34 @@ def run(store: SqlStore, clock: Clock, member: str, case_ids: Sequence[str], act
         authorize(tx, member, perm.BULK)
     out = []
     for case_id in ids:
-        try:
-            if action == "assign":
-                cases.assign(store, clock, case_id, member, to, team)
-                msg = f"assigned to {to or 'the queue'}"
-            elif action == "resolve":
-                cases.resolve(store, clock, case_id, member, note)
-                msg = "resolved"
-            elif action == "flag":
-                e = annotate.flag(store, clock, case_id, member, add=tags)
-                msg = "flagged" if e else "already flagged"
-            else:
-                add, remove = (tags, ()) if action == "tag" else ((), tags)
-                e = annotate.tag(store, clock, case_id, member, add=add, remove=remove)
-                msg = ("tagged" if action == "tag" else "untagged") if e else "no change"
-            out.append(Result(case_id, True, msg))
-        except (CaseError, ClaimTaken, perm.PermissionDenied, ValueError) as exc:
-            out.append(Result(case_id, False, str(exc)))
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                out.append(Result(case_id, True, _one(store, clock, member, case_id, action,
+                                                      to, team, tags, note)))
+                break
+            except CaseChanged as exc:
+                # What a person would do on "reload and try again": the command runs again
+                # on the fresh case, with its own guards (a claim taken meanwhile still stops it)
+                if attempt == ATTEMPTS:
+                    out.append(Result(case_id, False, str(exc)))
+            except (CaseError, ClaimTaken, perm.PermissionDenied, ValueError) as exc:
+                out.append(Result(case_id, False, str(exc)))
+                break
     return out
+
+
+def _one(store: SqlStore, clock: Clock, member: str, case_id: str, action: str,
+         to: str | None, team: str | None, tags: Sequence[str], note: str) -> str:
+    """Run `action` on one case through its own command; returns what it did, in words."""
+    if action == "assign":
+        cases.assign(store, clock, case_id, member, to, team)
+        return f"assigned to {to or 'the queue'}"
+    if action == "resolve":
+        cases.resolve(store, clock, case_id, member, note)
+        return "resolved"
+    if action == "flag":
+        return "flagged" if annotate.flag(store, clock, case_id, member, add=tags) \
+            else "already flagged"
+    add, remove = (tags, ()) if action == "tag" else ((), tags)
+    e = annotate.tag(store, clock, case_id, member, add=add, remove=remove)
+    return ("tagged" if action == "tag" else "untagged") if e else "no change"

@@ -13,6 +13,7 @@ from escapevelocity.adapters.store import Tx
 from escapevelocity.domain import access, engagement, permissions
 from escapevelocity.domain import cases as projection
 from escapevelocity.domain.case_errors import (  # noqa: F401 (re-exported)
+    CaseChanged,
     CaseError,
     CaseNotFound,
     ClaimTaken,
@@ -41,7 +42,8 @@ def commit(tx: Tx, case: Case, *events: Event) -> Case:
     for e in events:
         updated = projection.apply(updated, e)
     if not tx.cases.update(updated, case.version):
-        raise CaseError("the case changed while you were working on it; reload and try again")
+        raise CaseChanged("the case changed while you were working on it; reload and try "
+                          "again")
     tx.events.append(list(events))
     return updated
 
