@@ -83,3 +83,40 @@ def test_a_correction_re_decides_the_case(app, workspace):
             "case_id": case_id, "signal": "situation", "label": "p1", "csrf": csrf})
         assert bad.status_code == 422
         assert "Save and re-decide" in client.get(f"/cases/{case_id}").text
+
+
+def test_a_correction_written_over_by_a_clock_job_decides_again(app, workspace, monkeypatch):
+    """The correction's read is stale once (a clock job wrote the case in between): it loses
+    the version check and runs again on the fresh case, instead of answering the member
+    "the case changed… reload and try again" (a browser test timed out on that page at
+    JOBS=4); a case that keeps changing still gets the refusal, as a page."""
+    import msgspec
+
+    from escapevelocity.services import corrections
+
+    token = workspace.new_api_token("test")
+    real, stale = corrections.load, {"left": 1}
+
+    def load(tx, case_id):  # the case as it was one write ago, while reads are left
+        case = real(tx, case_id)
+        if stale["left"] > 0:
+            stale["left"] -= 1
+            return msgspec.structs.replace(case, version=case.version - 1)
+        return case
+
+    with TestClient(app) as client:
+        case_id = post(client, token, _mention(3, "my dog ate my homework lol")
+                       ).json()["case_ids"][0]
+        login(client, "ana")
+        csrf = csrf_of(client.get(f"/cases/{case_id}").text)
+        monkeypatch.setattr(corrections, "load", load)
+        form = {"case_id": case_id, "signal": "situation", "label": "complaint", "csrf": csrf}
+        r = client.post("/signals/corrections", data=form, follow_redirects=False)
+        assert r.status_code == 303 and stale["left"] == 0
+        with workspace.store.begin() as tx:
+            assert tx.cases.get(case_id).situation == "complaint"
+        stale["left"] = 99
+        r = client.post("/signals/corrections", data={**form, "label": "question"},
+                        follow_redirects=False)
+        assert r.status_code == 409 and "changed while you were working" in r.text
+        assert stale["left"] == 99 - 3 and "<html" in r.text

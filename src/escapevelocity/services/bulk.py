@@ -13,14 +13,14 @@ from dataclasses import dataclass
 
 from escapevelocity.adapters.store import SqlStore
 from escapevelocity.domain import permissions as perm
-from escapevelocity.domain.case_errors import CaseChanged, ClaimTaken
+from escapevelocity.domain.case_errors import ClaimTaken
 from escapevelocity.domain.clock import Clock
 from escapevelocity.services import annotate, cases
-from escapevelocity.services.casetx import CaseError, authorize
+from escapevelocity.services.casetx import ATTEMPTS, CaseError, again_if_changed, authorize
 
 ACTIONS = ("assign", "tag", "untag", "flag", "resolve")
 MAX_CASES = 500
-ATTEMPTS = 3  # a case written meanwhile (a clock job, a colleague) is read again and retried
+__all__ = ["ACTIONS", "ATTEMPTS", "MAX_CASES", "Result", "run"]  # ATTEMPTS: casetx
 
 
 @dataclass(frozen=True)
@@ -46,19 +46,11 @@ def run(store: SqlStore, clock: Clock, member: str, case_ids: Sequence[str], act
         authorize(tx, member, perm.BULK)
     out = []
     for case_id in ids:
-        for attempt in range(1, ATTEMPTS + 1):
-            try:
-                out.append(Result(case_id, True, _one(store, clock, member, case_id, action,
-                                                      to, team, tags, note)))
-                break
-            except CaseChanged as exc:
-                # What a person would do on "reload and try again": the command runs again
-                # on the fresh case, with its own guards (a claim taken meanwhile still stops it)
-                if attempt == ATTEMPTS:
-                    out.append(Result(case_id, False, str(exc)))
-            except (CaseError, ClaimTaken, perm.PermissionDenied, ValueError) as exc:
-                out.append(Result(case_id, False, str(exc)))
-                break
+        try:  # a case written meanwhile (a clock job, a colleague) is read again and retried
+            out.append(Result(case_id, True, again_if_changed(
+                lambda c=case_id: _one(store, clock, member, c, action, to, team, tags, note))))
+        except (CaseError, ClaimTaken, perm.PermissionDenied, ValueError) as exc:
+            out.append(Result(case_id, False, str(exc)))
     return out
 
 

@@ -9,6 +9,9 @@ before the transaction commits.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from escapevelocity.adapters.store import Tx
 from escapevelocity.domain import access, engagement, permissions
 from escapevelocity.domain import cases as projection
@@ -23,6 +26,25 @@ from escapevelocity.domain.cases import Case
 from escapevelocity.domain.events import Event
 from escapevelocity.domain.org import Member
 from escapevelocity.domain.permissions import PermissionDenied
+
+T = TypeVar("T")
+ATTEMPTS = 3  # a command that lost the version check to a write meanwhile is run again
+
+
+def again_if_changed(command: Callable[[], T], attempts: int = ATTEMPTS) -> T:
+    """Run `command` (one whole case command: its own transaction, read, guards and write)
+    again when it lost the optimistic version check to a write in between (a clock job, a
+    colleague): what a person does on "reload and try again", for commands whose intent does
+    not depend on the state they read (a tag, a correction), never for a reply written
+    against what the member saw. The last CaseChanged is raised."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return command()
+        except CaseChanged:
+            if attempt == attempts:
+                raise
+    raise AssertionError("unreachable")
+
 
 # Kinds that change what a member replying should have read first.
 CONVERSATION_KINDS = ("mention_added", "replied", "note_added", "approval_requested",

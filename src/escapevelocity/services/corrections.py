@@ -18,7 +18,7 @@ from escapevelocity.domain.events import Event
 from escapevelocity.domain.playbook import Context
 from escapevelocity.domain.records import Mention, Signals
 from escapevelocity.domain.routing import route
-from escapevelocity.services.casetx import CaseError, authorize, commit, load
+from escapevelocity.services.casetx import CaseError, again_if_changed, authorize, commit, load
 from escapevelocity.services.live_routing import routing_state
 from escapevelocity.services.workspace import Workspace
 
@@ -39,7 +39,14 @@ def _current_signals(events: list[Event], stored: Signals) -> Signals:
 def correct(workspace: Workspace, case_id: str, member: str, signal: str, label: str,
             why: str = "") -> Case:
     """Correct `signal` of the case to `label` and re-decide; returns the updated case.
-    Raises CorrectionError (a label the signal does not take), CaseError, PermissionDenied."""
+    Raises CorrectionError (a label the signal does not take), CaseError, PermissionDenied.
+    A correction says what the signal is, whatever else changed: one that lost the version
+    check to a write meanwhile (a clock job) decides again on the fresh case."""
+    return again_if_changed(lambda: _correct(workspace, case_id, member, signal, label, why))
+
+
+def _correct(workspace: Workspace, case_id: str, member: str, signal: str, label: str,
+             why: str) -> Case:
     triager = workspace.triager()
     rules.check(triager.playbook, signal, label)
     store, now = workspace.store, workspace.clock.now()
