@@ -6,15 +6,14 @@ before makes no second case and no second event; each act is an audited event.""
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import re
 import time
 import uuid
 from collections.abc import Iterator
 
 import pytest
+import scale_kit
 from fastapi.testclient import TestClient
-from needs import require
 from typer.testing import CliRunner
 from web_kit import PASSWORD, login
 
@@ -33,11 +32,7 @@ HELD = re.compile(r'<tr data-seq="(\d+)"')
 
 @pytest.fixture(scope="module")
 def nats_server() -> Iterator[natsd.NatsServer]:
-    require(natsd.available(), f"nats-server at {natsd.NATS_SERVER}")
-    require(importlib.util.find_spec("nats") is not None, "the scale extra (nats-py)")
-    server = natsd.NatsServer().start()
-    yield server
-    server.close()
+    yield from scale_kit.nats_server()
 
 
 def _mention(tag: str, n: int, now) -> Mention:

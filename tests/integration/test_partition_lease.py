@@ -6,14 +6,13 @@ the earlier ones. Two bus connections stand for two workers on one partition."""
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
-from needs import require
+import scale_kit
 
 from escapevelocity.bench import natsd
 
@@ -22,11 +21,7 @@ ACK_WAIT = 2.0  # the lease's TTL is this plus LEASE_MARGIN_S (1 s)
 
 @pytest.fixture(scope="module")
 def nats_server() -> Iterator[natsd.NatsServer]:
-    require(natsd.available(), f"nats-server at {natsd.NATS_SERVER}")
-    require(importlib.util.find_spec("nats") is not None, "the scale extra (nats-py)")
-    server = natsd.NatsServer().start()
-    yield server
-    server.close()
+    yield from scale_kit.nats_server()
 
 
 @pytest.fixture(autouse=True)

@@ -10,7 +10,6 @@ and every case touched equal to the replay of its events (the inbox agrees with 
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import os
 import signal
 import subprocess
@@ -24,48 +23,25 @@ from pathlib import Path
 
 import msgspec
 import pytest
+import scale_kit
 import sqlalchemy as sa
-from needs import require
 
 from escapevelocity.bench import natsd
 
 pytestmark = pytest.mark.postgres
-PG_ADMIN = os.environ.get("EV_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN = scale_kit.PG_ADMIN
 
 
 @pytest.fixture(scope="module")
 def nats_server() -> Iterator[natsd.NatsServer]:
-    require(natsd.available(), f"nats-server at {natsd.NATS_SERVER}")
-    require(importlib.util.find_spec("nats") is not None, "the scale extra (nats-py)")
-    server = natsd.NatsServer().start()
-    yield server
-    server.close()
+    yield from scale_kit.nats_server()
 
 
 @pytest.fixture(scope="module")
 def pg() -> Iterator[str]:
     """A throwaway database with the demo workspace, shared by this module's tests (each
     counts only its own mentions)."""
-    from escapevelocity.domain.clock import SystemClock
-    from escapevelocity.services.seed import seed_demo
-    from escapevelocity.services.workspace import Workspace
-
-    try:
-        admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-        name = f"ev_scale_{uuid.uuid4().hex[:8]}"
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:
-        require(False, f"PostgreSQL at 127.0.0.1:5432 ({exc.__class__.__name__})")
-        return
-    url = PG_ADMIN.rsplit("/", 1)[0].replace("+psycopg", "") + f"/{name}"
-    ws = Workspace.open(url, SystemClock())
-    seed_demo(ws, password="scale-test-password")
-    ws.store.close()
-    yield url
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    yield from scale_kit.demo_database("ev_scale", "scale-test-password")
 
 
 @pytest.fixture(autouse=True)
