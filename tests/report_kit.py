@@ -307,3 +307,32 @@ def beyond_cases(store, start: date, end: date, now: datetime) -> dict:
     return {"decided": dict(decided), "waiting": {k: (now - v).total_seconds() / 60
                                                   for k, v in pending.items()},
             "incidents": incidents, "scores": dict(scores), "runs": runs}
+
+
+def legal_draft(workspace, clock) -> str:
+    """A legal-risk case whose reply by ana waits for approval (the playbook holds it)."""
+    from engage_kit import LEGAL, open_case
+
+    from escapevelocity.services import cases
+
+    case_id = open_case(workspace, clock, LEGAL)
+    cases.claim(workspace.store, clock, case_id, "ana")
+    cases.reply(workspace.store, clock, case_id, "ana", "We're sorry. Please DM us.")
+    return case_id
+
+
+def decided_legal_drafts(workspace, clock) -> list[str]:
+    """Two legal drafts omar decided: approved after 45 minutes, rejected after 200."""
+    from escapevelocity.services import approvals
+
+    done = []
+    for minutes, decide in ((45, "approve"), (200, "reject")):
+        case_id = legal_draft(workspace, clock)
+        [draft] = [d.id for d in approvals.drafts(workspace.store, case_id, "omar")]
+        clock.advance(minutes=minutes)
+        if decide == "approve":
+            approvals.approve(workspace.store, clock, case_id, "omar", draft)
+        else:
+            approvals.reject(workspace.store, clock, case_id, "omar", draft, "not this wording")
+        done.append(case_id)
+    return done

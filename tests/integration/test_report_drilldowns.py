@@ -11,7 +11,7 @@ from datetime import timedelta
 
 import msgspec
 import pytest
-from report_kit import beyond_cases, synthetic_scorecard
+from report_kit import beyond_cases, decided_legal_drafts, legal_draft, synthetic_scorecard
 from web_kit import login
 
 from escapevelocity.domain import kpis
@@ -27,31 +27,18 @@ def _csv(client, url: str) -> list[list[str]]:
 def _approvals(workspace, clock) -> tuple[list[str], str, int]:
     """Two reply drafts decided (45 and 200 minutes), one waiting 17 minutes, a playbook
     version decided after 95 minutes: (decided cases, waiting case, version)."""
-    from engage_kit import LEGAL, open_case, with_admin
+    from engage_kit import with_admin
     from test_playbook_workflow import variant
 
-    from escapevelocity.services import approvals, cases, playbooks
+    from escapevelocity.services import playbooks
 
     with_admin(workspace)
-    done = []
-    for minutes, decide in ((45, "approve"), (200, "reject")):
-        cid = open_case(workspace, clock, LEGAL)
-        cases.claim(workspace.store, clock, cid, "ana")
-        cases.reply(workspace.store, clock, cid, "ana", "We're sorry. Please DM us.")
-        [draft] = [d.id for d in approvals.drafts(workspace.store, cid, "omar")]
-        clock.advance(minutes=minutes)
-        if decide == "approve":
-            approvals.approve(workspace.store, clock, cid, "omar", draft)
-        else:
-            approvals.reject(workspace.store, clock, cid, "omar", draft, "not this wording")
-        done.append(cid)
+    done = decided_legal_drafts(workspace, clock)
     out = playbooks.save(workspace.store, clock, variant("Legal checked", "legal"),
                          member="sam", note="legal signs off", activate=True)
     clock.advance(minutes=95)
     playbooks.approve(workspace.store, clock, out.version, member="omar", note="fine")
-    waiting = open_case(workspace, clock, LEGAL)
-    cases.claim(workspace.store, clock, waiting, "ana")
-    cases.reply(workspace.store, clock, waiting, "ana", "We're sorry. Please DM us.")
+    waiting = legal_draft(workspace, clock)
     clock.advance(minutes=17)
     return done, waiting, out.version
 

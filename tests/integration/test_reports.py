@@ -303,23 +303,11 @@ def test_a_member_who_sees_some_teams_reads_their_figures_only(app, workspace, c
 
 
 def test_approval_waiting_time_from_the_log(workspace, clock):
-    from engage_kit import LEGAL, open_case, with_admin
-
-    from escapevelocity.services import approvals, cases
+    from engage_kit import with_admin
+    from report_kit import decided_legal_drafts, legal_draft
 
     with_admin(workspace)
-    waits = []
-    for minutes, decide in ((45, "approve"), (200, "reject")):
-        cid = open_case(workspace, clock, LEGAL)
-        cases.claim(workspace.store, clock, cid, "ana")
-        cases.reply(workspace.store, clock, cid, "ana", "We're sorry. Please DM us.")
-        [draft] = [d.id for d in approvals.drafts(workspace.store, cid, "omar")]
-        clock.advance(minutes=minutes)
-        if decide == "approve":
-            approvals.approve(workspace.store, clock, cid, "omar", draft)
-        else:
-            approvals.reject(workspace.store, clock, cid, "omar", draft, "not this wording")
-        waits.append(minutes)
+    decided_legal_drafts(workspace, clock)  # waits of 45 and 200 minutes
     f = reports.figures(workspace.store, kpis.Period.last(1, clock.now()))
     assert sum(f.approval_wait.values()) == 2
     # both held by the playbook (legal on this case): one kind, its waits traced to events
@@ -329,9 +317,7 @@ def test_approval_waiting_time_from_the_log(workspace, clock):
     lo, hi = f.percentiles("approval")["p90"]
     assert lo <= 200 <= hi
     # a draft still waiting counts live, from its submission to now
-    cid = open_case(workspace, clock, LEGAL)
-    cases.claim(workspace.store, clock, cid, "ana")
-    cases.reply(workspace.store, clock, cid, "ana", "We're sorry. Please DM us.")
+    cid = legal_draft(workspace, clock)
     clock.advance(minutes=17)
     r = reports.report(workspace.store, kpis.Period.last(1, clock.now()), clock.now())
     assert [(w["kind"], w["count"], w["oldest_minutes"], w["items"]) for w in r.waiting] == [
