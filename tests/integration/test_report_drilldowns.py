@@ -79,6 +79,7 @@ def test_approval_rows_drill_down_to_the_waits_behind_them(app, workspace, clock
     page = other.get("/reports/approvals?period=1d")  # in the layout, no rows, and why
     assert page.status_code == 200 and "whole workspace" in page.text
     assert 'class="topbar"' in page.text and "data-ref=" not in page.text
+    assert "<caption>" not in page.text and "approvals.csv" not in page.text  # no "0 waits"
     assert other.get("/reports/approvals.json?period=1d").json() == []
 
 

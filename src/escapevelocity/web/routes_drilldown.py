@@ -40,14 +40,15 @@ WITHHELD = ("These figures are the whole workspace's: your role reads the figure
 
 def _everything(request: Request, member: Member) -> None:
     """For the one page that is a single item (a drill run's report): refused outright."""
-    if not may_read_reports(auth.org_of(request), member):
+    if _withheld(request, member):
         raise HTTPException(403, WITHHELD)
 
 
 def _withheld(request: Request, member: Member) -> dict[str, Any] | None:
     """A list of the whole workspace's items, asked by a member who reads only their teams':
     the page answers in the layout with no rows and says why (pages filter by the policy,
-    they do not refuse a signed-in member); the exports are empty."""
+    they do not refuse a signed-in member); the exports are empty, and the page offers none
+    (nor a table of nothing)."""
     if may_read_reports(auth.org_of(request), member):
         return None
     return {"withheld": WITHHELD}
