@@ -87,7 +87,7 @@ def test_a_bulk_action_reads_a_case_written_meanwhile_again(ws, clock, monkeypat
     out = bulk.run(ws.store, clock, "ana", ids, "tag", tags=["outage"])
     assert out[0].ok and "outage" in case(ws, ids[0]).tags  # third read: fresh
     assert not out[1].ok and "changed while you were working" in out[1].message
-    assert stale[ids[1]] == 9 - bulk.ATTEMPTS and "outage" not in case(ws, ids[1]).tags
+    assert stale[ids[1]] == 9 - casetx.ATTEMPTS and "outage" not in case(ws, ids[1]).tags
 
 
 def test_crm_link_by_customer_list(ws, clock):

@@ -16,11 +16,11 @@ from escapevelocity.domain import permissions as perm
 from escapevelocity.domain.case_errors import ClaimTaken
 from escapevelocity.domain.clock import Clock
 from escapevelocity.services import annotate, cases
-from escapevelocity.services.casetx import ATTEMPTS, CaseError, again_if_changed, authorize
+from escapevelocity.services.casetx import CaseError, again_if_changed, authorize
 
 ACTIONS = ("assign", "tag", "untag", "flag", "resolve")
 MAX_CASES = 500
-__all__ = ["ACTIONS", "ATTEMPTS", "MAX_CASES", "Result", "run"]  # ATTEMPTS: casetx
+__all__ = ["ACTIONS", "MAX_CASES", "Result", "run"]
 
 
 @dataclass(frozen=True)
