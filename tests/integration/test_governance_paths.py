@@ -104,6 +104,25 @@ def test_a_shadow_spoke_gets_no_case_until_the_hub_approves_it(workspace, clock)
     assert cases.reply(ws.store, clock, c1, "raj", "Hello from HR").kind == ev.REPLIED
 
 
+def test_a_spoke_with_the_longest_team_id_goes_live_on_every_backend(workspace, clock):
+    """A team id may have 32 characters, and its spoke's stream is "governance:spoke:" and
+    the id: PostgreSQL refused that stream at 32 characters (SQLite took it), so the same
+    request failed on one backend only."""
+    ws, team = workspace, "customer-experience-emea-north-1"
+    assert len(team) == 32
+    gov.request_spoke(ws.store, clock, "ana", team=team, name="CX North", hub="hub",
+                      members=["raj"])
+    for item, _ in governance.DEFAULT_CHECKLIST:
+        gov.complete_item(ws.store, clock, "raj", team, item, "done")
+    gov.approve_spoke(ws.store, clock, "sam", team)
+    with ws.store.begin() as tx:
+        assert tx.org.load().team(team).mode == "live"
+        assert len(tx.events.stream(ev.GOVERNANCE_PREFIX + "spoke:" + team)) >= 3
+    with pytest.raises(ValueError, match="at most"):  # the event says so before any backend
+        ev.ShadowDrafted(stream="x" * (ev.MAX_STREAM + 1), at=clock.now(), actor="sam",
+                         team=team, case="c1")
+
+
 def test_the_maturity_review_counts_the_demo_workspace(workspace, clock):
     ws = workspace
     for _ in range(3):

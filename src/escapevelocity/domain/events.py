@@ -57,6 +57,9 @@ NON_CASE_PREFIXES = (INCIDENT_PREFIX, PLAYBOOK_PREFIX, CONFIG_PREFIX, WORKSPACE_
                      MEMBER_PREFIX, ACCESS_PREFIX, ADVOCATE_PREFIX,
                      SAVED_REPLY_PREFIX, KNOWLEDGE_PREFIX)
 SYSTEM = "system"
+# A stream is a prefix and one or two names of up to 32 characters each (a team, a connection,
+# a member): the event log's column holds this many (migration 0026).
+MAX_STREAM = 200
 
 
 def stream_kind(stream: str) -> str:
@@ -92,6 +95,13 @@ class EventBase(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind"):
     at: datetime
     actor: str
     seq: int | None = None
+
+    def __post_init__(self) -> None:
+        # The log's column holds MAX_STREAM characters on every backend; SQLite would take a
+        # longer one silently and PostgreSQL refuse it, so the event refuses it first.
+        if len(self.stream) > MAX_STREAM:
+            raise ValueError(f"an event stream is at most {MAX_STREAM} characters: "
+                             f"{self.stream[:40]!r}… has {len(self.stream)}")
 
     @property
     def kind(self) -> str:

@@ -10,6 +10,8 @@ from datetime import UTC
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import TSVECTOR
 
+from escapevelocity.domain.events import MAX_STREAM
+
 metadata = sa.MetaData()
 
 # SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL wants BIGINT for a log.
@@ -98,7 +100,7 @@ events = sa.Table(
     "events", metadata,
     sa.Column("seq", BigId, primary_key=True, autoincrement=True),
     # A case id, or "incident:<id>" / "playbook:<n>" (domain/events.py, streams).
-    sa.Column("stream", sa.String(32), nullable=False),
+    sa.Column("stream", sa.String(MAX_STREAM), nullable=False),  # 0026
     sa.Column("kind", sa.String(32), nullable=False),
     sa.Column("at", When, nullable=False),
     sa.Column("actor", sa.String(64), nullable=False),
@@ -251,7 +253,7 @@ notifications = sa.Table(
     sa.Column("text", sa.String(400), nullable=False),
     sa.Column("link", sa.String(200), nullable=False),
     sa.Column("urgency", sa.String(8), nullable=False),
-    sa.Column("stream", sa.String(64), nullable=False),  # what it is about (0024)
+    sa.Column("stream", sa.String(MAX_STREAM), nullable=False),  # what it is about (0024, 0026)
     sa.Column("event_seq", sa.BigInteger),  # the event it was derived from (None: a page)
     sa.Column("created_at", When, nullable=False),
     sa.Column("read_at", When),
