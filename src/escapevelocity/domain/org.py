@@ -24,6 +24,11 @@ DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 OVERFLOW_WHEN = ("busy", "off_hours")
 ACTIONS = ("notify_assignee", "reassign", "notify_lead", "page_on_call")
 PRESENCE = ("online", "away", "offline")
+# A team's or member's id and name as the store's columns hold them (teams, members: 64 and
+# 200). SQLite would take longer ones and PostgreSQL refuse them mid-save, so the organisation
+# refuses them on every backend, whichever edge brought them (admin pages, `ev org apply`).
+MAX_ID = 64
+MAX_NAME = 200
 
 
 class Shift(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -192,6 +197,8 @@ class Organisation(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         for dup in sorted({m.id for m in self.members
                            if [x.id for x in self.members].count(m.id) > 1}):
             problems.append(f"member {dup}: defined twice")
+        problems += _length_problems("team", self.teams)
+        problems += _length_problems("member", self.members)
         for t in self.teams:
             if t.strategy not in STRATEGIES:
                 problems.append(f"team {t.id}: unknown strategy {t.strategy!r}; strategies: "
@@ -235,6 +242,18 @@ class Organisation(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
                 if s.at <= 0:
                     problems.append(f"sla escalation {track}: {s.action} at must be positive")
         return problems
+
+
+def _length_problems(what: str, items: list[Team] | list[Member]) -> list[str]:
+    out = []
+    for x in items:
+        if len(x.id) > MAX_ID:
+            out.append(f"{what} {x.id[:40]}…: an id is at most {MAX_ID} characters "
+                       f"(this one has {len(x.id)})")
+        if len(x.name) > MAX_NAME:
+            out.append(f"{what} {x.id[:40]}: a name is at most {MAX_NAME} characters "
+                       f"(this one has {len(x.name)})")
+    return out
 
 
 def _shift_problems(m: Member) -> list[str]:

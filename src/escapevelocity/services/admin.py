@@ -410,13 +410,17 @@ def _split(value: str) -> list[str]:
 
 def import_customers(ws: Any, actor: str, text: str) -> int:
     """Replace the customer list (the CRM link reads it) from a CSV file."""
-    from escapevelocity.services.annotate import CUSTOMERS_DOCUMENT, load_customers
+    from escapevelocity.services.annotate import (
+        CUSTOMERS_DOCUMENT,
+        check_customers,
+        load_customers,
+    )
 
     if len(text) > 100 * MAX_TEXT:
         raise AdminError("the file is too large")
     rows = customers_from_csv(text)
     body = yaml.safe_dump(rows, sort_keys=False, allow_unicode=True, width=200)
-    load_customers(body)  # the same validation as the YAML path
+    check_customers(load_customers(body))  # the same validation as the YAML path
     with ws.store.begin() as tx:
         who = _admin(tx, actor)
         before = len(load_customers(tx.documents.get(CUSTOMERS_DOCUMENT)))

@@ -99,6 +99,10 @@ def flag(store: SqlStore, clock: Clock, case_id: str, member: str, add: Iterable
 
 # --- CRM link by customer list ---------------------------------------------------------------
 
+# A CRM id as the case keeps it (cases.crm_id): one rule for a member's id and the list's.
+MAX_CRM_ID = 128
+
+
 class Customer(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     crm_id: str
     name: str = ""
@@ -114,9 +118,19 @@ def load_customers(text: str | None) -> list[Customer]:
         raise ValueError(f"customer list: {exc}") from None
 
 
+def check_customers(customers: list[Customer]) -> list[Customer]:
+    """The list as it may be set: PostgreSQL would refuse a longer crm_id only when a case is
+    linked to it (SQLite never), so the list is refused when it is set, on every backend."""
+    long = next((c.crm_id for c in customers if len(c.crm_id) > MAX_CRM_ID), None)
+    if long is not None:
+        raise ValueError(f"customer list: a crm_id is at most {MAX_CRM_ID} characters: "
+                         f"{long[:40]!r}… has {len(long)}")
+    return customers
+
+
 def set_customers(store: SqlStore, clock: Clock, member: str, text: str) -> int:
     """Replace the customer list (YAML: crm_id, name, handles, lists)."""
-    customers = load_customers(text)
+    customers = check_customers(load_customers(text))
     with store.begin() as tx:
         authorize(tx, member, perm.CONFIGURE)
         tx.documents.put(CUSTOMERS_DOCUMENT, text, clock.now())
@@ -150,13 +164,16 @@ def link_crm(store: SqlStore, clock: Clock, case_id: str, member: str,
             source = "customer list"
         else:
             crm_id = crm_id.strip()
-            if not crm_id or len(crm_id) > 128:
-                raise CaseError("a CRM id is 1 to 128 characters")
+            if not crm_id or len(crm_id) > MAX_CRM_ID:
+                raise CaseError(f"a CRM id is 1 to {MAX_CRM_ID} characters")
             found = next((c for c in customers if c.crm_id == crm_id), None)
             if customers and found is None:
                 raise CaseError(f"no customer {crm_id!r} on the customer list")
             source = "member"
         record = found or Customer(crm_id=crm_id or "")
+        if len(record.crm_id) > MAX_CRM_ID:  # a list set before the rule (check_customers)
+            raise CaseError(f"the customer list's crm_id {record.crm_id[:40]!r}… is longer "
+                            f"than {MAX_CRM_ID} characters: correct the list")
         event = ev.CrmLinked(stream=case_id, at=clock.now(), actor=member,
                              crm_id=record.crm_id, name=record.name, lists=list(record.lists),
                              source=source)

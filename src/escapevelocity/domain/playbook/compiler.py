@@ -35,6 +35,11 @@ def version_of(data: Any) -> str:
 
 
 _IDENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,127}$")
+# What a case keeps of a decision, as the store's columns hold it: the track, the team and who
+# approves (cases: 64 each), and the playbook's name (playbooks: 200). SQLite would take longer
+# ones and PostgreSQL refuse the first case they decide, so the playbook is refused instead.
+MAX_NAME = 64
+MAX_TITLE = 200
 
 
 class _Compiler(_TimeConditions):
@@ -61,6 +66,15 @@ class _Compiler(_TimeConditions):
 
     def build(self, data: Any, version: str | None) -> Playbook | None:
         spec = self.spec
+        if len(spec.name) > MAX_TITLE:
+            self.error(f"the name is at most {MAX_TITLE} characters (it has {len(spec.name)})",
+                       "$.name")
+        for i, team in enumerate(spec.teams):
+            self.too_long("a team", team, f"$.teams[{i}]")
+        for name, track in spec.tracks.items():
+            self.too_long("a track's name", name, f"$.tracks.{name}")
+            self.too_long("a team", track.team, f"$.tracks.{name}.team")
+            self.too_long("an approval", track.approval, f"$.tracks.{name}.approval")
         for name, cal in spec.calendars.items():
             try:
                 self.calendars[name] = _compile_calendar(name, cal)
@@ -165,8 +179,16 @@ class _Compiler(_TimeConditions):
         track = self.spec.tracks.get(then.track or "")
         return then.team or (track.team if track else None)
 
+    def too_long(self, what: str, value: str | None, path: str, rule: str | None = None) -> None:
+        if value and len(value) > MAX_NAME:
+            self.error(f"{what} is at most {MAX_NAME} characters: {value[:40]!r}… has "
+                       f"{len(value)}", path, rule)
+
     def then(self, then: Then, rule: str, path: str) -> None:
         spec = self.spec
+        named = None if rule == "default" else rule
+        self.too_long("a team", then.team, f"{path}.team", named)
+        self.too_long("an approval", then.approval, f"{path}.approval", named)
         checks = [
             (then.track is not None and then.track not in spec.tracks, f"{path}.track",
              f"unknown track {then.track!r}; tracks: {', '.join(sorted(spec.tracks))}"),
