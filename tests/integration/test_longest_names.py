@@ -16,6 +16,7 @@ from escapevelocity.adapters.store import schema as t
 from escapevelocity.domain import org as org_rules
 from escapevelocity.domain.playbook import compiler
 from escapevelocity.domain.playbook.errors import PlaybookError
+from escapevelocity.domain.playbook.load import compile_playbook
 from escapevelocity.domain.records import Author, Mention
 from escapevelocity.services import admin, annotate, playbooks
 from escapevelocity.services.ingest import ingest
@@ -57,6 +58,9 @@ def test_an_organisation_at_its_longest_ids_and_names(workspace):
     with pytest.raises(admin.AdminError, match="an id is at most 64"):
         admin.save_member(ws, "sam", org_rules.Member(id="v" * (ID + 1), name="x",
                                                       teams=[TEAM]), create=True)
+    # one SQLite stored before the check still loads (and so routes)
+    assert org_rules.load_org({"teams": [{"id": "u" * (ID + 1), "name": "x"}], "members": []},
+                              stored=True).teams[0].id == "u" * (ID + 1)
 
 
 def test_a_playbook_at_its_longest_names_decides_a_case(workspace, clock):
@@ -81,6 +85,8 @@ def test_a_playbook_at_its_longest_names_decides_a_case(workspace, clock):
                         (_playbook(approval=APPROVAL + "a"), "an approval is at most 64")):
         with pytest.raises(PlaybookError, match=why):
             playbooks.install(ws.store, clock, source, author="sam")
+        # a version SQLite stored before the check still compiles, so triage goes on
+        assert compile_playbook(source, version="v9", stored=True)
 
 
 def test_a_customer_list_at_its_longest_crm_id_links_a_case(workspace, clock):

@@ -25,8 +25,9 @@ OVERFLOW_WHEN = ("busy", "off_hours")
 ACTIONS = ("notify_assignee", "reassign", "notify_lead", "page_on_call")
 PRESENCE = ("online", "away", "offline")
 # A team's or member's id and name as the store's columns hold them (teams, members: 64 and
-# 200). SQLite would take longer ones and PostgreSQL refuse them mid-save, so the organisation
-# refuses them on every backend, whichever edge brought them (admin pages, `ev org apply`).
+# 200). SQLite would take longer ones and PostgreSQL refuse them mid-save, so an organisation
+# being saved refuses them on every backend, whichever edge brought it (admin pages,
+# `ev org apply`, single sign-on); one already stored (SQLite took it) still loads.
 MAX_ID = 64
 MAX_NAME = 200
 
@@ -187,8 +188,9 @@ class Organisation(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     def member(self, member_id: str) -> Member | None:
         return index(self).members.get(member_id)
 
-    def check(self) -> list[str]:
-        """Problems that make the organisation unusable, in words."""
+    def check(self, *, stored: bool = False) -> list[str]:
+        """Problems that make the organisation unusable, in words; `stored`: it was saved
+        already, so the store's lengths are not asked of it again."""
         ids = {t.id for t in self.teams}
         people = {m.id for m in self.members}
         problems = []
@@ -197,8 +199,9 @@ class Organisation(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         for dup in sorted({m.id for m in self.members
                            if [x.id for x in self.members].count(m.id) > 1}):
             problems.append(f"member {dup}: defined twice")
-        problems += _length_problems("team", self.teams)
-        problems += _length_problems("member", self.members)
+        if not stored:
+            problems += _length_problems("team", self.teams)
+            problems += _length_problems("member", self.members)
         for t in self.teams:
             if t.strategy not in STRATEGIES:
                 problems.append(f"team {t.id}: unknown strategy {t.strategy!r}; strategies: "
@@ -280,12 +283,12 @@ def _aware(t: datetime) -> datetime:
     return t if t.tzinfo else t.replace(tzinfo=UTC)
 
 
-def load_org(data: dict) -> Organisation:
+def load_org(data: dict, *, stored: bool = False) -> Organisation:
     try:
         org = msgspec.convert(data, Organisation)
     except msgspec.ValidationError as exc:
         raise ValueError(f"organisation: {exc}") from None
-    problems = org.check()
+    problems = org.check(stored=stored)
     if problems:
         raise ValueError("organisation: " + "; ".join(problems))
     return org

@@ -52,7 +52,7 @@ def facts(store: SqlStore, start: datetime, end: datetime, window: str = "") -> 
         if source:
             from escapevelocity.domain.org import load_org
 
-            base = load_org(yamlsafe.load(source))
+            base = load_org(yamlsafe.load(source), stored=True)
         assert base is not None
         org = governance.overlay(base, program)
         by_team = tx.cases.opened_by_team(start, end)

@@ -257,7 +257,7 @@ def _activate(tx: Tx, clock: Clock, who: Member, number: int, *,
     current = next((v for v in found.values() if v.active), None)
     new = _compile(tx.playbooks.source(number) or "", f"version {number}")
     old = (compile_playbook(tx.playbooks.source(current.number) or "",
-                            version=f"v{current.number}") if current else None)
+                            version=f"v{current.number}", stored=True) if current else None)
     needed = activation_approval(old, new)
     previous = current.number if current else None
     if not needed:

@@ -168,7 +168,8 @@ class Workspace:
             if self._triager is None or self._playbook_version != stamp:
                 vocab_yaml = tx.documents.get("vocabulary") or ""
                 vocabulary = Vocabulary.from_dict(yamlsafe.load(vocab_yaml) or {})
-                playbook: Playbook = compile_playbook(active[1], version=f"v{active[0]}")
+                playbook: Playbook = compile_playbook(active[1], version=f"v{active[0]}",
+                                                      stored=True)
                 org = tx.org.load()
                 # a unit's own connection, once live, takes what the playbook gives a hub
                 owned = governance.owners(governance.decode(program))

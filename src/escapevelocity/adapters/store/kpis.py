@@ -54,7 +54,7 @@ def _compiled(source: str) -> dict[str, tuple[str, Any]]:
     found = _COMPILED.get(key)
     if found is None:
         try:
-            spec = compile_playbook(source, version="calendars").spec
+            spec = compile_playbook(source, version="calendars", stored=True).spec
         except PlaybookError:  # an active playbook always compiled; a damaged row: clock time
             spec = None
         found = {}

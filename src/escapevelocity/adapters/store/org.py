@@ -86,7 +86,7 @@ def _org_from_yaml(source: str) -> Organisation:
     """Parsed once per text: every command authorizes against the org, and YAML is slow."""
     from escapevelocity.domain import yamlsafe
     from escapevelocity.domain.org import load_org
-    return load_org(yamlsafe.load(source))
+    return load_org(yamlsafe.load(source), stored=True)
 
 
 @functools.lru_cache(maxsize=8)

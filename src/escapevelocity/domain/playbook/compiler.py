@@ -37,7 +37,8 @@ def version_of(data: Any) -> str:
 _IDENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,127}$")
 # What a case keeps of a decision, as the store's columns hold it: the track, the team and who
 # approves (cases: 64 each), and the playbook's name (playbooks: 200). SQLite would take longer
-# ones and PostgreSQL refuse the first case they decide, so the playbook is refused instead.
+# ones and PostgreSQL refuse the version or the first case it decides, so a playbook being
+# saved or checked is refused instead (a stored version is not: `stored`).
 MAX_NAME = 64
 MAX_TITLE = 200
 
@@ -50,8 +51,9 @@ class _Compiler(_TimeConditions):
     (docs/playbook.md and the JSON schema are checked against them).
     """
 
-    def __init__(self, spec: PlaybookSpec, lines: _Lines, source: str | None) -> None:
-        self.spec, self.lines, self.source = spec, lines, source
+    def __init__(self, spec: PlaybookSpec, lines: _Lines, source: str | None, *,
+                 stored: bool = False) -> None:
+        self.spec, self.lines, self.source, self.stored = spec, lines, source, stored
         self.phrases: set[str] = set()
         self.errors: list[PlaybookError] = []
         self.calendars: dict[str, _Hours] = {}
@@ -66,7 +68,7 @@ class _Compiler(_TimeConditions):
 
     def build(self, data: Any, version: str | None) -> Playbook | None:
         spec = self.spec
-        if len(spec.name) > MAX_TITLE:
+        if len(spec.name) > MAX_TITLE and not self.stored:
             self.error(f"the name is at most {MAX_TITLE} characters (it has {len(spec.name)})",
                        "$.name")
         for i, team in enumerate(spec.teams):
@@ -180,7 +182,7 @@ class _Compiler(_TimeConditions):
         return then.team or (track.team if track else None)
 
     def too_long(self, what: str, value: str | None, path: str, rule: str | None = None) -> None:
-        if value and len(value) > MAX_NAME:
+        if value and len(value) > MAX_NAME and not self.stored:
             self.error(f"{what} is at most {MAX_NAME} characters: {value[:40]!r}… has "
                        f"{len(value)}", path, rule)
 

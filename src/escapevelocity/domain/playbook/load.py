@@ -17,9 +17,11 @@ from escapevelocity.domain.playbook.spec import Calendar, PlaybookSpec, Track, W
 
 
 def compile_playbook(data: Mapping[str, Any] | str, *, version: str | None = None,
-                     source: str | None = None) -> Playbook:
-    """Validate and compile. Raises PlaybookError naming the file, line and rule at fault."""
-    playbook, errors = validate_playbook(data, version=version, source=source)
+                     source: str | None = None, stored: bool = False) -> Playbook:
+    """Validate and compile. Raises PlaybookError naming the file, line and rule at fault.
+    `stored`: a version saved already, whose names are not held to the store's lengths again
+    (SQLite took longer ones before they were checked; it must still triage)."""
+    playbook, errors = validate_playbook(data, version=version, source=source, stored=stored)
     if errors:
         raise errors[0]
     assert playbook is not None
@@ -27,9 +29,10 @@ def compile_playbook(data: Mapping[str, Any] | str, *, version: str | None = Non
 
 
 def validate_playbook(data: Mapping[str, Any] | str, *, version: str | None = None,
-                      source: str | None = None) -> tuple[Playbook | None, list[PlaybookError]]:
+                      source: str | None = None, stored: bool = False
+                      ) -> tuple[Playbook | None, list[PlaybookError]]:
     """Every error found (not just the first), and the playbook when there were none."""
-    return _build(data, version=version, source=source)
+    return _build(data, version=version, source=source, stored=stored)
 
 
 def load_playbook(path: str, *, version: str | None = None) -> Playbook:
@@ -96,7 +99,8 @@ def _rule_at(data: Any, path: str) -> tuple[str | None, str]:
 
 
 def _build(data: Mapping[str, Any] | str, *, version: str | None,
-           source: str | None) -> tuple[Playbook | None, list[PlaybookError]]:
+           source: str | None, stored: bool = False
+           ) -> tuple[Playbook | None, list[PlaybookError]]:
     lines = _Lines(None)
     if isinstance(data, str):
         try:
@@ -122,7 +126,7 @@ def _build(data: Mapping[str, Any] | str, *, version: str | None,
         where = path.replace("$.", "").replace("$", "the document")
         return None, [PlaybookError(f"schema: {message} (at {where})", rule=rule,
                                     line=lines.at(path), source=source)]
-    compiler = _Compiler(spec, lines, source)
+    compiler = _Compiler(spec, lines, source, stored=stored)
     playbook = compiler.build(data, version)
     return (None, compiler.errors) if compiler.errors else (playbook, [])
 
