@@ -23,7 +23,7 @@ _PATHS: dict[tuple, dict[str, dict]] = {}
 def openapi_paths(app) -> dict[str, dict]:
     """The app's OpenAPI `paths` (path -> {method: operation}), made once per route table.
 
-    Each test builds its own app, and FastAPI makes the description anew for each (~0.3-0.4
+    Each test builds its own app, and FastAPI makes the description anew for each (0.15-0.4
     CPU-seconds); the paths and their methods come from the routes alone, so apps with the
     same routes (path, methods, shown in the description or not) share one description."""
     key = tuple((type(r).__name__, getattr(r, "path", None),
