@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 from engage_kit import LEGAL, SUPPORT, events, open_case
 from test_web_permissions import MEMBER, app, login  # noqa: F401  (app is a fixture)
+from web_kit import openapi_paths
 
 from escapevelocity.domain import events as ev
 from escapevelocity.services import approvals
@@ -219,7 +220,7 @@ def test_every_page_without_a_case_renders_in_the_layout_for_every_role(app, rol
     """Pages filter by the policy, never refuse a logged-in member outright: each role gets
     each page (with what it may see and do on it)."""
     client, _ = login(app, MEMBER[role])
-    pages = [p for p, ops in app.openapi()["paths"].items()
+    pages = [p for p, ops in openapi_paths(app).items()
              if "get" in ops and "{" not in p and p not in SKIP_PAGES
              and not p.startswith("/api/")]
     assert len(pages) >= 10

@@ -27,7 +27,10 @@ from escapevelocity.web.app import create_app
 schemathesis = pytest.importorskip("schemathesis")
 from schemathesis.checks import not_a_server_error  # noqa: E402
 
-EXAMPLES = {"sqlite": 10, "postgresql": 4}  # requests per operation (PostgreSQL is slower)
+# Requests per operation. PostgreSQL is the second backend: the generation is derandomized
+# (one seed for both), so its few requests are much like the first of SQLite's; what it adds is
+# the database's answer to them (as with the NUL byte). Two each: four cost ~3 CPU-s more.
+EXAMPLES = {"sqlite": 10, "postgresql": 2}
 # The versioned API and the settings pages (issue 21) doubled the operations: fewer each, so
 # the run stays well under a minute a database.
 EXAMPLES_V1 = {"sqlite": 3, "postgresql": 2}

@@ -17,7 +17,7 @@ import pytest
 import yaml
 from engage_kit import LEGAL, SUPPORT, case, events, open_case, with_admin
 from fastapi.testclient import TestClient
-from web_kit import PASSWORD, login
+from web_kit import PASSWORD, login, openapi_paths
 
 from escapevelocity.domain import events as ev
 from escapevelocity.services import signin
@@ -226,7 +226,7 @@ def test_a_refused_case_action_changes_nothing_and_says_why(app, workspace, cloc
 # --- scope: a case outside the member's teams does not exist for them ------------------------
 
 def _case_routes(app) -> list[tuple[str, str]]:
-    paths = app.openapi()["paths"]
+    paths = openapi_paths(app)
     return [(method.upper(), path) for path, ops in paths.items() if "{case_id}" in path
             for method in ops]
 
@@ -296,7 +296,7 @@ PUBLIC = {"/healthz", "/readyz", "/login", "/api/openapi.json", "/api/docs"}
 
 def _all_routes(app) -> list[tuple[str, str]]:
     out = []
-    for path, ops in app.openapi()["paths"].items():
+    for path, ops in openapi_paths(app).items():
         url = (path.replace("{case_id}", "c000000000000").replace("{draft_id}", "d1")
                .replace("{action}", "approve").replace("{number}", "1")
                .replace("{name}", "x").replace("{incident_id}", "incident:x"))
