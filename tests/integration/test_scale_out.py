@@ -44,12 +44,14 @@ def pg() -> Iterator[str]:
     yield from scale_kit.demo_database("ev_scale", "scale-test-password")
 
 
-ACK_WAIT = 2.0  # the partition leases' TTL is this plus LEASE_MARGIN_S (1 s)
+ACK_WAIT = 4.0  # the partition leases' TTL is this plus LEASE_MARGIN_S (1 s)
 
 
 @pytest.fixture(autouse=True)
 def short_ack_wait(monkeypatch) -> None:
-    """Unacknowledged messages come back after 2 s, not 30 (consumers are made per test)."""
+    """Unacknowledged messages come back after 4 s, not 30 (consumers are made per test).
+    Not shorter for all: a database cut for longer than the ack wait hands the partition
+    back, and the dropped-connections test then waits out the lease."""
     monkeypatch.setattr("escapevelocity.adapters.bus.jetstream.ACK_WAIT_S", ACK_WAIT)
 
 
@@ -172,6 +174,9 @@ def test_worker_killed_mid_batch_loses_and_doubles_nothing(nats_server, pg, tmp_
     sent += sent[:200]  # a client's resend: the same mentions again
     # two messages a partition in flight: a round is ~200 mentions, so the kill lands mid-run
     monkeypatch.setattr("escapevelocity.adapters.bus.jetstream.FETCH", 2)
+    # the dead worker's batch comes back after 2 s (its leases run out after 3 s)
+    ack_wait = 2.0
+    monkeypatch.setattr("escapevelocity.adapters.bus.jetstream.ACK_WAIT_S", ack_wait)
 
     async def publish() -> None:
         js = await JetStream(nats_server.url, prefix).connect()
@@ -183,7 +188,7 @@ def test_worker_killed_mid_batch_loses_and_doubles_nothing(nats_server, pg, tmp_
     asyncio.run(publish())
     env = {**os.environ, "EV_DATABASE_URL": pg, "EV_BUS": nats_server.url,
            "EV_NATS_PREFIX": prefix, "EV_SECRET_KEY": "k" * 32, "EV_VAR_DIR": str(tmp_path),
-           "EV_NATS_ACK_WAIT": str(ACK_WAIT), "EV_NATS_FETCH": "2"}
+           "EV_NATS_ACK_WAIT": str(ack_wait), "EV_NATS_FETCH": "2"}
     ev = Path(sys.executable).with_name("ev")
     log = (tmp_path / "worker.log").open("wb")
     proc = subprocess.Popen([str(ev), "worker", "--tick-seconds", "0"], env=env,
