@@ -21,6 +21,7 @@ import contextlib
 import os
 import shutil
 import sqlite3
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -49,6 +50,14 @@ def pytest_configure(config) -> None:
     from escapevelocity.services import workspace
 
     workspace.SCRYPT_N = 2**4  # tests only; production keeps 2**14 (see SCRYPT_N)
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    """The scaled-mode modules' databases are dropped in the background (scale_kit): all
+    gone before the session ends."""
+    scale_kit = sys.modules.get("scale_kit")
+    if scale_kit is not None:
+        scale_kit.finish_drops()
 
 
 def pytest_collection_modifyitems(config, items) -> None:

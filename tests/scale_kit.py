@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import threading
 import uuid
 from collections.abc import Iterator
 
@@ -45,6 +46,27 @@ def demo_database(prefix: str, password: str) -> Iterator[str]:
     seed_demo(ws, password=password)
     ws.store.close()
     yield url
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    _drop_later(admin, name)
+
+
+_DROPS: list[threading.Thread] = []
+
+
+def _drop_later(admin: sa.Engine, name: str) -> None:
+    """Drop a module's database in the background: dropping a seeded database took 1-3 s of
+    PostgreSQL's I/O on this machine, which the next test file need not wait for. Every drop
+    is waited for at the session's end (`finish_drops`, from tests/conftest.py)."""
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    thread = threading.Thread(target=drop, name=f"drop {name}", daemon=True)
+    thread.start()
+    _DROPS.append(thread)
+
+
+def finish_drops(timeout_s: float = 120.0) -> None:
+    for thread in _DROPS:
+        thread.join(timeout_s)
+    _DROPS.clear()

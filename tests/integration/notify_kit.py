@@ -13,6 +13,7 @@ from importlib.resources import files
 
 import pytest
 import yaml
+from channel_kit import POLL_S
 
 
 def free_port() -> int:
@@ -83,7 +84,8 @@ class Receiver:
         self.reply = b"{}"
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever,
+                                       kwargs={"poll_interval": POLL_S}, daemon=True)
 
     def json(self, i: int) -> dict:
         return json.loads(self.requests[i][1])

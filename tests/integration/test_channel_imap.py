@@ -14,7 +14,7 @@ from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
-from channel_kit import add_connection, connection, runner_for, stored
+from channel_kit import POLL_S, add_connection, connection, runner_for, stored
 
 pytest.importorskip("imap_tools")
 
@@ -129,7 +129,8 @@ class FakeImap:
         self.server = socketserver.ThreadingTCPServer(("127.0.0.1", self.port), Handler)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": POLL_S},
+                         daemon=True).start()
 
     def stop(self) -> None:
         if self.server:

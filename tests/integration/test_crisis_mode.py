@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import yaml
+from channel_kit import POLL_S
 
 from escapevelocity.adapters.notify.pager import RecordingPager, WebhookPager
 from escapevelocity.domain import events as ev
@@ -160,7 +161,8 @@ def test_pager_from_env_and_a_local_fake_receiver():
             pass
 
     server = http.server.HTTPServer(("127.0.0.1", 0), Receiver)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": POLL_S},
+                     daemon=True).start()
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}/hook"
         pager = pager_from_env({"EV_PAGE_WEBHOOK": url, "EV_PAGE_SLACK": url})

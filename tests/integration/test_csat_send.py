@@ -5,6 +5,7 @@ transient failures retried, a failed send visible on the case."""
 from __future__ import annotations
 
 import pytest
+from channel_kit import Sleeps
 from engage_kit import case, open_case, with_admin
 from notify_kit import smtp_inbox
 
@@ -64,23 +65,22 @@ class Flaky:
         return SendResult(network_id="1790000000000000001")
 
 
-def test_live_send_is_retried_and_records_the_network_id(ws, clock, monkeypatch):
-    monkeypatch.setattr("time.sleep", lambda s: None)
+def test_live_send_is_retried_and_records_the_network_id(ws, clock):
     switch.set_mode(ws.store, clock, "ada", "live", connection="twitter")
     resolved(ws, clock, open_case(ws, clock))
     flaky = Flaky(failures=2)
-    [sent] = followup.tick(ws.store, clock, senders=Senders({"twitter": flaky}))
+    [sent] = followup.tick(ws.store, clock, senders=Senders({"twitter": flaky}), sleep=Sleeps())
     assert (sent.kind, sent.data["network_id"], sent.data["attempts"]) == (
         ev.FOLLOWUP_SENT, "1790000000000000001", 3)
     assert sent.data["dry_run"] is False
 
 
-def test_a_failed_send_is_visible_on_the_case(ws, clock, monkeypatch):
-    monkeypatch.setattr("time.sleep", lambda s: None)
+def test_a_failed_send_is_visible_on_the_case(ws, clock):
     switch.set_mode(ws.store, clock, "ada", "live")
     cid = resolved(ws, clock, open_case(ws, clock))
     broken = Flaky(failures=99)
-    [failed] = followup.tick(ws.store, clock, senders=Senders({"twitter": broken}))
+    [failed] = followup.tick(ws.store, clock, senders=Senders({"twitter": broken}),
+                             sleep=Sleeps())
     assert failed.kind == ev.SEND_FAILED and failed.data["attempts"] == 3 == broken.calls
     assert case(ws, cid).followup_state == "failed"
     assert annotate.summarise(failed).startswith("SEND FAILED (followup by twitter, 3 tries)")

@@ -150,9 +150,15 @@ def test_bad_values_are_refused_with_their_reason_and_good_items_kept(workspace,
 
 
 def test_ev_ingest_keeps_the_good_lines_around_a_bad_one(db_url, tmp_path):
+    from typer.testing import CliRunner
+
+    from escapevelocity.cli.main import app
+
     env = {"EV_DATABASE_URL": db_url, "EV_VAR_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
     ev = [sys.executable, "-m", "escapevelocity.cli.main"]
-    subprocess.run([*ev, "workspace", "init"], env=env, check=True, capture_output=True)
+    # the workspace is made here (a process start less); the two runs of the file are processes
+    made = CliRunner().invoke(app, ["workspace", "init"], env=env)
+    assert made.exit_code == 0, made.output
     now = datetime.now(UTC).replace(microsecond=0)
     lines = [_item(1, created_at=now.isoformat()),
              _item(2, created_at="9999-12-31T23:59:59-01:00"),

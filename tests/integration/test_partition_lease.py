@@ -16,7 +16,7 @@ import scale_kit
 
 from escapevelocity.bench import natsd
 
-ACK_WAIT = 2.0  # the lease's TTL is this plus LEASE_MARGIN_S (1 s)
+ACK_WAIT = 1.0  # the lease's TTL is this plus LEASE_MARGIN_S (1 s)
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,10 @@ import sqlalchemy as sa
 from escapevelocity.bench import natsd
 
 pytestmark = pytest.mark.postgres
-ACK_WAIT = 4.0
+ACK_WAIT = 2.0  # the partition leases' TTL is this plus LEASE_MARGIN_S (1 s)
+# a failed message is tried again after 0.05 s, doubling (0.25 s in production): five
+# attempts of a poison message take 0.75 s here, not 3.75
+RETRY_FIRST_S = 0.05
 K = 3  # the failing message: posts 0..2 go before it, 4.. after it
 
 
@@ -40,7 +43,7 @@ def pg() -> Iterator[str]:
 
 @pytest.fixture(autouse=True)
 def short_ack_wait(monkeypatch) -> None:
-    """Unacknowledged messages come back after 4 s, not 30 (consumers are made per test)."""
+    """Unacknowledged messages come back after 2 s, not 30 (consumers are made per test)."""
     monkeypatch.setattr("escapevelocity.adapters.bus.jetstream.ACK_WAIT_S", ACK_WAIT)
 
 
@@ -148,7 +151,8 @@ def test_a_transient_failure_holds_the_partitions_later_messages_back(nats_serve
         try:
             await _publish(js, posts)
             intake = _Flaky(_intake(pg), ids[K], _cut(), times=3, seen=seen)
-            worker = TriageWorker(intake, js, tick_seconds=None)
+            worker = TriageWorker(intake, js, tick_seconds=None,
+                                  retry_first_s=RETRY_FIRST_S)
 
             async def drained() -> bool:
                 return await js.lag() == 0
@@ -181,7 +185,8 @@ def test_a_poison_message_is_dead_lettered_then_its_partition_goes_on(nats_serve
             await _publish(js, posts)
             intake = _Flaky(_intake(pg), ids[K], ValueError("a bug meets this mention"),
                             times=1000, seen=seen)
-            worker = TriageWorker(intake, js, tick_seconds=None)
+            worker = TriageWorker(intake, js, tick_seconds=None,
+                                  retry_first_s=RETRY_FIRST_S)
 
             async def drained() -> bool:
                 return await js.lag() == 0
@@ -228,7 +233,8 @@ def test_a_worker_stopped_while_a_message_fails_hands_the_partition_back_in_orde
 
             async def failed_twice() -> bool:
                 return [what for what, _ in first].count("fail") >= 2
-            await _run_until(TriageWorker(flaky, one, tick_seconds=None), failed_twice,
+            await _run_until(TriageWorker(flaky, one, tick_seconds=None,
+                                          retry_first_s=RETRY_FIRST_S), failed_twice,
                              timeout=20)
             assert one.holding() == []  # handed back, not released: its lease runs out
             stopped = time.monotonic()
@@ -236,7 +242,8 @@ def test_a_worker_stopped_while_a_message_fails_hands_the_partition_back_in_orde
 
             async def drained() -> bool:
                 return await two.lag() == 0
-            await _run_until(TriageWorker(healthy, two, tick_seconds=None), drained,
+            await _run_until(TriageWorker(healthy, two, tick_seconds=None,
+                                          retry_first_s=RETRY_FIRST_S), drained,
                              timeout=30)
             assert await two.lag() == 0, "not drained"
             for intake in (flaky, healthy):
@@ -277,7 +284,8 @@ def test_a_long_outage_hands_the_partition_back_and_other_partitions_go_on(nats_
             await _publish(js, posts)
             intake = _Flaky(_intake(pg), ids[K], _cut(), times=1000, seen=seen,
                             until=time.monotonic() + outage)
-            worker = TriageWorker(intake, js, tick_seconds=None)
+            worker = TriageWorker(intake, js, tick_seconds=None,
+                                  retry_first_s=RETRY_FIRST_S)
             task = asyncio.create_task(worker.run())
             try:
                 while ("fail", ids[K]) not in seen:

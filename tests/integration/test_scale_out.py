@@ -44,10 +44,15 @@ def pg() -> Iterator[str]:
     yield from scale_kit.demo_database("ev_scale", "scale-test-password")
 
 
+ACK_WAIT = 4.0  # the partition leases' TTL is this plus LEASE_MARGIN_S (1 s)
+
+
 @pytest.fixture(autouse=True)
 def short_ack_wait(monkeypatch) -> None:
-    """Unacknowledged messages come back after 4 s, not 30 (consumers are made per test)."""
-    monkeypatch.setattr("escapevelocity.adapters.bus.jetstream.ACK_WAIT_S", 4.0)
+    """Unacknowledged messages come back after 4 s, not 30 (consumers are made per test).
+    Not shorter for all: a database cut for longer than the ack wait hands the partition
+    back, and the dropped-connections test then waits out the lease."""
+    monkeypatch.setattr("escapevelocity.adapters.bus.jetstream.ACK_WAIT_S", ACK_WAIT)
 
 
 def _mentions(tag: str, n: int, seed: int) -> list:
@@ -133,6 +138,22 @@ async def _drain(js, worker, timeout: float = 40.0) -> None:
         await task
 
 
+async def _unacknowledged(url: str, prefix: str) -> int:
+    """Messages handed out and not yet acknowledged, over the partitions' consumers."""
+    import nats
+
+    from escapevelocity.adapters.bus.jetstream import PARTITIONS
+
+    nc = await nats.connect(url)
+    try:
+        js = nc.jetstream()
+        return sum([(await js.consumer_info(f"{prefix.upper()}_MENTIONS",
+                                            f"triage-{p}")).num_ack_pending
+                    for p in range(PARTITIONS)])
+    finally:
+        await nc.close()
+
+
 def _worker(url: str, js):
     from escapevelocity.services.intake import Intake
     from escapevelocity.services.triage_worker import TriageWorker
@@ -153,6 +174,9 @@ def test_worker_killed_mid_batch_loses_and_doubles_nothing(nats_server, pg, tmp_
     sent += sent[:200]  # a client's resend: the same mentions again
     # two messages a partition in flight: a round is ~200 mentions, so the kill lands mid-run
     monkeypatch.setattr("escapevelocity.adapters.bus.jetstream.FETCH", 2)
+    # the dead worker's batch comes back after 2 s (its leases run out after 3 s)
+    ack_wait = 2.0
+    monkeypatch.setattr("escapevelocity.adapters.bus.jetstream.ACK_WAIT_S", ack_wait)
 
     async def publish() -> None:
         js = await JetStream(nats_server.url, prefix).connect()
@@ -164,18 +188,30 @@ def test_worker_killed_mid_batch_loses_and_doubles_nothing(nats_server, pg, tmp_
     asyncio.run(publish())
     env = {**os.environ, "EV_DATABASE_URL": pg, "EV_BUS": nats_server.url,
            "EV_NATS_PREFIX": prefix, "EV_SECRET_KEY": "k" * 32, "EV_VAR_DIR": str(tmp_path),
-           "EV_NATS_ACK_WAIT": "4", "EV_NATS_FETCH": "2"}
+           "EV_NATS_ACK_WAIT": str(ack_wait), "EV_NATS_FETCH": "2"}
     ev = Path(sys.executable).with_name("ev")
     log = (tmp_path / "worker.log").open("wb")
     proc = subprocess.Popen([str(ev), "worker", "--tick-seconds", "0"], env=env,
                             stdout=log, stderr=subprocess.STDOUT)
+    in_hand = 0
     try:
+        # Mid-run, with a batch in hand: once something is stored, the worker is frozen and
+        # killed only if the consumers then show messages it holds unacknowledged (else it
+        # goes on, and is tried again). Killing at the first commit alone landed in the pause
+        # after a round (its partitions let go), with nothing in hand to deliver again.
         deadline = time.monotonic() + 40
-        while _stored(pg, prefix) == 0 and time.monotonic() < deadline:
+        while time.monotonic() < deadline:
             assert proc.poll() is None, (tmp_path / "worker.log").read_text()[-2000:]
-            time.sleep(0.05)
+            if _stored(pg, prefix):
+                proc.send_signal(signal.SIGSTOP)
+                time.sleep(0.05)  # acknowledgements already sent reach the server
+                in_hand = asyncio.run(_unacknowledged(nats_server.url, prefix))
+                if in_hand:
+                    break
+                proc.send_signal(signal.SIGCONT)
+            time.sleep(0.02)
         at_kill = _stored(pg, prefix)
-        proc.send_signal(signal.SIGKILL)  # mid-run: a batch in hand, unacknowledged
+        proc.send_signal(signal.SIGKILL)
         proc.wait()
     finally:
         if proc.poll() is None:
@@ -183,10 +219,14 @@ def test_worker_killed_mid_batch_loses_and_doubles_nothing(nats_server, pg, tmp_
         log.close()
     unique = len({m.key for m in sent})
     assert 0 < at_kill < unique, f"the kill came at {at_kill} of {unique} stored"
+    assert in_hand, "the worker never held a batch when looked at: the test did not test"
 
     async def recover() -> None:
         js = await JetStream(nats_server.url, prefix).connect()
         assert await js.lag() > 0
+        # the dead worker's batch is still out; drained means it came again after the ack
+        # wait (to the only worker left) and was acknowledged
+        assert await _unacknowledged(nats_server.url, prefix) == in_hand
         await _drain(js, _worker(pg, js))
         await js.close()
 

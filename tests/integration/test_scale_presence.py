@@ -24,7 +24,7 @@ from escapevelocity.bench import natsd
 
 pytestmark = pytest.mark.postgres
 PASSWORD = "scale-test-password"
-TTL_S = 2.0  # the heartbeat expiry in these tests (15 s in a deployment)
+TTL_S = 1.0  # the heartbeat expiry in these tests (15 s in a deployment)
 
 
 @pytest.fixture(autouse=True)

@@ -9,9 +9,11 @@ the client was sent on A and then on B), and mentions in against cases out (scal
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -64,6 +66,17 @@ class Follower:
         self.on: list[str] = []  # the replicas it read from, in order
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
+        self._response: httpx.Response | None = None
+
+    def close(self) -> None:
+        """The page goes away: its stream is closed (a replica stopping with a stream open
+        waits seconds for it to end), and the reading thread ends."""
+        self.stop.set()
+        if self._response is not None:  # a blocked read ends only when its socket does
+            stream = self._response.extensions["network_stream"]
+            with contextlib.suppress(OSError):
+                stream.get_extra_info("socket").shutdown(socket.SHUT_RDWR)
+        self.thread.join(5)
 
     def _run(self) -> None:
         for url in self.replicas:
@@ -74,8 +87,13 @@ class Follower:
                         client.stream("GET", "/live", params=params, headers=headers) as r:
                     assert r.status_code == 200
                     self.on.append(url)
+                    self._response = r
                     self._read(r)
-            except (httpx.HTTPError, OSError):
+            except Exception as exc:
+                if self.stop.is_set():
+                    return  # closed by the test
+                if not isinstance(exc, httpx.HTTPError | OSError):
+                    raise
                 continue  # the replica went away: the load balancer sends us to the next
             if self.stop.is_set():
                 return
@@ -167,7 +185,7 @@ def test_a_web_replica_stopped_mid_stream_loses_no_change(nats_server, pg, tmp_p
         deadline = time.monotonic() + 15
         while not set(logged) <= set(follower.seen) and time.monotonic() < deadline:
             time.sleep(0.1)
-        follower.stop.set()
+        follower.close()
     finally:
         for p in procs:
             if p.poll() is None:

@@ -9,6 +9,8 @@ update their public post. Each step is an event, so reports count them from the 
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -32,13 +34,14 @@ schedule = schedule_followup  # the rule is pure: domain/plans/commands.py
 
 
 def tick(store: SqlStore, clock: Clock, now: datetime | None = None, *,
-         senders: Senders | None = None, sealer: Any = None) -> list[Event]:
+         senders: Senders | None = None, sealer: Any = None,
+         sleep: Callable[[float], None] = time.sleep) -> list[Event]:
     """Send every satisfaction question that has fallen due: privately through the connection
     the customer wrote from when it can (services/replies.private_sender, by its switch), else
     through the case's channel, else by email when we know the address; in dry run it is
     recorded as would-be-sent. The send happens between two transactions (no lock held while a
     network answers); a send that fails after its retries is a `send_failed` event on the
-    case."""
+    case. `sleep` waits between a send's tries (replaced in tests, which need not wait)."""
     now = now or clock.now()
     senders = senders or Senders()
     out: list[Event] = []
@@ -60,11 +63,11 @@ def tick(store: SqlStore, clock: Clock, now: datetime | None = None, *,
         if own is not None:  # the connection the customer came by
             way, sender, target = own
             route = outbound.Route(way.channel, str(target["to"]), way.dry_run)
-            event = _send(case, text, ask, route, senders, now, own=(sender, target))
+            event = _send(case, text, ask, route, senders, now, sleep, own=(sender, target))
         else:
             route = outbound.private_route(case, mode, senders.private(),
                                            outbound.customer_email(case, crm))
-            event = _send(case, text, ask, route, senders, now)
+            event = _send(case, text, ask, route, senders, now, sleep)
         with store.begin() as tx:
             case = load(tx, case_id)
             if case.followup_state != "scheduled":
@@ -75,17 +78,18 @@ def tick(store: SqlStore, clock: Clock, now: datetime | None = None, *,
 
 
 def _send(case: Case, text: str, ask: str, route: outbound.Route, senders: Senders,
-          now: datetime, own: tuple[Any, dict[str, Any]] | None = None) -> Event:
+          now: datetime, sleep: Callable[[float], None],
+          own: tuple[Any, dict[str, Any]] | None = None) -> Event:
     if not route.via:
         return ev.SendFailed(
             stream=case.id, at=now, actor=ev.SYSTEM, what="followup", via="", attempts=0,
             text=text, error="no private channel to this customer and no email address known")
     if route.dry_run:
         result, tries = send_with_retries(DryRunSender(route.via), asdict(case), text,
-                                         "private")
+                                         "private", sleep=sleep)
     elif own is not None and own[0] is not None:
         try:
-            result, tries = send_with_retries(own[0], own[1], text, "private")
+            result, tries = send_with_retries(own[0], own[1], text, "private", sleep=sleep)
         finally:
             replies.close(own[0])
     else:
@@ -94,7 +98,7 @@ def _send(case: Case, text: str, ask: str, route: outbound.Route, senders: Sende
             result, tries = outbound.SendResult(error=f"no live sender for {route.via}"), 0
         else:
             result, tries = send_with_retries(sender, {**asdict(case), "to": route.to}, text,
-                                             "private")
+                                             "private", sleep=sleep)
     if not result.ok:
         return ev.SendFailed(stream=case.id, at=now, actor=ev.SYSTEM, what="followup",
                              via=route.via, attempts=tries, text=text,

@@ -57,8 +57,12 @@ RETRY_MAX_S = 10.0
 class TriageWorker:
     def __init__(self, intake: Intake, js: JetStream, *, tick_seconds: float | None = 5.0,
                  name: str | None = None, on_batch: Callable[[int], None] | None = None,
-                 notifier: Any = None, webhooks: Any = None) -> None:
+                 notifier: Any = None, webhooks: Any = None,
+                 retry_first_s: float | None = None) -> None:
         self.intake, self.js, self.tick_seconds = intake, js, tick_seconds
+        # the first wait before a failed message is tried again (RETRY_FIRST_S unless given:
+        # tests of the retry's order need not wait the production schedule's seconds)
+        self.retry_first_s = RETRY_FIRST_S if retry_first_s is None else retry_first_s
         # what `ev serve` ticks in the embedded mode: notifications out, CRM webhooks
         self.notifier, self.webhooks = notifier, webhooks
         self.name = name or f"{socket.gethostname()}-{os.getpid()}"
@@ -220,7 +224,7 @@ class TriageWorker:
     async def _one_by_one(self, good: list[tuple[Any, list]], unacked: dict[int, Any],
                           stuck: set[int]) -> None:
         """Each partition's messages in order, each in its own transaction. A message that
-        fails is retried in place with growing waits (RETRY_FIRST_S doubling up to
+        fails is retried in place with growing waits (`retry_first_s` doubling up to
         RETRY_MAX_S) while its partition's later messages wait behind it, unacknowledged and
         kept in progress. A message failing for good is dead-lettered after MAX_DELIVER
         attempts (deliveries before this one count) and the partition goes on. A transient
@@ -286,7 +290,7 @@ class TriageWorker:
                 await self._ack(msg, unacked)
                 metrics.DEAD.inc()
                 return None
-            wait = min(RETRY_FIRST_S * 2 ** (failed - 1), RETRY_MAX_S)
+            wait = min(self.retry_first_s * 2 ** (failed - 1), RETRY_MAX_S)
             log.warning("message on %s failed (attempt %s, %s: %s): its partition waits, "
                         "retried in %.2f s", msg.subject, attempts, exc.__class__.__name__,
                         str(exc).splitlines()[0][:200] if str(exc) else "", wait)

@@ -277,12 +277,18 @@ class JetStream:
             self._subs[partition] = sub
         return sub
 
-    async def fetch(self, partition: int, batch: int = FETCH, timeout: float = 0.25
+    async def fetch(self, partition: int, batch: int | None = None, timeout: float = 0.25
                     ) -> list[Any]:
         """The partition's next messages, when this connection holds (or can take) the
         partition's lease; nothing when another worker holds it (after `timeout`, as an empty
         fetch). Call it again, or `finished`, only once what it gave is acknowledged: with
-        messages the lease stays held (and renewed); without, it is let go."""
+        messages the lease stays held (and renewed); without, it is let go.
+
+        `batch` defaults to FETCH as it is when called, the consumers' in-flight limit: a pull
+        asking more than the limit while the limit is reached gets no closing status from the
+        server, and `_pull` would wait PULL_ANSWER_S for it every round."""
+        if batch is None:
+            batch = FETCH
         if partition not in self._held and (
                 time.monotonic() < self._rest_until.get(partition, 0.0)
                 or not await self._take(partition)):
