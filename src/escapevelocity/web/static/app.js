@@ -3,7 +3,7 @@
   "use strict";
   const body = document.body;
   const csrf = body.dataset.csrf;
-  // How often to ask (web/live.py Pace), handed on by the layout on live pages.
+  // How often to ask (web/live.py Pace), handed on by the layout on every page.
   const pace = {gather: Number(body.dataset.gatherMs), beat: Number(body.dataset.beatMs),
                 retry: Number(body.dataset.retryMs)};
 
