@@ -5,6 +5,8 @@ Browser tests skip locally without Chromium and fail when CI is set (`make test`
 
 from __future__ import annotations
 
+import contextlib
+import shutil
 import socket
 import threading
 import time
@@ -14,6 +16,9 @@ from pathlib import Path
 import httpx
 import pytest
 from needs import require  # one text of the CI rule
+from web_kit import csrf_of
+
+from escapevelocity.web.live import Pace
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -21,6 +26,12 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-net
 PASSWORD = "correct horse battery"
 
 
+# The live pages' pace here (web/live.py Pace): the same code asking 5-10x as often as the
+# product does. Nearly every step of a live test waits for one of these (a presence beat, a
+# gathered refresh, a drill panel read), and at the product's pace those waits were most of
+# the browser files' time. A test that times one of them reads it from `server.pace`.
+FAST = Pace(poll_seconds=0.1, gather_ms=100, beat_ms=500, retry_ms=1000, reconnect_ms=500,
+            drill_panel_ms=250)
 
 
 def _free_port() -> int:
@@ -41,6 +52,7 @@ class Server:
                                                     timeout_graceful_shutdown=2))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.token = workspace.new_api_token("browser-test")
+        self.pace = app.state.pace  # what the pages wait between asks (web/live.py)
 
     def __enter__(self) -> Server:
         self.thread.start()
@@ -62,17 +74,43 @@ class Server:
         return r.json()
 
 
-@pytest.fixture
-def server(tmp_path) -> Iterator[Server]:
-    from escapevelocity.config import Settings
+@pytest.fixture(scope="session")
+def migrated(tmp_path_factory) -> Path:
+    """An empty SQLite database at the newest schema, made once per session: each server's
+    workspace starts as a copy of it (demo_workspace). Migrating afresh cost each test
+    0.3-0.5 s; the migrations write no rows that depend on the clock, so a copy is the same."""
+    import sqlite3
+
+    from escapevelocity.domain.clock import SystemClock
+    from escapevelocity.services.workspace import Workspace
+
+    path = tmp_path_factory.mktemp("migrated") / "ev.db"
+    Workspace.open(f"sqlite:///{path}", SystemClock()).store.close()
+    with contextlib.closing(sqlite3.connect(path)) as db:  # all of it in the one file
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return path
+
+
+def demo_workspace(migrated: Path, folder: Path):
+    """The demo workspace on the real clock, seeded now (its members online, their password
+    PASSWORD) in a copy of the migrated database."""
     from escapevelocity.domain.clock import SystemClock
     from escapevelocity.services.seed import seed_demo
     from escapevelocity.services.workspace import Workspace
+
+    shutil.copyfile(migrated, folder / "ev.db")
+    ws = Workspace.open(f"sqlite:///{folder / 'ev.db'}", SystemClock(), migrate=False)
+    seed_demo(ws, password=PASSWORD)
+    return ws
+
+
+@pytest.fixture
+def server(tmp_path, migrated) -> Iterator[Server]:
+    from escapevelocity.config import Settings
     from escapevelocity.web.app import create_app
 
-    ws = Workspace.open(f"sqlite:///{tmp_path / 'ev.db'}", SystemClock())
-    seed_demo(ws, password=PASSWORD)
-    app = create_app(ws, Settings(database_url="unused", secret_key="b" * 32))
+    ws = demo_workspace(migrated, tmp_path)
+    app = create_app(ws, Settings(database_url="unused", secret_key="b" * 32), pace=FAST)
     with Server(app, ws) as srv:
         yield srv
     ws.store.close()
@@ -95,11 +133,21 @@ def log_in():
 
 
 def _log_in(browser, server: Server, member: str):
+    """A page of a new browser context, `member` signed in, at the inbox. Signed in through
+    the real form over HTTP (web_kit.login's steps: the page's CSRF token, the POST, its
+    redirect), its session cookie handed to the browser: loading and filling the login page
+    in the browser cost ~0.4 s of each of the ~60 sign-ins of these files. The form in the
+    browser is still used, by the page sweep (test_everywhere) and the keyboard and sign-in
+    tests."""
     context = browser.new_context(viewport={"width": 1400, "height": 900})
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        csrf = csrf_of(client.get("/login").text)
+        r = client.post("/login", data={"member": member, "password": PASSWORD, "csrf": csrf,
+                                        "next": "/inbox"})
+        assert r.status_code == 303 and r.headers["location"] == "/inbox", r.text[:300]
+        context.add_cookies([{"name": c.name, "value": c.value, "url": server.url,
+                              "httpOnly": True, "sameSite": "Lax"} for c in client.cookies.jar])
     page = context.new_page()
-    page.goto(f"{server.url}/login")
-    page.fill("input[name=member]", member)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url("**/inbox")
+    page.goto(f"{server.url}/inbox")
+    assert page.url == f"{server.url}/inbox", page.url
     return page

@@ -1,19 +1,16 @@
 """Suggested answers in a browser: the case page shows the knowledge store's best answer with
 its score and reason; picking it in the reply box fills the text (to edit), and one click
-replies with it; the figures page and the library pages render. Screenshots go to
-var/screenshots/ for a person to look at."""
+replies with it; the figures page and the library pages render. Screenshots (EV_SCREENSHOTS=1)
+go to var/screenshots/ for a person to look at."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 from playwright.sync_api import expect
+from shot_kit import shoot
 
 from escapevelocity.services import answers
 
 ARTICLE = "# How do I turn on roaming abroad\n\nOpen the app, Plan > Roaming, switch it on.\n"
-SHOTS = Path(os.environ.get("EV_VAR_DIR", "var")) / "screenshots"
 
 
 def test_a_suggested_answer_in_one_click(browser, server, log_in, tmp_path):
@@ -35,8 +32,7 @@ def test_a_suggested_answer_in_one_click(browser, server, log_in, tmp_path):
     entry = answers.suggest(ws.store, "roaming abroad")[0].entry
     page.select_option("#template", f"answer:{entry.id}")
     expect(page.locator("#reply-text")).to_have_value(entry.answer)
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / "case-suggested-answers.png"), full_page=True)
+    shoot(page, "case-suggested-answers")
     box.get_by_role("button", name="Reply with this answer").click()
     expect(page.locator("#case")).to_contain_text("Answer sent.")
     with ws.store.begin() as tx:
@@ -45,7 +41,7 @@ def test_a_suggested_answer_in_one_click(browser, server, log_in, tmp_path):
     for path in ("/answers", "/replies", "/advocates"):
         page.goto(f"{server.url}{path}")
         expect(page.locator("h1")).to_be_visible()
-        page.screenshot(path=str(SHOTS / f"{path.strip('/')}.png"), full_page=True)
+        shoot(page, path.strip("/"))
     page.goto(f"{server.url}/answers")
     expect(page.locator(f'a[href="/cases/{case_id}"]')).to_have_count(1)
     page.context.close()

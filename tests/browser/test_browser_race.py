@@ -42,11 +42,17 @@ def test_two_members_race_for_one_case_and_only_one_reply_is_sent(browser, serve
     assert f"{winner_name} has claimed this case" in refused
 
     winner.fill("#reply-text", "Sorry Dee, we have refunded the second charge.")
+    # Each case panel swapped in from now on: whether it shows the outcome.
+    winner.evaluate("""() => { window.__panels = [];
+        new MutationObserver(changes => changes.forEach(c => c.addedNodes.forEach(n => {
+            if (n.id === 'case') window.__panels.push(n.textContent.includes('Reply recorded'));
+        }))).observe(document.body, {childList: true, subtree: true}); }""")
     winner.click("text=Send public reply")
     expect(winner.locator("text=Reply recorded")).to_be_visible()
     # The reply's own events come back over the live stream and refresh the panel; the
-    # outcome the member was shown must survive that refresh.
-    winner.wait_for_timeout(1_500)
+    # outcome the member was shown must survive that refresh: the reply's answer and then a
+    # live refresh, both showing it.
+    winner.wait_for_function("() => window.__panels.filter(shown => shown).length >= 2")
     expect(winner.locator("text=Reply recorded")).to_be_visible()
     with server.workspace.store.begin() as tx:
         events = tx.events.stream(case_id)

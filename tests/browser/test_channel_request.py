@@ -2,13 +2,13 @@
 for care, Sam (the hub) connects it in shadow mode, a mention through it shows in care's
 shadow queue and Priya drafts (nothing sent: replies through it are dry runs), the checklist
 is completed, Sam approves, and the connection is live (its switch turned live, audited).
-Screenshots of the request's page in shadow and live, at 1440 and 390 px."""
+The request's page in shadow and live does not scroll sideways at 1440 and 390 px
+(screenshots with EV_SCREENSHOTS=1)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from playwright.sync_api import expect
+from shot_kit import shoot
 
 from escapevelocity.domain import events as ev
 from escapevelocity.domain import governance
@@ -16,21 +16,19 @@ from escapevelocity.domain.records import Author, Mention
 from escapevelocity.services import channel_requests as cr
 from escapevelocity.services import outbound
 
-SHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 PAGE = "/governance/channels/care-masto"
 
 
 def _shoot(browser, server, member: str, name: str, log_in) -> None:
+    page = log_in(browser, server, member)
     for width, height in ((1440, 900), (390, 844)):
-        page = log_in(browser, server, member)
         page.set_viewport_size({"width": width, "height": height})
         page.goto(server.url + PAGE)
         expect(page.locator("#channel-state")).to_be_visible()
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SHOTS / f"{name}-{width}.png"), full_page=True)
+        shoot(page, f"{name}-{width}")
         scroll = page.evaluate("document.documentElement.scrollWidth")
         assert scroll <= width, f"{name} scrolls sideways at {width}: {scroll}"
-        page.context.close()
+    page.context.close()
 
 
 def _through_care_masto(server, n: int) -> str:

@@ -8,16 +8,14 @@ import asyncio
 import importlib.util
 import threading
 import uuid
-from pathlib import Path
 
 from axe_kit import serious_violations
 from conftest import PASSWORD, Server
 from needs import require
 from phone_kit import cells_and_controls_out_of_reach, tables_scrolling_sideways
+from shot_kit import shoot
 
 from escapevelocity.bench import natsd
-
-SHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 
 
 def test_replay_then_discard_in_the_browser(browser, log_in, tmp_path, monkeypatch):
@@ -99,6 +97,6 @@ def _on_a_phone(browser, server, cookies) -> None:
     assert page.locator("tr[data-seq='1']").evaluate("r => getComputedStyle(r).display") == "flex"
     page.locator("tr[data-seq='1'] input[name=seq]").click()
     assert page.locator("tr[data-seq='1'] input[name=seq]").is_checked()
-    page.screenshot(path=str(SHOTS / "admin-dead-cards-390.png"), full_page=True)
+    shoot(page, "admin-dead-cards-390")
     ctx.close()
 

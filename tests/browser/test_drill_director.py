@@ -40,7 +40,13 @@ def test_director_pauses_speeds_up_and_fires_an_inject(browser, server, log_in, 
         expect(sam.locator("#drill-state")).to_contain_text("paused", timeout=10_000)
         paused_at = sam.locator("#drill-now").inner_text()
         assert serious_violations(sam) == []  # the director page, in the accessibility sweep
-        sam.wait_for_timeout(2500)  # the panel refreshes; simulated time stands still
+        # a second of wall time is 4 simulated minutes at x240, which #drill-now would show
+        # were the drill running; the panel read after it (the second one swapped in after
+        # the wait: the first may have been asked for before) still shows the paused time
+        sam.wait_for_timeout(1_000)
+        for _ in range(2):
+            sam.evaluate("document.getElementById('drill-panel').dataset.old = 'yes'")
+            sam.wait_for_function("() => !document.getElementById('drill-panel').dataset.old")
         expect(sam.locator("#drill-now")).to_have_text(paused_at)
         sam.click("#resume")
         sam.select_option("select[name=speed]", "1440")

@@ -1,11 +1,12 @@
 """Every page, everywhere: one server and one browser sweep each page at 1440 px (light theme)
 and at 390 px (a phone, dark theme from prefers-color-scheme), run axe-core on it (no serious
-or critical violation), check the page does not scroll sideways on the phone, that the main
-navigation appears once and the tab title is the page's, and save a screenshot of each into
-var/screenshots/. The command center (/wall) is a kiosk page with deliberately no navigation
-(WALLS); every other page has the main navigation once, the sign-in pages none. Also here, on
-the same server: withdrawing a pending draft from the case
-page, and keyboard use (the skip link, visible focus)."""
+or critical violation), check the page does not scroll sideways on the phone and no table or
+control there is out of reach, that the main navigation appears once and the tab title is the
+page's, and (EV_SCREENSHOTS=1: shot_kit) save a screenshot of each into var/screenshots/. The
+command center (/wall) is a kiosk page with deliberately no navigation (WALLS); every other
+page has the main navigation once, the sign-in pages none. Also here, on the same server:
+withdrawing a pending draft from the case page, and keyboard use (the skip link, visible
+focus)."""
 
 from __future__ import annotations
 
@@ -18,11 +19,11 @@ from pathlib import Path
 
 import pytest
 from axe_kit import AXE, serious_violations
-from conftest import PASSWORD, Server
+from conftest import FAST, PASSWORD, Server
 from phone_kit import cells_and_controls_out_of_reach, tables_scrolling_sideways
 from playwright.sync_api import expect
+from shot_kit import SHOTS, shoot
 
-SHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 WIDTHS = ((1440, 900, "light"), (390, 844, "dark"))
 
 SUPPORT = "my broadband is down again since this morning, please help"
@@ -44,7 +45,7 @@ def site(tmp_path_factory) -> Iterator[Server]:
     ws = Workspace.open(f"sqlite:///{path}", SystemClock())
     seed_demo(ws, password=PASSWORD)
     app = create_app(ws, Settings(database_url="unused", secret_key="c" * 32),
-                     tick_seconds=None)
+                     tick_seconds=None, pace=FAST)
     with Server(app, ws) as srv:
         posted = srv.post([
             {"source_id": f"ev{n}", "channel": "twitter", "kind": "post", "text": text,
@@ -274,8 +275,19 @@ SIGN_IN = ("login", "login-sso", "login-second-factor")  # no navigation before 
 WALLS = ("wall",)  # kiosk: a screen on the wall, deliberately without navigation
 
 
+# What the sweep reads of each page, in one round trip to the browser: the tab title, the main
+# navigations and their links' words (as Playwright's count() and all_inner_texts() read them),
+# and how far the page scrolls sideways.
+FACTS = """() => ({title: document.title,
+    navs: document.querySelectorAll('nav.mainnav').length,
+    names: Array.from(document.querySelectorAll('nav.mainnav a'), a => a.innerText),
+    overflow: document.documentElement.scrollWidth - document.documentElement.clientWidth})"""
+
+
 def test_every_page_at_desktop_and_phone_width_passes_axe(site, pages):
-    SHOTS.mkdir(parents=True, exist_ok=True)
+    """Also, on the phone, no table scrolls sideways and no cell or control is out of reach
+    (phone_kit: the tables' own boxes, beyond the page's sideways scroll), on every page but
+    the wall (a kiosk screen, not read on a phone)."""
     problems: list[str] = []
     swept: dict[str, float] = {}  # page@width: seconds (load, checks, axe, screenshot)
     for name, path, status in _pages(site):
@@ -286,28 +298,33 @@ def test_every_page_at_desktop_and_phone_width_passes_axe(site, pages):
             response = page.goto(f"{site.url}{path}")
             assert response is not None and response.status == status, (name, response.status)
             assert response.headers["content-type"].startswith("text/html"), name
-            title = page.title()
+            facts = page.evaluate(FACTS)
+            title = facts["title"]
             if not title.endswith(" · Escape Velocity") or title.count("Escape Velocity") != 1:
                 problems.append(f"{name}: the tab title is {title!r}")
             navs = 0 if name in SIGN_IN or name in WALLS else 1
-            if page.locator("nav.mainnav").count() != navs:
-                problems.append(f"{name}: {page.locator('nav.mainnav').count()} main navs")
-            names = page.locator("nav.mainnav a").all_inner_texts()
+            if facts["navs"] != navs:
+                problems.append(f"{name}: {facts['navs']} main navs")
+            names = facts["names"]
             if len(names) != len(set(names)):
                 problems.append(f"{name}: a link twice in the navigation: {names}")
             if status != 200:
                 expect(page.locator("#back")).to_be_visible()
             if width < 800:
-                overflow = page.evaluate(
-                    "document.documentElement.scrollWidth - document.documentElement.clientWidth")
-                if overflow > 1:
-                    problems.append(f"{name} @{width}: the page scrolls sideways by {overflow}px "
-                                    f"({_wide(page)})")
+                if facts["overflow"] > 1:
+                    problems.append(f"{name} @{width}: the page scrolls sideways by "
+                                    f"{facts['overflow']}px ({_wide(page)})")
+                if name not in WALLS:
+                    if wide := tables_scrolling_sideways(page):
+                        problems.append(f"{name}: {', '.join(wide)}")
+                    if out := cells_and_controls_out_of_reach(page):
+                        problems.append(f"{name}: {', '.join(out)}")
             for v in serious_violations(page):
                 problems.append(f"{name} @{width} {scheme}: {v['impact']} {v['id']}: {v['help']} "
                                 f"{v['nodes']}")
-            page.screenshot(path=str(SHOTS / f"{name}-{width}.png"), full_page=True)
+            shoot(page, f"{name}-{width}")
             swept[f"{name}@{width}"] = round(time.monotonic() - began, 2)
+    SHOTS.mkdir(parents=True, exist_ok=True)
     (SHOTS / "swept.json").write_text(json.dumps(swept, indent=1))
     assert not problems, "\n".join(problems)
 
@@ -400,7 +417,6 @@ def test_lists_reflow_into_cards_on_a_phone(site, browser):
     from escapevelocity.domain.clock import SystemClock
     from escapevelocity.services import cases
 
-    SHOTS.mkdir(parents=True, exist_ok=True)
     ctx = browser.new_context(viewport={"width": 390, "height": 844}, color_scheme="dark")
     page = ctx.new_page()
     page.goto(f"{site.url}/login")
@@ -417,7 +433,7 @@ def test_lists_reflow_into_cards_on_a_phone(site, browser):
             .filter(t => t.scrollWidth > t.clientWidth + 1).map(t => t.scrollWidth)""")
         assert inner == [], (name, "a table scrolls inside its box", inner)
         assert _cells_off_screen(page, rows) == [], name
-        page.screenshot(path=str(SHOTS / f"{name}-cards-390.png"), full_page=True)
+        shoot(page, f"{name}-cards-390")
 
     # the inbox: keyboard and live rows work on the cards too
     case_id = site.post([{"source_id": "phone1", "channel": "twitter", "kind": "post",
@@ -449,25 +465,6 @@ def test_lists_reflow_into_cards_on_a_phone(site, browser):
     box.click()
     expect(box).to_be_checked()
     ctx.close()
-
-
-def test_no_table_scrolls_sideways_on_a_phone(site, pages):
-    """At 390 px every table on every page reads without swiping sideways: neither the table
-    nor a box around it is wider than the viewport or scrolls inside itself (the page not
-    scrolling sideways is checked by the sweep above; this is the table's own box)."""
-    problems: list[str] = []
-    for name, path, status in _pages(site):
-        if name in WALLS:  # a kiosk screen, not read on a phone
-            continue
-        page = pages(WHO.get(name, "sam"), 390)
-        _sso(site, name == "login-sso")
-        response = page.goto(f"{site.url}{path}")
-        assert response is not None and response.status == status, (name, response.status)
-        if wide := tables_scrolling_sideways(page):
-            problems.append(f"{name}: {', '.join(wide)}")
-        if out := cells_and_controls_out_of_reach(page):
-            problems.append(f"{name}: {', '.join(out)}")
-    assert not problems, "\n".join(problems)
 
 
 ADMIN_TABLES = (("admin-members", "/admin/members", "#members", "Role"),
@@ -534,5 +531,5 @@ def test_admin_tables_read_as_labelled_cards_on_a_phone(site, browser):
             page.wait_for_url("**/settings/tokens*")
             expect(page.locator(f'#token-list tr[data-token="{made.id}"]')).to_contain_text(
                 "revoked")
-            page.screenshot(path=str(SHOTS / "settings-tokens-cards-390.png"), full_page=True)
+            shoot(page, "settings-tokens-cards-390")
         ctx.close()

@@ -1,24 +1,23 @@
 """Find and act in a real browser (issue 18): a search and a saved view, a bulk action on a
-filtered selection of more than 200 cases, and a customer profile. Each saves screenshots at
-1440 and 390 px wide into var/screenshots/ (shared by the browser tests; not in git)."""
+filtered selection of more than 200 cases, and a customer profile. With EV_SCREENSHOTS=1 each
+saves screenshots at 1440 and 390 px wide into var/screenshots/ (shot_kit; not in git)."""
 
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
+import shot_kit
 from playwright.sync_api import expect
-
-SHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 
 
 def shoot(page, name: str) -> None:
-    """The page at a desktop and a phone width, full length."""
-    SHOTS.mkdir(parents=True, exist_ok=True)
+    """The page at a desktop and a phone width, full length (when EV_SCREENSHOTS=1)."""
+    if not shot_kit.WANTED:
+        return
     size = page.viewport_size
     for width, height in ((1440, 900), (390, 844)):
         page.set_viewport_size({"width": width, "height": height})
-        page.screenshot(path=str(SHOTS / f"{name}-{width}.png"), full_page=True)
+        shot_kit.shoot(page, f"{name}-{width}")
     page.set_viewport_size(size)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from conftest import PASSWORD, Server
+from conftest import FAST, Server, demo_workspace
 from playwright.sync_api import expect
 
 from escapevelocity.domain.clock import SystemClock
@@ -132,17 +132,15 @@ def test_keyboard_moves_opens_and_claims(browser, server, log_in):
 
 
 @pytest.fixture
-def quiet_server(tmp_path) -> Iterator[Server]:
+def quiet_server(tmp_path, migrated) -> Iterator[Server]:
     """The demo workspace without the SLA tick, whose events touch every open case: here only
     the test's own changes may reach the inbox."""
     from escapevelocity.config import Settings
-    from escapevelocity.services.seed import seed_demo
-    from escapevelocity.services.workspace import Workspace
     from escapevelocity.web.app import create_app
 
-    ws = Workspace.open(f"sqlite:///{tmp_path / 'ev.db'}", SystemClock())
-    seed_demo(ws, password=PASSWORD)
-    app = create_app(ws, Settings(database_url="unused", secret_key="b" * 32), tick_seconds=None)
+    ws = demo_workspace(migrated, tmp_path)
+    app = create_app(ws, Settings(database_url="unused", secret_key="b" * 32), tick_seconds=None,
+                     pace=FAST)
     with Server(app, ws) as srv:
         yield srv
     ws.store.close()
@@ -215,8 +213,9 @@ def test_a_live_refresh_keeps_the_reply_being_written(browser, server, log_in):
 
 
 def test_a_failed_row_refresh_is_asked_again_later_not_in_a_loop(browser, quiet_server, log_in):
-    """The server does not answer row refreshes for a while: nothing is asked again for 3 s
-    (no burst of retries), and once it answers the change still reaches the row."""
+    """The server does not answer row refreshes for a while: nothing is asked again for the
+    first backoff (3 s in the product: Pace.retry_ms; no burst of retries), and once it
+    answers the change still reaches the row."""
     from escapevelocity.services import cases
 
     server = quiet_server
@@ -236,7 +235,8 @@ def test_a_failed_row_refresh_is_asked_again_later_not_in_a_loop(browser, quiet_
     cases.claim(server.workspace.store, SystemClock(), case_id, "tom")
     while not asked:
         ana.wait_for_timeout(20)
-    ana.wait_for_timeout(2_000)  # a retry loop would have asked many times by now
+    # a retry loop would have asked many times by now; the backoff asks once, after retry_ms
+    ana.wait_for_timeout(server.pace.retry_ms * 2 / 3)
     assert len(asked) == 1, len(asked)
     failing[0] = False
     expect(row.locator("td.holder")).to_have_text("tom", timeout=10_000)

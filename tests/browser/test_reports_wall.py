@@ -1,16 +1,14 @@
 """The reports page and the command-center wall in a real browser: the figures they show equal
 the test's own computation over the event log; the wall follows new mentions live (SSE) and
-catches up after its connection drops. Screenshots go to var/screenshots/."""
+catches up after its connection drops. Screenshots (EV_SCREENSHOTS=1) go to var/screenshots/."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from playwright.sync_api import expect
 from report_kit import fill, from_log, with_office_calendar
-
-SHOTS = Path("var/screenshots")
+from shot_kit import shoot
 
 
 def _mention(i: int, text: str) -> dict:
@@ -27,7 +25,6 @@ def test_reports_page_shows_the_figures_of_the_log(browser, server, log_in):
     ws = server.workspace
     with_office_calendar(ws)  # support's SLA runs on Berlin office hours
     fill(ws, ws.clock, days=8, per_day=20)
-    SHOTS.mkdir(parents=True, exist_ok=True)
     page = log_in(browser, server, "sam")
     rendered_after = datetime.now(UTC)
     page.goto(f"{server.url}/reports?period=7d")
@@ -69,13 +66,13 @@ def test_reports_page_shows_the_figures_of_the_log(browser, server, log_in):
         assert _num(row.locator("td").nth(1).inner_text()) == by.get("negative", 0), topic
     assert page.locator("figure.chart img").count() == 5
     assert page.locator("figure.chart table").count() == 5  # a table beside each chart
-    page.screenshot(path=str(SHOTS / "reports.png"), full_page=True)
+    shoot(page, "reports")
 
     # Every figure drills down to its cases.
     page.click('#kpi-table tr[data-kpi="leads"] td.value a')
     expect(page.locator("h1")).to_contain_text("leads")
     assert page.locator("#drill-table tbody tr").count() == min(t.get("leads", 0), 200)
-    page.screenshot(path=str(SHOTS / "reports-drill-down.png"), full_page=True)
+    shoot(page, "reports-drill-down")
 
     # … and a topic's figure to the cases that carry the topic.
     topic, by = max(((k, v) for k, v in want["topics"].items() if k),
@@ -97,7 +94,6 @@ def test_reports_page_shows_the_figures_of_the_log(browser, server, log_in):
 def test_the_wall_is_live_and_recovers_after_a_reconnect(browser, server, log_in):
     ws = server.workspace
     fill(ws, ws.clock, days=2, per_day=20)
-    SHOTS.mkdir(parents=True, exist_ok=True)
     page = log_in(browser, server, "sam")
     page.set_viewport_size({"width": 1920, "height": 1080})
     page.goto(f"{server.url}/wall")
@@ -111,7 +107,7 @@ def test_the_wall_is_live_and_recovers_after_a_reconnect(browser, server, log_in
             cell = page.locator(f'#wall-queues tr[data-team="{team}"] td.queue')
             assert _num(cell.inner_text()) == n, team
     expect(page.locator("#wall-status")).to_have_text("live", timeout=10_000)
-    page.screenshot(path=str(SHOTS / "wall.png"), full_page=True)
+    shoot(page, "wall")
 
     before = _num(volume.inner_text())
     server.post([_mention(1, "my phone caught fire while charging, my hand is burned")])
@@ -126,14 +122,14 @@ def test_the_wall_is_live_and_recovers_after_a_reconnect(browser, server, log_in
     expect(page.locator("#wall-status")).to_have_text("live", timeout=10_000)
     want = from_log(ws.store, now.date(), now.date() + timedelta(days=1), datetime.now(UTC))
     assert _num(page.locator("#wall-at-risk").inner_text()) == want["at_risk"]
-    page.screenshot(path=str(SHOTS / "wall-after-reconnect.png"), full_page=True)
+    shoot(page, "wall-after-reconnect")
 
     from escapevelocity.services.crisis import CrisisMode
 
     CrisisMode(ws.store, ws.clock).declare("crisis2", "sam", "fires reported")
     expect(page.locator("#wall-crisis")).to_be_visible(timeout=10_000)
     expect(page.locator("#wall-crisis-level")).to_have_text("Crisis level 2")
-    page.screenshot(path=str(SHOTS / "wall-crisis.png"), full_page=True)
+    shoot(page, "wall-crisis")
     page.context.close()
 
 
@@ -241,7 +237,6 @@ def test_rows_beyond_case_counts_drill_down_to_their_items(browser, server, log_
             assert page.evaluate("document.documentElement.scrollWidth") <= width, path
             assert serious_violations(page) == [], (path, scheme)
             if path == paths[0]:
-                page.screenshot(path=str(SHOTS / f"reports-beyond-cases-{width}.png"),
-                                full_page=True)
-    page.screenshot(path=str(SHOTS / "reports-drill-scores-390.png"), full_page=True)
+                shoot(page, f"reports-beyond-cases-{width}")
+    shoot(page, "reports-drill-scores-390")
     page.context.close()

@@ -45,6 +45,7 @@ from escapevelocity.services.worker import tick_all
 from escapevelocity.services.workspace import Workspace
 from escapevelocity.web import auth, errors
 from escapevelocity.web.keepalive import ApiErrorsKeepAlive
+from escapevelocity.web.live import Pace
 
 HERE = Path(__file__).parent
 STOP_GRACE = 2.0  # seconds a stopping server waits for the worker pass in hand
@@ -226,10 +227,11 @@ def _bell(request: Request) -> dict[str, Any] | None:
 
 def create_app(workspace: Workspace, settings: Settings, *,
                tick_seconds: float | None = 5.0, intake: Intake | None = None,
-               feed: Feed | None = None) -> FastAPI:
+               feed: Feed | None = None, pace: Pace | None = None) -> FastAPI:
     """`tick_seconds`: how often this process runs the clock-driven jobs (SLA escalation,
     approvals, follow-ups, crisis checks); None when another process does (and in tests that
-    move the clock themselves)."""
+    move the clock themselves). `pace`: how often live pages ask and tell (web/live.py; the
+    product's by default)."""
     stopping = threading.Event()  # not asyncio's: test clients run the app on several loops
     intake = intake or Intake.open(workspace)
     notifier = Notifier(workspace.store, workspace.clock, transports_from_env(os.environ),
@@ -312,6 +314,7 @@ def create_app(workspace: Workspace, settings: Settings, *,
     app.state.webhooks = Webhooks.from_env(workspace.store, workspace.clock)
     app.state.feed = feed or LogTailFeed(workspace.store)  # what live views read
     templates = app.state.templates = _templates(workspace)
+    app.state.pace = templates.env.globals["pace"] = pace or Pace()  # the layout hands it on
 
     def render(request: Request, name: str, context: dict[str, Any],
                status: int = 200) -> HTMLResponse:

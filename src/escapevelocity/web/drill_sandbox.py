@@ -53,13 +53,15 @@ class DrillSandboxRouter:
         await self.app(scope, receive, send)
 
 
-def sandbox_app(drill: Any, settings: Any) -> Any:
+def sandbox_app(drill: Any, settings: Any, pace: Any = None) -> Any:
     """The drill's own web app (built once): the live app's settings, so the session cookie
-    reads the same, on the sandbox workspace; its pages carry the drill banner."""
+    reads the same, and its pace (web/live.py), on the sandbox workspace; its pages carry the
+    drill banner."""
     if drill.app is None:
         from escapevelocity.web.app import create_app
 
-        app = create_app(drill.workspace, settings, tick_seconds=None)  # the drill ticks
+        app = create_app(drill.workspace, settings, tick_seconds=None,  # the drill ticks
+                         pace=pace)
         app.state.templates.env.globals["drill_banner"] = drill.scenario.title
         drill.app = app
     return drill.app

@@ -12,6 +12,7 @@ import asyncio
 import json
 import threading
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
@@ -24,7 +25,24 @@ from escapevelocity.domain.org import Member
 from escapevelocity.web.auth import member_of, org_of
 
 router = APIRouter(tags=["live"])
-POLL_SECONDS = 0.5
+
+
+@dataclass(frozen=True)
+class Pace:
+    """How often live pages ask and tell, in one place: the stream's reading of the log here,
+    and what the pages' scripts wait (static/app.js, wall.js, the drill panel), which the
+    layout hands them as data attributes. The defaults are the product's; the browser tests
+    run the same code at a faster pace (tests/browser/conftest.py), since each of their steps
+    waits for one of these."""
+
+    poll_seconds: float = 0.5  # the stream reads the log this often (the embedded mode)
+    gather_ms: int = 1000  # a page gathers this long of changes into one refresh
+    beat_ms: int = 5000  # an open case page says who views it (presence) this often
+    retry_ms: int = 3000  # first wait before a failed live refresh is asked again (doubles)
+    reconnect_ms: int = 2000  # a dropped stream is opened again after this long
+    drill_panel_ms: int = 2000  # the drill director's panel is read again this often
+
+
 # Scale-out: a view wakes on NATS change notices (web/app.py) and polls this seldom besides
 # (a lost notice costs at most this long).
 NUDGED_POLL_SECONDS = 2.0
@@ -72,8 +90,9 @@ async def live(request: Request, member: Member = Depends(member_of),
         cursor = after
         quiet = 0.0
         last_bell: dict | None = None
-        yield "retry: 2000\n\n"
-        nudge = request.app.state.nudge  # None in the embedded mode: poll every POLL_SECONDS
+        pace: Pace = request.app.state.pace
+        yield f"retry: {pace.reconnect_ms}\n\n"
+        nudge = request.app.state.nudge  # None in the embedded mode: poll (Pace.poll_seconds)
         loop = asyncio.get_running_loop()
         while not stopping.is_set() and not await request.is_disconnected():
             seen = nudge.generation if nudge is not None else 0
@@ -90,7 +109,7 @@ async def live(request: Request, member: Member = Depends(member_of),
                 quiet = 0.0
                 yield ": still here\n\n"
             if nudge is None:
-                await asyncio.sleep(POLL_SECONDS)
+                await asyncio.sleep(pace.poll_seconds)
             else:
                 await asyncio.sleep(0.05)  # a burst of notices: one read per 50 ms at most
                 await nudge.wait(seen, NUDGED_POLL_SECONDS)

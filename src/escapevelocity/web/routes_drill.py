@@ -112,7 +112,7 @@ def start_with_people(app: Any, drill: drills.Drill) -> Any:
     a passed drill), with the sandbox cases each handled."""
     ws = app.state.workspace
     if drill.players:
-        sandbox_app(drill, app.state.settings)
+        sandbox_app(drill, app.state.settings, app.state.pace)
 
     def record(done: drills.Drill) -> None:
         from escapevelocity.services import governance as gov
@@ -134,7 +134,7 @@ def join_drill(request: Request, name: str, member=Depends(auth.member_of)) -> R
         raise HTTPException(403, f"{member.id} is not invited to this drill")
     if drill.done:
         raise HTTPException(409, "the drill is over")
-    sandbox_app(drill, request.app.state.settings)
+    sandbox_app(drill, request.app.state.settings, request.app.state.pace)
     copy_session(drill, request.session.get("sid", ""), member.id)
     response = RedirectResponse("/inbox", status_code=303)
     response.set_cookie(SANDBOX_COOKIE, name, httponly=True, samesite="lax",

@@ -3,6 +3,9 @@
   "use strict";
   const body = document.body;
   const csrf = body.dataset.csrf;
+  // How often to ask (web/live.py Pace), handed on by the layout on every page.
+  const pace = {gather: Number(body.dataset.gatherMs), beat: Number(body.dataset.beatMs),
+                retry: Number(body.dataset.retryMs)};
 
   // Every HTMX request carries the session's CSRF token.
   document.addEventListener("htmx:configRequest", function (e) {
@@ -51,8 +54,8 @@
     } else if (e.key === "u") { window.location.href = "/inbox"; }
   });
 
-  // Presence on a case: a heartbeat every 5 s says this member views it, or types a reply
-  // (a key in the reply box within the last 5 s); the answer names who else is here.
+  // Presence on a case: a heartbeat (every 5 s: pace.beat) says this member views it, or types
+  // a reply (a key in the reply box within the last 5 s); the answer names who else is here.
   const presence = document.getElementById("presence");
   if (presence && window.fetch) {
     let typedAt = 0;
@@ -83,7 +86,7 @@
       }).catch(function () {});
     };
     beat();
-    setInterval(beat, 5000);
+    setInterval(beat, pace.beat);
     window.addEventListener("pagehide", function () {
       const el = document.getElementById("presence");
       if (el && navigator.sendBeacon) {
@@ -107,9 +110,9 @@
   // the last request waiting behind the one in flight, so a row refresh naming other cases,
   // or the panel's refresh, could be dropped and a change never shown.)
   // A refresh that fails (server away, session ended) is asked again later, waiting longer
-  // each time (3 s doubling to a minute), never in a tight loop.
+  // each time (3 s, pace.retry, doubling to a minute), never in a tight loop.
   function backoff(q) {
-    q.wait = Math.min(60000, q.wait ? q.wait * 2 : 3000);
+    q.wait = Math.min(60000, q.wait ? q.wait * 2 : pace.retry);
     return q.wait;
   }
   function fetchFragment(url) {
@@ -269,8 +272,8 @@
       c.kinds = (had ? had.kinds : []).concat([c.kind]);
       pending.set(c.case, c);
     });
-    // Coalesce a second of changes into one request.
-    if (!timer) timer = setTimeout(refresh, 1000);
+    // Coalesce a second of changes (pace.gather) into one request.
+    if (!timer) timer = setTimeout(refresh, pace.gather);
   });
   source.addEventListener("bell", function (e) {
     document.dispatchEvent(new CustomEvent("ev:bell", {detail: JSON.parse(e.data)}));

@@ -5,6 +5,7 @@
 (function () {
   "use strict";
   var body = document.body;
+  var reconnectMs = Number(body.getAttribute("data-reconnect-ms"));  // web/live.py Pace
   var status = document.getElementById("wall-status");
   var pending = null;
 
@@ -120,7 +121,7 @@
     });
     source.addEventListener("error", function () {
       show(false);
-      if (source.readyState === EventSource.CLOSED) { setTimeout(connect, 2000); }
+      if (source.readyState === EventSource.CLOSED) { setTimeout(connect, reconnectMs); }
     });
   }
 
