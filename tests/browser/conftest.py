@@ -132,14 +132,17 @@ def log_in():
     return _log_in
 
 
-def _log_in(browser, server: Server, member: str):
-    """A page of a new browser context, `member` signed in, at the inbox. Signed in through
+def _log_in(browser, server: Server, member: str, *, width: int = 1400, height: int = 900,
+            color_scheme: str | None = None):
+    """A page of a new browser context (`width` x `height`, `color_scheme` as the system's
+    preference when given), `member` signed in, at the inbox. Signed in through
     the real form over HTTP (web_kit.login's steps: the page's CSRF token, the POST, its
     redirect), its session cookie handed to the browser: loading and filling the login page
     in the browser cost ~0.4 s of each of the ~60 sign-ins of these files. The form in the
     browser is still used, by the page sweep (test_everywhere) and the keyboard and sign-in
     tests."""
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    context = browser.new_context(viewport={"width": width, "height": height},
+                                  **({"color_scheme": color_scheme} if color_scheme else {}))
     with httpx.Client(base_url=server.url, timeout=30) as client:
         csrf = csrf_of(client.get("/login").text)
         r = client.post("/login", data={"member": member, "password": PASSWORD, "csrf": csrf,

@@ -329,20 +329,14 @@ def test_every_page_at_desktop_and_phone_width_passes_axe(site, pages):
     assert not problems, "\n".join(problems)
 
 
-def test_withdrawing_a_pending_draft_from_the_case_page(site, browser):
+def test_withdrawing_a_pending_draft_from_the_case_page(site, browser, log_in):
     from escapevelocity.services import cases
 
     case_id = site.cases[3]
     ws = site.workspace
     cases.claim(ws.store, ws.clock, case_id, "joe")
     cases.reply(ws.store, ws.clock, case_id, "joe", "We are on it, sorry!")
-    ctx = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = ctx.new_page()
-    page.goto(f"{site.url}/login")
-    page.fill("input[name=member]", "joe")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url("**/inbox")
+    page = log_in(browser, site, "joe", width=1280)
     page.goto(f"{site.url}/cases/{case_id}")
     draft = page.locator("#pending-draft")
     expect(draft).to_contain_text("awaits approval by")
@@ -359,7 +353,7 @@ def test_withdrawing_a_pending_draft_from_the_case_page(site, browser):
     with ws.store.begin() as tx:
         kinds = [e.kind for e in tx.events.stream(case_id)]
     assert kinds[-2:] == ["approval_withdrawn", "claimed"]
-    ctx.close()
+    page.context.close()
 
 
 def test_keyboard_skip_link_and_focus_ring(site, browser):
@@ -409,7 +403,7 @@ def _cells_off_screen(page, rows: str) -> list[str]:
     }""", rows)
 
 
-def test_lists_reflow_into_cards_on_a_phone(site, browser):
+def test_lists_reflow_into_cards_on_a_phone(site, browser, log_in):
     """At 390x844 the inbox, bulk list, search results, a customer's cases and the team page
     show one card per row: nothing scrolls sideways (the page or the table's own box), every
     cell with something in it is on screen; in the inbox j/k still move and a live change still
@@ -417,13 +411,7 @@ def test_lists_reflow_into_cards_on_a_phone(site, browser):
     from escapevelocity.domain.clock import SystemClock
     from escapevelocity.services import cases
 
-    ctx = browser.new_context(viewport={"width": 390, "height": 844}, color_scheme="dark")
-    page = ctx.new_page()
-    page.goto(f"{site.url}/login")
-    page.fill("input[name=member]", "sam")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url("**/inbox")
+    page = log_in(browser, site, "sam", width=390, height=844, color_scheme="dark")
     for name, path, rows in CARD_LISTS:
         page.goto(f"{site.url}{path}")
         assert page.locator(rows).count() >= 1, name
@@ -464,7 +452,7 @@ def test_lists_reflow_into_cards_on_a_phone(site, browser):
     box = page.locator("#bulk-form table.cards input[name=case]").first
     box.click()
     expect(box).to_be_checked()
-    ctx.close()
+    page.context.close()
 
 
 ADMIN_TABLES = (("admin-members", "/admin/members", "#members", "Role"),
@@ -475,7 +463,7 @@ ADMIN_TABLES = (("admin-members", "/admin/members", "#members", "Role"),
                  "channel"))
 
 
-def test_admin_tables_read_as_labelled_cards_on_a_phone(site, browser):
+def test_admin_tables_read_as_labelled_cards_on_a_phone(site, browser, log_in):
     """At 390 px the admin tables are one card per row, each value after its column's name
     (taken from the header row), and a row's button still works with a tap: a token is revoked
     from its card. At 1440 px the same tables are plain tables with their header row."""
@@ -484,13 +472,7 @@ def test_admin_tables_read_as_labelled_cards_on_a_phone(site, browser):
     _, made = tokens.create(site.workspace.store, site.workspace.clock, by="sam",
                             name="phone test")
     for width, scheme in ((390, "dark"), (1440, "light")):
-        ctx = browser.new_context(viewport={"width": width, "height": 844}, color_scheme=scheme)
-        page = ctx.new_page()
-        page.goto(f"{site.url}/login")
-        page.fill("input[name=member]", "sam")
-        page.fill("input[name=password]", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_url("**/inbox")
+        page = log_in(browser, site, "sam", width=width, height=844, color_scheme=scheme)
         for name, path, table, column in ADMIN_TABLES:
             page.goto(f"{site.url}{path}")
             shape = page.evaluate("""([sel, column]) => {
@@ -532,4 +514,4 @@ def test_admin_tables_read_as_labelled_cards_on_a_phone(site, browser):
             expect(page.locator(f'#token-list tr[data-token="{made.id}"]')).to_contain_text(
                 "revoked")
             shoot(page, "settings-tokens-cards-390")
-        ctx.close()
+        page.context.close()
