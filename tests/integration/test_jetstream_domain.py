@@ -107,38 +107,52 @@ class _Recorder:
         self.committed.extend(m.source_id for m in mentions)
 
 
-def test_a_worker_on_a_leaf_node_works_the_hubs_stream(hub_and_leaf, monkeypatch):
+def _posts(prefix: str, n: int, seed: int) -> list:
+    """`n` generated posts, each its own conversation, with ids under `prefix`."""
     import msgspec
 
-    from escapevelocity.adapters.bus.jetstream import JetStream, api_from_env
     from escapevelocity.demo.generator import generate
+
+    return [msgspec.structs.replace(m, source_id=f"{prefix}-{i:03d}", in_reply_to=None,
+                                    thread_id=None)
+            for i, m in enumerate(generate(n, seed=seed, start=datetime.now(UTC)))]
+
+
+async def _work_until_drained(js, posts: list, committed: list[str], poison_partition: int
+                              ) -> None:
+    """A worker takes `posts` and an undecodable message on `poison_partition` through `js`
+    until nothing is left (20 s at most); a tick is taken once. The worker is stopped."""
     from escapevelocity.services.triage_worker import TriageWorker
+
+    worker = TriageWorker(_Recorder(committed), js, tick_seconds=None)
+    task = asyncio.create_task(worker.run())
+    try:
+        await js.publish(posts)
+        await js.publish_raw(poison_partition, b"{not json")
+        deadline = time.monotonic() + 20
+        while (len(committed) < len(posts) or await js.lag()) and \
+                time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        assert await js.take_tick(7, "a", 5.0) and not await js.take_tick(7, "b", 5.0)
+    finally:
+        worker.stop.set()
+        await task
+
+
+def test_a_worker_on_a_leaf_node_works_the_hubs_stream(hub_and_leaf, monkeypatch):
+    from escapevelocity.adapters.bus.jetstream import JetStream, api_from_env
 
     hub, leaf = hub_and_leaf
     prefix = f"dm{uuid.uuid4().hex[:6]}"
     monkeypatch.setenv("EV_NATS_JS_DOMAIN", "hub")
     api = api_from_env()
-    posts = [msgspec.structs.replace(m, source_id=f"{prefix}-{i:03d}", in_reply_to=None,
-                                     thread_id=None)
-             for i, m in enumerate(generate(60, seed=9, start=datetime.now(UTC)))]
+    posts = _posts(prefix, 60, seed=9)
     committed: list[str] = []
 
     async def go() -> None:
         js = await JetStream(leaf.url, prefix, **api).connect()
         on_hub = await JetStream(hub.url, prefix).connect()
-        worker = TriageWorker(_Recorder(committed), js, tick_seconds=None)
-        task = asyncio.create_task(worker.run())
-        try:
-            await js.publish(posts)
-            await js.publish_raw(1, b"{not json")
-            deadline = time.monotonic() + 20
-            while (len(committed) < len(posts) or await js.lag()) and \
-                    time.monotonic() < deadline:
-                await asyncio.sleep(0.1)
-            assert await js.take_tick(7, "a", 5.0) and not await js.take_tick(7, "b", 5.0)
-        finally:
-            worker.stop.set()
-            await task
+        await _work_until_drained(js, posts, committed, poison_partition=1)
         try:
             assert await js.lag() == 0
             # the hub holds the streams and the dead letter; the leaf's own JetStream nothing
@@ -182,34 +196,16 @@ def test_presence_through_a_domain(hub_and_leaf):
 
 
 def test_a_worker_in_an_account_importing_jetstream(accounts, monkeypatch):
-    import msgspec
-
     from escapevelocity.adapters.bus.jetstream import JetStream, api_from_env
-    from escapevelocity.demo.generator import generate
-    from escapevelocity.services.triage_worker import TriageWorker
 
     monkeypatch.setenv("EV_NATS_API_PREFIX", "JS.acme.API")
     app_url = accounts.url.replace("nats://", "nats://app:app@")
-    posts = [msgspec.structs.replace(m, source_id=f"acc-{i:03d}", in_reply_to=None,
-                                     thread_id=None)
-             for i, m in enumerate(generate(40, seed=10, start=datetime.now(UTC)))]
+    posts = _posts("acc", 40, seed=10)
     committed: list[str] = []
 
     async def go() -> None:
         js = await JetStream(app_url, "eva", **api_from_env()).connect()
-        worker = TriageWorker(_Recorder(committed), js, tick_seconds=None)
-        task = asyncio.create_task(worker.run())
-        try:
-            await js.publish(posts)
-            await js.publish_raw(2, b"{not json")
-            deadline = time.monotonic() + 20
-            while (len(committed) < len(posts) or await js.lag()) and \
-                    time.monotonic() < deadline:
-                await asyncio.sleep(0.1)
-            assert await js.take_tick(7, "a", 5.0) and not await js.take_tick(7, "b", 5.0)
-        finally:
-            worker.stop.set()
-            await task
+        await _work_until_drained(js, posts, committed, poison_partition=2)
         try:
             assert await js.lag() == 0
             assert [d.reason[:15] for d in await js.dead()] == ["does not decode"]
