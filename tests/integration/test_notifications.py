@@ -4,6 +4,7 @@ webhook on a local HTTP server."""
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import pytest
@@ -17,7 +18,7 @@ from escapevelocity.adapters.notify.transports import (
     SlackTransport,
 )
 from escapevelocity.domain import notifications as dn
-from escapevelocity.services import annotate, cases
+from escapevelocity.services import annotate, cases, notify
 from escapevelocity.services.notify import MAX_ATTEMPTS, Notifier
 
 
@@ -58,6 +59,36 @@ def test_mentions_and_assignment_reach_the_bell_once(ws, clock):
         assert tx.notifications.unread_count("priya") == before["priya"] + 1
         tx.notifications.mark_read("priya", clock.now())
         assert tx.notifications.unread_count("priya") == 0
+
+
+def test_two_passes_at_once_tell_each_member_once(ws, clock, monkeypatch):
+    """Two passes at once (one `ev serve`'s clock worker and live stream, or two replicas):
+    the second waits for the first's watermark instead of reading the same stretch. On SQLite
+    a pass's reads had run before its transaction began (the driver begins at the first
+    write), so both read the same events and the second failed on the unique key."""
+    first, second = Notifier(ws.store, clock), Notifier(ws.store, clock)
+    first.tick()
+    before = {m: len(unread(ws, m)) for m in ("priya", "omar")}
+    cid = open_case(ws, clock)
+    annotate.note(ws.store, clock, cid, "ana", "@priya can you check billing? cc @omar")
+    take, raced = notify.logreader.take, {}
+
+    def take_then_race(tx, reader, limit):
+        batch = take(tx, reader, limit)
+        if not raced:  # the first pass holds its batch: the second starts now
+            raced["thread"] = threading.Thread(
+                target=lambda: raced.setdefault("made", second.sweep()))
+            raced["thread"].start()
+            raced["thread"].join(timeout=0.5)  # it must be waiting for this pass
+            raced["waited"] = raced["thread"].is_alive()
+        return batch
+
+    monkeypatch.setattr(notify.logreader, "take", take_then_race)
+    made = first.sweep()
+    raced["thread"].join(timeout=15)
+    assert raced["waited"] and made >= 2 and raced["made"] == 0
+    assert len(unread(ws, "priya")) == before["priya"] + 1
+    assert len(unread(ws, "omar")) == before["omar"] + 1
 
 
 def to_priya(transport) -> list:

@@ -6,9 +6,13 @@ event with a lower seq can commit after one with a higher seq: the persisted cur
 mark, below the first seq still missing; the events above it already handled are recorded as
 `high` minus the holes, so a pass reads only the holes and what is past `high`, and nothing is
 handled twice. The watermark row is locked for the pass (FOR UPDATE on PostgreSQL) and saved
-in the same transaction as the reader's effects: they commit together or not at all.
+in the same transaction as the reader's effects: they commit together or not at all. The pass
+must run in `store.begin_write()`: on SQLite that takes the one write lock before the first
+read (BEGIN IMMEDIATE). In a plain `begin()` the driver begins the transaction only at the
+first write, so two passes of one process (the clock worker and the live stream) both read
+the same stretch before either wrote.
 
-    with store.begin() as tx:
+    with store.begin_write() as tx:
         batch = logreader.take(tx, "notifications", limit=500)
         for e in batch.events: ...            # store the effects in tx
         batch.done(now)

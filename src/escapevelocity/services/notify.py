@@ -46,7 +46,7 @@ class Notifier:
         now = now or self.clock.now()
         made = 0
         for _ in range(100):  # bounded: a huge backlog is finished by the next pass
-            with self.store.begin() as tx:
+            with self.store.begin_write() as tx:  # logreader.take says why
                 batch = logreader.take(tx, READER, limit=BATCH)
                 events = batch.events
                 if not events:

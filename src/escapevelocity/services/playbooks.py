@@ -221,7 +221,7 @@ def save(store: SqlStore, clock: Clock, source: str, *, member: str, note: str,
     `origin` names the file in error messages."""
     playbook = _compile(source, origin)
     note = _note(note, required="say what changed: a version needs a change note")
-    with store.begin() as tx:
+    with store.begin_write() as tx:  # the versions are read locked (Store.begin_write)
         who = _editor(tx, member)
         rows = tx.playbooks.versions(lock=True)
         if rows and tx.playbooks.source(rows[-1]["version"]) == source:
@@ -237,7 +237,7 @@ def activate(store: SqlStore, clock: Clock, number: int, *, member: str,
              note: str = "") -> Outcome:
     """Activate version `number` now, or ask for the approval its activation needs."""
     note = _note(note)
-    with store.begin() as tx:
+    with store.begin_write() as tx:  # the versions are read locked (Store.begin_write)
         who = _editor(tx, member)
         return _activate(tx, clock, who, number, note=note)
 
@@ -306,7 +306,7 @@ def approve(store: SqlStore, clock: Clock, number: int, *, member: str,
             note: str = "") -> Outcome:
     """Approve the pending activation of `number`; it becomes active in the same transaction."""
     note = _note(note)
-    with store.begin() as tx:
+    with store.begin_write() as tx:
         who, target, current = _decider(tx, member, number, "approve")
         now_active = current.number if current else None
         if now_active != target.replaces:
@@ -325,7 +325,7 @@ def approve(store: SqlStore, clock: Clock, number: int, *, member: str,
 def reject(store: SqlStore, clock: Clock, number: int, *, member: str, note: str) -> Outcome:
     """Refuse the pending activation of `number`, saying why; the active version stays."""
     note = _note(note, required="say why: a rejection needs a note for the author")
-    with store.begin() as tx:
+    with store.begin_write() as tx:
         who, target, _ = _decider(tx, member, number, "reject")
         tx.events.append([ev.PlaybookRejected(stream=stream(number), at=clock.now(),
                                               actor=who.id, note=note,

@@ -63,7 +63,7 @@ class Webhooks:
         looked up. Returns how many deliveries were queued."""
         now = now or self.clock.now()
         queued, created = 0, []
-        with self.store.begin() as tx:
+        with self.store.begin_write() as tx:  # logreader.take says why
             batch = logreader.take(tx, READER, limit=1000)
             events = batch.events
             found = [(e, wh.topic(e)) for e in events if now - e.at <= HISTORY]

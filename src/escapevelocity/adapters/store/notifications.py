@@ -27,7 +27,8 @@ def watermark(conn: Connection, name: str, *, lock: bool = False, start: int = 0
     """Where reader `name` has got to in the event log (domain/watermark.py), created at
     `start`: a reader switched on in a workspace with years of log starts at its end, not at
     the first event. `lock`: hold the row so two processes do not read the same stretch (FOR
-    UPDATE on PostgreSQL; SQLite has one writer at a time)."""
+    UPDATE on PostgreSQL; on SQLite only inside `begin_write`, which holds the one write lock
+    from the start)."""
     C = t.log_cursors.c
     q = sa.select(C.seq, C.high, C.holes).where(C.name == name)
     row = conn.execute(q.with_for_update() if lock else q).first()

@@ -184,7 +184,10 @@ class SqlStore:
         """A transaction that will write. On SQLite it takes the write lock first (BEGIN
         IMMEDIATE): a deferred transaction that read and then writes after another writer
         committed fails at once (a stale snapshot; busy_timeout does not help), so concurrent
-        ingests would fail instead of queueing. PostgreSQL: the same as `begin`."""
+        ingests would fail instead of queueing. It is also the only SQLite transaction whose
+        reads hold anything: in `begin` the driver starts the transaction at the first write,
+        so a read meant to lock (FOR UPDATE on PostgreSQL: a log reader's watermark, the
+        playbook versions) is not even in it. PostgreSQL: the same as `begin`."""
         if self.dialect != "sqlite":
             with self.begin() as tx:
                 yield tx
