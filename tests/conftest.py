@@ -45,6 +45,16 @@ SNAPSHOT = "ev_seeded"  # PostgreSQL schema holding the seeded rows
 # modules import the CLI.
 os.environ.pop("COLUMNS", None)
 
+# One BLAS thread per test process. OpenBLAS starts a thread per core, and its threads spin
+# while they wait for work: with two pytest-xdist workers on two cores, every numpy product (the
+# MiniLM embedding in numpy, the learned models) had each worker's threads spinning against the
+# other worker's, ~2.5x the CPU-s and ~2x the wall of one thread (tests/unit/
+# test_signals_learning.py's batch test: 5.6-7.0 CPU-s, 2.5 with one thread). Set before
+# anything imports numpy (OpenBLAS reads it once, at load; nothing imported above does); a
+# value already set is kept.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
 
 def pytest_configure(config) -> None:
     from escapevelocity.services import workspace

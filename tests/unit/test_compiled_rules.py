@@ -8,6 +8,7 @@ stale one is refused at import (the .py runs instead)."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.util
 import os
 import subprocess
@@ -43,13 +44,22 @@ def python_rules() -> Iterator[type[Enricher]]:
         sys.modules.update(saved)
 
 
-with python_rules() as PythonEnricher:
-    # (compiled rules, Python rules) per vocabulary, both over the compiled kernels
-    PAIRS = tuple((Enricher(v), PythonEnricher(v)) for v in (Vocabulary(), DEMO))
+@functools.cache
+def pairs() -> tuple[tuple[Enricher, Enricher], ...]:
+    """(compiled rules, Python rules) per vocabulary, both over the compiled kernels; built
+    on first use, not at import (every pytest-xdist worker imports this module, one runs it)."""
+    with python_rules() as PythonEnricher:
+        return tuple((Enricher(v), PythonEnricher(v)) for v in (Vocabulary(), DEMO))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _built_before_any_test() -> None:
+    """Built before any test here patches the modules or what an Enricher reads."""
+    pairs()
 
 
 def assert_same(m: Mention) -> None:
-    for built, python in PAIRS:
+    for built, python in pairs():
         expected, got = python.rules(m), built.rules(m)
         if got != expected:
             diff = {f: (getattr(expected, f), getattr(got, f))
@@ -63,7 +73,7 @@ def test_the_rules_run_compiled_and_built_from_the_current_text():
     assert set(running) == set(compiled.RULES)
     assert set(running.values()) == {"compiled"}, (
         f"{running}: a rule module is not built, or its .py changed since: run `make install`")
-    for built, python in PAIRS:
+    for built, python in pairs():
         assert type(built).__module__ == type(python).__module__
         assert not type(python).rules.__code__.co_filename.endswith(".so")
 

@@ -8,6 +8,7 @@ this module (it does not skip), a stale one is refused by the Enricher and fails
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,10 +33,26 @@ except ImportError as exc:  # `make test` installs first, which builds it
 AT = datetime(2026, 11, 2, tzinfo=UTC)
 DEMO = Vocabulary.from_dict(yaml.safe_load(
     (Path(enrich.__file__).parents[1] / "demo" / "vocabulary.yaml").read_text(encoding="utf-8")))
-# (compiled kernels, Python kernels) per vocabulary, built once for the module: building the
-# tables and the scanner is most of what an Enricher costs.
-PAIRS = tuple((Enricher(v), Enricher(v, compiled=False)) for v in (Vocabulary(), DEMO))
-ENRICHERS = tuple(compiled for compiled, _ in PAIRS)
+
+
+@functools.cache
+def pairs() -> tuple[tuple[Enricher, Enricher], ...]:
+    """(compiled kernels, Python kernels) per vocabulary, built once: building the tables and
+    the scanner is most of what an Enricher costs. On first use, not at import: every
+    pytest-xdist worker imports every test module, and only one runs this one."""
+    return tuple((Enricher(v), Enricher(v, compiled=False)) for v in (Vocabulary(), DEMO))
+
+
+def enrichers() -> tuple[Enricher, ...]:
+    return tuple(compiled for compiled, _ in pairs())
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _built_before_any_test() -> None:
+    """Built before any test here patches what an Enricher reads when it is made
+    (EV_PURE_PYTHON, a stale source hash, the scanner's limits), whatever the order."""
+    assert all(compiled.compiled for compiled in enrichers())
+    scanners()
 
 
 def mention(text: str, author: Author | None = None) -> Mention:
@@ -62,7 +79,7 @@ def test_an_enricher_runs_the_compiled_kernels_unless_told_not_to(monkeypatch):
     try:
         pure = Enricher()
         assert not pure.compiled and isinstance(pure.kernels, kernels.Kernels)
-        assert pure.rules(mention("so happy")) == ENRICHERS[0].rules(mention("so happy"))
+        assert pure.rules(mention("so happy")) == enrichers()[0].rules(mention("so happy"))
     finally:
         enrich._hotpath.cache_clear()
 
@@ -99,7 +116,7 @@ def test_same_signals_on_generated_posts_and_authors_on_every_list():
             handle="@" + handle.upper() if i % 2 else handle,
             bio=("", "Reporter at the Chronicle", "dad, runner")[i % 3],
             followers=(0, 50, 10_000, 10**7, 10**30)[i % 5])))  # 10**30: no C overflow
-    for pair in PAIRS:
+    for pair in pairs():
         for m in posts:
             assert_same(pair, m)
 
@@ -117,7 +134,7 @@ HOSTILE = ["", " ", "x" * 100_000, "\udcff invalid \ud800", "😡😡😡", "htt
 
 @pytest.mark.parametrize("text", HOSTILE)
 def test_same_signals_on_hostile_input(text):
-    for pair in PAIRS:
+    for pair in pairs():
         assert_same(pair, mention(text))
 
 
@@ -138,49 +155,40 @@ PIECES = st.sampled_from([
 TEXT = st.lists(PIECES, max_size=30).map("".join)
 
 
+# One test draws the texts for every kernel checked on TEXT (the whole Signals, the word cutter,
+# the clause ends, the sentiment loop, the PII gate): each check still sees all 1,500 examples,
+# while drawing them, not the checks, was most of the cost (~1 CPU-s of each of five tests of
+# ~1.1-1.6 CPU-s when each drew its own). A failing check names itself in its assert.
 @settings(max_examples=1_500, deadline=None)
 @given(TEXT)
-def test_same_signals_on_built_text(text):
-    for pair in PAIRS:
+def test_the_kernels_answer_as_their_references_on_built_text(text):
+    for pair in pairs():  # every field of the Signals
         assert_same(pair, mention(text))
 
-
-@settings(max_examples=1_500, deadline=None)
-@given(TEXT)
-def test_the_word_cutter_is_the_word_regex(text):
+    # the word cutter is the word regex
     lower = text.lower()
     assert hotpath.words(lower) == lexicons.WORD.findall(lower)
-    for compiled, python in PAIRS:
+    for compiled, python in pairs():
         assert compiled.kernels.cut(lower) == python.kernels.cut(lower)
         # the word facts: the first judgement, failure and evaluative word, English, "you"
         assert compiled.kernels.words(lower, lower.isascii()) == \
             python.kernels.words(lower, lower.isascii())
 
-
-@settings(max_examples=1_500, deadline=None)
-@given(TEXT)
-def test_the_clause_ends_are_the_clause_regex(text):
-    lower = text.lower()
+    # the clause ends are the clause regex
     assert hotpath.clause_words(lower) == kernels._CLAUSE_END(lower)
     assert hotpath.clause_words(lower, True) == kernels._SENTENCE_END(lower)
 
-
-@settings(max_examples=1_500, deadline=None)
-@given(TEXT)
-def test_the_sentiment_loop_is_its_reference(text):
-    for compiled, python in PAIRS:
+    # the sentiment loop is its reference
+    for compiled, python in pairs():
         for t in (text, "@" + text):
-            lower = t.lower().replace("\u2019", "'")
-            scan = python.kernels.scan(lower)
-            tokens = python.kernels.words(lower, lower.isascii()).tokens
-            assert compiled.kernels.sentiment(t, lower, tokens, scan) == \
-                python.kernels.sentiment(t, lower, tokens, scan)
+            low = t.lower().replace("\u2019", "'")
+            scan = python.kernels.scan(low)
+            tokens = python.kernels.words(low, low.isascii()).tokens
+            assert compiled.kernels.sentiment(t, low, tokens, scan) == \
+                python.kernels.sentiment(t, low, tokens, scan)
             assert compiled.kernels.read(t) == python.kernels.read(t)
 
-
-@settings(max_examples=1_500, deadline=None)
-@given(TEXT)
-def test_the_pii_gate_is_pii_may_have(text):
+    # the PII gate is pii.may_have
     for ascii_text in (True, False):
         assert hotpath.may_have_pii(text, ascii_text) == pii.may_have(text, ascii_text)
 
@@ -195,20 +203,25 @@ PII_PIECES = st.sampled_from(["1", "2", "7", "0", "٣", " ", "  ", "-", "+", "("
 @given(st.lists(PII_PIECES, max_size=40).map("".join))
 def test_pii_is_pii_find_pii(text):
     assert hotpath.find_pii(text) == pii.find_pii(text)
-    compiled, python = PAIRS[0]
+    compiled, python = pairs()[0]
     for ascii_text in (True, False):
         assert hotpath.may_have_pii(text, ascii_text) == pii.may_have(text, ascii_text)
         assert compiled.kernels.pii(text, ascii_text) == python.kernels.pii(text, ascii_text)
 
 
-KEYS = sorted(ENRICHERS[1].automaton.keys())
-SCANNERS = tuple(hotpath.Scanner(e.automaton) for e in ENRICHERS)  # built once: ~1 s each
+# the demo vocabulary's phrases, read when Hypothesis first draws
+KEYS = st.deferred(lambda: st.sampled_from(sorted(enrichers()[1].automaton.keys())))
+
+
+@functools.cache
+def scanners() -> tuple[hotpath.Scanner, ...]:
+    return tuple(hotpath.Scanner(e.automaton) for e in enrichers())  # built once
 
 
 @settings(max_examples=1_500, deadline=None)
-@given(st.lists(st.one_of(st.sampled_from(KEYS), PIECES), max_size=25).map("".join))
+@given(st.lists(st.one_of(KEYS, PIECES), max_size=25).map("".join))
 def test_the_table_scanner_finds_what_the_automaton_finds(text):
-    for scanner, (compiled, python) in zip(SCANNERS, PAIRS, strict=True):
+    for scanner, (compiled, python) in zip(scanners(), pairs(), strict=True):
         for folded in (text, text.lower()):
             assert scanner.iter(folded) == list(python.automaton.iter(folded))
             assert compiled.kernels.scan(folded) == python.kernels.scan(folded)
@@ -221,7 +234,7 @@ def test_past_the_scanner_limit_the_automaton_scans(monkeypatch):
     enricher = Enricher(DEMO)
     assert enricher.compiled
     for m in generate(300, seed=23, start=AT):
-        assert_same((enricher, PAIRS[1][1]), m)
+        assert_same((enricher, pairs()[1][1]), m)
 
 
 def test_past_the_table_budget_the_automaton_scans(monkeypatch):
@@ -230,7 +243,7 @@ def test_past_the_table_budget_the_automaton_scans(monkeypatch):
     monkeypatch.setattr(hotpath, "MAX_TABLE_BYTES", 1_000)
     enricher = Enricher(DEMO)
     for m in generate(200, seed=24, start=AT):
-        assert_same((enricher, PAIRS[1][1]), m)
+        assert_same((enricher, pairs()[1][1]), m)
 
 
 def test_a_scanner_without_an_automaton_refuses_to_scan():
@@ -238,7 +251,7 @@ def test_a_scanner_without_an_automaton_refuses_to_scan():
     with pytest.raises(ValueError):
         blank.iter("abc")
     with pytest.raises(ValueError):
-        SCANNERS[0].__init__(ENRICHERS[0].automaton)
+        scanners()[0].__init__(enrichers()[0].automaton)
 
 
 @pytest.mark.parametrize("text", [
@@ -246,5 +259,5 @@ def test_a_scanner_without_an_automaton_refuses_to_scan():
     "not good but great " * 40])
 def test_same_signals_past_the_short_sorts(text):
     """Many reasons, many PII spans: the sorts the few-items path hands to list.sort."""
-    for pair in PAIRS:
+    for pair in pairs():
         assert_same(pair, mention(text))
