@@ -25,9 +25,8 @@ def test_reports_page_shows_the_figures_of_the_log(browser, server, log_in):
     ws = server.workspace
     with_office_calendar(ws)  # support's SLA runs on Berlin office hours
     fill(ws, ws.clock, days=8, per_day=20)
-    page = log_in(browser, server, "sam")
     rendered_after = datetime.now(UTC)
-    page.goto(f"{server.url}/reports?period=7d")
+    page = log_in(browser, server, "sam", path="/reports?period=7d")
     expect(page.locator("h1")).to_have_text("Reports")
     now = datetime.now(UTC)
     start = now.date() - timedelta(days=6)
@@ -94,9 +93,7 @@ def test_reports_page_shows_the_figures_of_the_log(browser, server, log_in):
 def test_the_wall_is_live_and_recovers_after_a_reconnect(browser, server, log_in):
     ws = server.workspace
     fill(ws, ws.clock, days=2, per_day=20)
-    page = log_in(browser, server, "sam")
-    page.set_viewport_size({"width": 1920, "height": 1080})
-    page.goto(f"{server.url}/wall")
+    page = log_in(browser, server, "sam", width=1920, height=1080, path="/wall")
     now = datetime.now(UTC)
     want = from_log(ws.store, now.date(), now.date() + timedelta(days=1), now)
     volume = page.locator("#wall-volume")
@@ -172,8 +169,7 @@ def test_rows_beyond_case_counts_drill_down_to_their_items(browser, server, log_
     governance.record_drill_score(ws.store, ws.clock, "omar", "outage@2026-11-20", 40.0)
     with ws.store.begin() as tx:
         tx.events.append([synthetic_scorecard(datetime.now(UTC), "outage-1")])
-    page = log_in(browser, server, "sam")
-    page.goto(f"{server.url}/reports?period=1d")
+    page = log_in(browser, server, "sam", path="/reports?period=1d")
     now = datetime.now(UTC)
     want = beyond_cases(ws.store, now.date(), now.date() + timedelta(days=1), now)
     assert want["decided"] and want["waiting"] and want["incidents"] and want["runs"]
