@@ -23,8 +23,7 @@ def test_a_suggested_answer_in_one_click(browser, server, log_in, tmp_path):
                             "created_at": ws.clock.now().isoformat(),
                             "text": "how do I turn on roaming abroad?",
                             "author": {"handle": "kim", "name": "Kim"}}])["case_ids"][0]
-    page = log_in(browser, server, "ana")
-    page.goto(f"{server.url}/cases/{case_id}")
+    page = log_in(browser, server, "ana", path=f"/cases/{case_id}")
     page.click("#claim")
     box = page.locator("section.answers")
     expect(box).to_contain_text("shared words: abroad, roaming")

@@ -20,10 +20,11 @@ PAGE = "/governance/channels/care-masto"
 
 
 def _shoot(browser, server, member: str, name: str, log_in) -> None:
-    page = log_in(browser, server, member)
+    page = log_in(browser, server, member, width=1440, height=900, path=PAGE)
     for width, height in ((1440, 900), (390, 844)):
-        page.set_viewport_size({"width": width, "height": height})
-        page.goto(server.url + PAGE)
+        if width != page.viewport_size["width"]:
+            page.set_viewport_size({"width": width, "height": height})
+            page.goto(server.url + PAGE)
         expect(page.locator("#channel-state")).to_be_visible()
         shoot(page, f"{name}-{width}")
         scroll = page.evaluate("document.documentElement.scrollWidth")
@@ -45,8 +46,7 @@ def _through_care_masto(server, n: int) -> str:
 
 def test_a_units_channel_goes_from_request_to_shadow_to_live(browser, server, log_in):
     ws = server.workspace
-    tom = log_in(browser, server, "tom")
-    tom.goto(f"{server.url}/governance")
+    tom = log_in(browser, server, "tom", path="/governance")
     form = tom.locator("#channel-request-form")
     form.locator("input[name=connection]").fill("care-masto")
     form.locator("select[name=channel]").select_option("mastodon")
@@ -59,8 +59,7 @@ def test_a_units_channel_goes_from_request_to_shadow_to_live(browser, server, lo
     expect(tom.locator("#channel-state")).to_have_text("requested")
     expect(tom.locator("#connect-form")).to_have_count(0)  # the hub connects, not the unit
 
-    sam = log_in(browser, server, "sam")
-    sam.goto(server.url + PAGE)
+    sam = log_in(browser, server, "sam", path=PAGE)
     sam.fill("#connect-form input[name=s_base_url]", "http://127.0.0.1:9")
     sam.fill("#connect-form input[name=k_token]", "not-a-real-token")
     sam.click("#connect-form button[type=submit]")
@@ -74,8 +73,7 @@ def test_a_units_channel_goes_from_request_to_shadow_to_live(browser, server, lo
 
     # Shadow: what comes through it is care's "would get"; a reply through it is a dry run.
     first = _through_care_masto(server, 1)
-    priya = log_in(browser, server, "priya")
-    priya.goto(server.url + PAGE)
+    priya = log_in(browser, server, "priya", path=PAGE)
     item = priya.locator(f'#shadow-queue li[data-case="{first}"]')
     expect(item).to_contain_text("broadband is down again")
     item.locator("input[name=text]").fill("Hi Rosa, care here: an engineer is on the way.")

@@ -19,8 +19,7 @@ def test_a_situation_correction_moves_the_case(browser, server, log_in):
     with server.workspace.store.begin() as tx:
         case = tx.cases.get(case_id)
     assert (case.track, case.team) == ("monitor", "hub")
-    page = log_in(browser, server, "ana")
-    page.goto(f"{server.url}/cases/{case_id}")
+    page = log_in(browser, server, "ana", path=f"/cases/{case_id}")
     page.click("details.correct summary")
     labels = page.locator('#correct-form select[name="label"] option')
     # the form offers only the chosen signal's labels, swapped in when the signal changes

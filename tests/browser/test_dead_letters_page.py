@@ -52,8 +52,7 @@ def test_replay_then_discard_in_the_browser(browser, log_in, tmp_path, monkeypat
         app = create_app(ws, Settings(database_url="unused", secret_key="b" * 32, bus=nats.url),
                          tick_seconds=None, intake=Intake(ws))
         with Server(app, ws) as server:
-            page = log_in(browser, server, "sam")
-            page.goto(f"{server.url}/admin/dead")
+            page = log_in(browser, server, "sam", path="/admin/dead")
             assert page.locator("tr[data-seq]").count() == 2
             assert serious_violations(page) == []
             _on_a_phone(browser, server, page.context.cookies())

@@ -33,8 +33,7 @@ def test_director_pauses_speeds_up_and_fires_an_inject(browser, server, log_in, 
     drill = drills.Drill.prepare(s, tmp_path / "sandbox.db", speed=240)
     thread = drills.start_in_background(drill)
     try:
-        sam = log_in(browser, server, "sam")
-        sam.goto(f"{server.url}/drills/service-outage")
+        sam = log_in(browser, server, "sam", path="/drills/service-outage")
         expect(sam.locator("#drill-state")).to_contain_text("running")
         sam.click("#pause")
         expect(sam.locator("#drill-state")).to_contain_text("paused", timeout=10_000)

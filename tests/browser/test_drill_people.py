@@ -46,8 +46,7 @@ def test_two_members_play_a_drill_in_the_sandbox_inbox(browser, server, log_in, 
     try:
         pages = {}
         for member in players:
-            page = log_in(browser, server, member)
-            page.goto(f"{server.url}/drills/warm-up")
+            page = log_in(browser, server, member, path="/drills/warm-up")
             expect(page.locator("#players")).to_contain_text("ana, leo")
             page.click("#join-drill button")
             page.wait_for_url("**/inbox")
@@ -67,8 +66,7 @@ def test_two_members_play_a_drill_in_the_sandbox_inbox(browser, server, log_in, 
                         if e.kind in (ev.REPLIED, ev.APPROVAL_REQUESTED)}
         assert answered == set(players)
 
-        director = log_in(browser, server, "sam")
-        director.goto(f"{server.url}/drills/warm-up")
+        director = log_in(browser, server, "sam", path="/drills/warm-up")
         director.click("#stop")
         deadline = time.monotonic() + 30
         while not drill.done and time.monotonic() < deadline:

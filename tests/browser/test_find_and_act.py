@@ -65,8 +65,7 @@ def test_a_bulk_action_on_a_filtered_selection_of_more_than_200_cases(browser, s
     server.post([_mention(100 + i, f"outage wombat {i}: no signal since this morning",
                           f"w{i}") for i in range(n)])
     server.post([_mention(999, "no signal here either, but no marsupials", "other")])
-    ana = log_in(browser, server, "ana")
-    ana.goto(f"{server.url}/bulk?q=wombat")
+    ana = log_in(browser, server, "ana", path="/bulk?q=wombat")
     expect(ana.locator("#matching")).to_contain_text(f"{n} matching")
     expect(ana.locator("#bulk-form tbody tr")).to_have_count(50)  # a page, and the count says more
     ana.select_option("#bulk-form select[name=action]", "tag")
@@ -96,8 +95,7 @@ def test_the_customer_profile(browser, server, log_in):
                           )["case_ids"][0]
     server.post([_mention(501, "Dana here by mail: still no refund", "dana@example.org",
                           channel="email")])
-    sam = log_in(browser, server, "sam")
-    sam.goto(f"{server.url}/cases/{case_id}")
+    sam = log_in(browser, server, "sam", path=f"/cases/{case_id}")
     sam.click("#profile-link")
     expect(sam.locator("h1")).to_contain_text("Dana")
     expect(sam.locator(f'tr[data-case="{case_id}"]')).to_be_visible()
@@ -118,10 +116,8 @@ def test_the_customer_profile(browser, server, log_in):
 def test_who_is_viewing_and_who_is_typing_on_a_case(browser, server, log_in):
     case_id = server.post([_mention(700, "router keeps dropping wifi, help please", "kit")]
                           )["case_ids"][0]
-    ana = log_in(browser, server, "ana")
-    priya = log_in(browser, server, "priya")
-    ana.goto(f"{server.url}/cases/{case_id}")
-    priya.goto(f"{server.url}/cases/{case_id}")
+    ana = log_in(browser, server, "ana", path=f"/cases/{case_id}")
+    priya = log_in(browser, server, "priya", path=f"/cases/{case_id}")
     expect(ana.locator("#presence")).to_contain_text("priya is viewing", timeout=15_000)
     priya.click("#claim")
     priya.locator("#reply-text").press_sequentially("Sorry to hear", delay=20)

@@ -71,8 +71,7 @@ def test_a_spoke_goes_from_request_to_shadow_to_live(browser, server, log_in):
         row.locator("input[name=evidence]").fill(f"{key}: see the plan")
         row.locator("button").click()
         expect(lucy.locator(f'#readiness tr[data-item="{key}"]')).to_contain_text("lucy:")
-    sam = log_in(browser, server, "sam")
-    sam.goto(f"{server.url}/governance/spokes/hr")
+    sam = log_in(browser, server, "sam", path="/governance/spokes/hr")
     expect(sam.locator("#approve-form")).to_have_count(0)
     expect(sam.locator("#why-not")).to_contain_text("not complete: commitment")
     for key in items[2:]:
@@ -101,8 +100,7 @@ def test_a_spoke_goes_from_request_to_shadow_to_live(browser, server, log_in):
 
 
 def test_an_untrained_member_cannot_send_a_public_reply_from_the_page(browser, server, log_in):
-    sam = log_in(browser, server, "sam")
-    sam.goto(f"{server.url}/training")
+    sam = log_in(browser, server, "sam", path="/training")
     sam.fill("#policy-form input[name=policy]", "social")
     sam.fill("#policy-form input[name=title]", "Social media policy")
     sam.fill("#policy-form textarea[name=text]", "Be kind. Never share customer data.")
@@ -114,8 +112,7 @@ def test_an_untrained_member_cannot_send_a_public_reply_from_the_page(browser, s
                             "created_at": "2026-11-20T13:59:00Z",
                             "text": "my broadband is down again, please help",
                             "author": {"handle": "kim", "name": "Kim"}}])["case_ids"][0]
-    priya = log_in(browser, server, "priya")
-    priya.goto(f"{server.url}/training")
+    priya = log_in(browser, server, "priya", path="/training")
     expect(priya.locator("#training-status")).to_contain_text("Not complete")
     priya.goto(f"{server.url}/cases/{case_id}")
     priya.click("#claim")

@@ -29,8 +29,7 @@ def test_a_claim_and_reply_show_up_live_in_another_member_s_inbox(browser, serve
     expect(row).to_be_visible()
     expect(ana.locator("body[data-live=on]")).to_have_count(1, timeout=10_000)
 
-    priya = log_in(browser, server, "priya")
-    priya.goto(f"{server.url}/cases/{case_id}")
+    priya = log_in(browser, server, "priya", path=f"/cases/{case_id}")
     expect(priya.locator("text=Who is asking")).to_be_visible()
     priya.click("#claim")
     expect(priya.locator("text=You hold this case")).to_be_visible()
@@ -78,12 +77,10 @@ def test_a_claim_and_reply_show_up_live_in_another_member_s_inbox(browser, serve
 def test_the_other_member_s_open_case_page_shows_the_holder_live(browser, server, log_in):
     case_id = server.post([_mention(3, "router keeps dropping wifi, help please",
                                     "sam")])["case_ids"][0]
-    ana = log_in(browser, server, "ana")
-    ana.goto(f"{server.url}/cases/{case_id}")
+    ana = log_in(browser, server, "ana", path=f"/cases/{case_id}")
     expect(ana.locator("#claim")).to_be_visible()
     expect(ana.locator("body[data-live=on]")).to_have_count(1, timeout=10_000)
-    priya = log_in(browser, server, "priya")
-    priya.goto(f"{server.url}/cases/{case_id}")
+    priya = log_in(browser, server, "priya", path=f"/cases/{case_id}")
     priya.click("#claim")
     expect(ana.locator("#holder")).to_have_text("priya", timeout=10_000)
     expect(ana.locator("#claim")).to_have_count(0)
@@ -198,8 +195,7 @@ def test_a_live_refresh_keeps_the_reply_being_written(browser, server, log_in):
     """The panel waits while the member types a reply and refreshes when they leave the box:
     that refresh (here a colleague's tag) keeps the words they wrote."""
     case_id = server.post([_mention(50, "the app logs me out every hour", "noa")])["case_ids"][0]
-    priya = log_in(browser, server, "priya")
-    priya.goto(f"{server.url}/cases/{case_id}")
+    priya = log_in(browser, server, "priya", path=f"/cases/{case_id}")
     expect(priya.locator("body[data-live=on]")).to_have_count(1, timeout=10_000)
     priya.click("#claim")
     expect(priya.locator("text=You hold this case")).to_be_visible()

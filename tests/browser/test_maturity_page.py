@@ -20,8 +20,7 @@ def test_maturity_page_statements_trace_to_facts(browser, server, log_in):
     ws = server.workspace
     review = maturity.review(ws.store, ws.clock.now())
     a = review["assessment"]
-    page = log_in(browser, server, "eva")
-    page.goto(f"{server.url}/maturity")
+    page = log_in(browser, server, "eva", path="/maturity")
     expect(page.locator("#stage")).to_have_text(a.stage)
     expect(page.locator("#model")).to_have_text(a.model)
     assert a.model == "hub-and-spoke" and a.facts["spokes_live"].value == 5

@@ -30,8 +30,7 @@ def test_edit_save_approve_and_the_diagram_follows(browser, server, log_in):
     expect(row.locator("form.approve")).to_have_count(0)  # the author does not approve
     expect(page.locator("#playbook-title")).to_contain_text("Orbit Telecom default playbook")
 
-    approver = log_in(browser, server, "omar")
-    approver.goto(f"{server.url}/playbook#versions")
+    approver = log_in(browser, server, "omar", path="/playbook#versions")
     row = approver.locator('tr[data-version="2"]')
     row.locator("form.approve input[name=note]").fill("fine by legal")
     row.locator("form.approve button").click()

@@ -34,14 +34,12 @@ def test_the_reply_button_says_dry_run_then_live_and_posts_once(browser, server,
         case_id = ingest(ws, channel="mastodon", source_id=URI, handle="rosa@fosstodon.org",
                          via="acme-masto")
 
-        ana = log_in(browser, server, "ana")
-        ana.goto(f"{server.url}/cases/{case_id}")
+        ana = log_in(browser, server, "ana", path=f"/cases/{case_id}")
         ana.click("#claim")
         button = ana.locator("form.reply button[type=submit]")
         expect(button).to_have_text("Send public reply (dry run)")
 
-        sam = log_in(browser, server, "sam")
-        sam.goto(f"{server.url}/admin/channels")
+        sam = log_in(browser, server, "sam", path="/admin/channels")
         row = sam.locator('tr[data-connection="acme-masto"]')
         row.locator("select[name=mode]").select_option("live")
         row.locator("text=Switch").click()

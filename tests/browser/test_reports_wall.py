@@ -21,13 +21,21 @@ def _num(text: str) -> int:
     return int(text.strip().replace(",", ""))
 
 
+def _follow(page, link) -> None:
+    """Click a link to another page and wait until that page has loaded: the rows read next
+    (count(), evaluate_all: they do not wait) were once read from the page being left, on a
+    loaded machine."""
+    left = page.url
+    link.click()
+    page.wait_for_url(lambda url: url != left)
+
+
 def test_reports_page_shows_the_figures_of_the_log(browser, server, log_in):
     ws = server.workspace
     with_office_calendar(ws)  # support's SLA runs on Berlin office hours
     fill(ws, ws.clock, days=8, per_day=20)
-    page = log_in(browser, server, "sam")
     rendered_after = datetime.now(UTC)
-    page.goto(f"{server.url}/reports?period=7d")
+    page = log_in(browser, server, "sam", path="/reports?period=7d")
     expect(page.locator("h1")).to_have_text("Reports")
     now = datetime.now(UTC)
     start = now.date() - timedelta(days=6)
@@ -78,7 +86,7 @@ def test_reports_page_shows_the_figures_of_the_log(browser, server, log_in):
     topic, by = max(((k, v) for k, v in want["topics"].items() if k),
                     key=lambda kv: sum(kv[1].values()))
     page.goto(f"{server.url}/reports?period=7d")
-    page.click(f'#topic-table tr[data-topic="{topic}"] td.value a')
+    _follow(page, page.locator(f'#topic-table tr[data-topic="{topic}"] td.value a'))
     assert page.locator("#drill-table tbody tr").count() == min(sum(by.values()), 200)
 
     # … and the cases timed on the office calendar: exactly the support cases answered or
@@ -86,7 +94,7 @@ def test_reports_page_shows_the_figures_of_the_log(browser, server, log_in):
     page.goto(f"{server.url}/reports?period=7d")
     office = page.locator('#calendar-table tr[data-calendar="office"] td.value')
     assert _num(office.inner_text()) == want["timed"].get("support", 0)
-    office.locator("a").click()
+    _follow(page, office.locator("a"))
     assert page.locator("#drill-table tbody tr").count() == min(want["timed"]["support"], 200)
     page.context.close()
 
@@ -94,9 +102,7 @@ def test_reports_page_shows_the_figures_of_the_log(browser, server, log_in):
 def test_the_wall_is_live_and_recovers_after_a_reconnect(browser, server, log_in):
     ws = server.workspace
     fill(ws, ws.clock, days=2, per_day=20)
-    page = log_in(browser, server, "sam")
-    page.set_viewport_size({"width": 1920, "height": 1080})
-    page.goto(f"{server.url}/wall")
+    page = log_in(browser, server, "sam", width=1920, height=1080, path="/wall")
     now = datetime.now(UTC)
     want = from_log(ws.store, now.date(), now.date() + timedelta(days=1), now)
     volume = page.locator("#wall-volume")
@@ -172,8 +178,7 @@ def test_rows_beyond_case_counts_drill_down_to_their_items(browser, server, log_
     governance.record_drill_score(ws.store, ws.clock, "omar", "outage@2026-11-20", 40.0)
     with ws.store.begin() as tx:
         tx.events.append([synthetic_scorecard(datetime.now(UTC), "outage-1")])
-    page = log_in(browser, server, "sam")
-    page.goto(f"{server.url}/reports?period=1d")
+    page = log_in(browser, server, "sam", path="/reports?period=1d")
     now = datetime.now(UTC)
     want = beyond_cases(ws.store, now.date(), now.date() + timedelta(days=1), now)
     assert want["decided"] and want["waiting"] and want["incidents"] and want["runs"]
@@ -183,33 +188,33 @@ def test_rows_beyond_case_counts_drill_down_to_their_items(browser, server, log_
     for kind, waits in want["decided"].items():
         cell = page.locator(f'#approval-table tr[data-approval="{kind}"] td.value')
         assert _num(cell.inner_text()) == len(waits), kind
-        cell.locator("a").click()
+        _follow(page, cell.locator("a"))
         rows = page.locator("#items-table tbody tr")
         assert sorted(rows.evaluate_all("rs => rs.map(r => r.dataset.ref)")) == sorted(
             s for s, _ in waits), kind
         page.goto(report)
     cell = page.locator('#approval-waiting-table tr[data-waiting="reply_playbook"] td.value')
     assert _num(cell.inner_text()) == len(want["waiting"])
-    cell.locator("a").click()
+    _follow(page, cell.locator("a"))
     assert page.locator("#items-table tbody tr").count() == len(want["waiting"])
 
     page.goto(report)
     for incident, expect_ in want["incidents"].items():
         row = page.locator(f'#crisis-table tr[data-incident="{incident}"]')
         assert row.locator("td.value").inner_text() == f"{expect_['crisis_minutes']:,.0f} min"
-        row.get_by_role("link", name="the cases").click()
+        _follow(page, row.get_by_role("link", name="the cases"))
         ids = page.locator("#items-table tbody tr").evaluate_all(
             "rs => rs.map(r => r.dataset.case)")
         assert sorted(ids) == expect_["affected"], incident
         page.goto(report)
-    page.locator('#kpi-table tr[data-kpi="incidents"] td.value a').click()
+    _follow(page, page.locator('#kpi-table tr[data-kpi="incidents"] td.value a'))
     assert page.locator("#items-table tbody tr").count() == len(want["incidents"])
 
     page.goto(report)
     for drill, scores in want["scores"].items():
         cell = page.locator(f'#drill-scores-table tr[data-drill="{drill}"] td.value')
         assert _num(cell.inner_text()) == len(scores)
-        cell.locator("a").click()
+        _follow(page, cell.locator("a"))
         members = page.locator("#items-table tbody tr").evaluate_all(
             "rs => rs.map(r => r.dataset.member)")
         assert sorted(members) == sorted(m for m, _ in scores)
