@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 
 from escapevelocity.config import load_settings
 from escapevelocity.domain.clock import SystemClock
-from escapevelocity.services.workspace import Workspace
+
+if TYPE_CHECKING:  # imported by open_workspace: `ev triage` needs no database layer
+    from escapevelocity.services.workspace import Workspace
 
 err = Console(stderr=True)
 
@@ -35,6 +38,8 @@ def open_workspace(database: str | None = None, *, create: bool = False,
         if not path.is_file():
             raise fail(f"no workspace at {path}: run `ev workspace init` first (or set "
                        "EV_DATABASE_URL / --database)")
+    from escapevelocity.services.workspace import Workspace
+
     try:
         ws = Workspace.open(url, SystemClock())
     except Exception as exc:  # the message is what a person needs; the trace is not
