@@ -82,10 +82,14 @@ def main() -> None:
     import os
     import sys
 
+    from escapevelocity.cli.common import starting
+
     first = next((a for a in sys.argv[1:2] if not a.startswith("-")), None)
     module = module_of(first) if first else None
+    with starting():
+        app = build((module,)) if module else build()
     try:
-        build((module,))() if module else build()()
+        app()
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError,
             ValueError, RuntimeError) as exc:
         if os.environ.get("EV_DEBUG"):
