@@ -6,7 +6,7 @@ import threading
 
 import typer
 
-from escapevelocity.cli.common import err
+from escapevelocity.cli.common import err, starting
 from escapevelocity.config import load_settings
 from escapevelocity.domain.clock import SystemClock
 from escapevelocity.services.workspace import Workspace
@@ -18,25 +18,26 @@ def serve_command(
     channels: bool = typer.Option(True, help="poll the connections (`ev channels`) while serving"),
 ) -> None:
     """Serve the inbox, case pages, live updates and the mentions API."""
-    import uvicorn
+    with starting():
+        import uvicorn
 
-    from escapevelocity.web.app import create_app
+        from escapevelocity.web.app import create_app
 
-    settings = load_settings()
-    workspace = Workspace.open(settings.database_url, SystemClock())
-    err.print(f"Escape Velocity on [link]http://{host}:{port}[/link] "
-              f"({settings.masked()['database_url']})")
-    from escapevelocity.services.intake import Intake
+        settings = load_settings()
+        workspace = Workspace.open(settings.database_url, SystemClock())
+        err.print(f"Escape Velocity on [link]http://{host}:{port}[/link] "
+                  f"({settings.masked()['database_url']})")
+        from escapevelocity.services.intake import Intake
 
-    intake = Intake.open(workspace)
+        intake = Intake.open(workspace)
+        # Scale-out: the workers run the clock jobs, once per tick across all of them.
+        ticks = None if settings.bus.startswith("nats://") else 5.0
+        app = create_app(workspace, settings, intake=intake, tick_seconds=ticks)
     stop = threading.Event()
     if channels:
         _start_channels(intake, settings, stop)
     try:
-        # Scale-out: the workers run the clock jobs, once per tick across all of them.
-        ticks = None if settings.bus.startswith("nats://") else 5.0
-        uvicorn.Server(server_config(create_app(workspace, settings, intake=intake,
-                                                tick_seconds=ticks), host, port)).run()
+        uvicorn.Server(server_config(app, host, port)).run()
     finally:
         stop.set()
 

@@ -10,7 +10,7 @@ import asyncio
 
 import typer
 
-from escapevelocity.cli.common import err, fail, open_workspace
+from escapevelocity.cli.common import err, fail, open_workspace, starting
 from escapevelocity.config import load_settings
 
 dead_app = typer.Typer(help="Intake messages no worker could triage: list, replay, discard.",
@@ -43,16 +43,18 @@ def worker_command(
                                           "loopback, or the private address Prometheus scrapes)"),
 ) -> None:
     """Pull accepted mentions from NATS JetStream, triage, store, acknowledge. Any number."""
-    from escapevelocity.adapters.bus.jetstream import prefix_from_env
-    from escapevelocity.services import triage_worker
-    from escapevelocity.services.logs import configure
+    with starting():
+        from escapevelocity.adapters.bus.jetstream import prefix_from_env
+        from escapevelocity.services import triage_worker
+        from escapevelocity.services.logs import configure
 
-    # JSON log lines are for the long-running worker only: `ev dead` is a command a person
-    # reads, and a root handler set by it would outlive it (in tests, writing to a closed stream)
-    configure()
-    url = _bus()
-    api = _api()
-    ws = open_workspace()
+        # JSON log lines are for the long-running worker only: `ev dead` is a command a person
+        # reads, and a root handler set by it would outlive it (in tests, writing to a closed
+        # stream)
+        configure()
+        url = _bus()
+        api = _api()
+        ws = open_workspace()
     where = "".join(f", {k} {v}" for k, v in api.items())
     err.print(f"ev worker: {url} prefix {prefix_from_env()}{where}, {ws.store.dialect}")
     asyncio.run(triage_worker.serve(ws, url, prefix_from_env(), api=api,

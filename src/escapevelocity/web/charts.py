@@ -13,17 +13,25 @@ from __future__ import annotations
 import base64
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING
 
-import pygal
-from pygal.style import Style
+if TYPE_CHECKING:  # pygal is imported by the first chart drawn, not by `ev serve`'s start-up
+    import pygal
 
 GRAYS = ("#1a1a1a", "#8c8c8c", "#d0d0d0", "#4d4d4d", "#b0b0b0")
 DASHES = (None, "6,4", "2,3", "10,3,2,3")
-STYLE = Style(background="#ffffff", plot_background="#ffffff", foreground="#1a1a1a",
-              foreground_strong="#000000", foreground_subtle="#555555", colors=GRAYS,
-              font_family="sans-serif", label_font_size=13, major_label_font_size=13,
-              value_font_size=12, legend_font_size=14, title_font_size=16,
-              tooltip_font_size=12)
+
+
+@cache
+def _style() -> pygal.style.Style:
+    from pygal.style import Style
+
+    return Style(background="#ffffff", plot_background="#ffffff", foreground="#1a1a1a",
+                 foreground_strong="#000000", foreground_subtle="#555555", colors=GRAYS,
+                 font_family="sans-serif", label_font_size=13, major_label_font_size=13,
+                 value_font_size=12, legend_font_size=14, title_font_size=16,
+                 tooltip_font_size=12)
 
 
 @dataclass
@@ -41,16 +49,19 @@ def _render(chart: pygal.Graph) -> str:
     return "data:image/svg+xml;base64," + base64.b64encode(svg).decode()
 
 
-def _base(kind: type, title: str, **kw) -> pygal.Graph:
+def _base(kind: str, title: str, **kw) -> pygal.Graph:
+    """A chart of pygal's class `kind` ("Bar", "StackedBar", ...) in the report style."""
+    import pygal
+
     options = {"print_values": False, "legend_at_bottom": True, **kw}
-    return kind(title=title, style=STYLE, js=[], width=760, height=340, show_y_guides=True,
-                truncate_label=-1, **options)
+    return getattr(pygal, kind)(title=title, style=_style(), js=[], width=760, height=340,
+                                show_y_guides=True, truncate_label=-1, **options)
 
 
 def volume_sentiment(daily: Mapping[str, Mapping[str, int]], days: Sequence[str]) -> Chart:
     """Cases opened per day, stacked by sentiment."""
     labels = ("negative", "neutral", "positive")
-    chart = _base(pygal.StackedBar, "Volume and sentiment per day", x_label_rotation=30,
+    chart = _base("StackedBar", "Volume and sentiment per day", x_label_rotation=30,
                   show_minor_x_labels=False)
     chart.x_labels = [d[5:] for d in days]
     chart.x_labels_major = [d[5:] for d in days[:: max(1, len(days) // 10)]]
@@ -78,7 +89,7 @@ def response_times(hist: Mapping[int, int], edges) -> Chart:
             if upper <= limit * 1.2:  # the bucket's upper edge is at most 20 % past the line
                 counts[label] += n
                 break
-    chart = _base(pygal.Bar, "Time to first response", show_legend=False, print_values=True)
+    chart = _base("Bar", "Time to first response", show_legend=False, print_values=True)
     chart.x_labels = list(counts)
     chart.add("cases", list(counts.values()))
     return Chart("Time to first response", _render(chart), ["range", "cases"],
@@ -88,7 +99,7 @@ def response_times(hist: Mapping[int, int], edges) -> Chart:
 def sla_by_team(attainment: Mapping[str, float | None], outcomes: Mapping[str, Mapping[str, int]]
                 ) -> Chart:
     teams = sorted(t for t in attainment if t)
-    chart = _base(pygal.HorizontalBar, "First-response SLA met, by team (%)", show_legend=False,
+    chart = _base("HorizontalBar", "First-response SLA met, by team (%)", show_legend=False,
                   print_values=True, range=(0, 100))
     chart.x_labels = teams
     chart.add("met %", [None if attainment[t] is None else round(100 * attainment[t], 1)
@@ -101,7 +112,7 @@ def sla_by_team(attainment: Mapping[str, float | None], outcomes: Mapping[str, M
 
 
 def backlog_age(buckets: Mapping[str, int]) -> Chart:
-    chart = _base(pygal.Bar, "Backlog by age", show_legend=False, print_values=True)
+    chart = _base("Bar", "Backlog by age", show_legend=False, print_values=True)
     chart.x_labels = list(buckets)
     chart.add("open cases", list(buckets.values()))
     return Chart("Backlog by age", _render(chart), ["age", "open cases"],
@@ -115,7 +126,7 @@ def topic_volume(rows: Sequence[tuple[str, int, Mapping[str, int]]], limit: int 
     """Cases per topic, stacked by sentiment (the `limit` biggest topics; "" is no topic)."""
     shown = list(rows[:limit])
     labels = [t or "no topic" for t, _, _ in shown]
-    chart = _base(pygal.HorizontalStackedBar, "Volume and sentiment by topic")
+    chart = _base("HorizontalStackedBar", "Volume and sentiment by topic")
     chart.x_labels = labels
     for i, s in enumerate(TOPIC_SENTIMENTS):
         chart.add(s, [by.get(s, 0) for _, _, by in shown],
