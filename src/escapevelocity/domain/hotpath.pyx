@@ -733,6 +733,13 @@ cdef inline object entry_of(PyObject *known, bint to_someone):
     return (<Known>known).entry if to_someone else (<Known>known).entry_broadcast
 
 
+cdef inline bint has_entry(PyObject *known, bint to_someone) noexcept:
+    """entry_of(known, to_someone) is not None, without taking a reference."""
+    if known == NULL:
+        return False
+    return ((<Known>known).entry if to_someone else (<Known>known).entry_broadcast) is not None
+
+
 cdef inline int flags_of(PyObject *known) noexcept:
     return 0 if known == NULL else (<Known>known).flags
 
@@ -754,8 +761,8 @@ cdef class Kernels:
     # word -> Known: every word of the sentiment tables, the modifiers and the word sets, so
     # the word pass looks a word up once.
     cdef dict lexicon
-    # Bits by the low 16 bits of a word's hash: a clear bit says the word is not in the
-    # lexicon (most words), without touching its dict.
+    # Two bits a word, by the low 16 bits of its hash and the next 16: a clear one says the
+    # word is not in the lexicon (most words), without touching its dict.
     cdef unsigned long long bloom[1024]
 
     def __init__(self, reference):
@@ -794,8 +801,9 @@ cdef class Kernels:
         for i in range(1024):
             self.bloom[i] = 0
         for key in self.lexicon:
-            h = hash(key) & 0xFFFF
-            self.bloom[h >> 6] |= 1ULL << (h & 63)
+            h = hash(key)
+            self.bloom[(h & 0xFFFF) >> 6] |= 1ULL << (h & 63)
+            self.bloom[((h >> 16) & 0xFFFF) >> 6] |= 1ULL << ((h >> 16) & 63)
 
     cdef Known known_of(self, str word):
         k = self.lexicon.get(word)
@@ -975,9 +983,10 @@ cdef class Kernels:
         has_modifier[0] = False
         for i in range(len(tokens)):
             tok = <str>tokens[i]
-            h = hash(tok) & 0xFFFF
+            h = hash(tok)
             found = NULL
-            if self.bloom[h >> 6] & (1ULL << (h & 63)):
+            if self.bloom[(h & 0xFFFF) >> 6] & (1ULL << (h & 63)) and \
+                    self.bloom[((h >> 16) & 0xFFFF) >> 6] & (1ULL << ((h >> 16) & 63)):
                 found = PyDict_GetItem(self.lexicon, tok)
             known[i] = found
             flags = flags_of(found)
@@ -995,7 +1004,7 @@ cdef class Kernels:
                 has_modifier[0] = True
             if but[0] < 0 and tok == u"but":
                 but[0] = i
-            if found != NULL and entry_of(found, to_someone) is not None:
+            if has_entry(found, to_someone):
                 hits[nhits] = i
                 nhits += 1
             elif has_tag and PyUnicode_READ_CHAR(tok, 0) == u'#' and \
@@ -1093,10 +1102,10 @@ cdef class Kernels:
                             if not ends.isdisjoint(tokens[j:i]):
                                 continue
                         scale *= m
-                if upper:
-                    if all_caps or (shout and shout in upper and whole_word(shout, upper)):
+                if upper:  # whole_word and in_name look for the word first
+                    if all_caps or (shout and whole_word(shout, upper)):
                         scale *= 1.3
-                    if title and title in text and in_name(title, text):
+                    if title and in_name(title, text):
                         scale *= NAME_SCALE
                 if but >= 0 and first <= i < last:
                     scale *= 0.5 if i < but else 1.5 if i > but else 1.0
