@@ -354,10 +354,7 @@ class Enricher:
 
     def _names_brand(self, lower: str) -> bool:
         """Does the post name the brand (the vocabulary's `brand_names`, anywhere in it)?"""
-        for name in self.brand_names:
-            if name in lower:
-                return True
-        return False
+        return any(map(lower.__contains__, self.brand_names))
 
 
 __all__ = ["Enricher", "detect_language", "find_pii", "mask_pii"]  # the pieces callers import
