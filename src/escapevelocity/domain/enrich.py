@@ -164,6 +164,12 @@ class Enricher:
             self.automaton.add_word(phrase, (len(phrase), tuple(items), anywhere))
         self.automaton.make_automaton()
         self.question_openers = tuple(lex["question_openers"])
+        # the openers by their first character: a post's first character picks the few that
+        # could open it, where testing all of them on every post showed in the profile
+        self.openers_by_first: dict[str, tuple[str, ...]] = {}
+        for opener in self.question_openers:
+            first = opener[:1]
+            self.openers_by_first[first] = (*self.openers_by_first.get(first, ()), opener)
         self.hashtag_cues = tuple((k, float(v)) for k, v in lex.get("hashtag_cues", {}).items())
         # Negated positive idioms ("no problem", "couldn't be happier"): scored as a whole.
         self.idioms = {phrase: frozenset(phrase.split()) for phrase, v in lex["phrases"].items()
@@ -220,10 +226,11 @@ class Enricher:
         # The hot path (every mention of every channel): the kernels read the post (one
         # lower-casing, one scan, one word cut); what follows is decisions, in order. What they
         # read is unpacked once, in kernels.Reading's and kernels.Scan's field order (one
-        # unpacking costs less than an attribute lookup a field, which on this path shows).
+        # unpacking costs less than an attribute lookup a field, which on this path shows), each
+        # as a plain tuple: compiled, a tuple is unpacked by index, a NamedTuple by iterating.
         (text, lower, plain, ascii_text, words, scan, score, sentiment_because,
-         pii) = self.kernels.read(mention.text or "")
-        phrases, cues, topics, _, _, marks = scan
+         pii) = tuple(self.kernels.read(mention.text or ""))
+        phrases, cues, topics, _, _, marks = tuple(scan)
         label = ("negative" if score <= NEGATIVE_EDGE else "positive" if score >= POSITIVE_EDGE
                  else "neutral")
         author = mention.author
@@ -315,8 +322,11 @@ class Enricher:
         if author_class == "bot" and "spam" not in found and lower.count("http") >= 2:
             found.append("spam")
             why = why or "spam: several links from a bot"
-        is_question = ("?" in lower or "question" in cues
-                       or lower.lstrip().startswith(self.question_openers))
+        if "?" in lower or "question" in cues:
+            is_question = True
+        else:  # it opens with a question word
+            opening = lower.lstrip()
+            is_question = opening.startswith(self.openers_by_first.get(opening[:1], ()))
         if "lead" in cues:
             found.append("lead")
             why = why or f"lead: '{cues['lead'][0]}'"

@@ -20,9 +20,11 @@ automaton finds the phrases without a tuple per match.
 
 from libc.math cimport sqrt, copysign
 from libc.stdlib cimport calloc, free
-from cpython.unicode cimport PyUnicode_GET_LENGTH, PyUnicode_READ_CHAR, PyUnicode_Substring
+from cpython.unicode cimport (PyUnicode_DATA, PyUnicode_GET_LENGTH, PyUnicode_KIND,
+                              PyUnicode_READ, PyUnicode_READ_CHAR, PyUnicode_Substring)
 from cpython.dict cimport PyDict_GetItem
 from cpython.object cimport PyObject
+from cpython.mem cimport PyMem_Malloc, PyMem_Free
 
 from escapevelocity.domain import kernels as _py
 from escapevelocity.domain import pii as _pii
@@ -53,6 +55,9 @@ cdef object UNSTRETCH = _py.unstretch
 cdef object SENTENCE_OF = _py.Kernels.sentence_of
 # The word sets kernels.Words answers for, one bit each.
 cdef int F_ENGLISH = 1, F_SECOND = 2, F_JUDGEMENT = 4, F_FAILURE = 8, F_EVALUATIVE = 16
+cdef int F_SETS = 31
+# and what a word does to the next one (kernels.MODIFIERS, kernels.BOOSTERS)
+cdef int F_MODIFIER = 32, F_BOOSTER = 64
 # kernels.Entry's fields, by position (an Entry is a tuple)
 cdef enum:
     VALENCE = 0
@@ -249,11 +254,13 @@ cdef inline bint is_mouth(Py_UCS4 c) noexcept:
 
 cdef bint stretched(str plain) noexcept:
     """kernels._STRETCHED: a letter a-z three times in a row ("soooo")."""
+    cdef int kind = PyUnicode_KIND(plain)
+    cdef void *data = PyUnicode_DATA(plain)
     cdef Py_ssize_t i, n = PyUnicode_GET_LENGTH(plain)
     cdef Py_UCS4 c, prev = 0
     cdef int run = 0
     for i in range(n):
-        c = PyUnicode_READ_CHAR(plain, i)
+        c = PyUnicode_READ(kind, data, i)
         if c == prev and is_az(c):
             run += 1
             if run == 2:
@@ -268,18 +275,20 @@ cpdef list clause_words(str lower, bint sentence=False):
     """kernels._CLAUSE_END(lower) (with `sentence`, kernels._SENTENCE_END), as a C loop: each
     run of a-z, ' and 0-9 from its first a-z letter, when whitespace (or nothing) and then one
     of , . ; : ! ? (of . ! ?) follow it."""
+    cdef int kind = PyUnicode_KIND(lower)
+    cdef void *data = PyUnicode_DATA(lower)
     cdef Py_ssize_t n = PyUnicode_GET_LENGTH(lower)
     cdef Py_ssize_t i = 0, start, j
     cdef Py_UCS4 c
     cdef list out = []
     while i < n:
-        c = PyUnicode_READ_CHAR(lower, i)
+        c = PyUnicode_READ(kind, data, i)
         if not (is_az(c) or c == u"'" or u'0' <= c <= u'9'):
             i += 1
             continue
         start = -1
         while i < n:
-            c = PyUnicode_READ_CHAR(lower, i)
+            c = PyUnicode_READ(kind, data, i)
             if is_az(c):
                 if start < 0:
                     start = i
@@ -289,10 +298,10 @@ cpdef list clause_words(str lower, bint sentence=False):
         if start < 0:
             continue
         j = i
-        while j < n and PyUnicode_READ_CHAR(lower, j).isspace():
+        while j < n and PyUnicode_READ(kind, data, j).isspace():
             j += 1
         if j < n:
-            c = PyUnicode_READ_CHAR(lower, j)
+            c = PyUnicode_READ(kind, data, j)
             if c == u'.' or c == u'!' or c == u'?' or \
                     (not sentence and (c == u',' or c == u';' or c == u':')):
                 out.append(PyUnicode_Substring(lower, start, i))
@@ -303,16 +312,18 @@ cpdef list words(str plain):
     """lexicons.WORD.findall(plain), as a C loop: words and hashtags, emoticons, "<3", runs of
     ! and ?, and single emoji; the same tokens in the same order (the regex's alternatives are
     tried in its order at each position, as the regex engine does)."""
+    cdef int kind = PyUnicode_KIND(plain)
+    cdef void *data = PyUnicode_DATA(plain)
     cdef Py_ssize_t n = PyUnicode_GET_LENGTH(plain)
     cdef Py_ssize_t i = 0, j, k
     cdef Py_UCS4 c, d, prev
     cdef list out = []
     while i < n:
-        c = PyUnicode_READ_CHAR(plain, i)
-        if is_az(c) or (c == u'#' and i + 1 < n and is_az(PyUnicode_READ_CHAR(plain, i + 1))):
+        c = PyUnicode_READ(kind, data, i)
+        if is_az(c) or (c == u'#' and i + 1 < n and is_az(PyUnicode_READ(kind, data, i + 1))):
             j = i + 1 if c != u'#' else i + 2
             while j < n:
-                d = PyUnicode_READ_CHAR(plain, j)
+                d = PyUnicode_READ(kind, data, j)
                 if is_az(d) or d == u"'" or u'0' <= d <= u'9':
                     j += 1
                 else:
@@ -322,7 +333,7 @@ cpdef list words(str plain):
             continue
         if c == u':' or c == u';' or c == u'=' or c == u'8':
             if i > 0:
-                prev = PyUnicode_READ_CHAR(plain, i - 1)
+                prev = PyUnicode_READ(kind, data, i - 1)
                 if is_word(prev) or prev == u':' or prev == u';' or prev == u'=':
                     i += 1
                     continue
@@ -330,13 +341,13 @@ cpdef list words(str plain):
             # (the regex backtracks to the shorter form).
             k = -1
             if i + 2 < n:
-                d = PyUnicode_READ_CHAR(plain, i + 1)
+                d = PyUnicode_READ(kind, data, i + 1)
                 if (d == u'-' or d == u'o' or d == u'^' or d == u"'") and \
-                        is_mouth(PyUnicode_READ_CHAR(plain, i + 2)) and \
-                        (i + 3 >= n or not is_word(PyUnicode_READ_CHAR(plain, i + 3))):
+                        is_mouth(PyUnicode_READ(kind, data, i + 2)) and \
+                        (i + 3 >= n or not is_word(PyUnicode_READ(kind, data, i + 3))):
                     k = i + 3
-            if k < 0 and i + 1 < n and is_mouth(PyUnicode_READ_CHAR(plain, i + 1)) and \
-                    (i + 2 >= n or not is_word(PyUnicode_READ_CHAR(plain, i + 2))):
+            if k < 0 and i + 1 < n and is_mouth(PyUnicode_READ(kind, data, i + 1)) and \
+                    (i + 2 >= n or not is_word(PyUnicode_READ(kind, data, i + 2))):
                 k = i + 2
             if k > 0:
                 out.append(PyUnicode_Substring(plain, i, k))
@@ -345,7 +356,7 @@ cpdef list words(str plain):
                 i += 1
             continue
         if c == u'<':
-            if i + 1 < n and PyUnicode_READ_CHAR(plain, i + 1) == u'3':
+            if i + 1 < n and PyUnicode_READ(kind, data, i + 1) == u'3':
                 out.append(u"<3")
                 i += 2
             else:
@@ -354,7 +365,7 @@ cpdef list words(str plain):
         if c == u'!' or c == u'?':
             j = i + 1
             while j < n:
-                d = PyUnicode_READ_CHAR(plain, j)
+                d = PyUnicode_READ(kind, data, j)
                 if d == u'!' or d == u'?':
                     j += 1
                 else:
@@ -370,21 +381,23 @@ cpdef list words(str plain):
 
 cdef bint email_hint(str text):
     """pii._has_email_hint: an '@' after a local-part character, then [\\w-]+ and a dot."""
+    cdef int kind = PyUnicode_KIND(text)
+    cdef void *data = PyUnicode_DATA(text)
     cdef Py_ssize_t n = PyUnicode_GET_LENGTH(text)
     cdef Py_ssize_t i, j
     cdef Py_UCS4 c, b
     i = text.find(u"@", 1)
     while i >= 0:
-        b = PyUnicode_READ_CHAR(text, i - 1)
+        b = PyUnicode_READ(kind, data, i - 1)
         if b == u'.' or b == u'_' or b == u'+' or b == u'-' or alnum(b):
             j = i + 1
             while j < n:
-                c = PyUnicode_READ_CHAR(text, j)
+                c = PyUnicode_READ(kind, data, j)
                 if c == u'-' or is_word(c):
                     j += 1
                 else:
                     break
-            if j > i + 1 and j < n and PyUnicode_READ_CHAR(text, j) == u'.':
+            if j > i + 1 and j < n and PyUnicode_READ(kind, data, j) == u'.':
                 return True
         i = text.find(u"@", i + 1)
     return False
@@ -398,27 +411,29 @@ cdef bint digit_hint(str text, bint ascii_text) noexcept:
     """pii.may_have's digit test: for ASCII text, six digits with at most single [\\s-]
     separators, or a digit, spaces and a capital ([0-9](?:[\\s-]?[0-9]){5}|[0-9]\\s+[A-Z]);
     otherwise any decimal digit."""
+    cdef int kind = PyUnicode_KIND(text)
+    cdef void *data = PyUnicode_DATA(text)
     cdef Py_ssize_t n = PyUnicode_GET_LENGTH(text)
     cdef Py_ssize_t i, j, got
     cdef Py_UCS4 c, d
     if not ascii_text:
         for i in range(n):
-            if decimal(PyUnicode_READ_CHAR(text, i)):
+            if decimal(PyUnicode_READ(kind, data, i)):
                 return True
         return False
     for i in range(n):
-        c = PyUnicode_READ_CHAR(text, i)
+        c = PyUnicode_READ(kind, data, i)
         if not (u'0' <= c <= u'9'):
             continue
         # six digits, single separators allowed between them
         j, got = i + 1, 1
         while got < 6 and j < n:
-            d = PyUnicode_READ_CHAR(text, j)
+            d = PyUnicode_READ(kind, data, j)
             if u'0' <= d <= u'9':
                 j += 1
                 got += 1
             elif (d == u'-' or is_space(d)) and j + 1 < n and \
-                    u'0' <= PyUnicode_READ_CHAR(text, j + 1) <= u'9':
+                    u'0' <= PyUnicode_READ(kind, data, j + 1) <= u'9':
                 j += 2
                 got += 1
             else:
@@ -427,9 +442,9 @@ cdef bint digit_hint(str text, bint ascii_text) noexcept:
             return True
         # a digit, whitespace, a capital
         j = i + 1
-        while j < n and is_space(PyUnicode_READ_CHAR(text, j)):
+        while j < n and is_space(PyUnicode_READ(kind, data, j)):
             j += 1
-        if j > i + 1 and j < n and u'A' <= PyUnicode_READ_CHAR(text, j) <= u'Z':
+        if j > i + 1 and j < n and u'A' <= PyUnicode_READ(kind, data, j) <= u'Z':
             return True
     return False
 
@@ -495,11 +510,13 @@ cdef int char_marks(str lower) noexcept:
     """One pass for the characters the rules test for ('#', '!', '?', '@', "!!", and any of
     "?!", "!?", "??", a letter three times in a row), where each `in` would be a search of its
     own; bits 8 and up count the '!', up to 4 (all the rules read)."""
+    cdef int kind = PyUnicode_KIND(lower)
+    cdef void *data = PyUnicode_DATA(lower)
     cdef Py_ssize_t i, n = PyUnicode_GET_LENGTH(lower)
     cdef Py_UCS4 c, prev = 0
     cdef int marks = 0, bangs = 0, run = 0
     for i in range(n):
-        c = PyUnicode_READ_CHAR(lower, i)
+        c = PyUnicode_READ(kind, data, i)
         if c == prev and u'a' <= c <= u'z':
             run += 1
             if run == 2:
@@ -692,6 +709,46 @@ cdef class Scanner:
         return found
 
 
+cdef class Known:
+    """What the word pass and the sentiment loop ask of one word, found with one dict lookup
+    (Kernels.lexicon): the sets it is in (F_*), whether it modifies the next word and by how
+    much (kernels.MODIFIERS), whether it is a booster (kernels.BOOSTERS), and its entry in each
+    sentiment table (a kernels.Entry, or None)."""
+
+    cdef int flags
+    cdef double modifier
+    cdef object entry, entry_broadcast
+
+    def __init__(self):
+        self.flags = 0
+        self.modifier = 1.0
+        self.entry = self.entry_broadcast = None
+
+
+cdef inline object entry_of(PyObject *known, bint to_someone):
+    """A word's entry in the table of the post (kernels.Entry), or None: `known` is the word's
+    Known, or NULL for a word in no table."""
+    if known == NULL:
+        return None
+    return (<Known>known).entry if to_someone else (<Known>known).entry_broadcast
+
+
+cdef inline bint has_entry(PyObject *known, bint to_someone) noexcept:
+    """entry_of(known, to_someone) is not None, without taking a reference."""
+    if known == NULL:
+        return False
+    return ((<Known>known).entry if to_someone else (<Known>known).entry_broadcast) is not None
+
+
+cdef inline int flags_of(PyObject *known) noexcept:
+    return 0 if known == NULL else (<Known>known).flags
+
+
+# Posts of up to this many words keep the word pass's per-word arrays on the stack.
+cdef enum:
+    STACK_WORDS = 96
+
+
 cdef class Kernels:
     """kernels.Kernels for one Enricher's tables (read once, at construction), compiled; the
     reference's own scan where the table would be too big, and its hashtag memo."""
@@ -699,19 +756,18 @@ cdef class Kernels:
     cdef object reference, hashtag
     cdef dict tags
     cdef Scanner scanner
-    # Bits by the low 16 bits of a word's hash: a clear bit says the word is not in the
-    # sentiment tables (most words), without touching a 9,000-entry dict; and the same for the
-    # words that modify the next one.
-    cdef unsigned long long bloom[1024]
-    cdef unsigned long long modifier_bloom[1024]
     cdef dict entries, entries_broadcast, idioms
     cdef frozenset zero, known
-    # word -> the bits of the sets it is in (F_*), and its bloom as above
-    cdef dict word_flags
-    cdef unsigned long long flags_bloom[1024]
+    # word -> Known: every word of the sentiment tables, the modifiers and the word sets, so
+    # the word pass looks a word up once.
+    cdef dict lexicon
+    # Two bits a word, by the low 16 bits of its hash and the next 16: a clear one says the
+    # word is not in the lexicon (most words), without touching its dict.
+    cdef unsigned long long bloom[1024]
 
     def __init__(self, reference):
         cdef Py_hash_t h
+        cdef Known k
         self.reference = reference
         try:
             self.scanner = Scanner(reference.automaton)
@@ -724,26 +780,36 @@ cdef class Kernels:
         self.idioms = reference.idioms
         self.zero = reference.zero
         self.known = reference.known
-        for i in range(1024):
-            self.bloom[i] = 0
-            self.modifier_bloom[i] = 0
-        for key in (*self.entries, *self.entries_broadcast):
-            h = hash(key) & 0xFFFF
-            self.bloom[h >> 6] |= 1ULL << (h & 63)
-        for key in MODIFIERS:
-            h = hash(key) & 0xFFFF
-            self.modifier_bloom[h >> 6] |= 1ULL << (h & 63)
-        self.word_flags = {}
+        self.lexicon = {}
+        for key, entry in self.entries.items():
+            self.known_of(key).entry = entry
+        for key, entry in self.entries_broadcast.items():
+            self.known_of(key).entry_broadcast = entry
+        for key, m in MODIFIERS.items():
+            k = self.known_of(key)
+            k.flags |= F_MODIFIER
+            k.modifier = m
+        for key in BOOSTERS:
+            k = self.known_of(key)
+            k.flags |= F_BOOSTER
         for flag, group in ((F_ENGLISH, _py.ENGLISH), (F_SECOND, _py.SECOND_PERSON),
                             (F_JUDGEMENT, _py.JUDGEMENTS), (F_FAILURE, reference.failures),
                             (F_EVALUATIVE, reference.evaluative)):
             for key in group:
-                self.word_flags[key] = self.word_flags.get(key, 0) | flag
+                k = self.known_of(key)
+                k.flags |= flag
         for i in range(1024):
-            self.flags_bloom[i] = 0
-        for key in self.word_flags:
-            h = hash(key) & 0xFFFF
-            self.flags_bloom[h >> 6] |= 1ULL << (h & 63)
+            self.bloom[i] = 0
+        for key in self.lexicon:
+            h = hash(key)
+            self.bloom[(h & 0xFFFF) >> 6] |= 1ULL << (h & 63)
+            self.bloom[((h >> 16) & 0xFFFF) >> 6] |= 1ULL << ((h >> 16) & 63)
+
+    cdef Known known_of(self, str word):
+        k = self.lexicon.get(word)
+        if k is None:
+            k = self.lexicon[word] = Known()
+        return k
 
     cpdef object read(self, str text):
         """kernels.Kernels.read: a post through every kernel."""
@@ -767,13 +833,34 @@ cdef class Kernels:
         if chars & M_STRETCH:
             tokens = UNSTRETCH(tokens, self.known)
         cdef list firsts = [None, None, None]
-        cdef Py_ssize_t but
+        cdef Py_ssize_t but, nhits, ntok = len(tokens)
         cdef bint has_modifier
-        cdef list hits = self.word_pass(tokens, lower, chars, &but, &has_modifier, &seen, firsts)
-        found = tuple.__new__(WORDS, (tokens, bool(seen & F_ENGLISH), bool(seen & F_SECOND),
-                                      firsts[0], firsts[1], firsts[2]))
-        score, because = self.score(text, lower, tokens, hits, has_modifier, but,
-                                    (<tuple>scan)[0], (<tuple>scan)[3], (<tuple>scan)[4], chars)
+        cdef bint to_someone = PyUnicode_GET_LENGTH(lower) > 0 and \
+            PyUnicode_READ_CHAR(lower, 0) == u'@'
+        cdef PyObject *known_stack[STACK_WORDS]
+        cdef Py_ssize_t hits_stack[STACK_WORDS]
+        cdef PyObject **known = known_stack
+        cdef Py_ssize_t *hits = hits_stack
+        if ntok > STACK_WORDS:
+            known = <PyObject **>PyMem_Malloc(ntok * sizeof(PyObject *))
+            hits = <Py_ssize_t *>PyMem_Malloc(ntok * sizeof(Py_ssize_t))
+            if known == NULL or hits == NULL:
+                PyMem_Free(known)
+                PyMem_Free(hits)
+                raise MemoryError()
+        try:
+            nhits = self.word_pass(tokens, to_someone, chars & M_TAG, &but, &has_modifier,
+                                   &seen, firsts, known, hits)
+            found = tuple.__new__(WORDS, (tokens, bool(seen & F_ENGLISH),
+                                          bool(seen & F_SECOND), firsts[0], firsts[1],
+                                          firsts[2]))
+            score, because = self.score(text, lower, tokens, known, hits, nhits, has_modifier,
+                                        but, (<tuple>scan)[0], (<tuple>scan)[3],
+                                        (<tuple>scan)[4], chars)
+        finally:
+            if known != known_stack:
+                PyMem_Free(known)
+                PyMem_Free(hits)
         return tuple.__new__(READING, (text, lower, plain, ascii_text, found, scan, score,
                                        because, self.pii(text, ascii_text)))
 
@@ -795,6 +882,8 @@ cdef class Kernels:
     cpdef object scan(self, str folded):
         """kernels.Kernels.scan: one pass for sentiment phrases, situation and severity cues,
         topics (whole words only) and the first sarcasm markers (anywhere)."""
+        cdef int ukind = PyUnicode_KIND(folded)
+        cdef void *data = PyUnicode_DATA(folded)
         cdef list phrases = []
         cdef dict situations = {}
         cdef list topics = []
@@ -808,14 +897,14 @@ cdef class Kernels:
         if sc is None:
             return self.reference.scan(folded)
         for end in range(n):
-            st = sc.delta[st * sc.nclass + sc.klass(PyUnicode_READ_CHAR(folded, end))]
+            st = sc.delta[st * sc.nclass + sc.klass(PyUnicode_READ(ukind, data, end))]
             o = sc.first[st]
             while o >= 0:
                 idx = sc.out[o]
                 o = sc.link[o]
                 start = end - sc.lengths[idx] + 1
-                whole = not ((start > 0 and alnum(PyUnicode_READ_CHAR(folded, start - 1)))
-                             or (end + 1 < n and alnum(PyUnicode_READ_CHAR(folded, end + 1))))
+                whole = not ((start > 0 and alnum(PyUnicode_READ(ukind, data, start - 1)))
+                             or (end + 1 < n and alnum(PyUnicode_READ(ukind, data, end + 1))))
                 if not whole and not sc.anywhere[idx]:
                     continue
                 for kind, name, valence in (<tuple>sc.values[idx])[1]:
@@ -835,6 +924,7 @@ cdef class Kernels:
                         topics.append(name)
         return tuple.__new__(SCAN, (phrases, situations, tuple(topics), explicit, irony, marks))
 
+
     cpdef object words(self, str plain, bint ascii_text):
         """kernels.Kernels.words: the cut, and the first word of each set, in one pass."""
         cdef list tokens = words(plain)
@@ -844,114 +934,130 @@ cdef class Kernels:
         cdef int seen = 0
         cdef Py_ssize_t but
         cdef bint has_modifier
-        self.word_pass(tokens, None, 0, &but, &has_modifier, &seen, firsts)
+        cdef PyObject **known = <PyObject **>PyMem_Malloc((len(tokens) + 1) * sizeof(PyObject *))
+        if known == NULL:
+            raise MemoryError()
+        try:
+            self.word_pass(tokens, False, False, &but, &has_modifier, &seen, firsts, known, NULL)
+        finally:
+            PyMem_Free(known)
         return tuple.__new__(WORDS, (tokens, bool(seen & F_ENGLISH), bool(seen & F_SECOND),
                                      firsts[0], firsts[1], firsts[2]))
 
     cpdef tuple sentiment(self, str text, str lower, list tokens, object scan):
         """kernels.Kernels.sentiment: (score, because)."""
         cdef int chars = char_marks(lower)
-        cdef Py_ssize_t but
+        cdef Py_ssize_t but, nhits, ntok = len(tokens)
         cdef bint has_modifier
-        cdef list hits = self.word_pass(tokens, lower, chars, &but, &has_modifier, NULL, None)
+        cdef bint to_someone = PyUnicode_GET_LENGTH(lower) > 0 and \
+            PyUnicode_READ_CHAR(lower, 0) == u'@'
+        cdef PyObject **known = <PyObject **>PyMem_Malloc((ntok + 1) * sizeof(PyObject *))
+        cdef Py_ssize_t *hits = <Py_ssize_t *>PyMem_Malloc((ntok + 1) * sizeof(Py_ssize_t))
         cdef tuple found = <tuple>scan  # a kernels.Scan: phrases, cues, topics, sarcasm, irony
-        return self.score(text, lower, tokens, hits, has_modifier, but, found[0], found[3],
-                          found[4], chars)
+        try:
+            if known == NULL or hits == NULL:
+                raise MemoryError()
+            nhits = self.word_pass(tokens, to_someone, chars & M_TAG, &but, &has_modifier, NULL,
+                                   None, known, hits)
+            return self.score(text, lower, tokens, known, hits, nhits, has_modifier, but,
+                              found[0], found[3], found[4], chars)
+        finally:
+            PyMem_Free(known)
+            PyMem_Free(hits)
 
-    cdef list word_pass(self, list tokens, str lower, int chars, Py_ssize_t *but,
-                        bint *has_modifier, int *seen, list firsts):
-        """One pass over the words. With `lower`: the sentiment words (and hashtags to read)
-        for the sentiment loop, returned, the first "but" and whether a word modifies the next
-        one. With `seen`: the sets the words are in (F_*), and the first judgement, failure
-        and evaluative word in `firsts`."""
-        cdef dict entries = None
-        cdef list hits = None
+    cdef Py_ssize_t word_pass(self, list tokens, bint to_someone, bint has_tag,
+                              Py_ssize_t *but, bint *has_modifier, int *seen, list firsts,
+                              PyObject **known, Py_ssize_t *hits) except -1:
+        """One pass over the words, one lookup a word: each word's Known (borrowed from the
+        lexicon, NULL for a word in none of its tables) into `known`. With `seen`: the sets the
+        words are in (F_*), and the first judgement, failure and evaluative word in `firsts`.
+        With `hits`: the indexes of the sentiment words of the post's table (and hashtags to
+        read) for the sentiment loop, their number returned, the first "but" and whether a
+        word modifies the next one."""
         cdef Py_hash_t h
-        cdef bint has_tag = chars & M_TAG
-        cdef Py_ssize_t i
+        cdef Py_ssize_t i, nhits = 0
         cdef int flags
         cdef PyObject* found
         cdef str tok
         but[0] = -1
         has_modifier[0] = False
-        if lower is not None:
-            hits = []
-            entries = self.entries if PyUnicode_GET_LENGTH(lower) > 0 and \
-                PyUnicode_READ_CHAR(lower, 0) == u'@' else self.entries_broadcast
         for i in range(len(tokens)):
             tok = <str>tokens[i]
-            h = hash(tok) & 0xFFFF
-            if seen != NULL and self.flags_bloom[h >> 6] & (1ULL << (h & 63)):
-                found = PyDict_GetItem(self.word_flags, tok)
-                if found != NULL:
-                    flags = <int><object>found
-                    if flags & F_JUDGEMENT and firsts[0] is None:
-                        firsts[0] = tok
-                    if flags & F_FAILURE and firsts[1] is None:
-                        firsts[1] = tok
-                    if flags & F_EVALUATIVE and firsts[2] is None:
-                        firsts[2] = tok
-                    seen[0] |= flags
-            if hits is None:
+            h = hash(tok)
+            found = NULL
+            if self.bloom[(h & 0xFFFF) >> 6] & (1ULL << (h & 63)) and \
+                    self.bloom[((h >> 16) & 0xFFFF) >> 6] & (1ULL << ((h >> 16) & 63)):
+                found = PyDict_GetItem(self.lexicon, tok)
+            known[i] = found
+            flags = flags_of(found)
+            if seen != NULL and flags & F_SETS:
+                if flags & F_JUDGEMENT and firsts[0] is None:
+                    firsts[0] = tok
+                if flags & F_FAILURE and firsts[1] is None:
+                    firsts[1] = tok
+                if flags & F_EVALUATIVE and firsts[2] is None:
+                    firsts[2] = tok
+                seen[0] |= flags & F_SETS
+            if hits == NULL:
                 continue
-            if not has_modifier[0] and self.modifier_bloom[h >> 6] & (1ULL << (h & 63)) and \
-                    PyDict_GetItem(MODIFIERS, tok) != NULL:
+            if flags & F_MODIFIER:
                 has_modifier[0] = True
             if but[0] < 0 and tok == u"but":
                 but[0] = i
-            if self.bloom[h >> 6] & (1ULL << (h & 63)) and PyDict_GetItem(entries, tok) != NULL:
-                hits.append(i)
+            if has_entry(found, to_someone):
+                hits[nhits] = i
+                nhits += 1
             elif has_tag and PyUnicode_READ_CHAR(tok, 0) == u'#' and \
                     PyUnicode_GET_LENGTH(tok) > 3 and tok not in self.zero:
-                hits.append(i)
-        return hits
+                hits[nhits] = i
+                nhits += 1
+        return nhits
 
-    cdef tuple score(self, str text, str lower, list tokens, list hits, bint has_modifier,
-                     Py_ssize_t but, list phrases, object sarcasm, object irony, int marks):
+    cdef tuple score(self, str text, str lower, list tokens, PyObject **known,
+                     Py_ssize_t *hits, Py_ssize_t nhits, bint has_modifier, Py_ssize_t but,
+                     list phrases, object sarcasm, object irony, int marks):
+        """kernels.Kernels.sentiment's loop over the words the word pass found (`known`,
+        `hits`)."""
         cdef bint to_someone = PyUnicode_GET_LENGTH(lower) > 0 and \
             PyUnicode_READ_CHAR(lower, 0) == u'@'
-        cdef dict entries = self.entries if to_someone else self.entries_broadcast
         cdef Py_ssize_t ntok = len(tokens)
-        cdef Py_ssize_t i, j
-        cdef PyObject* found
+        cdef Py_ssize_t h, i, j
         cdef str tok, t
         cdef bint has_bang = marks & M_BANG
         cdef bint has_q = marks & M_Q
-        if not hits and not phrases and not has_bang and not has_q:
+        if not nhits and not phrases and not has_bang and not has_q:
             return 0.0, u"no sentiment words"
         cdef double pos = 0.0, neg = 0.0, v, scale, m, total, score, rounded
         cdef list reasons = []
         cdef bint problem = False, all_caps, is_problem, negatable, alone
         cdef str upper
-        cdef object covered, hedge, entry, modifiers
+        cdef object covered, hedge, entry, after
         cdef frozenset ends = None  # kernels.Kernels.clause_ends, read when a negation is met
         cdef Py_ssize_t k, first = 0, last = 0
         cdef bint negates
-        if hits:
+        if nhits:
             if but >= 0:  # the sentence "but" is in (kernels.Kernels.sentence_of)
                 first, last = SENTENCE_OF(tokens, but, self.clause_ends(lower, True))
             upper = text if text != lower else u""
             all_caps = bool(upper) and text.isupper() and len(set(CAPS_FINDALL(text))) >= 3
-            modifiers = MODIFIERS if has_modifier else None
             idioms = self.idioms
             covered = ()
             for p, _ in phrases:
                 if p in idioms:
                     covered = frozenset().union(*[idioms[q] for q, _ in phrases if q in idioms])
                     break
-            for i in hits:
+            for h in range(nhits):
+                i = hits[h]
                 tok = <str>tokens[i]
                 if covered and tok in covered:
                     continue
-                found = PyDict_GetItem(entries, tok)
-                if found == NULL:
-                    known = self.tags.get(tok[1:])  # kernels.Kernels.hashtag's memo
-                    v = known if known is not None else self.hashtag(tok[1:])
+                entry = entry_of(known[i], to_someone)
+                if entry is None:
+                    known_tag = self.tags.get(tok[1:])  # kernels.Kernels.hashtag's memo
+                    v = known_tag if known_tag is not None else self.hashtag(tok[1:])
                     if not v:
                         continue
                     entry = (v, False, u"", u"", True, None, False)  # an Entry's fields
-                else:
-                    entry = <object>found
                 # an Entry is a tuple subclass: read by index (unpacking one takes the slow,
                 # iterator path)
                 v = (<tuple>entry)[0]
@@ -964,11 +1070,10 @@ cdef class Kernels:
                 if alone:
                     negates = False
                     for k in range(i + 1, i + 4 if i + 4 < ntok else ntok):
-                        t = <str>tokens[k]
-                        found = PyDict_GetItem(entries, t)
-                        if found != NULL and (<tuple>found)[NEGATABLE] and \
-                                not (<tuple>found)[NEGATION_ALONE_FIELD] and \
-                                PyUnicode_READ_CHAR(t, 0).isalpha():
+                        after = entry_of(known[k], to_someone)
+                        if after is not None and (<tuple>after)[NEGATABLE] and \
+                                not (<tuple>after)[NEGATION_ALONE_FIELD] and \
+                                PyUnicode_READ_CHAR(<str>tokens[k], 0).isalpha():
                             if ends is None:
                                 ends = self.clause_ends(lower)
                             negates = ends.isdisjoint(tokens[i:k])
@@ -979,17 +1084,16 @@ cdef class Kernels:
                     continue
                 if hedge is not None and i + 1 < ntok and tokens[i + 1] in hedge:
                     continue
-                if i + 1 < ntok and tok in BOOSTERS:
-                    found = PyDict_GetItem(entries, tokens[i + 1])
-                    if found != NULL and (<tuple>found)[NEGATABLE]:
+                if i + 1 < ntok and flags_of(known[i]) & F_BOOSTER:
+                    after = entry_of(known[i + 1], to_someone)
+                    if after is not None and (<tuple>after)[NEGATABLE]:
                         continue
                 scale = 1.0
-                if modifiers is not None and negatable:
+                if has_modifier and negatable:
                     for j in range(i - 3 if i > 3 else 0, i):
-                        found = PyDict_GetItem(MODIFIERS, tokens[j])
-                        if found == NULL:
+                        if not flags_of(known[j]) & F_MODIFIER:
                             continue
-                        m = <double><object>found
+                        m = (<Known>known[j]).modifier
                         if m < 0:
                             if (tokens[j], tokens[j + 1]) in NOT_NEGATING:
                                 continue
@@ -998,10 +1102,10 @@ cdef class Kernels:
                             if not ends.isdisjoint(tokens[j:i]):
                                 continue
                         scale *= m
-                if upper:
-                    if all_caps or (shout and shout in upper and whole_word(shout, upper)):
+                if upper:  # whole_word and in_name look for the word first
+                    if all_caps or (shout and whole_word(shout, upper)):
                         scale *= 1.3
-                    if title and title in text and in_name(title, text):
+                    if title and in_name(title, text):
                         scale *= NAME_SCALE
                 if but >= 0 and first <= i < last:
                     scale *= 0.5 if i < but else 1.5 if i > but else 1.0
