@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from functools import cache
 from operator import itemgetter
 from pathlib import Path
+from types import SimpleNamespace
 
 import ahocorasick
 
@@ -108,36 +109,19 @@ class Enricher:
         self.models = dict(models or {})
         self.defer_vectors = defer_vectors
         lex = lexicons.shipped()
-        self.words = dict(lexicons.vader())
-        self.words.update({k: float(v) for k, v in lex["words"].items()})
-        self.problems = frozenset(lex["problems"])
-        self.words.update({k: float(v) for k, v in lex["problems"].items()})
-        self.emoji = {k: float(v) for k, v in lex["emoji"].items()}
-        # One table for the token loop: a word's valence wins over an emoji's; words the
-        # lexicon sets to 0 (brand names, politeness) are left out, so they never score.
-        self.lookup = {k: v for k, v in {**self.emoji, **self.words}.items()
-                       if v and isinstance(k, str)}
-        for neg in NEGATIONS:
-            self.lookup.setdefault(neg, NEGATION_ALONE)
-        self.negation_alone = frozenset(n for n in NEGATIONS if self.lookup[n] == NEGATION_ALONE)
-        self.zero = frozenset(k for k, v in self.words.items() if not v)
-        # Assent and thanks are politeness in a post addressed to someone (it starts with "@"),
-        # scored low above; in a post to everyone they keep VADER's value. Two tables, one
-        # chosen per post: no per-token cost.
-        vader = lexicons.vader()
-        self.lookup_broadcast = dict(self.lookup)
-        for w in lex.get("politeness", ()):
-            if vader.get(w):
-                self.lookup_broadcast[w] = vader[w]
-        # What the sentiment loop needs of each word, computed once (one table for posts to
-        # someone, one for posts to everyone; see lookup_broadcast).
-        self.entries = self._entries(self.lookup)
-        # Words that judge (strongly negative, not a problem report, not a negation): what
-        # makes a complaint a disapproval rather than a report (domain/severity.py).
-        self.evaluative = frozenset(t for t, e in self.entries.items()
-                                    if e.valence <= -1.5 and not e.is_problem
-                                    and not e.negation_alone)
-        self.entries_broadcast = self._entries(self.lookup_broadcast)
+        # The word tables come from the shipped lexicons alone: built once per process
+        # (_word_tables), copied here so no Enricher shares a dict with another.
+        t = _word_tables()
+        self.words = dict(t.words)
+        self.problems = t.problems
+        self.emoji = dict(t.emoji)
+        self.lookup = dict(t.lookup)
+        self.negation_alone = t.negation_alone
+        self.zero = t.zero
+        self.lookup_broadcast = dict(t.lookup_broadcast)
+        self.entries = dict(t.entries)
+        self.evaluative = t.evaluative
+        self.entries_broadcast = dict(t.entries_broadcast)
         # ONE Aho-Corasick automaton for every phrase: sentiment phrases, situation cues and the
         # workspace's topics; a phrase's value carries all its roles, so one pass finds all.
         self.automaton = ahocorasick.Automaton()
@@ -192,22 +176,6 @@ class Enricher:
             self.kernels = hotpath.Kernels(self.kernels)
         if not self.models:  # nothing learned: enrich is the rules, with no frame between
             self.enrich = self.rules  # type: ignore[method-assign]
-
-    def _entries(self, lookup: dict[str, float]) -> dict[str, Entry]:
-        """What the sentiment loop needs of each word (kernels.Entry): valence; whether it
-        names a service problem; its SHOUTED form (words longer than two letters); its
-        Capitalised form (a word inside a name, "Good Morning America", counts for less; a
-        problem word in Title Case, "Flight Delayed", is a report, not a name); whether a
-        negation can flip it (words, not emoji or ":)", nor time words like "yet"); the words
-        that make it a hedge ("kind of"); whether it is a negation that counts on its own when
-        it negates nothing."""
-        problems, alone = self.problems, self.negation_alone
-        return {tok: Entry(v, tok in problems,
-                           tok.upper() if len(tok) > 2 and tok.isalpha() else "",
-                           tok.capitalize() if tok.isalpha() and tok not in problems else "",
-                           (tok[0].isalpha() or tok[0] == "#") and tok not in TEMPORAL,
-                           HEDGES.get(tok), tok in alone)
-                for tok, v in lookup.items()}
 
     @classmethod
     @cache
@@ -358,3 +326,58 @@ class Enricher:
 
 
 __all__ = ["Enricher", "detect_language", "find_pii", "mask_pii"]  # the pieces callers import
+
+
+@cache
+def _word_tables() -> SimpleNamespace:
+    """What an Enricher needs of the shipped lexicons' words, the same for every Enricher: made
+    once per process. (Made per Enricher it was ~15,000 Entry objects, ~40 ms each time a
+    workspace rebuilt its triager for a new playbook, organisation or brand version.)"""
+    t = SimpleNamespace()
+    lex = lexicons.shipped()
+    t.words = dict(lexicons.vader())
+    t.words.update({k: float(v) for k, v in lex["words"].items()})
+    t.problems = frozenset(lex["problems"])
+    t.words.update({k: float(v) for k, v in lex["problems"].items()})
+    t.emoji = {k: float(v) for k, v in lex["emoji"].items()}
+    # One table for the token loop: a word's valence wins over an emoji's; words the
+    # lexicon sets to 0 (brand names, politeness) are left out, so they never score.
+    t.lookup = {k: v for k, v in {**t.emoji, **t.words}.items() if v and isinstance(k, str)}
+    for neg in NEGATIONS:
+        t.lookup.setdefault(neg, NEGATION_ALONE)
+    t.negation_alone = frozenset(n for n in NEGATIONS if t.lookup[n] == NEGATION_ALONE)
+    t.zero = frozenset(k for k, v in t.words.items() if not v)
+    # Assent and thanks are politeness in a post addressed to someone (it starts with "@"),
+    # scored low above; in a post to everyone they keep VADER's value. Two tables, one
+    # chosen per post: no per-token cost.
+    vader = lexicons.vader()
+    t.lookup_broadcast = dict(t.lookup)
+    for w in lex.get("politeness", ()):
+        if vader.get(w):
+            t.lookup_broadcast[w] = vader[w]
+    # What the sentiment loop needs of each word, computed once (one table for posts to
+    # someone, one for posts to everyone; see lookup_broadcast).
+    t.entries = _entries(t.lookup, t.problems, t.negation_alone)
+    # Words that judge (strongly negative, not a problem report, not a negation): what
+    # makes a complaint a disapproval rather than a report (domain/severity.py).
+    t.evaluative = frozenset(w for w, e in t.entries.items()
+                             if e.valence <= -1.5 and not e.is_problem and not e.negation_alone)
+    t.entries_broadcast = _entries(t.lookup_broadcast, t.problems, t.negation_alone)
+    return t
+
+
+def _entries(lookup: dict[str, float], problems: frozenset[str],
+             alone: frozenset[str]) -> dict[str, Entry]:
+    """What the sentiment loop needs of each word (kernels.Entry): valence; whether it
+    names a service problem; its SHOUTED form (words longer than two letters); its
+    Capitalised form (a word inside a name, "Good Morning America", counts for less; a
+    problem word in Title Case, "Flight Delayed", is a report, not a name); whether a
+    negation can flip it (words, not emoji or ":)", nor time words like "yet"); the words
+    that make it a hedge ("kind of"); whether it is a negation that counts on its own when
+    it negates nothing."""
+    return {tok: Entry(v, tok in problems,
+                       tok.upper() if len(tok) > 2 and tok.isalpha() else "",
+                       tok.capitalize() if tok.isalpha() and tok not in problems else "",
+                       (tok[0].isalpha() or tok[0] == "#") and tok not in TEMPORAL,
+                       HEDGES.get(tok), tok in alone)
+            for tok, v in lookup.items()}
