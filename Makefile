@@ -36,18 +36,10 @@ demo: install
 # PYTHONDONTWRITEBYTECODE is emptied for the run: where the environment sets it, every worker
 # compiled the project and rewrote every test module's asserts anew (pytest caches both as .pyc,
 # gitignored), ~4.5 CPU-s of each worker's ~10 s collection.
-# The no-extras smoke (scripts/smoke_base_install.sh: a wheel, a fresh venv, four commands)
-# runs beside the suite at the lowest CPU priority: the suite leaves about a third of the two
-# cores idle (waiting on Chromium, PostgreSQL, servers), and the smoke's ~30 s fit in it
-# instead of following the suite. Its output is printed when both are done; either failing
-# fails the target.
 JOBS ?= 2
 test: install browser lint
-	@nice -n 19 scripts/smoke_base_install.sh $(PY) >$(VENV)/smoke.log 2>&1 & smoke=$$!; \
-	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -q -n $(JOBS) --dist loadfile \
-	  --no-loadscope-reorder; suite=$$?; \
-	wait $$smoke; smoked=$$?; cat $(VENV)/smoke.log; \
-	test $$suite = 0 && test $$smoked = 0
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -q -n $(JOBS) --dist loadfile --no-loadscope-reorder
+	scripts/smoke_base_install.sh $(PY)
 
 # A fresh venv with no extras: init, ingest, triage, serve (scripts/smoke_base_install.sh).
 smoke:
