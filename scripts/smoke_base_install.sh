@@ -64,8 +64,11 @@ if "$V/python" -c 'import numpy' 2>/dev/null; then
 fi
 phase venv+install
 
-# 3. The commands, from a directory of their own (var/ holds the secret key).
+# 3. The commands, from a directory of their own (var/ holds the secret key). Each command
+# may cache the bytecode it compiles (where the environment forbids it, every command compiled
+# every module it imports again: ~3 s of each `ev serve` start here).
 cd "$WORK"
+unset PYTHONDONTWRITEBYTECODE
 export EV_DATABASE_URL="sqlite:///$WORK/ev.db" EV_VAR_DIR="$WORK/var"
 cat >mentions.jsonl <<'EOF'
 {"source_id": "s1", "channel": "twitter", "text": "@brand my order never arrived and nobody answers", "author": "casey", "created_at": "2026-11-20T13:00:00Z"}
