@@ -55,10 +55,14 @@ class Bench:
         if mod:
             mod(lex)
         lexicons.shipped = lambda: lex
+        # An Enricher takes its word tables from a per-process cache of the shipped lexicon
+        # (enrich._word_tables): without emptying it, every changed lexicon scored as shipped.
+        E._word_tables.cache_clear()
         try:
             return E.Enricher(compiled=compiled)
         finally:
             lexicons.shipped = self._shipped_fn
+            E._word_tables.cache_clear()
 
     def scores(self, en: E.Enricher) -> dict[str, list[float]]:
         read = en.kernels.read
