@@ -253,12 +253,10 @@ def main(argv: list[str] | None = None) -> int:
                                           "selftrain"])
     parser.add_argument("--emoji", action="store_true",
                         help="selftrain: label the unlabelled tweets by their emoji and emoticons")
-    parser.add_argument("--data", type=Path,
-                        default=Path(__file__).resolve().parents[1] / ".." / "shared" / "data")
+    parser.add_argument("--data", type=Path, default=S.DATA)
     args = parser.parse_args(argv)
-    data = args.data.resolve()
-    if not (data / "tweeteval").is_dir():
-        print(f"{data}: no evaluation data (../shared/data); nothing to score", file=sys.stderr)
+    data = S.data_folder(args.data)
+    if data is None:
         return 1
     b = Bench(data)
     print("shipped rules: " + "  ".join(f"{n[:4]} {b.base[n]:.3f}" for n in NAMES))

@@ -45,6 +45,17 @@ SETS = {
                 ("negative", "positive")),
 }
 FOLDS = 5
+DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"  # --data's default
+
+
+def data_folder(path: Path, doing: str = "score") -> Path | None:
+    """`path` resolved, or None (said on stderr) when it holds no evaluation data: the
+    sentiment scripts run beside ../shared/data, which is never shipped."""
+    path = path.resolve()
+    if not (path / "tweeteval").is_dir():
+        print(f"{path}: no evaluation data (../shared/data); nothing to {doing}", file=sys.stderr)
+        return None
+    return path
 
 
 def _bucket(row_id: str, n: int) -> int:
@@ -123,8 +134,7 @@ def render(report: dict, title: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path,
-                        default=Path(__file__).resolve().parents[1] / ".." / "shared" / "data")
+    parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--vader", action="store_true", help="score vaderSentiment too")
     parser.add_argument("--json", type=Path, help="write the figures here")
     parser.add_argument("--errors", choices=list(SETS), help="print misread rows of a set")
@@ -133,9 +143,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pred", help="only rows read as this label")
     parser.add_argument("--limit", type=int, default=60)
     args = parser.parse_args(argv)
-    data = args.data.resolve()
-    if not (data / "tweeteval").is_dir():
-        print(f"{data}: no evaluation data (../shared/data); nothing to score", file=sys.stderr)
+    data = data_folder(args.data)
+    if data is None:
         return 1
     sets = load(data)
     enricher = Enricher()

@@ -45,7 +45,7 @@ from scipy import sparse
 from sklearn.linear_model import LogisticRegression
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from sentiment_sets import FOLDS, SETS, _bucket, load, macro_recall
+from sentiment_sets import DATA, FOLDS, SETS, _bucket, data_folder, load, macro_recall
 
 from escapevelocity.domain.enrich import NEGATIVE_EDGE, POSITIVE_EDGE, Enricher
 
@@ -374,8 +374,7 @@ def verdict(results: list[dict]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path,
-                        default=Path(__file__).resolve().parents[1] / ".." / "shared" / "data")
+    parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--json", type=Path, help="write the figures here")
     parser.add_argument("--vectors", action="store_true",
                         help="also try MiniLM sentence vectors (needs the embed extra; research "
@@ -384,9 +383,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="an .npz outside the project that keeps the vectors between runs")
     parser.add_argument("--only", help="run the experiments whose name contains this")
     args = parser.parse_args(argv)
-    data = args.data.resolve()
-    if not (data / "tweeteval").is_dir():
-        print(f"{data}: no evaluation data (../shared/data); nothing to train", file=sys.stderr)
+    data = data_folder(args.data, "train")
+    if data is None:
         return 1
     enricher = Enricher()
     read_sets = {n: [(i, read(enricher, t), g) for i, t, g in rows]
