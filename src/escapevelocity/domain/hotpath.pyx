@@ -744,6 +744,12 @@ cdef inline int flags_of(PyObject *known) noexcept:
     return 0 if known == NULL else (<Known>known).flags
 
 
+cdef inline bint addressed(str lower) noexcept:
+    """A post to someone (it starts with "@"): its words are read in the entries table, a
+    post to everyone's in the broadcast one (enrich.py says why)."""
+    return PyUnicode_GET_LENGTH(lower) > 0 and PyUnicode_READ_CHAR(lower, 0) == u'@'
+
+
 # Posts of up to this many words keep the word pass's per-word arrays on the stack.
 cdef enum:
     STACK_WORDS = 96
@@ -835,8 +841,7 @@ cdef class Kernels:
         cdef list firsts = [None, None, None]
         cdef Py_ssize_t but, nhits, ntok = len(tokens)
         cdef bint has_modifier
-        cdef bint to_someone = PyUnicode_GET_LENGTH(lower) > 0 and \
-            PyUnicode_READ_CHAR(lower, 0) == u'@'
+        cdef bint to_someone = addressed(lower)
         cdef PyObject *known_stack[STACK_WORDS]
         cdef Py_ssize_t hits_stack[STACK_WORDS]
         cdef PyObject **known = known_stack
@@ -854,8 +859,8 @@ cdef class Kernels:
             found = tuple.__new__(WORDS, (tokens, bool(seen & F_ENGLISH),
                                           bool(seen & F_SECOND), firsts[0], firsts[1],
                                           firsts[2]))
-            score, because = self.score(text, lower, tokens, known, hits, nhits, has_modifier,
-                                        but, (<tuple>scan)[0], (<tuple>scan)[3],
+            score, because = self.score(text, lower, tokens, to_someone, known, hits, nhits,
+                                        has_modifier, but, (<tuple>scan)[0], (<tuple>scan)[3],
                                         (<tuple>scan)[4], chars)
         finally:
             if known != known_stack:
@@ -949,8 +954,7 @@ cdef class Kernels:
         cdef int chars = char_marks(lower)
         cdef Py_ssize_t but, nhits, ntok = len(tokens)
         cdef bint has_modifier
-        cdef bint to_someone = PyUnicode_GET_LENGTH(lower) > 0 and \
-            PyUnicode_READ_CHAR(lower, 0) == u'@'
+        cdef bint to_someone = addressed(lower)
         cdef PyObject **known = <PyObject **>PyMem_Malloc((ntok + 1) * sizeof(PyObject *))
         cdef Py_ssize_t *hits = <Py_ssize_t *>PyMem_Malloc((ntok + 1) * sizeof(Py_ssize_t))
         cdef tuple found = <tuple>scan  # a kernels.Scan: phrases, cues, topics, sarcasm, irony
@@ -959,8 +963,8 @@ cdef class Kernels:
                 raise MemoryError()
             nhits = self.word_pass(tokens, to_someone, chars & M_TAG, &but, &has_modifier, NULL,
                                    None, known, hits)
-            return self.score(text, lower, tokens, known, hits, nhits, has_modifier, but,
-                              found[0], found[3], found[4], chars)
+            return self.score(text, lower, tokens, to_someone, known, hits, nhits, has_modifier,
+                              but, found[0], found[3], found[4], chars)
         finally:
             PyMem_Free(known)
             PyMem_Free(hits)
@@ -1013,13 +1017,11 @@ cdef class Kernels:
                 nhits += 1
         return nhits
 
-    cdef tuple score(self, str text, str lower, list tokens, PyObject **known,
-                     Py_ssize_t *hits, Py_ssize_t nhits, bint has_modifier, Py_ssize_t but,
-                     list phrases, object sarcasm, object irony, int marks):
+    cdef tuple score(self, str text, str lower, list tokens, bint to_someone,
+                     PyObject **known, Py_ssize_t *hits, Py_ssize_t nhits, bint has_modifier,
+                     Py_ssize_t but, list phrases, object sarcasm, object irony, int marks):
         """kernels.Kernels.sentiment's loop over the words the word pass found (`known`,
-        `hits`)."""
-        cdef bint to_someone = PyUnicode_GET_LENGTH(lower) > 0 and \
-            PyUnicode_READ_CHAR(lower, 0) == u'@'
+        `hits`), in the table the word pass used (`to_someone`)."""
         cdef Py_ssize_t ntok = len(tokens)
         cdef Py_ssize_t h, i, j
         cdef str tok, t
