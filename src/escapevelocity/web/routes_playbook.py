@@ -34,7 +34,7 @@ from escapevelocity.services.playbooks import MAX_SOURCE_BYTES, PlaybookWorkflow
 from escapevelocity.web.auth import check_csrf, member_of
 from escapevelocity.web.views import flash, pop_flash
 
-router = APIRouter(tags=["playbook"])
+router = APIRouter(tags=["playbook"], dependencies=[Depends(member_of)])
 MAX_NOTE = playbooks.MAX_NOTE
 # A check is CPU work: it runs on worker threads, at most CHECKS_AT_ONCE at a time (so members
 # checking drafts cannot take every thread), and a caller waits at most CHECK_SECONDS for it.

@@ -19,7 +19,7 @@ from escapevelocity.services.live_routing import OFFLINE_FACTOR
 from escapevelocity.services.team import overview
 from escapevelocity.web import auth
 
-router = APIRouter(tags=["team"])
+router = APIRouter(tags=["team"], dependencies=[Depends(auth.member_of)])
 
 CHART_WIDTH = 320  # px of the longest bar (100 %)
 BAR = 18  # px per bar row

@@ -13,18 +13,20 @@ from escapevelocity.web.api_v1.auth import RateLimitHeaders
 
 
 def install(app: FastAPI) -> None:
-    app.include_router(cases.router)
-    app.include_router(reads.router)
-    app.include_router(reference.router)
+    from escapevelocity.web.app import include
+
+    include(app, cases.router)
+    include(app, reads.router)
+    include(app, reference.router)
     from escapevelocity.web import routes_tokens
 
-    app.include_router(routes_tokens.router)  # Settings → API tokens (the web app's side)
+    include(app, routes_tokens.router)  # Settings → API tokens (the web app's side)
     from escapevelocity.web import routes_security
 
-    app.include_router(routes_security.router)  # Settings → Second factor; its sign-in step
+    include(app, routes_security.router)  # Settings → Second factor; its sign-in step
     from escapevelocity.web import routes_sso
 
-    app.include_router(routes_sso.router)  # sign-in by OpenID Connect (EV_OIDC_*)
+    include(app, routes_sso.router)  # sign-in by OpenID Connect (EV_OIDC_*)
     app.add_middleware(RateLimitHeaders)
 
 
