@@ -26,6 +26,12 @@ figures and the decision: nothing passed, nothing shipped).
 
     python scripts/train_sentiment.py [--json OUT] [--only NAME]   # ~5 min on one core
     python scripts/train_sentiment.py --vectors --only MiniLM --vector-cache /tmp/v.npz
+    python scripts/train_sentiment.py --vader-tweets tweets_GroundTruth.txt --only VADER
+
+--vader-tweets: the 4,199 tweets with their mean human rating (-4..4) that ship in
+vaderSentiment's source package (additional_resources/hutto_ICWSM_2014.tar.gz, MIT licence;
+`pip download --no-binary :all: --no-deps vaderSentiment`), labelled negative / neutral /
+positive at a mean of -EDGE / +EDGE, as more training rows (VADER_GRID).
 
 Needs the `learn` extra (numpy, scikit-learn). The data is read where it is (../shared/data,
 or --data); nothing of it is copied, and nothing is written into the project.
@@ -199,6 +205,19 @@ def load_extra(data: Path, enricher: Enricher) -> dict:
     return out
 
 
+def load_vader(path: Path, enricher: Enricher, edge: float) -> list:
+    """VADER's ground-truth tweets (id, mean rating, text; HTML entities as posted)."""
+    import html
+
+    rows = []
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        rid, mean, text = line.split("\t", 2)
+        m = float(mean)
+        gold = "negative" if m <= -edge else "positive" if m >= edge else "neutral"
+        rows.append((f"vader{rid}", read(enricher, html.unescape(text)), gold))
+    return rows
+
+
 def extra_rows(read_extra: dict, cfg: dict):
     for name, weight in cfg.get("extra", {}).items():
         for rid, x, g in read_extra[name]:
@@ -323,6 +342,15 @@ GRID = [
     ("words + emotion x.25 + offensive x.1", {"C": 0.3, "emotion": 0.25,
                                               "extra": {"offensive": 0.1}}),
 ]
+VADER_GRID = [(f"words + VADER tweets (edge {e}) x{w} C={c}",
+               {"C": c, "extra": {f"vader{e}": w}})
+              for e in (0.5, 1.0) for w in (0.25, 0.5, 1.0) for c in (0.3, 1.0)] + [
+    ("words + emotion x.25 + VADER tweets (edge 1.0) x.5", {"C": 0.3, "emotion": 0.25,
+                                                            "balance_te": True,
+                                                            "extra": {"vader1.0": 0.5}}),
+    ("rule features + VADER tweets (edge 1.0)", {"words": False, "flags": False, "C": 10.0,
+                                                 "extra": {"vader1.0": 1.0}}),
+]
 VECTOR_GRID = [
     ("rules + MiniLM vectors C=1", {"words": False, "flags": False, "C": 1.0, "vectors": 1.0}),
     ("rules + words + MiniLM vectors C=1", {"C": 1.0, "vectors": 1.0}),
@@ -382,6 +410,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--vector-cache", type=Path,
                         help="an .npz outside the project that keeps the vectors between runs")
     parser.add_argument("--only", help="run the experiments whose name contains this")
+    parser.add_argument("--vader-tweets", type=Path,
+                        help="tweets_GroundTruth.txt from vaderSentiment's source package: "
+                             "also try it as training rows (VADER_GRID)")
     args = parser.parse_args(argv)
     data = data_folder(args.data, "train")
     if data is None:
@@ -390,12 +421,16 @@ def main(argv: list[str] | None = None) -> int:
     read_sets = {n: [(i, read(enricher, t), g) for i, t, g in rows]
                  for n, rows in load(data).items()}
     read_extra = load_extra(data, enricher)
+    if args.vader_tweets:
+        for edge in (0.5, 1.0):
+            read_extra[f"vader{edge}"] = load_vader(args.vader_tweets, enricher, edge)
     if args.vectors:
         add_vectors(read_sets, args.vector_cache)
     results = [rules_baseline(read_sets), edges_cv(read_sets, False), edges_cv(read_sets, True)]
     print("TweetEval folds, rules: " + " ".join(f"{m:.3f}" for m in results[0]["tweeteval"]
                                                 ["folds"]))
-    for name, cfg in GRID + (VECTOR_GRID if args.vectors else []):
+    for name, cfg in (GRID + (VECTOR_GRID if args.vectors else [])
+                      + (VADER_GRID if args.vader_tweets else [])):
         if args.only and args.only not in name:
             continue
         results.append(experiment(name, read_sets, cfg, read_extra))
