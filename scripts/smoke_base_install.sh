@@ -89,8 +89,9 @@ if [ ! -x "$TEMPLATE/bin/python" ]; then
     || { grep -v '^WARNING: Location' "$WORK/pip-deps.log" >&2; fail "pip install (dependencies)"; }
   mv -T "$WORK/template" "$TEMPLATE" 2>/dev/null || true  # another run may have put it there first
 fi
-# Hard links: the template's 80 MB copied in 0.1 s. Nothing writes into an installed file (pip
-# adds the project's files; Python writes new .pyc files into the copy's own directories).
+# Hard links: the template's 80 MB copied in 0.1 s. Nothing writes through a link into the
+# template: pip adds the project's files (and unlinks any file before writing it), Python writes
+# new .pyc files into the copy's own directories.
 cp -al "$TEMPLATE" "$WORK/venv" 2>/dev/null || { rm -rf "$WORK/venv"; cp -a "$TEMPLATE" "$WORK/venv"; }
 V=$WORK/venv/bin
 "$PY" -m pip --python "$V/python" install -q --no-compile --no-index "$WHEEL" \
