@@ -27,6 +27,8 @@ def peek_sqlite(path: Path, name: str) -> str | None:
 # the triager's stamps), and building the SELECT, then walking its cache key, per read cost
 # more than the read (9% of a drill's CPU).
 _GET = sa.select(t.documents.c.body).where(t.documents.c.name == sa.bindparam("name"))
+_STAMPS = (sa.select(t.documents.c.name, t.documents.c.updated_at)
+           .where(t.documents.c.name.like(sa.bindparam("pattern"))).order_by(t.documents.c.name))
 
 
 class Documents(Repo):
@@ -40,6 +42,4 @@ class Documents(Repo):
     def stamps(self, prefix: str) -> tuple[tuple[str, datetime], ...]:
         """(name, updated_at) of the documents named `prefix`…, by name: changes when one of
         them is replaced (the triager reloads learned models on it)."""
-        d = t.documents.c
-        return tuple((n, u) for n, u in self._conn.execute(
-            sa.select(d.name, d.updated_at).where(d.name.like(prefix + "%")).order_by(d.name)))
+        return tuple((n, u) for n, u in self._conn.execute(_STAMPS, {"pattern": prefix + "%"}))
