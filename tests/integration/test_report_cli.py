@@ -22,16 +22,14 @@ NOW = datetime(2026, 11, 20, 14, 0, tzinfo=UTC)  # conftest's NOW
 
 
 @pytest.fixture
-def filled(tmp_path):
-    from web_kit import NOW, PASSWORD
+def filled(tmp_path, sqlite_copy):
+    from web_kit import NOW
 
     from escapevelocity.domain.clock import FixedClock
-    from escapevelocity.services.seed import seed_demo
     from escapevelocity.services.workspace import Workspace
 
-    clock = FixedClock(NOW)
-    ws = Workspace.open(f"sqlite:///{tmp_path / 'ev.db'}", clock)
-    seed_demo(ws, password=PASSWORD)
+    clock = FixedClock(NOW)  # the session's seeded demo workspace (seeded at NOW), copied
+    ws = Workspace.open(sqlite_copy(tmp_path / "ev.db"), clock, migrate=False)
     fill(ws, clock, days=5, per_day=30, end=_now())  # ends at the CLI's real now
     yield ws
     ws.store.close()

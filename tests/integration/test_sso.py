@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from oidc_provider import Provider
 from web_kit import PASSWORD, csrf_of
 
+from escapevelocity.adapters import tls  # httpx.get's own TLS context: 38 ms a call
 from escapevelocity.services.sso import SsoConfig, parse_roles
 
 ROLES = "ev-admins=admin,ev-hub=community_manager,ev-care=liaison"
@@ -37,7 +38,7 @@ def _sign_in(app, provider, user: dict, client: TestClient | None = None):
     client = client or TestClient(app)
     r = client.get("/login/sso", params={"next": "/team"}, follow_redirects=False)
     assert r.status_code == 302 and r.headers["location"].startswith(provider.issuer)
-    back = httpx.get(r.headers["location"], follow_redirects=False)
+    back = httpx.get(r.headers["location"], follow_redirects=False, verify=tls.verify())
     assert back.status_code == 302, back.text
     url = urlsplit(back.headers["location"])
     return client, client.get(f"{url.path}?{url.query}", follow_redirects=False)
@@ -89,8 +90,8 @@ def test_a_callback_without_its_state_is_refused(sso_app, provider):
     provider.user = {"sub": "3", "email": "x@example.com", "groups": ["ev-hub"]}
     first = TestClient(sso_app)
     r = first.get("/login/sso", follow_redirects=False)
-    back = urlsplit(httpx.get(r.headers["location"], follow_redirects=False)
-                    .headers["location"])
+    back = urlsplit(httpx.get(r.headers["location"], follow_redirects=False,
+                              verify=tls.verify()).headers["location"])
     other = TestClient(sso_app)  # another browser replays the callback
     r = other.get(f"{back.path}?{back.query}", follow_redirects=False)
     assert r.status_code == 401

@@ -12,12 +12,11 @@ from contextlib import contextmanager
 
 import httpx
 import pytest
+from web_kit import PASSWORD  # the seeded copy's
 
 from escapevelocity.config import Settings
 from escapevelocity.web.app import create_app
 from tests.unit.test_yamlsafe import alias_bomb
-
-PASSWORD = "correct horse battery"
 
 
 def many_rules(n: int) -> str:
@@ -28,14 +27,13 @@ def many_rules(n: int) -> str:
 
 
 @pytest.fixture
-def live(tmp_path, clock) -> Iterator[str]:
+def live(tmp_path, clock, sqlite_copy) -> Iterator[str]:
     import uvicorn
 
-    from escapevelocity.services.seed import seed_demo
     from escapevelocity.services.workspace import Workspace
 
-    ws = Workspace.open(f"sqlite:///{tmp_path / 'ev.db'}", clock)
-    seed_demo(ws, password=PASSWORD)
+    # the session's demo workspace, seeded at the clock's time with PASSWORD, copied
+    ws = Workspace.open(sqlite_copy(tmp_path / "ev.db"), clock, migrate=False)
     app = create_app(ws, Settings(database_url="unused", secret_key="s" * 32),
                      tick_seconds=None)
     with socket.socket() as s:

@@ -88,7 +88,9 @@ def read_feed(origin: str) -> list[Entry]:
     if origin.startswith(("http://", "https://")):
         import httpx
 
-        resp = httpx.get(origin, timeout=10.0, follow_redirects=True)
+        from escapevelocity.adapters import tls
+
+        resp = httpx.get(origin, timeout=10.0, follow_redirects=True, verify=tls.verify())
         resp.raise_for_status()
         raw = resp.content[:MAX_FEED_BYTES]
     else:

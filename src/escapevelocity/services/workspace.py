@@ -11,9 +11,10 @@ import hmac
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from escapevelocity.adapters.store import SqlStore, Tx, signin
-from escapevelocity.domain import governance, yamlsafe
+from escapevelocity.domain import enrich, governance, yamlsafe
 from escapevelocity.domain.brand import BrandProfile
 from escapevelocity.domain.brand import parse_yaml as parse_brand
 from escapevelocity.domain.clock import Clock
@@ -167,9 +168,7 @@ class Workspace:
                      hash(program), hash(tx.documents.get("org") or ""))
             if self._triager is None or self._playbook_version != stamp:
                 vocab_yaml = tx.documents.get("vocabulary") or ""
-                vocabulary = Vocabulary.from_dict(yamlsafe.load(vocab_yaml) or {})
-                playbook: Playbook = compile_playbook(active[1], version=f"v{active[0]}",
-                                                      stored=True)
+                playbook = _compiled_playbook(active[1], f"v{active[0]}")
                 org = tx.org.load()
                 # a unit's own connection, once live, takes what the playbook gives a hub
                 owned = governance.owners(governance.decode(program))
@@ -180,7 +179,9 @@ class Workspace:
 
             # Models learned from this workspace's corrections refine the shipped rules; a
             # model's sentence vectors are read off the hot path (services/refine.py).
-            enricher = Enricher(vocabulary, models=load_models(self.store), defer_vectors=True)
+            models = load_models(self.store)
+            enricher = (_enricher(vocab_yaml) if not models else
+                        Enricher(_vocabulary(vocab_yaml), models=models, defer_vectors=True))
             self._triager = Triager(enricher, playbook, org, brand, owned)
             self._playbook_version = stamp
         return self._triager
@@ -188,3 +189,36 @@ class Workspace:
     def _models_stamp(self, tx: Tx) -> tuple:
         """Changes when a learned model is promoted, so the next batch uses it."""
         return tx.documents.stamps("model:")
+
+
+# A Playbook and a model-less Enricher are functions of their texts alone and are not changed
+# once built (a Playbook's memos are of its own decisions): every workspace of a process shares
+# one per text. Each new Workspace (every web worker's, CLI command's and drill's, and every
+# test's) compiled both again, ~35 ms of CPU to reach the same objects; the YAML parse of the
+# playbook alone was 1.5% of the unit+integration suite's CPU. Bounded: a long-lived process
+# sees a few playbook versions and vocabularies, not thousands.
+@lru_cache(maxsize=16)
+def _compiled_playbook(source: str, version: str) -> Playbook:
+    return compile_playbook(source, version=version, stored=True)
+
+
+def _vocabulary(vocabulary_yaml: str) -> Vocabulary:
+    return Vocabulary.from_dict(yamlsafe.load(vocabulary_yaml) or {})
+
+
+_ENRICHERS: dict[str, tuple[object, object, Enricher]] = {}
+
+
+def _enricher(vocabulary_yaml: str) -> Enricher:
+    """The Enricher for this vocabulary with no learned models. Also made anew when the word
+    tables or the kernels' module an Enricher reads when it is made have changed since (their
+    caches emptied: scripts/sentiment_audit.py, tests/unit/test_hotpath.py)."""
+    tables, hotpath = enrich._word_tables(), enrich._hotpath()
+    found = _ENRICHERS.get(vocabulary_yaml)
+    if found is not None and found[0] is tables and found[1] is hotpath:
+        return found[2]
+    enricher = Enricher(_vocabulary(vocabulary_yaml), defer_vectors=True)
+    if len(_ENRICHERS) >= 8:
+        _ENRICHERS.clear()
+    _ENRICHERS[vocabulary_yaml] = (tables, hotpath, enricher)
+    return enricher

@@ -18,6 +18,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from escapevelocity.adapters import tls
 from escapevelocity.services import second_factor, sso
 from escapevelocity.web.auth import _safe_next, begin_session
 
@@ -43,7 +44,9 @@ def _client(request: Request) -> Any:
         oauth.register("provider", client_id=cfg.client_id, client_secret=cfg.client_secret,
                        server_metadata_url=f"{cfg.issuer}/.well-known/openid-configuration",
                        client_kwargs={"scope": "openid email profile",
-                                      "code_challenge_method": "S256", "timeout": 10})
+                                      "code_challenge_method": "S256", "timeout": 10,
+                                      # Authlib makes an httpx client per call to the provider
+                                      "verify": tls.verify()})
         state.sso_client, state.sso_client_for = oauth.provider, cfg
     return state.sso_client
 

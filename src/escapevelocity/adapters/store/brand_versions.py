@@ -19,6 +19,8 @@ from sqlalchemy.engine import Connection
 from escapevelocity.adapters.store.schema import documents
 
 _PREFIX = "brand:v"
+# Read on every Workspace.triager() call (its recompile stamp): built once, not per call.
+_STAMP = sa.select(sa.func.max(documents.c.name)).where(documents.c.name.like(_PREFIX + "%"))
 
 
 class BrandVersion(NamedTuple):
@@ -53,9 +55,7 @@ def latest(conn: Connection) -> BrandVersion | None:
 
 def stamp(conn: Connection) -> str | None:
     """The name of the version in force (cheap: for recompiling when it changes)."""
-    d = documents.c
-    return conn.execute(sa.select(sa.func.max(d.name)).where(d.name.like(_PREFIX + "%"))
-                        ).scalar()
+    return conn.execute(_STAMP).scalar()
 
 
 def save(conn: Connection, yaml_text: str, *, author: str, note: str, at: datetime) -> int:

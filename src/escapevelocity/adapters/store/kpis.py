@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any
 
 import msgspec
@@ -89,8 +90,8 @@ def with_business_times(cases: Iterable[Case], conn: Connection,
     return out
 
 
-def _insert(conn: Connection):
-    if conn.dialect.name == "postgresql":
+def _insert(dialect: str):
+    if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
@@ -108,27 +109,36 @@ def apply(conn: Connection, pairs: Iterable[tuple[Case | None, Case | None]]) ->
     _write(conn, cells, counts)
 
 
+@cache
+def _upserts(dialect: str) -> tuple[Any, Any]:
+    """The two rollup upserts of a dialect, built once: every case write moves the rollups, and
+    building them anew (then walking their cache keys) cost more than running them."""
+    insert = _insert(dialect)
+    cells = insert(t.kpi_cells)
+    cells = cells.on_conflict_do_update(
+        index_elements=list(CELL_KEYS),
+        set_={m: t.kpi_cells.c[m] + cells.excluded[m] for m in kpis.MEASURES})
+    counts = insert(t.kpi_counts)
+    counts = counts.on_conflict_do_update(
+        index_elements=["family", "day", "key"],
+        set_={"count": t.kpi_counts.c.count + counts.excluded.count})
+    return cells, counts
+
+
 def _write(conn: Connection, cells: Counter, counts: Counter) -> None:
-    insert = _insert(conn)
     by_cell: dict[tuple, dict[str, int]] = {}
     for (cell, measure), n in cells.items():
         if n:
             by_cell.setdefault(cell, dict.fromkeys(kpis.MEASURES, 0))[measure] += n
     if by_cell:
-        stmt = insert(t.kpi_cells)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=list(CELL_KEYS),
-            set_={m: t.kpi_cells.c[m] + stmt.excluded[m] for m in kpis.MEASURES})
-        conn.execute(stmt, [{**dict(zip(CELL_KEYS, cell, strict=True)), **values}
-                            for cell, values in sorted(by_cell.items())])
+        conn.execute(_upserts(conn.dialect.name)[0],
+                     [{**dict(zip(CELL_KEYS, cell, strict=True)), **values}
+                      for cell, values in sorted(by_cell.items())])
     rows = [{"family": f, "day": d, "key": k, "count": n}
             for (d, f, k), n in counts.items() if n]
     if rows:
-        stmt = insert(t.kpi_counts)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["family", "day", "key"],
-            set_={"count": t.kpi_counts.c.count + stmt.excluded.count})
-        conn.execute(stmt, sorted(rows, key=lambda r: (r["family"], r["day"], r["key"])))
+        conn.execute(_upserts(conn.dialect.name)[1],
+                     sorted(rows, key=lambda r: (r["family"], r["day"], r["key"])))
 
 
 def rebuild(conn: Connection, cases: Iterable[Case]) -> None:

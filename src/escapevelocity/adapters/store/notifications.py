@@ -21,6 +21,9 @@ from escapevelocity.domain.notifications import Notification, Prefs, load_prefs
 from escapevelocity.domain.watermark import Watermark
 
 N, D = t.notifications, t.notification_deliveries
+# The bell of every page a member loads: built once (see adapters/store/cases._UPDATE).
+_UNREAD = sa.select(sa.func.count()).select_from(N).where(
+    N.c.member == sa.bindparam("member"), N.c.read_at.is_(None))
 
 
 def watermark(conn: Connection, name: str, *, lock: bool = False, start: int = 0) -> Watermark:
@@ -96,8 +99,7 @@ def add(conn: Connection, note: Notification, transports: Iterable[str], now: da
 
 
 def unread_count(conn: Connection, member: str) -> int:
-    return conn.execute(sa.select(sa.func.count()).select_from(N).where(
-        N.c.member == member, N.c.read_at.is_(None))).scalar_one()
+    return conn.execute(_UNREAD, {"member": member}).scalar_one()
 
 
 def latest(conn: Connection, member: str, limit: int = 50) -> list[dict[str, Any]]:

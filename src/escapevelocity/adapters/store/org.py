@@ -20,6 +20,10 @@ from escapevelocity.domain.org import Member, Organisation, Team
 ORG_DOCUMENT = "org"
 
 
+# One member's record: read on every case command (who is acting). Built once, not per call.
+_MEMBER = sa.select(t.members.c.body).where(t.members.c.id == sa.bindparam("id"))
+
+
 class Org(Repo):
     def save(self, org: Organisation) -> None:
         conn = self._conn
@@ -54,8 +58,7 @@ class Org(Repo):
         return Organisation(teams=teams, members=members)
 
     def member(self, member_id: str) -> Member | None:
-        body = self._conn.execute(sa.select(t.members.c.body)
-                                  .where(t.members.c.id == member_id)).scalar()
+        body = self._conn.execute(_MEMBER, {"id": member_id}).scalar()
         if not body:
             return None
         member = msgspec.json.decode(body, type=Member)

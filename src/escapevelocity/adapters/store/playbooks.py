@@ -11,6 +11,10 @@ import sqlalchemy as sa
 from escapevelocity.adapters.store import schema as t
 from escapevelocity.adapters.store.base import Repo, utc
 
+# Read on every Workspace.triager() call (its recompile stamp): built once, not per call.
+_ACTIVE = sa.select(t.playbooks.c.version, t.playbooks.c.source).where(
+    t.playbooks.c.active.is_(True))
+
 
 class Playbooks(Repo):
     def save(self, *, name: str, source: str, author: str, note: str, at: datetime,
@@ -24,8 +28,7 @@ class Playbooks(Repo):
 
     def active(self) -> tuple[int, str] | None:
         """(version, source) of the active playbook."""
-        row = self._conn.execute(sa.select(t.playbooks.c.version, t.playbooks.c.source)
-                                 .where(t.playbooks.c.active.is_(True))).first()
+        row = self._conn.execute(_ACTIVE).first()
         return (int(row.version), row.source) if row else None
 
     def versions(self, *, lock: bool = False) -> list[dict[str, Any]]:

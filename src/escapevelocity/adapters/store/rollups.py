@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,7 +19,12 @@ from escapevelocity.domain import rollups
 
 
 def _upsert(conn: Connection):
-    if conn.dialect.name == "postgresql":
+    return _upsert_for(conn.dialect.name)
+
+
+@cache  # built once per dialect: building it (and its cache key) per write cost more than it
+def _upsert_for(dialect: str):
+    if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert

@@ -34,6 +34,12 @@ def _aware(value: datetime | None) -> datetime | None:
 
 # --- sessions ---------------------------------------------------------------------------------
 
+# Read on every signed-in request (the session, then the second-factor roles): built once, as
+# building a statement and walking its cache key per call cost more than the query.
+_LIVE = sa.select(sessions.c.member, sessions.c.created_at, sessions.c.last_seen).where(
+    sessions.c.id_hash == sa.bindparam("id_hash"), sessions.c.revoked_at.is_(None),
+    sessions.c.expires_at > sa.bindparam("now", type_=sessions.c.expires_at.type))
+
 
 def create_session(conn: Connection, id_hash: str, member: str, now: datetime,
                    expires: datetime) -> None:
@@ -44,9 +50,7 @@ def create_session(conn: Connection, id_hash: str, member: str, now: datetime,
 def live_session(conn: Connection, id_hash: str, now: datetime
                  ) -> tuple[str, datetime, datetime] | None:
     """(member, created, last seen) of a session neither revoked nor expired, else None."""
-    c = sessions.c
-    row = conn.execute(sa.select(c.member, c.created_at, c.last_seen).where(
-        c.id_hash == id_hash, c.revoked_at.is_(None), c.expires_at > now)).first()
+    row = conn.execute(_LIVE, {"id_hash": id_hash, "now": now}).first()
     return (row.member, _aware(row.created_at), _aware(row.last_seen)) if row else None
 
 
@@ -238,9 +242,11 @@ def factor(conn: Connection, member: str) -> Factor | None:
 FACTOR_ROLES_DOCUMENT = "second_factor_roles"
 
 
+_FACTOR_ROLES = sa.select(documents.c.body).where(documents.c.name == FACTOR_ROLES_DOCUMENT)
+
+
 def factor_roles(conn: Connection) -> frozenset[str]:
-    body = conn.execute(sa.select(documents.c.body).where(
-        documents.c.name == FACTOR_ROLES_DOCUMENT)).scalar()
+    body = conn.execute(_FACTOR_ROLES).scalar()
     return frozenset(body.split()) if body else frozenset()
 
 

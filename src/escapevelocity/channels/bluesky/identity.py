@@ -5,6 +5,7 @@ handles are resolved once when its connector opens, and the handle is kept to na
 
 from __future__ import annotations
 
+from escapevelocity.adapters import tls
 from escapevelocity.channels.base import Misconfigured, RateLimited, Transient, retry_after_seconds
 
 DEFAULT_RESOLVER = "https://public.api.bsky.app"
@@ -19,7 +20,7 @@ def resolve_handle(base_url: str, handle: str, timeout: float = 10.0) -> str:
         return handle
     try:
         r = httpx.get(f"{base_url.rstrip('/')}/xrpc/com.atproto.identity.resolveHandle",
-                      params={"handle": handle}, timeout=timeout)
+                      params={"handle": handle}, timeout=timeout, verify=tls.verify())
     except httpx.HTTPError as exc:
         raise Transient(f"Bluesky handle resolution unreachable: {exc}") from None
     if r.status_code == 429:

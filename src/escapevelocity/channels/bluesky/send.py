@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from escapevelocity.adapters import tls
 from escapevelocity.adapters.secrets import reveal
 from escapevelocity.channels.base import retry_after_seconds
 from escapevelocity.domain.outbound import SendResult
@@ -62,7 +63,7 @@ class BlueskySender:
         self.identifier = reveal(secrets.get("identifier", ""))
         self.password = reveal(secrets.get("app_password", ""))
         self.http = httpx.Client(timeout=float(settings.get("send_timeout") or 10),
-                                 headers={"User-Agent": "escapevelocity"})
+                                 verify=tls.verify(), headers={"User-Agent": "escapevelocity"})
         self.session: dict[str, Any] | None = None
 
     # --- XRPC ---------------------------------------------------------------------------------

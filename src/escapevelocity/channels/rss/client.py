@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from escapevelocity.adapters import tls
 from escapevelocity.channels.base import (
     CredentialsExpired,
     Malformed,
@@ -38,7 +39,7 @@ class FeedConnector:
             raise Misconfigured("an RSS connection needs at least one feed URL")
         self.as_channel = str(settings.get("as_channel") or "web")
         self.keep = keep
-        self.http = httpx.Client(timeout=float(settings.get("timeout") or 15),
+        self.http = httpx.Client(timeout=float(settings.get("timeout") or 15), verify=tls.verify(),
                                  follow_redirects=True,
                                  headers={"User-Agent": "escapevelocity feed reader"})
         self.rejected = 0

@@ -13,6 +13,7 @@ from typing import Any
 
 import msgspec
 
+from escapevelocity.adapters import tls
 from escapevelocity.adapters.secrets import reveal
 from escapevelocity.channels.base import retry_after_seconds
 from escapevelocity.channels.webhook.parse import sign
@@ -30,7 +31,8 @@ class CallbackSender:
             raise ValueError(f"callback_url is not an http(s) URL: {self.url[:80]!r}")
         self.secret = reveal(secrets.get("callback_secret") or secrets.get("signing_secret")
                              or "")
-        self.http = httpx.Client(timeout=float(settings.get("send_timeout") or 10))
+        self.http = httpx.Client(timeout=float(settings.get("send_timeout") or 10),
+                                 verify=tls.verify())
 
     def send_reply(self, case: Mapping[str, Any], text: str, visibility: str) -> SendResult:
         import httpx
