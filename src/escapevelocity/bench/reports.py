@@ -71,7 +71,7 @@ def _copy_rollups(conn: sa.Connection, round_: int) -> None:
     from escapevelocity.domain import kpis
 
     days = SHIFTS[(round_ - 1) % len(SHIFTS)]
-    insert = _insert(conn)
+    insert = _insert(conn.dialect.name)
     cells = t.kpi_cells
     src = sa.select(*[_shifted_day(conn, c, days) if c.name == "day" else c
                       for c in cells.columns]).where(sa.true())
