@@ -67,11 +67,11 @@ def _shifted_day(conn: sa.Connection, column: sa.Column, days: int):
 def _copy_rollups(conn: sa.Connection, round_: int) -> None:
     """The copied cases' rollups: each copy is its original shifted back by whole days, so
     its contribution is the original's with the days shifted; added (upserted) in SQL."""
-    from escapevelocity.adapters.store.kpis import _insert
+    from escapevelocity.adapters.store.base import insert_for
     from escapevelocity.domain import kpis
 
     days = SHIFTS[(round_ - 1) % len(SHIFTS)]
-    insert = _insert(conn.dialect.name)
+    insert = insert_for(conn.dialect.name)
     cells = t.kpi_cells
     src = sa.select(*[_shifted_day(conn, c, days) if c.name == "day" else c
                       for c in cells.columns]).where(sa.true())

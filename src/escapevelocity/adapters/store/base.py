@@ -168,6 +168,16 @@ def _same(value: Any) -> Any:
     return value
 
 
+def insert_for(dialect: str) -> Any:
+    """The dialect's own `insert` (the one with `on_conflict_do_*`): an upsert is written once
+    for both databases, picked by the connection's `dialect.name`."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert
+
+
 def utc(value: datetime | None) -> datetime | None:
     """Naive datetimes read back from SQLite are UTC (schema.UtcDateTime stores them so)."""
     if value is None or value.tzinfo is not None:

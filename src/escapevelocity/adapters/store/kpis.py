@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from escapevelocity.adapters.store import schema as t
-from escapevelocity.adapters.store.base import utc
+from escapevelocity.adapters.store.base import insert_for, utc
 from escapevelocity.domain import kpis
 from escapevelocity.domain.cases import Case
 
@@ -90,14 +90,6 @@ def with_business_times(cases: Iterable[Case], conn: Connection,
     return out
 
 
-def _insert(dialect: str):
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert
-
-
 def apply(conn: Connection, pairs: Iterable[tuple[Case | None, Case | None]]) -> None:
     """Move the rollups by what each (old, new) case pair changes."""
     cells: Counter = Counter()
@@ -113,7 +105,7 @@ def apply(conn: Connection, pairs: Iterable[tuple[Case | None, Case | None]]) ->
 def _upserts(dialect: str) -> tuple[Any, Any]:
     """The two rollup upserts of a dialect, built once: every case write moves the rollups, and
     building them anew (then walking their cache keys) cost more than running them."""
-    insert = _insert(dialect)
+    insert = insert_for(dialect)
     cells = insert(t.kpi_cells)
     cells = cells.on_conflict_do_update(
         index_elements=list(CELL_KEYS),

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from escapevelocity.adapters.store import schema as t
+from escapevelocity.adapters.store.base import insert_for
 from escapevelocity.domain.notifications import Notification, Prefs, load_prefs
 from escapevelocity.domain.watermark import Watermark
 
@@ -36,10 +37,7 @@ def watermark(conn: Connection, name: str, *, lock: bool = False, start: int = 0
     q = sa.select(C.seq, C.high, C.holes).where(C.name == name)
     row = conn.execute(q.with_for_update() if lock else q).first()
     if row is None:  # two processes starting the reader at once: one row, the first one's
-        if conn.dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
+        insert = insert_for(conn.dialect.name)
         conn.execute(insert(t.log_cursors).values(name=name, seq=start, high=start, holes="")
                      .on_conflict_do_nothing(index_elements=[t.log_cursors.c.name]))
         row = conn.execute(q.with_for_update() if lock else q).one()

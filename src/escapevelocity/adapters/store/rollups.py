@@ -15,20 +15,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from escapevelocity.adapters.store import schema as t
+from escapevelocity.adapters.store.base import insert_for
 from escapevelocity.domain import rollups
 
 
-def _upsert(conn: Connection):
-    return _upsert_for(conn.dialect.name)
-
-
 @cache  # built once per dialect: building it (and its cache key) per write cost more than it
-def _upsert_for(dialect: str):
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    stmt = insert(t.rollups)
+def _upsert(dialect: str):
+    stmt = insert_for(dialect)(t.rollups)
     return stmt.on_conflict_do_update(index_elements=[t.rollups.c.name, t.rollups.c.key],
                                       set_={"count": t.rollups.c.count + stmt.excluded.count})
 
@@ -54,7 +47,7 @@ def _apply(conn: Connection, delta: Counter[tuple[str, str]]) -> None:
             {"n": [n for (n, _), _ in items], "k": [k for (_, k), _ in items],
              "c": [c for _, c in items]})
     elif delta:
-        conn.execute(_upsert(conn), [{"name": n, "key": k, "count": c}
+        conn.execute(_upsert(conn.dialect.name), [{"name": n, "key": k, "count": c}
                                      for (n, k), c in sorted(delta.items())])
 
 
