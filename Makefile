@@ -10,7 +10,7 @@ install: $(STAMP)
 
 # hotpath.pyx and the rules (domain/compiled.py RULES) are compiled by the install (setup.py):
 # editing one reinstalls.
-COMPILED := $(addprefix src/escapevelocity/domain/,hotpath.pyx enrich.py severity.py language.py)
+COMPILED := $(addprefix src/escapevelocity/domain/,hotpath.pyx enrich.py severity.py language.py tone.py)
 $(STAMP): pyproject.toml setup.py $(COMPILED)
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip

@@ -2,7 +2,7 @@
 package is in pyproject.toml.
 
 - hotpath.pyx: the kernels, the hot loops with no decision in them.
-- the rules (domain/compiled.py `RULES`: enrich.py, severity.py, language.py): their one Python
+- the rules (domain/compiled.py `RULES`: enrich.py, severity.py, language.py, tone.py): their one Python
   text compiled as it is. Cython reads a copy under build/ that ends with two lines more, the
   call that checks the build against the .py it came from (compiled.keep_or_replace); the copy
   is a build product, never edited.
@@ -19,7 +19,7 @@ from setuptools.command.build_py import build_py
 ROOT = Path(__file__).parent
 DOMAIN = "src/escapevelocity/domain"
 SOURCE = f"{DOMAIN}/hotpath.pyx"
-RULES = ("severity", "language", "enrich")  # = compiled.RULES
+RULES = ("severity", "language", "tone", "enrich")  # = compiled.RULES
 
 
 def sha256(path: str) -> str:

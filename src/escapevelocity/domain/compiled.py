@@ -1,10 +1,10 @@
 """Which build of the rules runs. setup.py compiles the rules' one Python text (enrich.py,
-severity.py, language.py: `RULES`) with Cython, as it is, into extension modules that Python
-imports in preference to the .py (docs/decisions/0007-one-text-of-the-rules.md). Each build
-ends with a call of `keep_or_replace` carrying the SHA-256 of the .py it was compiled from; a
-build from another text than the .py beside it must not run (a checkout or an edit since
-`make install`), and EV_PURE_PYTHON=1 asks for the Python: in either case the .py is loaded
-in the extension's place. The .py itself never calls this: it is the text, never stale.
+severity.py, language.py, tone.py: `RULES`) with Cython, as it is, into extension modules
+that Python imports in preference to the .py (docs/decisions/0007-one-text-of-the-rules.md).
+Each build ends with a call of `keep_or_replace` carrying the SHA-256 of the .py it was
+compiled from; a build from another text than the .py beside it must not run (a checkout or an
+edit since `make install`), and EV_PURE_PYTHON=1 asks for the Python: in either case the .py
+is loaded in the extension's place. The .py itself never calls this: it is the text, never stale.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 # The modules setup.py compiles, in the order they import each other (severity and language
 # before enrich).
 RULES = ("escapevelocity.domain.severity", "escapevelocity.domain.language",
-         "escapevelocity.domain.enrich")
+         "escapevelocity.domain.tone", "escapevelocity.domain.enrich")
 
 
 def source_of(name: str) -> Path:

@@ -31,7 +31,7 @@ from types import SimpleNamespace
 
 import ahocorasick
 
-from escapevelocity.domain import kernels, lexicons
+from escapevelocity.domain import kernels, lexicons, tone
 from escapevelocity.domain.compiled import sha256
 from escapevelocity.domain.kernels import (
     HEDGES,
@@ -97,14 +97,17 @@ class Enricher:
 
     def __init__(self, vocabulary: Vocabulary | None = None,
                  models: dict | None = None, defer_vectors: bool = False,
-                 compiled: bool = True) -> None:
+                 compiled: bool = True, model: bool = True) -> None:
         """`models`: signal -> learn.SignalModel learned from the workspace's corrections; each
         overrides the rules' answer for its signal (and says so in `because`).
         `defer_vectors`: `enrich_many` leaves a model's sentence vectors to the refine job
         (services/refine.py) and marks those signals provisional: the ingest path.
         `compiled`: run hotpath.pyx's kernels when they are built (the default); False runs
         kernels.py's, as EV_PURE_PYTHON=1 does for every Enricher. The rules are the same
-        Python either way."""
+        Python either way. `model`: the shipped sentiment model (domain/tone.py) reads the
+        posts the rules call neutral; False leaves the rules' label (the scripts that measure
+        the rules alone)."""
+        self.tone = tone.shipped() if model else None
         self.vocabulary = vocabulary or Vocabulary()
         self.models = dict(models or {})
         self.defer_vectors = defer_vectors
@@ -174,6 +177,7 @@ class Enricher:
         self.compiled = hotpath is not None
         if hotpath is not None:
             self.kernels = hotpath.Kernels(self.kernels)
+        self.read_tone = self.tone.kernel(hotpath) if self.tone is not None else None
         if not self.models:  # nothing learned: enrich is the rules, with no frame between
             self.enrich = self.rules  # type: ignore[method-assign]
 
@@ -201,6 +205,22 @@ class Enricher:
         phrases, cues, topics, _, _, marks = tuple(scan)
         label = ("negative" if score <= NEGATIVE_EDGE else "positive" if score >= POSITIVE_EDGE
                  else "neutral")
+        # Where the rules' words leave a post neutral, the shipped model (domain/tone.py) reads
+        # it again: their polar calls stand (negation, sarcasm and the service phrases are
+        # theirs), and the rules' score stays the strength the situation edges below measure.
+        if label == "neutral" and self.read_tone is not None:
+            label, polarity, sure, term = self.read_tone(score, label, lower, words, scan)
+            percent = int(sure * 100 + 0.5)
+            weighs = f", '{term}' weighs most" if term else ""
+            sentiment_because = (f"{label}, {percent}% sure by the model{weighs} "
+                                 f"(lexicon: {sentiment_because})")
+            sentiment_confidence = _r2(sure)
+        else:
+            polarity = score
+            strength = -score if score < 0 else score
+            # |score| says how far from neutral a post is, not how often we are right:
+            # at most 90% sure, however strong the words.
+            sentiment_confidence = _r2(0.5 + 0.4 * strength) if strength < 1.0 else 0.9
         author = mention.author
         author_class, author_because = self._author(author, cues)
         situations, situation_because = self._situations(lower, label, score, cues, topics,
@@ -226,16 +246,13 @@ class Enricher:
             because["pii"] = "found " + ", ".join(pii)
         if topics:
             because["topics"] = "mentions " + ", ".join(topics)
-        strength = -score if score < 0 else score
         return Signals(
-            sentiment=score, sentiment_label=label, situation=situations[0],
+            sentiment=polarity, sentiment_label=label, situation=situations[0],
             situations=situations, severity=severity, author_class=author_class,
             urgency=urgency,
             language=language, pii=pii, topics=topics,
             keywords=tuple(sorted(set(map(_first_of, phrases)))) if phrases else (),
-            # |score| says how far from neutral a post is, not how often we are right:
-            # at most 90% sure, however strong the words.
-            confidence={"sentiment": _r2(0.5 + 0.4 * strength) if strength < 1.0 else 0.9,
+            confidence={"sentiment": sentiment_confidence,
                         "situation": 0.8 if cues else 0.5,
                         "author_class": 0.9 if "list" in author_because else 0.5,
                         "language": language_confidence},
@@ -298,7 +315,11 @@ class Enricher:
         if "lead" in cues:
             found.append("lead")
             why = why or f"lead: '{cues['lead'][0]}'"
-        if "complaint" in cues or (score <= COMPLAINT_EDGE and (topics or "@" in lower)):
+        # negative about the brand: the lexicon's score past the complaint edge, or a negative
+        # label (the shipped model's, where the lexicon had no opinion: "my broadband dropped
+        # again" is a complaint, never venting)
+        if "complaint" in cues or ((score <= COMPLAINT_EDGE or label == "negative")
+                                   and (topics or "@" in lower)):
             found.append("complaint")
             cue = cues["complaint"][0] if "complaint" in cues else None
             why = why or (f"complaint: '{cue}'" if cue else "complaint: negative about the brand")

@@ -2,11 +2,12 @@
 """The compiled kernels of enrichment: the hot loops of `Enricher.rules`, and nothing else
 (docs/decisions/0007-one-text-of-the-rules.md).
 
-Four kernels, each a narrow interface with its Python reference in kernels.py, held to it by
+Five kernels, each a narrow interface with its Python reference in kernels.py, held to it by
 tests/unit/test_hotpath.py: the phrase scan (`Kernels.scan`, a table-driven automaton built
 from the Enricher's pyahocorasick one), the word cutter (`words`, the WORD regex as a C loop;
 `Kernels.words` adds the word facts the rules ask for), the sentiment loop
-(`Kernels.sentiment`), and the PII gate (`Kernels.pii`: `may_have_pii`, then `find_pii` with
+(`Kernels.sentiment`), the shipped sentiment model's reading (`Weights.read`, reference `tone.Tone.read`),
+and the PII gate (`Kernels.pii`: `may_have_pii`, then `find_pii` with
 the same regexes and the glue between them in C). `Kernels.read` runs them all on one post,
 with one pass over its words for both the facts and the sentiment. No decision is made here: situations, author classes, severity, language and
 urgency are decided in enrich.py, once, from what these return. Constants and tables are read
@@ -18,11 +19,12 @@ words, the first "but" and the modifiers, one over the characters every "is ther
 automaton finds the phrases without a tuple per match.
 """
 
-from libc.math cimport sqrt, copysign
+from libc.math cimport sqrt, copysign, exp
 from libc.stdlib cimport calloc, free
 from cpython.unicode cimport (PyUnicode_DATA, PyUnicode_GET_LENGTH, PyUnicode_KIND,
                               PyUnicode_READ, PyUnicode_READ_CHAR, PyUnicode_Substring)
 from cpython.dict cimport PyDict_GetItem
+from libc.stdint cimport uint64_t
 from cpython.object cimport PyObject
 from cpython.mem cimport PyMem_Malloc, PyMem_Free
 
@@ -1159,3 +1161,201 @@ cdef class Kernels:
             names = reasons[0][1] if reasons else u""
         rounded = <long>(score * 10000 + (0.5 if score > 0 else -0.5)) / 10000.0
         return rounded, (u"negative: " if score < 0 else u"positive: ") + names
+
+
+
+cdef inline uint64_t _pair_key(uint64_t first, uint64_t second):
+    """A word pair's key from its two words' hashes."""
+    return (first * <uint64_t>0x9E3779B97F4A7C15) ^ (second + <uint64_t>0x632BE59BD9B4E019)
+
+
+cdef struct Slot:  # 16 bytes: the table of a few thousand terms stays in the cache
+    uint64_t key  # 0: empty (a key of 0 is stored as 1)
+    float neg  # the model's weights are single precision (tone.Tone rounds them so too)
+    float pos
+
+
+cdef enum:
+    FILTER_WORDS = 2048  # 2**17 bits, one per value of a key's low bits: most probes (pairs)
+    # are misses, and 16 KB stays in the cache where the table does not
+
+
+cdef class Weights:
+    """The shipped sentiment model's weights as an open-addressing table of C doubles, keyed by
+    a word's Python hash (cached on the string: the rules have hashed each word already) and
+    a pair's `_pair_key` of its two words' hashes: a term is one probe of one cache line, no
+    string built, no object touched, and a bit filter turns most misses away before the
+    table. `margins` is tone.margins (the reference) in C; a key shared by two terms is refused
+    when the table is built, so the two answer alike up to a 64-bit hash collision between a
+    post's word and a weighted term."""
+    cdef Slot *slots
+    cdef uint64_t *filter
+    cdef Py_ssize_t mask
+    cdef double *dense_neg
+    cdef double *dense_pos
+    cdef Py_ssize_t n_dense
+
+    def __cinit__(self):
+        self.slots = NULL
+        self.filter = NULL
+        self.dense_neg = NULL
+        self.dense_pos = NULL
+
+    def __init__(self, dict terms, tuple dense_neg, tuple dense_pos):
+        cdef Py_ssize_t size = 8, i
+        cdef uint64_t k
+        while size < 2 * len(terms) + 2:
+            size <<= 1
+        self.mask = size - 1
+        self.slots = <Slot *>calloc(size, sizeof(Slot))
+        self.filter = <uint64_t *>calloc(FILTER_WORDS, sizeof(uint64_t))
+        self.n_dense = len(dense_neg)
+        self.dense_neg = <double *>calloc(self.n_dense + 1, sizeof(double))
+        self.dense_pos = <double *>calloc(self.n_dense + 1, sizeof(double))
+        if (self.slots == NULL or self.filter == NULL or self.dense_neg == NULL
+                or self.dense_pos == NULL):
+            raise MemoryError()
+        for i in range(self.n_dense):
+            self.dense_neg[i] = dense_neg[i]
+            self.dense_pos[i] = dense_pos[i]
+        for term, (n, p) in terms.items():
+            first, _, second = term.partition(u" ")
+            k = <uint64_t>hash(first)
+            if second:
+                k = _pair_key(k, <uint64_t>hash(second))
+            if k == 0:
+                k = 1
+            i = <Py_ssize_t>(k & <uint64_t>self.mask)
+            while self.slots[i].key:
+                if self.slots[i].key == k:
+                    raise ValueError(f"two terms of the model share a key: {term!r}")
+                i = (i + 1) & self.mask
+            self.slots[i].key = k
+            self.slots[i].neg = <float>n
+            self.slots[i].pos = <float>p
+            self.filter[(k >> 6) & (FILTER_WORDS - 1)] |= (<uint64_t>1) << (k & 63)
+
+    def __dealloc__(self):
+        free(self.slots)
+        free(self.filter)
+        free(self.dense_neg)
+        free(self.dense_pos)
+
+    cdef inline Slot *_find(self, uint64_t k):
+        if k == 0:
+            k = 1
+        if not (self.filter[(k >> 6) & (FILTER_WORDS - 1)] >> (k & 63)) & 1:
+            return NULL
+        cdef Py_ssize_t i = <Py_ssize_t>(k & <uint64_t>self.mask)
+        while self.slots[i].key:
+            if self.slots[i].key == k:
+                return &self.slots[i]
+            i = (i + 1) & self.mask
+        return NULL
+
+    def margins(self, list tokens, tuple x):
+        """(negative margin, positive margin, the word or pair that pulled hardest toward
+        negative, toward positive) of a post with dense features `x`: tone.margins."""
+        cdef double dense[32]
+        cdef Py_ssize_t i
+        if len(x) != self.n_dense or self.n_dense > 32:
+            raise ValueError("dense features do not match the model")
+        for i in range(self.n_dense):
+            dense[i] = x[i]
+        return self._margins(tokens, dense)
+
+    def read(self, double score, str label, str lower, words, scan):
+        """tone.Tone.read in C: a post's dense features (as tone.dense computes them, from
+        kernels.Words: tokens, english, to_company, judgement, failure, evaluative, and
+        kernels.Scan: phrases, cues, topics, sarcasm, irony, marks), its margins, and the
+        softmax of them: (label, polarity, P(label), the word or pair that pulled hardest)."""
+        cdef double dense[32]
+        cdef double zn, zp, top, en, e0, ep, z, pn, pp
+        if self.n_dense != 16:
+            raise ValueError("dense features do not match the model")
+        if not isinstance(words, tuple) or len(words) != 6 or not isinstance(scan, tuple) \
+                or len(scan) != 6:
+            raise TypeError("words and scan are kernels.Words and kernels.Scan")
+        # NamedTuples: read as the tuples they are (an item without an index object)
+        cdef tuple w = <tuple>words, sc = <tuple>scan
+        dense[0] = 1.0
+        dense[1] = score
+        dense[2] = score if score > 0 else 0.0
+        dense[3] = score if score < 0 else 0.0
+        dense[4] = 1.0 if label == u"negative" else 0.0
+        dense[5] = 1.0 if label == u"positive" else 0.0
+        dense[6] = 1.0 if u"?" in lower else 0.0
+        dense[7] = 1.0 if u"!" in lower else 0.0
+        dense[8] = 1.0 if lower[:1] == u"@" else 0.0
+        dense[9] = 1.0 if w[4] else 0.0
+        dense[10] = 1.0 if w[5] else 0.0
+        dense[11] = 1.0 if w[3] else 0.0
+        dense[12] = 1.0 if w[2] else 0.0
+        dense[13] = 1.0 if sc[3] else 0.0
+        dense[14] = 1.0 if sc[4] else 0.0
+        dense[15] = 1.0 if u"http" in lower else 0.0
+        margins = self._margins(<list>w[0], dense)
+        zn = margins[0]
+        zp = margins[1]
+        top = zn if zn > zp else zp
+        if top < 0.0:
+            top = 0.0
+        en = exp(zn - top)
+        e0 = exp(-top)
+        ep = exp(zp - top)
+        z = en + e0 + ep
+        pn = en / z
+        pp = ep / z
+        if zn > 0.0 and zn >= zp:
+            return u"negative", pp - pn, pn, margins[2]
+        if zp > 0.0:
+            return u"positive", pp - pn, pp, margins[3]
+        return u"neutral", pp - pn, e0 / z, u""
+
+    cdef tuple _margins(self, list tokens, double *x):
+        cdef double zn = 0.0, zp = 0.0, neg = 0.0, pos = 0.0, top_neg = 0.0, top_pos = 0.0
+        cdef double n, p, scale
+        cdef Py_ssize_t i, count = len(tokens), neg_at = -1, pos_at = -1
+        cdef bint neg_pair = False, pos_pair = False
+        cdef uint64_t h, prev = 0
+        cdef Slot *slot
+        for i in range(self.n_dense):
+            zn += self.dense_neg[i] * x[i]
+            zp += self.dense_pos[i] * x[i]
+        for i in range(count):
+            h = <uint64_t>hash(tokens[i])
+            if i:
+                slot = self._find(_pair_key(prev, h))
+                if slot != NULL:
+                    n = slot.neg
+                    p = slot.pos
+                    neg += n
+                    pos += p
+                    if n > top_neg:
+                        top_neg, neg_at, neg_pair = n, i, True
+                    if p > top_pos:
+                        top_pos, pos_at, pos_pair = p, i, True
+            slot = self._find(h)
+            if slot != NULL:
+                n = slot.neg
+                p = slot.pos
+                neg += n
+                pos += p
+                if n > top_neg:
+                    top_neg, neg_at, neg_pair = n, i, False
+                if p > top_pos:
+                    top_pos, pos_at, pos_pair = p, i, False
+            prev = h
+        if count:
+            scale = 1.0 / sqrt(2 * count - 1)
+            zn += neg * scale
+            zp += pos * scale
+        return (zn, zp, _term(tokens, neg_at, neg_pair), _term(tokens, pos_at, pos_pair))
+
+
+cdef str _term(list tokens, Py_ssize_t at, bint pair):
+    if at < 0:
+        return u""
+    if pair:
+        return <str>tokens[at - 1] + u" " + <str>tokens[at]
+    return <str>tokens[at]

@@ -248,7 +248,7 @@ def render(report: dict, console: Console) -> None:
     table = Table(title="scores (same rows, same run)")
     for col in ("model", "macro-recall", "macro-F1", "accuracy", "mentions/s"):
         table.add_column(col, justify="right" if col != "model" else "left")
-    names = {"ours": "Escape Velocity rules", "learned": "after learning",
+    names = {"ours": "Escape Velocity (shipped)", "learned": "after learning",
              "vader": "vaderSentiment" + (" (negative = complaint)"
                                           if report["signal"] == "complaint" else "")}
     for key in ("ours", "learned", "vader"):
