@@ -100,6 +100,12 @@ V=$WORK/venv/bin
 if "$V/python" -c 'import numpy' 2>/dev/null; then
   fail "numpy is importable in the base venv: the smoke would prove nothing"
 fi
+"$V/python" -c '
+from escapevelocity.domain.enrich import Enricher
+e = Enricher()
+assert e.tone is not None, "the sentiment model (tone_model.json.gz) is not in the wheel"
+assert e.compiled and type(e.read_tone.__self__).__name__ == "Weights", "not the compiled reading"
+' || fail "the shipped sentiment model does not load, compiled, in the base install"
 phase venv+install
 
 # 3. The commands, from a directory of their own (var/ holds the secret key). Each command
@@ -148,4 +154,4 @@ wait "$SERVER_PID" 2>/dev/null || true
 SERVER_PID=
 phase serve
 echo "smoke (base install): ok in $(( $(date +%s) - started )) s (${phases%,}): init, ingest," \
-     "triage, serve (/healthz, /login), numpy absent"
+     "triage, serve (/healthz, /login), numpy absent, sentiment model compiled"

@@ -23,6 +23,7 @@ from __future__ import annotations
 import gzip
 import json
 import math
+import warnings
 from array import array
 from functools import cache, cached_property
 from itertools import pairwise
@@ -181,10 +182,13 @@ class Tone:
 
 @cache
 def shipped() -> Tone | None:
-    """The model that ships with the package, or None if its file is missing (a checkout
-    without it: the rules' label stands)."""
+    """The model that ships with the package. Its file is part of the package (a wheel
+    without it is a packaging fault, which scripts/smoke_base_install.sh fails on): missing,
+    the rules' label stands, and a warning says so rather than every mention failing."""
     try:
         doc = json.loads(gzip.decompress(MODEL.read_bytes()))
     except FileNotFoundError:
+        warnings.warn(f"{MODEL.name} is missing: sentiment is the rules' alone; reinstall the "
+                      "package", RuntimeWarning, stacklevel=2)
         return None
     return Tone(doc["dense"], doc["terms"], doc["card"])
