@@ -210,10 +210,9 @@ class Enricher:
         # theirs), and the rules' score stays the strength the situation edges below measure.
         if label == "neutral" and self.read_tone is not None:
             label, polarity, sure, term = self.read_tone(score, label, lower, words, scan)
-            percent = int(sure * 100 + 0.5)
+            # (how sure is the confidence beside it, not repeated here)
             weighs = f", '{term}' weighs most" if term else ""
-            sentiment_because = (f"{label}, {percent}% sure by the model{weighs} "
-                                 f"(lexicon: {sentiment_because})")
+            sentiment_because = f"{label} by the model{weighs} (lexicon: {sentiment_because})"
             sentiment_confidence = _r2(sure)
         else:
             polarity = score
