@@ -1178,18 +1178,21 @@ cdef struct Slot:  # 16 bytes: the table of a few thousand terms stays in the ca
 cdef enum:
     FILTER_WORDS = 2048  # 2**17 bits, one per value of a key's low bits: most probes (pairs)
     # are misses, and 16 KB stays in the cache where the table does not
+    STARTS_WORDS = 512  # 2**15 bits: the words that begin a weighted pair (most words begin none)
 
 
 cdef class Weights:
     """The shipped sentiment model's weights as an open-addressing table of C doubles, keyed by
     a word's Python hash (cached on the string: the rules have hashed each word already) and
     a pair's `_pair_key` of its two words' hashes: a term is one probe of one cache line, no
-    string built, no object touched, and a bit filter turns most misses away before the
-    table. `margins` is tone.margins (the reference) in C; a key shared by two terms is refused
+    string built, no object touched; a bit filter turns most misses away before the
+    table, and a second, of the words that begin a weighted pair, skips the pair probe after
+    most words. `margins` is tone.margins (the reference) in C; a key shared by two terms is refused
     when the table is built, so the two answer alike up to a 64-bit hash collision between a
     post's word and a weighted term."""
     cdef Slot *slots
     cdef uint64_t *filter
+    cdef uint64_t *starts
     cdef Py_ssize_t mask
     cdef double *dense_neg
     cdef double *dense_pos
@@ -1198,6 +1201,7 @@ cdef class Weights:
     def __cinit__(self):
         self.slots = NULL
         self.filter = NULL
+        self.starts = NULL
         self.dense_neg = NULL
         self.dense_pos = NULL
 
@@ -1209,10 +1213,12 @@ cdef class Weights:
         self.mask = size - 1
         self.slots = <Slot *>calloc(size, sizeof(Slot))
         self.filter = <uint64_t *>calloc(FILTER_WORDS, sizeof(uint64_t))
+        self.starts = <uint64_t *>calloc(STARTS_WORDS, sizeof(uint64_t))
         self.n_dense = len(dense_neg)
         self.dense_neg = <double *>calloc(self.n_dense + 1, sizeof(double))
         self.dense_pos = <double *>calloc(self.n_dense + 1, sizeof(double))
-        if (self.slots == NULL or self.filter == NULL or self.dense_neg == NULL
+        if (self.slots == NULL or self.filter == NULL or self.starts == NULL
+                or self.dense_neg == NULL
                 or self.dense_pos == NULL):
             raise MemoryError()
         for i in range(self.n_dense):
@@ -1222,6 +1228,7 @@ cdef class Weights:
             first, _, second = term.partition(u" ")
             k = <uint64_t>hash(first)
             if second:
+                self.starts[(k >> 6) & (STARTS_WORDS - 1)] |= (<uint64_t>1) << (k & 63)
                 k = _pair_key(k, <uint64_t>hash(second))
             if k == 0:
                 k = 1
@@ -1238,6 +1245,7 @@ cdef class Weights:
     def __dealloc__(self):
         free(self.slots)
         free(self.filter)
+        free(self.starts)
         free(self.dense_neg)
         free(self.dense_pos)
 
@@ -1270,7 +1278,7 @@ cdef class Weights:
         kernels.Scan: phrases, cues, topics, sarcasm, irony, marks), its margins, and the
         softmax of them: (label, polarity, P(label), the word or pair that pulled hardest)."""
         cdef double dense[32]
-        cdef double zn, zp, top, en, e0, ep, z, pn, pp
+        cdef double zn, zp, top, en, e0, ep, z, pn, pp, polarity
         if self.n_dense != 16:
             raise ValueError("dense features do not match the model")
         if not isinstance(words, tuple) or len(words) != 6 or not isinstance(scan, tuple) \
@@ -1306,11 +1314,12 @@ cdef class Weights:
         z = en + e0 + ep
         pn = en / z
         pp = ep / z
+        polarity = <long>((pp - pn) * 10000 + (0.5 if pp > pn else -0.5)) / 10000.0
         if zn > 0.0 and zn >= zp:
-            return u"negative", pp - pn, pn, margins[2]
+            return u"negative", polarity, pn, margins[2]
         if zp > 0.0:
-            return u"positive", pp - pn, pp, margins[3]
-        return u"neutral", pp - pn, e0 / z, u""
+            return u"positive", polarity, pp, margins[3]
+        return u"neutral", polarity, e0 / z, u""
 
     cdef tuple _margins(self, list tokens, double *x):
         cdef double zn = 0.0, zp = 0.0, neg = 0.0, pos = 0.0, top_neg = 0.0, top_pos = 0.0
@@ -1318,13 +1327,14 @@ cdef class Weights:
         cdef Py_ssize_t i, count = len(tokens), neg_at = -1, pos_at = -1
         cdef bint neg_pair = False, pos_pair = False
         cdef uint64_t h, prev = 0
+        cdef bint begins = False  # the word before begins a weighted pair
         cdef Slot *slot
         for i in range(self.n_dense):
             zn += self.dense_neg[i] * x[i]
             zp += self.dense_pos[i] * x[i]
         for i in range(count):
             h = <uint64_t>hash(tokens[i])
-            if i:
+            if begins:
                 slot = self._find(_pair_key(prev, h))
                 if slot != NULL:
                     n = slot.neg
@@ -1346,6 +1356,7 @@ cdef class Weights:
                 if p > top_pos:
                     top_pos, pos_at, pos_pair = p, i, False
             prev = h
+            begins = (self.starts[(h >> 6) & (STARTS_WORDS - 1)] >> (h & 63)) & 1
         if count:
             scale = 1.0 / sqrt(2 * count - 1)
             zn += neg * scale

@@ -173,11 +173,13 @@ class Tone:
         z: float = en + e0 + ep
         pn: float = en / z
         pp: float = ep / z
+        # the polarity to four places, as the rules' score is kept (hotpath's sentiment loop)
+        polarity: float = int((pp - pn) * 10000 + (0.5 if pp > pn else -0.5)) / 10000
         if zn > 0.0 and zn >= zp:
-            return "negative", pp - pn, pn, margins_[2]
+            return "negative", polarity, pn, margins_[2]
         if zp > 0.0:
-            return "positive", pp - pn, pp, margins_[3]
-        return "neutral", pp - pn, e0 / z, ""
+            return "positive", polarity, pp, margins_[3]
+        return "neutral", polarity, e0 / z, ""
 
 
 @cache
