@@ -91,18 +91,23 @@ def read_tweets(folder: Path) -> list[tuple[str, str, str]]:
 def pool(folder: Path, held_out: set[str], files: tuple[str, ...] = ()
          ) -> tuple[list[tuple[str, str]], dict, list[tuple[str, str, str]]]:
     """Distinct training tweets, none of them in the held-out set; and the tweets of `files`,
-    kept apart to be read on (--hold-out)."""
+    kept apart to be read on (--hold-out): none of those is trained on either, whichever file
+    also carries it."""
+    tweets = read_tweets(folder)
+    apart_keys = {key(text) for source, text, _ in tweets if source in files} - held_out
     seen, out, stats, apart = set(), [], collections.Counter(), []
-    for source, text, label in read_tweets(folder):
+    for source, text, label in tweets:
         k = key(text)
-        if source in files:
-            if k not in held_out:
-                apart.append((source, unescape(text), label))
-            continue
         if k in held_out:
             stats["dropped: in the development set"] += 1
         elif k in seen:
             stats["dropped: repeated"] += 1
+        elif k in apart_keys:
+            if source in files:
+                seen.add(k)
+                apart.append((source, unescape(text), label))
+            else:  # a training file's copy of a held-out tweet
+                stats["dropped: held out (--hold-out)"] += 1
         else:
             seen.add(k)
             out.append((unescape(text), label))

@@ -4,11 +4,13 @@ it was trained on and what it scored (issue #16)."""
 
 from __future__ import annotations
 
+import importlib.util
 import math
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
+import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -123,3 +125,54 @@ def test_a_negative_read_about_the_brand_is_a_complaint_not_venting():
     assert s.situation == "complaint" and "venting" not in s.situations
     rules = Enricher(demo, model=False).enrich(mention("my broadband dropped again, please help"))
     assert rules.sentiment_label == "neutral" and rules.situation == "other"
+
+
+def test_the_compiled_reading_refuses_what_would_crash_it():
+    """hotpath runs without bounds checks: what is not what the kernels give is refused."""
+    model = MODEL.kernel(hotpath).__self__
+    r = Enricher().kernels.read("good and bad")
+    as_tuple = r.words._replace(tokens=tuple(r.words.tokens))
+    with pytest.raises(TypeError):
+        model.read(r.sentiment, "neutral", r.lower, as_tuple, r.scan)
+    with pytest.raises(TypeError):
+        model.read(r.sentiment, "neutral", r.lower, tuple(r.words)[:5], r.scan)
+    with pytest.raises(RuntimeError):
+        hotpath.Weights.__new__(hotpath.Weights).margins(["a"], ())
+    with pytest.raises(ValueError):
+        hotpath.Weights({"a": (1.0, 2.0)}, (0.0,) * 3, (0.0,) * 2)
+    with pytest.raises(RuntimeError):
+        model.__init__(MODEL.terms, MODEL.dense_neg, MODEL.dense_pos)
+
+
+def test_the_score_never_disagrees_with_the_label():
+    """A tie of the two margins, or a difference that rounds to 0, still has the label's
+    sign: a playbook's `sentiment_below: 0` never meets a positive post."""
+    x = (1.0,) + (0.0,) * (len(tone.DENSE) - 1)
+    tie = tone.Tone([[0.5, 0.5]] + [[0.0, 0.0]] * (len(tone.DENSE) - 1), {}, {})
+    r = Enricher().kernels.read("")
+    for read in (tie.read, tie.kernel(hotpath)):
+        label, polarity, _, _ = read(0.0, "neutral", r.lower, r.words, r.scan)
+        assert (label, polarity) == ("negative", -0.0001)
+    assert tie.kernel(hotpath).__self__.margins([], x)[:2] == (0.5, 0.5)
+
+
+def test_an_unseen_year_is_never_trained_on(tmp_path):
+    """--hold-out: a tweet in the held-out file is not trained on, even when a training file
+    carries it too; the development set's tweets are in neither."""
+    spec = importlib.util.spec_from_file_location(
+        "build_tone_model", Path(__file__).parents[2] / "scripts" / "build_tone_model.py")
+    build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build)
+    (tmp_path / "twitter-2013train-A.tsv").write_text(
+        "1\tpositive\tshared tweet @a\n2\tnegative\tonly in training\n3\tneutral\tdev tweet\n",
+        encoding="utf-8")
+    (tmp_path / "twitter-2016test-A.tsv").write_text(
+        "4\tpositive\tshared tweet @b\n5\tneutral\tonly held out\n", encoding="utf-8")
+    train, stats, apart = build.pool(tmp_path, {build.key("dev tweet")},
+                                     ("twitter-2016test-A.tsv",))
+    assert train == [("only in training", "negative")]
+    assert sorted(t for _, t, _ in apart) == ["only held out", "shared tweet @b"]
+    assert stats["dropped: in the development set"] == 1
+    (tmp_path / "twitter-2017test-A.tsv").write_text("6\tneutral\tx\n", encoding="utf-8")
+    with pytest.raises(SystemExit, match="2017"):
+        build.pool(tmp_path, set())

@@ -1208,6 +1208,10 @@ cdef class Weights:
     def __init__(self, dict terms, tuple dense_neg, tuple dense_pos):
         cdef Py_ssize_t size = 8, i
         cdef uint64_t k
+        if self.slots != NULL:
+            raise RuntimeError("a Weights is built once")
+        if len(dense_neg) != len(dense_pos) or len(dense_neg) > 32:
+            raise ValueError("the dense weights must be two tuples of one length, at most 32")
         while size < 2 * len(terms) + 2:
             size <<= 1
         self.mask = size - 1
@@ -1266,7 +1270,9 @@ cdef class Weights:
         negative, toward positive) of a post with dense features `x`: tone.margins."""
         cdef double dense[32]
         cdef Py_ssize_t i
-        if len(x) != self.n_dense or self.n_dense > 32:
+        if self.slots == NULL:
+            raise RuntimeError("Weights.__init__ was not called")
+        if len(x) != self.n_dense:
             raise ValueError("dense features do not match the model")
         for i in range(self.n_dense):
             dense[i] = x[i]
@@ -1279,6 +1285,8 @@ cdef class Weights:
         softmax of them: (label, polarity, P(label), the word or pair that pulled hardest)."""
         cdef double dense[32]
         cdef double zn, zp, top, en, e0, ep, z, pn, pp, polarity
+        if self.slots == NULL:
+            raise RuntimeError("Weights.__init__ was not called")
         if self.n_dense != 16:
             raise ValueError("dense features do not match the model")
         if not isinstance(words, tuple) or len(words) != 6 or not isinstance(scan, tuple) \
@@ -1286,6 +1294,7 @@ cdef class Weights:
             raise TypeError("words and scan are kernels.Words and kernels.Scan")
         # NamedTuples: read as the tuples they are (an item without an index object)
         cdef tuple w = <tuple>words, sc = <tuple>scan
+        cdef list tokens = w[0]  # checked: a list, as kernels.Words has it
         dense[0] = 1.0
         dense[1] = score
         dense[2] = score if score > 0 else 0.0
@@ -1302,7 +1311,7 @@ cdef class Weights:
         dense[13] = 1.0 if sc[3] else 0.0
         dense[14] = 1.0 if sc[4] else 0.0
         dense[15] = 1.0 if u"http" in lower else 0.0
-        margins = self._margins(<list>w[0], dense)
+        margins = self._margins(tokens, dense)
         zn = margins[0]
         zp = margins[1]
         top = zn if zn > zp else zp
@@ -1316,9 +1325,9 @@ cdef class Weights:
         pp = ep / z
         polarity = <long>((pp - pn) * 10000 + (0.5 if pp > pn else -0.5)) / 10000.0
         if zn > 0.0 and zn >= zp:
-            return u"negative", polarity, pn, margins[2]
+            return u"negative", (polarity if polarity < 0.0 else -0.0001), pn, margins[2]
         if zp > 0.0:
-            return u"positive", polarity, pp, margins[3]
+            return u"positive", (polarity if polarity > 0.0 else 0.0001), pp, margins[3]
         return u"neutral", polarity, e0 / z, u""
 
     cdef tuple _margins(self, list tokens, double *x):

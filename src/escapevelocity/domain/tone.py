@@ -1,4 +1,3 @@
-# cython: annotation_typing=True
 """The shipped sentiment model: a linear layer over what the rules read of a post, trained on
 openly licensed labelled tweets (model card: docs/tone_model.md; issue #16).
 
@@ -173,12 +172,14 @@ class Tone:
         z: float = en + e0 + ep
         pn: float = en / z
         pp: float = ep / z
-        # the polarity to four places, as the rules' score is kept (hotpath's sentiment loop)
+        # the polarity to four places, as the rules' score is kept (hotpath's sentiment loop),
+        # and of the label's sign: a tie, or a difference that rounds to 0, is the smallest
+        # step past it (the label and the score never disagree)
         polarity: float = int((pp - pn) * 10000 + (0.5 if pp > pn else -0.5)) / 10000
         if zn > 0.0 and zn >= zp:
-            return "negative", polarity, pn, margins_[2]
+            return "negative", polarity if polarity < 0.0 else -0.0001, pn, margins_[2]
         if zp > 0.0:
-            return "positive", polarity, pp, margins_[3]
+            return "positive", polarity if polarity > 0.0 else 0.0001, pp, margins_[3]
         return "neutral", polarity, e0 / z, ""
 
 
