@@ -1331,46 +1331,56 @@ cdef class Weights:
         return u"neutral", polarity, e0 / z, u""
 
     cdef tuple _margins(self, list tokens, double *x):
-        cdef double zn = 0.0, zp = 0.0, neg = 0.0, pos = 0.0, top_neg = 0.0, top_pos = 0.0
-        cdef double n, p, scale
-        cdef Py_ssize_t i, count = len(tokens), neg_at = -1, pos_at = -1
-        cdef bint neg_pair = False, pos_pair = False
+        cdef double zn = 0.0, zp = 0.0, scale
+        cdef Py_ssize_t i, count = len(tokens)
         cdef uint64_t h, prev = 0
         cdef bint begins = False  # the word before begins a weighted pair
-        cdef Slot *slot
+        cdef Tally t
+        t.neg = t.pos = t.top_neg = t.top_pos = 0.0
+        t.neg_at = t.pos_at = -1
+        t.neg_pair = t.pos_pair = False
         for i in range(self.n_dense):
             zn += self.dense_neg[i] * x[i]
             zp += self.dense_pos[i] * x[i]
         for i in range(count):
             h = <uint64_t>hash(tokens[i])
             if begins:
-                slot = self._find(_pair_key(prev, h))
-                if slot != NULL:
-                    n = slot.neg
-                    p = slot.pos
-                    neg += n
-                    pos += p
-                    if n > top_neg:
-                        top_neg, neg_at, neg_pair = n, i, True
-                    if p > top_pos:
-                        top_pos, pos_at, pos_pair = p, i, True
-            slot = self._find(h)
-            if slot != NULL:
-                n = slot.neg
-                p = slot.pos
-                neg += n
-                pos += p
-                if n > top_neg:
-                    top_neg, neg_at, neg_pair = n, i, False
-                if p > top_pos:
-                    top_pos, pos_at, pos_pair = p, i, False
+                _tally(&t, self._find(_pair_key(prev, h)), i, True)
+            _tally(&t, self._find(h), i, False)
             prev = h
             begins = (self.starts[(h >> 6) & (STARTS_WORDS - 1)] >> (h & 63)) & 1
         if count:
             scale = 1.0 / sqrt(2 * count - 1)
-            zn += neg * scale
-            zp += pos * scale
-        return (zn, zp, _term(tokens, neg_at, neg_pair), _term(tokens, pos_at, pos_pair))
+            zn += t.neg * scale
+            zp += t.pos * scale
+        return (zn, zp, _term(tokens, t.neg_at, t.neg_pair), _term(tokens, t.pos_at, t.pos_pair))
+
+
+cdef struct Tally:  # the sums of a post's term weights, and the term that pulled hardest each way
+    double neg
+    double pos
+    double top_neg
+    double top_pos
+    Py_ssize_t neg_at
+    Py_ssize_t pos_at
+    bint neg_pair
+    bint pos_pair
+
+
+cdef inline void _tally(Tally *t, Slot *slot, Py_ssize_t at, bint pair):
+    """Add a found term (the word at `at`, or the pair ending there) to the tally; nothing if
+    the term has no weight (slot NULL)."""
+    cdef double n, p
+    if slot == NULL:
+        return
+    n = slot.neg
+    p = slot.pos
+    t.neg += n
+    t.pos += p
+    if n > t.top_neg:
+        t.top_neg, t.neg_at, t.neg_pair = n, at, pair
+    if p > t.top_pos:
+        t.top_pos, t.pos_at, t.pos_pair = p, at, pair
 
 
 cdef str _term(list tokens, Py_ssize_t at, bint pair):
