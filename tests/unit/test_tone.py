@@ -176,3 +176,21 @@ def test_an_unseen_year_is_never_trained_on(tmp_path):
     (tmp_path / "twitter-2017test-A.tsv").write_text("6\tneutral\tx\n", encoding="utf-8")
     with pytest.raises(SystemExit, match="2017"):
         build.pool(tmp_path, set())
+
+
+def test_reading_weighs_the_terms_training_counts():
+    """`tone.terms` is what training counts; `weigh` (and so hotpath) must find exactly those
+    terms, in that order, on what the kernels cut."""
+    e = Enricher()
+    for text in ("my fibre has been down all day, not good at all!!", "love it 😍 #win :)",
+                 "the the the", "", "@Orbit why is everything so expensive these days"):
+        tokens = e.kernels.read(text).words.tokens
+        names = tone.terms(tokens)
+        assert len(names) == max(2 * len(tokens) - 1, 0)
+        weights = {t: [1.0 + i, -1.0 - i] for i, t in enumerate(dict.fromkeys(names))}
+        model = tone.Tone([[0.0, 0.0]] * len(tone.DENSE), weights, {})
+        neg = pos = 0.0
+        for t in names:  # the sums in training's order
+            neg += model.terms[t][0]
+            pos += model.terms[t][1]
+        assert tone.weigh(model.table, tokens)[:2] == (neg, pos)

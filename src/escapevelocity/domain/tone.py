@@ -7,14 +7,15 @@ there and about 0.60 on tweets they never saw; every further rule fitted the dev
 own score as features, learns from 47,000 labelled tweets instead of 2,000, and reads better on
 every set it was not trained on (figures in the model card).
 
-One text: `terms` and `dense` are what the model reads, used by scripts/build_tone_model.py to
-train it and by `Tone.read` to apply it, so training and the hot path cannot drift apart. The
-weights are a table of two margins per term (negative and positive, each against neutral), so
-applying the model is a dict look-up per word and word pair and two additions: no numpy, in
-the base install. Reading a post is a kernel: `Tone.read` here is the reference, and hotpath.pyx's
-`Weights.read` computes the same in C over a hashed table (held equal by tests/unit/test_tone.py);
-which one runs is the Enricher's choice, as for the other kernels. This module is also compiled
-with Cython as it is, like enrich.py (domain/compiled.py).
+What the model reads is written here: `dense` (used to train it, by scripts/build_tone_model.py,
+and to apply it, by `Tone.read`) and `terms` (the words and pairs training counts; `weigh`
+walks the same terms in the same order without building the pairs' strings, and a test holds
+the two together). The weights are a table of two margins per term (negative and positive,
+each against neutral), so applying the model is a look-up per word and word pair and two
+additions: no numpy, in the base install. Reading a post is a kernel: `Tone.read` here is the
+reference, and hotpath.pyx's `Weights.read` computes the same in C over a hashed table (held
+equal by tests/unit/test_tone.py); which one runs is the Enricher's choice, as for the other
+kernels. This module is also compiled with Cython as it is, like enrich.py (domain/compiled.py).
 """
 
 from __future__ import annotations
@@ -36,10 +37,13 @@ DENSE = ("bias", "score", "score+", "score-", "rules:negative", "rules:positive"
 
 
 def terms(tokens: list[str]) -> list[str]:
-    """The words and word pairs the model weighs: every token (words, hashtags, emoticons,
-    emoji, runs of ! and ?, as the kernels cut them) and every two neighbours, "a b"."""
-    out = list(tokens)
-    out.extend([a + " " + b for a, b in pairwise(tokens)])
+    """The words and word pairs the model weighs, in the order `weigh` (and hotpath) add
+    them: every token (words, hashtags, emoticons, emoji, runs of ! and ?, as the kernels cut
+    them), each after the pair "a b" it ends."""
+    out = tokens[:1]
+    for a, b in pairwise(tokens):
+        out.append(a + " " + b)
+        out.append(b)
     return out
 
 
